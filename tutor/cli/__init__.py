@@ -1,0 +1,97 @@
+"""The ``tutor`` command: a Click group whose subcommands load on first use, so that
+``tutor --help`` imports neither NumPy nor Rich. Errors are mapped to exit codes in one place,
+:func:`main`."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+# name -> (module, attribute, one-line help shown by `tutor --help` without importing the module)
+COMMANDS: dict[str, tuple[str, str, str]] = {}
+
+
+def register(name: str, module: str, attr: str, short_help: str) -> None:
+    COMMANDS[name] = (module, attr, short_help)
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                               "max_content_width": 80})
+@click.version_option(package_name="transformer-tutor", prog_name="tutor")
+def cli():
+    """Learn, check and compute how a Transformer works.
+
+    \b
+    Examples:
+      tutor attention "the cat sat"     the six steps of self-attention
+      tutor attention --help            options: your own vectors and weights
+
+    Set TUTOR_DEBUG=1 to see a traceback instead of a one-line error.
+    """
+
+
+def main(argv=None) -> None:
+    """Run the CLI; the one place where exceptions become exit codes.
+
+    Usage errors exit 2 (Click's), the library's own errors exit 1 with ``Error: ...``,
+    Ctrl-C exits 130, and a closed stdout (``tutor ... | head -1``) ends quietly.
+    """
+    from tutor.errors import TutorError
+
+    try:
+        cli.main(args=argv, prog_name="tutor", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(1)
+    except TutorError as exc:
+        if os.environ.get("TUTOR_DEBUG"):
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # a bug: say so in one line unless debugging
+        if os.environ.get("TUTOR_DEBUG"):
+            raise
+        click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); "
+                   f"rerun with TUTOR_DEBUG=1 and report it", err=True)
+        sys.exit(3)
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at devnull so Python's exit flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

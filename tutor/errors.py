@@ -1,0 +1,17 @@
+"""The library's own exceptions; the CLI turns them into one-line errors at one boundary."""
+
+
+class TutorError(Exception):
+    """Base class of every error that `tutor` raises on purpose for bad input."""
+
+
+class ShapeError(TutorError, ValueError):
+    """An array has a shape that does not fit where it is used."""
+
+
+class ParameterError(TutorError, ValueError):
+    """A parameter set (state dict) is missing a name, has an extra one, or a wrong shape."""
+
+
+class DTypeError(TutorError, TypeError):
+    """Arrays of different floating dtypes were mixed; `tutor` never converts them silently."""

@@ -1,0 +1,103 @@
+"""Scaled dot-product attention, one attention head in the notes' X*W form, and PyTorch-style
+multi-head attention with a packed in-projection. One formula, used by all three."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..trace import NULL_TRACE
+from .functional import linear, softmax
+from .masks import combine_masks, to_additive
+
+
+def scaled_dot_product_attention(q, k, v, mask=None, *, scale=None, trace=NULL_TRACE):
+    """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k) + mask) V; returns (out, weights).
+
+    ``mask`` is boolean (True = not allowed) or additive float, broadcastable to the scores.
+    ``scale`` defaults to 1/sqrt(d_k); pass 1.0 to see attention without scaling. A query whose
+    keys are all masked gets weights of zero and an output of zero (PyTorch gives NaN).
+    """
+    d_k = q.shape[-1]
+    scale = 1.0 / math.sqrt(d_k) if scale is None else scale
+    scores = q @ np.swapaxes(k, -1, -2)                                # [..., n_q, d_k] @ [..., d_k, n_k] -> [..., n_q, n_k]
+    scaled = scores * scale                                            # [..., n_q, n_k]
+    trace.record("scores", scores)
+    trace.record("scaled", scaled)
+    logits = scaled
+    if mask is not None:
+        additive = to_additive(mask, scaled.dtype)                     # broadcastable to [..., n_q, n_k]
+        logits = scaled + additive                                     # [..., n_q, n_k]
+        trace.record("mask", additive)
+        trace.record("masked", logits)
+    weights = softmax(logits, axis=-1, trace=trace.scope("softmax"))    # [..., n_q, n_k], rows sum to 1
+    out = weights @ v                                                  # [..., n_q, n_k] @ [..., n_k, d_v] -> [..., n_q, d_v]
+    trace.record("weights", weights)
+    trace.record("out", out)
+    return out, weights
+
+
+def attention_head(x_q, x_kv, w_q, w_k, w_v, mask=None, *, scale=None, trace=NULL_TRACE):
+    """One head as the notes write it: Q = X Wq, K = X Wk, V = X Wv, then attention.
+
+    Weights are [d_model, d_k] (multiplied on the right, unlike PyTorch's [out, in]).
+    Returns (out, weights).
+    """
+    q = x_q @ w_q                                                      # [..., n_q, d_model] -> [..., n_q, d_k]
+    k = x_kv @ w_k                                                     # [..., n_k, d_model] -> [..., n_k, d_k]
+    v = x_kv @ w_v                                                     # [..., n_k, d_model] -> [..., n_k, d_v]
+    trace.record("q", q)
+    trace.record("k", k)
+    trace.record("v", v)
+    return scaled_dot_product_attention(q, k, v, mask, scale=scale, trace=trace)
+
+
+def split_heads(x, n_head: int):
+    """[batch, n, d_model] -> [batch, n_head, n, d_head]."""
+    batch, n, d_model = x.shape
+    return x.reshape(batch, n, n_head, d_model // n_head).transpose(0, 2, 1, 3)
+
+
+def merge_heads(x):
+    """[batch, n_head, n, d_head] -> [batch, n, n_head * d_head] (the concatenation of heads)."""
+    batch, n_head, n, d_head = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(batch, n, n_head * d_head)
+
+
+def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=None,
+                         key_padding_mask=None, trace=NULL_TRACE):
+    """MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W_O^T + b_O,
+    head_i = Attention(Q W_Q,i, K W_K,i, V W_V,i), as ``torch.nn.MultiheadAttention``.
+
+    ``params`` holds PyTorch's names: ``in_proj_weight`` [3*d_model, d_model] (rows: q, k, v),
+    ``in_proj_bias`` [3*d_model], ``out_proj.weight`` [d_model, d_model], ``out_proj.bias``.
+    Inputs are [batch, n, d_model]. Returns (out [batch, n_q, d_model],
+    weights [batch, n_head, n_q, n_k]): the weights of every head, never only their average.
+    """
+    d_model = query.shape[-1]
+    w_in, b_in = params["in_proj_weight"], params.get("in_proj_bias")
+    b_q, b_k, b_v = (None, None, None) if b_in is None else np.split(b_in, 3)
+    if query is key and key is value:                                  # self-attention: one product
+        qkv = linear(query, w_in, b_in)                                # [B, L, E] -> [B, L, 3E]
+        q, k, v = np.split(qkv, 3, axis=-1)                            # 3 x [B, L, E]
+    else:
+        q = linear(query, w_in[:d_model], b_q)                         # [B, L, E] -> [B, L, E]
+        if key is value:
+            kv = linear(key, w_in[d_model:], None if b_in is None else b_in[d_model:])  # [B, S, 2E]
+            k, v = np.split(kv, 2, axis=-1)                            # 2 x [B, S, E]
+        else:
+            k = linear(key, w_in[d_model:2 * d_model], b_k)            # [B, S, E]
+            v = linear(value, w_in[2 * d_model:], b_v)                 # [B, S, E]
+    q, k, v = (split_heads(t, n_head) for t in (q, k, v))              # [B, H, n, d_head]
+    trace.record("q", q)
+    trace.record("k", k)
+    trace.record("v", v)
+    batch, _, n_q, _ = q.shape
+    mask = combine_masks(attn_mask, key_padding_mask, batch, n_head, n_q, k.shape[2], q.dtype)
+    heads, weights = scaled_dot_product_attention(q, k, v, mask, trace=trace)  # [B, H, L, d_head], [B, H, L, S]
+    concat = merge_heads(heads)                                        # [B, H, L, d_head] -> [B, L, E]
+    out = linear(concat, params["out_proj.weight"], params.get("out_proj.bias"))  # [B, L, E]
+    trace.record("concat", concat)
+    trace.record("out_proj", out)
+    return out, weights

@@ -1,0 +1,159 @@
+"""Element-wise and per-row building blocks: erf, activations, softmax, linear, norms, feed-forward.
+
+Pure NumPy. Dimension names used in shape comments throughout ``tutor.nn``:
+``batch`` (B), ``n_q`` / ``n_k`` (query and key positions, L and S), ``d_model`` (E),
+``n_head`` (H), ``d_head`` (E / H), ``d_ff`` (F), ``n_vocab`` (V).
+Every function keeps the dtype of its input: float32 in, float32 out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..trace import NULL_TRACE
+
+# W. J. Cody's rational approximations of erf/erfc ("Rational Chebyshev approximations for
+# the error function", Math. Comp. 1969), as in his CALERF routine; about 1e-16 relative error.
+_ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
+          3.20937758913846947e03, 1.85777706184603153e-1)
+_ERF_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
+          2.84423683343917062e03)
+_ERFC_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+           2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
+           2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
+_ERFC_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
+           1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
+           3.43936767414372164e03, 1.23033935480374942e03)
+_ERFC_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
+           1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
+_ERFC_Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1,
+           6.05183413124413191e-2, 2.33520497626869185e-3)
+_INV_SQRT_PI = 5.6418958354775628695e-1
+
+
+def _erf_small(x):
+    """erf(x) for |x| <= 0.5: x * P(x^2) / Q(x^2)."""
+    ysq = x * x
+    num, den = _ERF_A[4] * ysq, ysq
+    for i in range(3):
+        num, den = (num + _ERF_A[i]) * ysq, (den + _ERF_B[i]) * ysq
+    return x * (num + _ERF_A[3]) / (den + _ERF_B[3])
+
+
+def _erfc_large(y):
+    """erfc(y) for y > 0.5: exp(-y^2) * R(y), with R rational in y (y <= 4) or in 1/y^2."""
+    mid = y <= 4.0
+    ym = np.where(mid, y, 1.0)
+    num, den = _ERFC_C[8] * ym, ym
+    for i in range(7):
+        num, den = (num + _ERFC_C[i]) * ym, (den + _ERFC_D[i]) * ym
+    r_mid = (num + _ERFC_C[7]) / (den + _ERFC_D[7])
+    yt = np.where(mid, 5.0, y)
+    inv = 1.0 / (yt * yt)
+    num, den = _ERFC_P[5] * inv, inv
+    for i in range(4):
+        num, den = (num + _ERFC_P[i]) * inv, (den + _ERFC_Q[i]) * inv
+    r_tail = (_INV_SQRT_PI - inv * (num + _ERFC_P[4]) / (den + _ERFC_Q[4])) / yt
+    # exp(-y^2) split as exp(-ys^2) * exp(-(y-ys)(y+ys)) with ys = y rounded to 1/16, for accuracy.
+    ys = np.trunc(y * 16.0) / 16.0
+    return np.exp(-ys * ys) * np.exp(-(y - ys) * (y + ys)) * np.where(mid, r_mid, r_tail)
+
+
+def erf(x):
+    """The error function erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt, element-wise."""
+    x = np.asarray(x)
+    y = np.abs(x)
+    small = y <= 0.5
+    erfc_y = _erfc_large(np.where(small, 1.0, y))
+    return np.where(small, _erf_small(np.where(small, x, 0.0)), np.copysign(1.0 - erfc_y, x))
+
+
+def relu(x):
+    """relu(x) = max(x, 0)."""
+    return np.maximum(x, 0)
+
+
+def gelu(x):
+    """gelu(x) = x * Phi(x) = x/2 * (1 + erf(x / sqrt 2)), the exact form PyTorch uses."""
+    return 0.5 * x * (1.0 + erf(x * 0.7071067811865476))
+
+
+ACTIVATIONS = {"relu": relu, "gelu": gelu}
+
+
+def softmax(x, axis: int = -1, *, trace=NULL_TRACE):
+    """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x).
+
+    Subtracting the row maximum changes nothing mathematically and keeps exp() from
+    overflowing. A row whose entries are all -inf (every key masked) gives zeros rather than
+    NaN; PyTorch gives NaN there.
+    """
+    x = np.asarray(x)
+    row_max = np.max(x, axis=axis, keepdims=True)                      # [..., 1]
+    row_max = np.where(np.isneginf(row_max), 0, row_max)               # all -inf: shift by 0
+    shifted = x - row_max                                              # [..., n], <= 0
+    exp = np.exp(shifted)                                              # [..., n], in [0, 1]
+    total = np.sum(exp, axis=axis, keepdims=True)                      # [..., 1]
+    out = np.divide(exp, total, out=np.zeros_like(exp), where=total > 0)  # [..., n]
+    trace.record("shifted", shifted)
+    trace.record("exp", exp)
+    trace.record("sum", total)
+    trace.record("out", out)
+    return out
+
+
+def linear(x, weight, bias=None):
+    """linear(x) = x W^T + b, PyTorch's nn.Linear convention (weight is [out, in])."""
+    out = x @ weight.T                                                 # [..., in] -> [..., out]
+    if bias is not None:
+        out += bias
+    return out
+
+
+def layer_norm(x, weight=None, bias=None, eps: float = 1e-5, *, trace=NULL_TRACE):
+    """y = (x - mean) / sqrt(var + eps) * gamma + beta, over the last axis, biased variance."""
+    mean = np.mean(x, axis=-1, keepdims=True)                          # [..., 1]
+    centered = x - mean                                                # [..., d]
+    var = np.mean(centered * centered, axis=-1, keepdims=True)         # [..., 1], biased
+    normalized = centered / np.sqrt(var + eps)                         # [..., d]
+    out = normalized
+    if weight is not None:
+        out = out * weight                                             # gamma: [d]
+    if bias is not None:
+        out = out + bias                                               # beta: [d]
+    trace.record("mean", mean)
+    trace.record("var", var)
+    trace.record("normalized", normalized)
+    trace.record("out", out)
+    return out
+
+
+def batch_norm(x, weight=None, bias=None, eps: float = 1e-5, *, trace=NULL_TRACE):
+    """y = (x - mean_batch) / sqrt(var_batch + eps) * gamma + beta, statistics over every axis
+    but the last (the features), as batch norm computes them in training mode."""
+    axes = tuple(range(np.ndim(x) - 1))
+    mean = np.mean(x, axis=axes, keepdims=True)                        # [1, ..., d]
+    centered = x - mean                                                # [..., d]
+    var = np.mean(centered * centered, axis=axes, keepdims=True)       # [1, ..., d], biased
+    normalized = centered / np.sqrt(var + eps)                         # [..., d]
+    out = normalized
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    trace.record("mean", mean)
+    trace.record("var", var)
+    trace.record("normalized", normalized)
+    trace.record("out", out)
+    return out
+
+
+def feed_forward(x, w1, b1, w2, b2, activation: str = "relu", *, trace=NULL_TRACE):
+    """FFN(x) = act(x W1^T + b1) W2^T + b2, applied to every position on its own."""
+    hidden = linear(x, w1, b1)                                         # [..., d_model] -> [..., d_ff]
+    activated = ACTIVATIONS[activation](hidden)                        # [..., d_ff]
+    out = linear(activated, w2, b2)                                    # [..., d_ff] -> [..., d_model]
+    trace.record("hidden", hidden)
+    trace.record("activated", activated)
+    trace.record("out", out)
+    return out

@@ -1,0 +1,100 @@
+"""Encoder and decoder layers and their stacks, as ``torch.nn.TransformerEncoderLayer`` /
+``TransformerDecoderLayer`` / ``nn.Transformer`` compute them (eval mode, no dropout).
+
+``p`` is a :class:`~tutor.nn.params.ParamView` over PyTorch's names (``self_attn.*``,
+``linear1.*``, ``norm1.*``, ...). Post-norm (the 2017 paper): x = norm(x + sublayer(x)).
+Pre-norm (``norm_first``): x = x + sublayer(norm(x)). Either way the residual added is the
+sublayer's own input.
+"""
+
+from __future__ import annotations
+
+from ..trace import NULL_TRACE
+from .attention import multi_head_attention
+from .functional import feed_forward, layer_norm
+from .params import TransformerConfig
+
+
+def _norm(x, p, name, eps, trace):
+    return layer_norm(x, p[f"{name}.weight"], p[f"{name}.bias"], eps, trace=trace.scope(name))
+
+
+def _ff(x, p, activation, trace):
+    return feed_forward(x, p["linear1.weight"], p["linear1.bias"], p["linear2.weight"],
+                        p["linear2.bias"], activation, trace=trace.scope("ff"))
+
+
+def _sublayer(x, run, p, norm_name, norm_first, eps, trace, add_name):
+    """One residual block: pre-norm x + f(norm(x)), or post-norm norm(x + f(x))."""
+    if norm_first:
+        resid = x + run(_norm(x, p, norm_name, eps, trace))            # [B, n, E]
+        trace.record(add_name, resid)
+        return resid
+    resid = x + run(x)                                                 # [B, n, E]
+    trace.record(add_name, resid)
+    return _norm(resid, p, norm_name, eps, trace)
+
+
+def encoder_layer(x, p, config: TransformerConfig, *, src_mask=None, src_key_padding_mask=None,
+                  trace=NULL_TRACE):
+    """Self-attention then feed-forward, each with add & norm. [B, S, E] -> [B, S, E]."""
+    eps, nhead = config.layer_norm_eps, config.nhead
+    trace.record("input", x)
+
+    def self_attn(h):
+        return multi_head_attention(h, h, h, p.scope("self_attn"), nhead, attn_mask=src_mask,
+                                    key_padding_mask=src_key_padding_mask,
+                                    trace=trace.scope("self_attn"))[0]
+
+    x = _sublayer(x, self_attn, p, "norm1", config.norm_first, eps, trace, "add1")
+    x = _sublayer(x, lambda h: _ff(h, p, config.activation, trace), p, "norm2",
+                  config.norm_first, eps, trace, "add2")
+    trace.record("output", x)
+    return x
+
+
+def decoder_layer(x, memory, p, config: TransformerConfig, *, tgt_mask=None, memory_mask=None,
+                  tgt_key_padding_mask=None, memory_key_padding_mask=None, trace=NULL_TRACE):
+    """Masked self-attention, encoder-decoder attention, feed-forward, each with add & norm.
+    [B, T, E], memory [B, S, E] -> [B, T, E]."""
+    eps, nhead = config.layer_norm_eps, config.nhead
+    trace.record("input", x)
+
+    def self_attn(h):
+        return multi_head_attention(h, h, h, p.scope("self_attn"), nhead, attn_mask=tgt_mask,
+                                    key_padding_mask=tgt_key_padding_mask,
+                                    trace=trace.scope("self_attn"))[0]
+
+    def cross_attn(h):                                                 # queries from the decoder,
+        return multi_head_attention(h, memory, memory, p.scope("multihead_attn"), nhead,  # keys and values
+                                    attn_mask=memory_mask,             # from the encoder
+                                    key_padding_mask=memory_key_padding_mask,
+                                    trace=trace.scope("multihead_attn"))[0]
+
+    x = _sublayer(x, self_attn, p, "norm1", config.norm_first, eps, trace, "add1")
+    x = _sublayer(x, cross_attn, p, "norm2", config.norm_first, eps, trace, "add2")
+    x = _sublayer(x, lambda h: _ff(h, p, config.activation, trace), p, "norm3",
+                  config.norm_first, eps, trace, "add3")
+    trace.record("output", x)
+    return x
+
+
+def encoder(x, p, config: TransformerConfig, *, mask=None, src_key_padding_mask=None,
+            trace=NULL_TRACE):
+    """N encoder layers, then the final layer norm ``encoder.norm`` that nn.Transformer adds."""
+    for i in range(config.num_encoder_layers):
+        x = encoder_layer(x, p.scope(f"layers.{i}"), config, src_mask=mask,
+                          src_key_padding_mask=src_key_padding_mask,
+                          trace=trace.scope(f"layers.{i}"))
+    return _norm(x, p, "norm", config.layer_norm_eps, trace)
+
+
+def decoder(x, memory, p, config: TransformerConfig, *, tgt_mask=None, memory_mask=None,
+            tgt_key_padding_mask=None, memory_key_padding_mask=None, trace=NULL_TRACE):
+    """N decoder layers, then the final layer norm ``decoder.norm``."""
+    for i in range(config.num_decoder_layers):
+        x = decoder_layer(x, memory, p.scope(f"layers.{i}"), config, tgt_mask=tgt_mask,
+                          memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
+                          memory_key_padding_mask=memory_key_padding_mask,
+                          trace=trace.scope(f"layers.{i}"))
+    return _norm(x, p, "norm", config.layer_norm_eps, trace)

@@ -1,0 +1,296 @@
+"""The public models: :class:`Transformer` (the stack of ``nn.Transformer``, on arrays that are
+already embedded) and :class:`Seq2Seq` (token ids in, token ids out, greedy decoding)."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import replace
+from typing import Mapping
+
+import numpy as np
+
+from ..errors import DTypeError, ShapeError, TutorError
+from ..trace import NULL_TRACE
+from . import layers
+from .functional import linear
+from .masks import causal_mask
+from .params import (ParamView, TransformerConfig, infer_config, init_params, load_npz,
+                     save_npz, transformer_shapes, validate_state)
+from .posenc import sinusoidal_encoding
+
+
+def _as_float_dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TutorError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+class Transformer:
+    """The encoder-decoder stack of ``torch.nn.Transformer(batch_first=True)`` in eval mode.
+
+    Inputs are embedded sequences [batch, seq, d_model] (or [seq, d_model] unbatched). Masks
+    follow PyTorch: ``*_mask`` is [L, S] or [batch*nhead, L, S], boolean (True = not allowed)
+    or additive float; ``*_key_padding_mask`` is [batch, S], True = padding. One difference on
+    purpose: a query whose keys are all masked gets zeros where PyTorch produces NaN.
+    """
+
+    def __init__(self, params: Mapping[str, np.ndarray], config: TransformerConfig):
+        self.config = config
+        self.params = validate_state(params, transformer_shapes(config))
+        self.dtype = next(iter(self.params.values())).dtype
+        self._view = ParamView(self.params, "")
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, np.ndarray], nhead: int, *, norm_first=False,
+                        activation="relu", layer_norm_eps=1e-5, dtype=None) -> "Transformer":
+        """A model from PyTorch's parameter names and shapes; widths and depths are read from
+        the shapes. ``dtype`` converts every array (float32 or float64); by default the arrays
+        keep theirs."""
+        config = infer_config(state, nhead, norm_first=norm_first, activation=activation,
+                              layer_norm_eps=layer_norm_eps)
+        if dtype is not None:
+            dtype = _as_float_dtype(dtype)
+        return cls(validate_state(state, transformer_shapes(config), dtype), config)
+
+    @classmethod
+    def random(cls, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
+               dim_feedforward=2048, *, seed=0, norm_first=False, activation="relu",
+               layer_norm_eps=1e-5, dtype=np.float64) -> "Transformer":
+        """A freshly initialised model, as PyTorch initialises ``nn.Transformer``, from a seed."""
+        config = TransformerConfig(d_model, nhead, num_encoder_layers, num_decoder_layers,
+                                   dim_feedforward, norm_first, activation, layer_norm_eps)
+        rng = np.random.default_rng(seed)
+        return cls(init_params(transformer_shapes(config), rng, dtype=_as_float_dtype(dtype)), config)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, nhead: int, **options) -> "Transformer":
+        """A model from an .npz file of PyTorch's state-dict names (never unpickles)."""
+        return cls.from_state_dict(load_npz(path), nhead, **options)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the parameters as an .npz file that :meth:`load` reads back."""
+        save_npz(path, self.params)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of the parameters under PyTorch's names."""
+        return {name: value.copy() for name, value in self.params.items()}
+
+    def astype(self, dtype) -> "Transformer":
+        """The same model in another float dtype."""
+        dtype = _as_float_dtype(dtype)
+        return Transformer({k: v.astype(dtype) for k, v in self.params.items()}, self.config)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"Transformer(d_model={c.d_model}, nhead={c.nhead}, "
+                f"num_encoder_layers={c.num_encoder_layers}, "
+                f"num_decoder_layers={c.num_decoder_layers}, dim_feedforward={c.dim_feedforward}, "
+                f"norm_first={c.norm_first}, activation={c.activation!r}, dtype={self.dtype})")
+
+    # -- input checks, once, where data enters ------------------------------------------
+    def _sequence(self, name: str, x):
+        x = np.asarray(x)
+        if x.ndim not in (2, 3) or x.shape[-1] != self.config.d_model or 0 in x.shape:
+            raise ShapeError(f"{name} must be [batch, seq, {self.config.d_model}] or "
+                             f"[seq, {self.config.d_model}], got shape {x.shape}")
+        if np.issubdtype(x.dtype, np.floating):
+            if x.dtype != self.dtype:
+                raise DTypeError(f"{name} is {x.dtype} but the model is {self.dtype}; "
+                                 f"convert one of them explicitly")
+        elif np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_:
+            x = x.astype(self.dtype)
+        else:
+            raise DTypeError(f"{name} must hold numbers, got dtype {x.dtype}")
+        return x
+
+    def _attn_mask(self, name, mask, batch, n_q, n_k):
+        if mask is None:
+            return None
+        mask = np.asarray(mask)
+        allowed = ((n_q, n_k), (batch * self.config.nhead, n_q, n_k))
+        if mask.shape not in allowed:
+            raise ShapeError(f"{name} must have shape {allowed[0]} or {allowed[1]}, got {mask.shape}")
+        return self._mask_dtype(name, mask)
+
+    def _padding_mask(self, name, mask, batch, n_k):
+        if mask is None:
+            return None
+        mask = np.asarray(mask)
+        if mask.shape != (batch, n_k):
+            raise ShapeError(f"{name} must have shape {(batch, n_k)}, got {mask.shape}")
+        return self._mask_dtype(name, mask)
+
+    def _mask_dtype(self, name, mask):
+        if mask.dtype == np.bool_:
+            return mask
+        if np.issubdtype(mask.dtype, np.floating):
+            if mask.dtype != self.dtype:
+                raise DTypeError(f"{name} is {mask.dtype} but the model is {self.dtype}")
+            return mask
+        raise DTypeError(f"{name} must be boolean (True = not allowed) or float, got {mask.dtype}")
+
+    @staticmethod
+    def _batched(x):
+        return (x[None], True) if x.ndim == 2 else (x, False)
+
+    # -- the computation ------------------------------------------------------------------
+    def encode(self, src, mask=None, src_key_padding_mask=None, *, trace=NULL_TRACE):
+        """The encoder stack with its final norm: [batch, S, E] -> memory [batch, S, E]."""
+        src, unbatched = self._batched(self._sequence("src", src))
+        batch, n_src, _ = src.shape
+        mask = self._attn_mask("src_mask", mask, batch, n_src, n_src)
+        pad = self._padding_mask("src_key_padding_mask", src_key_padding_mask, batch, n_src)
+        memory = layers.encoder(src, self._view.scope("encoder"), self.config, mask=mask,
+                                src_key_padding_mask=pad, trace=trace.scope("encoder"))
+        return memory[0] if unbatched else memory
+
+    def decode(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+               memory_key_padding_mask=None, *, trace=NULL_TRACE):
+        """The decoder stack with its final norm: [batch, T, E], memory [batch, S, E] -> [batch, T, E]."""
+        tgt, unbatched = self._batched(self._sequence("tgt", tgt))
+        memory, _ = self._batched(self._sequence("memory", memory))
+        batch, n_tgt, _ = tgt.shape
+        if memory.shape[0] != batch:
+            raise ShapeError(f"memory has batch size {memory.shape[0]} but tgt has {batch}")
+        n_src = memory.shape[1]
+        out = layers.decoder(
+            tgt, memory, self._view.scope("decoder"), self.config,
+            tgt_mask=self._attn_mask("tgt_mask", tgt_mask, batch, n_tgt, n_tgt),
+            memory_mask=self._attn_mask("memory_mask", memory_mask, batch, n_tgt, n_src),
+            tgt_key_padding_mask=self._padding_mask("tgt_key_padding_mask", tgt_key_padding_mask,
+                                                    batch, n_tgt),
+            memory_key_padding_mask=self._padding_mask("memory_key_padding_mask",
+                                                       memory_key_padding_mask, batch, n_src),
+            trace=trace.scope("decoder"))
+        return out[0] if unbatched else out
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
+                src_key_padding_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, *, trace=NULL_TRACE):
+        """decode(tgt, encode(src)): [batch, S, E], [batch, T, E] -> [batch, T, E]."""
+        src_arr, tgt_arr = np.asarray(src), np.asarray(tgt)
+        if src_arr.ndim != tgt_arr.ndim or (src_arr.ndim == 3 and src_arr.shape[0] != tgt_arr.shape[0]):
+            raise ShapeError(f"src and tgt must have the same batch size, got shapes "
+                             f"{src_arr.shape} and {tgt_arr.shape}")
+        memory = self.encode(src, src_mask, src_key_padding_mask, trace=trace)
+        return self.decode(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+                           memory_key_padding_mask, trace=trace)
+
+    __call__ = forward
+
+
+class Seq2Seq:
+    """Token ids in, token ids out: embeddings scaled by sqrt(d_model) plus sinusoidal positional
+    encoding, the :class:`Transformer`, and a linear projection to the vocabulary.
+
+    Parameter names: ``src_embedding.weight`` and ``tgt_embedding.weight`` [n_vocab, d_model],
+    ``transformer.*`` (the stack, PyTorch's names), ``generator.weight`` [n_vocab, d_model] and
+    ``generator.bias`` [n_vocab].
+    """
+
+    def __init__(self, params: Mapping[str, np.ndarray], config: TransformerConfig):
+        embed = np.asarray(params["src_embedding.weight"])
+        self.vocab_size = embed.shape[0]
+        stack = {k[len("transformer."):]: v for k, v in params.items() if k.startswith("transformer.")}
+        self.transformer = Transformer(stack, config)
+        shapes = self.head_shapes(self.vocab_size, config.d_model)
+        head = validate_state({k: v for k, v in params.items() if not k.startswith("transformer.")},
+                              shapes)
+        self.params = {**head, **{f"transformer.{k}": v for k, v in self.transformer.params.items()}}
+        if len({str(v.dtype) for v in self.params.values()}) > 1:
+            raise DTypeError("the embeddings and the stack have different dtypes")
+        self.config = config
+        self.dtype = self.transformer.dtype
+
+    @staticmethod
+    def head_shapes(vocab_size: int, d_model: int) -> dict[str, tuple[int, ...]]:
+        return {"src_embedding.weight": (vocab_size, d_model),
+                "tgt_embedding.weight": (vocab_size, d_model),
+                "generator.weight": (vocab_size, d_model),
+                "generator.bias": (vocab_size,)}
+
+    @classmethod
+    def random(cls, vocab_size, d_model=512, nhead=8, num_layers=6, dim_feedforward=2048, *,
+               seed=0, norm_first=False, activation="relu", layer_norm_eps=1e-5,
+               dtype=np.float64) -> "Seq2Seq":
+        """A freshly initialised model with ``num_layers`` encoder and decoder layers."""
+        if vocab_size < 1:
+            raise TutorError(f"vocab_size must be a positive integer, got {vocab_size}")
+        config = TransformerConfig(d_model, nhead, num_layers, num_layers, dim_feedforward,
+                                   norm_first, activation, layer_norm_eps)
+        shapes = cls.head_shapes(vocab_size, d_model)
+        shapes.update({f"transformer.{k}": v for k, v in transformer_shapes(config).items()})
+        rng = np.random.default_rng(seed)
+        return cls(init_params(shapes, rng, dtype=_as_float_dtype(dtype)), config)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {name: value.copy() for name, value in self.params.items()}
+
+    def _ids(self, name, ids):
+        ids = np.asarray(ids)
+        if ids.ndim == 1:
+            ids = ids[None]
+        if ids.ndim != 2 or ids.shape[1] == 0 or not np.issubdtype(ids.dtype, np.integer):
+            raise ShapeError(f"{name} must be integer token ids [batch, seq] or [seq], "
+                             f"got shape {ids.shape} and dtype {ids.dtype}")
+        if ids.min() < 0 or ids.max() >= self.vocab_size:
+            raise TutorError(f"{name} has token ids outside 0..{self.vocab_size - 1}")
+        return ids
+
+    def embed(self, ids, table: str, *, trace=NULL_TRACE):
+        """E[ids] * sqrt(d_model) + PE: [batch, n] -> [batch, n, d_model]."""
+        d_model = self.config.d_model
+        tokens = self.params[f"{table}.weight"][ids]                   # [B, n] -> [B, n, E]
+        scaled = tokens * math.sqrt(d_model)                           # [B, n, E]
+        pe = sinusoidal_encoding(ids.shape[1], d_model, dtype=self.dtype)  # [n, E]
+        out = scaled + pe                                              # [B, n, E]
+        trace.record("tokens", tokens)
+        trace.record("pe", pe)
+        trace.record("out", out)
+        return out
+
+    def logits(self, src_ids, tgt_ids, *, src_key_padding_mask=None, trace=NULL_TRACE):
+        """Scores over the vocabulary for every target position: [batch, T, n_vocab]."""
+        src_ids, tgt_ids = self._ids("src_ids", src_ids), self._ids("tgt_ids", tgt_ids)
+        src = self.embed(src_ids, "src_embedding", trace=trace.scope("src_embed"))
+        tgt = self.embed(tgt_ids, "tgt_embedding", trace=trace.scope("tgt_embed"))
+        out = self.transformer.forward(
+            src, tgt, tgt_mask=causal_mask(tgt_ids.shape[1]),
+            src_key_padding_mask=src_key_padding_mask,
+            memory_key_padding_mask=src_key_padding_mask, trace=trace.scope("transformer"))
+        logits = linear(out, self.params["generator.weight"], self.params["generator.bias"])  # [B, T, V]
+        trace.record("logits", logits)
+        return logits
+
+    def generate(self, src_ids, max_new_tokens: int, *, bos_id: int = 0, eos_id: int | None = None,
+                 src_key_padding_mask=None):
+        """Greedy decoding: start from ``bos_id`` and append the most likely next token
+        ``max_new_tokens`` times (a sequence that produced ``eos_id`` keeps producing it).
+        Returns [batch, 1 + max_new_tokens] ids, ``bos_id`` first ([n] for [seq] input)."""
+        unbatched = np.ndim(src_ids) == 1
+        src_ids = self._ids("src_ids", src_ids)
+        if max_new_tokens < 0:
+            raise TutorError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        if not 0 <= bos_id < self.vocab_size:
+            raise TutorError(f"bos_id must be a token id in 0..{self.vocab_size - 1}, got {bos_id}")
+        src = self.embed(src_ids, "src_embedding")
+        memory = self.transformer.encode(src, src_key_padding_mask=src_key_padding_mask)
+        out = np.full((src_ids.shape[0], 1), bos_id, dtype=np.int64)
+        done = np.zeros(src_ids.shape[0], dtype=bool)
+        for _ in range(max_new_tokens):
+            tgt = self.embed(out, "tgt_embedding")
+            hidden = self.transformer.decode(tgt, memory, tgt_mask=causal_mask(out.shape[1]),
+                                             memory_key_padding_mask=src_key_padding_mask)
+            logits = linear(hidden[:, -1], self.params["generator.weight"],
+                            self.params["generator.bias"])             # [B, E] -> [B, V]
+            next_id = np.argmax(logits, axis=-1)                       # [B]
+            if eos_id is not None:
+                next_id = np.where(done, eos_id, next_id)
+                done |= next_id == eos_id
+            out = np.concatenate([out, next_id[:, None]], axis=1)      # [B, t] -> [B, t+1]
+            if eos_id is not None and done.all():
+                break
+        return out[0] if unbatched else out

@@ -1,0 +1,228 @@
+"""Parameters as a flat mapping with the names and shapes of PyTorch's
+``nn.Transformer(batch_first=True).state_dict()``: initialisation, validation, .npz files."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from ..errors import ParameterError, TutorError
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Every hyperparameter of the encoder-decoder stack, in one place."""
+
+    d_model: int = 512
+    nhead: int = 8
+    num_encoder_layers: int = 6
+    num_decoder_layers: int = 6
+    dim_feedforward: int = 2048
+    norm_first: bool = False
+    activation: str = "relu"
+    layer_norm_eps: float = 1e-5
+
+    def __post_init__(self):
+        for name in ("d_model", "nhead", "dim_feedforward"):
+            if getattr(self, name) < 1:
+                raise TutorError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name in ("num_encoder_layers", "num_decoder_layers"):
+            if getattr(self, name) < 1:
+                raise TutorError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.d_model % self.nhead:
+            raise TutorError(f"nhead={self.nhead} must divide d_model={self.d_model}")
+        if self.activation not in ("relu", "gelu"):
+            raise TutorError(f"activation must be 'relu' or 'gelu', got {self.activation!r}")
+        if not self.layer_norm_eps > 0:
+            raise TutorError(f"layer_norm_eps must be positive, got {self.layer_norm_eps}")
+
+
+class ParamView(Mapping):
+    """The parameters under one prefix, by their short names: ``view["in_proj_weight"]``."""
+
+    __slots__ = ("_state", "_prefix")
+
+    def __init__(self, state: Mapping[str, np.ndarray], prefix: str):
+        self._state, self._prefix = state, prefix
+
+    def __getitem__(self, name):
+        return self._state[self._prefix + name]
+
+    def __iter__(self):
+        n = len(self._prefix)
+        return (key[n:] for key in self._state if key.startswith(self._prefix))
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+    def scope(self, name: str) -> "ParamView":
+        return ParamView(self._state, f"{self._prefix}{name}.")
+
+
+def _attention_shapes(prefix: str, d_model: int) -> dict[str, tuple[int, ...]]:
+    return {
+        f"{prefix}.in_proj_weight": (3 * d_model, d_model),
+        f"{prefix}.in_proj_bias": (3 * d_model,),
+        f"{prefix}.out_proj.weight": (d_model, d_model),
+        f"{prefix}.out_proj.bias": (d_model,),
+    }
+
+
+def _norm_shapes(prefix: str, d_model: int) -> dict[str, tuple[int, ...]]:
+    return {f"{prefix}.weight": (d_model,), f"{prefix}.bias": (d_model,)}
+
+
+def _feed_forward_shapes(prefix: str, d_model: int, d_ff: int) -> dict[str, tuple[int, ...]]:
+    return {
+        f"{prefix}linear1.weight": (d_ff, d_model),
+        f"{prefix}linear1.bias": (d_ff,),
+        f"{prefix}linear2.weight": (d_model, d_ff),
+        f"{prefix}linear2.bias": (d_model,),
+    }
+
+
+def encoder_layer_shapes(prefix: str, d_model: int, d_ff: int) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of one ``nn.TransformerEncoderLayer`` (prefix may be '')."""
+    shapes = _attention_shapes(f"{prefix}self_attn", d_model)
+    shapes.update(_feed_forward_shapes(prefix, d_model, d_ff))
+    for i in (1, 2):
+        shapes.update(_norm_shapes(f"{prefix}norm{i}", d_model))
+    return shapes
+
+
+def decoder_layer_shapes(prefix: str, d_model: int, d_ff: int) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of one ``nn.TransformerDecoderLayer`` (prefix may be '')."""
+    shapes = _attention_shapes(f"{prefix}self_attn", d_model)
+    shapes.update(_attention_shapes(f"{prefix}multihead_attn", d_model))
+    shapes.update(_feed_forward_shapes(prefix, d_model, d_ff))
+    for i in (1, 2, 3):
+        shapes.update(_norm_shapes(f"{prefix}norm{i}", d_model))
+    return shapes
+
+
+def transformer_shapes(config: TransformerConfig) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of ``nn.Transformer(...).state_dict()``, in PyTorch's order."""
+    d, f = config.d_model, config.dim_feedforward
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i in range(config.num_encoder_layers):
+        shapes.update(encoder_layer_shapes(f"encoder.layers.{i}.", d, f))
+    shapes.update(_norm_shapes("encoder.norm", d))
+    for i in range(config.num_decoder_layers):
+        shapes.update(decoder_layer_shapes(f"decoder.layers.{i}.", d, f))
+    shapes.update(_norm_shapes("decoder.norm", d))
+    return shapes
+
+
+def init_params(shapes: Mapping[str, tuple[int, ...]], rng: np.random.Generator, *,
+                dtype=np.float64) -> dict[str, np.ndarray]:
+    """PyTorch's initialisation of ``nn.Transformer``: Xavier-uniform for every matrix,
+    zeros for attention biases, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for linear biases,
+    ones and zeros for layer norms."""
+    params = {}
+    for name, shape in shapes.items():
+        if len(shape) == 2:
+            fan_out, fan_in = shape
+            bound = math.sqrt(6.0 / (fan_in + fan_out))
+            value = rng.uniform(-bound, bound, size=shape)
+        elif "norm" in name.rsplit(".", 2)[-2] and name.endswith(".weight"):
+            value = np.ones(shape)
+        elif name.endswith(("in_proj_bias", "out_proj.bias")) or "norm" in name:
+            value = np.zeros(shape)
+        else:                                                          # a linear layer's bias
+            fan_in = shapes[name[: -len("bias")] + "weight"][1]
+            bound = 1.0 / math.sqrt(fan_in)
+            value = rng.uniform(-bound, bound, size=shape)
+        params[name] = value.astype(dtype)
+    return params
+
+
+def _count_layers(names, prefix: str) -> int:
+    pattern = re.compile(re.escape(prefix) + r"layers\.(\d+)\.")
+    found = {int(m.group(1)) for name in names if (m := pattern.match(name))}
+    return max(found) + 1 if found else 0
+
+
+def infer_config(state: Mapping[str, np.ndarray], nhead: int, **options) -> TransformerConfig:
+    """Read d_model, dim_feedforward and the layer counts from the shapes of a state dict."""
+    def shape_of(name: str) -> tuple[int, ...]:
+        if name not in state:
+            raise ParameterError(f"parameter {name!r} is missing from the state dict")
+        return tuple(np.shape(state[name]))
+
+    d_model = shape_of("encoder.layers.0.self_attn.in_proj_weight")[-1]
+    d_ff = shape_of("encoder.layers.0.linear1.weight")[0]
+    return TransformerConfig(
+        d_model=d_model, nhead=nhead, dim_feedforward=d_ff,
+        num_encoder_layers=_count_layers(state, "encoder."),
+        num_decoder_layers=_count_layers(state, "decoder."), **options)
+
+
+def validate_state(state: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]],
+                   dtype=None) -> dict[str, np.ndarray]:
+    """Check names, shapes and dtypes against ``shapes``; return a plain dict of arrays.
+
+    Raises ParameterError naming the first missing, extra or mis-shaped parameter. With
+    ``dtype`` given, arrays are converted to it (an explicit request); without, every array
+    must already share one floating dtype.
+    """
+    missing = [name for name in shapes if name not in state]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise ParameterError(f"parameter {missing[0]!r} is missing{more}; "
+                             f"expected shape {shapes[missing[0]]}")
+    extra = [name for name in state if name not in shapes]
+    if extra:
+        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+        raise ParameterError(f"unexpected parameter {extra[0]!r}{more}")
+    out: dict[str, np.ndarray] = {}
+    for name, expected in shapes.items():
+        value = np.asarray(state[name])
+        if value.shape != tuple(expected):
+            raise ParameterError(f"parameter {name!r} has shape {value.shape}, "
+                                 f"expected {tuple(expected)}")
+        if not np.issubdtype(value.dtype, np.floating):
+            raise ParameterError(f"parameter {name!r} has dtype {value.dtype}, expected a float dtype")
+        if dtype is not None:
+            value = value.astype(dtype, copy=False)
+        if not np.all(np.isfinite(value)):
+            raise ParameterError(f"parameter {name!r} contains NaN or infinite values")
+        out[name] = value
+    dtypes = {str(v.dtype) for v in out.values()}
+    if len(dtypes) > 1:
+        raise ParameterError(f"parameters mix dtypes {sorted(dtypes)}; pass dtype= to convert")
+    return out
+
+
+def save_npz(path: str | os.PathLike, params: Mapping[str, np.ndarray]) -> None:
+    """Write the parameters to ``path`` with ``numpy.savez`` (a temporary file, then rename)."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp-{os.getpid()}.npz"
+    try:
+        np.savez(tmp, **{name: np.asarray(value) for name, value in params.items()})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read every array of an .npz file; never unpickles (``allow_pickle=False``)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except FileNotFoundError:
+        raise TutorError(f"{os.fspath(path)}: no such file") from None
+    except IsADirectoryError:
+        raise TutorError(f"{os.fspath(path)}: is a directory, expected an .npz file") from None
+    except PermissionError:
+        raise TutorError(f"{os.fspath(path)}: permission denied") from None
+    except ValueError as exc:                                          # object arrays need pickle
+        raise TutorError(f"{os.fspath(path)}: cannot be read without pickle ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise TutorError(f"{os.fspath(path)}: not a readable .npz file ({exc})") from None
