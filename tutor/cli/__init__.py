@@ -95,3 +95,7 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+register("attention", "tutor.cli.attention", "attention",
+         "The six steps of self-attention on your sentence, vectors and weights.")
