@@ -91,7 +91,8 @@ def softmax(x, axis: int = -1, *, trace=NULL_TRACE):
     x = np.asarray(x)
     row_max = np.max(x, axis=axis, keepdims=True)                      # [..., 1]
     row_max = np.where(np.isneginf(row_max), 0, row_max)               # all -inf: shift by 0
-    shifted = x - row_max                                              # [..., n], <= 0
+    with np.errstate(over="ignore"):                                   # -3e38 - 3e38 = -inf: exp gives 0
+        shifted = x - row_max                                          # [..., n], <= 0
     exp = np.exp(shifted)                                              # [..., n], in [0, 1]
     total = np.sum(exp, axis=axis, keepdims=True)                      # [..., 1]
     out = np.divide(exp, total, out=np.zeros_like(exp), where=total > 0)  # [..., n]
