@@ -1,0 +1,68 @@
+"""The `tutor` group itself: start-up without heavy imports, `python -m tutor`, the error boundary."""
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from tutor import cli as cli_module
+from tutor.errors import TutorError
+
+
+def run_python(code):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_help_imports_neither_numpy_nor_rich():
+    code = ("import sys\nfrom tutor.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('numpy', 'rich') if m in sys.modules), file=sys.stderr)")
+    result = run_python(code)
+    assert "Commands:" in result.stdout and "attention" in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_python_dash_m_tutor_shows_help_and_version():
+    result = subprocess.run([sys.executable, "-m", "tutor", "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and "Usage: tutor" in result.stdout
+    version = subprocess.run([sys.executable, "-m", "tutor", "--version"], capture_output=True,
+                             text=True, timeout=60)
+    assert version.stdout.strip() == "tutor, version 0.1.0"
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main(["no-such-command"])
+    assert exit_info.value.code == 2
+    assert "No such command 'no-such-command'" in capsys.readouterr().err
+
+
+@click.command()
+@click.option("--kind")
+def boom(kind):
+    """A command that fails in the ways a real one might."""
+    if kind == "tutor":
+        raise TutorError("the shape (2, 3) does not fit")
+    if kind == "interrupt":
+        raise KeyboardInterrupt
+    raise RuntimeError("a bug")
+
+
+@pytest.fixture
+def failing_command(monkeypatch):
+    monkeypatch.setitem(cli_module.COMMANDS, "boom", (__name__, "boom", "test only"))
+
+
+@pytest.mark.parametrize("kind, code, message", [
+    ("tutor", 1, "Error: the shape (2, 3) does not fit\n"),
+    ("interrupt", 130, "\nAborted.\n"),
+    ("bug", 3, "Error: internal error (RuntimeError: a bug); rerun with TUTOR_DEBUG=1 and report it\n"),
+])
+def test_errors_become_one_line_and_exit_codes(failing_command, capsys, monkeypatch, kind, code, message):
+    monkeypatch.delenv("TUTOR_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main(["boom", "--kind", kind])
+    assert exit_info.value.code == code
+    assert capsys.readouterr().err == message
