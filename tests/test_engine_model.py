@@ -223,3 +223,18 @@ def test_public_api_is_lazy_and_complete():
 def test_linear_matches_pytorch_convention():
     w = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])                  # [out=3, in=2]
     np.testing.assert_array_equal(linear(np.array([1.0, 1.0]), w, np.array([0.0, 1.0, 2.0])), [3, 8, 13])
+
+
+def test_seq2seq_generation_stops_once_every_sequence_has_ended():
+    model = Seq2Seq.random(11, 8, 2, 2, 16, seed=3)
+    src = np.array([[1, 2, 3], [4, 5, 6]])
+    free = model.generate(src, 6, bos_id=0)
+    eos = int(free[0, 2])                                              # what sequence 0 says second
+    out = model.generate(src, 6, bos_id=0, eos_id=eos)
+    ended = out == eos
+    assert ended[:, 1:].any(axis=1).all() or out.shape[1] == 7
+    first = ended.argmax(axis=1)
+    for row, start in zip(out, first):                                 # after eos, only eos
+        if row[start] == eos:
+            assert np.all(row[start:] == eos)
+    np.testing.assert_array_equal(out[0, :3], free[0, :3])

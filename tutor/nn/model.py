@@ -267,9 +267,10 @@ class Seq2Seq:
 
     def generate(self, src_ids, max_new_tokens: int, *, bos_id: int = 0, eos_id: int | None = None,
                  src_key_padding_mask=None):
-        """Greedy decoding: start from ``bos_id`` and append the most likely next token
-        ``max_new_tokens`` times (a sequence that produced ``eos_id`` keeps producing it).
-        Returns [batch, 1 + max_new_tokens] ids, ``bos_id`` first ([n] for [seq] input)."""
+        """Greedy decoding: start from ``bos_id`` and append the most likely next token, up to
+        ``max_new_tokens`` times. With ``eos_id``, a sequence that produced it keeps producing
+        it, and decoding stops early once every sequence has. Returns [batch, n] ids with
+        ``bos_id`` first, n <= 1 + max_new_tokens ([n] for [seq] input)."""
         unbatched = np.ndim(src_ids) == 1
         src_ids = self._ids("src_ids", src_ids)
         if max_new_tokens < 0:
