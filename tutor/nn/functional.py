@@ -111,11 +111,11 @@ def linear(x, weight, bias=None):
     return out
 
 
-def layer_norm(x, weight=None, bias=None, eps: float = 1e-5, *, trace=NULL_TRACE):
-    """y = (x - mean) / sqrt(var + eps) * gamma + beta, over the last axis, biased variance."""
-    mean = np.mean(x, axis=-1, keepdims=True)                          # [..., 1]
+def _normalize(x, axes, weight, bias, eps, trace):
+    """(x - mean) / sqrt(var + eps) * gamma + beta, statistics over ``axes``, biased variance."""
+    mean = np.mean(x, axis=axes, keepdims=True)                        # reduced axes kept as 1
     centered = x - mean                                                # [..., d]
-    var = np.mean(centered * centered, axis=-1, keepdims=True)         # [..., 1], biased
+    var = np.mean(centered * centered, axis=axes, keepdims=True)       # biased: divides by n
     normalized = centered / np.sqrt(var + eps)                         # [..., d]
     out = normalized
     if weight is not None:
@@ -129,24 +129,16 @@ def layer_norm(x, weight=None, bias=None, eps: float = 1e-5, *, trace=NULL_TRACE
     return out
 
 
+def layer_norm(x, weight=None, bias=None, eps: float = 1e-5, *, trace=NULL_TRACE):
+    """y = (x - mean) / sqrt(var + eps) * gamma + beta over the last axis (each token on its
+    own), biased variance, eps inside the square root, as ``torch.nn.LayerNorm``."""
+    return _normalize(x, -1, weight, bias, eps, trace)
+
+
 def batch_norm(x, weight=None, bias=None, eps: float = 1e-5, *, trace=NULL_TRACE):
     """y = (x - mean_batch) / sqrt(var_batch + eps) * gamma + beta, statistics over every axis
-    but the last (the features), as batch norm computes them in training mode."""
-    axes = tuple(range(np.ndim(x) - 1))
-    mean = np.mean(x, axis=axes, keepdims=True)                        # [1, ..., d]
-    centered = x - mean                                                # [..., d]
-    var = np.mean(centered * centered, axis=axes, keepdims=True)       # [1, ..., d], biased
-    normalized = centered / np.sqrt(var + eps)                         # [..., d]
-    out = normalized
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    trace.record("mean", mean)
-    trace.record("var", var)
-    trace.record("normalized", normalized)
-    trace.record("out", out)
-    return out
+    but the last (each feature across the batch), as batch norm computes them in training."""
+    return _normalize(x, tuple(range(np.ndim(x) - 1)), weight, bias, eps, trace)
 
 
 def feed_forward(x, w1, b1, w2, b2, activation: str = "relu", *, trace=NULL_TRACE):

@@ -24,6 +24,16 @@ def _ff(x, p, activation, trace):
                         p["linear2.bias"], activation, trace=trace.scope("ff"))
 
 
+def _attention(p, name, nhead, memory, attn_mask, key_padding_mask, trace):
+    """The attention sublayer ``name`` as a function of its input: self-attention when
+    ``memory`` is None, else attention from the input (queries) to ``memory`` (keys, values)."""
+    def run(h):
+        source = h if memory is None else memory
+        return multi_head_attention(h, source, source, p.scope(name), nhead, attn_mask=attn_mask,
+                                    key_padding_mask=key_padding_mask, trace=trace.scope(name))[0]
+    return run
+
+
 def _sublayer(x, run, p, norm_name, norm_first, eps, trace, add_name):
     """One residual block: pre-norm x + f(norm(x)), or post-norm norm(x + f(x))."""
     if norm_first:
@@ -38,14 +48,9 @@ def _sublayer(x, run, p, norm_name, norm_first, eps, trace, add_name):
 def encoder_layer(x, p, config: TransformerConfig, *, src_mask=None, src_key_padding_mask=None,
                   trace=NULL_TRACE):
     """Self-attention then feed-forward, each with add & norm. [B, S, E] -> [B, S, E]."""
-    eps, nhead = config.layer_norm_eps, config.nhead
+    eps = config.layer_norm_eps
     trace.record("input", x)
-
-    def self_attn(h):
-        return multi_head_attention(h, h, h, p.scope("self_attn"), nhead, attn_mask=src_mask,
-                                    key_padding_mask=src_key_padding_mask,
-                                    trace=trace.scope("self_attn"))[0]
-
+    self_attn = _attention(p, "self_attn", config.nhead, None, src_mask, src_key_padding_mask, trace)
     x = _sublayer(x, self_attn, p, "norm1", config.norm_first, eps, trace, "add1")
     x = _sublayer(x, lambda h: _ff(h, p, config.activation, trace), p, "norm2",
                   config.norm_first, eps, trace, "add2")
@@ -57,20 +62,12 @@ def decoder_layer(x, memory, p, config: TransformerConfig, *, tgt_mask=None, mem
                   tgt_key_padding_mask=None, memory_key_padding_mask=None, trace=NULL_TRACE):
     """Masked self-attention, encoder-decoder attention, feed-forward, each with add & norm.
     [B, T, E], memory [B, S, E] -> [B, T, E]."""
-    eps, nhead = config.layer_norm_eps, config.nhead
+    eps = config.layer_norm_eps
     trace.record("input", x)
-
-    def self_attn(h):
-        return multi_head_attention(h, h, h, p.scope("self_attn"), nhead, attn_mask=tgt_mask,
-                                    key_padding_mask=tgt_key_padding_mask,
-                                    trace=trace.scope("self_attn"))[0]
-
-    def cross_attn(h):                                                 # queries from the decoder,
-        return multi_head_attention(h, memory, memory, p.scope("multihead_attn"), nhead,  # keys and values
-                                    attn_mask=memory_mask,             # from the encoder
-                                    key_padding_mask=memory_key_padding_mask,
-                                    trace=trace.scope("multihead_attn"))[0]
-
+    self_attn = _attention(p, "self_attn", config.nhead, None, tgt_mask, tgt_key_padding_mask, trace)
+    # queries from the decoder, keys and values from the encoder's output
+    cross_attn = _attention(p, "multihead_attn", config.nhead, memory, memory_mask,
+                            memory_key_padding_mask, trace)
     x = _sublayer(x, self_attn, p, "norm1", config.norm_first, eps, trace, "add1")
     x = _sublayer(x, cross_attn, p, "norm2", config.norm_first, eps, trace, "add2")
     x = _sublayer(x, lambda h: _ff(h, p, config.activation, trace), p, "norm3",
