@@ -68,9 +68,9 @@ def erf(x):
     return np.where(small, _erf_small(np.where(small, x, 0.0)), np.copysign(1.0 - erfc_y, x))
 
 
-def relu(x):
+def relu(x, *, out=None):
     """relu(x) = max(x, 0)."""
-    return np.maximum(x, 0)
+    return np.maximum(x, 0, out=out)
 
 
 def gelu(x):
@@ -89,44 +89,51 @@ def softmax(x, axis: int = -1, *, trace=NULL_TRACE):
     NaN; PyTorch gives NaN there.
     """
     x = np.asarray(x)
+    in_place = not trace.enabled                                       # reuse buffers the trace does not hold
     row_max = np.max(x, axis=axis, keepdims=True)                      # [..., 1]
-    row_max = np.where(np.isneginf(row_max), 0, row_max)               # all -inf: shift by 0
+    row_max[np.isneginf(row_max)] = 0                                  # all -inf: shift by 0
     with np.errstate(over="ignore"):                                   # -3e38 - 3e38 = -inf: exp gives 0
-        shifted = x - row_max                                          # [..., n], <= 0
-    exp = np.exp(shifted)                                              # [..., n], in [0, 1]
+        shifted = np.subtract(x, row_max)                              # [..., n], <= 0
+    exp = np.exp(shifted, out=shifted if in_place else None)    # [..., n], in [0, 1]
     total = np.sum(exp, axis=axis, keepdims=True)                      # [..., 1]
-    out = np.divide(exp, total, out=np.zeros_like(exp), where=total > 0)  # [..., n]
-    trace.record("shifted", shifted)
-    trace.record("exp", exp)
-    trace.record("sum", total)
-    trace.record("out", out)
+    total[total == 0] = 1                                              # all masked: 0 / 1 = 0
+    out = np.divide(exp, total, out=exp if in_place else None)  # [..., n]
+    if trace.enabled:
+        trace.record("shifted", shifted)
+        trace.record("exp", exp)
+        trace.record("sum", total)
+        trace.record("out", out)
     return out
 
 
 def linear(x, weight, bias=None):
     """linear(x) = x W^T + b, PyTorch's nn.Linear convention (weight is [out, in])."""
-    out = x @ weight.T                                                 # [..., in] -> [..., out]
+    rows = x.reshape(-1, x.shape[-1])                                  # [..., in] -> [rows, in]: one GEMM
+    out = rows @ weight.T                                              # [rows, in] -> [rows, out]
     if bias is not None:
         out += bias
-    return out
+    return out.reshape(*x.shape[:-1], weight.shape[0])                 # [..., out]
 
 
 def _normalize(x, axes, weight, bias, eps, trace):
     """(x - mean) / sqrt(var + eps) * gamma + beta, statistics over ``axes``, biased variance."""
     mean = np.mean(x, axis=axes, keepdims=True)                        # reduced axes kept as 1
     centered = x - mean                                                # [..., d]
-    var = np.mean(centered * centered, axis=axes, keepdims=True)       # biased: divides by n
+    var = np.mean(np.square(centered), axis=axes, keepdims=True)       # biased: divides by n
     normalized = centered / np.sqrt(var + eps)                         # [..., d]
-    out = normalized
-    if weight is not None:
-        out = out * weight                                             # gamma: [d]
+    if trace.enabled:
+        trace.record("mean", mean)
+        trace.record("var", var)
+        trace.record("normalized", normalized)
+        out = normalized if weight is None else normalized * weight    # gamma: [d]
+        out = out if bias is None else out + bias                      # beta: [d]
+        trace.record("out", out)
+        return out
+    if weight is not None:                                             # the same, in place
+        normalized *= weight
     if bias is not None:
-        out = out + bias                                               # beta: [d]
-    trace.record("mean", mean)
-    trace.record("var", var)
-    trace.record("normalized", normalized)
-    trace.record("out", out)
-    return out
+        normalized += bias
+    return normalized
 
 
 def layer_norm(x, weight=None, bias=None, eps: float = 1e-5, *, trace=NULL_TRACE):
@@ -144,7 +151,10 @@ def batch_norm(x, weight=None, bias=None, eps: float = 1e-5, *, trace=NULL_TRACE
 def feed_forward(x, w1, b1, w2, b2, activation: str = "relu", *, trace=NULL_TRACE):
     """FFN(x) = act(x W1^T + b1) W2^T + b2, applied to every position on its own."""
     hidden = linear(x, w1, b1)                                         # [..., d_model] -> [..., d_ff]
-    activated = ACTIVATIONS[activation](hidden)                        # [..., d_ff]
+    if activation == "relu" and not trace.enabled:
+        activated = relu(hidden, out=hidden)                           # in place: hidden is not kept
+    else:
+        activated = ACTIVATIONS[activation](hidden)                    # [..., d_ff]
     out = linear(activated, w2, b2)                                    # [..., d_ff] -> [..., d_model]
     trace.record("hidden", hidden)
     trace.record("activated", activated)
