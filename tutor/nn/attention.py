@@ -21,16 +21,22 @@ def scaled_dot_product_attention(q, k, v, mask=None, *, scale=None, trace=NULL_T
     """
     d_k = q.shape[-1]
     scale = 1.0 / math.sqrt(d_k) if scale is None else scale
-    scores = q @ np.swapaxes(k, -1, -2)                                # [..., n_q, d_k] @ [..., d_k, n_k] -> [..., n_q, n_k]
-    scaled = scores * scale                                            # [..., n_q, n_k]
-    trace.record("scores", scores)
-    trace.record("scaled", scaled)
+    k_t = np.swapaxes(k, -1, -2)                                       # [..., d_k, n_k]
+    # Scaling q before the product equals scaling the scores after it, with one pass over
+    # [n_q, d_k] instead of [n_q, n_k] (PyTorch does the same).
+    scaled = (q * scale) @ k_t                                         # [..., n_q, d_k] @ [..., d_k, n_k] -> [..., n_q, n_k]
+    if trace.enabled:
+        trace.record("scores", q @ k_t)                                # unscaled, for the walkthrough
+        trace.record("scaled", scaled)
     logits = scaled
     if mask is not None:
         additive = to_additive(mask, scaled.dtype)                     # broadcastable to [..., n_q, n_k]
-        logits = scaled + additive                                     # [..., n_q, n_k]
-        trace.record("mask", additive)
-        trace.record("masked", logits)
+        if trace.enabled:
+            logits = scaled + additive                                 # [..., n_q, n_k]
+            trace.record("mask", additive)
+            trace.record("masked", logits)
+        else:
+            logits += additive                                         # in place: scaled is not kept
     weights = softmax(logits, axis=-1, trace=trace.scope("softmax"))    # [..., n_q, n_k], rows sum to 1
     out = weights @ v                                                  # [..., n_q, n_k] @ [..., n_k, d_v] -> [..., n_q, d_v]
     trace.record("weights", weights)
