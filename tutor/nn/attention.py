@@ -107,3 +107,41 @@ def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=No
     trace.record("concat", concat)
     trace.record("out_proj", out)
     return out, weights
+
+
+def multi_head_attention_xw(x_q, x_kv, w_q, w_k, w_v, w_o, n_head: int, mask=None, *,
+                            scale=None, trace=NULL_TRACE):
+    """MultiHead(X) = Concat(head_1, ..., head_h) W_O, head_i = attention_head(X, X, Wq_i, Wk_i,
+    Wv_i), in the notes' X*W form.
+
+    ``Wq_i`` is the i-th block of d_k / h columns of ``w_q`` [d_model, d_k] (likewise for
+    ``w_k`` and ``w_v`` [d_model, d_v]), as the paper splits d_model among the heads; ``w_o`` is
+    [d_v, d_model]. Each head scales by 1/sqrt(d_k / h) unless ``scale`` is given. Records each
+    head under ``head<i>.`` (``q``, ``k``, ``v``, ``scores``, ... ``out``), then ``concat``
+    and ``out``. Returns (out [..., n_q, d_model], weights [..., n_head, n_q, n_k]).
+    """
+    from ..errors import ShapeError
+
+    d_k, d_v = w_q.shape[-1], w_v.shape[-1]
+    if n_head < 1 or d_k % n_head or d_v % n_head:
+        raise ShapeError(f"n_head={n_head} must divide the query/key width {d_k} and the "
+                         f"value width {d_v}")
+    if w_k.shape[-1] != d_k:
+        raise ShapeError(f"w_q has {d_k} columns but w_k has {w_k.shape[-1]}")
+    if w_o.shape[-2] != d_v:
+        raise ShapeError(f"w_o has {w_o.shape[-2]} rows but the heads give {d_v} columns")
+    d_head_k, d_head_v = d_k // n_head, d_v // n_head
+    heads, weights = [], []
+    for i in range(n_head):
+        cols_k = slice(i * d_head_k, (i + 1) * d_head_k)
+        cols_v = slice(i * d_head_v, (i + 1) * d_head_v)
+        head, head_weights = attention_head(
+            x_q, x_kv, w_q[:, cols_k], w_k[:, cols_k], w_v[:, cols_v], mask,
+            scale=scale, trace=trace.scope(f"head{i}"))                # [..., n_q, d_head_v], [..., n_q, n_k]
+        heads.append(head)
+        weights.append(head_weights)
+    concat = np.concatenate(heads, axis=-1)                            # h x [..., n_q, d_head_v] -> [..., n_q, d_v]
+    out = concat @ w_o                                                 # [..., n_q, d_v] -> [..., n_q, d_model]
+    trace.record("concat", concat)
+    trace.record("out", out)
+    return out, np.stack(weights, axis=-3)                             # [..., n_head, n_q, n_k]

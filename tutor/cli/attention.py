@@ -1,0 +1,172 @@
+"""`tutor attention`: the six steps of self-attention on a sentence, with your own vectors
+and weights. Thin: parse the inputs, run the engine with a Trace, render what it recorded."""
+
+from __future__ import annotations
+
+import click
+
+from .inputs import (MATRIX, MAX_DIM, MAX_HEADS, MAX_TOKENS, WORD_VECTOR, MatrixSpec,
+                     check_limit, rng_for, shape_text, usage_error)
+from .options import (Output, output_options, pass_output, pause_option, seed_option,
+                      show_document, step_option)
+
+IDENTITY = MatrixSpec("identity", "identity")
+
+EPILOG = f"""\b
+SPEC is one of:
+  identity               ones on the diagonal
+  random                 entries -1.0, -0.9, ..., 1.0 drawn from --seed
+  "1,0,0,0;0,1,0,0;..."  an inline matrix, rows split by ';'
+  FILE.npy|.json|.csv    a NumPy array, nested JSON lists, or numbers in CSV
+
+\b
+Every word gets an embedding: THE, CAT and SAT keep the notes' vectors when
+--dim is 4; any other word gets a fixed vector derived from the word itself
+(the same on every run and machine).
+
+\b
+Limits: at most {MAX_TOKENS} words, --dim and --dk at most {MAX_DIM}, --heads at most {MAX_HEADS}.
+
+\b
+Examples:
+  tutor attention "the cat sat"                 the notes' worked example
+  tutor attention "the cat sat" --step 3        only the scores
+  tutor attention "the cat sat" --no-scale      what the scaling prevents
+  tutor attention "the cat sat" --causal        a decoder's masked attention
+  tutor attention "the cat sat" --heads 2       two heads, concat, Wo
+  tutor attention "the cat sat" --wq random --seed 7
+  tutor attention "a b" --embed a=1,0 --embed b=0,1
+  tutor attention "the cat sat" --wq "1,0;0,1;1,0;0,1" --wk "1,0;0,1;1,0;0,1"
+  tutor attention "the cat sat" --posenc sinusoidal
+  tutor attention "the cat sat" --format json > attention.json
+  tutor attention "the cat sat" --svg attention.svg
+"""
+
+
+def _weight(spec: MatrixSpec | None, option: str, rows: int, cols: int | None, seed: int,
+            what: str):
+    """A weight matrix [rows, cols]; a given matrix must have ``rows`` rows (and ``cols``)."""
+    spec = spec or IDENTITY
+    if spec.array is not None:
+        r, c = spec.array.shape
+        if r != rows:
+            raise usage_error(option, f"expected {rows} rows ({what}), got a "
+                                      f"{shape_text((r, c))} matrix")
+        return spec.array
+    return spec.resolve(rows, cols, rng_for(seed, option))
+
+
+def _width(option: str, spec: MatrixSpec | None, dk: int | None, dk_option: str):
+    """The columns a given matrix fixes, checked against --dk; None for identity/random."""
+    if spec is None or spec.array is None:
+        return None
+    cols = spec.array.shape[1]
+    if dk is not None and cols != dk:
+        raise usage_error(option, f"expected {dk} columns ({dk_option} {dk}), got a "
+                                  f"{shape_text(spec.array.shape)} matrix")
+    return cols
+
+
+@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
+                                                "max_content_width": 80})
+@click.argument("sentence")
+@click.option("--dim", type=int, default=None, metavar="N",
+              help="Width of each word's embedding (d_model). [default: 4]")
+@click.option("--embeddings", type=MATRIX, default=None,
+              help="The whole embedding matrix X (one row per word).")
+@click.option("--embed", type=WORD_VECTOR, multiple=True,
+              help="One word's embedding, e.g. cat=0,1,0,1 (repeatable).")
+@click.option("--wq", type=MATRIX, default=None, help="Query weights Wq [d_model×dk]. [default: identity]")
+@click.option("--wk", type=MATRIX, default=None, help="Key weights Wk [d_model×dk]. [default: identity]")
+@click.option("--wv", type=MATRIX, default=None, help="Value weights Wv [d_model×dv]. [default: identity]")
+@click.option("--wo", type=MATRIX, default=None,
+              help="Output projection Wo [dv×d_model], with --heads. [default: identity]")
+@click.option("--dk", type=int, default=None, metavar="N",
+              help="Width of queries and keys (columns of Wq, Wk; also of Wv unless --wv "
+                   "says otherwise). [default: d_model]")
+@click.option("--heads", type=int, default=1, show_default=True, metavar="H",
+              help="Number of heads; each takes dk/H columns of Wq, Wk, Wv.")
+@click.option("--no-scale", is_flag=True, help="Skip the ÷√dk and compare the softmax rows.")
+@click.option("--causal", is_flag=True, help="Mask later tokens, as a decoder does.")
+@click.option("--posenc", type=click.Choice(["none", "sinusoidal"], case_sensitive=False),
+              default="none", show_default=True, help="Add positional encodings to X first.")
+@step_option
+@pause_option
+@seed_option
+@output_options
+@pass_output
+def attention(sentence, dim, embeddings, embed, wq, wk, wv, wo, dk, heads, no_scale, causal,
+              posenc, step, pause, seed, output: Output):
+    """Show the six steps of self-attention on SENTENCE, every matrix labelled.
+
+    With no options it is the notes' worked example: THE=[1,0,1,0], CAT=[0,1,0,1],
+    SAT=[1,1,1,1] and Wq = Wk = Wv = identity.
+    """
+    from tutor.nn.attention import attention_head, multi_head_attention_xw
+    from tutor.nn.masks import causal_mask
+    from tutor.nn.posenc import add_positional_encoding, sinusoidal_encoding
+    from tutor.render.attention import attention_document
+    from tutor.trace import Trace
+
+    from .embeddings import embedding_matrix, tokenize
+
+    tokens = tokenize(sentence)
+    if not tokens:
+        raise usage_error("SENTENCE", "expected at least one word, got an empty sentence")
+    check_limit("SENTENCE", len(tokens), MAX_TOKENS, "a number of words")
+    if dim is not None:
+        check_limit("--dim", dim, MAX_DIM, "a width")
+    if dk is not None:
+        check_limit("--dk", dk, MAX_DIM, "a width")
+    check_limit("--heads", heads, MAX_HEADS, "a number of heads")
+    if wo is not None and heads == 1:
+        raise usage_error("--wo", "expected --heads 2 or more (Wo joins the heads), got --heads 1")
+
+    x, sources = embedding_matrix(tokens, dim=dim, embeddings=embeddings, embed=embed,
+                                  rng=rng_for(seed, "--embeddings"))   # [n, d_model]
+    n, d_model = x.shape
+    width_q = _width("--wq", wq, dk, "--dk")
+    width_k = _width("--wk", wk, dk if dk is not None else width_q,
+                     "--dk" if dk is not None else "like --wq:")
+    d_k = dk or width_q or width_k or d_model
+    d_v = _width("--wv", wv, None, "") or d_k
+    w_q = _weight(wq, "--wq", d_model, d_k, seed, f"the embeddings have {d_model} columns")
+    w_k = _weight(wk, "--wk", d_model, d_k, seed, f"the embeddings have {d_model} columns")
+    w_v = _weight(wv, "--wv", d_model, d_v, seed, f"the embeddings have {d_model} columns")
+    if heads > 1:
+        for width, what in ((d_k, "the query/key width"), (d_v, "the value width")):
+            if width % heads:
+                raise usage_error("--heads", f"expected a number that divides {what} "
+                                             f"{width}, got {heads}")
+        w_o = _weight(wo, "--wo", d_v, d_model, seed, f"the {heads} heads give {d_v} columns")
+
+    trace = Trace()
+    trace.record("x", x)
+    trace.record("w_q", w_q)
+    trace.record("w_k", w_k)
+    trace.record("w_v", w_v)
+    inputs = x
+    if posenc.lower() == "sinusoidal":
+        pe = sinusoidal_encoding(n, d_model, trace=trace.scope("posenc"))   # [n, d_model]
+        inputs = add_positional_encoding(x, pe, trace=trace.scope("input"))  # [n, d_model]
+    mask = causal_mask(n) if causal else None                             # [n, n], True = hidden
+    scale = 1.0 if no_scale else None
+    if heads > 1:
+        trace.record("w_o", w_o)
+        multi_head_attention_xw(inputs, inputs, w_q, w_k, w_v, w_o, heads, mask,
+                                scale=scale, trace=trace)
+        if no_scale:
+            multi_head_attention_xw(inputs, inputs, w_q, w_k, w_v, w_o, heads, mask,
+                                    trace=trace.scope("with_scaling"))
+    else:
+        attention_head(inputs, inputs, w_q, w_k, w_v, mask, scale=scale, trace=trace)
+        if no_scale:
+            attention_head(inputs, inputs, w_q, w_k, w_v, mask,
+                           trace=trace.scope("with_scaling"))
+
+    kinds = {"w_q": (wq or IDENTITY).describe(), "w_k": (wk or IDENTITY).describe(),
+             "w_v": (wv or IDENTITY).describe(), "w_o": (wo or IDENTITY).describe()}
+    doc = attention_document(trace, tokens, precision=output.precision, heads=heads,
+                             causal=causal, scaled=not no_scale, posenc=posenc.lower(),
+                             sources=sources, weight_kinds=kinds)
+    show_document(output, doc, step=step, pause=pause)

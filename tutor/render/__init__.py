@@ -1,0 +1,11 @@
+"""The presentation layer: arrays and recorded steps -> tables, heatmaps, step panels and text.
+
+Render functions return renderables or strings; they never print and never compute model
+math (every number shown comes from the engine's trace). The pieces:
+
+* :mod:`tutor.render.document` -- a format-free walkthrough (steps, parts, labelled matrices)
+  and number formatting;
+* :mod:`tutor.render.console` -- Rich renderables (matrix tables, heatmaps, step panels);
+* :mod:`tutor.render.text` -- plain JSON, Markdown and LaTeX emitters;
+* :mod:`tutor.render.attention` -- the self-attention walkthrough built from a trace.
+"""

@@ -1,0 +1,399 @@
+"""The self-attention walkthrough, built from what the engine recorded in a trace.
+
+Nothing here computes attention: every matrix and every result shown is read from the trace.
+What this module adds is the telling -- labels, the worked cell spelled out from recorded
+numbers, and one sentence of what each step means (which keys each query favours, ties
+included).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .document import (MASKED_LOGIT, Document, MatrixView, Part, Step, dim_labels,
+                       format_number, format_vector, is_integral, unique_labels)
+
+MAX_LISTED = 6          # queries named in a "what it means" sentence before "and so on"
+MAX_SPELLED = 4         # a dot product of at most this many terms is written out term by term
+
+
+def _join(words: list[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _favourites(values: np.ndarray, allowed: np.ndarray | None, labels: list[str],
+                precision: int, integral: bool) -> list[str]:
+    """'the → the and sat (2 each, a tie)' for each query row, reading the given matrix."""
+    lines = []
+    for r, label in enumerate(labels):
+        row = values[r]
+        ok = np.ones(row.shape, bool) if allowed is None else allowed[r]
+        if not ok.any():
+            lines.append(f"{label} → nothing (every key is masked)")
+            continue
+        best = np.max(row[ok])
+        top = [labels[c] for c in range(len(row)) if ok[c] and np.isclose(row[c], best)]
+        value = format_number(best, precision, integral)
+        if len(top) > 1:
+            lines.append(f"{label} → {_join(top)} ({value} each, a tie)")
+        else:
+            lines.append(f"{label} → {top[0]} ({value})")
+    if len(lines) > MAX_LISTED:
+        rest = len(lines) - MAX_LISTED
+        lines = lines[:MAX_LISTED] + [f"and so on for the other {rest}"]
+    return lines
+
+
+def _dot_text(a, b, result, precision: int) -> str:
+    """'[1 0 1 0]·[1 1 1 1] = 1×1 + 0×1 + 1×1 + 0×1 = 2' from recorded vectors and result."""
+    a, b = np.asarray(a), np.asarray(b)
+    integral = is_integral(np.concatenate([a, b, [result]]))
+    text = f"{format_vector(a, precision)}·{format_vector(b, precision)}"
+    if len(a) <= MAX_SPELLED:
+        ia, ib = is_integral(a), is_integral(b)
+        terms = " + ".join(f"{format_number(x, precision, ia)}×{format_number(y, precision, ib)}"
+                           for x, y in zip(a, b))
+        text += f" = {terms}"
+    return text + f" = {format_number(result, precision, integral)}"
+
+
+def _pick_pair(scores: np.ndarray, allowed: np.ndarray | None) -> tuple[int, int]:
+    """The worked cell: a query that may see every key (the first one, or the last when a
+    causal mask hides later keys) and its highest-scoring other key."""
+    n_q, n_k = scores.shape
+    row = 0 if allowed is None or allowed[0].all() else n_q - 1
+    candidates = [c for c in range(n_k) if c != row and (allowed is None or allowed[row, c])]
+    if not candidates:
+        return row, row
+    return row, max(candidates, key=lambda c: (scores[row, c], c))
+
+
+class _Builder:
+    def __init__(self, trace, tokens, *, precision, heads, causal, scaled, posenc, sources,
+                 weight_kinds):
+        self.t = trace
+        self.tokens = tokens
+        self.labels = unique_labels(tokens)
+        self.p = precision
+        self.heads = heads
+        self.causal = causal
+        self.scaled = scaled
+        self.posenc = posenc
+        self.sources = sources            # per token: "notes", "derived", "--embed", ...
+        self.kinds = weight_kinds         # {"w_q": "identity" | "random" | "inline" | "a file"}
+        self.x_name = "input.out" if posenc != "none" else "x"
+        self.n = len(tokens)
+
+    # --- helpers -----------------------------------------------------------------------
+    def fmt(self, value, integral=None):
+        if integral is None:
+            integral = is_integral([value])
+        return format_number(value, self.p, integral)
+
+    def vec(self, values):
+        return format_vector(values, self.p)
+
+    def scope(self, head):
+        return "" if head is None else f"head{head}."
+
+    def allowed(self, head) -> np.ndarray | None:
+        key = self.scope(head) + "mask"
+        if key not in self.t:
+            return None
+        return np.isfinite(self.t[key]) & np.ones((self.n, self.n), bool)
+
+    def token_matrix(self, name, key, **kw):
+        values = self.t[key]
+        return MatrixView(name, key, values, self.labels, dim_labels(values.shape[1]), **kw)
+
+    def head_heading(self, head):
+        if head is None:
+            return ""
+        d_head_k = self.t[f"head{head}.q"].shape[1]
+        d_head_v = self.t[f"head{head}.v"].shape[1]
+        lo_k, lo_v = head * d_head_k + 1, head * d_head_v + 1
+        cols = f"columns {lo_k}–{lo_k + d_head_k - 1}"
+        if d_head_v != d_head_k:
+            cols += f" (Wv: {lo_v}–{lo_v + d_head_v - 1})"
+        return f"Head {head + 1} of {self.heads}: {cols} of Wq, Wk, Wv"
+
+    def head_list(self):
+        return [None] if self.heads == 1 else list(range(self.heads))
+
+    def sub(self, head, name):
+        return name if head is None else f"{name}{head + 1}"
+
+    # --- steps -------------------------------------------------------------------------
+    def step_inputs(self) -> Step:
+        x = self.t["x"]
+        n, d_model = x.shape
+        mats = [self.token_matrix("X", "x")]
+        worked = []
+        first = self.labels[0]
+        source = {"notes": "the notes' vector", "derived": "derived from the word itself",
+                  "--embed": "given by --embed", "--embeddings": "row 1 of --embeddings"}
+        worked.append(f"x({first}) = {self.vec(x[0])}  ({source.get(self.sources[0], self.sources[0])})")
+        if self.posenc != "none":
+            pe = self.t["input.pe"]
+            mats.append(MatrixView("PE", "input.pe", pe, [f"pos {i}" for i in range(n)],
+                                   dim_labels(d_model)))
+            mats.append(self.token_matrix("X + PE", "input.out"))
+            r = min(1, n - 1)
+            worked.append(f"x({self.labels[r]}) + pe({r}) = {self.vec(x[r])} + "
+                          f"{self.vec(pe[r])} = {self.vec(self.t['input.out'][r])}")
+        names = [("Wq", "w_q"), ("Wk", "w_k"), ("Wv", "w_v")]
+        if self.heads > 1:
+            names.append(("Wo", "w_o"))
+        for name, key in names:
+            w = self.t[key]
+            mats.append(MatrixView(name, key, w, dim_labels(w.shape[0]), dim_labels(w.shape[1])))
+        kinds = [self.kinds.get(k, "") for _, k in names[:3]]
+        if all(k == "identity" for k in kinds) and self.t["w_q"].shape[0] == self.t["w_q"].shape[1]:
+            weights_text = ("Here they are the identity, so Q, K and V will equal "
+                            + ("X + PE." if self.posenc != "none" else "X."))
+        else:
+            weights_text = ("Here they are " + ", ".join(f"{nm} {kd}" for (nm, _), kd in
+                                                            zip(names, kinds)) + ".")
+        meaning = (f"Each of the {n} tokens is one row of X, a vector of d_model = {d_model} "
+                   f"numbers. The weight matrices Wq, Wk, Wv come first: they are learned in "
+                   f"training, and step 2 multiplies X by them. {weights_text}")
+        if self.posenc != "none":
+            meaning += (" Sinusoidal positional encodings are added to X first, so the same "
+                        "word at another position gets another vector.")
+        formula = "X (one row per token),  Wq, Wk, Wv"
+        if self.posenc != "none":
+            formula = "X + PE (one row per token),  Wq, Wk, Wv"
+        if self.heads > 1:
+            formula += ", Wo"
+        return Step(1, "Inputs: embeddings and weights", formula,
+                    r"X \in \mathbb{R}^{n \times d_{model}},\; W_q, W_k, W_v",
+                    [Part("", mats, worked, meaning)], key="inputs")
+
+    def step_projections(self) -> Step:
+        parts = []
+        x = self.t[self.x_name]
+        for head in self.head_list():
+            s = self.scope(head)
+            q = self.t[s + "q"]
+            mats = [self.token_matrix(self.sub(head, "Q"), s + "q"),
+                    self.token_matrix(self.sub(head, "K"), s + "k"),
+                    self.token_matrix(self.sub(head, "V"), s + "v")]
+            col = 0 if head is None else head * q.shape[1]
+            w_col = self.t["w_q"][:, col]
+            worked = [f"{self.sub(head, 'Q')}({self.labels[0]}, d1) = x({self.labels[0]})·"
+                      f"Wq(:, d{col + 1}) = " + _dot_text(x[0], w_col, q[0, 0], self.p)]
+            if head is None and all(self.kinds.get(k) == "identity" for k in ("w_q", "w_k", "w_v")) \
+                    and q.shape == x.shape:
+                meaning = (f"With identity weights each token's query, key and value are its "
+                           f"embedding unchanged: q({self.labels[0]}) = k({self.labels[0]}) = "
+                           f"v({self.labels[0]}) = {self.vec(q[0])}.")
+            else:
+                meaning = ("Each token now has a query (what it looks for), a key (what it is "
+                           "matched on) and a value (what it passes on).")
+                if head is not None:
+                    meaning += (f" Head {head + 1} sees only its own "
+                                f"{q.shape[1]} columns of the projections.")
+            parts.append(Part(self.head_heading(head), mats, worked, meaning))
+        formula = "Q = X·Wq,  K = X·Wk,  V = X·Wv"
+        if self.heads > 1:
+            formula = "Qi = X·Wq,i,  Ki = X·Wk,i,  Vi = X·Wv,i  (i = head)"
+        return Step(2, "Queries, keys and values", formula,
+                    r"Q = XW_q,\quad K = XW_k,\quad V = XW_v", parts, key="projections")
+
+    def step_scores(self) -> Step:
+        parts = []
+        for head in self.head_list():
+            s = self.scope(head)
+            scores, q, k = self.t[s + "scores"], self.t[s + "q"], self.t[s + "k"]
+            allowed = self.allowed(head)
+            r, c = _pick_pair(scores, allowed)
+            view = MatrixView(self.sub(head, "scores"), s + "scores", scores, self.labels,
+                              self.labels)
+            worked = [f"score({self.labels[r]}, {self.labels[c]}) = q({self.labels[r]})·"
+                      f"k({self.labels[c]}) = " + _dot_text(q[r], k[c], scores[r, c], self.p)]
+            fav = _favourites(scores, allowed, self.labels, self.p, is_integral(scores))
+            meaning = ("A higher score means a query and a key point the same way. Highest "
+                       "score per query: " + "; ".join(fav) + ".")
+            if allowed is not None:
+                meaning += " (Only keys the causal mask allows are counted.)"
+            parts.append(Part(self.head_heading(head), [view], worked, meaning))
+        return Step(3, "Scores", "scores = Q·Kᵀ  (rows = queries, columns = keys)",
+                    r"\mathrm{scores} = QK^{\top}", parts, key="scores")
+
+    def step_scaled(self) -> Step:
+        parts = []
+        for head in self.head_list():
+            s = self.scope(head)
+            scores, scaled = self.t[s + "scores"], self.t[s + "scaled"]
+            d_k = self.t[s + "k"].shape[1]
+            allowed = self.allowed(head)
+            r, c = _pick_pair(scores, allowed)
+            mats = [MatrixView(self.sub(head, "scaled"), s + "scaled", scaled, self.labels,
+                               self.labels)]
+            pair = f"({self.labels[r]}, {self.labels[c]})"
+            per_head = " of each head" if head is not None else ""
+            if self.scaled:
+                root = math.sqrt(d_k)
+                worked = [f"scaled{pair} = {self.fmt(scores[r, c])} ÷ √{d_k} = "
+                          f"{self.fmt(scores[r, c])} ÷ {self.fmt(root)} = {self.fmt(scaled[r, c])}"]
+                meaning = (f"dk = {d_k} is the width of the query and key vectors{per_head} "
+                           f"(the columns of Wq and Wk{' per head' if head is not None else ''}). "
+                           f"A dot product of dk terms grows with dk; dividing by √dk prevents "
+                           f"large scores, which would make the softmax give nearly all the "
+                           f"weight to one key. The order within each row does not change.")
+            else:
+                worked = [f"scaled{pair} = score{pair} = {self.fmt(scores[r, c])}  "
+                          f"(--no-scale: not divided by √{d_k})"]
+                meaning = (f"With --no-scale the scores go into the softmax as they are "
+                           f"(dk = {d_k}, the width of the query and key vectors{per_head}). "
+                           f"Step 5 compares the weights with and without scaling.")
+            if allowed is not None:
+                masked = self.t[s + "masked"]
+                mats.append(MatrixView(self.sub(head, "masked"), s + "masked", masked,
+                                       self.labels, self.labels, masked=~allowed,
+                                       masked_text=MASKED_LOGIT,
+                                       caption="-inf: a later key"))
+                worked.append(f"masked({self.labels[0]}, {self.labels[-1]}) = "
+                              f"{self.fmt(scaled[0, -1])} + (-inf) = -inf"
+                              if self.n > 1 else "nothing is masked in a one-token sentence")
+                meaning += (" The causal mask then adds -inf where a query would see a later "
+                            "key, so the softmax gives those keys no weight.")
+            formula = "scaled = scores ÷ √dk" if self.scaled else "scaled = scores  (--no-scale)"
+            if allowed is not None:
+                formula += ",  masked = scaled + M"
+            parts.append(Part(self.head_heading(head), mats, worked, meaning))
+        latex = r"\mathrm{scaled} = \frac{QK^{\top}}{\sqrt{d_k}}" if self.scaled else \
+            r"\mathrm{scaled} = QK^{\top}"
+        title = "Scaled scores" if self.scaled else "Scores, not scaled"
+        return Step(4, title, formula, latex, parts, key="scaled")
+
+    def step_softmax(self) -> Step:
+        parts = []
+        for head in self.head_list():
+            s = self.scope(head)
+            weights = self.t[s + "weights"]
+            shifted, exp, total = (self.t[s + "softmax." + n] for n in ("shifted", "exp", "sum"))
+            allowed = self.allowed(head)
+            masked = None if allowed is None else ~allowed
+            label = "weights (no scaling)" if not self.scaled else "weights"
+            mats = [MatrixView(self.sub(head, label) if head is not None else label,
+                               s + "weights", weights, self.labels, self.labels, heat=True,
+                               masked=masked, caption="each row sums to 1")]
+            r, c = _pick_pair(self.t[s + "scores"], allowed)
+            ok = np.ones(self.n, bool) if allowed is None else allowed[r]
+            logits = self.t[s + ("masked" if allowed is not None else "scaled")]
+            row_max = np.max(logits[r][ok])
+            terms = [f"e^{self.fmt(shifted[r, j])}" for j in range(self.n) if ok[j]]
+            if len(terms) > MAX_SPELLED:
+                terms = terms[:2] + ["…"] + terms[-1:]
+            pair = f"({self.labels[r]}, {self.labels[c]})"
+            worked = [f"w{pair} = e^{self.fmt(shifted[r, c])} / ({' + '.join(terms)})"
+                      f" = {self.fmt(exp[r, c])} / {self.fmt(total[r, 0])}"
+                      f" = {self.fmt(weights[r, c], False)}",
+                      f"(the row's largest value, {self.fmt(row_max)}, is subtracted before e^x: "
+                      f"the same weights, and e^x cannot overflow"
+                      + ("; masked keys add e^-inf = 0)" if allowed is not None else ")")]
+            fav = _favourites(weights, allowed, self.labels, self.p, False)
+            meaning = ("Each row is now a set of weights that add up to 1. Each query attends "
+                       "most to: " + "; ".join(fav) + ".")
+            if not self.scaled:
+                key = "with_scaling." + s + "weights"
+                compare = self.t[key]
+                mats.append(MatrixView("weights (scaled)", key, compare, self.labels,
+                                       self.labels, heat=True, masked=masked,
+                                       caption="for comparison: with ÷ √dk"))
+                top_now = [self.fmt(np.max(weights[i][allowed[i] if allowed is not None else
+                                                      slice(None)]), False)
+                           for i in range(min(self.n, MAX_LISTED))]
+                top_scaled = [self.fmt(np.max(compare[i][allowed[i] if allowed is not None else
+                                                         slice(None)]), False)
+                              for i in range(min(self.n, MAX_LISTED))]
+                pairs = "; ".join(f"{self.labels[i]} {a} instead of {b}"
+                                  for i, (a, b) in enumerate(zip(top_now, top_scaled)))
+                meaning += (" Without scaling the largest weight of each row is: " + pairs +
+                            ". Large scores push the softmax towards one key; scaling "
+                            "prevents that as dk grows.")
+            parts.append(Part(self.head_heading(head), mats, worked, meaning))
+        formula = "weights = softmax(" + ("masked" if self.causal else "scaled") + "), row by row"
+        return Step(5, "Softmax per row", formula,
+                    r"\mathrm{weights} = \mathrm{softmax}\!\left(\frac{QK^{\top}}{\sqrt{d_k}}\right)"
+                    if self.scaled else r"\mathrm{weights} = \mathrm{softmax}(QK^{\top})",
+                    parts, key="softmax")
+
+    def step_output(self) -> Step:
+        parts = []
+        for head in self.head_list():
+            s = self.scope(head)
+            weights, v, out = self.t[s + "weights"], self.t[s + "v"], self.t[s + "out"]
+            allowed = self.allowed(head)
+            r = 0
+            mats = [self.token_matrix(self.sub(head, "Z"), s + "out")]
+            worked = [f"{self.sub(head, 'Z')}({self.labels[r]}, d1) = w({self.labels[r]})·"
+                      f"V(:, d1) = " + _dot_text(weights[r], v[:, 0], out[r, 0], self.p)]
+            terms = [f"{self.fmt(weights[r, j], False)}·v({self.labels[j]})" for j in range(self.n)
+                     if allowed is None or allowed[r, j]]
+            if len(terms) > MAX_SPELLED:
+                terms = terms[:2] + ["…"] + terms[-1:]
+            meaning = (f"Each row of Z is the token's contextual vector: the value vectors "
+                       f"mixed by its weights, z({self.labels[r]}) = {' + '.join(terms)}. "
+                       f"The keys a token attends to most shape its new vector most.")
+            parts.append(Part(self.head_heading(head), mats, worked, meaning))
+        formula = "Z = weights·V" if self.heads == 1 else "Zi = weights_i·Vi"
+        return Step(6, "Contextual vectors", formula, r"Z = \mathrm{weights}\,V", parts,
+                    key="output")
+
+    def step_concat(self) -> Step:
+        concat = self.t["concat"]
+        heads = [self.t[f"head{i}.out"][0] for i in range(self.heads)]
+        worked = [f"concat({self.labels[0]}) = " + " | ".join(self.vec(h) for h in heads)
+                  + f" = {self.vec(concat[0])}"]
+        meaning = (f"The {self.heads} heads' outputs are placed side by side: each head "
+                   f"attended in its own way, on its own columns, and all of it is kept.")
+        return Step(7, "Concatenate the heads", "Concat(Z1, …, Zh)",
+                    r"\mathrm{Concat}(Z_1, \dots, Z_h)",
+                    [Part("", [self.token_matrix("Concat", "concat")], worked, meaning)],
+                    key="concat")
+
+    def step_projection(self) -> Step:
+        concat, w_o, out = self.t["concat"], self.t["w_o"], self.t["out"]
+        worked = [f"out({self.labels[0]}, d1) = concat({self.labels[0]})·Wo(:, d1) = "
+                  + _dot_text(concat[0], w_o[:, 0], out[0, 0], self.p)]
+        meaning = "Wo mixes the heads' columns back into d_model numbers per token."
+        if self.kinds.get("w_o") == "identity" and w_o.shape[0] == w_o.shape[1]:
+            meaning += " Here Wo is the identity, so the output equals the concatenation."
+        return Step(8, "Output projection", "MultiHead(X) = Concat·Wo",
+                    r"\mathrm{MultiHead}(X) = \mathrm{Concat}(Z_1,\dots,Z_h)\,W_O",
+                    [Part("", [self.token_matrix("output", "out")], worked, meaning)],
+                    key="projection")
+
+    def build(self) -> list[Step]:
+        steps = [self.step_inputs(), self.step_projections(), self.step_scores(),
+                 self.step_scaled(), self.step_softmax(), self.step_output()]
+        if self.heads > 1:
+            steps += [self.step_concat(), self.step_projection()]
+        return steps
+
+
+def attention_document(trace, tokens: list[str], *, precision: int = 2, heads: int = 1,
+                       causal: bool = False, scaled: bool = True, posenc: str = "none",
+                       sources: list[str] | None = None,
+                       weight_kinds: dict[str, str] | None = None) -> Document:
+    """The walkthrough of self-attention for ``tokens`` from a trace holding ``x``, ``w_q``,
+    ``w_k``, ``w_v`` (``w_o``), ``input.*`` (with positional encoding) and what
+    ``attention_head`` or ``multi_head_attention_xw`` recorded."""
+    builder = _Builder(trace, tokens, precision=precision, heads=heads, causal=causal,
+                       scaled=scaled, posenc=posenc,
+                       sources=sources or ["derived"] * len(tokens),
+                       weight_kinds=weight_kinds or {})
+    steps = builder.build()
+    x = trace["x"]
+    settings = {"d_model": int(x.shape[1]), "d_k": int(trace["w_q"].shape[1]),
+                "d_v": int(trace["w_v"].shape[1]), "heads": heads, "causal": causal,
+                "scaled": scaled, "posenc": posenc}
+    title = f"Self-attention on \"{' '.join(tokens)}\""
+    return Document("attention", title, list(tokens), steps,
+                    {name: trace.steps[name] for name in trace.steps}, settings)

@@ -1,0 +1,126 @@
+"""Rich renderables for a walkthrough: matrix tables labelled by tokens with the shape in the
+title, heatmaps, and one panel per step. Nothing here prints.
+
+Heatmap cells carry a bar glyph (▁ … █) as well as a background colour, so the picture
+survives plain output (no colour) and a black-and-white printout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rich import box
+from rich.columns import Columns
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.panel import Panel
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from .document import Document, MatrixView, Part, Step, format_matrix_cells
+
+BARS = "▁▂▃▄▅▆▇█"
+PANEL_CHROME = 4           # the panel's two borders and two spaces of padding
+TABLE_CHROME = 2           # one space of padding each side of a column
+
+
+def bar(value: float) -> str:
+    """A weight in [0, 1] as one of eight bar heights."""
+    level = int(np.clip(value, 0.0, 1.0) * (len(BARS) - 1) + 0.5)
+    return BARS[level]
+
+
+def heat_style(value: float) -> Style:
+    """White to deep blue as the weight goes from 0 to 1."""
+    v = float(np.clip(value, 0.0, 1.0))
+    r, g, b = (int(255 - v * (255 - c)) for c in (30, 80, 200))
+    return Style(color="white" if v > 0.55 else "black", bgcolor=f"rgb({r},{g},{b})")
+
+
+def _cells(view: MatrixView, precision: int) -> list[list[Text]]:
+    texts = format_matrix_cells(view, precision)
+    cells = []
+    for r, row in enumerate(texts):
+        out = []
+        for c, text in enumerate(row):
+            masked = view.masked is not None and view.masked[r, c]
+            if view.heat and not masked:
+                value = view.values[r, c]
+                out.append(Text(f"{text}{bar(value)}", style=heat_style(value)))
+            else:
+                out.append(Text(text, style="dim" if masked else ""))
+        cells.append(out)
+    return cells
+
+
+def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list[Table]:
+    """The matrix as one table, or several when its columns do not fit ``max_width``
+    (columns 1–8, 9–16, ...), each titled with the name and shape."""
+    cells = _cells(view, precision)
+    label_width = max([len(r) for r in view.rows] + [1])
+    cell_width = max([len(c) for c in view.cols] + [t.cell_len for row in cells for t in row] + [1])
+    n_cols = view.values.shape[1]
+    per_table = max(1, (max_width - label_width - TABLE_CHROME) // (cell_width + TABLE_CHROME))
+    tables = []
+    for start in range(0, n_cols, per_table):
+        stop = min(n_cols, start + per_table)
+        title = f"{view.name}  {view.shape}"
+        if stop - start < n_cols:
+            title += f"  (columns {start + 1}–{stop})"
+        table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                      title_justify="left", title_style="bold", header_style="dim",
+                      caption=view.caption or None, caption_justify="left",
+                      caption_style="dim italic")
+        table.add_column("", style="dim", no_wrap=True)
+        for c in range(start, stop):
+            table.add_column(view.cols[c], justify="right", no_wrap=True)
+        for r, row in enumerate(cells):
+            table.add_row(view.rows[r], *row[start:stop])
+        tables.append(table)
+    return tables
+
+
+def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableType:
+    inner = width - PANEL_CHROME
+    items: list[RenderableType] = []
+    if part.heading:
+        items.append(Text(part.heading, style="bold magenta"))
+    tables = [t for view in part.matrices for t in matrix_tables(view, precision, inner)]
+    if tables:
+        items.append(Columns(tables, padding=(0, 3)))
+    notes = Table.grid(padding=(0, 1))
+    notes.add_column(style="bold", no_wrap=True)
+    notes.add_column(overflow="fold")
+    for i, line in enumerate(part.worked):
+        notes.add_row("Worked:" if i == 0 else "", Text(line))
+    if part.meaning:
+        notes.add_row("Means:", Text(part.meaning))
+    items.append(Padding(notes, (1, 0, 0, 0)))
+    return Group(*items)
+
+
+def step_panel(step: Step, total: int, precision: int, width: int = 80) -> Panel:
+    """One step: formula, its matrices with shapes, the worked cell and the meaning."""
+    items: list[RenderableType] = [Text(step.formula, style="bold cyan")]
+    for part in step.parts:
+        items.append(Text(""))
+        items.append(part_renderable(part, precision, width))
+    return Panel(Group(*items), title=f"Step {step.number} of {total} · {step.title}",
+                 title_align="left", box=box.ROUNDED, padding=(0, 1))
+
+
+def document_renderables(doc: Document, precision: int, width: int = 80,
+                         steps: list[Step] | None = None) -> list[RenderableType]:
+    """The heading, then one panel per step (all steps, or the ones given)."""
+    total = len(doc.steps)
+    heading = Text(doc.title, style="bold")
+    settings = doc.settings
+    facts = [f"{len(doc.tokens)} tokens", f"d_model = {settings.get('d_model')}"]
+    if "d_k" in settings:
+        facts.append(f"d_k = {settings['d_k']}")
+    if settings.get("heads", 1) > 1:
+        facts.append(f"{settings['heads']} heads")
+    heading.append("\n" + ", ".join(facts), style="dim")
+    out: list[RenderableType] = [heading]
+    out += [step_panel(s, total, precision, width) for s in (steps or doc.steps)]
+    return out
