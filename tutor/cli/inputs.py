@@ -200,6 +200,14 @@ class MatrixSpec:
         return "a file" if self.text.lower().endswith(FILE_SUFFIXES) else "inline"
 
 
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_spec(text: str) -> MatrixSpec:
     """A SPEC string -> MatrixSpec; raises SpecError with what was expected and given."""
     stripped = text.strip()
@@ -210,7 +218,8 @@ def parse_spec(text: str) -> MatrixSpec:
         raise SpecError(f"expected {SPEC_FORMS}, got an empty value")
     if lowered.endswith(FILE_SUFFIXES) or os.path.isfile(stripped):
         return MatrixSpec("array", stripped, read_matrix_file(stripped))
-    looks_numeric = any(ch.isdigit() for ch in stripped) or "," in stripped or ";" in stripped
+    looks_numeric = (any(ch.isdigit() for ch in stripped) or "," in stripped or ";" in stripped
+                     or _is_float(stripped))
     if not looks_numeric:
         raise SpecError(f"expected {SPEC_FORMS}, got {quote(stripped)}")
     return MatrixSpec("array", stripped, parse_inline(stripped))

@@ -21,7 +21,8 @@ from .document import Document, MatrixView, Part, Step, format_matrix_cells
 
 BARS = "▁▂▃▄▅▆▇█"
 PANEL_CHROME = 4           # the panel's two borders and two spaces of padding
-TABLE_CHROME = 2           # one space of padding each side of a column
+COLUMN_CHROME = 3          # a column's padding each side and the blank divider before it
+LABEL_CHROME = 1           # the padding right of the label column
 
 
 def bar(value: float) -> str:
@@ -60,7 +61,7 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
     label_width = max([len(r) for r in view.rows] + [1])
     cell_width = max([len(c) for c in view.cols] + [t.cell_len for row in cells for t in row] + [1])
     n_cols = view.values.shape[1]
-    per_table = max(1, (max_width - label_width - TABLE_CHROME) // (cell_width + TABLE_CHROME))
+    per_table = max(1, (max_width - label_width - LABEL_CHROME) // (cell_width + COLUMN_CHROME))
     tables = []
     for start in range(0, n_cols, per_table):
         stop = min(n_cols, start + per_table)

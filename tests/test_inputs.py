@@ -1,0 +1,215 @@
+"""SPEC parsing (identity, random, inline, .npy, .json, .csv), its errors, --embed, and the
+word -> vector rule."""
+
+import json
+
+import click
+import numpy as np
+import pytest
+
+from tutor.cli import embeddings as emb
+from tutor.cli.inputs import (MATRIX, MAX_DIM, WORD_VECTOR, SpecError, parse_inline,
+                              parse_spec, rng_for)
+
+M = np.array([[1.0, -2.5, 0.0], [3.0, 4.0, 1e-3]])
+
+
+@pytest.fixture
+def files(tmp_path):
+    np.save(tmp_path / "m.npy", M)
+    (tmp_path / "m.json").write_text(json.dumps(M.tolist()))
+    (tmp_path / "m.csv").write_text("1, -2.5, 0\n\n3,4,0.001\n")
+    return tmp_path
+
+
+def test_inline_rows_split_by_semicolon_numbers_by_comma_or_space():
+    np.testing.assert_array_equal(parse_inline("1,-2.5,0;3 4 1e-3"), M)
+    np.testing.assert_array_equal(parse_inline("1,2,3"), [[1, 2, 3]])
+    assert parse_inline("1,2;3,4;").shape == (2, 2)      # a trailing ';' is forgiven
+
+
+@pytest.mark.parametrize("name", ["m.npy", "m.json", "m.csv"])
+def test_files_read_to_the_same_matrix(files, name):
+    spec = parse_spec(str(files / name))
+    assert spec.kind == "array"
+    np.testing.assert_array_equal(spec.array, M)
+    assert spec.array.dtype == np.float64
+
+
+def test_identity_and_random_take_their_shape_late():
+    assert parse_spec("identity").kind == "identity"
+    np.testing.assert_array_equal(parse_spec(" Identity ").resolve(2, 3), np.eye(2, 3))
+    a = parse_spec("random").resolve(3, 4, rng_for(7, "--wq"))
+    b = parse_spec("random").resolve(3, 4, rng_for(7, "--wq"))
+    c = parse_spec("random").resolve(3, 4, rng_for(8, "--wq"))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert a.shape == (3, 4) and np.all(np.abs(a) <= 1)
+    np.testing.assert_allclose(a * 10, np.round(a * 10))   # steps of 0.1: short decimals
+
+
+def test_random_streams_differ_per_option():
+    assert not np.array_equal(rng_for(0, "--wq").integers(0, 1000, 8),
+                              rng_for(0, "--wk").integers(0, 1000, 8))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1,2;3", "expected every row to have 2 numbers like row 1, got 1 in row 2"),
+    ("1,x;3,4", "expected numbers, got 'x' in row 1"),
+    ("1,nan", "expected finite numbers, got nan in row 1, column 2"),
+    ("1,2;inf,4", "expected finite numbers, got inf in row 2, column 1"),
+    ("1,2;;3,4", "expected numbers in every row, got an empty row 2"),
+    ("", "got an empty value"),
+    ("banana", "expected identity, random, an inline matrix such as \"1,0;0,1\", or a .npy, "
+               ".json or .csv file, got 'banana'"),
+    ("nope.npy", "got 'nope.npy', which does not exist"),
+    ("m.txt", "expected a .npy, .json or .csv file, got"),
+])
+def test_bad_specs_say_what_was_expected_and_given(tmp_path, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.txt").write_text("1,2")
+    with pytest.raises(SpecError) as info:
+        parse_spec(text)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("ragged.json", "[[1, 2], [3]]", "expected every row to have 2 numbers like row 1, got 1 in row 2"),
+    ("text.json", '[[1, "a"]]', "expected numbers, got '\"a\"' in row 1"),
+    ("bool.json", "[[true, 1]]", "expected numbers, got 'true'"),
+    ("dict.json", '{"a": 1}', "expected a list of rows"),
+    ("broken.json", "[[1, 2]", "which is not valid JSON"),
+    ("nan.json", "[[NaN, 1]]", "expected finite numbers, got nan"),
+    ("words.csv", "a,b\n1,2\n", "expected numbers, got 'a' in line 1"),
+    ("ragged.csv", "1,2\n3\n", "got 1 in row 2"),
+    ("empty.csv", "\n\n", "expected at least one number"),
+])
+def test_bad_files_say_what_was_wrong(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(SpecError) as info:
+        parse_spec(str(path))
+    assert message in str(info.value)
+
+
+def test_npy_that_needs_pickle_or_is_3d_or_too_big_or_complex_is_refused(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([[1, "a"]], dtype=object), allow_pickle=True)
+    np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2)))
+    np.save(tmp_path / "big.npy", np.zeros((MAX_DIM + 1, 2)))
+    np.save(tmp_path / "complex.npy", np.ones((2, 2), dtype=complex))
+    (tmp_path / "junk.npy").write_bytes(b"not numpy at all")
+    cases = {"obj.npy": "expected a .npy file of numbers", "cube.npy": "expected a 2-D matrix",
+             "big.npy": f"expected at most {MAX_DIM} rows", "complex.npy": "expected real numbers",
+             "junk.npy": "expected a .npy file of numbers"}
+    for name, message in cases.items():
+        with pytest.raises(SpecError) as info:
+            parse_spec(str(tmp_path / name))
+        assert message in str(info.value), name
+
+
+def test_unreadable_file_and_directory(tmp_path):
+    (tmp_path / "d.csv").mkdir()
+    with pytest.raises(SpecError, match="expected a file, got the directory"):
+        parse_spec(str(tmp_path / "d.csv"))
+    (tmp_path / "latin.csv").write_bytes(b"1,\xff\n")
+    with pytest.raises(SpecError, match="expected a readable file"):
+        parse_spec(str(tmp_path / "latin.csv"))
+
+
+def test_click_types_name_the_option():
+    @click.command()
+    @click.option("--wq", type=MATRIX)
+    @click.option("--embed", type=WORD_VECTOR, multiple=True)
+    def cmd(wq, embed):
+        click.echo(f"{wq.array.tolist()} {[(w, v.tolist()) for w, v in embed]}")
+
+    from click.testing import CliRunner
+    runner = CliRunner()
+    ok = runner.invoke(cmd, ["--wq", "1,2;3,4", "--embed", "cat=0.5,1"])
+    assert ok.output == "[[1.0, 2.0], [3.0, 4.0]] [('cat', [0.5, 1.0])]\n"
+    bad = runner.invoke(cmd, ["--wq", "1,2;3"])
+    assert bad.exit_code == 2
+    assert bad.output.splitlines()[-1] == ("Error: Invalid value for '--wq': expected every row "
+                                           "to have 2 numbers like row 1, got 1 in row 2")
+    for value, message in [("cat", "expected WORD=v1,v2,... such as cat=0,1,0,1, got 'cat'"),
+                           ("cat=1,a", "expected numbers, got 'a' in row 1 for 'cat'"),
+                           ("cat=1;2", "expected one row of numbers for 'cat', got 2 rows")]:
+        bad = runner.invoke(cmd, ["--embed", value])
+        assert bad.exit_code == 2
+        assert bad.output.splitlines()[-1] == f"Error: Invalid value for '--embed': {message}"
+
+
+# --- the word -> vector rule ----------------------------------------------------------------
+
+def test_notes_words_keep_their_vectors_at_width_4_whatever_the_case():
+    assert emb.word_vector("the", 4) == [1, 0, 1, 0]
+    assert emb.word_vector("CAT", 4) == [0, 1, 0, 1]
+    assert emb.word_vector("Sat", 4) == [1, 1, 1, 1]
+    assert emb.word_vector("the", 6) != [1, 0, 1, 0, 0, 0]  # other widths: derived
+
+
+def test_derived_vectors_are_pinned_short_and_stable():
+    # Pinned values: SHA-256 is the same on every machine, so these never change.
+    assert emb.word_vector("dog", 4) == emb.derived_vector("dog", 4)
+    assert emb.derived_vector("dog", 4) == EXPECTED_DOG
+    long = emb.derived_vector("dog", 64)                  # more than one SHA-256 block
+    assert long[:4] == EXPECTED_DOG and len(long) == 64
+    assert long[32:36] == [-0.5, 1.0, 0.5, 0.4]          # from the second block
+    assert all(-1 <= v <= 1 and round(v, 1) == v for v in long)
+    assert emb.derived_vector("Dog", 4) == EXPECTED_DOG   # case does not matter
+    assert emb.derived_vector("cat", 4) != emb.derived_vector("dog", 4)
+
+
+EXPECTED_DOG = [0.6, 0.5, -0.7, -0.2]
+
+
+def test_derived_vector_does_not_use_python_hash(monkeypatch):
+    import subprocess, sys
+    code = "from tutor.cli.embeddings import derived_vector; print(derived_vector('zebra', 5))"
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout for seed in ("1", "2")}
+    assert len(runs) == 1 and runs.pop().startswith("[")
+
+
+def test_tokenize_splits_on_white_space():
+    assert emb.tokenize("  the cat\tsat \n") == ["the", "cat", "sat"]
+    assert emb.tokenize("   ") == []
+
+
+def test_embedding_matrix_from_words_embed_and_embeddings():
+    x, sources = emb.embedding_matrix(["the", "dog"], dim=None)
+    np.testing.assert_array_equal(x, [[1, 0, 1, 0], EXPECTED_DOG])
+    assert sources == ["notes", "derived"]
+    pair = ("dog", np.array([1.0, 2.0]))
+    x, sources = emb.embedding_matrix(["dog", "Dog"], dim=None, embed=[pair])
+    np.testing.assert_array_equal(x, [[1, 2], [1, 2]])            # width from --embed
+    assert sources == ["--embed", "--embed"]
+    spec = parse_spec("1,2;3,4")
+    x, _ = emb.embedding_matrix(["a", "b"], dim=None, embeddings=spec)
+    np.testing.assert_array_equal(x, [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize("kwargs, option, message", [
+    ({"embed": [("cat", np.ones(2)), ("cat", np.ones(3))]}, "--embed",
+     "expected one size per word, got 'cat' with 2 and with 3 numbers"),
+    ({"embed": [("cat", np.ones(2)), ("cat", np.zeros(2))]}, "--embed",
+     "expected each word once, got 'cat' twice with different numbers"),
+    ({"embed": [("dog", np.ones(4))]}, "--embed",
+     "expected a word of the sentence (the, cat), got 'dog'"),
+    ({"embed": [("the", np.ones(2)), ("cat", np.ones(3))]}, "--embed",
+     "expected vectors of one size, got 'the' with 2 and 'cat' with 3 numbers"),
+    ({"embed": [("the", np.ones(2))], "dim": 4}, "--embed",
+     "expected 4 numbers for 'the' (--dim 4), got 2"),
+    ({"embeddings": parse_spec("1,2;3,4;5,6")}, "--embeddings",
+     "expected 2 rows (one per word of the sentence), got a 3×2 matrix"),
+    ({"embeddings": parse_spec("1,2;3,4"), "dim": 3}, "--embeddings",
+     "expected 3 columns (--dim 3), got a 2×2 matrix"),
+    ({"embeddings": parse_spec("1,2;3,4"), "embed": [("the", np.ones(2))]}, "--embed",
+     "expected either --embeddings (the whole X) or --embed (single words), got both"),
+])
+def test_embedding_mistakes_are_usage_errors(kwargs, option, message):
+    kwargs.setdefault("dim", None)
+    with pytest.raises(click.BadParameter) as info:
+        emb.embedding_matrix(["the", "cat"], **kwargs)
+    assert info.value.format_message() == f"Invalid value for '{option}': {message}"

@@ -1,0 +1,143 @@
+"""The presentation layer: number formatting, labelled tables with shapes, column chunks,
+heatmaps, step panels and text emitters, rendered at width 80 without colour."""
+
+import io
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from tutor.nn.attention import attention_head
+from tutor.render.attention import attention_document
+from tutor.render.console import bar, document_renderables, matrix_tables, step_panel
+from tutor.render.document import (MatrixView, Part, Step, format_matrix_cells, format_number,
+                                   format_vector, is_integral, unique_labels)
+from tutor.render.text import latex_escape, to_json, to_markdown
+from tutor.trace import Trace
+
+
+def render(renderable, width=80):
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+def test_numbers_are_whole_when_they_can_be_and_never_minus_zero():
+    assert format_number(2.0, 2, True) == "2"
+    assert format_number(0.42231, 2) == "0.42"
+    assert format_number(-0.001, 2) == "0.00"
+    assert format_number(-np.inf, 2) == "-inf"
+    assert format_vector([1.0, 0.0, 1.0, 0.0], 2) == "[1 0 1 0]"
+    assert format_vector([1.0, 0.5], 2) == "[1.00 0.50]"
+    assert is_integral([1.0, -3.0]) and not is_integral([1.0, 0.5])
+
+
+def test_masked_cells_are_shown_as_masked_not_zero():
+    view = MatrixView("w", "w", np.array([[1.0, 0.0], [0.25, 0.75]]), ["a", "b"], ["a", "b"],
+                      masked=np.array([[False, True], [False, False]]))
+    assert format_matrix_cells(view, 2) == [["1.00", "—"], ["0.25", "0.75"]]
+
+
+def test_repeated_words_get_their_position():
+    assert unique_labels(["the", "cat", "the"]) == ["the#1", "cat", "the#3"]
+    assert unique_labels(["a", "b"]) == ["a", "b"]
+
+
+def test_bars_grow_with_the_weight():
+    assert [bar(v) for v in (0.0, 0.42, 1.0)] == ["▁", "▄", "█"]
+
+
+def test_a_matrix_table_has_labels_and_shape():
+    view = MatrixView("scores", "scores", np.array([[2.0, 0.0], [0.0, 2.0]]), ["the", "cat"],
+                      ["the", "cat"])
+    (table,) = matrix_tables(view, 2)
+    assert [line.rstrip() for line in render(table).splitlines()] == [
+        "scores  2×2",
+        "      the   cat",
+        "───────────────",
+        "the     2     0",
+        "cat     0     2"]
+
+
+def test_wide_matrices_split_into_column_chunks_that_fit():
+    values = np.arange(3 * 20, dtype=float).reshape(3, 20) / 7
+    view = MatrixView("Q", "q", values, ["a", "b", "c"], [f"d{i + 1}" for i in range(20)])
+    tables = matrix_tables(view, 2, max_width=76)
+    assert len(tables) == 2
+    texts = [render(t) for t in tables]
+    assert texts[0].startswith("Q  3×20  (columns 1–10)")
+    assert texts[1].startswith("Q  3×20  (columns 11–20)")
+    assert "…" not in "".join(texts)                               # no cell is cut short
+    assert all(len(line) <= 76 for text in texts for line in text.splitlines())
+    assert "8.43" in texts[1]                                      # 59/7, the last cell
+
+
+def test_step_panel_layout():
+    step = Step(9, "Demo", "y = x", "y = x", [Part("", [MatrixView(
+        "y", "y", np.array([[0.5, 0.5]]), ["a"], ["a", "b"], heat=True)],
+        ["y(a, a) = 0.5"], "Half and half.")])
+    assert render(step_panel(step, 9, 2), width=40) == (
+        "╭─ Step 9 of 9 · Demo ─────────────────╮\n"
+        "│ y = x                                │\n"
+        "│                                      │\n"
+        "│ y  1×2                               │\n"
+        "│         a       b                    │\n"
+        "│ ─────────────────                    │\n"
+        "│ a   0.50▅   0.50▅                    │\n"
+        "│                                      │\n"
+        "│ Worked: y(a, a) = 0.5                │\n"
+        "│ Means:  Half and half.               │\n"
+        "╰──────────────────────────────────────╯\n")
+
+
+def _notes_trace(scores_override=None):
+    x = np.array([[1.0, 0, 1, 0], [0, 1, 0, 1], [1, 1, 1, 1]])
+    eye = np.eye(4)
+    trace = Trace()
+    trace.record("x", x)
+    for name in ("w_q", "w_k", "w_v"):
+        trace.record(name, eye)
+    attention_head(x, x, eye, eye, eye, trace=trace)
+    return trace
+
+
+def test_the_renderer_shows_what_was_recorded_and_computes_nothing():
+    trace = _notes_trace()
+    # Replace the recorded scores with numbers no formula would give: the text must show them.
+    trace.steps["scores"] = np.array([[7.0, 8, 9], [1, 2, 3], [4, 5, 6]])
+    doc = attention_document(trace, ["the", "cat", "sat"], precision=2,
+                             sources=["notes"] * 3)
+    text = "".join(render(r) for r in document_renderables(doc, 2, 80, [doc.steps[2]]))
+    assert "the     7     8     9" in text
+    assert "the → sat (9)" in " ".join(text.replace("│", " ").split())
+
+
+def test_document_steps_and_text_emitters():
+    doc = attention_document(_notes_trace(), ["the", "cat", "sat"], precision=2,
+                             sources=["notes"] * 3,
+                             weight_kinds={k: "identity" for k in ("w_q", "w_k", "w_v")})
+    assert [s.number for s in doc.steps] == [1, 2, 3, 4, 5, 6]
+    assert [m.key for m in doc.steps[0].parts[0].matrices] == ["x", "w_q", "w_k", "w_v"]
+    assert doc.steps[4].parts[0].matrices[0].heat
+    md = to_markdown(doc, 2, [doc.steps[5]])
+    assert "| **the** | 0.84 | 0.58 | 0.84 | 0.58 |" in md
+    import json
+    data = json.loads(to_json(doc))
+    assert data["matrices"]["scores"] == [[2, 0, 2], [0, 2, 2], [2, 2, 4]]
+
+
+@pytest.mark.parametrize("text, latex", [
+    ("q(the)·k(sat) = 2", r"q(the)$\cdot$k(sat) = 2"),
+    ("50% & #1_a", r"50\% \& \#1\_a"),
+    ("the → sat; √4", r"the $\to$ sat; $\surd$4"),
+])
+def test_latex_escape(text, latex):
+    assert latex_escape(text) == latex
+
+
+def test_rendering_never_imports_click():
+    import subprocess, sys
+    code = ("import sys, tutor.render.console, tutor.render.text, tutor.render.attention; "
+            "print('click' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False"
