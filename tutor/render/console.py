@@ -67,11 +67,13 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
         stop = min(n_cols, start + per_table)
         title = f"{view.name}  {view.shape}"
         if stop - start < n_cols:
-            title += f"  (columns {start + 1}–{stop})"
+            title += (f"  (column {stop})" if stop - start == 1
+                      else f"  (columns {start + 1}–{stop})")
+        caption = view.caption if stop == n_cols and view.caption else None
         table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                       title_justify="left", title_style="bold", header_style="dim",
-                      caption=view.caption or None, caption_justify="left",
-                      caption_style="dim italic")
+                      caption=caption, caption_justify="left", caption_style="dim italic",
+                      min_width=min(max_width, max(len(title), len(caption or ""))))
         table.add_column("", style="dim", no_wrap=True)
         for c in range(start, stop):
             table.add_column(view.cols[c], justify="right", no_wrap=True)
