@@ -296,7 +296,7 @@ class _Builder:
                       f" = {self.fmt(weights[r, c], False)}",
                       f"(the row's largest value, {self.fmt(row_max)}, is subtracted before e^x: "
                       f"the same weights, and e^x cannot overflow"
-                      + ("; masked keys add e^-inf = 0)" if allowed is not None else ")")]
+                      + ("; masked keys add e^-inf = 0)" if not ok.all() else ")")]
             fav = _favourites(weights, allowed, self.labels, self.p, False)
             meaning = ("Each row is now a set of weights that add up to 1. Each query attends "
                        "most to: " + "; ".join(fav) + ".")
