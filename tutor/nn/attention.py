@@ -71,8 +71,43 @@ def merge_heads(x):
     return x.transpose(0, 2, 1, 3).reshape(batch, n, n_head * d_head)
 
 
+class KVCache:
+    """Keys and values kept between decoding steps, per head: [batch, n_head, n, d_head].
+
+    A growing cache (self-attention) appends the new positions' keys and values at each step;
+    its buffers double when full, so a step costs the same however long the output is. A
+    static cache (encoder-decoder attention) holds the keys and values of the encoder's output,
+    computed at the first step and reused after it.
+    """
+
+    def __init__(self, static: bool = False):
+        self.static = static
+        self.length = 0
+        self._k = self._v = None
+
+    def extend(self, k, v):
+        """Append [batch, n_head, n_new, d_head] keys and values; return all of them so far."""
+        end = self.length + k.shape[2]
+        if self._k is None or end > self._k.shape[2]:
+            capacity = max(end, 2 * self.length, 16)
+            grown_k = np.empty(k.shape[:2] + (capacity,) + k.shape[3:], dtype=k.dtype)
+            grown_v = np.empty(v.shape[:2] + (capacity,) + v.shape[3:], dtype=v.dtype)
+            if self.length:
+                grown_k[:, :, :self.length] = self._k[:, :, :self.length]
+                grown_v[:, :, :self.length] = self._v[:, :, :self.length]
+            self._k, self._v = grown_k, grown_v
+        self._k[:, :, self.length:end] = k
+        self._v[:, :, self.length:end] = v
+        self.length = end
+        return self.get()
+
+    def get(self):
+        """All keys and values so far, as views (no copy)."""
+        return self._k[:, :, :self.length], self._v[:, :, :self.length]
+
+
 def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=None,
-                         key_padding_mask=None, trace=NULL_TRACE):
+                         key_padding_mask=None, cache: KVCache | None = None, trace=NULL_TRACE):
     """MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W_O^T + b_O,
     head_i = Attention(Q W_Q,i, K W_K,i, V W_V,i), as ``torch.nn.MultiheadAttention``.
 
@@ -80,22 +115,32 @@ def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=No
     ``in_proj_bias`` [3*d_model], ``out_proj.weight`` [d_model, d_model], ``out_proj.bias``.
     Inputs are [batch, n, d_model]. Returns (out [batch, n_q, d_model],
     weights [batch, n_head, n_q, n_k]): the weights of every head, never only their average.
+    With a ``cache``, the queries attend to the cached keys and values as well (see KVCache).
     """
     d_model = query.shape[-1]
     w_in, b_in = params["in_proj_weight"], params.get("in_proj_bias")
     b_q, b_k, b_v = (None, None, None) if b_in is None else np.split(b_in, 3)
-    if query is key and key is value:                                  # self-attention: one product
+    reuse = cache is not None and cache.static and cache.length > 0
+    if query is key and key is value and not reuse:                    # self-attention: one product
         qkv = linear(query, w_in, b_in)                                # [B, L, E] -> [B, L, 3E]
         q, k, v = np.split(qkv, 3, axis=-1)                            # 3 x [B, L, E]
     else:
         q = linear(query, w_in[:d_model], b_q)                         # [B, L, E] -> [B, L, E]
-        if key is value:
+        if reuse:
+            k = v = None                                               # taken from the cache below
+        elif key is value:
             kv = linear(key, w_in[d_model:], None if b_in is None else b_in[d_model:])  # [B, S, 2E]
             k, v = np.split(kv, 2, axis=-1)                            # 2 x [B, S, E]
         else:
             k = linear(key, w_in[d_model:2 * d_model], b_k)            # [B, S, E]
             v = linear(value, w_in[2 * d_model:], b_v)                 # [B, S, E]
-    q, k, v = (split_heads(t, n_head) for t in (q, k, v))              # [B, H, n, d_head]
+    q = split_heads(q, n_head)                                         # [B, H, L, d_head]
+    if reuse:
+        k, v = cache.get()                                             # [B, H, S, d_head]
+    else:
+        k, v = split_heads(k, n_head), split_heads(v, n_head)          # [B, H, S_new, d_head]
+        if cache is not None:
+            k, v = cache.extend(k, v)                                  # [B, H, S, d_head]
     trace.record("q", q)
     trace.record("k", k)
     trace.record("v", v)

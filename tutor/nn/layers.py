@@ -10,7 +10,7 @@ sublayer's own input.
 from __future__ import annotations
 
 from ..trace import NULL_TRACE
-from .attention import multi_head_attention
+from .attention import KVCache, multi_head_attention
 from .functional import feed_forward, layer_norm
 from .params import TransformerConfig
 
@@ -24,14 +24,28 @@ def _ff(x, p, activation, trace):
                         p["linear2.bias"], activation, trace=trace.scope("ff"))
 
 
-def _attention(p, name, nhead, memory, attn_mask, key_padding_mask, trace):
+def _attention(p, name, nhead, memory, attn_mask, key_padding_mask, trace, cache=None):
     """The attention sublayer ``name`` as a function of its input: self-attention when
     ``memory`` is None, else attention from the input (queries) to ``memory`` (keys, values)."""
     def run(h):
         source = h if memory is None else memory
         return multi_head_attention(h, source, source, p.scope(name), nhead, attn_mask=attn_mask,
-                                    key_padding_mask=key_padding_mask, trace=trace.scope(name))[0]
+                                    key_padding_mask=key_padding_mask, cache=cache,
+                                    trace=trace.scope(name))[0]
     return run
+
+
+class DecoderCache:
+    """What a decoder stack keeps between greedy decoding steps: for every layer, a growing
+    cache of its self-attention keys and values and a static one of its encoder-decoder
+    attention's. ``length`` is how many target positions have been decoded."""
+
+    def __init__(self, num_layers: int):
+        self.layers = [(KVCache(), KVCache(static=True)) for _ in range(num_layers)]
+
+    @property
+    def length(self) -> int:
+        return self.layers[0][0].length
 
 
 def _sublayer(x, run, p, norm_name, norm_first, eps, trace, add_name):
@@ -59,15 +73,18 @@ def encoder_layer(x, p, config: TransformerConfig, *, src_mask=None, src_key_pad
 
 
 def decoder_layer(x, memory, p, config: TransformerConfig, *, tgt_mask=None, memory_mask=None,
-                  tgt_key_padding_mask=None, memory_key_padding_mask=None, trace=NULL_TRACE):
+                  tgt_key_padding_mask=None, memory_key_padding_mask=None, cache=None,
+                  trace=NULL_TRACE):
     """Masked self-attention, encoder-decoder attention, feed-forward, each with add & norm.
-    [B, T, E], memory [B, S, E] -> [B, T, E]."""
+    [B, T, E], memory [B, S, E] -> [B, T, E]. ``cache`` is one layer's pair of KVCaches."""
     eps = config.layer_norm_eps
+    self_cache, cross_cache = (None, None) if cache is None else cache
     trace.record("input", x)
-    self_attn = _attention(p, "self_attn", config.nhead, None, tgt_mask, tgt_key_padding_mask, trace)
+    self_attn = _attention(p, "self_attn", config.nhead, None, tgt_mask, tgt_key_padding_mask,
+                           trace, self_cache)
     # queries from the decoder, keys and values from the encoder's output
     cross_attn = _attention(p, "multihead_attn", config.nhead, memory, memory_mask,
-                            memory_key_padding_mask, trace)
+                            memory_key_padding_mask, trace, cross_cache)
     x = _sublayer(x, self_attn, p, "norm1", config.norm_first, eps, trace, "add1")
     x = _sublayer(x, cross_attn, p, "norm2", config.norm_first, eps, trace, "add2")
     x = _sublayer(x, lambda h: _ff(h, p, config.activation, trace), p, "norm3",
@@ -87,11 +104,14 @@ def encoder(x, p, config: TransformerConfig, *, mask=None, src_key_padding_mask=
 
 
 def decoder(x, memory, p, config: TransformerConfig, *, tgt_mask=None, memory_mask=None,
-            tgt_key_padding_mask=None, memory_key_padding_mask=None, trace=NULL_TRACE):
-    """N decoder layers, then the final layer norm ``decoder.norm``."""
+            tgt_key_padding_mask=None, memory_key_padding_mask=None,
+            cache: DecoderCache | None = None, trace=NULL_TRACE):
+    """N decoder layers, then the final layer norm ``decoder.norm``. With a ``cache``, ``x``
+    holds only the new target positions."""
     for i in range(config.num_decoder_layers):
         x = decoder_layer(x, memory, p.scope(f"layers.{i}"), config, tgt_mask=tgt_mask,
                           memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
                           memory_key_padding_mask=memory_key_padding_mask,
+                          cache=None if cache is None else cache.layers[i],
                           trace=trace.scope(f"layers.{i}"))
     return _norm(x, p, "norm", config.layer_norm_eps, trace)

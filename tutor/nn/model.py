@@ -14,6 +14,7 @@ from ..errors import DTypeError, ShapeError, TutorError
 from ..trace import NULL_TRACE
 from . import layers
 from .functional import linear
+from .layers import DecoderCache
 from .masks import causal_mask
 from .params import (ParamView, TransformerConfig, infer_config, init_params, load_npz,
                      save_npz, transformer_shapes, validate_state)
@@ -147,24 +148,41 @@ class Transformer:
                                 src_key_padding_mask=pad, trace=trace.scope("encoder"))
         return memory[0] if unbatched else memory
 
+    def new_cache(self) -> DecoderCache:
+        """An empty cache for step-by-step decoding with :meth:`decode`."""
+        return DecoderCache(self.config.num_decoder_layers)
+
     def decode(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
-               memory_key_padding_mask=None, *, trace=NULL_TRACE):
-        """The decoder stack with its final norm: [batch, T, E], memory [batch, S, E] -> [batch, T, E]."""
+               memory_key_padding_mask=None, *, cache: DecoderCache | None = None,
+               trace=NULL_TRACE):
+        """The decoder stack with its final norm: [batch, T, E], memory [batch, S, E] -> [batch, T, E].
+
+        With a ``cache`` from :meth:`new_cache`, ``tgt`` holds only the positions after those
+        decoded so far; they see the earlier ones through the cache, and each other causally.
+        """
         tgt, unbatched = self._batched(self._sequence("tgt", tgt))
         memory, _ = self._batched(self._sequence("memory", memory))
         batch, n_tgt, _ = tgt.shape
         if memory.shape[0] != batch:
             raise ShapeError(f"memory has batch size {memory.shape[0]} but tgt has {batch}")
         n_src = memory.shape[1]
+        if cache is not None:
+            if tgt_mask is not None or tgt_key_padding_mask is not None:
+                raise TutorError("decoding with a cache is causal: tgt_mask and "
+                                 "tgt_key_padding_mask cannot be given with it")
+            past = cache.length                                        # new position i sees 0..past+i
+            if n_tgt > 1:
+                tgt_mask = np.triu(np.ones((n_tgt, past + n_tgt), dtype=bool), k=past + 1)
+        else:
+            tgt_mask = self._attn_mask("tgt_mask", tgt_mask, batch, n_tgt, n_tgt)
         out = layers.decoder(
-            tgt, memory, self._view.scope("decoder"), self.config,
-            tgt_mask=self._attn_mask("tgt_mask", tgt_mask, batch, n_tgt, n_tgt),
+            tgt, memory, self._view.scope("decoder"), self.config, tgt_mask=tgt_mask,
             memory_mask=self._attn_mask("memory_mask", memory_mask, batch, n_tgt, n_src),
             tgt_key_padding_mask=self._padding_mask("tgt_key_padding_mask", tgt_key_padding_mask,
                                                     batch, n_tgt),
             memory_key_padding_mask=self._padding_mask("memory_key_padding_mask",
                                                        memory_key_padding_mask, batch, n_src),
-            trace=trace.scope("decoder"))
+            cache=cache, trace=trace.scope("decoder"))
         return out[0] if unbatched else out
 
     def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
@@ -240,12 +258,13 @@ class Seq2Seq:
             raise TutorError(f"{name} has token ids outside 0..{self.vocab_size - 1}")
         return ids
 
-    def embed(self, ids, table: str, *, trace=NULL_TRACE):
-        """E[ids] * sqrt(d_model) + PE: [batch, n] -> [batch, n, d_model]."""
+    def embed(self, ids, table: str, *, start: int = 0, trace=NULL_TRACE):
+        """E[ids] * sqrt(d_model) + PE: [batch, n] -> [batch, n, d_model]; ``start`` is the
+        position of the first id (for step-by-step decoding)."""
         d_model = self.config.d_model
         tokens = self.params[f"{table}.weight"][ids]                   # [B, n] -> [B, n, E]
         scaled = tokens * math.sqrt(d_model)                           # [B, n, E]
-        pe = sinusoidal_encoding(ids.shape[1], d_model, dtype=self.dtype)  # [n, E]
+        pe = sinusoidal_encoding(start + ids.shape[1], d_model, dtype=self.dtype)[start:]  # [n, E]
         out = scaled + pe                                              # [B, n, E]
         trace.record("tokens", tokens)
         trace.record("pe", pe)
@@ -266,11 +285,16 @@ class Seq2Seq:
         return logits
 
     def generate(self, src_ids, max_new_tokens: int, *, bos_id: int = 0, eos_id: int | None = None,
-                 src_key_padding_mask=None):
+                 src_key_padding_mask=None, use_cache: bool = True):
         """Greedy decoding: start from ``bos_id`` and append the most likely next token, up to
         ``max_new_tokens`` times. With ``eos_id``, a sequence that produced it keeps producing
         it, and decoding stops early once every sequence has. Returns [batch, n] ids with
-        ``bos_id`` first, n <= 1 + max_new_tokens ([n] for [seq] input)."""
+        ``bos_id`` first, n <= 1 + max_new_tokens ([n] for [seq] input).
+
+        ``use_cache`` keeps each decoder layer's keys and values between steps, so a step
+        computes only the newest position; ``use_cache=False`` recomputes the whole target at
+        every step. Both give the same tokens.
+        """
         unbatched = np.ndim(src_ids) == 1
         src_ids = self._ids("src_ids", src_ids)
         if max_new_tokens < 0:
@@ -279,12 +303,18 @@ class Seq2Seq:
             raise TutorError(f"bos_id must be a token id in 0..{self.vocab_size - 1}, got {bos_id}")
         src = self.embed(src_ids, "src_embedding")
         memory = self.transformer.encode(src, src_key_padding_mask=src_key_padding_mask)
+        cache = self.transformer.new_cache() if use_cache else None
         out = np.full((src_ids.shape[0], 1), bos_id, dtype=np.int64)
         done = np.zeros(src_ids.shape[0], dtype=bool)
         for _ in range(max_new_tokens):
-            tgt = self.embed(out, "tgt_embedding")
-            hidden = self.transformer.decode(tgt, memory, tgt_mask=causal_mask(out.shape[1]),
-                                             memory_key_padding_mask=src_key_padding_mask)
+            if cache is not None:                                      # only the newest position
+                tgt = self.embed(out[:, -1:], "tgt_embedding", start=out.shape[1] - 1)
+                hidden = self.transformer.decode(tgt, memory, cache=cache,
+                                                 memory_key_padding_mask=src_key_padding_mask)
+            else:                                                      # the whole target again
+                tgt = self.embed(out, "tgt_embedding")
+                hidden = self.transformer.decode(tgt, memory, tgt_mask=causal_mask(out.shape[1]),
+                                                 memory_key_padding_mask=src_key_padding_mask)
             logits = linear(hidden[:, -1], self.params["generator.weight"],
                             self.params["generator.bias"])             # [B, E] -> [B, V]
             next_id = np.argmax(logits, axis=-1)                       # [B]
