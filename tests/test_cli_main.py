@@ -66,3 +66,11 @@ def test_errors_become_one_line_and_exit_codes(failing_command, capsys, monkeypa
         cli_module.main(["boom", "--kind", kind])
     assert exit_info.value.code == code
     assert capsys.readouterr().err == message
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main(["attention", "the cat", "--dim", "-3"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == "Error: Invalid value for '--dim': expected a width from 1 to 64, got -3\n"
