@@ -1,15 +1,36 @@
-"""The math layer: pure NumPy, no printing, no files beyond .npz parameters, no Rich, no Click."""
+"""The math layer: pure NumPy, no printing, no files beyond .npz parameters, no Rich, no Click.
 
-from .attention import attention_head, multi_head_attention, scaled_dot_product_attention
-from .functional import batch_norm, erf, feed_forward, gelu, layer_norm, linear, relu, softmax
-from .masks import causal_float_mask, causal_mask
-from .model import Seq2Seq, Transformer
-from .params import TransformerConfig
-from .posenc import init_learned_encoding, learned_encoding, sinusoidal_encoding
+Names are re-exported lazily, so that a command which needs only attention does not pay for
+importing the whole stack at start-up.
+"""
 
-__all__ = [
-    "Seq2Seq", "Transformer", "TransformerConfig", "attention_head", "batch_norm",
-    "causal_float_mask", "causal_mask", "erf", "feed_forward", "gelu", "init_learned_encoding",
-    "layer_norm", "learned_encoding", "linear", "multi_head_attention", "relu",
-    "scaled_dot_product_attention", "sinusoidal_encoding", "softmax",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "attention_head": "attention", "multi_head_attention": "attention",
+    "scaled_dot_product_attention": "attention",
+    "batch_norm": "functional", "erf": "functional", "feed_forward": "functional",
+    "gelu": "functional", "layer_norm": "functional", "linear": "functional",
+    "relu": "functional", "softmax": "functional",
+    "causal_float_mask": "masks", "causal_mask": "masks",
+    "Seq2Seq": "model", "Transformer": "model",
+    "TransformerConfig": "params",
+    "init_learned_encoding": "posenc", "learned_encoding": "posenc",
+    "sinusoidal_encoding": "posenc",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__
