@@ -183,3 +183,34 @@ def test_split_and_merge_heads_are_inverse():
     assert heads.shape == (2, 4, 3, 2)
     np.testing.assert_array_equal(heads[0, 1, 2], x[0, 2, 2:4])
     np.testing.assert_array_equal(merge_heads(heads), x)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 5e-6)])  # f32: 20 rescalings at chunk 1
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64])
+def test_chunked_attention_equals_one_pass(dtype, tol, chunk):
+    rng = np.random.default_rng(chunk)
+    q = (rng.standard_normal((2, 3, 9, 4)) * 4).astype(dtype)
+    k = (rng.standard_normal((2, 3, 20, 4)) * 4).astype(dtype)
+    v = rng.standard_normal((2, 3, 20, 5)).astype(dtype)
+    causal = np.triu(np.ones((9, 20), bool), k=1)
+    padding = np.zeros((2, 1, 1, 20), bool)
+    padding[1, ..., 15:] = True
+    all_masked = np.zeros((9, 20), bool)
+    all_masked[4] = True                                               # row 4 sees no key
+    for mask in (None, causal, padding, np.where(causal, -np.inf, 0.0).astype(dtype), all_masked):
+        expected, _ = scaled_dot_product_attention(q, k, v, mask)
+        out, weights = scaled_dot_product_attention(q, k, v, mask, chunk_size=chunk)
+        assert out.dtype == dtype
+        assert weights is None or chunk >= 20
+        np.testing.assert_allclose(out, expected, rtol=0, atol=tol)
+    np.testing.assert_array_equal(scaled_dot_product_attention(q, k, v, all_masked, chunk_size=chunk)[0][:, :, 4], 0)
+
+
+def test_softmax_leaves_its_input_alone_unless_told():
+    x = np.array([[1.0, 2.0, 3.0]])
+    kept = x.copy()
+    out = softmax(x)
+    np.testing.assert_array_equal(x, kept)
+    reused = softmax(x, overwrite=True)
+    assert reused is x or np.shares_memory(reused, x)
+    np.testing.assert_array_equal(reused, out)

@@ -12,15 +12,21 @@ from .functional import linear, softmax
 from .masks import combine_masks, to_additive
 
 
-def scaled_dot_product_attention(q, k, v, mask=None, *, scale=None, trace=NULL_TRACE):
+def scaled_dot_product_attention(q, k, v, mask=None, *, scale=None, chunk_size=None,
+                                 trace=NULL_TRACE):
     """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k) + mask) V; returns (out, weights).
 
     ``mask`` is boolean (True = not allowed) or additive float, broadcastable to the scores.
     ``scale`` defaults to 1/sqrt(d_k); pass 1.0 to see attention without scaling. A query whose
     keys are all masked gets weights of zero and an output of zero (PyTorch gives NaN).
+    ``chunk_size`` (fast path only; a recording trace shows the full weights instead) goes
+    through the keys that many at a time, so memory grows linearly with the number of keys;
+    it returns (out, None).
     """
     d_k = q.shape[-1]
     scale = 1.0 / math.sqrt(d_k) if scale is None else scale
+    if chunk_size is not None and not trace.enabled and chunk_size < k.shape[-2]:
+        return _chunked_attention(q * scale, k, v, mask, chunk_size), None
     k_t = np.swapaxes(k, -1, -2)                                       # [..., d_k, n_k]
     # Scaling q before the product equals scaling the scores after it, with one pass over
     # [n_q, d_k] instead of [n_q, n_k] (PyTorch does the same).
@@ -37,11 +43,41 @@ def scaled_dot_product_attention(q, k, v, mask=None, *, scale=None, trace=NULL_T
             trace.record("masked", logits)
         else:
             logits += additive                                         # in place: scaled is not kept
-    weights = softmax(logits, axis=-1, trace=trace.scope("softmax"))    # [..., n_q, n_k], rows sum to 1
+    weights = softmax(logits, axis=-1, overwrite=True,                 # logits is ours to reuse
+                      trace=trace.scope("softmax"))                    # [..., n_q, n_k], rows sum to 1
     out = weights @ v                                                  # [..., n_q, n_k] @ [..., n_k, d_v] -> [..., n_q, d_v]
     trace.record("weights", weights)
     trace.record("out", out)
     return out, weights
+
+
+def _chunked_attention(q_scaled, k, v, mask, chunk_size: int):
+    """softmax(q_scaled K^T + mask) V computed one block of keys at a time ("online softmax").
+
+    Keeps, per query, the largest logit m seen so far, the sum l of exp(logit - m) and the
+    output accumulated with those weights; when a block raises m, the earlier sums are
+    rescaled by exp(m_old - m_new). The result equals the one-pass formula up to rounding.
+    """
+    n_k = k.shape[-2]
+    additive = None if mask is None else to_additive(mask, q_scaled.dtype)
+    row_shape = q_scaled.shape[:-1] + (1,)
+    running_max = np.full(row_shape, -np.inf, dtype=q_scaled.dtype)   # [..., n_q, 1]
+    total = np.zeros(row_shape, dtype=q_scaled.dtype)                  # [..., n_q, 1]
+    acc = np.zeros(q_scaled.shape[:-1] + (v.shape[-1],), dtype=q_scaled.dtype)  # [..., n_q, d_v]
+    for start in range(0, n_k, chunk_size):
+        keys = slice(start, min(start + chunk_size, n_k))
+        logits = q_scaled @ np.swapaxes(k[..., keys, :], -1, -2)       # [..., n_q, chunk]
+        if additive is not None:
+            logits += additive if additive.shape[-1] == 1 else additive[..., keys]
+        new_max = np.maximum(running_max, logits.max(axis=-1, keepdims=True))  # [..., n_q, 1]
+        shift = np.where(np.isneginf(new_max), 0, new_max)             # all masked so far: 0
+        weights = np.exp(logits - shift, out=logits)                   # [..., n_q, chunk]
+        rescale = np.exp(running_max - shift)                          # [..., n_q, 1]; 0 at first
+        total = total * rescale + weights.sum(axis=-1, keepdims=True)
+        acc = acc * rescale + weights @ v[..., keys, :]                # [..., n_q, d_v]
+        running_max = new_max
+    total[total == 0] = 1                                              # all masked: output 0
+    return acc / total
 
 
 def attention_head(x_q, x_kv, w_q, w_k, w_v, mask=None, *, scale=None, trace=NULL_TRACE):
@@ -107,7 +143,8 @@ class KVCache:
 
 
 def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=None,
-                         key_padding_mask=None, cache: KVCache | None = None, trace=NULL_TRACE):
+                         key_padding_mask=None, cache: KVCache | None = None, chunk_size=None,
+                         trace=NULL_TRACE):
     """MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W_O^T + b_O,
     head_i = Attention(Q W_Q,i, K W_K,i, V W_V,i), as ``torch.nn.MultiheadAttention``.
 
@@ -116,6 +153,7 @@ def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=No
     Inputs are [batch, n, d_model]. Returns (out [batch, n_q, d_model],
     weights [batch, n_head, n_q, n_k]): the weights of every head, never only their average.
     With a ``cache``, the queries attend to the cached keys and values as well (see KVCache).
+    ``chunk_size`` bounds memory for long sequences (see scaled_dot_product_attention).
     """
     d_model = query.shape[-1]
     w_in, b_in = params["in_proj_weight"], params.get("in_proj_bias")
@@ -146,7 +184,8 @@ def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=No
     trace.record("v", v)
     batch, _, n_q, _ = q.shape
     mask = combine_masks(attn_mask, key_padding_mask, batch, n_head, n_q, k.shape[2], q.dtype)
-    heads, weights = scaled_dot_product_attention(q, k, v, mask, trace=trace)  # [B, H, L, d_head], [B, H, L, S]
+    heads, weights = scaled_dot_product_attention(q, k, v, mask, chunk_size=chunk_size,
+                                                  trace=trace)         # [B, H, L, d_head], [B, H, L, S]
     concat = merge_heads(heads)                                        # [B, H, L, d_head] -> [B, L, E]
     out = linear(concat, params["out_proj.weight"], params.get("out_proj.bias"))  # [B, L, E]
     trace.record("concat", concat)

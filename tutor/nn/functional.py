@@ -81,19 +81,20 @@ def gelu(x):
 ACTIVATIONS = {"relu": relu, "gelu": gelu}
 
 
-def softmax(x, axis: int = -1, *, trace=NULL_TRACE):
+def softmax(x, axis: int = -1, *, overwrite: bool = False, trace=NULL_TRACE):
     """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x).
 
     Subtracting the row maximum changes nothing mathematically and keeps exp() from
     overflowing. A row whose entries are all -inf (every key masked) gives zeros rather than
-    NaN; PyTorch gives NaN there.
+    NaN; PyTorch gives NaN there. ``overwrite=True`` lets the fast path reuse ``x``'s memory
+    for the result (the caller's array is then destroyed; ignored while recording).
     """
     x = np.asarray(x)
     in_place = not trace.enabled                                       # reuse buffers the trace does not hold
     row_max = np.max(x, axis=axis, keepdims=True)                      # [..., 1]
     row_max[np.isneginf(row_max)] = 0                                  # all -inf: shift by 0
     with np.errstate(over="ignore"):                                   # -3e38 - 3e38 = -inf: exp gives 0
-        shifted = np.subtract(x, row_max)                              # [..., n], <= 0
+        shifted = np.subtract(x, row_max, out=x if overwrite and in_place else None)  # [..., n], <= 0
     exp = np.exp(shifted, out=shifted if in_place else None)    # [..., n], in [0, 1]
     total = np.sum(exp, axis=axis, keepdims=True)                      # [..., 1]
     total[total == 0] = 1                                              # all masked: 0 / 1 = 0
