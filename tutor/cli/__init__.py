@@ -99,3 +99,7 @@ def _silence_stdout() -> None:
 
 register("attention", "tutor.cli.attention", "attention",
          "The six steps of self-attention on your sentence, vectors and weights.")
+register("posenc", "tutor.cli.posenc", "posenc",
+         "Positional encodings: the sinusoidal table, learned tables, why order needs them.")
+register("lesson", "tutor.cli.lesson", "lesson",
+         "The course: lessons with live computations and questions (resume, list, reset).")

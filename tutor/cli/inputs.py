@@ -285,3 +285,92 @@ def check_limit(option: str, value: int, limit: int, what: str, low: int = 1) ->
     """``value`` must be in [low, limit]."""
     if value < low or value > limit:
         raise usage_error(option, f"expected {what} from {low} to {limit}, got {value}")
+
+
+# --- shared by the calculator commands -----------------------------------------------------
+
+MAX_POSITIONS = 128      # rows of a positional-encoding table
+MAX_VECTOR = 256         # numbers in a vector given inline (softmax, layernorm)
+MAX_BATCH = 16           # batch items of --src-vectors / --tgt-vectors
+MAX_SEQ = 512            # positions of --src-vectors / --tgt-vectors
+MAX_MODEL_DIM = 1024     # d_model of a --weights model
+
+
+def parse_sentence(option: str, text: str, limit: int = MAX_TOKENS) -> list[str]:
+    """The words of a sentence; an empty one or one past ``limit`` words is a usage error."""
+    from .embeddings import tokenize
+
+    tokens = tokenize(text)
+    if not tokens:
+        raise usage_error(option, "expected at least one word, got an empty sentence")
+    check_limit(option, len(tokens), limit, "a number of words")
+    return tokens
+
+
+def parse_vector(option: str, text: str, length: int | None = None,
+                 limit: int = MAX_VECTOR) -> np.ndarray:
+    """``"1,2,3"`` (or ``"1 2 3"``) -> a finite vector [n]; ``length`` fixes n."""
+    try:
+        array = parse_inline(text) if str(text).strip() else None
+    except SpecError as exc:
+        raise usage_error(option, str(exc)) from None
+    if array is None:
+        raise usage_error(option, "expected numbers such as \"1,2,3\", got an empty value")
+    if array.shape[0] != 1:
+        raise usage_error(option, f"expected one row of numbers, got {array.shape[0]} rows")
+    vector = array[0]
+    if len(vector) > limit:
+        raise usage_error(option, f"expected at most {limit} numbers, got {len(vector)}")
+    if length is not None and len(vector) != length:
+        raise usage_error(option, f"expected {length} numbers (one per entry of the input), "
+                                  f"got {len(vector)}")
+    return vector
+
+
+def parse_numbers(option: str, values, limit: int = MAX_VECTOR) -> np.ndarray:
+    """Numbers given as separate arguments (``6 4``) or one list (``"6,4"``) -> a vector."""
+    return parse_vector(option, " ".join(str(v) for v in values), limit=limit)
+
+
+def check_finite(option: str, value: float, *, positive: bool = False) -> float:
+    """A finite number (and > 0 when ``positive``); NaN and inf are usage errors."""
+    if not np.isfinite(value):
+        raise usage_error(option, f"expected a finite number, got {value}")
+    if positive and not value > 0:
+        raise usage_error(option, f"expected a number greater than 0, got {value}")
+    return float(value)
+
+
+def read_vectors(option: str, path: str, d_model: int | None = None) -> np.ndarray:
+    """Already-embedded inputs from a .npy file: [seq, d_model] or [batch, seq, d_model],
+    finite floats within MAX_BATCH, MAX_SEQ and MAX_MODEL_DIM (checked before anything else)."""
+    name = quote(path, 60)
+    if not str(path).lower().endswith(".npy"):
+        raise usage_error(option, f"expected a .npy file of shape [seq, d_model] or "
+                                  f"[batch, seq, d_model], got {name}")
+    if not os.path.isfile(path):
+        raise usage_error(option, f"expected an existing .npy file, got {name}")
+    try:
+        array = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (ValueError, OSError) as exc:
+        raise usage_error(option, f"expected a .npy file of numbers, got {name} "
+                                  f"({str(exc).splitlines()[0]})") from None
+    if not np.issubdtype(array.dtype, np.floating) and not np.issubdtype(array.dtype, np.integer):
+        raise usage_error(option, f"expected real numbers, got {name} of type {array.dtype}")
+    if array.ndim not in (2, 3) or 0 in array.shape:
+        raise usage_error(option, f"expected shape [seq, d_model] or [batch, seq, d_model], "
+                                  f"got {name} of shape {shape_text(array.shape)}")
+    batch = array.shape[0] if array.ndim == 3 else 1
+    seq, width = array.shape[-2:]
+    for what, value, limit in (("batch items", batch, MAX_BATCH), ("positions", seq, MAX_SEQ),
+                               ("columns (d_model)", width, MAX_MODEL_DIM)):
+        if value > limit:
+            raise usage_error(option, f"expected at most {limit} {what}, got {name} of shape "
+                                      f"{shape_text(array.shape)}")
+    if d_model is not None and width != d_model:
+        raise usage_error(option, f"expected d_model = {d_model} columns (from the model), got "
+                                  f"{name} of shape {shape_text(array.shape)}")
+    array = np.array(array, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        raise usage_error(option, f"expected finite numbers, got NaN or inf in {name}")
+    return array

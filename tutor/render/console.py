@@ -17,7 +17,8 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from .document import Document, MatrixView, Part, Step, format_matrix_cells
+from .document import (Chart, Document, MatrixView, Part, Step, format_matrix_cells,
+                       format_number)
 
 BARS = "▁▂▃▄▅▆▇█"
 PANEL_CHROME = 4           # the panel's two borders and two spaces of padding
@@ -46,7 +47,7 @@ def _cells(view: MatrixView, precision: int) -> list[list[Text]]:
         for c, text in enumerate(row):
             masked = view.masked is not None and view.masked[r, c]
             if view.heat and not masked:
-                value = view.values[r, c]
+                value = view.heat_fraction(view.values[r, c])
                 out.append(Text(f"{text}{bar(value)}", style=heat_style(value)))
             else:
                 out.append(Text(text, style="dim" if masked else ""))
@@ -83,14 +84,61 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
     return tables
 
 
+def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
+    """A large matrix as one glyph per cell (▁ palest … █ darkest), a row per line, the
+    title and the range in the first line. Columns beyond ``max_width`` are cut and said so."""
+    label_width = max([len(r) for r in view.rows] + [1])
+    n_cols = view.values.shape[1]
+    shown = max(1, min(n_cols, max_width - label_width - 1))
+    lo, hi = view.heat_range
+    text = Text(f"{view.name}  {view.shape}", style="bold")
+    text.append(f"  (▁ = {lo:g} … █ = {hi:g}"
+                + (f"; columns 1–{shown} of {n_cols}" if shown < n_cols else "") + ")",
+                style="dim")
+    for r, label in enumerate(view.rows):
+        text.append("\n" + label.ljust(label_width) + " ", style="dim")
+        for c in range(shown):
+            value = view.heat_fraction(view.values[r, c])
+            text.append(bar(value), style=heat_style(value))
+    if view.caption:
+        text.append("\n" + view.caption, style="dim italic")
+    return text
+
+
+def chart_renderable(chart: Chart, precision: int, max_width: int = 76) -> Table:
+    """Horizontal bars scaled to the largest value, each with its number."""
+    values = np.asarray(chart.values, dtype=np.float64)
+    numbers = [format_number(v, precision) for v in values]
+    label_width = max(len(label) for label in chart.labels)
+    number_width = max(len(n) for n in numbers)
+    room = max(4, max_width - label_width - number_width - 4)
+    top = float(np.max(np.abs(values))) if values.size else 0.0
+    table = Table(title=chart.name, box=None, show_header=False, pad_edge=False,
+                  title_justify="left", title_style="bold", caption=chart.caption or None,
+                  caption_justify="left", caption_style="dim italic")
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
+    for label, value, number in zip(chart.labels, values, numbers):
+        length = 0 if top == 0 else int(round(abs(value) / top * room))
+        table.add_row(label, Text("█" * length, style="cyan"), number)
+    return table
+
+
 def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableType:
     inner = width - PANEL_CHROME
     items: list[RenderableType] = []
     if part.heading:
         items.append(Text(part.heading, style="bold magenta"))
-    tables = [t for view in part.matrices for t in matrix_tables(view, precision, inner)]
+    tables = [t for view in part.matrices if not view.compact
+              for t in matrix_tables(view, precision, inner)]
     if tables:
         items.append(Columns(tables, padding=(0, 3)))
+    for view in part.matrices:
+        if view.compact:
+            items.append(compact_heatmap(view, inner))
+    for chart in part.charts:
+        items.append(Padding(chart_renderable(chart, precision, inner), (1, 0, 0, 0)))
     notes = Table.grid(padding=(0, 1))
     notes.add_column(style="bold", no_wrap=True)
     notes.add_column(overflow="fold")
@@ -123,7 +171,7 @@ def document_renderables(doc: Document, precision: int, width: int = 80,
         facts.append(f"d_k = {settings['d_k']}")
     if settings.get("heads", 1) > 1:
         facts.append(f"{settings['heads']} heads")
-    heading.append("\n" + ", ".join(facts), style="dim")
+    heading.append("\n" + (doc.subtitle or ", ".join(facts)), style="dim")
     out: list[RenderableType] = [heading]
     out += [step_panel(s, total, precision, width) for s in (steps or doc.steps)]
     return out

@@ -26,10 +26,28 @@ class MatrixView:
     masked: np.ndarray | None = None   # True where the mask does not allow the cell
     masked_text: str = MASKED
     caption: str = ""
+    heat_range: tuple[float, float] = (0.0, 1.0)   # the values drawn palest and darkest
+    compact: bool = False              # a heatmap of glyphs only, no numbers (large tables)
+
+    def heat_fraction(self, value: float) -> float:
+        """Where ``value`` lies in ``heat_range``, clipped to [0, 1]."""
+        lo, hi = self.heat_range
+        return float(np.clip((value - lo) / (hi - lo), 0.0, 1.0)) if hi > lo else 0.0
 
     @property
     def shape(self) -> str:
         return "×".join(str(n) for n in self.values.shape)
+
+
+@dataclass
+class Chart:
+    """A horizontal bar chart: one bar per label, lengths proportional to the values."""
+
+    name: str
+    key: str                           # the trace name of the values
+    labels: list[str]
+    values: np.ndarray
+    caption: str = ""
 
 
 @dataclass
@@ -40,6 +58,7 @@ class Part:
     matrices: list[MatrixView] = field(default_factory=list)
     worked: list[str] = field(default_factory=list)
     meaning: str = ""
+    charts: list[Chart] = field(default_factory=list)
 
 
 @dataclass
@@ -63,6 +82,7 @@ class Document:
     arrays: dict[str, np.ndarray]      # every matrix by name, full precision
     settings: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    subtitle: str = ""                 # the line under the title; by default the sizes
 
 
 def is_integral(values) -> bool:

@@ -1,0 +1,143 @@
+"""`tutor posenc`: the sinusoidal (or a learned) positional-encoding table, embedding + PE for a
+sentence, and why word order needs it. Parse, run the engine with a Trace, render."""
+
+from __future__ import annotations
+
+import click
+
+from .inputs import (MATRIX, MAX_DIM, MAX_POSITIONS, WORD_VECTOR, check_limit, parse_sentence,
+                     rng_for, shape_text, usage_error)
+from .options import output_options, pass_output, seed_option, show_document, step_option
+
+EPILOG = f"""\b
+Limits: --dim from 1 to {MAX_DIM}, --positions from 1 to {MAX_POSITIONS}. Tables wider than
+10 columns or longer than 16 rows are drawn as a heatmap (one glyph per cell);
+--format json always has every number.
+
+\b
+Examples:
+  tutor posenc --dim 4                      the table, with PE(1) worked out
+  tutor posenc --dim 64 --positions 50      a heatmap
+  tutor posenc --sentence "the cat"         embedding + PE = the input rows
+  tutor posenc --sentence "the cat" --embed the=0.1,0.2,0.3,0.4 --embed cat=0.5,0.8,0.7,0.8
+  tutor posenc --learned --seed 3           a learned (here: random) table
+  tutor posenc --learned --table pe.npy     a learned table from a file
+  tutor posenc --compare "lion kills tiger" "tiger kills lion"
+"""
+
+
+@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
+                                                "max_content_width": 80})
+@click.option("--dim", type=int, default=None, metavar="D",
+              help="Width d_model of each encoding. [default: 4]")
+@click.option("--positions", type=int, default=None, metavar="N",
+              help="Number of positions (rows). [default: 6, or the sentence's length]")
+@click.option("--sentence", default=None, metavar="TEXT",
+              help="Also show embedding + PE for these words.")
+@click.option("--embed", type=WORD_VECTOR, multiple=True,
+              help="One word's embedding for --sentence, e.g. cat=0,1,0,1 (repeatable).")
+@click.option("--learned", is_flag=True,
+              help="A learned table instead: --table, or N(0,1) entries from --seed.")
+@click.option("--table", type=MATRIX, default=None, metavar="SPEC",
+              help="The learned table [positions×d_model]: inline, .npy, .json or .csv.")
+@click.option("--compare", nargs=2, default=None, metavar="A B",
+              help="Two orderings of the same words: self-attention without and with PE.")
+@step_option
+@seed_option
+@output_options
+@pass_output
+def posenc(dim, positions, sentence, embed, learned, table, compare, step, seed, output):
+    """Show positional encodings: each column's formula, one cell worked out, the table.
+
+    PE(pos, 2i) = sin(pos / 10000^(2i/d)) and PE(pos, 2i+1) = cos(pos / 10000^(2i/d)).
+    """
+    from tutor.nn.analysis import row_permutation
+    from tutor.nn.attention import attention_head
+    from tutor.nn.posenc import (add_positional_encoding, init_learned_encoding,
+                                 learned_encoding, sinusoidal_encoding)
+    from tutor.trace import Trace
+
+    from .embeddings import embedding_matrix
+
+    if dim is not None:
+        check_limit("--dim", dim, MAX_DIM, "a width")
+    if positions is not None:
+        check_limit("--positions", positions, MAX_POSITIONS, "a number of positions")
+    if table is not None and not learned:
+        raise usage_error("--table", "expected --learned with it (the table is a learned one)")
+    if embed and not sentence:
+        raise usage_error("--embed", "expected --sentence with it")
+    trace = Trace()
+
+    if compare:
+        from tutor.render.posenc import compare_document
+        for other in ("--sentence", "--learned", "--positions"):
+            given = {"--sentence": sentence, "--learned": learned, "--positions": positions}
+            if given[other]:
+                raise usage_error("--compare", f"expected --compare on its own, got {other} too")
+        sentences = [parse_sentence("--compare", text) for text in compare]
+        if sorted(t.lower() for t in sentences[0]) != sorted(t.lower() for t in sentences[1]):
+            raise usage_error("--compare", f"expected two orderings of the same words, got "
+                                           f"'{compare[0]}' and '{compare[1]}'")
+        outs = {}
+        for name, tokens in zip("ab", sentences):
+            x, _ = embedding_matrix(tokens, dim=dim, embed=())               # [n, d_model]
+            n, d_model = x.shape
+            eye = np.eye(d_model)
+            scope = trace.scope(name)
+            scope.record("x", x)
+            plain, _ = attention_head(x, x, eye, eye, eye, trace=scope.scope("plain"))
+            pe = sinusoidal_encoding(n, d_model)                             # [n, d_model]
+            inputs = add_positional_encoding(x, pe, trace=scope.scope("input"))
+            with_pe, _ = attention_head(inputs, inputs, eye, eye, eye,
+                                        trace=scope.scope("with_pe"))
+            outs[name] = (plain, with_pe)
+        same_without = row_permutation(outs["a"][0], outs["b"][0]) is not None
+        same_with = row_permutation(outs["a"][1], outs["b"][1]) is not None
+        doc = compare_document(trace, sentences, precision=output.precision,
+                               same_without=same_without, same_with=same_with)
+        show_document(output, doc, step=step)
+        return
+
+    from tutor.render.posenc import posenc_document
+    tokens = parse_sentence("--sentence", sentence) if sentence is not None else None
+    if tokens and positions is not None and positions < len(tokens):
+        raise usage_error("--positions", f"expected at least {len(tokens)} (the sentence's "
+                                         f"words), got {positions}")
+    source = ""
+    if learned and table is not None:
+        if table.array is None:
+            raise usage_error("--table", f"expected a matrix (inline or a file), got "
+                                         f"'{table.text}'")
+        rows, cols = table.array.shape
+        if dim is not None and cols != dim:
+            raise usage_error("--table", f"expected {dim} columns (--dim {dim}), got a "
+                                         f"{shape_text((rows, cols))} matrix")
+        dim = cols
+        need = positions or (len(tokens) if tokens else rows)
+        if rows < need:
+            raise usage_error("--table", f"expected at least {need} rows (one per position), "
+                                         f"got a {shape_text((rows, cols))} matrix")
+        positions = need
+        source = f"--table ({table.describe()})"
+    d = dim or 4
+    n = positions or (len(tokens) if tokens else 6)
+    if learned:
+        if table is not None:
+            values = table.array
+        else:
+            values = init_learned_encoding(rng_for(seed, "--learned"), n, d)  # [n, d]
+            source = f"N(0, 1) draws from --seed {seed}, as a table looks before training"
+        trace.record("table", values)
+        pe = learned_encoding(values, n, trace=trace.scope("learned"))       # [n, d]
+    else:
+        pe = sinusoidal_encoding(n, d, trace=trace.scope("sinusoidal"))      # [n, d]
+    if tokens:
+        x, _ = embedding_matrix(tokens, dim=d, embed=embed)                  # [n_tok, d]
+        add_positional_encoding(x, pe, trace=trace.scope("input"))
+    doc = posenc_document(trace, kind="learned" if learned else "sinusoidal", d=d, n=n,
+                          precision=output.precision, tokens=tokens, source=source)
+    show_document(output, doc, step=step)
+
+
+import numpy as np  # noqa: E402  (NumPy is imported with the command, never by `tutor --help`)

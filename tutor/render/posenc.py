@@ -1,0 +1,171 @@
+"""The positional-encoding walkthroughs (sinusoidal table, learned table, embedding + PE, and
+the word-order comparison), built from what the engine recorded. Nothing here computes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .document import Document, Part, dim_labels, format_number, unique_labels
+from .walk import Walk
+
+COMPACT_COLUMNS = 10     # wider tables (or longer ones) are drawn as a glyph heatmap
+COMPACT_ROWS = 16
+MAX_FORMULAS = 8         # columns whose formula is written out
+
+
+def _g(value) -> str:
+    """A frequency or an angle in its shortest exact-looking form: 1, 0.01, 1e-04."""
+    return f"{float(value):.6g}"
+
+
+def _positions(n: int) -> list[str]:
+    return [f"pos {i}" for i in range(n)]
+
+
+def _compact(values) -> bool:
+    return values.shape[1] > COMPACT_COLUMNS or values.shape[0] > COMPACT_ROWS
+
+
+def _column_formula(j: int, d: int) -> str:
+    fn = "sin" if j % 2 == 0 else "cos"
+    return f"d{j + 1}: {fn}(pos / 10000^({2 * (j // 2)}/{d}))"
+
+
+def _sinusoidal_steps(w: Walk, d: int, n: int) -> None:
+    freqs, angles, pe = w["sinusoidal.frequencies"], w["sinusoidal.angles"], w["sinusoidal.pe"]
+    formulas = [_column_formula(j, d) + f" = {'sin' if j % 2 == 0 else 'cos'}(pos × "
+                f"{_g(freqs[j])})" for j in range(min(d, MAX_FORMULAS))]
+    if d > MAX_FORMULAS:
+        formulas.append(f"… and so on to d{d}: the pattern repeats with i = j // 2")
+    w.step("One frequency per pair of columns", "frequency(j) = 1 / 10000^(2i/d),  i = j // 2",
+           r"\omega_i = 1 / 10000^{2i/d}",
+           Part("", [w.view("frequency", "sinusoidal.frequencies", ["1/10000^(2i/d)"],
+                            dim_labels(d))], formulas,
+                f"Columns come in pairs: column 2i uses sine and column 2i+1 cosine, both at "
+                f"the frequency 1/10000^(2i/{d}). The first pair turns fastest (frequency 1); "
+                f"each later pair turns more slowly, so every position gets its own pattern."),
+           key="frequencies")
+    r = min(1, n - 1)
+    w.step("Angles: position × frequency", "angle(pos, j) = pos × frequency(j)",
+           r"\theta_{pos, j} = pos \cdot \omega_{\lfloor j/2 \rfloor}",
+           Part("", [w.view("angle", "sinusoidal.angles", _positions(n), dim_labels(d),
+                            compact=_compact(angles), heat=_compact(angles),
+                            heat_range=(0.0, float(max(angles.max(), 1e-12))))],
+                [f"angle({r}, d{d}) = {r} × {_g(freqs[-1])} = {_g(angles[r, -1])}"],
+                "Each row is one position; within a row the angle shrinks from left to right "
+                "because the frequencies do."), key="angles")
+    j = d - 1
+    fn = "sin" if j % 2 == 0 else "cos"
+    value = pe[r, j]
+    worked = [f"PE({r}, d{j + 1}) = {fn}({_g(angles[r, j])}) = "
+              f"{format_number(value, max(w.p, 5))}"]
+    if n > 1:
+        worked.append(f"PE(1) = " + w.vec(pe[1]) + "  (" + ", ".join(
+            f"{'sin' if k % 2 == 0 else 'cos'} {_g(angles[1, k])}"
+            for k in range(min(d, 4))) + (", …" if d > 4 else "") + ")")
+    meaning = ("Sine on even columns, cosine on odd ones, every entry between -1 and 1. No two "
+               "positions share a row, and the table needs no training.")
+    if d == 4 and n > 1:
+        meaning += (f" Position 1 is [sin 1, cos 1, sin 0.01, cos 0.01] = "
+                    f"[{', '.join(format_number(v, 3) for v in pe[1, :3])}, "
+                    f"{format_number(pe[1, 3], 5)}]; the lecture notes print 0.995 for the last "
+                    f"entry, but cos(0.01) is {format_number(pe[1, 3], 5)}.")
+    w.step("The positional-encoding table", "PE(pos, 2i) = sin(pos/10000^(2i/d)),  "
+           "PE(pos, 2i+1) = cos(pos/10000^(2i/d))",
+           r"PE_{pos,2i} = \sin(pos/10000^{2i/d}),\; PE_{pos,2i+1} = \cos(pos/10000^{2i/d})",
+           Part("", [w.view("PE", "sinusoidal.pe", _positions(n), dim_labels(d), heat=True,
+                            heat_range=(-1.0, 1.0), compact=_compact(pe))],
+                worked, meaning), key="table")
+
+
+def _learned_step(w: Walk, d: int, n: int, source: str) -> None:
+    pe = w["learned.pe"]
+    w.step("A learned positional table", "PE = the first n rows of a trained table P",
+           r"PE = P_{0:n}",
+           Part("", [w.view("PE (learned)", "learned.pe", _positions(n), dim_labels(d),
+                            heat=True, heat_range=(float(pe.min()), float(pe.max())),
+                            compact=_compact(pe))],
+                [f"PE(0) = {w.vec(pe[0])}" if d <= 8 else f"PE(0, d1) = {w.fmt(pe[0, 0])}"],
+                f"Here the table comes from {source}. A learned table has no formula: its rows "
+                f"are parameters fitted in training, so it cannot encode a position beyond the "
+                f"rows it has."), key="table")
+
+
+def _sentence_step(w: Walk, tokens: list[str]) -> None:
+    labels = unique_labels(tokens)
+    x, pe, out = w["input.embedded"], w["input.pe"], w["input.out"]
+    r = min(1, len(tokens) - 1)
+    w.step("Embedding + positional encoding", "input = X + PE  (row by row)", r"X + PE",
+           Part("", [w.view("X", "input.embedded", labels),
+                     w.view("PE", "input.pe", _positions(len(tokens))),
+                     w.view("X + PE", "input.out", labels)],
+                [f"x({labels[r]}) + pe({r}) = {w.vec(x[r])} + {w.vec(pe[r])} = "
+                 f"{w.vec(out[r])}"],
+                "Each word's vector gets the encoding of its position added; these rows, not "
+                "the bare embeddings, are what self-attention receives."), key="input")
+
+
+def posenc_document(trace, *, kind: str, d: int, n: int, precision: int, tokens=None,
+                    source: str = "") -> Document:
+    """``kind`` is "sinusoidal" or "learned"; ``tokens`` adds the embedding + PE step."""
+    w = Walk(trace, precision)
+    if kind == "sinusoidal":
+        _sinusoidal_steps(w, d, n)
+    else:
+        _learned_step(w, d, n, source)
+    if tokens:
+        _sentence_step(w, tokens)
+    title = f"{'Sinusoidal' if kind == 'sinusoidal' else 'Learned'} positional encoding"
+    settings = {"d_model": d, "positions": n, "kind": kind}
+    return w.document("posenc", title, tokens or [], settings,
+                      subtitle=f"{n} positions, d_model = {d}")
+
+
+def compare_document(trace, sentences: list[list[str]], *, precision: int,
+                     same_without: bool, same_with: bool) -> Document:
+    """Self-attention (identity weights) on two orderings of the same words, without and with
+    positional encoding; ``same_*`` say whether the output rows were a reordering."""
+    w = Walk(trace, precision)
+    names = ("A", "B")
+    texts = [" ".join(s) for s in sentences]
+    for with_pe in (False, True):
+        parts = []
+        for name, tokens in zip(names, sentences):
+            labels = unique_labels(tokens)
+            scope = f"{name.lower()}.{'with_pe' if with_pe else 'plain'}"
+            mats = []
+            if with_pe:
+                mats.append(w.view("X + PE", f"{name.lower()}.input.out", labels))
+            else:
+                mats.append(w.view("X", f"{name.lower()}.x", labels))
+            mats.append(w.view("Z", f"{scope}.out", labels))
+            parts.append(Part(f"{name}: \"{' '.join(tokens)}\"", mats))
+        a_tokens = [t.lower() for t in sentences[0]]
+        b_tokens = [t.lower() for t in sentences[1]]
+        word = next((t for t in a_tokens if a_tokens.index(t) != b_tokens.index(t)), a_tokens[0])
+        ia, ib = a_tokens.index(word), b_tokens.index(word)
+        key = "with_pe" if with_pe else "plain"
+        za, zb = w[f"a.{key}.out"][ia], w[f"b.{key}.out"][ib]
+        worked = [f"z({word}) in A = {w.vec(za)}", f"z({word}) in B = {w.vec(zb)}"]
+        if with_pe:
+            verdict = ("The outputs now differ: a word's vector depends on where it stands, "
+                       "so the model can tell the two sentences apart."
+                       if not same_with else
+                       "Even with positional encoding the outputs are a reordering here.")
+        else:
+            verdict = ("Without positional encoding the two sentences give the same set of "
+                       "output vectors, only in another order: self-attention alone cannot "
+                       "see word order." if same_without else
+                       "The outputs are not a reordering of each other.")
+        parts[-1].worked = worked
+        parts[-1].meaning = verdict
+        title = "With positional encoding" if with_pe else "Without positional encoding"
+        formula = ("Z = Attention(X + PE), Wq = Wk = Wv = I" if with_pe
+                   else "Z = Attention(X), Wq = Wk = Wv = I")
+        w.step(title, formula, r"Z = \mathrm{softmax}(QK^\top/\sqrt{d_k})V", parts,
+               key="with_pe" if with_pe else "without_pe")
+    settings = {"d_model": int(w["a.x"].shape[1]), "sentences": texts,
+                "same_set_without_pe": same_without, "same_set_with_pe": same_with}
+    return w.document("posenc", f"Word order: \"{texts[0]}\" vs \"{texts[1]}\"",
+                      sentences[0] + sentences[1], settings,
+                      subtitle=f"{len(sentences[0])} words, d_model = {settings['d_model']}")
