@@ -310,6 +310,9 @@ def parse_sentence(option: str, text: str, limit: int = MAX_TOKENS) -> list[str]
 def parse_vector(option: str, text: str, length: int | None = None,
                  limit: int = MAX_VECTOR) -> np.ndarray:
     """``"1,2,3"`` (or ``"1 2 3"``) -> a finite vector [n]; ``length`` fixes n."""
+    count = len(str(text).replace(",", " ").split())
+    if ";" not in str(text) and count > limit:                         # before parsing them
+        raise usage_error(option, f"expected at most {limit} numbers, got {count}")
     try:
         array = parse_inline(text) if str(text).strip() else None
     except SpecError as exc:

@@ -1,0 +1,98 @@
+"""`tutor layernorm`: layer norm on a vector step by step, batch norm beside it on a matrix,
+and add & norm."""
+
+from __future__ import annotations
+
+import click
+
+from .inputs import (MATRIX, MAX_DIM, check_finite, parse_vector, rng_for, shape_text,
+                     usage_error)
+from .options import output_options, pass_output, seed_option, show_document, step_option
+
+EPILOG = f"""\b
+Vectors are numbers split by commas or spaces ("1,2,3,4"), at most {MAX_DIM};
+--batch is a matrix, rows split by ';' (or a .npy/.json/.csv file).
+
+\b
+Examples:
+  tutor layernorm "1,2,3,4"                         mean, variance, normalise
+  tutor layernorm "1,2,3,4" --gamma "2,2,2,2" --beta "0,0,1,1"
+  tutor layernorm --batch "1,2,3;4,5,6;7,8,10"      batch norm beside layer norm
+  tutor layernorm "1,2,3,4" --residual              add & norm (random sublayer)
+  tutor layernorm "1,2,3,4" --residual --sublayer "0.5,0,0,-0.5"
+"""
+
+
+@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
+                                                "max_content_width": 80})
+@click.argument("vector", required=False)
+@click.option("--gamma", default=None, metavar="VEC", help="Scale γ, one per entry. [default: 1s]")
+@click.option("--beta", default=None, metavar="VEC", help="Shift β, one per entry. [default: 0s]")
+@click.option("--eps", type=float, default=1e-5, show_default=True, metavar="E",
+              help="ε inside the square root (> 0 or 0).")
+@click.option("--batch", type=MATRIX, default=None, metavar="MATRIX",
+              help="A matrix: layer norm per row beside batch norm per column.")
+@click.option("--residual", is_flag=True,
+              help="Add & norm: VECTOR is the sublayer's input, added to its output first.")
+@click.option("--sublayer", default=None, metavar="VEC",
+              help="The sublayer's output for --residual. [default: random from --seed]")
+@step_option
+@seed_option
+@output_options
+@pass_output
+def layernorm(vector, gamma, beta, eps, batch, residual, sublayer, step, seed, output):
+    """Show layer normalisation of VECTOR: mean, variance, normalise, scale and shift."""
+    import numpy as np
+
+    from tutor.nn.analysis import add_and_norm
+    from tutor.nn.functional import batch_norm, layer_norm
+    from tutor.render.norm import batch_document, layernorm_document
+    from tutor.trace import Trace
+
+    check_finite("--eps", eps)
+    if eps < 0:
+        raise usage_error("--eps", f"expected a number ≥ 0, got {eps:g}")
+    if sublayer is not None and not residual:
+        raise usage_error("--sublayer", "expected --residual with it")
+    trace = Trace()
+    if batch is not None:
+        if vector is not None:
+            raise usage_error("--batch", "expected either VECTOR or --batch, got both")
+        if residual:
+            raise usage_error("--residual", "expected a VECTOR, not --batch")
+        if batch.array is None:
+            raise usage_error("--batch", f"expected a matrix, got '{batch.text}'")
+        x = batch.array                                                   # [n, d]
+        if x.shape[0] < 2:
+            raise usage_error("--batch", f"expected at least 2 rows (a batch), got a "
+                                         f"{shape_text(x.shape)} matrix")
+        d = x.shape[1]
+    else:
+        if vector is None:
+            raise usage_error("VECTOR", "expected numbers such as \"1,2,3,4\" (or --batch), "
+                                        "got nothing")
+        x = parse_vector("VECTOR", vector, limit=MAX_DIM)                 # [d]
+        d = len(x)
+    g = parse_vector("--gamma", gamma, d) if gamma is not None else np.ones(d)
+    b = parse_vector("--beta", beta, d) if beta is not None else np.zeros(d)
+    trace.record("gamma", g)
+    trace.record("beta", b)
+    if batch is not None:
+        trace.record("input", x)
+        layer_norm(x, g, b, eps, trace=trace.scope("layer"))
+        batch_norm(x, g, b, eps, trace=trace.scope("batch"))
+        doc = batch_document(trace, precision=output.precision, eps=eps)
+    elif residual:
+        if sublayer is not None:
+            f = parse_vector("--sublayer", sublayer, d)
+        else:
+            f = rng_for(seed, "--sublayer").integers(-10, 11, size=d) / 10.0   # [d], steps of 0.1
+        add_and_norm(x, f, g, b, eps, trace=trace)
+        doc = layernorm_document(trace, precision=output.precision, eps=eps, residual=True,
+                                 has_affine=gamma is not None or beta is not None)
+    else:
+        trace.record("layer.input", x)
+        layer_norm(x, g, b, eps, trace=trace.scope("layer"))
+        doc = layernorm_document(trace, precision=output.precision, eps=eps, residual=False,
+                                 has_affine=gamma is not None or beta is not None)
+    show_document(output, doc, step=step)

@@ -1,0 +1,97 @@
+"""The layer-norm walkthrough (mean, variance, normalise, scale and shift), batch norm beside
+it on a matrix, and add & norm, built from what the engine recorded. Nothing here computes."""
+
+from __future__ import annotations
+
+from .document import Document, Part, dim_labels
+from .walk import Walk
+
+
+def _norm_steps(w: Walk, scope: str, what: str, eps: float, has_affine: bool) -> None:
+    """The four steps of layer norm on one vector, from ``scope``.mean/var/normalized/out."""
+    x = w[f"{scope}.input"] if f"{scope}.input" in w else w["add"]
+    mean, var = float(w[f"{scope}.mean"].ravel()[0]), float(w[f"{scope}.var"].ravel()[0])
+    normalized, out = w[f"{scope}.normalized"], w[f"{scope}.out"]
+    d = x.shape[-1]
+    cols = dim_labels(d)
+    terms = " + ".join(w.fmt(v) for v in x[:6]) + (" + …" if d > 6 else "")
+    w.step("Mean", "μ = (1/d) Σ x_j", r"\mu = \frac{1}{d}\sum_j x_j",
+           Part("", [w.view("μ", f"{scope}.mean", ["μ"], ["μ"])],
+                [f"μ = ({terms}) / {d} = {w.fmt(mean)}"],
+                f"The mean of the {d} numbers of {what}."), key="mean")
+    squares = " + ".join(f"({w.fmt(v)} − {w.fmt(mean)})²" for v in x[:3]) + (" + …" if d > 3 else "")
+    w.step("Variance", "σ² = (1/d) Σ (x_j − μ)²", r"\sigma^2 = \frac{1}{d}\sum_j (x_j-\mu)^2",
+           Part("", [w.view("σ²", f"{scope}.var", ["σ²"], ["σ²"])],
+                [f"σ² = ({squares}) / {d} = {w.fmt(var)}"],
+                "Divided by d, not d − 1 (the biased variance, as PyTorch's LayerNorm uses)."),
+           key="var")
+    w.step("Normalise", "n = (x − μ) / √(σ² + ε)", r"\hat x = \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}}",
+           Part("", [w.view("n", f"{scope}.normalized", ["n"], cols)],
+                [f"n1 = ({w.fmt(x[0])} − {w.fmt(mean)}) / √({w.fmt(var)} + {eps:g}) = "
+                 f"{w.fmt(normalized[0])}"],
+                "Now the numbers have mean 0 and variance 1 (up to ε, which keeps the division "
+                "safe when every number is the same)."), key="normalize")
+    w.step("Scale and shift", "y = γ ⊙ n + β", r"y = \gamma \odot \hat x + \beta",
+           Part("", [w.view("y", f"{scope}.out", ["y"], cols)],
+                [f"y1 = γ1 × n1 + β1 = {w.fmt(w['gamma'][0])} × {w.fmt(normalized[0])} + "
+                 f"{w.fmt(w['beta'][0])} = {w.fmt(out[0])}"],
+                "γ and β are learned per feature, so the network can undo the normalisation "
+                "where that helps." + ("" if has_affine else " Here γ = 1 and β = 0.")),
+           key="affine")
+
+
+def layernorm_document(trace, *, precision: int, eps: float, residual: bool,
+                       has_affine: bool) -> Document:
+    w = Walk(trace, precision)
+    if residual:
+        x, f, resid = w["input"], w["sublayer"], w["add"]
+        w.step("Add: the residual connection", "r = x + Sublayer(x)", r"r = x + F(x)",
+               Part("", [w.view("x", "input", ["x"]), w.view("Sublayer(x)", "sublayer", ["F(x)"]),
+                         w.view("x + Sublayer(x)", "add", ["r"])],
+                    [f"r1 = {w.fmt(x[0])} + {w.fmt(f[0])} = {w.fmt(resid[0])}"],
+                    "The vector added back is the sublayer's own input x: the sublayer only "
+                    "has to learn a change to x, and gradients reach earlier layers through "
+                    "the addition unchanged."), key="add")
+        _norm_steps(w, "norm", "x + Sublayer(x)", eps, has_affine)
+        title = "Add & norm"
+    else:
+        _norm_steps(w, "layer", "the vector", eps, has_affine)
+        title = "Layer normalisation"
+    d = int(w["gamma"].shape[0])
+    return w.document("layernorm", title, [], {"d": d, "eps": eps, "residual": residual},
+                      subtitle=f"d = {d}, ε = {eps:g}")
+
+
+def batch_document(trace, *, precision: int, eps: float) -> Document:
+    """Layer norm (each row on its own) beside batch norm (each column across the rows)."""
+    w = Walk(trace, precision)
+    x = w["input"]
+    n, d = x.shape
+    rows, cols = [f"item {i + 1}" for i in range(n)], dim_labels(d)
+    w.step("The batch", "X: one row per item, one column per feature", r"X",
+           Part("", [w.view("X", "input", rows, cols)], [],
+                f"{n} items of {d} features each."), key="input")
+    lm, lv = w["layer.mean"], w["layer.var"]
+    w.step("Layer norm: each row on its own", "μ, σ² over a row's features",
+           r"\hat x_{ij} = (x_{ij} - \mu_i)/\sqrt{\sigma_i^2+\epsilon}",
+           Part("", [w.view("μ", "layer.mean", rows, ["μ"]), w.view("σ²", "layer.var", rows, ["σ²"]),
+                     w.view("layer norm", "layer.out", rows, cols)],
+                [f"item 1: μ = {w.fmt(lm[0, 0])}, σ² = {w.fmt(lv[0, 0])}, "
+                 f"n11 = ({w.fmt(x[0, 0])} − {w.fmt(lm[0, 0])}) / √({w.fmt(lv[0, 0])} + {eps:g})"
+                 f" = {w.fmt(w['layer.out'][0, 0])}"],
+                "Each row is normalised with its own statistics, so an item's result does not "
+                "depend on the other items: this is what the Transformer uses, one token at a "
+                "time."), key="layer")
+    bm, bv = w["batch.mean"], w["batch.var"]
+    w.step("Batch norm: each column across the batch", "μ, σ² over a column's items",
+           r"\hat x_{ij} = (x_{ij} - \mu_j)/\sqrt{\sigma_j^2+\epsilon}",
+           Part("", [w.view("μ", "batch.mean", ["μ"], cols), w.view("σ²", "batch.var", ["σ²"], cols),
+                     w.view("batch norm", "batch.out", rows, cols)],
+                [f"d1: μ = {w.fmt(bm[0, 0])}, σ² = {w.fmt(bv[0, 0])}, "
+                 f"n11 = ({w.fmt(x[0, 0])} − {w.fmt(bm[0, 0])}) / √({w.fmt(bv[0, 0])} + {eps:g})"
+                 f" = {w.fmt(w['batch.out'][0, 0])}"],
+                "Each feature is normalised across the items of the batch, so an item's result "
+                "changes with the batch it is in, and a batch of one has nothing to compare."),
+           key="batch")
+    return w.document("layernorm", "Layer norm beside batch norm", [],
+                      {"items": n, "d": d, "eps": eps}, subtitle=f"{n} items, d = {d}, ε = {eps:g}")

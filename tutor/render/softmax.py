@@ -1,0 +1,67 @@
+"""The softmax walkthrough (scale and temperature, shift by the maximum, exp, sum, divide),
+built from what the engine recorded. Nothing here computes."""
+
+from __future__ import annotations
+
+from .document import Document, Part, format_number
+from .walk import Walk
+
+MAX_TERMS = 6            # terms of a sum written out before "…"
+
+
+def _terms(values, w: Walk, fmt=None) -> str:
+    fmt = fmt or w.fmt
+    items = [fmt(v) for v in values]
+    if len(items) > MAX_TERMS:
+        items = items[:3] + ["…"] + items[-2:]
+    return " + ".join(items)
+
+
+def softmax_document(trace, *, precision: int, scale: float, temperature: float) -> Document:
+    w = Walk(trace, precision)
+    x, logits = w["input"], w["logits"]
+    shifted, exp, total, out = (w[f"softmax.{n}"] for n in ("shifted", "exp", "sum", "out"))
+    n = x.shape[-1]
+    cols = [f"x{i + 1}" for i in range(n)]
+    adjusted = scale != 1 or temperature != 1
+    if adjusted:
+        w.step("Scale and temperature", "z = x × scale ÷ T", r"z = x \cdot s / T",
+               Part("", [w.view("x", "input", ["x"], cols), w.view("z", "logits", ["z"], cols)],
+                    [f"z1 = {w.fmt(x[0])} × {scale:g} ÷ {temperature:g} = {w.fmt(logits[0])}"],
+                    "A scale below 1 (attention uses 1/√dk) or a temperature above 1 shrinks the "
+                    "gaps between the numbers, so the weights come out more even; a temperature "
+                    "below 1 widens them and the largest number takes more of the weight."),
+               key="logits")
+    name = "z" if adjusted else "x"
+    top = logits.max()
+    w.step("Shift by the maximum", f"{name} − max({name})", r"z - \max z",
+           Part("", [w.view("shifted", "softmax.shifted", ["shifted"], cols)],
+                [f"max = {w.fmt(top)};  {name}1 − max = {w.fmt(logits[0])} − {w.fmt(top)} = "
+                 f"{w.fmt(shifted[0])}"],
+                "Subtracting the largest number changes no weight (it cancels in the division) "
+                "and makes every exponent ≤ 0, so e^x cannot overflow."), key="shift")
+    w.step("Exponentiate", "e^(shifted)", r"e^{z - \max z}",
+           Part("", [w.view("exp", "softmax.exp", ["exp"], cols)],
+                [f"e^{w.fmt(shifted[i])} = {format_number(exp[i], max(precision, 4))}"
+                 for i in range(min(n, MAX_TERMS))],
+                "e^x is positive for every x and grows fast, so larger inputs get much larger "
+                "shares."), key="exp")
+    w.step("Sum", "S = Σ e^(shifted)", r"S = \sum_j e^{z_j - \max z}",
+           Part("", [w.view("sum", "softmax.sum", ["S"], ["S"])],
+                [f"S = {_terms(exp, w, lambda v: format_number(v, max(precision, 4)))} = "
+                 f"{format_number(total[0], max(precision, 4))}"],
+                "The sum is what each share is divided by."), key="sum")
+    fav = int(out.argmax())
+    w.step("Divide", "softmax = e^(shifted) ÷ S", r"\mathrm{softmax}(z)_i = e^{z_i - \max z} / S",
+           Part("", [w.view("softmax", "softmax.out", ["weight"], cols, heat=True,
+                            caption="sums to 1")],
+                [f"softmax = [{', '.join(format_number(v, max(precision, 4)) for v in out)}]"
+                 if n <= MAX_TERMS else
+                 f"weight of x{fav + 1} = {format_number(out[fav], max(precision, 4))}"],
+                f"The weights are positive and add up to 1. x{fav + 1} gets "
+                f"{format_number(out[fav] * 100, 1)}% of the weight."), key="divide")
+    numbers = ", ".join(f"{float(v):g}" for v in x)
+    settings = {"n": n, "scale": scale, "temperature": temperature}
+    return w.document("softmax", f"softmax([{numbers}])", [], settings,
+                      subtitle=f"{n} numbers" + (f", scale {scale:g}" if scale != 1 else "")
+                      + (f", temperature {temperature:g}" if temperature != 1 else ""))
