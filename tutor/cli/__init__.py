@@ -107,3 +107,5 @@ register("softmax", "tutor.cli.softmax", "softmax",
          "Softmax step by step: shift, exp, sum, divide; with a scale and a temperature.")
 register("layernorm", "tutor.cli.layernorm", "layernorm",
          "Layer norm step by step; batch norm beside it; add & norm.")
+register("multihead", "tutor.cli.multihead", "multihead",
+         "Multi-head attention: split into heads, each head, concatenate, project.")

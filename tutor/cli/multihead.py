@@ -1,0 +1,88 @@
+"""`tutor multihead`: self-attention split into heads, each head's weights and attention,
+the concatenation and the output projection."""
+
+from __future__ import annotations
+
+import click
+
+from .inputs import (MATRIX, MAX_DIM, MAX_HEADS, MatrixSpec, check_limit, parse_sentence,
+                     rng_for, shape_text, usage_error)
+from .options import (output_options, pass_output, pause_option, seed_option, show_document,
+                      step_option)
+
+RANDOM = MatrixSpec("random", "random")
+
+EPILOG = f"""\b
+SPEC is identity, random (entries -1.0 … 1.0 from --seed), an inline matrix
+"1,0;0,1", or a .npy/.json/.csv file. Wq, Wk, Wv are [d_model×d_model] here,
+split into --heads blocks of columns; Wo is [d_model×d_model].
+
+\b
+Limits: at most 32 words, --dim at most {MAX_DIM}, --heads at most {MAX_HEADS}
+and a divisor of --dim.
+
+\b
+Examples:
+  tutor multihead "the cat sat" --heads 2
+  tutor multihead "the cat sat" --heads 4 --dim 8 --seed 3
+  tutor multihead "the cat sat" --heads 2 --wo identity --step 2
+  tutor multihead "the cat sat" --heads 2 --format json
+"""
+
+
+def _matrix(spec, option, d_model, seed):
+    if spec.array is not None:
+        if spec.array.shape != (d_model, d_model):
+            raise usage_error(option, f"expected a {d_model}×{d_model} matrix (d_model = "
+                                      f"{d_model}), got {shape_text(spec.array.shape)}")
+        return spec.array
+    return spec.resolve(d_model, d_model, rng_for(seed, option))
+
+
+@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
+                                                "max_content_width": 80})
+@click.argument("sentence")
+@click.option("--heads", type=int, default=2, show_default=True, metavar="H",
+              help="Number of heads; must divide --dim.")
+@click.option("--dim", type=int, default=4, show_default=True, metavar="D",
+              help="d_model, the width of each word's embedding.")
+@click.option("--wq", type=MATRIX, default=None, help="Query weights. [default: random]")
+@click.option("--wk", type=MATRIX, default=None, help="Key weights. [default: random]")
+@click.option("--wv", type=MATRIX, default=None, help="Value weights. [default: random]")
+@click.option("--wo", type=MATRIX, default=None, help="Output projection. [default: random]")
+@step_option
+@pause_option
+@seed_option
+@output_options
+@pass_output
+def multihead(sentence, heads, dim, wq, wk, wv, wo, step, pause, seed, output):
+    """Show multi-head self-attention on SENTENCE: split, each head, concat, Wo."""
+    from tutor.nn.analysis import split_head_columns
+    from tutor.nn.attention import multi_head_attention_xw
+    from tutor.render.multihead import multihead_document
+    from tutor.trace import Trace
+
+    from .embeddings import embedding_matrix
+
+    tokens = parse_sentence("SENTENCE", sentence)
+    check_limit("--dim", dim, MAX_DIM, "a width")
+    check_limit("--heads", heads, MAX_HEADS, "a number of heads")
+    if dim % heads:
+        raise usage_error("--heads", f"expected a number that divides --dim {dim}, got {heads}")
+    x, sources = embedding_matrix(tokens, dim=dim)                          # [n, d_model]
+    specs = {"--wq": wq or RANDOM, "--wk": wk or RANDOM, "--wv": wv or RANDOM,
+             "--wo": wo or RANDOM}
+    w = {opt: _matrix(spec, opt, dim, seed) for opt, spec in specs.items()}  # [d_model, d_model]
+    trace = Trace()
+    trace.record("x", x)
+    for opt, name in (("--wq", "w_q"), ("--wk", "w_k"), ("--wv", "w_v"), ("--wo", "w_o")):
+        trace.record(name, w[opt])
+    for opt, name in (("--wq", "w_q"), ("--wk", "w_k"), ("--wv", "w_v")):
+        split_head_columns(w[opt], heads, name, trace=trace)
+    multi_head_attention_xw(x, x, w["--wq"], w["--wk"], w["--wv"], w["--wo"], heads,
+                            trace=trace)
+    kinds = {name: specs[opt].describe() for opt, name in
+             (("--wq", "w_q"), ("--wk", "w_k"), ("--wv", "w_v"), ("--wo", "w_o"))}
+    doc = multihead_document(trace, tokens, precision=output.precision, heads=heads,
+                             sources=sources, weight_kinds=kinds)
+    show_document(output, doc, step=step, pause=pause)
