@@ -109,3 +109,7 @@ register("layernorm", "tutor.cli.layernorm", "layernorm",
          "Layer norm step by step; batch norm beside it; add & norm.")
 register("multihead", "tutor.cli.multihead", "multihead",
          "Multi-head attention: split into heads, each head, concatenate, project.")
+register("encode", "tutor.cli.encode", "encode",
+         "The encoder stack layer by layer; a real model with --weights.")
+register("transformer", "tutor.cli.transformer", "transformer",
+         "Encoder and decoder together, to the next-token distribution; --weights for a real model.")

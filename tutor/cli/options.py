@@ -218,3 +218,96 @@ def show_document(output: Output, doc, *, step: int | None = None, pause: bool =
                 output.pause()
             output.print(renderable)
     output.finish()
+
+
+# --- the encoder/decoder stack: a random model or a real one -------------------------------
+
+MAX_LAYERS = 6
+MAX_FF = 256
+
+
+def stack_options(command):
+    """--weights, --heads, --layers, --dim, --ff, --norm-first, --activation, --eps,
+    --save-weights, --output, --detail: shared by `tutor encode` and `tutor transformer`."""
+    decorators = [
+        click.option("--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                     help="A real model: an .npz of PyTorch nn.Transformer state-dict names; "
+                          "widths and layer counts are read from the shapes."),
+        click.option("--heads", type=int, default=2, show_default=True, metavar="H",
+                     help="Attention heads (must divide d_model; give it with --weights too)."),
+        click.option("--layers", type=int, default=None, metavar="N",
+                     help=f"Layers per stack, 1-{MAX_LAYERS}. [default: 1; random model only]"),
+        click.option("--dim", type=int, default=None, metavar="D",
+                     help="d_model. [default: 4; random model only]"),
+        click.option("--ff", type=int, default=None, metavar="F",
+                     help=f"Feed-forward width, 1-{MAX_FF}. [default: 2×d_model; random model only]"),
+        click.option("--norm-first", is_flag=True, help="Pre-norm: x + sublayer(norm(x))."),
+        click.option("--activation", type=click.Choice(["relu", "gelu"]), default="relu",
+                     show_default=True, help="Feed-forward activation."),
+        click.option("--eps", type=float, default=1e-5, show_default=True, metavar="E",
+                     help="Layer-norm epsilon (> 0)."),
+        click.option("--save-weights", type=click.Path(dir_okay=False), default=None,
+                     callback=_check_path, metavar="FILE", help="Save the model as .npz."),
+        click.option("--output", "output_path", type=click.Path(dir_okay=False), default=None,
+                     callback=_check_path, metavar="FILE.npy",
+                     help="Write the final output array as .npy."),
+        click.option("--detail", type=click.Choice(["summary", "full"]), default="summary",
+                     show_default=True, help="summary: attention and each layer's output; "
+                                             "full: every add & norm and feed-forward too."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed):
+    """The Transformer to run: loaded from --weights, or random from --seed. Limits are checked
+    before anything is allocated; a file of the wrong shape names the parameter (exit 1)."""
+    from tutor.nn.model import Transformer
+    from tutor.nn.params import load_npz
+
+    from .inputs import MAX_DIM, MAX_HEADS, MAX_MODEL_DIM, check_finite, check_limit, usage_error
+
+    check_limit("--heads", heads, MAX_HEADS, "a number of heads")
+    check_finite("--eps", eps, positive=True)
+    if weights is not None:
+        for option, value in (("--layers", layers), ("--dim", dim), ("--ff", ff)):
+            if value is not None:
+                raise usage_error(option, "expected no size with --weights (they are read from "
+                                          f"the file), got {option} {value}")
+        state = load_npz(weights)
+        key = "encoder.layers.0.self_attn.in_proj_weight"
+        if key in state and state[key].ndim == 2:
+            d_model = state[key].shape[1]
+            if d_model > MAX_MODEL_DIM:
+                raise usage_error("--weights", f"expected d_model at most {MAX_MODEL_DIM}, got "
+                                               f"{d_model} in {weights}")
+            if d_model % heads:
+                raise usage_error("--heads", f"expected a number that divides d_model {d_model} "
+                                             f"(from --weights), got {heads}")
+        return Transformer.from_state_dict(state, heads, norm_first=norm_first,
+                                           activation=activation, layer_norm_eps=eps)
+    layers = 1 if layers is None else layers
+    dim = 4 if dim is None else dim
+    check_limit("--layers", layers, MAX_LAYERS, "a number of layers")
+    check_limit("--dim", dim, MAX_DIM, "a width")
+    ff = 2 * dim if ff is None else ff
+    check_limit("--ff", ff, MAX_FF, "a width")
+    if dim % heads:
+        raise usage_error("--heads", f"expected a number that divides --dim {dim}, got {heads}")
+    return Transformer.random(dim, heads, layers, layers, ff, seed=seed, norm_first=norm_first,
+                              activation=activation, layer_norm_eps=eps)
+
+
+def save_results(model, save_weights, output_path, result) -> None:
+    """--save-weights and --output: write the model and the final array."""
+    import numpy as np
+
+    try:
+        if save_weights:
+            model.save(save_weights)
+        if output_path:
+            np.save(output_path, result)
+    except OSError as exc:
+        path = output_path if output_path and not save_weights else save_weights
+        raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None

@@ -1,0 +1,181 @@
+"""`tutor encode` and `tutor transformer`: --weights/--src-vectors/--tgt-vectors/--output against
+PyTorch's golden files, the causal mask, the next-token distribution, rendering, bad input."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tutor.cli import cli, main
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), env={"NO_COLOR": None, "COLUMNS": None},
+                              catch_exceptions=False)
+
+
+def golden_files(tmp_path, name):
+    z = np.load(GOLDEN / f"{name}.npz", allow_pickle=False)
+    params = {k[len("param."):]: z[k] for k in z.files if k.startswith("param.")}
+    np.savez(tmp_path / "w.npz", **params)
+    np.save(tmp_path / "src.npy", z["in.src"])
+    np.save(tmp_path / "tgt.npy", z["in.tgt"])
+    meta = json.loads(str(z["meta"]))["config"]
+    return z, meta
+
+
+@pytest.mark.parametrize("name", ["transformer_1head_1x2", "transformer_pre_gelu_3x3"])
+def test_encode_equals_pytorch_memory(tmp_path, name):
+    z, cfg = golden_files(tmp_path, name)
+    assert "in.src_key_padding_mask" not in z.files and "in.src_mask" not in z.files
+    args = ["encode", "--weights", str(tmp_path / "w.npz"), "--heads", str(cfg["nhead"]),
+            "--src-vectors", str(tmp_path / "src.npy"), "--output", str(tmp_path / "out.npy"),
+            "--activation", cfg["activation"], "--format", "json"]
+    if cfg["norm_first"]:
+        args.append("--norm-first")
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), z["out.memory"], atol=1e-9, rtol=0)
+    doc = json.loads(result.output)
+    np.testing.assert_allclose(doc["matrices"]["encoder.norm.out"], z["out.memory"], atol=1e-9)
+
+
+def test_transformer_equals_pytorch_output(tmp_path):
+    z, cfg = golden_files(tmp_path, "transformer_1head_1x2")
+    result = run("transformer", "--weights", str(tmp_path / "w.npz"), "--heads", "1",
+                 "--src-vectors", str(tmp_path / "src.npy"), "--tgt-vectors",
+                 str(tmp_path / "tgt.npy"), "--output", str(tmp_path / "out.npy"),
+                 "--save-weights", str(tmp_path / "again.npz"))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), z["out.output"], atol=1e-9, rtol=0)
+    again = np.load(tmp_path / "again.npz")
+    np.testing.assert_array_equal(again["encoder.norm.weight"], z["param.encoder.norm.weight"])
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+
+
+def test_unbatched_vectors_give_unbatched_output(tmp_path):
+    z, _ = golden_files(tmp_path, "transformer_1head_1x2")
+    np.save(tmp_path / "src2.npy", z["in.src"][0])
+    result = run("encode", "--weights", str(tmp_path / "w.npz"), "--heads", "1",
+                 "--src-vectors", str(tmp_path / "src2.npy"), "--output", str(tmp_path / "m.npy"))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "m.npy"), z["out.memory"][0], atol=1e-9)
+
+
+def test_causal_target_mask_hides_later_positions(tmp_path):
+    z, _ = golden_files(tmp_path, "transformer_1head_1x2")
+    common = ["transformer", "--weights", str(tmp_path / "w.npz"), "--heads", "1",
+              "--src-vectors", str(tmp_path / "src.npy"), "--causal"]
+    full = run(*common, "--tgt-vectors", str(tmp_path / "tgt.npy"), "--output",
+               str(tmp_path / "a.npy"), "--format", "json")
+    doc = json.loads(full.output)
+    weights = np.array(doc["matrices"]["decoder.layers.0.self_attn.weights"])[0, 0]
+    assert np.all(weights[np.triu_indices(7, 1)] == 0)
+    # position 3 sees only positions 1-3: cutting the target after it changes nothing there
+    np.save(tmp_path / "tgt3.npy", z["in.tgt"][:, :3])
+    run(*common, "--tgt-vectors", str(tmp_path / "tgt3.npy"), "--output", str(tmp_path / "b.npy"))
+    np.testing.assert_allclose(np.load(tmp_path / "a.npy")[:, :3], np.load(tmp_path / "b.npy"),
+                               atol=1e-12)
+
+
+def test_sentences_walkthrough_and_next_token_distribution():
+    result = run("transformer", "--src", "the cat sat", "--tgt", "le chat", "--format", "json")
+    doc = json.loads(result.output)
+    m = doc["matrices"]
+    assert doc["settings"]["vocabulary"] == ["the", "cat", "sat", "le", "chat"]
+    h = np.array(m["decoder.norm.out"])[0, -1]
+    logits = np.array(m["vocab_embeddings"]) @ h
+    np.testing.assert_allclose(m["next.logits"], logits, rtol=1e-12)
+    p = np.exp(logits - logits.max())
+    np.testing.assert_allclose(m["next.softmax.out"], p / p.sum(), rtol=1e-12)
+    w = np.array(m["decoder.layers.0.self_attn.weights"])[0]
+    assert np.all(w[:, 0, 1] == 0)                                     # lower-triangular
+    assert np.array(m["decoder.layers.0.multihead_attn.weights"]).shape == (1, 2, 2, 3)
+    keys = [s["key"] for s in doc["steps"]]
+    assert keys[-1] == "next" and "decoder.layers.0.multihead_attn" in keys
+
+
+def test_encode_sentence_layers_and_detail():
+    doc = json.loads(run("encode", "the cat sat", "--layers", "2", "--dim", "8", "--heads", "4",
+                         "--detail", "full", "--format", "json").output)
+    m = doc["matrices"]
+    assert np.array(m["encoder.layers.1.self_attn.weights"]).shape == (1, 4, 3, 3)
+    add1 = np.array(m["encoder.layers.0.add1"])
+    np.testing.assert_allclose(add1, np.array(m["encoder.layers.0.input"])
+                               + np.array(m["encoder.layers.0.self_attn.out_proj"]), rtol=1e-12)
+    keys = [s["key"] for s in doc["steps"]]
+    assert "encoder.layers.1.add2" in keys and keys[-1] == "memory"
+
+
+def test_rendering_at_80_columns():
+    for args in (["encode", "the cat sat"], ["encode", "the cat sat", "--detail", "full",
+                                              "--dim", "16", "--heads", "4"],
+                 ["transformer", "--src", "the cat sat", "--tgt", "le chat", "--detail", "full"]):
+        out = run(*args).output
+        assert max(len(line) for line in out.splitlines()) <= 80, args
+        assert "\x1b[" not in out
+    out = run("transformer", "--src", "the cat sat", "--tgt", "le chat").output
+    assert "encoder–decoder attention" in out and "p(next word)" in out
+    assert "Examples:" in run("encode", "--help").output
+    assert "Examples:" in run("transformer", "--help").output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["encode"], "'SENTENCE': expected a sentence or --src-vectors"),
+    (["encode", " "], "'SENTENCE': expected at least one word"),
+    (["encode", "a b", "--heads", "3"], "'--heads': expected a number that divides --dim 4"),
+    (["encode", "a b", "--dim", "0"], "'--dim': expected a width from 1 to 64, got 0"),
+    (["encode", "a b", "--layers", "7"], "'--layers': expected a number of layers from 1 to 6"),
+    (["encode", "a b", "--ff", "0"], "'--ff': expected a width from 1 to 256"),
+    (["encode", "a b", "--eps", "nan"], "'--eps': expected a finite number"),
+    (["encode", "a b", "--eps", "0"], "'--eps': expected a number greater than 0"),
+    (["transformer", "--src", "a"], "'--tgt': expected both --src and --tgt"),
+    (["transformer"], "'--src': expected --src and --tgt"),
+    (["transformer", "--src", "a", "--tgt", "b", "--causal"], "'--causal': expected --tgt-vectors"),
+])
+def test_bad_options(capsys, args, message):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and message in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bad_files(tmp_path, capsys):
+    z, _ = golden_files(tmp_path, "transformer_1head_1x2")
+    w = str(tmp_path / "w.npz")
+    np.save(tmp_path / "wide.npy", np.zeros((3, 5)))
+    np.save(tmp_path / "nan.npy", np.full((3, 4), np.nan))
+    np.save(tmp_path / "flat.npy", np.zeros(4))
+    params = {k[6:]: z[k] for k in z.files if k.startswith("param.")}
+    params["encoder.layers.0.linear1.bias"] = np.zeros(3)
+    np.savez(tmp_path / "bad.npz", **params)
+    cases = [
+        (["encode", "--weights", w, "--heads", "1", "--src-vectors", str(tmp_path / "wide.npy")],
+         2, "'--src-vectors': expected d_model = 4 columns (from the model)"),
+        (["encode", "--weights", w, "--heads", "1", "--src-vectors", str(tmp_path / "nan.npy")],
+         2, "'--src-vectors': expected finite numbers"),
+        (["encode", "--weights", w, "--heads", "1", "--src-vectors", str(tmp_path / "flat.npy")],
+         2, "'--src-vectors': expected shape [seq, d_model] or [batch, seq, d_model]"),
+        (["encode", "--weights", w, "--heads", "3", "--src-vectors", str(tmp_path / "src.npy")],
+         2, "'--heads': expected a number that divides d_model 4"),
+        (["encode", "--weights", w, "--dim", "4", "a"], 2, "'--dim': expected no size with --weights"),
+        (["encode", "--weights", str(tmp_path / "bad.npz"), "--heads", "1", "a"], 1,
+         "'encoder.layers.0.linear1.bias' has shape (3,), expected (8,)"),
+        (["encode", "--weights", str(tmp_path / "none.npz"), "--heads", "1", "a"], 1,
+         "no such file"),
+        (["transformer", "--weights", w, "--heads", "1", "--src-vectors", str(tmp_path / "src.npy"),
+          "--tgt-vectors", str(tmp_path / "flat.npy")], 2, "'--tgt-vectors': expected shape"),
+    ]
+    for args, code, message in cases:
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        err = capsys.readouterr().err
+        assert info.value.code == code, (args, err)
+        assert err.startswith("Error: ") and message in err, err
+        assert len(err.strip().splitlines()) == 1

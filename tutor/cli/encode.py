@@ -1,0 +1,79 @@
+"""`tutor encode`: the encoder stack layer by layer on a sentence (random model) or on your
+own vectors and a real model's weights."""
+
+from __future__ import annotations
+
+import click
+
+from .inputs import parse_sentence, read_vectors, usage_error
+from .options import (build_model, output_options, pass_output, save_results, seed_option,
+                      show_document, stack_options, step_option)
+
+EPILOG = """\b
+With --weights FILE.npz (PyTorch nn.Transformer state-dict names, e.g.
+numpy.savez(path, **{k: v.numpy() for k, v in model.state_dict().items()}))
+and --src-vectors FILE.npy ([seq, d_model] or [batch, seq, d_model], what
+nn.Transformer takes), the numbers equal PyTorch's encoder (with its final norm).
+Batched inputs show item 1; --format json and --output hold every item.
+
+\b
+Limits: at most 32 words; --dim 1-64, --layers 1-6, --ff 1-256, --heads 1-16;
+vectors: batch 16, 512 positions, d_model 1024.
+
+\b
+Examples:
+  tutor encode "the cat sat"
+  tutor encode "the cat sat" --layers 2 --heads 2 --dim 8 --detail full
+  tutor encode "the cat sat" --norm-first --activation gelu
+  tutor encode --weights model.npz --heads 2 --src-vectors src.npy --output memory.npy
+  tutor encode "the cat sat" --save-weights model.npz
+"""
+
+
+@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
+                                                "max_content_width": 80})
+@click.argument("sentence", required=False)
+@click.option("--src-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",
+              help="Already-embedded inputs instead of SENTENCE.")
+@stack_options
+@step_option
+@seed_option
+@output_options
+@pass_output
+def encode(sentence, src_vectors, weights, heads, layers, dim, ff, norm_first, activation, eps,
+           save_weights, output_path, detail, step, seed, output):
+    """Show the encoder stack on SENTENCE: attention per head, add & norm, feed-forward."""
+    from tutor.nn.posenc import add_positional_encoding, sinusoidal_encoding
+    from tutor.render.stack import encode_document
+    from tutor.trace import Trace
+
+    from .embeddings import embedding_matrix
+
+    if sentence is not None and src_vectors is not None:
+        raise usage_error("--src-vectors", "expected either SENTENCE or --src-vectors, got both")
+    if sentence is None and src_vectors is None:
+        raise usage_error("SENTENCE", "expected a sentence or --src-vectors, got neither")
+    tokens = parse_sentence("SENTENCE", sentence) if sentence is not None else None
+    model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed)
+    d_model = model.config.d_model
+    trace = Trace()
+    if tokens:
+        x, _ = embedding_matrix(tokens, dim=d_model)                        # [n, d_model]
+        pe = sinusoidal_encoding(len(tokens), d_model)                      # [n, d_model]
+        src = add_positional_encoding(x, pe, trace=trace.scope("input"))    # [n, d_model]
+        labels = tokens
+    else:
+        src = read_vectors("--src-vectors", src_vectors, d_model)           # [(B,) S, d_model]
+        trace.record("src", src if src.ndim == 3 else src[None])
+        labels = [f"p{i + 1}" for i in range(src.shape[-2])]
+    memory = model.encode(src, trace=trace)                                 # like src
+    save_results(model, save_weights, output_path, memory)
+    c = model.config
+    settings = {"d_model": c.d_model, "heads": c.nhead, "layers": c.num_encoder_layers,
+                "dim_feedforward": c.dim_feedforward, "norm_first": c.norm_first,
+                "activation": c.activation, "eps": c.layer_norm_eps,
+                "weights": "file" if weights else f"random (seed {seed})"}
+    doc = encode_document(trace, labels, precision=output.precision,
+                          n_layers=c.num_encoder_layers, norm_first=c.norm_first, detail=detail,
+                          sentence=bool(tokens), settings=settings)
+    show_document(output, doc, step=step)

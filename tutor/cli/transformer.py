@@ -1,0 +1,121 @@
+"""`tutor transformer`: encoder and decoder together on a source and a target sentence (random
+model), or on your own vectors and a real model's weights."""
+
+from __future__ import annotations
+
+import click
+
+from .inputs import parse_sentence, read_vectors, usage_error
+from .options import (build_model, output_options, pass_output, save_results, seed_option,
+                      show_document, stack_options, step_option)
+
+EPILOG = """\b
+With sentences the target gets a causal mask; with --tgt-vectors add --causal
+for one. With --weights FILE.npz (PyTorch nn.Transformer state-dict names) and
+--src-vectors/--tgt-vectors FILE.npy ([seq, d_model] or [batch, seq, d_model],
+what nn.Transformer(batch_first=True) takes), the numbers equal PyTorch's.
+Batched inputs show item 1; --format json and --output hold every item.
+
+\b
+Limits: at most 32 words per sentence; --dim 1-64, --layers 1-6, --ff 1-256,
+--heads 1-16; vectors: batch 16, 512 positions, d_model 1024.
+
+\b
+Examples:
+  tutor transformer --src "the cat sat" --tgt "le chat"
+  tutor transformer --src "the cat sat" --tgt "le chat" --detail full
+  tutor transformer --weights model.npz --heads 2 --src-vectors src.npy \\
+      --tgt-vectors tgt.npy --causal --output out.npy
+"""
+
+
+@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
+                                                "max_content_width": 80})
+@click.option("--src", default=None, metavar="TEXT", help="The source sentence (encoder).")
+@click.option("--tgt", default=None, metavar="TEXT", help="The target so far (decoder).")
+@click.option("--src-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",
+              help="Already-embedded source instead of --src.")
+@click.option("--tgt-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",
+              help="Already-embedded target instead of --tgt.")
+@click.option("--causal", is_flag=True, help="Causal target mask for --tgt-vectors.")
+@stack_options
+@step_option
+@seed_option
+@output_options
+@pass_output
+def transformer(src, tgt, src_vectors, tgt_vectors, causal, weights, heads, layers, dim, ff,
+                norm_first, activation, eps, save_weights, output_path, detail, step, seed,
+                output):
+    """Show encoder and decoder together: masked self-attention, encoder–decoder attention,
+    feed-forward, the output vectors and the next-token distribution."""
+
+
+    from tutor.nn.analysis import next_token_distribution
+    from tutor.nn.masks import causal_mask
+    from tutor.nn.posenc import add_positional_encoding, sinusoidal_encoding
+    from tutor.render.stack import transformer_document
+    from tutor.trace import Trace
+
+    from .embeddings import embedding_matrix
+
+    sentences = src is not None or tgt is not None
+    vectors = src_vectors is not None or tgt_vectors is not None
+    if sentences and vectors:
+        raise usage_error("--src-vectors" if src_vectors else "--tgt-vectors",
+                          "expected sentences (--src, --tgt) or vectors, got both")
+    if sentences and (src is None or tgt is None):
+        raise usage_error("--tgt" if tgt is None else "--src", "expected both --src and --tgt")
+    if vectors and (src_vectors is None or tgt_vectors is None):
+        raise usage_error("--tgt-vectors" if tgt_vectors is None else "--src-vectors",
+                          "expected both --src-vectors and --tgt-vectors")
+    if not sentences and not vectors:
+        raise usage_error("--src", "expected --src and --tgt (or --src-vectors and "
+                                   "--tgt-vectors), got neither")
+    if causal and sentences:
+        raise usage_error("--causal", "expected --tgt-vectors with it (sentences are always "
+                                      "causal)")
+    src_tokens = parse_sentence("--src", src) if sentences else None
+    tgt_tokens = parse_sentence("--tgt", tgt) if sentences else None
+    model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed)
+    d_model = model.config.d_model
+    trace = Trace()
+    vocab = None
+    if sentences:
+        parts = []
+        for name, tokens in (("src_input", src_tokens), ("tgt_input", tgt_tokens)):
+            x, _ = embedding_matrix(tokens, dim=d_model)                   # [n, d_model]
+            pe = sinusoidal_encoding(len(tokens), d_model)                 # [n, d_model]
+            parts.append(add_positional_encoding(x, pe, trace=trace.scope(name)))
+        src_x, tgt_x = parts
+        src_labels, tgt_labels = src_tokens, tgt_tokens
+        causal = True
+    else:
+        src_x = read_vectors("--src-vectors", src_vectors, d_model)       # [(B,) S, d_model]
+        tgt_x = read_vectors("--tgt-vectors", tgt_vectors, d_model)       # [(B,) T, d_model]
+        if src_x.ndim != tgt_x.ndim or (src_x.ndim == 3 and src_x.shape[0] != tgt_x.shape[0]):
+            raise usage_error("--tgt-vectors", f"expected the same batch as --src-vectors "
+                                               f"{list(src_x.shape)}, got {list(tgt_x.shape)}")
+        trace.record("src", src_x if src_x.ndim == 3 else src_x[None])
+        trace.record("tgt", tgt_x if tgt_x.ndim == 3 else tgt_x[None])
+        src_labels = [f"s{i + 1}" for i in range(src_x.shape[-2])]
+        tgt_labels = [f"t{i + 1}" for i in range(tgt_x.shape[-2])]
+    mask = causal_mask(tgt_x.shape[-2]) if causal else None                # [T, T], True = hidden
+    out = model.forward(src_x, tgt_x, tgt_mask=mask, trace=trace)          # like tgt
+    if sentences:
+        vocab = list(dict.fromkeys(t.lower() for t in src_tokens + tgt_tokens))
+        table, _ = embedding_matrix(vocab, dim=d_model)                    # [n_vocab, d_model]
+        trace.record("vocab_embeddings", table)
+        next_token_distribution(out[-1], table, trace=trace.scope("next"))  # [n_vocab]
+    save_results(model, save_weights, output_path, out)
+    c = model.config
+    settings = {"d_model": c.d_model, "heads": c.nhead, "encoder_layers": c.num_encoder_layers,
+                "decoder_layers": c.num_decoder_layers, "dim_feedforward": c.dim_feedforward,
+                "norm_first": c.norm_first, "activation": c.activation,
+                "eps": c.layer_norm_eps, "causal": bool(causal), "vocabulary": vocab,
+                "weights": "file" if weights else f"random (seed {seed})"}
+    doc = transformer_document(trace, src_labels, tgt_labels, precision=output.precision,
+                               n_enc=c.num_encoder_layers, n_dec=c.num_decoder_layers,
+                               norm_first=c.norm_first, detail=detail, sentence=sentences,
+                               causal=bool(causal), vocab=vocab, settings=settings)
+    show_document(output, doc, step=step)
+

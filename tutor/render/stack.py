@@ -1,0 +1,169 @@
+"""The encoder and encoder–decoder walkthroughs, built from what ``Transformer.encode`` /
+``decode`` recorded: attention heatmaps per head, add & norm, feed-forward, the output
+vectors and the next-token distribution. Nothing here computes. Batched runs show item 1."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .document import Document, Part, dim_labels, unique_labels
+from .walk import Walk
+
+B = 0                    # the batch item shown
+
+
+def _heads(w: Walk, key: str, rows, cols, masked=None) -> list:
+    weights = w[key]
+    return [w.view(f"head {h + 1}", key, rows, cols, index=(B, h), heat=True,
+                   masked=masked, caption="rows sum to 1" if h == weights.shape[1] - 1 else "")
+            for h in range(weights.shape[1])]
+
+
+def _favourite(w: Walk, key: str, rows, cols) -> str:
+    weights = w[key][B, 0]                                             # head 1
+    r = len(rows) - 1
+    c = int(np.argmax(weights[r]))
+    return f"in head 1, {rows[r]} attends most to {cols[c]} ({w.fmt(weights[r, c], False)})"
+
+
+def _sublayer_steps(w: Walk, prefix: str, n: int, name: str, rows, norm_first: bool,
+                    detail: str, title: str) -> None:
+    """Add & norm around sublayer ``name`` (attention output or feed-forward)."""
+    if detail != "full":
+        return
+    add, norm = f"{prefix}.add{n}", f"{prefix}.norm{n}.out"
+    if norm_first:
+        formula, latex = f"x + {name}(LayerNorm(x))", r"x + F(\mathrm{LN}(x))"
+        mats = [w.view(f"norm{n}(x)", norm, rows, index=(B,)), w.view("x + …", add, rows, index=(B,))]
+        meaning = ("Pre-norm: the sublayer sees the normalised x, and its output is added to x "
+                   "itself, the sublayer's own input before the norm.")
+    else:
+        formula, latex = f"LayerNorm(x + {name}(x))", r"\mathrm{LN}(x + F(x))"
+        mats = [w.view("x + sublayer", add, rows, index=(B,)),
+                w.view(f"norm{n}", norm, rows, index=(B,))]
+        meaning = ("The residual added is the sublayer's own input x; then each row is "
+                   "normalised to mean 0 and variance 1 and scaled by the learned γ, β.")
+    w.step(title, formula, latex, Part("", mats, [], meaning), key=f"{prefix}.add{n}")
+
+
+def _ff_step(w: Walk, prefix: str, rows, detail: str) -> None:
+    if detail != "full":
+        return
+    w.step("Feed-forward", "FFN(x) = act(x·W1ᵀ + b1)·W2ᵀ + b2, each position on its own",
+           r"\mathrm{FFN}(x) = \phi(xW_1^\top + b_1)W_2^\top + b_2",
+           Part("", [w.view("act(hidden)", f"{prefix}.ff.activated", rows, index=(B,)),
+                     w.view("FFN", f"{prefix}.ff.out", rows, index=(B,))], [],
+                "The same two-layer network is applied to every position separately: attention "
+                "mixes positions, the feed-forward transforms each one."), key=f"{prefix}.ff")
+
+
+def encoder_steps(w: Walk, labels, n_layers: int, norm_first: bool, detail: str) -> None:
+    for i in range(n_layers):
+        prefix = f"encoder.layers.{i}"
+        key = f"{prefix}.self_attn.weights"
+        w.step(f"Encoder layer {i + 1}: self-attention", "softmax(Q·Kᵀ/√dk) per head",
+               r"\mathrm{softmax}(QK^\top/\sqrt{d_k})",
+               Part("", _heads(w, key, labels, labels),
+                    [_favourite(w, key, labels, labels)],
+                    "Each head's weights: a row is a query token, a column the key it looks at."),
+               key=f"{prefix}.self_attn")
+        _sublayer_steps(w, prefix, 1, "SelfAttention", labels, norm_first, detail,
+                        "Add & norm after self-attention")
+        _ff_step(w, prefix, labels, detail)
+        _sublayer_steps(w, prefix, 2, "FFN", labels, norm_first, detail,
+                        "Add & norm after the feed-forward")
+        if detail != "full":
+            w.step(f"Encoder layer {i + 1}: output", "after add & norm, feed-forward, add & norm",
+                   r"x_{l+1}", Part("", [w.view("output", f"{prefix}.output", labels, index=(B,))],
+                                    [], "Each token's vector after this layer (--detail full "
+                                        "shows the add & norm and feed-forward steps)."),
+                   key=f"{prefix}.output")
+    w.step("Contextual vectors", "memory = LayerNorm(last layer's output)",
+           r"\mathrm{memory} = \mathrm{LN}(x_N)",
+           Part("", [w.view("memory", "encoder.norm.out", labels, index=(B,))], [],
+                "One vector per source token that now carries its context; the decoder's "
+                "encoder–decoder attention reads these."), key="memory")
+
+
+def input_step(w: Walk, labels, scope: str, name: str, sentence: bool) -> None:
+    if sentence:
+        w.step(f"{name} input: embedding + positional encoding", "X + PE", r"X + PE",
+               Part("", [w.view("X", f"{scope}.embedded", labels),
+                         w.view("X + PE", f"{scope}.out", labels)], [],
+                    "Word vectors plus sinusoidal positional encodings."), key=scope)
+    else:
+        w.step(f"{name} input", "already-embedded vectors", r"X",
+               Part("", [w.view("X", scope, labels, index=(B,))], [],
+                    "The vectors as given (no positional encoding is added)."), key=scope)
+
+
+def encode_document(trace, labels, *, precision, n_layers, norm_first, detail, sentence,
+                    settings) -> Document:
+    w = Walk(trace, precision)
+    labels = unique_labels(labels)
+    input_step(w, labels, "input" if sentence else "src", "Source", sentence)
+    encoder_steps(w, labels, n_layers, norm_first, detail)
+    return w.document("encode", f"Encoder on \"{' '.join(labels)}\"" if sentence else
+                      "Encoder on the given vectors", labels, settings,
+                      subtitle=f"{len(labels)} tokens, d_model = {settings['d_model']}, "
+                               f"{settings['heads']} heads, {n_layers} layer{'s' if n_layers > 1 else ''}")
+
+
+def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_dec, norm_first,
+                         detail, sentence, causal, vocab, settings) -> Document:
+    w = Walk(trace, precision)
+    src, tgt = unique_labels(src_labels), unique_labels(tgt_labels)
+    input_step(w, src, "src_input" if sentence else "src", "Source", sentence)
+    encoder_steps(w, src, n_enc, norm_first, "summary")
+    input_step(w, tgt, "tgt_input" if sentence else "tgt", "Target", sentence)
+    n = len(tgt)
+    hidden = np.triu(np.ones((n, n), bool), 1) if causal else None
+    for i in range(n_dec):
+        prefix = f"decoder.layers.{i}"
+        key = f"{prefix}.self_attn.weights"
+        w.step(f"Decoder layer {i + 1}: masked self-attention",
+               "softmax(Q·Kᵀ/√dk + M), M = -inf above the diagonal" if causal
+               else "softmax(Q·Kᵀ/√dk)", r"\mathrm{softmax}(QK^\top/\sqrt{d_k} + M)",
+               Part("", _heads(w, key, tgt, tgt, hidden), [_favourite(w, key, tgt, tgt)],
+                    "Lower-triangular: each target word sees itself and the words before it, "
+                    "never later ones, so training on whole sentences cannot peek ahead."
+                    if causal else "No mask: every target word sees every other."),
+               key=f"{prefix}.self_attn")
+        _sublayer_steps(w, prefix, 1, "SelfAttention", tgt, norm_first, detail,
+                        "Add & norm after masked self-attention")
+        key = f"{prefix}.multihead_attn.weights"
+        w.step(f"Decoder layer {i + 1}: encoder–decoder attention",
+               "softmax(Q_tgt·K_memᵀ/√dk): queries from the decoder, keys and values from memory",
+               r"\mathrm{softmax}(Q_{tgt}K_{mem}^\top/\sqrt{d_k})",
+               Part("", _heads(w, key, tgt, src), [_favourite(w, key, tgt, src)],
+                    "Rows are target words, columns source words: where each target word "
+                    "looks in the source sentence."), key=f"{prefix}.multihead_attn")
+        _sublayer_steps(w, prefix, 2, "CrossAttention", tgt, norm_first, detail,
+                        "Add & norm after encoder–decoder attention")
+        _ff_step(w, prefix, tgt, detail)
+        _sublayer_steps(w, prefix, 3, "FFN", tgt, norm_first, detail,
+                        "Add & norm after the feed-forward")
+    w.step("Decoder output vectors", "out = LayerNorm(last decoder layer's output)",
+           r"\mathrm{LN}(y_N)",
+           Part("", [w.view("output", "decoder.norm.out", tgt, index=(B,))], [],
+                "One vector per target position; the last one predicts the next word."),
+           key="output")
+    if vocab:
+        probs = w["next.softmax.out"]
+        best = int(np.argmax(probs))
+        w.step("Next-token distribution", "p = softmax(out_last · Eᵀ) over the vocabulary",
+               r"p = \mathrm{softmax}(h E^\top)",
+               Part("", [w.view("logits", "next.logits", ["h·Eᵀ"], vocab)],
+                    [f"most likely next word: {vocab[best]} "
+                     f"({w.fmt(probs[best] * 100, False)}%)"],
+                    "The last output vector is scored against the embedding of every word of "
+                    "the two sentences (an output layer tied to the embeddings), then softmax. "
+                    "The model is untrained, so the guess means nothing yet; the steps are "
+                    "what a trained model does.",
+                    charts=[w.chart("p(next word)", "next.softmax.out", vocab)]),
+               key="next")
+    return w.document("transformer", "Encoder–decoder" + (
+        f": \"{' '.join(src)}\" → \"{' '.join(tgt)}\"" if sentence else " on the given vectors"),
+        src + tgt, settings,
+        subtitle=f"{len(src)} source, {len(tgt)} target tokens, d_model = "
+                 f"{settings['d_model']}, {settings['heads']} heads")
