@@ -1,0 +1,470 @@
+"""The computations a lesson may run, and references into their results.
+
+A lesson names a computation and its arguments (``compute = "attention"``,
+``args = { sentence = "the cat sat" }``). Each computation here calls the engine
+(``tutor.nn``) with a :class:`~tutor.trace.Trace` and returns the trace with labels for its
+axes and the views to show; it never does model math itself. A question's answer is a
+reference ``"<step id>:<trace name>[row, col]"`` into such a result, where each index is a
+0-based integer (negative counts from the end) or a label: a token (``the``), a dimension
+(``d1``), or a label the computation gives that axis.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from tutor.errors import TutorError
+from tutor.trace import Trace
+
+MAX_WORDS = 8               # the learner's own sentence: enough to read in 80 columns
+MAX_WIDTH = 8               # d_model of a lesson's example
+
+
+class ComputeError(TutorError):
+    """A computation that cannot run with the arguments given, or a reference that does not
+    resolve."""
+
+
+@dataclass
+class View:
+    """A matrix to show from the trace, with its labels."""
+
+    name: str
+    key: str                               # trace name
+    rows: list[str] | None = None          # None: 1, 2, ...
+    cols: list[str] | None = None          # None: d1, d2, ...
+    heat: bool = False
+    caption: str = ""
+    group: str = ""                        # views of one group share a panel
+
+
+@dataclass
+class Result:
+    """What a computation gives: the trace, axis labels, and what to show."""
+
+    name: str
+    trace: Trace
+    tokens: list[str]                      # labels of the main token axis
+    axes: dict[str, tuple] = field(default_factory=dict)   # trace-name pattern -> labels per axis
+    views: list[View] = field(default_factory=list)
+    document: object = None                # a tutor.render.document.Document (attention)
+    facts: list[str] = field(default_factory=list)        # one-line notes shown with it
+
+    def show_names(self) -> list[str]:
+        """The names ``show = [...]`` may use: walkthrough step keys or view groups/names."""
+        if self.document is not None:
+            return [s.key for s in self.document.steps]
+        names = []
+        for view in self.views:
+            for name in (view.group, view.key):
+                if name and name not in names:
+                    names.append(name)
+        return names
+
+
+REGISTRY: dict[str, Callable[..., Result]] = {}
+SIGNATURES: dict[str, dict[str, object]] = {}     # name -> {arg: default}
+
+
+def computation(name: str, **defaults):
+    def register(function):
+        REGISTRY[name] = function
+        SIGNATURES[name] = defaults
+        return function
+    return register
+
+
+def run(name: str, args: dict) -> Result:
+    """Run computation ``name`` with ``args`` (unknown names and arguments are errors)."""
+    if name not in REGISTRY:
+        raise ComputeError(f"unknown computation {name!r}; expected one of "
+                           f"{', '.join(sorted(REGISTRY))}")
+    defaults = SIGNATURES[name]
+    extra = set(args) - set(defaults)
+    if extra:
+        raise ComputeError(f"computation {name!r} takes {', '.join(sorted(defaults))}; "
+                           f"got unknown argument {', '.join(sorted(extra))}")
+    values = {**defaults, **args}
+    return REGISTRY[name](**values)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def _tokens(sentence, what="sentence") -> list[str]:
+    from tutor.cli.embeddings import tokenize
+
+    if not isinstance(sentence, str):
+        raise ComputeError(f"expected the {what} as text, got {sentence!r}")
+    tokens = tokenize(sentence)
+    if not tokens:
+        raise ComputeError(f"expected at least one word in the {what}, got none")
+    if len(tokens) > MAX_WORDS:
+        raise ComputeError(f"expected at most {MAX_WORDS} words in the {what}, got {len(tokens)}")
+    return tokens
+
+
+def _embeddings(tokens: list[str], dim: int):
+    """X: the notes' vectors for THE, CAT, SAT at width 4, else a vector derived from the word."""
+    from tutor.cli.embeddings import word_vector
+
+    return np.array([word_vector(t, dim) for t in tokens], dtype=np.float64)   # [n, dim]
+
+
+def _int(value, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ComputeError(f"expected {what} as a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+def _weights(kind, rows: int, cols: int, rng):
+    if kind == "identity":
+        return np.eye(rows, cols)                                       # [rows, cols]
+    if kind == "random":
+        return rng.integers(-10, 11, size=(rows, cols)) / 10.0          # entries -1.0 ... 1.0
+    raise ComputeError(f"expected a weight kind 'identity' or 'random', got {kind!r}")
+
+
+def dims(n: int) -> list[str]:
+    return [f"d{i + 1}" for i in range(n)]
+
+
+# --- computations --------------------------------------------------------------------------
+
+@computation("attention", sentence="the cat sat", dim=4, heads=1, causal=False, scale=True,
+             posenc="none", weights="identity", seed=0)
+def attention(sentence, dim, heads, causal, scale, posenc, weights, seed) -> Result:
+    """Self-attention as ``tutor attention`` runs it: the six steps, recorded."""
+    from tutor.nn.attention import attention_head, multi_head_attention_xw
+    from tutor.nn.masks import causal_mask
+    from tutor.nn.posenc import add_positional_encoding, sinusoidal_encoding
+    from tutor.render.attention import attention_document
+    from tutor.render.document import unique_labels
+
+    tokens = _tokens(sentence)
+    dim = _int(dim, "dim", 1, MAX_WIDTH)
+    heads = _int(heads, "heads", 1, dim)
+    if dim % heads:
+        raise ComputeError(f"expected heads to divide dim {dim}, got {heads}")
+    if posenc not in ("none", "sinusoidal"):
+        raise ComputeError(f"expected posenc 'none' or 'sinusoidal', got {posenc!r}")
+    rng = np.random.default_rng(_int(seed, "seed", 0, 2**32 - 1))
+    x = _embeddings(tokens, dim)                                        # [n, d_model]
+    n = len(tokens)
+    w_q, w_k, w_v = (_weights(weights, dim, dim, rng) for _ in range(3))  # [d_model, d_k]
+    trace = Trace()
+    trace.record("x", x)
+    trace.record("w_q", w_q)
+    trace.record("w_k", w_k)
+    trace.record("w_v", w_v)
+    inputs = x
+    if posenc == "sinusoidal":
+        pe = sinusoidal_encoding(n, dim, trace=trace.scope("posenc"))   # [n, d_model]
+        inputs = add_positional_encoding(x, pe, trace=trace.scope("input"))
+    mask = causal_mask(n) if causal else None
+    scale_value = None if scale else 1.0
+    if heads > 1:
+        w_o = _weights(weights, dim, dim, rng)                          # [d_v, d_model]
+        trace.record("w_o", w_o)
+        multi_head_attention_xw(inputs, inputs, w_q, w_k, w_v, w_o, heads, mask,
+                                scale=scale_value, trace=trace)
+        if not scale:
+            multi_head_attention_xw(inputs, inputs, w_q, w_k, w_v, w_o, heads, mask,
+                                    trace=trace.scope("with_scaling"))
+    else:
+        attention_head(inputs, inputs, w_q, w_k, w_v, mask, scale=scale_value, trace=trace)
+        if not scale:
+            attention_head(inputs, inputs, w_q, w_k, w_v, mask, trace=trace.scope("with_scaling"))
+    kinds = {k: weights for k in ("w_q", "w_k", "w_v", "w_o")}
+    from tutor.cli.embeddings import NOTES_DIM, NOTES_VECTORS
+    sources = ["notes" if t.lower() in NOTES_VECTORS and dim == NOTES_DIM else "derived"
+               for t in tokens]
+    doc = attention_document(trace, tokens, heads=heads, causal=causal, scaled=scale,
+                             posenc=posenc, sources=sources, weight_kinds=kinds)
+    labels = unique_labels(tokens)
+    square = (labels, labels)
+    axes = {"*scores": square, "*scaled": square, "*weights": square, "*masked": square,
+            "*mask": square, "*.pe": (labels, None)}
+    return Result("attention", trace, labels, axes, document=doc)
+
+
+@computation("softmax", logits=[[6.0, 4.0]], rows=None, cols=None)
+def softmax_rows(logits, rows, cols) -> Result:
+    """softmax of each row of ``logits``, recorded step by step (shift, exp, sum)."""
+    from tutor.nn.functional import softmax
+
+    array = _matrix(logits, "logits")
+    n_rows, n_cols = array.shape
+    rows = _labels(rows, n_rows, "rows") or [f"row {i + 1}" for i in range(n_rows)]
+    cols = _labels(cols, n_cols, "cols") or [f"x{i + 1}" for i in range(n_cols)]
+    trace = Trace()
+    trace.record("logits", array)
+    softmax(array, axis=-1, trace=trace.scope("softmax"))               # [rows, cols]
+    axes = {"*": (rows, cols)}
+    views = [View("logits", "logits", rows, cols, group="logits"),
+             View("softmax", "softmax.out", rows, cols, heat=True, caption="each row sums to 1",
+                  group="softmax")]
+    return Result("softmax", trace, [], axes, views)
+
+
+@computation("dot-growth", dims=[4, 64, 512], samples=2000, keys=8, seed=0)
+def dot_growth(dims, samples, keys, seed) -> Result:
+    """Why attention scales: the engine's statistics of q·k for random N(0, 1) queries and
+    keys at several widths dk, and of the softmax over them with and without ÷√dk."""
+    from tutor.nn.analysis import scaling_statistics
+
+    if not isinstance(dims, list) or not dims or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 4096 for d in dims):
+        raise ComputeError(f"expected dims as a list of widths from 1 to 4096, got {dims!r}")
+    samples = _int(samples, "samples", 10, 20000)
+    keys = _int(keys, "keys", 2, 64)
+    rng = np.random.default_rng(_int(seed, "seed", 0, 2**32 - 1))
+    trace = Trace()
+    scaling_statistics(dims, rng, samples, keys, trace=trace)
+    rows = [f"dk{d}" for d in dims]
+    cols = ["dk", "√dk", "sd", "top", "top ÷√", "grad", "grad ÷√"]
+    views = [View("q·k and the softmax, by width", "table", rows, cols,
+                  caption="sd: spread of q·k; top: mean largest weight; grad: mean size of "
+                          "the softmax's gradient; ÷√: after dividing the scores by √dk")]
+    facts = [f"{samples} random queries per width, each against {keys} random keys; every "
+             "entry drawn from N(0, 1)."]
+    return Result("dot-growth", trace, [], {"table": (rows, cols)}, views, facts=facts)
+
+
+@computation("posenc", positions=4, dim=4, learned=False, seed=0)
+def posenc(positions, dim, learned, seed) -> Result:
+    """The sinusoidal table (and, with ``learned``, an untrained learned table)."""
+    from tutor.nn.posenc import init_learned_encoding, learned_encoding, sinusoidal_encoding
+
+    positions = _int(positions, "positions", 1, 64)
+    dim = _int(dim, "dim", 1, MAX_WIDTH)
+    trace = Trace()
+    sinusoidal_encoding(positions, dim, trace=trace.scope("sin"))
+    rows = [f"pos {i}" for i in range(positions)]
+    views = [View("angle pos/10000^(2i/d)", "sin.angles", rows, dims(dim), group="angles"),
+             View("PE (sinusoidal)", "sin.pe", rows, dims(dim), group="pe")]
+    if learned:
+        rng = np.random.default_rng(_int(seed, "seed", 0, 2**32 - 1))
+        table = init_learned_encoding(rng, positions, dim)
+        learned_encoding(table, positions, trace=trace.scope("learned"))
+        views.append(View("PE (learned, before training)", "learned.pe", rows, dims(dim),
+                          group="learned"))
+    axes = {"*angles": (rows, dims(dim)), "*.pe": (rows, dims(dim)),
+            "sin.frequencies": (dims(dim),)}
+    return Result("posenc", trace, [], axes, views)
+
+
+@computation("add-norm", sentence="the cat sat", dim=4, seed=0)
+def add_norm(sentence, dim, seed) -> Result:
+    """One encoder layer of the engine on the sentence (one head, random weights), plus
+    layer norm and batch norm of its first residual sum for comparison."""
+    from tutor.nn.functional import batch_norm, layer_norm
+    from tutor.nn.model import Transformer
+    from tutor.render.document import unique_labels
+
+    tokens = _tokens(sentence)
+    dim = _int(dim, "dim", 2, MAX_WIDTH)
+    model = Transformer.random(d_model=dim, nhead=1, num_encoder_layers=1, num_decoder_layers=1,
+                               dim_feedforward=2 * dim, seed=_int(seed, "seed", 0, 2**32 - 1))
+    x = _embeddings(tokens, dim)                                        # [n, d_model]
+    trace = Trace()
+    model.encode(x, trace=trace)
+    layer = "encoder.layers.0."
+    resid = trace[layer + "add1"]                                       # [1, n, d_model]
+    layer_norm(resid, trace=trace.scope("ln"))
+    batch_norm(resid, trace=trace.scope("bn"))
+    labels = unique_labels(tokens)
+    d = dims(dim)
+    axes = {"bn.mean": (["value"], d), "bn.var": (["value"], d),
+            "*mean": (labels, ["value"]), "*var": (labels, ["value"]), "*": (labels, d)}
+    views = [View("x (sublayer input)", layer + "input", labels, d, group="residual"),
+             View("attention(x)", layer + "self_attn.out_proj", labels, d, group="residual"),
+             View("x + attention(x)", layer + "add1", labels, d, group="residual"),
+             View("layer norm: mean", "ln.mean", labels, ["mean"], group="layer-norm"),
+             View("variance", "ln.var", labels, ["var"], group="layer-norm"),
+             View("layer norm", "ln.out", labels, d, group="layer-norm"),
+             View("batch norm: mean", "bn.mean", ["mean"], d, group="batch-norm"),
+             View("batch norm", "bn.out", labels, d, group="batch-norm"),
+             View("after the feed-forward: add & norm", layer + "norm2.out", labels, d,
+                  group="layer")]
+    facts = [f"One encoder layer, d_model = {dim}, one head, random weights (seed {seed}); "
+             "post-norm as in the 2017 paper: norm(x + sublayer(x))."]
+    return Result("add-norm", trace, labels, axes, views, facts=facts)
+
+
+@computation("transformer", source="the cat sat", target="<s> le chat", dim=4, heads=2,
+             seed=0)
+def transformer(source, target, dim, heads, seed) -> Result:
+    """One encoder-decoder pass of the engine (one layer each, random weights), the decoder
+    masked with the causal mask."""
+    from tutor.nn.masks import causal_mask
+    from tutor.nn.model import Transformer
+    from tutor.render.document import unique_labels
+
+    src, tgt = _tokens(source, "source"), _tokens(target, "target")
+    dim = _int(dim, "dim", 2, MAX_WIDTH)
+    heads = _int(heads, "heads", 1, dim)
+    if dim % heads:
+        raise ComputeError(f"expected heads to divide dim {dim}, got {heads}")
+    model = Transformer.random(d_model=dim, nhead=heads, num_encoder_layers=1,
+                               num_decoder_layers=1, dim_feedforward=2 * dim,
+                               seed=_int(seed, "seed", 0, 2**32 - 1))
+    trace = Trace()
+    model.forward(_embeddings(src, dim), _embeddings(tgt, dim),
+                  tgt_mask=causal_mask(len(tgt)), trace=trace)
+    s, t = unique_labels(src), unique_labels(tgt)
+    h = [f"head{i + 1}" for i in range(heads)]
+    enc, dec = "encoder.layers.0.", "decoder.layers.0."
+    axes = {enc + "self_attn.weights": (h, s, s), dec + "self_attn.weights": (h, t, t),
+            dec + "multihead_attn.weights": (h, t, s), "encoder.*": (s, dims(dim)),
+            "decoder.*": (t, dims(dim))}
+    views = [View("encoder self-attention (head 1)", enc + "self_attn.weights", s, s, heat=True,
+                  group="encoder"),
+             View("encoder output (memory)", "encoder.norm.out", s, dims(dim), group="encoder"),
+             View("masked self-attention (head 1)", dec + "self_attn.weights", t, t, heat=True,
+                  caption="zero above the diagonal", group="masked"),
+             View("cross-attention (head 1)", dec + "multihead_attn.weights", t, s, heat=True,
+                  caption="rows: target, columns: source", group="cross"),
+             View("decoder output", "decoder.norm.out", t, dims(dim), group="output")]
+    facts = [f"d_model = {dim}, {heads} heads, one encoder and one decoder layer, random "
+             f"weights (seed {seed}); source: {' '.join(src)}; target so far: {' '.join(tgt)}."]
+    return Result("transformer", trace, t, axes, views, facts=facts)
+
+
+def _matrix(value, what: str) -> np.ndarray:
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ComputeError(f"expected {what} as a list of numbers (or of rows), got {value!r}") \
+            from None
+    if array.ndim == 1:
+        array = array[None, :]                                          # [n] -> [1, n]
+    if array.ndim != 2 or array.size == 0 or not np.all(np.isfinite(array)):
+        raise ComputeError(f"expected {what} as finite numbers in rows, got {value!r}")
+    return array
+
+
+def _labels(value, n: int, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != n or not all(isinstance(v, str) for v in value):
+        raise ComputeError(f"expected {what} as a list of {n} labels, got {value!r}")
+    return value
+
+
+# --- references ----------------------------------------------------------------------------
+
+REFERENCE = re.compile(r"^\s*([a-z0-9][a-z0-9-]*)\s*:\s*([A-Za-z0-9_.]+)\s*(?:\[([^\]]*)\])?\s*$")
+
+
+@dataclass
+class Reference:
+    step: str             # the compute step's id
+    name: str             # the trace name
+    indices: list[str]    # as written
+
+    def __str__(self) -> str:
+        index = f"[{', '.join(self.indices)}]" if self.indices else ""
+        return f"{self.step}:{self.name}{index}"
+
+
+def parse_reference(text: str) -> Reference:
+    match = REFERENCE.match(text)
+    if not match:
+        raise ComputeError(f"expected a reference such as \"attn:weights[the, sat]\", got {text!r}")
+    step, name, index = match.groups()
+    indices = [] if index is None else [part.strip() for part in index.split(",")]
+    if any(not part for part in indices):
+        raise ComputeError(f"expected indices separated by commas in {text!r}")
+    return Reference(step, name, indices)
+
+
+def _axis_labels(result: Result, name: str, ndim: int) -> tuple:
+    for pattern, labels in result.axes.items():
+        if fnmatch.fnmatchcase(name, pattern) and len(labels) == ndim:
+            return labels
+    return (None,) * ndim
+
+
+def _index(token: str, labels, size: int, tokens: list[str], ref: Reference, axis: int) -> int:
+    if re.fullmatch(r"-?\d+", token):
+        i = int(token)
+        if not -size <= i < size:
+            raise ComputeError(f"{ref}: index {i} is outside axis {axis + 1} of size {size}")
+        return i % size
+    candidates = [labels] if labels is not None else []
+    if labels is None and len(tokens) == size:
+        candidates.append(tokens)
+    for names in candidates:
+        lowered = [str(n).lower() for n in names]
+        if token.lower() in lowered:
+            return lowered.index(token.lower())
+    match = re.fullmatch(r"d(\d+)", token)
+    if match and labels is None and 1 <= int(match.group(1)) <= size:
+        return int(match.group(1)) - 1
+    known = ", ".join(str(n) for n in (labels or tokens or [])[:size]) or "0-based integers"
+    raise ComputeError(f"{ref}: {token!r} is not a label of axis {axis + 1} (expected {known})")
+
+
+def resolve(result: Result, ref: Reference) -> float:
+    """The number a reference points at, from the computation's trace."""
+    if ref.name not in result.trace:
+        names = ", ".join(sorted(result.trace))
+        raise ComputeError(f"{ref}: {ref.name!r} is not in the results of {ref.step!r} "
+                           f"(it has {names})")
+    array = np.asarray(result.trace[ref.name])
+    while array.ndim > len(ref.indices) and array.shape[0] == 1:
+        array = array[0]                                                # drop a batch of one
+    if array.ndim != len(ref.indices):
+        raise ComputeError(f"{ref}: {ref.name!r} has shape {array.shape}; expected "
+                           f"{array.ndim} indices, got {len(ref.indices)}")
+    labels = _axis_labels(result, ref.name, array.ndim)
+    index = tuple(_index(tok, labels[axis], array.shape[axis], result.tokens, ref, axis)
+                  for axis, tok in enumerate(ref.indices))
+    value = float(array[index])
+    if not math.isfinite(value):
+        raise ComputeError(f"{ref}: the value is {value}, not a finite number")
+    return value
+
+
+def token_label(result: Result, index: int) -> str:
+    return result.tokens[index]
+
+
+# --- a lesson's computations ---------------------------------------------------------------
+
+PLACEHOLDER = re.compile(r"\{([a-z0-9][a-z0-9-]*)\.token\[(-?\d+)\]\}")
+
+
+def run_step(step, sentence: str | None = None) -> Result:
+    """Run a compute step; ``sentence`` replaces ``args.sentence`` (the learner's own)."""
+    args = dict(step.args)
+    if sentence is not None:
+        args["sentence"] = sentence
+    return run(step.compute, args)
+
+
+def fill(text: str, results: dict[str, Result]) -> str:
+    """Replace ``{step.token[i]}`` by the i-th token label of that computation."""
+    def replace(match):
+        step, i = match.group(1), int(match.group(2))
+        if step not in results:
+            raise ComputeError(f"{match.group(0)}: no computation {step!r} before this step")
+        tokens = results[step].tokens
+        if not -len(tokens) <= i < len(tokens):
+            raise ComputeError(f"{match.group(0)}: {step!r} has {len(tokens)} tokens")
+        return tokens[i]
+    return PLACEHOLDER.sub(replace, text)
+
+
+def expected(step, results: dict[str, Result]) -> float:
+    """The engine's answer to a number question."""
+    ref = parse_reference(step.answer)
+    if ref.step not in results:
+        raise ComputeError(f"{ref}: no computation {ref.step!r} before this question")
+    return resolve(results[ref.step], ref)

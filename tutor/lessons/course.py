@@ -1,0 +1,239 @@
+"""The lesson format and its loader.
+
+A course is a folder: ``course.toml`` names the lessons in order, and each lesson is
+``<id>.toml`` holding a title and a list of ``[[steps]]``. A step's kind follows from its
+keys (see ``lessons/README.md``):
+
+* prose     -- ``text`` (Markdown);
+* compute   -- ``compute`` (a name from :data:`tutor.lessons.compute.REGISTRY`), ``args``,
+  optionally ``show``, ``text`` and ``ask`` (prompt for the learner's own sentence);
+* number    -- ``question`` and ``answer``, a reference such as ``"attn:weights[the, sat]"``,
+  with ``tolerance`` and ``hints``;
+* choice    -- ``question``, ``choices`` and ``correct`` (a letter), with ``hints``.
+
+Loading checks the structure (keys, types, ids); :mod:`tutor.lessons.check` checks the
+meaning (every computation runs, every reference resolves, no answer is typed in).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from tutor.errors import TutorError
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+RESERVED_IDS = {"list", "reset", "check", "run"}      # subcommands of `tutor lesson`
+DEFAULT_TOLERANCE = 0.005
+COURSE_FILE = "course.toml"
+
+STEP_KEYS = {
+    "prose": {"id", "text"},
+    "compute": {"id", "compute", "args", "show", "text", "ask", "title"},
+    "number": {"id", "question", "answer", "tolerance", "hints", "explain"},
+    "choice": {"id", "question", "choices", "correct", "hints", "explain"},
+}
+
+
+class LessonError(TutorError):
+    """A lesson file that cannot be read or does not follow the format."""
+
+
+@dataclass
+class Step:
+    """One step of a lesson; ``kind`` is prose, compute, number or choice."""
+
+    id: str
+    kind: str
+    text: str = ""                       # prose, or the words before a computation
+    compute: str = ""                    # compute: the computation's name
+    args: dict = field(default_factory=dict)
+    show: list[str] | None = None        # compute: which parts to show (None = all)
+    ask: str = ""                        # compute: ask the learner for args["sentence"]
+    title: str = ""                      # compute: a heading for the computation
+    question: str = ""
+    answer: str = ""                     # number: a reference into a computation's results
+    tolerance: float = DEFAULT_TOLERANCE
+    hints: list[str] = field(default_factory=list)
+    explain: str = ""                    # said after the answer is found or revealed
+    choices: list[str] = field(default_factory=list)
+    correct: str = ""                    # choice: the letter of the right choice
+
+    @property
+    def is_question(self) -> bool:
+        return self.kind in ("number", "choice")
+
+    def correct_index(self) -> int:
+        return ord(self.correct) - ord("a")
+
+
+@dataclass
+class Lesson:
+    id: str
+    number: int                          # 1-based position in the course
+    title: str
+    summary: str
+    steps: list[Step]
+    path: Path
+
+    def step_index(self, step_id: str) -> int:
+        for i, step in enumerate(self.steps):
+            if step.id == step_id:
+                return i
+        raise KeyError(step_id)
+
+    @property
+    def questions(self) -> list[Step]:
+        return [s for s in self.steps if s.is_question]
+
+
+@dataclass
+class Course:
+    title: str
+    lessons: list[Lesson]
+    folder: Path
+
+    def find(self, key: str) -> Lesson:
+        """A lesson by id or by number ('4')."""
+        key = key.strip()
+        if key.isdigit() and 1 <= int(key) <= len(self.lessons):
+            return self.lessons[int(key) - 1]
+        for lesson in self.lessons:
+            if lesson.id == key.lower():
+                return lesson
+        raise KeyError(key)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise LessonError(f"{path.name}: file not found in {path.parent}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LessonError(f"{path.name}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise LessonError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _expect(value, kind, where: str, what: str):
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise LessonError(f"{where}: expected {what}, got {value!r}")
+    return value
+
+
+def _strings(value, where: str, what: str) -> list[str]:
+    _expect(value, list, where, what)
+    for item in value:
+        _expect(item, str, where, what)
+    return list(value)
+
+
+def step_kind(table: dict, where: str) -> str:
+    if "compute" in table:
+        return "compute"
+    if "question" in table:
+        if "choices" in table:
+            return "choice"
+        if "answer" in table:
+            return "number"
+        raise LessonError(f"{where}: a question needs 'answer' (a reference) or 'choices'")
+    if "text" in table:
+        return "prose"
+    raise LessonError(f"{where}: expected one of 'text', 'compute' or 'question', got keys "
+                      f"{sorted(table)}")
+
+
+def parse_step(table, where: str) -> Step:
+    _expect(table, dict, where, "a table")
+    kind = step_kind(table, where)
+    step_id = _expect(table.get("id"), str, where, "an 'id' (lower-case letters, digits, -)")
+    where = f"{where} ('{step_id}')"
+    if not ID_PATTERN.match(step_id):
+        raise LessonError(f"{where}: expected an id of lower-case letters, digits and -, "
+                          f"got {step_id!r}")
+    extra = set(table) - STEP_KEYS[kind]
+    if extra:
+        raise LessonError(f"{where}: unknown keys for a {kind} step: {', '.join(sorted(extra))}")
+    step = Step(id=step_id, kind=kind)
+    for key in ("text", "ask", "title", "question", "explain"):
+        if key in table:
+            setattr(step, key, _expect(table[key], str, where, f"'{key}' as a string"))
+    if kind == "compute":
+        step.compute = _expect(table["compute"], str, where, "'compute' as a name")
+        step.args = dict(_expect(table.get("args", {}), dict, where, "'args' as a table"))
+        if "show" in table:
+            step.show = _strings(table["show"], where, "'show' as a list of names")
+    if kind == "number":
+        answer = table["answer"]
+        if not isinstance(answer, str):
+            raise LessonError(f"{where}: 'answer' must be a reference such as "
+                              f"\"attn:weights[the, sat]\", not a literal value ({answer!r})")
+        step.answer = answer
+        tol = table.get("tolerance", DEFAULT_TOLERANCE)
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1e6:
+            raise LessonError(f"{where}: expected 'tolerance' as a positive number, got {tol!r}")
+        step.tolerance = float(tol)
+    if step.is_question:
+        step.hints = _strings(table.get("hints", []), where, "'hints' as a list of strings")
+    if kind == "choice":
+        step.choices = _strings(table["choices"], where, "'choices' as a list of strings")
+        correct = _expect(table.get("correct"), str, where, "'correct' as a letter (a, b, ...)")
+        step.correct = correct.strip().lower()
+    return step
+
+
+def load_lesson(path: Path, number: int) -> Lesson:
+    data = _read_toml(path)
+    where = path.name
+    lesson_id = _expect(data.get("id"), str, where, "an 'id'")
+    if lesson_id != path.stem:
+        raise LessonError(f"{where}: the id {lesson_id!r} must match the file name "
+                          f"{path.stem!r}")
+    title = _expect(data.get("title"), str, where, "a 'title'")
+    summary = _expect(data.get("summary", ""), str, where, "'summary' as a string")
+    extra = set(data) - {"id", "title", "summary", "steps"}
+    if extra:
+        raise LessonError(f"{where}: unknown keys {', '.join(sorted(extra))}")
+    tables = _expect(data.get("steps"), list, where, "a list of [[steps]]")
+    steps = [parse_step(t, f"{where}, step {i + 1}") for i, t in enumerate(tables)]
+    if not steps:
+        raise LessonError(f"{where}: expected at least one step")
+    seen: set[str] = set()
+    for step in steps:
+        if step.id in seen:
+            raise LessonError(f"{where}: step id {step.id!r} is used twice")
+        seen.add(step.id)
+    return Lesson(lesson_id, number, title, summary, steps, path)
+
+
+def load_course(folder: Path | str | None = None) -> Course:
+    """The course in ``folder`` (default: the one that ships with tutor)."""
+    if folder is None:
+        from tutor.resources import lessons_dir
+        try:
+            folder = lessons_dir()
+        except FileNotFoundError as exc:
+            raise LessonError(str(exc)) from None
+    folder = Path(folder)
+    data = _read_toml(folder / COURSE_FILE)
+    title = _expect(data.get("title", "The course"), str, COURSE_FILE, "'title' as a string")
+    ids = _strings(data.get("lessons"), COURSE_FILE, "'lessons' as a list of lesson ids")
+    if not ids:
+        raise LessonError(f"{COURSE_FILE}: expected at least one lesson")
+    lessons = []
+    for i, lesson_id in enumerate(ids):
+        if not ID_PATTERN.match(lesson_id) or lesson_id in RESERVED_IDS or lesson_id.isdigit():
+            raise LessonError(f"{COURSE_FILE}: expected lesson ids of lower-case letters, "
+                              f"digits and - (not a number, not list/reset/check/run), "
+                              f"got {lesson_id!r}")
+        if lesson_id in ids[:i]:
+            raise LessonError(f"{COURSE_FILE}: lesson {lesson_id!r} is listed twice")
+        lessons.append(load_lesson(folder / f"{lesson_id}.toml", i + 1))
+    return Course(title, lessons, folder)
