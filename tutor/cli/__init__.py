@@ -101,6 +101,8 @@ register("attention", "tutor.cli.attention", "attention",
          "The six steps of self-attention on your sentence, vectors and weights.")
 register("posenc", "tutor.cli.posenc", "posenc",
          "Positional encodings: the sinusoidal table, learned tables, why order needs them.")
+register("lesson", "tutor.cli.lesson", "lesson",
+         "The course: lessons with live computations and questions (resume, list, reset).")
 register("softmax", "tutor.cli.softmax", "softmax",
          "Softmax step by step: shift, exp, sum, divide; with a scale and a temperature.")
 register("layernorm", "tutor.cli.layernorm", "layernorm",

@@ -1,0 +1,311 @@
+"""`tutor lesson`: the course, step by step, with questions the engine checks.
+
+``tutor lesson [LESSON] [options]`` runs a lesson (the hidden subcommand ``run``);
+``list``, ``reset`` and ``check`` are subcommands. Thin: the lesson package loads, checks and
+runs; this module parses options and maps problems to one-line errors.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import click
+
+MAX_WIDTH = 80
+
+EPILOG = """\b
+Examples:
+  tutor lesson                     resume where you stopped (or start)
+  tutor lesson 4                   self-attention with Q, K, V
+  tutor lesson scaling --step q-six-four
+  tutor lesson list                every lesson and your progress
+  tutor lesson 4 --no-input        the whole lesson with its answers
+  tutor lesson 4 --answer q-the-sat=0.42 --answer q-tie=b
+  tutor lesson reset 4             forget lesson 4 (asks first)
+  tutor lesson check               validate every lesson file (for authors)
+
+\b
+While a question waits: type a number or a fraction (3/7), or a letter
+for a choice; h shows a hint (one at a time), r reveals the answer, q
+saves and quits. The answer is shown after three misses. Ctrl-C or the
+end of input also saves.
+
+\b
+Progress is saved after every step in $TUTOR_STATE_DIR/progress.json,
+else $XDG_STATE_HOME/tutor/progress.json, else
+~/.local/state/tutor/progress.json. When stdin is not a terminal,
+--no-input is the default (a pipe never waits); --interactive asks the
+questions anyway, reading the answers from stdin.
+"""
+
+
+def usage_error(option: str, message: str) -> click.BadParameter:
+    return click.BadParameter(message, ctx=click.get_current_context(silent=True),
+                              param_hint=f"'{option}'")
+
+
+def _console():
+    from rich.console import Console
+
+    from .options import resolve_format
+
+    if resolve_format(None) == "rich":
+        width = min(MAX_WIDTH, shutil.get_terminal_size((MAX_WIDTH, 24)).columns)
+        return Console(width=width, highlight=False, emoji=False)
+    return Console(width=MAX_WIDTH, color_system=None, force_terminal=False, no_color=True,
+                   highlight=False, emoji=False)
+
+
+def _exit(code: int):
+    """Exit with ``code``. SystemExit, because tutor.cli.main runs Click with
+    standalone_mode=False, where a click Exit's code is returned and then lost."""
+    sys.exit(code)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
+def _course():
+    from tutor.lessons.course import load_course
+
+    return load_course()
+
+
+def _progress():
+    from tutor.lessons.progress import Progress
+
+    return Progress(warn=_warn)
+
+
+def _find(course, key: str, option: str = "LESSON"):
+    try:
+        return course.find(key)
+    except KeyError:
+        ids = ", ".join(lesson.id for lesson in course.lessons)
+        raise usage_error(option, f"expected a lesson number 1-{len(course.lessons)} or id "
+                                  f"({ids}), got '{key}'") from None
+
+
+class LessonGroup(click.Group):
+    """``tutor lesson ARGS`` means ``tutor lesson run ARGS`` unless ARGS starts with a
+    subcommand name or asks for help."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter):
+        formatter.write_usage("tutor lesson", "[LESSON] [--step ID] [--no-input | --interactive]"
+                                              " [--answer STEP=VALUE]...")
+        formatter.write_usage("tutor lesson", "list | reset [LESSON|--all] | check")
+
+    def format_options(self, ctx, formatter):
+        run_command = self.commands["run"]
+        rows = [p.get_help_record(ctx) for p in run_command.get_params(ctx)]
+        with formatter.section("Options"):
+            formatter.write_dl([r for r in rows if r])
+        rows = [(name, cmd.get_short_help_str(60)) for name, cmd in self.commands.items()
+                if not cmd.hidden]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LessonGroup, epilog=EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 80})
+def lesson():
+    """The course: lessons with live computations and questions the engine checks.
+
+    LESSON is a number (1-9) or an id (see `tutor lesson list`); without it the
+    tutor resumes at your first unfinished step.
+    """
+
+
+@lesson.command("run", hidden=True, epilog=EPILOG)
+@click.argument("lesson_key", metavar="[LESSON]", required=False)
+@click.option("--step", "step_key", metavar="ID",
+              help="Start at this step (an id, or a number from 1).")
+@click.option("--no-input", is_flag=True,
+              help="Never prompt: print every step with the expected answers.")
+@click.option("--interactive", is_flag=True,
+              help="Ask the questions even when stdin is not a terminal.")
+@click.option("--answer", "answers", multiple=True, metavar="STEP=VALUE",
+              help="Check an answer from a script (repeatable); exit 1 if any is wrong.")
+def run(lesson_key, step_key, no_input, interactive, answers):
+    """Run a lesson: resume, or start LESSON (a number or an id)."""
+    if interactive and (no_input or answers):
+        raise usage_error("--interactive", "expected it alone, got it with "
+                                           + ("--no-input" if no_input else "--answer"))
+    course = _course()
+    if answers:
+        if lesson_key is None:
+            raise usage_error("--answer", "expected a lesson to check against, as in "
+                                          "'tutor lesson 4 --answer q-the-sat=0.42', got none")
+        if step_key is not None:
+            raise usage_error("--step", "expected no --step with --answer (each answer names "
+                                        "its step), got --step")
+        return _check_answers(course, _find(course, lesson_key), answers)
+    progress = _progress()
+    if lesson_key is not None:
+        chosen = _find(course, lesson_key)
+        start = progress.first_unfinished(chosen) or 0
+    else:
+        chosen, start = _resume_point(course, progress)
+        if chosen is None:
+            console = _console()
+            console.print(f"You have finished all {len(course.lessons)} lessons. "
+                          f"'tutor lesson list' shows them; 'tutor lesson 4' opens one again; "
+                          f"'tutor lesson reset --all' starts over.")
+            return
+    if step_key is not None:
+        start = _step_index(chosen, step_key)
+    console = _console()
+    asking = interactive or (not no_input and sys.stdin.isatty())
+    if not asking:
+        from tutor.lessons.runner import print_lesson
+        print_lesson(console, chosen, len(course.lessons), start, console.width)
+        return
+    _interactive(console, course, chosen, start, progress)
+
+
+def _resume_point(course, progress):
+    for candidate in course.lessons:
+        index = progress.first_unfinished(candidate)
+        if index is not None:
+            return candidate, index
+    return None, 0
+
+
+def _step_index(lesson, key: str) -> int:
+    key = key.strip()
+    if key.isdigit() and 1 <= int(key) <= len(lesson.steps):
+        return int(key) - 1
+    try:
+        return lesson.step_index(key)
+    except KeyError:
+        ids = ", ".join(s.id for s in lesson.steps)
+        if len(ids) > 120:
+            ids = ids[:117] + "..."
+        raise usage_error("--step", f"expected a step of lesson {lesson.number} "
+                                    f"(1-{len(lesson.steps)} or {ids}), got '{key}'") from None
+
+
+def _interactive(console, course, chosen, start, progress) -> None:
+    from tutor.lessons.runner import Interactive, Quit
+
+    def read(prompt: str) -> str:
+        return console.input(prompt)
+
+    runner = Interactive(console, chosen, len(course.lessons), progress, read, console.width)
+    try:
+        runner.run(start)
+    except Quit as stop:
+        console.print()
+        where = progress.first_unfinished(chosen)
+        step = chosen.steps[where].id if where is not None else None
+        resume = (f"'tutor lesson' resumes at lesson {chosen.number}, step {step}"
+                  if step else f"lesson {chosen.number} is complete")
+        console.print(f"Progress saved in {progress.path}; {resume}.", soft_wrap=True)
+        if stop.reason == "interrupt":
+            _exit(130)
+        return
+    following = chosen.number
+    if following < len(course.lessons):
+        nxt = course.lessons[following]
+        console.print(f"Next: 'tutor lesson {nxt.number}' ({nxt.title}). "
+                      f"Progress is saved in {progress.path}.", soft_wrap=True)
+    else:
+        console.print("That was the last lesson of the course.")
+
+
+def _check_answers(course, chosen, answers) -> None:
+    from tutor.lessons.answers import AnswerError, parse_choice, parse_number
+    from tutor.lessons.runner import check_answers
+
+    questions = {s.id: s for s in chosen.questions}
+    given: dict[str, str] = {}
+    for item in answers:
+        step_id, sep, value = item.partition("=")
+        step_id = step_id.strip()
+        if not sep or not step_id or not value.strip():
+            raise usage_error("--answer", f"expected STEP=VALUE such as q-the-sat=0.42, "
+                                          f"got '{item}'")
+        if step_id not in questions:
+            ids = ", ".join(questions) or "none"
+            raise usage_error("--answer", f"expected a question of lesson {chosen.number} "
+                                          f"({ids}), got '{step_id}'")
+        if step_id in given:
+            raise usage_error("--answer", f"expected each question once, got '{step_id}' twice")
+        try:
+            if questions[step_id].kind == "choice":
+                parse_choice(value, len(questions[step_id].choices))
+            else:
+                parse_number(value)
+        except AnswerError as exc:
+            raise usage_error("--answer", f"{exc} for {step_id}") from None
+        given[step_id] = value
+    results = check_answers(chosen, given)
+    for item in results:
+        click.echo(("✓ " if item.correct else "✗ ") + item.message)
+    wrong = sum(1 for item in results if not item.correct)
+    click.echo(f"{len(results) - wrong} of {len(results)} right.")
+    if wrong:
+        _exit(1)
+
+
+@lesson.command("list")
+def list_lessons():
+    """Every lesson with your progress, and where progress is kept."""
+    from tutor.render.lesson import progress_table
+
+    course = _course()
+    progress = _progress()
+    point, index = _resume_point(course, progress)
+    current = (point.id, point.steps[index].id) if point is not None else None
+    console = _console()
+    console.print(progress_table(course, progress, current))
+    state = "" if progress.path.exists() else " (not created yet)"
+    console.print(f"\nProgress is kept in {progress.path}{state}.", soft_wrap=True)
+    if current:
+        console.print(f"'tutor lesson' resumes at lesson {point.number}, step {current[1]}.")
+
+
+@lesson.command("reset")
+@click.argument("lesson_key", metavar="[LESSON]", required=False)
+@click.option("--all", "everything", is_flag=True, help="Forget the progress of every lesson.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+def reset(lesson_key, everything, yes):
+    """Forget your progress in LESSON, or in every lesson with --all (asks first)."""
+    if lesson_key is None and not everything:
+        raise usage_error("LESSON", "expected a lesson number or id, or --all, got neither")
+    if lesson_key is not None and everything:
+        raise usage_error("--all", "expected either a lesson or --all, got both")
+    course = _course()
+    chosen = None if everything else _find(course, lesson_key)
+    what = "every lesson" if everything else f"lesson {chosen.number} ({chosen.title})"
+    if not yes:
+        click.confirm(f"Forget your progress in {what}?", abort=True)
+    progress = _progress()
+    progress.reset(None if everything else chosen.id)
+    click.echo(f"Progress in {what} forgotten ({progress.path}).")
+
+
+@lesson.command("check")
+@click.option("--dir", "folder", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Check the course in this folder instead of the one that ships.")
+def check(folder):
+    """Validate every lesson file: ids, references, hints, no literal answers."""
+    from tutor.lessons.check import check_course
+
+    report = check_course(folder)
+    for problem in report.problems:
+        click.echo(f"✗ {problem}")
+    if not report.ok:
+        click.echo(f"{len(report.problems)} problem(s) found.")
+        _exit(1)
+    course = report.course
+    click.echo(f"✓ {len(course.lessons)} lessons, {report.steps} steps, {report.questions} "
+               f"questions in {course.folder}: every computation runs, every reference "
+               f"resolves.")
