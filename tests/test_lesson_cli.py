@@ -256,7 +256,7 @@ def test_choice_question(tutor, state):
 def test_quit_and_resume_at_the_same_step(tutor, state):
     first = interactive(tutor, "4", "", "", "q")                       # two prose steps, quit
     assert first.exit_code == 0
-    assert "resumes at lesson 4, step attn" in first.text and "Progress saved in" in first.text
+    assert "'tutor lesson 4' resumes at step attn" in first.text and "Progress saved in" in first.text
     assert progress_of(state)["self-attention"]["done"] == {"roles": "seen", "six-steps": "seen"}
     again = tutor("4", "--interactive", input="q\n")
     assert "· attn " in again.stdout and "· roles " not in again.stdout
@@ -276,7 +276,7 @@ def test_end_of_input_mid_question_saves_what_was_done(tutor, state):
     done = progress_of(state)["self-attention"]["done"]
     assert done == {"roles": "seen", "six-steps": "seen", "attn": "seen",
                     "q-query-cat": "answered"}
-    assert "resumes at lesson 4, step scores" in result.text
+    assert "'tutor lesson 4' resumes at step scores" in result.text
 
 
 def test_the_learners_own_sentence_is_kept(tutor, state):

@@ -205,7 +205,7 @@ def _interactive(console, course, chosen, start, progress) -> None:
         console.print()
         where = progress.first_unfinished(chosen)
         step = chosen.steps[where].id if where is not None else None
-        resume = (f"'tutor lesson' resumes at lesson {chosen.number}, step {step}"
+        resume = (f"'tutor lesson {chosen.number}' resumes at step {step}"
                   if step else f"lesson {chosen.number} is complete")
         console.print(f"Progress saved in {progress.path}; {resume}.", soft_wrap=True)
         if stop.reason == "interrupt":
