@@ -113,3 +113,5 @@ register("encode", "tutor.cli.encode", "encode",
          "The encoder stack layer by layer; a real model with --weights.")
 register("transformer", "tutor.cli.transformer", "transformer",
          "Encoder and decoder together, to the next-token distribution; --weights for a real model.")
+register("scaling", "tutor.cli.scaling", "scaling",
+         "Why attention divides by √dk: q·k spread, softmax saturation, gradients.")

@@ -1,0 +1,79 @@
+"""`tutor scaling`: why attention divides the scores by √dk, measured on random vectors."""
+
+from __future__ import annotations
+
+import click
+
+from .inputs import check_limit, rng_for, usage_error
+from .options import output_options, pass_output, seed_option, show_document, step_option
+
+MAX_DK = 4096            # the widest dk
+MAX_DK_VALUES = 8        # how many dk values at once
+MAX_SAMPLES = 20000      # random queries per dk
+MAX_KEYS = 64            # keys per query
+MAX_ELEMENTS = 30_000_000  # samples x keys x largest dk: the random keys drawn for one dk
+
+EPILOG = f"""\b
+DK values follow --dk (--dk 4 64 512), or come as one list (--dk 4,64,512) or as
+arguments (tutor scaling 4 64 512). Default: 4 64 512.
+Limits: at most {MAX_DK_VALUES} values of dk from 1 to {MAX_DK}; --samples up to {MAX_SAMPLES};
+--keys from 2 to {MAX_KEYS}; --samples × --keys × the largest dk at most {MAX_ELEMENTS:,}.
+
+\b
+Examples:
+  tutor scaling                          dk = 4, 64, 512
+  tutor scaling --dk 1 16 256 4096 --samples 500
+  tutor scaling --keys 2 --seed 7        two keys per query
+  tutor scaling --format json
+"""
+
+
+def _dk_values(dk_options, dk_args) -> list[int]:
+    texts = [part for text in (*dk_options, *dk_args) for part in str(text).replace(",", " ").split()]
+    if not texts:
+        return [4, 64, 512]
+    values = []
+    for text in texts:
+        try:
+            value = int(text)
+        except ValueError:
+            raise usage_error("--dk", f"expected whole numbers, got {text!r}") from None
+        check_limit("--dk", value, MAX_DK, "a width")
+        values.append(value)
+    if len(values) > MAX_DK_VALUES:
+        raise usage_error("--dk", f"expected at most {MAX_DK_VALUES} values, got {len(values)}")
+    return sorted(set(values))
+
+
+@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
+                                                "max_content_width": 80})
+@click.argument("dk_args", nargs=-1, metavar="[DK]...")
+@click.option("--dk", "dk_options", multiple=True, metavar="DK",
+              help="Widths of q and k to compare (repeatable, or a list).")
+@click.option("--samples", type=int, default=2000, show_default=True, metavar="N",
+              help="Random queries drawn for each dk.")
+@click.option("--keys", type=int, default=8, show_default=True, metavar="K",
+              help="Keys each query is compared with (the softmax's width).")
+@seed_option
+@step_option
+@output_options
+@pass_output
+def scaling(dk_args, dk_options, samples, keys, seed, step, output):
+    """Show why attention divides by √dk: with random q and k of unit variance, the spread of
+    q·k grows like √dk; unscaled, the softmax saturates and its gradient vanishes; scaled, it
+    stays balanced."""
+    from tutor.nn.analysis import scaling_statistics
+    from tutor.render.scaling import scaling_document
+    from tutor.trace import Trace
+
+    dks = _dk_values(dk_options, dk_args)
+    check_limit("--samples", samples, MAX_SAMPLES, "a number of samples", low=10)
+    check_limit("--keys", keys, MAX_KEYS, "a number of keys", low=2)
+    if samples * keys * max(dks) > MAX_ELEMENTS:
+        raise usage_error("--samples", f"expected --samples × --keys × the largest dk to be at "
+                                       f"most {MAX_ELEMENTS:,}, got {samples} × {keys} × "
+                                       f"{max(dks)} = {samples * keys * max(dks):,}")
+    trace = Trace()
+    scaling_statistics(dks, rng_for(seed, "scaling"), samples, keys, trace=trace)
+    doc = scaling_document(trace, precision=output.precision, samples=samples, keys=keys, seed=seed)
+    show_document(output, doc, step=step)

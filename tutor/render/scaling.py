@@ -1,0 +1,68 @@
+"""The scaling walkthrough: how the spread of q·k grows with dk, and what dividing by √dk
+does to the softmax and its gradient, built from what the engine recorded. Nothing here
+computes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .document import Chart, Document, MatrixView, Part
+from .walk import Walk
+
+# columns of the recorded ``table``: see tutor.nn.analysis.scaling_statistics
+D_K, SQRT_D_K, STD, MAX_UNSCALED, MAX_SCALED, GRAD_UNSCALED, GRAD_SCALED = range(7)
+
+
+def scaling_document(trace, *, precision: int, samples: int, keys: int, seed: int) -> Document:
+    w = Walk(trace, precision)
+    table = w["table"]                                                 # [n_dk, 7]
+    labels = [f"dk={int(d)}" for d in table[:, D_K]]
+
+    def columns(name, picks, names, caption=""):
+        return MatrixView(name, "table", table[:, picks], labels, names, caption=caption)
+
+    def paired(name, unscaled, scaled):
+        """One chart, one scale: each dk's unscaled bar above its scaled bar."""
+        pair_labels = [f"{label} {kind}" for label in labels for kind in ("unscaled", "scaled")]
+        values = np.stack([table[:, unscaled], table[:, scaled]], axis=1).ravel()
+        return Chart(name, "table", pair_labels, values)
+
+    big, small = table[-1], table[0]
+    w.step("The spread of q·k grows like √dk", "std(q·k) = √dk  for q, k ~ N(0, 1)",
+           r"\mathrm{std}(q \cdot k) = \sqrt{d_k}",
+           Part("", [columns("q·k", [SQRT_D_K, STD], ["√dk", "std(q·k)"],
+                             caption=f"std of {samples} dot products")],
+                [f"dk = {int(big[D_K])}: std(q·k) = {w.fmt(big[STD])}, √dk = {w.fmt(big[SQRT_D_K])}"],
+                "q·k adds up dk products of independent numbers with mean 0 and variance 1, "
+                "so its variance is dk and its typical size is √dk: the wider the vectors, "
+                "the larger the scores.", charts=[w.chart("std(q·k)", "table", labels,
+                                                          values=table[:, STD])]),
+           key="spread")
+    w.step("Unscaled softmax saturates", "max_j softmax(q·k_j)  vs  max_j softmax(q·k_j / √dk)",
+           r"\max_j \mathrm{softmax}(q k_j^\top) \;\text{vs}\; \max_j \mathrm{softmax}(q k_j^\top/\sqrt{d_k})",
+           Part("", [columns("largest weight", [MAX_UNSCALED, MAX_SCALED], ["unscaled", "scaled"],
+                             caption=f"mean over {samples} queries, {keys} keys each")],
+                [f"dk = {int(big[D_K])}: unscaled {w.fmt(big[MAX_UNSCALED])}, "
+                 f"scaled {w.fmt(big[MAX_SCALED])}; an even split would give {w.fmt(1 / keys)}"],
+                "Large scores make softmax put nearly all the weight on one key. Dividing by "
+                "√dk brings the scores back to a spread of about 1 whatever dk is, which "
+                "prevents that: the largest weight stays the same as dk grows.",
+                charts=[paired("largest weight", MAX_UNSCALED, MAX_SCALED)]),
+           key="saturation")
+    w.step("And its gradient vanishes", "‖J‖ of J = diag(p) − p pᵀ, the softmax Jacobian",
+           r"\|J\|_F,\; J = \mathrm{diag}(p) - p p^\top",
+           Part("", [columns("gradient size", [GRAD_UNSCALED, GRAD_SCALED], ["unscaled", "scaled"],
+                             caption="mean Frobenius norm of the softmax Jacobian")],
+                [f"dk = {int(small[D_K])} → {int(big[D_K])}: unscaled "
+                 f"{w.fmt(small[GRAD_UNSCALED])} → {w.fmt(big[GRAD_UNSCALED])}, scaled "
+                 f"{w.fmt(small[GRAD_SCALED])} → {w.fmt(big[GRAD_SCALED])}"],
+                "When one weight is near 1 and the rest near 0, every entry of the Jacobian is "
+                "near 0, so almost no gradient flows back into the scores and training stalls. "
+                "Scaled scores keep the gradient at the same size for every dk.",
+                charts=[paired("gradient size", GRAD_UNSCALED, GRAD_SCALED)]),
+           key="gradient")
+    dks = ", ".join(str(int(d)) for d in table[:, D_K])
+    settings = {"dk": [int(d) for d in table[:, D_K]], "samples": samples, "keys": keys,
+                "seed": seed}
+    return w.document("scaling", "Why attention divides by √dk", [], settings,
+                      subtitle=f"dk = {dks}; {samples} random queries, {keys} keys each, seed {seed}")
