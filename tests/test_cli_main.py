@@ -74,3 +74,21 @@ def test_usage_errors_are_one_line(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err == "Error: Invalid value for '--dim': expected a width from 1 to 64, got -3\n"
+
+
+@click.command()
+@click.option("--code", type=int)
+def quits(code):
+    """A command that ends with ctx.exit(code)."""
+    click.get_current_context().exit(code)
+
+
+@pytest.mark.parametrize("code", [0, 1, 4])
+def test_ctx_exit_codes_reach_the_shell(monkeypatch, code):
+    monkeypatch.setitem(cli_module.COMMANDS, "quits", (__name__, "quits", "test only"))
+    if code == 0:
+        cli_module.main(["quits", "--code", "0"])                      # returns normally
+        return
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main(["quits", "--code", str(code)])
+    assert exit_info.value.code == code

@@ -61,7 +61,9 @@ def main(argv=None) -> None:
     from tutor.errors import TutorError
 
     try:
-        cli.main(args=argv, prog_name="tutor", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="tutor", standalone_mode=False)
+        if isinstance(code, int) and code:                             # ctx.exit(n) returns n here
+            sys.exit(code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
