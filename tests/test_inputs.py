@@ -7,6 +7,7 @@ import click
 import numpy as np
 import pytest
 
+from tutor import embeddings as words
 from tutor.cli import embeddings as emb
 from tutor.cli.inputs import (MATRIX, MAX_DIM, WORD_VECTOR, SpecError, parse_inline,
                               parse_spec, rng_for)
@@ -143,22 +144,22 @@ def test_click_types_name_the_option():
 # --- the word -> vector rule ----------------------------------------------------------------
 
 def test_notes_words_keep_their_vectors_at_width_4_whatever_the_case():
-    assert emb.word_vector("the", 4) == [1, 0, 1, 0]
-    assert emb.word_vector("CAT", 4) == [0, 1, 0, 1]
-    assert emb.word_vector("Sat", 4) == [1, 1, 1, 1]
-    assert emb.word_vector("the", 6) != [1, 0, 1, 0, 0, 0]  # other widths: derived
+    assert words.word_vector("the", 4) == [1, 0, 1, 0]
+    assert words.word_vector("CAT", 4) == [0, 1, 0, 1]
+    assert words.word_vector("Sat", 4) == [1, 1, 1, 1]
+    assert words.word_vector("the", 6) != [1, 0, 1, 0, 0, 0]  # other widths: derived
 
 
 def test_derived_vectors_are_pinned_short_and_stable():
     # Pinned values: SHA-256 is the same on every machine, so these never change.
-    assert emb.word_vector("dog", 4) == emb.derived_vector("dog", 4)
-    assert emb.derived_vector("dog", 4) == EXPECTED_DOG
-    long = emb.derived_vector("dog", 64)                  # more than one SHA-256 block
+    assert words.word_vector("dog", 4) == words.derived_vector("dog", 4)
+    assert words.derived_vector("dog", 4) == EXPECTED_DOG
+    long = words.derived_vector("dog", 64)                  # more than one SHA-256 block
     assert long[:4] == EXPECTED_DOG and len(long) == 64
     assert long[32:36] == [-0.5, 1.0, 0.5, 0.4]          # from the second block
     assert all(-1 <= v <= 1 and round(v, 1) == v for v in long)
-    assert emb.derived_vector("Dog", 4) == EXPECTED_DOG   # case does not matter
-    assert emb.derived_vector("cat", 4) != emb.derived_vector("dog", 4)
+    assert words.derived_vector("Dog", 4) == EXPECTED_DOG   # case does not matter
+    assert words.derived_vector("cat", 4) != words.derived_vector("dog", 4)
 
 
 EXPECTED_DOG = [0.6, 0.5, -0.7, -0.2]
@@ -166,15 +167,15 @@ EXPECTED_DOG = [0.6, 0.5, -0.7, -0.2]
 
 def test_derived_vector_does_not_use_python_hash(monkeypatch):
     import subprocess, sys
-    code = "from tutor.cli.embeddings import derived_vector; print(derived_vector('zebra', 5))"
+    code = "from tutor.embeddings import derived_vector; print(derived_vector('zebra', 5))"
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout for seed in ("1", "2")}
     assert len(runs) == 1 and runs.pop().startswith("[")
 
 
 def test_tokenize_splits_on_white_space():
-    assert emb.tokenize("  the cat\tsat \n") == ["the", "cat", "sat"]
-    assert emb.tokenize("   ") == []
+    assert words.tokenize("  the cat\tsat \n") == ["the", "cat", "sat"]
+    assert words.tokenize("   ") == []
 
 
 def test_embedding_matrix_from_words_embed_and_embeddings():

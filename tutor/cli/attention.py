@@ -108,7 +108,8 @@ def attention(sentence, dim, embeddings, embed, wq, wk, wv, wo, dk, heads, no_sc
     from tutor.render.attention import attention_document
     from tutor.trace import Trace
 
-    from .embeddings import embedding_matrix, tokenize
+    from tutor.embeddings import tokenize
+    from .embeddings import embedding_matrix
 
     tokens = tokenize(sentence)
     if not tokens:

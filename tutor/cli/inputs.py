@@ -298,7 +298,7 @@ MAX_MODEL_DIM = 1024     # d_model of a --weights model
 
 def parse_sentence(option: str, text: str, limit: int = MAX_TOKENS) -> list[str]:
     """The words of a sentence; an empty one or one past ``limit`` words is a usage error."""
-    from .embeddings import tokenize
+    from tutor.embeddings import tokenize
 
     tokens = tokenize(text)
     if not tokens:

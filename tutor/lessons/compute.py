@@ -97,7 +97,7 @@ def run(name: str, args: dict) -> Result:
 # --- helpers -------------------------------------------------------------------------------
 
 def _tokens(sentence, what="sentence") -> list[str]:
-    from tutor.cli.embeddings import tokenize
+    from tutor.embeddings import tokenize
 
     if not isinstance(sentence, str):
         raise ComputeError(f"expected the {what} as text, got {sentence!r}")
@@ -111,7 +111,7 @@ def _tokens(sentence, what="sentence") -> list[str]:
 
 def _embeddings(tokens: list[str], dim: int):
     """X: the notes' vectors for THE, CAT, SAT at width 4, else a vector derived from the word."""
-    from tutor.cli.embeddings import word_vector
+    from tutor.embeddings import word_vector
 
     return np.array([word_vector(t, dim) for t in tokens], dtype=np.float64)   # [n, dim]
 
@@ -181,7 +181,7 @@ def attention(sentence, dim, heads, causal, scale, posenc, weights, seed) -> Res
         if not scale:
             attention_head(inputs, inputs, w_q, w_k, w_v, mask, trace=trace.scope("with_scaling"))
     kinds = {k: weights for k in ("w_q", "w_k", "w_v", "w_o")}
-    from tutor.cli.embeddings import NOTES_DIM, NOTES_VECTORS
+    from tutor.embeddings import NOTES_DIM, NOTES_VECTORS
     sources = ["notes" if t.lower() in NOTES_VECTORS and dim == NOTES_DIM else "derived"
                for t in tokens]
     doc = attention_document(trace, tokens, heads=heads, causal=causal, scaled=scale,
