@@ -141,3 +141,22 @@ def test_rendering_never_imports_click():
             "print('click' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False"
+
+
+def test_heatmap_text_reads_on_its_background_in_a_16_colour_terminal():
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from tutor.render.console import heat_style
+
+    for value in [i / 20 for i in range(21)]:
+        console = Console(file=io.StringIO(), color_system="standard", force_terminal=True)
+        console.print(Text("0.58", style=heat_style(value)), end="")
+        codes = console.file.getvalue().split("\x1b[")[1].split("m")[0].split(";")
+        fg = next(c for c in codes if c.startswith(("3", "9")))
+        bg = next(c for c in codes if c.startswith(("4", "10")))
+        light_bg = bg in ("47", "107", "103", "106", "43", "46")
+        dark_fg = fg in ("30", "90")
+        assert light_bg == dark_fg, f"weight {value}: foreground {fg} on background {bg}"

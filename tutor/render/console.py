@@ -13,6 +13,7 @@ from rich.columns import Columns
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.panel import Panel
+from rich.color import Color, ColorSystem
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -32,11 +33,21 @@ def bar(value: float) -> str:
     return BARS[level]
 
 
+LIGHT_STANDARD = {3, 6, 7, 9, 10, 11, 13, 14, 15}  # standard colours that want black text
+
+
 def heat_style(value: float) -> Style:
-    """White to deep blue as the weight goes from 0 to 1."""
+    """White to deep blue as the weight goes from 0 to 1.
+
+    The text colour is chosen from the background as a 16-colour terminal shows it (Rich
+    replaces the gradient by the nearest standard colour there), which also reads on the
+    gradient itself: black on the light shades, white on the blue ones.
+    """
     v = float(np.clip(value, 0.0, 1.0))
     r, g, b = (int(255 - v * (255 - c)) for c in (30, 80, 200))
-    return Style(color="white" if v > 0.55 else "black", bgcolor=f"rgb({r},{g},{b})")
+    background = Color.from_rgb(r, g, b)
+    light = background.downgrade(ColorSystem.STANDARD).number in LIGHT_STANDARD
+    return Style(color="black" if light else "bright_white", bgcolor=background)
 
 
 def _cells(view: MatrixView, precision: int) -> list[list[Text]]:
