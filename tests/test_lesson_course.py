@@ -2,8 +2,6 @@
 parsing and the progress file."""
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,7 @@ from tutor.lessons.answers import (AnswerError, check_number, decimals_for, pars
 from tutor.lessons.check import check_course
 from tutor.lessons.compute import (ComputeError, expected, fill, parse_reference, resolve, run,
                                    run_step)
-from tutor.lessons.course import LessonError, load_course
+from tutor.lessons.course import load_course
 from tutor.lessons.progress import Progress, state_dir
 from tutor.resources import lessons_dir
 

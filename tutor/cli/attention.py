@@ -102,9 +102,7 @@ def attention(sentence, dim, embeddings, embed, wq, wk, wv, wo, dk, heads, no_sc
     With no options it is the notes' worked example: THE=[1,0,1,0], CAT=[0,1,0,1],
     SAT=[1,1,1,1] and Wq = Wk = Wv = identity.
     """
-    from tutor.nn.attention import attention_head, multi_head_attention_xw
-    from tutor.nn.masks import causal_mask
-    from tutor.nn.posenc import add_positional_encoding, sinusoidal_encoding
+    from tutor.nn.walkthrough import self_attention_walkthrough
     from tutor.render.attention import attention_document
     from tutor.trace import Trace
 
@@ -142,28 +140,9 @@ def attention(sentence, dim, embeddings, embed, wq, wk, wv, wo, dk, heads, no_sc
         w_o = _weight(wo, "--wo", d_v, d_model, seed, f"the {heads} heads give {d_v} columns")
 
     trace = Trace()
-    trace.record("x", x)
-    trace.record("w_q", w_q)
-    trace.record("w_k", w_k)
-    trace.record("w_v", w_v)
-    inputs = x
-    if posenc.lower() == "sinusoidal":
-        pe = sinusoidal_encoding(n, d_model, trace=trace.scope("posenc"))   # [n, d_model]
-        inputs = add_positional_encoding(x, pe, trace=trace.scope("input"))  # [n, d_model]
-    mask = causal_mask(n) if causal else None                             # [n, n], True = hidden
-    scale = 1.0 if no_scale else None
-    if heads > 1:
-        trace.record("w_o", w_o)
-        multi_head_attention_xw(inputs, inputs, w_q, w_k, w_v, w_o, heads, mask,
-                                scale=scale, trace=trace)
-        if no_scale:
-            multi_head_attention_xw(inputs, inputs, w_q, w_k, w_v, w_o, heads, mask,
-                                    trace=trace.scope("with_scaling"))
-    else:
-        attention_head(inputs, inputs, w_q, w_k, w_v, mask, scale=scale, trace=trace)
-        if no_scale:
-            attention_head(inputs, inputs, w_q, w_k, w_v, mask,
-                           trace=trace.scope("with_scaling"))
+    self_attention_walkthrough(x, w_q, w_k, w_v, w_o if heads > 1 else None, n_head=heads,
+                               causal=causal, scaled=not no_scale, posenc=posenc.lower(),
+                               trace=trace)
 
     kinds = {"w_q": (wq or IDENTITY).describe(), "w_k": (wk or IDENTITY).describe(),
              "w_v": (wv or IDENTITY).describe(), "w_o": (wo or IDENTITY).describe()}

@@ -140,9 +140,7 @@ def dims(n: int) -> list[str]:
              posenc="none", weights="identity", seed=0)
 def attention(sentence, dim, heads, causal, scale, posenc, weights, seed) -> Result:
     """Self-attention as ``tutor attention`` runs it: the six steps, recorded."""
-    from tutor.nn.attention import attention_head, multi_head_attention_xw
-    from tutor.nn.masks import causal_mask
-    from tutor.nn.posenc import add_positional_encoding, sinusoidal_encoding
+    from tutor.nn.walkthrough import self_attention_walkthrough
     from tutor.render.attention import attention_document
     from tutor.render.document import unique_labels
 
@@ -155,31 +153,11 @@ def attention(sentence, dim, heads, causal, scale, posenc, weights, seed) -> Res
         raise ComputeError(f"expected posenc 'none' or 'sinusoidal', got {posenc!r}")
     rng = np.random.default_rng(_int(seed, "seed", 0, 2**32 - 1))
     x = _embeddings(tokens, dim)                                        # [n, d_model]
-    n = len(tokens)
     w_q, w_k, w_v = (_weights(weights, dim, dim, rng) for _ in range(3))  # [d_model, d_k]
+    w_o = _weights(weights, dim, dim, rng) if heads > 1 else None     # [d_v, d_model]
     trace = Trace()
-    trace.record("x", x)
-    trace.record("w_q", w_q)
-    trace.record("w_k", w_k)
-    trace.record("w_v", w_v)
-    inputs = x
-    if posenc == "sinusoidal":
-        pe = sinusoidal_encoding(n, dim, trace=trace.scope("posenc"))   # [n, d_model]
-        inputs = add_positional_encoding(x, pe, trace=trace.scope("input"))
-    mask = causal_mask(n) if causal else None
-    scale_value = None if scale else 1.0
-    if heads > 1:
-        w_o = _weights(weights, dim, dim, rng)                          # [d_v, d_model]
-        trace.record("w_o", w_o)
-        multi_head_attention_xw(inputs, inputs, w_q, w_k, w_v, w_o, heads, mask,
-                                scale=scale_value, trace=trace)
-        if not scale:
-            multi_head_attention_xw(inputs, inputs, w_q, w_k, w_v, w_o, heads, mask,
-                                    trace=trace.scope("with_scaling"))
-    else:
-        attention_head(inputs, inputs, w_q, w_k, w_v, mask, scale=scale_value, trace=trace)
-        if not scale:
-            attention_head(inputs, inputs, w_q, w_k, w_v, mask, trace=trace.scope("with_scaling"))
+    self_attention_walkthrough(x, w_q, w_k, w_v, w_o, n_head=heads, causal=causal,
+                               scaled=scale, posenc=posenc, trace=trace)
     kinds = {k: weights for k in ("w_q", "w_k", "w_v", "w_o")}
     from tutor.embeddings import NOTES_DIM, NOTES_VECTORS
     sources = ["notes" if t.lower() in NOTES_VECTORS and dim == NOTES_DIM else "derived"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import replace
 from typing import Mapping
 
 import numpy as np

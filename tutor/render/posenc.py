@@ -3,7 +3,6 @@ the word-order comparison), built from what the engine recorded. Nothing here co
 
 from __future__ import annotations
 
-import numpy as np
 
 from .document import Document, Part, dim_labels, format_number, unique_labels
 from .walk import Walk
@@ -60,7 +59,7 @@ def _sinusoidal_steps(w: Walk, d: int, n: int) -> None:
     worked = [f"PE({r}, d{j + 1}) = {fn}({_g(angles[r, j])}) = "
               f"{format_number(value, max(w.p, 5))}"]
     if n > 1:
-        worked.append(f"PE(1) = " + w.vec(pe[1]) + "  (" + ", ".join(
+        worked.append("PE(1) = " + w.vec(pe[1]) + "  (" + ", ".join(
             f"{'sin' if k % 2 == 0 else 'cos'} {_g(angles[1, k])}"
             for k in range(min(d, 4))) + (", …" if d > 4 else "") + ")")
     meaning = ("Sine on even columns, cosine on odd ones, every entry between -1 and 1. No two "

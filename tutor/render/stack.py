@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .document import Document, Part, dim_labels, unique_labels
+from .document import Document, Part, unique_labels
 from .walk import Walk
 
 B = 0                    # the batch item shown
