@@ -6,8 +6,8 @@ from __future__ import annotations
 import click
 
 from .inputs import parse_sentence, read_vectors, usage_error
-from .options import (build_model, output_options, pass_output, save_results, seed_option,
-                      show_document, stack_options, step_option)
+from .options import (build_model, match_dtype, output_options, pass_output, save_results,
+                      seed_option, show_document, stack_options, step_option)
 
 EPILOG = """\b
 With --weights FILE.npz (PyTorch nn.Transformer state-dict names, e.g.
@@ -59,11 +59,13 @@ def encode(sentence, src_vectors, weights, heads, layers, dim, ff, norm_first, a
     trace = Trace()
     if tokens:
         x, _ = embedding_matrix(tokens, dim=d_model)                        # [n, d_model]
-        pe = sinusoidal_encoding(len(tokens), d_model)                      # [n, d_model]
+        x = x.astype(model.dtype, copy=False)                               # the words follow the model
+        pe = sinusoidal_encoding(len(tokens), d_model, dtype=model.dtype)   # [n, d_model]
         src = add_positional_encoding(x, pe, trace=trace.scope("input"))    # [n, d_model]
         labels = tokens
     else:
         src = read_vectors("--src-vectors", src_vectors, d_model)           # [(B,) S, d_model]
+        model = match_dtype(model, weights, "--src-vectors", src)
         trace.record("src", src if src.ndim == 3 else src[None])
         labels = [f"p{i + 1}" for i in range(src.shape[-2])]
     memory = model.encode(src, trace=trace)                                 # like src

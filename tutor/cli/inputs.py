@@ -373,7 +373,8 @@ def read_vectors(option: str, path: str, d_model: int | None = None) -> np.ndarr
     if d_model is not None and width != d_model:
         raise usage_error(option, f"expected d_model = {d_model} columns (from the model), got "
                                   f"{name} of shape {shape_text(array.shape)}")
-    array = np.array(array, dtype=np.float64)
+    dtype = array.dtype if array.dtype in (np.float32, np.float64) else np.float64
+    array = np.array(array, dtype=dtype)                              # float32 stays float32
     if not np.all(np.isfinite(array)):
         raise usage_error(option, f"expected finite numbers, got NaN or inf in {name}")
     return array

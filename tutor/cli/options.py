@@ -299,6 +299,20 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
                               activation=activation, layer_norm_eps=eps)
 
 
+def match_dtype(model, weights, option: str, vectors):
+    """The model in the dtype of the user's vectors: a random model is built in float64 and
+    follows them; a model from --weights keeps its dtype, and vectors of another dtype are a
+    usage error (as in PyTorch, nothing is converted silently)."""
+    from .inputs import usage_error
+
+    if vectors.dtype == model.dtype:
+        return model
+    if weights is None:
+        return model.astype(vectors.dtype)
+    raise usage_error(option, f"expected {model.dtype} numbers like --weights, got "
+                              f"{vectors.dtype}; save both in one dtype")
+
+
 def save_results(model, save_weights, output_path, result) -> None:
     """--save-weights and --output: write the model and the final array."""
     import numpy as np

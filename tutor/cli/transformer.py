@@ -6,8 +6,8 @@ from __future__ import annotations
 import click
 
 from .inputs import parse_sentence, read_vectors, usage_error
-from .options import (build_model, output_options, pass_output, save_results, seed_option,
-                      show_document, stack_options, step_option)
+from .options import (build_model, match_dtype, output_options, pass_output, save_results,
+                      seed_option, show_document, stack_options, step_option)
 
 EPILOG = """\b
 With sentences the target gets a causal mask; with --tgt-vectors add --causal
@@ -84,7 +84,8 @@ def transformer(src, tgt, src_vectors, tgt_vectors, causal, weights, heads, laye
         parts = []
         for name, tokens in (("src_input", src_tokens), ("tgt_input", tgt_tokens)):
             x, _ = embedding_matrix(tokens, dim=d_model)                   # [n, d_model]
-            pe = sinusoidal_encoding(len(tokens), d_model)                 # [n, d_model]
+            x = x.astype(model.dtype, copy=False)                          # the words follow the model
+            pe = sinusoidal_encoding(len(tokens), d_model, dtype=model.dtype)  # [n, d_model]
             parts.append(add_positional_encoding(x, pe, trace=trace.scope(name)))
         src_x, tgt_x = parts
         src_labels, tgt_labels = src_tokens, tgt_tokens
@@ -92,6 +93,10 @@ def transformer(src, tgt, src_vectors, tgt_vectors, causal, weights, heads, laye
     else:
         src_x = read_vectors("--src-vectors", src_vectors, d_model)       # [(B,) S, d_model]
         tgt_x = read_vectors("--tgt-vectors", tgt_vectors, d_model)       # [(B,) T, d_model]
+        if tgt_x.dtype != src_x.dtype:
+            raise usage_error("--tgt-vectors", f"expected {src_x.dtype} numbers like "
+                                               f"--src-vectors, got {tgt_x.dtype}")
+        model = match_dtype(model, weights, "--src-vectors", src_x)
         if src_x.ndim != tgt_x.ndim or (src_x.ndim == 3 and src_x.shape[0] != tgt_x.shape[0]):
             raise usage_error("--tgt-vectors", f"expected the same batch as --src-vectors "
                                                f"{list(src_x.shape)}, got {list(tgt_x.shape)}")
@@ -104,6 +109,7 @@ def transformer(src, tgt, src_vectors, tgt_vectors, causal, weights, heads, laye
     if sentences:
         vocab = list(dict.fromkeys(t.lower() for t in src_tokens + tgt_tokens))
         table, _ = embedding_matrix(vocab, dim=d_model)                    # [n_vocab, d_model]
+        table = table.astype(model.dtype, copy=False)
         trace.record("vocab_embeddings", table)
         next_token_distribution(out[-1], table, trace=trace.scope("next"))  # [n_vocab]
     save_results(model, save_weights, output_path, out)

@@ -1,0 +1,75 @@
+"""Files, dtypes and numbers at the edges: what a user can hand `tutor` must never crash it,
+run code from a file, or change the precision behind their back."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tutor.cli import main
+
+GOLDEN = Path(__file__).parent / "golden" / "transformer_1head_1x2.npz"
+
+
+def run(capsys, *args):
+    """(exit code, stdout, stderr) of `tutor ARGS`, through the real error boundary."""
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def golden(tmp_path, dtype):
+    """The PyTorch golden model and inputs written as a user would: weights .npz, vectors .npy."""
+    archive = np.load(GOLDEN, allow_pickle=False)
+    params = {k[len("param."):]: archive[k].astype(dtype) for k in archive.files
+              if k.startswith("param.")}
+    np.savez(tmp_path / "weights.npz", **params)
+    np.save(tmp_path / "src.npy", archive["in.src"].astype(dtype))
+    np.save(tmp_path / "tgt.npy", archive["in.tgt"].astype(dtype))
+    return archive
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-4), (np.float64, 1e-9)])
+def test_float32_weights_and_vectors_stay_float32(tmp_path, capsys, dtype, tol):
+    archive = golden(tmp_path, dtype)
+    code, _, err = run(capsys, "transformer", "--weights", str(tmp_path / "weights.npz"),
+                       "--heads", "1", "--src-vectors", str(tmp_path / "src.npy"),
+                       "--tgt-vectors", str(tmp_path / "tgt.npy"),
+                       "--output", str(tmp_path / "out.npy"), "--format", "json")
+    assert code == 0, err
+    out = np.load(tmp_path / "out.npy")
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, archive["out.output"], atol=tol)
+
+
+def test_vectors_of_another_dtype_than_the_weights_are_a_usage_error(tmp_path, capsys):
+    golden(tmp_path, np.float32)
+    np.save(tmp_path / "src64.npy", np.load(tmp_path / "src.npy").astype(np.float64))
+    code, _, err = run(capsys, "encode", "--weights", str(tmp_path / "weights.npz"), "--heads", "1",
+                       "--src-vectors", str(tmp_path / "src64.npy"))
+    assert code == 2
+    assert err == ("Error: Invalid value for '--src-vectors': expected float32 numbers like "
+                   "--weights, got float64; save both in one dtype\n")
+
+
+def test_a_random_model_follows_float32_vectors(tmp_path, capsys):
+    np.save(tmp_path / "src.npy", np.ones((3, 4), dtype=np.float32))
+    code, _, err = run(capsys, "encode", "--src-vectors", str(tmp_path / "src.npy"),
+                       "--output", str(tmp_path / "out.npy"), "--format", "json")
+    assert code == 0, err
+    assert np.load(tmp_path / "out.npy").dtype == np.float32
+
+
+def test_sentences_run_on_float32_weights(tmp_path, capsys):
+    golden(tmp_path, np.float32)
+    code, out, err = run(capsys, "transformer", "--src", "the cat sat", "--tgt", "le chat",
+                         "--weights", str(tmp_path / "weights.npz"), "--heads", "1",
+                         "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["tokens"]
