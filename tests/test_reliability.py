@@ -73,3 +73,66 @@ def test_sentences_run_on_float32_weights(tmp_path, capsys):
                          "--format", "json")
     assert code == 0, err
     assert json.loads(out)["tokens"]
+
+
+def test_outputs_never_overwrite_an_input(tmp_path, capsys):
+    golden(tmp_path, np.float64)
+    src = tmp_path / "src.npy"
+    before = src.read_bytes()
+    for option, path in (("--output", src), ("--save-weights", tmp_path / "weights.npz")):
+        code, _, err = run(capsys, "encode", "--weights", str(tmp_path / "weights.npz"),
+                           "--heads", "1", "--src-vectors", str(src), option, str(path))
+        assert code == 2
+        assert err.startswith(f"Error: Invalid value for '{option}': expected a file other "
+                              f"than the command's inputs")
+    assert src.read_bytes() == before
+    np.save(tmp_path / "wq.npy", np.eye(4))
+    code, _, err = run(capsys, "attention", "the cat sat", "--wq", str(tmp_path / "wq.npy"),
+                       "--svg", str(tmp_path / "wq.npy"))
+    assert code == 2 and "'--svg'" in err
+    np.testing.assert_array_equal(np.load(tmp_path / "wq.npy"), np.eye(4))
+
+
+def test_outputs_are_whole_files_with_normal_permissions(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "attention", "the cat sat", "--svg", "a.svg", "--html", "a.html")
+    assert code == 0, err
+    assert (tmp_path / "a.svg").read_text().rstrip().endswith("</svg>")
+    assert "</html>" in (tmp_path / "a.html").read_text()
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.svg").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "a.svg"]   # no temporaries
+
+
+def test_a_failed_write_leaves_no_partial_file(tmp_path):
+    from tutor.files import atomic_write
+
+    target = tmp_path / "out.npy"
+    target.write_bytes(b"old")
+
+    def fail(handle):
+        handle.write(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, fail)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.npy"]
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (lambda p: np.savez(p, **{"encoder.norm.weight": np.array([{"a": 1}], dtype=object)}),
+     "cannot be read without pickle"),
+    (lambda p: p.write_bytes(b"PK\x03\x04 truncated"), "not a readable .npz file"),
+    (lambda p: np.savez(p, x=np.zeros(3)), "missing"),
+    (lambda p: p.write_bytes(b""), "not a readable .npz file"),
+])
+def test_bad_weight_files_get_one_line_naming_the_file(tmp_path, capsys, make, fragment):
+    path = tmp_path / "weights.npz"
+    make(path)
+    code, _, err = run(capsys, "encode", "the cat", "--weights", str(path))
+    assert code in (1, 2)
+    assert err.count("\n") == 1 and err.startswith("Error: ")
+    assert fragment in err
+    assert "weights.npz" in err

@@ -143,6 +143,7 @@ def read_matrix_file(path: str) -> np.ndarray:
         if size > MAX_FILE_BYTES:
             raise SpecError(f"expected a file of at most {MAX_FILE_BYTES} bytes, got {name} "
                             f"of {size} bytes")
+        note_input(path)
         if suffix == ".npy":
             try:
                 array = np.load(path, allow_pickle=False)
@@ -268,6 +269,22 @@ class WordVectorType(click.ParamType):
 WORD_VECTOR = WordVectorType()
 
 
+def note_input(path: str) -> None:
+    """Remember a file this command reads, so that no output of it can overwrite the file."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.find_root().meta.setdefault("tutor.inputs", set()).add(os.path.realpath(path))
+
+
+def check_output(option: str, path: str) -> None:
+    """An output path must not be one of the files the command read."""
+    ctx = click.get_current_context(silent=True)
+    read = set() if ctx is None else ctx.find_root().meta.get("tutor.inputs", set())
+    if os.path.realpath(path) in read:
+        raise usage_error(option, f"expected a file other than the command's inputs, got "
+                                  f"{quote(path, 60)}, which it reads")
+
+
 def usage_error(option: str, message: str) -> click.BadParameter:
     """A usage error about ``option`` (exit code 2): 'Invalid value for '--wq': ...'."""
     return click.BadParameter(message, ctx=click.get_current_context(silent=True),
@@ -353,6 +370,7 @@ def read_vectors(option: str, path: str, d_model: int | None = None) -> np.ndarr
                                   f"[batch, seq, d_model], got {name}")
     if not os.path.isfile(path):
         raise usage_error(option, f"expected an existing .npy file, got {name}")
+    note_input(path)
     try:
         array = np.load(path, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError) as exc:

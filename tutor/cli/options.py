@@ -154,14 +154,20 @@ class Output:
         """Write the SVG/HTML copies of what was printed."""
         if self.console is None:
             return
-        try:
-            if self.svg_path:
-                self.console.save_svg(self.svg_path, title="tutor", clear=False)
-            if self.html_path:
-                self.console.save_html(self.html_path, clear=False)
-        except OSError as exc:
-            path = self.svg_path if self.svg_path and not self.html_path else self.html_path
-            raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
+        from tutor.files import atomic_write_text
+
+        from .inputs import check_output
+
+        exports = [("--svg", self.svg_path, lambda: self.console.export_svg(title="tutor", clear=False)),
+                   ("--html", self.html_path, lambda: self.console.export_html(clear=False))]
+        for option, path, export in exports:
+            if not path:
+                continue
+            check_output(option, path)
+            try:
+                atomic_write_text(path, export())
+            except OSError as exc:
+                raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
 
 
 def make_output(fmt, precision, svg_path, html_path) -> Output:
@@ -263,10 +269,12 @@ def stack_options(command):
 def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed):
     """The Transformer to run: loaded from --weights, or random from --seed. Limits are checked
     before anything is allocated; a file of the wrong shape names the parameter (exit 1)."""
+    from tutor.errors import TutorError
     from tutor.nn.model import Transformer
     from tutor.nn.params import load_npz
 
-    from .inputs import MAX_DIM, MAX_HEADS, MAX_MODEL_DIM, check_finite, check_limit, usage_error
+    from .inputs import (MAX_DIM, MAX_HEADS, MAX_MODEL_DIM, check_finite, check_limit, note_input,
+                         usage_error)
 
     check_limit("--heads", heads, MAX_HEADS, "a number of heads")
     check_finite("--eps", eps, positive=True)
@@ -275,6 +283,7 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
             if value is not None:
                 raise usage_error(option, "expected no size with --weights (they are read from "
                                           f"the file), got {option} {value}")
+        note_input(weights)
         state = load_npz(weights)
         key = "encoder.layers.0.self_attn.in_proj_weight"
         if key in state and state[key].ndim == 2:
@@ -285,8 +294,11 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
             if d_model % heads:
                 raise usage_error("--heads", f"expected a number that divides d_model {d_model} "
                                              f"(from --weights), got {heads}")
-        return Transformer.from_state_dict(state, heads, norm_first=norm_first,
-                                           activation=activation, layer_norm_eps=eps)
+        try:
+            return Transformer.from_state_dict(state, heads, norm_first=norm_first,
+                                               activation=activation, layer_norm_eps=eps)
+        except TutorError as exc:                                      # name the file too
+            raise TutorError(f"--weights {weights}: {exc}") from None
     layers = 1 if layers is None else layers
     dim = 4 if dim is None else dim
     check_limit("--layers", layers, MAX_LAYERS, "a number of layers")
@@ -317,11 +329,17 @@ def save_results(model, save_weights, output_path, result) -> None:
     """--save-weights and --output: write the model and the final array."""
     import numpy as np
 
-    try:
-        if save_weights:
-            model.save(save_weights)
-        if output_path:
-            np.save(output_path, result)
-    except OSError as exc:
-        path = output_path if output_path and not save_weights else save_weights
-        raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
+    from tutor.files import atomic_write
+
+    from .inputs import check_output
+
+    writes = [("--save-weights", save_weights, model.save),
+              ("--output", output_path, lambda path: atomic_write(path, lambda f: np.save(f, result)))]
+    for option, path, write in writes:
+        if not path:
+            continue
+        check_output(option, path)
+        try:
+            write(path)
+        except OSError as exc:
+            raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None

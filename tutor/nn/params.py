@@ -13,6 +13,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import ParameterError, TutorError
+from ..files import atomic_write
 
 
 @dataclass(frozen=True)
@@ -201,14 +202,8 @@ def validate_state(state: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[i
 
 def save_npz(path: str | os.PathLike, params: Mapping[str, np.ndarray]) -> None:
     """Write the parameters to ``path`` with ``numpy.savez`` (a temporary file, then rename)."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}.npz"
-    try:
-        np.savez(tmp, **{name: np.asarray(value) for name, value in params.items()})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    arrays = {name: np.asarray(value) for name, value in params.items()}
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
