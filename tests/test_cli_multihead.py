@@ -85,3 +85,18 @@ def test_bad_input(capsys, args, message):
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and message in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_one_head_is_the_multi_head_form_with_a_single_head():
+    from click.testing import CliRunner
+
+    from tutor.cli import cli
+
+    result = CliRunner().invoke(cli, ["multihead", "the cat", "--heads", "1", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    m = doc["matrices"]
+    np.testing.assert_allclose(m["concat"], m["head0.out"])
+    np.testing.assert_allclose(np.array(m["out"]), np.array(m["concat"]) @ np.array(m["w_o"]))
+    assert "nothing to place beside it" in CliRunner().invoke(
+        cli, ["multihead", "the cat", "--heads", "1", "--step", "8", "--format", "plain"]).output

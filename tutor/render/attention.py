@@ -80,6 +80,8 @@ class _Builder:
         self.labels = unique_labels(tokens)
         self.p = precision
         self.heads = heads
+        # the multi-head form (head<i>. scopes, concatenation, Wo) as recorded, even for 1 head
+        self.per_head = heads > 1 or "head0.q" in trace
         self.causal = causal
         self.scaled = scaled
         self.posenc = posenc
@@ -122,7 +124,7 @@ class _Builder:
         return f"Head {head + 1} of {self.heads}: {cols} of Wq, Wk, Wv"
 
     def head_list(self):
-        return [None] if self.heads == 1 else list(range(self.heads))
+        return list(range(self.heads)) if self.per_head else [None]
 
     def sub(self, head, name):
         return name if head is None else f"{name}{head + 1}"
@@ -146,7 +148,7 @@ class _Builder:
             worked.append(f"x({self.labels[r]}) + pe({r}) = {self.vec(x[r])} + "
                           f"{self.vec(pe[r])} = {self.vec(self.t['input.out'][r])}")
         names = [("Wq", "w_q"), ("Wk", "w_k"), ("Wv", "w_v")]
-        if self.heads > 1:
+        if self.per_head:
             names.append(("Wo", "w_o"))
         for name, key in names:
             w = self.t[key]
@@ -167,7 +169,7 @@ class _Builder:
         formula = "X (one row per token),  Wq, Wk, Wv"
         if self.posenc != "none":
             formula = "X + PE (one row per token),  Wq, Wk, Wv"
-        if self.heads > 1:
+        if self.per_head:
             formula += ", Wo"
         return Step(1, "Inputs: embeddings and weights", formula,
                     r"X \in \mathbb{R}^{n \times d_{model}},\; W_q, W_k, W_v",
@@ -199,7 +201,7 @@ class _Builder:
                                 f"{q.shape[1]} columns of the projections.")
             parts.append(Part(self.head_heading(head), mats, worked, meaning))
         formula = "Q = X·Wq,  K = X·Wk,  V = X·Wv"
-        if self.heads > 1:
+        if self.per_head:
             formula = "Qi = X·Wq,i,  Ki = X·Wk,i,  Vi = X·Wv,i  (i = head)"
         return Step(2, "Queries, keys and values", formula,
                     r"Q = XW_q,\quad K = XW_k,\quad V = XW_v", parts, key="projections")
@@ -342,7 +344,7 @@ class _Builder:
                        f"mixed by its weights, z({self.labels[r]}) = {' + '.join(terms)}. "
                        f"The keys a token attends to most shape its new vector most.")
             parts.append(Part(self.head_heading(head), mats, worked, meaning))
-        formula = "Z = weights·V" if self.heads == 1 else "Zi = weights_i·Vi"
+        formula = "Zi = weights_i·Vi" if self.per_head else "Z = weights·V"
         return Step(6, "Contextual vectors", formula, r"Z = \mathrm{weights}\,V", parts,
                     key="output")
 
@@ -352,7 +354,10 @@ class _Builder:
         worked = [f"concat({self.labels[0]}) = " + " | ".join(self.vec(h) for h in heads)
                   + f" = {self.vec(concat[0])}"]
         meaning = (f"The {self.heads} heads' outputs are placed side by side: each head "
-                   f"attended in its own way, on its own columns, and all of it is kept.")
+                   f"attended in its own way, on its own columns, and all of it is kept."
+                   if self.heads > 1 else
+                   "With one head there is nothing to place beside it: the concatenation is "
+                   "that head's output unchanged, and Wo still mixes its columns.")
         return Step(7, "Concatenate the heads", "Concat(Z1, …, Zh)",
                     r"\mathrm{Concat}(Z_1, \dots, Z_h)",
                     [Part("", [self.token_matrix("Concat", "concat")], worked, meaning)],
@@ -373,7 +378,7 @@ class _Builder:
     def build(self) -> list[Step]:
         steps = [self.step_inputs(), self.step_projections(), self.step_scores(),
                  self.step_scaled(), self.step_softmax(), self.step_output()]
-        if self.heads > 1:
+        if self.per_head:
             steps += [self.step_concat(), self.step_projection()]
         return steps
 
