@@ -136,3 +136,17 @@ def test_bad_weight_files_get_one_line_naming_the_file(tmp_path, capsys, make, f
     assert err.count("\n") == 1 and err.startswith("Error: ")
     assert fragment in err
     assert "weights.npz" in err
+
+
+def test_oversized_and_single_array_weight_files_are_refused_before_reading(tmp_path):
+    from tutor.errors import TutorError
+    from tutor.nn.params import load_npz
+
+    np.savez(tmp_path / "big.npz", a=np.zeros(1000), b=np.zeros(1000))
+    with pytest.raises(TutorError, match=r"big.npz: expected at most 10,000 bytes of arrays, "
+                                         r"got 16,\d+"):
+        load_npz(tmp_path / "big.npz", max_bytes=10_000)
+    assert set(load_npz(tmp_path / "big.npz", max_bytes=20_000)) == {"a", "b"}
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    with pytest.raises(TutorError, match="expected an .npz archive"):
+        load_npz(tmp_path / "one.npy")

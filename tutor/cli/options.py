@@ -229,6 +229,7 @@ def show_document(output: Output, doc, *, step: int | None = None, pause: bool =
 # --- the encoder/decoder stack: a random model or a real one -------------------------------
 
 MAX_LAYERS = 6
+MAX_WEIGHTS_BYTES = 2 * 2 ** 30   # the arrays of a --weights file, before any is read
 MAX_FF = 256
 
 
@@ -284,7 +285,7 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
                 raise usage_error(option, "expected no size with --weights (they are read from "
                                           f"the file), got {option} {value}")
         note_input(weights)
-        state = load_npz(weights)
+        state = load_npz(weights, max_bytes=MAX_WEIGHTS_BYTES)
         key = "encoder.layers.0.self_attn.in_proj_weight"
         if key in state and state[key].ndim == 2:
             d_model = state[key].shape[1]

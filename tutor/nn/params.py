@@ -206,10 +206,19 @@ def save_npz(path: str | os.PathLike, params: Mapping[str, np.ndarray]) -> None:
     atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
-def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read every array of an .npz file; never unpickles (``allow_pickle=False``)."""
+def load_npz(path: str | os.PathLike, *, max_bytes: int | None = None) -> dict[str, np.ndarray]:
+    """Read every array of an .npz file; never unpickles (``allow_pickle=False``). With
+    ``max_bytes``, a file whose arrays would take more is refused before any is read."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise TutorError(f"{os.fspath(path)}: expected an .npz archive of arrays, "
+                             f"got a single .npy array")
+        with archive:
+            size = sum(info.file_size for info in archive.zip.infolist())
+            if max_bytes is not None and size > max_bytes:
+                raise TutorError(f"{os.fspath(path)}: expected at most {max_bytes:,} bytes of "
+                                 f"arrays, got {size:,}")
             return {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise TutorError(f"{os.fspath(path)}: no such file") from None
