@@ -160,3 +160,16 @@ def test_heatmap_text_reads_on_its_background_in_a_16_colour_terminal():
         light_bg = bg in ("47", "107", "103", "106", "43", "46")
         dark_fg = fg in ("30", "90")
         assert light_bg == dark_fg, f"weight {value}: foreground {fg} on background {bg}"
+
+
+def test_words_that_look_like_rich_markup_are_shown_as_typed():
+    from click.testing import CliRunner
+
+    from tutor.cli import cli
+
+    result = CliRunner().invoke(cli, ["attention", "[bold]cat :cat: the", "--step", "3",
+                                      "--format", "plain"])
+    assert result.exit_code == 0, result.output
+    header, first_row = result.output.splitlines()[6], result.output.splitlines()[8]
+    assert header.split() == ["│", "[bold]cat", ":cat:", "the", "│"]
+    assert first_row.split()[1] == "[bold]cat"

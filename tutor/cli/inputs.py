@@ -291,11 +291,24 @@ def usage_error(option: str, message: str) -> click.BadParameter:
                               param_hint=f"'{option}'")
 
 
+class _LazyGenerator:
+    """A ``numpy.random.Generator`` made on first use: importing numpy.random costs about
+    12 ms of start-up, and most runs draw nothing."""
+
+    def __init__(self, seed):
+        self._seed, self._rng = seed, None
+
+    def __getattr__(self, name):
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        return getattr(self._rng, name)
+
+
 def rng_for(seed: int, name: str) -> np.random.Generator:
     """An independent random stream per option, so that ``--wq random`` gives the same Wq
     whatever else is random."""
     key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
-    return np.random.default_rng([seed, key])
+    return _LazyGenerator([seed, key])
 
 
 def check_limit(option: str, value: int, limit: int, what: str, low: int = 1) -> None:

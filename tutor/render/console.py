@@ -82,15 +82,15 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
             title += (f"  (column {stop})" if stop - start == 1
                       else f"  (columns {start + 1}–{stop})")
         caption = view.caption if stop == n_cols and view.caption else None
-        table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+        table = Table(title=Text(title, style="bold"), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                       title_justify="left", title_style="bold", header_style="dim",
-                      caption=caption, caption_justify="left", caption_style="dim italic",
-                      min_width=min(max_width, max(len(title), len(caption or ""))))
+                      caption=caption and Text(caption, style="dim italic"), caption_justify="left",
+                      caption_style="dim italic", min_width=min(max_width, max(len(title), len(caption or ""))))
         table.add_column("", style="dim", no_wrap=True)
         for c in range(start, stop):
-            table.add_column(view.cols[c], justify="right", no_wrap=True)
+            table.add_column(Text(view.cols[c]), justify="right", no_wrap=True)
         for r, row in enumerate(cells):
-            table.add_row(view.rows[r], *row[start:stop])
+            table.add_row(Text(view.rows[r]), *row[start:stop])
         tables.append(table)
     return tables
 
@@ -124,15 +124,16 @@ def chart_renderable(chart: Chart, precision: int, max_width: int = 76) -> Table
     number_width = max(len(n) for n in numbers)
     room = max(4, max_width - label_width - number_width - 4)
     top = float(np.max(np.abs(values))) if values.size else 0.0
-    table = Table(title=chart.name, box=None, show_header=False, pad_edge=False,
-                  title_justify="left", title_style="bold", caption=chart.caption or None,
+    table = Table(title=Text(chart.name, style="bold"), box=None, show_header=False, pad_edge=False,
+                  title_justify="left", title_style="bold",
+                  caption=Text(chart.caption, style="dim italic") if chart.caption else None,
                   caption_justify="left", caption_style="dim italic")
     table.add_column(style="dim", no_wrap=True)
     table.add_column(no_wrap=True)
     table.add_column(justify="right", no_wrap=True)
     for label, value, number in zip(chart.labels, values, numbers):
         length = 0 if top == 0 else int(round(abs(value) / top * room))
-        table.add_row(label, Text("█" * length, style="cyan"), number)
+        table.add_row(Text(label), Text("█" * length, style="cyan"), number)
     return table
 
 
@@ -167,7 +168,7 @@ def step_panel(step: Step, total: int, precision: int, width: int = 80) -> Panel
     for part in step.parts:
         items.append(Text(""))
         items.append(part_renderable(part, precision, width))
-    return Panel(Group(*items), title=f"Step {step.number} of {total} · {step.title}",
+    return Panel(Group(*items), title=Text(f"Step {step.number} of {total} · {step.title}"),
                  title_align="left", box=box.ROUNDED, padding=(0, 1))
 
 
