@@ -173,3 +173,15 @@ def test_words_that_look_like_rich_markup_are_shown_as_typed():
     header, first_row = result.output.splitlines()[6], result.output.splitlines()[8]
     assert header.split() == ["│", "[bold]cat", ":cat:", "the", "│"]
     assert first_row.split()[1] == "[bold]cat"
+
+
+def test_a_narrow_last_column_chunk_is_not_stretched_to_its_title():
+    from click.testing import CliRunner
+
+    from tutor.cli import cli
+
+    out = CliRunner().invoke(cli, ["attention", "a b", "--dim", "20", "--step", "2",
+                                   "--format", "plain"]).output.splitlines()
+    title = next(i for i, line in enumerate(out) if "(columns 19–20)" in line)
+    rule = out[title + 2].strip("│ ")
+    assert set(rule) == {"─"} and len(rule) < 25                       # two columns' width

@@ -66,7 +66,7 @@ def _cells(view: MatrixView, precision: int) -> list[list[Text]]:
     return cells
 
 
-def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list[Table]:
+def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list[Group]:
     """The matrix as one table, or several when its columns do not fit ``max_width``
     (columns 1–8, 9–16, ...), each titled with the name and shape."""
     cells = _cells(view, precision)
@@ -82,16 +82,18 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
             title += (f"  (column {stop})" if stop - start == 1
                       else f"  (columns {start + 1}–{stop})")
         caption = view.caption if stop == n_cols and view.caption else None
-        table = Table(title=Text(title, style="bold"), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                      title_justify="left", title_style="bold", header_style="dim",
-                      caption=caption and Text(caption, style="dim italic"), caption_justify="left",
-                      caption_style="dim italic", min_width=min(max_width, max(len(title), len(caption or ""))))
+        # the title and caption are lines of their own, so a narrow last chunk is not
+        # stretched to the title's width and a long title is not wrapped to the table's
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="dim")
         table.add_column("", style="dim", no_wrap=True)
         for c in range(start, stop):
             table.add_column(Text(view.cols[c]), justify="right", no_wrap=True)
         for r, row in enumerate(cells):
             table.add_row(Text(view.rows[r]), *row[start:stop])
-        tables.append(table)
+        lines: list[RenderableType] = [Text(title, style="bold"), table]
+        if caption:
+            lines.append(Text(caption, style="dim italic"))
+        tables.append(Group(*lines))
     return tables
 
 
