@@ -11,10 +11,12 @@ and checks that `tutor --help` imports neither NumPy nor Rich.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import time
 
 PAIRS = [
@@ -28,7 +30,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
-    tutor = shutil.which("tutor") or sys.exit("tutor is not on PATH: pip install . first")
+    # this interpreter's own entry script (a version manager's shim on PATH would add its own
+    # start-up to every run)
+    tutor = os.path.join(sysconfig.get_path("scripts"), "tutor")
+    if not os.path.exists(tutor):
+        tutor = shutil.which("tutor") or sys.exit("tutor is not installed: pip install . first")
+    print(f"tutor: {tutor}")
     check = ("import sys\nfrom tutor.cli import main\ntry:\n    main(['--help'])\n"
              "except SystemExit:\n    pass\n"
              "print(sorted(m for m in ('numpy', 'rich') if m in sys.modules), file=sys.stderr)")
