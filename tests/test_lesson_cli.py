@@ -327,3 +327,10 @@ def test_ctrl_c_saves_and_exits_130(tutor, state, monkeypatch):
     assert result.exit_code == 130
     assert f"Progress saved in {state / 'progress.json'}" in result.stdout
     assert progress_of(state)["self-attention"]["done"] == {"roles": "seen"}
+
+
+def test_quitting_before_any_step_does_not_claim_to_have_saved(tutor, state):
+    result = tutor("4", "--interactive", input="q\n")
+    assert "nothing was saved" in result.stdout
+    assert "Progress saved" not in result.stdout
+    assert not (state / "progress.json").exists()

@@ -7,6 +7,8 @@ runs; this module parses options and maps problems to one-line errors.
 
 from __future__ import annotations
 
+import os
+
 import shutil
 import sys
 
@@ -207,7 +209,9 @@ def _interactive(console, course, chosen, start, progress) -> None:
         step = chosen.steps[where].id if where is not None else None
         resume = (f"'tutor lesson {chosen.number}' resumes at step {step}"
                   if step else f"lesson {chosen.number} is complete")
-        console.print(f"Progress saved in {progress.path}; {resume}.", soft_wrap=True)
+        saved = (f"Progress saved in {progress.path}" if os.path.exists(progress.path)
+                 else "No step finished yet, so nothing was saved")
+        console.print(f"{saved}; {resume}.", soft_wrap=True)
         if stop.reason == "interrupt":
             _exit(130)
         return
