@@ -36,6 +36,10 @@ def main():
     if not os.path.exists(tutor):
         tutor = shutil.which("tutor") or sys.exit("tutor is not installed: pip install . first")
     print(f"tutor: {tutor}")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("warning: PYTHONDONTWRITEBYTECODE is set, so an editable install compiles tutor's "
+              "modules from source on every run; measure a `pip install .` (which byte-compiles) "
+              "or unset it")
     check = ("import sys\nfrom tutor.cli import main\ntry:\n    main(['--help'])\n"
              "except SystemExit:\n    pass\n"
              "print(sorted(m for m in ('numpy', 'rich') if m in sys.modules), file=sys.stderr)")
