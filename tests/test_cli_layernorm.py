@@ -1,24 +1,16 @@
 """`tutor layernorm`: layer norm against the closed form, batch norm beside it, add & norm,
 rendering, bad input."""
 
-import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from tutor.cli import cli, main
+from cli_helpers import for_command
 
-
-def run(*args):
-    return CliRunner().invoke(cli, ["layernorm", *args], env={"NO_COLOR": None, "COLUMNS": None},
-                              catch_exceptions=False)
+from tutor.cli import main
 
 
-def run_json(*args):
-    result = run(*args, "--format", "json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+run, run_json = for_command("layernorm")
 
 
 def test_layer_norm_of_1_2_3_4():

@@ -1,26 +1,18 @@
 """`tutor multihead`: heads, concatenation and projection against NumPy written out directly,
 rendering, bad input."""
 
-import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from tutor.cli import cli, main
+from cli_helpers import for_command
+
+from tutor.cli import main
 
 X_NOTES = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [1, 1, 1, 1]], dtype=float)
 
 
-def run(*args):
-    return CliRunner().invoke(cli, ["multihead", *args], env={"NO_COLOR": None, "COLUMNS": None},
-                              catch_exceptions=False)
-
-
-def run_json(*args):
-    result = run(*args, "--format", "json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+run, run_json = for_command("multihead")
 
 
 def reference(x, wq, wk, wv, wo, h):
@@ -88,15 +80,7 @@ def test_bad_input(capsys, args, message):
 
 
 def test_one_head_is_the_multi_head_form_with_a_single_head():
-    from click.testing import CliRunner
-
-    from tutor.cli import cli
-
-    result = CliRunner().invoke(cli, ["multihead", "the cat", "--heads", "1", "--format", "json"])
-    assert result.exit_code == 0, result.output
-    doc = json.loads(result.output)
-    m = doc["matrices"]
+    m = run_json("the cat", "--heads", "1")["matrices"]
     np.testing.assert_allclose(m["concat"], m["head0.out"])
     np.testing.assert_allclose(np.array(m["out"]), np.array(m["concat"]) @ np.array(m["w_o"]))
-    assert "nothing to place beside it" in CliRunner().invoke(
-        cli, ["multihead", "the cat", "--heads", "1", "--step", "8", "--format", "plain"]).output
+    assert "nothing to place beside it" in run("the cat", "--heads", "1", "--step", "8").output

@@ -1,24 +1,15 @@
 """`tutor posenc`: the table against the closed form, the notes' PE(1) (right where the notes
 are wrong), embedding + PE, learned tables, the word-order comparison, rendering, bad input."""
 
-import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from tutor.cli import cli
-
-
-def run(*args):
-    return CliRunner().invoke(cli, ["posenc", *args], env={"NO_COLOR": None, "COLUMNS": None},
-                              catch_exceptions=False)
+from cli_helpers import for_command
 
 
-def run_json(*args):
-    result = run(*args, "--format", "json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+
+run, run_json = for_command("posenc")
 
 
 def closed_form(n, d):

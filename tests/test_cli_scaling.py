@@ -1,26 +1,18 @@
 """`tutor scaling`: the spread of q·k, softmax saturation and gradients against a direct NumPy
 computation and the closed form std(q·k) = √dk; rendering; bad input."""
 
-import json
 import math
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from tutor.cli import cli, main
+from cli_helpers import for_command
+
+from tutor.cli import main
 from tutor.cli.inputs import rng_for
 
 
-def run(*args):
-    return CliRunner().invoke(cli, ["scaling", *args], env={"NO_COLOR": None, "COLUMNS": None},
-                              catch_exceptions=False)
-
-
-def run_json(*args):
-    result = run(*args, "--format", "json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+run, run_json = for_command("scaling")
 
 
 def direct(dks, samples, keys, seed):

@@ -1,24 +1,16 @@
 """`tutor softmax`: the notes' softmax([6, 4]), scale and temperature, rendering, bad input."""
 
-import json
 import math
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from tutor.cli import cli, main
+from cli_helpers import for_command
 
-
-def run(*args):
-    return CliRunner().invoke(cli, ["softmax", *args], env={"NO_COLOR": None, "COLUMNS": None},
-                              catch_exceptions=False)
+from tutor.cli import main
 
 
-def run_json(*args):
-    result = run(*args, "--format", "json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+run, run_json = for_command("softmax")
 
 
 def test_softmax_6_4_is_0_8808_0_1192_with_every_step():

@@ -6,16 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from tutor.cli import cli, main
+from cli_helpers import invoke
+
+from tutor.cli import main
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def run(*args):
-    return CliRunner().invoke(cli, list(args), env={"NO_COLOR": None, "COLUMNS": None},
-                              catch_exceptions=False)
+run = invoke
 
 
 def golden_files(tmp_path, name):

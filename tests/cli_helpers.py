@@ -1,0 +1,25 @@
+"""Running a command in-process for the CLI tests: plain output at the default width."""
+
+import json
+
+from click.testing import CliRunner
+
+from tutor.cli import cli
+
+
+def invoke(*args):
+    """`tutor ARGS` under CliRunner, with NO_COLOR and COLUMNS unset; exceptions propagate."""
+    return CliRunner().invoke(cli, list(args), env={"NO_COLOR": None, "COLUMNS": None},
+                              catch_exceptions=False)
+
+
+def invoke_json(*args):
+    """The JSON document `tutor ARGS --format json` prints (the run must succeed)."""
+    result = invoke(*args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def for_command(name):
+    """(run, run_json) bound to one command: run("6", "4") is `tutor NAME 6 4`."""
+    return (lambda *args: invoke(name, *args)), (lambda *args: invoke_json(name, *args))
