@@ -135,11 +135,11 @@ def progress_table(course, progress, current: tuple[str, str] | None = None) -> 
     table.add_column("lesson")
     table.add_column("steps", justify="right")
     table.add_column("done", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True)                                 # ← marks where you are
     for lesson in course.lessons:
         done = progress.done_count(lesson)
         n = len(lesson.steps)
         mark = "✓" if done == n else f"{100 * done // n}%"
-        if current and current[0] == lesson.id:
-            mark += " ←"
-        table.add_row(str(lesson.number), lesson.id, lesson.title, str(n), mark)
+        here = "←" if current and current[0] == lesson.id else ""
+        table.add_row(str(lesson.number), lesson.id, lesson.title, str(n), mark, here)
     return table
