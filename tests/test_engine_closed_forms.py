@@ -214,3 +214,12 @@ def test_softmax_leaves_its_input_alone_unless_told():
     reused = softmax(x, overwrite=True)
     assert reused is x or np.shares_memory(reused, x)
     np.testing.assert_array_equal(reused, out)
+
+
+def test_layer_norm_with_eps_0_maps_a_constant_vector_to_beta_not_nan():
+    beta = np.array([1.0, 2.0, 3.0])
+    for trace in (Trace(), None):
+        kwargs = {} if trace is None else {"trace": trace}
+        out = layer_norm(np.full((2, 3), 5.0), np.ones(3), beta, eps=0.0, **kwargs)
+        np.testing.assert_array_equal(out, [beta, beta])
+    np.testing.assert_allclose(layer_norm(np.array([1.0, 3.0]), eps=0.0), [-1.0, 1.0])

@@ -42,3 +42,4 @@ def test_documented_limits_are_the_enforced_ones():
         f"{scaling.MAX_SAMPLES}, `--keys` {scaling.MAX_KEYS}, samples × keys × dk "
         f"{scaling.MAX_ELEMENTS:,}")
     assert rows["`--precision`"] == f"{options.MAX_PRECISION} decimals"
+    assert rows["the size of any number given (inline, in a file, `--scale`, ...)"] == f"{inputs.MAX_ABS:,.0f}"

@@ -150,3 +150,26 @@ def test_oversized_and_single_array_weight_files_are_refused_before_reading(tmp_
     np.save(tmp_path / "one.npy", np.zeros(3))
     with pytest.raises(TutorError, match="expected an .npz archive"):
         load_npz(tmp_path / "one.npy")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["attention", "the cat sat", "--embeddings", "1,0,1,0;0,1,0,1;1,1,1,1e308"],
+     "'--embeddings': expected numbers from -1,000,000 to 1,000,000, got 1e+308 in row 3, column 4"),
+    (["softmax", "6", "4", "--scale", "1e308"],
+     "'--scale': expected a number from -1,000,000 to 1,000,000, got 1e+308"),
+    (["softmax", "6", "4", "--temperature", "1e-320"],
+     "'--temperature': expected a number of at least 1e-06, got 9.99989e-321"),
+    (["layernorm", "1e200,1,2,3"],
+     "'VECTOR': expected numbers from -1,000,000 to 1,000,000, got 1e+200 in row 1, column 1"),
+])
+def test_numbers_too_large_to_compute_with_are_refused(capsys, args, message):
+    code, _, err = run(capsys, *args)
+    assert code == 2
+    assert err == f"Error: Invalid value for {message}\n"
+
+
+def test_json_nested_too_deeply_is_refused(tmp_path, capsys):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    code, _, err = run(capsys, "attention", "the cat sat", "--wq", str(path))
+    assert code == 2 and "nested too deeply to read" in err

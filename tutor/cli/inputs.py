@@ -30,6 +30,7 @@ MAX_DIM = 64          # rows or columns of any matrix, --dim, --dk
 MAX_TOKENS = 32       # words in a sentence
 MAX_HEADS = 16        # --heads
 MAX_FILE_BYTES = 4_000_000
+MAX_ABS = 1e6            # the largest size of a number given: products and squares stay finite
 
 SPEC_FORMS = ("identity, random, an inline matrix such as \"1,0;0,1\", "
               "or a .npy, .json or .csv file")
@@ -83,6 +84,11 @@ def _check_array(array: np.ndarray, source: str) -> np.ndarray:
         r, c = bad[0]
         raise SpecError(f"expected finite numbers, got {array[r, c]} in row {r + 1}, "
                         f"column {c + 1}")
+    big = np.argwhere(np.abs(array) > MAX_ABS)
+    if len(big):
+        r, c = big[0]
+        raise SpecError(f"expected numbers from {-MAX_ABS:,.0f} to {MAX_ABS:,.0f}, got "
+                        f"{array[r, c]:g} in row {r + 1}, column {c + 1}")
     return array
 
 
@@ -157,6 +163,9 @@ def read_matrix_file(path: str) -> np.ndarray:
             if suffix == ".json":
                 try:
                     data = json.load(handle)
+                except RecursionError:
+                    raise SpecError(f"expected JSON nested lists, got {name} nested too "
+                                    f"deeply to read") from None
                 except json.JSONDecodeError as exc:
                     raise SpecError(f"expected JSON nested lists, got {name} which is not "
                                     f"valid JSON (line {exc.lineno}: {exc.msg})") from None
@@ -365,12 +374,19 @@ def parse_numbers(option: str, values, limit: int = MAX_VECTOR) -> np.ndarray:
     return parse_vector(option, " ".join(str(v) for v in values), limit=limit)
 
 
-def check_finite(option: str, value: float, *, positive: bool = False) -> float:
-    """A finite number (and > 0 when ``positive``); NaN and inf are usage errors."""
+def check_finite(option: str, value: float, *, positive: bool = False,
+                 smallest: float = 0.0) -> float:
+    """A finite number within ±MAX_ABS (and > 0, at least ``smallest``, when ``positive``);
+    NaN, inf and sizes that would overflow are usage errors."""
     if not np.isfinite(value):
         raise usage_error(option, f"expected a finite number, got {value}")
+    if abs(value) > MAX_ABS:
+        raise usage_error(option, f"expected a number from {-MAX_ABS:,.0f} to {MAX_ABS:,.0f}, "
+                                  f"got {value:g}")
     if positive and not value > 0:
         raise usage_error(option, f"expected a number greater than 0, got {value}")
+    if positive and value < smallest:
+        raise usage_error(option, f"expected a number of at least {smallest:g}, got {value:g}")
     return float(value)
 
 
@@ -408,4 +424,7 @@ def read_vectors(option: str, path: str, d_model: int | None = None) -> np.ndarr
     array = np.array(array, dtype=dtype)                              # float32 stays float32
     if not np.all(np.isfinite(array)):
         raise usage_error(option, f"expected finite numbers, got NaN or inf in {name}")
+    if np.abs(array).max() > MAX_ABS:
+        raise usage_error(option, f"expected numbers from {-MAX_ABS:,.0f} to {MAX_ABS:,.0f}, got "
+                                  f"{np.abs(array).max():g} in {name}")
     return array

@@ -29,7 +29,7 @@ Examples:
 @click.option("--gamma", default=None, metavar="VEC", help="Scale γ, one per entry. [default: 1s]")
 @click.option("--beta", default=None, metavar="VEC", help="Shift β, one per entry. [default: 0s]")
 @click.option("--eps", type=float, default=1e-5, show_default=True, metavar="E",
-              help="ε inside the square root (> 0 or 0).")
+              help="ε inside the square root (≥ 0).")
 @click.option("--batch", type=MATRIX, default=None, metavar="MATRIX",
               help="A matrix: layer norm per row beside batch norm per column.")
 @click.option("--residual", is_flag=True,

@@ -43,7 +43,7 @@ def softmax(numbers, scale, temperature, step, output):
                                                   "an output option, got an unknown option")
     x = parse_numbers("NUMBERS", numbers, limit=MAX_DIM)                  # [n]
     check_finite("--scale", scale)
-    check_finite("--temperature", temperature, positive=True)
+    check_finite("--temperature", temperature, positive=True, smallest=1e-6)
     trace = Trace()
     softmax_with_temperature(x, scale=scale, temperature=temperature, trace=trace)
     doc = softmax_document(trace, precision=output.precision, scale=scale,

@@ -121,7 +121,10 @@ def _normalize(x, axes, weight, bias, eps, trace):
     mean = np.mean(x, axis=axes, keepdims=True)                        # reduced axes kept as 1
     centered = x - mean                                                # [..., d]
     var = np.mean(np.square(centered), axis=axes, keepdims=True)       # biased: divides by n
-    normalized = centered / np.sqrt(var + eps)                         # [..., d]
+    std = np.sqrt(var + eps)                                           # [..., 1]
+    if eps == 0:                                                       # a constant row: 0 / 0;
+        std[std == 0] = 1                                              # its limit as eps -> 0+ is 0
+    normalized = centered / std                                        # [..., d]
     if trace.enabled:
         trace.record("mean", mean)
         trace.record("var", var)
