@@ -166,8 +166,10 @@ def test_bad_files(tmp_path, capsys):
         (["encode", "--weights", w, "--dim", "4", "a"], 2, "'--dim': expected no size with --weights"),
         (["encode", "--weights", str(tmp_path / "bad.npz"), "--heads", "1", "a"], 1,
          "'encoder.layers.0.linear1.bias' has shape (3,), expected (8,)"),
-        (["encode", "--weights", str(tmp_path / "none.npz"), "--heads", "1", "a"], 1,
-         "no such file"),
+        (["encode", "--weights", str(tmp_path / "none.npz"), "--heads", "1", "a"], 2,
+         "'--weights': expected an existing .npz file"),
+        (["encode", "--weights", w, "a"], 2,
+         "'--heads': expected the number of heads the --weights model was made with"),
         (["transformer", "--weights", w, "--heads", "1", "--src-vectors", str(tmp_path / "src.npy"),
           "--tgt-vectors", str(tmp_path / "flat.npy")], 2, "'--tgt-vectors': expected shape"),
     ]

@@ -102,7 +102,7 @@ def test_npy_that_needs_pickle_or_is_3d_or_too_big_or_complex_is_refused(tmp_pat
     (tmp_path / "junk.npy").write_bytes(b"not numpy at all")
     cases = {"obj.npy": "expected a .npy file of numbers", "cube.npy": "expected a 2-D matrix",
              "big.npy": f"expected at most {MAX_DIM} rows", "complex.npy": "expected real numbers",
-             "junk.npy": "expected a .npy file of numbers"}
+             "junk.npy": "which is not one (it lacks the .npy header)"}
     for name, message in cases.items():
         with pytest.raises(SpecError) as info:
             parse_spec(str(tmp_path / name))

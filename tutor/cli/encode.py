@@ -14,6 +14,7 @@ With --weights FILE.npz (PyTorch nn.Transformer state-dict names, e.g.
 numpy.savez(path, **{k: v.numpy() for k, v in model.state_dict().items()}))
 and --src-vectors FILE.npy ([seq, d_model] or [batch, seq, d_model], what
 nn.Transformer takes), the numbers equal PyTorch's encoder (with its final norm).
+Give --heads as the model was made (a state dict does not record it).
 Batched inputs show item 1; --format json and --output hold every item.
 
 \b

@@ -151,6 +151,10 @@ def read_matrix_file(path: str) -> np.ndarray:
                             f"of {size} bytes")
         note_input(path)
         if suffix == ".npy":
+            with open(path, "rb") as handle:
+                if handle.read(6) != b"\x93NUMPY":                     # before numpy guesses at it
+                    raise SpecError(f"expected a .npy file, got {name}, which is not one "
+                                    f"(it lacks the .npy header)")
             try:
                 array = np.load(path, allow_pickle=False)
             except ValueError as exc:
@@ -401,6 +405,10 @@ def read_vectors(option: str, path: str, d_model: int | None = None) -> np.ndarr
         raise usage_error(option, f"expected an existing .npy file, got {name}")
     note_input(path)
     try:
+        with open(path, "rb") as handle:
+            if handle.read(6) != b"\x93NUMPY":
+                raise usage_error(option, f"expected a .npy file, got {name}, which is not one "
+                                          f"(it lacks the .npy header)")
         array = np.load(path, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError) as exc:
         raise usage_error(option, f"expected a .npy file of numbers, got {name} "

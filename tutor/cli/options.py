@@ -240,8 +240,9 @@ def stack_options(command):
         click.option("--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
                      help="A real model: an .npz of PyTorch nn.Transformer state-dict names; "
                           "widths and layer counts are read from the shapes."),
-        click.option("--heads", type=int, default=2, show_default=True, metavar="H",
-                     help="Attention heads (must divide d_model; give it with --weights too)."),
+        click.option("--heads", type=int, default=None, metavar="H",
+                     help="Attention heads, must divide d_model. [default: 2; required with "
+                          "--weights, whose file does not say]"),
         click.option("--layers", type=int, default=None, metavar="N",
                      help=f"Layers per stack, 1-{MAX_LAYERS}. [default: 1; random model only]"),
         click.option("--dim", type=int, default=None, metavar="D",
@@ -275,17 +276,29 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
     from tutor.nn.params import load_npz
 
     from .inputs import (MAX_DIM, MAX_HEADS, MAX_MODEL_DIM, check_finite, check_limit, note_input,
-                         usage_error)
+                         quote, usage_error)
 
-    check_limit("--heads", heads, MAX_HEADS, "a number of heads")
+    if heads is None and weights is None:
+        heads = 2
+    if heads is not None:
+        check_limit("--heads", heads, MAX_HEADS, "a number of heads")
     check_finite("--eps", eps, positive=True)
     if weights is not None:
         for option, value in (("--layers", layers), ("--dim", dim), ("--ff", ff)):
             if value is not None:
                 raise usage_error(option, "expected no size with --weights (they are read from "
                                           f"the file), got {option} {value}")
+        if not os.path.isfile(weights):
+            raise usage_error("--weights", f"expected an existing .npz file, got {quote(weights, 60)}")
+        if heads is None:                                              # as nn.Transformer's nhead
+            raise usage_error("--heads", "expected the number of heads the --weights model "
+                                         "was made with (a state dict does not record it), "
+                                         "got none")
         note_input(weights)
-        state = load_npz(weights, max_bytes=MAX_WEIGHTS_BYTES)
+        try:
+            state = load_npz(weights, max_bytes=MAX_WEIGHTS_BYTES)
+        except TutorError as exc:                                      # name the option too
+            raise TutorError(f"--weights {exc}") from None
         key = "encoder.layers.0.self_attn.in_proj_weight"
         if key in state and state[key].ndim == 2:
             d_model = state[key].shape[1]

@@ -14,6 +14,7 @@ With sentences the target gets a causal mask; with --tgt-vectors add --causal
 for one. With --weights FILE.npz (PyTorch nn.Transformer state-dict names) and
 --src-vectors/--tgt-vectors FILE.npy ([seq, d_model] or [batch, seq, d_model],
 what nn.Transformer(batch_first=True) takes), the numbers equal PyTorch's.
+Give --heads as the model was made (a state dict does not record it).
 Batched inputs show item 1; --format json and --output hold every item.
 
 \b

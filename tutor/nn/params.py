@@ -210,11 +210,9 @@ def load_npz(path: str | os.PathLike, *, max_bytes: int | None = None) -> dict[s
     """Read every array of an .npz file; never unpickles (``allow_pickle=False``). With
     ``max_bytes``, a file whose arrays would take more is refused before any is read."""
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise TutorError(f"{os.fspath(path)}: expected an .npz archive of arrays, "
-                             f"got a single .npy array")
-        with archive:
+        if os.path.isfile(path) and not zipfile.is_zipfile(path):     # before numpy guesses at it
+            raise TutorError(f"{os.fspath(path)}: not an .npz file (not a zip archive)")
+        with np.load(path, allow_pickle=False) as archive:              # a zip: an NpzFile
             size = sum(info.file_size for info in archive.zip.infolist())
             if max_bytes is not None and size > max_bytes:
                 raise TutorError(f"{os.fspath(path)}: expected at most {max_bytes:,} bytes of "
