@@ -92,3 +92,11 @@ def test_ctx_exit_codes_reach_the_shell(monkeypatch, code):
     with pytest.raises(SystemExit) as exit_info:
         cli_module.main(["quits", "--code", str(code)])
     assert exit_info.value.code == code
+
+
+def test_tutor_alone_prints_the_help_and_succeeds(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main([])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0 and err == ""
+    assert out.startswith("Usage: tutor [OPTIONS] COMMAND [ARGS]...") and "Commands:" in out

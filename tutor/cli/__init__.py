@@ -69,6 +69,9 @@ def main(argv=None) -> None:
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:                  # plain `tutor`: the help
+        click.echo(exc.ctx.get_help())
+        sys.exit(0)
     except click.ClickException as exc:                                # one line, usage errors too
         click.echo(f"Error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
