@@ -100,3 +100,14 @@ def test_tutor_alone_prints_the_help_and_succeeds(capsys):
     out, err = capsys.readouterr()
     assert exit_info.value.code == 0 and err == ""
     assert out.startswith("Usage: tutor [OPTIONS] COMMAND [ARGS]...") and "Commands:" in out
+
+
+@pytest.mark.parametrize("command", sorted(cli_module.COMMANDS) + [""])
+def test_every_help_fits_80_columns(command):
+    from click.testing import CliRunner
+
+    args = [command, "--help"] if command else ["--help"]
+    result = CliRunner().invoke(cli_module.cli, args, env={"COLUMNS": None})
+    assert result.exit_code == 0, result.output
+    long = [line for line in result.output.splitlines() if len(line) > 80]
+    assert not long, long

@@ -13,7 +13,8 @@ EPILOG = """\b
 With --weights FILE.npz (PyTorch nn.Transformer state-dict names, e.g.
 numpy.savez(path, **{k: v.numpy() for k, v in model.state_dict().items()}))
 and --src-vectors FILE.npy ([seq, d_model] or [batch, seq, d_model], what
-nn.Transformer takes), the numbers equal PyTorch's encoder (with its final norm).
+nn.Transformer takes), the numbers equal PyTorch's encoder (with its final
+norm).
 Give --heads as the model was made (a state dict does not record it).
 Batched inputs show item 1; --format json and --output hold every item.
 
@@ -26,7 +27,8 @@ Examples:
   tutor encode "the cat sat"
   tutor encode "the cat sat" --layers 2 --heads 2 --dim 8 --detail full
   tutor encode "the cat sat" --norm-first --activation gelu
-  tutor encode --weights model.npz --heads 2 --src-vectors src.npy --output memory.npy
+  tutor encode --weights model.npz --heads 2 --src-vectors src.npy \\
+               --output memory.npy
   tutor encode "the cat sat" --save-weights model.npz
 """
 

@@ -17,8 +17,8 @@ Vectors are numbers split by commas or spaces ("1,2,3,4"), at most {MAX_DIM};
 Examples:
   tutor layernorm "1,2,3,4"                         mean, variance, normalise
   tutor layernorm "1,2,3,4" --gamma "2,2,2,2" --beta "0,0,1,1"
-  tutor layernorm --batch "1,2,3;4,5,6;7,8,10"      batch norm beside layer norm
-  tutor layernorm "1,2,3,4" --residual              add & norm (random sublayer)
+  tutor layernorm --batch "1,2,3;4,5,6;7,8,10"    batch norm beside layer norm
+  tutor layernorm "1,2,3,4" --residual            add & norm, random sublayer
   tutor layernorm "1,2,3,4" --residual --sublayer "0.5,0,0,-0.5"
 """
 

@@ -19,7 +19,8 @@ Examples:
   tutor posenc --dim 4                      the table, with PE(1) worked out
   tutor posenc --dim 64 --positions 50      a heatmap
   tutor posenc --sentence "the cat"         embedding + PE = the input rows
-  tutor posenc --sentence "the cat" --embed the=0.1,0.2,0.3,0.4 --embed cat=0.5,0.8,0.7,0.8
+  tutor posenc --sentence "the cat" --embed the=0.1,0.2,0.3,0.4 \\
+               --embed cat=0.5,0.8,0.7,0.8
   tutor posenc --learned --seed 3           a learned (here: random) table
   tutor posenc --learned --table pe.npy     a learned table from a file
   tutor posenc --compare "lion kills tiger" "tiger kills lion"

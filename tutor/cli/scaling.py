@@ -14,8 +14,8 @@ MAX_KEYS = 64            # keys per query
 MAX_ELEMENTS = 30_000_000  # samples x keys x largest dk: the random keys drawn for one dk
 
 EPILOG = f"""\b
-DK values follow --dk (--dk 4 64 512), or come as one list (--dk 4,64,512) or as
-arguments (tutor scaling 4 64 512). Default: 4 64 512.
+DK values follow --dk (--dk 4 64 512), or come as one list (--dk 4,64,512)
+or as arguments (tutor scaling 4 64 512). Default: 4 64 512.
 Limits: at most {MAX_DK_VALUES} values of dk from 1 to {MAX_DK}; --samples up to {MAX_SAMPLES};
 --keys from 2 to {MAX_KEYS}; --samples × --keys × the largest dk at most {MAX_ELEMENTS:,}.
 

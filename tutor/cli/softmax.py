@@ -14,7 +14,7 @@ Negative numbers work as they are: tutor softmax -1 2.
 \b
 Examples:
   tutor softmax 6 4                       softmax([6, 4]) = [0.8808, 0.1192]
-  tutor softmax 6 4 --scale 0.5           divided by √dk = 2, as attention does
+  tutor softmax 6 4 --scale 0.5           ÷ √dk = 2, as attention does
   tutor softmax 6 4 --temperature 10      flatter
   tutor softmax "2,1,0.1" --format json
 """
