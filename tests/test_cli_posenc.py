@@ -118,3 +118,11 @@ def test_bad_input_is_one_line_exit_2(capsys, args, message):
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and message in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_text_places_sine_in_the_columns_it_labels_d1_d3():
+    flat = " ".join(run("--dim", "4").output.replace("│", " ").split())
+    assert "Sine in d1, d3" in flat and "cosine in d2, d4" in flat
+    assert "Sine on even columns" not in flat                          # d2, d4 are cosines
+    table = run_json("--dim", "4")["matrices"]["sinusoidal.pe"]
+    assert table[1][0] == pytest.approx(np.sin(1)) and table[1][1] == pytest.approx(np.cos(1))

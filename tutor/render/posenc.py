@@ -40,7 +40,8 @@ def _sinusoidal_steps(w: Walk, d: int, n: int) -> None:
            r"\omega_i = 1 / 10000^{2i/d}",
            Part("", [w.view("frequency", "sinusoidal.frequencies", ["1/10000^(2i/d)"],
                             dim_labels(d))], formulas,
-                f"Columns come in pairs: column 2i uses sine and column 2i+1 cosine, both at "
+                f"Columns come in pairs, counted from 0 in the formula: index 2i (d1, d3, … "
+                f"here) uses sine and index 2i+1 (d2, d4, …) cosine, both at "
                 f"the frequency 1/10000^(2i/{d}). The first pair turns fastest (frequency 1); "
                 f"each later pair turns more slowly, so every position gets its own pattern."),
            key="frequencies")
@@ -62,8 +63,9 @@ def _sinusoidal_steps(w: Walk, d: int, n: int) -> None:
         worked.append("PE(1) = " + w.vec(pe[1]) + "  (" + ", ".join(
             f"{'sin' if k % 2 == 0 else 'cos'} {_g(angles[1, k])}"
             for k in range(min(d, 4))) + (", …" if d > 4 else "") + ")")
-    meaning = ("Sine on even columns, cosine on odd ones, every entry between -1 and 1. No two "
-               "positions share a row, and the table needs no training.")
+    meaning = ("Sine in d1, d3, … (the even indices 0, 2, … of the formula), cosine in d2, "
+               "d4, …; every entry lies between -1 and 1. No two positions share a row, and "
+               "the table needs no training.")
     if d == 4 and n > 1:
         meaning += (f" Position 1 is [sin 1, cos 1, sin 0.01, cos 0.01] = "
                     f"[{', '.join(format_number(v, 3) for v in pe[1, :3])}, "
