@@ -166,7 +166,8 @@ def test_reset_asks_first(tutor, state):
     tutor("scaling", "--interactive", input="\n")                      # one step seen
     assert progress_of(state)["scaling"]["done"] == {"problem": "seen"}
     refused = tutor("reset", "scaling", input="n\n")
-    assert refused.exit_code == 130 and "Forget your progress in lesson" in refused.stdout
+    assert refused.exit_code == 0 and "Forget your progress in lesson" in refused.stdout
+    assert "Nothing changed." in refused.stdout
     assert progress_of(state)["scaling"]["done"] == {"problem": "seen"}
     agreed = tutor("reset", "scaling", input="y\n")
     assert agreed.exit_code == 0 and "forgotten" in agreed.stdout
@@ -336,3 +337,9 @@ def test_quitting_before_any_step_does_not_claim_to_have_saved(tutor, state):
     assert "nothing was saved" in result.stdout
     assert "Progress saved" not in result.stdout
     assert not (state / "progress.json").exists()
+
+
+def test_a_one_word_sentence_of_ones_own_is_refused_and_asked_again(tutor, state):
+    result = interactive(tutor, "4", "one", "my cat sat", "", step="mine")
+    assert "expected at least 2 words, got 1" in result.text
+    assert progress_of(state)["self-attention"]["inputs"] == {"mine": "my cat sat"}

@@ -289,8 +289,9 @@ def reset(lesson_key, everything, yes):
     course = _course()
     chosen = None if everything else _find(course, lesson_key)
     what = "every lesson" if everything else f"lesson {chosen.number} ({chosen.title})"
-    if not yes:
-        click.confirm(f"Forget your progress in {what}?", abort=True)
+    if not yes and not click.confirm(f"Forget your progress in {what}?"):
+        click.echo("Nothing changed.")                                 # "no" is an answer, not Ctrl-C
+        return
     progress = _progress()
     progress.reset(None if everything else chosen.id)
     click.echo(f"Progress in {what} forgotten ({progress.path}).")

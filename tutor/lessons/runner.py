@@ -15,6 +15,7 @@ from .answers import AnswerError, check_number, format_value, parse_choice
 from .compute import ComputeError, Result, expected, fill, run_step
 
 MAX_MISSES = 3            # wrong answers before the answer is shown
+MIN_OWN_WORDS = 2         # the learner's own sentence: one word could attend only to itself
 COMMANDS_HELP = "h hint · r reveal · q quit"
 
 
@@ -180,6 +181,11 @@ class Interactive:
             if reply.lower() in ("q", "quit"):
                 raise Quit("quit")
             sentence = reply or default
+            if len(sentence.split()) < MIN_OWN_WORDS:                  # attention needs two to compare
+                self.console.print(view.feedback(
+                    "error", f"That does not work: expected at least {MIN_OWN_WORDS} words, got "
+                             f"{len(sentence.split())}."))
+                continue
             try:
                 self.session.results.pop(step.id, None)
                 self.session.results[step.id] = run_step(step, sentence)
