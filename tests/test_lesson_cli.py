@@ -343,3 +343,11 @@ def test_a_one_word_sentence_of_ones_own_is_refused_and_asked_again(tutor, state
     result = interactive(tutor, "4", "one", "my cat sat", "", step="mine")
     assert "expected at least 2 words, got 1" in result.text
     assert progress_of(state)["self-attention"]["inputs"] == {"mine": "my cat sat"}
+
+
+def test_tutor_lesson_resumes_in_the_lesson_worked_in_last(tutor, state):
+    tutor("4", "--interactive", input="\n")                            # one step of lesson 4
+    result = tutor("--interactive", input="q\n")                       # plain `tutor lesson`
+    assert "Self-attention" in result.stdout and "Why Transformers" not in result.stdout
+    listing = tutor("list").stdout
+    assert "'tutor lesson' resumes at lesson 4, step six-steps." in listing

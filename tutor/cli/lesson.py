@@ -173,6 +173,10 @@ def run(lesson_key, step_key, no_input, interactive, answers):
 
 
 def _resume_point(course, progress):
+    """The lesson you worked in last, if it is unfinished; else the first unfinished one."""
+    last = next((c for c in course.lessons if c.id == progress.last_lesson), None)
+    if last is not None and progress.first_unfinished(last) is not None:
+        return last, progress.first_unfinished(last)
     for candidate in course.lessons:
         index = progress.first_unfinished(candidate)
         if index is not None:

@@ -12,7 +12,11 @@ Format (version 1)::
     {"version": 1,
      "lessons": {"self-attention": {"done": {"intro": "seen", "q1": "answered",
                                              "q2": "revealed"},
-                                    "inputs": {"mine": "my own sentence"}}}}
+                                    "inputs": {"mine": "my own sentence"}}},
+     "last": "self-attention"}
+
+``last`` (optional) is the lesson whose step was finished most recently: ``tutor lesson``
+resumes there while it is unfinished.
 """
 
 from __future__ import annotations
@@ -95,6 +99,12 @@ class Progress:
                 return i
         return None
 
+    @property
+    def last_lesson(self) -> str | None:
+        """The lesson whose step was finished most recently."""
+        last = self.data.get("last")
+        return last if isinstance(last, str) else None
+
     def input(self, lesson_id: str, step_id: str) -> str | None:
         return self.data["lessons"].get(lesson_id, {}).get("inputs", {}).get(step_id)
 
@@ -103,6 +113,7 @@ class Progress:
         if state not in STATES:
             raise ValueError(f"expected a step state in {STATES}, got {state!r}")
         self._lesson(lesson_id)["done"][step_id] = state
+        self.data["last"] = lesson_id                                  # where `tutor lesson` resumes
         self.save()
 
     def set_input(self, lesson_id: str, step_id: str, text: str) -> None:
@@ -113,6 +124,7 @@ class Progress:
         """Forget one lesson, or everything."""
         if lesson_id is None:
             self.data["lessons"] = {}
+            self.data.pop("last", None)
         else:
             self.data["lessons"].pop(lesson_id, None)
         self.save()
