@@ -61,8 +61,8 @@ def test_default_run_is_the_notes_example():
     np.testing.assert_allclose(matrix(doc, "weights"), weights, rtol=1e-12)
     np.testing.assert_allclose(matrix(doc, "weights")[0], [0.4223, 0.1554, 0.4223], atol=5e-5)
     np.testing.assert_allclose(matrix(doc, "out"), weights @ X_NOTES, rtol=1e-12)
-    assert doc["settings"] == {"d_model": 4, "d_k": 4, "d_v": 4, "heads": 1, "causal": False,
-                               "scaled": True, "posenc": "none"}
+    assert doc["settings"] == {"d_model": 4, "d_k": 4, "d_k_per_head": 4, "d_v": 4, "heads": 1,
+                               "causal": False, "scaled": True, "posenc": "none"}
     assert [s["key"] for s in doc["steps"]] == ["inputs", "projections", "scores", "scaled",
                                                 "softmax", "output"]
 
@@ -425,3 +425,10 @@ def test_broken_pipe_and_real_process_give_no_traceback():
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == "Error: Invalid value for '--wq': expected numbers, got 'x' in row 1"
     assert "Traceback" not in result.stderr
+
+
+def test_the_heading_gives_the_width_each_head_uses():
+    doc = run_json("the cat sat", "--heads", "2")
+    assert doc["settings"]["d_k"] == 4 and doc["settings"]["d_k_per_head"] == 2
+    heading = run("the cat sat", "--heads", "2", "--format", "plain").output.splitlines()[1]
+    assert heading == "3 tokens, d_model = 4, 2 heads, d_k = 2 each"

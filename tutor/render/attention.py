@@ -397,6 +397,7 @@ def attention_document(trace, tokens: list[str], *, precision: int = 2, heads: i
     steps = builder.build()
     x = trace["x"]
     settings = {"d_model": int(x.shape[1]), "d_k": int(trace["w_q"].shape[1]),
+                "d_k_per_head": int(trace["w_q"].shape[1]) // heads,
                 "d_v": int(trace["w_v"].shape[1]), "heads": heads, "causal": causal,
                 "scaled": scaled, "posenc": posenc}
     title = f"Self-attention on \"{' '.join(tokens)}\""

@@ -181,10 +181,13 @@ def document_renderables(doc: Document, precision: int, width: int = 80,
     heading = Text(doc.title, style="bold")
     settings = doc.settings
     facts = [f"{len(doc.tokens)} tokens", f"d_model = {settings.get('d_model')}"]
-    if "d_k" in settings:
+    heads = settings.get("heads", 1)
+    if heads > 1 and "d_k" in settings:                                # dk is what each head uses
+        facts.append(f"{heads} heads, d_k = {settings['d_k'] // heads} each")
+    elif "d_k" in settings:
         facts.append(f"d_k = {settings['d_k']}")
-    if settings.get("heads", 1) > 1:
-        facts.append(f"{settings['heads']} heads")
+    elif heads > 1:
+        facts.append(f"{heads} heads")
     heading.append("\n" + (doc.subtitle or ", ".join(facts)), style="dim")
     out: list[RenderableType] = [heading]
     out += [step_panel(s, total, precision, width) for s in (steps or doc.steps)]
