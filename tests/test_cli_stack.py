@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_helpers import invoke
+from cli_helpers import invoke, invoke_json
 
 from tutor.cli import main
 
@@ -180,3 +180,11 @@ def test_bad_files(tmp_path, capsys):
         assert info.value.code == code, (args, err)
         assert err.startswith("Error: ") and message in err, err
         assert len(err.strip().splitlines()) == 1
+
+
+def test_transformer_detail_full_expands_the_encoder_too():
+    full = invoke_json("transformer", "--src", "the cat sat", "--tgt", "le chat", "--detail", "full")
+    titles = [step["title"] for step in full["steps"]]
+    assert titles[1:6] == ["Encoder layer 1: self-attention", "Add & norm after self-attention",
+                           "Feed-forward", "Add & norm after the feed-forward",
+                           "Contextual vectors"]

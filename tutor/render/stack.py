@@ -114,7 +114,7 @@ def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_d
     w = Walk(trace, precision)
     src, tgt = unique_labels(src_labels), unique_labels(tgt_labels)
     input_step(w, src, "src_input" if sentence else "src", "Source", sentence)
-    encoder_steps(w, src, n_enc, norm_first, "summary")
+    encoder_steps(w, src, n_enc, norm_first, detail)
     input_step(w, tgt, "tgt_input" if sentence else "tgt", "Target", sentence)
     n = len(tgt)
     hidden = np.triu(np.ones((n, n), bool), 1) if causal else None
