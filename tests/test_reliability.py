@@ -173,3 +173,25 @@ def test_json_nested_too_deeply_is_refused(tmp_path, capsys):
     path.write_text("[" * 100_000 + "]" * 100_000)
     code, _, err = run(capsys, "attention", "the cat sat", "--wq", str(path))
     assert code == 2 and "nested too deeply to read" in err
+
+
+@pytest.mark.parametrize("value, code, message", [
+    ("", 2, "Error: Invalid value for '--svg': expected a file name, got an empty one\n"),
+    ("{tmp}", 2, "Error: Invalid value for '--svg': expected a file name, got the directory '{tmp}'\n"),
+    ("/proc/no-such.svg", 1, "Error: --svg /proc/no-such.svg: cannot write it (No such file or "
+                             "directory)\n"),
+])
+def test_output_paths_that_cannot_be_written_are_named(tmp_path, capsys, value, code, message):
+    value, message = value.format(tmp=tmp_path), message.format(tmp=tmp_path)
+    got, _, err = run(capsys, "attention", "the cat", "--svg", value)
+    assert (got, err) == (code, message)
+
+
+def test_overwriting_an_output_keeps_its_permissions(tmp_path, capsys):
+    target = tmp_path / "a.svg"
+    target.write_text("old")
+    target.chmod(0o640)
+    code, _, err = run(capsys, "attention", "the cat", "--svg", str(target))
+    assert code == 0, err
+    assert target.read_text().rstrip().endswith("</svg>")
+    assert target.stat().st_mode & 0o777 == 0o640

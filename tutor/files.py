@@ -18,7 +18,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())                               # as open() would create it
+        mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o666 & ~_umask()
+        os.chmod(tmp, mode)                                            # as open() would leave it
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -16,6 +16,8 @@ import sys
 
 import click
 
+from tutor.errors import TutorError
+
 FORMATS = ("rich", "plain", "json", "markdown", "latex")
 TEXT_FORMATS = ("json", "markdown", "latex")
 DEFAULT_PRECISION = 2
@@ -30,8 +32,11 @@ def _check_precision(ctx, param, value):
 
 
 def _check_path(ctx, param, value):
+    """An output file name: not empty, not a directory, in a folder that exists."""
     if value is None:
         return value
+    if not value.strip():
+        raise click.BadParameter("expected a file name, got an empty one", ctx=ctx, param=param)
     folder = os.path.dirname(os.path.abspath(value))
     if os.path.isdir(value):
         raise click.BadParameter(f"expected a file name, got the directory '{value}'",
@@ -61,10 +66,10 @@ def output_options(command):
                      callback=_check_precision, metavar="P",
                      help=f"Decimals shown (0-{MAX_PRECISION}); the computation always uses "
                           "full precision."),
-        click.option("--svg", "svg_path", type=click.Path(dir_okay=False), default=None,
+        click.option("--svg", "svg_path", type=str, default=None,
                      callback=_check_path, metavar="FILE",
                      help="Also save what was printed as an SVG picture."),
-        click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+        click.option("--html", "html_path", type=str, default=None,
                      callback=_check_path, metavar="FILE",
                      help="Also save what was printed as an HTML page."),
     ]
@@ -167,7 +172,7 @@ class Output:
             try:
                 atomic_write_text(path, export())
             except OSError as exc:
-                raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
+                raise TutorError(f"{option} {path}: cannot write it ({exc.strerror or exc})") from None
 
 
 def make_output(fmt, precision, svg_path, html_path) -> Output:
@@ -237,7 +242,7 @@ def stack_options(command):
     """--weights, --heads, --layers, --dim, --ff, --norm-first, --activation, --eps,
     --save-weights, --output, --detail: shared by `tutor encode` and `tutor transformer`."""
     decorators = [
-        click.option("--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+        click.option("--weights", type=str, default=None, metavar="FILE",
                      help="A real model: an .npz of PyTorch nn.Transformer state-dict names; "
                           "widths and layer counts are read from the shapes."),
         click.option("--heads", type=int, default=None, metavar="H",
@@ -254,9 +259,9 @@ def stack_options(command):
                      show_default=True, help="Feed-forward activation."),
         click.option("--eps", type=float, default=1e-5, show_default=True, metavar="E",
                      help="Layer-norm epsilon (> 0)."),
-        click.option("--save-weights", type=click.Path(dir_okay=False), default=None,
+        click.option("--save-weights", type=str, default=None,
                      callback=_check_path, metavar="FILE", help="Save the model as .npz."),
-        click.option("--output", "output_path", type=click.Path(dir_okay=False), default=None,
+        click.option("--output", "output_path", type=str, default=None,
                      callback=_check_path, metavar="FILE.npy",
                      help="Write the final output array as .npy."),
         click.option("--detail", type=click.Choice(["summary", "full"]), default="summary",
@@ -356,4 +361,4 @@ def save_results(model, save_weights, output_path, result) -> None:
         try:
             write(path)
         except OSError as exc:
-            raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
+            raise TutorError(f"{option} {path}: cannot write it ({exc.strerror or exc})") from None
