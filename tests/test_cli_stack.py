@@ -156,7 +156,7 @@ def test_bad_files(tmp_path, capsys):
     np.savez(tmp_path / "bad.npz", **params)
     cases = [
         (["encode", "--weights", w, "--heads", "1", "--src-vectors", str(tmp_path / "wide.npy")],
-         2, "'--src-vectors': expected d_model = 4 columns (from the model)"),
+         2, "'--src-vectors': expected d_model = 4 columns like the model (--weights or --dim)"),
         (["encode", "--weights", w, "--heads", "1", "--src-vectors", str(tmp_path / "nan.npy")],
          2, "'--src-vectors': expected finite numbers"),
         (["encode", "--weights", w, "--heads", "1", "--src-vectors", str(tmp_path / "flat.npy")],

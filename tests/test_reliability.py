@@ -195,3 +195,13 @@ def test_overwriting_an_output_keeps_its_permissions(tmp_path, capsys):
     assert code == 0, err
     assert target.read_text().rstrip().endswith("</svg>")
     assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_random_model_takes_its_width_from_the_vectors(tmp_path, capsys):
+    np.save(tmp_path / "v8.npy", np.ones((3, 8)))
+    code, out, err = run(capsys, "encode", "--src-vectors", str(tmp_path / "v8.npy"),
+                         "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["settings"]["d_model"] == 8
+    code, _, err = run(capsys, "encode", "--src-vectors", str(tmp_path / "v8.npy"), "--dim", "4")
+    assert code == 2 and "expected d_model = 4 columns like the model (--weights or --dim)" in err

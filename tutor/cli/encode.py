@@ -7,7 +7,7 @@ import click
 
 from .inputs import parse_sentence, read_vectors, usage_error
 from .options import (build_model, match_dtype, output_options, pass_output, save_results,
-                      seed_option, show_document, stack_options, step_option)
+                      seed_option, show_document, stack_options, step_option, width_from_vectors)
 
 EPILOG = """\b
 With --weights FILE.npz (PyTorch nn.Transformer state-dict names, e.g.
@@ -57,6 +57,7 @@ def encode(sentence, src_vectors, weights, heads, layers, dim, ff, norm_first, a
     if sentence is None and src_vectors is None:
         raise usage_error("SENTENCE", "expected a sentence or --src-vectors, got neither")
     tokens = parse_sentence("SENTENCE", sentence) if sentence is not None else None
+    dim = width_from_vectors(weights, dim, "--src-vectors", src_vectors)
     model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed)
     d_model = model.config.d_model
     trace = Trace()

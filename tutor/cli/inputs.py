@@ -426,7 +426,8 @@ def read_vectors(option: str, path: str, d_model: int | None = None) -> np.ndarr
             raise usage_error(option, f"expected at most {limit} {what}, got {name} of shape "
                                       f"{shape_text(array.shape)}")
     if d_model is not None and width != d_model:
-        raise usage_error(option, f"expected d_model = {d_model} columns (from the model), got "
+        raise usage_error(option, f"expected d_model = {d_model} columns like the model "
+                                  f"(--weights or --dim), got "
                                   f"{name} of shape {shape_text(array.shape)}")
     dtype = array.dtype if array.dtype in (np.float32, np.float64) else np.float64
     array = np.array(array, dtype=dtype)                              # float32 stays float32

@@ -330,6 +330,20 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
                               activation=activation, layer_norm_eps=eps)
 
 
+def width_from_vectors(weights, dim, option: str, path):
+    """--dim for a random model that is given only vectors: their width, so that it need not
+    be repeated. With --weights or --dim the vectors are checked against those instead."""
+    from .inputs import MAX_DIM, read_vectors, usage_error
+
+    if weights is not None or dim is not None or path is None:
+        return dim
+    width = read_vectors(option, path).shape[-1]
+    if width > MAX_DIM:
+        raise usage_error(option, f"expected at most {MAX_DIM} columns for a random model "
+                                  f"(give --weights for a wider one), got {width}")
+    return width
+
+
 def match_dtype(model, weights, option: str, vectors):
     """The model in the dtype of the user's vectors: a random model is built in float64 and
     follows them; a model from --weights keeps its dtype, and vectors of another dtype are a

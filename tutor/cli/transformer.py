@@ -7,7 +7,7 @@ import click
 
 from .inputs import parse_sentence, read_vectors, usage_error
 from .options import (build_model, match_dtype, output_options, pass_output, save_results,
-                      seed_option, show_document, stack_options, step_option)
+                      seed_option, show_document, stack_options, step_option, width_from_vectors)
 
 EPILOG = """\b
 With sentences the target gets a causal mask; with --tgt-vectors add --causal
@@ -77,6 +77,7 @@ def transformer(src, tgt, src_vectors, tgt_vectors, causal, weights, heads, laye
                                       "causal)")
     src_tokens = parse_sentence("--src", src) if sentences else None
     tgt_tokens = parse_sentence("--tgt", tgt) if sentences else None
+    dim = width_from_vectors(weights, dim, "--src-vectors", src_vectors)
     model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed)
     d_model = model.config.d_model
     trace = Trace()
