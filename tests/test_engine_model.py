@@ -277,3 +277,9 @@ def test_kv_cache_grows_without_losing_entries():
     np.testing.assert_array_equal(k, np.concatenate(chunks, axis=2))
     np.testing.assert_array_equal(v, -k)
     assert cache.length == 29
+
+
+def test_a_state_dict_without_decoder_layers_is_named_as_such():
+    state = {k: v for k, v in small().state_dict().items() if not k.startswith("decoder.layers")}
+    with pytest.raises(ParameterError, match="no decoder.layers.. parameters"):
+        Transformer.from_state_dict(state, 2)

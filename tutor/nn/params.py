@@ -158,10 +158,14 @@ def infer_config(state: Mapping[str, np.ndarray], nhead: int, **options) -> Tran
 
     d_model = shape_of("encoder.layers.0.self_attn.in_proj_weight")[-1]
     d_ff = shape_of("encoder.layers.0.linear1.weight")[0]
+    n_decoder = _count_layers(state, "decoder.")
+    if n_decoder == 0:
+        raise ParameterError("the state dict has no decoder.layers.* parameters; expected a "
+                             "whole nn.Transformer (encoder and decoder)")
     return TransformerConfig(
         d_model=d_model, nhead=nhead, dim_feedforward=d_ff,
         num_encoder_layers=_count_layers(state, "encoder."),
-        num_decoder_layers=_count_layers(state, "decoder."), **options)
+        num_decoder_layers=n_decoder, **options)
 
 
 def validate_state(state: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]],
