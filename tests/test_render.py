@@ -185,3 +185,11 @@ def test_a_narrow_last_column_chunk_is_not_stretched_to_its_title():
     title = next(i for i, line in enumerate(out) if "(columns 19–20)" in line)
     rule = out[title + 2].strip("│ ")
     assert set(rule) == {"─"} and len(rule) <= 18                      # two columns' width
+
+
+def test_worked_sums_write_negative_numbers_readably():
+    from tutor.render.document import factor, signed_sum
+
+    assert signed_sum(["1", "-2", "3", "-4"]) == "1 − 2 + 3 − 4"
+    assert signed_sum(["-1", "2"]) == "-1 + 2"
+    assert factor("-0.80") == "(-0.80)" and factor("0.30") == "0.30"

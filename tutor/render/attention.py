@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .document import (MASKED_LOGIT, Document, MatrixView, Part, Step, dim_labels,
+from .document import (MASKED_LOGIT, factor, Document, MatrixView, Part, Step, dim_labels,
                        format_number, format_vector, is_integral, unique_labels)
 
 MAX_LISTED = 6          # queries named in a "what it means" sentence before "and so on"
@@ -55,8 +55,8 @@ def _dot_text(a, b, result, precision: int) -> str:
     text = f"{format_vector(a, precision)}·{format_vector(b, precision)}"
     if len(a) <= MAX_SPELLED:
         ia, ib = is_integral(a), is_integral(b)
-        terms = " + ".join(f"{format_number(x, precision, ia)}×{format_number(y, precision, ib)}"
-                           for x, y in zip(a, b))
+        terms = " + ".join(f"{factor(format_number(x, precision, ia))}×"
+                           f"{factor(format_number(y, precision, ib))}" for x, y in zip(a, b))
         text += f" = {terms}"
     return text + f" = {format_number(result, precision, integral)}"
 

@@ -85,6 +85,24 @@ class Document:
     subtitle: str = ""                 # the line under the title; by default the sizes
 
 
+def factor(text: str) -> str:
+    """A number written as a factor: '-0.7' -> '(-0.7)', so '0.3×(-0.7)' reads right."""
+    return f"({text})" if text.startswith("-") else text
+
+
+def signed_sum(terms) -> str:
+    """'1 + -0.1 + 2' written as '1 − 0.1 + 2'."""
+    out = ""
+    for i, term in enumerate(terms):
+        if i == 0:
+            out = term
+        elif term.startswith("-"):
+            out += f" − {term[1:]}"
+        else:
+            out += f" + {term}"
+    return out
+
+
 def is_integral(values) -> bool:
     """True when every finite value is a whole number (then it is shown without decimals)."""
     values = np.asarray(values, dtype=np.float64)

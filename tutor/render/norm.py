@@ -3,7 +3,7 @@ it on a matrix, and add & norm, built from what the engine recorded. Nothing her
 
 from __future__ import annotations
 
-from .document import Document, Part, dim_labels
+from .document import Document, Part, dim_labels, factor, signed_sum
 from .walk import Walk
 
 
@@ -14,12 +14,13 @@ def _norm_steps(w: Walk, scope: str, what: str, eps: float, has_affine: bool) ->
     normalized, out = w[f"{scope}.normalized"], w[f"{scope}.out"]
     d = x.shape[-1]
     cols = dim_labels(d)
-    terms = " + ".join(w.fmt(v) for v in x[:6]) + (" + …" if d > 6 else "")
+    terms = signed_sum([w.fmt(v) for v in x[:6]]) + (" + …" if d > 6 else "")
     w.step("Mean", "μ = (1/d) Σ x_j", r"\mu = \frac{1}{d}\sum_j x_j",
            Part("", [w.view("μ", f"{scope}.mean", ["μ"], ["μ"])],
                 [f"μ = ({terms}) / {d} = {w.fmt(mean)}"],
                 f"The mean of the {d} numbers of {what}."), key="mean")
-    squares = " + ".join(f"({w.fmt(v)} − {w.fmt(mean)})²" for v in x[:3]) + (" + …" if d > 3 else "")
+    squares = " + ".join(f"({w.fmt(v)} − {factor(w.fmt(mean))})²" for v in x[:3]) \
+        + (" + …" if d > 3 else "")
     w.step("Variance", "σ² = (1/d) Σ (x_j − μ)²", r"\sigma^2 = \frac{1}{d}\sum_j (x_j-\mu)^2",
            Part("", [w.view("σ²", f"{scope}.var", ["σ²"], ["σ²"])],
                 [f"σ² = ({squares}) / {d} = {w.fmt(var)}"],
