@@ -188,3 +188,14 @@ def test_transformer_detail_full_expands_the_encoder_too():
     assert titles[1:6] == ["Encoder layer 1: self-attention", "Add & norm after self-attention",
                            "Feed-forward", "Add & norm after the feed-forward",
                            "Contextual vectors"]
+
+
+def test_the_next_word_text_does_not_call_a_given_model_untrained(tmp_path):
+    weights = str(tmp_path / "m.npz")
+    plain = invoke("transformer", "--src", "the cat", "--tgt", "le", "--save-weights", weights,
+                   "--format", "plain").output
+    given = invoke("transformer", "--src", "the cat", "--tgt", "le", "--weights", weights,
+                   "--heads", "2", "--format", "plain").output
+    flat = lambda text: " ".join(text.replace("│", " ").split())       # noqa: E731
+    assert "The model is untrained" in flat(plain)
+    assert "The model is untrained" not in flat(given) and "With your weights" in flat(given)

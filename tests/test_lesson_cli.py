@@ -351,3 +351,12 @@ def test_tutor_lesson_resumes_in_the_lesson_worked_in_last(tutor, state):
     assert "Self-attention" in result.stdout and "Why Transformers" not in result.stdout
     listing = tutor("list").stdout
     assert "'tutor lesson' resumes at lesson 4, step six-steps." in listing
+
+
+@pytest.mark.parametrize("answers, ok", [
+    (["q-pe-first=0.84", "q-pe-last=0.99995"], True),                 # what the table shows
+    (["q-pe-last=0.995"], False),                                      # the notes' misprint
+])
+def test_positional_encoding_answers_read_off_the_table_pass(tutor, answers, ok):
+    args = ["positional-encoding"] + [a for pair in (("--answer", x) for x in answers) for a in pair]
+    assert (tutor(*args).exit_code == 0) == ok

@@ -260,3 +260,33 @@ def test_a_bad_progress_file_is_set_aside_with_a_warning(tmp_path, content, reas
     assert progress.data["lessons"] == {}
     aside = [p for p in tmp_path.iterdir() if p.name.startswith("progress.json.bad-")]
     assert len(aside) == 1 and aside[0].read_text() == content
+
+
+def test_the_together_lesson_adds_positional_encoding_like_tutor_transformer():
+    result = run("transformer", {"source": "the cat sat", "target": "le chat"})
+    trace = result.trace
+    embedded, pe = trace["src_input.embedded"], trace["src_input.pe"]
+    np.testing.assert_allclose(pe[1], [np.sin(1), np.cos(1), np.sin(0.01), np.cos(0.01)])
+    np.testing.assert_allclose(trace["encoder.layers.0.input"][0], embedded + pe)
+
+
+@pytest.mark.parametrize("args", [{"scale": "false"}, {"causal": 1}])
+def test_boolean_arguments_must_be_booleans(args):
+    with pytest.raises(ComputeError, match="as true or false"):
+        run("attention", args)
+
+
+def test_dot_growth_is_bounded_like_tutor_scaling():
+    with pytest.raises(ComputeError, match="30,000,000"):
+        run("dot-growth", {"dims": [4096], "samples": 20000, "keys": 64})
+
+
+def test_a_progress_folder_that_cannot_be_written_is_a_user_error(tmp_path):
+    from tutor.errors import TutorError
+    from tutor.lessons.progress import Progress
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    progress = Progress(blocker / "sub" / "progress.json")
+    with pytest.raises(TutorError, match="cannot save lesson progress .* set TUTOR_STATE_DIR"):
+        progress.mark("scaling", "problem", "seen")

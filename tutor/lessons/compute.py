@@ -122,6 +122,12 @@ def _int(value, what: str, low: int, high: int) -> int:
     return value
 
 
+def _bool(value, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ComputeError(f"expected {what} as true or false, got {value!r}")
+    return value
+
+
 def _weights(kind, rows: int, cols: int, rng):
     if kind == "identity":
         return np.eye(rows, cols)                                       # [rows, cols]
@@ -147,6 +153,7 @@ def attention(sentence, dim, heads, causal, scale, posenc, weights, seed) -> Res
     tokens = _tokens(sentence)
     dim = _int(dim, "dim", 1, MAX_WIDTH)
     heads = _int(heads, "heads", 1, dim)
+    causal, scale = _bool(causal, "causal"), _bool(scale, "scale")
     if dim % heads:
         raise ComputeError(f"expected heads to divide dim {dim}, got {heads}")
     if posenc not in ("none", "sinusoidal"):
@@ -201,6 +208,10 @@ def dot_growth(dims, samples, keys, seed) -> Result:
         raise ComputeError(f"expected dims as a list of widths from 1 to 4096, got {dims!r}")
     samples = _int(samples, "samples", 10, 20000)
     keys = _int(keys, "keys", 2, 64)
+    if len(dims) > 8 or samples * keys * max(dims) > 30_000_000:      # as tutor scaling's limits
+        raise ComputeError(f"expected at most 8 widths and samples × keys × the largest width "
+                           f"at most 30,000,000, got {len(dims)} widths and "
+                           f"{samples * keys * max(dims):,}")
     rng = np.random.default_rng(_int(seed, "seed", 0, 2**32 - 1))
     trace = Trace()
     scaling_statistics(dims, rng, samples, keys, trace=trace)
@@ -221,6 +232,7 @@ def posenc(positions, dim, learned, seed) -> Result:
 
     positions = _int(positions, "positions", 1, 64)
     dim = _int(dim, "dim", 1, MAX_WIDTH)
+    learned = _bool(learned, "learned")
     trace = Trace()
     sinusoidal_encoding(positions, dim, trace=trace.scope("sin"))
     rows = [f"pos {i}" for i in range(positions)]
@@ -282,6 +294,7 @@ def transformer(source, target, dim, heads, seed) -> Result:
     masked with the causal mask."""
     from tutor.nn.masks import causal_mask
     from tutor.nn.model import Transformer
+    from tutor.nn.posenc import add_positional_encoding, sinusoidal_encoding
     from tutor.render.document import unique_labels
 
     src, tgt = _tokens(source, "source"), _tokens(target, "target")
@@ -293,8 +306,12 @@ def transformer(source, target, dim, heads, seed) -> Result:
                                num_decoder_layers=1, dim_feedforward=2 * dim,
                                seed=_int(seed, "seed", 0, 2**32 - 1))
     trace = Trace()
-    model.forward(_embeddings(src, dim), _embeddings(tgt, dim),
-                  tgt_mask=causal_mask(len(tgt)), trace=trace)
+    inputs = []                                                        # X + PE, as tutor transformer
+    for name, tokens in (("src_input", src), ("tgt_input", tgt)):
+        pe = sinusoidal_encoding(len(tokens), dim)                     # [n, d_model]
+        inputs.append(add_positional_encoding(_embeddings(tokens, dim), pe,
+                                              trace=trace.scope(name)))
+    model.forward(*inputs, tgt_mask=causal_mask(len(tgt)), trace=trace)
     s, t = unique_labels(src), unique_labels(tgt)
     h = [f"head{i + 1}" for i in range(heads)]
     enc, dec = "encoder.layers.0.", "decoder.layers.0."
@@ -408,10 +425,6 @@ def resolve(result: Result, ref: Reference) -> float:
     if not math.isfinite(value):
         raise ComputeError(f"{ref}: the value is {value}, not a finite number")
     return value
-
-
-def token_label(result: Result, index: int) -> str:
-    return result.tokens[index]
 
 
 # --- a lesson's computations ---------------------------------------------------------------

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..errors import TutorError
+
 VERSION = 1
 FILE_NAME = "progress.json"
 STATES = ("seen", "answered", "revealed")
@@ -130,7 +132,16 @@ class Progress:
         self.save()
 
     def save(self) -> None:
-        """Write atomically: temporary file in the same folder, fsync, rename."""
+        """Write atomically: temporary file in the same folder, fsync, rename. A folder that
+        cannot be written is the user's error (TutorError), not a crash."""
+        try:
+            self._save()
+        except OSError as exc:
+            raise TutorError(f"cannot save lesson progress in {self.path.parent} "
+                             f"({exc.strerror or exc}); set TUTOR_STATE_DIR to a folder you "
+                             f"can write") from None
+
+    def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".progress-", suffix=".tmp", dir=self.path.parent)
         try:

@@ -33,7 +33,7 @@ def softmax_jacobian_norm(weights):
     """||J||_F of the softmax Jacobian J = diag(p) - p pᵀ, per row of ``weights``.
 
     ||J||_F² = Σ p_i² - 2 Σ p_i³ + (Σ p_i²)²: zero for a one-hot row (a saturated softmax
-    passes no gradient), largest for a balanced one.
+    passes no gradient) and largest when two entries share the weight (0.5 for p = [½, ½]).
     """
     p2 = np.sum(weights ** 2, axis=-1)                                 # [...]
     p3 = np.sum(weights ** 3, axis=-1)                                 # [...]

@@ -30,8 +30,8 @@ def _norm_steps(w: Walk, scope: str, what: str, eps: float, has_affine: bool) ->
            Part("", [w.view("n", f"{scope}.normalized", ["n"], cols)],
                 [f"n1 = ({w.fmt(x[0])} − {w.fmt(mean)}) / √({w.fmt(var)} + {eps:g}) = "
                  f"{w.fmt(normalized[0])}"],
-                "Now the numbers have mean 0 and variance 1 (up to ε, which keeps the division "
-                "safe when every number is the same)."), key="normalize")
+                "Now the numbers have mean 0 and variance 1 (up to ε), unless they were all "
+                "equal: then every one is 0, and ε keeps the division safe."), key="normalize")
     w.step("Scale and shift", "y = γ ⊙ n + β", r"y = \gamma \odot \hat x + \beta",
            Part("", [w.view("y", f"{scope}.out", ["y"], cols)],
                 [f"y1 = γ1 × n1 + β1 = {w.fmt(w['gamma'][0])} × {w.fmt(normalized[0])} + "

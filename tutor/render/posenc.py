@@ -52,8 +52,9 @@ def _sinusoidal_steps(w: Walk, d: int, n: int) -> None:
                             compact=_compact(angles), heat=_compact(angles),
                             heat_range=(0.0, float(max(angles.max(), 1e-12))))],
                 [f"angle({r}, d{d}) = {r} × {_g(freqs[-1])} = {_g(angles[r, -1])}"],
-                "Each row is one position; within a row the angle shrinks from left to right "
-                "because the frequencies do."), key="angles")
+                "Each row is one position; along a row the angle shrinks pair by pair (the "
+                "sine and cosine of a pair share one) because the frequencies do."),
+           key="angles")
     j = d - 1
     fn = "sin" if j % 2 == 0 else "cos"
     value = pe[r, j]

@@ -42,7 +42,8 @@ def _sublayer_steps(w: Walk, prefix: str, n: int, name: str, rows, norm_first: b
         mats = [w.view("x + sublayer", add, rows, index=(B,)),
                 w.view(f"norm{n}", norm, rows, index=(B,))]
         meaning = ("The residual added is the sublayer's own input x; then each row is "
-                   "normalised to mean 0 and variance 1 and scaled by the learned γ, β.")
+                   "normalised to mean 0 and variance 1, then scaled by the learned γ and "
+                   "shifted by the learned β.")
     w.step(title, formula, latex, Part("", mats, [], meaning), key=f"{prefix}.add{n}")
 
 
@@ -116,14 +117,17 @@ def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_d
     input_step(w, src, "src_input" if sentence else "src", "Source", sentence)
     encoder_steps(w, src, n_enc, norm_first, detail)
     input_step(w, tgt, "tgt_input" if sentence else "tgt", "Target", sentence)
-    n = len(tgt)
-    hidden = np.triu(np.ones((n, n), bool), 1) if causal else None
     for i in range(n_dec):
         prefix = f"decoder.layers.{i}"
         key = f"{prefix}.self_attn.weights"
+        mask_key = f"{prefix}.self_attn.mask"                          # as the engine applied it
+        hidden = (np.isneginf(np.broadcast_to(w[mask_key], w[key].shape))[B, 0]
+                  if mask_key in w else None)
         w.step(f"Decoder layer {i + 1}: masked self-attention",
                "softmax(Q·Kᵀ/√dk + M), M = -inf above the diagonal" if causal
-               else "softmax(Q·Kᵀ/√dk)", r"\mathrm{softmax}(QK^\top/\sqrt{d_k} + M)",
+               else "softmax(Q·Kᵀ/√dk)",
+               r"\mathrm{softmax}(QK^\top/\sqrt{d_k} + M)" if causal
+               else r"\mathrm{softmax}(QK^\top/\sqrt{d_k})",
                Part("", _heads(w, key, tgt, tgt, hidden), [_favourite(w, key, tgt, tgt)],
                     "Lower-triangular: each target word sees itself and the words before it, "
                     "never later ones, so training on whole sentences cannot peek ahead."
@@ -158,8 +162,10 @@ def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_d
                      f"({w.fmt(probs[best] * 100, False)}%)"],
                     "The last output vector is scored against the embedding of every word of "
                     "the two sentences (an output layer tied to the embeddings), then softmax. "
-                    "The model is untrained, so the guess means nothing yet; the steps are "
-                    "what a trained model does.",
+                    + ("The model is untrained, so the guess means nothing yet; the steps are "
+                     "what a trained model does." if settings.get("weights") != "file" else
+                     "With your weights the guess is as good as the model; the output layer "
+                     "here is tied to these word vectors, not learned with the model."),
                     charts=[w.chart("p(next word)", "next.softmax.out", vocab)]),
                key="next")
     return w.document("transformer", "Encoder–decoder" + (
