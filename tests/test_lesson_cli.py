@@ -360,3 +360,9 @@ def test_tutor_lesson_resumes_in_the_lesson_worked_in_last(tutor, state):
 def test_positional_encoding_answers_read_off_the_table_pass(tutor, answers, ok):
     args = ["positional-encoding"] + [a for pair in (("--answer", x) for x in answers) for a in pair]
     assert (tutor(*args).exit_code == 0) == ok
+
+
+def test_the_step_heading_comes_before_the_sentence_prompt(tutor, state):
+    text = interactive(tutor, "4", "my cat sat", "", step="mine").text
+    assert text.index("· mine") < text.index("Your sentence")
+    assert text.count("· mine") == 1

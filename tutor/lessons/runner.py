@@ -70,10 +70,11 @@ class Session:
         return questions.index(step) + 1, len(questions)
 
 
-def _show_step(console, session: Session, index: int, width: int) -> None:
+def _show_step(console, session: Session, index: int, width: int, rule: bool = True) -> None:
     lesson = session.lesson
     step = lesson.steps[index]
-    console.print(view.step_rule(lesson, index))
+    if rule:
+        console.print(view.step_rule(lesson, index))
     if step.kind == "prose":
         console.print(view.prose(session.text(step.text)))
     elif step.kind == "compute":
@@ -160,8 +161,11 @@ class Interactive:
             step = self.lesson.steps[index]
             self.console.print()
             if step.kind == "compute" and step.ask:
+                self.console.print(view.step_rule(self.lesson, index))  # the heading, then ask
                 self.ask_input(step)
-            _show_step(self.console, self.session, index, self.width)
+                _show_step(self.console, self.session, index, self.width, rule=False)
+            else:
+                _show_step(self.console, self.session, index, self.width)
             if step.is_question:
                 state = self.question(step)
             else:
