@@ -64,12 +64,16 @@ def test_add_and_norm_adds_the_sublayers_own_input():
     np.testing.assert_allclose(out, (resid - resid.mean()) / resid.std(), rtol=1e-14)
 
 
-def test_split_head_columns_records_each_block():
-    w = np.arange(12.0).reshape(3, 4)
+def test_multi_head_attention_records_the_blocks_each_head_uses():
+    from tutor.nn.attention import multi_head_attention_xw
+
+    w = np.arange(12.0).reshape(3, 4) / 10
+    x = np.eye(3)
     t = Trace()
-    blocks = analysis.split_head_columns(w, 2, "w_q", trace=t)
-    np.testing.assert_array_equal(blocks[1], w[:, 2:])
+    multi_head_attention_xw(x, x, w, w, w, np.eye(4), 2, trace=t)
+    np.testing.assert_array_equal(t["head1.w_q"], w[:, 2:])
     np.testing.assert_array_equal(t["head0.w_q"], w[:, :2])
+    np.testing.assert_array_equal(t["head0.q"], x @ w[:, :2])          # the block it used
 
 
 def test_next_token_distribution_is_softmax_of_dot_products():

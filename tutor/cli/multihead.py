@@ -57,7 +57,6 @@ def _matrix(spec, option, d_model, seed):
 @pass_output
 def multihead(sentence, heads, dim, wq, wk, wv, wo, step, pause, seed, output):
     """Show multi-head self-attention on SENTENCE: split, each head, concat, Wo."""
-    from tutor.nn.analysis import split_head_columns
     from tutor.nn.attention import multi_head_attention_xw
     from tutor.render.multihead import multihead_document
     from tutor.trace import Trace
@@ -77,8 +76,6 @@ def multihead(sentence, heads, dim, wq, wk, wv, wo, step, pause, seed, output):
     trace.record("x", x)
     for opt, name in (("--wq", "w_q"), ("--wk", "w_k"), ("--wv", "w_v"), ("--wo", "w_o")):
         trace.record(name, w[opt])
-    for opt, name in (("--wq", "w_q"), ("--wk", "w_k"), ("--wv", "w_v")):
-        split_head_columns(w[opt], heads, name, trace=trace)
     multi_head_attention_xw(x, x, w["--wq"], w["--wk"], w["--wv"], w["--wo"], heads,
                             trace=trace)
     kinds = {name: specs[opt].describe() for opt, name in

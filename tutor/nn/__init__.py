@@ -12,7 +12,6 @@ _EXPORTS = {
     "add_and_norm": "analysis", "next_token_distribution": "analysis",
     "row_permutation": "analysis", "scaling_statistics": "analysis",
     "softmax_jacobian_norm": "analysis", "softmax_with_temperature": "analysis",
-    "split_head_columns": "analysis",
     "attention_head": "attention", "multi_head_attention": "attention",
     "scaled_dot_product_attention": "attention",
     "batch_norm": "functional", "erf": "functional", "feed_forward": "functional",

@@ -89,18 +89,6 @@ def add_and_norm(x, sublayer_out, weight=None, bias=None, eps: float = 1e-5, *,
     return layer_norm(resid, weight, bias, eps, trace=trace.scope("norm"))  # [..., d]
 
 
-def split_head_columns(w, n_head: int, name: str, *, trace=NULL_TRACE):
-    """The blocks of columns of ``w`` [d_in, d] that each of ``n_head`` heads uses (d / n_head
-    each, in order), recorded as ``head<i>.<name>``. Returns a list of [d_in, d / n_head]."""
-    width = w.shape[-1] // n_head
-    blocks = []
-    for i in range(n_head):
-        block = w[..., i * width:(i + 1) * width]                      # [d_in, d_head]
-        trace.scope(f"head{i}").record(name, block)
-        blocks.append(block)
-    return blocks
-
-
 def next_token_distribution(hidden, vocab_embeddings, *, trace=NULL_TRACE):
     """p(next word) = softmax(h · Eᵀ): the decoder's last vector scored against every word's
     embedding (an output projection tied to the embeddings, as in the 2017 paper).

@@ -201,7 +201,8 @@ def multi_head_attention_xw(x_q, x_kv, w_q, w_k, w_v, w_o, n_head: int, mask=Non
     ``Wq_i`` is the i-th block of d_k / h columns of ``w_q`` [d_model, d_k] (likewise for
     ``w_k`` and ``w_v`` [d_model, d_v]), as the paper splits d_model among the heads; ``w_o`` is
     [d_v, d_model]. Each head scales by 1/sqrt(d_k / h) unless ``scale`` is given. Records each
-    head under ``head<i>.`` (``q``, ``k``, ``v``, ``scores``, ... ``out``), then ``concat``
+    head under ``head<i>.`` (its blocks ``w_q``, ``w_k``, ``w_v``, then ``q``, ``k``, ``v``,
+    ``scores``, ... ``out``), then ``concat``
     and ``out``. Returns (out [..., n_q, d_model], weights [..., n_head, n_q, n_k]).
     """
     from ..errors import ShapeError
@@ -219,9 +220,13 @@ def multi_head_attention_xw(x_q, x_kv, w_q, w_k, w_v, w_o, n_head: int, mask=Non
     for i in range(n_head):
         cols_k = slice(i * d_head_k, (i + 1) * d_head_k)
         cols_v = slice(i * d_head_v, (i + 1) * d_head_v)
+        scope = trace.scope(f"head{i}")
+        head_w = {"w_q": w_q[:, cols_k], "w_k": w_k[:, cols_k], "w_v": w_v[:, cols_v]}
+        for name, block in head_w.items():                             # the blocks this head uses
+            scope.record(name, block)
         head, head_weights = attention_head(
-            x_q, x_kv, w_q[:, cols_k], w_k[:, cols_k], w_v[:, cols_v], mask,
-            scale=scale, trace=trace.scope(f"head{i}"))                # [..., n_q, d_head_v], [..., n_q, n_k]
+            x_q, x_kv, head_w["w_q"], head_w["w_k"], head_w["w_v"], mask,
+            scale=scale, trace=scope)                                  # [..., n_q, d_head_v], [..., n_q, n_k]
         heads.append(head)
         weights.append(head_weights)
     concat = np.concatenate(heads, axis=-1)                            # h x [..., n_q, d_head_v] -> [..., n_q, d_v]
