@@ -53,7 +53,7 @@ def posenc(dim, positions, sentence, embed, learned, table, compare, step, seed,
     PE(pos, 2i) = sin(pos / 10000^(2i/d)) and PE(pos, 2i+1) = cos(pos / 10000^(2i/d)).
     """
     from tutor.nn.analysis import row_permutation
-    from tutor.nn.attention import attention_head
+    from tutor.nn.walkthrough import self_attention_walkthrough
     from tutor.nn.posenc import (add_positional_encoding, init_learned_encoding,
                                  learned_encoding, sinusoidal_encoding)
     from tutor.trace import Trace
@@ -83,18 +83,12 @@ def posenc(dim, positions, sentence, embed, learned, table, compare, step, seed,
         outs = {}
         for name, tokens in zip("ab", sentences):
             x, _ = embedding_matrix(tokens, dim=dim, embed=())               # [n, d_model]
-            n, d_model = x.shape
-            eye = np.eye(d_model)
-            scope = trace.scope(name)
-            scope.record("x", x)
-            plain, _ = attention_head(x, x, eye, eye, eye, trace=scope.scope("plain"))
-            pe = sinusoidal_encoding(n, d_model)                             # [n, d_model]
-            inputs = add_positional_encoding(x, pe, trace=scope.scope("input"))
-            with_pe, _ = attention_head(inputs, inputs, eye, eye, eye,
-                                        trace=scope.scope("with_pe"))
-            outs[name] = (plain, with_pe)
-        same_without = row_permutation(outs["a"][0], outs["b"][0]) is not None
-        same_with = row_permutation(outs["a"][1], outs["b"][1]) is not None
+            eye = np.eye(x.shape[1])                                         # Wq = Wk = Wv = I
+            for key, posenc in (("plain", "none"), ("with_pe", "sinusoidal")):
+                outs[name, key], _ = self_attention_walkthrough(
+                    x, eye, eye, eye, posenc=posenc, trace=trace.scope(f"{name}.{key}"))
+        same_without = row_permutation(outs["a", "plain"], outs["b", "plain"]) is not None
+        same_with = row_permutation(outs["a", "with_pe"], outs["b", "with_pe"]) is not None
         doc = compare_document(trace, sentences, precision=output.precision,
                                same_without=same_without, same_with=same_with)
         show_document(output, doc, step=step)

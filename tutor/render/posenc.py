@@ -137,9 +137,9 @@ def compare_document(trace, sentences: list[list[str]], *, precision: int,
             scope = f"{name.lower()}.{'with_pe' if with_pe else 'plain'}"
             mats = []
             if with_pe:
-                mats.append(w.view("X + PE", f"{name.lower()}.input.out", labels))
+                mats.append(w.view("X + PE", f"{scope}.input.out", labels))
             else:
-                mats.append(w.view("X", f"{name.lower()}.x", labels))
+                mats.append(w.view("X", f"{scope}.x", labels))
             mats.append(w.view("Z", f"{scope}.out", labels))
             parts.append(Part(f"{name}: \"{' '.join(tokens)}\"", mats))
         a_tokens = [t.lower() for t in sentences[0]]
@@ -166,7 +166,7 @@ def compare_document(trace, sentences: list[list[str]], *, precision: int,
                    else "Z = Attention(X), Wq = Wk = Wv = I")
         w.step(title, formula, r"Z = \mathrm{softmax}(QK^\top/\sqrt{d_k})V", parts,
                key="with_pe" if with_pe else "without_pe")
-    settings = {"d_model": int(w["a.x"].shape[1]), "sentences": texts,
+    settings = {"d_model": int(w["a.plain.x"].shape[1]), "sentences": texts,
                 "same_set_without_pe": same_without, "same_set_with_pe": same_with}
     return w.document("posenc", f"Word order: \"{texts[0]}\" vs \"{texts[1]}\"",
                       sentences[0] + sentences[1], settings,
