@@ -223,3 +223,18 @@ def test_layer_norm_with_eps_0_maps_a_constant_vector_to_beta_not_nan():
         out = layer_norm(np.full((2, 3), 5.0), np.ones(3), beta, eps=0.0, **kwargs)
         np.testing.assert_array_equal(out, [beta, beta])
     np.testing.assert_allclose(layer_norm(np.array([1.0, 3.0]), eps=0.0), [-1.0, 1.0])
+
+
+def test_gelu_tanh_approximation_closed_form():
+    """GELU with approximate='tanh' (GPT-2's 'gelu_new'): x/2 (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3)))."""
+    import math
+    from tutor.nn.functional import gelu
+    for x in (-3.0, -1.0, -0.5, 0.0, 0.3, 1.0, 2.5):
+        expected = 0.5 * x * (1 + math.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+        assert abs(float(gelu(np.float64(x), "tanh")) - expected) < 1e-15
+    # the approximation stays within 1e-3 of the exact GELU on [-4, 4]
+    xs = np.linspace(-4, 4, 801)
+    assert np.max(np.abs(gelu(xs, "tanh") - gelu(xs))) < 1e-3
+    assert np.max(np.abs(gelu(xs, "tanh") - gelu(xs))) > 1e-5     # and is not the same function
+    with pytest.raises(ValueError, match="approximate"):
+        gelu(xs, "sigmoid")

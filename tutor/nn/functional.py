@@ -73,12 +73,28 @@ def relu(x, *, out=None):
     return np.maximum(x, 0, out=out)
 
 
-def gelu(x):
-    """gelu(x) = x * Phi(x) = x/2 * (1 + erf(x / sqrt 2)), the exact form PyTorch uses."""
-    return 0.5 * x * (1.0 + erf(x * 0.7071067811865476))
+def gelu(x, approximate: str = "none"):
+    """GELU, as ``torch.nn.functional.gelu(x, approximate=...)`` computes it.
+
+    ``approximate="none"``: gelu(x) = x * Phi(x) = x/2 * (1 + erf(x / sqrt 2)) (exact).
+    ``approximate="tanh"``: x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))), the form of
+    Hendrycks & Gimpel (2016) that GPT-2 and BERT's original code use ("gelu_new" in
+    Hugging Face ``transformers``). Raises ValueError for any other ``approximate``.
+    """
+    if approximate == "none":
+        return 0.5 * x * (1.0 + erf(x * 0.7071067811865476))
+    if approximate == "tanh":
+        inner = 0.7978845608028654 * (x + 0.044715 * x * x * x)       # sqrt(2/pi) * (x + 0.044715 x^3)
+        return 0.5 * x * (1.0 + np.tanh(inner))
+    raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
-ACTIVATIONS = {"relu": relu, "gelu": gelu}
+def gelu_tanh(x):
+    """gelu(x, approximate="tanh"): GPT-2's activation ("gelu_new")."""
+    return gelu(x, "tanh")
+
+
+ACTIVATIONS = {"relu": relu, "gelu": gelu, "gelu_tanh": gelu_tanh}
 
 
 def softmax(x, axis: int = -1, *, overwrite: bool = False, trace=NULL_TRACE):

@@ -38,8 +38,9 @@ class TransformerConfig:
                 raise TutorError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.d_model % self.nhead:
             raise TutorError(f"nhead={self.nhead} must divide d_model={self.d_model}")
-        if self.activation not in ("relu", "gelu"):
-            raise TutorError(f"activation must be 'relu' or 'gelu', got {self.activation!r}")
+        if self.activation not in ("relu", "gelu", "gelu_tanh"):
+            raise TutorError("activation must be 'relu', 'gelu' or 'gelu_tanh' (GELU with "
+                             f"approximate='tanh'), got {self.activation!r}")
         if not self.layer_norm_eps > 0:
             raise TutorError(f"layer_norm_eps must be positive, got {self.layer_norm_eps}")
 
