@@ -25,12 +25,8 @@ from dataclasses import dataclass
 import click
 import numpy as np
 
-# Limits: large enough for any example a learner reads, small enough to print.
-MAX_DIM = 64          # rows or columns of any matrix, --dim, --dk
-MAX_TOKENS = 32       # words in a sentence
-MAX_HEADS = 16        # --heads
-MAX_FILE_BYTES = 4_000_000
-MAX_ABS = 1e6            # the largest size of a number given: products and squares stay finite
+from tutor.limits import (MAX_ABS, MAX_BATCH, MAX_DIM, MAX_FILE_BYTES, MAX_MODEL_DIM, MAX_SEQ,
+                          MAX_TOKENS, MAX_VECTOR)
 
 SPEC_FORMS = ("identity, random, an inline matrix such as \"1,0;0,1\", "
               "or a .npy, .json or .csv file")
@@ -62,8 +58,9 @@ def _number(token: str, where: str) -> float:
     return value
 
 
-def _check_array(array: np.ndarray, source: str) -> np.ndarray:
-    """Numbers only, 2-D (a 1-D list is one row), finite, not empty, within MAX_DIM."""
+def _check_array(array: np.ndarray, source: str, max_cols: int = MAX_DIM) -> np.ndarray:
+    """Numbers only, 2-D (a 1-D list is one row), finite, not empty, within MAX_DIM rows and
+    ``max_cols`` columns."""
     if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.integer)
                                        or np.issubdtype(array.dtype, np.floating)):
         raise SpecError(f"expected real numbers, got {source} of type {array.dtype}")
@@ -75,8 +72,8 @@ def _check_array(array: np.ndarray, source: str) -> np.ndarray:
         raise SpecError(f"expected at least one number, got {source} of shape "
                         f"{shape_text(array.shape)}")
     rows, cols = array.shape
-    if rows > MAX_DIM or cols > MAX_DIM:
-        raise SpecError(f"expected at most {MAX_DIM} rows and {MAX_DIM} columns, got "
+    if rows > MAX_DIM or cols > max_cols:
+        raise SpecError(f"expected at most {MAX_DIM} rows and {max_cols} columns, got "
                         f"{source} of shape {shape_text(array.shape)}")
     array = array.astype(np.float64)
     bad = np.argwhere(~np.isfinite(array))
@@ -92,7 +89,7 @@ def _check_array(array: np.ndarray, source: str) -> np.ndarray:
     return array
 
 
-def _rows_to_array(rows: list[list[float]], source: str) -> np.ndarray:
+def _rows_to_array(rows: list[list[float]], source: str, max_cols: int = MAX_DIM) -> np.ndarray:
     if not rows:
         raise SpecError(f"expected at least one number, got {source}")
     width = len(rows[0])
@@ -100,18 +97,19 @@ def _rows_to_array(rows: list[list[float]], source: str) -> np.ndarray:
         if len(row) != width:
             raise SpecError(f"expected every row to have {width} numbers like row 1, "
                             f"got {len(row)} in row {i}")
-    return _check_array(np.array(rows, dtype=np.float64), source)
+    return _check_array(np.array(rows, dtype=np.float64), source, max_cols)
 
 
-def parse_inline(text: str) -> np.ndarray:
-    """``"1,0;0,1"`` -> [[1, 0], [0, 1]]; numbers split by commas or spaces, rows by ``;``."""
+def parse_inline(text: str, max_cols: int = MAX_DIM) -> np.ndarray:
+    """``"1,0;0,1"`` -> [[1, 0], [0, 1]]; numbers split by commas or spaces, rows by ``;``;
+    at most MAX_DIM rows and ``max_cols`` columns."""
     rows = []
     for i, row_text in enumerate(text.strip().strip(";").split(";"), start=1):
         tokens = row_text.replace(",", " ").split()
         if not tokens:
             raise SpecError(f"expected numbers in every row, got an empty row {i}")
         rows.append([_number(tok, f"in row {i}") for tok in tokens])
-    return _rows_to_array(rows, "an inline matrix")
+    return _rows_to_array(rows, "an inline matrix", max_cols)
 
 
 def _json_rows(data, name: str) -> list[list[float]]:
@@ -203,9 +201,11 @@ class MatrixSpec:
         if self.kind == "identity":
             return np.eye(rows, cols)                                   # [rows, cols]
         if self.kind == "random":
+            from tutor.walkthroughs.inputs import random_tenths
+
             if rng is None:
                 rng = np.random.default_rng(0)
-            return rng.integers(-10, 11, size=(rows, cols)) / 10.0      # [rows, cols], steps of 0.1
+            return random_tenths(rng, rows, cols)                       # [rows, cols]
         return self.array
 
     def describe(self) -> str:
@@ -330,18 +330,10 @@ def check_limit(option: str, value: int, limit: int, what: str, low: int = 1) ->
         raise usage_error(option, f"expected {what} from {low} to {limit}, got {value}")
 
 
-# --- shared by the calculator commands -----------------------------------------------------
-
-MAX_POSITIONS = 128      # rows of a positional-encoding table
-MAX_VECTOR = 256         # numbers in a vector given inline (softmax, layernorm)
-MAX_BATCH = 16           # batch items of --src-vectors / --tgt-vectors
-MAX_SEQ = 512            # positions of --src-vectors / --tgt-vectors
-MAX_MODEL_DIM = 1024     # d_model of a --weights model
-
 
 def parse_sentence(option: str, text: str, limit: int = MAX_TOKENS) -> list[str]:
     """The words of a sentence; an empty one or one past ``limit`` words is a usage error."""
-    from tutor.embeddings import tokenize
+    from tutor.walkthroughs.word_vectors import tokenize
 
     tokens = tokenize(text)
     if not tokens:
@@ -357,7 +349,7 @@ def parse_vector(option: str, text: str, length: int | None = None,
     if ";" not in str(text) and count > limit:                         # before parsing them
         raise usage_error(option, f"expected at most {limit} numbers, got {count}")
     try:
-        array = parse_inline(text) if str(text).strip() else None
+        array = parse_inline(text, max_cols=limit) if str(text).strip() else None
     except SpecError as exc:
         raise usage_error(option, str(exc)) from None
     if array is None:

@@ -17,11 +17,12 @@ import sys
 import click
 
 from tutor.errors import TutorError
+from tutor.limits import (MAX_DIM, MAX_FF, MAX_HEADS, MAX_LAYERS, MAX_MODEL_DIM, MAX_PRECISION,
+                          MAX_WEIGHTS_BYTES, SEED_LIMIT)
 
 FORMATS = ("rich", "plain", "json", "markdown", "latex")
 TEXT_FORMATS = ("json", "markdown", "latex")
 DEFAULT_PRECISION = 2
-MAX_PRECISION = 10
 
 
 def _check_precision(ctx, param, value):
@@ -48,8 +49,8 @@ def _check_path(ctx, param, value):
 
 
 def _check_seed(ctx, param, value):
-    if value is not None and not 0 <= value < 2**32:
-        raise click.BadParameter(f"expected a whole number from 0 to {2**32 - 1}, got {value}",
+    if value is not None and not 0 <= value < SEED_LIMIT:
+        raise click.BadParameter(f"expected a whole number from 0 to {SEED_LIMIT - 1}, got {value}",
                                  ctx=ctx, param=param)
     return value
 
@@ -233,10 +234,6 @@ def show_document(output: Output, doc, *, step: int | None = None, pause: bool =
 
 # --- the encoder/decoder stack: a random model or a real one -------------------------------
 
-MAX_LAYERS = 6
-MAX_WEIGHTS_BYTES = 2 * 2 ** 30   # the arrays of a --weights file, before any is read
-MAX_FF = 256
-
 
 def stack_options(command):
     """--weights, --heads, --layers, --dim, --ff, --norm-first, --activation, --eps,
@@ -280,8 +277,7 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
     from tutor.nn.model import Transformer
     from tutor.nn.params import load_npz
 
-    from .inputs import (MAX_DIM, MAX_HEADS, MAX_MODEL_DIM, check_finite, check_limit, note_input,
-                         quote, usage_error)
+    from .inputs import check_finite, check_limit, note_input, quote, usage_error
 
     if heads is None and weights is None:
         heads = 2
@@ -333,7 +329,7 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
 def width_from_vectors(weights, dim, option: str, path):
     """--dim for a random model that is given only vectors: their width, so that it need not
     be repeated. With --weights or --dim the vectors are checked against those instead."""
-    from .inputs import MAX_DIM, read_vectors, usage_error
+    from .inputs import read_vectors, usage_error
 
     if weights is not None or dim is not None or path is None:
         return dim

@@ -7,11 +7,8 @@ import click
 from .inputs import check_limit, rng_for, usage_error
 from .options import output_options, pass_output, seed_option, show_document, step_option
 
-MAX_DK = 4096            # the widest dk
-MAX_DK_VALUES = 8        # how many dk values at once
-MAX_SAMPLES = 20000      # random queries per dk
-MAX_KEYS = 64            # keys per query
-MAX_ELEMENTS = 30_000_000  # samples x keys x largest dk: the random keys drawn for one dk
+from tutor.limits import (MAX_DK, MAX_DK_VALUES, MAX_ELEMENTS, MAX_KEYS, MAX_SAMPLES, MIN_KEYS,
+                          MIN_SAMPLES)
 
 EPILOG = f"""\b
 DK values follow --dk (--dk 4 64 512), or come as one list (--dk 4,64,512)
@@ -62,18 +59,16 @@ def scaling(dk_args, dk_options, samples, keys, seed, step, output):
     """Show why attention divides by √dk: with random q and k of unit variance, the spread of
     q·k grows like √dk; unscaled, the softmax saturates and its gradient vanishes; scaled, it
     stays balanced."""
-    from tutor.nn.analysis import scaling_statistics
     from tutor.render.scaling import scaling_document
-    from tutor.trace import Trace
+    from tutor.walkthroughs.softmax import scaling as scaling_walkthrough
 
     dks = _dk_values(dk_options, dk_args)
-    check_limit("--samples", samples, MAX_SAMPLES, "a number of samples", low=10)
-    check_limit("--keys", keys, MAX_KEYS, "a number of keys", low=2)
+    check_limit("--samples", samples, MAX_SAMPLES, "a number of samples", low=MIN_SAMPLES)
+    check_limit("--keys", keys, MAX_KEYS, "a number of keys", low=MIN_KEYS)
     if samples * keys * max(dks) > MAX_ELEMENTS:
         raise usage_error("--samples", f"expected --samples × --keys × the largest dk to be at "
                                        f"most {MAX_ELEMENTS:,}, got {samples} × {keys} × "
                                        f"{max(dks)} = {samples * keys * max(dks):,}")
-    trace = Trace()
-    scaling_statistics(dks, rng_for(seed, "scaling"), samples, keys, trace=trace)
-    doc = scaling_document(trace, precision=output.precision, samples=samples, keys=keys, seed=seed)
+    recording = scaling_walkthrough(dks, rng_for(seed, "scaling"), samples, keys)
+    doc = scaling_document(recording.trace, precision=output.precision, samples=samples, keys=keys, seed=seed)
     show_document(output, doc, step=step)
