@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from tutor.cli import main
-from tutor.lessons.compute import run_step
+from tutor.lessons.compute import run_lesson_computation
 from tutor.lessons.course import load_course
 from tutor.lessons.runner import MAX_MISSES, Session
 
@@ -289,7 +289,7 @@ def test_the_learners_own_sentence_is_kept(tutor, state):
     assert progress_of(state)["self-attention"]["done"] == {"mine": "seen"}
     lesson = COURSE.find("4")
     step = lesson.steps[lesson.step_index("mine")]
-    own = run_step(step, "my cat sat down")
+    own = run_lesson_computation(step, "my cat sat down")
     value = float(own.trace["scores"][0, 0])
     again = interactive(tutor, "4", f"{value!r}", step="q-mine-score")
     assert "raw score of 'my' (its query" in again.text

@@ -81,7 +81,7 @@ def computation(name: str, **defaults):
     return register
 
 
-def run(name: str, args: dict) -> Result:
+def run_computation(name: str, args: dict) -> Result:
     """Run computation ``name`` with ``args`` (unknown names and arguments are errors)."""
     if name not in REGISTRY:
         raise ComputeError(f"unknown computation {name!r}; expected one of "
@@ -412,12 +412,12 @@ def resolve(result: Result, ref: Reference) -> float:
 PLACEHOLDER = re.compile(r"\{([a-z0-9][a-z0-9-]*)\.token\[(-?\d+)\]\}")
 
 
-def run_step(step, sentence: str | None = None) -> Result:
+def run_lesson_computation(step, sentence: str | None = None) -> Result:
     """Run a compute step; ``sentence`` replaces ``args.sentence`` (the learner's own)."""
     args = dict(step.args)
     if sentence is not None:
         args["sentence"] = sentence
-    return run(step.compute, args)
+    return run_computation(step.compute, args)
 
 
 def fill(text: str, results: dict[str, Result]) -> str:

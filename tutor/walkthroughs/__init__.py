@@ -28,6 +28,7 @@ class Recording:
     output: object = None                  # the run's result (an array, or a tuple of them)
     tokens: list[str] = field(default_factory=list)      # labels of the main token axis
     info: dict = field(default_factory=dict)             # facts a renderer needs (sources, ...)
+    walkthrough: str = ""                  # "<module>.<function>", its key in names.RECORDED
 
     def __getitem__(self, name: str):
         return self.trace[name]

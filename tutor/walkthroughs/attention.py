@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tutor.nn.analysis import row_permutation
 from tutor.nn.attention import attention_head, multi_head_attention_xw
 from tutor.nn.masks import causal_mask
 from tutor.nn.posenc import add_positional_encoding, sinusoidal_encoding
@@ -70,7 +69,8 @@ def self_attention(tokens: list[str], x, w_q, w_k, w_v, w_o=None, *, heads: int 
                                    multi_head_form=multi_head_form, trace=trace)
     info = {"heads": heads, "causal": causal, "scaled": scaled, "posenc": posenc,
             "sources": sources or ["derived"] * len(tokens), "weight_kinds": weight_kinds or {}}
-    return Recording(trace, output, list(tokens), info)
+    return Recording(trace, output, list(tokens), info,
+                     walkthrough="attention.self_attention")
 
 
 def word_order(sentences: list[list[str]], embeddings: list[np.ndarray]) -> Recording:
@@ -81,6 +81,8 @@ def word_order(sentences: list[list[str]], embeddings: list[np.ndarray]) -> Reco
     :func:`record_self_attention`); ``info`` says whether the outputs of one ordering are a
     row permutation of the other's, without PE (``same_without``) and with it (``same_with``).
     """
+    from tutor.nn.analysis import row_permutation
+
     trace = new_trace()
     outputs = {}
     for name, x in zip("ab", embeddings):
@@ -91,4 +93,5 @@ def word_order(sentences: list[list[str]], embeddings: list[np.ndarray]) -> Reco
     info = {"same_without": row_permutation(outputs["a", "plain"], outputs["b", "plain"]) is not None,
             "same_with": row_permutation(outputs["a", "with_pe"], outputs["b", "with_pe"]) is not None,
             "sentences": sentences}
-    return Recording(trace, outputs, list(sentences[0]), info)
+    return Recording(trace, outputs, list(sentences[0]), info,
+                     walkthrough="attention.word_order")

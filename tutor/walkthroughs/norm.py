@@ -18,7 +18,8 @@ def layer_norm_steps(x, gamma, beta, eps: float) -> Recording:
     trace.record("beta", beta)
     trace.record("layer.input", x)
     out = layer_norm(x, gamma, beta, eps, trace=trace.scope("layer"))   # [d]
-    return Recording(trace, out)
+    return Recording(trace, out,
+                     walkthrough="norm.layer_norm_steps")
 
 
 def batch_beside_layer_norm(x, gamma, beta, eps: float) -> Recording:
@@ -30,7 +31,8 @@ def batch_beside_layer_norm(x, gamma, beta, eps: float) -> Recording:
     trace.record("input", x)
     layer_norm(x, gamma, beta, eps, trace=trace.scope("layer"))         # [n, d]
     out = batch_norm(x, gamma, beta, eps, trace=trace.scope("batch"))   # [n, d]
-    return Recording(trace, out)
+    return Recording(trace, out,
+                     walkthrough="norm.batch_beside_layer_norm")
 
 
 def add_and_norm(x, sublayer_out, gamma, beta, eps: float) -> Recording:
@@ -40,4 +42,5 @@ def add_and_norm(x, sublayer_out, gamma, beta, eps: float) -> Recording:
     trace.record("gamma", gamma)
     trace.record("beta", beta)
     out = add_and_norm_(x, sublayer_out, gamma, beta, eps, trace=trace)  # [d]
-    return Recording(trace, out)
+    return Recording(trace, out,
+                     walkthrough="norm.add_and_norm")

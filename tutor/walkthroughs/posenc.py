@@ -25,7 +25,8 @@ def positional_table(n_positions: int, d_model: int, *, learned: bool = False, t
     if x is not None:
         add_positional_encoding(x, pe, trace=trace.scope("input"))       # [n_tokens, d_model]
     return Recording(trace, pe, list(tokens or []),
-                     {"kind": "learned" if learned else "sinusoidal"})
+                     {"kind": "learned" if learned else "sinusoidal"},
+                     walkthrough="posenc.positional_table")
 
 
 def _record_learned(trace, n_positions: int, d_model: int, table, rng):
@@ -41,4 +42,5 @@ def sinusoidal_beside_learned(n_positions: int, d_model: int, rng) -> Recording:
     trace = new_trace()
     sinusoidal_encoding(n_positions, d_model, trace=trace.scope("sinusoidal"))
     pe = _record_learned(trace, n_positions, d_model, None, rng)        # [n_pos, d_model]
-    return Recording(trace, pe, info={"kind": "learned"})
+    return Recording(trace, pe, info={"kind": "learned"},
+                     walkthrough="posenc.sinusoidal_beside_learned")

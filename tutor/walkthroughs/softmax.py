@@ -14,7 +14,8 @@ def softmax_steps(x, *, scale: float = 1.0, temperature: float = 1.0) -> Recordi
     """softmax(x · scale / temperature) of a vector x [n]: shift, exp, sum, divide."""
     trace = new_trace()
     out = softmax_with_temperature(x, scale=scale, temperature=temperature, trace=trace)  # [n]
-    return Recording(trace, out, info={"scale": scale, "temperature": temperature})
+    return Recording(trace, out, info={"scale": scale, "temperature": temperature},
+                     walkthrough="softmax.softmax_steps")
 
 
 def softmax_rows(logits) -> Recording:
@@ -23,7 +24,8 @@ def softmax_rows(logits) -> Recording:
     trace = new_trace()
     trace.record("logits", logits)
     out = softmax(logits, axis=-1, trace=trace.scope("softmax"))        # [rows, cols]
-    return Recording(trace, out)
+    return Recording(trace, out,
+                     walkthrough="softmax.softmax_rows")
 
 
 def scaling(d_k_values: list[int], rng, samples: int, keys: int) -> Recording:
@@ -31,4 +33,5 @@ def scaling(d_k_values: list[int], rng, samples: int, keys: int) -> Recording:
     the softmax over them with and without ÷√dk (Vaswani et al. 2017, section 3.2.1)."""
     trace = new_trace()
     out = scaling_statistics(d_k_values, rng, samples, keys, trace=trace)
-    return Recording(trace, out, info={"samples": samples, "keys": keys})
+    return Recording(trace, out, info={"samples": samples, "keys": keys},
+                     walkthrough="softmax.scaling")

@@ -32,7 +32,8 @@ def encode(model, *, tokens: list[str] | None = None, vectors=None) -> Recording
         trace.record("src", _batched(src))
         labels = [f"p{i + 1}" for i in range(src.shape[-2])]
     memory = model.encode(src, trace=trace)                              # like src
-    return Recording(trace, memory, labels)
+    return Recording(trace, memory, labels,
+                     walkthrough="stack.encode")
 
 
 def transform(model, *, src_tokens=None, tgt_tokens=None, src_vectors=None, tgt_vectors=None,
@@ -68,7 +69,8 @@ def transform(model, *, src_tokens=None, tgt_tokens=None, src_vectors=None, tgt_
         next_token_distribution(out[-1], table, trace=trace.scope("next"))  # [n_vocab]
     info = {"src_labels": src_labels, "tgt_labels": tgt_labels, "causal": bool(causal),
             "vocab": vocab}
-    return Recording(trace, out, tgt_labels, info)
+    return Recording(trace, out, tgt_labels, info,
+                     walkthrough="stack.transform")
 
 
 def norms_in_encoder_layer(model, tokens: list[str]) -> Recording:
@@ -81,4 +83,5 @@ def norms_in_encoder_layer(model, tokens: list[str]) -> Recording:
     resid = trace["encoder.layers.0.add1"]                              # [1, n, d_model]
     layer_norm(resid, trace=trace.scope("ln"))
     batch_norm(resid, trace=trace.scope("bn"))
-    return Recording(trace, resid, list(tokens))
+    return Recording(trace, resid, list(tokens),
+                     walkthrough="stack.norms_in_encoder_layer")
