@@ -4,10 +4,10 @@ it on a matrix, and add & norm, built from what the engine recorded. Nothing her
 from __future__ import annotations
 
 from .document import Document, Part, dim_labels, factor, signed_sum
-from .walk import Walk
+from .builder import DocumentBuilder
 
 
-def _norm_steps(w: Walk, scope: str, what: str, eps: float, has_affine: bool,
+def _norm_steps(w: DocumentBuilder, scope: str, what: str, eps: float, has_affine: bool,
                 input_name: str) -> None:
     """The four steps of layer norm on the vector ``input_name``, from
     ``scope``.mean/var/normalized/out."""
@@ -45,7 +45,7 @@ def _norm_steps(w: Walk, scope: str, what: str, eps: float, has_affine: bool,
 
 def layernorm_document(trace, *, precision: int, eps: float, residual: bool,
                        has_affine: bool) -> Document:
-    w = Walk(trace, precision)
+    w = DocumentBuilder(trace, precision)
     if residual:
         x, f, resid = w["input"], w["sublayer"], w["add"]
         w.step("Add: the residual connection", "r = x + Sublayer(x)", r"r = x + F(x)",
@@ -67,7 +67,7 @@ def layernorm_document(trace, *, precision: int, eps: float, residual: bool,
 
 def batch_document(trace, *, precision: int, eps: float) -> Document:
     """Layer norm (each row on its own) beside batch norm (each column across the rows)."""
-    w = Walk(trace, precision)
+    w = DocumentBuilder(trace, precision)
     x = w["input"]
     n, d = x.shape
     rows, cols = [f"item {i + 1}" for i in range(n)], dim_labels(d)

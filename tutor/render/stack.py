@@ -7,26 +7,26 @@ from __future__ import annotations
 import numpy as np
 
 from .document import Document, Part, unique_labels
-from .walk import Walk
+from .builder import DocumentBuilder
 
 B = 0                    # the batch item shown
 
 
-def _heads(w: Walk, key: str, rows, cols, masked=None) -> list:
+def _heads(w: DocumentBuilder, key: str, rows, cols, masked=None) -> list:
     weights = w[key]
     return [w.view(f"head {h + 1}", key, rows, cols, index=(B, h), heat=True,
                    masked=masked, caption="rows sum to 1" if h == weights.shape[1] - 1 else "")
             for h in range(weights.shape[1])]
 
 
-def _favourite(w: Walk, key: str, rows, cols) -> str:
+def _favourite(w: DocumentBuilder, key: str, rows, cols) -> str:
     weights = w[key][B, 0]                                             # head 1
     r = len(rows) - 1
     c = int(np.argmax(weights[r]))
     return f"in head 1, {rows[r]} attends most to {cols[c]} ({w.fmt(weights[r, c], False)})"
 
 
-def _sublayer_steps(w: Walk, prefix: str, n: int, name: str, rows, norm_first: bool,
+def _sublayer_steps(w: DocumentBuilder, prefix: str, n: int, name: str, rows, norm_first: bool,
                     detail: str, title: str) -> None:
     """Add & norm around sublayer ``name`` (attention output or feed-forward)."""
     if detail != "full":
@@ -47,7 +47,7 @@ def _sublayer_steps(w: Walk, prefix: str, n: int, name: str, rows, norm_first: b
     w.step(title, formula, latex, Part("", mats, [], meaning), key=f"{prefix}.add{n}")
 
 
-def _ff_step(w: Walk, prefix: str, rows, detail: str) -> None:
+def _ff_step(w: DocumentBuilder, prefix: str, rows, detail: str) -> None:
     if detail != "full":
         return
     w.step("Feed-forward", "FFN(x) = act(x·W1ᵀ + b1)·W2ᵀ + b2, each position on its own",
@@ -58,7 +58,7 @@ def _ff_step(w: Walk, prefix: str, rows, detail: str) -> None:
                 "mixes positions, the feed-forward transforms each one."), key=f"{prefix}.ff")
 
 
-def encoder_steps(w: Walk, labels, n_layers: int, norm_first: bool, detail: str) -> None:
+def encoder_steps(w: DocumentBuilder, labels, n_layers: int, norm_first: bool, detail: str) -> None:
     for i in range(n_layers):
         prefix = f"encoder.layers.{i}"
         key = f"{prefix}.self_attn.weights"
@@ -86,7 +86,7 @@ def encoder_steps(w: Walk, labels, n_layers: int, norm_first: bool, detail: str)
                 "encoder–decoder attention reads these."), key="memory")
 
 
-def input_step(w: Walk, labels, scope: str, name: str, sentence: bool) -> None:
+def input_step(w: DocumentBuilder, labels, scope: str, name: str, sentence: bool) -> None:
     if sentence:
         w.step(f"{name} input: embedding + positional encoding", "X + PE", r"X + PE",
                Part("", [w.view("X", f"{scope}.embedded", labels),
@@ -100,7 +100,7 @@ def input_step(w: Walk, labels, scope: str, name: str, sentence: bool) -> None:
 
 def encode_document(trace, labels, *, precision, n_layers, norm_first, detail, sentence,
                     settings) -> Document:
-    w = Walk(trace, precision)
+    w = DocumentBuilder(trace, precision)
     labels = unique_labels(labels)
     input_step(w, labels, "input" if sentence else "src", "Source", sentence)
     encoder_steps(w, labels, n_layers, norm_first, detail)
@@ -112,7 +112,7 @@ def encode_document(trace, labels, *, precision, n_layers, norm_first, detail, s
 
 def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_dec, norm_first,
                          detail, sentence, causal, vocab, settings) -> Document:
-    w = Walk(trace, precision)
+    w = DocumentBuilder(trace, precision)
     src, tgt = unique_labels(src_labels), unique_labels(tgt_labels)
     input_step(w, src, "src_input" if sentence else "src", "Source", sentence)
     encoder_steps(w, src, n_enc, norm_first, detail)
