@@ -135,7 +135,7 @@ def lesson():
               help="Ask the questions even when stdin is not a terminal.")
 @click.option("--answer", "answers", multiple=True, metavar="STEP=VALUE",
               help="Check an answer from a script (repeatable); exit 1 if any is wrong.")
-def run(lesson_key, step_key, no_input, interactive, answers):
+def run_lesson(lesson_key, step_key, no_input, interactive, answers):
     """Run a lesson: resume, or start LESSON (a number or an id)."""
     if interactive and (no_input or answers):
         raise usage_error("--interactive", "expected it alone, got it with "
@@ -166,7 +166,7 @@ def run(lesson_key, step_key, no_input, interactive, answers):
     console = _console()
     asking = interactive or (not no_input and sys.stdin.isatty())
     if not asking:
-        from tutor.lessons.runner import print_lesson
+        from tutor.lessons.session import print_lesson
         print_lesson(console, chosen, len(course.lessons), start, console.width)
         return
     _interactive(console, course, chosen, start, progress)
@@ -199,14 +199,14 @@ def _step_index(lesson, key: str) -> int:
 
 
 def _interactive(console, course, chosen, start, progress) -> None:
-    from tutor.lessons.runner import Interactive, Quit
+    from tutor.lessons.session import Interactive, Quit
 
     def read(prompt: str) -> str:
         return console.input(prompt)
 
-    runner = Interactive(console, chosen, len(course.lessons), progress, read, console.width)
+    interactive = Interactive(console, chosen, len(course.lessons), progress, read, console.width)
     try:
-        runner.run(start)
+        interactive.run(start)
     except Quit as stop:
         console.print()
         where = progress.first_unfinished(chosen)
@@ -230,7 +230,7 @@ def _interactive(console, course, chosen, start, progress) -> None:
 
 def _check_answers(course, chosen, answers) -> None:
     from tutor.lessons.answers import AnswerError, parse_choice, parse_number
-    from tutor.lessons.runner import check_answers
+    from tutor.lessons.session import check_answers
 
     questions = {s.id: s for s in chosen.questions}
     given: dict[str, str] = {}

@@ -33,7 +33,7 @@ class ComputeError(TutorError):
 
 
 @dataclass
-class View:
+class LessonView:
     """A matrix to show from the trace, with its labels."""
 
     name: str
@@ -53,7 +53,7 @@ class Result:
     trace: Trace
     tokens: list[str]                      # labels of the main token axis
     axes: dict[str, tuple] = field(default_factory=dict)   # trace-name pattern -> labels per axis
-    views: list[View] = field(default_factory=list)
+    views: list[LessonView] = field(default_factory=list)
     document: object = None                # a tutor.render.document.Document (attention)
     facts: list[str] = field(default_factory=list)        # one-line notes shown with it
 
@@ -186,8 +186,8 @@ def softmax_rows(logits, rows, cols) -> Result:
     cols = _labels(cols, n_cols, "cols") or [f"x{i + 1}" for i in range(n_cols)]
     recording = softmax_walkthrough(array)
     axes = {"*": (rows, cols)}
-    views = [View("logits", "logits", rows, cols, group="logits"),
-             View("softmax", "softmax.out", rows, cols, heat=True, caption="each row sums to 1",
+    views = [LessonView("logits", "logits", rows, cols, group="logits"),
+             LessonView("softmax", "softmax.out", rows, cols, heat=True, caption="each row sums to 1",
                   group="softmax")]
     return Result("softmax", recording.trace, [], axes, views)
 
@@ -210,7 +210,7 @@ def dot_growth(dims, samples, keys, seed) -> Result:
     recording = scaling(dims, np.random.default_rng(_seed(seed)), samples, keys)
     rows = [f"dk{d}" for d in dims]
     cols = ["dk", "√dk", "sd", "top", "top ÷√", "grad", "grad ÷√"]
-    views = [View("q·k and the softmax, by width", "table", rows, cols,
+    views = [LessonView("q·k and the softmax, by width", "table", rows, cols,
                   caption="sd: spread of q·k; top: mean largest weight; grad: mean size of "
                           "the softmax's gradient; ÷√: after dividing the scores by √dk")]
     facts = [f"{samples} random queries per width, each against {keys} random keys; every "
@@ -231,11 +231,11 @@ def posenc(positions, dim, learned, seed) -> Result:
     else:
         recording = positional_table(positions, dim)
     rows = [f"pos {i}" for i in range(positions)]
-    views = [View("angle pos/10000^(2i/d)", "sinusoidal.angles", rows, dims(dim),
+    views = [LessonView("angle pos/10000^(2i/d)", "sinusoidal.angles", rows, dims(dim),
                   group="angles"),
-             View("PE (sinusoidal)", "sinusoidal.pe", rows, dims(dim), group="pe")]
+             LessonView("PE (sinusoidal)", "sinusoidal.pe", rows, dims(dim), group="pe")]
     if learned:
-        views.append(View("PE (learned, before training)", "learned.pe", rows, dims(dim),
+        views.append(LessonView("PE (learned, before training)", "learned.pe", rows, dims(dim),
                           group="learned"))
     axes = {"*angles": (rows, dims(dim)), "*.pe": (rows, dims(dim)),
             "sinusoidal.frequencies": (dims(dim),)}
@@ -260,15 +260,15 @@ def add_norm(sentence, dim, seed) -> Result:
     d = dims(dim)
     axes = {"bn.mean": (["value"], d), "bn.var": (["value"], d),
             "*mean": (labels, ["value"]), "*var": (labels, ["value"]), "*": (labels, d)}
-    views = [View("x (sublayer input)", layer + "input", labels, d, group="residual"),
-             View("attention(x)", layer + "self_attn.out_proj", labels, d, group="residual"),
-             View("x + attention(x)", layer + "add1", labels, d, group="residual"),
-             View("layer norm: mean", "ln.mean", labels, ["mean"], group="layer-norm"),
-             View("variance", "ln.var", labels, ["var"], group="layer-norm"),
-             View("layer norm", "ln.out", labels, d, group="layer-norm"),
-             View("batch norm: mean", "bn.mean", ["mean"], d, group="batch-norm"),
-             View("batch norm", "bn.out", labels, d, group="batch-norm"),
-             View("after the feed-forward: add & norm", layer + "norm2.out", labels, d,
+    views = [LessonView("x (sublayer input)", layer + "input", labels, d, group="residual"),
+             LessonView("attention(x)", layer + "self_attn.out_proj", labels, d, group="residual"),
+             LessonView("x + attention(x)", layer + "add1", labels, d, group="residual"),
+             LessonView("layer norm: mean", "ln.mean", labels, ["mean"], group="layer-norm"),
+             LessonView("variance", "ln.var", labels, ["var"], group="layer-norm"),
+             LessonView("layer norm", "ln.out", labels, d, group="layer-norm"),
+             LessonView("batch norm: mean", "bn.mean", ["mean"], d, group="batch-norm"),
+             LessonView("batch norm", "bn.out", labels, d, group="batch-norm"),
+             LessonView("after the feed-forward: add & norm", layer + "norm2.out", labels, d,
                   group="layer")]
     facts = [f"One encoder layer, d_model = {dim}, one head, random weights (seed {seed}); "
              "post-norm as in the 2017 paper: norm(x + sublayer(x))."]
@@ -298,14 +298,14 @@ def transformer(source, target, dim, heads, seed) -> Result:
     axes = {enc + "self_attn.weights": (h, s, s), dec + "self_attn.weights": (h, t, t),
             dec + "multihead_attn.weights": (h, t, s), "encoder.*": (s, dims(dim)),
             "decoder.*": (t, dims(dim))}
-    views = [View("encoder self-attention (head 1)", enc + "self_attn.weights", s, s, heat=True,
+    views = [LessonView("encoder self-attention (head 1)", enc + "self_attn.weights", s, s, heat=True,
                   group="encoder"),
-             View("encoder output (memory)", "encoder.norm.out", s, dims(dim), group="encoder"),
-             View("masked self-attention (head 1)", dec + "self_attn.weights", t, t, heat=True,
+             LessonView("encoder output (memory)", "encoder.norm.out", s, dims(dim), group="encoder"),
+             LessonView("masked self-attention (head 1)", dec + "self_attn.weights", t, t, heat=True,
                   caption="zero above the diagonal", group="masked"),
-             View("cross-attention (head 1)", dec + "multihead_attn.weights", t, s, heat=True,
+             LessonView("cross-attention (head 1)", dec + "multihead_attn.weights", t, s, heat=True,
                   caption="rows: target, columns: source", group="cross"),
-             View("decoder output", "decoder.norm.out", t, dims(dim), group="output")]
+             LessonView("decoder output", "decoder.norm.out", t, dims(dim), group="output")]
     facts = [f"d_model = {dim}, {heads} heads, one encoder and one decoder layer, random "
              f"weights (seed {seed}); source: {' '.join(src)}; target so far: {' '.join(tgt)}."]
     return Result("transformer", recording.trace, t, axes, views, facts=facts)

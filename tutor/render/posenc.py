@@ -12,7 +12,7 @@ COMPACT_ROWS = 16
 MAX_FORMULAS = 8         # columns whose formula is written out
 
 
-def _g(value) -> str:
+def _short_number(value) -> str:
     """A frequency or an angle in its shortest exact-looking form: 1, 0.01, 1e-04."""
     return f"{float(value):.6g}"
 
@@ -33,7 +33,7 @@ def _column_formula(j: int, d: int) -> str:
 def _sinusoidal_steps(w: DocumentBuilder, d: int, n: int) -> None:
     freqs, angles, pe = w["sinusoidal.frequencies"], w["sinusoidal.angles"], w["sinusoidal.pe"]
     formulas = [_column_formula(j, d) + f" = {'sin' if j % 2 == 0 else 'cos'}(pos × "
-                f"{_g(freqs[j])})" for j in range(min(d, MAX_FORMULAS))]
+                f"{_short_number(freqs[j])})" for j in range(min(d, MAX_FORMULAS))]
     if d > MAX_FORMULAS:
         formulas.append(f"… and so on to d{d}: the pattern repeats with i = j // 2")
     w.step("One frequency per pair of columns", "frequency(j) = 1 / 10000^(2i/d),  i = j // 2",
@@ -51,18 +51,18 @@ def _sinusoidal_steps(w: DocumentBuilder, d: int, n: int) -> None:
            Part("", [w.view("angle", "sinusoidal.angles", _positions(n), dim_labels(d),
                             compact=_compact(angles), heat=_compact(angles),
                             heat_range=(0.0, float(max(angles.max(), 1e-12))))],
-                [f"angle({r}, d{d}) = {r} × {_g(freqs[-1])} = {_g(angles[r, -1])}"],
+                [f"angle({r}, d{d}) = {r} × {_short_number(freqs[-1])} = {_short_number(angles[r, -1])}"],
                 "Each row is one position; along a row the angle shrinks pair by pair (the "
                 "sine and cosine of a pair share one) because the frequencies do."),
            key="angles")
     j = d - 1
     fn = "sin" if j % 2 == 0 else "cos"
     value = pe[r, j]
-    worked = [f"PE({r}, d{j + 1}) = {fn}({_g(angles[r, j])}) = "
+    worked = [f"PE({r}, d{j + 1}) = {fn}({_short_number(angles[r, j])}) = "
               f"{format_number(value, max(w.precision, 5))}"]
     if n > 1:
         worked.append("PE(1) = " + w.vec(pe[1]) + "  (" + ", ".join(
-            f"{'sin' if k % 2 == 0 else 'cos'} {_g(angles[1, k])}"
+            f"{'sin' if k % 2 == 0 else 'cos'} {_short_number(angles[1, k])}"
             for k in range(min(d, 4))) + (", …" if d > 4 else "") + ")")
     meaning = ("Sine in d1, d3, … (the even indices 0, 2, … of the formula), cosine in d2, "
                "d4, …; every entry lies between -1 and 1. No two positions share a row, and "

@@ -1,7 +1,7 @@
 """Showing a lesson: all of it at once (``--no-input``), checking scripted answers
 (``--answer``), or step by step with questions (interactive).
 
-The runner prints through a Rich console and reads lines through a function that raises
+The session prints through a Rich console and reads lines through a function that raises
 EOFError at the end of input; it saves progress after every finished step.
 """
 
