@@ -9,8 +9,9 @@ import pytest
 
 from tutor.walkthroughs import word_vectors as words
 from tutor.cli import word_vector_options as emb
-from tutor.cli.inputs import (MATRIX, MAX_DIM, WORD_VECTOR, SpecError, parse_inline,
-                              parse_spec, rng_for)
+from tutor.cli.matrix_specs import MATRIX, WORD_VECTOR, SpecError, parse_inline, parse_spec
+from tutor.cli.values import rng_for
+from tutor.limits import MAX_DIM
 
 M = np.array([[1.0, -2.5, 0.0], [3.0, 4.0, 1e-3]])
 

@@ -7,10 +7,11 @@ import click
 
 from tutor.limits import MAX_DIM, MAX_HEADS, MAX_TOKENS
 
-from .inputs import (MATRIX, WORD_VECTOR, MatrixSpec, check_limit, parse_sentence, rng_for,
-                     shape_text, usage_error)
-from .options import (Output, output_options, pass_output, pause_option, seed_option,
-                      show_document, step_option)
+from .common import calculator_options, tutor_command
+from .matrix_specs import MATRIX, MatrixSpec, WORD_VECTOR
+from .output import Output, show_document
+from .usage import check_limit, shape_text, usage_error
+from .values import parse_sentence, rng_for
 
 IDENTITY = MatrixSpec("identity", "identity")
 
@@ -69,8 +70,7 @@ def _width(option: str, spec: MatrixSpec | None, dk: int | None, dk_option: str)
     return cols
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.argument("sentence")
 @click.option("--dim", type=int, default=None, metavar="N",
               help="Width of each word's embedding (d_model). [default: 4]")
@@ -92,11 +92,7 @@ def _width(option: str, spec: MatrixSpec | None, dk: int | None, dk_option: str)
 @click.option("--causal", is_flag=True, help="Mask later tokens, as a decoder does.")
 @click.option("--posenc", type=click.Choice(["none", "sinusoidal"], case_sensitive=False),
               default="none", show_default=True, help="Add positional encodings to X first.")
-@step_option
-@pause_option
-@seed_option
-@output_options
-@pass_output
+@calculator_options(pause=True)
 def attention(sentence, dim, embeddings, embed, wq, wk, wv, wo, dk, heads, no_scale, causal,
               posenc, step, pause, seed, output: Output):
     """Show the six steps of self-attention on SENTENCE, every matrix labelled.

@@ -7,9 +7,11 @@ import click
 
 from tutor.limits import MAX_VECTOR
 
-from .inputs import (MATRIX, check_finite, parse_vector, rng_for, shape_text,
-                     usage_error)
-from .options import output_options, pass_output, seed_option, show_document, step_option
+from .common import calculator_options, tutor_command
+from .matrix_specs import MATRIX
+from .output import show_document
+from .usage import shape_text, usage_error
+from .values import check_finite, parse_vector, rng_for
 
 EPILOG = f"""\b
 Vectors are numbers split by commas or spaces ("1,2,3,4"), at most {MAX_VECTOR};
@@ -25,8 +27,7 @@ Examples:
 """
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.argument("vector", required=False)
 @click.option("--gamma", default=None, metavar="VEC", help="Scale γ, one per entry. [default: 1s]")
 @click.option("--beta", default=None, metavar="VEC", help="Shift β, one per entry. [default: 0s]")
@@ -38,10 +39,7 @@ Examples:
               help="Add & norm: VECTOR is the sublayer's input, added to its output first.")
 @click.option("--sublayer", default=None, metavar="VEC",
               help="The sublayer's output for --residual. [default: random from --seed]")
-@step_option
-@seed_option
-@output_options
-@pass_output
+@calculator_options()
 def layernorm(vector, gamma, beta, eps, batch, residual, sublayer, step, seed, output):
     """Show layer normalisation of VECTOR: mean, variance, normalise, scale and shift."""
     import numpy as np

@@ -14,6 +14,9 @@ import sys
 
 import click
 
+from .common import tutor_command
+from .usage import usage_error
+
 MAX_WIDTH = 80
 
 EPILOG = """\b
@@ -42,21 +45,14 @@ questions anyway, reading the answers from stdin.
 """
 
 
-def usage_error(option: str, message: str) -> click.BadParameter:
-    return click.BadParameter(message, ctx=click.get_current_context(silent=True),
-                              param_hint=f"'{option}'")
-
-
 def _console():
-    from rich.console import Console
+    """The commands' console (colour on a terminal, plain otherwise), at most 80 columns."""
+    from .output import Output, resolve_format
 
-    from .options import resolve_format
-
+    width = MAX_WIDTH
     if resolve_format(None) == "rich":
         width = min(MAX_WIDTH, shutil.get_terminal_size((MAX_WIDTH, 24)).columns)
-        return Console(width=width, highlight=False, emoji=False)
-    return Console(width=MAX_WIDTH, color_system=None, force_terminal=False, no_color=True,
-                   highlight=False, emoji=False)
+    return Output(None, width=width).console
 
 
 def _exit(code: int):
@@ -115,8 +111,7 @@ class LessonGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LessonGroup, epilog=EPILOG,
-             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 80})
+@tutor_command(EPILOG, group=True, cls=LessonGroup)
 def lesson():
     """The course: lessons with live computations and questions the engine checks.
 

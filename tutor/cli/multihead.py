@@ -7,10 +7,11 @@ import click
 
 from tutor.limits import MAX_DIM, MAX_HEADS
 
-from .inputs import (MATRIX, MatrixSpec, check_limit, parse_sentence,
-                     rng_for, shape_text, usage_error)
-from .options import (output_options, pass_output, pause_option, seed_option, show_document,
-                      step_option)
+from .common import calculator_options, tutor_command
+from .matrix_specs import MATRIX, MatrixSpec
+from .output import show_document
+from .usage import check_limit, shape_text, usage_error
+from .values import parse_sentence, rng_for
 
 RANDOM = MatrixSpec("random", "random")
 
@@ -41,8 +42,7 @@ def _matrix(spec, option, d_model, seed):
     return spec.resolve(d_model, d_model, rng_for(seed, option))
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.argument("sentence")
 @click.option("--heads", type=int, default=2, show_default=True, metavar="H",
               help="Number of heads; must divide --dim.")
@@ -52,11 +52,7 @@ def _matrix(spec, option, d_model, seed):
 @click.option("--wk", type=MATRIX, default=None, help="Key weights. [default: random]")
 @click.option("--wv", type=MATRIX, default=None, help="Value weights. [default: random]")
 @click.option("--wo", type=MATRIX, default=None, help="Output projection. [default: random]")
-@step_option
-@pause_option
-@seed_option
-@output_options
-@pass_output
+@calculator_options(pause=True)
 def multihead(sentence, heads, dim, wq, wk, wv, wo, step, pause, seed, output):
     """Show multi-head self-attention on SENTENCE: split, each head, concat, Wo."""
     from tutor.render.multihead import multihead_document

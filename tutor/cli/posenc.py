@@ -7,9 +7,11 @@ import click
 
 from tutor.limits import MAX_DIM, MAX_POSITIONS
 
-from .inputs import (MATRIX, WORD_VECTOR, check_limit, parse_sentence,
-                     rng_for, shape_text, usage_error)
-from .options import output_options, pass_output, seed_option, show_document, step_option
+from .common import calculator_options, tutor_command
+from .matrix_specs import MATRIX, WORD_VECTOR
+from .output import show_document
+from .usage import check_limit, shape_text, usage_error
+from .values import parse_sentence, rng_for
 
 EPILOG = f"""\b
 Limits: --dim from 1 to {MAX_DIM}, --positions from 1 to {MAX_POSITIONS}. Tables wider than
@@ -29,8 +31,7 @@ Examples:
 """
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.option("--dim", type=int, default=None, metavar="D",
               help="Width d_model of each encoding. [default: 4]")
 @click.option("--positions", type=int, default=None, metavar="N",
@@ -45,10 +46,7 @@ Examples:
               help="The learned table [positions×d_model]: inline, .npy, .json or .csv.")
 @click.option("--compare", nargs=2, default=None, metavar="A B",
               help="Two orderings of the same words: self-attention without and with PE.")
-@step_option
-@seed_option
-@output_options
-@pass_output
+@calculator_options()
 def posenc(dim, positions, sentence, embed, learned, table, compare, step, seed, output):
     """Show positional encodings: each column's formula, one cell worked out, the table.
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
-from .inputs import check_limit, rng_for, usage_error
-from .options import output_options, pass_output, seed_option, show_document, step_option
-
 from tutor.limits import (MAX_DK, MAX_DK_VALUES, MAX_ELEMENTS, MAX_KEYS, MAX_SAMPLES, MIN_KEYS,
                           MIN_SAMPLES)
+
+from .common import calculator_options, tutor_command
+from .output import show_document
+from .usage import check_limit, usage_error
+from .values import rng_for
 
 EPILOG = f"""\b
 DK values follow --dk (--dk 4 64 512), or come as one list (--dk 4,64,512)
@@ -42,8 +44,7 @@ def _dk_values(dk_options, dk_args) -> list[int]:
     return sorted(set(values))
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.argument("dk_args", nargs=-1, metavar="[DK]...")
 @click.option("--dk", "dk_options", multiple=True, metavar="DK",
               help="Widths of q and k to compare (repeatable, or a list).")
@@ -51,10 +52,7 @@ def _dk_values(dk_options, dk_args) -> list[int]:
               help="Random queries drawn for each dk.")
 @click.option("--keys", type=int, default=8, show_default=True, metavar="K",
               help="Keys each query is compared with (the softmax's width).")
-@seed_option
-@step_option
-@output_options
-@pass_output
+@calculator_options()
 def scaling(dk_args, dk_options, samples, keys, seed, step, output):
     """Show why attention divides by √dk: with random q and k of unit variance, the spread of
     q·k grows like √dk; unscaled, the softmax saturates and its gradient vanishes; scaled, it

@@ -6,8 +6,10 @@ import click
 
 from tutor.limits import MAX_VECTOR
 
-from .inputs import check_finite, parse_numbers, usage_error
-from .options import output_options, pass_output, show_document, step_option
+from .common import calculator_options, tutor_command
+from .output import show_document
+from .usage import usage_error
+from .values import check_finite, parse_numbers
 
 EPILOG = f"""\b
 NUMBERS are separate arguments (6 4) or one list ("6,4"); at most {MAX_VECTOR}.
@@ -22,17 +24,13 @@ Examples:
 """
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80,
-                                                "ignore_unknown_options": True})
+@tutor_command(EPILOG, ignore_unknown_options=True)
 @click.argument("numbers", nargs=-1, required=True)
 @click.option("--scale", type=float, default=1.0, show_default=True, metavar="S",
               help="Multiply the numbers by S first (attention: S = 1/√dk).")
 @click.option("--temperature", type=float, default=1.0, show_default=True, metavar="T",
               help="Divide by T > 0 first: T > 1 flattens, T < 1 sharpens.")
-@step_option
-@output_options
-@pass_output
+@calculator_options(seed=False)
 def softmax(numbers, scale, temperature, step, output):
     """Show softmax on NUMBERS step by step: shift by the maximum, exp, sum, divide."""
     from tutor.render.softmax import softmax_document

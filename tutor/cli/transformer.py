@@ -7,9 +7,11 @@ import click
 
 from tutor.limits import MAX_DIM
 
-from .inputs import check_limit, parse_sentence, read_vectors, usage_error
-from .options import (build_model, match_dtype, output_options, pass_output, save_results,
-                      seed_option, show_document, stack_options, step_option, width_from_vectors)
+from .common import calculator_options, tutor_command
+from .model_options import (build_model, match_dtype, save_results, stack_options, width_from_vectors)
+from .output import show_document
+from .usage import check_limit, usage_error
+from .values import parse_sentence, read_vectors
 
 EPILOG = """\b
 With sentences the target gets a causal mask; with --tgt-vectors add --causal
@@ -32,8 +34,7 @@ Examples:
 """
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.option("--src", default=None, metavar="TEXT", help="The source sentence (encoder).")
 @click.option("--tgt", default=None, metavar="TEXT", help="The target so far (decoder).")
 @click.option("--src-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",
@@ -42,10 +43,7 @@ Examples:
               help="Already-embedded target instead of --tgt.")
 @click.option("--causal", is_flag=True, help="Causal target mask for --tgt-vectors.")
 @stack_options
-@step_option
-@seed_option
-@output_options
-@pass_output
+@calculator_options()
 def transformer(src, tgt, src_vectors, tgt_vectors, causal, weights, heads, layers, dim, ff,
                 norm_first, activation, eps, save_weights, output_path, detail, step, seed,
                 output):

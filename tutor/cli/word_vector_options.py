@@ -9,7 +9,7 @@ from tutor.limits import MAX_DIM
 from tutor.walkthroughs.inputs import word_embeddings
 from tutor.walkthroughs.word_vectors import NOTES_DIM
 
-from .inputs import check_limit, quote, shape_text, usage_error
+from .usage import check_limit, quote, shape_text, usage_error
 
 
 def embedding_matrix(tokens: list[str], *, dim: int | None, embeddings=None, embed=(),
