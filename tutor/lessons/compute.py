@@ -47,26 +47,47 @@ class LessonView:
 
 @dataclass
 class Result:
-    """What a computation gives: the trace, axis labels, and what to show."""
+    """What a computation gives: the trace, axis labels, and the document the learner sees:
+    a walkthrough's own (attention), or one made from ``views``, a step per group."""
 
     name: str
     trace: Trace
     tokens: list[str]                      # labels of the main token axis
     axes: dict[str, tuple] = field(default_factory=dict)   # trace-name pattern -> labels per axis
     views: list[LessonView] = field(default_factory=list)
-    document: object = None                # a tutor.render.document.Document (attention)
+    document: object = None                # a tutor.render.document.Document
     facts: list[str] = field(default_factory=list)        # one-line notes shown with it
 
+    def __post_init__(self):
+        if self.document is None:
+            self.document = views_document(self.name, self.trace, self.views, self.facts)
+
     def show_names(self) -> list[str]:
-        """The names ``show = [...]`` may use: walkthrough step keys or view groups/names."""
-        if self.document is not None:
-            return [s.key for s in self.document.steps]
+        """The names ``show = [...]`` may use: step keys, and the matrix keys of a step that
+        only shows matrices (one of them may be shown alone)."""
         names = []
-        for view in self.views:
-            for name in (view.group, view.key):
-                if name and name not in names:
-                    names.append(name)
+        for step in self.document.steps:
+            keys = [step.key] + ([m.key for part in step.parts for m in part.matrices]
+                                 if not step.formula else [])
+            names += [key for key in keys if key and key not in names]
         return names
+
+
+def views_document(name: str, trace, views: list[LessonView], facts: list[str]):
+    """A document of the views: one step per group (titled and keyed by it, no formula),
+    holding its matrices; the facts are its notes."""
+    from tutor.render.builder import DocumentBuilder
+    from tutor.render.document import Part
+
+    builder = DocumentBuilder(trace)
+    groups: dict[str, list[LessonView]] = {}
+    for view in views:
+        groups.setdefault(view.group or view.key, []).append(view)
+    for group, members in groups.items():
+        matrices = [builder.first_matrix(v.name, v.key, v.rows, v.cols, heat=v.heat,
+                                         caption=v.caption) for v in members]
+        builder.step(group, "", "", Part("", matrices), key=group)
+    return builder.document(name, name, [], {}, notes=list(facts))
 
 
 REGISTRY: dict[str, Callable[..., Result]] = {}

@@ -81,7 +81,7 @@ def _show_step(console, session: Session, index: int, width: int, rule: bool = T
         if step.text:
             console.print(view.prose(session.text(step.text)))
         result = session.compute(step)
-        for renderable in view.computation(result, step.show, step.title, width=width):
+        for renderable in view.computation(result.document, step.show, step.title, width=width):
             console.print(renderable)
     else:
         number, total = session.question_number(step)

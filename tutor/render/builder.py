@@ -54,6 +54,23 @@ class DocumentBuilder:
         shown = key + ("[" + ", ".join(str(i) for i in index) + "]" if index else "")
         return MatrixView(name, shown, values, list(rows), list(cols), **options)
 
+    def first_matrix(self, name: str, key: str, rows=None, cols=None, **options) -> MatrixView:
+        """The trace entry ``key`` as a 2-D matrix: the first item of every leading axis (a
+        batch of one dropped, the first head kept), a vector as one row. Labels that do not
+        fit the shape give way to 1, 2, ... and d1, d2, ..."""
+        values = np.asarray(self.trace[key])
+        while values.ndim > 2:
+            values = values[0]
+        if values.ndim == 1:
+            values = values[None, :]
+        if values.ndim == 0:
+            values = values.reshape(1, 1)
+        n_rows, n_cols = values.shape
+        rows = list(rows) if rows is not None and len(rows) == n_rows else \
+            [str(i + 1) for i in range(n_rows)]
+        cols = list(cols) if cols is not None and len(cols) == n_cols else dim_labels(n_cols)
+        return MatrixView(name, key, values, rows, cols, **options)
+
     def chart(self, name: str, key: str, labels, *, values=None, caption: str = "") -> Chart:
         values = np.asarray(self.trace[key] if values is None else values, dtype=np.float64)
         return Chart(name, key, list(labels), values, caption)
