@@ -8,8 +8,8 @@ computations lessons may run, answer checking, progress and the session that sho
 * :mod:`.progress` -- the progress file, written atomically;
 * :mod:`.session`  -- showing a lesson, asking its questions.
 
-Nothing here computes model math: every number comes from ``tutor.nn`` through a
-:class:`tutor.trace.Trace`.
+Nothing here computes model math: every number comes from a walkthrough
+(:mod:`tutor.walkthroughs`), the same one the commands run.
 """
 
 from .course import Course, Lesson, LessonError, LessonStep, load_course
