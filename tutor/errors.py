@@ -15,3 +15,11 @@ class ParameterError(TutorError, ValueError):
 
 class DTypeError(TutorError, TypeError):
     """Arrays of different floating dtypes were mixed; `tutor` never converts them silently."""
+
+
+class UnknownWordError(TutorError, LookupError):
+    """Words that a word-vector table does not hold; ``words`` lists every one, as typed."""
+
+    def __init__(self, message: str, words: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.words = tuple(words)
