@@ -270,6 +270,7 @@ def test_nearest_refuses_bad_k_and_queries():
 def test_importing_reads_nothing_and_tutor_data_imports_nothing():
     code = ("import sys, tutor.data; assert 'numpy' not in sys.modules; "
             "import tutor.data.glove as g; assert g.table.cache_info().currsize == 0; "
+            "assert not {'rich', 'click'} & set(sys.modules); "
             "g.vocabulary(); assert g.table.cache_info().currsize == 1")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=FOLDER.parent.parent.parent)
 
