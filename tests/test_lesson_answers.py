@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 from tutor.lessons.answers import (AnswerError, accepted_within, check_choice, check_number,
                                    feedback_problems, parse_number)
@@ -38,6 +39,16 @@ def test_refused_forms_say_what_was_expected(text, message):
     with pytest.raises(AnswerError, match=message) as info:
         parse_number(text)
     assert repr(text.strip()) in str(info.value) or "1.000" in str(info.value)
+
+
+@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False))
+def test_decimal_comma_and_percent_read_back_what_was_written(value):
+    for decimals in (1, 2, 4, 5):
+        written = f"{value:.{decimals}f}"
+        assert parse_number(written.replace(".", ",")) == float(written)
+        assert parse_number("−" + written.lstrip("-")) == -abs(float(written))
+    assert parse_number(f"{value:.2f}%") == pytest.approx(float(f"{value:.2f}") / 100,
+                                                          rel=1e-15, abs=1e-300)
 
 
 # --- tolerance matching the display ----------------------------------------------------------
@@ -108,6 +119,8 @@ def test_a_slip_gets_a_note_and_stays_wrong():
     assert not sign.correct and "sign" in sign.note
     percent = check_number("42", 0.4223, 0.005)
     assert not percent.correct and "42%" in percent.note and "0.42" in percent.note
+    hundredth = check_number("42%", 42.0, 0.005)                      # wants percent points
+    assert not hundredth.correct and "this question wants 42" in hundredth.note
     plain = check_number("0.7", 0.4223, 0.005)
     assert not plain.correct and plain.note == ""
     assert check_number("0.42", 0.4223, 0.005).note == ""

@@ -20,8 +20,12 @@ from tutor.lessons.progress import (Progress, Score, default_paths, legacy_state
                                     state_dir)
 
 ROOT = Path(__file__).resolve().parents[1]
-NINE = Path(__file__).parent / "data" / "progress-v1-nine-lessons.json"   # written by the
-# nine-lesson tutor's own Progress class (format version 1, before outcomes were kept)
+# Written by the nine-lesson tutor's own Progress class (tutor/lessons/progress.py at commit
+# d281f2c; format version 1, before outcomes were kept): every step of lessons 1-8 marked in
+# order (a question at a step index divisible by 3 revealed, the others answered; the
+# sentence "my dog barked loudly" for self-attention's own-sentence step), and the first
+# three steps of lesson 9.
+NINE = Path(__file__).parent / "data" / "progress-v1-nine-lessons.json"
 
 
 def lesson_of(lesson_id, step_ids):

@@ -159,12 +159,16 @@ class Verdict:
 
 
 def _slip(given: float, expected: float, within: float) -> str:
-    """A note for a wrong answer that is right up to a common slip, else ''."""
+    """A note for a wrong answer that is right up to a common slip (the sign, a factor of
+    100 from percentages), else ''."""
     if expected != 0 and abs(-given - expected) <= within * (1 + 1e-9):
         return "the size is right but the sign is not"
     if expected != 0 and abs(given / 100 - expected) <= within * (1 + 1e-9):
         return (f"that is 100 times the value: as a percentage write {given:g}%, "
                 f"as a number {given / 100:g}")
+    if expected != 0 and abs(given * 100 - expected) <= within * (1 + 1e-9):
+        return (f"that is a hundredth of the value ({given:g} = {100 * given:g}%); this "
+                f"question wants {100 * given:g}")
     return ""
 
 
