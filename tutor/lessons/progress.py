@@ -3,8 +3,8 @@
 Where
     ``$TUTOR_STATE_DIR`` if set, else this platform's user state folder as ``platformdirs``
     gives it for the app ``tutor``: ``$XDG_STATE_HOME/tutor`` or ``~/.local/state/tutor`` on
-    Linux, ``~/Library/Application Support/tutor`` on macOS (platformdirs 4.x honours
-    ``$XDG_STATE_HOME`` there too), ``%LOCALAPPDATA%\\tutor`` on Windows. The file is
+    Linux, ``~/Library/Application Support/tutor`` on macOS (recent platformdirs versions
+    honour ``$XDG_STATE_HOME`` there too), ``%LOCALAPPDATA%\\tutor`` on Windows. The file is
     ``progress.json``. Earlier versions used ``$XDG_STATE_HOME/tutor`` or
     ``~/.local/state/tutor`` everywhere (:func:`legacy_state_dir`): where that differs and
     only the old file exists, it is read and copied to the new place (the old file is left
