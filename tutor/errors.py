@@ -15,3 +15,12 @@ class ParameterError(TutorError, ValueError):
 
 class DTypeError(TutorError, TypeError):
     """Arrays of different floating dtypes were mixed; `tutor` never converts them silently."""
+
+
+class SettingError(TutorError, ValueError):
+    """A setting (a temperature, top_p, a beam size, ...) is outside the values it can take.
+    ``name`` is the parameter's name, so that a front end can name its own option."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name
