@@ -488,3 +488,14 @@ def test_bad_sources_and_prefixes_are_named():
 def test_generate_with_no_new_tokens_returns_the_prefix():
     assert generate(TableLM(4), [1, 2], 0).tolist() == [1, 2]
     assert math.isclose(float(length_penalty(0, 0.6)), (5 / 6) ** 0.6)
+
+
+def test_a_step_computes_only_its_own_positional_row():
+    from tutor.nn.posenc import sinusoidal_encoding
+    table = sinusoidal_encoding(300, 16, dtype=np.float32)
+    np.testing.assert_array_equal(sinusoidal_encoding(3, 16, offset=297, dtype=np.float32),
+                                  table[297:])                         # bit for bit
+    m = model()
+    ids = np.array([[3, 4]])
+    np.testing.assert_array_equal(m.embed(ids, "tgt_embedding", start=40),
+                                  m.embed(np.array([[1] * 40 + [3, 4]]), "tgt_embedding")[:, 40:])

@@ -263,7 +263,7 @@ class Seq2Seq:
         d_model = self.config.d_model
         tokens = self.params[f"{table}.weight"][ids]                   # [B, n] -> [B, n, E]
         scaled = tokens * math.sqrt(d_model)                           # [B, n, E]
-        pe = sinusoidal_encoding(start + ids.shape[1], d_model, dtype=self.dtype)[start:]  # [n, E]
+        pe = sinusoidal_encoding(ids.shape[1], d_model, offset=start, dtype=self.dtype)  # [n, E]
         out = scaled + pe                                              # [B, n, E]
         trace.record("tokens", tokens)
         trace.record("pe", pe)
