@@ -481,7 +481,7 @@ def test_bad_sources_and_prefixes_are_named():
         generate(stepper, start(2, bos=20), 2)
     with pytest.raises(ShapeError, match="one sequence at a time"):
         beam_search(stepper, start(2), 2)
-    with pytest.raises(ShapeError, match="boolean with the source's shape"):
+    with pytest.raises(ShapeError, match=r"src_key_padding_mask must have shape \(1, 2\)"):
         Seq2SeqStepper(m, [1, 2], src_key_padding_mask=[True])
 
 
@@ -499,3 +499,33 @@ def test_a_step_computes_only_its_own_positional_row():
     ids = np.array([[3, 4]])
     np.testing.assert_array_equal(m.embed(ids, "tgt_embedding", start=40),
                                   m.embed(np.array([[1] * 40 + [3, 4]]), "tgt_embedding")[:, 40:])
+
+
+def test_a_model_given_as_a_function_of_the_prefix_decodes_the_same():
+    from tutor.nn.decoding import RecomputeStepper
+    m, src = model(), source()
+    reference = RecomputeStepper(lambda prefix: m.logits(src, prefix), m.vocab_size)
+    trace = Trace()
+    np.testing.assert_array_equal(generate(reference, start(), 9, trace=trace),
+                                  generate(Seq2SeqStepper(m, src), start(), 9))
+    assert trace["step.8.logits"].shape == (3, 13)
+    lm = TableLM(3, seed=5, scale=1.5)
+    function = RecomputeStepper(lambda prefix: np.stack([lm.logits_for(tuple(r)) for r in prefix]), 3)
+    a = beam_search(function, [1], 4, beam_size=4, eos_id=2)
+    b = beam_search(TableLM(3, seed=5, scale=1.5), [1], 4, beam_size=4, eos_id=2)
+    assert [h.tokens.tolist() for h in a] == [h.tokens.tolist() for h in b]
+
+
+def test_selecting_cache_rows_reorders_and_repeats_beams():
+    from tutor.nn.attention import KVCache
+    from tutor.nn.decoding import select_rows
+    cache = KVCache()
+    k = np.arange(2 * 1 * 3 * 2, dtype=float).reshape(2, 1, 3, 2)
+    cache.extend(k, -k)
+    chosen = select_rows(cache, [1, 1, 0])
+    got_k, got_v = chosen.get()
+    np.testing.assert_array_equal(got_k, k[[1, 1, 0]])
+    np.testing.assert_array_equal(got_v, -k[[1, 1, 0]])
+    chosen.extend(np.zeros((3, 1, 1, 2)), np.zeros((3, 1, 1, 2)))
+    assert chosen.length == 4 and cache.length == 3                    # the original is untouched
+    assert select_rows(KVCache(static=True), [0]).static

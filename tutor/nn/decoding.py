@@ -55,7 +55,8 @@ RECORDED = {
     "step.{t}.candidates": "[B, c] int: the most likely next tokens, best first, under the "
                            "distribution the choice uses (sample_probs when sampling, else probs)",
     "step.{t}.candidate_probs": "[B, c]: their probabilities",
-    "step.{t}.choice": "[B] int: the token chosen (greedy, sampling)",
+    "step.{t}.choice": "[B] int: the token the rule chose (greedy, sampling); a row that "
+                       "has already ended writes the end token instead",
     "step.{t}.seconds": "scalar: wall time of the model's step (when a clock is given)",
     "step.{t}.cross_attn.{l}.heads": "[B, H, S]: the newest position's encoder-decoder "
                                      "attention over the source tokens, per head (Seq2Seq)",
@@ -282,8 +283,16 @@ def make_rule(*, temperature=None, top_k=None, top_p=None, seed=None) -> ChoiceR
 # -- stepping a model --------------------------------------------------------------------------
 class Stepper(Protocol):
     """A model as decoding sees it. ``step`` is called with prefixes that grow by one token
-    per call (the first call may pass several); a stepper that keeps a cache computes only
-    the positions it has not seen. ``select`` keeps some rows of its state (beam search)."""
+    per call (the first call may pass several, e.g. a prompt); a stepper that keeps a cache
+    computes only the positions it has not seen. ``select`` keeps some rows of its state
+    (beam search reorders and repeats the live beams with it).
+
+    A decoder-only model (GPT-2 style) plugs in with its own stepper: keep one growing
+    ``KVCache`` per layer, embed ``prefix[:, cache.length:]`` at positions from
+    ``cache.length``, return the last position's logits, record each layer's newest row with
+    :func:`record_newest_attention` (``self_attn``) when ``trace.enabled``, and implement
+    ``select`` with :func:`select_rows`. :class:`RecomputeStepper` over the same model is the
+    reference it must match; :func:`generate` and :func:`beam_search` then work unchanged."""
 
     vocab_size: int
 
@@ -294,19 +303,48 @@ class Stepper(Protocol):
         """Keep the batch rows ``rows`` [B'] (in that order; repeats allowed) of the state."""
 
 
-def _newest_attention_row(weights, name: str, layer: int, trace):
+def record_newest_attention(weights, name: str, layer: int, *, trace=NULL_TRACE) -> None:
+    """Record the newest query position's attention row of one layer, per head and averaged
+    over the heads: weights [B, H, n_q, n_k] -> ``{name}.{layer}.heads`` [B, H, n_k] and
+    ``{name}.{layer}.mean`` [B, n_k] (names ``cross_attn`` / ``self_attn``, see RECORDED)."""
     heads = weights[:, :, -1, :]                                       # [B, H, n_k]
     trace.record(f"{name}.{layer}.heads", heads)
     trace.record(f"{name}.{layer}.mean", heads.mean(axis=1))           # [B, n_k]
 
 
-def _select_kv(cache: KVCache, rows) -> KVCache:
-    """A new cache holding the rows ``rows`` of ``cache`` (copied)."""
+def select_rows(cache: KVCache, rows) -> KVCache:
+    """A new KVCache holding the batch rows ``rows`` [B'] of ``cache`` (copied; repeats
+    allowed), for beam search: [B, H, n, d_head] -> [B', H, n, d_head]."""
     chosen = KVCache(static=cache.static)
     if cache.length:
         k, v = cache.get()                                             # [B, H, n, d_head]
         chosen.extend(k[rows], v[rows])                                # [B', H, n, d_head]
     return chosen
+
+
+def select_decoder_cache(cache: DecoderCache, rows) -> DecoderCache:
+    """A new DecoderCache holding the batch rows ``rows`` of every layer's two caches."""
+    chosen = DecoderCache(len(cache.layers))
+    chosen.layers = [(select_rows(own, rows), select_rows(cross, rows))
+                     for own, cross in cache.layers]
+    return chosen
+
+
+class RecomputeStepper:
+    """Any model given as a function of the whole prefix, without a cache:
+    ``logits_fn(prefix [B, n]) -> logits [B, n, V]`` (every position; the last is used) or
+    [B, V]. Each step recomputes everything: the reference that a cached stepper of the same
+    model must match. Keeps no state, so ``select`` has nothing to do."""
+
+    def __init__(self, logits_fn: Callable, vocab_size: int):
+        self.logits_fn, self.vocab_size = logits_fn, vocab_size
+
+    def step(self, prefix, *, trace=NULL_TRACE):
+        logits = np.asarray(self.logits_fn(prefix))                    # [B, n, V] or [B, V]
+        return logits[:, -1] if logits.ndim == 3 else logits           # [B, V]
+
+    def select(self, rows) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -389,14 +427,9 @@ class Seq2SeqStepper:
         self.src_ids = model._ids("src_ids", src_ids)                  # [B, S]
         self.use_cache = use_cache
         self.record_model = record_model
-        pad = src_key_padding_mask
-        if pad is not None:
-            pad = np.asarray(pad)
-            if pad.ndim == 1:
-                pad = pad[None]
-            if pad.shape != self.src_ids.shape or pad.dtype != np.bool_:
-                raise ShapeError(f"src_key_padding_mask must be boolean with the source's shape "
-                                 f"{self.src_ids.shape}, got {pad.dtype} {pad.shape}")
+        pad = src_key_padding_mask                                     # checked by encode()
+        if pad is not None and np.ndim(pad) == 1:
+            pad = np.asarray(pad)[None]                                # [S] -> [1, S]
         self.src_key_padding_mask = pad
         encode_trace = trace.scope("encode") if record_model else NULL_TRACE
         src = model.embed(self.src_ids, "src_embedding", trace=encode_trace.scope("src_embed"))
@@ -445,8 +478,10 @@ class Seq2SeqStepper:
         config = self.model.config
         for i in range(config.num_decoder_layers):
             layer = f"transformer.decoder.layers.{i}."
-            _newest_attention_row(inner[layer + "multihead_attn.weights"], "cross_attn", i, trace)
-            _newest_attention_row(inner[layer + "self_attn.weights"], "self_attn", i, trace)
+            record_newest_attention(inner[layer + "multihead_attn.weights"], "cross_attn", i,
+                                    trace=trace)
+            record_newest_attention(inner[layer + "self_attn.weights"], "self_attn", i,
+                                    trace=trace)
         if self.cache is not None:
             sizes = cache_sizes(self.cache)
             trace.record("cache.self_attn", np.array([s.self_attn_numbers for s in sizes]))
@@ -465,9 +500,7 @@ class Seq2SeqStepper:
         if self.src_key_padding_mask is not None:
             self.src_key_padding_mask = self.src_key_padding_mask[rows]
         if self.cache is not None:
-            chosen = DecoderCache(len(self.cache.layers))
-            chosen.layers = [(_select_kv(s, rows), _select_kv(c, rows)) for s, c in self.cache.layers]
-            self.cache = chosen
+            self.cache = select_decoder_cache(self.cache, rows)
 
 
 # -- the decoding loops ---------------------------------------------------------------------
