@@ -285,7 +285,8 @@ class Stepper(Protocol):
     """A model as decoding sees it. ``step`` is called with prefixes that grow by one token
     per call (the first call may pass several, e.g. a prompt); a stepper that keeps a cache
     computes only the positions it has not seen. ``select`` keeps some rows of its state
-    (beam search reorders and repeats the live beams with it).
+    (beam search reorders and repeats the live beams with it). A stepper serves one decoding
+    run: make a new one (the source is encoded again) for the next.
 
     A decoder-only model (GPT-2 style) plugs in with its own stepper: keep one growing
     ``KVCache`` per layer, embed ``prefix[:, cache.length:]`` at positions from
