@@ -45,6 +45,8 @@ DEFAULT_CANDIDATES = 5          # next-token candidates recorded per step
 # Every name a decoding run records, relative to the trace it was given. {t}: the step,
 # {l}: a decoder layer. Arrays keep the model's dtype (float32 stays float32).
 RECORDED = {
+    "memory": "[B, S, d_model]: the encoder's output, computed once (Seq2SeqStepper)",
+    "encode.*": "the encoder's own intermediates (Seq2SeqStepper(record_model=True))",
     "step.{t}.prefix": "[B, n] int: the tokens the step reads (the start, then what was chosen)",
     "step.{t}.logits": "[B, V]: scores of the next token (the newest position's output row)",
     "step.{t}.probs": "[B, V]: softmax(logits), the model's next-token distribution",
@@ -562,7 +564,7 @@ def generate(stepper: Stepper, prefix, max_new_tokens: int, *, rule: ChoiceRule 
     return ids[0] if unbatched else ids
 
 
-def length_penalty(length, alpha: float):
+def wu_length_penalty(length, alpha: float):
     """lp(Y) = ((5 + |Y|) / (5 + 1))^alpha, Wu et al. 2016 ("Google's Neural Machine
     Translation System", eq. 14); alpha = 0 gives 1 (no penalty). Vaswani et al. 2017 used
     beam size 4 and alpha = 0.6."""
@@ -589,11 +591,13 @@ def _check_beam(beam_size, alpha):
 
 
 def beam_search(stepper: Stepper, prefix, max_new_tokens: int, *, beam_size: int = 4,
-                length_penalty_alpha: float = 0.6, eos_id: int | None = None,
+                length_penalty: float = 0.6, eos_id: int | None = None,
                 n_candidates: int = DEFAULT_CANDIDATES, trace=NULL_TRACE) -> list[Hypothesis]:
-    """Beam search, as Vaswani et al. 2017 decoded (beam size 4, length penalty alpha = 0.6):
-    keep the ``beam_size`` (K) most probable unfinished prefixes; at each step extend each by
-    every token, and keep the K best extensions that do not end.
+    """Beam search, as Vaswani et al. 2017 decoded (beam size 4, length penalty alpha = 0.6,
+    at most input length + 50 tokens, stopping early when possible): keep the ``beam_size``
+    (K) most probable unfinished prefixes; at each step extend each by every token, and keep
+    the K best extensions that do not end. ``length_penalty`` is alpha (the name of Hugging
+    Face's option; their formula differs: log P / |Y|^alpha).
 
     An extension by ``eos_id`` is a finished hypothesis, scored log P(Y) / lp(Y) with
     lp(Y) = ((5 + |Y|) / 6)^alpha (Wu et al. 2016; |Y| counts the new tokens and the end
@@ -614,7 +618,7 @@ def beam_search(stepper: Stepper, prefix, max_new_tokens: int, *, beam_size: int
     if live.shape[0] != 1:
         raise ShapeError(f"beam search decodes one sequence at a time, got {live.shape[0]}")
     max_new_tokens = _check_int("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS)
-    beam_size, alpha = _check_beam(beam_size, length_penalty_alpha)
+    beam_size, alpha = _check_beam(beam_size, length_penalty)
     eos_id = _check_eos(eos_id, stepper.vocab_size)
     n_candidates = _check_int("n_candidates", n_candidates, 1)
     n0 = live.shape[1]
@@ -646,7 +650,7 @@ def beam_search(stepper: Stepper, prefix, max_new_tokens: int, *, beam_size: int
         if last:                                                       # the limit: they finish
             for row in range(new_live.shape[0]):
                 new_finished.append((new_live[row, n0:].tolist(), new_logprob[row], False))
-        lp = float(length_penalty(length, alpha))                      # a Python float keeps float32
+        lp = float(wu_length_penalty(length, alpha))                   # a Python float keeps float32
         for tokens_, logprob, ended in new_finished:
             finished.append(Hypothesis(np.array(tokens_, dtype=np.int64), logprob, logprob / lp,
                                        ended))
@@ -672,8 +676,8 @@ def beam_search(stepper: Stepper, prefix, max_new_tokens: int, *, beam_size: int
         if last or new_live.shape[0] == 0:
             break
         if len(finished) == beam_size:                                 # can a live beam still win?
-            best_lp = float(max(length_penalty(length + 1, alpha),
-                                length_penalty(max_new_tokens, alpha)))
+            best_lp = float(max(wu_length_penalty(length + 1, alpha),
+                                wu_length_penalty(max_new_tokens, alpha)))
             if float(new_logprob[0]) / best_lp <= float(finished[-1].score):
                 break
         stepper.select(parents)
