@@ -529,3 +529,18 @@ def test_selecting_cache_rows_reorders_and_repeats_beams():
     chosen.extend(np.zeros((3, 1, 1, 2)), np.zeros((3, 1, 1, 2)))
     assert chosen.length == 4 and cache.length == 3                    # the original is untouched
     assert select_rows(KVCache(static=True), [0]).static
+
+
+def test_a_longer_start_is_read_in_one_step_then_one_token_at_a_time():
+    m, src = model(), source()
+    begin = np.array([[0, 5, 6], [0, 7, 8], [0, 1, 2]])               # the target started by hand
+    a, b = Trace(), Trace()
+    cached = generate(Seq2SeqStepper(m, src), begin, 5, trace=a)
+    uncached = generate(Seq2SeqStepper(m, src, use_cache=False), begin, 5, trace=b)
+    np.testing.assert_array_equal(cached, uncached)
+    np.testing.assert_array_equal(cached[:, :3], begin)
+    np.testing.assert_allclose(a["step.0.probs"], b["step.0.probs"], rtol=0, atol=1e-12)
+    assert int(a["step.0.work.cached"]) == int(a["step.0.work.uncached"])   # 3 positions at once
+    assert a["step.0.cross_attn.0.heads"].shape == (3, 4, 5)
+    assert a["step.4.self_attn.0.mean"].shape == (3, 7)                # over the 7 positions so far
+    np.testing.assert_allclose(a["step.4.self_attn.0.mean"].sum(axis=1), 1.0, rtol=1e-12)
