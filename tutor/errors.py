@@ -23,3 +23,12 @@ class UnknownWordError(TutorError, LookupError):
     def __init__(self, message: str, words: tuple[str, ...] = ()):
         super().__init__(message)
         self.words = tuple(words)
+
+
+class SettingError(TutorError, ValueError):
+    """A setting (a temperature, top_p, a beam size, ...) is outside the values it can take.
+    ``name`` is the parameter's name, so that a front end can name its own option."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name
