@@ -50,7 +50,9 @@ def heat_style(value: float) -> Style:
     return Style(color="black" if light else "bright_white", bgcolor=background)
 
 
-def _cells(view: MatrixView, precision: int) -> list[list[Text]]:
+def matrix_cells(view: MatrixView, precision: int) -> list[list[Text]]:
+    """The matrix's cells as styled Text: numbers, heatmap glyphs and colours, masked cells
+    dimmed (what :func:`matrix_tables` lays out; the explorer's grids show the same)."""
     texts = format_matrix_cells(view, precision)
     cells = []
     for r, row in enumerate(texts):
@@ -69,7 +71,7 @@ def _cells(view: MatrixView, precision: int) -> list[list[Text]]:
 def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list[Group]:
     """The matrix as one table, or several when its columns do not fit ``max_width``
     (columns 1–8, 9–16, ...), each titled with the name and shape."""
-    cells = _cells(view, precision)
+    cells = matrix_cells(view, precision)
     label_width = max([len(r) for r in view.rows] + [1])
     cell_width = max([len(c) for c in view.cols] + [t.cell_len for row in cells for t in row] + [1])
     n_cols = view.values.shape[1]
