@@ -1,0 +1,81 @@
+"""`tutor explore`: the full-screen explorer (the ``explore`` extra, Textual). Thin: check
+the options, build the explorer's state, run the app. Textual is imported only here, when
+the command runs."""
+
+from __future__ import annotations
+
+import click
+
+from tutor.limits import MAX_DIM, MAX_HEADS, MAX_PRECISION
+
+from .common import seed_option, tutor_command
+from .usage import check_limit, usage_error
+from .values import parse_sentence
+
+EXTRA = 'pip install "transformer-tutor[explore]"'
+
+EPILOG = f"""\b
+Keys: 1-8 or , . steps · arrows and tab move · enter edits a cell
+(X, Wq, Wk, Wv, Wo) · + - nudge it by 0.1 · e the sentence · h heads ·
+s scaling · c causal · p positional encoding · r random weights · ? help · q quit
+
+\b
+Limits: at most 32 words, --dim at most {MAX_DIM}, --heads at most {MAX_HEADS} and a
+divisor of --dim. Needs the explore extra: {EXTRA}
+
+\b
+Examples:
+  tutor explore "the cat sat"                 the notes' worked example, live
+  tutor explore "the cat sat" --causal        a decoder's masked attention
+  tutor explore "the cat sat on the mat" --heads 2 --random
+"""
+
+
+def load_app_class():
+    """The Textual app class; without Textual, a one-line error naming the extra."""
+    try:
+        import textual  # noqa: F401
+    except ImportError:
+        raise click.ClickException(f"tutor explore needs Textual: {EXTRA}") from None
+    from tutor.explore.app import ExploreApp
+
+    return ExploreApp
+
+
+@tutor_command(EPILOG)
+@click.argument("sentence", default="the cat sat")
+@click.option("--dim", type=int, default=4, show_default=True, metavar="N",
+              help="d_model, the width of each word's embedding (Wq, Wk, Wv are N×N).")
+@click.option("--heads", type=int, default=1, show_default=True, metavar="H",
+              help="Number of heads; must divide --dim.")
+@click.option("--no-scale", is_flag=True, help="Start without the ÷√dk.")
+@click.option("--causal", is_flag=True, help="Start with the causal mask.")
+@click.option("--posenc", is_flag=True, help="Start with sinusoidal positional encodings.")
+@click.option("--random", "random_weights", is_flag=True,
+              help="Start with random weights (from --seed) instead of the identity.")
+@click.option("--precision", type=int, default=2, show_default=True, metavar="N",
+              help="Decimals shown.")
+@seed_option
+def explore(sentence, dim, heads, no_scale, causal, posenc, random_weights, precision, seed):
+    """Explore self-attention on SENTENCE full-screen: edit the sentence, any cell of X, Wq,
+    Wk, Wv, the heads, scaling, the causal mask and positional encoding, and watch every
+    step change at once."""
+    app_class = load_app_class()
+    from tutor.errors import SettingError
+    from tutor.explore.state import ExploreState
+
+    parse_sentence("SENTENCE", sentence)
+    check_limit("--dim", dim, MAX_DIM, "a width")
+    check_limit("--heads", heads, MAX_HEADS, "a number of heads")
+    if not 0 <= precision <= MAX_PRECISION:
+        raise usage_error("--precision", f"expected 0 to {MAX_PRECISION}, got {precision}")
+    if dim % heads:
+        raise usage_error("--heads", f"expected a number that divides --dim {dim}, got {heads}")
+    try:
+        state = ExploreState(sentence, d_model=dim, heads=heads, scaled=not no_scale,
+                             causal=causal, posenc=posenc, precision=precision, seed=seed)
+    except SettingError as exc:
+        raise usage_error(f"--{exc.name}", str(exc)) from None
+    if random_weights:
+        state.random_weights(seed)
+    app_class(state).run()
