@@ -42,7 +42,7 @@ HELP = """\
 [b]Editing[/b] (the matrices marked ✎: X, Wq, Wk, Wv, Wo)
   enter                     type a new value for the selected cell
   + and -                   add or take 0.1
-  e                         edit the sentence (enter or escape: back)
+  e                         edit the sentence (typing replaces it; enter: back)
   r, i                      random weights (a new seed), identity weights
   x                         every word's own vector again
 [b]Options[/b] (or click them in the options line)
@@ -213,7 +213,7 @@ class EditScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="edit"):
             yield Static(self.prompt, id="edit-prompt")
-            yield Input(self.value, id="edit-input", select_on_focus=False)
+            yield Input(self.value, id="edit-input")
             yield Static("enter: use it   escape: keep the old value", id="edit-error")
 
     def on_mount(self) -> None:
@@ -298,8 +298,7 @@ class ExploreApp(App):
     def compose(self) -> ComposeResult:
         with Horizontal(id="sentence-row"):
             yield Static("Sentence", id="sentence-label")
-            yield Input(self.state.sentence, id="sentence", compact=True,
-                        select_on_focus=False)
+            yield Input(self.state.sentence, id="sentence", compact=True)
         yield Static(id="options")
         with TabbedContent(id="steps"):
             for key, title in STEP_TABS:
@@ -320,6 +319,8 @@ class ExploreApp(App):
         state = self.state
         doc = self.view_.document
         self.head = min(self.head, state.heads - 1)
+        focused = self.focused_grid()
+        keep = (focused.view.key, focused.cursor_coordinate) if focused is not None else None
         tabs = self.query_one(TabbedContent)
         steps = {step.key: step for step in doc.steps}
         width = max(20, self.size.width - 6)
@@ -332,6 +333,12 @@ class ExploreApp(App):
                 tabs.hide_tab(_pane_id(key))
         if tabs.active.removeprefix("step-") not in steps:
             tabs.active = _pane_id("output")
+        if keep is not None and self.focused_grid() is None:           # its grid was rebuilt
+            key, cursor = keep
+            again = [g for g in self.active_pane().query(MatrixGrid) if g.view.key == key]
+            if again:
+                again[0].focus()
+                again[0].move_cursor(row=cursor.row, column=cursor.column, animate=False)
         self.query_one("#options", Static).update(self.options_text())
         self.show_worked()
 
