@@ -14,6 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
@@ -35,23 +36,23 @@ HELP = """\
 [b]tutor explore[/b]: change an input and every step of self-attention follows.
 
 [b]Moving[/b]
-  1 … 8, comma, full stop   go to a step (or click its tab)
-  arrows                    move within a matrix
-  tab, shift+tab            the next / previous matrix
-  \\[ and ]                   the previous / next head (per-head steps)
+  1 … 8  , .    go to a step (or click its tab)
+  arrows        move within a matrix
+  tab           the next matrix (shift+tab: the previous one)
+  \\[ ]           the previous / next head (steps shown per head)
 [b]Editing[/b] (the matrices marked ✎: X, Wq, Wk, Wv, Wo)
-  enter                     type a new value for the selected cell
-  + and -                   add or take 0.1
-  e                         edit the sentence (typing replaces it; enter: back)
-  r, i                      random weights (a new seed), identity weights
-  x                         every word's own vector again
+  enter         type a new value for the selected cell
+  + -           add or take 0.1
+  e             edit the sentence (typing replaces it; enter: back)
+  r  i          random weights (a new seed) / identity weights
+  x             every word's own vector again
 [b]Options[/b] (or click them in the options line)
-  h, H                      more / fewer heads (a divisor of d_model)
-  s                         scaling by 1/√dk on or off
-  c                         causal mask on or off
-  p                         sinusoidal positional encoding on or off
+  h  H          more / fewer heads (a divisor of d_model)
+  s             scaling by 1/√dk on or off
+  c             causal mask on or off
+  p             sinusoidal positional encoding on or off
 [b]Other[/b]
-  ?  this help      q  quit
+  ?  help       q  quit
 
 The worked line at the bottom spells out the selected cell from the
 engine's own numbers. Press any key to close."""
@@ -83,17 +84,28 @@ class MatrixGrid(DataTable):
         self.fill(self.view)
 
     def fill(self, view: MatrixView) -> None:
-        """Show ``view``'s values; the cursor stays where it was when the shape is the same."""
-        cursor = self.cursor_coordinate
-        same = self.view.values.shape == view.values.shape and self.row_count
+        """Show ``view``: cell by cell when the rows and columns are the same (the cursor
+        stays), else a new table."""
+        cells = matrix_cells(view, self.precision)
+        for row in cells:
+            for cell in row:
+                cell.justify = "right"                                 # numbers line up
+        same = (self.row_count and self.view.values.shape == view.values.shape
+                and self.view.rows == view.rows and self.view.cols == view.cols)
         self.view = view
+        if same:
+            for r, row in enumerate(cells):
+                for c, cell in enumerate(row):
+                    self.update_cell_at(Coordinate(r, c), cell, update_width=True)
+            return
+        cursor = self.cursor_coordinate
         self.clear(columns=True)
         for col in view.cols:
-            self.add_column(Text(col, style="dim"), key=col)
-        for label, row in zip(view.rows, matrix_cells(view, self.precision)):
+            self.add_column(Text(col, style="dim"))
+        for label, row in zip(view.rows, cells):
             self.add_row(*row, label=Text(label, style="dim"))
-        if same:
-            self.move_cursor(row=cursor.row, column=cursor.column, animate=False)
+        self.move_cursor(row=min(cursor.row, len(view.rows) - 1),
+                         column=min(cursor.column, len(view.cols) - 1), animate=False)
 
 
 class MatrixBlock(Vertical):
@@ -213,7 +225,7 @@ class EditScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="edit"):
             yield Static(self.prompt, id="edit-prompt")
-            yield Input(self.value, id="edit-input")
+            yield Input(self.value, id="edit-input", compact=True)
             yield Static("enter: use it   escape: keep the old value", id="edit-error")
 
     def on_mount(self) -> None:
@@ -262,8 +274,9 @@ class ExploreApp(App):
             background: $surface; }
     HelpScreen { align: center middle; }
     EditScreen { align: center middle; }
-    #edit { width: 60; height: auto; border: round $primary; padding: 0 1;
+    #edit { width: 64; height: auto; border: round $primary; padding: 0 1;
             background: $surface; }
+    #edit-input { margin: 1 0; border: none; background: $boost; }
     """
     BINDINGS = [
         Binding("q", "quit", "Quit"),
@@ -292,7 +305,9 @@ class ExploreApp(App):
         self.state = state
         self.view_: View = state.run()
         self.head = 0                        # the head shown in per-head steps
-        self._theme_name = theme
+        self.stale: set[str] = set()         # steps whose pane shows an earlier run
+        if theme:
+            self.theme = theme               # before the first style pass, not after it
 
     # --- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -308,14 +323,13 @@ class ExploreApp(App):
         yield Footer()
 
     async def on_mount(self) -> None:
-        if self._theme_name:
-            self.theme = self._theme_name
         await self.refresh_all()
         self.focus_first_grid()
 
     # --- the one update path -------------------------------------------------------------------
     async def refresh_all(self) -> None:
-        """Show the current run in every step, the options line and the worked line."""
+        """Show the current run in the step on screen, the options line and the worked
+        line; the other steps are brought up to date when their tab is opened."""
         state = self.state
         doc = self.view_.document
         self.head = min(self.head, state.heads - 1)
@@ -323,16 +337,13 @@ class ExploreApp(App):
         keep = (focused.view.key, focused.cursor_coordinate) if focused is not None else None
         tabs = self.query_one(TabbedContent)
         steps = {step.key: step for step in doc.steps}
-        width = max(20, self.size.width - 6)
         for key, _ in STEP_TABS:
-            pane = self.query_one(f"#pane-{key}", StepPane)
-            if key in steps:
-                tabs.show_tab(_pane_id(key))
-                await pane.show(steps[key], self.head, state.heads, state.precision, width)
-            else:
-                tabs.hide_tab(_pane_id(key))
+            (tabs.show_tab if key in steps else tabs.hide_tab)(_pane_id(key))
+        self.stale = set(steps)
         if tabs.active.removeprefix("step-") not in steps:
-            tabs.active = _pane_id("output")
+            tabs.active = _pane_id("output")                           # shown when activated
+        else:
+            await self.update_pane(self.active_pane())
         if keep is not None and self.focused_grid() is None:           # its grid was rebuilt
             key, cursor = keep
             again = [g for g in self.active_pane().query(MatrixGrid) if g.view.key == key]
@@ -341,6 +352,13 @@ class ExploreApp(App):
                 again[0].move_cursor(row=cursor.row, column=cursor.column, animate=False)
         self.query_one("#options", Static).update(self.options_text())
         self.show_worked()
+
+    async def update_pane(self, pane: "StepPane") -> None:
+        """Bring one step's pane up to date with the current run."""
+        step = next(s for s in self.view_.document.steps if s.key == pane.key)
+        await pane.show(step, self.head, self.state.heads, self.state.precision,
+                        max(20, self.size.width - 6))
+        self.stale.discard(pane.key)
 
     def options_text(self) -> str:
         state = self.state
@@ -404,7 +422,10 @@ class ExploreApp(App):
             self.show_worked()
 
     @on(TabbedContent.TabActivated)
-    def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+    async def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane = self.active_pane()
+        if pane.key in self.stale:
+            await self.update_pane(pane)
         if not isinstance(self.focused, Input):
             self.call_after_refresh(self.focus_first_grid)
 
