@@ -155,6 +155,7 @@ def parse_config(raw: dict, path: str = "config.json") -> PretrainedConfig:
             norm_first=True, causal=True)
         _require(raw, path, "scale_attn_weights", True, True)
         _require(raw, path, "scale_attn_by_inverse_layer_idx", False, False)
+        _require(raw, path, "reorder_and_upcast_attn", False, False)
         _require(raw, path, "add_cross_attention", False, False)
         head_key = "n_head"
     if config.d_model % config.n_head:

@@ -138,7 +138,8 @@ def plan_names(config: PretrainedConfig, file_shapes: dict[str, tuple[int, ...]]
                 missing.append(f"{hf} {shape}")
                 continue
             if tuple(file_shapes[found]) != shape:
-                misshaped.append(f"{found} has shape {tuple(file_shapes[found])}, expected {shape}")
+                misshaped.append(f"{found} has shape {tuple(file_shapes[found])}, config.json "
+                                 f"implies {shape}")
             file_names[hf] = found
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
@@ -146,7 +147,7 @@ def plan_names(config: PretrainedConfig, file_shapes: dict[str, tuple[int, ...]]
                              f"{', '.join(missing[:3])}{more} (model_type {config.model_type!r})")
     if misshaped:
         more = f" and {len(misshaped) - 3} more" if len(misshaped) > 3 else ""
-        raise ParameterError(f"{where}: {'; '.join(misshaped[:3])}{more} (from config.json)")
+        raise ParameterError(f"{where}: {'; '.join(misshaped[:3])}{more}")
     used = set(file_names.values())
     ignored = IGNORED[config.model_type]
     unknown = [f for s, f in present.items() if f not in used and not ignored.fullmatch(s)]
