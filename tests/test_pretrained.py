@@ -26,7 +26,7 @@ from tutor.pretrained import resolve as resolve_module  # noqa: E402
 from tutor.trace import Trace  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parent / "golden" / "hf"
 TINY = {"bert": DATA / "hf_tiny_bert", "gpt2": DATA / "hf_tiny_gpt2"}
 
 

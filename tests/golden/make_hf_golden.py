@@ -14,7 +14,7 @@ Writes:
 * ``tests/data/hf_tiny_gpt2/``: a random ``GPT2Model`` (2 layers, 4 heads, d_model 32,
   n_inner 64, 16 positions) with a byte-level BPE ``tokenizer.json`` trained here on a few
   sentences (vocabulary 300: the 256 bytes and 44 merges).
-* ``tests/golden/hf_tiny_bert.npz``, ``hf_tiny_gpt2.npz`` (and ``hf_minilm.npz``): for each
+* ``tests/golden/hf/hf_tiny_bert.npz``, ``hf_tiny_gpt2.npz`` (and ``hf_minilm.npz``): for each
   sentence k, ``ids.k`` (from transformers' own tokenizer), ``hidden_states.k``
   [n_layer + 1, n, d_model] and ``attentions.k`` [n_layer, n_head, n, n] in float32, from
   ``model(ids, output_hidden_states=True, output_attentions=True)`` under
@@ -42,7 +42,7 @@ from tokenizers.implementations import ByteLevelBPETokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
-GOLDEN = ROOT / "tests" / "golden"
+GOLDEN = ROOT / "tests" / "golden" / "hf"       # apart from make_golden.py's files
 
 BERT_WORDS = """the a cat dog sat on mat river bank money account opened i you we they he she it
 is was are were and or but of to in at by for with from this that there here what who when
