@@ -22,4 +22,5 @@ def test_float32_gelu_matches_the_float64_formula():
     exact = gelu(x.astype(np.float64))                                 # float64: Cody's erf
     got = gelu(x)
     assert got.dtype == np.float32
-    np.testing.assert_allclose(got, exact, rtol=3e-7, atol=2e-7)
+    # |x|/2 times erf's error (< 7e-8, one float32 step of 1 + erf): at most 3e-7 for |x| <= 6
+    np.testing.assert_allclose(got, exact, rtol=3e-7, atol=3e-7)
