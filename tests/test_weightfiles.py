@@ -166,3 +166,36 @@ def test_weightfiles_imports_nothing_heavy():
             "print(sorted(m for m in ('numpy', 'safetensors', 'rich', 'click') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _run_cli(capsys, *args):
+    """(exit code, stdout, stderr) of `tutor ARGS`, through the real error boundary."""
+    from tutor.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_weights_reads_safetensors_and_refuses_pickles(tmp_path, capsys):
+    from tutor.nn.model import Transformer
+
+    model = Transformer.random(4, 2, 1, 1, 8, seed=3)
+    safetensors_numpy.save_file(model.state_dict(), str(tmp_path / "m.safetensors"))
+    np.savez(tmp_path / "m.npz", **model.state_dict())
+    outputs = []
+    for name in ("m.safetensors", "m.npz"):
+        code, out, err = _run_cli(capsys, "encode", "the cat", "--weights", str(tmp_path / name),
+                                  "--heads", "2", "--format", "json")
+        assert code == 0, err
+        outputs.append(json.loads(out))
+    assert outputs[0] == outputs[1]                                    # the same model either way
+    _torch_zip(tmp_path / "m.pt", "m")
+    code, _, err = _run_cli(capsys, "encode", "the cat", "--weights", str(tmp_path / "m.pt"),
+                            "--heads", "2")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith(f"Error: --weights {tmp_path / 'm.pt'}: is a PyTorch pickle")
