@@ -331,6 +331,10 @@ def test_packages_that_ship_a_model_folder_are_found(empty_world, monkeypatch):
 def test_a_folder_without_config_is_named(tmp_path):
     with pytest.raises(TutorError, match="a folder without config.json"):
         resolve_model(str(tmp_path))
+    with pytest.raises(TutorError, match="absent: no such folder"):
+        resolve_model(str(tmp_path / "absent"))
+    with pytest.raises(TutorError, match="model name is empty"):
+        resolve_model(" ")
 
 
 # -- head pattern labels ---------------------------------------------------------------------------

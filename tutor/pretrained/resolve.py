@@ -194,6 +194,9 @@ def resolve_model(name_or_path) -> ModelLocation:
         return ModelLocation(path.name, "folder", path, "folder")
     if path.exists():
         raise TutorError(f"{path}: not a folder; a model is a folder holding config.json")
+    if text.startswith((".", "/", "~", "\\")) or os.sep + os.sep in text:
+        raise TutorError(f"{path}: no such folder; expected a Hugging Face model folder or a "
+                         "model name (`tutor models` lists them)")
     alias = find_alias(text)
     repo_id = alias.repo_id if alias else text
     cached = _hf_cache(repo_id)
