@@ -13,7 +13,7 @@ stack: under ``layers.<i>.`` the layer's ``input`` (the hidden states entering i
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -329,8 +329,8 @@ def load_pretrained(folder, *, dtype=np.float32, name: str | None = None,
         parts = [arrays[plan.file_names[hf]] for hf in source.names]
         if source.transpose:                                           # Conv1D [in, out] -> [out, in]
             parts = [part.T for part in parts]
-        value = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
-        value = np.ascontiguousarray(value, dtype=dtype)
+        value = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)  # BERT q,k,v: 3 x [E, E] -> [3E, E]
+        value = np.ascontiguousarray(value, dtype=dtype)              # the shape the config implies
         if not np.all(np.isfinite(value)):
             raise ParameterError(f"{path}: {', '.join(source.names)} holds NaN or infinite values")
         params[name_] = value
