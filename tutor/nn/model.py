@@ -67,8 +67,9 @@ class Transformer:
 
     @classmethod
     def load(cls, path: str | os.PathLike, nhead: int, **options) -> "Transformer":
-        """A model from an .npz file of PyTorch's state-dict names (never unpickles)."""
-        return cls.from_state_dict(load_npz(path), nhead, **options)
+        """A model from an .npz or .safetensors file of PyTorch's state-dict names (never unpickles)."""
+        from ..weightfiles import load_weights                         # .npz or .safetensors
+        return cls.from_state_dict(load_weights(path), nhead, **options)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the parameters as an .npz file that :meth:`load` reads back."""
