@@ -361,8 +361,11 @@ def _transformer_backward(model, fwd, grad_output, *, trace=NULL_TRACE):
                                              trace=trace.scope("decoder"))
     grad_src = encoder_backward(fwd.scope("encoder"), view.scope("encoder"), model.config,
                                 grad_memory, grads, "encoder.", trace=trace.scope("encoder"))
-    ordered = {name: grads[name] for name in model.params}
-    return ordered, grad_src, grad_tgt
+    missing = [name for name in model.params if name not in grads]
+    if missing:                                                        # a parameter kind added later
+        raise TutorError(f"no backward rule for parameter {missing[0]!r}; "
+                         f"tutor.nn.backward covers the nn.Transformer parameters only")
+    return {name: grads[name] for name in model.params}, grad_src, grad_tgt
 
 
 def transformer_forward_and_grads(model, src, tgt, grad_output, masks: dict, *, input_grads=False,
