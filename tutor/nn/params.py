@@ -232,7 +232,9 @@ def infer_config(state: Mapping[str, np.ndarray], nhead: int, *, kind: str = "tr
                 f"Transformer, or keep only the {'encoder' if kind == 'encoder' else 'decoder'}"
                 f".* entries without that prefix")
     elif kind == "encoder" and "layers.0.multihead_attn.in_proj_weight" in state:
-        hint = "; it holds an nn.TransformerDecoder (multihead_attn): load it with TransformerDecoder"
+        raise ParameterError("unexpected parameter 'layers.0.multihead_attn.in_proj_weight': "
+                             "the state dict holds an nn.TransformerDecoder; load it with "
+                             "TransformerDecoder")
     first = prefixes[0] if prefixes[0] is not None else prefixes[1]
     d_model = shape_of(f"{first}layers.0.self_attn.in_proj_weight")[-1]
     d_ff = shape_of(f"{first}layers.0.linear1.weight")[0]
