@@ -18,7 +18,9 @@ def scaled_dot_product_attention(q, k, v, mask=None, *, scale=None, chunk_size=N
 
     ``mask`` is boolean (True = not allowed) or additive float, broadcastable to the scores.
     ``scale`` defaults to 1/sqrt(d_k); pass 1.0 to see attention without scaling. A query whose
-    keys are all masked gets weights of zero and an output of zero (PyTorch gives NaN).
+    keys are all masked gets weights of zero and an output of zero; PyTorch's
+    ``scaled_dot_product_attention`` outputs zero there too, while ``torch.softmax`` alone and
+    ``nn.MultiheadAttention(need_weights=True)`` give NaN.
     ``chunk_size`` (fast path only; a recording trace shows the full weights instead) goes
     through the keys that many at a time, so memory grows linearly with the number of keys;
     it returns (out, None).
