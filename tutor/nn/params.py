@@ -71,6 +71,12 @@ class ParamView(Mapping):
     def __getitem__(self, name):
         return self._state[self._prefix + name]
 
+    def __contains__(self, name):                                      # no KeyError raised and caught
+        return self._prefix + name in self._state
+
+    def get(self, name, default=None):
+        return self._state.get(self._prefix + name, default)
+
     def __iter__(self):
         n = len(self._prefix)
         return (key[n:] for key in self._state if key.startswith(self._prefix))
