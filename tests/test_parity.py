@@ -143,6 +143,9 @@ def test_encoder_and_decoder_state_dicts_alone(tmp_path):
         Transformer.from_state_dict({f"encoder.{k}": v for k, v in encoder_state.items()}, 2)
     with pytest.raises(ParameterError, match="TransformerDecoder"):
         TransformerEncoder.from_state_dict(decoder_state, 2)
+    with pytest.raises(ParameterError, match="multihead_attn.in_proj_weight' is missing .* "
+                                             "load it with TransformerEncoder"):
+        TransformerDecoder.from_state_dict(encoder_state, 2)
 
 
 def test_decoder_alone_decodes_with_a_cache_as_without():
@@ -242,6 +245,9 @@ def test_need_weights_and_average_attn_weights():
                                           chunk_size=2)
     assert none is None
     np.testing.assert_allclose(out_none, out, atol=1e-13, rtol=0)
+    chunked, never_formed = multi_head_attention(query, source, source, params, 2, chunk_size=2)
+    assert never_formed is None                                        # chunks bound the memory
+    np.testing.assert_allclose(chunked, out, atol=1e-13, rtol=0)
     one, weights = multi_head_attention(query[0], source[0], source[0], params, 2,
                                         key_padding_mask=np.zeros(5, bool),
                                         average_attn_weights=True)

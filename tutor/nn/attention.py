@@ -233,7 +233,8 @@ def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=No
     output of ``out_proj.bias`` (PyTorch returns NaN weights and output with need_weights=True,
     and zeros through out_proj with need_weights=False).
     With a ``cache``, the queries attend to the cached keys and values as well (see KVCache).
-    ``chunk_size`` bounds memory for long sequences (see scaled_dot_product_attention).
+    ``chunk_size`` bounds memory for long sequences (see scaled_dot_product_attention); the
+    weights are then None, as they are never formed.
 
     Raises ParameterError for a name it does not use or a wrong shape, ShapeError for inputs
     and masks of the wrong shape, TutorError for a wrong ``is_causal`` hint.
@@ -282,10 +283,10 @@ def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=No
     out, weights = _multi_head_attention(
         query, key, value, params, n_head, attn_mask=attn_mask,
         key_padding_mask=key_padding_mask, add_zero_attn=add_zero_attn, cache=cache,
-        chunk_size=None if need_weights else chunk_size, trace=trace)  # [B, L, E], [B, H, L, S]
+        chunk_size=chunk_size, trace=trace)                            # [B, L, E], [B, H, L, S]
     if not need_weights:
         weights = None
-    elif average_attn_weights:
+    elif average_attn_weights and weights is not None:                 # None when chunked
         weights = weights.mean(axis=1)                                 # [B, H, L, S] -> [B, L, S]
     if unbatched:
         return out[0], None if weights is None else weights[0]

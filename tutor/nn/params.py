@@ -237,6 +237,8 @@ def infer_config(state: Mapping[str, np.ndarray], nhead: int, *, kind: str = "tr
         hint = (f"; it holds a whole nn.Transformer (encoder.*, decoder.*): load it with "
                 f"Transformer, or keep only the {'encoder' if kind == 'encoder' else 'decoder'}"
                 f".* entries without that prefix")
+    elif kind == "decoder" and "layers.0.self_attn.in_proj_weight" in state:
+        hint = "; it holds an nn.TransformerEncoder (no multihead_attn): load it with TransformerEncoder"
     elif kind == "encoder" and "layers.0.multihead_attn.in_proj_weight" in state:
         raise ParameterError("unexpected parameter 'layers.0.multihead_attn.in_proj_weight': "
                              "the state dict holds an nn.TransformerDecoder; load it with "
