@@ -10,6 +10,7 @@ from tutor import (ParameterError, ShapeError, Transformer, TransformerDecoder,
                    TransformerEncoder, TutorError)
 from tutor.nn import causal_float_mask, causal_mask, multi_head_attention
 from tutor.nn.masks import is_causal_mask
+from tutor.nn.params import state_dict_kind
 
 RNG = np.random.default_rng(12)
 
@@ -137,6 +138,8 @@ def test_encoder_and_decoder_state_dicts_alone(tmp_path):
     np.testing.assert_array_equal(memory, full.encode(src))
     np.testing.assert_array_equal(decoder(tgt, memory, causal_mask(3)),
                                   full.forward(src, tgt, tgt_mask=causal_mask(3)))
+    assert [state_dict_kind(s) for s in (state, encoder_state, decoder_state, {})] == [
+        "transformer", "encoder", "decoder", "unknown"]
     with pytest.raises(ParameterError, match="whole nn.Transformer"):
         TransformerEncoder.from_state_dict(state, 2)
     with pytest.raises(ParameterError, match="TransformerEncoder"):

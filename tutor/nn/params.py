@@ -215,6 +215,19 @@ def refuse_unsupported(state: Mapping[str, np.ndarray]) -> None:
                 "tutor.nn.multi_head_attention computes such an attention on its own")
 
 
+def state_dict_kind(state: Mapping[str, np.ndarray]) -> str:
+    """Which PyTorch module a state dict comes from, by its names: "transformer"
+    (``encoder.layers.*`` and ``decoder.layers.*``), "encoder" (``layers.*.self_attn`` only),
+    "decoder" (``layers.*.multihead_attn`` too), or "unknown"."""
+    if any(name.startswith(("encoder.layers.", "decoder.layers.")) for name in state):
+        return "transformer"
+    if "layers.0.multihead_attn.in_proj_weight" in state:
+        return "decoder"
+    if "layers.0.self_attn.in_proj_weight" in state:
+        return "encoder"
+    return "unknown"
+
+
 def infer_config(state: Mapping[str, np.ndarray], nhead: int, *, kind: str = "transformer",
                  **options) -> TransformerConfig:
     """Read d_model, dim_feedforward, the layer counts and ``bias`` from the names and shapes
