@@ -1,5 +1,6 @@
 """Measure where PyTorch's inference fast path differs from its standard path (the one the
-golden files, and tutor, match). Needs torch; the README quotes what this prints.
+golden files, and tutor, match), and two standard-path behaviours a user comparing numbers
+meets (items 6 and 7). Needs torch; the README quotes what this prints.
 
     python tests/golden/fast_path.py
 
@@ -117,6 +118,16 @@ def main() -> None:
           f"path: max |out - ReLU model| = {(made['module'] - made['relu']).abs().max().item():.1e},"
           f" max |out - functools.partial(F.gelu, approximate='tanh') model| = "
           f"{(made['module'] - made['function']).abs().max().item():.2f} (its copies compute ReLU)")
+
+    layer = randomized(nn.TransformerEncoderLayer(E, H, FF, dropout=0.0, batch_first=True))
+    wrong = torch.zeros(S, S, dtype=torch.bool)
+    wrong[0, 3] = True                                  # not causal
+    hinted = layer(x, src_mask=wrong, is_causal=True).detach()
+    causal = layer(x, src_mask=torch.triu(torch.ones(S, S, dtype=torch.bool), 1)).detach()
+    given = layer(x, src_mask=wrong).detach()
+    print(f"7. is_causal=True with a mask that is not causal, standard path: max |out - causal "
+          f"mask's| = {(hinted - causal).abs().max().item():.1e}, max |out - given mask's| = "
+          f"{(hinted - given).abs().max().item():.2f} (the hint replaces the mask)")
 
 
 if __name__ == "__main__":
