@@ -215,6 +215,8 @@ def test_is_causal_hints_need_the_causal_mask():
         model(src, tgt, memory_mask=memory_mask, memory_is_causal=True),
         model(src, tgt, memory_mask=memory_mask))
     np.testing.assert_array_equal(model(src, tgt, src_is_causal=False), model(src, tgt))
+    with pytest.raises(TutorError, match="tgt_is_causal must be True, False or None, got 'yes'"):
+        model(src, tgt, tgt_mask=causal_mask(3), tgt_is_causal="yes")
 
 
 def test_float_masks_of_another_dtype_are_cast_to_the_model():

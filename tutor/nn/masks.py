@@ -70,10 +70,12 @@ def check_causal_hint(hint_name: str, hint, mask_name: str, mask, n_q: int, n_k:
     """
     from ..errors import TutorError
 
-    if hint is None or hint is False:
+    if hint is None:
         return
-    if hint is not True:
+    if not isinstance(hint, (bool, np.bool_)):
         raise TutorError(f"{hint_name} must be True, False or None, got {hint!r}")
+    if not hint:
+        return
     if mask is None:
         raise TutorError(f"{hint_name}=True is a hint that {mask_name} is the causal mask, but "
                          f"{mask_name} is None; pass {mask_name}=causal_mask({n_q}"
