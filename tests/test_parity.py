@@ -146,6 +146,9 @@ def test_encoder_and_decoder_state_dicts_alone(tmp_path):
         Transformer.from_state_dict({f"encoder.{k}": v for k, v in encoder_state.items()}, 2)
     with pytest.raises(ParameterError, match="TransformerDecoder"):
         TransformerEncoder.from_state_dict(decoder_state, 2)
+    with pytest.raises(ParameterError, match="'encoder.layers.0.self_attn.in_proj_weight' is "
+                                             "missing .* load it with TransformerEncoder"):
+        Transformer.from_state_dict(encoder_state, 2)                  # what --weights reads
     with pytest.raises(ParameterError, match="multihead_attn.in_proj_weight' is missing .* "
                                              "load it with TransformerEncoder"):
         TransformerDecoder.from_state_dict(encoder_state, 2)

@@ -245,6 +245,10 @@ def infer_config(state: Mapping[str, np.ndarray], nhead: int, *, kind: str = "tr
     prefixes = {"transformer": ("encoder.", "decoder."), "encoder": ("", None),
                 "decoder": (None, "")}[kind]
     hint = ""
+    found = state_dict_kind(state)
+    if kind == "transformer" and found in ("encoder", "decoder"):
+        hint = (f"; it holds an nn.Transformer{found.capitalize()} alone (layers.*): load it "
+                f"with Transformer{found.capitalize()}")
     if kind != "transformer" and any(k.startswith(("encoder.layers.", "decoder.layers."))
                                      for k in state):
         hint = (f"; it holds a whole nn.Transformer (encoder.*, decoder.*): load it with "
