@@ -12,7 +12,10 @@ only, no pickles) with these keys:
 * ``param.<name>``: every entry of the module's ``state_dict()``
 * ``in.<name>``: the forward inputs and masks, exactly as passed to torch
 * ``out.<name>``: the outputs (``output``; ``weights`` for attention; ``memory`` for the
-  full transformer)
+  full transformer; ``output_unbatched`` for a second, unbatched call of an encoder/decoder)
+
+``kind`` is mha, encoder_layer, decoder_layer, encoder (nn.TransformerEncoder), decoder
+(nn.TransformerDecoder) or transformer; ``config["call"]`` holds the ``*is_causal`` hints passed.
 
 Every parameter (biases and layer-norm gains/biases included) is re-drawn at random so
 that a mistake anywhere shows. Modules run in eval mode with dropout 0.0 and autograd
