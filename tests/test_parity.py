@@ -266,3 +266,6 @@ def test_need_weights_and_average_attn_weights():
     np.testing.assert_allclose(seq_first.swapaxes(0, 1), out, atol=1e-13, rtol=0)
     with pytest.raises(TutorError, match="is_causal=True .* attn_mask is None"):
         multi_head_attention(query, source, source, params, 2, is_causal=True)
+    with pytest.raises(TutorError, match="key_padding_mask must be boolean .* or float, got int64"):
+        multi_head_attention(query, source, source, params, 2,
+                             key_padding_mask=np.zeros((2, 5), np.int64))

@@ -237,9 +237,10 @@ def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=No
     weights are then None, as they are never formed.
 
     Raises ParameterError for a name it does not use or a wrong shape, ShapeError for inputs
-    and masks of the wrong shape, TutorError for a wrong ``is_causal`` hint.
+    and masks of the wrong shape, DTypeError for a mask neither boolean nor float, TutorError
+    for a wrong ``is_causal`` hint.
     """
-    from ..errors import ShapeError, TutorError
+    from ..errors import DTypeError, ShapeError, TutorError
     from .masks import check_causal_hint
 
     query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
@@ -277,6 +278,10 @@ def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=No
             expected = (n_k,) if unbatched else (batch, n_k)
             raise ShapeError(f"key_padding_mask must have shape {expected}, "
                              f"got {key_padding_mask.shape}")
+    for name, mask in (("attn_mask", attn_mask), ("key_padding_mask", key_padding_mask)):
+        if mask is not None and mask.dtype != np.bool_ and not np.issubdtype(mask.dtype, np.floating):
+            raise DTypeError(f"{name} must be boolean (True = not allowed) or float, got "
+                             f"{mask.dtype}")
     check_causal_hint("is_causal", is_causal, "attn_mask", attn_mask, n_q, n_k)
     if cache is not None and (add_zero_attn or "bias_k" in params):
         raise TutorError("a KVCache cannot be combined with bias_k/bias_v or add_zero_attn")
