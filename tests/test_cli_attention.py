@@ -301,7 +301,7 @@ def test_latex_has_a_table_per_matrix():
 
 
 def test_format_resolution(monkeypatch):
-    from tutor.cli.options import resolve_format
+    from tutor.cli.output import resolve_format
 
     class Tty:
         def isatty(self):

@@ -68,7 +68,7 @@ def test_rendering_at_80_columns():
     (["1,nan"], "'VECTOR': expected finite numbers, got nan"),
     (["1,inf"], "'VECTOR': expected finite numbers, got inf"),
     (["1,2;3,4"], "'VECTOR': expected one row of numbers, got 2 rows"),
-    ([",".join(["1"] * 65)], "'VECTOR': expected at most 64 numbers, got 65"),
+    ([",".join(["1"] * 257)], "'VECTOR': expected at most 256 numbers, got 257"),
     (["1,2,3", "--gamma", "1,2"], "'--gamma': expected 3 numbers"),
     (["1,2,3", "--beta", "1,2,3,4"], "'--beta': expected 3 numbers"),
     (["1,2,3", "--eps", "-1"], "'--eps': expected a number ≥ 0"),

@@ -9,7 +9,7 @@ import pytest
 from cli_helpers import for_command
 
 from tutor.cli import main
-from tutor.cli.inputs import rng_for
+from tutor.cli.values import rng_for
 
 
 run, run_json = for_command("scaling")

@@ -60,7 +60,7 @@ def test_rendering_at_80_columns():
     (["inf", "1"], "'NUMBERS': expected finite numbers, got inf"),
     (["six"], "'NUMBERS': expected numbers, got 'six'"),
     ([""], "'NUMBERS': expected numbers such as"),
-    ([",".join(["1"] * 65)], "'NUMBERS': expected at most 64 numbers, got 65"),
+    ([",".join(["1"] * 257)], "'NUMBERS': expected at most 256 numbers, got 257"),
     (["6", "4", "--temperature", "0"], "'--temperature': expected a number greater than 0"),
     (["6", "4", "--temperature", "-1"], "'--temperature': expected a number greater than 0"),
     (["6", "4", "--scale", "nan"], "'--scale': expected a finite number, got nan"),

@@ -7,10 +7,11 @@ import click
 import numpy as np
 import pytest
 
-from tutor import embeddings as words
-from tutor.cli import embeddings as emb
-from tutor.cli.inputs import (MATRIX, MAX_DIM, WORD_VECTOR, SpecError, parse_inline,
-                              parse_spec, rng_for)
+from tutor.walkthroughs import word_vectors as words
+from tutor.cli import word_vector_options as emb
+from tutor.cli.matrix_specs import MATRIX, WORD_VECTOR, SpecError, parse_inline, parse_spec
+from tutor.cli.values import rng_for
+from tutor.limits import MAX_DIM
 
 M = np.array([[1.0, -2.5, 0.0], [3.0, 4.0, 1e-3]])
 
@@ -167,7 +168,7 @@ EXPECTED_DOG = [0.6, 0.5, -0.7, -0.2]
 
 def test_derived_vector_does_not_use_python_hash(monkeypatch):
     import subprocess, sys
-    code = "from tutor.embeddings import derived_vector; print(derived_vector('zebra', 5))"
+    code = "from tutor.walkthroughs.word_vectors import derived_vector; print(derived_vector('zebra', 5))"
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout for seed in ("1", "2")}
     assert len(runs) == 1 and runs.pop().startswith("[")

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from tutor.cli import main
-from tutor.lessons.compute import run_step
+from tutor.lessons.compute import run_lesson_computation
 from tutor.lessons.course import load_course
-from tutor.lessons.runner import MAX_MISSES, Session
+from tutor.lessons.session import MAX_MISSES, Session
 
 COURSE = load_course()
 
@@ -289,7 +289,7 @@ def test_the_learners_own_sentence_is_kept(tutor, state):
     assert progress_of(state)["self-attention"]["done"] == {"mine": "seen"}
     lesson = COURSE.find("4")
     step = lesson.steps[lesson.step_index("mine")]
-    own = run_step(step, "my cat sat down")
+    own = run_lesson_computation(step, "my cat sat down")
     value = float(own.trace["scores"][0, 0])
     again = interactive(tutor, "4", f"{value!r}", step="q-mine-score")
     assert "raw score of 'my' (its query" in again.text
@@ -314,18 +314,18 @@ def test_a_corrupt_progress_file_is_set_aside(tutor, state):
 
 
 def test_ctrl_c_saves_and_exits_130(tutor, state, monkeypatch):
-    from tutor.lessons import runner
+    from tutor.lessons import session
 
-    real = runner.Interactive.ask
+    real = session.Interactive.ask
     calls = []
 
     def ask(self, prompt):
         calls.append(prompt)
         if len(calls) == 2:
-            raise runner.Quit("interrupt")
+            raise session.Quit("interrupt")
         return real(self, prompt)
 
-    monkeypatch.setattr(runner.Interactive, "ask", ask)
+    monkeypatch.setattr(session.Interactive, "ask", ask)
     result = tutor("4", "--interactive", input="\n\n\n")
     assert result.exit_code == 130
     assert f"Progress saved in {state / 'progress.json'}" in result.stdout

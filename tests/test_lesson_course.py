@@ -10,8 +10,8 @@ import pytest
 from tutor.lessons.answers import (AnswerError, check_number, decimals_for, parse_choice,
                                    parse_number)
 from tutor.lessons.check import check_course
-from tutor.lessons.compute import (ComputeError, expected, fill, parse_reference, resolve, run,
-                                   run_step)
+from tutor.lessons.compute import (ComputeError, expected, fill, parse_reference, resolve,
+                                   run_computation, run_lesson_computation)
 from tutor.lessons.course import load_course
 from tutor.lessons.progress import Progress, state_dir
 from tutor.resources import lessons_dir
@@ -20,7 +20,7 @@ COURSE = load_course()
 
 
 def results_of(lesson):
-    return {s.id: run_step(s) for s in lesson.steps if s.kind == "compute"}
+    return {s.id: run_lesson_computation(s) for s in lesson.steps if s.kind == "compute"}
 
 
 # --- the shipped course ---------------------------------------------------------------------
@@ -165,7 +165,7 @@ hints = ["h"]
 # --- computations and references ------------------------------------------------------------
 
 def test_references_by_label_and_by_index_agree():
-    result = run("attention", {"sentence": "the cat sat"})
+    result = run_computation("attention", {"sentence": "the cat sat"})
     by_label = resolve(result, parse_reference("a:weights[the, sat]"))
     by_index = resolve(result, parse_reference("a:weights[0, -1]"))
     assert by_label == by_index == pytest.approx(np.e / (2 * np.e + 1))
@@ -175,7 +175,7 @@ def test_references_by_label_and_by_index_agree():
 
 
 def test_batched_engine_results_drop_the_batch_of_one():
-    result = run("transformer", {})
+    result = run_computation("transformer", {})
     masked = parse_reference("t:decoder.layers.0.self_attn.weights[head1, <s>, le]")
     assert resolve(result, masked) == 0.0                               # causal: no peeking
     diagonal = parse_reference("t:decoder.layers.0.self_attn.weights[head2, <s>, <s>]")
@@ -184,15 +184,15 @@ def test_batched_engine_results_drop_the_batch_of_one():
 
 def test_computation_arguments_are_checked():
     with pytest.raises(ComputeError, match="at most 8 words"):
-        run("attention", {"sentence": "a b c d e f g h i"})
+        run_computation("attention", {"sentence": "a b c d e f g h i"})
     with pytest.raises(ComputeError, match="heads to divide"):
-        run("attention", {"heads": 3})
+        run_computation("attention", {"heads": 3})
     with pytest.raises(ComputeError, match="finite numbers"):
-        run("softmax", {"logits": [[1.0, float("nan")]]})
+        run_computation("softmax", {"logits": [[1.0, float("nan")]]})
 
 
 def test_placeholders_name_the_learners_tokens():
-    result = run("attention", {"sentence": "my dog barked"})
+    result = run_computation("attention", {"sentence": "my dog barked"})
     assert fill("'{mine.token[0]}' and '{mine.token[-1]}'", {"mine": result}) == "'my' and 'barked'"
     with pytest.raises(ComputeError):
         fill("{other.token[0]}", {"mine": result})
@@ -263,7 +263,7 @@ def test_a_bad_progress_file_is_set_aside_with_a_warning(tmp_path, content, reas
 
 
 def test_the_together_lesson_adds_positional_encoding_like_tutor_transformer():
-    result = run("transformer", {"source": "the cat sat", "target": "le chat"})
+    result = run_computation("transformer", {"source": "the cat sat", "target": "le chat"})
     trace = result.trace
     embedded, pe = trace["src_input.embedded"], trace["src_input.pe"]
     np.testing.assert_allclose(pe[1], [np.sin(1), np.cos(1), np.sin(0.01), np.cos(0.01)])
@@ -273,12 +273,12 @@ def test_the_together_lesson_adds_positional_encoding_like_tutor_transformer():
 @pytest.mark.parametrize("args", [{"scale": "false"}, {"causal": 1}])
 def test_boolean_arguments_must_be_booleans(args):
     with pytest.raises(ComputeError, match="as true or false"):
-        run("attention", args)
+        run_computation("attention", args)
 
 
 def test_dot_growth_is_bounded_like_tutor_scaling():
     with pytest.raises(ComputeError, match="30,000,000"):
-        run("dot-growth", {"dims": [4096], "samples": 20000, "keys": 64})
+        run_computation("dot-growth", {"dims": [4096], "samples": 20000, "keys": 64})
 
 
 def test_a_progress_folder_that_cannot_be_written_is_a_user_error(tmp_path):

@@ -1,14 +1,17 @@
 """`tutor attention`: the six steps of self-attention on a sentence, with your own vectors
-and weights. Thin: parse the inputs, run the engine with a Trace, render what it recorded."""
+and weights. Thin: parse the inputs, run the walkthrough, render what it recorded, show it."""
 
 from __future__ import annotations
 
 import click
 
-from .inputs import (MATRIX, MAX_DIM, MAX_HEADS, MAX_TOKENS, WORD_VECTOR, MatrixSpec,
-                     check_limit, rng_for, shape_text, usage_error)
-from .options import (Output, output_options, pass_output, pause_option, seed_option,
-                      show_document, step_option)
+from tutor.limits import MAX_DIM, MAX_HEADS, MAX_TOKENS
+
+from .common import calculator_options, tutor_command
+from .matrix_specs import MATRIX, MatrixSpec, WORD_VECTOR
+from .output import Output, show_document
+from .usage import check_limit, shape_text, usage_error
+from .values import parse_sentence, rng_for
 
 IDENTITY = MatrixSpec("identity", "identity")
 
@@ -67,8 +70,7 @@ def _width(option: str, spec: MatrixSpec | None, dk: int | None, dk_option: str)
     return cols
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.argument("sentence")
 @click.option("--dim", type=int, default=None, metavar="N",
               help="Width of each word's embedding (d_model). [default: 4]")
@@ -90,11 +92,7 @@ def _width(option: str, spec: MatrixSpec | None, dk: int | None, dk_option: str)
 @click.option("--causal", is_flag=True, help="Mask later tokens, as a decoder does.")
 @click.option("--posenc", type=click.Choice(["none", "sinusoidal"], case_sensitive=False),
               default="none", show_default=True, help="Add positional encodings to X first.")
-@step_option
-@pause_option
-@seed_option
-@output_options
-@pass_output
+@calculator_options(pause=True)
 def attention(sentence, dim, embeddings, embed, wq, wk, wv, wo, dk, heads, no_scale, causal,
               posenc, step, pause, seed, output: Output):
     """Show the six steps of self-attention on SENTENCE, every matrix labelled.
@@ -102,17 +100,12 @@ def attention(sentence, dim, embeddings, embed, wq, wk, wv, wo, dk, heads, no_sc
     With no options it is the notes' worked example: THE=[1,0,1,0], CAT=[0,1,0,1],
     SAT=[1,1,1,1] and Wq = Wk = Wv = identity.
     """
-    from tutor.nn.walkthrough import self_attention_walkthrough
     from tutor.render.attention import attention_document
-    from tutor.trace import Trace
+    from tutor.walkthroughs.attention import self_attention
 
-    from tutor.embeddings import tokenize
-    from .embeddings import embedding_matrix
+    from .word_vector_options import embedding_matrix
 
-    tokens = tokenize(sentence)
-    if not tokens:
-        raise usage_error("SENTENCE", "expected at least one word, got an empty sentence")
-    check_limit("SENTENCE", len(tokens), MAX_TOKENS, "a number of words")
+    tokens = parse_sentence("SENTENCE", sentence)
     if dim is not None:
         check_limit("--dim", dim, MAX_DIM, "a width")
     if dk is not None:
@@ -139,14 +132,11 @@ def attention(sentence, dim, embeddings, embed, wq, wk, wv, wo, dk, heads, no_sc
                                              f"{width}, got {heads}")
         w_o = _weight(wo, "--wo", d_v, d_model, seed, f"the {heads} heads give {d_v} columns")
 
-    trace = Trace()
-    self_attention_walkthrough(x, w_q, w_k, w_v, w_o if heads > 1 else None, n_head=heads,
-                               causal=causal, scaled=not no_scale, posenc=posenc.lower(),
-                               trace=trace)
-
     kinds = {"w_q": (wq or IDENTITY).describe(), "w_k": (wk or IDENTITY).describe(),
              "w_v": (wv or IDENTITY).describe(), "w_o": (wo or IDENTITY).describe()}
-    doc = attention_document(trace, tokens, precision=output.precision, heads=heads,
-                             causal=causal, scaled=not no_scale, posenc=posenc.lower(),
-                             sources=sources, weight_kinds=kinds)
+    recording = self_attention(tokens, x, w_q, w_k, w_v, w_o if heads > 1 else None,
+                               heads=heads, causal=causal, scaled=not no_scale,
+                               posenc=posenc.lower(), sources=sources, weight_kinds=kinds)
+    doc = attention_document(recording.trace, recording.tokens, precision=output.precision,
+                             **recording.info)
     show_document(output, doc, step=step, pause=pause)

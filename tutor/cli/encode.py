@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import click
 
-from .inputs import parse_sentence, read_vectors, usage_error
-from .options import (build_model, match_dtype, output_options, pass_output, save_results,
-                      seed_option, show_document, stack_options, step_option, width_from_vectors)
+from tutor.limits import MAX_DIM
+
+from .common import calculator_options, tutor_command
+from .model_options import (build_model, match_dtype, save_results, stack_options,
+                            width_from_vectors)
+from .output import show_document
+from .usage import check_limit, usage_error
+from .values import parse_sentence, read_vectors
 
 EPILOG = """\b
 With --weights FILE.npz (PyTorch nn.Transformer state-dict names, e.g.
@@ -33,24 +38,17 @@ Examples:
 """
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.argument("sentence", required=False)
 @click.option("--src-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",
               help="Already-embedded inputs instead of SENTENCE.")
 @stack_options
-@step_option
-@seed_option
-@output_options
-@pass_output
+@calculator_options()
 def encode(sentence, src_vectors, weights, heads, layers, dim, ff, norm_first, activation, eps,
            save_weights, output_path, detail, step, seed, output):
     """Show the encoder stack on SENTENCE: attention per head, add & norm, feed-forward."""
-    from tutor.nn.posenc import add_positional_encoding, sinusoidal_encoding
     from tutor.render.stack import encode_document
-    from tutor.trace import Trace
-
-    from .embeddings import embedding_matrix
+    from tutor.walkthroughs.stack import encode as encode_walkthrough
 
     if sentence is not None and src_vectors is not None:
         raise usage_error("--src-vectors", "expected either SENTENCE or --src-vectors, got both")
@@ -60,26 +58,20 @@ def encode(sentence, src_vectors, weights, heads, layers, dim, ff, norm_first, a
     dim = width_from_vectors(weights, dim, "--src-vectors", src_vectors)
     model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed)
     d_model = model.config.d_model
-    trace = Trace()
     if tokens:
-        x, _ = embedding_matrix(tokens, dim=d_model)                        # [n, d_model]
-        x = x.astype(model.dtype, copy=False)                               # the words follow the model
-        pe = sinusoidal_encoding(len(tokens), d_model, dtype=model.dtype)   # [n, d_model]
-        src = add_positional_encoding(x, pe, trace=trace.scope("input"))    # [n, d_model]
-        labels = tokens
+        check_limit("--dim", d_model, MAX_DIM, "a width")                   # a word's vector
+        recording = encode_walkthrough(model, tokens=tokens)
     else:
         src = read_vectors("--src-vectors", src_vectors, d_model)           # [(B,) S, d_model]
         model = match_dtype(model, weights, "--src-vectors", src)
-        trace.record("src", src if src.ndim == 3 else src[None])
-        labels = [f"p{i + 1}" for i in range(src.shape[-2])]
-    memory = model.encode(src, trace=trace)                                 # like src
-    save_results(model, save_weights, output_path, memory)
+        recording = encode_walkthrough(model, vectors=src)
+    save_results(model, save_weights, output_path, recording.output)
     c = model.config
     settings = {"d_model": c.d_model, "heads": c.nhead, "layers": c.num_encoder_layers,
                 "dim_feedforward": c.dim_feedforward, "norm_first": c.norm_first,
                 "activation": c.activation, "eps": c.layer_norm_eps,
                 "weights": "file" if weights else f"random (seed {seed})"}
-    doc = encode_document(trace, labels, precision=output.precision,
+    doc = encode_document(recording.trace, recording.tokens, precision=output.precision,
                           n_layers=c.num_encoder_layers, norm_first=c.norm_first, detail=detail,
                           sentence=bool(tokens), settings=settings)
     show_document(output, doc, step=step)

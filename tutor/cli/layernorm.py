@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import click
 
-from .inputs import (MATRIX, MAX_DIM, check_finite, parse_vector, rng_for, shape_text,
-                     usage_error)
-from .options import output_options, pass_output, seed_option, show_document, step_option
+from tutor.limits import MAX_VECTOR
+
+from .common import calculator_options, tutor_command
+from .matrix_specs import MATRIX
+from .output import show_document
+from .usage import shape_text, usage_error
+from .values import check_finite, parse_vector, rng_for
 
 EPILOG = f"""\b
-Vectors are numbers split by commas or spaces ("1,2,3,4"), at most {MAX_DIM};
+Vectors are numbers split by commas or spaces ("1,2,3,4"), at most {MAX_VECTOR};
 --batch is a matrix, rows split by ';' (or a .npy/.json/.csv file).
 
 \b
@@ -23,8 +27,7 @@ Examples:
 """
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.argument("vector", required=False)
 @click.option("--gamma", default=None, metavar="VEC", help="Scale γ, one per entry. [default: 1s]")
 @click.option("--beta", default=None, metavar="VEC", help="Shift β, one per entry. [default: 0s]")
@@ -36,25 +39,20 @@ Examples:
               help="Add & norm: VECTOR is the sublayer's input, added to its output first.")
 @click.option("--sublayer", default=None, metavar="VEC",
               help="The sublayer's output for --residual. [default: random from --seed]")
-@step_option
-@seed_option
-@output_options
-@pass_output
+@calculator_options()
 def layernorm(vector, gamma, beta, eps, batch, residual, sublayer, step, seed, output):
     """Show layer normalisation of VECTOR: mean, variance, normalise, scale and shift."""
     import numpy as np
 
-    from tutor.nn.analysis import add_and_norm
-    from tutor.nn.functional import batch_norm, layer_norm
     from tutor.render.norm import batch_document, layernorm_document
-    from tutor.trace import Trace
+    from tutor.walkthroughs import norm
+    from tutor.walkthroughs.inputs import random_tenths
 
     check_finite("--eps", eps)
     if eps < 0:
         raise usage_error("--eps", f"expected a number ≥ 0, got {eps:g}")
     if sublayer is not None and not residual:
         raise usage_error("--sublayer", "expected --residual with it")
-    trace = Trace()
     if batch is not None:
         if vector is not None:
             raise usage_error("--batch", "expected either VECTOR or --batch, got both")
@@ -71,28 +69,23 @@ def layernorm(vector, gamma, beta, eps, batch, residual, sublayer, step, seed, o
         if vector is None:
             raise usage_error("VECTOR", "expected numbers such as \"1,2,3,4\" (or --batch), "
                                         "got nothing")
-        x = parse_vector("VECTOR", vector, limit=MAX_DIM)                 # [d]
+        x = parse_vector("VECTOR", vector)                                # [d]
         d = len(x)
     g = parse_vector("--gamma", gamma, d) if gamma is not None else np.ones(d)
     b = parse_vector("--beta", beta, d) if beta is not None else np.zeros(d)
-    trace.record("gamma", g)
-    trace.record("beta", b)
     if batch is not None:
-        trace.record("input", x)
-        layer_norm(x, g, b, eps, trace=trace.scope("layer"))
-        batch_norm(x, g, b, eps, trace=trace.scope("batch"))
-        doc = batch_document(trace, precision=output.precision, eps=eps)
+        recording = norm.batch_beside_layer_norm(x, g, b, eps)
+        doc = batch_document(recording.trace, precision=output.precision, eps=eps)
     elif residual:
         if sublayer is not None:
-            f = parse_vector("--sublayer", sublayer, d)
+            f = parse_vector("--sublayer", sublayer, d)                   # [d]
         else:
-            f = rng_for(seed, "--sublayer").integers(-10, 11, size=d) / 10.0   # [d], steps of 0.1
-        add_and_norm(x, f, g, b, eps, trace=trace)
-        doc = layernorm_document(trace, precision=output.precision, eps=eps, residual=True,
-                                 has_affine=gamma is not None or beta is not None)
+            f = random_tenths(rng_for(seed, "--sublayer"), d)             # [d]
+        recording = norm.add_and_norm(x, f, g, b, eps)
+        doc = layernorm_document(recording.trace, precision=output.precision, eps=eps,
+                                 residual=True, has_affine=gamma is not None or beta is not None)
     else:
-        trace.record("layer.input", x)
-        layer_norm(x, g, b, eps, trace=trace.scope("layer"))
-        doc = layernorm_document(trace, precision=output.precision, eps=eps, residual=False,
-                                 has_affine=gamma is not None or beta is not None)
+        recording = norm.layer_norm_steps(x, g, b, eps)
+        doc = layernorm_document(recording.trace, precision=output.precision, eps=eps,
+                                 residual=False, has_affine=gamma is not None or beta is not None)
     show_document(output, doc, step=step)

@@ -14,6 +14,9 @@ import sys
 
 import click
 
+from .common import tutor_command
+from .usage import usage_error
+
 MAX_WIDTH = 80
 
 EPILOG = """\b
@@ -42,21 +45,14 @@ questions anyway, reading the answers from stdin.
 """
 
 
-def usage_error(option: str, message: str) -> click.BadParameter:
-    return click.BadParameter(message, ctx=click.get_current_context(silent=True),
-                              param_hint=f"'{option}'")
-
-
 def _console():
-    from rich.console import Console
+    """The commands' console (colour on a terminal, plain otherwise), at most 80 columns."""
+    from .output import Output, resolve_format
 
-    from .options import resolve_format
-
+    width = MAX_WIDTH
     if resolve_format(None) == "rich":
         width = min(MAX_WIDTH, shutil.get_terminal_size((MAX_WIDTH, 24)).columns)
-        return Console(width=width, highlight=False, emoji=False)
-    return Console(width=MAX_WIDTH, color_system=None, force_terminal=False, no_color=True,
-                   highlight=False, emoji=False)
+    return Output(None, width=width).console
 
 
 def _exit(code: int):
@@ -115,8 +111,7 @@ class LessonGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LessonGroup, epilog=EPILOG,
-             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 80})
+@tutor_command(EPILOG, group=True, cls=LessonGroup)
 def lesson():
     """The course: lessons with live computations and questions the engine checks.
 
@@ -135,7 +130,7 @@ def lesson():
               help="Ask the questions even when stdin is not a terminal.")
 @click.option("--answer", "answers", multiple=True, metavar="STEP=VALUE",
               help="Check an answer from a script (repeatable); exit 1 if any is wrong.")
-def run(lesson_key, step_key, no_input, interactive, answers):
+def run_lesson(lesson_key, step_key, no_input, interactive, answers):
     """Run a lesson: resume, or start LESSON (a number or an id)."""
     if interactive and (no_input or answers):
         raise usage_error("--interactive", "expected it alone, got it with "
@@ -166,7 +161,7 @@ def run(lesson_key, step_key, no_input, interactive, answers):
     console = _console()
     asking = interactive or (not no_input and sys.stdin.isatty())
     if not asking:
-        from tutor.lessons.runner import print_lesson
+        from tutor.lessons.session import print_lesson
         print_lesson(console, chosen, len(course.lessons), start, console.width)
         return
     _interactive(console, course, chosen, start, progress)
@@ -199,14 +194,14 @@ def _step_index(lesson, key: str) -> int:
 
 
 def _interactive(console, course, chosen, start, progress) -> None:
-    from tutor.lessons.runner import Interactive, Quit
+    from tutor.lessons.session import Interactive, Quit
 
     def read(prompt: str) -> str:
         return console.input(prompt)
 
-    runner = Interactive(console, chosen, len(course.lessons), progress, read, console.width)
+    interactive = Interactive(console, chosen, len(course.lessons), progress, read, console.width)
     try:
-        runner.run(start)
+        interactive.run(start)
     except Quit as stop:
         console.print()
         where = progress.first_unfinished(chosen)
@@ -230,7 +225,7 @@ def _interactive(console, course, chosen, start, progress) -> None:
 
 def _check_answers(course, chosen, answers) -> None:
     from tutor.lessons.answers import AnswerError, parse_choice, parse_number
-    from tutor.lessons.runner import check_answers
+    from tutor.lessons.session import check_answers
 
     questions = {s.id: s for s in chosen.questions}
     given: dict[str, str] = {}

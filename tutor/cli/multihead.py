@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import click
 
-from .inputs import (MATRIX, MAX_DIM, MAX_HEADS, MatrixSpec, check_limit, parse_sentence,
-                     rng_for, shape_text, usage_error)
-from .options import (output_options, pass_output, pause_option, seed_option, show_document,
-                      step_option)
+from tutor.limits import MAX_DIM, MAX_HEADS
+
+from .common import calculator_options, tutor_command
+from .matrix_specs import MATRIX, MatrixSpec
+from .output import show_document
+from .usage import check_limit, shape_text, usage_error
+from .values import parse_sentence, rng_for
 
 RANDOM = MatrixSpec("random", "random")
 
@@ -39,8 +42,7 @@ def _matrix(spec, option, d_model, seed):
     return spec.resolve(d_model, d_model, rng_for(seed, option))
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.argument("sentence")
 @click.option("--heads", type=int, default=2, show_default=True, metavar="H",
               help="Number of heads; must divide --dim.")
@@ -50,18 +52,13 @@ def _matrix(spec, option, d_model, seed):
 @click.option("--wk", type=MATRIX, default=None, help="Key weights. [default: random]")
 @click.option("--wv", type=MATRIX, default=None, help="Value weights. [default: random]")
 @click.option("--wo", type=MATRIX, default=None, help="Output projection. [default: random]")
-@step_option
-@pause_option
-@seed_option
-@output_options
-@pass_output
+@calculator_options(pause=True)
 def multihead(sentence, heads, dim, wq, wk, wv, wo, step, pause, seed, output):
     """Show multi-head self-attention on SENTENCE: split, each head, concat, Wo."""
-    from tutor.nn.attention import multi_head_attention_xw
     from tutor.render.multihead import multihead_document
-    from tutor.trace import Trace
+    from tutor.walkthroughs.attention import self_attention
 
-    from .embeddings import embedding_matrix
+    from .word_vector_options import embedding_matrix
 
     tokens = parse_sentence("SENTENCE", sentence)
     check_limit("--dim", dim, MAX_DIM, "a width")
@@ -72,14 +69,11 @@ def multihead(sentence, heads, dim, wq, wk, wv, wo, step, pause, seed, output):
     specs = {"--wq": wq or RANDOM, "--wk": wk or RANDOM, "--wv": wv or RANDOM,
              "--wo": wo or RANDOM}
     w = {opt: _matrix(spec, opt, dim, seed) for opt, spec in specs.items()}  # [d_model, d_model]
-    trace = Trace()
-    trace.record("x", x)
-    for opt, name in (("--wq", "w_q"), ("--wk", "w_k"), ("--wv", "w_v"), ("--wo", "w_o")):
-        trace.record(name, w[opt])
-    multi_head_attention_xw(x, x, w["--wq"], w["--wk"], w["--wv"], w["--wo"], heads,
-                            trace=trace)
     kinds = {name: specs[opt].describe() for opt, name in
              (("--wq", "w_q"), ("--wk", "w_k"), ("--wv", "w_v"), ("--wo", "w_o"))}
-    doc = multihead_document(trace, tokens, precision=output.precision, heads=heads,
+    recording = self_attention(tokens, x, w["--wq"], w["--wk"], w["--wv"], w["--wo"],
+                               heads=heads, multi_head_form=True, sources=sources,
+                               weight_kinds=kinds)
+    doc = multihead_document(recording.trace, tokens, precision=output.precision, heads=heads,
                              sources=sources, weight_kinds=kinds)
     show_document(output, doc, step=step, pause=pause)

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import click
 
-from .inputs import (MATRIX, MAX_DIM, MAX_POSITIONS, WORD_VECTOR, check_limit, parse_sentence,
-                     rng_for, shape_text, usage_error)
-from .options import output_options, pass_output, seed_option, show_document, step_option
+from tutor.limits import MAX_DIM, MAX_POSITIONS
+
+from .common import calculator_options, tutor_command
+from .matrix_specs import MATRIX, WORD_VECTOR
+from .output import show_document
+from .usage import check_limit, shape_text, usage_error
+from .values import parse_sentence, rng_for
 
 EPILOG = f"""\b
 Limits: --dim from 1 to {MAX_DIM}, --positions from 1 to {MAX_POSITIONS}. Tables wider than
@@ -27,8 +31,7 @@ Examples:
 """
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.option("--dim", type=int, default=None, metavar="D",
               help="Width d_model of each encoding. [default: 4]")
 @click.option("--positions", type=int, default=None, metavar="N",
@@ -43,22 +46,13 @@ Examples:
               help="The learned table [positions×d_model]: inline, .npy, .json or .csv.")
 @click.option("--compare", nargs=2, default=None, metavar="A B",
               help="Two orderings of the same words: self-attention without and with PE.")
-@step_option
-@seed_option
-@output_options
-@pass_output
+@calculator_options()
 def posenc(dim, positions, sentence, embed, learned, table, compare, step, seed, output):
     """Show positional encodings: each column's formula, one cell worked out, the table.
 
     PE(pos, 2i) = sin(pos / 10000^(2i/d)) and PE(pos, 2i+1) = cos(pos / 10000^(2i/d)).
     """
-    from tutor.nn.analysis import row_permutation
-    from tutor.nn.walkthrough import self_attention_walkthrough
-    from tutor.nn.posenc import (add_positional_encoding, init_learned_encoding,
-                                 learned_encoding, sinusoidal_encoding)
-    from tutor.trace import Trace
-
-    from .embeddings import embedding_matrix
+    from .word_vector_options import embedding_matrix
 
     if dim is not None:
         check_limit("--dim", dim, MAX_DIM, "a width")
@@ -68,10 +62,9 @@ def posenc(dim, positions, sentence, embed, learned, table, compare, step, seed,
         raise usage_error("--table", "expected --learned with it (the table is a learned one)")
     if embed and not sentence:
         raise usage_error("--embed", "expected --sentence with it")
-    trace = Trace()
-
     if compare:
         from tutor.render.posenc import compare_document
+        from tutor.walkthroughs.attention import word_order
         for other in ("--sentence", "--learned", "--positions"):
             given = {"--sentence": sentence, "--learned": learned, "--positions": positions}
             if given[other]:
@@ -80,21 +73,16 @@ def posenc(dim, positions, sentence, embed, learned, table, compare, step, seed,
         if sorted(t.lower() for t in sentences[0]) != sorted(t.lower() for t in sentences[1]):
             raise usage_error("--compare", f"expected two orderings of the same words, got "
                                            f"'{compare[0]}' and '{compare[1]}'")
-        outs = {}
-        for name, tokens in zip("ab", sentences):
-            x, _ = embedding_matrix(tokens, dim=dim, embed=())               # [n, d_model]
-            eye = np.eye(x.shape[1])                                         # Wq = Wk = Wv = I
-            for key, posenc in (("plain", "none"), ("with_pe", "sinusoidal")):
-                outs[name, key], _ = self_attention_walkthrough(
-                    x, eye, eye, eye, posenc=posenc, trace=trace.scope(f"{name}.{key}"))
-        same_without = row_permutation(outs["a", "plain"], outs["b", "plain"]) is not None
-        same_with = row_permutation(outs["a", "with_pe"], outs["b", "with_pe"]) is not None
-        doc = compare_document(trace, sentences, precision=output.precision,
-                               same_without=same_without, same_with=same_with)
+        embeddings = [embedding_matrix(tokens, dim=dim)[0] for tokens in sentences]  # [n, d_model]
+        recording = word_order(sentences, embeddings)
+        doc = compare_document(recording.trace, sentences, precision=output.precision,
+                               same_without=recording.info["same_without"],
+                               same_with=recording.info["same_with"])
         show_document(output, doc, step=step)
         return
 
     from tutor.render.posenc import posenc_document
+    from tutor.walkthroughs.posenc import positional_table
     tokens = parse_sentence("--sentence", sentence) if sentence is not None else None
     if tokens and positions is not None and positions < len(tokens):
         raise usage_error("--positions", f"expected at least {len(tokens)} (the sentence's "
@@ -117,22 +105,13 @@ def posenc(dim, positions, sentence, embed, learned, table, compare, step, seed,
         source = f"--table ({table.describe()})"
     d = dim or 4
     n = positions or (len(tokens) if tokens else 6)
-    if learned:
-        if table is not None:
-            values = table.array
-        else:
-            values = init_learned_encoding(rng_for(seed, "--learned"), n, d)  # [n, d]
-            source = f"N(0, 1) draws from --seed {seed}, as a table looks before training"
-        trace.record("table", values)
-        pe = learned_encoding(values, n, trace=trace.scope("learned"))       # [n, d]
-    else:
-        pe = sinusoidal_encoding(n, d, trace=trace.scope("sinusoidal"))      # [n, d]
-    if tokens:
-        x, _ = embedding_matrix(tokens, dim=d, embed=embed)                  # [n_tok, d]
-        add_positional_encoding(x, pe, trace=trace.scope("input"))
-    doc = posenc_document(trace, kind="learned" if learned else "sinusoidal", d=d, n=n,
+    if learned and table is None:
+        source = f"N(0, 1) draws from --seed {seed}, as a table looks before training"
+    x = embedding_matrix(tokens, dim=d, embed=embed)[0] if tokens else None  # [n_tok, d]
+    recording = positional_table(n, d, learned=learned,
+                                 table=None if table is None else table.array,
+                                 rng=rng_for(seed, "--learned"), x=x, tokens=tokens)
+    doc = posenc_document(recording.trace, kind=recording.info["kind"], d=d, n=n,
                           precision=output.precision, tokens=tokens, source=source)
     show_document(output, doc, step=step)
 
-
-import numpy as np  # noqa: E402  (NumPy is imported with the command, never by `tutor --help`)

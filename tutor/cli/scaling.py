@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import click
 
-from .inputs import check_limit, rng_for, usage_error
-from .options import output_options, pass_output, seed_option, show_document, step_option
+from tutor.limits import (MAX_DK, MAX_DK_VALUES, MAX_ELEMENTS, MAX_KEYS, MAX_SAMPLES, MIN_KEYS,
+                          MIN_SAMPLES)
 
-MAX_DK = 4096            # the widest dk
-MAX_DK_VALUES = 8        # how many dk values at once
-MAX_SAMPLES = 20000      # random queries per dk
-MAX_KEYS = 64            # keys per query
-MAX_ELEMENTS = 30_000_000  # samples x keys x largest dk: the random keys drawn for one dk
+from .common import calculator_options, tutor_command
+from .output import show_document
+from .usage import check_limit, usage_error
+from .values import rng_for
 
 EPILOG = f"""\b
 DK values follow --dk (--dk 4 64 512), or come as one list (--dk 4,64,512)
@@ -45,8 +44,7 @@ def _dk_values(dk_options, dk_args) -> list[int]:
     return sorted(set(values))
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.argument("dk_args", nargs=-1, metavar="[DK]...")
 @click.option("--dk", "dk_options", multiple=True, metavar="DK",
               help="Widths of q and k to compare (repeatable, or a list).")
@@ -54,26 +52,21 @@ def _dk_values(dk_options, dk_args) -> list[int]:
               help="Random queries drawn for each dk.")
 @click.option("--keys", type=int, default=8, show_default=True, metavar="K",
               help="Keys each query is compared with (the softmax's width).")
-@seed_option
-@step_option
-@output_options
-@pass_output
+@calculator_options()
 def scaling(dk_args, dk_options, samples, keys, seed, step, output):
     """Show why attention divides by √dk: with random q and k of unit variance, the spread of
     q·k grows like √dk; unscaled, the softmax saturates and its gradient vanishes; scaled, it
     stays balanced."""
-    from tutor.nn.analysis import scaling_statistics
     from tutor.render.scaling import scaling_document
-    from tutor.trace import Trace
+    from tutor.walkthroughs.softmax import scaling as scaling_walkthrough
 
     dks = _dk_values(dk_options, dk_args)
-    check_limit("--samples", samples, MAX_SAMPLES, "a number of samples", low=10)
-    check_limit("--keys", keys, MAX_KEYS, "a number of keys", low=2)
+    check_limit("--samples", samples, MAX_SAMPLES, "a number of samples", low=MIN_SAMPLES)
+    check_limit("--keys", keys, MAX_KEYS, "a number of keys", low=MIN_KEYS)
     if samples * keys * max(dks) > MAX_ELEMENTS:
         raise usage_error("--samples", f"expected --samples × --keys × the largest dk to be at "
                                        f"most {MAX_ELEMENTS:,}, got {samples} × {keys} × "
                                        f"{max(dks)} = {samples * keys * max(dks):,}")
-    trace = Trace()
-    scaling_statistics(dks, rng_for(seed, "scaling"), samples, keys, trace=trace)
-    doc = scaling_document(trace, precision=output.precision, samples=samples, keys=keys, seed=seed)
+    recording = scaling_walkthrough(dks, rng_for(seed, "scaling"), samples, keys)
+    doc = scaling_document(recording.trace, precision=output.precision, samples=samples, keys=keys, seed=seed)
     show_document(output, doc, step=step)

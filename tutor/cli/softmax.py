@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import click
 
-from .inputs import MAX_DIM, check_finite, parse_numbers, usage_error
-from .options import output_options, pass_output, show_document, step_option
+from tutor.limits import MAX_VECTOR
+
+from .common import calculator_options, tutor_command
+from .output import show_document
+from .usage import usage_error
+from .values import check_finite, parse_numbers
 
 EPILOG = f"""\b
-NUMBERS are separate arguments (6 4) or one list ("6,4"); at most {MAX_DIM}.
+NUMBERS are separate arguments (6 4) or one list ("6,4"); at most {MAX_VECTOR}.
 Negative numbers work as they are: tutor softmax -1 2.
 
 \b
@@ -20,32 +24,26 @@ Examples:
 """
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80,
-                                                "ignore_unknown_options": True})
+@tutor_command(EPILOG, ignore_unknown_options=True)
 @click.argument("numbers", nargs=-1, required=True)
 @click.option("--scale", type=float, default=1.0, show_default=True, metavar="S",
               help="Multiply the numbers by S first (attention: S = 1/√dk).")
 @click.option("--temperature", type=float, default=1.0, show_default=True, metavar="T",
               help="Divide by T > 0 first: T > 1 flattens, T < 1 sharpens.")
-@step_option
-@output_options
-@pass_output
+@calculator_options(seed=False)
 def softmax(numbers, scale, temperature, step, output):
     """Show softmax on NUMBERS step by step: shift by the maximum, exp, sum, divide."""
-    from tutor.nn.analysis import softmax_with_temperature
     from tutor.render.softmax import softmax_document
-    from tutor.trace import Trace
+    from tutor.walkthroughs.softmax import softmax_steps
 
     for text in numbers:
         if text.startswith("--"):
             raise usage_error(text.split("=")[0], "expected --scale, --temperature, --step or "
                                                   "an output option, got an unknown option")
-    x = parse_numbers("NUMBERS", numbers, limit=MAX_DIM)                  # [n]
+    x = parse_numbers("NUMBERS", numbers)                                 # [n]
     check_finite("--scale", scale)
     check_finite("--temperature", temperature, positive=True, smallest=1e-6)
-    trace = Trace()
-    softmax_with_temperature(x, scale=scale, temperature=temperature, trace=trace)
-    doc = softmax_document(trace, precision=output.precision, scale=scale,
+    recording = softmax_steps(x, scale=scale, temperature=temperature)
+    doc = softmax_document(recording.trace, precision=output.precision, scale=scale,
                            temperature=temperature)
     show_document(output, doc, step=step)

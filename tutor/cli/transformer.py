@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import click
 
-from .inputs import parse_sentence, read_vectors, usage_error
-from .options import (build_model, match_dtype, output_options, pass_output, save_results,
-                      seed_option, show_document, stack_options, step_option, width_from_vectors)
+from tutor.limits import MAX_DIM
+
+from .common import calculator_options, tutor_command
+from .model_options import (build_model, match_dtype, save_results, stack_options,
+                            width_from_vectors)
+from .output import show_document
+from .usage import check_limit, usage_error
+from .values import parse_sentence, read_vectors
 
 EPILOG = """\b
 With sentences the target gets a causal mask; with --tgt-vectors add --causal
@@ -30,8 +35,7 @@ Examples:
 """
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.option("--src", default=None, metavar="TEXT", help="The source sentence (encoder).")
 @click.option("--tgt", default=None, metavar="TEXT", help="The target so far (decoder).")
 @click.option("--src-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",
@@ -40,24 +44,15 @@ Examples:
               help="Already-embedded target instead of --tgt.")
 @click.option("--causal", is_flag=True, help="Causal target mask for --tgt-vectors.")
 @stack_options
-@step_option
-@seed_option
-@output_options
-@pass_output
+@calculator_options()
 def transformer(src, tgt, src_vectors, tgt_vectors, causal, weights, heads, layers, dim, ff,
                 norm_first, activation, eps, save_weights, output_path, detail, step, seed,
                 output):
     """Show encoder and decoder together: masked self-attention, encoder–decoder attention,
     feed-forward, the output vectors and the next-token distribution."""
 
-
-    from tutor.nn.analysis import next_token_distribution
-    from tutor.nn.masks import causal_mask
-    from tutor.nn.posenc import add_positional_encoding, sinusoidal_encoding
     from tutor.render.stack import transformer_document
-    from tutor.trace import Trace
-
-    from .embeddings import embedding_matrix
+    from tutor.walkthroughs.stack import transform
 
     sentences = src is not None or tgt is not None
     vectors = src_vectors is not None or tgt_vectors is not None
@@ -80,18 +75,9 @@ def transformer(src, tgt, src_vectors, tgt_vectors, causal, weights, heads, laye
     dim = width_from_vectors(weights, dim, "--src-vectors", src_vectors)
     model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed)
     d_model = model.config.d_model
-    trace = Trace()
-    vocab = None
     if sentences:
-        parts = []
-        for name, tokens in (("src_input", src_tokens), ("tgt_input", tgt_tokens)):
-            x, _ = embedding_matrix(tokens, dim=d_model)                   # [n, d_model]
-            x = x.astype(model.dtype, copy=False)                          # the words follow the model
-            pe = sinusoidal_encoding(len(tokens), d_model, dtype=model.dtype)  # [n, d_model]
-            parts.append(add_positional_encoding(x, pe, trace=trace.scope(name)))
-        src_x, tgt_x = parts
-        src_labels, tgt_labels = src_tokens, tgt_tokens
-        causal = True
+        check_limit("--dim", d_model, MAX_DIM, "a width")                   # a word's vector
+        recording = transform(model, src_tokens=src_tokens, tgt_tokens=tgt_tokens)
     else:
         src_x = read_vectors("--src-vectors", src_vectors, d_model)       # [(B,) S, d_model]
         tgt_x = read_vectors("--tgt-vectors", tgt_vectors, d_model)       # [(B,) T, d_model]
@@ -102,26 +88,17 @@ def transformer(src, tgt, src_vectors, tgt_vectors, causal, weights, heads, laye
         if src_x.ndim != tgt_x.ndim or (src_x.ndim == 3 and src_x.shape[0] != tgt_x.shape[0]):
             raise usage_error("--tgt-vectors", f"expected the same batch as --src-vectors "
                                                f"{list(src_x.shape)}, got {list(tgt_x.shape)}")
-        trace.record("src", src_x if src_x.ndim == 3 else src_x[None])
-        trace.record("tgt", tgt_x if tgt_x.ndim == 3 else tgt_x[None])
-        src_labels = [f"s{i + 1}" for i in range(src_x.shape[-2])]
-        tgt_labels = [f"t{i + 1}" for i in range(tgt_x.shape[-2])]
-    mask = causal_mask(tgt_x.shape[-2]) if causal else None                # [T, T], True = hidden
-    out = model.forward(src_x, tgt_x, tgt_mask=mask, trace=trace)          # like tgt
-    if sentences:
-        vocab = list(dict.fromkeys(t.lower() for t in src_tokens + tgt_tokens))
-        table, _ = embedding_matrix(vocab, dim=d_model)                    # [n_vocab, d_model]
-        table = table.astype(model.dtype, copy=False)
-        trace.record("vocab_embeddings", table)
-        next_token_distribution(out[-1], table, trace=trace.scope("next"))  # [n_vocab]
-    save_results(model, save_weights, output_path, out)
+        recording = transform(model, src_vectors=src_x, tgt_vectors=tgt_x, causal=causal)
+    save_results(model, save_weights, output_path, recording.output)
+    causal, vocab = recording.info["causal"], recording.info["vocab"]
     c = model.config
     settings = {"d_model": c.d_model, "heads": c.nhead, "encoder_layers": c.num_encoder_layers,
                 "decoder_layers": c.num_decoder_layers, "dim_feedforward": c.dim_feedforward,
                 "norm_first": c.norm_first, "activation": c.activation,
                 "eps": c.layer_norm_eps, "causal": bool(causal), "vocabulary": vocab,
                 "weights": "file" if weights else f"random (seed {seed})"}
-    doc = transformer_document(trace, src_labels, tgt_labels, precision=output.precision,
+    doc = transformer_document(recording.trace, recording.info["src_labels"],
+                               recording.info["tgt_labels"], precision=output.precision,
                                n_enc=c.num_encoder_layers, n_dec=c.num_decoder_layers,
                                norm_first=c.norm_first, detail=detail, sentence=sentences,
                                causal=bool(causal), vocab=vocab, settings=settings)

@@ -1,17 +1,17 @@
 """Lesson mode: the course as data (TOML files in the top-level ``lessons/`` folder), the
-computations lessons may run, answer checking, progress and the runner.
+computations lessons may run, answer checking, progress and the session that shows a lesson.
 
 * :mod:`.course`   -- the lesson format and its loader (``load_course``);
 * :mod:`.compute`  -- the registry of computations and references into their results;
 * :mod:`.answers`  -- reading a learner's answer and checking it;
 * :mod:`.check`    -- the validator behind ``tutor lesson check`` and the tests;
 * :mod:`.progress` -- the progress file, written atomically;
-* :mod:`.runner`   -- showing a lesson, asking its questions.
+* :mod:`.session`  -- showing a lesson, asking its questions.
 
-Nothing here computes model math: every number comes from ``tutor.nn`` through a
-:class:`tutor.trace.Trace`.
+Nothing here computes model math: every number comes from a walkthrough
+(:mod:`tutor.walkthroughs`), the same one the commands run.
 """
 
-from .course import Course, Lesson, LessonError, Step, load_course
+from .course import Course, Lesson, LessonError, LessonStep, load_course
 
-__all__ = ["Course", "Lesson", "LessonError", "Step", "load_course"]
+__all__ = ["Course", "Lesson", "LessonError", "LessonStep", "load_course"]

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compute import ComputeError, Result, expected, fill, run_step
+from .compute import ComputeError, Result, expected, fill, run_lesson_computation
 from .course import Course, LessonError, load_course
 
 
@@ -55,7 +55,7 @@ def check_lesson(lesson, report: Report) -> None:
                 if step.ask and not isinstance(step.args.get("sentence"), str):
                     report.problems.append(f"{here}: 'ask' needs args.sentence as the default "
                                            f"sentence")
-                result = run_step(step)
+                result = run_lesson_computation(step)
                 results[step.id] = result
                 unknown = [n for n in (step.show or []) if n not in result.show_names()]
                 if unknown:

@@ -1,9 +1,10 @@
 """The computations a lesson may run, and references into their results.
 
 A lesson names a computation and its arguments (``compute = "attention"``,
-``args = { sentence = "the cat sat" }``). Each computation here calls the engine
-(``tutor.nn``) with a :class:`~tutor.trace.Trace` and returns the trace with labels for its
-axes and the views to show; it never does model math itself. A question's answer is a
+``args = { sentence = "the cat sat" }``). This module is a registry: each computation checks
+its TOML arguments, calls the same walkthrough (:mod:`tutor.walkthroughs`) a command calls,
+and returns what it recorded with labels for its axes and the views to show; it never runs
+the engine itself. A question's answer is a
 reference ``"<step id>:<trace name>[row, col]"`` into such a result, where each index is a
 0-based integer (negative counts from the end) or a label: a token (``the``), a dimension
 (``d1``), or a label the computation gives that axis.
@@ -20,10 +21,10 @@ from typing import Callable
 import numpy as np
 
 from tutor.errors import TutorError
+from tutor.limits import (MAX_DK, MAX_DK_VALUES, MAX_ELEMENTS, MAX_KEYS, MAX_LESSON_DIM,
+                          MAX_LESSON_POSITIONS, MAX_LESSON_WORDS, MAX_SAMPLES, MIN_KEYS,
+                          MIN_SAMPLES, SEED_LIMIT)
 from tutor.trace import Trace
-
-MAX_WORDS = 8               # the learner's own sentence: enough to read in 80 columns
-MAX_WIDTH = 8               # d_model of a lesson's example
 
 
 class ComputeError(TutorError):
@@ -32,7 +33,7 @@ class ComputeError(TutorError):
 
 
 @dataclass
-class View:
+class LessonView:
     """A matrix to show from the trace, with its labels."""
 
     name: str
@@ -46,26 +47,47 @@ class View:
 
 @dataclass
 class Result:
-    """What a computation gives: the trace, axis labels, and what to show."""
+    """What a computation gives: the trace, axis labels, and the document the learner sees:
+    a walkthrough's own (attention), or one made from ``views``, a step per group."""
 
     name: str
     trace: Trace
     tokens: list[str]                      # labels of the main token axis
     axes: dict[str, tuple] = field(default_factory=dict)   # trace-name pattern -> labels per axis
-    views: list[View] = field(default_factory=list)
-    document: object = None                # a tutor.render.document.Document (attention)
+    views: list[LessonView] = field(default_factory=list)
+    document: object = None                # a tutor.render.document.Document
     facts: list[str] = field(default_factory=list)        # one-line notes shown with it
 
+    def __post_init__(self):
+        if self.document is None:
+            self.document = views_document(self.name, self.trace, self.views, self.facts)
+
     def show_names(self) -> list[str]:
-        """The names ``show = [...]`` may use: walkthrough step keys or view groups/names."""
-        if self.document is not None:
-            return [s.key for s in self.document.steps]
+        """The names ``show = [...]`` may use: step keys, and the matrix keys of a step that
+        only shows matrices (one of them may be shown alone)."""
         names = []
-        for view in self.views:
-            for name in (view.group, view.key):
-                if name and name not in names:
-                    names.append(name)
+        for step in self.document.steps:
+            keys = [step.key] + ([m.key for part in step.parts for m in part.matrices]
+                                 if not step.formula else [])
+            names += [key for key in keys if key and key not in names]
         return names
+
+
+def views_document(name: str, trace, views: list[LessonView], facts: list[str]):
+    """A document of the views: one step per group (titled and keyed by it, no formula),
+    holding its matrices; the facts are its notes."""
+    from tutor.render.builder import DocumentBuilder
+    from tutor.render.document import Part
+
+    builder = DocumentBuilder(trace)
+    groups: dict[str, list[LessonView]] = {}
+    for view in views:
+        groups.setdefault(view.group or view.key, []).append(view)
+    for group, members in groups.items():
+        matrices = [builder.first_matrix(v.name, v.key, v.rows, v.cols, heat=v.heat,
+                                         caption=v.caption) for v in members]
+        builder.step(group, "", "", Part("", matrices), key=group)
+    return builder.document(name, name, [], {}, notes=list(facts))
 
 
 REGISTRY: dict[str, Callable[..., Result]] = {}
@@ -80,7 +102,7 @@ def computation(name: str, **defaults):
     return register
 
 
-def run(name: str, args: dict) -> Result:
+def run_computation(name: str, args: dict) -> Result:
     """Run computation ``name`` with ``args`` (unknown names and arguments are errors)."""
     if name not in REGISTRY:
         raise ComputeError(f"unknown computation {name!r}; expected one of "
@@ -97,23 +119,17 @@ def run(name: str, args: dict) -> Result:
 # --- helpers -------------------------------------------------------------------------------
 
 def _tokens(sentence, what="sentence") -> list[str]:
-    from tutor.embeddings import tokenize
+    from tutor.walkthroughs.word_vectors import tokenize
 
     if not isinstance(sentence, str):
         raise ComputeError(f"expected the {what} as text, got {sentence!r}")
     tokens = tokenize(sentence)
     if not tokens:
         raise ComputeError(f"expected at least one word in the {what}, got none")
-    if len(tokens) > MAX_WORDS:
-        raise ComputeError(f"expected at most {MAX_WORDS} words in the {what}, got {len(tokens)}")
+    if len(tokens) > MAX_LESSON_WORDS:
+        raise ComputeError(f"expected at most {MAX_LESSON_WORDS} words in the {what}, got "
+                           f"{len(tokens)}")
     return tokens
-
-
-def _embeddings(tokens: list[str], dim: int):
-    """X: the notes' vectors for THE, CAT, SAT at width 4, else a vector derived from the word."""
-    from tutor.embeddings import word_vector
-
-    return np.array([word_vector(t, dim) for t in tokens], dtype=np.float64)   # [n, dim]
 
 
 def _int(value, what: str, low: int, high: int) -> int:
@@ -128,11 +144,17 @@ def _bool(value, what: str) -> bool:
     return value
 
 
+def _seed(value) -> int:
+    return _int(value, "seed", 0, SEED_LIMIT - 1)
+
+
 def _weights(kind, rows: int, cols: int, rng):
+    from tutor.walkthroughs.inputs import random_tenths
+
     if kind == "identity":
         return np.eye(rows, cols)                                       # [rows, cols]
     if kind == "random":
-        return rng.integers(-10, 11, size=(rows, cols)) / 10.0          # entries -1.0 ... 1.0
+        return random_tenths(rng, rows, cols)                           # [rows, cols]
     raise ComputeError(f"expected a weight kind 'identity' or 'random', got {kind!r}")
 
 
@@ -146,189 +168,168 @@ def dims(n: int) -> list[str]:
              posenc="none", weights="identity", seed=0)
 def attention(sentence, dim, heads, causal, scale, posenc, weights, seed) -> Result:
     """Self-attention as ``tutor attention`` runs it: the six steps, recorded."""
-    from tutor.nn.walkthrough import self_attention_walkthrough
     from tutor.render.attention import attention_document
     from tutor.render.document import unique_labels
+    from tutor.walkthroughs.attention import self_attention
+    from tutor.walkthroughs.inputs import word_embeddings
 
     tokens = _tokens(sentence)
-    dim = _int(dim, "dim", 1, MAX_WIDTH)
+    dim = _int(dim, "dim", 1, MAX_LESSON_DIM)
     heads = _int(heads, "heads", 1, dim)
     causal, scale = _bool(causal, "causal"), _bool(scale, "scale")
     if dim % heads:
         raise ComputeError(f"expected heads to divide dim {dim}, got {heads}")
     if posenc not in ("none", "sinusoidal"):
         raise ComputeError(f"expected posenc 'none' or 'sinusoidal', got {posenc!r}")
-    rng = np.random.default_rng(_int(seed, "seed", 0, 2**32 - 1))
-    x = _embeddings(tokens, dim)                                        # [n, d_model]
+    rng = np.random.default_rng(_seed(seed))
+    x, sources = word_embeddings(tokens, dim)                           # [n, d_model]
     w_q, w_k, w_v = (_weights(weights, dim, dim, rng) for _ in range(3))  # [d_model, d_k]
     w_o = _weights(weights, dim, dim, rng) if heads > 1 else None     # [d_v, d_model]
-    trace = Trace()
-    self_attention_walkthrough(x, w_q, w_k, w_v, w_o, n_head=heads, causal=causal,
-                               scaled=scale, posenc=posenc, trace=trace)
     kinds = {k: weights for k in ("w_q", "w_k", "w_v", "w_o")}
-    from tutor.embeddings import NOTES_DIM, NOTES_VECTORS
-    sources = ["notes" if t.lower() in NOTES_VECTORS and dim == NOTES_DIM else "derived"
-               for t in tokens]
-    doc = attention_document(trace, tokens, heads=heads, causal=causal, scaled=scale,
-                             posenc=posenc, sources=sources, weight_kinds=kinds)
+    recording = self_attention(tokens, x, w_q, w_k, w_v, w_o, heads=heads, causal=causal,
+                               scaled=scale, posenc=posenc, sources=sources, weight_kinds=kinds)
+    doc = attention_document(recording.trace, tokens, **recording.info)
     labels = unique_labels(tokens)
     square = (labels, labels)
     axes = {"*scores": square, "*scaled": square, "*weights": square, "*masked": square,
             "*mask": square, "*.pe": (labels, None)}
-    return Result("attention", trace, labels, axes, document=doc)
+    return Result("attention", recording.trace, labels, axes, document=doc)
 
 
 @computation("softmax", logits=[[6.0, 4.0]], rows=None, cols=None)
 def softmax_rows(logits, rows, cols) -> Result:
     """softmax of each row of ``logits``, recorded step by step (shift, exp, sum)."""
-    from tutor.nn.functional import softmax
+    from tutor.walkthroughs.softmax import softmax_rows as softmax_walkthrough
 
     array = _matrix(logits, "logits")
     n_rows, n_cols = array.shape
     rows = _labels(rows, n_rows, "rows") or [f"row {i + 1}" for i in range(n_rows)]
     cols = _labels(cols, n_cols, "cols") or [f"x{i + 1}" for i in range(n_cols)]
-    trace = Trace()
-    trace.record("logits", array)
-    softmax(array, axis=-1, trace=trace.scope("softmax"))               # [rows, cols]
+    recording = softmax_walkthrough(array)
     axes = {"*": (rows, cols)}
-    views = [View("logits", "logits", rows, cols, group="logits"),
-             View("softmax", "softmax.out", rows, cols, heat=True, caption="each row sums to 1",
+    views = [LessonView("logits", "logits", rows, cols, group="logits"),
+             LessonView("softmax", "softmax.out", rows, cols, heat=True, caption="each row sums to 1",
                   group="softmax")]
-    return Result("softmax", trace, [], axes, views)
+    return Result("softmax", recording.trace, [], axes, views)
 
 
 @computation("dot-growth", dims=[4, 64, 512], samples=2000, keys=8, seed=0)
 def dot_growth(dims, samples, keys, seed) -> Result:
     """Why attention scales: the engine's statistics of q·k for random N(0, 1) queries and
     keys at several widths dk, and of the softmax over them with and without ÷√dk."""
-    from tutor.nn.analysis import scaling_statistics
+    from tutor.walkthroughs.softmax import scaling
 
     if not isinstance(dims, list) or not dims or not all(
-            isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 4096 for d in dims):
-        raise ComputeError(f"expected dims as a list of widths from 1 to 4096, got {dims!r}")
-    samples = _int(samples, "samples", 10, 20000)
-    keys = _int(keys, "keys", 2, 64)
-    if len(dims) > 8 or samples * keys * max(dims) > 30_000_000:      # as tutor scaling's limits
-        raise ComputeError(f"expected at most 8 widths and samples × keys × the largest width "
-                           f"at most 30,000,000, got {len(dims)} widths and "
-                           f"{samples * keys * max(dims):,}")
-    rng = np.random.default_rng(_int(seed, "seed", 0, 2**32 - 1))
-    trace = Trace()
-    scaling_statistics(dims, rng, samples, keys, trace=trace)
+            isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= MAX_DK for d in dims):
+        raise ComputeError(f"expected dims as a list of widths from 1 to {MAX_DK}, got {dims!r}")
+    samples = _int(samples, "samples", MIN_SAMPLES, MAX_SAMPLES)
+    keys = _int(keys, "keys", MIN_KEYS, MAX_KEYS)
+    if len(dims) > MAX_DK_VALUES or samples * keys * max(dims) > MAX_ELEMENTS:
+        raise ComputeError(f"expected at most {MAX_DK_VALUES} widths and samples × keys × the "
+                           f"largest width at most {MAX_ELEMENTS:,}, got {len(dims)} widths "
+                           f"and {samples * keys * max(dims):,}")
+    recording = scaling(dims, np.random.default_rng(_seed(seed)), samples, keys)
     rows = [f"dk{d}" for d in dims]
     cols = ["dk", "√dk", "sd", "top", "top ÷√", "grad", "grad ÷√"]
-    views = [View("q·k and the softmax, by width", "table", rows, cols,
+    views = [LessonView("q·k and the softmax, by width", "table", rows, cols,
                   caption="sd: spread of q·k; top: mean largest weight; grad: mean size of "
                           "the softmax's gradient; ÷√: after dividing the scores by √dk")]
     facts = [f"{samples} random queries per width, each against {keys} random keys; every "
              "entry drawn from N(0, 1)."]
-    return Result("dot-growth", trace, [], {"table": (rows, cols)}, views, facts=facts)
+    return Result("dot-growth", recording.trace, [], {"table": (rows, cols)}, views, facts=facts)
 
 
 @computation("posenc", positions=4, dim=4, learned=False, seed=0)
 def posenc(positions, dim, learned, seed) -> Result:
     """The sinusoidal table (and, with ``learned``, an untrained learned table)."""
-    from tutor.nn.posenc import init_learned_encoding, learned_encoding, sinusoidal_encoding
+    from tutor.walkthroughs.posenc import positional_table, sinusoidal_beside_learned
 
-    positions = _int(positions, "positions", 1, 64)
-    dim = _int(dim, "dim", 1, MAX_WIDTH)
+    positions = _int(positions, "positions", 1, MAX_LESSON_POSITIONS)
+    dim = _int(dim, "dim", 1, MAX_LESSON_DIM)
     learned = _bool(learned, "learned")
-    trace = Trace()
-    sinusoidal_encoding(positions, dim, trace=trace.scope("sin"))
-    rows = [f"pos {i}" for i in range(positions)]
-    views = [View("angle pos/10000^(2i/d)", "sin.angles", rows, dims(dim), group="angles"),
-             View("PE (sinusoidal)", "sin.pe", rows, dims(dim), group="pe")]
     if learned:
-        rng = np.random.default_rng(_int(seed, "seed", 0, 2**32 - 1))
-        table = init_learned_encoding(rng, positions, dim)
-        learned_encoding(table, positions, trace=trace.scope("learned"))
-        views.append(View("PE (learned, before training)", "learned.pe", rows, dims(dim),
+        recording = sinusoidal_beside_learned(positions, dim, np.random.default_rng(_seed(seed)))
+    else:
+        recording = positional_table(positions, dim)
+    rows = [f"pos {i}" for i in range(positions)]
+    views = [LessonView("angle pos/10000^(2i/d)", "sinusoidal.angles", rows, dims(dim),
+                  group="angles"),
+             LessonView("PE (sinusoidal)", "sinusoidal.pe", rows, dims(dim), group="pe")]
+    if learned:
+        views.append(LessonView("PE (learned, before training)", "learned.pe", rows, dims(dim),
                           group="learned"))
     axes = {"*angles": (rows, dims(dim)), "*.pe": (rows, dims(dim)),
-            "sin.frequencies": (dims(dim),)}
-    return Result("posenc", trace, [], axes, views)
+            "sinusoidal.frequencies": (dims(dim),)}
+    return Result("posenc", recording.trace, [], axes, views)
 
 
 @computation("add-norm", sentence="the cat sat", dim=4, seed=0)
 def add_norm(sentence, dim, seed) -> Result:
     """One encoder layer of the engine on the sentence (one head, random weights), plus
     layer norm and batch norm of its first residual sum for comparison."""
-    from tutor.nn.functional import batch_norm, layer_norm
     from tutor.nn.model import Transformer
     from tutor.render.document import unique_labels
+    from tutor.walkthroughs.stack import norms_in_encoder_layer
 
     tokens = _tokens(sentence)
-    dim = _int(dim, "dim", 2, MAX_WIDTH)
+    dim = _int(dim, "dim", 2, MAX_LESSON_DIM)
     model = Transformer.random(d_model=dim, nhead=1, num_encoder_layers=1, num_decoder_layers=1,
-                               dim_feedforward=2 * dim, seed=_int(seed, "seed", 0, 2**32 - 1))
-    x = _embeddings(tokens, dim)                                        # [n, d_model]
-    trace = Trace()
-    model.encode(x, trace=trace)
+                               dim_feedforward=2 * dim, seed=_seed(seed))
+    recording = norms_in_encoder_layer(model, tokens)
     layer = "encoder.layers.0."
-    resid = trace[layer + "add1"]                                       # [1, n, d_model]
-    layer_norm(resid, trace=trace.scope("ln"))
-    batch_norm(resid, trace=trace.scope("bn"))
     labels = unique_labels(tokens)
     d = dims(dim)
     axes = {"bn.mean": (["value"], d), "bn.var": (["value"], d),
             "*mean": (labels, ["value"]), "*var": (labels, ["value"]), "*": (labels, d)}
-    views = [View("x (sublayer input)", layer + "input", labels, d, group="residual"),
-             View("attention(x)", layer + "self_attn.out_proj", labels, d, group="residual"),
-             View("x + attention(x)", layer + "add1", labels, d, group="residual"),
-             View("layer norm: mean", "ln.mean", labels, ["mean"], group="layer-norm"),
-             View("variance", "ln.var", labels, ["var"], group="layer-norm"),
-             View("layer norm", "ln.out", labels, d, group="layer-norm"),
-             View("batch norm: mean", "bn.mean", ["mean"], d, group="batch-norm"),
-             View("batch norm", "bn.out", labels, d, group="batch-norm"),
-             View("after the feed-forward: add & norm", layer + "norm2.out", labels, d,
+    views = [LessonView("x (sublayer input)", layer + "input", labels, d, group="residual"),
+             LessonView("attention(x)", layer + "self_attn.out_proj", labels, d, group="residual"),
+             LessonView("x + attention(x)", layer + "add1", labels, d, group="residual"),
+             LessonView("layer norm: mean", "ln.mean", labels, ["mean"], group="layer-norm"),
+             LessonView("variance", "ln.var", labels, ["var"], group="layer-norm"),
+             LessonView("layer norm", "ln.out", labels, d, group="layer-norm"),
+             LessonView("batch norm: mean", "bn.mean", ["mean"], d, group="batch-norm"),
+             LessonView("batch norm", "bn.out", labels, d, group="batch-norm"),
+             LessonView("after the feed-forward: add & norm", layer + "norm2.out", labels, d,
                   group="layer")]
     facts = [f"One encoder layer, d_model = {dim}, one head, random weights (seed {seed}); "
              "post-norm as in the 2017 paper: norm(x + sublayer(x))."]
-    return Result("add-norm", trace, labels, axes, views, facts=facts)
+    return Result("add-norm", recording.trace, labels, axes, views, facts=facts)
 
 
 @computation("transformer", source="the cat sat", target="<s> le chat", dim=4, heads=2,
              seed=0)
 def transformer(source, target, dim, heads, seed) -> Result:
     """One encoder-decoder pass of the engine (one layer each, random weights), the decoder
-    masked with the causal mask."""
-    from tutor.nn.masks import causal_mask
+    masked with the causal mask, as ``tutor transformer`` runs it."""
     from tutor.nn.model import Transformer
-    from tutor.nn.posenc import add_positional_encoding, sinusoidal_encoding
     from tutor.render.document import unique_labels
+    from tutor.walkthroughs.stack import transform
 
     src, tgt = _tokens(source, "source"), _tokens(target, "target")
-    dim = _int(dim, "dim", 2, MAX_WIDTH)
+    dim = _int(dim, "dim", 2, MAX_LESSON_DIM)
     heads = _int(heads, "heads", 1, dim)
     if dim % heads:
         raise ComputeError(f"expected heads to divide dim {dim}, got {heads}")
     model = Transformer.random(d_model=dim, nhead=heads, num_encoder_layers=1,
-                               num_decoder_layers=1, dim_feedforward=2 * dim,
-                               seed=_int(seed, "seed", 0, 2**32 - 1))
-    trace = Trace()
-    inputs = []                                                        # X + PE, as tutor transformer
-    for name, tokens in (("src_input", src), ("tgt_input", tgt)):
-        pe = sinusoidal_encoding(len(tokens), dim)                     # [n, d_model]
-        inputs.append(add_positional_encoding(_embeddings(tokens, dim), pe,
-                                              trace=trace.scope(name)))
-    model.forward(*inputs, tgt_mask=causal_mask(len(tgt)), trace=trace)
+                               num_decoder_layers=1, dim_feedforward=2 * dim, seed=_seed(seed))
+    recording = transform(model, src_tokens=src, tgt_tokens=tgt)
     s, t = unique_labels(src), unique_labels(tgt)
     h = [f"head{i + 1}" for i in range(heads)]
     enc, dec = "encoder.layers.0.", "decoder.layers.0."
     axes = {enc + "self_attn.weights": (h, s, s), dec + "self_attn.weights": (h, t, t),
             dec + "multihead_attn.weights": (h, t, s), "encoder.*": (s, dims(dim)),
             "decoder.*": (t, dims(dim))}
-    views = [View("encoder self-attention (head 1)", enc + "self_attn.weights", s, s, heat=True,
+    views = [LessonView("encoder self-attention (head 1)", enc + "self_attn.weights", s, s, heat=True,
                   group="encoder"),
-             View("encoder output (memory)", "encoder.norm.out", s, dims(dim), group="encoder"),
-             View("masked self-attention (head 1)", dec + "self_attn.weights", t, t, heat=True,
+             LessonView("encoder output (memory)", "encoder.norm.out", s, dims(dim), group="encoder"),
+             LessonView("masked self-attention (head 1)", dec + "self_attn.weights", t, t, heat=True,
                   caption="zero above the diagonal", group="masked"),
-             View("cross-attention (head 1)", dec + "multihead_attn.weights", t, s, heat=True,
+             LessonView("cross-attention (head 1)", dec + "multihead_attn.weights", t, s, heat=True,
                   caption="rows: target, columns: source", group="cross"),
-             View("decoder output", "decoder.norm.out", t, dims(dim), group="output")]
+             LessonView("decoder output", "decoder.norm.out", t, dims(dim), group="output")]
     facts = [f"d_model = {dim}, {heads} heads, one encoder and one decoder layer, random "
              f"weights (seed {seed}); source: {' '.join(src)}; target so far: {' '.join(tgt)}."]
-    return Result("transformer", trace, t, axes, views, facts=facts)
+    return Result("transformer", recording.trace, t, axes, views, facts=facts)
 
 
 def _matrix(value, what: str) -> np.ndarray:
@@ -432,12 +433,12 @@ def resolve(result: Result, ref: Reference) -> float:
 PLACEHOLDER = re.compile(r"\{([a-z0-9][a-z0-9-]*)\.token\[(-?\d+)\]\}")
 
 
-def run_step(step, sentence: str | None = None) -> Result:
+def run_lesson_computation(step, sentence: str | None = None) -> Result:
     """Run a compute step; ``sentence`` replaces ``args.sentence`` (the learner's own)."""
     args = dict(step.args)
     if sentence is not None:
         args["sentence"] = sentence
-    return run(step.compute, args)
+    return run_computation(step.compute, args)
 
 
 def fill(text: str, results: dict[str, Result]) -> str:

@@ -46,7 +46,7 @@ class LessonError(TutorError):
 
 
 @dataclass
-class Step:
+class LessonStep:
     """One step of a lesson; ``kind`` is prose, compute, number or choice."""
 
     id: str
@@ -79,7 +79,7 @@ class Lesson:
     number: int                          # 1-based position in the course
     title: str
     summary: str
-    steps: list[Step]
+    steps: list[LessonStep]
     path: Path
 
     def step_index(self, step_id: str) -> int:
@@ -89,7 +89,7 @@ class Lesson:
         raise KeyError(step_id)
 
     @property
-    def questions(self) -> list[Step]:
+    def questions(self) -> list[LessonStep]:
         return [s for s in self.steps if s.is_question]
 
 
@@ -150,7 +150,7 @@ def step_kind(table: dict, where: str) -> str:
                       f"{sorted(table)}")
 
 
-def parse_step(table, where: str) -> Step:
+def parse_step(table, where: str) -> LessonStep:
     _expect(table, dict, where, "a table")
     kind = step_kind(table, where)
     step_id = _expect(table.get("id"), str, where, "an 'id' (lower-case letters, digits, -)")
@@ -161,7 +161,7 @@ def parse_step(table, where: str) -> Step:
     extra = set(table) - STEP_KEYS[kind]
     if extra:
         raise LessonError(f"{where}: unknown keys for a {kind} step: {', '.join(sorted(extra))}")
-    step = Step(id=step_id, kind=kind)
+    step = LessonStep(id=step_id, kind=kind)
     for key in ("text", "ask", "title", "question", "explain"):
         if key in table:
             setattr(step, key, _expect(table[key], str, where, f"'{key}' as a string"))

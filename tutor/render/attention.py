@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from .builder import DocumentBuilder
 from .document import (MASKED_LOGIT, factor, Document, MatrixView, Part, Step, dim_labels,
                        format_number, format_vector, is_integral, unique_labels)
 
@@ -72,13 +73,16 @@ def _pick_pair(scores: np.ndarray, allowed: np.ndarray | None) -> tuple[int, int
     return row, max(candidates, key=lambda c: (scores[row, c], c))
 
 
-class _Builder:
+class AttentionBuilder(DocumentBuilder):
+    """The self-attention walkthrough's steps, each added (and numbered) by the builder:
+    inputs, projections, scores, scaled, softmax, output, and with the multi-head form
+    concat and projection."""
+
     def __init__(self, trace, tokens, *, precision, heads, causal, scaled, posenc, sources,
                  weight_kinds):
-        self.t = trace
+        super().__init__(trace, precision)
         self.tokens = tokens
         self.labels = unique_labels(tokens)
-        self.p = precision
         self.heads = heads
         # the multi-head form (head<i>. scopes, concatenation, Wo) as recorded, even for 1 head
         self.per_head = heads > 1 or "head0.q" in trace
@@ -91,32 +95,24 @@ class _Builder:
         self.n = len(tokens)
 
     # --- helpers -----------------------------------------------------------------------
-    def fmt(self, value, integral=None):
-        if integral is None:
-            integral = is_integral([value])
-        return format_number(value, self.p, integral)
-
-    def vec(self, values):
-        return format_vector(values, self.p)
-
     def scope(self, head):
         return "" if head is None else f"head{head}."
 
     def allowed(self, head) -> np.ndarray | None:
         key = self.scope(head) + "mask"
-        if key not in self.t:
+        if key not in self.trace:
             return None
-        return np.isfinite(self.t[key]) & np.ones((self.n, self.n), bool)
+        return np.isfinite(self.trace[key]) & np.ones((self.n, self.n), bool)
 
     def token_matrix(self, name, key, **kw):
-        values = self.t[key]
+        values = self.trace[key]
         return MatrixView(name, key, values, self.labels, dim_labels(values.shape[1]), **kw)
 
     def head_heading(self, head):
         if head is None:
             return ""
-        d_head_k = self.t[f"head{head}.q"].shape[1]
-        d_head_v = self.t[f"head{head}.v"].shape[1]
+        d_head_k = self.trace[f"head{head}.q"].shape[1]
+        d_head_v = self.trace[f"head{head}.v"].shape[1]
         lo_k, lo_v = head * d_head_k + 1, head * d_head_v + 1
         cols = f"columns {lo_k}–{lo_k + d_head_k - 1}"
         if d_head_v != d_head_k:
@@ -131,7 +127,7 @@ class _Builder:
 
     # --- steps -------------------------------------------------------------------------
     def step_inputs(self) -> Step:
-        x = self.t["x"]
+        x = self.trace["x"]
         n, d_model = x.shape
         mats = [self.token_matrix("X", "x")]
         worked = []
@@ -140,21 +136,21 @@ class _Builder:
                   "--embed": "given by --embed", "--embeddings": "row 1 of --embeddings"}
         worked.append(f"x({first}) = {self.vec(x[0])}  ({source.get(self.sources[0], self.sources[0])})")
         if self.posenc != "none":
-            pe = self.t["input.pe"]
+            pe = self.trace["input.pe"]
             mats.append(MatrixView("PE", "input.pe", pe, [f"pos {i}" for i in range(n)],
                                    dim_labels(d_model)))
             mats.append(self.token_matrix("X + PE", "input.out"))
             r = min(1, n - 1)
             worked.append(f"x({self.labels[r]}) + pe({r}) = {self.vec(x[r])} + "
-                          f"{self.vec(pe[r])} = {self.vec(self.t['input.out'][r])}")
+                          f"{self.vec(pe[r])} = {self.vec(self.trace['input.out'][r])}")
         names = [("Wq", "w_q"), ("Wk", "w_k"), ("Wv", "w_v")]
         if self.per_head:
             names.append(("Wo", "w_o"))
         for name, key in names:
-            w = self.t[key]
+            w = self.trace[key]
             mats.append(MatrixView(name, key, w, dim_labels(w.shape[0]), dim_labels(w.shape[1])))
         kinds = [self.kinds.get(k, "") for _, k in names[:3]]
-        if all(k == "identity" for k in kinds) and self.t["w_q"].shape[0] == self.t["w_q"].shape[1]:
+        if all(k == "identity" for k in kinds) and self.trace["w_q"].shape[0] == self.trace["w_q"].shape[1]:
             weights_text = ("Here they are the identity, so Q, K and V will equal "
                             + ("X + PE." if self.posenc != "none" else "X."))
         else:
@@ -171,23 +167,23 @@ class _Builder:
             formula = "X + PE (one row per token),  Wq, Wk, Wv"
         if self.per_head:
             formula += ", Wo"
-        return Step(1, "Inputs: embeddings and weights", formula,
+        return self.step("Inputs: embeddings and weights", formula,
                     r"X \in \mathbb{R}^{n \times d_{model}},\; W_q, W_k, W_v",
                     [Part("", mats, worked, meaning)], key="inputs")
 
     def step_projections(self) -> Step:
         parts = []
-        x = self.t[self.x_name]
+        x = self.trace[self.x_name]
         for head in self.head_list():
             s = self.scope(head)
-            q = self.t[s + "q"]
+            q = self.trace[s + "q"]
             mats = [self.token_matrix(self.sub(head, "Q"), s + "q"),
                     self.token_matrix(self.sub(head, "K"), s + "k"),
                     self.token_matrix(self.sub(head, "V"), s + "v")]
             col = 0 if head is None else head * q.shape[1]
-            w_col = self.t["w_q"][:, col]
+            w_col = self.trace["w_q"][:, col]
             worked = [f"{self.sub(head, 'Q')}({self.labels[0]}, d1) = x({self.labels[0]})·"
-                      f"Wq(:, d{col + 1}) = " + _dot_text(x[0], w_col, q[0, 0], self.p)]
+                      f"Wq(:, d{col + 1}) = " + _dot_text(x[0], w_col, q[0, 0], self.precision)]
             if head is None and all(self.kinds.get(k) == "identity" for k in ("w_q", "w_k", "w_v")) \
                     and q.shape == x.shape:
                 meaning = (f"With identity weights each token's query, key and value are its "
@@ -203,35 +199,35 @@ class _Builder:
         formula = "Q = X·Wq,  K = X·Wk,  V = X·Wv"
         if self.per_head:
             formula = "Qi = X·Wq,i,  Ki = X·Wk,i,  Vi = X·Wv,i  (i = head)"
-        return Step(2, "Queries, keys and values", formula,
+        return self.step("Queries, keys and values", formula,
                     r"Q = XW_q,\quad K = XW_k,\quad V = XW_v", parts, key="projections")
 
     def step_scores(self) -> Step:
         parts = []
         for head in self.head_list():
             s = self.scope(head)
-            scores, q, k = self.t[s + "scores"], self.t[s + "q"], self.t[s + "k"]
+            scores, q, k = self.trace[s + "scores"], self.trace[s + "q"], self.trace[s + "k"]
             allowed = self.allowed(head)
             r, c = _pick_pair(scores, allowed)
             view = MatrixView(self.sub(head, "scores"), s + "scores", scores, self.labels,
                               self.labels)
             worked = [f"score({self.labels[r]}, {self.labels[c]}) = q({self.labels[r]})·"
-                      f"k({self.labels[c]}) = " + _dot_text(q[r], k[c], scores[r, c], self.p)]
-            fav = _favourites(scores, allowed, self.labels, self.p, is_integral(scores))
+                      f"k({self.labels[c]}) = " + _dot_text(q[r], k[c], scores[r, c], self.precision)]
+            fav = _favourites(scores, allowed, self.labels, self.precision, is_integral(scores))
             meaning = ("A higher score means a query and a key point the same way. Highest "
                        "score per query: " + "; ".join(fav) + ".")
             if allowed is not None:
                 meaning += " (Only keys the causal mask allows are counted.)"
             parts.append(Part(self.head_heading(head), [view], worked, meaning))
-        return Step(3, "Scores", "scores = Q·Kᵀ  (rows = queries, columns = keys)",
+        return self.step("Scores", "scores = Q·Kᵀ  (rows = queries, columns = keys)",
                     r"\mathrm{scores} = QK^{\top}", parts, key="scores")
 
     def step_scaled(self) -> Step:
         parts = []
         for head in self.head_list():
             s = self.scope(head)
-            scores, scaled = self.t[s + "scores"], self.t[s + "scaled"]
-            d_k = self.t[s + "k"].shape[1]
+            scores, scaled = self.trace[s + "scores"], self.trace[s + "scaled"]
+            d_k = self.trace[s + "k"].shape[1]
             allowed = self.allowed(head)
             r, c = _pick_pair(scores, allowed)
             mats = [MatrixView(self.sub(head, "scaled"), s + "scaled", scaled, self.labels,
@@ -254,7 +250,7 @@ class _Builder:
                            f"(dk = {d_k}, the width of the query and key vectors{per_head}). "
                            f"Step 5 compares the weights with and without scaling.")
             if allowed is not None:
-                masked = self.t[s + "masked"]
+                masked = self.trace[s + "masked"]
                 mats.append(MatrixView(self.sub(head, "masked"), s + "masked", masked,
                                        self.labels, self.labels, masked=~allowed,
                                        masked_text=MASKED_LOGIT,
@@ -271,23 +267,23 @@ class _Builder:
         latex = r"\mathrm{scaled} = \frac{QK^{\top}}{\sqrt{d_k}}" if self.scaled else \
             r"\mathrm{scaled} = QK^{\top}"
         title = "Scaled scores" if self.scaled else "Scores, not scaled"
-        return Step(4, title, formula, latex, parts, key="scaled")
+        return self.step(title, formula, latex, parts, key="scaled")
 
     def step_softmax(self) -> Step:
         parts = []
         for head in self.head_list():
             s = self.scope(head)
-            weights = self.t[s + "weights"]
-            shifted, exp, total = (self.t[s + "softmax." + n] for n in ("shifted", "exp", "sum"))
+            weights = self.trace[s + "weights"]
+            shifted, exp, total = (self.trace[s + "softmax." + n] for n in ("shifted", "exp", "sum"))
             allowed = self.allowed(head)
             masked = None if allowed is None else ~allowed
             label = "weights (no scaling)" if not self.scaled else "weights"
             mats = [MatrixView(self.sub(head, label) if head is not None else label,
                                s + "weights", weights, self.labels, self.labels, heat=True,
                                masked=masked, caption="each row sums to 1")]
-            r, c = _pick_pair(self.t[s + "scores"], allowed)
+            r, c = _pick_pair(self.trace[s + "scores"], allowed)
             ok = np.ones(self.n, bool) if allowed is None else allowed[r]
-            logits = self.t[s + ("masked" if allowed is not None else "scaled")]
+            logits = self.trace[s + ("masked" if allowed is not None else "scaled")]
             row_max = np.max(logits[r][ok])
             terms = [f"e^{self.fmt(shifted[r, j])}" for j in range(self.n) if ok[j]]
             if len(terms) > MAX_SPELLED:
@@ -299,12 +295,12 @@ class _Builder:
                       f"(the row's largest value, {self.fmt(row_max)}, is subtracted before e^x: "
                       f"the same weights, and e^x cannot overflow"
                       + ("; masked keys add e^-inf = 0)" if not ok.all() else ")")]
-            fav = _favourites(weights, allowed, self.labels, self.p, False)
+            fav = _favourites(weights, allowed, self.labels, self.precision, False)
             meaning = ("Each row is now a set of weights that add up to 1. Each query attends "
                        "most to: " + "; ".join(fav) + ".")
             if not self.scaled:
                 key = "with_scaling." + s + "weights"
-                compare = self.t[key]
+                compare = self.trace[key]
                 mats.append(MatrixView("weights (scaled)", key, compare, self.labels,
                                        self.labels, heat=True, masked=masked,
                                        caption="for comparison: with ÷ √dk"))
@@ -321,7 +317,7 @@ class _Builder:
                             "prevents that as dk grows.")
             parts.append(Part(self.head_heading(head), mats, worked, meaning))
         formula = "weights = softmax(" + ("masked" if self.causal else "scaled") + "), row by row"
-        return Step(5, "Softmax per row", formula,
+        return self.step("Softmax per row", formula,
                     r"\mathrm{weights} = \mathrm{softmax}\!\left(\frac{QK^{\top}}{\sqrt{d_k}}\right)"
                     if self.scaled else r"\mathrm{weights} = \mathrm{softmax}(QK^{\top})",
                     parts, key="softmax")
@@ -330,12 +326,12 @@ class _Builder:
         parts = []
         for head in self.head_list():
             s = self.scope(head)
-            weights, v, out = self.t[s + "weights"], self.t[s + "v"], self.t[s + "out"]
+            weights, v, out = self.trace[s + "weights"], self.trace[s + "v"], self.trace[s + "out"]
             allowed = self.allowed(head)
             r = 0
             mats = [self.token_matrix(self.sub(head, "Z"), s + "out")]
             worked = [f"{self.sub(head, 'Z')}({self.labels[r]}, d1) = w({self.labels[r]})·"
-                      f"V(:, d1) = " + _dot_text(weights[r], v[:, 0], out[r, 0], self.p)]
+                      f"V(:, d1) = " + _dot_text(weights[r], v[:, 0], out[r, 0], self.precision)]
             terms = [f"{self.fmt(weights[r, j], False)}·v({self.labels[j]})" for j in range(self.n)
                      if allowed is None or allowed[r, j]]
             if len(terms) > MAX_SPELLED:
@@ -345,12 +341,12 @@ class _Builder:
                        f"The keys a token attends to most shape its new vector most.")
             parts.append(Part(self.head_heading(head), mats, worked, meaning))
         formula = "Zi = weights_i·Vi" if self.per_head else "Z = weights·V"
-        return Step(6, "Contextual vectors", formula, r"Z = \mathrm{weights}\,V", parts,
+        return self.step("Contextual vectors", formula, r"Z = \mathrm{weights}\,V", parts,
                     key="output")
 
     def step_concat(self) -> Step:
-        concat = self.t["concat"]
-        heads = [self.t[f"head{i}.out"][0] for i in range(self.heads)]
+        concat = self.trace["concat"]
+        heads = [self.trace[f"head{i}.out"][0] for i in range(self.heads)]
         worked = [f"concat({self.labels[0]}) = " + " | ".join(self.vec(h) for h in heads)
                   + f" = {self.vec(concat[0])}"]
         meaning = (f"The {self.heads} heads' outputs are placed side by side: each head "
@@ -358,48 +354,55 @@ class _Builder:
                    if self.heads > 1 else
                    "With one head there is nothing to place beside it: the concatenation is "
                    "that head's output unchanged, and Wo still mixes its columns.")
-        return Step(7, "Concatenate the heads", "Concat(Z1, …, Zh)",
+        return self.step("Concatenate the heads", "Concat(Z1, …, Zh)",
                     r"\mathrm{Concat}(Z_1, \dots, Z_h)",
                     [Part("", [self.token_matrix("Concat", "concat")], worked, meaning)],
                     key="concat")
 
     def step_projection(self) -> Step:
-        concat, w_o, out = self.t["concat"], self.t["w_o"], self.t["out"]
+        concat, w_o, out = self.trace["concat"], self.trace["w_o"], self.trace["out"]
         worked = [f"out({self.labels[0]}, d1) = concat({self.labels[0]})·Wo(:, d1) = "
-                  + _dot_text(concat[0], w_o[:, 0], out[0, 0], self.p)]
+                  + _dot_text(concat[0], w_o[:, 0], out[0, 0], self.precision)]
         meaning = "Wo mixes the heads' columns back into d_model numbers per token."
         if self.kinds.get("w_o") == "identity" and w_o.shape[0] == w_o.shape[1]:
             meaning += " Here Wo is the identity, so the output equals the concatenation."
-        return Step(8, "Output projection", "MultiHead(X) = Concat·Wo",
+        return self.step("Output projection", "MultiHead(X) = Concat·Wo",
                     r"\mathrm{MultiHead}(X) = \mathrm{Concat}(Z_1,\dots,Z_h)\,W_O",
                     [Part("", [self.token_matrix("output", "out")], worked, meaning)],
                     key="projection")
 
-    def build(self) -> list[Step]:
-        steps = [self.step_inputs(), self.step_projections(), self.step_scores(),
-                 self.step_scaled(), self.step_softmax(), self.step_output()]
+    def build(self, after_inputs=None) -> list[Step]:
+        """Add every step in order; ``after_inputs(self)`` may add steps after the inputs."""
+        self.step_inputs()
+        if after_inputs is not None:
+            after_inputs(self)
+        for add in (self.step_projections, self.step_scores, self.step_scaled,
+                    self.step_softmax, self.step_output):
+            add()
         if self.per_head:
-            steps += [self.step_concat(), self.step_projection()]
-        return steps
+            self.step_concat()
+            self.step_projection()
+        return self.steps
 
 
 def attention_document(trace, tokens: list[str], *, precision: int = 2, heads: int = 1,
                        causal: bool = False, scaled: bool = True, posenc: str = "none",
                        sources: list[str] | None = None,
-                       weight_kinds: dict[str, str] | None = None) -> Document:
+                       weight_kinds: dict[str, str] | None = None, after_inputs=None,
+                       command: str = "attention", title: str = "") -> Document:
     """The walkthrough of self-attention for ``tokens`` from a trace holding ``x``, ``w_q``,
     ``w_k``, ``w_v`` (``w_o``), ``input.*`` (with positional encoding) and what
-    ``attention_head`` or ``multi_head_attention_xw`` recorded."""
-    builder = _Builder(trace, tokens, precision=precision, heads=heads, causal=causal,
+    ``attention_head`` or ``multi_head_attention_xw`` recorded. ``after_inputs(builder)``
+    may add steps after the inputs (the multi-head walkthrough's split)."""
+    builder = AttentionBuilder(trace, tokens, precision=precision, heads=heads, causal=causal,
                        scaled=scaled, posenc=posenc,
                        sources=sources or ["derived"] * len(tokens),
                        weight_kinds=weight_kinds or {})
-    steps = builder.build()
+    builder.build(after_inputs)
     x = trace["x"]
     settings = {"d_model": int(x.shape[1]), "d_k": int(trace["w_q"].shape[1]),
                 "d_k_per_head": int(trace["w_q"].shape[1]) // heads,
                 "d_v": int(trace["w_v"].shape[1]), "heads": heads, "causal": causal,
                 "scaled": scaled, "posenc": posenc}
-    title = f"Self-attention on \"{' '.join(tokens)}\""
-    return Document("attention", title, list(tokens), steps,
-                    {name: trace.steps[name] for name in trace.steps}, settings)
+    title = title or f"Self-attention on \"{' '.join(tokens)}\""
+    return builder.document(command, title, tokens, settings)

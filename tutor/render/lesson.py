@@ -4,7 +4,8 @@ math (every number shown is read from a computation's trace)."""
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
+
 from rich import box
 from rich.columns import Columns
 from rich.console import Group, RenderableType
@@ -14,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .console import matrix_tables, step_panel
-from .document import MatrixView
+from .document import Part
 
 PANEL_CHROME = 4
 
@@ -41,54 +42,41 @@ def prose(text: str) -> RenderableType:
     return Markdown(text.strip())
 
 
-def _as_matrix(values, rows, cols):
-    """A trace array as a 2-D matrix: a batch of one dropped, the first head kept, a vector
-    shown as one row."""
-    values = np.asarray(values)
-    while values.ndim > 2:
-        values = values[0]
-    if values.ndim == 1:
-        values = values[None, :]
-    if values.ndim == 0:
-        values = values.reshape(1, 1)
-    n_rows, n_cols = values.shape
-    rows = rows if rows is not None and len(rows) == n_rows else [str(i + 1) for i in range(n_rows)]
-    cols = cols if cols is not None and len(cols) == n_cols else [f"d{i + 1}" for i in range(n_cols)]
-    return values, rows, cols
+def _shown(doc, show: list[str] | None) -> list:
+    """The steps ``show`` names (all when None); a step of matrices only may also be shown
+    with just the matrices it names."""
+    if show is None:
+        return list(doc.steps)
+    steps = []
+    for step in doc.steps:
+        if step.key in show:
+            steps.append(step)
+        elif not step.formula:
+            matrices = [m for part in step.parts for m in part.matrices if m.key in show]
+            if matrices:
+                steps.append(replace(step, parts=[Part("", matrices)]))
+    return steps
 
 
-def computation(result, show: list[str] | None, title: str = "", precision: int = 2,
+def computation(doc, show: list[str] | None, title: str = "", precision: int = 2,
                 width: int = 80) -> list[RenderableType]:
-    """A computation's parts: walkthrough step panels (attention) or labelled matrices."""
-    out: list[RenderableType] = []
-    if result.document is not None:
-        doc = result.document
-        steps = [s for s in doc.steps if show is None or s.key in show]
-        if title:
-            out.append(Text(title, style="bold"))
-        out += [step_panel(s, len(doc.steps), precision, width) for s in steps]
-        return out
-    groups: dict[str, list] = {}
-    for view in result.views:
-        if show is None or view.group in show or view.key in show:
-            groups.setdefault(view.group or view.key, []).append(view)
+    """A lesson computation's document, the steps ``show`` names: a walkthrough's steps as
+    step panels; steps of matrices only side by side in one panel, with the notes."""
+    steps = _shown(doc, show)
+    if all(step.formula for step in steps):
+        out: list[RenderableType] = [Text(title, style="bold")] if title else []
+        return out + [step_panel(s, len(doc.steps), precision, width) for s in steps]
     inner = width - PANEL_CHROME
-    items: list[RenderableType] = []
-    for views in groups.values():
-        tables = []
-        for view in views:
-            values, rows, cols = _as_matrix(result.trace[view.key], view.rows, view.cols)
-            matrix = MatrixView(view.name, view.key, values, rows, cols, heat=view.heat,
-                                caption=view.caption)
-            tables += matrix_tables(matrix, precision, inner)
-        items.append(Columns(tables, padding=(0, 3)))
-    if result.facts:
-        items.append(Text("\n".join(result.facts), style="dim"))
+    items: list[RenderableType] = [
+        Columns([table for part in step.parts for view in part.matrices
+                 for table in matrix_tables(view, precision, inner)], padding=(0, 3))
+        for step in steps]
+    if doc.notes:
+        items.append(Text("\n".join(doc.notes), style="dim"))
     body = Group(*[part for i, item in enumerate(items)
                    for part in ((Text(""), item) if i else (item,))])
-    out.append(Panel(body, title=title or result.name, title_align="left", box=box.ROUNDED,
-                     padding=(0, 1)))
-    return out
+    return [Panel(body, title=title or doc.command, title_align="left", box=box.ROUNDED,
+                  padding=(0, 1))]
 
 
 def question(step, text: str, number: int, total: int) -> RenderableType:

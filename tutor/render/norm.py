@@ -4,12 +4,14 @@ it on a matrix, and add & norm, built from what the engine recorded. Nothing her
 from __future__ import annotations
 
 from .document import Document, Part, dim_labels, factor, signed_sum
-from .walk import Walk
+from .builder import DocumentBuilder
 
 
-def _norm_steps(w: Walk, scope: str, what: str, eps: float, has_affine: bool) -> None:
-    """The four steps of layer norm on one vector, from ``scope``.mean/var/normalized/out."""
-    x = w[f"{scope}.input"] if f"{scope}.input" in w else w["add"]
+def _norm_steps(w: DocumentBuilder, scope: str, what: str, eps: float, has_affine: bool,
+                input_name: str) -> None:
+    """The four steps of layer norm on the vector ``input_name``, from
+    ``scope``.mean/var/normalized/out."""
+    x = w[input_name]
     mean, var = float(w[f"{scope}.mean"].ravel()[0]), float(w[f"{scope}.var"].ravel()[0])
     normalized, out = w[f"{scope}.normalized"], w[f"{scope}.out"]
     d = x.shape[-1]
@@ -43,7 +45,7 @@ def _norm_steps(w: Walk, scope: str, what: str, eps: float, has_affine: bool) ->
 
 def layernorm_document(trace, *, precision: int, eps: float, residual: bool,
                        has_affine: bool) -> Document:
-    w = Walk(trace, precision)
+    w = DocumentBuilder(trace, precision)
     if residual:
         x, f, resid = w["input"], w["sublayer"], w["add"]
         w.step("Add: the residual connection", "r = x + Sublayer(x)", r"r = x + F(x)",
@@ -53,10 +55,10 @@ def layernorm_document(trace, *, precision: int, eps: float, residual: bool,
                     "The vector added back is the sublayer's own input x: the sublayer only "
                     "has to learn a change to x, and gradients reach earlier layers through "
                     "the addition unchanged."), key="add")
-        _norm_steps(w, "norm", "x + Sublayer(x)", eps, has_affine)
+        _norm_steps(w, "norm", "x + Sublayer(x)", eps, has_affine, "add")
         title = "Add & norm"
     else:
-        _norm_steps(w, "layer", "the vector", eps, has_affine)
+        _norm_steps(w, "layer", "the vector", eps, has_affine, "layer.input")
         title = "Layer normalisation"
     d = int(w["gamma"].shape[0])
     return w.document("layernorm", title, [], {"d": d, "eps": eps, "residual": residual},
@@ -65,7 +67,7 @@ def layernorm_document(trace, *, precision: int, eps: float, residual: bool,
 
 def batch_document(trace, *, precision: int, eps: float) -> Document:
     """Layer norm (each row on its own) beside batch norm (each column across the rows)."""
-    w = Walk(trace, precision)
+    w = DocumentBuilder(trace, precision)
     x = w["input"]
     n, d = x.shape
     rows, cols = [f"item {i + 1}" for i in range(n)], dim_labels(d)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 
 from .document import Document, Part, dim_labels, format_number, unique_labels
-from .walk import Walk
+from .builder import DocumentBuilder
 
 COMPACT_COLUMNS = 10     # wider tables (or longer ones) are drawn as a glyph heatmap
 COMPACT_ROWS = 16
 MAX_FORMULAS = 8         # columns whose formula is written out
 
 
-def _g(value) -> str:
+def _short_number(value) -> str:
     """A frequency or an angle in its shortest exact-looking form: 1, 0.01, 1e-04."""
     return f"{float(value):.6g}"
 
@@ -30,10 +30,10 @@ def _column_formula(j: int, d: int) -> str:
     return f"d{j + 1}: {fn}(pos / 10000^({2 * (j // 2)}/{d}))"
 
 
-def _sinusoidal_steps(w: Walk, d: int, n: int) -> None:
+def _sinusoidal_steps(w: DocumentBuilder, d: int, n: int) -> None:
     freqs, angles, pe = w["sinusoidal.frequencies"], w["sinusoidal.angles"], w["sinusoidal.pe"]
     formulas = [_column_formula(j, d) + f" = {'sin' if j % 2 == 0 else 'cos'}(pos × "
-                f"{_g(freqs[j])})" for j in range(min(d, MAX_FORMULAS))]
+                f"{_short_number(freqs[j])})" for j in range(min(d, MAX_FORMULAS))]
     if d > MAX_FORMULAS:
         formulas.append(f"… and so on to d{d}: the pattern repeats with i = j // 2")
     w.step("One frequency per pair of columns", "frequency(j) = 1 / 10000^(2i/d),  i = j // 2",
@@ -51,18 +51,18 @@ def _sinusoidal_steps(w: Walk, d: int, n: int) -> None:
            Part("", [w.view("angle", "sinusoidal.angles", _positions(n), dim_labels(d),
                             compact=_compact(angles), heat=_compact(angles),
                             heat_range=(0.0, float(max(angles.max(), 1e-12))))],
-                [f"angle({r}, d{d}) = {r} × {_g(freqs[-1])} = {_g(angles[r, -1])}"],
+                [f"angle({r}, d{d}) = {r} × {_short_number(freqs[-1])} = {_short_number(angles[r, -1])}"],
                 "Each row is one position; along a row the angle shrinks pair by pair (the "
                 "sine and cosine of a pair share one) because the frequencies do."),
            key="angles")
     j = d - 1
     fn = "sin" if j % 2 == 0 else "cos"
     value = pe[r, j]
-    worked = [f"PE({r}, d{j + 1}) = {fn}({_g(angles[r, j])}) = "
-              f"{format_number(value, max(w.p, 5))}"]
+    worked = [f"PE({r}, d{j + 1}) = {fn}({_short_number(angles[r, j])}) = "
+              f"{format_number(value, max(w.precision, 5))}"]
     if n > 1:
         worked.append("PE(1) = " + w.vec(pe[1]) + "  (" + ", ".join(
-            f"{'sin' if k % 2 == 0 else 'cos'} {_g(angles[1, k])}"
+            f"{'sin' if k % 2 == 0 else 'cos'} {_short_number(angles[1, k])}"
             for k in range(min(d, 4))) + (", …" if d > 4 else "") + ")")
     meaning = ("Sine in d1, d3, … (the even indices 0, 2, … of the formula), cosine in d2, "
                "d4, …; every entry lies between -1 and 1. No two positions share a row, and "
@@ -80,7 +80,7 @@ def _sinusoidal_steps(w: Walk, d: int, n: int) -> None:
                 worked, meaning), key="table")
 
 
-def _learned_step(w: Walk, d: int, n: int, source: str) -> None:
+def _learned_step(w: DocumentBuilder, d: int, n: int, source: str) -> None:
     pe = w["learned.pe"]
     w.step("A learned positional table", "PE = the first n rows of a trained table P",
            r"PE = P_{0:n}",
@@ -93,7 +93,7 @@ def _learned_step(w: Walk, d: int, n: int, source: str) -> None:
                 f"rows it has."), key="table")
 
 
-def _sentence_step(w: Walk, tokens: list[str]) -> None:
+def _sentence_step(w: DocumentBuilder, tokens: list[str]) -> None:
     labels = unique_labels(tokens)
     x, pe, out = w["input.embedded"], w["input.pe"], w["input.out"]
     r = min(1, len(tokens) - 1)
@@ -110,7 +110,7 @@ def _sentence_step(w: Walk, tokens: list[str]) -> None:
 def posenc_document(trace, *, kind: str, d: int, n: int, precision: int, tokens=None,
                     source: str = "") -> Document:
     """``kind`` is "sinusoidal" or "learned"; ``tokens`` adds the embedding + PE step."""
-    w = Walk(trace, precision)
+    w = DocumentBuilder(trace, precision)
     if kind == "sinusoidal":
         _sinusoidal_steps(w, d, n)
     else:
@@ -127,7 +127,7 @@ def compare_document(trace, sentences: list[list[str]], *, precision: int,
                      same_without: bool, same_with: bool) -> Document:
     """Self-attention (identity weights) on two orderings of the same words, without and with
     positional encoding; ``same_*`` say whether the output rows were a reordering."""
-    w = Walk(trace, precision)
+    w = DocumentBuilder(trace, precision)
     names = ("A", "B")
     texts = [" ".join(s) for s in sentences]
     for with_pe in (False, True):

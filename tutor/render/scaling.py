@@ -7,14 +7,14 @@ from __future__ import annotations
 import numpy as np
 
 from .document import Chart, Document, MatrixView, Part
-from .walk import Walk
+from .builder import DocumentBuilder
 
 # columns of the recorded ``table``: see tutor.nn.analysis.scaling_statistics
 D_K, SQRT_D_K, STD, MAX_UNSCALED, MAX_SCALED, GRAD_UNSCALED, GRAD_SCALED = range(7)
 
 
 def scaling_document(trace, *, precision: int, samples: int, keys: int, seed: int) -> Document:
-    w = Walk(trace, precision)
+    w = DocumentBuilder(trace, precision)
     table = w["table"]                                                 # [n_dk, 7]
     labels = [f"dk={int(d)}" for d in table[:, D_K]]
 

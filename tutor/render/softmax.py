@@ -4,12 +4,12 @@ built from what the engine recorded. Nothing here computes."""
 from __future__ import annotations
 
 from .document import Document, Part, format_number
-from .walk import Walk
+from .builder import DocumentBuilder
 
 MAX_TERMS = 6            # terms of a sum written out before "…"
 
 
-def _terms(values, w: Walk, fmt=None) -> str:
+def _terms(values, w: DocumentBuilder, fmt=None) -> str:
     fmt = fmt or w.fmt
     items = [fmt(v) for v in values]
     if len(items) > MAX_TERMS:
@@ -18,7 +18,7 @@ def _terms(values, w: Walk, fmt=None) -> str:
 
 
 def softmax_document(trace, *, precision: int, scale: float, temperature: float) -> Document:
-    w = Walk(trace, precision)
+    w = DocumentBuilder(trace, precision)
     x, logits = w["input"], w["logits"]
     shifted, exp, total, out = (w[f"softmax.{n}"] for n in ("shifted", "exp", "sum", "out"))
     n = x.shape[-1]

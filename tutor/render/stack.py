@@ -7,26 +7,26 @@ from __future__ import annotations
 import numpy as np
 
 from .document import Document, Part, unique_labels
-from .walk import Walk
+from .builder import DocumentBuilder
 
-B = 0                    # the batch item shown
+SHOWN_ITEM = 0           # the batch item shown
 
 
-def _heads(w: Walk, key: str, rows, cols, masked=None) -> list:
+def _heads(w: DocumentBuilder, key: str, rows, cols, masked=None) -> list:
     weights = w[key]
-    return [w.view(f"head {h + 1}", key, rows, cols, index=(B, h), heat=True,
+    return [w.view(f"head {h + 1}", key, rows, cols, index=(SHOWN_ITEM, h), heat=True,
                    masked=masked, caption="rows sum to 1" if h == weights.shape[1] - 1 else "")
             for h in range(weights.shape[1])]
 
 
-def _favourite(w: Walk, key: str, rows, cols) -> str:
-    weights = w[key][B, 0]                                             # head 1
+def _favourite(w: DocumentBuilder, key: str, rows, cols) -> str:
+    weights = w[key][SHOWN_ITEM, 0]                                             # head 1
     r = len(rows) - 1
     c = int(np.argmax(weights[r]))
     return f"in head 1, {rows[r]} attends most to {cols[c]} ({w.fmt(weights[r, c], False)})"
 
 
-def _sublayer_steps(w: Walk, prefix: str, n: int, name: str, rows, norm_first: bool,
+def _sublayer_steps(w: DocumentBuilder, prefix: str, n: int, name: str, rows, norm_first: bool,
                     detail: str, title: str) -> None:
     """Add & norm around sublayer ``name`` (attention output or feed-forward)."""
     if detail != "full":
@@ -34,31 +34,31 @@ def _sublayer_steps(w: Walk, prefix: str, n: int, name: str, rows, norm_first: b
     add, norm = f"{prefix}.add{n}", f"{prefix}.norm{n}.out"
     if norm_first:
         formula, latex = f"x + {name}(LayerNorm(x))", r"x + F(\mathrm{LN}(x))"
-        mats = [w.view(f"norm{n}(x)", norm, rows, index=(B,)), w.view("x + …", add, rows, index=(B,))]
+        mats = [w.view(f"norm{n}(x)", norm, rows, index=(SHOWN_ITEM,)), w.view("x + …", add, rows, index=(SHOWN_ITEM,))]
         meaning = ("Pre-norm: the sublayer sees the normalised x, and its output is added to x "
                    "itself, the sublayer's own input before the norm.")
     else:
         formula, latex = f"LayerNorm(x + {name}(x))", r"\mathrm{LN}(x + F(x))"
-        mats = [w.view("x + sublayer", add, rows, index=(B,)),
-                w.view(f"norm{n}", norm, rows, index=(B,))]
+        mats = [w.view("x + sublayer", add, rows, index=(SHOWN_ITEM,)),
+                w.view(f"norm{n}", norm, rows, index=(SHOWN_ITEM,))]
         meaning = ("The residual added is the sublayer's own input x; then each row is "
                    "normalised to mean 0 and variance 1, then scaled by the learned γ and "
                    "shifted by the learned β.")
     w.step(title, formula, latex, Part("", mats, [], meaning), key=f"{prefix}.add{n}")
 
 
-def _ff_step(w: Walk, prefix: str, rows, detail: str) -> None:
+def _ff_step(w: DocumentBuilder, prefix: str, rows, detail: str) -> None:
     if detail != "full":
         return
     w.step("Feed-forward", "FFN(x) = act(x·W1ᵀ + b1)·W2ᵀ + b2, each position on its own",
            r"\mathrm{FFN}(x) = \phi(xW_1^\top + b_1)W_2^\top + b_2",
-           Part("", [w.view("act(hidden)", f"{prefix}.ff.activated", rows, index=(B,)),
-                     w.view("FFN", f"{prefix}.ff.out", rows, index=(B,))], [],
+           Part("", [w.view("act(hidden)", f"{prefix}.ff.activated", rows, index=(SHOWN_ITEM,)),
+                     w.view("FFN", f"{prefix}.ff.out", rows, index=(SHOWN_ITEM,))], [],
                 "The same two-layer network is applied to every position separately: attention "
                 "mixes positions, the feed-forward transforms each one."), key=f"{prefix}.ff")
 
 
-def encoder_steps(w: Walk, labels, n_layers: int, norm_first: bool, detail: str) -> None:
+def encoder_steps(w: DocumentBuilder, labels, n_layers: int, norm_first: bool, detail: str) -> None:
     for i in range(n_layers):
         prefix = f"encoder.layers.{i}"
         key = f"{prefix}.self_attn.weights"
@@ -75,18 +75,18 @@ def encoder_steps(w: Walk, labels, n_layers: int, norm_first: bool, detail: str)
                         "Add & norm after the feed-forward")
         if detail != "full":
             w.step(f"Encoder layer {i + 1}: output", "after add & norm, feed-forward, add & norm",
-                   r"x_{l+1}", Part("", [w.view("output", f"{prefix}.output", labels, index=(B,))],
+                   r"x_{l+1}", Part("", [w.view("output", f"{prefix}.output", labels, index=(SHOWN_ITEM,))],
                                     [], "Each token's vector after this layer (--detail full "
                                         "shows the add & norm and feed-forward steps)."),
                    key=f"{prefix}.output")
     w.step("Contextual vectors", "memory = LayerNorm(last layer's output)",
            r"\mathrm{memory} = \mathrm{LN}(x_N)",
-           Part("", [w.view("memory", "encoder.norm.out", labels, index=(B,))], [],
+           Part("", [w.view("memory", "encoder.norm.out", labels, index=(SHOWN_ITEM,))], [],
                 "One vector per source token that now carries its context; the decoder's "
                 "encoder–decoder attention reads these."), key="memory")
 
 
-def input_step(w: Walk, labels, scope: str, name: str, sentence: bool) -> None:
+def input_step(w: DocumentBuilder, labels, scope: str, name: str, sentence: bool) -> None:
     if sentence:
         w.step(f"{name} input: embedding + positional encoding", "X + PE", r"X + PE",
                Part("", [w.view("X", f"{scope}.embedded", labels),
@@ -94,13 +94,13 @@ def input_step(w: Walk, labels, scope: str, name: str, sentence: bool) -> None:
                     "Word vectors plus sinusoidal positional encodings."), key=scope)
     else:
         w.step(f"{name} input", "already-embedded vectors", r"X",
-               Part("", [w.view("X", scope, labels, index=(B,))], [],
+               Part("", [w.view("X", scope, labels, index=(SHOWN_ITEM,))], [],
                     "The vectors as given (no positional encoding is added)."), key=scope)
 
 
 def encode_document(trace, labels, *, precision, n_layers, norm_first, detail, sentence,
                     settings) -> Document:
-    w = Walk(trace, precision)
+    w = DocumentBuilder(trace, precision)
     labels = unique_labels(labels)
     input_step(w, labels, "input" if sentence else "src", "Source", sentence)
     encoder_steps(w, labels, n_layers, norm_first, detail)
@@ -112,7 +112,7 @@ def encode_document(trace, labels, *, precision, n_layers, norm_first, detail, s
 
 def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_dec, norm_first,
                          detail, sentence, causal, vocab, settings) -> Document:
-    w = Walk(trace, precision)
+    w = DocumentBuilder(trace, precision)
     src, tgt = unique_labels(src_labels), unique_labels(tgt_labels)
     input_step(w, src, "src_input" if sentence else "src", "Source", sentence)
     encoder_steps(w, src, n_enc, norm_first, detail)
@@ -121,7 +121,7 @@ def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_d
         prefix = f"decoder.layers.{i}"
         key = f"{prefix}.self_attn.weights"
         mask_key = f"{prefix}.self_attn.mask"                          # as the engine applied it
-        hidden = (np.isneginf(np.broadcast_to(w[mask_key], w[key].shape))[B, 0]
+        hidden = (np.isneginf(np.broadcast_to(w[mask_key], w[key].shape))[SHOWN_ITEM, 0]
                   if mask_key in w else None)
         w.step(f"Decoder layer {i + 1}: masked self-attention",
                "softmax(Q·Kᵀ/√dk + M), M = -inf above the diagonal" if causal
@@ -149,7 +149,7 @@ def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_d
                         "Add & norm after the feed-forward")
     w.step("Decoder output vectors", "out = LayerNorm(last decoder layer's output)",
            r"\mathrm{LN}(y_N)",
-           Part("", [w.view("output", "decoder.norm.out", tgt, index=(B,))], [],
+           Part("", [w.view("output", "decoder.norm.out", tgt, index=(SHOWN_ITEM,))], [],
                 "One vector per target position; the last one predicts the next word."),
            key="output")
     if vocab:

@@ -1,13 +1,16 @@
 """X for a command: the sentence's words with their vectors, from --embeddings, --embed or
-the word-vector rule of :mod:`tutor.embeddings`. Mistakes are usage errors naming the option."""
+the word-vector rule of :mod:`tutor.walkthroughs.word_vectors`. Mistakes are usage errors
+naming the option."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from tutor.embeddings import NOTES_DIM, NOTES_VECTORS, word_vector
+from tutor.limits import MAX_DIM
+from tutor.walkthroughs.inputs import word_embeddings
+from tutor.walkthroughs.word_vectors import NOTES_DIM
 
-from .inputs import MAX_DIM, check_limit, quote, shape_text, usage_error
+from .usage import check_limit, quote, shape_text, usage_error
 
 
 def embedding_matrix(tokens: list[str], *, dim: int | None, embeddings=None, embed=(),
@@ -67,14 +70,4 @@ def embedding_matrix(tokens: list[str], *, dim: int | None, embeddings=None, emb
             raise usage_error("--embed", f"expected {dim} numbers for {quote(key)} "
                                          f"(--dim {dim}), got {size}")
     check_limit("--dim", dim, MAX_DIM, "a width")
-    rows, sources = [], []
-    for tok in tokens:
-        key = tok.lower()
-        if key in given:
-            rows.append(given[key])
-            sources.append("--embed")
-        else:
-            rows.append(word_vector(tok, dim))
-            notes = key in NOTES_VECTORS and dim == NOTES_DIM
-            sources.append("notes" if notes else "derived")
-    return np.array(rows, dtype=np.float64), sources
+    return word_embeddings(tokens, dim, given)

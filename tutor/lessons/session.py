@@ -1,7 +1,7 @@
 """Showing a lesson: all of it at once (``--no-input``), checking scripted answers
 (``--answer``), or step by step with questions (interactive).
 
-The runner prints through a Rich console and reads lines through a function that raises
+The session prints through a Rich console and reads lines through a function that raises
 EOFError at the end of input; it saves progress after every finished step.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from tutor.render import lesson as view
 
 from .answers import AnswerError, check_number, format_value, parse_choice
-from .compute import ComputeError, Result, expected, fill, run_step
+from .compute import ComputeError, Result, expected, fill, run_lesson_computation
 
 MAX_MISSES = 3            # wrong answers before the answer is shown
 MIN_OWN_WORDS = 2         # the learner's own sentence: one word could attend only to itself
@@ -39,11 +39,11 @@ class Session:
         if step.id not in self.results:
             sentence = self.inputs.get(step.id) if step.ask else None
             try:
-                self.results[step.id] = run_step(step, sentence)
+                self.results[step.id] = run_lesson_computation(step, sentence)
             except ComputeError:
                 if sentence is None:
                     raise
-                self.results[step.id] = run_step(step)       # a stored input no longer valid
+                self.results[step.id] = run_lesson_computation(step)       # a stored input no longer valid
         return self.results[step.id]
 
     def prepare(self, upto: int) -> None:
@@ -81,7 +81,7 @@ def _show_step(console, session: Session, index: int, width: int, rule: bool = T
         if step.text:
             console.print(view.prose(session.text(step.text)))
         result = session.compute(step)
-        for renderable in view.computation(result, step.show, step.title, width=width):
+        for renderable in view.computation(result.document, step.show, step.title, width=width):
             console.print(renderable)
     else:
         number, total = session.question_number(step)
@@ -192,7 +192,7 @@ class Interactive:
                 continue
             try:
                 self.session.results.pop(step.id, None)
-                self.session.results[step.id] = run_step(step, sentence)
+                self.session.results[step.id] = run_lesson_computation(step, sentence)
             except ComputeError as exc:
                 self.console.print(view.feedback("error", f"That does not work: {exc}."))
                 continue

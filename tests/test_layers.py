@@ -1,0 +1,60 @@
+"""The floors of ARCHITECTURE.md hold: what each package may import, and the walkthroughs are
+the only place outside the tests that makes a recording Trace."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "tutor"
+
+# package (or module) -> what it must never import
+FORBIDDEN = {
+    "nn": ("tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons", "rich", "click"),
+    "trace.py": ("tutor.nn", "tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
+                 "rich", "click"),
+    "limits.py": ("tutor", "numpy", "rich", "click"),
+    "walkthroughs": ("tutor.render", "tutor.cli", "tutor.lessons", "rich", "click"),
+    "render": ("tutor.nn", "tutor.walkthroughs", "tutor.cli", "tutor.lessons", "click"),
+    "lessons": ("tutor.cli", "click"),
+}
+
+
+def _modules(part):
+    path = PACKAGE / part
+    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
+
+
+def _imports(path: Path):
+    """Every module a file imports, relative imports made absolute."""
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if path.name != "__init__.py":
+        package = package.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(p for p in (base, node.module or "") if p)
+            yield module
+            if not node.module:                                       # from . import x
+                yield from (f"{module}.{alias.name}" for alias in node.names)
+
+
+@pytest.mark.parametrize("part", sorted(FORBIDDEN))
+def test_a_floor_imports_nothing_above_it(part):
+    bad = [(path.name, module) for path in _modules(part) for module in _imports(path)
+           if any(module == f or module.startswith(f + ".") for f in FORBIDDEN[part])]
+    assert bad == []
+
+
+def test_only_the_walkthroughs_make_a_recording_trace():
+    makers = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "trace.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            called = getattr(node, "func", None)
+            if isinstance(node, ast.Call) and getattr(called, "id", getattr(called, "attr", "")) == "Trace":
+                makers.append(str(path.relative_to(PACKAGE)))
+    assert makers == ["walkthroughs/__init__.py"]

@@ -1,0 +1,217 @@
+"""Output options and display: the one place that decides how a command's output looks.
+
+``--format`` is resolved once: ``rich`` (colour) on a terminal, ``plain`` when the output is
+piped or ``NO_COLOR`` is set (or ``TERM=dumb``). ``json``, ``markdown`` and ``latex`` are
+text documents written as they are. ``--svg`` / ``--html`` save what was printed, using
+Rich's export. Heavy modules (Rich, the renderers) load inside functions, so importing this
+module stays cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import sys
+
+import click
+
+from tutor.errors import TutorError
+from tutor.limits import MAX_PRECISION
+
+FORMATS = ("rich", "plain", "json", "markdown", "latex")
+TEXT_FORMATS = ("json", "markdown", "latex")
+DEFAULT_PRECISION = 2
+
+
+def _check_precision(ctx, param, value):
+    if value is not None and not 0 <= value <= MAX_PRECISION:
+        raise click.BadParameter(f"expected a number of decimals from 0 to {MAX_PRECISION}, "
+                                 f"got {value}", ctx=ctx, param=param)
+    return value
+
+
+def check_output_path(ctx, param, value):
+    """An output file name: not empty, not a directory, in a folder that exists."""
+    if value is None:
+        return value
+    if not value.strip():
+        raise click.BadParameter("expected a file name, got an empty one", ctx=ctx, param=param)
+    folder = os.path.dirname(os.path.abspath(value))
+    if os.path.isdir(value):
+        raise click.BadParameter(f"expected a file name, got the directory '{value}'",
+                                 ctx=ctx, param=param)
+    if not os.path.isdir(folder):
+        raise click.BadParameter(f"expected a file in an existing folder, got '{value}' "
+                                 f"(no folder '{folder}')", ctx=ctx, param=param)
+    return value
+
+
+def output_options(command):
+    """--format, --precision, --svg, --html: how results are shown and saved."""
+    decorators = [
+        click.option("--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False),
+                     default=None,
+                     help="rich (colour, the default on a terminal), plain (the default when "
+                          "piped or NO_COLOR is set), json (every matrix, full precision), "
+                          "markdown or latex (tables to paste into notes)."),
+        click.option("--precision", type=int, default=DEFAULT_PRECISION, show_default=True,
+                     callback=_check_precision, metavar="P",
+                     help=f"Decimals shown (0-{MAX_PRECISION}); the computation always uses "
+                          "full precision."),
+        click.option("--svg", "svg_path", type=str, default=None,
+                     callback=check_output_path, metavar="FILE",
+                     help="Also save what was printed as an SVG picture."),
+        click.option("--html", "html_path", type=str, default=None,
+                     callback=check_output_path, metavar="FILE",
+                     help="Also save what was printed as an HTML page."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def no_color_requested(environ=None) -> bool:
+    environ = os.environ if environ is None else environ
+    return bool(environ.get("NO_COLOR")) or environ.get("TERM") == "dumb"
+
+
+def resolve_format(fmt: str | None, stream=None, environ=None) -> str:
+    """The format to use: the one asked for, else rich on a terminal and plain otherwise."""
+    if fmt:
+        return fmt.lower()
+    stream = sys.stdout if stream is None else stream
+    is_tty = hasattr(stream, "isatty") and stream.isatty()
+    return "rich" if is_tty and not no_color_requested(environ) else "plain"
+
+
+class Output:
+    """Where a command's result goes: a Rich console (rich/plain) or text (json/markdown/latex),
+    plus the optional SVG/HTML copies. Build it once per command run, then ``show`` once."""
+
+    def __init__(self, fmt: str | None, precision: int = DEFAULT_PRECISION, svg_path=None,
+                 html_path=None, *, stream=None, width: int | None = None, environ=None):
+        self.stream = sys.stdout if stream is None else stream
+        self.format = resolve_format(fmt, self.stream, environ)
+        self.precision = precision
+        self.svg_path = svg_path
+        self.html_path = html_path
+        self.width = width
+        self.console = self._console()
+
+    @property
+    def is_text(self) -> bool:
+        return self.format in TEXT_FORMATS
+
+    @property
+    def interactive(self) -> bool:
+        return (sys.stdin.isatty() and hasattr(self.stream, "isatty") and self.stream.isatty()
+                and not self.is_text)
+
+    def _console(self):
+        from rich.console import Console
+
+        record = bool(self.svg_path or self.html_path)
+        if self.is_text:                       # text goes to the stream; the console only records
+            return Console(file=io.StringIO(), record=True, width=self.width or 100,
+                           color_system=None) if record else None
+        if self.format == "rich":
+            return Console(file=self.stream, record=record, width=self.width,
+                           force_terminal=True if not self.stream.isatty() else None,
+                           highlight=False, emoji=False)
+        return Console(file=self.stream, record=record, width=self.width or 80,
+                       color_system=None, force_terminal=False, no_color=True,
+                       highlight=False, emoji=False)
+
+    def write_text(self, text: str) -> None:
+        """A json/markdown/latex document, written exactly."""
+        if not text.endswith("\n"):
+            text += "\n"
+        self.stream.write(text)
+        self.stream.flush()
+        if self.console is not None:
+            from rich.text import Text
+            self.console.print(Text(text.rstrip("\n")), soft_wrap=True)
+
+    def print(self, renderable) -> None:
+        self.console.print(renderable)
+
+    def pause(self) -> None:
+        """Wait for Enter, only when both ends are a terminal."""
+        if self.interactive:
+            self.console.input("[dim]Press Enter for the next step…[/dim]")
+
+    def finish(self) -> None:
+        """Write the SVG/HTML copies of what was printed."""
+        if self.console is None:
+            return
+        from tutor.files import atomic_write_text
+
+        from .usage import check_output
+
+        exports = [("--svg", self.svg_path, lambda: self.console.export_svg(title="tutor", clear=False)),
+                   ("--html", self.html_path, lambda: self.console.export_html(clear=False))]
+        for option, path, export in exports:
+            if not path:
+                continue
+            check_output(option, path)
+            try:
+                atomic_write_text(path, export())
+            except OSError as exc:
+                raise TutorError(f"{option} {path}: cannot write it ({exc.strerror or exc})") from None
+
+
+def make_output(fmt, precision, svg_path, html_path) -> Output:
+    return Output(fmt, precision, svg_path, html_path)
+
+
+def pass_output(command):
+    """Replace the four output parameters by one ``output`` argument built by make_output."""
+    @functools.wraps(command)
+    def wrapper(*args, fmt=None, precision=DEFAULT_PRECISION, svg_path=None, html_path=None,
+                **kwargs):
+        return command(*args, output=make_output(fmt, precision, svg_path, html_path), **kwargs)
+    return wrapper
+
+
+def step_option(command):
+    """--step N: show one step only."""
+    return click.option("--step", "step", type=int, default=None, metavar="N",
+                        help="Show only step N.")(command)
+
+
+def pause_option(command):
+    """--pause: wait for Enter between steps (only when both ends are a terminal)."""
+    return click.option("--pause", is_flag=True,
+                        help="Wait for Enter between steps (ignored when not on a terminal).")(command)
+
+
+def show_document(output: Output, doc, *, step: int | None = None, pause: bool = False) -> None:
+    """Print a walkthrough document in the chosen format, then save the SVG/HTML copies.
+
+    ``step`` (1-based) shows one step; a step outside the document is a usage error of --step.
+    """
+    from .usage import usage_error
+
+    steps = doc.steps
+    if step is not None:
+        if not 1 <= step <= len(doc.steps):
+            raise usage_error("--step", f"expected a step from 1 to {len(doc.steps)}, got {step}")
+        steps = [doc.steps[step - 1]]
+    if output.format == "json":
+        from tutor.render.text import to_json
+        output.write_text(to_json(doc, steps))
+    elif output.format == "markdown":
+        from tutor.render.text import to_markdown
+        output.write_text(to_markdown(doc, output.precision, steps))
+    elif output.format == "latex":
+        from tutor.render.text import to_latex
+        output.write_text(to_latex(doc, output.precision, steps))
+    else:
+        from tutor.render.console import document_renderables
+        renderables = document_renderables(doc, output.precision, output.console.width, steps)
+        for i, renderable in enumerate(renderables):
+            if pause and i >= 2:                # after the heading and the first step
+                output.pause()
+            output.print(renderable)
+    output.finish()

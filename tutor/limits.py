@@ -1,0 +1,39 @@
+"""Every size limit of tutor, in one place: read by the commands (``tutor.cli``), the lessons
+(``tutor.lessons``) and the README test, so that what README promises is what is enforced.
+
+The limits keep every run quick and its output readable; the commands check them before
+anything large is allocated. Imports nothing (``tutor --help`` reads the help texts).
+"""
+
+from __future__ import annotations
+
+# --- what a command line may give -------------------------------------------------------
+MAX_TOKENS = 32            # words in a sentence
+MAX_DIM = 64               # rows or columns of a matrix given; --dim, --dk
+MAX_HEADS = 16             # --heads
+MAX_POSITIONS = 128        # rows of a positional-encoding table (posenc --positions)
+MAX_VECTOR = 256           # numbers in an inline vector (softmax, layernorm)
+MAX_FILE_BYTES = 4_000_000  # a matrix file (.npy, .json, .csv)
+MAX_ABS = 1e6              # the size of any number given: products and squares stay finite
+MAX_PRECISION = 10         # --precision, decimals shown
+SEED_LIMIT = 2**32         # --seed and a lesson's seed: 0 <= seed < SEED_LIMIT
+
+# --- the encoder/decoder stack ------------------------------------------------------------
+MAX_LAYERS = 6             # --layers of a random model
+MAX_FF = 256               # --ff, the feed-forward width of a random model
+MAX_BATCH = 16             # batch items of --src-vectors / --tgt-vectors
+MAX_SEQ = 512              # positions of --src-vectors / --tgt-vectors
+MAX_MODEL_DIM = 1024       # d_model of a --weights model or of given vectors
+MAX_WEIGHTS_BYTES = 2 * 2**30  # the arrays of a --weights file, before any is read
+
+# --- tutor scaling and the lessons' dot-growth ----------------------------------------------
+MAX_DK = 4096              # the widest dk
+MAX_DK_VALUES = 8          # how many dk values at once
+MIN_SAMPLES, MAX_SAMPLES = 10, 20000   # random queries per dk
+MIN_KEYS, MAX_KEYS = 2, 64             # keys per query
+MAX_ELEMENTS = 30_000_000  # samples x keys x the largest dk: the random keys drawn for one dk
+
+# --- a lesson's examples (they must read well in 80 columns) --------------------------------
+MAX_LESSON_WORDS = 8       # the learner's own sentence
+MAX_LESSON_DIM = 8         # d_model of a lesson's example
+MAX_LESSON_POSITIONS = 64  # rows of a lesson's positional-encoding table

@@ -1,0 +1,42 @@
+"""The walkthrough layer: each topic's one run of the engine with a recording trace.
+
+Floors (see ARCHITECTURE.md): ``tutor.nn`` computes; a walkthrough function here takes plain
+arguments (tokens, arrays, a model, options), runs the engine once with a recording
+:class:`~tutor.trace.Trace` and returns a :class:`Recording`: what was recorded, with the
+labels to show it by. The commands (``tutor.cli``) and the lessons (``tutor.lessons``) are
+two front ends over these functions; the renderers (``tutor.render``) turn a recording into
+a document. This package is the only place outside the tests that makes a recording trace.
+
+One module per topic: ``inputs`` (words, vectors, random weights), ``attention``,
+``posenc``, ``norm``, ``softmax`` (softmax and why attention scales), ``stack`` (the
+encoder and encoder-decoder passes). The names each records are declared in
+:mod:`tutor.walkthroughs.names`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tutor.trace import Trace
+
+
+@dataclass
+class Recording:
+    """What one walkthrough recorded: the trace, the run's output and its labels."""
+
+    trace: Trace
+    output: object = None                  # the run's result (an array, or a tuple of them)
+    tokens: list[str] = field(default_factory=list)      # labels of the main token axis
+    info: dict = field(default_factory=dict)             # facts a renderer needs (sources, ...)
+    walkthrough: str = ""                  # "<module>.<function>", its key in names.RECORDED
+
+    def __getitem__(self, name: str):
+        return self.trace[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.trace
+
+
+def new_trace() -> Trace:
+    """A recording trace; walkthroughs make theirs here."""
+    return Trace()

@@ -1,0 +1,226 @@
+"""Every name a walkthrough records, declared once with its shape and meaning.
+
+The engine (``tutor.nn``) records named intermediates into the trace it is given; the
+walkthroughs (this package) choose the scopes. The renderers, the lesson reference patterns
+(``"attn:weights[the, sat]"``) and the lesson views read these names as strings, so they are
+declared here, next to the code that records them, and ``tests/test_recorded_names.py``
+checks that what every walkthrough records, what the renderers read and what the lesson
+files reference all exist in this declaration.
+
+A name may hold placeholders: ``{i}`` a layer number, ``{h}`` a head number (both from 0),
+``{d}`` a width dk. Shapes use one vocabulary: n tokens, d_model, d_k / d_v (per head
+d_head), h heads, B batch, S source and T target positions, d_ff, n_pos positions, V words,
+N samples, n_dk widths. Adding a recorded name (a new ``trace.record`` in ``tutor.nn`` or a
+new walkthrough) means adding it here, with its shape and meaning.
+"""
+
+from __future__ import annotations
+
+import re
+
+Table = dict[str, tuple[str, str]]          # name -> (shape, meaning)
+
+
+def table(text: str) -> Table:
+    """A table written as lines ``name | shape | meaning``."""
+    rows = (line.split(" | ") for line in text.strip().splitlines())
+    return {name.strip(): (shape.strip(), meaning.strip()) for name, shape, meaning in rows}
+
+
+def without(names: Table, left_out) -> Table:
+    """The table without the names ``left_out``."""
+    return {name: entry for name, entry in names.items() if name not in left_out}
+
+
+def scoped(prefix: str, names: Table) -> Table:
+    """The same names under ``prefix.`` (the way ``trace.scope(prefix)`` records them)."""
+    return {f"{prefix}.{name}": entry for name, entry in names.items()}
+
+
+# --- what one function of tutor.nn records (in its own scope) -------------------------------
+
+SOFTMAX = table("""
+shifted | like x | x minus the maximum along the axis (the same softmax, no overflow)
+exp | like x | e to the shifted values
+sum | x with the axis of size 1 | the sum of exp along the axis
+out | like x | exp / sum: the probabilities, summing to 1 along the axis
+""")                      # tutor.nn.functional.softmax
+
+NORM = table("""
+mean | x with the normalised axis of size 1 | the mean (per row; per column in batch norm)
+var | like mean | the biased variance, as PyTorch
+normalized | like x | (x - mean) / sqrt(var + eps)
+out | like x | gamma * normalized + beta
+""")                      # tutor.nn.functional.layer_norm / batch_norm
+
+ATTENTION = {             # tutor.nn.attention.scaled_dot_product_attention / attention_head
+    **table("""
+q | [..., n, d_k] | queries, X·Wq
+k | [..., n, d_k] | keys, X·Wk
+v | [..., n, d_v] | values, X·Wv
+scores | [..., n_q, n_k] | Q·Kᵀ, one row per query
+scaled | [..., n_q, n_k] | scores ÷ √d_k (or × the scale given)
+mask | [n_q, n_k] | the additive mask: 0 allowed, -inf hidden (only with a mask)
+masked | [..., n_q, n_k] | scaled + mask (only with a mask)
+weights | [..., n_q, n_k] | softmax of each row: how much each query takes of each key
+out | [..., n_q, d_v] | weights·V, the contextual vectors
+"""), **scoped("softmax", SOFTMAX)}
+UNMASKED = ("mask", "masked")       # recorded only when a mask is given
+
+MULTI_HEAD_XW = {         # tutor.nn.attention.multi_head_attention_xw (the notes' form)
+    **scoped("head{h}", {**ATTENTION, **table("""
+w_q | [d_model, d_head] | this head's columns of Wq
+w_k | [d_model, d_head] | this head's columns of Wk
+w_v | [d_model, d_head_v] | this head's columns of Wv
+""")}),
+    **table("""
+concat | [n, d_v] | the heads' outputs side by side
+out | [n, d_model] | Concat·Wo, multi-head attention's output
+""")}
+
+MULTI_HEAD = {            # tutor.nn.attention.multi_head_attention (PyTorch's parameters)
+    **{name: (shape.replace("[...,", "[B, h,"), meaning)
+       for name, (shape, meaning) in ATTENTION.items() if name != "out"},
+    **table("""
+out | [B, h, T, d_head] | each head's weights·V
+concat | [B, T, d_model] | the heads' outputs side by side
+out_proj | [B, T, d_model] | Concat·W_out + b_out, the sublayer's output
+""")}
+
+FEED_FORWARD = table("""
+hidden | [B, S, d_ff] | x·W1ᵀ + b1
+activated | [B, S, d_ff] | relu or gelu of hidden
+out | [B, S, d_model] | activated·W2ᵀ + b2
+""")                      # tutor.nn.functional.feed_forward
+
+ENCODER_LAYER = {         # tutor.nn.layers.encoder_layer, as the walkthroughs run it (no mask)
+    **table("""
+input | [B, S, d_model] | the layer's input
+add1 | [B, S, d_model] | x + self-attention (the sublayer's own input added)
+add2 | [B, S, d_model] | x + feed-forward
+output | [B, S, d_model] | the layer's output
+"""),
+    **scoped("self_attn", without(MULTI_HEAD, UNMASKED)), **scoped("norm1", NORM),
+    **scoped("ff", FEED_FORWARD), **scoped("norm2", NORM)}
+
+DECODER_LAYER = {         # tutor.nn.layers.decoder_layer (masked self-attention when causal)
+    **{name: (shape.replace("S", "T"), meaning) for name, (shape, meaning) in ENCODER_LAYER.items()},
+    **table("""
+add2 | [B, T, d_model] | x + encoder-decoder attention
+add3 | [B, T, d_model] | x + feed-forward (the third sublayer)
+"""),
+    **scoped("self_attn", MULTI_HEAD), **scoped("multihead_attn", without(MULTI_HEAD, UNMASKED)),
+    **scoped("norm3", NORM)}
+
+ENCODER = {**scoped("encoder.layers.{i}", ENCODER_LAYER), **scoped("encoder.norm", NORM)}
+DECODER = {**scoped("decoder.layers.{i}", DECODER_LAYER), **scoped("decoder.norm", NORM)}
+
+SINUSOIDAL = table("""
+frequencies | [d_model] | 1 / 10000^(2i/d) of each column
+angles | [n_pos, d_model] | pos × frequency
+pe | [n_pos, d_model] | sin of the angles on even columns, cos on odd ones
+""")                      # tutor.nn.posenc.sinusoidal_encoding
+
+ADD_PE = table("""
+embedded | [n, d_model] | the word vectors X
+pe | [n, d_model] | the positional encodings of positions 0..n-1
+out | [n, d_model] | X + PE, the input rows
+""")                      # tutor.nn.posenc.add_positional_encoding
+
+ADD_AND_NORM = {**table("""
+input | [d] | the sublayer's input x
+sublayer | [d] | the sublayer's output
+add | [d] | x + sublayer(x)
+"""), **scoped("norm", NORM)}   # tutor.nn.analysis.add_and_norm
+
+NEXT_TOKEN = {**table("""
+hidden | [d_model] | the decoder's last output vector
+logits | [V] | hidden · each word's embedding
+"""), **scoped("softmax", SOFTMAX)}   # tutor.nn.analysis.next_token_distribution
+
+SCALING = table("""
+dk{d}.dots | [N] | one q·k per sample, q and k with N(0, 1) entries
+dk{d}.std | [] | the spread of q·k (about √dk)
+dk{d}.max_weight_unscaled | [] | mean largest softmax weight, scores not scaled
+dk{d}.max_weight_scaled | [] | mean largest softmax weight, scores ÷ √dk
+dk{d}.grad_unscaled | [] | mean norm of the softmax's Jacobian, not scaled
+dk{d}.grad_scaled | [] | mean norm of the softmax's Jacobian, scaled
+table | [n_dk, 7] | per dk: dk, √dk, std, the two max weights, the two gradients
+""")                      # tutor.nn.analysis.scaling_statistics
+
+SOFTMAX_WITH_TEMPERATURE = {**table("""
+input | [n] | the numbers given
+logits | [n] | input × scale / temperature
+"""), **scoped("softmax", SOFTMAX)}   # tutor.nn.analysis.softmax_with_temperature
+
+# --- what each walkthrough records (its whole trace) ------------------------------------------
+
+_SELF_ATTENTION_INPUTS = {**table("""
+x | [n, d_model] | the word vectors X, one row per token
+w_q | [d_model, d_k] | query weights Wq
+w_k | [d_model, d_k] | key weights Wk
+w_v | [d_model, d_v] | value weights Wv
+w_o | [d_v, d_model] | output projection Wo (multi-head form)
+"""), **scoped("posenc", SINUSOIDAL), **scoped("input", ADD_PE)}
+_SELF_ATTENTION_RUN = {**ATTENTION, **MULTI_HEAD_XW}
+_ORDERINGS = ("a.plain", "a.with_pe", "b.plain", "b.with_pe")
+_POSITIONAL_TABLE = {**scoped("sinusoidal", SINUSOIDAL), **table("""
+table | [max_positions, d_model] | a learned table (untrained: N(0, 1))
+learned.pe | [n_pos, d_model] | its first n_pos rows
+""")}
+_GAMMA_BETA = table("""
+gamma | [d] | scale γ
+beta | [d] | shift β
+""")
+
+RECORDED: dict[str, Table] = {
+    "attention.self_attention": {**_SELF_ATTENTION_INPUTS, **_SELF_ATTENTION_RUN,
+                                 **scoped("with_scaling", _SELF_ATTENTION_RUN)},
+    "attention.word_order": {  # one head, identity weights, no mask; without and with PE
+        **{name: entry for run in _ORDERINGS
+           for name, entry in scoped(run, without(_SELF_ATTENTION_INPUTS, ("w_o",))).items()
+           if run.endswith("with_pe") or ".posenc." not in name and ".input." not in name},
+        **{name: entry for run in _ORDERINGS
+           for name, entry in scoped(run, without(ATTENTION, UNMASKED)).items()}},
+    "posenc.positional_table": {**_POSITIONAL_TABLE, **scoped("input", ADD_PE)},
+    "posenc.sinusoidal_beside_learned": _POSITIONAL_TABLE,
+    "norm.layer_norm_steps": {**_GAMMA_BETA, **table("layer.input | [d] | the vector x"),
+                              **scoped("layer", NORM)},
+    "norm.batch_beside_layer_norm": {**_GAMMA_BETA,
+                                     **table("input | [n, d] | the batch, one row per item"),
+                                     **scoped("layer", NORM), **scoped("batch", NORM)},
+    "norm.add_and_norm": {**_GAMMA_BETA, **ADD_AND_NORM},
+    "softmax.softmax_steps": SOFTMAX_WITH_TEMPERATURE,
+    "softmax.softmax_rows": {**table("logits | [rows, cols] | the numbers, one softmax per row"),
+                             **scoped("softmax", SOFTMAX)},
+    "softmax.scaling": SCALING,
+    "stack.encode": {**scoped("input", ADD_PE), **ENCODER,
+                     **table("src | [B, S, d_model] | the vectors given (a batch of one if 2-D)")},
+    "stack.transform": {**scoped("src_input", ADD_PE), **scoped("tgt_input", ADD_PE),
+                        **ENCODER, **DECODER, **scoped("next", NEXT_TOKEN), **table("""
+src | [B, S, d_model] | the source vectors given
+tgt | [B, T, d_model] | the target vectors given
+vocab_embeddings | [V, d_model] | the vectors of the sentences' words
+""")},
+    "stack.norms_in_encoder_layer": {**ENCODER, **scoped("ln", NORM), **scoped("bn", NORM)},
+}
+
+ALL: Table = {name: entry for table in RECORDED.values() for name, entry in table.items()}
+
+
+def _pattern(name: str) -> str:
+    return re.escape(name).replace(r"\{i\}", r"\d+").replace(r"\{h\}", r"\d+") \
+        .replace(r"\{d\}", r"\d+")
+
+
+_REGEX: dict[str, re.Pattern] = {}
+
+
+def declared(name: str, walkthrough: str | None = None) -> bool:
+    """Whether ``name`` (a concrete recorded name such as ``encoder.layers.1.add1``) is
+    declared, for one walkthrough ("attention.self_attention") or for any."""
+    table = ALL if walkthrough is None else RECORDED[walkthrough]
+    key = walkthrough or "*"
+    if key not in _REGEX:
+        _REGEX[key] = re.compile("|".join(f"(?:{_pattern(n)})" for n in table) + r"\Z")
+    return _REGEX[key].match(name) is not None

@@ -1,0 +1,87 @@
+"""The encoder and encoder-decoder walkthroughs: one pass of a model (random or real) on
+sentences or on already-embedded vectors, recorded layer by layer. Shared by ``tutor
+encode``, ``tutor transformer`` and the lessons."""
+
+from __future__ import annotations
+
+from tutor.nn.analysis import next_token_distribution
+from tutor.nn.functional import batch_norm, layer_norm
+from tutor.nn.masks import causal_mask
+
+from . import Recording, new_trace
+from .inputs import sentence_inputs, word_embeddings
+
+
+def _batched(vectors):
+    return vectors if vectors.ndim == 3 else vectors[None]               # [B, S, d_model]
+
+
+def encode(model, *, tokens: list[str] | None = None, vectors=None) -> Recording:
+    """The encoder stack on a sentence (X + PE recorded under ``input.``) or on vectors
+    [(B,) S, d_model] (recorded as ``src`` [B, S, d_model]); then everything
+    ``Transformer.encode`` records (``encoder.layers.<i>.*``, ``encoder.norm.*``).
+    The output is the memory, shaped like the input. Labels: the tokens, or p1, p2, ...
+    """
+    trace = new_trace()
+    if tokens:
+        src = sentence_inputs(tokens, model.config.d_model, model.dtype,
+                              trace=trace.scope("input"))                # [n, d_model]
+        labels = list(tokens)
+    else:
+        src = vectors                                                    # [(B,) S, d_model]
+        trace.record("src", _batched(src))
+        labels = [f"p{i + 1}" for i in range(src.shape[-2])]
+    memory = model.encode(src, trace=trace)                              # like src
+    return Recording(trace, memory, labels,
+                     walkthrough="stack.encode")
+
+
+def transform(model, *, src_tokens=None, tgt_tokens=None, src_vectors=None, tgt_vectors=None,
+              causal: bool = False) -> Recording:
+    """Encoder and decoder together on two sentences (always causal; X + PE recorded under
+    ``src_input.`` and ``tgt_input.``; then the next-word distribution over the sentences'
+    words, ``vocab_embeddings`` and ``next.*``) or on vectors [(B,) S|T, d_model] (recorded
+    as ``src`` and ``tgt``; ``causal`` masks the target). Records everything
+    ``Transformer.forward`` records. The output is the decoder's output, like the target.
+    ``info``: ``src_labels``, ``tgt_labels``, ``causal``, ``vocab`` (sentences only).
+    """
+    trace = new_trace()
+    d_model, dtype = model.config.d_model, model.dtype
+    vocab = None
+    if src_tokens is not None:
+        src_x = sentence_inputs(src_tokens, d_model, dtype, trace=trace.scope("src_input"))
+        tgt_x = sentence_inputs(tgt_tokens, d_model, dtype, trace=trace.scope("tgt_input"))
+        src_labels, tgt_labels = list(src_tokens), list(tgt_tokens)
+        causal = True
+    else:
+        src_x, tgt_x = src_vectors, tgt_vectors                          # [(B,) S|T, d_model]
+        trace.record("src", _batched(src_x))
+        trace.record("tgt", _batched(tgt_x))
+        src_labels = [f"s{i + 1}" for i in range(src_x.shape[-2])]
+        tgt_labels = [f"t{i + 1}" for i in range(tgt_x.shape[-2])]
+    mask = causal_mask(tgt_x.shape[-2]) if causal else None             # [T, T], True = hidden
+    out = model.forward(src_x, tgt_x, tgt_mask=mask, trace=trace)       # like tgt
+    if src_tokens is not None:
+        vocab = list(dict.fromkeys(t.lower() for t in src_tokens + tgt_tokens))
+        table, _ = word_embeddings(vocab, d_model)                      # [n_vocab, d_model]
+        table = table.astype(dtype, copy=False)
+        trace.record("vocab_embeddings", table)
+        next_token_distribution(out[-1], table, trace=trace.scope("next"))  # [n_vocab]
+    info = {"src_labels": src_labels, "tgt_labels": tgt_labels, "causal": bool(causal),
+            "vocab": vocab}
+    return Recording(trace, out, tgt_labels, info,
+                     walkthrough="stack.transform")
+
+
+def norms_in_encoder_layer(model, tokens: list[str]) -> Recording:
+    """One pass of the encoder on the sentence's embeddings (no PE), then layer norm
+    (``ln.*``) and batch norm (``bn.*``) of the first layer's residual sum
+    ``encoder.layers.0.add1`` [1, n, d_model], to compare the two."""
+    trace = new_trace()
+    x, _ = word_embeddings(tokens, model.config.d_model)                # [n, d_model]
+    model.encode(x, trace=trace)
+    resid = trace["encoder.layers.0.add1"]                              # [1, n, d_model]
+    layer_norm(resid, trace=trace.scope("ln"))
+    batch_norm(resid, trace=trace.scope("bn"))
+    return Recording(trace, resid, list(tokens),
+                     walkthrough="stack.norms_in_encoder_layer")
