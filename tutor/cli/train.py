@@ -112,7 +112,13 @@ def train(ctx, task, steps, seed, output_path, resume_path, batch_size, lr, warm
              "layers": layers, "ff": ff}
     resume = None
     if resume_path is not None:
-        resume = load_checkpoint(resume_path)
+        try:
+            resume = load_checkpoint(resume_path)
+        except TutorError as exc:                                      # name the option too
+            raise TutorError(f"--resume {exc}") from None
+        if not resume.resumable:
+            raise TutorError(f"--resume {resume_path}: the file holds weights only (written "
+                             f"with --weights-only), so training cannot go on from it")
         for name in _MODEL_OPTIONS:
             if given[name] is not None and given[name] != resume.config.get(_SETTINGS[name]):
                 option = "--" + name.replace("_", "-")
@@ -235,9 +241,11 @@ def loss_curve(losses, width: int = 60, height: int = 10) -> list[str]:
         label = (f"{10 ** high:>8.4f} ┤" if row == height - 1 else
                  f"{10 ** low:>8.4f} ┤" if row == 0 else " " * 8 + " │")
         rows.append(label + "".join(blocks[f] for f in fill))
-    steps = losses.size
     rows.append(" " * 9 + "└" + "─" * width)
-    rows.append(" " * 10 + "step 1" + f"step {steps}".rjust(max(0, width - 6)))
+    first, last = "step 1", f"step {losses.size}"
+    fits = width >= len(first) + len(last) + 1
+    rows.append(" " * 10 + (first + last.rjust(width - len(first)) if fits
+                            else f"steps 1-{losses.size}"))
     return rows
 
 

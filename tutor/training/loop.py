@@ -142,8 +142,11 @@ def effective_params(params: dict[str, np.ndarray], config: TrainConfig,
     if not config.unscaled_attention:
         return params
     gain = math.sqrt(config.d_model // config.nhead)
-    out = {name: value.copy() for name, value in params.items()} if out is None else out
-    for name, rows in _query_rows(params, config.model_config()):
+    query_rows = _query_rows(params, config.model_config())
+    if out is None:                          # the other arrays are shared, not copied
+        out = dict(params)
+        out.update({name: params[name].copy() for name, _ in query_rows})
+    for name, rows in query_rows:
         np.copyto(out[name], params[name])
         out[name][rows] *= out[name].dtype.type(gain)
     return out
