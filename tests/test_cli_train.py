@@ -2,6 +2,7 @@
 the loss curve."""
 
 import os
+import re
 import signal
 
 import numpy as np
@@ -171,3 +172,19 @@ def test_loss_curve_text():
         "          step 1       step 20",
     ]
     assert loss_curve([]) == ["(no loss to plot)"]
+
+
+def test_help_states_the_library_defaults():
+    from tutor.training.loop import TrainConfig
+
+    text = " ".join(invoke("train", "--help").output.split())
+    defaults = TrainConfig()
+    for option, value in (("--steps N", defaults.steps), ("--seed S", defaults.seed),
+                          ("--batch-size B", defaults.batch_size), ("--lr LR", defaults.lr),
+                          ("--warmup N", defaults.warmup), ("--dim D", defaults.d_model),
+                          ("--heads H", defaults.nhead), ("--layers N", defaults.num_layers),
+                          ("--ff F", defaults.dim_feedforward),
+                          ("--label-smoothing E", 0)):
+        assert re.search(re.escape(option) + r"[^\[]*\[default: " + re.escape(str(value)) + r"\]",
+                         text), option
+    assert defaults.task == "reverse" and "[default: reverse]" in text
