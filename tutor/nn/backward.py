@@ -120,7 +120,10 @@ def feed_forward_backward(fwd, x, w1, w2, activation, grad_out, *, trace=NULL_TR
     its recorded ``hidden`` and ``activated``. x [..., d_model], grad_out [..., d_model].
     Returns (grad_x, {"linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias"})."""
     grad_activated, grad_w2, grad_b2 = linear_backward(fwd["activated"], w2, grad_out)  # [..., d_ff]
-    grad_hidden = ACTIVATION_BACKWARD[activation](fwd["hidden"], grad_activated)         # [..., d_ff]
+    if activation == "relu" and not trace.enabled:                     # in place: not recorded
+        grad_hidden = np.multiply(grad_activated, fwd["hidden"] > 0, out=grad_activated)  # [..., d_ff]
+    else:
+        grad_hidden = ACTIVATION_BACKWARD[activation](fwd["hidden"], grad_activated)     # [..., d_ff]
     grad_x, grad_w1, grad_b1 = linear_backward(x, w1, grad_hidden)     # [..., d_model]
     if trace.enabled:
         trace.record("out.grad", grad_out)
@@ -132,23 +135,25 @@ def feed_forward_backward(fwd, x, w1, w2, activation, grad_out, *, trace=NULL_TR
 
 # --------------------------------------------------------------------------- attention
 
-def scaled_dot_product_attention_backward(fwd, q, k, v, grad_out, *, scale=None,
+def scaled_dot_product_attention_backward(fwd, q, k, v, grad_out, *, scale=None, out=None,
                                           trace=NULL_TRACE):
     """Backward of out = softmax(q k^T * scale + mask) v, from the recorded ``weights`` P.
 
     dL/dv = P^T g, dL/dP = g v^T, dL/dlogits = softmax_backward(P, dL/dP) (the mask is a
     constant: masked entries and fully masked rows get zero), dL/dq = scale dL/dlogits k,
     dL/dk = scale dL/dlogits^T q. q [..., n_q, d_k], k [..., n_k, d_k], v [..., n_k, d_v],
-    grad_out [..., n_q, d_v]. Returns (grad_q, grad_k, grad_v).
+    grad_out [..., n_q, d_v]. Returns (grad_q, grad_k, grad_v); with ``out``, a triple of
+    arrays of those shapes (e.g. views into one packed buffer), written into and returned.
     """
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     weights = fwd["weights"]                                           # [..., n_q, n_k]
+    out_q, out_k, out_v = (None, None, None) if out is None else out
     grad_weights = grad_out @ np.swapaxes(v, -1, -2)                   # [..., n_q, d_v] @ [..., d_v, n_k] -> [..., n_q, n_k]
-    grad_v = np.swapaxes(weights, -1, -2) @ grad_out                   # [..., n_k, n_q] @ [..., n_q, d_v] -> [..., n_k, d_v]
+    grad_v = np.matmul(np.swapaxes(weights, -1, -2), grad_out, out=out_v)  # [..., n_k, n_q] @ [..., n_q, d_v] -> [..., n_k, d_v]
     grad_logits = softmax_backward(weights, grad_weights)              # [..., n_q, n_k]
     grad_scores = grad_logits * scale                                  # d/d(q k^T): [..., n_q, n_k]
-    grad_q = grad_scores @ k                                           # [..., n_q, n_k] @ [..., n_k, d_k] -> [..., n_q, d_k]
-    grad_k = np.swapaxes(grad_scores, -1, -2) @ q                      # [..., n_k, n_q] @ [..., n_q, d_k] -> [..., n_k, d_k]
+    grad_q = np.matmul(grad_scores, k, out=out_q)                      # [..., n_q, n_k] @ [..., n_k, d_k] -> [..., n_q, d_k]
+    grad_k = np.matmul(np.swapaxes(grad_scores, -1, -2), q, out=out_k)  # [..., n_k, n_q] @ [..., n_q, d_k] -> [..., n_k, d_k]
     if trace.enabled:
         trace.record("out.grad", grad_out)
         trace.record("weights.grad", grad_weights)
@@ -177,27 +182,30 @@ def multi_head_attention_backward(fwd, query, key, params, n_head: int, grad_out
     grad_concat, grad_w_out, grad_b_out = linear_backward(
         fwd["concat"], params["out_proj.weight"], grad_out, bias=b_out is not None)  # [B, L, E]
     grad_heads = split_heads(grad_concat, n_head)                      # [B, H, L, d_head]
-    grad_q, grad_k, grad_v = scaled_dot_product_attention_backward(
-        fwd, fwd["q"], fwd["k"], fwd["v"], grad_heads, trace=trace)    # [B, H, L|S, d_head]
-    d_head = d_model // n_head
-
-    def packed(*grads):                                                # [B, H, n, d_head] each
-        n = grads[0].shape[2]
-        out = np.empty((batch, n, len(grads), n_head, d_head), dtype=grad_out.dtype)  # [B, n, m, H, d_head]
-        for i, g in enumerate(grads):
-            out[:, :, i] = g.transpose(0, 2, 1, 3)                     # [B, H, n, d_head] -> [B, n, H, d_head]
-        return out.reshape(batch, n, len(grads) * d_model)             # [B, n, m*E]
+    n_k, d_head = fwd["k"].shape[2], d_model // n_head
+    # dL/dq, dL/dk, dL/dv are written straight into the layout of the in-projection's output,
+    # [B, n, (q|k|v), H, d_head], so no copy is needed to merge the heads back.
+    grad_q_packed = np.empty((batch, n_q, 1 if key is not None else 3, n_head, d_head),
+                             dtype=grad_out.dtype)                     # [B, L, 1|3, H, d_head]
+    grad_kv_packed = grad_q_packed if key is None else np.empty(
+        (batch, n_k, 2, n_head, d_head), dtype=grad_out.dtype)         # [B, S, 2, H, d_head]
+    first_kv = 1 if key is None else 0
+    heads_view = lambda buf, i: buf[:, :, i].transpose(0, 2, 1, 3)    # noqa: E731  [B, H, n, d_head]
+    scaled_dot_product_attention_backward(
+        fwd, fwd["q"], fwd["k"], fwd["v"], grad_heads, trace=trace,
+        out=(heads_view(grad_q_packed, 0), heads_view(grad_kv_packed, first_kv),
+             heads_view(grad_kv_packed, first_kv + 1)))
 
     has_bias = b_in is not None
     if key is None:                                                    # self-attention: one product
         grad_query, grad_w_in, grad_b_in = linear_backward(
-            query, w_in, packed(grad_q, grad_k, grad_v), bias=has_bias)  # [B, L, E], [3E, E]
+            query, w_in, grad_q_packed.reshape(batch, n_q, 3 * d_model), bias=has_bias)  # [B, L, E], [3E, E]
         grad_key = None
     else:
         grad_query, grad_w_q, grad_b_q = linear_backward(
-            query, w_in[:d_model], packed(grad_q), bias=has_bias)      # [B, L, E], [E, E]
+            query, w_in[:d_model], grad_q_packed.reshape(batch, n_q, d_model), bias=has_bias)  # [B, L, E], [E, E]
         grad_key, grad_w_kv, grad_b_kv = linear_backward(
-            key, w_in[d_model:], packed(grad_k, grad_v), bias=has_bias)  # [B, S, E], [2E, E]
+            key, w_in[d_model:], grad_kv_packed.reshape(batch, n_k, 2 * d_model), bias=has_bias)  # [B, S, E], [2E, E]
         grad_w_in = np.concatenate([grad_w_q, grad_w_kv])              # [3E, E]
         grad_b_in = np.concatenate([grad_b_q, grad_b_kv]) if has_bias else None  # [3E]
     if trace.enabled:
@@ -353,8 +361,11 @@ def _transformer_backward(model, fwd, grad_output, *, trace=NULL_TRACE):
                                              trace=trace.scope("decoder"))
     grad_src = encoder_backward(fwd.scope("encoder"), view.scope("encoder"), model.config,
                                 grad_memory, grads, "encoder.", trace=trace.scope("encoder"))
-    ordered = {name: grads[name] for name in model.params}
-    return ordered, grad_src, grad_tgt
+    missing = [name for name in model.params if name not in grads]
+    if missing:                                                        # a parameter kind added later
+        raise TutorError(f"no backward rule for parameter {missing[0]!r}; "
+                         f"tutor.nn.backward covers the nn.Transformer parameters only")
+    return {name: grads[name] for name in model.params}, grad_src, grad_tgt
 
 
 def transformer_forward_and_grads(model, src, tgt, grad_output, masks: dict, *, input_grads=False,
