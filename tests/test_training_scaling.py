@@ -49,3 +49,19 @@ def test_steps_to_and_final_loss():
     assert run.steps_to(1.0) == 31                                     # mean of steps 12..31: 0.975
     assert run.final_loss(last=1) == 0.0
     assert run.steps_to(-1.0) is None
+
+
+def test_compare_pairs_the_runs():
+    from tutor.training.scaling import ScalingRun, compare
+
+    def run(d_k, scaled, level):
+        return ScalingRun(d_k=d_k, nhead=64 // d_k, scaled=scaled, qk_init_gain=1.0,
+                          losses=np.full(30, level), accuracy=0.5, diverged=False,
+                          initial_max_weight=0.4, seconds=1.0)
+
+    rows = compare([run(4, True, 0.2), run(4, False, 0.6), run(16, True, 0.25),
+                    run(16, False, 0.25)])
+    assert [(r["d_k"], r["nhead"]) for r in rows] == [(4, 16), (16, 4)]
+    assert rows[0]["loss_ratio"] == pytest.approx(3.0)
+    assert rows[0]["scaled"]["steps_to_target"] == 20 and rows[0]["scaled"]["final_loss"] == 0.2
+    assert rows[1]["loss_ratio"] == pytest.approx(1.0)

@@ -15,7 +15,7 @@ _EXPORTS = {
     "Progress": "loop", "TrainConfig": "loop", "TrainResult": "loop", "Trainer": "loop",
     "TrainingDiverged": "loop", "accuracy": "loop", "train": "loop",
     "load_shipped_model": "shipped", "shipped_models": "shipped", "load_model": "shipped",
-    "ScalingRun": "scaling", "scaling_experiment": "scaling",
+    "ScalingRun": "scaling", "scaling_experiment": "scaling", "compare": "scaling",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -119,3 +119,32 @@ def _one_run(config: TrainConfig, d_k: int, scaled: bool, index: int, callback) 
                       qk_init_gain=config.qk_init_gain, losses=np.asarray(losses),
                       accuracy=float(acc), diverged=diverged, initial_max_weight=peak,
                       seconds=time.perf_counter() - start)
+
+
+def compare(runs: Sequence[ScalingRun], *, target_loss: float = 0.5,
+            last: int = 20) -> list[dict]:
+    """One row per (d_k, qk_init_gain): the scaled and the unscaled run side by side.
+
+    Each row: ``d_k``, ``nhead``, ``qk_init_gain``, and for ``scaled`` and ``unscaled``:
+    ``final_loss`` (mean of the last ``last`` steps; inf if diverged), ``accuracy``,
+    ``steps_to_target`` (first step whose 20-step mean loss <= ``target_loss``, or None),
+    ``initial_max_weight``, ``diverged``; then ``loss_ratio`` = unscaled / scaled final loss.
+    """
+    pairs: dict[tuple[int, float], dict[bool, ScalingRun]] = {}
+    for run in runs:
+        pairs.setdefault((run.d_k, run.qk_init_gain), {})[run.scaled] = run
+    rows = []
+    for (d_k, gain), pair in pairs.items():
+        if set(pair) != {True, False}:
+            continue
+        row = {"d_k": d_k, "nhead": pair[True].nhead, "qk_init_gain": gain}
+        for key, run in (("scaled", pair[True]), ("unscaled", pair[False])):
+            row[key] = {"final_loss": run.final_loss(last), "accuracy": run.accuracy,
+                        "steps_to_target": run.steps_to(target_loss),
+                        "initial_max_weight": run.initial_max_weight,
+                        "diverged": run.diverged}
+        scaled_loss = row["scaled"]["final_loss"]
+        row["loss_ratio"] = (row["unscaled"]["final_loss"] / scaled_loss
+                             if 0 < scaled_loss < math.inf else math.nan)
+        rows.append(row)
+    return rows
