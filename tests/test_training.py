@@ -298,3 +298,21 @@ def test_unscaled_gradients_match_finite_differences():
         minus[name][index] -= h
         numeric = (loss_at(plus) - loss_at(minus)) / (2 * h)
         assert grads[name][index] == pytest.approx(numeric, rel=1e-5, abs=1e-9), name
+
+
+def test_training_imports_neither_rich_nor_click():
+    import subprocess
+    import sys
+
+    code = ("import sys, tutor.training.loop, tutor.training.scaling, tutor.training.shipped; "
+            "print(sorted(m for m in ('rich', 'click', 'plotext') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.stdout.strip() == "[]"
+
+
+def test_package_exports_resolve():
+    import tutor.training as training
+
+    for name in training.__all__:
+        assert getattr(training, name) is not None, name

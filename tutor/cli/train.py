@@ -23,7 +23,7 @@ uninterrupted one with the same seed.
 
 \b
 Examples:
-  tutor train --task reverse                      about 1 minute
+  tutor train --task reverse                      under a minute
   tutor train --task sort --steps 3000 --seed 1 --output sort.npz
   tutor train --resume sort.npz --steps 4000      continue to step 4000
   tutor train --task copy --steps 200 --format json
