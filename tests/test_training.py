@@ -316,3 +316,12 @@ def test_package_exports_resolve():
 
     for name in training.__all__:
         assert getattr(training, name) is not None, name
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    path = tmp_path / "run.npz"
+    train(TrainConfig(steps=2, **TINY), checkpoint_path=path)
+    with pytest.raises(TutorError, match="the checkpoint was trained with lr=0.005; a resumed "
+                                         "run keeps it, got lr=0.001"):
+        Trainer(TrainConfig(steps=4, **{**TINY, "lr": 1e-3}), resume=load_checkpoint(path))
+    Trainer(TrainConfig(steps=4, **{**TINY, "eval_size": 7}), resume=load_checkpoint(path))

@@ -242,6 +242,11 @@ class TrainResult:
         return self.checkpoint.history["loss"]
 
 
+# settings that do not change what a step computes, so a resumed run may set them anew
+_MAY_CHANGE_ON_RESUME = frozenset({"steps", "eval_every", "eval_size", "eval_seed",
+                                   "checkpoint_every"})
+
+
 class Trainer:
     """One training run, new or resumed. Use :func:`train` unless you need the pieces."""
 
@@ -260,6 +265,11 @@ class Trainer:
             if not resume.resumable:
                 raise TutorError("the checkpoint holds weights only (no optimizer or random "
                                  "state), so training cannot resume from it")
+            saved = TrainConfig.from_dict(resume.config).to_dict()
+            for name, value in config.to_dict().items():
+                if name not in _MAY_CHANGE_ON_RESUME and saved[name] != value:
+                    raise TutorError(f"the checkpoint was trained with {name}={saved[name]!r}; "
+                                     f"a resumed run keeps it, got {name}={value!r}")
             self.rng = rng_from_state(resume.rng_state)
             self.params = {k: v.copy() for k, v in resume.params.items()}
             self.optimizer = _new_optimizer(self.params, config)
