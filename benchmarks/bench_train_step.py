@@ -12,7 +12,7 @@ Configuration (issue 14, section 5): d_model 256, 4 heads, feed-forward 1024, 2 
 vocabulary 1000, batch 32 x 32 tokens (source 32, decoder input 32), float32, ReLU, post-norm,
 padding id 0 with a few padded positions, Adam(lr=1e-4). Prints the median (min, max) time per
 step of each and the ratio tutor / torch of the medians, and checks that both start from the
-same loss.
+same loss and how far apart the weights are after that first step (see weight_drift).
 """
 
 from __future__ import annotations
@@ -90,7 +90,21 @@ def torch_runner(model: Seq2Seq, src, tgt, pad_id, lr, threads=None):
         opt.step()
         return loss.item()
 
+    step.params = lambda: {k: v.detach().numpy() for k, v in net.state_dict().items()}
     return step, torch.__version__, torch.get_num_threads()
+
+
+def weight_drift(ours, theirs, lr):
+    """How far the weights are apart after the first step. Adam scales every entry by its own
+    gradient's size, so an entry whose gradient is near float32 rounding (~1e-9) may move by a
+    different fraction of lr on each side; over more steps such differences grow, as they do
+    between float32 and float64 runs of the same code."""
+    drift = {k: float(np.max(np.abs(v - theirs[k]))) for k, v in ours.items()}
+    worst = max(drift, key=drift.get)
+    big = sum(int(np.sum(np.abs(v - theirs[k]) > lr / 10)) for k, v in ours.items())
+    total = sum(v.size for v in ours.values())
+    return (f"after one step each, largest |weight difference| {drift[worst]:.1e} ({worst}); "
+            f"{big} of {total:,} weights differ by > lr/10")
 
 
 def main():
@@ -122,6 +136,7 @@ def main():
     if len(first) == 2:
         a, b = first.values()
         print(f"first-step loss: tutor {a:.6f}, torch {b:.6f} (|diff| {abs(a - b):.2e})")
+        print(weight_drift(model.params, list(runners.values())[1].params(), lr))
     for run in runners.values():
         run()
     times = {name: [] for name in runners}
@@ -141,6 +156,7 @@ def main():
     if len(medians) == 2:
         ours, theirs = medians.values()
         print(f"  ratio tutor / torch: {ours / theirs:.2f}x (target <= 1.2x)")
+
     assert all(v.dtype == np.float32 for v in model.params.values())
 
 

@@ -391,3 +391,48 @@ def test_adam_on_the_gradients_learns_to_copy():
         opt.step(grads)
     assert first > 1.5 and float(loss) < 0.05
     assert np.array_equal(model.generate(src, 4, bos_id=1)[:, 1:], body)
+
+
+def test_transformer_trace_names_and_masks():
+    model = Transformer.random(8, 2, 2, 1, 12, seed=1)
+    rng = np.random.default_rng(1)
+    src, tgt, g = (rng.standard_normal(s) for s in ((2, 5, 8), (2, 3, 8), (2, 3, 8)))
+    masks = {"tgt_mask": np.triu(np.ones((3, 3), bool), 1),
+             "src_key_padding_mask": np.array([[False] * 5, [False] * 4 + [True]]),
+             "memory_key_padding_mask": np.array([[False] * 5, [False] * 4 + [True]])}
+    trace = Trace()
+    out, grads, grad_src, grad_tgt = model.forward_and_grads(src, tgt, g, **masks,
+                                                             input_grads=True, trace=trace)
+    assert np.array_equal(trace["decoder.norm.out"], out)
+    assert np.array_equal(trace["decoder.norm.out.grad"], g)
+    assert np.array_equal(trace["encoder.layers.0.input.grad"], grad_src)
+    assert np.array_equal(trace["decoder.layers.0.input.grad"], grad_tgt)
+    weights_grad = trace["encoder.layers.1.self_attn.weights.grad"]
+    assert weights_grad.shape == trace["encoder.layers.1.self_attn.weights"].shape == (2, 2, 5, 5)
+    # a padded key position gets no gradient through its keys and values
+    for name in ("encoder.layers.0.self_attn", "decoder.layers.0.multihead_attn"):
+        assert not trace[f"{name}.v.grad"][1, :, 4].any()
+        assert not trace[f"{name}.k.grad"][1, :, 4].any()
+        assert trace[f"{name}.v.grad"][0, :, 4].any()
+    with pytest.raises(KeyError):                                      # a trace is written once
+        model.forward_and_grads(src, tgt, g, **masks, trace=trace)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_stacks_with_final_norms_against_finite_differences(rng, norm_first):
+    model = Transformer.random(8, 2, 2, 2, 12, seed=2, norm_first=norm_first, activation="gelu")
+    for name, value in model.params.items():                          # non-trivial norms, biases
+        if value.ndim == 1:
+            value += rng.uniform(-0.3, 0.3, value.shape)
+    src, tgt, g = (rng.standard_normal(s) for s in ((2, 5, 8), (2, 3, 8), (2, 3, 8)))
+    masks = {"tgt_mask": np.triu(np.ones((3, 3), bool), 1),
+             "src_key_padding_mask": np.array([[False] * 5, [False] * 3 + [True] * 2]),
+             "memory_key_padding_mask": np.array([[False] * 5, [False] * 3 + [True] * 2])}
+    _, grads, grad_src, grad_tgt = model.forward_and_grads(src, tgt, g, **masks, input_grads=True)
+    loss = lambda: np.sum(model.forward(src, tgt, **masks) * g)       # noqa: E731
+    assert_fd(loss, src, grad_src)
+    assert_fd(loss, tgt, grad_tgt)
+    for name in ("encoder.norm.weight", "encoder.norm.bias", "decoder.norm.weight",
+                 "encoder.layers.0.norm1.weight", "decoder.layers.1.multihead_attn.in_proj_bias",
+                 "decoder.layers.0.linear1.weight"):
+        assert_fd(loss, model.params[name], grads[name], sample=8, rng=rng)

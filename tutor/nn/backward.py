@@ -190,7 +190,10 @@ def multi_head_attention_backward(fwd, query, key, params, n_head: int, grad_out
     grad_kv_packed = grad_q_packed if key is None else np.empty(
         (batch, n_k, 2, n_head, d_head), dtype=grad_out.dtype)         # [B, S, 2, H, d_head]
     first_kv = 1 if key is None else 0
-    heads_view = lambda buf, i: buf[:, :, i].transpose(0, 2, 1, 3)    # noqa: E731  [B, H, n, d_head]
+
+    def heads_view(buf, i):                                            # [B, n, m, H, d_head] -> [B, H, n, d_head]
+        return buf[:, :, i].transpose(0, 2, 1, 3)
+
     scaled_dot_product_attention_backward(
         fwd, fwd["q"], fwd["k"], fwd["v"], grad_heads, trace=trace,
         out=(heads_view(grad_q_packed, 0), heads_view(grad_kv_packed, first_kv),
