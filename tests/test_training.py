@@ -325,3 +325,20 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
                                          "run keeps it, got lr=0.001"):
         Trainer(TrainConfig(steps=4, **{**TINY, "lr": 1e-3}), resume=load_checkpoint(path))
     Trainer(TrainConfig(steps=4, **{**TINY, "eval_size": 7}), resume=load_checkpoint(path))
+
+
+def test_infinite_gradient_stops_before_the_update(monkeypatch):
+    original = Seq2Seq.loss_and_grads
+
+    def poisoned(self, *args, **kwargs):
+        loss, grads = original(self, *args, **kwargs)
+        grads["generator.bias"][0] = np.inf
+        return loss, grads
+
+    trainer = Trainer(TrainConfig(steps=3, **TINY))
+    before = {k: v.copy() for k, v in trainer.params.items()}
+    monkeypatch.setattr(Seq2Seq, "loss_and_grads", poisoned)
+    with pytest.raises(TrainingDiverged, match="the gradient of generator.bias became NaN or "
+                                               "infinite at step 1"):
+        trainer.train_step()
+    assert all(np.array_equal(before[k], trainer.params[k]) for k in before)
