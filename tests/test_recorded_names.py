@@ -4,6 +4,7 @@ read only declared names; the lesson files and the lesson views reference only d
 names."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,6 +90,19 @@ def _norms():
                                                               residual=True, has_affine=True))]
 
 
+def _toy_model_heads():
+    from tutor.training.shipped import load_shipped_model
+    from tutor.walkthroughs.heads import toy_model_heads
+
+    from tutor.pretrained import load_pretrained
+    from tutor.walkthroughs.heads import pretrained_heads
+
+    data = Path(__file__).resolve().parent / "data"
+    return [(toy_model_heads(load_shipped_model("reverse"), "3141"), None),
+            *((pretrained_heads(load_pretrained(data / folder), "the cat sat"), None)
+              for folder in ("hf_tiny_bert", "hf_tiny_gpt2"))]
+
+
 def _stacks():
     runs = []
     for model in _models():
@@ -134,7 +148,7 @@ def all_runs():
             (softmax.softmax_rows(np.array([[6.0, 4.0]])), None),
             (softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
              lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
-            *_stacks()]
+            *_stacks(), *_toy_model_heads()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 
 

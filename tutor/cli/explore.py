@@ -15,9 +15,10 @@ from .values import parse_sentence
 EXTRA = 'pip install "transformer-tutor[explore]"'
 
 EPILOG = f"""\b
-Keys: 1-8 or , . steps · arrows and tab move · enter edits a cell
-(X, Wq, Wk, Wv, Wo) · + - nudge it by 0.1 · e the sentence · h heads ·
-s scaling · c causal · p positional encoding · r random weights · ? help · q quit
+Keys: 1-8 or , . steps · arrows and tab move · enter edits a cell (X, Wq,
+Wk, Wv, Wo) · + - nudge it by 0.1 · e the sentence · h heads · s scaling ·
+c causal · p positional encoding · r random weights · ? help · q quit.
+With --model: up/down layers · left/right heads · e the input.
 
 \b
 Limits: at most 32 words, --dim at most {MAX_DIM}, --heads at most {MAX_HEADS} and a
@@ -28,6 +29,8 @@ Examples:
   tutor explore "the cat sat"                 the notes' worked example, live
   tutor explore "the cat sat" --causal        a decoder's masked attention
   tutor explore "the cat sat on the mat" --heads 2 --random
+  tutor explore --model reverse 31415         a trained toy model's heads
+  tutor explore --model minilm "the bank of the river"
 """
 
 
@@ -43,7 +46,7 @@ def load_app_class():
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence", default="the cat sat")
+@click.argument("sentence", required=False)
 @click.option("--dim", type=int, default=4, show_default=True, metavar="N",
               help="d_model, the width of each word's embedding (Wq, Wk, Wv are N×N).")
 @click.option("--heads", type=int, default=1, show_default=True, metavar="H",
@@ -55,20 +58,28 @@ def load_app_class():
               help="Start with random weights (from --seed) instead of the identity.")
 @click.option("--precision", type=int, default=2, show_default=True, metavar="N",
               help="Decimals shown.")
+@click.option("--model", "model_name", default=None, metavar="NAME",
+              help="A trained model instead: a shipped toy model (reverse, copy, sort; "
+                   "SENTENCE is digits) or a real one (minilm, a Hugging Face folder or cache "
+                   "name). Move between its layers and heads.")
 @seed_option
-def explore(sentence, dim, heads, no_scale, causal, posenc, random_weights, precision, seed):
+def explore(sentence, dim, heads, no_scale, causal, posenc, random_weights, precision,
+            model_name, seed):
     """Explore self-attention on SENTENCE full-screen: edit the sentence, any cell of X, Wq,
     Wk, Wv, the heads, scaling, the causal mask and positional encoding, and watch every
     step change at once."""
+    if not 0 <= precision <= MAX_PRECISION:
+        raise usage_error("--precision", f"expected 0 to {MAX_PRECISION}, got {precision}")
+    if model_name is not None:
+        return explore_model(model_name, sentence, precision)
     app_class = load_app_class()
     from tutor.errors import SettingError
     from tutor.explore.state import ExploreState
 
+    sentence = "the cat sat" if sentence is None else sentence
     parse_sentence("SENTENCE", sentence)
     check_limit("--dim", dim, MAX_DIM, "a width")
     check_limit("--heads", heads, MAX_HEADS, "a number of heads")
-    if not 0 <= precision <= MAX_PRECISION:
-        raise usage_error("--precision", f"expected 0 to {MAX_PRECISION}, got {precision}")
     if dim % heads:
         raise usage_error("--heads", f"expected a number that divides --dim {dim}, got {heads}")
     try:
@@ -79,3 +90,20 @@ def explore(sentence, dim, heads, no_scale, causal, posenc, random_weights, prec
     if random_weights:
         state.random_weights(seed)
     app_class(state).run()
+
+
+def explore_model(name: str, sentence: str | None, precision: int) -> None:
+    """--model: the model screen. A model that cannot be found is a usage error naming
+    --model; input it cannot read names SENTENCE."""
+    load_app_class()
+    from tutor.errors import SettingError
+    from tutor.explore.model_app import ModelApp
+    from tutor.explore.models import ModelState
+
+    try:
+        state = ModelState(name, sentence, precision=precision)
+    except SettingError as exc:
+        option = "--model" if exc.name == "model" else "SENTENCE"
+        message = str(exc).split(": ", 1)[1]
+        raise usage_error(option, message) from None
+    ModelApp(state).run()

@@ -201,8 +201,12 @@ class StepPane(VerticalScroll):
 class HelpScreen(ModalScreen):
     """The keys, closed by any key or a click."""
 
+    def __init__(self, text: str = HELP):
+        super().__init__()
+        self.text = text
+
     def compose(self) -> ComposeResult:
-        yield VerticalScroll(Static(HELP, id="help-text"), id="help")
+        yield VerticalScroll(Static(self.text, id="help-text"), id="help")
 
     def on_key(self, event) -> None:
         event.stop()

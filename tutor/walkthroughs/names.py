@@ -173,6 +173,20 @@ gamma | [d] | scale γ
 beta | [d] | shift β
 """)
 
+SEQ2SEQ_EMBED = table("""
+tokens | [B, n, d_model] | each token id's row of the embedding table
+pe | [n, d_model] | the positional encodings of positions 0..n-1
+out | [B, n, d_model] | tokens × √d_model + pe, the stack's input
+""")                      # tutor.nn.model.Seq2Seq.embed
+
+PRETRAINED_EMBED = table("""
+word | [n, E] | each token id's row of the word-embedding table
+position | [n, E] | the learned position rows 0..n-1
+token_type | [n, E] | the token-type (segment) rows, BERT only
+sum | [n, E] | word + position + token_type, BERT only (then its norm)
+out | [n, E] | the first layer's input
+""")                      # tutor.pretrained.model.bert_embeddings / gpt2_embeddings
+
 RECORDED: dict[str, Table] = {
     "attention.self_attention": {**_SELF_ATTENTION_INPUTS, **_SELF_ATTENTION_RUN,
                                  **scoped("with_scaling", _SELF_ATTENTION_RUN)},
@@ -203,6 +217,17 @@ tgt | [B, T, d_model] | the target vectors given
 vocab_embeddings | [V, d_model] | the vectors of the sentences' words
 """)},
     "stack.norms_in_encoder_layer": {**ENCODER, **scoped("ln", NORM), **scoped("bn", NORM)},
+    "heads.toy_model_heads": {**scoped("src_embed", SEQ2SEQ_EMBED),
+                              **scoped("tgt_embed", SEQ2SEQ_EMBED),
+                              **scoped("transformer", {**ENCODER, **DECODER}),
+                              **table("logits | [B, T, V] | the scores of every token of the "
+                                      "vocabulary at each target position")},
+    "heads.pretrained_heads": {**scoped("embeddings", PRETRAINED_EMBED),
+                               **scoped("embeddings.norm", NORM),
+                               **scoped("layers.{i}", ENCODER_LAYER),
+                               **scoped("layers.{i}.self_attn",
+                                        {name: MULTI_HEAD[name] for name in UNMASKED}),
+                               **scoped("final_norm", NORM)},
 }
 
 ALL: Table = {name: entry for table in RECORDED.values() for name, entry in table.items()}

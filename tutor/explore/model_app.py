@@ -1,0 +1,161 @@
+"""The explorer's model mode (``tutor explore --model NAME``): a trained model's attention,
+one layer and head at a time, drawn by the Rich renderers (:mod:`tutor.render.console`) from
+the walkthrough's recording, with each head's pattern label."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Footer, Input, Static
+
+from tutor.errors import TutorError
+from tutor.render.console import compact_heatmap, matrix_tables
+
+from .app import HelpScreen
+from .models import ModelState
+
+MAX_NUMBERED = 12        # more tokens than this: a heatmap of glyphs, without numbers
+
+MODEL_HELP = """\
+[b]tutor explore --model[/b]: every head of every layer of a trained model.
+
+  up, down      the previous / next layer (and kind of attention)
+  left, right   the previous / next head
+  , .  \\[ ]      the same, for keyboards without arrows
+  e             a new input (typing replaces it; enter: back)
+  ?  help       q  quit
+
+Each row of the matrix is one query: how much it takes from each key;
+darker is more. The label names the pattern the head follows (the key
+most of each query's weight goes to), by a stated rule, or "broad".
+Press any key to close."""
+
+
+class ModelApp(App):
+    """Move between the layers and heads of a trained model and see each head's attention."""
+
+    TITLE = "tutor explore"
+    ENABLE_COMMAND_PALETTE = False
+    AUTO_FOCUS = None                                     # the arrows move between heads
+    CSS = """
+    #sentence-row { height: 1; }
+    #sentence-label { width: auto; padding: 0 1 0 0; text-style: bold; }
+    #sentence { width: 1fr; }
+    #heading { height: auto; padding: 0 1; }
+    #where { height: auto; padding: 0 1; border-bottom: solid $primary; }
+    #matrix-scroll { height: 1fr; padding: 0 1; }
+    #all-heads { height: auto; padding: 0 1; border-top: solid $primary; }
+    #help { width: 78; height: auto; max-height: 22; border: round $primary; padding: 0 1;
+            background: $surface; }
+    HelpScreen { align: center middle; }
+    """
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("e", "edit_sentence", "Input"),
+        Binding("up", "block(-1)", "Layer", key_display="↑↓"),
+        Binding("down", "block(1)", show=False),
+        Binding("left", "head(-1)", "Head", key_display="←→"),
+        Binding("right", "head(1)", show=False),
+        Binding("comma", "block(-1)", show=False),
+        Binding("full_stop", "block(1)", show=False),
+        Binding("left_square_bracket", "head(-1)", show=False),
+        Binding("right_square_bracket", "head(1)", show=False),
+        Binding("escape", "leave_sentence", show=False),
+    ]
+
+    def __init__(self, state: ModelState, *, theme: str | None = "ansi-dark"):
+        super().__init__()
+        self.state = state
+        if theme:
+            self.theme = theme
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="sentence-row"):
+            yield Static("Input", id="sentence-label")
+            yield Input(self.state.sentence, id="sentence", compact=True)
+        yield Static(id="heading")
+        yield Static(id="where")
+        scroll = VerticalScroll(Static(id="matrix"), id="matrix-scroll")
+        scroll.can_focus = False                          # the arrows move between heads
+        yield scroll
+        yield Static(id="all-heads")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show()
+        self.set_focus(None)
+
+    def show(self) -> None:
+        """Draw the current block and head from the recording."""
+        state = self.state
+        block = state.blocks[state.block]
+        self.query_one("#heading", Static).update(Text(state.heading(), style="bold"))
+        where = Text()
+        where.append(f"Layer: {block.title}", style="bold magenta")
+        where.append(f"  ({state.block + 1} of {len(state.blocks)}, ↑ ↓)\n", style="dim")
+        where.append(f"Head {state.head + 1} of {state.n_heads}", style="bold")
+        where.append("  (← →)  ", style="dim")
+        label = state.label()
+        if label is not None:
+            where.append("pattern: ", style="dim")
+            where.append(label, style="bold cyan")
+        elif not block.self_attention:
+            where.append("each output position looks at the input digits", style="dim")
+        self.query_one("#where", Static).update(where)
+        view = state.view()
+        width = max(20, self.size.width - 4)
+        if len(view.rows) > MAX_NUMBERED or len(view.cols) > MAX_NUMBERED:
+            body = compact_heatmap(view, width)
+        else:
+            body = Group(*matrix_tables(view, state.precision, width))
+        self.query_one("#matrix", Static).update(body)
+        heads = Text("This layer's heads: ", style="bold")
+        for h in range(state.n_heads):
+            text = state.label(head=h)
+            mark = "▶ " if h == state.head else ""
+            heads.append(f"{mark}{h + 1}: {text.split(' (')[0] if text else '—'}",
+                         style="bold" if h == state.head else "")
+            if h + 1 < state.n_heads:
+                heads.append(" · ", style="dim")
+        self.query_one("#all-heads", Static).update(heads)
+
+    def action_block(self, step: int) -> None:
+        self.state.move_block(step)
+        self.show()
+
+    def action_head(self, step: int) -> None:
+        self.state.move_head(step)
+        self.show()
+
+    def action_edit_sentence(self) -> None:
+        self.query_one("#sentence", Input).focus()
+
+    def action_leave_sentence(self) -> None:
+        self.set_focus(None)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(MODEL_HELP))
+
+    @on(Input.Changed, "#sentence")
+    def sentence_changed(self, event: Input.Changed) -> None:
+        try:
+            self.state.set_sentence(event.value)
+        except TutorError:
+            event.input.add_class("-invalid")
+            return
+        event.input.remove_class("-invalid")
+        self.show()
+
+    @on(Input.Submitted, "#sentence")
+    def sentence_submitted(self, event: Input.Submitted) -> None:
+        try:
+            self.state.set_sentence(event.value)
+        except TutorError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.set_focus(None)
