@@ -41,3 +41,11 @@ def test_editing_a_weight(snap_compare):
 
 def test_help(snap_compare):
     assert snap_compare(ExploreApp(ExploreState()), press=["question_mark"], terminal_size=SIZE)
+
+
+def test_model_mode_decoder_self_attention(snap_compare):
+    from tutor.explore.model_app import ModelApp
+    from tutor.explore.models import ModelState
+
+    assert snap_compare(ModelApp(ModelState("reverse", "31415")), press=["down", "down"],
+                        terminal_size=SIZE)

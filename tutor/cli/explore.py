@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from tutor.limits import MAX_DIM, MAX_HEADS, MAX_PRECISION
+from tutor.limits import MAX_DIM, MAX_HEADS, MAX_PRECISION, MAX_TOKENS
 
 from .common import seed_option, tutor_command
 from .usage import check_limit, usage_error
@@ -21,8 +21,11 @@ c causal · p positional encoding · r random weights · ? help · q quit.
 With --model: up/down layers · left/right heads · e the input.
 
 \b
-Limits: at most 32 words, --dim at most {MAX_DIM}, --heads at most {MAX_HEADS} and a
-divisor of --dim. Needs the explore extra: {EXTRA}
+Limits: at most {MAX_TOKENS} words, --dim at most {MAX_DIM}, --heads at most {MAX_HEADS} and a
+divisor of --dim.
+
+\b
+Needs the explore extra: {EXTRA}
 
 \b
 Examples:
