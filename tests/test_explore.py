@@ -381,3 +381,11 @@ def test_textual_is_not_imported_by_the_other_commands():
             "print('textual' in sys.modules, file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stderr.strip().splitlines()[-1] == "False"
+
+
+def test_colours_follow_the_terminal_and_no_color(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert ExploreApp(ExploreState()).theme == "ansi-dark"             # the terminal's palette
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = ExploreApp(ExploreState())
+    assert app.no_color and app.theme == "textual-dark"                # shades of grey

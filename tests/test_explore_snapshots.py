@@ -13,6 +13,11 @@ from tutor.explore.state import ExploreState  # noqa: E402
 SIZE = (80, 24)
 
 
+@pytest.fixture(autouse=True)
+def _colour(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)                     # the same screens anywhere
+
+
 def test_inputs(snap_compare):
     assert snap_compare(ExploreApp(ExploreState()), terminal_size=SIZE)
 

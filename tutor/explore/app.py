@@ -10,6 +10,8 @@ the worked lines. This module lays them out and turns keys into edits.
 
 from __future__ import annotations
 
+import os
+
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
@@ -305,8 +307,11 @@ class ExploreApp(App):
     ]
 
     def __init__(self, state: ExploreState, *, theme: str | None = "ansi-dark"):
+        no_color = "NO_COLOR" in os.environ                # Textual reads (and removes) it
         super().__init__()
         self.state = state
+        if no_color and theme and theme.startswith("ansi"):
+            theme = "textual-dark"           # shades of grey: the ANSI theme would go blank
         self.view_: View = state.run()
         self.head = 0                        # the head shown in per-head steps
         self.stale: set[str] = set()         # steps whose pane shows an earlier run

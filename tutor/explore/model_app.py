@@ -4,6 +4,8 @@ the walkthrough's recording, with each head's pattern label."""
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Group
 from rich.text import Text
 from textual import on
@@ -69,8 +71,11 @@ class ModelApp(App):
     ]
 
     def __init__(self, state: ModelState, *, theme: str | None = "ansi-dark"):
+        no_color = "NO_COLOR" in os.environ                # Textual reads (and removes) it
         super().__init__()
         self.state = state
+        if no_color and theme and theme.startswith("ansi"):
+            theme = "textual-dark"           # shades of grey: the ANSI theme would go blank
         if theme:
             self.theme = theme
 
