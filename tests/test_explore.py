@@ -389,3 +389,20 @@ def test_colours_follow_the_terminal_and_no_color(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = ExploreApp(ExploreState())
     assert app.no_color and app.theme == "textual-dark"                # shades of grey
+
+
+def test_a_step_opened_again_keeps_its_selected_cell_and_the_watch_line_follows():
+    async def script(app, pilot):
+        await pilot.press("tab", "right", "down")                       # Wq(d2, d2)
+        await pilot.press("5", "1")
+        assert app.focused.view.key == "w_q"
+        assert tuple(app.focused.cursor_coordinate) == (1, 1)
+        before = str(app.query_one("#watch").render())
+        assert before.startswith("softmax the ") and " cat " in before
+        await pilot.press("minus", "minus", "minus")                   # Wq(d2, d2) = 0.7
+        assert app.state.weights["w_q"][1, 1] == pytest.approx(0.7)
+        _, weights = engine(app.state)
+        from tutor.render.console import bar
+        shown = str(app.query_one("#watch").render())
+        assert "cat " + "".join(bar(w) for w in weights[1]) in shown
+    run_app(ExploreState(), script)

@@ -22,8 +22,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from tutor.errors import TutorError
-from tutor.render.console import matrix_cells
-from tutor.render.document import MatrixView, Step
+from tutor.render.console import bar, heat_style, matrix_cells
+from tutor.render.document import MatrixView, Step, unique_labels
 
 from .state import EDITABLE, ExploreState, View
 
@@ -142,6 +142,7 @@ class StepPane(VerticalScroll):
         super().__init__(**kwargs)
         self.key = key
         self.layout_key = None
+        self.last_focus = None           # (trace name, cell) of the grid focused last
 
     def shown_parts(self, step: Step, head: int, heads: int):
         if heads > 1 and len(step.parts) == heads:
@@ -261,6 +262,7 @@ class ExploreApp(App):
     #sentence-label { width: auto; padding: 0 1 0 0; text-style: bold; }
     #sentence { width: 1fr; }
     #options { height: 1; }
+    #watch { height: 1; }
     TabbedContent { height: 1fr; }
     TabPane { padding: 0; }
     StepPane { height: 1fr; padding: 0 1; }
@@ -324,6 +326,7 @@ class ExploreApp(App):
             yield Static("Sentence", id="sentence-label")
             yield Input(self.state.sentence, id="sentence", compact=True)
         yield Static(id="options")
+        yield Static(id="watch")
         with TabbedContent(id="steps"):
             for key, title in STEP_TABS:
                 with TabPane(title, id=_pane_id(key)):
@@ -360,6 +363,7 @@ class ExploreApp(App):
                 again[0].focus()
                 again[0].move_cursor(row=cursor.row, column=cursor.column, animate=False)
         self.query_one("#options", Static).update(self.options_text())
+        self.query_one("#watch", Static).update(self.watch_text())
         self.show_worked()
 
     async def update_pane(self, pane: "StepPane") -> None:
@@ -380,6 +384,30 @@ class ExploreApp(App):
                 f"[@click=app.toggle('posenc')]PE [b]{on[state.posenc]}[/b][/] · "
                 f"[@click=app.random_weights]W {'/'.join(kinds)}[/] · "
                 f"[@click=app.help][b]?[/b] help[/]")
+
+    def watch_text(self) -> Text:
+        """One line to watch while editing: the softmax weights of the head shown, one glyph
+        per weight (▁ … █, coloured as the heatmaps), a group per query."""
+        prefix = "" if self.state.heads == 1 else f"head{self.head}."
+        weights = self.view_.recording[prefix + "weights"]                # [n, n]
+        labels = unique_labels(self.view_.recording.tokens)
+        room = max(10, self.size.width - 2)
+        text = Text("softmax ", style="bold")
+        if self.state.heads > 1:
+            text.append(f"(head {self.head + 1}) ", style="dim")
+        causal = self.state.causal
+        for r, label in enumerate(labels):
+            if text.cell_len + len(label) + len(labels) + 3 > room:
+                text.append("…", style="dim")
+                break
+            text.append(f"{label} ", style="dim")
+            for c in range(len(labels)):
+                if causal and c > r:
+                    text.append("·", style="dim")
+                else:
+                    text.append(bar(weights[r, c]), style=heat_style(weights[r, c]))
+            text.append("  ")
+        return text
 
     async def recompute(self) -> None:
         self.view_ = self.state.run()
@@ -416,18 +444,33 @@ class ExploreApp(App):
         self.query_one("#worked", Static).update(text)
 
     def focus_first_grid(self) -> None:
-        grids = list(self.active_pane().query(MatrixGrid))
+        """Focus the grid this step had focused last (its cell too), else its first grid."""
+        pane = self.active_pane()
+        grids = list(pane.query(MatrixGrid))
         if grids:
-            grids[0].focus()
+            key, cell = pane.last_focus or (None, None)
+            again = [g for g in grids if g.view.key == key]
+            if again:
+                again[0].focus()
+                again[0].move_cursor(row=cell.row, column=cell.column, animate=False)
+            else:
+                grids[0].focus()
         self.show_worked()
 
     @on(DataTable.CellHighlighted)
     def cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
         if event.data_table is self.focused:
+            self.remember(event.data_table)
             self.show_worked()
+
+    def remember(self, grid) -> None:
+        """Note the grid and cell in focus, for when its step is opened again."""
+        if isinstance(grid, MatrixGrid) and grid in self.active_pane().query(MatrixGrid):
+            self.active_pane().last_focus = (grid.view.key, grid.cursor_coordinate)
 
     def on_descendant_focus(self, event) -> None:
         if isinstance(event.widget, MatrixGrid):
+            self.remember(event.widget)
             self.show_worked()
 
     @on(TabbedContent.TabActivated)
