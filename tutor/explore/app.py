@@ -269,10 +269,10 @@ class ExploreApp(App):
     .formula { margin: 0 0 1 0; }
     .heading { margin: 0; }
     .matrices { height: auto; }
-    .matrix { width: auto; height: auto; margin: 0 2 1 0; }
+    .matrix { width: auto; max-width: 100%; height: auto; margin: 0 2 1 0; }
     .matrix-title { width: auto; }
     .matrix-caption { width: auto; height: auto; }
-    MatrixGrid { width: auto; height: auto; max-height: 36; }
+    MatrixGrid { width: auto; max-width: 100%; height: auto; max-height: 20; }
     MatrixGrid > .datatable--header { background: $background; color: $text-muted; }
     MatrixGrid > .datatable--fixed { background: $background; }
     MatrixGrid:focus > .datatable--header { color: $text; }
