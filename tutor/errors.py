@@ -15,3 +15,20 @@ class ParameterError(TutorError, ValueError):
 
 class DTypeError(TutorError, TypeError):
     """Arrays of different floating dtypes were mixed; `tutor` never converts them silently."""
+
+
+class UnknownWordError(TutorError, LookupError):
+    """Words that a word-vector table does not hold; ``words`` lists every one, as typed."""
+
+    def __init__(self, message: str, words: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.words = tuple(words)
+
+
+class SettingError(TutorError, ValueError):
+    """A setting (a temperature, top_p, a beam size, ...) is outside the values it can take.
+    ``name`` is the parameter's name, so that a front end can name its own option."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name

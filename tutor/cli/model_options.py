@@ -53,7 +53,7 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
     before anything is allocated; a file of the wrong shape names the parameter (exit 1)."""
     from tutor.errors import TutorError
     from tutor.nn.model import Transformer
-    from tutor.nn.params import load_npz
+    from tutor.weightfiles import load_weights
 
     from .usage import check_limit, note_input, quote, usage_error
     from .values import check_finite
@@ -76,7 +76,7 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
                                          "got none")
         note_input(weights)
         try:
-            state = load_npz(weights, max_bytes=MAX_WEIGHTS_BYTES)
+            state = load_weights(weights, max_bytes=MAX_WEIGHTS_BYTES)
         except TutorError as exc:                                      # name the option too
             raise TutorError(f"--weights {exc}") from None
         key = "encoder.layers.0.self_attn.in_proj_weight"

@@ -59,9 +59,43 @@ def _erfc_large(y):
     return np.exp(-ys * ys) * np.exp(-(y - ys) * (y + ys)) * np.where(mid, r_mid, r_tail)
 
 
+# The rational approximation erf(x) ~ x P(x^2) / Q(x^2) on [-4, 4] (outside it erf is +-1 to
+# float32 precision) that Eigen and XLA use for float32 erf; evaluated here in float64, its
+# error is below 7e-8, so the float32 result is within about one float32 step of erf.
+_ERF_FAST_P = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
+               -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
+               -1.60960333262415e-02)
+_ERF_FAST_Q = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
+               -7.37332916720468e-03, -1.42647390514189e-02)
+
+
+def _erf_float32(x):
+    """erf for float32 arrays: the rational approximation above (8x fewer passes than Cody's)."""
+    clipped = np.clip(x, -4.0, 4.0, dtype=np.float64)                  # [...], float64 inside
+    x2 = clipped * clipped
+    num = _ERF_FAST_P[0] * x2 + _ERF_FAST_P[1]
+    for c in _ERF_FAST_P[2:]:
+        num *= x2
+        num += c
+    den = _ERF_FAST_Q[0] * x2 + _ERF_FAST_Q[1]
+    for c in _ERF_FAST_Q[2:]:
+        den *= x2
+        den += c
+    num *= clipped
+    num /= den
+    return num.astype(np.float32)                                      # [...], float32 out
+
+
 def erf(x):
-    """The error function erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt, element-wise."""
+    """The error function erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt, element-wise.
+
+    float64 (and other) input: Cody's rational approximations, about 1e-16 relative error.
+    float32 input: a cheaper rational approximation accurate to float32 precision (|error|
+    < 7e-8, computed in float64 and returned as float32), as float32 libraries do.
+    """
     x = np.asarray(x)
+    if x.dtype == np.float32:
+        return _erf_float32(x)
     y = np.abs(x)
     small = y <= 0.5
     erfc_y = _erfc_large(np.where(small, 1.0, y))

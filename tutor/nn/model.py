@@ -67,8 +67,9 @@ class Transformer:
 
     @classmethod
     def load(cls, path: str | os.PathLike, nhead: int, **options) -> "Transformer":
-        """A model from an .npz file of PyTorch's state-dict names (never unpickles)."""
-        return cls.from_state_dict(load_npz(path), nhead, **options)
+        """A model from an .npz or .safetensors file of PyTorch's state-dict names (never unpickles)."""
+        from ..weightfiles import load_weights                         # .npz or .safetensors
+        return cls.from_state_dict(load_weights(path), nhead, **options)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the parameters as an .npz file that :meth:`load` reads back."""
@@ -263,7 +264,7 @@ class Seq2Seq:
         d_model = self.config.d_model
         tokens = self.params[f"{table}.weight"][ids]                   # [B, n] -> [B, n, E]
         scaled = tokens * math.sqrt(d_model)                           # [B, n, E]
-        pe = sinusoidal_encoding(start + ids.shape[1], d_model, dtype=self.dtype)[start:]  # [n, E]
+        pe = sinusoidal_encoding(ids.shape[1], d_model, offset=start, dtype=self.dtype)  # [n, E]
         out = scaled + pe                                              # [B, n, E]
         trace.record("tokens", tokens)
         trace.record("pe", pe)
@@ -292,35 +293,17 @@ class Seq2Seq:
 
         ``use_cache`` keeps each decoder layer's keys and values between steps, so a step
         computes only the newest position; ``use_cache=False`` recomputes the whole target at
-        every step. Both give the same tokens.
+        every step. Both give the same tokens. The loop is :func:`tutor.nn.decoding.generate`
+        (sampling, beam search and the recorded steps are there); max_new_tokens above
+        ``decoding.MAX_NEW_TOKENS`` raises its SettingError.
         """
+        from .decoding import Seq2SeqStepper, generate                 # the one decoding loop
+
         unbatched = np.ndim(src_ids) == 1
-        src_ids = self._ids("src_ids", src_ids)
-        if max_new_tokens < 0:
-            raise TutorError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
         if not 0 <= bos_id < self.vocab_size:
             raise TutorError(f"bos_id must be a token id in 0..{self.vocab_size - 1}, got {bos_id}")
-        src = self.embed(src_ids, "src_embedding")
-        memory = self.transformer.encode(src, src_key_padding_mask=src_key_padding_mask)
-        cache = self.transformer.new_cache() if use_cache else None
-        out = np.full((src_ids.shape[0], 1), bos_id, dtype=np.int64)
-        done = np.zeros(src_ids.shape[0], dtype=bool)
-        for _ in range(max_new_tokens):
-            if cache is not None:                                      # only the newest position
-                tgt = self.embed(out[:, -1:], "tgt_embedding", start=out.shape[1] - 1)
-                hidden = self.transformer.decode(tgt, memory, cache=cache,
-                                                 memory_key_padding_mask=src_key_padding_mask)
-            else:                                                      # the whole target again
-                tgt = self.embed(out, "tgt_embedding")
-                hidden = self.transformer.decode(tgt, memory, tgt_mask=causal_mask(out.shape[1]),
-                                                 memory_key_padding_mask=src_key_padding_mask)
-            logits = linear(hidden[:, -1], self.params["generator.weight"],
-                            self.params["generator.bias"])             # [B, E] -> [B, V]
-            next_id = np.argmax(logits, axis=-1)                       # [B]
-            if eos_id is not None:
-                next_id = np.where(done, eos_id, next_id)
-                done |= next_id == eos_id
-            out = np.concatenate([out, next_id[:, None]], axis=1)      # [B, t] -> [B, t+1]
-            if eos_id is not None and done.all():
-                break
+        stepper = Seq2SeqStepper(self, src_ids, src_key_padding_mask=src_key_padding_mask,
+                                 use_cache=use_cache)
+        start = np.full((stepper.src_ids.shape[0], 1), bos_id, dtype=np.int64)  # [B, 1]
+        out = generate(stepper, start, max_new_tokens, eos_id=eos_id)  # [B, 1 + n]
         return out[0] if unbatched else out

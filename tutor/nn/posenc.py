@@ -7,13 +7,15 @@ import numpy as np
 from ..trace import NULL_TRACE
 
 
-def sinusoidal_encoding(n_positions: int, d_model: int, *, dtype=np.float64, trace=NULL_TRACE):
+def sinusoidal_encoding(n_positions: int, d_model: int, *, offset: int = 0, dtype=np.float64,
+                        trace=NULL_TRACE):
     """PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d)).
 
     Column j uses the frequency 1 / 10000^(2*(j//2)/d): sine on even columns, cosine on odd
-    ones. An odd d_model ends with a sine column. Returns [n_positions, d_model].
+    ones. An odd d_model ends with a sine column. Returns [n_positions, d_model] for the
+    positions offset, ..., offset + n_positions - 1 (a decoding step needs only its own row).
     """
-    positions = np.arange(n_positions, dtype=np.float64)[:, None]     # [n_pos, 1]
+    positions = np.arange(offset, offset + n_positions, dtype=np.float64)[:, None]  # [n_pos, 1]
     pair = np.arange(d_model) // 2                                     # [d_model]: i of column j
     frequencies = 1.0 / 10000.0 ** (2.0 * pair / d_model)              # [d_model]
     angles = positions * frequencies                                   # [n_pos, d_model]
