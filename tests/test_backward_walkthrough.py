@@ -219,6 +219,6 @@ def test_default_target_follows_positional_encoding_and_width():
     np.testing.assert_allclose(t["target"], X + sinusoidal_encoding(3, 4), rtol=1e-15)
     rec = backpropagation(TOKENS, X, EYE, EYE, np.eye(4, 2))
     np.testing.assert_array_equal(rec.trace["target"], np.zeros((3, 2)))
-    assert rec.info["target_kind"] == "default: zeros"
+    assert rec.info["target_kind"] == "zeros (the default)"
     with pytest.raises(ShapeError, match=r"target must have the output's shape \(3, 4\), got \(1, 2\)"):
         backpropagation(TOKENS, X, EYE, EYE, EYE, np.array([[1.0, 2.0]]))

@@ -78,6 +78,8 @@ class AttentionBuilder(DocumentBuilder):
     inputs, projections, scores, scaled, softmax, output, and with the multi-head form
     concat and projection."""
 
+    may_be_multi_head = True      # a one-head run may have the multi-head form (head0., Wo)
+
     def __init__(self, trace, tokens, *, precision, heads, causal, scaled, posenc, sources,
                  weight_kinds):
         super().__init__(trace, precision)
@@ -85,7 +87,7 @@ class AttentionBuilder(DocumentBuilder):
         self.labels = unique_labels(tokens)
         self.heads = heads
         # the multi-head form (head<i>. scopes, concatenation, Wo) as recorded, even for 1 head
-        self.per_head = heads > 1 or "head0.q" in trace
+        self.per_head = heads > 1 or self.may_be_multi_head and "head0.q" in trace
         self.causal = causal
         self.scaled = scaled
         self.posenc = posenc

@@ -23,7 +23,8 @@ DEFAULT_LR = 0.05         # lowers the loss of the notes' example (with and with
 def default_target(inputs, d_v: int, posenc: str = "none"):
     """The target when none is given: the head's own input (X, or X + PE) when Z has its
     shape, "each token should come out as the vector it went in as"; else zeros [n, d_v].
-    Returns (T, what it is: "X", "X + PE" or "zeros")."""
+    Returns (T, what it is: "X", "X + PE" or "zeros"); ``info["target_kind"]`` says
+    "X (the default)" and so on."""
     if inputs.shape[1] == d_v:
         return inputs, "X + PE" if posenc == "sinusoidal" else "X"
     return np.zeros((inputs.shape[0], d_v), dtype=inputs.dtype), "zeros"  # [n, d_v]
@@ -52,7 +53,7 @@ def backpropagation(tokens: list[str], x, w_q, w_k, w_v, target=None, *, lr: flo
     inputs = trace["input.out"] if posenc == "sinusoidal" else trace["x"]  # [n, d_model], the head's input
     if target is None:
         target, described = default_target(inputs, out.shape[1], posenc)
-        target_kind = target_kind or f"default: {described}"
+        target_kind = target_kind or f"{described} (the default)"
     trace.record("target", target)
     loss = squared_error(out, target, trace=trace)
     scale = None if scaled else 1.0
