@@ -54,6 +54,13 @@ class BackwardBuilder(AttentionBuilder):
         w = self.trace[key]
         return dim_labels(w.shape[0]), dim_labels(w.shape[1])
 
+    def masked_cells(self) -> dict:
+        """With a causal mask: its cells shown as masked (their gradient is 0), captioned."""
+        allowed = self.allowed(None)
+        if allowed is None:
+            return {}
+        return {"masked": ~allowed, "caption": "—: a masked key, gradient 0"}
+
     def number(self, value) -> str:
         """A value as a factor: '(-0.16)', '0.58', and '0' for a whole number."""
         return factor(self.fmt(value))
@@ -146,7 +153,7 @@ class BackwardBuilder(AttentionBuilder):
                    "changes nothing; and a key with almost no weight gets almost no gradient, "
                    "so a saturated softmax passes little back.")
         mats = [self.grad_view("Σ = weights·dL/dweights", "softmax.grad_mean", cols=["Σ"]),
-                self.grad_view("dL/dscaled", "scaled.grad", cols=lab)]
+                self.grad_view("dL/dscaled", "scaled.grad", cols=lab, **self.masked_cells())]
         formula = "dL/dscaled = weights ⊙ (dL/dweights − Σ),  Σ = Σⱼ weightsⱼ·dL/dweightsⱼ"
         if allowed is not None:
             meaning += (" Masked keys have weight 0 and get 0; the mask itself is a constant, "
@@ -169,9 +176,9 @@ class BackwardBuilder(AttentionBuilder):
                       f"{self.fmt(g_scores[r, c], False)}"]
             meaning = (f"scaled = scores ÷ √dk multiplies every score by one constant, so the "
                        f"gradient is multiplied by it too: the chain rule's simplest case. The "
-                       f"scale helps the way back twice: it makes this gradient smaller, and it "
-                       f"keeps the softmax of step {softmax_step} from saturating, where its "
-                       f"gradient would vanish.")
+                       f"scale helps the way back twice: it makes this gradient √{d_k} times "
+                       f"smaller, and it keeps the softmax of step {softmax_step} from "
+                       f"saturating, where its gradient would vanish.")
             formula, latex = "dL/dscores = dL/dscaled ÷ √dk", \
                 r"\frac{\partial L}{\partial\,\mathrm{scores}} = \frac{1}{\sqrt{d_k}}" \
                 r"\frac{\partial L}{\partial\,\mathrm{scaled}}"
@@ -184,7 +191,8 @@ class BackwardBuilder(AttentionBuilder):
             formula, latex = "dL/dscores = dL/dscaled  (--no-scale)", \
                 r"\frac{\partial L}{\partial\,\mathrm{scores}} = \frac{\partial L}{\partial\,\mathrm{scaled}}"
         return self.step("Back through the 1/√dk scale", formula, latex,
-                         Part("", [self.grad_view("dL/dscores", "scores.grad", cols=lab)],
+                         Part("", [self.grad_view("dL/dscores", "scores.grad", cols=lab,
+                                                  **self.masked_cells())],
                               worked, meaning), key="grad_scale")
 
     def step_grad_qk(self) -> Step:
