@@ -122,3 +122,5 @@ register("scaling", "tutor.cli.scaling", "scaling",
          "Why attention divides by √dk: q·k spread, softmax saturation, gradients.")
 register("backward", "tutor.cli.backward", "backward",
          "Backpropagation through one attention head: every gradient, then one descent step.")
+register("train", "tutor.cli.train", "train",
+         "Train a small encoder-decoder to reverse, copy or sort digits (NumPy backprop).")
