@@ -15,7 +15,8 @@ from tutor.render import multihead, norm as norm_render, posenc as posenc_render
     scaling as scaling_render, softmax as softmax_render, stack as stack_render
 from tutor.render.attention import attention_document
 from tutor.render.backward import backward_document
-from tutor.walkthroughs import attention, backward, names, norm, posenc, softmax, stack
+from tutor.render.training import scaling_training_document
+from tutor.walkthroughs import attention, backward, names, norm, posenc, softmax, stack, training
 
 EYE = np.eye(4)
 X = np.array([[1.0, 0, 1, 0], [0, 1, 0, 1], [1, 1, 1, 1]])                # THE, CAT, SAT
@@ -60,6 +61,11 @@ def _attention(heads=1, **options):
 def _backward(**options):
     recording = backward.backpropagation(TOKENS, X, EYE, EYE, EYE, **options)
     return recording, lambda t: backward_document(t, TOKENS, **recording.info)
+
+
+def _scaling_training():
+    recording = training.scaling_training([8, 16], d_model=16, steps=25)
+    return recording, lambda t: scaling_training_document(t, **recording.info)
 
 
 def _multihead(heads):
@@ -141,7 +147,7 @@ def all_runs():
             (softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
              lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
             *_stacks(), _backward(), _backward(causal=True, scaled=False),
-            _backward(posenc="sinusoidal", target=np.ones((3, 4)))]
+            _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 
 

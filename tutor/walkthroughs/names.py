@@ -191,6 +191,14 @@ sq_norm | [] | the sum of every squared gradient entry, ‖g‖²
 predicted_decrease | [] | lr·‖g‖², the loss's drop a first-order expansion predicts
 """)                      # tutor.nn.optim.gradient_descent_step
 
+TRAINING_RUN = table("""
+loss | [steps] | the training loss of every step (shorter if the run diverged)
+final_loss | [] | the mean loss of the last 20 steps (inf if the run diverged)
+accuracy | [] | held-out exact-sequence accuracy at the end
+initial_max_weight | [] | each query's largest attention weight before training, averaged
+steps_to_target | [] | the first step whose 20-step mean loss is at most 0.5 (NaN: never)
+""")                      # one run of tutor.training.scaling.scaling_experiment
+
 # --- what each walkthrough records (its whole trace) ------------------------------------------
 
 _SELF_ATTENTION_INPUTS = {**table("""
@@ -251,6 +259,13 @@ vocab_embeddings | [V, d_model] | the vectors of the sentences' words
         **scoped("with_scaling", ATTENTION), **SQUARED_ERROR, **without(HEAD_GRADS, CROSS_ONLY),
         **table("target | [n, d_v] | the target T the output Z is compared with"),
         **scoped("step", _BACKWARD_STEP)},
+    "training.scaling_training": {
+        **scoped("dk{d}.scaled", TRAINING_RUN), **scoped("dk{d}.unscaled", TRAINING_RUN),
+        **table("""
+curves | [2·n_dk, points] | each run's loss curve as means of equal buckets of steps
+checkpoints | [2·n_dk, 6] | each run's 20-step mean loss at six steps
+table | [2·n_dk, 5] | per run: heads, initial largest weight, steps to 0.5, final loss, accuracy
+""")},
     "stack.norms_in_encoder_layer": {**ENCODER, **scoped("ln", NORM), **scoped("bn", NORM)},
 }
 
