@@ -222,3 +222,21 @@ def test_default_target_follows_positional_encoding_and_width():
     assert rec.info["target_kind"] == "zeros (the default)"
     with pytest.raises(ShapeError, match=r"target must have the output's shape \(3, 4\), got \(1, 2\)"):
         backpropagation(TOKENS, X, EYE, EYE, EYE, np.array([[1.0, 2.0]]))
+
+
+def test_recording_changes_nothing_and_float32_stays_float32(rng):
+    for dtype in (np.float64, np.float32):
+        x = rng.standard_normal((3, 4)).astype(dtype)
+        w_q, w_k, w_v = (rng.standard_normal((4, 2)).astype(dtype) for _ in range(3))
+        fwd = Trace()
+        out, _ = attention_head(x, x, w_q, w_k, w_v, trace=fwd)
+        grad_out = np.ones_like(out)
+        quiet = bw.attention_head_backward(fwd, x, x, w_q, w_k, w_v, grad_out)
+        loud = bw.attention_head_backward(fwd, x, x, w_q, w_k, w_v, grad_out, trace=Trace())
+        np.testing.assert_array_equal(quiet[0], loud[0])
+        for name in ("w_q", "w_k", "w_v"):
+            np.testing.assert_array_equal(quiet[2][name], loud[2][name])
+            assert quiet[2][name].dtype == dtype
+        assert quiet[0].dtype == dtype
+        new = gradient_descent_step({"w": w_q}, {"w": quiet[2]["w_q"]}, 0.1)
+        assert new["w"].dtype == dtype
