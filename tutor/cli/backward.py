@@ -21,7 +21,8 @@ DEFAULT_LR = 0.05           # tutor.walkthroughs.backward.DEFAULT_LR (not import
 EPILOG = f"""\b
 The loss is L = ½‖Z − T‖², Z the head's output and T the target. Without
 --target, T is the head's own input (X, or X + PE with --posenc): each token
-should come out as the vector it went in as (zeros if --wv makes Z narrower).
+should come out as the vector it went in as (zeros when Z and X differ in
+width, e.g. with --dk 2).
 --target takes a SPEC like --wq: an n×dv matrix, one row per word.
 
 \b
@@ -35,7 +36,7 @@ Limits: at most {MAX_TOKENS} words, --dim and --dk at most {MAX_DIM}; one head.
 \b
 Examples:
   tutor backward "the cat sat"                 the notes' example, T = X
-  tutor backward "the cat sat" --step 9        only dL/dZ
+  tutor backward "the cat sat" --step 8        only dL/dZ
   tutor backward "the cat sat" --target "0,0,1,1;1,0,0,1;0,1,1,0"
   tutor backward "the cat sat" --lr 1          a step too long
   tutor backward "the cat sat" --wq random --wk random --seed 3
