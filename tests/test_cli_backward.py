@@ -154,3 +154,10 @@ def test_bad_input_is_one_line_naming_the_option(args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_command_states_the_walkthroughs_default_rate():
+    from tutor.cli.backward import DEFAULT_LR as stated
+    from tutor.walkthroughs.backward import DEFAULT_LR
+
+    assert stated == DEFAULT_LR
