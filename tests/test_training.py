@@ -342,3 +342,16 @@ def test_infinite_gradient_stops_before_the_update(monkeypatch):
                                                "infinite at step 1"):
         trainer.train_step()
     assert all(np.array_equal(before[k], trainer.params[k]) for k in before)
+
+
+def test_blas_threads_sets_and_restores():
+    from tutor.training.threads import _functions, blas_threads
+
+    functions = _functions()
+    if functions is None:
+        pytest.skip("NumPy's BLAS here is not OpenBLAS")
+    get, _ = functions
+    before = get()
+    with blas_threads(1):
+        assert get() == 1
+    assert get() == before
