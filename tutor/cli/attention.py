@@ -8,10 +8,11 @@ import click
 from tutor.limits import MAX_DIM, MAX_HEADS, MAX_TOKENS
 
 from .common import calculator_options, tutor_command
-from .matrix_specs import MATRIX, MatrixSpec, WORD_VECTOR
+from .matrix_specs import MATRIX, MatrixSpec
 from .output import Output, show_document
 from .usage import check_limit, shape_text, usage_error
 from .values import parse_sentence, rng_for
+from .sentence_options import word_input_options
 
 IDENTITY = MatrixSpec("identity", "identity")
 
@@ -25,7 +26,9 @@ SPEC is one of:
 \b
 Every word gets an embedding: THE, CAT and SAT keep the notes' vectors when
 --dim is 4; any other word gets a fixed vector derived from the word itself
-(the same on every run and machine).
+(the same on every run and machine). --embeddings glove gives every word its
+real GloVe vector (50 numbers, looked up lower-case; --embed gives a word
+GloVe lacks a vector of its own).
 
 \b
 Limits: at most {MAX_TOKENS} words, --dim and --dk at most {MAX_DIM}, --heads at most {MAX_HEADS}.
@@ -41,6 +44,7 @@ Examples:
   tutor attention "a b" --embed a=1,0 --embed b=0,1
   tutor attention "the cat sat" --wq "1,0;0,1;1,0;0,1" --wk "1,0;0,1;1,0;0,1"
   tutor attention "the cat sat" --posenc sinusoidal
+  tutor attention "the cat sat on the mat" --embeddings glove
   tutor attention "the cat sat" --format json > attention.json
   tutor attention "the cat sat" --svg attention.svg
 """
@@ -74,10 +78,7 @@ def _width(option: str, spec: MatrixSpec | None, dk: int | None, dk_option: str)
 @click.argument("sentence")
 @click.option("--dim", type=int, default=None, metavar="N",
               help="Width of each word's embedding (d_model). [default: 4]")
-@click.option("--embeddings", type=MATRIX, default=None,
-              help="The whole embedding matrix X (one row per word).")
-@click.option("--embed", type=WORD_VECTOR, multiple=True,
-              help="One word's embedding, e.g. cat=0,1,0,1 (repeatable).")
+@word_input_options(causal=True, posenc=True)
 @click.option("--wq", type=MATRIX, default=None, help="Query weights Wq [d_model×dk]. [default: identity]")
 @click.option("--wk", type=MATRIX, default=None, help="Key weights Wk [d_model×dk]. [default: identity]")
 @click.option("--wv", type=MATRIX, default=None, help="Value weights Wv [d_model×dv]. [default: identity]")
@@ -89,9 +90,6 @@ def _width(option: str, spec: MatrixSpec | None, dk: int | None, dk_option: str)
 @click.option("--heads", type=int, default=1, show_default=True, metavar="H",
               help="Number of heads; each takes dk/H columns of Wq, Wk, Wv.")
 @click.option("--no-scale", is_flag=True, help="Skip the ÷√dk and compare the softmax rows.")
-@click.option("--causal", is_flag=True, help="Mask later tokens, as a decoder does.")
-@click.option("--posenc", type=click.Choice(["none", "sinusoidal"], case_sensitive=False),
-              default="none", show_default=True, help="Add positional encodings to X first.")
 @calculator_options(pause=True)
 def attention(sentence, dim, embeddings, embed, wq, wk, wv, wo, dk, heads, no_scale, causal,
               posenc, step, pause, seed, output: Output):

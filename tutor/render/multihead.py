@@ -28,10 +28,12 @@ def _split_step(builder) -> None:
 
 
 def multihead_document(trace, tokens, *, precision: int, heads: int, sources,
-                       weight_kinds) -> Document:
+                       weight_kinds, causal: bool = False, scaled: bool = True,
+                       posenc: str = "none") -> Document:
     from .attention import attention_document
 
     return attention_document(trace, tokens, precision=precision, heads=heads, sources=sources,
-                              weight_kinds=weight_kinds, after_inputs=_split_step,
+                              weight_kinds=weight_kinds, causal=causal, scaled=scaled,
+                              posenc=posenc, after_inputs=_split_step,
                               command="multihead",
                               title=f"Multi-head attention on \"{' '.join(tokens)}\"")
