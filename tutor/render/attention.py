@@ -183,7 +183,8 @@ class AttentionBuilder(DocumentBuilder):
         else:
             weights_text = ("Here they are " + ", ".join(f"{nm} {kd}" for (nm, _), kd in
                                                             zip(names, kinds)) + ".")
-        meaning = (f"Each of the {n} tokens is one row of X, a vector of d_model = {d_model} "
+        rows = "The one token is" if n == 1 else f"Each of the {n} tokens is"
+        meaning = (f"{rows} one row of X, a vector of d_model = {d_model} "
                    f"numbers. The weight matrices Wq, Wk, Wv come first: they are learned in "
                    f"training, and step 2 multiplies X by them. {weights_text}")
         if self.posenc != "none":

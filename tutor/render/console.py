@@ -18,7 +18,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from .document import (Chart, Document, MatrixView, Part, Step, format_matrix_cells,
+from .document import (Chart, count, Document, MatrixView, Part, Step, format_matrix_cells,
                        format_number)
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -180,14 +180,14 @@ def document_renderables(doc: Document, precision: int, width: int = 80,
     total = len(doc.steps)
     heading = Text(doc.title, style="bold")
     settings = doc.settings
-    facts = [f"{len(doc.tokens)} tokens", f"d_model = {settings.get('d_model')}"]
+    facts = [count(len(doc.tokens), "token"), f"d_model = {settings.get('d_model')}"]
     heads = settings.get("heads", 1)
     if heads > 1 and "d_k" in settings:                                # dk is what each head uses
         facts.append(f"{heads} heads, d_k = {settings['d_k'] // heads} each")
     elif "d_k" in settings:
         facts.append(f"d_k = {settings['d_k']}")
     elif heads > 1:
-        facts.append(f"{heads} heads")
+        facts.append(count(heads, "head"))
     heading.append("\n" + (doc.subtitle or ", ".join(facts)), style="dim")
     out: list[RenderableType] = [heading]
     out += [step_panel(s, total, precision, width) for s in (steps or doc.steps)]

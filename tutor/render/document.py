@@ -156,6 +156,11 @@ def unique_labels(tokens: list[str]) -> list[str]:
     return [f"{tok}#{i + 1}" if counts[tok] > 1 else tok for i, tok in enumerate(tokens)]
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 token', '3 tokens': a number with its noun in the right number."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
 def dim_labels(n: int) -> list[str]:
     """Labels of a vector's entries: d1, d2, ..., dn."""
     return [f"d{i + 1}" for i in range(n)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .document import Document, Part, unique_labels
+from .document import Document, Part, count, unique_labels
 from .builder import DocumentBuilder
 
 SHOWN_ITEM = 0           # the batch item shown
@@ -129,8 +129,8 @@ def encode_document(trace, labels, *, precision, n_layers, norm_first, detail, s
     encoder_steps(w, labels, n_layers, norm_first, detail)
     return w.document("encode", f"Encoder on \"{' '.join(labels)}\"" if sentence else
                       "Encoder on the given vectors", labels, settings,
-                      subtitle=f"{len(labels)} tokens, d_model = {settings['d_model']}, "
-                               f"{settings['heads']} heads, {n_layers} layer{'s' if n_layers > 1 else ''}")
+                      subtitle=f"{count(len(labels), 'token')}, d_model = {settings['d_model']}, "
+                               f"{count(settings['heads'], 'head')}, {count(n_layers, 'layer')}")
 
 
 def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_dec, norm_first,
@@ -198,5 +198,5 @@ def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_d
     return w.document("transformer", "Encoder–decoder" + (
         f": \"{' '.join(src)}\" → \"{' '.join(tgt)}\"" if sentence else " on the given vectors"),
         src + tgt, settings,
-        subtitle=f"{len(src)} source, {len(tgt)} target tokens, d_model = "
-                 f"{settings['d_model']}, {settings['heads']} heads")
+        subtitle=f"{len(src)} source, {count(len(tgt), 'target token')}, d_model = "
+                 f"{settings['d_model']}, {count(settings['heads'], 'head')}")
