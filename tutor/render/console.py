@@ -100,16 +100,17 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
 def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
     """A large matrix as one glyph per cell (▁ palest … █ darkest), a row per line, the
     title and the range in the first line. Columns beyond ``max_width`` are cut and said so."""
-    label_width = max([len(r) for r in view.rows] + [1])
+    label_width = 0 if view.bare else max([len(r) for r in view.rows] + [1])
     n_cols = view.values.shape[1]
     shown = max(1, min(n_cols, max_width - label_width - 1))
     lo, hi = view.heat_range
-    text = Text(f"{view.name}  {view.shape}", style="bold")
-    text.append(f"  (▁ = {lo:g} … █ = {hi:g}"
-                + (f"; columns 1–{shown} of {n_cols}" if shown < n_cols else "") + ")",
-                style="dim")
+    text = Text(view.name if view.bare else f"{view.name}  {view.shape}", style="bold")
+    if not view.bare:
+        text.append(f"  (▁ = {lo:g} … █ = {hi:g}"
+                    + (f"; columns 1–{shown} of {n_cols}" if shown < n_cols else "") + ")",
+                    style="dim")
     for r, label in enumerate(view.rows):
-        text.append("\n" + label.ljust(label_width) + " ", style="dim")
+        text.append("\n" + ("" if view.bare else label.ljust(label_width) + " "), style="dim")
         for c in range(shown):
             value = view.heat_fraction(view.values[r, c])
             text.append(bar(value), style=heat_style(value))
@@ -148,9 +149,11 @@ def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableTy
               for t in matrix_tables(view, precision, inner)]
     if tables:
         items.append(Columns(tables, padding=(0, 3)))
-    for view in part.matrices:
-        if view.compact:
-            items.append(compact_heatmap(view, inner))
+    compact = [compact_heatmap(view, inner) for view in part.matrices if view.compact]
+    if len(compact) == 1:
+        items.append(compact[0])
+    elif compact:                               # a grid of small heatmaps, as many a row as fit
+        items.append(Columns(compact, padding=(0, 2)))
     for chart in part.charts:
         items.append(Padding(chart_renderable(chart, precision, inner), (1, 0, 0, 0)))
     notes = Table.grid(padding=(0, 1))
