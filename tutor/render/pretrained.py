@@ -158,10 +158,9 @@ def model_head_document(trace, tokens, *, precision: int, info: dict) -> Documen
                 "d_model": info["d_model"], "d_k": info["d_head"], "heads": info["n_head"],
                 "layers": info["n_layer"], "causal": info["causal"]}
     return builder.document(
-        "attention", f"Self-attention in {info['model']} on \"{info['sentence']}\": "
-                     f"{_layer_head(info)}", tokens, settings,
-        subtitle=f"{count(len(tokens), 'token')}, d_model = {info['d_model']}, d_k = "
-                 f"{info['d_head']} (numbered from 1)")
+        "attention", f"Self-attention in {info['model']}: {_layer_head(info)}", tokens, settings,
+        subtitle=f"\"{info['sentence']}\": {count(len(tokens), 'token')}, d_model = "
+                 f"{info['d_model']}, d_k = {info['d_head']} (layers and heads from 1)")
 
 
 def _pattern_counts(patterns) -> str:
