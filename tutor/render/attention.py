@@ -99,13 +99,13 @@ class AttentionBuilder(DocumentBuilder):
     concat and projection."""
 
     def __init__(self, trace, tokens, *, precision, heads, causal, scaled, posenc, sources,
-                 weight_kinds):
+                 weight_kinds, per_head: bool | None = None):
         super().__init__(trace, precision)
         self.tokens = tokens
         self.labels = unique_labels(tokens)
         self.heads = heads
         # the multi-head form (head<i>. scopes, concatenation, Wo) as recorded, even for 1 head
-        self.per_head = heads > 1 or "head0.q" in trace
+        self.per_head = per_head if per_head is not None else heads > 1 or "head0.q" in trace
         self.causal = causal
         self.scaled = scaled
         self.posenc = posenc

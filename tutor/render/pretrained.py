@@ -50,7 +50,7 @@ class PretrainedHeadBuilder(AttentionBuilder):
         kinds = {key: "pretrained" for key in ("w_q", "w_k", "w_v")}
         super().__init__(trace, tokens, precision=precision, heads=1, causal=info["causal"],
                          scaled=True, posenc="none", sources=["model"] * len(tokens),
-                         weight_kinds=kinds)
+                         weight_kinds=kinds, per_head=False)
         self.info = info
 
     def token_matrix(self, name, key, **kw):
