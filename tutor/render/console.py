@@ -99,10 +99,18 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
 
 def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
     """A large matrix as one glyph per cell (▁ palest … █ darkest), a row per line, the
-    title and the range in the first line. Columns beyond ``max_width`` are cut and said so."""
+    title and the range in the first line. Columns beyond ``max_width`` are cut and said so.
+
+    In colour each cell is a solid block of its heat colour (the glyph is drawn in the
+    background's own colour, so a high weight never shows as a light glyph on a dark cell,
+    on screen or in an exported picture); without colour the glyph carries the value. A bare
+    view (a grid of small heatmaps) draws each cell two characters wide when it fits, so the
+    cells are about square."""
     label_width = 0 if view.bare else max([len(r) for r in view.rows] + [1])
     n_cols = view.values.shape[1]
-    shown = max(1, min(n_cols, max_width - label_width - 1))
+    room = max_width - label_width - (0 if view.bare else 1)
+    cell = 2 if view.bare and 2 * n_cols <= room else 1
+    shown = max(1, min(n_cols, room // cell))
     lo, hi = view.heat_range
     text = Text(view.name if view.bare else f"{view.name}  {view.shape}", style="bold")
     if not view.bare:
@@ -113,7 +121,8 @@ def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
         text.append("\n" + ("" if view.bare else label.ljust(label_width) + " "), style="dim")
         for c in range(shown):
             value = view.heat_fraction(view.values[r, c])
-            text.append(bar(value), style=heat_style(value))
+            colour = heat_style(value).bgcolor
+            text.append(bar(value) * cell, style=Style(color=colour, bgcolor=colour))
     if view.caption:
         text.append("\n" + view.caption, style="dim italic")
     return text

@@ -207,7 +207,7 @@ def heads_document(trace, tokens, *, precision: int, info: dict,
     return w.document("heads", f"Attention heads of {info['model']} on \"{info['sentence']}\"",
                       tokens, settings,
                       subtitle=f"{count(len(tokens), 'token')}, {info['n_layer']} layers × "
-                               f"{info['n_head']} heads ({shown}); ▁ = 0 … █ = 1",
+                               f"{info['n_head']} heads ({shown}); palest = 0 … darkest = 1",
                       notes=[PATTERN_RULES], extra=extra)
 
 
