@@ -64,7 +64,8 @@ def encode(sentence, src_vectors, embeddings, embed, weights, heads, layers, dim
                           "expected SENTENCE with it (--src-vectors are already embedded)")
     dim = width_from_vectors(weights, dim, "--src-vectors", src_vectors)
     dim = glove_width(embeddings, weights, dim)
-    model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed)
+    model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed,
+                        encoder_only=True)
     d_model = model.config.d_model
     if tokens:
         check_limit("--dim", d_model, MAX_DIM, "a width")                   # a word's vector
@@ -83,5 +84,6 @@ def encode(sentence, src_vectors, embeddings, embed, weights, heads, layers, dim
                 "embeddings": embeddings_name(embeddings, embed)}
     doc = encode_document(recording.trace, recording.tokens, precision=output.precision,
                           n_layers=c.num_encoder_layers, norm_first=c.norm_first, detail=detail,
-                          sentence=bool(tokens), settings=settings)
+                          sentence=bool(tokens), settings=settings,
+                          final_norm=getattr(model, "has_norm", True))
     show_document(output, doc, step=step)
