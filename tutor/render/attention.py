@@ -112,6 +112,8 @@ class AttentionBuilder(DocumentBuilder):
         self.sources = sources            # per token: "notes", "derived", "--embed", ...
         self.kinds = weight_kinds         # {"w_q": "identity" | "random" | "inline" | "a file"}
         self.x_name = "input.out" if posenc != "none" else "x"
+        # real word vectors are 50 wide: the screen shows their first columns
+        self.max_columns = MAX_VECTOR_SHOWN if "glove" in sources else None
         self.n = len(tokens)
 
     # --- helpers -----------------------------------------------------------------------
@@ -125,7 +127,14 @@ class AttentionBuilder(DocumentBuilder):
         return np.isfinite(self.trace[key]) & np.ones((self.n, self.n), bool)
 
     def token_matrix(self, name, key, **kw):
+        """A matrix with a row per token; wider than ``max_columns`` (when set) it shows its
+        first columns and says so (--format json has them all)."""
         values = self.trace[key]
+        width = values.shape[1]
+        if self.max_columns is not None and width > self.max_columns:
+            kw.setdefault("caption", f"columns 1–{self.max_columns} of {width}; --format json "
+                                     f"has them all")
+            values = values[:, :self.max_columns]
         return MatrixView(name, key, values, self.labels, dim_labels(values.shape[1]), **kw)
 
     def head_heading(self, head):
@@ -173,6 +182,10 @@ class AttentionBuilder(DocumentBuilder):
             w = self.trace[key]
             if self.kinds.get(key) == "identity" and min(w.shape) > MAX_WEIGHT_SHOWN:
                 hidden.append(f"{name} = the {w.shape[0]}×{w.shape[1]} identity (not drawn)")
+                continue
+            if self.max_columns is not None and min(w.shape) > MAX_WEIGHT_SHOWN:
+                hidden.append(f"{name} = a {w.shape[0]}×{w.shape[1]} {self.kinds.get(key, '')} "
+                              f"matrix (not drawn; --format json has it)")
                 continue
             mats.append(MatrixView(name, key, w, dim_labels(w.shape[0]), dim_labels(w.shape[1])))
         worked += hidden

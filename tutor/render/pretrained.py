@@ -52,16 +52,7 @@ class PretrainedHeadBuilder(AttentionBuilder):
                          scaled=True, posenc="none", sources=["model"] * len(tokens),
                          weight_kinds=kinds, per_head=False)
         self.info = info
-
-    def token_matrix(self, name, key, **kw):
-        values = self.trace[key]
-        width = values.shape[1]
-        if width <= MAX_COLUMNS_SHOWN:
-            return super().token_matrix(name, key, **kw)
-        kw.setdefault("caption", f"columns 1–{MAX_COLUMNS_SHOWN} of {width}; --format json "
-                                 f"has them all")
-        return MatrixView(name, key, values[:, :MAX_COLUMNS_SHOWN], self.labels,
-                          dim_labels(MAX_COLUMNS_SHOWN), **kw)
+        self.max_columns = MAX_COLUMNS_SHOWN
 
     def bias_view(self, name, key):
         values = self.trace[key]
