@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from tutor.limits import MAX_DIM, MAX_HEADS, MAX_TOKENS
+from tutor.limits import MAX_DIM, MAX_HEADS, MAX_MODEL_TOKENS, MAX_TOKENS
 
 from .common import calculator_options, tutor_command
 from .matrix_specs import MATRIX, MatrixSpec
@@ -32,7 +32,8 @@ real GloVe vector (50 numbers, looked up lower-case; --embed gives a word
 GloVe lacks a vector of its own).
 
 \b
-Limits: at most {MAX_TOKENS} words, --dim and --dk at most {MAX_DIM}, --heads at most {MAX_HEADS}.
+Limits: at most {MAX_TOKENS} words, --dim and --dk at most {MAX_DIM}, --heads at most {MAX_HEADS};
+with --model at most {MAX_MODEL_TOKENS} of the model's tokens.
 
 \b
 Examples:
@@ -62,11 +63,12 @@ def _model_attention(sentence, model_name, layer, head, step, pause, output):
     from tutor.render.pretrained import model_head_document
     from tutor.walkthroughs.pretrained import model_head
 
-    from .pretrained_options import open_model
+    from .pretrained_options import check_tokens, open_model
 
     if not sentence.strip():
         raise usage_error("SENTENCE", "expected at least one word, got an empty sentence")
     model = open_model(model_name)
+    check_tokens(model, sentence, "SENTENCE", least=1)
     layer0 = check_index("--layer", 1 if layer is None else layer, model.n_layer, "layer")
     head0 = check_index("--head", 1 if head is None else head, model.n_head, "head")
     recording = model_head(model, sentence, layer0, head0)

@@ -65,14 +65,14 @@ def refuse_with_model(given: dict[str, object]) -> None:
                                       "own tokens, weights and layers are used)")
 
 
-def check_tokens(model, sentence: str, option: str = "SENTENCE") -> None:
-    """At most MAX_MODEL_TOKENS of the model's tokens, and at least two (a pattern needs a
-    row and a column besides the diagonal)."""
+def check_tokens(model, sentence: str, option: str = "SENTENCE", least: int = 2) -> None:
+    """At most MAX_MODEL_TOKENS of the model's tokens, and at least ``least`` (two for a
+    head's pattern, which needs a row and a column besides the diagonal)."""
     from tutor.limits import MAX_MODEL_TOKENS
 
     ids, _ = model.tokenize(sentence)
     if len(ids) > MAX_MODEL_TOKENS:
         raise usage_error(option, f"expected at most {MAX_MODEL_TOKENS} tokens, got {len(ids)} "
                                   f"(the model's own tokens)")
-    if len(ids) < 2:
-        raise usage_error(option, f"expected at least 2 tokens, got {len(ids)}")
+    if len(ids) < least:
+        raise usage_error(option, f"expected at least {least} tokens, got {len(ids)}")

@@ -14,7 +14,8 @@ def word_input_options(*, causal: bool = False, posenc: bool = False):
     every command that takes a sentence, with one help text."""
     def decorate(command):
         options = [
-            click.option("--embeddings", type=EMBEDDINGS, default=None, help=EMBEDDINGS_HELP),
+            click.option("--embeddings", type=EMBEDDINGS, default=None, metavar="glove|SPEC",
+                         help=EMBEDDINGS_HELP),
             click.option("--embed", type=WORD_VECTOR, multiple=True,
                          help="One word's embedding, e.g. cat=0,1,0,1 (repeatable); with "
                               "--embeddings glove, a vector for a word GloVe lacks."),
