@@ -151,7 +151,7 @@ def model_head_document(trace, tokens, *, precision: int, info: dict) -> Documen
     return builder.document(
         "attention", f"Self-attention in {info['model']}: {_layer_head(info)}", tokens, settings,
         subtitle=f"\"{info['sentence']}\": {count(len(tokens), 'token')}, d_model = "
-                 f"{info['d_model']}, d_k = {info['d_head']} (layers and heads from 1)")
+                 f"{info['d_model']}, d_k = {info['d_head']}")
 
 
 def _pattern_counts(patterns) -> str:
