@@ -23,7 +23,7 @@ general. --format json gives "stages", "similarity" and "control_similarity".
 Examples:
   tutor context "I sat on the river bank" "I opened an account at the bank" \\
       --word bank
-  tutor context "the play was long" "they play football" --word play --control the
+  tutor context "the play was on" "we play the game" --word play --control the
   tutor context "..." "..." --word bank --format json
 """
 

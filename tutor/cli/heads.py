@@ -34,8 +34,9 @@ Limits: at most {MAX_MODEL_TOKENS} tokens (the model's own, [CLS] and [SEP] incl
 Examples:
   tutor heads "the cat sat on the mat" --model minilm
   tutor heads "the cat sat on the mat" --model minilm --layer 3
-  tutor heads "the cat sat on the mat" --model minilm --format json > heads.json
-  tutor heads "the cat sat on the mat" --model minilm --svg heads.svg
+  tutor heads "the cat sat on the mat" --format json > heads.json
+  tutor heads "the cat sat on the mat" --svg heads.svg
+  tutor heads "the cat sat" --model path/to/hf-folder
 """
 
 
