@@ -126,3 +126,5 @@ register("context", "tutor.cli.context", "context",
          "A word's vector in two sentences, layer by layer: contextual embeddings measured.")
 register("models", "tutor.cli.models", "models",
          "The real models tutor can find offline, and where (packages, HF cache, folders).")
+register("train", "tutor.cli.train", "train",
+         "Train a small encoder-decoder to reverse, copy or sort digits (NumPy backprop).")
