@@ -11,7 +11,3 @@ from .model_options import (build_model, match_dtype, save_results, stack_option
 from .output import (DEFAULT_PRECISION, FORMATS, TEXT_FORMATS, Output,  # noqa: F401
                      check_output_path, make_output, no_color_requested, output_options,
                      pass_output, pause_option, resolve_format, show_document, step_option)
-
-# names code written before the split imports (tutor/cli/train.py)
-from .common import _check_seed  # noqa: E402,F401
-from .output import check_output_path as _check_path  # noqa: E402,F401
