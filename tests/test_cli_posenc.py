@@ -108,7 +108,7 @@ def test_help_has_examples():
     (["--compare", "", ""], "'--compare': expected at least one word"),
     (["--compare", "a b", "b a", "--learned"], "expected --compare on its own"),
     (["--embed", "a=1,2"], "'--embed': expected --sentence"),
-    (["--sentence", "a b", "--embed", "a=1,2"], "expected 4 numbers for 'a' (--dim 4)"),
+    (["--sentence", "a b", "--embed", "a=1,2"], "expected 4 numbers for 'a', the width of the sentence's other words"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, args, message):
     from tutor.cli import main

@@ -242,6 +242,24 @@ class MatrixSpecType(click.ParamType):
 
 MATRIX = MatrixSpecType()
 
+GLOVE = "glove"
+
+
+class EmbeddingsType(MatrixSpecType):
+    """``--embeddings``: a SPEC, or ``glove`` for the shipped GloVe 6B 50-d word vectors."""
+
+    name = "SPEC|glove"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip().lower() == GLOVE:
+            return MatrixSpec(GLOVE, GLOVE)
+        return super().convert(value, param, ctx)
+
+
+EMBEDDINGS = EmbeddingsType()
+EMBEDDINGS_HELP = ("The word vectors X: 'glove' (real GloVe vectors, d_model 50), or a SPEC "
+                   "for the whole X (one row per word).")
+
 
 class WordVectorType(click.ParamType):
     """``WORD=v1,v2,...`` -> (word, vector)."""

@@ -34,10 +34,8 @@ class BackwardBuilder(AttentionBuilder):
     """The forward steps of one head, then the way back: loss, dL/dZ, the product with V, the
     softmax, the scale, Q and K, the weight matrices, X, and one gradient-descent step."""
 
-    may_be_multi_head = False     # always one head in the notes' form
-
     def __init__(self, trace, tokens, *, precision, lr, target_kind, lowered, **attention):
-        super().__init__(trace, tokens, precision=precision, **attention)
+        super().__init__(trace, tokens, precision=precision, per_head=False, **attention)
         self.lr = lr
         self.target_kind = target_kind
         self.lowered = lowered

@@ -18,7 +18,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from .document import (Chart, Document, MatrixView, Part, Step, format_matrix_cells,
+from .document import (Chart, count, Document, MatrixView, Part, Step, format_matrix_cells,
                        format_number)
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -99,20 +99,30 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
 
 def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
     """A large matrix as one glyph per cell (▁ palest … █ darkest), a row per line, the
-    title and the range in the first line. Columns beyond ``max_width`` are cut and said so."""
-    label_width = max([len(r) for r in view.rows] + [1])
+    title and the range in the first line. Columns beyond ``max_width`` are cut and said so.
+
+    In colour each cell is a solid block of its heat colour (the glyph is drawn in the
+    background's own colour, so a high weight never shows as a light glyph on a dark cell,
+    on screen or in an exported picture); without colour the glyph carries the value. A bare
+    view (a grid of small heatmaps) draws each cell two characters wide when it fits, so the
+    cells are about square."""
+    label_width = 0 if view.bare else max([len(r) for r in view.rows] + [1])
     n_cols = view.values.shape[1]
-    shown = max(1, min(n_cols, max_width - label_width - 1))
+    room = max_width - label_width - (0 if view.bare else 1)
+    cell = 2 if view.bare and 2 * n_cols <= room else 1
+    shown = max(1, min(n_cols, room // cell))
     lo, hi = view.heat_range
-    text = Text(f"{view.name}  {view.shape}", style="bold")
-    text.append(f"  (▁ = {lo:g} … █ = {hi:g}"
-                + (f"; columns 1–{shown} of {n_cols}" if shown < n_cols else "") + ")",
-                style="dim")
+    text = Text(view.name if view.bare else f"{view.name}  {view.shape}", style="bold")
+    if not view.bare:
+        text.append(f"  (▁ = {lo:g} … █ = {hi:g}"
+                    + (f"; columns 1–{shown} of {n_cols}" if shown < n_cols else "") + ")",
+                    style="dim")
     for r, label in enumerate(view.rows):
-        text.append("\n" + label.ljust(label_width) + " ", style="dim")
+        text.append("\n" + ("" if view.bare else label.ljust(label_width) + " "), style="dim")
         for c in range(shown):
             value = view.heat_fraction(view.values[r, c])
-            text.append(bar(value), style=heat_style(value))
+            colour = heat_style(value).bgcolor
+            text.append(bar(value) * cell, style=Style(color=colour, bgcolor=colour))
     if view.caption:
         text.append("\n" + view.caption, style="dim italic")
     return text
@@ -148,9 +158,11 @@ def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableTy
               for t in matrix_tables(view, precision, inner)]
     if tables:
         items.append(Columns(tables, padding=(0, 3)))
-    for view in part.matrices:
-        if view.compact:
-            items.append(compact_heatmap(view, inner))
+    compact = [compact_heatmap(view, inner) for view in part.matrices if view.compact]
+    if len(compact) == 1:
+        items.append(compact[0])
+    elif compact:                               # a grid of small heatmaps, as many a row as fit
+        items.append(Columns(compact, padding=(0, 2)))
     for chart in part.charts:
         items.append(Padding(chart_renderable(chart, precision, inner), (1, 0, 0, 0)))
     notes = Table.grid(padding=(0, 1))
@@ -180,14 +192,14 @@ def document_renderables(doc: Document, precision: int, width: int = 80,
     total = len(doc.steps)
     heading = Text(doc.title, style="bold")
     settings = doc.settings
-    facts = [f"{len(doc.tokens)} tokens", f"d_model = {settings.get('d_model')}"]
+    facts = [count(len(doc.tokens), "token"), f"d_model = {settings.get('d_model')}"]
     heads = settings.get("heads", 1)
     if heads > 1 and "d_k" in settings:                                # dk is what each head uses
         facts.append(f"{heads} heads, d_k = {settings['d_k'] // heads} each")
     elif "d_k" in settings:
         facts.append(f"d_k = {settings['d_k']}")
     elif heads > 1:
-        facts.append(f"{heads} heads")
+        facts.append(count(heads, "head"))
     heading.append("\n" + (doc.subtitle or ", ".join(facts)), style="dim")
     out: list[RenderableType] = [heading]
     out += [step_panel(s, total, precision, width) for s in (steps or doc.steps)]

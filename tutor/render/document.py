@@ -28,6 +28,7 @@ class MatrixView:
     caption: str = ""
     heat_range: tuple[float, float] = (0.0, 1.0)   # the values drawn palest and darkest
     compact: bool = False              # a heatmap of glyphs only, no numbers (large tables)
+    bare: bool = False                 # compact, without row labels, shape or range (a grid)
 
     def heat_fraction(self, value: float) -> float:
         """Where ``value`` lies in ``heat_range``, clipped to [0, 1]."""
@@ -83,6 +84,7 @@ class Document:
     settings: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     subtitle: str = ""                 # the line under the title; by default the sizes
+    extra: dict = field(default_factory=dict)   # more top-level JSON keys (arrays allowed)
 
 
 def factor(text: str) -> str:
@@ -154,6 +156,11 @@ def unique_labels(tokens: list[str]) -> list[str]:
     for tok in tokens:
         counts[tok] = counts.get(tok, 0) + 1
     return [f"{tok}#{i + 1}" if counts[tok] > 1 else tok for i, tok in enumerate(tokens)]
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 token', '3 tokens': a number with its noun in the right number."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
 
 
 def dim_labels(n: int) -> list[str]:
