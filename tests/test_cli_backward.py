@@ -129,6 +129,19 @@ def test_the_screen_at_80_columns_fits_and_steps_fit_40_rows():
     assert six.exit_code == 0 and len(six.output.splitlines()) <= 42
 
 
+def test_glove_vectors_are_cut_to_fit_and_json_keeps_every_number():
+    doc = run_json("the cat sat on the mat", "--embeddings", "glove", "--lr", "0.005")
+    assert np.array(doc["matrices"]["w_q.grad"]).shape == (50, 50)
+    assert doc["settings"]["loss_lowered"] is True
+    result = run("the cat sat on the mat", "--embeddings", "glove", "--lr", "0.005")
+    assert result.exit_code == 0
+    assert "rows 1–8 and columns 1–8 of 50×50; --format json has them all" in result.output
+    lines = result.output.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("╭─ Step")]
+    ends = [i for i, line in enumerate(lines) if line.startswith("╰")]
+    assert len(starts) == 16 and max(e - s + 1 for s, e in zip(starts, ends)) <= 40
+
+
 def test_step_and_formats():
     result = run("the cat sat", "--step", "8")
     assert result.exit_code == 0 and "Step 8 of 16 · Gradient at the output" in result.output

@@ -11,8 +11,9 @@ from tutor.limits import MAX_DIM, MAX_TOKENS
 
 from .attention import IDENTITY, _weight, _width
 from .common import calculator_options, tutor_command
-from .matrix_specs import MATRIX, WORD_VECTOR
+from .matrix_specs import MATRIX
 from .output import Output, show_document
+from .sentence_options import word_input_options
 from .usage import check_limit, shape_text, usage_error
 from .values import check_finite, parse_sentence, rng_for
 
@@ -41,6 +42,7 @@ Examples:
   tutor backward "the cat sat" --lr 1          a step too long
   tutor backward "the cat sat" --wq random --wk random --seed 3
   tutor backward "the cat sat" --causal --posenc sinusoidal
+  tutor backward "the cat sat on the mat" --embeddings glove --lr 0.005
   tutor backward "the cat sat" --no-scale      the gradient without ÷√dk
   tutor backward "the cat sat" --format json > backward.json
 """
@@ -50,10 +52,7 @@ Examples:
 @click.argument("sentence")
 @click.option("--dim", type=int, default=None, metavar="N",
               help="Width of each word's embedding (d_model). [default: 4]")
-@click.option("--embeddings", type=MATRIX, default=None,
-              help="The whole embedding matrix X (one row per word).")
-@click.option("--embed", type=WORD_VECTOR, multiple=True,
-              help="One word's embedding, e.g. cat=0,1,0,1 (repeatable).")
+@word_input_options(causal=True, posenc=True)
 @click.option("--wq", type=MATRIX, default=None, help="Query weights Wq [d_model×dk]. [default: identity]")
 @click.option("--wk", type=MATRIX, default=None, help="Key weights Wk [d_model×dk]. [default: identity]")
 @click.option("--wv", type=MATRIX, default=None, help="Value weights Wv [d_model×dv]. [default: identity]")
@@ -61,15 +60,12 @@ Examples:
               help="Width of queries and keys (columns of Wq, Wk; also of Wv unless --wv "
                    "says otherwise). [default: d_model]")
 @click.option("--no-scale", is_flag=True, help="Skip the ÷√dk (forward and back).")
-@click.option("--causal", is_flag=True, help="Mask later tokens, as a decoder does.")
-@click.option("--posenc", type=click.Choice(["none", "sinusoidal"], case_sensitive=False),
-              default="none", show_default=True, help="Add positional encodings to X first.")
 @click.option("--target", type=MATRIX, default=None,
               help="The target T [n×dv] of the loss ½‖Z − T‖². [default: the head's input]")
 @click.option("--lr", type=float, default=DEFAULT_LR, show_default=True, metavar="RATE",
               help="Learning rate of the gradient-descent step.")
 @calculator_options(pause=True)
-def backward(sentence, dim, embeddings, embed, wq, wk, wv, dk, no_scale, causal, posenc,
+def backward(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, dk, no_scale,
              target, lr, step, pause, seed, output: Output):
     """Show backpropagation through one attention head on SENTENCE, step by step.
 

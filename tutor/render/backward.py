@@ -42,11 +42,35 @@ class BackwardBuilder(AttentionBuilder):
         self.input_name = "X + PE" if self.posenc != "none" else "X"
 
     # --- helpers -----------------------------------------------------------------------
-    def grad_view(self, name, key, rows=None, cols=None, **kw) -> MatrixView:
+    def shown_shape(self, values, weight: bool = False) -> tuple[int, int]:
+        """The rows and columns drawn: all of them, or with wide real word vectors (GloVe)
+        the first ``max_columns`` columns (and rows, for a d_model × d_k weight matrix)."""
+        n_rows, n_cols = values.shape
+        if self.max_columns is None:
+            return n_rows, n_cols
+        return (min(n_rows, self.max_columns) if weight else n_rows), min(n_cols, self.max_columns)
+
+    def worked_cell(self, values, weight: bool = False) -> tuple[int, int]:
+        """The worked cell: the largest of the cells drawn."""
+        r, c = self.shown_shape(values, weight)
+        return _largest(np.asarray(values)[:r, :c])
+
+    def grad_view(self, name, key, rows=None, cols=None, *, weight: bool = False,
+                  **kw) -> MatrixView:
+        """The recorded gradient ``key`` labelled by tokens (or ``rows``) and d1.. (or
+        ``cols``); wide ones show their first columns and say so (JSON has them all)."""
         values = self.trace[key]
-        rows = rows or self.labels
-        cols = cols or dim_labels(values.shape[1])
-        return MatrixView(name, key, values, list(rows), list(cols), **kw)
+        rows = list(rows or self.labels)
+        cols = list(cols or dim_labels(values.shape[1]))
+        r, c = self.shown_shape(values, weight)
+        if (r, c) != values.shape:
+            cut = (f"rows 1–{r} and " if r < values.shape[0] else "") + f"columns 1–{c}"
+            kw["caption"] = (f"{cut} of {values.shape[0]}×{values.shape[1]}; --format json "
+                             f"has them all")
+            if kw.get("masked") is not None:
+                kw["masked"] = kw["masked"][:r, :c]
+            values, rows, cols = values[:r, :c], rows[:r], cols[:c]
+        return MatrixView(name, key, values, rows, cols, **kw)
 
     def weight_labels(self, key):
         w = self.trace[key]
@@ -98,7 +122,7 @@ class BackwardBuilder(AttentionBuilder):
 
     def step_grad_out(self) -> Step:
         grad, out, target = self.trace["out.grad"], self.trace["out"], self.trace["target"]
-        r, c = _largest(grad)
+        r, c = self.worked_cell(grad)
         worked = [f"dL/dZ{self.cell(r, c)} = Z{self.cell(r, c)} − T{self.cell(r, c)} = "
                   f"{self.fmt(out[r, c])} − {self.number(target[r, c])} = {self.fmt(grad[r, c])}"]
         meaning = ("Each entry says how fast L grows when that entry of Z grows: positive where "
@@ -113,8 +137,8 @@ class BackwardBuilder(AttentionBuilder):
         g_w, g_v = self.trace["weights.grad"], self.trace["v.grad"]
         g_out, v, weights = self.trace["out.grad"], self.trace["v"], self.trace["weights"]
         allowed = self.allowed(None)
-        r, c = _largest(g_w if allowed is None else np.where(allowed, g_w, 0))
-        rv, cv = _largest(g_v)
+        r, c = self.worked_cell(g_w if allowed is None else np.where(allowed, g_w, 0))
+        rv, cv = self.worked_cell(g_v)
         lab = self.labels
         worked = [f"dL/dweights({lab[r]}, {lab[c]}) = dL/dZ({lab[r]})·v({lab[c]}) = "
                   + _dot_text(g_out[r], v[c], g_w[r, c], self.precision),
@@ -138,7 +162,7 @@ class BackwardBuilder(AttentionBuilder):
         mean, weights = self.trace["softmax.grad_mean"], self.trace["weights"]
         allowed = self.allowed(None)
         lab = self.labels
-        r, c = _largest(g_s)
+        r, c = self.worked_cell(g_s)
         worked = [f"Σ({lab[r]}) = weights({lab[r]})·dL/dweights({lab[r]}) = "
                   + _dot_text(weights[r], g_w[r], mean[r, 0], self.precision),
                   f"dL/dscaled({lab[r]}, {lab[c]}) = w × (dL/dw − Σ) = "
@@ -165,7 +189,7 @@ class BackwardBuilder(AttentionBuilder):
         g_scores, g_scaled = self.trace["scores.grad"], self.trace["scaled.grad"]
         d_k = self.trace["k"].shape[1]
         lab = self.labels
-        r, c = _largest(g_scores)
+        r, c = self.worked_cell(g_scores)
         pair = f"({lab[r]}, {lab[c]})"
         softmax_step = self.step_number("softmax")
         if self.scaled:
@@ -196,8 +220,8 @@ class BackwardBuilder(AttentionBuilder):
     def step_grad_qk(self) -> Step:
         g_s, q, k = self.trace["scores.grad"], self.trace["q"], self.trace["k"]
         g_q, g_k = self.trace["q.grad"], self.trace["k.grad"]
-        rq, cq = _largest(g_q)
-        rk, ck = _largest(g_k)
+        rq, cq = self.worked_cell(g_q)
+        rk, ck = self.worked_cell(g_k)
         worked = [f"dL/dQ{self.cell(rq, cq)} = dL/dscores({self.labels[rq]}, :)·K(:, d{cq + 1}) = "
                   + _dot_text(g_s[rq], k[:, cq], g_q[rq, cq], self.precision),
                   f"dL/dK{self.cell(rk, ck)} = dL/dscores(:, {self.labels[rk]})·Q(:, d{ck + 1}) = "
@@ -219,8 +243,9 @@ class BackwardBuilder(AttentionBuilder):
         for name, key, via in which:
             grad, g_via = self.trace[f"{key}.grad"], self.trace[f"{via}.grad"]
             rows, cols = self.weight_labels(key)
-            mats.append(self.grad_view(f"dL/d{name}", f"{key}.grad", rows=rows, cols=cols))
-            r, c = _largest(grad)
+            mats.append(self.grad_view(f"dL/d{name}", f"{key}.grad", rows=rows, cols=cols,
+                                       weight=True))
+            r, c = self.worked_cell(grad, weight=True)
             worked.append(f"dL/d{name}(d{r + 1}, d{c + 1}) = {self.x_text}(:, d{r + 1})·"
                           f"dL/d{via.upper()}(:, d{c + 1}) = "
                           + _dot_text(inputs[:, r], g_via[:, c], grad[r, c], self.precision))
@@ -256,7 +281,7 @@ class BackwardBuilder(AttentionBuilder):
     def step_grad_x(self) -> Step:
         grad = self.trace["x.grad"]
         via = {p: self.trace[f"x.grad.via_{p}"] for p in "qkv"}
-        r, c = _largest(grad)
+        r, c = self.worked_cell(grad)
         lab = self.labels
         w_q, g_q = self.trace["w_q"], self.trace["q.grad"]
         worked = [f"dL/dX{self.cell(r, c)} = via Q + via K + via V = "
@@ -282,7 +307,7 @@ class BackwardBuilder(AttentionBuilder):
         loss, new_loss = float(t["loss"]), float(t["step.loss"])
         sq_norm, predicted = float(t["step.sq_norm"]), float(t["step.predicted_decrease"])
         grad, w_q, new_w_q = t["w_q.grad"], t["w_q"], t["step.w_q"]
-        r, c = _largest(grad)
+        r, c = self.worked_cell(grad, weight=True)
         lr = f"{self.lr:g}"
         worked = [f"Wq(d{r + 1}, d{c + 1}) = {self.fmt(w_q[r, c])} − {lr} × "
                   f"{self.number(grad[r, c])} = {self.fmt(new_w_q[r, c])}",
