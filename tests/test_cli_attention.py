@@ -17,7 +17,7 @@ X_NOTES = np.array([THE, CAT, SAT], dtype=float)
 
 def run(*args, env=None):
     runner = CliRunner()
-    env = {"NO_COLOR": None, "COLUMNS": None, **(env or {})}
+    env = {"NO_COLOR": None, "COLUMNS": "80", **(env or {})}      # expected texts are 80 wide
     return runner.invoke(cli, ["attention", *args], env=env, catch_exceptions=False)
 
 
