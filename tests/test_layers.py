@@ -54,6 +54,7 @@ def test_only_the_walkthroughs_make_a_recording_trace():
         if path.name == "trace.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Trace":
+            called = getattr(node, "func", None)
+            if isinstance(node, ast.Call) and getattr(called, "id", getattr(called, "attr", "")) == "Trace":
                 makers.append(str(path.relative_to(PACKAGE)))
     assert makers == ["walkthroughs/__init__.py"]
