@@ -103,6 +103,11 @@ def signed_sum(terms) -> str:
     return out
 
 
+def minus(left: str, right: str) -> str:
+    """'1 − 2', and '1 − -2' written as '1 + 2'."""
+    return f"{left} + {right[1:]}" if right.startswith("-") else f"{left} − {right}"
+
+
 def is_integral(values) -> bool:
     """True when every finite value is a whole number (then it is shown without decimals)."""
     values = np.asarray(values, dtype=np.float64)
@@ -111,17 +116,64 @@ def is_integral(values) -> bool:
         and bool(np.all(np.abs(finite) < 1e9))
 
 
+MIN_SIGNIFICANT = 2     # significant digits every non-zero number keeps, whatever --precision
+MAX_FIXED_DECIMALS = 4  # beyond this (and beyond --precision) a small number is written 1.2e-05
+SCIENTIFIC_FROM = 1e9   # numbers this large are written 1.2e+09
+
+
 def format_number(value: float, precision: int, integral: bool = False) -> str:
-    """2.0 -> '2' (integral), 0.42231 -> '0.42'; never '-0.00'; inf -> 'inf'."""
+    """A number as shown: ``precision`` decimals (0.42231 -> '0.42'), but never fewer than two
+    significant digits, so that no number reads as something else: 0.5 at precision 0 is
+    '0.5' (not '0'), 0.576 is '0.58' (not '1'), 2.37 is '2.4'; 0.042 at precision 2 is
+    '0.042' and 0.08 stays '0.08' (the extra decimals end in no zeros). Scientific notation where that would need more than max(precision, 4) decimals
+    (1e-06 -> '1.0e-06'), and from 1e9 up. 2.0 -> '2' when ``integral``; never '-0.00';
+    inf -> 'inf', nan -> 'nan'."""
     value = float(value)
     if np.isnan(value):
         return "nan"
     if np.isinf(value):
         return "inf" if value > 0 else "-inf"
-    text = f"{value:.0f}" if integral else f"{value:.{precision}f}"
+    size = abs(value)
+    digits = max(precision, MIN_SIGNIFICANT) - 1                     # after the point, in 1.2e-05
+    if size >= SCIENTIFIC_FROM:
+        text = f"{value:.{digits}e}"
+    elif integral:
+        text = f"{value:.0f}"
+    else:
+        text = f"{value:.{precision}f}"
+        if value != 0:
+            exponent = int(f"{size:.{MIN_SIGNIFICANT - 1}e}".split("e")[1])   # after rounding
+            needed = MIN_SIGNIFICANT - 1 - exponent                   # decimals for two digits
+            if needed > max(precision, MAX_FIXED_DECIMALS):
+                text = f"{value:.{digits}e}"
+            elif needed > precision:                  # the extra decimals, without end zeros
+                text = f"{value:.{needed}f}"
+                text = text[:len(text) - needed + precision] + \
+                    text[len(text) - needed + precision:].rstrip("0")
+                text = text.rstrip(".")
     if text.startswith("-") and float(text) == 0:
         text = text[1:]
     return text
+
+
+def percent(share: float) -> str:
+    """A share in [0, 1] as a percentage with one decimal that never claims all or nothing
+    falsely: 0.99999 -> 'more than 99.9%', 1e-05 -> 'less than 0.1%'."""
+    share = float(share)
+    if 0.999 < share < 1:
+        return "more than 99.9%"
+    if 0 < share < 0.001:
+        return "less than 0.1%"
+    return f"{share * 100:.1f}%"
+
+
+def row_sum_caption(weights, masked=None, text: str = "each row sums to 1") -> str:
+    """``text`` when every row of ``weights`` sums to 1; when some row is all zeros (every key
+    masked: a fully masked row gives zeros, not NaN) the caption says so."""
+    sums = np.asarray(weights, dtype=np.float64).sum(axis=-1)
+    if np.allclose(sums, 1.0):
+        return text
+    return text + ", except rows with every key masked (all 0)"
 
 
 def format_vector(values, precision: int) -> str:
