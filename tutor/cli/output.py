@@ -115,6 +115,8 @@ class Output:
         self.svg_path = svg_path
         self.html_path = html_path
         self.width = width or terminal_width(self.stream, environ)
+        self.title = "tutor"                   # the HTML page's title
+        self.svg_title = "tutor"               # the SVG window's: short, beside its buttons
         self.console = self._console()
 
     @property
@@ -167,8 +169,10 @@ class Output:
 
         from .usage import check_output
 
-        exports = [("--svg", self.svg_path, lambda: self.console.export_svg(title="tutor", clear=False)),
-                   ("--html", self.html_path, lambda: self.console.export_html(clear=False))]
+        from tutor.render.export import export_html, export_svg
+
+        exports = [("--svg", self.svg_path, lambda: export_svg(self.console, self.svg_title)),
+                   ("--html", self.html_path, lambda: export_html(self.console, self.title))]
         for option, path, export in exports:
             if not path:
                 continue
@@ -211,6 +215,8 @@ def show_document(output: Output, doc, *, step: int | None = None, pause: bool =
     """
     from .usage import usage_error
 
+    output.title = f"tutor {doc.command} · {doc.title}"
+    output.svg_title = f"tutor {doc.command}"
     steps = doc.steps
     if step is not None:
         if not 1 <= step <= len(doc.steps):

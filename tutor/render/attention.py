@@ -14,7 +14,8 @@ import numpy as np
 
 from .builder import DocumentBuilder
 from .document import (MASKED_LOGIT, factor, Document, MatrixView, Part, Step, dim_labels,
-                       format_number, format_vector, is_integral, row_sum_caption, unique_labels)
+                       format_number, format_vector, is_integral, row_sum_caption, unique_labels,
+                       weights_caption)
 
 MAX_LISTED = 6          # queries named in a "what it means" sentence before "and so on"
 MAX_SPELLED = 4         # a dot product of at most this many terms is written out term by term
@@ -280,7 +281,8 @@ class AttentionBuilder(DocumentBuilder):
             label = "weights (no scaling)" if not self.scaled else "weights"
             mats = [MatrixView(self.sub(head, label) if head is not None else label,
                                s + "weights", weights, self.labels, self.labels, heat=True,
-                               masked=masked, caption=row_sum_caption(weights))]
+                               masked=masked, row_scaled=True,
+                               caption=weights_caption(weights))]
             r, c = _pick_pair(self.trace[s + "scores"], allowed)
             ok = np.ones(self.n, bool) if allowed is None else allowed[r]
             logits = self.trace[s + ("masked" if allowed is not None else "scaled")]
@@ -304,7 +306,7 @@ class AttentionBuilder(DocumentBuilder):
                 key = "with_scaling." + s + "weights"
                 compare = self.trace[key]
                 mats.append(MatrixView("weights (scaled)", key, compare, self.labels,
-                                       self.labels, heat=True, masked=masked,
+                                       self.labels, heat=True, masked=masked, row_scaled=True,
                                        caption="for comparison: with ÷ √dk"))
                 top_now = [self.fmt(np.max(weights[i][allowed[i] if allowed is not None else
                                                       slice(None)]), False)

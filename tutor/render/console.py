@@ -2,7 +2,9 @@
 title, heatmaps, and one panel per step. Nothing here prints.
 
 Heatmap cells carry a bar glyph (▁ … █) as well as a background colour, so the picture
-survives plain output (no colour) and a black-and-white printout.
+survives plain output (no colour) and a black-and-white printout. In colour the glyph is drawn
+in its cell's background colour: the shade alone tells the value (a glyph in the text colour
+would put a dark or white block on every cell, whatever its value, in the exported pictures).
 """
 
 from __future__ import annotations
@@ -36,30 +38,45 @@ def bar(value: float) -> str:
 LIGHT_STANDARD = {3, 6, 7, 9, 10, 11, 13, 14, 15}  # standard colours that want black text
 
 
+def heat_colour(value: float) -> Color:
+    """White to deep blue as the weight goes from 0 to 1."""
+    v = float(np.clip(value, 0.0, 1.0))
+    r, g, b = (int(255 - v * (255 - c)) for c in (30, 80, 200))
+    return Color.from_rgb(r, g, b)
+
+
 def heat_style(value: float) -> Style:
-    """White to deep blue as the weight goes from 0 to 1.
+    """A number on its heat colour.
 
     The text colour is chosen from the background as a 16-colour terminal shows it (Rich
     replaces the gradient by the nearest standard colour there), which also reads on the
     gradient itself: black on the light shades, white on the blue ones.
     """
-    v = float(np.clip(value, 0.0, 1.0))
-    r, g, b = (int(255 - v * (255 - c)) for c in (30, 80, 200))
-    background = Color.from_rgb(r, g, b)
+    background = heat_colour(value)
     light = background.downgrade(ColorSystem.STANDARD).number in LIGHT_STANDARD
     return Style(color="black" if light else "bright_white", bgcolor=background)
 
 
+def glyph_style(value: float) -> Style:
+    """A bar glyph in its cell's own colour: invisible in colour, where the shade tells the
+    value, and the only mark in plain output."""
+    background = heat_colour(value)
+    return Style(color=background, bgcolor=background)
+
+
 def _cells(view: MatrixView, precision: int) -> list[list[Text]]:
     texts = format_matrix_cells(view, precision)
+    fractions = view.heat_fractions() if view.heat else None                  # [rows, cols]
     cells = []
     for r, row in enumerate(texts):
         out = []
         for c, text in enumerate(row):
             masked = view.masked is not None and view.masked[r, c]
             if view.heat and not masked:
-                value = view.heat_fraction(view.values[r, c])
-                out.append(Text(f"{text}{bar(value)}", style=heat_style(value)))
+                value = float(fractions[r, c])
+                cell = Text(text, style=heat_style(value))
+                cell.append(bar(value), style=glyph_style(value))
+                out.append(cell)
             else:
                 out.append(Text(text, style="dim" if masked else ""))
         cells.append(out)
@@ -98,21 +115,24 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
 
 
 def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
-    """A large matrix as one glyph per cell (▁ palest … █ darkest), a row per line, the
-    title and the range in the first line. Columns beyond ``max_width`` are cut and said so."""
+    """A large matrix as one glyph per cell (▁ palest … █ darkest; in colour the cell's shade,
+    the glyph drawn in it), a row per line, the title and the range in the first line. Columns beyond ``max_width`` are cut and said so."""
     label_width = max([len(r) for r in view.rows] + [1])
     n_cols = view.values.shape[1]
     shown = max(1, min(n_cols, max_width - label_width - 1))
     lo, hi = view.heat_range
+    fractions = view.heat_fractions()                                          # [rows, cols]
     text = Text(f"{view.name}  {view.shape}", style="bold")
-    text.append(f"  (▁ = {lo:g} … █ = {hi:g}"
+    scale = ("▁ = 0 … █ = the row's largest" if view.row_scaled
+             else f"▁ = {lo:g} … █ = {hi:g}")
+    text.append(f"  ({scale}"
                 + (f"; columns 1–{shown} of {n_cols}" if shown < n_cols else "") + ")",
                 style="dim")
     for r, label in enumerate(view.rows):
         text.append("\n" + label.ljust(label_width) + " ", style="dim")
         for c in range(shown):
-            value = view.heat_fraction(view.values[r, c])
-            text.append(bar(value), style=heat_style(value))
+            value = float(fractions[r, c])
+            text.append(bar(value), style=glyph_style(value))
     if view.caption:
         text.append("\n" + view.caption, style="dim italic")
     return text

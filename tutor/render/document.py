@@ -28,11 +28,24 @@ class MatrixView:
     caption: str = ""
     heat_range: tuple[float, float] = (0.0, 1.0)   # the values drawn palest and darkest
     compact: bool = False              # a heatmap of glyphs only, no numbers (large tables)
+    row_scaled: bool = False           # shades and bars scaled to each row's largest value
 
     def heat_fraction(self, value: float) -> float:
         """Where ``value`` lies in ``heat_range``, clipped to [0, 1]."""
         lo, hi = self.heat_range
         return float(np.clip((value - lo) / (hi - lo), 0.0, 1.0)) if hi > lo else 0.0
+
+    def heat_fractions(self) -> np.ndarray:
+        """Every cell's shade in [0, 1]: where it lies in ``heat_range``, or with
+        ``row_scaled`` its share of the largest (unmasked) value of its row, so that 32 weights
+        near 1/32 still show which keys a query prefers. [rows, cols]"""
+        values = np.asarray(self.values, dtype=np.float64)
+        if not self.row_scaled:
+            return np.vectorize(self.heat_fraction, otypes=[float])(values)    # [rows, cols]
+        shown = values if self.masked is None else np.where(self.masked, 0.0, values)
+        top = np.max(np.abs(shown), axis=1, keepdims=True)                    # [rows, 1]
+        safe = np.where(top > 0, top, 1.0)
+        return np.clip(np.where(top > 0, shown / safe, 0.0), 0.0, 1.0)        # [rows, cols]
 
     @property
     def shape(self) -> str:
@@ -167,13 +180,22 @@ def percent(share: float) -> str:
     return f"{share * 100:.1f}%"
 
 
-def row_sum_caption(weights, masked=None, text: str = "each row sums to 1") -> str:
+ROW_SCALED_NOTE = "bars and shades scaled to each row's largest weight"
+
+
+def row_sum_caption(weights, text: str = "each row sums to 1") -> str:
     """``text`` when every row of ``weights`` sums to 1; when some row is all zeros (every key
     masked: a fully masked row gives zeros, not NaN) the caption says so."""
     sums = np.asarray(weights, dtype=np.float64).sum(axis=-1)
     if np.allclose(sums, 1.0):
         return text
     return text + ", except rows with every key masked (all 0)"
+
+
+def weights_caption(weights, text: str = "each row sums to 1") -> str:
+    """The caption of an attention-weights heatmap drawn with ``row_scaled``: what the rows
+    sum to, and that the bars and shades are scaled within each row."""
+    return f"{row_sum_caption(weights, text)}; {ROW_SCALED_NOTE}"
 
 
 def format_vector(values, precision: int) -> str:
