@@ -144,3 +144,19 @@ def test_scaling_says_about_the_same_only_when_the_numbers_are():
     assert "about the same" not in moving
     assert "goes from 0.50 to 0.80 scaled, from 0.50 to 1.00 unscaled" in moving
     assert "noisy" in moving
+
+
+def test_the_unscaled_sentence_names_the_softmax_step_by_its_real_number():
+    from tutor.render.multihead import _split_step
+    from tutor.render.attention import attention_document
+    from tutor.walkthroughs.attention import self_attention
+
+    x = np.array([[1.0, 0, 1, 0], [0, 1, 0, 1], [1, 1, 1, 1]])
+    eye = np.eye(4)
+    for after, heads in ((None, 1), (_split_step, 2)):
+        rec = self_attention(["the", "cat", "sat"], x, eye, eye, eye, eye if heads > 1 else None,
+                             heads=heads, scaled=False)
+        doc = attention_document(rec.trace, rec.tokens, **rec.info, after_inputs=after)
+        softmax = next(s for s in doc.steps if s.key == "softmax")
+        scaled = next(s for s in doc.steps if s.key == "scaled")
+        assert f"Step {softmax.number} compares" in scaled.parts[0].meaning, heads

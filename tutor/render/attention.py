@@ -249,7 +249,8 @@ class AttentionBuilder(DocumentBuilder):
                           f"(--no-scale: not divided by √{d_k})"]
                 meaning = (f"With --no-scale the scores go into the softmax as they are "
                            f"(dk = {d_k}, the width of the query and key vectors{per_head}). "
-                           f"Step 5 compares the weights with and without scaling.")
+                           f"Step {len(self.steps) + 2} compares the weights with and "
+                           f"without scaling.")                   # the softmax step, next
             if allowed is not None:
                 masked = self.trace[s + "masked"]
                 mats.append(MatrixView(self.sub(head, "masked"), s + "masked", masked,
