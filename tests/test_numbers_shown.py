@@ -160,3 +160,13 @@ def test_the_unscaled_sentence_names_the_softmax_step_by_its_real_number():
         softmax = next(s for s in doc.steps if s.key == "softmax")
         scaled = next(s for s in doc.steps if s.key == "scaled")
         assert f"Step {softmax.number} compares" in scaled.parts[0].meaning, heads
+
+
+def test_worked_differences_keep_the_digits_where_the_numbers_differ():
+    from tutor.render.document import difference_precision
+
+    assert difference_precision([1.0, 2.0], 2.5, 2) == 2                 # nothing to add
+    assert difference_precision([1.0], 1.00000025, 2) == 8
+    out = flat(invoke("layernorm", "1,1.000001,1,1").output)
+    assert "n1 = (1 − 1.00000025) / √(1.9e-13 + 1e-05) = -7.9e-05" in out   # not (1 − 1.00)
+    assert "(1 − 1.00)" not in out

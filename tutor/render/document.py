@@ -169,6 +169,23 @@ def format_number(value: float, precision: int, integral: bool = False) -> str:
     return text
 
 
+MAX_EXTRA_DECIMALS = 12   # a worked difference gets at most this many decimals beyond --precision
+
+
+def difference_precision(values, reference: float, precision: int) -> int:
+    """The decimals at which ``values`` and ``reference`` are written in a worked line of
+    differences (x − μ), so that each difference of the written numbers is the true one to
+    two significant digits: at least ``precision``; more when the numbers barely differ (1 and
+    1.00000025, not 1 and 1.00, whose difference reads as 0)."""
+    values = np.asarray(values, dtype=np.float64)
+    true = values - reference
+    for decimals in range(precision, precision + MAX_EXTRA_DECIMALS + 1):
+        shown = np.round(values, decimals) - np.round(reference, decimals)
+        if np.all(np.abs(shown - true) <= 0.05 * np.abs(true)):
+            return decimals
+    return precision + MAX_EXTRA_DECIMALS
+
+
 def percent(share: float) -> str:
     """A share in [0, 1] as a percentage with one decimal that never claims all or nothing
     falsely: 0.99999 -> 'more than 99.9%', 1e-05 -> 'less than 0.1%'."""

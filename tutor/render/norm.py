@@ -3,7 +3,8 @@ it on a matrix, and add & norm, built from what the engine recorded. Nothing her
 
 from __future__ import annotations
 
-from .document import Document, Part, dim_labels, factor, minus, signed_sum
+from .document import (Document, Part, difference_precision, dim_labels, factor, format_number,
+                       is_integral, minus, signed_sum)
 from .builder import DocumentBuilder
 
 
@@ -23,6 +24,13 @@ def _normalised_meaning(w: DocumentBuilder, var: float, eps: float) -> str:
             f"the numbers barely differ.")
 
 
+def _differences(values, reference: float, precision: int):
+    """A function writing a number at the decimals that keep ``values`` − ``reference`` true
+    (see difference_precision): whole numbers stay whole."""
+    decimals = difference_precision(values, reference, precision)
+    return lambda value: format_number(value, decimals, is_integral([value]))
+
+
 def _norm_steps(w: DocumentBuilder, scope: str, what: str, eps: float, has_affine: bool,
                 input_name: str) -> None:
     """The four steps of layer norm on the vector ``input_name``, from
@@ -37,7 +45,8 @@ def _norm_steps(w: DocumentBuilder, scope: str, what: str, eps: float, has_affin
            Part("", [w.view("μ", f"{scope}.mean", ["μ"], ["μ"])],
                 [f"μ = ({terms}) / {d} = {w.fmt(mean)}"],
                 f"The mean of the {d} numbers of {what}."), key="mean")
-    squares = " + ".join(f"({w.fmt(v)} − {factor(w.fmt(mean))})²" for v in x[:3]) \
+    fmt = _differences(x[:3], mean, w.precision)
+    squares = " + ".join(f"({fmt(v)} − {factor(fmt(mean))})²" for v in x[:3]) \
         + (" + …" if d > 3 else "")
     w.step("Variance", "σ² = (1/d) Σ (x_j − μ)²", r"\sigma^2 = \frac{1}{d}\sum_j (x_j-\mu)^2",
            Part("", [w.view("σ²", f"{scope}.var", ["σ²"], ["σ²"])],
@@ -46,7 +55,8 @@ def _norm_steps(w: DocumentBuilder, scope: str, what: str, eps: float, has_affin
            key="var")
     w.step("Normalise", "n = (x − μ) / √(σ² + ε)", r"\hat x = \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}}",
            Part("", [w.view("n", f"{scope}.normalized", ["n"], cols)],
-                [f"n1 = ({minus(w.fmt(x[0]), w.fmt(mean))}) / √({w.fmt(var)} + {eps:g}) = "
+                [f"n1 = ({minus(*map(_differences(x[:1], mean, w.precision), (x[0], mean)))}) "
+                 f"/ √({w.fmt(var)} + {eps:g}) = "
                  f"{w.fmt(normalized[0])}"],
                 _normalised_meaning(w, var, eps)), key="normalize")
     w.step("Scale and shift", "y = γ ⊙ n + β", r"y = \gamma \odot \hat x + \beta",
@@ -96,7 +106,8 @@ def batch_document(trace, *, precision: int, eps: float) -> Document:
            Part("", [w.view("μ", "layer.mean", rows, ["μ"]), w.view("σ²", "layer.var", rows, ["σ²"]),
                      w.view("layer norm", "layer.out", rows, cols)],
                 [f"item 1: μ = {w.fmt(lm[0, 0])}, σ² = {w.fmt(lv[0, 0])}, "
-                 f"n11 = ({minus(w.fmt(x[0, 0]), w.fmt(lm[0, 0]))}) / √({w.fmt(lv[0, 0])} + {eps:g})"
+                 f"n11 = ({minus(*map(_differences(x[0, :1], lm[0, 0], w.precision), (x[0, 0], lm[0, 0])))})"
+                 f" / √({w.fmt(lv[0, 0])} + {eps:g})"
                  f" = {w.fmt(w['layer.out'][0, 0])}"],
                 "Each row is normalised with its own statistics, so an item's result does not "
                 "depend on the other items: this is what the Transformer uses, one token at a "
@@ -107,7 +118,8 @@ def batch_document(trace, *, precision: int, eps: float) -> Document:
            Part("", [w.view("μ", "batch.mean", ["μ"], cols), w.view("σ²", "batch.var", ["σ²"], cols),
                      w.view("batch norm", "batch.out", rows, cols)],
                 [f"d1: μ = {w.fmt(bm[0, 0])}, σ² = {w.fmt(bv[0, 0])}, "
-                 f"n11 = ({minus(w.fmt(x[0, 0]), w.fmt(bm[0, 0]))}) / √({w.fmt(bv[0, 0])} + {eps:g})"
+                 f"n11 = ({minus(*map(_differences(x[:1, 0], bm[0, 0], w.precision), (x[0, 0], bm[0, 0])))})"
+                 f" / √({w.fmt(bv[0, 0])} + {eps:g})"
                  f" = {w.fmt(w['batch.out'][0, 0])}"],
                 "Each feature is normalised across the items of the batch, so an item's result "
                 "changes with the batch it is in, and a batch of one has nothing to compare."),
