@@ -116,7 +116,8 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
 
 def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
     """A large matrix as one glyph per cell (▁ palest … █ darkest; in colour the cell's shade,
-    the glyph drawn in it), a row per line, the title and the range in the first line. Columns beyond ``max_width`` are cut and said so."""
+    the glyph drawn in it), a row per line, the title and the range in the first line.
+    Columns beyond ``max_width`` are cut and said so."""
     label_width = max([len(r) for r in view.rows] + [1])
     n_cols = view.values.shape[1]
     shown = max(1, min(n_cols, max_width - label_width - 1))

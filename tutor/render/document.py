@@ -138,8 +138,9 @@ def format_number(value: float, precision: int, integral: bool = False) -> str:
     """A number as shown: ``precision`` decimals (0.42231 -> '0.42'), but never fewer than two
     significant digits, so that no number reads as something else: 0.5 at precision 0 is
     '0.5' (not '0'), 0.576 is '0.58' (not '1'), 2.37 is '2.4'; 0.042 at precision 2 is
-    '0.042' and 0.08 stays '0.08' (the extra decimals end in no zeros). Scientific notation where that would need more than max(precision, 4) decimals
-    (1e-06 -> '1.0e-06'), and from 1e9 up. 2.0 -> '2' when ``integral``; never '-0.00';
+    '0.042' and 0.08 stays '0.08' (the extra decimals end in no zeros). Scientific notation
+    where that would need more than max(precision, 4) decimals (1e-06 -> '1.0e-06'), and
+    from 1e9 up. 2.0 -> '2' when ``integral``; never '-0.00';
     inf -> 'inf', nan -> 'nan'."""
     value = float(value)
     if np.isnan(value):
@@ -184,6 +185,13 @@ def difference_precision(values, reference: float, precision: int) -> int:
         if np.all(np.abs(shown - true) <= 0.05 * np.abs(true)):
             return decimals
     return precision + MAX_EXTRA_DECIMALS
+
+
+def difference_text(left: float, right: float, precision: int) -> str:
+    """'left − right' written at the decimals that keep the difference true (see
+    difference_precision); a negative ``right`` is added: '1 + 2.50'."""
+    decimals = difference_precision([left], right, precision)
+    return minus(*(format_number(v, decimals, is_integral([v])) for v in (left, right)))
 
 
 def percent(share: float) -> str:

@@ -3,8 +3,8 @@ it on a matrix, and add & norm, built from what the engine recorded. Nothing her
 
 from __future__ import annotations
 
-from .document import (Document, Part, difference_precision, dim_labels, factor, format_number,
-                       is_integral, minus, signed_sum)
+from .document import (Document, Part, difference_precision, difference_text, dim_labels,
+                       factor, format_number, is_integral, signed_sum)
 from .builder import DocumentBuilder
 
 
@@ -55,7 +55,7 @@ def _norm_steps(w: DocumentBuilder, scope: str, what: str, eps: float, has_affin
            key="var")
     w.step("Normalise", "n = (x − μ) / √(σ² + ε)", r"\hat x = \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}}",
            Part("", [w.view("n", f"{scope}.normalized", ["n"], cols)],
-                [f"n1 = ({minus(*map(_differences(x[:1], mean, w.precision), (x[0], mean)))}) "
+                [f"n1 = ({difference_text(x[0], mean, w.precision)}) "
                  f"/ √({w.fmt(var)} + {eps:g}) = "
                  f"{w.fmt(normalized[0])}"],
                 _normalised_meaning(w, var, eps)), key="normalize")
@@ -106,7 +106,7 @@ def batch_document(trace, *, precision: int, eps: float) -> Document:
            Part("", [w.view("μ", "layer.mean", rows, ["μ"]), w.view("σ²", "layer.var", rows, ["σ²"]),
                      w.view("layer norm", "layer.out", rows, cols)],
                 [f"item 1: μ = {w.fmt(lm[0, 0])}, σ² = {w.fmt(lv[0, 0])}, "
-                 f"n11 = ({minus(*map(_differences(x[0, :1], lm[0, 0], w.precision), (x[0, 0], lm[0, 0])))})"
+                 f"n11 = ({difference_text(x[0, 0], lm[0, 0], w.precision)})"
                  f" / √({w.fmt(lv[0, 0])} + {eps:g})"
                  f" = {w.fmt(w['layer.out'][0, 0])}"],
                 "Each row is normalised with its own statistics, so an item's result does not "
@@ -118,7 +118,7 @@ def batch_document(trace, *, precision: int, eps: float) -> Document:
            Part("", [w.view("μ", "batch.mean", ["μ"], cols), w.view("σ²", "batch.var", ["σ²"], cols),
                      w.view("batch norm", "batch.out", rows, cols)],
                 [f"d1: μ = {w.fmt(bm[0, 0])}, σ² = {w.fmt(bv[0, 0])}, "
-                 f"n11 = ({minus(*map(_differences(x[:1, 0], bm[0, 0], w.precision), (x[0, 0], bm[0, 0])))})"
+                 f"n11 = ({difference_text(x[0, 0], bm[0, 0], w.precision)})"
                  f" / √({w.fmt(bv[0, 0])} + {eps:g})"
                  f" = {w.fmt(w['batch.out'][0, 0])}"],
                 "Each feature is normalised across the items of the batch, so an item's result "

@@ -3,7 +3,7 @@ built from what the engine recorded. Nothing here computes."""
 
 from __future__ import annotations
 
-from .document import Document, Part, factor, format_number, minus, percent
+from .document import Document, Part, difference_text, factor, format_number, percent
 from .builder import DocumentBuilder
 
 MAX_TERMS = 6            # terms of a sum written out before "…"
@@ -49,7 +49,8 @@ def softmax_document(trace, *, precision: int, scale: float, temperature: float)
     top = logits.max()
     w.step("Shift by the maximum", f"{name} − max({name})", r"z - \max z",
            Part("", [w.view("shifted", "softmax.shifted", ["shifted"], cols)],
-                [f"max = {w.fmt(top)};  {name}1 − max = {minus(w.fmt(logits[0]), w.fmt(top))} = "
+                [f"max = {w.fmt(top)};  {name}1 − max = "
+                 f"{difference_text(logits[0], top, precision)} = "
                  f"{w.fmt(shifted[0])}"],
                 "Subtracting the largest number changes no weight (it cancels in the division) "
                 "and makes every exponent ≤ 0, so e^x cannot overflow."), key="shift")
