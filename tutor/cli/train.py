@@ -8,7 +8,8 @@ import os
 
 import click
 
-from .options import _check_path, _check_seed
+from .common import _check_seed
+from .output import check_output_path as _check_path
 
 TASK_HELP = "reverse: 3141 -> 1413; copy: 3141 -> 3141; sort: 3141 -> 1134."
 
