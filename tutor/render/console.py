@@ -36,6 +36,9 @@ def bar(value: float) -> str:
 
 
 LIGHT_STANDARD = {3, 6, 7, 9, 10, 11, 13, 14, 15}  # standard colours that want black text
+# true black and white, not the theme's: an exported picture's theme draws "black" as dark
+# grey, which reads poorly on the middle shades (a 16-colour terminal still gets black/white)
+BLACK, WHITE = Color.from_rgb(0, 0, 0), Color.from_rgb(255, 255, 255)
 
 
 def heat_colour(value: float) -> Color:
@@ -54,7 +57,7 @@ def heat_style(value: float) -> Style:
     """
     background = heat_colour(value)
     light = background.downgrade(ColorSystem.STANDARD).number in LIGHT_STANDARD
-    return Style(color="black" if light else "bright_white", bgcolor=background)
+    return Style(color=BLACK if light else WHITE, bgcolor=background)
 
 
 def glyph_style(value: float) -> Style:

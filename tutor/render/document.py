@@ -180,8 +180,12 @@ def difference_precision(values, reference: float, precision: int) -> int:
     1.00000025, not 1 and 1.00, whose difference reads as 0)."""
     values = np.asarray(values, dtype=np.float64)
     true = values - reference
+
+    def written(value, decimals):                    # the number a reader sees
+        return float(format_number(value, decimals, is_integral([value])))
+
     for decimals in range(precision, precision + MAX_EXTRA_DECIMALS + 1):
-        shown = np.round(values, decimals) - np.round(reference, decimals)
+        shown = np.array([written(v, decimals) - written(reference, decimals) for v in values])
         if np.all(np.abs(shown - true) <= 0.05 * np.abs(true)):
             return decimals
     return precision + MAX_EXTRA_DECIMALS
