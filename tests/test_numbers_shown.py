@@ -170,3 +170,11 @@ def test_worked_differences_keep_the_digits_where_the_numbers_differ():
     out = flat(invoke("layernorm", "1,1.000001,1,1").output)
     assert "n1 = (1 − 1.00000025) / √(1.9e-13 + 1e-05) = -7.9e-05" in out   # not (1 − 1.00)
     assert "(1 − 1.00)" not in out
+
+
+def test_a_tiny_loss_on_the_curve_is_not_written_0():
+    from tutor.render.curves import loss_curve
+
+    rows = loss_curve([1e-3, 1e-5, 2e-6] * 4, width=12, height=3)
+    assert rows[-3].lstrip().startswith("2.000e-06 ┤")          # was "  0.0000 ┤"
+    assert len({row.index("┤") if "┤" in row else row.index("│") for row in rows[:-2]}) == 1
