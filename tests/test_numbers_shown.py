@@ -178,3 +178,10 @@ def test_a_tiny_loss_on_the_curve_is_not_written_0():
     rows = loss_curve([1e-3, 1e-5, 2e-6] * 4, width=12, height=3)
     assert rows[-3].lstrip().startswith("2.000e-06 ┤")          # was "  0.0000 ┤"
     assert len({row.index("┤") if "┤" in row else row.index("│") for row in rows[:-2]}) == 1
+
+
+def test_train_never_reports_a_loss_of_0_0000_or_a_false_100_percent():
+    from tutor.cli.train import _loss, _share
+
+    assert _loss(0.25) == "0.2500" and _loss(2e-6) == "2.000e-06"        # was 0.0000
+    assert _share(0.9996) == "more than 99.9%" and _share(1.0) == "100.0%"   # was 100.0%
