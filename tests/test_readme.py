@@ -60,3 +60,6 @@ def test_documented_limits_are_the_enforced_ones():
                                          f"{limits.MAX_TRAIN_DIM}, `--gain` {limits.MAX_GAIN}")
     assert rows["`--precision`"] == f"{limits.MAX_PRECISION} decimals"
     assert rows["the size of any number given (inline, in a file, `--scale`, ...)"] == f"{limits.MAX_ABS:,.0f}"
+    assert rows["the width laid out in (`COLUMNS`, else the terminal's, else 80)"] == \
+        f"{limits.MIN_WIDTH} to {limits.MAX_WIDTH} columns"
+    assert limits.DEFAULT_WIDTH == 80

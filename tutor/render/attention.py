@@ -14,7 +14,8 @@ import numpy as np
 
 from .builder import DocumentBuilder
 from .document import (MASKED_LOGIT, factor, Document, MatrixView, Part, Step, dim_labels,
-                       format_number, format_vector, is_integral, unique_labels)
+                       format_number, format_vector, is_integral, row_sum_caption, unique_labels,
+                       weights_caption)
 
 MAX_LISTED = 6          # queries named in a "what it means" sentence before "and so on"
 MAX_SPELLED = 4         # a dot product of at most this many terms is written out term by term
@@ -296,7 +297,8 @@ class AttentionBuilder(DocumentBuilder):
                           f"(--no-scale: not divided by √{d_k})"]
                 meaning = (f"With --no-scale the scores go into the softmax as they are "
                            f"(dk = {d_k}, the width of the query and key vectors{per_head}). "
-                           f"Step 5 compares the weights with and without scaling.")
+                           f"Step {len(self.steps) + 2} compares the weights with and "
+                           f"without scaling.")                   # the softmax step, next
             if allowed is not None:
                 masked = self.trace[s + "masked"]
                 mats.append(MatrixView(self.sub(head, "masked"), s + "masked", masked,
@@ -328,7 +330,8 @@ class AttentionBuilder(DocumentBuilder):
             label = "weights (no scaling)" if not self.scaled else "weights"
             mats = [MatrixView(self.sub(head, label) if head is not None else label,
                                s + "weights", weights, self.labels, self.labels, heat=True,
-                               masked=masked, caption="each row sums to 1")]
+                               masked=masked, row_scaled=True,
+                               caption=weights_caption(weights))]
             r, c = _pick_pair(self.trace[s + "scores"], allowed)
             ok = np.ones(self.n, bool) if allowed is None else allowed[r]
             logits = self.trace[s + ("masked" if allowed is not None else "scaled")]
@@ -344,13 +347,15 @@ class AttentionBuilder(DocumentBuilder):
                       f"the same weights, and e^x cannot overflow"
                       + ("; masked keys add e^-inf = 0)" if not ok.all() else ")")]
             fav = _favourites(weights, allowed, self.labels, self.precision, False)
-            meaning = ("Each row is now a set of weights that add up to 1. Each query attends "
-                       "most to: " + "; ".join(fav) + ".")
+            meaning = ("Each row is now a set of weights that add up to 1"
+                       + ("" if row_sum_caption(weights) == "each row sums to 1" else
+                          " (a row whose keys are all masked is all 0)")
+                       + ". Each query attends most to: " + "; ".join(fav) + ".")
             if not self.scaled:
                 key = "with_scaling." + s + "weights"
                 compare = self.trace[key]
                 mats.append(MatrixView("weights (scaled)", key, compare, self.labels,
-                                       self.labels, heat=True, masked=masked,
+                                       self.labels, heat=True, masked=masked, row_scaled=True,
                                        caption="for comparison: with ÷ √dk"))
                 top_now = [self.fmt(np.max(weights[i][allowed[i] if allowed is not None else
                                                       slice(None)]), False)

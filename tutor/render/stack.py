@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .document import Document, Part, count, unique_labels
+from .document import Document, Part, count, unique_labels, weights_caption
 from .builder import DocumentBuilder
 
 SHOWN_ITEM = 0           # the batch item shown
@@ -14,8 +14,10 @@ SHOWN_ITEM = 0           # the batch item shown
 
 def _heads(w: DocumentBuilder, key: str, rows, cols, masked=None) -> list:
     weights = w[key]
+    caption = weights_caption(weights[SHOWN_ITEM], text="rows sum to 1")
     return [w.view(f"head {h + 1}", key, rows, cols, index=(SHOWN_ITEM, h), heat=True,
-                   masked=masked, caption="rows sum to 1" if h == weights.shape[1] - 1 else "")
+                   masked=masked, row_scaled=True,
+                   caption=caption if h == weights.shape[1] - 1 else "")
             for h in range(weights.shape[1])]
 
 
