@@ -16,6 +16,7 @@ from .attention import AttentionBuilder, _dot_text
 from .document import Document, MatrixView, Part, Step, dim_labels, factor
 
 MAX_TERMS = 4           # squared entries written out in the loss before "…"
+MAX_COLUMNS_SHOWN = 6   # columns of a wide (GloVe) matrix drawn, so that one fits in 80 columns
 
 
 def _largest(values: np.ndarray) -> tuple[int, int]:
@@ -36,6 +37,8 @@ class BackwardBuilder(AttentionBuilder):
 
     def __init__(self, trace, tokens, *, precision, lr, target_kind, lowered, **attention):
         super().__init__(trace, tokens, precision=precision, per_head=False, **attention)
+        if self.max_columns is not None:                               # real word vectors:
+            self.max_columns = min(self.max_columns, MAX_COLUMNS_SHOWN)  # one table per matrix
         self.lr = lr
         self.target_kind = target_kind
         self.lowered = lowered
