@@ -102,8 +102,10 @@ class MatrixTable:
         self.label_width = max([cell_len(label) for label in labels] + [0])
         self.widths = [max([cell_len(name)] + [cell_len(row[c][0]) for row in rows])
                        for c, name in enumerate(header)]
-        # the label column, then each value column with its padding and the divider before it
-        self.width = self.label_width + LABEL_CHROME + sum(w + COLUMN_CHROME for w in self.widths) - 1
+        # the label column, then each value column with its padding and the divider before
+        # it, less the padding right of the last one
+        self.width = (self.label_width + LABEL_CHROME
+                      + sum(width + COLUMN_CHROME for width in self.widths) - 1)
         self._simple = all(_plain_word(text) for text in [*header, *labels]
                            + [text for row in rows for text, _ in row])
 
