@@ -229,6 +229,12 @@ def test_a_laid_out_matrix_table_draws_what_the_rich_table_draws():
                           [rng.choice(words) for _ in range(n_cols)], heat=rng.random() < 0.5,
                           masked=masked, heat_range=(-3.0, 3.0))
         cells = _cells(view, rng.choice([0, 2, 4]))
+        for row in cells:                                    # cells with styled parts, too
+            for cell in row:
+                if rng.random() < 0.1:
+                    cell.stylize("bold underline", len(cell.plain) - 1)
+                elif rng.random() < 0.05:
+                    cell.justify = "center"
         console = Console(file=io.StringIO(), width=rng.choice([12, 30, 80, 200]),
                           color_system=rng.choice([None, "standard", "truecolor"]),
                           force_terminal=True)

@@ -53,8 +53,7 @@ def heat_style(value: float) -> Style:
     return Style(color="black" if light else "bright_white", bgcolor=background)
 
 
-def _cells(view: MatrixView, precision: int) -> list[list[tuple[str, Style | str]]]:
-    """Each cell's text and style: a heat cell carries its bar and colour, a masked one is dim."""
+def _cells(view: MatrixView, precision: int) -> list[list[Text]]:
     texts = format_matrix_cells(view, precision)
     cells = []
     for r, row in enumerate(texts):
@@ -63,22 +62,21 @@ def _cells(view: MatrixView, precision: int) -> list[list[tuple[str, Style | str
             masked = view.masked is not None and view.masked[r, c]
             if view.heat and not masked:
                 value = view.heat_fraction(view.values[r, c])
-                out.append((f"{text}{bar(value)}", heat_style(value)))
+                out.append(Text(f"{text}{bar(value)}", style=heat_style(value)))
             else:
-                out.append((text, "dim" if masked else ""))
+                out.append(Text(text, style="dim" if masked else ""))
         cells.append(out)
     return cells
 
 
-def _rich_table(header: list[str], labels: list[str],
-                rows: list[list[tuple[str, Style | str]]]) -> Table:
+def _rich_table(header: list[str], labels: list[str], rows: list[list[Text]]) -> Table:
     """A matrix chunk as a Rich Table: the look :class:`MatrixTable` draws directly."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="dim")
     table.add_column("", style="dim", no_wrap=True)
     for name in header:
         table.add_column(Text(name), justify="right", no_wrap=True)
     for label, row in zip(labels, rows):
-        table.add_row(Text(label), *(Text(text, style=style) for text, style in row))
+        table.add_row(Text(label), *row)
     return table
 
 
@@ -91,23 +89,22 @@ class MatrixTable:
     ``tutor attention`` took to start. The widths are known: the label column's and each value
     column's widest text. Where the lines would not be the Table's (narrower than the table,
     an ASCII-only or legacy Windows console, text with spaces or control characters) it is
-    that Table.
+    that Table; a cell with styled parts (spans) is laid out by Rich, alone.
     """
 
-    def __init__(self, header: list[str], labels: list[str],
-                 rows: list[list[tuple[str, Style | str]]]):
+    def __init__(self, header: list[str], labels: list[str], rows: list[list[Text]]):
         self.header = header
         self.labels = labels
         self.rows = rows
         self.label_width = max([cell_len(label) for label in labels] + [0])
-        self.widths = [max([cell_len(name)] + [cell_len(row[c][0]) for row in rows])
+        self.widths = [max([cell_len(name)] + [row[c].cell_len for row in rows])
                        for c, name in enumerate(header)]
         # the label column, then each value column with its padding and the divider before
         # it, less the padding right of the last one
         self.width = (self.label_width + LABEL_CHROME
                       + sum(width + COLUMN_CHROME for width in self.widths) - 1)
-        self._simple = all(_plain_word(text) for text in [*header, *labels]
-                           + [text for row in rows for text, _ in row])
+        self._simple = (all(_plain_word(text) for text in [*header, *labels])
+                        and all(_plain_word(text.plain) for row in rows for text in row))
 
     def _table(self) -> Table:
         return _rich_table(self.header, self.labels, self.rows)
@@ -144,10 +141,16 @@ class MatrixTable:
         for label, row in zip(self.labels, self.rows):
             yield Segment(label + " " * (self.label_width - cell_len(label)), dim)
             yield dim_space
-            for c, ((text, style), width) in enumerate(zip(row, self.widths)):
+            for c, (text, width) in enumerate(zip(row, self.widths)):
                 yield space
                 yield space
-                yield Segment(" " * (width - cell_len(text)) + text, get_style(style))
+                if text.spans or text.justify:                        # as the Table would
+                    yield from console.render_lines(
+                        text, options.update(width=width, justify="right", no_wrap=True,
+                                             overflow="ellipsis", height=None, highlight=False))[0]
+                else:
+                    yield Segment(" " * (width - text.cell_len) + text.plain,
+                                  get_style(text.style))
                 if c < last:
                     yield space
             yield new_line
@@ -163,8 +166,7 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
     (columns 1–8, 9–16, ...), each titled with the name and shape."""
     cells = _cells(view, precision)
     label_width = max([len(r) for r in view.rows] + [1])
-    cell_width = max([len(c) for c in view.cols] + [cell_len(text) for row in cells
-                                                    for text, _ in row] + [1])
+    cell_width = max([len(c) for c in view.cols] + [t.cell_len for row in cells for t in row] + [1])
     n_cols = view.values.shape[1]
     per_table = max(1, (max_width - label_width - LABEL_CHROME) // (cell_width + COLUMN_CHROME))
     tables = []
