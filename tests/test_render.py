@@ -253,3 +253,20 @@ def test_a_laid_out_matrix_table_draws_what_the_rich_table_draws():
     assert not ours._fits(ascii_console.options)
     assert (_segments(ascii_console, ours)
             == _segments(ascii_console, _rich_table(view.cols, view.rows, cells)))
+
+
+def test_the_notes_example_draws_its_matrix_tables_without_rich_tables(monkeypatch):
+    # start-up time (benchmarks/bench_startup.py): `tutor attention "the cat sat"` lays out
+    # no matrix as a Rich Table; a change that sends it back to the Table fails here
+    import tutor.render.console as console_module
+
+    def no_table(*args):
+        raise AssertionError("a matrix was laid out as a Rich Table")
+
+    monkeypatch.setattr(console_module, "_rich_table", no_table)
+    doc = attention_document(_notes_trace(), ["the", "cat", "sat"], precision=2,
+                             sources=["notes"] * 3)
+    colour = Console(file=io.StringIO(), width=80, color_system="truecolor", force_terminal=True)
+    for renderable in document_renderables(doc, 2, 80):
+        colour.print(renderable)
+        render(renderable)                                            # and without colour
