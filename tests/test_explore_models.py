@@ -11,6 +11,7 @@ from tutor.errors import SettingError
 from tutor.explore.models import ModelState
 from tutor.pretrained import load_pretrained
 from tutor.pretrained.analysis import head_pattern
+from tutor.training.shipped import load_shipped_model
 
 pytest.importorskip("textual")
 
@@ -20,7 +21,7 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 def test_a_toy_model_answers_and_shows_every_attention_of_every_layer():
-    state = ModelState("reverse", "31415")
+    state = ModelState(load_shipped_model("reverse"), "31415")
     assert state.recording.info["answer"] == "51413"                     # it reverses
     assert [b.title for b in state.blocks] == [
         "encoder layer 1 · self-attention", "encoder layer 2 · self-attention",
@@ -40,7 +41,7 @@ def test_a_toy_model_answers_and_shows_every_attention_of_every_layer():
 
 
 def test_moving_between_blocks_and_heads_wraps_around():
-    state = ModelState("copy", "123")
+    state = ModelState(load_shipped_model("copy"), "123")
     state.move_head(-1)
     assert state.head == 1
     state.move_block(-1)
@@ -49,10 +50,8 @@ def test_moving_between_blocks_and_heads_wraps_around():
     assert state.block == 0
 
 
-def test_bad_models_and_inputs_are_one_line_setting_errors():
-    with pytest.raises(SettingError, match="--model: no model named 'nosuch'"):
-        ModelState("nosuch")
-    state = ModelState("sort", "3141")
+def test_input_a_model_cannot_read_is_a_one_line_setting_error():
+    state = ModelState(load_shipped_model("sort"), "3141")
     with pytest.raises(SettingError, match="sentence: expected 1 to 8 digits, got 'abc'"):
         state.set_sentence("abc")
     assert state.recording.info["answer"] == "1134"                     # unchanged, sorted
@@ -60,8 +59,8 @@ def test_bad_models_and_inputs_are_one_line_setting_errors():
 
 @pytest.mark.parametrize("folder", ["hf_tiny_bert", "hf_tiny_gpt2"])
 def test_a_pretrained_models_heads_and_labels_match_the_untraced_model(folder):
-    state = ModelState(str(DATA / folder), "the cat sat on the mat")
     model = load_pretrained(DATA / folder)
+    state = ModelState(model, "the cat sat on the mat")
     encoding, out = model.run("the cat sat on the mat")                 # the fast path
     assert state.recording.info["tokens"] == list(encoding.tokens)
     assert len(state.blocks) == model.config.n_layer
@@ -91,7 +90,7 @@ def text_of(app, selector) -> str:
 
 
 def test_the_model_screen_moves_between_layers_and_heads_with_the_arrows():
-    state = ModelState(str(DATA / "hf_tiny_bert"), "the cat sat on the mat")
+    state = ModelState(load_pretrained(DATA / "hf_tiny_bert"), "the cat sat on the mat")
 
     async def script(app, pilot):
         assert "Layer: layer 1 · self-attention" in text_of(app, "#where")
@@ -110,7 +109,7 @@ def test_the_model_screen_moves_between_layers_and_heads_with_the_arrows():
 
 
 def test_the_model_screen_reads_a_new_input():
-    state = ModelState("reverse", "31415")
+    state = ModelState(load_shipped_model("reverse"), "31415")
 
     async def script(app, pilot):
         assert "31415 → 51413" in text_of(app, "#heading")

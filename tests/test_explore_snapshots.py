@@ -51,6 +51,7 @@ def test_help(snap_compare):
 def test_model_mode_decoder_self_attention(snap_compare):
     from tutor.explore.model_app import ModelApp
     from tutor.explore.models import ModelState
+    from tutor.training.shipped import load_shipped_model
 
-    assert snap_compare(ModelApp(ModelState("reverse", "31415")), press=["down", "down"],
+    assert snap_compare(ModelApp(ModelState(load_shipped_model("reverse"), "31415")), press=["down", "down"],
                         terminal_size=SIZE)

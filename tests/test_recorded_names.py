@@ -15,8 +15,11 @@ from tutor.nn.model import Transformer
 from tutor.render import multihead, norm as norm_render, posenc as posenc_render, \
     scaling as scaling_render, softmax as softmax_render, stack as stack_render
 from tutor.render.attention import attention_document
-from tutor.walkthroughs import attention, names, norm, posenc, softmax, stack
+from tutor.render.backward import backward_document
+from tutor.render.training import scaling_training_document
+from tutor.walkthroughs import attention, backward, names, norm, posenc, softmax, stack, training
 
+DATA = Path(__file__).resolve().parent / "data"
 EYE = np.eye(4)
 X = np.array([[1.0, 0, 1, 0], [0, 1, 0, 1], [1, 1, 1, 1]])                # THE, CAT, SAT
 TOKENS = ["the", "cat", "sat"]
@@ -57,6 +60,16 @@ def _attention(heads=1, **options):
     return recording, lambda t: attention_document(t, TOKENS, **recording.info)
 
 
+def _backward(**options):
+    recording = backward.backpropagation(TOKENS, X, EYE, EYE, EYE, **options)
+    return recording, lambda t: backward_document(t, TOKENS, **recording.info)
+
+
+def _scaling_training():
+    recording = training.scaling_training([8, 16], d_model=16, steps=25)
+    return recording, lambda t: scaling_training_document(t, **recording.info)
+
+
 def _multihead(heads):
     recording = attention.self_attention(TOKENS, X, EYE, EYE, EYE, EYE, heads=heads,
                                          multi_head_form=True)
@@ -94,13 +107,7 @@ def _toy_model_heads():
     from tutor.training.shipped import load_shipped_model
     from tutor.walkthroughs.heads import toy_model_heads
 
-    from tutor.pretrained import load_pretrained
-    from tutor.walkthroughs.heads import pretrained_heads
-
-    data = Path(__file__).resolve().parent / "data"
-    return [(toy_model_heads(load_shipped_model("reverse"), "3141"), None),
-            *((pretrained_heads(load_pretrained(data / folder), "the cat sat"), None)
-              for folder in ("hf_tiny_bert", "hf_tiny_gpt2"))]
+    return [(toy_model_heads(load_shipped_model("reverse"), "3141"), None)]
 
 
 def _stacks():
@@ -133,6 +140,31 @@ def _stacks():
     return runs
 
 
+def _pretrained():
+    """The real-model walkthroughs on the tiny BERT and GPT-2 folders (skipped without the
+    models extra: then they are not run and their names are not checked)."""
+    try:
+        from tutor.pretrained import load_pretrained
+        from tutor.render import pretrained as pretrained_render
+        from tutor.walkthroughs import pretrained
+        bert, gpt2 = (load_pretrained(DATA / name) for name in ("hf_tiny_bert", "hf_tiny_gpt2"))
+    except Exception:                                                  # no tokenizers/safetensors
+        return []
+    runs = []
+    for model in (bert, gpt2):
+        head = pretrained.model_head(model, "the cat sat", 1, 2)
+        runs.append((head, lambda t, r=head: pretrained_render.model_head_document(
+            t, r.tokens, precision=2, info=r.info)))
+        heads = pretrained.model_heads(model, "the cat sat")
+        runs.append((heads, lambda t, r=heads: pretrained_render.heads_document(
+            t, r.tokens, precision=2, info=r.info)))
+    context = pretrained.model_context(bert, "the dog sat on the bank", "the bank of the river",
+                                       "bank")
+    runs.append((context, lambda t, r=context: pretrained_render.context_document(
+        t, precision=2, info=r.info)))
+    return runs
+
+
 def all_runs():
     """(walkthrough name, recording, render function or None) for every walkthrough, with
     the options that change what it records."""
@@ -148,7 +180,9 @@ def all_runs():
             (softmax.softmax_rows(np.array([[6.0, 4.0]])), None),
             (softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
              lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
-            *_stacks(), *_toy_model_heads()]
+            *_stacks(), *_pretrained(), _backward(), _backward(causal=True, scaled=False),
+            _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training(),
+            *_toy_model_heads()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 
 
@@ -156,7 +190,10 @@ RUNS = all_runs()
 
 
 def test_every_walkthrough_is_declared_and_run_here():
-    assert {name for name, _, _ in RUNS} == set(names.RECORDED)
+    run = {name for name, _, _ in RUNS}
+    if not any(name.startswith("pretrained.") for name in run):        # no models extra
+        run |= {name for name in names.RECORDED if name.startswith("pretrained.")}
+    assert run == set(names.RECORDED)
 
 
 @pytest.mark.parametrize("walkthrough", sorted(names.RECORDED))

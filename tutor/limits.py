@@ -18,6 +18,12 @@ MAX_ABS = 1e6              # the size of any number given: products and squares 
 MAX_PRECISION = 10         # --precision, decimals shown
 SEED_LIMIT = 2**32         # --seed and a lesson's seed: 0 <= seed < SEED_LIMIT
 
+# --- a real pretrained model (--model: attention, heads, context) ---------------------------
+MAX_MODEL_TOKENS = 64      # the model's own tokens of a sentence ([CLS] and [SEP] included)
+# --- the screen -----------------------------------------------------------------------------
+DEFAULT_WIDTH = 80         # columns when neither COLUMNS nor a terminal says otherwise
+MIN_WIDTH, MAX_WIDTH = 20, 400   # COLUMNS or a terminal's width is kept within these
+
 # --- the encoder/decoder stack ------------------------------------------------------------
 MAX_LAYERS = 6             # --layers of a random model
 MAX_FF = 256               # --ff, the feed-forward width of a random model
@@ -32,6 +38,9 @@ MAX_DK_VALUES = 8          # how many dk values at once
 MIN_SAMPLES, MAX_SAMPLES = 10, 20000   # random queries per dk
 MIN_KEYS, MAX_KEYS = 2, 64             # keys per query
 MAX_ELEMENTS = 30_000_000  # samples x keys x the largest dk: the random keys drawn for one dk
+MAX_TRAIN_STEPS = 3000     # scaling --train: --steps of each run (two runs per dk)
+MAX_TRAIN_DIM = 128        # scaling --train: --dim, the d_model every dk must divide
+MAX_GAIN = 100             # scaling --train: --gain, the factor on the initial query/key weights
 
 # --- a lesson's examples (they must read well in 80 columns) --------------------------------
 MAX_LESSON_WORDS = 8       # the learner's own sentence

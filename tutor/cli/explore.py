@@ -96,17 +96,31 @@ def explore(sentence, dim, heads, no_scale, causal, posenc, random_weights, prec
 
 
 def explore_model(name: str, sentence: str | None, precision: int) -> None:
-    """--model: the model screen. A model that cannot be found is a usage error naming
-    --model; input it cannot read names SENTENCE."""
+    """--model: the model screen. A shipped toy model is read by the training library, any
+    other name is opened as ``tutor heads`` opens it (the models extra, one-line errors);
+    input the model cannot read is a usage error naming SENTENCE."""
     load_app_class()
-    from tutor.errors import SettingError
+    from tutor.errors import SettingError, TutorError
     from tutor.explore.model_app import ModelApp
     from tutor.explore.models import ModelState
+    from tutor.pretrained import resolve_model
 
+    from .pretrained_options import open_model
+
+    if not str(name).strip():
+        raise usage_error("--model", "expected a model name or folder, got an empty value")
     try:
-        state = ModelState(name, sentence, precision=precision)
+        where = resolve_model(name)
+    except TutorError as exc:
+        raise usage_error("--model", str(exc)) from None
+    if where.kind == "toy":
+        from tutor.training.shipped import load_model
+
+        model = load_model(where.path, name=where.name)
+    else:
+        model = open_model(name)
+    try:
+        state = ModelState(model, sentence, precision=precision)
     except SettingError as exc:
-        option = "--model" if exc.name == "model" else "SENTENCE"
-        message = str(exc).split(": ", 1)[1]
-        raise usage_error(option, message) from None
+        raise usage_error("SENTENCE", str(exc).split(": ", 1)[1]) from None
     ModelApp(state).run()

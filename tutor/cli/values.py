@@ -4,35 +4,36 @@ problem is a usage error naming the option (exit code 2)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import numpy as np
 
 from tutor.limits import MAX_ABS, MAX_BATCH, MAX_MODEL_DIM, MAX_SEQ, MAX_TOKENS, MAX_VECTOR
 
-from .matrix_specs import SpecError, parse_inline
+from .matrix_specs import SpecError, parse_inline, split_entries
 from .usage import check_limit, note_input, quote, shape_text, usage_error
 
 
 class _LazyGenerator:
     """A ``numpy.random.Generator`` made on first use: importing numpy.random costs about
-    12 ms of start-up, and most runs draw nothing."""
+    12 ms of start-up, hashlib (OpenSSL) about 10 ms, and most runs draw nothing."""
 
-    def __init__(self, seed):
-        self._seed, self._rng = seed, None
+    def __init__(self, seed: int, option: str):
+        self._seed, self._option, self._rng = seed, option, None
 
     def __getattr__(self, name):
         if self._rng is None:
-            self._rng = np.random.default_rng(self._seed)
+            import hashlib
+
+            key = int.from_bytes(hashlib.sha256(self._option.encode()).digest()[:4], "little")
+            self._rng = np.random.default_rng([self._seed, key])
         return getattr(self._rng, name)
 
 
 def rng_for(seed: int, name: str) -> np.random.Generator:
     """An independent random stream per option, so that ``--wq random`` gives the same Wq
-    whatever else is random."""
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
-    return _LazyGenerator([seed, key])
+    whatever else is random: seeded by [seed, the first 4 bytes of sha256(name)]."""
+    return _LazyGenerator(seed, name)
 
 
 def parse_sentence(option: str, text: str, limit: int = MAX_TOKENS) -> list[str]:
@@ -53,6 +54,8 @@ def parse_vector(option: str, text: str, length: int | None = None,
     if ";" not in str(text) and count > limit:                         # before parsing them
         raise usage_error(option, f"expected at most {limit} numbers, got {count}")
     try:
+        if ";" not in str(text):
+            split_entries(text)                     # "1,2,," names the empty entry, not a row
         array = parse_inline(text, max_cols=limit) if str(text).strip() else None
     except SpecError as exc:
         raise usage_error(option, str(exc)) from None
@@ -70,7 +73,12 @@ def parse_vector(option: str, text: str, length: int | None = None,
 
 
 def parse_numbers(option: str, values, limit: int = MAX_VECTOR) -> np.ndarray:
-    """Numbers given as separate arguments (``6 4``) or one list (``"6,4"``) -> a vector."""
+    """Numbers given as separate arguments (``6 4``) or one list (``"6,4"``) -> a vector; an
+    empty argument is an error, like an empty entry of a list."""
+    for i, value in enumerate(values, start=1):
+        if len(values) > 1 and not str(value).strip():          # one empty value: parse_vector
+            raise usage_error(option, f"expected a number in every argument, got an empty "
+                                      f"argument {i} of {len(values)}")
     return parse_vector(option, " ".join(str(v) for v in values), limit=limit)
 
 

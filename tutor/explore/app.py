@@ -22,8 +22,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from tutor.errors import TutorError
-from tutor.render.console import bar, heat_style, matrix_cells
-from tutor.render.document import MatrixView, Step, unique_labels
+from tutor.render.console import bar, glyph_style, matrix_cells
+from tutor.render.document import MatrixView, Step
 
 from .state import EDITABLE, ExploreState, View
 
@@ -386,26 +386,26 @@ class ExploreApp(App):
                 f"[@click=app.help][b]?[/b] help[/]")
 
     def watch_text(self) -> Text:
-        """One line to watch while editing: the softmax weights of the head shown, one glyph
-        per weight (▁ … █, coloured as the heatmaps), a group per query."""
-        prefix = "" if self.state.heads == 1 else f"head{self.head}."
-        weights = self.view_.recording[prefix + "weights"]                # [n, n]
-        labels = unique_labels(self.view_.recording.tokens)
+        """One line to watch while editing: the softmax step's weights of the head shown, a
+        glyph per weight shaded as that step's heatmap shades it, a group per query."""
+        key = ("" if self.state.heads == 1 else f"head{self.head}.") + "weights"
+        softmax = next(s for s in self.view_.document.steps if s.key == "softmax")
+        view = next(m for part in softmax.parts for m in part.matrices if m.key == key)
+        shades = view.heat_fractions()                                 # [n, n] in [0, 1]
         room = max(10, self.size.width - 2)
         text = Text("softmax ", style="bold")
         if self.state.heads > 1:
             text.append(f"(head {self.head + 1}) ", style="dim")
-        causal = self.state.causal
-        for r, label in enumerate(labels):
-            if text.cell_len + len(label) + len(labels) + 3 > room:
+        for r, label in enumerate(view.rows):
+            if text.cell_len + len(label) + len(view.cols) + 3 > room:
                 text.append("…", style="dim")
                 break
             text.append(f"{label} ", style="dim")
-            for c in range(len(labels)):
-                if causal and c > r:
+            for c in range(len(view.cols)):
+                if view.masked is not None and view.masked[r, c]:
                     text.append("·", style="dim")
                 else:
-                    text.append(bar(weights[r, c]), style=heat_style(weights[r, c]))
+                    text.append(bar(shades[r, c]), style=glyph_style(shades[r, c]))
             text.append("  ")
         return text
 

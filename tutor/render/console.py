@@ -2,23 +2,28 @@
 title, heatmaps, and one panel per step. Nothing here prints.
 
 Heatmap cells carry a bar glyph (▁ … █) as well as a background colour, so the picture
-survives plain output (no colour) and a black-and-white printout.
+survives plain output (no colour) and a black-and-white printout. In colour the glyph is drawn
+in its cell's background colour: the shade alone tells the value (a glyph in the text colour
+would put a dark or white block on every cell, whatever its value, in the exported pictures).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from rich import box
+from rich.cells import cell_len
 from rich.columns import Columns
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType
+from rich.measure import Measurement
 from rich.padding import Padding
 from rich.panel import Panel
+from rich.segment import Segment
 from rich.color import Color, ColorSystem
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from .document import (Chart, Document, MatrixView, Part, Step, format_matrix_cells,
+from .document import (Chart, count, Document, MatrixView, Part, Step, format_matrix_cells,
                        format_number)
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -34,38 +39,151 @@ def bar(value: float) -> str:
 
 
 LIGHT_STANDARD = {3, 6, 7, 9, 10, 11, 13, 14, 15}  # standard colours that want black text
+# true black and white, not the theme's: an exported picture's theme draws "black" as dark
+# grey, which reads poorly on the middle shades (a 16-colour terminal still gets black/white)
+BLACK, WHITE = Color.from_rgb(0, 0, 0), Color.from_rgb(255, 255, 255)
+
+
+def heat_colour(value: float) -> Color:
+    """White to deep blue as the weight goes from 0 to 1."""
+    v = float(np.clip(value, 0.0, 1.0))
+    r, g, b = (int(255 - v * (255 - c)) for c in (30, 80, 200))
+    return Color.from_rgb(r, g, b)
 
 
 def heat_style(value: float) -> Style:
-    """White to deep blue as the weight goes from 0 to 1.
+    """A number on its heat colour.
 
     The text colour is chosen from the background as a 16-colour terminal shows it (Rich
     replaces the gradient by the nearest standard colour there), which also reads on the
     gradient itself: black on the light shades, white on the blue ones.
     """
-    v = float(np.clip(value, 0.0, 1.0))
-    r, g, b = (int(255 - v * (255 - c)) for c in (30, 80, 200))
-    background = Color.from_rgb(r, g, b)
+    background = heat_colour(value)
     light = background.downgrade(ColorSystem.STANDARD).number in LIGHT_STANDARD
-    return Style(color="black" if light else "bright_white", bgcolor=background)
+    return Style(color=BLACK if light else WHITE, bgcolor=background)
+
+
+def glyph_style(value: float) -> Style:
+    """A bar glyph in its cell's own colour: invisible in colour, where the shade tells the
+    value, and the only mark in plain output."""
+    background = heat_colour(value)
+    return Style(color=background, bgcolor=background)
 
 
 def matrix_cells(view: MatrixView, precision: int) -> list[list[Text]]:
     """The matrix's cells as styled Text: numbers, heatmap glyphs and colours, masked cells
     dimmed (what :func:`matrix_tables` lays out; the explorer's grids show the same)."""
     texts = format_matrix_cells(view, precision)
+    fractions = view.heat_fractions() if view.heat else None                  # [rows, cols]
     cells = []
     for r, row in enumerate(texts):
         out = []
         for c, text in enumerate(row):
             masked = view.masked is not None and view.masked[r, c]
             if view.heat and not masked:
-                value = view.heat_fraction(view.values[r, c])
-                out.append(Text(f"{text}{bar(value)}", style=heat_style(value)))
+                value = float(fractions[r, c])
+                cell = Text(text, style=heat_style(value))
+                cell.append(bar(value), style=glyph_style(value))
+                out.append(cell)
             else:
                 out.append(Text(text, style="dim" if masked else ""))
         cells.append(out)
     return cells
+
+
+_cells = matrix_cells            # its earlier private name
+
+
+def _rich_table(header: list[str], labels: list[str], rows: list[list[Text]]) -> Table:
+    """A matrix chunk as a Rich Table: the look :class:`MatrixTable` draws directly."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="dim")
+    table.add_column("", style="dim", no_wrap=True)
+    for name in header:
+        table.add_column(Text(name), justify="right", no_wrap=True)
+    for label, row in zip(labels, rows):
+        table.add_row(Text(label), *row)
+    return table
+
+
+class MatrixTable:
+    """A matrix chunk with its row labels and column header, drawn as lines laid out once.
+
+    It draws what ``_rich_table`` (a Rich ``Table`` with the SIMPLE_HEAD box, no edge) draws,
+    segment for segment, without Rich measuring every cell again each time an enclosing
+    ``Columns``, ``Group`` or ``Panel`` measures or renders it, which was most of the time
+    ``tutor attention`` took to start. The widths are known: the label column's and each value
+    column's widest text. Where the lines would not be the Table's (narrower than the table,
+    an ASCII-only or legacy Windows console, text with spaces or control characters) it is
+    that Table; a cell with styled parts (spans) is laid out by Rich, alone.
+    """
+
+    def __init__(self, header: list[str], labels: list[str], rows: list[list[Text]]):
+        self.header = header
+        self.labels = labels
+        self.rows = rows
+        self.label_width = max([cell_len(label) for label in labels] + [0])
+        self.widths = [max([cell_len(name)] + [row[c].cell_len for row in rows])
+                       for c, name in enumerate(header)]
+        # the label column, then each value column with its padding and the divider before
+        # it, less the padding right of the last one
+        self.width = (self.label_width + LABEL_CHROME
+                      + sum(width + COLUMN_CHROME for width in self.widths) - 1)
+        self._simple = (all(_plain_word(text) for text in [*header, *labels])
+                        and all(_plain_word(text.plain) for row in rows for text in row))
+
+    def _table(self) -> Table:
+        return _rich_table(self.header, self.labels, self.rows)
+
+    def _fits(self, options: ConsoleOptions) -> bool:
+        return (self._simple and options.max_width >= self.width and not options.ascii_only
+                and not options.legacy_windows)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        if self._fits(options):
+            return Measurement(self.width, self.width)
+        return Measurement.get(console, options, self._table())
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions):
+        if not self._fits(options):
+            yield self._table()
+            return
+        get_style = console.get_style
+        dim, plain = get_style("dim"), Style.null()
+        space, dim_space = Segment(" ", plain), Segment(" ", dim)
+        new_line = Segment.line()
+        last = len(self.header) - 1
+        yield Segment(" " * self.label_width, dim)                    # the header row
+        yield dim_space
+        for c, (name, width) in enumerate(zip(self.header, self.widths)):
+            yield space
+            yield dim_space
+            yield Segment(" " * (width - cell_len(name)) + name, dim)
+            if c < last:
+                yield dim_space
+        yield new_line
+        yield Segment("─" * self.width, plain)
+        yield new_line
+        for label, row in zip(self.labels, self.rows):
+            yield Segment(label + " " * (self.label_width - cell_len(label)), dim)
+            yield dim_space
+            for c, (text, width) in enumerate(zip(row, self.widths)):
+                yield space
+                yield space
+                if text.spans or text.justify:                        # as the Table would
+                    yield from console.render_lines(
+                        text, options.update(width=width, justify="right", no_wrap=True,
+                                             overflow="ellipsis", height=None, highlight=False))[0]
+                else:
+                    yield Segment(" " * (width - text.cell_len) + text.plain,
+                                  get_style(text.style))
+                if c < last:
+                    yield space
+            yield new_line
+
+
+def _plain_word(text: str) -> bool:
+    """Text Rich lays out as one word on one line: printable, no spaces."""
+    return text.isprintable() and not any(ch.isspace() for ch in text)
 
 
 def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list[Group]:
@@ -86,12 +204,8 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
         caption = view.caption if stop == n_cols and view.caption else None
         # the title and caption are lines of their own, so a narrow last chunk is not
         # stretched to the title's width and a long title is not wrapped to the table's
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="dim")
-        table.add_column("", style="dim", no_wrap=True)
-        for c in range(start, stop):
-            table.add_column(Text(view.cols[c]), justify="right", no_wrap=True)
-        for r, row in enumerate(cells):
-            table.add_row(Text(view.rows[r]), *row[start:stop])
+        table = MatrixTable(view.cols[start:stop], view.rows,
+                            [row[start:stop] for row in cells])
         lines: list[RenderableType] = [Text(title, style="bold"), table]
         if caption:
             lines.append(Text(caption, style="dim italic"))
@@ -101,20 +215,32 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
 
 def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
     """A large matrix as one glyph per cell (▁ palest … █ darkest), a row per line, the
-    title and the range in the first line. Columns beyond ``max_width`` are cut and said so."""
-    label_width = max([len(r) for r in view.rows] + [1])
+    title and the range in the first line. Columns beyond ``max_width`` are cut and said so.
+
+    In colour each cell is a solid block of its heat colour (the glyph is drawn in the
+    cell's own colour, so the shade alone shows the value, on screen and in an exported
+    picture); without colour the glyph carries the value. A bare view (a grid of small
+    heatmaps) has no row labels, shape or range and draws each cell two characters wide when
+    it fits, so the cells are about square."""
+    label_width = 0 if view.bare else max([len(r) for r in view.rows] + [1])
     n_cols = view.values.shape[1]
-    shown = max(1, min(n_cols, max_width - label_width - 1))
+    room = max_width - label_width - (0 if view.bare else 1)
+    cell = 2 if view.bare and 2 * n_cols <= room else 1
+    shown = max(1, min(n_cols, room // cell))
     lo, hi = view.heat_range
-    text = Text(f"{view.name}  {view.shape}", style="bold")
-    text.append(f"  (▁ = {lo:g} … █ = {hi:g}"
-                + (f"; columns 1–{shown} of {n_cols}" if shown < n_cols else "") + ")",
-                style="dim")
+    fractions = view.heat_fractions()                                          # [rows, cols]
+    text = Text(view.name if view.bare else f"{view.name}  {view.shape}", style="bold")
+    if not view.bare:
+        scale = ("▁ = 0 … █ = the row's largest" if view.row_scaled
+                 else f"▁ = {lo:g} … █ = {hi:g}")
+        text.append(f"  ({scale}"
+                    + (f"; columns 1–{shown} of {n_cols}" if shown < n_cols else "") + ")",
+                    style="dim")
     for r, label in enumerate(view.rows):
-        text.append("\n" + label.ljust(label_width) + " ", style="dim")
+        text.append("\n" + ("" if view.bare else label.ljust(label_width) + " "), style="dim")
         for c in range(shown):
-            value = view.heat_fraction(view.values[r, c])
-            text.append(bar(value), style=heat_style(value))
+            value = float(fractions[r, c])
+            text.append(bar(value) * cell, style=glyph_style(value))
     if view.caption:
         text.append("\n" + view.caption, style="dim italic")
     return text
@@ -150,9 +276,11 @@ def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableTy
               for t in matrix_tables(view, precision, inner)]
     if tables:
         items.append(Columns(tables, padding=(0, 3)))
-    for view in part.matrices:
-        if view.compact:
-            items.append(compact_heatmap(view, inner))
+    compact = [compact_heatmap(view, inner) for view in part.matrices if view.compact]
+    if len(compact) == 1:
+        items.append(compact[0])
+    elif compact:                               # a grid of small heatmaps, as many a row as fit
+        items.append(Columns(compact, padding=(0, 2)))
     for chart in part.charts:
         items.append(Padding(chart_renderable(chart, precision, inner), (1, 0, 0, 0)))
     notes = Table.grid(padding=(0, 1))
@@ -182,14 +310,14 @@ def document_renderables(doc: Document, precision: int, width: int = 80,
     total = len(doc.steps)
     heading = Text(doc.title, style="bold")
     settings = doc.settings
-    facts = [f"{len(doc.tokens)} tokens", f"d_model = {settings.get('d_model')}"]
+    facts = [count(len(doc.tokens), "token"), f"d_model = {settings.get('d_model')}"]
     heads = settings.get("heads", 1)
     if heads > 1 and "d_k" in settings:                                # dk is what each head uses
         facts.append(f"{heads} heads, d_k = {settings['d_k'] // heads} each")
     elif "d_k" in settings:
         facts.append(f"d_k = {settings['d_k']}")
     elif heads > 1:
-        facts.append(f"{heads} heads")
+        facts.append(count(heads, "head"))
     heading.append("\n" + (doc.subtitle or ", ".join(facts)), style="dim")
     out: list[RenderableType] = [heading]
     out += [step_panel(s, total, precision, width) for s in (steps or doc.steps)]

@@ -1,6 +1,7 @@
-"""Each head's attention in a trained model: one pass of a shipped toy model (``tutor train``'s
-reverse, copy, sort) on a digit string, recorded, with the attention blocks listed for a
-viewer that moves between layers and heads (``tutor explore --model``).
+"""Each head's attention in a trained toy model: one pass of a shipped toy model (``tutor
+train``'s reverse, copy, sort) on a digit string, recorded, with the attention blocks listed
+for a viewer that moves between layers and heads (``tutor explore --model``). A real
+pretrained model's heads are :func:`tutor.walkthroughs.pretrained.model_heads`.
 
 A block is one attention of one layer: the encoder's self-attention, the decoder's masked
 self-attention, or the decoder's attention over the encoder (cross-attention). Its weights
@@ -18,15 +19,17 @@ from . import Recording, new_trace
 
 @dataclass(frozen=True)
 class AttentionBlock:
-    """One recorded attention: the trace name of its weights [1, n_head, n_q, n_k], a title
-    ("encoder layer 1 · self-attention"), the tokens of its queries and keys, and whether a
-    query may attend to itself and its neighbours (self-attention; head patterns apply)."""
+    """One recorded attention: the trace name of the weights and the index before the head
+    axis (``key``, ``index``: ``trace[key][index + (head,)]`` is [n_q, n_k]), a title
+    ("encoder layer 1 · self-attention"), the tokens of its queries and keys, and whether it
+    is self-attention (head patterns apply)."""
 
     key: str
     title: str
     queries: list[str]
     keys: list[str]
     self_attention: bool
+    index: tuple = (0,)
 
 
 def toy_model_heads(trained, digits: str) -> Recording:
@@ -62,20 +65,3 @@ def toy_model_heads(trained, digits: str) -> Recording:
     info = {"model": trained.name, "task": trained.task, "answer": answer, "blocks": blocks}
     return Recording(trace, answer, source, info, walkthrough="heads.toy_model_heads")
 
-
-def pretrained_heads(model, text: str) -> Recording:
-    """A pretrained model (a :class:`tutor.pretrained.PretrainedModel`: BERT/MiniLM or GPT-2)
-    on ``text``: tokenized by the model's own tokenizer and run once, recorded as
-    ``PretrainedModel.forward`` records it (``embeddings.*``, ``layers.<i>.*``, and GPT-2's
-    ``final_norm.*``). Raises TutorError (ShapeError) for text the model cannot read.
-
-    ``info``: ``model``, ``tokens`` and ``blocks`` (one :class:`AttentionBlock` per layer).
-    """
-    trace = new_trace()
-    encoding, _ = model.run(text, trace=trace)
-    tokens = list(encoding.tokens)
-    kind = "masked self-attention" if model.config.causal else "self-attention"
-    blocks = [AttentionBlock(f"layers.{i}.self_attn.weights", f"layer {i + 1} · {kind}",
-                             tokens, tokens, True) for i in range(model.config.n_layer)]
-    info = {"model": getattr(model, "name", "") or "", "tokens": tokens, "blocks": blocks}
-    return Recording(trace, None, tokens, info, walkthrough="heads.pretrained_heads")

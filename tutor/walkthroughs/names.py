@@ -153,6 +153,52 @@ input | [n] | the numbers given
 logits | [n] | input × scale / temperature
 """), **scoped("softmax", SOFTMAX)}   # tutor.nn.analysis.softmax_with_temperature
 
+ATTENTION_GRADS = {       # tutor.nn.backward.scaled_dot_product_attention_backward
+    **table("""
+out.grad | [..., n_q, d_v] | dL/dZ, the gradient arriving at the output
+weights.grad | [..., n_q, n_k] | dL/dweights = dL/dZ·Vᵀ
+masked.grad | [..., n_q, n_k] | dL/dmasked, equal to dL/dscaled (only with a mask)
+scaled.grad | [..., n_q, n_k] | dL/dscaled = weights ⊙ (dL/dweights − grad_mean), through the softmax
+scores.grad | [..., n_q, n_k] | dL/dscores = dL/dscaled × the scale (÷ √d_k)
+q.grad | [..., n_q, d_k] | dL/dQ = dL/dscores·K
+k.grad | [..., n_k, d_k] | dL/dK = dL/dscoresᵀ·Q
+v.grad | [..., n_k, d_v] | dL/dV = weightsᵀ·dL/dZ
+"""), **scoped("softmax", table("""
+grad_mean | [..., n_q, 1] | Σ_j weights_j·dL/dweights_j, each row's gradient averaged by its weights
+"""))}
+
+HEAD_GRADS = {            # tutor.nn.backward.attention_head_backward
+    **ATTENTION_GRADS, **table("""
+w_q.grad | [d_model, d_k] | dL/dWq = Xᵀ·dL/dQ
+w_k.grad | [d_model, d_k] | dL/dWk = Xᵀ·dL/dK
+w_v.grad | [d_model, d_v] | dL/dWv = Xᵀ·dL/dV
+x.grad | [n, d_model] | dL/dX, the three paths added (self-attention)
+x.grad.via_q | [n, d_model] | dL/dQ·Wqᵀ, what reaches X through the queries
+x.grad.via_k | [n, d_model] | dL/dK·Wkᵀ, through the keys
+x.grad.via_v | [n, d_model] | dL/dV·Wvᵀ, through the values
+x_q.grad | [n_q, d_model] | dL/dX_q (query input, cross-attention)
+x_kv.grad | [n_k, d_model] | dL/dX_kv (key-value input, cross-attention)
+""")}
+CROSS_ONLY = ("x_q.grad", "x_kv.grad")   # recorded only when queries and keys differ
+
+SQUARED_ERROR = table("""
+error | like out | out − target, which is also dL/dout
+loss | [] | ½‖out − target‖²
+""")                      # tutor.nn.loss.squared_error
+
+GRADIENT_DESCENT = table("""
+sq_norm | [] | the sum of every squared gradient entry, ‖g‖²
+predicted_decrease | [] | lr·‖g‖², the loss's drop a first-order expansion predicts
+""")                      # tutor.nn.optim.gradient_descent_step
+
+TRAINING_RUN = table("""
+loss | [steps] | the training loss of every step (shorter if the run diverged)
+final_loss | [] | the mean loss of the last 20 steps (inf if the run diverged)
+accuracy | [] | held-out exact-sequence accuracy at the end
+initial_max_weight | [] | each query's largest attention weight before training, averaged
+steps_to_target | [] | the first step whose 20-step mean loss is at most 0.5 (NaN: never)
+""")                      # one run of tutor.training.scaling.scaling_experiment
+
 # --- what each walkthrough records (its whole trace) ------------------------------------------
 
 _SELF_ATTENTION_INPUTS = {**table("""
@@ -179,15 +225,31 @@ pe | [n, d_model] | the positional encodings of positions 0..n-1
 out | [B, n, d_model] | tokens × √d_model + pe, the stack's input
 """)                      # tutor.nn.model.Seq2Seq.embed
 
-PRETRAINED_EMBED = table("""
-word | [n, E] | each token id's row of the word-embedding table
-position | [n, E] | the learned position rows 0..n-1
-token_type | [n, E] | the token-type (segment) rows, BERT only
-sum | [n, E] | word + position + token_type, BERT only (then its norm)
-out | [n, E] | the first layer's input
-""")                      # tutor.pretrained.model.bert_embeddings / gpt2_embeddings
+_BACKWARD_STEP = {**GRADIENT_DESCENT, **ATTENTION, **SQUARED_ERROR, **table("""
+w_q | [d_model, d_k] | Wq − lr·dL/dWq
+w_k | [d_model, d_k] | Wk − lr·dL/dWk
+w_v | [d_model, d_v] | Wv − lr·dL/dWv
+""")}
+
+_MODEL_HEAD = {**table("""
+hidden | [n, d_model] | the hidden states entering the layer (the embedding stage's output for layer 1)
+x | [n, d_model] | X: the hidden states, after the layer's norm1 for a pre-norm model (GPT-2)
+w_q | [d_model, d_head] | this head's slice of the layer's query weights
+b_q | [d_head] | this head's slice of the query bias
+w_k | [d_model, d_head] | this head's slice of the key weights
+b_k | [d_head] | this head's slice of the key bias
+w_v | [d_model, d_head] | this head's slice of the value weights
+b_v | [d_head] | this head's slice of the value bias
+"""), **ATTENTION}       # walkthroughs.pretrained.model_head (mask and masked: GPT-2 only)
 
 RECORDED: dict[str, Table] = {
+    "pretrained.model_head": _MODEL_HEAD,
+    "pretrained.model_heads": table(
+        "attentions | [n_layer, h, n, n] | every head's weights, [layer][head][query][key]"),
+    "pretrained.model_context": table("""
+similarity | [n_layer + 1] | cos(word in A, word in B) after the embeddings and each layer
+control_similarity | [n_layer + 1] | the same for the control word
+"""),
     "attention.self_attention": {**_SELF_ATTENTION_INPUTS, **_SELF_ATTENTION_RUN,
                                  **scoped("with_scaling", _SELF_ATTENTION_RUN)},
     "attention.word_order": {  # one head, identity weights, no mask; without and with PE
@@ -216,18 +278,24 @@ src | [B, S, d_model] | the source vectors given
 tgt | [B, T, d_model] | the target vectors given
 vocab_embeddings | [V, d_model] | the vectors of the sentences' words
 """)},
+    "backward.backpropagation": {
+        **without(_SELF_ATTENTION_INPUTS, ("w_o",)), **ATTENTION,
+        **scoped("with_scaling", ATTENTION), **SQUARED_ERROR, **without(HEAD_GRADS, CROSS_ONLY),
+        **table("target | [n, d_v] | the target T the output Z is compared with"),
+        **scoped("step", _BACKWARD_STEP)},
+    "training.scaling_training": {
+        **scoped("dk{d}.scaled", TRAINING_RUN), **scoped("dk{d}.unscaled", TRAINING_RUN),
+        **table("""
+curves | [2·n_dk, points] | each run's loss curve as means of equal buckets of steps
+checkpoints | [2·n_dk, 6] | each run's 20-step mean loss at six steps
+table | [2·n_dk, 5] | per run: heads, initial largest weight, steps to 0.5, final loss, accuracy
+""")},
     "stack.norms_in_encoder_layer": {**ENCODER, **scoped("ln", NORM), **scoped("bn", NORM)},
     "heads.toy_model_heads": {**scoped("src_embed", SEQ2SEQ_EMBED),
                               **scoped("tgt_embed", SEQ2SEQ_EMBED),
                               **scoped("transformer", {**ENCODER, **DECODER}),
                               **table("logits | [B, T, V] | the scores of every token of the "
                                       "vocabulary at each target position")},
-    "heads.pretrained_heads": {**scoped("embeddings", PRETRAINED_EMBED),
-                               **scoped("embeddings.norm", NORM),
-                               **scoped("layers.{i}", ENCODER_LAYER),
-                               **scoped("layers.{i}.self_attn",
-                                        {name: MULTI_HEAD[name] for name in UNMASKED}),
-                               **scoped("final_norm", NORM)},
 }
 
 ALL: Table = {name: entry for table in RECORDED.values() for name, entry in table.items()}
