@@ -407,3 +407,19 @@ def test_a_step_opened_again_keeps_its_selected_cell_and_the_watch_line_follows(
         shown = str(app.query_one("#watch").render())
         assert "cat " + "".join(bar(w) for w in shades) in shown
     run_app(ExploreState(), script)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["explore", "--model", "reverse", "--heads", "2"], "expected no --heads with --model"),
+    (["explore", "--model", "nosuch"], "Invalid value for '--model': no model named 'nosuch'"),
+    (["explore", "--model", "reverse", "abc"],
+     "Invalid value for 'SENTENCE': expected 1 to 8 digits, got 'abc'"),
+    (["explore", ""], "Invalid value for 'SENTENCE': expected at least one word"),
+    (["explore", "a b", "--dim", "65"], "--dim"),
+    (["explore", "a b", "--precision", "11"], "Invalid value for '--precision': expected 0 to 10"),
+])
+def test_bad_command_lines_are_one_line_usage_errors(args, message):
+    run = subprocess.run([sys.executable, "-m", "tutor", *args], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 2
+    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1

@@ -50,10 +50,11 @@ def load_app_class():
 
 @tutor_command(EPILOG)
 @click.argument("sentence", required=False)
-@click.option("--dim", type=int, default=4, show_default=True, metavar="N",
-              help="d_model, the width of each word's embedding (Wq, Wk, Wv are N×N).")
-@click.option("--heads", type=int, default=1, show_default=True, metavar="H",
-              help="Number of heads; must divide --dim.")
+@click.option("--dim", type=int, default=None, metavar="N",
+              help="d_model, the width of each word's embedding (Wq, Wk, Wv are N×N). "
+                   "[default: 4]")
+@click.option("--heads", type=int, default=None, metavar="H",
+              help="Number of heads; must divide --dim. [default: 1]")
 @click.option("--no-scale", is_flag=True, help="Start without the ÷√dk.")
 @click.option("--causal", is_flag=True, help="Start with the causal mask.")
 @click.option("--posenc", is_flag=True, help="Start with sinusoidal positional encodings.")
@@ -74,7 +75,13 @@ def explore(sentence, dim, heads, no_scale, causal, posenc, random_weights, prec
     if not 0 <= precision <= MAX_PRECISION:
         raise usage_error("--precision", f"expected 0 to {MAX_PRECISION}, got {precision}")
     if model_name is not None:
+        from .pretrained_options import refuse_with_model
+
+        refuse_with_model({"--dim": dim, "--heads": heads, "--no-scale": no_scale,
+                           "--causal": causal, "--posenc": posenc, "--random": random_weights})
         return explore_model(model_name, sentence, precision)
+    dim = 4 if dim is None else dim
+    heads = 1 if heads is None else heads
     app_class = load_app_class()
     from tutor.errors import SettingError
     from tutor.explore.state import ExploreState
