@@ -123,3 +123,19 @@ def test_the_model_screen_reads_a_new_input():
         await pilot.press("space", "q")
         assert not app.is_running
     run_app(state, script)
+
+
+def test_tab_enters_the_matrix_and_escape_gives_the_arrows_back():
+    state = ModelState(load_shipped_model("reverse"), "31415")
+
+    async def script(app, pilot):
+        await pilot.press("tab", "tab")                                 # past the input line
+        assert app.focused is app.query_one("#grid")
+        await pilot.press("right", "down")
+        assert (state.block, state.head) == (0, 0)                      # the cell moved instead
+        weight = state.weights()[1, 1]
+        assert text_of(app, "#matrix-caption") == (
+            f"w(1#2, 1#2) = {weight:.4f}: the share of 1#2's attention that goes to 1#2")
+        await pilot.press("escape", "right")
+        assert state.head == 1 and app.focused is None
+    run_app(state, script)

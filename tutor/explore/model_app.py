@@ -1,26 +1,23 @@
 """The explorer's model mode (``tutor explore --model NAME``): a trained model's attention,
-one layer and head at a time, drawn by the Rich renderers (:mod:`tutor.render.console`) from
-the walkthrough's recording, with each head's pattern label."""
+one layer and head at a time, from the walkthrough's recording, in the same grid as the
+explorer's steps (cells styled by :func:`tutor.render.console.matrix_cells`), with each
+head's pattern label."""
 
 from __future__ import annotations
 
 import os
 
-from rich.console import Group
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Input, Static
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Input, Static
 
 from tutor.errors import TutorError
-from tutor.render.console import compact_heatmap, matrix_tables
 
-from .app import HelpScreen
+from .app import HelpScreen, MatrixGrid
 from .models import ModelState
-
-MAX_NUMBERED = 12        # more tokens than this: a heatmap of glyphs, without numbers
 
 MODEL_HELP = """\
 [b]tutor explore --model[/b]: every head of every layer of a trained model.
@@ -28,6 +25,7 @@ MODEL_HELP = """\
   up, down      the previous / next layer (and kind of attention)
   left, right   the previous / next head
   , .  \\[ ]      the same, for keyboards without arrows
+  tab           into the matrix: the arrows move the cell (escape: back)
   e             a new input (typing replaces it; enter: back)
   ?  help       q  quit
 
@@ -49,7 +47,12 @@ class ModelApp(App):
     #sentence { width: 1fr; }
     #heading { height: auto; padding: 0 1; }
     #where { height: auto; padding: 0 1; border-bottom: solid $primary; }
-    #matrix-scroll { height: 1fr; padding: 0 1; }
+    #matrix { height: 1fr; padding: 0 1; }
+    #matrix-title { height: 1; }
+    MatrixGrid { width: auto; max-width: 100%; height: auto; max-height: 100%; }
+    MatrixGrid > .datatable--header { background: $background; color: $text-muted; }
+    MatrixGrid > .datatable--fixed { background: $background; }
+    #matrix-caption { height: auto; }
     #all-heads { height: auto; padding: 0 1; border-top: solid $primary; }
     #help { width: 78; height: auto; max-height: 22; border: round $primary; padding: 0 1;
             background: $surface; }
@@ -85,9 +88,11 @@ class ModelApp(App):
             yield Input(self.state.sentence, id="sentence", compact=True)
         yield Static(id="heading")
         yield Static(id="where")
-        scroll = VerticalScroll(Static(id="matrix"), id="matrix-scroll")
-        scroll.can_focus = False                          # the arrows move between heads
-        yield scroll
+        with Vertical(id="matrix"):
+            yield Static(id="matrix-title")
+            yield MatrixGrid(self.state.view(), self.state.precision, editable=False,
+                             id="grid")
+            yield Static(id="matrix-caption")
         yield Static(id="all-heads")
         yield Footer()
 
@@ -113,12 +118,10 @@ class ModelApp(App):
             where.append("each output position looks at the input digits", style="dim")
         self.query_one("#where", Static).update(where)
         view = state.view()
-        width = max(20, self.size.width - 4)
-        if len(view.rows) > MAX_NUMBERED or len(view.cols) > MAX_NUMBERED:
-            body = compact_heatmap(view, width)
-        else:
-            body = Group(*matrix_tables(view, state.precision, width))
-        self.query_one("#matrix", Static).update(body)
+        self.query_one("#matrix-title", Static).update(
+            Text(f"{view.name}  {view.shape}", style="bold"))
+        self.query_one("#grid", MatrixGrid).fill(view)
+        self.show_caption()
         heads = Text("This layer's heads: ", style="bold")
         for h in range(state.n_heads):
             text = state.label(head=h)
@@ -128,6 +131,30 @@ class ModelApp(App):
             if h + 1 < state.n_heads:
                 heads.append(" · ", style="dim")
         self.query_one("#all-heads", Static).update(heads)
+
+    def show_caption(self) -> None:
+        """The caption, or with the matrix in focus the selected cell's weight in words."""
+        grid = self.query_one("#grid", MatrixGrid)
+        view = grid.view
+        text = Text(view.caption, style="dim italic")
+        if self.focused is grid and grid.row_count:
+            r, c = grid.cursor_coordinate
+            weight = float(view.values[r, c])
+            text = Text(f"w({view.rows[r]}, {view.cols[c]}) = {weight:.4f}: the share of "
+                        f"{view.rows[r]}'s attention that goes to {view.cols[c]}"
+                        + (" (masked: a later position)" if view.masked is not None
+                           and view.masked[r, c] else ""))
+        self.query_one("#matrix-caption", Static).update(text)
+
+    @on(DataTable.CellHighlighted)
+    def cell_highlighted(self) -> None:
+        self.show_caption()
+
+    def on_descendant_focus(self) -> None:
+        self.show_caption()
+
+    def on_descendant_blur(self) -> None:
+        self.show_caption()
 
     def action_block(self, step: int) -> None:
         self.state.move_block(step)
@@ -141,7 +168,7 @@ class ModelApp(App):
         self.query_one("#sentence", Input).focus()
 
     def action_leave_sentence(self) -> None:
-        self.set_focus(None)
+        self.set_focus(None)                              # the arrows move layers and heads
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(MODEL_HELP))
