@@ -407,8 +407,8 @@ def _index(token: str, labels, size: int, tokens: list[str], ref: Reference, axi
     raise ComputeError(f"{ref}: {token!r} is not a label of axis {axis + 1} (expected {known})")
 
 
-def resolve(result: Result, ref: Reference) -> float:
-    """The number a reference points at, from the computation's trace."""
+def locate(result: Result, ref: Reference) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The array a reference reads (a leading batch of one dropped) and its 0-based index."""
     if ref.name not in result.trace:
         names = ", ".join(sorted(result.trace))
         raise ComputeError(f"{ref}: {ref.name!r} is not in the results of {ref.step!r} "
@@ -422,6 +422,12 @@ def resolve(result: Result, ref: Reference) -> float:
     labels = _axis_labels(result, ref.name, array.ndim)
     index = tuple(_index(tok, labels[axis], array.shape[axis], result.tokens, ref, axis)
                   for axis, tok in enumerate(ref.indices))
+    return array, index
+
+
+def resolve(result: Result, ref: Reference) -> float:
+    """The number a reference points at, from the computation's trace."""
+    array, index = locate(result, ref)
     value = float(array[index])
     if not math.isfinite(value):
         raise ComputeError(f"{ref}: the value is {value}, not a finite number")
