@@ -14,7 +14,7 @@ from tutor.nn.model import Transformer
 from tutor.render import multihead, norm as norm_render, posenc as posenc_render, \
     scaling as scaling_render, softmax as softmax_render, stack as stack_render
 from tutor.render.attention import attention_document
-from tutor.walkthroughs import attention, names, norm, posenc, softmax, stack
+from tutor.walkthroughs import attention, feed_forward, names, norm, posenc, softmax, stack
 
 EYE = np.eye(4)
 X = np.array([[1.0, 0, 1, 0], [0, 1, 0, 1], [1, 1, 1, 1]])                # THE, CAT, SAT
@@ -119,6 +119,13 @@ def _stacks():
     return runs
 
 
+def _feed_forward():
+    w1, b1 = np.ones((8, 4)) / 10, np.zeros(8)
+    w2, b2 = np.ones((4, 8)) / 10, np.zeros(4)
+    return [(feed_forward.position_wise(TOKENS, X, w1, b1, w2, b2, activation), None)
+            for activation in ("gelu", "relu")]
+
+
 def all_runs():
     """(walkthrough name, recording, render function or None) for every walkthrough, with
     the options that change what it records."""
@@ -134,7 +141,7 @@ def all_runs():
             (softmax.softmax_rows(np.array([[6.0, 4.0]])), None),
             (softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
              lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
-            *_stacks()]
+            *_stacks(), *_feed_forward()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 
 

@@ -203,6 +203,12 @@ tgt | [B, T, d_model] | the target vectors given
 vocab_embeddings | [V, d_model] | the vectors of the sentences' words
 """)},
     "stack.norms_in_encoder_layer": {**ENCODER, **scoped("ln", NORM), **scoped("bn", NORM)},
+    "feed_forward.position_wise": {
+        **table("""
+x | [n, d_model] | the token vectors, one row per token
+relu | [n, d_ff] | relu of ff.hidden, beside another activation (not with relu)
+"""), **scoped("ff", {name: (shape.replace("[B, S,", "[n,"), meaning)
+                      for name, (shape, meaning) in FEED_FORWARD.items()})},
 }
 
 ALL: Table = {name: entry for table in RECORDED.values() for name, entry in table.items()}
