@@ -211,7 +211,7 @@ def _interactive(console, course, chosen, start, progress, review: bool = False)
     from tutor.lessons.session import Interactive, Quit
 
     def read(prompt: str) -> str:
-        return console.input(prompt)
+        return console.input(prompt, markup=False)                     # "[y/N]" is text
 
     rows, paging = _rows(console)
     interactive = Interactive(console, chosen, len(course.lessons), progress, read, console.width,

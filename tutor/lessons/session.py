@@ -436,7 +436,8 @@ class Interactive:
                 self.explain(step)
                 return "answered", misses == 0
             misses += 1
-            note = f" {verdict.note[0].upper()}{verdict.note[1:]}." if verdict.note else ""
+            note = verdict.note.rstrip(".")
+            note = f" {note[0].upper()}{note[1:]}." if note else ""
             if misses >= MAX_MISSES:
                 self.reveal(step, f"Not quite, {misses} times", note)
                 return "revealed", False
