@@ -116,6 +116,8 @@ def test_every_wait_shows_at_most_40_rows(lesson, tmp_path):
     out = transcript.file.getvalue()
     assert interactive.screen.line == out.count("\n")              # every line is counted
     assert all(len(line) <= 80 for line in out.splitlines())
+    first = screens[0]                       # the lesson's heading may scroll away unpaused
+    screens[0] = first[next(i for i, line in enumerate(first) if line.startswith("── ")) - 1:]
     tall = [(i, len(s)) for i, s in enumerate(screens) if len(s) > ROWS]
     assert tall == [], "\n".join(screens[tall[0][0]]) if tall else ""
 
@@ -171,6 +173,16 @@ def test_resuming_at_a_question_shows_its_matrix_again(tutor, state):
     again = out[out.index("Shown again"):out.index("Question 3 of 8")]
     assert "scores  3×3" in again and re.search(r"the\s+2\s+0\s+2", again)
     assert out.index("Shown again") < out.index("Which keys get THE's highest score?")
+
+
+def test_quitting_at_a_question_and_resuming_shows_its_matrix(tutor, state):
+    first = piped(tutor, "4", "", "", "", "0", "", "2", "q")         # quit at q-tie
+    assert "'tutor lesson 4' resumes at step q-tie" in first.text
+    again = tutor("--interactive", input="b\n")                       # plain `tutor lesson`
+    out = again.stdout
+    assert out.index("── 7/16 · q-tie") < out.index("Shown again, from step 5 of 16") \
+        < out.index("Which keys get THE's highest score?")
+    assert "Right: b) THE and SAT, tied" in again.text
 
 
 def test_a_number_question_resumed_shows_the_matrix_its_answer_is_read_from(tutor):

@@ -298,6 +298,11 @@ class Screen:
         self.page_top = self.line
         return reply
 
+    def new_page(self) -> None:
+        """Start a page here: what was printed before may scroll away unpaused (the
+        lesson's heading does, rather than pausing a step that fits on its own)."""
+        self.page_top = self.line
+
     def says(self, renderable) -> None:
         """Feedback between prompts (never paused)."""
         self.console.print(renderable)
@@ -343,6 +348,7 @@ class Interactive:
         """From step ``start`` to the end of the lesson; raises Quit when the learner stops."""
         self.session.prepare(start)
         self.say(view.lesson_heading(self.lesson, self.total))
+        self.screen.new_page()
         for index in range(start, len(self.lesson.steps)):
             step = self.lesson.steps[index]
             self.screen.blank()
