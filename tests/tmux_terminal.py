@@ -81,7 +81,7 @@ class Terminal:
     def type(self, line: str) -> None:
         """Type ``line`` and Enter."""
         if line:
-            self.tmux("send-keys", "-t", "0", "-l", line)
+            self.tmux("send-keys", "-t", "0", "-l", "--", line)        # "-0,08" is text
         self.tmux("send-keys", "-t", "0", "Enter")
 
     def close(self) -> None:

@@ -326,7 +326,7 @@ class Interactive:
         self.read = read                  # read(prompt) -> str; raises EOFError, KeyboardInterrupt
         self.width = width
         self.screen = Screen(console, rows, self.ask, paging)
-        self.where: dict[str, list[tuple[int, set[str]]]] = {}   # compute step -> printed parts
+        self.where: dict[str, dict[str, int]] = {}   # compute step -> matrix -> its first line
         inputs = {s.id: progress.input(lesson.id, s.id) for s in lesson.steps if s.ask}
         self.session = Session(lesson, {k: v for k, v in inputs.items() if v is not None})
 
@@ -377,14 +377,37 @@ class Interactive:
         items = step_items(self.session, index, self.width, rule)
         if step.is_question and self.session.about_matrix(step) is not None:
             compute_id, name = self.session.about(step)
-            tops = [top for top, keys in self.where.get(compute_id, []) if name in keys]
+            top = self.where.get(compute_id, {}).get(name)
             more = sum(self.screen.height(renderable) for renderable, _ in items)
-            if not tops or not self.screen.visible(tops[-1], more):
+            if top is None or not self.screen.visible(top, more):
                 items.insert(1 if rule else 0, (self.session.shown_again(step, self.width),
                                                 set()))
-        printed = [(self.screen.print(renderable), keys) for renderable, keys in items]
+        printed = [(self.screen.print(renderable), renderable, keys)
+                   for renderable, keys in items]
         if step.kind == "compute":
-            self.where[step.id] = [(top, keys) for top, keys in printed if keys]
+            self.where[step.id] = self.matrix_lines(step, printed)
+
+    def matrix_lines(self, step, printed) -> dict[str, int]:
+        """The line on which each matrix of a computation starts (its title 'name  shape'),
+        so a question knows whether that matrix is still on the screen."""
+        document = self.session.results[step.id].document
+        lines: dict[str, int] = {}
+        for top, renderable, keys in printed:
+            if not keys:
+                continue
+            texts = None
+            for key in keys:
+                matrix = view.find_matrix(document, step.show, key)
+                if matrix is None:
+                    continue
+                if texts is None:
+                    texts = ["".join(seg.text for seg in line) for line in
+                             self.console.render_lines(renderable, self.console.options,
+                                                       pad=False)]
+                title = f"{matrix.name}  {matrix.shape}"
+                offset = next((i for i, text in enumerate(texts) if title in text), 0)
+                lines[key] = top + offset
+        return lines
 
     def ask_input(self, step) -> None:
         default = step.args.get("sentence", "")
@@ -476,8 +499,8 @@ class Interactive:
             return
         numbers = [self.session.question_number(step)[0] for step in missed]
         which = _listed(numbers)
-        reply = self.prompt(f"Review the {_count(len(missed), 'question')} you missed "
-                            f"({which})? [y/N] ").strip().lower()
+        count = "the question" if len(missed) == 1 else f"the {len(missed)} questions"
+        reply = self.prompt(f"Review {count} you missed ({which})? [y/N] ").strip().lower()
         if reply not in ("y", "yes"):
             return
         self.review(missed)
@@ -513,10 +536,6 @@ class Interactive:
         else:
             self.say(view.feedback("right", "Reviewed: every question of this lesson is "
                                             "now answered right."))
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _listed(numbers: list[int]) -> str:
