@@ -60,6 +60,8 @@ def test_only_the_walkthroughs_make_a_recording_trace():
     # Besides the walkthroughs' recorder, two engine functions keep a private tape that never
     # leaves them: backward reads the recorded forward intermediates (nn/backward.py), and a
     # decoding step that is itself being recorded picks the newest attention row out of a
-    # scratch recording (nn/decoding.py). Neither orchestrates a topic for a learner.
+    # scratch recording (nn/decoding.py); and the scaling experiment measures how peaked
+    # attention is before training (training/scaling.py). None orchestrates a topic for a
+    # learner.
     assert sorted(makers) == ["nn/backward.py", "nn/backward.py", "nn/decoding.py",
-                              "walkthroughs/__init__.py"]
+                              "training/scaling.py", "walkthroughs/__init__.py"]
