@@ -2,7 +2,19 @@
 (``--answer``), or step by step with questions (interactive).
 
 The session prints through a Rich console and reads lines through a function that raises
-EOFError at the end of input; it saves progress after every finished step.
+EOFError at the end of input; it saves progress after every finished step, a question with
+its first-try outcome (:meth:`tutor.lessons.progress.Progress.mark`).
+
+A learner's screen (:class:`Screen`): every printed line is counted against the terminal's
+height (40 rows when the output is not a terminal). A step taller than the terminal pauses
+("Enter for more") when paging is on (a terminal, or $LINES); a question whose matrix is no
+longer on the screen, or was printed before the lesson resumed, shows it again above the
+question. Answers are checked by :mod:`tutor.lessons.answers` with the lesson's
+``tolerance``, ``shown_decimals`` and ``rel_tolerance``; a wrong choice gets the lesson's
+``feedback`` note. The end of a lesson shows the score (questions right at the first try)
+and offers to review the questions missed; ``tutor lesson N --review`` does that later.
+What the learner reads names matrices as shown (``weights, row the, column sat``), never a
+trace name or a reference.
 """
 
 from __future__ import annotations
