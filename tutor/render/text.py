@@ -41,6 +41,8 @@ def to_json(doc: Document, steps: list[Step] | None = None) -> str:
         ],
         "notes": doc.notes,
     }
+    for key, value in doc.extra.items():
+        payload[key] = array_to_json(value) if isinstance(value, np.ndarray) else value
     return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False)
 
 
