@@ -466,6 +466,9 @@ def test_a_good_course_with_the_new_keys_passes(tmp_path):
     ('about = "attn:scores"', 'about = "later:scores"', "not a computation before"),
     ('hints = ["Look at the first row."]',
      'hints = ["Look at the first row."]\nshown_decimals = 2', "2 is whole and shown exactly"),
+    ('answer = "attn:scores[the, sat]"',
+     'answer = "attn:weights[the, sat]"\nshown_decimals = 3',               # 0.4223
+     "expected shown_decimals = 2, the decimals a lesson shows, got 3"),
 ])
 def test_the_check_refuses_bad_new_keys(tmp_path, tutor, old, new, message):
     report = check_course(write_course(tmp_path, GOOD.replace(old, new, 1)))

@@ -83,13 +83,14 @@ def check_lesson(lesson, report: Report) -> None:
             if step.is_question and step.about_ref:
                 _check_about(lesson, step, results, here, report)
             if step.kind == "number" and step.shown_decimals is not None:
-                shown = round(value, step.shown_decimals)
+                from tutor.render.lesson import PRECISION
                 if float(value).is_integer():
                     report.problems.append(f"{here}: shown_decimals is for a value shown "
                                            f"rounded; {value:g} is whole and shown exactly")
-                elif abs(shown - value) > 0.5 * 10.0 ** -step.shown_decimals * (1 + 1e-9):
-                    report.problems.append(f"{here}: shown_decimals = {step.shown_decimals} "
-                                           f"does not round {value!r}")
+                elif step.shown_decimals != PRECISION:
+                    report.problems.append(f"{here}: expected shown_decimals = {PRECISION}, "
+                                           f"the decimals a lesson shows, got "
+                                           f"{step.shown_decimals}")
             if step.kind == "choice":
                 report.problems += [f"{here}: {p}" for p in
                                     feedback_problems(step.feedback, len(step.choices),

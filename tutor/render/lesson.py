@@ -18,6 +18,7 @@ from .console import matrix_tables, step_panel
 from .document import MatrixView, Part
 
 PANEL_CHROME = 4
+PRECISION = 2              # the decimals a lesson's matrices are shown with
 
 
 def oneline(text: str) -> str:
@@ -58,7 +59,7 @@ def _shown(doc, show: list[str] | None) -> list:
     return steps
 
 
-def computation(doc, show: list[str] | None, title: str = "", precision: int = 2,
+def computation(doc, show: list[str] | None, title: str = "", precision: int = PRECISION,
                 width: int = 80) -> list[RenderableType]:
     """A lesson computation's document, the steps ``show`` names: a walkthrough's steps as
     step panels; steps of matrices only side by side in one panel, with the notes."""
@@ -66,7 +67,8 @@ def computation(doc, show: list[str] | None, title: str = "", precision: int = 2
                                                               width)]
 
 
-def computation_parts(doc, show: list[str] | None, title: str = "", precision: int = 2,
+def computation_parts(doc, show: list[str] | None, title: str = "",
+                      precision: int = PRECISION,
                       width: int = 80) -> list[tuple[RenderableType, set[str]]]:
     """:func:`computation` as (renderable, the trace names of the matrices in it) pairs, so
     a session knows where each matrix was printed."""
@@ -108,7 +110,7 @@ def find_matrix(doc, show: list[str] | None, name: str) -> MatrixView | None:
     return None
 
 
-def shown_again(matrix: MatrixView, where: str, precision: int = 2,
+def shown_again(matrix: MatrixView, where: str, precision: int = PRECISION,
                 width: int = 80) -> RenderableType:
     """A matrix printed earlier, again beside its question (it has scrolled away, or the
     lesson resumed here)."""
