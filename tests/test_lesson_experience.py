@@ -487,3 +487,21 @@ def test_the_loader_refuses_bad_values(tmp_path, line, message):
                         'hints = ["Look at the first row."]\n' + line, 1)
     report = check_course(write_course(tmp_path, text))
     assert any(message in p for p in report.problems), report.problems
+
+
+def test_a_chart_can_be_shown_again():
+    from tutor.render.document import Chart, Document, MatrixView, Part, Step
+    from tutor.render.lesson import find_matrix, shown_again, view_title
+
+    chart = Chart("std(q·k)", "table", ["dk4", "dk64"], np.array([2.0, 8.0]))
+    matrix = MatrixView("scores", "scores", np.eye(2), ["a", "b"], ["a", "b"])
+    doc = Document("demo", "demo", [], [Step(1, "spread", "sd", "sd",
+                                             [Part("", [matrix], charts=[chart])], key="sd")],
+                   {})
+    assert find_matrix(doc, None, "table") is chart and find_matrix(doc, None, "nope") is None
+    assert view_title(chart) == "std(q·k)" and view_title(matrix) == "scores  2×2"
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    console.print(shown_again(chart, "step 2 of 5"))
+    out = console.file.getvalue()
+    assert "Shown again, from step 2 of 5" in out and "std(q·k)" in out
+    assert re.search(r"dk64\s+█+\s+8\.00", out) and re.search(r"dk4\s+█+\s+2\.00", out)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from rich.segment import Segment, Segments
 
 from tutor.render import lesson as view
+from tutor.render.document import Chart, MatrixView
 
 from .answers import AnswerError, accepted_within, check_choice, check_number, format_value
 from .compute import (ComputeError, Result, _axis_labels, expected, fill, locate,
@@ -146,9 +147,11 @@ class Session:
         words = []
         lead = index[:-2] if len(index) > 2 else ()
         tail = index[len(lead):]
-        if matrix is not None and all(i == 0 for i in lead) and len(tail) == 2 \
+        if isinstance(matrix, MatrixView) and all(i == 0 for i in lead) and len(tail) == 2 \
                 and matrix.values.shape == array.shape[len(lead):]:
             row_labels, col_labels = matrix.rows, matrix.cols       # its name says the head
+        elif len(index) == 1 and isinstance(matrix, Chart) and len(matrix.labels) == len(array):
+            return f"{matrix.name}, {matrix.labels[index[0]]}"      # a chart: one bar each
         else:
             row_labels = col_labels = matrix = None
             for axis, i in enumerate(lead):
@@ -416,7 +419,7 @@ class Interactive:
                     texts = ["".join(seg.text for seg in line) for line in
                              self.console.render_lines(renderable, self.console.options,
                                                        pad=False)]
-                title = f"{matrix.name}  {matrix.shape}"
+                title = view.view_title(matrix)
                 offset = next((i for i, text in enumerate(texts) if title in text), 0)
                 lines[key] = top + offset
         return lines

@@ -14,8 +14,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .console import matrix_tables, step_panel
-from .document import MatrixView, Part
+from .console import chart_renderable, matrix_tables, step_panel
+from .document import Chart, MatrixView, Part
 
 PANEL_CHROME = 4
 PRECISION = 2              # the decimals a lesson's matrices are shown with
@@ -92,7 +92,8 @@ def computation_parts(doc, show: list[str] | None, title: str = "",
 
 
 def _keys(steps) -> set[str]:
-    return {_base(m.key) for step in steps for part in step.parts for m in part.matrices}
+    return {_base(view.key) for step in steps for part in step.parts
+            for view in [*part.matrices, *(part.charts if step.formula else [])]}
 
 
 def _base(key: str) -> str:
@@ -100,23 +101,35 @@ def _base(key: str) -> str:
     return key.split("[", 1)[0]
 
 
-def find_matrix(doc, show: list[str] | None, name: str) -> MatrixView | None:
-    """The matrix showing trace entry ``name`` among the steps ``show`` names, or None."""
+def find_matrix(doc, show: list[str] | None, name: str) -> MatrixView | Chart | None:
+    """The matrix (or the bar chart, in a walkthrough's step) showing trace entry ``name``
+    among the steps ``show`` names, or None."""
     for step in _shown(doc, show):
         for part in step.parts:
             for matrix in part.matrices:
                 if _base(matrix.key) == name:
                     return matrix
+            for chart in part.charts if step.formula else []:     # charts show in step panels
+                if _base(chart.key) == name:
+                    return chart
     return None
 
 
-def shown_again(matrix: MatrixView, where: str, precision: int = PRECISION,
+def view_title(view: MatrixView | Chart) -> str:
+    """The first line a matrix (or chart) is printed with: 'weights  3×3'."""
+    return view.name if isinstance(view, Chart) else f"{view.name}  {view.shape}"
+
+
+def shown_again(matrix: MatrixView | Chart, where: str, precision: int = PRECISION,
                 width: int = 80) -> RenderableType:
-    """A matrix printed earlier, again beside its question (it has scrolled away, or the
-    lesson resumed here)."""
-    tables = matrix_tables(matrix, precision, width - PANEL_CHROME)
-    return Panel(Columns(tables, padding=(0, 3)), title=f"Shown again, from {where}",
-                 title_align="left", box=box.ROUNDED, padding=(0, 1), border_style="dim")
+    """A matrix (or chart) printed earlier, again beside its question (it has scrolled away,
+    or the lesson resumed here)."""
+    if isinstance(matrix, Chart):
+        body: RenderableType = chart_renderable(matrix, precision, width - PANEL_CHROME)
+    else:
+        body = Columns(matrix_tables(matrix, precision, width - PANEL_CHROME), padding=(0, 3))
+    return Panel(body, title=f"Shown again, from {where}", title_align="left",
+                 box=box.ROUNDED, padding=(0, 1), border_style="dim")
 
 
 def question(step, text: str, number: int, total: int, how: str = "") -> RenderableType:
