@@ -15,7 +15,10 @@ from tutor.nn.model import Transformer
 from tutor.render import multihead, norm as norm_render, posenc as posenc_render, \
     scaling as scaling_render, softmax as softmax_render, stack as stack_render
 from tutor.render.attention import attention_document
-from tutor.walkthroughs import attention, feed_forward, names, norm, posenc, softmax, stack
+from tutor.render.backward import backward_document
+from tutor.render.training import scaling_training_document
+from tutor.walkthroughs import attention, backward, names, norm, posenc, softmax, stack, training
+from tutor.walkthroughs import feed_forward
 
 DATA = Path(__file__).resolve().parent / "data"
 EYE = np.eye(4)
@@ -56,6 +59,16 @@ def _attention(heads=1, **options):
     w_o = EYE if heads > 1 or options.get("multi_head_form") else None
     recording = attention.self_attention(TOKENS, X, EYE, EYE, EYE, w_o, heads=heads, **options)
     return recording, lambda t: attention_document(t, TOKENS, **recording.info)
+
+
+def _backward(**options):
+    recording = backward.backpropagation(TOKENS, X, EYE, EYE, EYE, **options)
+    return recording, lambda t: backward_document(t, TOKENS, **recording.info)
+
+
+def _scaling_training():
+    recording = training.scaling_training([8, 16], d_model=16, steps=25)
+    return recording, lambda t: scaling_training_document(t, **recording.info)
 
 
 def _multihead(heads):
@@ -168,7 +181,9 @@ def all_runs():
             (softmax.softmax_rows(np.array([[6.0, 4.0]])), None),
             (softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
              lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
-            *_stacks(), *_feed_forward(), *_pretrained()]
+            *_stacks(), *_pretrained(), _backward(), _backward(causal=True, scaled=False),
+            _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training(),
+            *_feed_forward()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 
 
