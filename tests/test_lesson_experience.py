@@ -505,3 +505,18 @@ def test_a_chart_can_be_shown_again():
     out = console.file.getvalue()
     assert "Shown again, from step 2 of 5" in out and "std(q·k)" in out
     assert re.search(r"dk64\s+█+\s+8\.00", out) and re.search(r"dk4\s+█+\s+2\.00", out)
+
+
+@pytest.mark.parametrize("rows", [16, 24])
+def test_a_panel_taller_than_a_small_terminal_is_cut_into_pages(rows, tmp_path):
+    lesson = COURSE.find("multi-head")                            # a 36-row panel
+    transcript, interactive = walk(lesson, tmp_path, rows=rows)
+    screens = transcript.screens()
+    first = screens[0]
+    screens[0] = first[next(i for i, line in enumerate(first) if line.startswith("── ")) - 1:]
+    assert max(len(s) for s in screens) <= rows
+    out = transcript.file.getvalue()
+    assert interactive.screen.line == out.count("\n")
+    whole, _ = walk(lesson, tmp_path / "whole", paging=False)
+    strip = [line for line in out.splitlines() if not line.startswith("Enter for more")]
+    assert strip == [line for line in whole.file.getvalue().splitlines()]   # nothing lost
