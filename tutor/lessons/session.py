@@ -141,8 +141,7 @@ class Session:
         ref = parse_reference(step.answer)
         result = self.results[ref.step]
         array, index = locate(result, ref)
-        matrix = self.about_matrix(step) if step.about_ref == f"{ref.step}:{ref.name}" \
-            else None
+        matrix = self.about_matrix(step) if self.about(step) == (ref.step, ref.name) else None
         labels = _axis_labels(result, ref.name, array.ndim)
         words = []
         lead = index[:-2] if len(index) > 2 else ()
