@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.segment import Segment, Segments
-
 from tutor.render import lesson as view
 from tutor.render.document import Chart, MatrixView
 
@@ -294,8 +292,7 @@ class Screen:
         while lines:                                                   # taller than a page
             chunk, lines = lines[:room - (self.line - self.page_top)], \
                 lines[room - (self.line - self.page_top):]
-            segments = [segment for line in chunk for segment in (*line, Segment.line())]
-            self.console.print(Segments(segments), end="")
+            self.console.print(view.rendered_lines(chunk), end="")
             self.line += len(chunk)
             if lines:
                 self.pause()

@@ -11,6 +11,7 @@ from rich.columns import Columns
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown
 from rich.panel import Panel
+from rich.segment import Segment, Segments
 from rich.table import Table
 from rich.text import Text
 
@@ -113,6 +114,12 @@ def find_matrix(doc, show: list[str] | None, name: str) -> MatrixView | Chart | 
                 if _base(chart.key) == name:
                     return chart
     return None
+
+
+def rendered_lines(lines) -> RenderableType:
+    """Lines a console rendered (lists of segments), to print as they are, each ending its
+    line: one page of a renderable taller than the terminal. Print it with end=""."""
+    return Segments([segment for line in lines for segment in (*line, Segment.line())])
 
 
 def view_title(view: MatrixView | Chart) -> str:
