@@ -199,6 +199,28 @@ class Transformer:
 
     __call__ = forward
 
+    def forward_and_grads(self, src, tgt, grad_output, src_mask=None, tgt_mask=None,
+                          memory_mask=None, src_key_padding_mask=None, tgt_key_padding_mask=None,
+                          memory_key_padding_mask=None, *, input_grads=False, trace=NULL_TRACE):
+        """The forward pass and the backward pass for an upstream gradient: (out, grads).
+
+        ``grad_output`` is dL/d(out), of the output's shape and dtype; ``grads`` is
+        dL/d(parameter) with the names, shapes and dtype of :meth:`state_dict`, as
+        ``out.backward(grad_output)`` leaves in PyTorch's ``.grad``. Masks as :meth:`forward`.
+        ``input_grads=True`` returns (out, grads, grad_src, grad_tgt). With a recording
+        ``trace``, the forward is recorded as by :meth:`forward` and every gradient under
+        the same name plus ``.grad`` (``encoder.layers.0.self_attn.weights.grad``; dL/dsrc is
+        ``encoder.layers.0.input.grad``). Raises ShapeError / DTypeError for a
+        ``grad_output`` that does not match the output. See :mod:`tutor.nn.backward`.
+        """
+        from .backward import transformer_forward_and_grads
+        masks = dict(src_mask=src_mask, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                     src_key_padding_mask=src_key_padding_mask,
+                     tgt_key_padding_mask=tgt_key_padding_mask,
+                     memory_key_padding_mask=memory_key_padding_mask)
+        return transformer_forward_and_grads(self, src, tgt, grad_output, masks,
+                                             input_grads=input_grads, trace=trace)
+
 
 class Seq2Seq:
     """Token ids in, token ids out: embeddings scaled by sqrt(d_model) plus sinusoidal positional
@@ -271,18 +293,40 @@ class Seq2Seq:
         trace.record("out", out)
         return out
 
-    def logits(self, src_ids, tgt_ids, *, src_key_padding_mask=None, trace=NULL_TRACE):
-        """Scores over the vocabulary for every target position: [batch, T, n_vocab]."""
+    def logits(self, src_ids, tgt_ids, *, src_key_padding_mask=None, tgt_key_padding_mask=None,
+               trace=NULL_TRACE):
+        """Scores over the vocabulary for every target position: [batch, T, n_vocab].
+        The decoder is causal; ``tgt_key_padding_mask`` [batch, T] also hides padded targets."""
         src_ids, tgt_ids = self._ids("src_ids", src_ids), self._ids("tgt_ids", tgt_ids)
         src = self.embed(src_ids, "src_embedding", trace=trace.scope("src_embed"))
         tgt = self.embed(tgt_ids, "tgt_embedding", trace=trace.scope("tgt_embed"))
         out = self.transformer.forward(
             src, tgt, tgt_mask=causal_mask(tgt_ids.shape[1]),
             src_key_padding_mask=src_key_padding_mask,
+            tgt_key_padding_mask=tgt_key_padding_mask,
             memory_key_padding_mask=src_key_padding_mask, trace=trace.scope("transformer"))
         logits = linear(out, self.params["generator.weight"], self.params["generator.bias"])  # [B, T, V]
         trace.record("logits", logits)
         return logits
+
+    def loss_and_grads(self, src_ids, tgt_ids, *, pad_id=None, label_smoothing=0.0,
+                       trace=NULL_TRACE):
+        """Teacher-forced cross-entropy and its gradients: (loss, grads).
+
+        The decoder reads ``tgt_ids[:, :-1]`` and is scored on ``tgt_ids[:, 1:]``; the loss is
+        ``torch.nn.functional.cross_entropy(logits, labels, ignore_index=pad_id,
+        label_smoothing=label_smoothing)``: the mean over the labels that are not ``pad_id``
+        (see :func:`tutor.nn.loss.cross_entropy`). With ``pad_id``, source padding is masked
+        as keys in the encoder and in cross-attention, and decoder-input padding as keys in
+        the decoder (with the causal mask). ids are [batch, S] and [batch, T+1] (or 1-D).
+        Returns the loss (0-d array of the model's dtype) and ``grads`` with the keys, shapes
+        and dtype of :meth:`state_dict`. A recording ``trace`` gets the forward (as
+        :meth:`logits` records it, plus ``loss.*``) and each gradient as ``<name>.grad``.
+        Raises ShapeError / TutorError for bad ids.
+        """
+        from .backward import seq2seq_loss_and_grads
+        return seq2seq_loss_and_grads(self, src_ids, tgt_ids, pad_id=pad_id,
+                                      label_smoothing=label_smoothing, trace=trace)
 
     def generate(self, src_ids, max_new_tokens: int, *, bos_id: int = 0, eos_id: int | None = None,
                  src_key_padding_mask=None, use_cache: bool = True):
