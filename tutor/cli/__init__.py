@@ -120,3 +120,5 @@ register("transformer", "tutor.cli.transformer", "transformer",
          "Encoder and decoder together, to the next-token distribution; --weights for a real model.")
 register("scaling", "tutor.cli.scaling", "scaling",
          "Why attention divides by √dk: q·k spread, softmax saturation, gradients.")
+register("train", "tutor.cli.train", "train",
+         "Train a small encoder-decoder to reverse, copy or sort digits (NumPy backprop).")

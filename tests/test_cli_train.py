@@ -1,0 +1,190 @@
+"""`tutor train`: JSON figures, the recorded command, --resume bit for bit, Ctrl-C, errors,
+the loss curve."""
+
+import os
+import re
+import signal
+
+import numpy as np
+import pytest
+
+from tests.cli_helpers import invoke, invoke_json
+from tutor.cli.train import loss_curve
+from tutor.training.checkpoint import load_checkpoint
+from tutor.training.loop import Trainer
+
+SMALL = ["--dim", "8", "--heads", "2", "--layers", "1", "--ff", "16", "--batch-size", "8",
+         "--warmup", "5"]
+
+
+def test_json_gives_the_curve_and_final_figures(tmp_path):
+    out = str(tmp_path / "m.npz")
+    doc = invoke_json("train", "--task", "copy", "--steps", "12", "--seed", "3", "--output", out,
+                      *SMALL)
+    assert doc["task"] == "copy" and doc["steps"] == 12 and doc["seed"] == 3
+    assert doc["curve"]["step"] == list(range(1, 13)) and len(doc["curve"]["loss"]) == 12
+    assert doc["final_loss"] == doc["curve"]["loss"][-1]
+    assert doc["evaluations"]["step"] == [12]
+    assert doc["held_out_accuracy"] == doc["evaluations"]["accuracy"][-1]
+    assert doc["command"] == ["tutor", "train", "--task", "copy", "--steps", "12", "--seed", "3",
+                              "--output", out, "--batch-size", "8", "--warmup", "5", "--dim",
+                              "8", "--heads", "2", "--layers", "1", "--ff", "16", "--format",
+                              "json"]
+    saved = load_checkpoint(out)
+    assert saved.resumable and saved.step == 12 and saved.command == doc["command"]
+    assert saved.config["d_model"] == 8 and saved.config["task"] == "copy"
+
+
+def test_resume_continues_bit_for_bit(tmp_path):
+    whole, half = str(tmp_path / "whole.npz"), str(tmp_path / "half.npz")
+    invoke_json("train", "--steps", "16", "--output", whole, *SMALL)
+    invoke_json("train", "--steps", "8", "--output", half, *SMALL)
+    doc = invoke_json("train", "--resume", half, "--steps", "16")
+    assert doc["steps"] == 16 and len(doc["curve"]["loss"]) == 16
+    a, b = load_checkpoint(whole), load_checkpoint(half)
+    assert b.step == 16
+    for name in a.params:
+        assert a.params[name].tobytes() == b.params[name].tobytes(), name
+    assert a.history["loss"].tobytes() == b.history["loss"].tobytes()
+
+
+def test_weights_only_output_is_small_and_loads(tmp_path):
+    full, light = str(tmp_path / "full.npz"), str(tmp_path / "light.npz")
+    invoke_json("train", "--steps", "3", "--output", full, *SMALL)
+    invoke_json("train", "--steps", "3", "--output", light, "--weights-only", *SMALL)
+    assert os.path.getsize(light) < 0.6 * os.path.getsize(full)
+    assert not load_checkpoint(light).resumable
+    assert _error(["train", "--resume", light, "--steps", "6"], 1) == (
+        f"Error: --resume {light}: the file holds weights only (written with --weights-only), "
+        f"so training cannot go on from it")
+
+
+def test_plain_output_shows_progress_curve_and_accuracy(tmp_path):
+    result = invoke("train", "--steps", "10", "--output", str(tmp_path / "m.npz"),
+                    "--format", "plain", *SMALL)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("step 10/10  loss ")
+    assert "training loss (log scale)" in result.output
+    assert "Held-out exact-sequence accuracy: " in result.output
+    assert f"Saved in {tmp_path / 'm.npz'}" in result.output
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_go_on(tmp_path, monkeypatch):
+    out = str(tmp_path / "m.npz")
+    original = Trainer.train_step
+
+    def step_then_interrupt(self):
+        result = original(self)
+        if self.step == 4:
+            os.kill(os.getpid(), signal.SIGINT)                        # as Ctrl-C does
+        return result
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_interrupt)
+    result = invoke("train", "--steps", "10", "--output", out, "--format", "json", *SMALL)
+    assert result.exit_code == 130
+    assert (f"Stopped at step 4 of 10; the checkpoint is in {out}. Go on with:\n"
+            f"  tutor train --resume {out} --steps 10") in result.output
+    assert load_checkpoint(out).step == 4
+
+
+def test_default_output_is_named_after_the_task(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    invoke_json("train", "--task", "sort", "--steps", "2", *SMALL)
+    assert load_checkpoint(tmp_path / "sort.npz").config["task"] == "sort"
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--dim", "6", "--heads", "4"], "--heads"),
+    (["--steps", "0"], "--steps"),
+    (["--lr", "0"], "--lr"),
+    (["--task", "add"], "--task"),
+])
+def test_bad_options_are_usage_errors(tmp_path, args, option):
+    result = invoke("train", "--output", str(tmp_path / "m.npz"), *args)
+    assert result.exit_code == 2
+    assert option in result.output
+
+
+def test_resume_refuses_new_model_settings(tmp_path):
+    out = str(tmp_path / "m.npz")
+    invoke_json("train", "--steps", "2", "--output", out, *SMALL)
+    result = invoke("train", "--resume", out, "--dim", "16")
+    assert result.exit_code == 2
+    assert "expected no --dim with --resume" in result.output
+    result = invoke("train", "--resume", out, "--steps", "1")
+    assert result.exit_code == 2 and "expected at least the checkpoint's step 2" in result.output
+
+
+def test_resume_of_a_missing_or_foreign_file_is_one_line(tmp_path):
+    missing = str(tmp_path / "none.npz")
+    assert _error(["train", "--resume", missing], 1) == f"Error: --resume {missing}: no such file"
+    foreign = tmp_path / "weights.npz"
+    np.savez(foreign, w=np.zeros(3))
+    assert _error(["train", "--resume", str(foreign)], 1) == (
+        f"Error: --resume {foreign}: not a tutor checkpoint (no meta.json entry)")
+
+
+def test_diverging_loss_is_one_line_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    from tutor.nn.model import Seq2Seq
+
+    out = str(tmp_path / "m.npz")
+    original = Seq2Seq.loss_and_grads
+
+    def poisoned(self, src, tgt, **kwargs):
+        loss, grads = original(self, src, tgt, **kwargs)
+        return (np.float32(np.inf) if poisoned.calls == 3 else loss), grads
+
+    def counting(self, *args, **kwargs):
+        poisoned.calls += 1
+        return poisoned(self, *args, **kwargs)
+
+    poisoned.calls = 0
+    invoke_json("train", "--steps", "2", "--output", out, *SMALL)
+    monkeypatch.setattr(Seq2Seq, "loss_and_grads", counting)
+    assert _error(["train", "--resume", out, "--steps", "6"], 1) == (
+        f"Error: the loss became inf at step 5; the last good checkpoint, {out}, is at step 2. "
+        f"Lower --lr or raise --warmup")                               # 3rd step of the resumed run
+    assert load_checkpoint(out).step == 2
+
+
+def _error(argv, code):
+    import io
+    import contextlib
+
+    from tutor.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == code
+    lines = err.getvalue().strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_loss_curve_text():
+    assert loss_curve([10.0, 1.0, 0.1, 0.01] * 5, width=20, height=3) == [
+        " 10.0000 ┤█   █   █   █   █   ",
+        "         │██  ██  ██  ██  ██  ",
+        "  0.0100 ┤███▁███▁███▁███▁███▁",
+        "         └────────────────────",
+        "          step 1       step 20",
+    ]
+    assert loss_curve([]) == ["(no loss to plot)"]
+
+
+def test_help_states_the_library_defaults():
+    from tutor.training.loop import TrainConfig
+
+    text = " ".join(invoke("train", "--help").output.split())
+    defaults = TrainConfig()
+    for option, value in (("--steps N", defaults.steps), ("--seed S", defaults.seed),
+                          ("--batch-size B", defaults.batch_size), ("--lr LR", defaults.lr),
+                          ("--warmup N", defaults.warmup), ("--dim D", defaults.d_model),
+                          ("--heads H", defaults.nhead), ("--layers N", defaults.num_layers),
+                          ("--ff F", defaults.dim_feedforward),
+                          ("--label-smoothing E", 0)):
+        assert re.search(re.escape(option) + r"[^\[]*\[default: " + re.escape(str(value)) + r"\]",
+                         text), option
+    assert defaults.task == "reverse" and "[default: reverse]" in text

@@ -1,0 +1,327 @@
+"""tutor.training: the tasks and their held-out split, checkpoints, the loop (bit-identical
+resume, interruption, divergence), the schedule, unscaled attention by a change of variables."""
+
+import itertools
+import json
+import math
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+from tutor.errors import TutorError
+from tutor.nn.attention import scaled_dot_product_attention
+from tutor.nn.model import Seq2Seq
+from tutor.training import tasks
+from tutor.training.checkpoint import (Checkpoint, load_checkpoint, rng_from_state,
+                                       save_checkpoint)
+from tutor.training.loop import (TrainConfig, Trainer, TrainingDiverged, effective_params,
+                                 exact_match, learning_rate, train, trained_grads)
+
+TINY = dict(d_model=8, nhead=2, num_layers=1, dim_feedforward=16, batch_size=8, eval_every=5,
+            eval_size=20, checkpoint_every=5, warmup=5, lr=5e-3)
+
+
+# -- tasks --------------------------------------------------------------------------------
+
+def test_vocabulary_is_fixed():
+    assert tasks.VOCAB == ("<pad>", "<bos>", "<eos>", "0", "1", "2", "3", "4", "5", "6", "7",
+                           "8", "9")
+    assert (tasks.PAD_ID, tasks.BOS_ID, tasks.EOS_ID, tasks.DIGIT_OFFSET) == (0, 1, 2, 3)
+
+
+@pytest.mark.parametrize("task, expected", [("reverse", [3, 1, 4]), ("copy", [4, 1, 3]),
+                                            ("sort", [1, 3, 4])])
+def test_make_batch_pads_and_frames(task, expected):
+    digits = np.array([[4, 1, 3, 0, 0, 0, 0, 0], [7, 0, 0, 0, 0, 0, 0, 0]])
+    src, tgt = tasks.make_batch(task, digits, np.array([3, 1]))
+    assert src.tolist() == [[7, 4, 6], [10, 0, 0]]
+    assert tgt.tolist() == [[1, *(d + 3 for d in expected), 2], [1, 10, 2, 0, 0]]
+
+
+def test_sequence_index_numbers_every_sequence_once():
+    seqs = [np.array(s) for n in (1, 2, 3) for s in itertools.product(range(10), repeat=n)]
+    digits = np.zeros((len(seqs), 8), dtype=np.int64)
+    for row, s in enumerate(seqs):
+        digits[row, :len(s)] = s
+    lengths = np.array([len(s) for s in seqs])
+    index = tasks.sequence_index(digits, lengths)
+    assert index.tolist() == list(range(1, 1111))                      # "0" = 1, ..., "999" = 1110
+
+
+def test_held_out_share_per_length():
+    for n, expected in ((1, 0), (2, 7), (3, 62), (4, 626)):
+        all_ = np.array(list(itertools.product(range(10), repeat=n)))
+        digits = np.zeros((len(all_), 8), dtype=np.int64)
+        digits[:, :n] = all_
+        assert tasks.is_held_out(digits, np.full(len(all_), n)).sum() == expected
+
+
+def test_training_batches_and_held_out_sets_are_disjoint():
+    rng = np.random.default_rng(1)
+    digits, lengths = tasks.sample_digits(rng, 5000)
+    assert not tasks.is_held_out(digits, lengths).any()
+    assert set(np.unique(lengths)) == set(range(1, 9))
+    held_digits, held_lengths = tasks.sample_digits(rng, 500, held_out=True)
+    assert tasks.is_held_out(held_digits, held_lengths).all()
+    train_set = {tuple(d[:n]) for d, n in zip(digits, lengths)}
+    assert not train_set & {tuple(d[:n]) for d, n in zip(held_digits, held_lengths)}
+
+
+def test_held_out_set_is_fixed_by_its_seed():
+    a = tasks.held_out_set("sort", 50, seed=3)
+    b = tasks.held_out_set("sort", 50, seed=3)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], tasks.held_out_set("sort", 50, seed=4)[0])
+
+
+def test_bad_task_is_named():
+    with pytest.raises(TutorError, match="task must be one of reverse, copy, sort, got 'add'"):
+        tasks.make_batch("add", np.zeros((1, 8), dtype=np.int64), np.array([1]))
+
+
+def test_encode_and_decode():
+    assert tasks.encode_digits("3141").tolist() == [6, 4, 7, 4]
+    assert tasks.decode_ids([1, 6, 4, 2, 0]) == "<bos>31<eos><pad>"
+    with pytest.raises(TutorError, match="expected 1 to 8 digits, got '12a'"):
+        tasks.encode_digits("12a")
+
+
+# -- exact-sequence accuracy ----------------------------------------------------------------
+
+def test_exact_match_stops_at_eos():
+    tgt = np.array([[1, 5, 6, 2, 0], [1, 5, 6, 2, 0], [1, 5, 6, 2, 0], [1, 5, 6, 2, 0]])
+    predicted = np.array([[1, 5, 6, 2, 2, 2],                          # right, then eos repeated
+                          [1, 5, 7, 2, 2, 2],                          # a wrong digit
+                          [1, 5, 6, 6, 2, 2],                          # one digit too many
+                          [1, 5, 6, 5, 6, 5]])                         # never ends
+    assert exact_match(predicted, tgt).tolist() == [True, False, False, False]
+
+
+# -- schedule -------------------------------------------------------------------------------
+
+def test_learning_rate_is_the_papers_schedule_with_its_peak_given():
+    from tutor.nn.optim import NoamSchedule
+
+    config = TrainConfig(d_model=32, warmup=200, lr=(32 * 200) ** -0.5)
+    paper = NoamSchedule(32, 200)
+    for step in (1, 50, 199, 200, 201, 1000, 5000):
+        assert learning_rate(config, step) == pytest.approx(paper(step), rel=1e-12)
+    assert learning_rate(TrainConfig(lr=2e-3, warmup=200), 200) == pytest.approx(2e-3)
+    assert learning_rate(TrainConfig(lr=2e-3, warmup=200), 800) == pytest.approx(1e-3)
+
+
+# -- checkpoints ----------------------------------------------------------------------------
+
+def test_checkpoint_round_trip_without_pickle(tmp_path):
+    rng = np.random.default_rng(5)
+    rng.integers(0, 10, size=7)
+    ckpt = Checkpoint(params={"a.weight": np.arange(6, dtype=np.float32).reshape(2, 3)},
+                      config={"task": "sort", "lr": 0.1}, step=12, command=["tutor", "train"],
+                      history={"loss": np.array([2.0, 1.5])},
+                      optimizer={"step": np.asarray(12), "exp_avg.a": np.ones(3, np.float32)},
+                      rng_state=rng.bit_generator.state)
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, ckpt)
+    assert os.listdir(tmp_path) == ["c.npz"]                           # no temporary file left
+    with np.load(path, allow_pickle=False) as archive:                 # plain arrays only
+        assert sorted(archive.files) == ["history/loss", "meta.json", "optim/exp_avg.a",
+                                         "optim/step", "param/a.weight"]
+        meta = json.loads(str(archive["meta.json"]))
+    assert meta["command"] == ["tutor", "train"] and meta["step"] == 12 and meta["resumable"]
+    back = load_checkpoint(path)
+    assert back.params["a.weight"].dtype == np.float32
+    assert np.array_equal(back.params["a.weight"], ckpt.params["a.weight"])
+    assert back.optimizer["step"].dtype == np.int64 and int(back.optimizer["step"]) == 12
+    assert (back.config, back.step, back.command) == (ckpt.config, 12, ["tutor", "train"])
+    restored = rng_from_state(back.rng_state)
+    assert np.array_equal(restored.integers(0, 10**9, size=5), rng.integers(0, 10**9, size=5))
+
+
+def test_weights_only_checkpoint_cannot_resume(tmp_path):
+    ckpt = Checkpoint(params={"w": np.zeros(2)}, config={}, step=1,
+                      optimizer={"step": np.asarray(1)}, rng_state={"bit_generator": "PCG64"})
+    save_checkpoint(tmp_path / "w.npz", ckpt, weights_only=True)
+    back = load_checkpoint(tmp_path / "w.npz")
+    assert not back.resumable and back.optimizer is None
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not a zip", "not an .npz file"),
+    (None, "not a tutor checkpoint"),
+])
+def test_bad_checkpoint_files_are_named(tmp_path, content, message):
+    path = tmp_path / "bad.npz"
+    if content is None:
+        np.savez(path, x=np.zeros(2))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(TutorError, match=message):
+        load_checkpoint(path)
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    with pytest.raises(TutorError, match="no such file"):
+        load_checkpoint(tmp_path / "none.npz")
+
+
+# -- the loop -------------------------------------------------------------------------------
+
+def _assert_same_state(a: Checkpoint, b: Checkpoint):
+    assert a.step == b.step
+    assert a.params.keys() == b.params.keys()
+    for name in a.params:                                              # bit for bit
+        assert a.params[name].dtype == b.params[name].dtype
+        assert a.params[name].tobytes() == b.params[name].tobytes(), name
+    for name in a.optimizer:
+        assert np.asarray(a.optimizer[name]).tobytes() == np.asarray(b.optimizer[name]).tobytes()
+    assert a.rng_state == b.rng_state
+    for name in a.history:
+        assert a.history[name].tobytes() == b.history[name].tobytes(), name
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_resume_is_bit_identical(tmp_path, dtype):
+    full = train(TrainConfig(steps=20, dtype=dtype, **TINY))
+    half_path = tmp_path / "half.npz"
+    first = train(TrainConfig(steps=10, dtype=dtype, **TINY), checkpoint_path=half_path)
+    assert first.checkpoint.step == 10
+    resumed = train(TrainConfig(steps=20, dtype=dtype, **TINY),
+                    resume=load_checkpoint(half_path))
+    _assert_same_state(full.checkpoint, resumed.checkpoint)
+    assert full.accuracy == resumed.accuracy
+    assert full.checkpoint.params["generator.bias"].dtype == np.dtype(dtype)
+
+
+def test_stopping_early_writes_a_checkpoint_that_resumes(tmp_path):
+    path = tmp_path / "run.npz"
+    config = TrainConfig(steps=16, **{**TINY, "checkpoint_every": 100})
+    asked = []
+
+    def should_stop():
+        asked.append(1)
+        return len(asked) > 7                                          # after 7 steps
+
+    stopped = train(config, checkpoint_path=path, should_stop=should_stop)
+    assert stopped.interrupted and stopped.checkpoint.step == 7
+    on_disk = load_checkpoint(path)
+    assert on_disk.step == 7 and on_disk.history["loss"].size == 7
+    resumed = train(config, resume=on_disk)
+    _assert_same_state(train(config).checkpoint, resumed.checkpoint)
+
+
+def test_progress_callback_reports_every_step():
+    seen = []
+    train(TrainConfig(steps=10, **TINY), callback=seen.append)
+    assert [p.step for p in seen] == list(range(1, 11))
+    assert [p.evaluated for p in seen] == [i % 5 == 0 for i in range(1, 11)]
+    assert seen[0].accuracy is None and 0 <= seen[-1].accuracy <= 1
+    assert all(p.loss > 0 and p.tokens_per_second > 0 and p.total_steps == 10 for p in seen)
+    assert seen[-1].seconds_left == 0
+
+
+def test_loss_falls():
+    result = train(TrainConfig(steps=60, **TINY))
+    losses = result.losses
+    assert losses.shape == (60,)
+    assert losses[-10:].mean() < 0.9 * losses[:10].mean()
+    assert losses[-10:].mean() < math.log(tasks.VOCAB_SIZE)             # better than uniform
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "run.npz"
+    original = Seq2Seq.loss_and_grads
+    calls = []
+
+    def poisoned(self, *args, **kwargs):
+        calls.append(1)
+        loss, grads = original(self, *args, **kwargs)
+        return (np.float32(np.nan) if len(calls) == 8 else loss), grads
+
+    monkeypatch.setattr(Seq2Seq, "loss_and_grads", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"the loss became nan at step 8; the last good "
+                                               r"checkpoint, .*run\.npz, is at step 5"):
+        train(TrainConfig(steps=20, **TINY), checkpoint_path=path)
+    kept = load_checkpoint(path)
+    assert kept.step == 5 and np.isfinite(kept.history["loss"]).all()
+
+
+def test_resuming_a_weights_only_file_is_refused(tmp_path):
+    result = train(TrainConfig(steps=2, **TINY))
+    save_checkpoint(tmp_path / "w.npz", result.checkpoint, weights_only=True)
+    with pytest.raises(TutorError, match="weights only"):
+        Trainer(TrainConfig(steps=4, **TINY), resume=load_checkpoint(tmp_path / "w.npz"))
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"task": "add"}, "task must be one of"),
+    ({"steps": 0}, "steps must be a positive whole number"),
+    ({"lr": -1.0}, "lr must be a positive number"),
+    ({"d_model": 6, "nhead": 4}, "nhead=4 must divide d_model=6"),
+    ({"label_smoothing": 1.0}, r"label_smoothing must be in \[0, 1\)"),
+])
+def test_bad_settings_are_named(values, message):
+    with pytest.raises(TutorError, match=message):
+        TrainConfig(**values)
+
+
+# -- attention without 1/sqrt(d_k) -----------------------------------------------------------
+
+def test_scaled_attention_on_scaled_queries_is_unscaled_attention():
+    rng = np.random.default_rng(0)
+    q, k, v = rng.normal(size=(3, 2, 5, 16))
+    unscaled, _ = scaled_dot_product_attention(q, k, v, scale=1.0)
+    reparametrised, _ = scaled_dot_product_attention(q * math.sqrt(16), k, v)
+    np.testing.assert_allclose(reparametrised, unscaled, rtol=1e-12, atol=1e-12)
+
+
+def test_unscaled_gradients_match_finite_differences():
+    config = TrainConfig(dtype="float64", unscaled_attention=True, **TINY)
+    trainer = Trainer(config)
+    src, tgt = tasks.training_batch("reverse", np.random.default_rng(0), 4)
+
+    def loss_at(params):
+        return float(Seq2Seq(effective_params(params, config), config.model_config())
+                     .loss_and_grads(src, tgt, pad_id=0)[0])
+
+    params = trainer.params
+    loss, grads = trainer.model().loss_and_grads(src, tgt, pad_id=0)
+    grads = trained_grads(grads, config)
+    for name, index in (("transformer.encoder.layers.0.self_attn.in_proj_weight", (1, 3)),
+                        ("transformer.decoder.layers.0.multihead_attn.in_proj_bias", (2,)),
+                        ("transformer.decoder.layers.0.self_attn.in_proj_weight", (9, 0))):
+        h = 1e-6
+        plus = {k: v.copy() for k, v in params.items()}
+        minus = {k: v.copy() for k, v in params.items()}
+        plus[name][index] += h
+        minus[name][index] -= h
+        numeric = (loss_at(plus) - loss_at(minus)) / (2 * h)
+        assert grads[name][index] == pytest.approx(numeric, rel=1e-5, abs=1e-9), name
+
+
+def test_training_imports_neither_rich_nor_click():
+    import subprocess
+    import sys
+
+    code = ("import sys, tutor.training.loop, tutor.training.scaling, tutor.training.shipped; "
+            "print(sorted(m for m in ('rich', 'click', 'plotext') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.stdout.strip() == "[]"
+
+
+def test_package_exports_resolve():
+    import tutor.training as training
+
+    for name in training.__all__:
+        assert getattr(training, name) is not None, name
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    path = tmp_path / "run.npz"
+    train(TrainConfig(steps=2, **TINY), checkpoint_path=path)
+    with pytest.raises(TutorError, match="the checkpoint was trained with lr=0.005; a resumed "
+                                         "run keeps it, got lr=0.001"):
+        Trainer(TrainConfig(steps=4, **{**TINY, "lr": 1e-3}), resume=load_checkpoint(path))
+    Trainer(TrainConfig(steps=4, **{**TINY, "eval_size": 7}), resume=load_checkpoint(path))

@@ -1,0 +1,33 @@
+"""Training the toy models: the tasks (``reverse``, ``copy``, ``sort`` on digit sequences), the
+training loop, checkpoints, the scaling experiment, and the trained models shipped with tutor.
+
+Uses ``tutor.nn`` only (no Rich, no Click); the loop prints nothing and reports progress to a
+callback. Names are re-exported lazily, so importing this package is cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "TASKS": "tasks", "VOCAB": "tasks", "held_out_set": "tasks", "training_batch": "tasks",
+    "Checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
+    "Progress": "loop", "TrainConfig": "loop", "TrainResult": "loop", "Trainer": "loop",
+    "TrainingDiverged": "loop", "accuracy": "loop", "train": "loop",
+    "load_shipped_model": "shipped", "shipped_models": "shipped", "load_model": "shipped",
+    "ScalingRun": "scaling", "scaling_experiment": "scaling", "compare": "scaling",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,168 @@
+"""Checkpoints: one .npz file, written atomically (a temporary file, then a rename), read
+without pickle.
+
+Layout of the archive (every entry a plain NumPy array; no object arrays, so
+``np.load(..., allow_pickle=False)`` reads it):
+
+- ``param/<name>``: the model's parameters under ``Seq2Seq.state_dict()`` names;
+- ``optim/<path>``: the optimizer's arrays (Adam's moments, ...), when the checkpoint can resume;
+- ``history/<name>``: the loss of every step, the steps and accuracies of every evaluation;
+- ``meta.json``: a 0-d string array holding one JSON object: ``format``, ``version``, ``step``,
+  ``command`` (the exact command line, a JSON array of strings), ``config`` (every setting of the
+  run), ``rng`` (the training data generator's ``bit_generator.state``), ``optimizer`` (the
+  optimizer's state dict with each array replaced by ``{"array": "optim/<path>"}``), and
+  ``resumable``.
+
+A weights-only file (the shipped models) has the parameters, the history and ``meta.json``
+without ``rng`` and ``optimizer``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import TutorError
+from ..nn.params import load_npz
+from ..files import atomic_write
+
+FORMAT = "tutor-checkpoint"
+VERSION = 1
+MAX_CHECKPOINT_BYTES = 512 * 2 ** 20       # a checkpoint's arrays, checked before any is read
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to continue a run, or to use the trained model."""
+
+    params: dict[str, np.ndarray]
+    config: dict[str, Any]
+    step: int
+    command: list[str] = field(default_factory=list)
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    optimizer: dict[str, Any] | None = None      # the optimizer's state_dict(), arrays inside
+    rng_state: dict[str, Any] | None = None      # numpy Generator.bit_generator.state
+
+    @property
+    def resumable(self) -> bool:
+        return self.optimizer is not None and self.rng_state is not None
+
+
+# -- nested state <-> (JSON skeleton, arrays) -----------------------------------------------
+
+def _flatten(value, path: str, arrays: dict[str, np.ndarray]):
+    """JSON-able skeleton of ``value``; every array (NumPy scalars too, to keep their dtype)
+    goes into ``arrays`` under ``path`` and is replaced by ``{"array": path}``."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        arrays[path] = np.asarray(value)
+        return {"array": path}
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str) or "/" in key:
+                raise TutorError(f"optimizer state key {key!r} under {path!r} cannot be saved "
+                                 f"(expected a string without '/')")
+        return {"dict": {key: _flatten(item, f"{path}/{key}", arrays) for key, item in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return {"list": [_flatten(item, f"{path}/{i}", arrays) for i, item in enumerate(value)],
+                "tuple": isinstance(value, tuple)}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return {"value": value}
+    raise TutorError(f"optimizer state {path!r} has a value of type {type(value).__name__} "
+                     f"that cannot be saved without pickle")
+
+
+def _unflatten(skeleton, arrays: dict[str, np.ndarray], source: str):
+    try:
+        if "array" in skeleton:
+            return arrays[skeleton["array"]]
+        if "dict" in skeleton:
+            return {key: _unflatten(item, arrays, source) for key, item in skeleton["dict"].items()}
+        if "list" in skeleton:
+            items = [_unflatten(item, arrays, source) for item in skeleton["list"]]
+            return tuple(items) if skeleton.get("tuple") else items
+        return skeleton["value"]
+    except (KeyError, TypeError, AttributeError):
+        raise TutorError(f"{source}: the optimizer state in meta.json does not match the "
+                         f"file's arrays") from None
+
+
+# -- writing and reading --------------------------------------------------------------------
+
+def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint, *,
+                    weights_only: bool = False) -> None:
+    """Write ``checkpoint`` to ``path`` atomically (a temporary file beside it, then a rename),
+    so an interrupted write leaves the previous file whole. ``weights_only`` leaves out the
+    optimizer and RNG states (a smaller file that cannot resume)."""
+    arrays: dict[str, np.ndarray] = {f"param/{k}": np.asarray(v) for k, v in checkpoint.params.items()}
+    arrays.update({f"history/{k}": np.asarray(v) for k, v in checkpoint.history.items()})
+    meta = {"format": FORMAT, "version": VERSION, "step": int(checkpoint.step),
+            "command": [str(part) for part in checkpoint.command],
+            "config": checkpoint.config, "resumable": False}
+    if not weights_only and checkpoint.resumable:
+        meta["optimizer"] = _flatten(checkpoint.optimizer, "optim", arrays)
+        meta["rng"] = checkpoint.rng_state
+        meta["resumable"] = True
+    arrays["meta.json"] = np.array(json.dumps(meta))                   # 0-d <U string, no pickle
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
+
+
+def read_meta(arrays: dict[str, np.ndarray], source: str) -> dict[str, Any]:
+    """The parsed ``meta.json`` of a checkpoint's arrays, checked for format and version."""
+    raw = arrays.get("meta.json")
+    if raw is None or raw.dtype.kind != "U" or raw.ndim != 0:
+        raise TutorError(f"{source}: not a tutor checkpoint (no meta.json entry)")
+    try:
+        meta = json.loads(str(raw))
+    except json.JSONDecodeError as exc:
+        raise TutorError(f"{source}: meta.json is not valid JSON ({exc.msg})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise TutorError(f"{source}: not a tutor checkpoint (format {meta.get('format')!r})"
+                         if isinstance(meta, dict) else f"{source}: meta.json is not an object")
+    if meta.get("version") != VERSION:
+        raise TutorError(f"{source}: checkpoint version {meta.get('version')!r}, expected {VERSION}")
+    for key, kind in (("step", int), ("config", dict), ("command", list)):
+        if not isinstance(meta.get(key), kind):
+            raise TutorError(f"{source}: meta.json has no valid {key!r}")
+    return meta
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint` (never unpickles).
+
+    Raises TutorError naming the file when it is missing, not an .npz, not a tutor checkpoint,
+    of another version, or inconsistent.
+    """
+    source = os.fspath(path)
+    arrays = load_npz(path, max_bytes=MAX_CHECKPOINT_BYTES)
+    meta = read_meta(arrays, source)
+    params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
+    if not params:
+        raise TutorError(f"{source}: the checkpoint holds no parameters")
+    history = {k[len("history/"):]: v for k, v in arrays.items() if k.startswith("history/")}
+    optimizer = rng_state = None
+    if meta.get("resumable"):
+        optimizer = _unflatten(meta.get("optimizer"), arrays, source) if isinstance(
+            meta.get("optimizer"), dict) else None
+        rng_state = meta.get("rng")
+        if optimizer is None or not isinstance(rng_state, dict):
+            raise TutorError(f"{source}: marked resumable but the optimizer or RNG state is missing")
+    return Checkpoint(params=params, config=meta["config"], step=meta["step"],
+                      command=[str(part) for part in meta["command"]], history=history,
+                      optimizer=optimizer, rng_state=rng_state)
+
+
+def rng_from_state(state: dict[str, Any], source: str = "checkpoint") -> np.random.Generator:
+    """A Generator continuing exactly where the saved one stopped."""
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if name != "PCG64":
+        raise TutorError(f"{source}: expected a PCG64 random state, got {name!r}")
+    bit_generator = np.random.PCG64()
+    try:
+        bit_generator.state = state
+    except (TypeError, ValueError, KeyError) as exc:
+        raise TutorError(f"{source}: the random state cannot be restored ({exc})") from None
+    return np.random.Generator(bit_generator)

@@ -1,0 +1,424 @@
+"""The training loop: teacher forcing, Adam with warm-up, exact-sequence accuracy on held-out
+sequences, atomic checkpoints, bit-identical resume. It prints nothing: progress goes to a
+callback, and the caller decides what to show.
+
+Determinism: everything random in a run comes from one ``numpy.random.Generator`` seeded
+with ``config.seed`` (the initial weights, then the training batches, in that order); the
+held-out set has a generator of its own (:func:`~tutor.training.tasks.held_out_set`). A
+checkpoint stores the parameters, the optimizer's state, the generator's state and the step, so
+a resumed run performs exactly the operations the uninterrupted run would have, on the same
+numbers: the weights are equal bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import TutorError
+from ..nn.model import Seq2Seq
+from ..nn.params import TransformerConfig
+from . import tasks
+from .checkpoint import Checkpoint, rng_from_state, save_checkpoint
+from .threads import blas_threads
+
+MAX_STEPS = 1_000_000
+
+
+class TrainingDiverged(TutorError):
+    """The loss became NaN or infinite; training stopped without writing the bad weights."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run, in one place (saved in each checkpoint as JSON).
+
+    The defaults reach >= 99% held-out exact-sequence accuracy on ``reverse`` (see
+    ``benchmarks/bench_train.py``). ``lr`` is the peak learning rate: it rises linearly for
+    ``warmup`` steps, then falls as 1/sqrt(step), the schedule of Vaswani et al. (2017),
+    section 5.3, with the peak given directly instead of through d_model^-0.5.
+    ``unscaled_attention`` trains attention without its 1/sqrt(d_k) (see
+    :func:`effective_params`); ``qk_init_gain`` multiplies the initial query and key weights.
+    """
+
+    task: str = "reverse"
+    steps: int = 1500
+    seed: int = 0
+    batch_size: int = 64
+    d_model: int = 32
+    nhead: int = 2
+    num_layers: int = 2
+    dim_feedforward: int = 64
+    norm_first: bool = False
+    activation: str = "relu"
+    dtype: str = "float32"
+    lr: float = 2e-3
+    warmup: int = 200
+    beta1: float = 0.9
+    beta2: float = 0.98
+    eps: float = 1e-9
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    eval_every: int = 100
+    eval_size: int = 500
+    eval_seed: int = 0
+    checkpoint_every: int = 500
+    unscaled_attention: bool = False
+    qk_init_gain: float = 1.0
+
+    def __post_init__(self):
+        tasks.check_task(self.task)
+        for name in ("steps", "batch_size", "eval_every", "eval_size", "checkpoint_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise TutorError(f"{name} must be a positive whole number, got {value!r}")
+        if self.steps > MAX_STEPS:
+            raise TutorError(f"steps must be at most {MAX_STEPS:,}, got {self.steps:,}")
+        if not isinstance(self.warmup, int) or self.warmup < 0:
+            raise TutorError(f"warmup must be a whole number >= 0, got {self.warmup!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise TutorError(f"lr must be a positive number, got {self.lr}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise TutorError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.dtype not in ("float32", "float64"):
+            raise TutorError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if not (math.isfinite(self.qk_init_gain) and self.qk_init_gain > 0):
+            raise TutorError(f"qk_init_gain must be a positive number, got {self.qk_init_gain}")
+        self.model_config()                                            # checks d_model, nhead, ...
+
+    def model_config(self) -> TransformerConfig:
+        return TransformerConfig(self.d_model, self.nhead, self.num_layers, self.num_layers,
+                                 self.dim_feedforward, self.norm_first, self.activation)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "checkpoint") -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise TutorError(f"{source}: unknown training setting {unknown[0]!r}")
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise TutorError(f"{source}: invalid training settings ({exc})") from None
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The learning rate of ``step`` (1-based): lr * min(step / warmup, sqrt(warmup / step)).
+
+    The paper's schedule d_model^-0.5 * min(step^-0.5, step * warmup^-1.5) (Vaswani et al.
+    2017, eq. 3) is this with lr = (d_model * warmup)^-0.5.
+    """
+    if config.warmup == 0:
+        return config.lr
+    return config.lr * min(step / config.warmup, math.sqrt(config.warmup / step))
+
+
+# -- attention without 1/sqrt(d_k), by an exact change of variables -------------------------
+
+def _query_rows(params: dict[str, np.ndarray], config: TransformerConfig):
+    """(name, slice of the query rows) of every attention's packed in-projection."""
+    rows = slice(0, config.d_model)
+    return [(name, rows) for name in params if name.endswith(("in_proj_weight", "in_proj_bias"))]
+
+
+def effective_params(params: dict[str, np.ndarray], config: TrainConfig,
+                     out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The parameters the (scaled) engine runs with; written into ``out`` when given.
+
+    With ``unscaled_attention``, the trained parameters are those of a model whose attention
+    computes softmax(q k^T) without the 1/sqrt(d_k). That model equals the engine's scaled one
+    with the query projection (weights and bias) multiplied by sqrt(d_k) (d_k = d_model / nhead,
+    per head): (sqrt(d_k) q) k^T / sqrt(d_k) = q k^T. So the engine runs on these effective
+    parameters, and the chain rule gives the trained parameters' gradients:
+    dL/dW_q = sqrt(d_k) dL/dW_q' (:func:`trained_grads`). Exact, up to rounding.
+    """
+    if not config.unscaled_attention:
+        return params
+    gain = math.sqrt(config.d_model // config.nhead)
+    query_rows = _query_rows(params, config.model_config())
+    if out is None:                          # the other arrays are shared, not copied
+        out = dict(params)
+        out.update({name: params[name].copy() for name, _ in query_rows})
+    for name, rows in query_rows:
+        np.copyto(out[name], params[name])
+        out[name][rows] *= out[name].dtype.type(gain)
+    return out
+
+
+def trained_grads(grads: dict[str, np.ndarray], config: TrainConfig) -> dict[str, np.ndarray]:
+    """Gradients with respect to the trained parameters (see :func:`effective_params`);
+    updates ``grads`` in place."""
+    if not config.unscaled_attention:
+        return grads
+    gain = math.sqrt(config.d_model // config.nhead)
+    for name, rows in _query_rows(grads, config.model_config()):
+        grads[name][rows] *= grads[name].dtype.type(gain)
+    return grads
+
+
+def initial_params(config: TrainConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """PyTorch-style initialisation (see ``tutor.nn.params.init_params``) drawn from ``rng``;
+    ``qk_init_gain`` then multiplies the query and key rows of every in-projection."""
+    from ..nn.params import init_params, transformer_shapes
+
+    model_config = config.model_config()
+    shapes = Seq2Seq.head_shapes(tasks.VOCAB_SIZE, config.d_model)
+    shapes.update({f"transformer.{k}": v for k, v in transformer_shapes(model_config).items()})
+    params = init_params(shapes, rng, dtype=np.dtype(config.dtype))
+    if config.qk_init_gain != 1.0:
+        gain = np.dtype(config.dtype).type(config.qk_init_gain)
+        for name in params:
+            if name.endswith("in_proj_weight"):
+                params[name][:2 * config.d_model] *= gain
+    return params
+
+
+def build_model(params: dict[str, np.ndarray], config: TrainConfig) -> Seq2Seq:
+    """The Seq2Seq model the engine runs for these trained parameters."""
+    return Seq2Seq(effective_params(params, config), config.model_config())
+
+
+# -- evaluation ---------------------------------------------------------------------------
+
+def predict(model: Seq2Seq, src_ids: np.ndarray) -> np.ndarray:
+    """Greedy decoding of padded source ids [batch, n]: [batch, <= n + 3] ids starting with
+    ``<bos>``; a finished row repeats ``<eos>``."""
+    padding = src_ids == tasks.PAD_ID                                  # [B, n], True = padding
+    return model.generate(src_ids, max_new_tokens=src_ids.shape[1] + 1, bos_id=tasks.BOS_ID,
+                          eos_id=tasks.EOS_ID, src_key_padding_mask=padding)
+
+
+def _until_eos(row: np.ndarray) -> tuple[int, ...]:
+    ends = np.flatnonzero(row == tasks.EOS_ID)
+    return tuple(int(i) for i in (row[:ends[0] + 1] if ends.size else row))
+
+
+def exact_match(predicted: np.ndarray, tgt_ids: np.ndarray) -> np.ndarray:
+    """Whether each predicted sequence equals its target up to and including ``<eos>``:
+    [batch, m], [batch, n] -> [batch] bool (a prediction without ``<eos>`` is wrong)."""
+    return np.array([_until_eos(p[1:]) == _until_eos(t[1:]) and tasks.EOS_ID in p[1:]
+                     for p, t in zip(predicted, tgt_ids)], dtype=bool)
+
+
+def accuracy(model: Seq2Seq, src_ids: np.ndarray, tgt_ids: np.ndarray) -> float:
+    """Exact-sequence accuracy with greedy decoding: the fraction of sequences whose every
+    output token (and the ``<eos>`` after them) is right."""
+    return float(exact_match(predict(model, src_ids), tgt_ids).mean())
+
+
+# -- the loop -----------------------------------------------------------------------------
+
+@dataclass
+class Progress:
+    """What a progress callback receives after every step."""
+
+    step: int                   # steps done so far (1-based, counting earlier runs when resumed)
+    total_steps: int
+    loss: float                 # this step's training loss (mean over non-padding labels)
+    accuracy: float | None      # the latest held-out exact-sequence accuracy (None before any)
+    evaluated: bool             # whether the accuracy was measured at this step
+    tokens_per_second: float    # non-padding target tokens trained on per second (recent steps)
+    elapsed: float              # seconds in this run (not counting earlier runs)
+    seconds_left: float         # an estimate from the recent speed
+    learning_rate: float
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Checkpoint      # the final state (resumable)
+    accuracy: float             # held-out exact-sequence accuracy at the end
+    interrupted: bool           # stopped early by ``should_stop``
+    elapsed: float
+
+    @property
+    def losses(self) -> np.ndarray:
+        return self.checkpoint.history["loss"]
+
+
+# settings that do not change what a step computes, so a resumed run may set them anew
+_MAY_CHANGE_ON_RESUME = frozenset({"steps", "eval_every", "eval_size", "eval_seed",
+                                   "checkpoint_every"})
+
+
+class Trainer:
+    """One training run, new or resumed. Use :func:`train` unless you need the pieces."""
+
+    def __init__(self, config: TrainConfig, *, resume: Checkpoint | None = None,
+                 command: list[str] | None = None):
+        self.config = config
+        self.command = list(command or [])
+        if resume is None:
+            self.rng = np.random.default_rng(config.seed)
+            self.params = initial_params(config, self.rng)
+            self.optimizer = _new_optimizer(self.params, config)
+            self.step = 0
+            self.history = {"loss": np.zeros(0), "eval_step": np.zeros(0, dtype=np.int64),
+                            "eval_accuracy": np.zeros(0)}
+        else:
+            if not resume.resumable:
+                raise TutorError("the checkpoint holds weights only (no optimizer or random "
+                                 "state), so training cannot resume from it")
+            saved = TrainConfig.from_dict(resume.config).to_dict()
+            for name, value in config.to_dict().items():
+                if name not in _MAY_CHANGE_ON_RESUME and saved[name] != value:
+                    raise TutorError(f"the checkpoint was trained with {name}={saved[name]!r}; "
+                                     f"a resumed run keeps it, got {name}={value!r}")
+            self.rng = rng_from_state(resume.rng_state)
+            self.params = {k: v.copy() for k, v in resume.params.items()}
+            self.optimizer = _new_optimizer(self.params, config)
+            self.optimizer.load_state_dict(resume.optimizer)
+            self.step = resume.step
+            self.history = {k: np.asarray(v).copy() for k, v in resume.history.items()}
+            if resume.step > config.steps:
+                raise TutorError(f"the checkpoint is at step {resume.step}, past --steps "
+                                 f"{config.steps}")
+        # the engine's model: over the trained arrays themselves (updated in place by the
+        # optimizer), or over their effective copies for unscaled attention
+        self._model = build_model(self.params, config)
+        self.eval_src, self.eval_tgt = tasks.held_out_set(config.task, config.eval_size,
+                                                          seed=config.eval_seed)
+
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(params={k: v.copy() for k, v in self.params.items()},
+                          config=self.config.to_dict(), step=self.step, command=self.command,
+                          history={k: v.copy() for k, v in self.history.items()},
+                          optimizer=self.optimizer.state_dict(),
+                          rng_state=self.rng.bit_generator.state)
+
+    def model(self) -> Seq2Seq:
+        """The model with the current weights (shares their arrays: do not modify them)."""
+        if self.config.unscaled_attention:
+            effective_params(self.params, self.config, out=self._model.params)
+        return self._model
+
+    def evaluate(self) -> float:
+        return accuracy(self.model(), self.eval_src, self.eval_tgt)
+
+    def train_step(self) -> tuple[float, int]:
+        """One step: a batch, the loss and gradients, the update. Returns (loss, labels).
+        Raises TrainingDiverged, before updating, if the loss is not finite."""
+        config = self.config
+        src_ids, tgt_ids = tasks.training_batch(config.task, self.rng, config.batch_size)
+        model = self.model()
+        loss, grads = model.loss_and_grads(src_ids, tgt_ids, pad_id=tasks.PAD_ID,
+                                           label_smoothing=config.label_smoothing)
+        loss = float(loss)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"the loss became {loss} at step {self.step + 1}")
+        grads = trained_grads(grads, config)
+        self.optimizer.step(grads)                                     # in place, lr of step + 1
+        self.step += 1
+        return loss, int((tgt_ids[:, 1:] != tasks.PAD_ID).sum())
+
+    def run(self, *, checkpoint_path=None, callback: Callable[[Progress], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> TrainResult:
+        """Train up to ``config.steps`` with one BLAS thread (see tutor.training.threads);
+        see :func:`train`."""
+        with blas_threads(1):
+            return self._run(checkpoint_path, callback, should_stop)
+
+    def _run(self, checkpoint_path, callback, should_stop) -> TrainResult:
+        config = self.config
+        start = time.perf_counter()
+        recent: list[tuple[float, int]] = []                           # (seconds, labels) per step
+        latest = (float(self.history["eval_accuracy"][-1])
+                  if self.history["eval_accuracy"].size else None)
+        losses = list(self.history["loss"])
+        eval_steps, eval_accs = list(self.history["eval_step"]), list(self.history["eval_accuracy"])
+        saved_step = self.step if checkpoint_path else None
+        interrupted = False
+        while self.step < config.steps:
+            if should_stop is not None and should_stop():
+                interrupted = True
+                break
+            tick = time.perf_counter()
+            try:
+                loss, labels = self.train_step()
+            except TrainingDiverged as exc:
+                self._sync_history(losses, eval_steps, eval_accs)
+                where = (f"; the last good checkpoint, {checkpoint_path}, is at step {saved_step}"
+                         if saved_step is not None and saved_step > 0
+                         else "; no checkpoint was written")
+                raise TrainingDiverged(f"{exc}{where}. Lower --lr or raise --warmup") from None
+            losses.append(loss)
+            evaluated = self.step % config.eval_every == 0 or self.step == config.steps
+            if evaluated:
+                latest = self.evaluate()
+                eval_steps.append(self.step)
+                eval_accs.append(latest)
+            recent.append((time.perf_counter() - tick, labels))
+            del recent[:-50]
+            seconds = sum(s for s, _ in recent)
+            if checkpoint_path and self.step % config.checkpoint_every == 0:
+                self._sync_history(losses, eval_steps, eval_accs)
+                save_checkpoint(checkpoint_path, self.checkpoint())
+                saved_step = self.step
+            if callback is not None:
+                per_step = seconds / len(recent)
+                callback(Progress(
+                    step=self.step, total_steps=config.steps, loss=loss, accuracy=latest,
+                    evaluated=evaluated,
+                    tokens_per_second=sum(n for _, n in recent) / seconds if seconds else 0.0,
+                    elapsed=time.perf_counter() - start,
+                    seconds_left=per_step * (config.steps - self.step),
+                    learning_rate=learning_rate(config, self.step)))
+        self._sync_history(losses, eval_steps, eval_accs)
+        final = self.checkpoint()
+        if checkpoint_path:
+            save_checkpoint(checkpoint_path, final)
+        if latest is None or (not interrupted and eval_steps and eval_steps[-1] != self.step):
+            latest = self.evaluate()
+        return TrainResult(checkpoint=final, accuracy=latest, interrupted=interrupted,
+                           elapsed=time.perf_counter() - start)
+
+    def _sync_history(self, losses, eval_steps, eval_accs):
+        self.history = {"loss": np.array(losses, dtype=np.float64),
+                        "eval_step": np.array(eval_steps, dtype=np.int64),
+                        "eval_accuracy": np.array(eval_accs, dtype=np.float64)}
+
+
+class _Schedule:
+    """``config``'s learning rate as a function of the step, for the optimizer."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+
+    def __call__(self, step: int) -> float:
+        return learning_rate(self.config, step)
+
+
+def _new_optimizer(params, config: TrainConfig):
+    """Adam (AdamW when ``weight_decay`` > 0) over ``params``, updating them in place."""
+    from ..nn.optim import Adam, AdamW
+
+    kind = AdamW if config.weight_decay > 0 else Adam
+    return kind(params, lr=_Schedule(config), betas=(config.beta1, config.beta2), eps=config.eps,
+                weight_decay=config.weight_decay)
+
+
+def train(config: TrainConfig, *, resume: Checkpoint | None = None, checkpoint_path=None,
+          command: list[str] | None = None, callback: Callable[[Progress], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Train a Seq2Seq model on ``config.task`` until step ``config.steps``.
+
+    A new run draws its initial weights and then its batches from
+    ``numpy.random.default_rng(config.seed)``; ``resume`` (a resumable
+    :class:`~tutor.training.checkpoint.Checkpoint`) continues one bit for bit. Every
+    ``config.checkpoint_every`` steps, and at the end, the state is written to
+    ``checkpoint_path`` atomically. ``callback(progress)`` is called after every step (see
+    :class:`Progress`); ``should_stop()`` is asked before every step, and a true answer ends
+    the run early (``result.interrupted``) with its checkpoint written.
+
+    Raises TrainingDiverged when the loss becomes NaN or infinite (nothing is written then:
+    the file at ``checkpoint_path`` keeps the last good state), TutorError for bad settings or
+    a checkpoint that cannot resume.
+    """
+    return Trainer(config, resume=resume, command=command).run(
+        checkpoint_path=checkpoint_path, callback=callback, should_stop=should_stop)
