@@ -33,6 +33,10 @@ MIN_SAMPLES, MAX_SAMPLES = 10, 20000   # random queries per dk
 MIN_KEYS, MAX_KEYS = 2, 64             # keys per query
 MAX_ELEMENTS = 30_000_000  # samples x keys x the largest dk: the random keys drawn for one dk
 
+# --- tutor generate (the decoding library checks the same limits) -------------------------
+MAX_BEAM_SIZE = 16         # --beam: wider makes each step's table of live beams unreadable
+MAX_NEW_TOKENS = 1024      # --max-new-tokens: far beyond the toy models' answers
+
 # --- a lesson's examples (they must read well in 80 columns) --------------------------------
 MAX_LESSON_WORDS = 8       # the learner's own sentence
 MAX_LESSON_DIM = 8         # d_model of a lesson's example
