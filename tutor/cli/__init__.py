@@ -122,3 +122,5 @@ register("scaling", "tutor.cli.scaling", "scaling",
          "Why attention divides by √dk: q·k spread, softmax saturation, gradients.")
 register("train", "tutor.cli.train", "train",
          "Train a small encoder-decoder to reverse, copy or sort digits (NumPy backprop).")
+register("generate", "tutor.cli.generate", "generate",
+         "How a model writes one token at a time: greedy, sampling, beam search, the cache.")

@@ -85,8 +85,9 @@ class DocumentBuilder:
         return step
 
     def document(self, command: str, title: str, tokens: list[str], settings: dict, *,
-                 subtitle: str = "", notes: list[str] | None = None) -> Document:
+                 subtitle: str = "", notes: list[str] | None = None,
+                 result: dict | None = None) -> Document:
         arrays = {name: self.trace.steps[name] for name in self.trace.steps}
         return Document(command, title, list(tokens), self.steps, arrays, settings,
-                        notes or [], subtitle=subtitle)
+                        notes or [], subtitle=subtitle, result=result or {})
 

@@ -83,6 +83,7 @@ class Document:
     settings: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     subtitle: str = ""                 # the line under the title; by default the sizes
+    result: dict = field(default_factory=dict)   # the run's answer as plain JSON data (generate)
 
 
 def factor(text: str) -> str:

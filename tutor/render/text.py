@@ -40,6 +40,7 @@ def to_json(doc: Document, steps: list[Step] | None = None) -> str:
             for s in (steps or doc.steps)
         ],
         "notes": doc.notes,
+        **({"result": doc.result} if doc.result else {}),
     }
     return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False)
 
