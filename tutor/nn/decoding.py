@@ -237,7 +237,7 @@ class Sampling:
         """The distribution sampled from: [B, V] logits -> [B, V] probabilities, zero outside
         the kept tokens. Records ``scaled``, ``kept``, ``sample_probs``."""
         logits = np.asarray(logits)
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", divide="ignore"):
             scaled = logits / self.temperature                         # [B, V]
         if not np.all(np.isfinite(scaled[np.isfinite(logits)])):
             raise SettingError("temperature", f"temperature {self.temperature} is too small "

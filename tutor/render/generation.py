@@ -195,7 +195,9 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
         worked = [f"so far: {tok.join(prefix)}"]
         entry = {"step": t, "so_far": {"ids": [int(i) for i in prefix],
                                        "tokens": [tok(i) for i in prefix]},
-                 "candidates": candidates, "attention": attention}
+                 "candidates": candidates,
+                 "candidates_from": "the sampled distribution" if sampling else "the model",
+                 "attention": attention}
         if beam:
             beams = np.asarray(w[f"step.{t}.beams"])
             logp = np.asarray(w[f"step.{t}.beam_logprobs"])
@@ -228,7 +230,8 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
                               f"kept; the model's p = {w.fmt(p_model, False)})")
             else:
                 worked.append(f"chose {tok(choice)!r} (p = {w.fmt(p_model, False)})")
-            entry["chosen"] = {"id": choice, "token": tok(choice), "probability": p_model}
+            entry["chosen"] = {"id": choice, "token": tok(choice), "probability": p_model,
+                               **({"sampled_probability": p_drawn} if sampling else {})}
         worked.append(reads)
         if explain or not info.get("use_cache", True):
             lines, cache = _cache_lines(w, t, info, len(prefix))
