@@ -199,3 +199,38 @@ def test_the_next_word_text_does_not_call_a_given_model_untrained(tmp_path):
     flat = lambda text: " ".join(text.replace("│", " ").split())       # noqa: E731
     assert "The model is untrained" in flat(plain)
     assert "The model is untrained" not in flat(given) and "With your weights" in flat(given)
+
+
+def _encoder_only_files(tmp_path, norm: bool):
+    """An nn.TransformerEncoder state dict (names layers.*, norm.*) and vectors for it."""
+    from tutor import TransformerEncoder
+    model = TransformerEncoder.random(4, 2, 2, 8, norm=norm, seed=3)
+    np.savez(tmp_path / "enc.npz", **model.state_dict())
+    src = np.random.default_rng(4).standard_normal((2, 3, 4))
+    np.save(tmp_path / "src.npy", src)
+    return model, src
+
+
+@pytest.mark.parametrize("norm", [True, False])
+def test_encode_reads_an_encoder_only_state_dict(tmp_path, norm):
+    """Issue 12 item 2: `tutor encode --weights` loads nn.TransformerEncoder state dicts (with
+    and without the final norm) and gives what the engine's TransformerEncoder gives (which the
+    golden files check against PyTorch). Before, the file was refused."""
+    model, src = _encoder_only_files(tmp_path, norm)
+    result = run("encode", "--weights", str(tmp_path / "enc.npz"), "--heads", "2",
+                 "--src-vectors", str(tmp_path / "src.npy"), "--output", str(tmp_path / "m.npy"))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "m.npy"), model.encode(src), atol=1e-12)
+    # the last step says where the memory comes from
+    assert ("no final norm" in result.output) is (not norm)
+
+
+def test_encoder_only_state_dict_is_refused_by_transformer_with_what_to_use(tmp_path):
+    _encoder_only_files(tmp_path, True)
+    np.save(tmp_path / "tgt.npy", np.zeros((2, 2, 4)))
+    result = run("transformer", "--weights", str(tmp_path / "enc.npz"), "--heads", "2",
+                 "--src-vectors", str(tmp_path / "src.npy"), "--tgt-vectors",
+                 str(tmp_path / "tgt.npy"))
+    assert result.exit_code == 2
+    assert "--weights" in result.output and "nn.TransformerEncoder alone" in result.output
+    assert "tutor encode" in result.output and "Traceback" not in result.output

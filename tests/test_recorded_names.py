@@ -94,7 +94,8 @@ def _stacks():
     for model in _models():
         c = model.config
         for detail in ("summary", "full"):
-            for kwargs, labels in (({"tokens": TOKENS}, True), ({"vectors": np.ones((2, 3, 4))}, False)):
+            for kwargs, labels in (({"tokens": TOKENS}, True),
+                                   ({"vectors": np.ones((2, 3, 4))}, False)):
                 recording = stack.encode(model, **kwargs)
                 runs.append((recording, lambda t, r=recording, d=detail, s=labels, c=c:
                              stack_render.encode_document(
@@ -143,7 +144,8 @@ def _generation():
 def all_runs():
     """(walkthrough name, recording, render function or None) for every walkthrough, with
     the options that change what it records."""
-    runs = [_attention(), _attention(causal=True, scaled=False), _attention(scaled=False, posenc="sinusoidal"),
+    runs = [_attention(), _attention(causal=True, scaled=False),
+            _attention(scaled=False, posenc="sinusoidal"),
             _attention(heads=2, causal=True, scaled=False, posenc="sinusoidal"),
             _attention(multi_head_form=True), _multihead(1), _multihead(2), _word_order(),
             _table(), _table(x=X), _table(learned=True, rng=np.random.default_rng(0)),

@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Transformer": "tutor.nn.model",
+    "TransformerEncoder": "tutor.nn.stacks",
+    "TransformerDecoder": "tutor.nn.stacks",
     "Seq2Seq": "tutor.nn.model",
     "TransformerConfig": "tutor.nn.params",
     "Trace": "tutor.trace",

@@ -8,7 +8,8 @@ import click
 from tutor.limits import MAX_DIM
 
 from .common import calculator_options, tutor_command
-from .model_options import (build_model, match_dtype, save_results, stack_options, width_from_vectors)
+from .model_options import (build_model, match_dtype, save_results, stack_options,
+                            width_from_vectors)
 from .output import show_document
 from .usage import check_limit, usage_error
 from .values import parse_sentence, read_vectors
@@ -55,7 +56,8 @@ def encode(sentence, src_vectors, weights, heads, layers, dim, ff, norm_first, a
         raise usage_error("SENTENCE", "expected a sentence or --src-vectors, got neither")
     tokens = parse_sentence("SENTENCE", sentence) if sentence is not None else None
     dim = width_from_vectors(weights, dim, "--src-vectors", src_vectors)
-    model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed)
+    model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed,
+                        encoder_only=True)
     d_model = model.config.d_model
     if tokens:
         check_limit("--dim", d_model, MAX_DIM, "a width")                   # a word's vector
@@ -72,5 +74,6 @@ def encode(sentence, src_vectors, weights, heads, layers, dim, ff, norm_first, a
                 "weights": "file" if weights else f"random (seed {seed})"}
     doc = encode_document(recording.trace, recording.tokens, precision=output.precision,
                           n_layers=c.num_encoder_layers, norm_first=c.norm_first, detail=detail,
-                          sentence=bool(tokens), settings=settings)
+                          sentence=bool(tokens), settings=settings,
+                          final_norm=getattr(model, "has_norm", True))
     show_document(output, doc, step=step)

@@ -18,7 +18,8 @@ def stack_options(command):
     --save-weights, --output, --detail: shared by `tutor encode` and `tutor transformer`."""
     decorators = [
         click.option("--weights", type=str, default=None, metavar="FILE",
-                     help="A real model: an .npz of PyTorch nn.Transformer state-dict names; "
+                     help="A real model: an .npz or .safetensors file of PyTorch state-dict "
+                          "names (nn.Transformer; for encode also nn.TransformerEncoder); "
                           "widths and layer counts are read from the shapes."),
         click.option("--heads", type=int, default=None, metavar="H",
                      help="Attention heads, must divide d_model. [default: 2; required with "
@@ -30,8 +31,9 @@ def stack_options(command):
         click.option("--ff", type=int, default=None, metavar="F",
                      help=f"Feed-forward width, 1-{MAX_FF}. [default: 2×d_model; random model only]"),
         click.option("--norm-first", is_flag=True, help="Pre-norm: x + sublayer(norm(x))."),
-        click.option("--activation", type=click.Choice(["relu", "gelu"]), default="relu",
-                     show_default=True, help="Feed-forward activation."),
+        click.option("--activation", type=click.Choice(["relu", "gelu", "gelu_tanh"]), default="relu",
+                     show_default=True, help="Feed-forward activation (gelu_tanh: GELU with "
+                                             "approximate='tanh')."),
         click.option("--eps", type=float, default=1e-5, show_default=True, metavar="E",
                      help="Layer-norm epsilon (> 0)."),
         click.option("--save-weights", type=str, default=None,
@@ -48,11 +50,17 @@ def stack_options(command):
     return command
 
 
-def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed):
+def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed, *,
+                encoder_only: bool = False):
     """The Transformer to run: loaded from --weights, or random from --seed. Limits are checked
-    before anything is allocated; a file of the wrong shape names the parameter (exit 1)."""
+    before anything is allocated; a file of the wrong shape names the parameter (exit 1).
+    With ``encoder_only`` (``tutor encode``) an ``nn.TransformerEncoder`` state dict loads as a
+    :class:`~tutor.nn.stacks.TransformerEncoder`; any other kind of state dict that cannot run
+    here is a usage error naming --weights."""
     from tutor.errors import TutorError
     from tutor.nn.model import Transformer
+    from tutor.nn.params import state_dict_kind
+    from tutor.nn.stacks import TransformerEncoder
     from tutor.weightfiles import load_weights
 
     from .usage import check_limit, note_input, quote, usage_error
@@ -69,7 +77,7 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
                 raise usage_error(option, "expected no size with --weights (they are read from "
                                           f"the file), got {option} {value}")
         if not os.path.isfile(weights):
-            raise usage_error("--weights", f"expected an existing .npz file, got {quote(weights, 60)}")
+            raise usage_error("--weights", f"expected an existing .npz or .safetensors file, got {quote(weights, 60)}")
         if heads is None:                                              # as nn.Transformer's nhead
             raise usage_error("--heads", "expected the number of heads the --weights model "
                                          "was made with (a state dict does not record it), "
@@ -79,7 +87,15 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
             state = load_weights(weights, max_bytes=MAX_WEIGHTS_BYTES)
         except TutorError as exc:                                      # name the option too
             raise TutorError(f"--weights {exc}") from None
-        key = "encoder.layers.0.self_attn.in_proj_weight"
+        kind = state_dict_kind(state)
+        if kind == "decoder" or (kind == "encoder" and not encoder_only):
+            needs = ("tutor encode" if kind == "encoder" else "the Python API "
+                     "(tutor.TransformerDecoder)")
+            raise usage_error("--weights", f"expected an nn.Transformer state dict, got one of "
+                                           f"an nn.Transformer{kind.capitalize()} alone in "
+                                           f"{quote(weights, 60)} (use {needs})")
+        key = ("layers.0.self_attn.in_proj_weight" if kind == "encoder"
+               else "encoder.layers.0.self_attn.in_proj_weight")
         if key in state and state[key].ndim == 2:
             d_model = state[key].shape[1]
             if d_model > MAX_MODEL_DIM:
@@ -89,7 +105,8 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
                 raise usage_error("--heads", f"expected a number that divides d_model {d_model} "
                                              f"(from --weights), got {heads}")
         try:
-            return Transformer.from_state_dict(state, heads, norm_first=norm_first,
+            cls = TransformerEncoder if kind == "encoder" else Transformer
+            return cls.from_state_dict(state, heads, norm_first=norm_first,
                                                activation=activation, layer_norm_eps=eps)
         except TutorError as exc:                                      # name the file too
             raise TutorError(f"--weights {weights}: {exc}") from None

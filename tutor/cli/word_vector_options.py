@@ -1,5 +1,6 @@
 """X for a command: the sentence's words with their vectors, from --embeddings, --embed or
-the word-vector rule of :mod:`tutor.walkthroughs.word_vectors`. Mistakes are usage errors naming the option."""
+the word-vector rule of :mod:`tutor.walkthroughs.word_vectors`. Mistakes are usage errors
+naming the option."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ _EXPORTS = {
     "relu": "functional", "softmax": "functional",
     "causal_float_mask": "masks", "causal_mask": "masks",
     "Seq2Seq": "model", "Transformer": "model",
+    "TransformerDecoder": "stacks", "TransformerEncoder": "stacks",
     "TransformerConfig": "params",
     "init_learned_encoding": "posenc", "learned_encoding": "posenc",
     "sinusoidal_encoding": "posenc",

@@ -18,7 +18,9 @@ def scaled_dot_product_attention(q, k, v, mask=None, *, scale=None, chunk_size=N
 
     ``mask`` is boolean (True = not allowed) or additive float, broadcastable to the scores.
     ``scale`` defaults to 1/sqrt(d_k); pass 1.0 to see attention without scaling. A query whose
-    keys are all masked gets weights of zero and an output of zero (PyTorch gives NaN).
+    keys are all masked gets weights of zero and an output of zero; PyTorch's
+    ``scaled_dot_product_attention`` outputs zero there too, while ``torch.softmax`` alone and
+    ``nn.MultiheadAttention(need_weights=True)`` give NaN.
     ``chunk_size`` (fast path only; a recording trace shows the full weights instead) goes
     through the keys that many at a time, so memory grows linearly with the number of keys;
     it returns (out, None).
@@ -142,24 +144,184 @@ class KVCache:
         return self._k[:, :, :self.length], self._v[:, :, :self.length]
 
 
-def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=None,
-                         key_padding_mask=None, cache: KVCache | None = None, chunk_size=None,
-                         trace=NULL_TRACE):
-    """MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W_O^T + b_O,
-    head_i = Attention(Q W_Q,i, K W_K,i, V W_V,i), as ``torch.nn.MultiheadAttention``.
+# The names a ``torch.nn.MultiheadAttention`` state dict can hold, and the options that make them.
+MHA_PARAMETERS = {
+    "in_proj_weight": "[3*d_model, d_model], packed q, k, v projections",
+    "q_proj_weight": "[d_model, d_model] (kdim/vdim differ from d_model)",
+    "k_proj_weight": "[d_model, kdim]",
+    "v_proj_weight": "[d_model, vdim]",
+    "in_proj_bias": "[3*d_model] (absent with bias=False)",
+    "out_proj.weight": "[d_model, d_model]",
+    "out_proj.bias": "[d_model] (absent with bias=False)",
+    "bias_k": "[1, 1, d_model] (add_bias_kv=True)",
+    "bias_v": "[1, 1, d_model] (add_bias_kv=True)",
+}
 
-    ``params`` holds PyTorch's names: ``in_proj_weight`` [3*d_model, d_model] (rows: q, k, v),
-    ``in_proj_bias`` [3*d_model], ``out_proj.weight`` [d_model, d_model], ``out_proj.bias``.
-    Inputs are [batch, n, d_model]. Returns (out [batch, n_q, d_model],
-    weights [batch, n_head, n_q, n_k]): the weights of every head, never only their average.
+
+def _check_mha_params(params, d_model: int, kdim: int, vdim: int, n_head: int) -> None:
+    """Every name of ``params`` is one multi_head_attention uses, with PyTorch's shape."""
+    from ..errors import ParameterError
+
+    names = set(params)
+    unknown = sorted(names - set(MHA_PARAMETERS))
+    if unknown:
+        raise ParameterError(f"unexpected parameter {unknown[0]!r} for multi-head attention; "
+                             f"expected names of nn.MultiheadAttention: {', '.join(MHA_PARAMETERS)}")
+    separate = {"q_proj_weight", "k_proj_weight", "v_proj_weight"}
+    if "in_proj_weight" in names:
+        if names & separate:
+            raise ParameterError(f"parameter {sorted(names & separate)[0]!r} given with "
+                                 "'in_proj_weight'; expected one or the other")
+        expected = {"in_proj_weight": (3 * d_model, d_model)}
+    elif names & separate:
+        missing = sorted(separate - names)
+        if missing:
+            raise ParameterError(f"parameter {missing[0]!r} is missing; separate projections "
+                                 "need all of q_proj_weight, k_proj_weight, v_proj_weight")
+        expected = {"q_proj_weight": (d_model, d_model), "k_proj_weight": (d_model, kdim),
+                    "v_proj_weight": (d_model, vdim)}
+    else:
+        raise ParameterError("parameter 'in_proj_weight' is missing (or q_proj_weight, "
+                             "k_proj_weight, v_proj_weight)")
+    if "out_proj.weight" not in names:
+        raise ParameterError(f"parameter 'out_proj.weight' is missing; expected shape "
+                             f"{(d_model, d_model)}")
+    if ("bias_k" in names) != ("bias_v" in names):
+        given, absent = ("bias_k", "bias_v") if "bias_k" in names else ("bias_v", "bias_k")
+        raise ParameterError(f"parameter {absent!r} is missing; {given!r} (add_bias_kv=True) "
+                             "needs both")
+    expected.update({"in_proj_bias": (3 * d_model,), "out_proj.weight": (d_model, d_model),
+                     "out_proj.bias": (d_model,), "bias_k": (1, 1, d_model),
+                     "bias_v": (1, 1, d_model)})
+    for name in names:
+        shape = np.shape(params[name])
+        if shape != expected[name]:
+            raise ParameterError(f"parameter {name!r} has shape {shape}, expected {expected[name]}")
+    if n_head < 1 or d_model % n_head:
+        raise ParameterError(f"n_head={n_head} must divide d_model={d_model}")
+
+
+def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=None,
+                         key_padding_mask=None, need_weights: bool = True,
+                         average_attn_weights: bool = False, is_causal: bool = False,
+                         add_zero_attn: bool = False, batch_first: bool = True,
+                         cache: KVCache | None = None, chunk_size=None, trace=NULL_TRACE):
+    """MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W_O^T + b_O,
+    head_i = Attention(Q W_Q,i, K W_K,i, V W_V,i), as ``torch.nn.MultiheadAttention`` computes
+    it (``torch.nn.functional.multi_head_attention_forward``, eval mode).
+
+    ``params`` holds the names of ``nn.MultiheadAttention(...).state_dict()``, each used or
+    refused: ``in_proj_weight`` [3E, E] (rows: q, k, v) or, when kdim/vdim differ from E,
+    ``q_proj_weight`` [E, E], ``k_proj_weight`` [E, kdim], ``v_proj_weight`` [E, vdim];
+    ``in_proj_bias`` [3E] and ``out_proj.bias`` [E] (both absent with ``bias=False``);
+    ``out_proj.weight`` [E, E]; ``bias_k``, ``bias_v`` [1, 1, E] (``add_bias_kv=True``: one more
+    key and value, appended after the others and never masked). ``add_zero_attn=True`` appends
+    a key and a value of zeros per head after those, as PyTorch does.
+
+    Inputs are [batch, n, E] (``batch_first=False``: [n, batch, E]) or unbatched [n, E], with
+    key/value of width kdim/vdim. ``attn_mask`` is [n_q, n_k] or [batch*n_head, n_q, n_k],
+    boolean (True = not allowed) or additive float of any float dtype (cast to the query's);
+    ``key_padding_mask`` is [batch, n_k] ([n_k] unbatched), True (or -inf) at padding.
+    ``is_causal=True`` is PyTorch's hint that ``attn_mask`` is the causal mask: the mask is
+    required and must be causal (PyTorch raises without one and silently uses a causal mask
+    instead of a wrong one).
+
+    Returns (out, weights): out like ``query``; weights [batch, n_head, n_q, n_k] per head, or
+    averaged over heads [batch, n_q, n_k] with ``average_attn_weights=True`` (PyTorch's
+    default; ours is per head), without the batch axis for unbatched input, and None with
+    ``need_weights=False``. A query whose keys are all masked gets weights of zero and an
+    output of ``out_proj.bias`` (PyTorch returns NaN weights and output with need_weights=True,
+    and zeros through out_proj with need_weights=False).
     With a ``cache``, the queries attend to the cached keys and values as well (see KVCache).
-    ``chunk_size`` bounds memory for long sequences (see scaled_dot_product_attention).
+    ``chunk_size`` bounds memory for long sequences (see scaled_dot_product_attention); the
+    weights are then None, as they are never formed.
+
+    Raises ParameterError for a name it does not use or a wrong shape, ShapeError for inputs
+    and masks of the wrong shape, DTypeError for a mask neither boolean nor float, TutorError
+    for a wrong ``is_causal`` hint.
     """
+    from ..errors import DTypeError, ShapeError, TutorError
+    from .masks import check_causal_hint
+
+    query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
+    same_kv = key is value
+    same_qkv = same_kv and query is key
+    if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
+        raise ShapeError(f"query, key and value must all be [batch, n, d] or all [n, d], got "
+                         f"shapes {query.shape}, {key.shape}, {value.shape}")
+    unbatched = query.ndim == 2
+    if unbatched:
+        query, key, value = query[None], key[None], value[None]        # [n, d] -> [1, n, d]
+    elif not batch_first:
+        query, key, value = (np.swapaxes(x, 0, 1) for x in (query, key, value))  # [n, B, d] -> [B, n, d]
+    if same_kv:
+        value = key
+    if same_qkv:
+        key = value = query
+    batch, n_q, d_model = query.shape
+    if key.shape[:2] != value.shape[:2] or key.shape[0] != batch:
+        raise ShapeError(f"key and value must share the query's batch size {batch} and one "
+                         f"length, got shapes {key.shape} and {value.shape}")
+    _check_mha_params(params, d_model, key.shape[-1], value.shape[-1], n_head)
+    n_k = key.shape[1]
+    if attn_mask is not None:
+        attn_mask = np.asarray(attn_mask)
+        allowed = ((n_q, n_k), (batch * n_head, n_q, n_k))
+        if attn_mask.shape not in allowed:
+            raise ShapeError(f"attn_mask must have shape {allowed[0]} or {allowed[1]}, "
+                             f"got {attn_mask.shape}")
+    if key_padding_mask is not None:
+        key_padding_mask = np.asarray(key_padding_mask)
+        if unbatched and key_padding_mask.shape == (n_k,):
+            key_padding_mask = key_padding_mask[None]                  # [S] -> [1, S]
+        if key_padding_mask.shape != (batch, n_k):
+            expected = (n_k,) if unbatched else (batch, n_k)
+            raise ShapeError(f"key_padding_mask must have shape {expected}, "
+                             f"got {key_padding_mask.shape}")
+    for name, mask in (("attn_mask", attn_mask), ("key_padding_mask", key_padding_mask)):
+        if mask is not None and mask.dtype != np.bool_ and not np.issubdtype(mask.dtype, np.floating):
+            raise DTypeError(f"{name} must be boolean (True = not allowed) or float, got "
+                             f"{mask.dtype}")
+    check_causal_hint("is_causal", is_causal, "attn_mask", attn_mask, n_q, n_k)
+    if cache is not None and (add_zero_attn or "bias_k" in params):
+        raise TutorError("a KVCache cannot be combined with bias_k/bias_v or add_zero_attn")
+    out, weights = _multi_head_attention(
+        query, key, value, params, n_head, attn_mask=attn_mask,
+        key_padding_mask=key_padding_mask, add_zero_attn=add_zero_attn, cache=cache,
+        chunk_size=chunk_size, trace=trace)                            # [B, L, E], [B, H, L, S]
+    if not need_weights:
+        weights = None
+    elif average_attn_weights and weights is not None:                 # None when chunked
+        weights = weights.mean(axis=1)                                 # [B, H, L, S] -> [B, L, S]
+    if unbatched:
+        return out[0], None if weights is None else weights[0]
+    if not batch_first:
+        out = np.swapaxes(out, 0, 1)                                   # [B, L, E] -> [L, B, E]
+    return out, weights
+
+
+def _pad_one_key(mask):
+    """One more key column that every query may see (False, or 0 added): PyTorch's
+    ``pad(mask, (0, 1))``."""
+    if mask is None:
+        return None
+    return np.pad(mask, [(0, 0)] * (mask.ndim - 1) + [(0, 1)])        # [..., S] -> [..., S + 1]
+
+
+def _multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=None,
+                          key_padding_mask=None, add_zero_attn: bool = False,
+                          cache: KVCache | None = None, chunk_size=None, trace=NULL_TRACE):
+    """The computation of :func:`multi_head_attention` on inputs already checked: batched
+    [batch, n, d], masks of the right shapes. Returns (out [B, L, E], weights [B, H, L, S])."""
     d_model = query.shape[-1]
-    w_in, b_in = params["in_proj_weight"], params.get("in_proj_bias")
+    w_in, b_in = params.get("in_proj_weight"), params.get("in_proj_bias")
     b_q, b_k, b_v = (None, None, None) if b_in is None else np.split(b_in, 3)
     reuse = cache is not None and cache.static and cache.length > 0
-    if query is key and key is value and not reuse:                    # self-attention: one product
+    if w_in is None:                                                   # kdim/vdim: three matrices
+        q = linear(query, params["q_proj_weight"], b_q)                # [B, L, E] -> [B, L, E]
+        k = None if reuse else linear(key, params["k_proj_weight"], b_k)      # [B, S, kdim] -> [B, S, E]
+        v = None if reuse else linear(value, params["v_proj_weight"], b_v)    # [B, S, vdim] -> [B, S, E]
+    elif query is key and key is value and not reuse:                  # self-attention: one product
         qkv = linear(query, w_in, b_in)                                # [B, L, E] -> [B, L, 3E]
         q, k, v = np.split(qkv, 3, axis=-1)                            # 3 x [B, L, E]
     else:
@@ -172,6 +334,13 @@ def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=No
         else:
             k = linear(key, w_in[d_model:2 * d_model], b_k)            # [B, S, E]
             v = linear(value, w_in[2 * d_model:], b_v)                 # [B, S, E]
+    if "bias_k" in params:                                             # add_bias_kv: one more key
+        batch = query.shape[0]
+        k = np.concatenate([k, np.broadcast_to(params["bias_k"][0], (batch, 1, d_model))],
+                           axis=1)                                     # [B, S, E] -> [B, S+1, E]
+        v = np.concatenate([v, np.broadcast_to(params["bias_v"][0], (batch, 1, d_model))],
+                           axis=1)                                     # [B, S, E] -> [B, S+1, E]
+        attn_mask, key_padding_mask = _pad_one_key(attn_mask), _pad_one_key(key_padding_mask)
     q = split_heads(q, n_head)                                         # [B, H, L, d_head]
     if reuse:
         k, v = cache.get()                                             # [B, H, S, d_head]
@@ -179,6 +348,11 @@ def multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=No
         k, v = split_heads(k, n_head), split_heads(v, n_head)          # [B, H, S_new, d_head]
         if cache is not None:
             k, v = cache.extend(k, v)                                  # [B, H, S, d_head]
+    if add_zero_attn:                                                  # a key and value of zeros
+        zeros = np.zeros(k.shape[:2] + (1, k.shape[3]), dtype=k.dtype)  # [B, H, 1, d_head]
+        k = np.concatenate([k, zeros], axis=2)                         # [B, H, S+1, d_head]
+        v = np.concatenate([v, zeros], axis=2)                         # [B, H, S+1, d_head]
+        attn_mask, key_padding_mask = _pad_one_key(attn_mask), _pad_one_key(key_padding_mask)
     trace.record("q", q)
     trace.record("k", k)
     trace.record("v", v)

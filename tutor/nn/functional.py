@@ -136,7 +136,8 @@ def softmax(x, axis: int = -1, *, overwrite: bool = False, trace=NULL_TRACE):
 
     Subtracting the row maximum changes nothing mathematically and keeps exp() from
     overflowing. A row whose entries are all -inf (every key masked) gives zeros rather than
-    NaN; PyTorch gives NaN there. ``overwrite=True`` lets the fast path reuse ``x``'s memory
+    NaN; ``torch.softmax`` gives NaN there (PyTorch's attention in the Transformer layers
+    gives zeros, as here). ``overwrite=True`` lets the fast path reuse ``x``'s memory
     for the result (the caller's array is then destroyed; ignored while recording).
     """
     x = np.asarray(x)

@@ -2,7 +2,8 @@
 ``TransformerDecoderLayer`` / ``nn.Transformer`` compute them (eval mode, no dropout).
 
 ``p`` is a :class:`~tutor.nn.params.ParamView` over PyTorch's names (``self_attn.*``,
-``linear1.*``, ``norm1.*``, ...). Post-norm (the 2017 paper): x = norm(x + sublayer(x)).
+``linear1.*``, ``norm1.*``, ...); with ``bias=False`` the ``*.bias``/``in_proj_bias`` names are
+absent and no bias is added. Post-norm (the 2017 paper): x = norm(x + sublayer(x)).
 Pre-norm (``norm_first``): x = x + sublayer(norm(x)). Either way the residual added is the
 sublayer's own input.
 """
@@ -10,18 +11,18 @@ sublayer's own input.
 from __future__ import annotations
 
 from ..trace import NULL_TRACE
-from .attention import KVCache, multi_head_attention
+from .attention import KVCache, _multi_head_attention
 from .functional import feed_forward, layer_norm
 from .params import TransformerConfig
 
 
 def _norm(x, p, name, eps, trace):
-    return layer_norm(x, p[f"{name}.weight"], p[f"{name}.bias"], eps, trace=trace.scope(name))
+    return layer_norm(x, p[f"{name}.weight"], p.get(f"{name}.bias"), eps, trace=trace.scope(name))
 
 
 def _ff(x, p, activation, trace):
-    return feed_forward(x, p["linear1.weight"], p["linear1.bias"], p["linear2.weight"],
-                        p["linear2.bias"], activation, trace=trace.scope("ff"))
+    return feed_forward(x, p["linear1.weight"], p.get("linear1.bias"), p["linear2.weight"],
+                        p.get("linear2.bias"), activation, trace=trace.scope("ff"))
 
 
 def _attention(p, name, nhead, memory, attn_mask, key_padding_mask, trace, cache=None):
@@ -29,9 +30,9 @@ def _attention(p, name, nhead, memory, attn_mask, key_padding_mask, trace, cache
     ``memory`` is None, else attention from the input (queries) to ``memory`` (keys, values)."""
     def run(h):
         source = h if memory is None else memory
-        return multi_head_attention(h, source, source, p.scope(name), nhead, attn_mask=attn_mask,
-                                    key_padding_mask=key_padding_mask, cache=cache,
-                                    trace=trace.scope(name))[0]
+        return _multi_head_attention(h, source, source, p.scope(name), nhead, attn_mask=attn_mask,
+                                     key_padding_mask=key_padding_mask, cache=cache,
+                                     trace=trace.scope(name))[0]
     return run
 
 
@@ -98,23 +99,24 @@ def decoder_layer(x, memory, p, config: TransformerConfig, *, tgt_mask=None, mem
 
 def encoder(x, p, config: TransformerConfig, *, mask=None, src_key_padding_mask=None,
             trace=NULL_TRACE):
-    """N encoder layers, then the final layer norm ``encoder.norm`` that nn.Transformer adds."""
+    """N encoder layers, then the final layer norm ``norm`` that nn.Transformer adds (an
+    ``nn.TransformerEncoder`` made without ``norm=`` has none: then ``p`` has no ``norm.*``)."""
     for i in range(config.num_encoder_layers):
         x = encoder_layer(x, p.scope(f"layers.{i}"), config, src_mask=mask,
                           src_key_padding_mask=src_key_padding_mask,
                           trace=trace.scope(f"layers.{i}"))
-    return _norm(x, p, "norm", config.layer_norm_eps, trace)
+    return _norm(x, p, "norm", config.layer_norm_eps, trace) if "norm.weight" in p else x
 
 
 def decoder(x, memory, p, config: TransformerConfig, *, tgt_mask=None, memory_mask=None,
             tgt_key_padding_mask=None, memory_key_padding_mask=None,
             cache: DecoderCache | None = None, trace=NULL_TRACE):
-    """N decoder layers, then the final layer norm ``decoder.norm``. With a ``cache``, ``x``
-    holds only the new target positions."""
+    """N decoder layers, then the final layer norm ``norm`` (when ``p`` has one, as in
+    nn.Transformer). With a ``cache``, ``x`` holds only the new target positions."""
     for i in range(config.num_decoder_layers):
         x = decoder_layer(x, memory, p.scope(f"layers.{i}"), config, tgt_mask=tgt_mask,
                           memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
                           memory_key_padding_mask=memory_key_padding_mask,
                           cache=None if cache is None else cache.layers[i],
                           trace=trace.scope(f"layers.{i}"))
-    return _norm(x, p, "norm", config.layer_norm_eps, trace)
+    return _norm(x, p, "norm", config.layer_norm_eps, trace) if "norm.weight" in p else x

@@ -45,3 +45,42 @@ def combine_masks(attn_mask, key_padding_mask, batch: int, n_head: int, n_q: int
         pad = to_additive(key_padding_mask, dtype)[:, None, None, :]   # [B, S] -> [B, 1, 1, S]
         total = pad if total is None else total + pad
     return total
+
+
+def is_causal_mask(mask, n_q: int, n_k: int) -> bool:
+    """True when ``mask`` ([n_q, n_k] or [..., n_q, n_k], boolean or additive float) lets
+    position i see exactly the keys j <= i: True / -inf above the diagonal, False / 0 elsewhere.
+    This is the mask ``is_causal=True`` stands for in PyTorch (``scaled_dot_product_attention``
+    uses ``ones(L, S).tril()``, aligned at the top left)."""
+    mask = np.asarray(mask)
+    if mask.shape[-2:] != (n_q, n_k):
+        return False
+    blocked = causal_mask(n_q, n_k)                                    # [n_q, n_k]
+    if mask.dtype == np.bool_:
+        return bool(np.all(mask == blocked))
+    return bool(np.all(np.where(blocked, np.isneginf(mask), mask == 0)))
+
+
+def check_causal_hint(hint_name: str, hint, mask_name: str, mask, n_q: int, n_k: int) -> None:
+    """PyTorch's ``is_causal`` arguments are hints that the given mask IS the causal mask.
+
+    ``None`` or False: the mask is used as given. True: PyTorch raises when the mask is None
+    ("Need attn_mask if specifying the is_causal hint") and, when it is not causal, may compute
+    with a causal mask instead of it; both are a TutorError here that names the arguments.
+    """
+    from ..errors import TutorError
+
+    if hint is None:
+        return
+    if not isinstance(hint, (bool, np.bool_)):
+        raise TutorError(f"{hint_name} must be True, False or None, got {hint!r}")
+    if not hint:
+        return
+    if mask is None:
+        raise TutorError(f"{hint_name}=True is a hint that {mask_name} is the causal mask, but "
+                         f"{mask_name} is None; pass {mask_name}=causal_mask({n_q}"
+                         f"{'' if n_q == n_k else f', {n_k}'}) (PyTorch raises here too)")
+    if not is_causal_mask(mask, n_q, n_k):
+        raise TutorError(f"{hint_name}=True but {mask_name} is not the causal mask (True or "
+                         f"-inf exactly above the diagonal); PyTorch would compute with a causal "
+                         f"mask instead of the one given. Pass {hint_name}=False to use it")

@@ -1,5 +1,7 @@
 """The public models: :class:`Transformer` (the stack of ``nn.Transformer``, on arrays that are
-already embedded) and :class:`Seq2Seq` (token ids in, token ids out, greedy decoding)."""
+already embedded) and :class:`Seq2Seq` (token ids in, token ids out, greedy decoding). The
+halves on their own (``nn.TransformerEncoder``/``nn.TransformerDecoder``) are in :mod:`.stacks`,
+on the same base class."""
 
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ from ..trace import NULL_TRACE
 from . import layers
 from .functional import linear
 from .layers import DecoderCache
-from .masks import causal_mask
+from .masks import causal_mask, check_causal_hint
 from .params import (ParamView, TransformerConfig, infer_config, init_params, load_npz,
-                     save_npz, transformer_shapes, validate_state)
+                     refuse_unsupported, save_npz, transformer_shapes, validate_state)
 from .posenc import sinusoidal_encoding
 
 
@@ -27,43 +29,52 @@ def _as_float_dtype(dtype):
     return dtype
 
 
-class Transformer:
-    """The encoder-decoder stack of ``torch.nn.Transformer(batch_first=True)`` in eval mode.
-
-    Inputs are embedded sequences [batch, seq, d_model] (or [seq, d_model] unbatched). Masks
-    follow PyTorch: ``*_mask`` is [L, S] or [batch*nhead, L, S], boolean (True = not allowed)
-    or additive float; ``*_key_padding_mask`` is [batch, S], True = padding. One difference on
-    purpose: a query whose keys are all masked gets zeros where PyTorch produces NaN.
+class _Stack:
+    """What the three stacks share: parameters under PyTorch's names, their dtype, and the
+    checks of inputs and masks where they enter. Inputs are [batch, seq, d_model] with
+    ``batch_first=True`` (the default here), [seq, batch, d_model] with ``batch_first=False``
+    (PyTorch's default), or unbatched [seq, d_model]. Masks follow PyTorch: ``*_mask`` is [L, S]
+    or [batch*nhead, L, S], boolean (True = not allowed) or additive float; ``*_key_padding_mask``
+    is [batch, S] ([S] for unbatched input), True (or -inf) = padding. A float mask of another
+    float dtype than the model is cast to the model's. A query whose keys are all masked gets an
+    attention output of zero, as in PyTorch's standard path.
     """
 
+    _kind = "transformer"
+
     def __init__(self, params: Mapping[str, np.ndarray], config: TransformerConfig):
+        self._check_config(config)
+        refuse_unsupported(params)
         self.config = config
-        self.params = validate_state(params, transformer_shapes(config))
+        self.params = validate_state(params, self._shapes(config, params))
         self.dtype = next(iter(self.params.values())).dtype
         self._view = ParamView(self.params, "")
+
+    @staticmethod
+    def _check_config(config: TransformerConfig) -> None:
+        for name in ("num_encoder_layers", "num_decoder_layers"):
+            if getattr(config, name) < 1:
+                raise TutorError(f"{name} must be at least 1, got {getattr(config, name)}")
+
+    @staticmethod
+    def _shapes(config: TransformerConfig, params) -> dict[str, tuple[int, ...]]:
+        return transformer_shapes(config)
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
     def from_state_dict(cls, state: Mapping[str, np.ndarray], nhead: int, *, norm_first=False,
-                        activation="relu", layer_norm_eps=1e-5, dtype=None) -> "Transformer":
-        """A model from PyTorch's parameter names and shapes; widths and depths are read from
-        the shapes. ``dtype`` converts every array (float32 or float64); by default the arrays
-        keep theirs."""
-        config = infer_config(state, nhead, norm_first=norm_first, activation=activation,
-                              layer_norm_eps=layer_norm_eps)
+                        activation="relu", layer_norm_eps=1e-5, batch_first=True, dtype=None):
+        """A model from PyTorch's parameter names and shapes; widths, depths and ``bias`` are
+        read from the shapes (a state dict does not record nhead, norm_first, activation,
+        layer_norm_eps or batch_first: give them as the model was made). ``dtype`` converts
+        every array (float32 or float64); by default the arrays keep theirs. Every name is used
+        or named in a ParameterError."""
+        config = infer_config(state, nhead, kind=cls._kind, norm_first=norm_first,
+                              activation=activation, layer_norm_eps=layer_norm_eps,
+                              batch_first=batch_first)
         if dtype is not None:
             dtype = _as_float_dtype(dtype)
-        return cls(validate_state(state, transformer_shapes(config), dtype), config)
-
-    @classmethod
-    def random(cls, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
-               dim_feedforward=2048, *, seed=0, norm_first=False, activation="relu",
-               layer_norm_eps=1e-5, dtype=np.float64) -> "Transformer":
-        """A freshly initialised model, as PyTorch initialises ``nn.Transformer``, from a seed."""
-        config = TransformerConfig(d_model, nhead, num_encoder_layers, num_decoder_layers,
-                                   dim_feedforward, norm_first, activation, layer_norm_eps)
-        rng = np.random.default_rng(seed)
-        return cls(init_params(transformer_shapes(config), rng, dtype=_as_float_dtype(dtype)), config)
+        return cls(validate_state(state, cls._shapes(config, state), dtype), config)
 
     @classmethod
     def load(cls, path: str | os.PathLike, nhead: int, **options) -> "Transformer":
@@ -79,24 +90,30 @@ class Transformer:
         """A copy of the parameters under PyTorch's names."""
         return {name: value.copy() for name, value in self.params.items()}
 
-    def astype(self, dtype) -> "Transformer":
+    def astype(self, dtype):
         """The same model in another float dtype."""
         dtype = _as_float_dtype(dtype)
-        return Transformer({k: v.astype(dtype) for k, v in self.params.items()}, self.config)
+        return type(self)({k: v.astype(dtype) for k, v in self.params.items()}, self.config)
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"Transformer(d_model={c.d_model}, nhead={c.nhead}, "
-                f"num_encoder_layers={c.num_encoder_layers}, "
-                f"num_decoder_layers={c.num_decoder_layers}, dim_feedforward={c.dim_feedforward}, "
-                f"norm_first={c.norm_first}, activation={c.activation!r}, dtype={self.dtype})")
+        layers_ = {"transformer": f"num_encoder_layers={c.num_encoder_layers}, "
+                                  f"num_decoder_layers={c.num_decoder_layers}",
+                   "encoder": f"num_layers={c.num_encoder_layers}",
+                   "decoder": f"num_layers={c.num_decoder_layers}"}[self._kind]
+        extra = "".join(f", {name}={getattr(c, name)}" for name in ("bias", "batch_first")
+                        if not getattr(c, name))
+        return (f"{type(self).__name__}(d_model={c.d_model}, nhead={c.nhead}, {layers_}, "
+                f"dim_feedforward={c.dim_feedforward}, norm_first={c.norm_first}, "
+                f"activation={c.activation!r}{extra}, dtype={self.dtype})")
 
     # -- input checks, once, where data enters ------------------------------------------
     def _sequence(self, name: str, x):
         x = np.asarray(x)
-        if x.ndim not in (2, 3) or x.shape[-1] != self.config.d_model or 0 in x.shape:
-            raise ShapeError(f"{name} must be [batch, seq, {self.config.d_model}] or "
-                             f"[seq, {self.config.d_model}], got shape {x.shape}")
+        d = self.config.d_model
+        if x.ndim not in (2, 3) or x.shape[-1] != d or 0 in x.shape:
+            batched = f"[batch, seq, {d}]" if self.config.batch_first else f"[seq, batch, {d}]"
+            raise ShapeError(f"{name} must be {batched} or [seq, {d}], got shape {x.shape}")
         if np.issubdtype(x.dtype, np.floating):
             if x.dtype != self.dtype:
                 raise DTypeError(f"{name} is {x.dtype} but the model is {self.dtype}; "
@@ -116,52 +133,56 @@ class Transformer:
             raise ShapeError(f"{name} must have shape {allowed[0]} or {allowed[1]}, got {mask.shape}")
         return self._mask_dtype(name, mask)
 
-    def _padding_mask(self, name, mask, batch, n_k):
+    def _padding_mask(self, name, mask, batch, n_k, unbatched=False):
         if mask is None:
             return None
         mask = np.asarray(mask)
+        if unbatched and mask.shape == (n_k,):                         # PyTorch's unbatched form
+            mask = mask[None]                                          # [S] -> [1, S]
         if mask.shape != (batch, n_k):
-            raise ShapeError(f"{name} must have shape {(batch, n_k)}, got {mask.shape}")
+            expected = f"{(n_k,)} or {(1, n_k)}" if unbatched else f"{(batch, n_k)}"
+            raise ShapeError(f"{name} must have shape {expected}, got {mask.shape}")
         return self._mask_dtype(name, mask)
 
     def _mask_dtype(self, name, mask):
         if mask.dtype == np.bool_:
             return mask
-        if np.issubdtype(mask.dtype, np.floating):
-            if mask.dtype != self.dtype:
-                raise DTypeError(f"{name} is {mask.dtype} but the model is {self.dtype}")
-            return mask
+        if np.issubdtype(mask.dtype, np.floating):                     # PyTorch casts a float mask
+            return mask.astype(self.dtype, copy=False)                 # to the query's dtype
         raise DTypeError(f"{name} must be boolean (True = not allowed) or float, got {mask.dtype}")
 
-    @staticmethod
-    def _batched(x):
-        return (x[None], True) if x.ndim == 2 else (x, False)
+    def _batched(self, x):
+        """[seq, d] -> [1, seq, d]; [seq, batch, d] -> [batch, seq, d] without batch_first.
+        Returns the array and whether the input was unbatched."""
+        if x.ndim == 2:
+            return x[None], True
+        return (x if self.config.batch_first else np.swapaxes(x, 0, 1)), False
 
-    # -- the computation ------------------------------------------------------------------
-    def encode(self, src, mask=None, src_key_padding_mask=None, *, trace=NULL_TRACE):
-        """The encoder stack with its final norm: [batch, S, E] -> memory [batch, S, E]."""
+    def _unbatched(self, x, unbatched: bool):
+        """The inverse of :meth:`_batched`, for an output."""
+        if unbatched:
+            return x[0]
+        return x if self.config.batch_first else np.swapaxes(x, 0, 1)
+
+    # -- the two halves -------------------------------------------------------------------
+    def _encode(self, src, mask, src_key_padding_mask, is_causal, trace):
         src, unbatched = self._batched(self._sequence("src", src))
         batch, n_src, _ = src.shape
         mask = self._attn_mask("src_mask", mask, batch, n_src, n_src)
-        pad = self._padding_mask("src_key_padding_mask", src_key_padding_mask, batch, n_src)
-        memory = layers.encoder(src, self._view.scope("encoder"), self.config, mask=mask,
-                                src_key_padding_mask=pad, trace=trace.scope("encoder"))
-        return memory[0] if unbatched else memory
+        check_causal_hint("src_is_causal", is_causal, "src_mask", mask, n_src, n_src)
+        pad = self._padding_mask("src_key_padding_mask", src_key_padding_mask, batch, n_src,
+                                 unbatched)
+        memory = layers.encoder(src, self._half("encoder"), self.config,
+                                mask=mask, src_key_padding_mask=pad, trace=trace.scope("encoder"))
+        return self._unbatched(memory, unbatched)
 
-    def new_cache(self) -> DecoderCache:
-        """An empty cache for step-by-step decoding with :meth:`decode`."""
-        return DecoderCache(self.config.num_decoder_layers)
-
-    def decode(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
-               memory_key_padding_mask=None, *, cache: DecoderCache | None = None,
-               trace=NULL_TRACE):
-        """The decoder stack with its final norm: [batch, T, E], memory [batch, S, E] -> [batch, T, E].
-
-        With a ``cache`` from :meth:`new_cache`, ``tgt`` holds only the positions after those
-        decoded so far; they see the earlier ones through the cache, and each other causally.
-        """
+    def _decode(self, tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+                memory_key_padding_mask, tgt_is_causal, memory_is_causal, cache, trace):
         tgt, unbatched = self._batched(self._sequence("tgt", tgt))
-        memory, _ = self._batched(self._sequence("memory", memory))
+        memory, memory_unbatched = self._batched(self._sequence("memory", memory))
+        if memory_unbatched != unbatched:
+            raise ShapeError(f"tgt and memory must both be batched or both unbatched, got "
+                             f"shapes {np.shape(tgt)} and {np.shape(memory)}")
         batch, n_tgt, _ = tgt.shape
         if memory.shape[0] != batch:
             raise ShapeError(f"memory has batch size {memory.shape[0]} but tgt has {batch}")
@@ -175,27 +196,89 @@ class Transformer:
                 tgt_mask = np.triu(np.ones((n_tgt, past + n_tgt), dtype=bool), k=past + 1)
         else:
             tgt_mask = self._attn_mask("tgt_mask", tgt_mask, batch, n_tgt, n_tgt)
+            check_causal_hint("tgt_is_causal", tgt_is_causal, "tgt_mask", tgt_mask, n_tgt, n_tgt)
+        memory_mask = self._attn_mask("memory_mask", memory_mask, batch, n_tgt, n_src)
+        check_causal_hint("memory_is_causal", memory_is_causal, "memory_mask", memory_mask,
+                          n_tgt, n_src)
         out = layers.decoder(
-            tgt, memory, self._view.scope("decoder"), self.config, tgt_mask=tgt_mask,
-            memory_mask=self._attn_mask("memory_mask", memory_mask, batch, n_tgt, n_src),
+            tgt, memory, self._half("decoder"), self.config,
+            tgt_mask=tgt_mask, memory_mask=memory_mask,
             tgt_key_padding_mask=self._padding_mask("tgt_key_padding_mask", tgt_key_padding_mask,
-                                                    batch, n_tgt),
+                                                    batch, n_tgt, unbatched),
             memory_key_padding_mask=self._padding_mask("memory_key_padding_mask",
-                                                       memory_key_padding_mask, batch, n_src),
+                                                       memory_key_padding_mask, batch, n_src,
+                                                       unbatched),
             cache=cache, trace=trace.scope("decoder"))
-        return out[0] if unbatched else out
+        return self._unbatched(out, unbatched)
+
+    def _half(self, name: str) -> ParamView:
+        """A half's parameters: under ``encoder.``/``decoder.`` in nn.Transformer, at the top
+        level in nn.TransformerEncoder/Decoder."""
+        return self._view.scope(name) if self._kind == "transformer" else self._view
+
+
+class Transformer(_Stack):
+    """The encoder-decoder stack of ``torch.nn.Transformer`` in eval mode (``batch_first=True``
+    unless the model is made with ``batch_first=False``).
+
+    Inputs are embedded sequences [batch, seq, d_model] (or [seq, d_model] unbatched). Masks
+    follow PyTorch: ``*_mask`` is [L, S] or [batch*nhead, L, S], boolean (True = not allowed)
+    or additive float; ``*_key_padding_mask`` is [batch, S] ([S] unbatched), True = padding.
+    ``src_is_causal``/``tgt_is_causal``/``memory_is_causal`` are PyTorch's hints that the mask
+    given is causal (see :func:`~tutor.nn.masks.check_causal_hint`). The numbers are those of
+    PyTorch's standard path (autograd enabled), a fully masked query included (its attention
+    output is zero); see the README for the fast path PyTorch takes under ``torch.no_grad()``.
+    """
+
+    @classmethod
+    def random(cls, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
+               dim_feedforward=2048, *, seed=0, norm_first=False, activation="relu",
+               layer_norm_eps=1e-5, bias=True, batch_first=True,
+               dtype=np.float64) -> "Transformer":
+        """A freshly initialised model, as PyTorch initialises ``nn.Transformer``, from a seed."""
+        config = TransformerConfig(d_model, nhead, num_encoder_layers, num_decoder_layers,
+                                   dim_feedforward, norm_first, activation, layer_norm_eps,
+                                   bias, batch_first)
+        rng = np.random.default_rng(seed)
+        return cls(init_params(transformer_shapes(config), rng, dtype=_as_float_dtype(dtype)), config)
+
+    # -- the computation ------------------------------------------------------------------
+    def encode(self, src, mask=None, src_key_padding_mask=None, is_causal=None, *,
+               trace=NULL_TRACE):
+        """The encoder stack with its final norm: [batch, S, E] -> memory [batch, S, E]."""
+        return self._encode(src, mask, src_key_padding_mask, is_causal, trace)
+
+    def new_cache(self) -> DecoderCache:
+        """An empty cache for step-by-step decoding with :meth:`decode`."""
+        return DecoderCache(self.config.num_decoder_layers)
+
+    def decode(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+               memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False, *,
+               cache: DecoderCache | None = None, trace=NULL_TRACE):
+        """The decoder stack with its final norm: [batch, T, E], memory [batch, S, E] -> [batch, T, E].
+
+        With a ``cache`` from :meth:`new_cache`, ``tgt`` holds only the positions after those
+        decoded so far; they see the earlier ones through the cache, and each other causally.
+        """
+        return self._decode(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+                            memory_key_padding_mask, tgt_is_causal, memory_is_causal, cache,
+                            trace)
 
     def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
                 src_key_padding_mask=None, tgt_key_padding_mask=None,
-                memory_key_padding_mask=None, *, trace=NULL_TRACE):
-        """decode(tgt, encode(src)): [batch, S, E], [batch, T, E] -> [batch, T, E]."""
+                memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+                memory_is_causal=False, *, trace=NULL_TRACE):
+        """decode(tgt, encode(src)): [batch, S, E], [batch, T, E] -> [batch, T, E]
+        ([S, batch, E], [T, batch, E] -> [T, batch, E] with batch_first=False)."""
         src_arr, tgt_arr = np.asarray(src), np.asarray(tgt)
-        if src_arr.ndim != tgt_arr.ndim or (src_arr.ndim == 3 and src_arr.shape[0] != tgt_arr.shape[0]):
-            raise ShapeError(f"src and tgt must have the same batch size, got shapes "
-                             f"{src_arr.shape} and {tgt_arr.shape}")
-        memory = self.encode(src, src_mask, src_key_padding_mask, trace=trace)
+        axis = 0 if self.config.batch_first else 1
+        if src_arr.ndim != tgt_arr.ndim or (src_arr.ndim == 3 and
+                                            src_arr.shape[axis] != tgt_arr.shape[axis]):
+            raise ShapeError(f"src and tgt must have the same batch size (axis {axis}), got "
+                             f"shapes {src_arr.shape} and {tgt_arr.shape}")
+        memory = self.encode(src, src_mask, src_key_padding_mask, src_is_causal, trace=trace)
         return self.decode(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
-                           memory_key_padding_mask, trace=trace)
+                           memory_key_padding_mask, tgt_is_causal, memory_is_causal, trace=trace)
 
     __call__ = forward
 

@@ -18,7 +18,14 @@ from ..files import atomic_write
 
 @dataclass(frozen=True)
 class TransformerConfig:
-    """Every hyperparameter of the encoder-decoder stack, in one place."""
+    """Every hyperparameter of the encoder-decoder stack, in one place.
+
+    ``bias=False`` is PyTorch's ``bias=False``: no bias in any linear map, attention projection
+    or layer norm. ``batch_first=False`` (PyTorch's default) means inputs are [seq, batch, d];
+    ``True`` (ours) [batch, seq, d]. A layer count of 0 is a stack without that half
+    (``nn.TransformerEncoder`` or ``nn.TransformerDecoder`` on its own).
+    ``activation="gelu_tanh"`` is ``nn.GELU(approximate="tanh")``.
+    """
 
     d_model: int = 512
     nhead: int = 8
@@ -28,14 +35,19 @@ class TransformerConfig:
     norm_first: bool = False
     activation: str = "relu"
     layer_norm_eps: float = 1e-5
+    bias: bool = True
+    batch_first: bool = True
 
     def __post_init__(self):
         for name in ("d_model", "nhead", "dim_feedforward"):
             if getattr(self, name) < 1:
                 raise TutorError(f"{name} must be a positive integer, got {getattr(self, name)}")
         for name in ("num_encoder_layers", "num_decoder_layers"):
-            if getattr(self, name) < 1:
-                raise TutorError(f"{name} must be at least 1, got {getattr(self, name)}")
+            if getattr(self, name) < 0:
+                raise TutorError(f"{name} must be at least 0, got {getattr(self, name)}")
+        if self.num_encoder_layers == self.num_decoder_layers == 0:
+            raise TutorError("num_encoder_layers and num_decoder_layers are both 0; expected "
+                             "at least one layer")
         if self.d_model % self.nhead:
             raise TutorError(f"nhead={self.nhead} must divide d_model={self.d_model}")
         if self.activation not in ("relu", "gelu", "gelu_tanh"):
@@ -43,6 +55,9 @@ class TransformerConfig:
                              f"approximate='tanh'), got {self.activation!r}")
         if not self.layer_norm_eps > 0:
             raise TutorError(f"layer_norm_eps must be positive, got {self.layer_norm_eps}")
+        for name in ("bias", "batch_first"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TutorError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
 
 class ParamView(Mapping):
@@ -56,6 +71,12 @@ class ParamView(Mapping):
     def __getitem__(self, name):
         return self._state[self._prefix + name]
 
+    def __contains__(self, name):                                      # no KeyError raised and caught
+        return self._prefix + name in self._state
+
+    def get(self, name, default=None):
+        return self._state.get(self._prefix + name, default)
+
     def __iter__(self):
         n = len(self._prefix)
         return (key[n:] for key in self._state if key.startswith(self._prefix))
@@ -65,6 +86,10 @@ class ParamView(Mapping):
 
     def scope(self, name: str) -> "ParamView":
         return ParamView(self._state, f"{self._prefix}{name}.")
+
+
+def _drop_biases(shapes: dict[str, tuple[int, ...]], bias: bool) -> dict[str, tuple[int, ...]]:
+    return shapes if bias else {k: v for k, v in shapes.items() if not k.endswith("bias")}
 
 
 def _attention_shapes(prefix: str, d_model: int) -> dict[str, tuple[int, ...]]:
@@ -89,35 +114,56 @@ def _feed_forward_shapes(prefix: str, d_model: int, d_ff: int) -> dict[str, tupl
     }
 
 
-def encoder_layer_shapes(prefix: str, d_model: int, d_ff: int) -> dict[str, tuple[int, ...]]:
+def encoder_layer_shapes(prefix: str, d_model: int, d_ff: int,
+                         bias: bool = True) -> dict[str, tuple[int, ...]]:
     """Names and shapes of one ``nn.TransformerEncoderLayer`` (prefix may be '')."""
     shapes = _attention_shapes(f"{prefix}self_attn", d_model)
     shapes.update(_feed_forward_shapes(prefix, d_model, d_ff))
     for i in (1, 2):
         shapes.update(_norm_shapes(f"{prefix}norm{i}", d_model))
-    return shapes
+    return _drop_biases(shapes, bias)
 
 
-def decoder_layer_shapes(prefix: str, d_model: int, d_ff: int) -> dict[str, tuple[int, ...]]:
+def decoder_layer_shapes(prefix: str, d_model: int, d_ff: int,
+                         bias: bool = True) -> dict[str, tuple[int, ...]]:
     """Names and shapes of one ``nn.TransformerDecoderLayer`` (prefix may be '')."""
     shapes = _attention_shapes(f"{prefix}self_attn", d_model)
     shapes.update(_attention_shapes(f"{prefix}multihead_attn", d_model))
     shapes.update(_feed_forward_shapes(prefix, d_model, d_ff))
     for i in (1, 2, 3):
         shapes.update(_norm_shapes(f"{prefix}norm{i}", d_model))
+    return _drop_biases(shapes, bias)
+
+
+def encoder_shapes(config: TransformerConfig, prefix: str = "",
+                   norm: bool = True) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of ``nn.TransformerEncoder(layer, num_encoder_layers, norm)``; ``norm``
+    False for one made without a final norm (PyTorch's default there)."""
+    d, f = config.d_model, config.dim_feedforward
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i in range(config.num_encoder_layers):
+        shapes.update(encoder_layer_shapes(f"{prefix}layers.{i}.", d, f, config.bias))
+    if norm:
+        shapes.update(_drop_biases(_norm_shapes(f"{prefix}norm", d), config.bias))
+    return shapes
+
+
+def decoder_shapes(config: TransformerConfig, prefix: str = "",
+                   norm: bool = True) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of ``nn.TransformerDecoder(layer, num_decoder_layers, norm)``."""
+    d, f = config.d_model, config.dim_feedforward
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i in range(config.num_decoder_layers):
+        shapes.update(decoder_layer_shapes(f"{prefix}layers.{i}.", d, f, config.bias))
+    if norm:
+        shapes.update(_drop_biases(_norm_shapes(f"{prefix}norm", d), config.bias))
     return shapes
 
 
 def transformer_shapes(config: TransformerConfig) -> dict[str, tuple[int, ...]]:
     """Names and shapes of ``nn.Transformer(...).state_dict()``, in PyTorch's order."""
-    d, f = config.d_model, config.dim_feedforward
-    shapes: dict[str, tuple[int, ...]] = {}
-    for i in range(config.num_encoder_layers):
-        shapes.update(encoder_layer_shapes(f"encoder.layers.{i}.", d, f))
-    shapes.update(_norm_shapes("encoder.norm", d))
-    for i in range(config.num_decoder_layers):
-        shapes.update(decoder_layer_shapes(f"decoder.layers.{i}.", d, f))
-    shapes.update(_norm_shapes("decoder.norm", d))
+    shapes = encoder_shapes(config, "encoder.")
+    shapes.update(decoder_shapes(config, "decoder."))
     return shapes
 
 
@@ -150,23 +196,85 @@ def _count_layers(names, prefix: str) -> int:
     return max(found) + 1 if found else 0
 
 
-def infer_config(state: Mapping[str, np.ndarray], nhead: int, **options) -> TransformerConfig:
-    """Read d_model, dim_feedforward and the layer counts from the shapes of a state dict."""
+# Names nn.MultiheadAttention has only with options that nn.Transformer's layers never pass.
+_UNSUPPORTED_IN_STACKS = {
+    "bias_k": "add_bias_kv=True", "bias_v": "add_bias_kv=True",
+    "q_proj_weight": "kdim/vdim other than d_model", "k_proj_weight": "kdim/vdim other than d_model",
+    "v_proj_weight": "kdim/vdim other than d_model",
+}
+
+
+def refuse_unsupported(state: Mapping[str, np.ndarray]) -> None:
+    """Name the first attention parameter that the layers of nn.Transformer never have."""
+    for name in state:
+        last = name.rsplit(".", 1)[-1]
+        if last in _UNSUPPORTED_IN_STACKS:
+            raise ParameterError(
+                f"parameter {name!r} ({_UNSUPPORTED_IN_STACKS[last]}) is not supported in a "
+                "Transformer stack: nn.TransformerEncoderLayer/DecoderLayer never make it; "
+                "tutor.nn.multi_head_attention computes such an attention on its own")
+
+
+def state_dict_kind(state: Mapping[str, np.ndarray]) -> str:
+    """Which PyTorch module a state dict comes from, by its names: "transformer"
+    (``encoder.layers.*`` and ``decoder.layers.*``), "encoder" (``layers.*.self_attn`` only),
+    "decoder" (``layers.*.multihead_attn`` too), or "unknown"."""
+    if any(name.startswith(("encoder.layers.", "decoder.layers.")) for name in state):
+        return "transformer"
+    if "layers.0.multihead_attn.in_proj_weight" in state:
+        return "decoder"
+    if "layers.0.self_attn.in_proj_weight" in state:
+        return "encoder"
+    return "unknown"
+
+
+def infer_config(state: Mapping[str, np.ndarray], nhead: int, *, kind: str = "transformer",
+                 **options) -> TransformerConfig:
+    """Read d_model, dim_feedforward, the layer counts and ``bias`` from the names and shapes
+    of a state dict: ``kind`` "transformer" (``nn.Transformer``, names ``encoder.*`` and
+    ``decoder.*``), "encoder" (``nn.TransformerEncoder``, names ``layers.*``, ``norm.*``) or
+    "decoder" (``nn.TransformerDecoder``). Raises ParameterError naming what is missing or
+    not supported."""
+    refuse_unsupported(state)
+
     def shape_of(name: str) -> tuple[int, ...]:
         if name not in state:
-            raise ParameterError(f"parameter {name!r} is missing from the state dict")
+            raise ParameterError(f"parameter {name!r} is missing from the state dict{hint}")
         return tuple(np.shape(state[name]))
 
-    d_model = shape_of("encoder.layers.0.self_attn.in_proj_weight")[-1]
-    d_ff = shape_of("encoder.layers.0.linear1.weight")[0]
-    n_decoder = _count_layers(state, "decoder.")
-    if n_decoder == 0:
+    prefixes = {"transformer": ("encoder.", "decoder."), "encoder": ("", None),
+                "decoder": (None, "")}[kind]
+    hint = ""
+    found = state_dict_kind(state)
+    if kind == "transformer" and found in ("encoder", "decoder"):
+        hint = (f"; it holds an nn.Transformer{found.capitalize()} alone (layers.*): load it "
+                f"with Transformer{found.capitalize()}")
+    if kind != "transformer" and any(k.startswith(("encoder.layers.", "decoder.layers."))
+                                     for k in state):
+        hint = (f"; it holds a whole nn.Transformer (encoder.*, decoder.*): load it with "
+                f"Transformer, or keep only the {'encoder' if kind == 'encoder' else 'decoder'}"
+                f".* entries without that prefix")
+    elif kind == "decoder" and "layers.0.self_attn.in_proj_weight" in state:
+        hint = "; it holds an nn.TransformerEncoder (no multihead_attn): load it with TransformerEncoder"
+    elif kind == "encoder" and "layers.0.multihead_attn.in_proj_weight" in state:
+        raise ParameterError("unexpected parameter 'layers.0.multihead_attn.in_proj_weight': "
+                             "the state dict holds an nn.TransformerDecoder; load it with "
+                             "TransformerDecoder")
+    first = prefixes[0] if prefixes[0] is not None else prefixes[1]
+    d_model = shape_of(f"{first}layers.0.self_attn.in_proj_weight")[-1]
+    d_ff = shape_of(f"{first}layers.0.linear1.weight")[0]
+    if kind == "transformer" and _count_layers(state, "decoder.") == 0:
         raise ParameterError("the state dict has no decoder.layers.* parameters; expected a "
-                             "whole nn.Transformer (encoder and decoder)")
+                             "whole nn.Transformer (encoder and decoder); an encoder alone "
+                             "loads with TransformerEncoder")
+    if kind == "decoder":
+        shape_of("layers.0.multihead_attn.in_proj_weight")
+    bias = any(name.endswith("bias") for name in state)              # bias=False: none at all
     return TransformerConfig(
         d_model=d_model, nhead=nhead, dim_feedforward=d_ff,
-        num_encoder_layers=_count_layers(state, "encoder."),
-        num_decoder_layers=n_decoder, **options)
+        num_encoder_layers=0 if prefixes[0] is None else _count_layers(state, prefixes[0]),
+        num_decoder_layers=0 if prefixes[1] is None else _count_layers(state, prefixes[1]),
+        bias=bias, **options)
 
 
 def validate_state(state: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]],

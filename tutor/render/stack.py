@@ -58,7 +58,8 @@ def _ff_step(w: DocumentBuilder, prefix: str, rows, detail: str) -> None:
                 "mixes positions, the feed-forward transforms each one."), key=f"{prefix}.ff")
 
 
-def encoder_steps(w: DocumentBuilder, labels, n_layers: int, norm_first: bool, detail: str) -> None:
+def encoder_steps(w: DocumentBuilder, labels, n_layers: int, norm_first: bool, detail: str,
+                  final_norm: bool = True) -> None:
     for i in range(n_layers):
         prefix = f"encoder.layers.{i}"
         key = f"{prefix}.self_attn.weights"
@@ -79,6 +80,14 @@ def encoder_steps(w: DocumentBuilder, labels, n_layers: int, norm_first: bool, d
                                     [], "Each token's vector after this layer (--detail full "
                                         "shows the add & norm and feed-forward steps)."),
                    key=f"{prefix}.output")
+    if not final_norm:                                                 # nn.TransformerEncoder(norm=None)
+        w.step("Contextual vectors", "memory = last layer's output (this encoder has no final "
+               "norm)", r"\mathrm{memory} = x_N",
+               Part("", [w.view("memory", f"encoder.layers.{n_layers - 1}.output", labels,
+                                index=(SHOWN_ITEM,))], [],
+                    "One vector per source token that now carries its context; the decoder's "
+                    "encoder–decoder attention reads these."), key="memory")
+        return
     w.step("Contextual vectors", "memory = LayerNorm(last layer's output)",
            r"\mathrm{memory} = \mathrm{LN}(x_N)",
            Part("", [w.view("memory", "encoder.norm.out", labels, index=(SHOWN_ITEM,))], [],
@@ -99,11 +108,11 @@ def input_step(w: DocumentBuilder, labels, scope: str, name: str, sentence: bool
 
 
 def encode_document(trace, labels, *, precision, n_layers, norm_first, detail, sentence,
-                    settings) -> Document:
+                    settings, final_norm: bool = True) -> Document:
     w = DocumentBuilder(trace, precision)
     labels = unique_labels(labels)
     input_step(w, labels, "input" if sentence else "src", "Source", sentence)
-    encoder_steps(w, labels, n_layers, norm_first, detail)
+    encoder_steps(w, labels, n_layers, norm_first, detail, final_norm)
     return w.document("encode", f"Encoder on \"{' '.join(labels)}\"" if sentence else
                       "Encoder on the given vectors", labels, settings,
                       subtitle=f"{len(labels)} tokens, d_model = {settings['d_model']}, "
