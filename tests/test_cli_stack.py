@@ -167,7 +167,7 @@ def test_bad_files(tmp_path, capsys):
         (["encode", "--weights", str(tmp_path / "bad.npz"), "--heads", "1", "a"], 1,
          "'encoder.layers.0.linear1.bias' has shape (3,), expected (8,)"),
         (["encode", "--weights", str(tmp_path / "none.npz"), "--heads", "1", "a"], 2,
-         "'--weights': expected an existing .npz file"),
+         "'--weights': expected an existing .npz or .safetensors file"),
         (["encode", "--weights", w, "a"], 2,
          "'--heads': expected the number of heads the --weights model was made with"),
         (["transformer", "--weights", w, "--heads", "1", "--src-vectors", str(tmp_path / "src.npy"),
