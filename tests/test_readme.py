@@ -41,5 +41,7 @@ def test_documented_limits_are_the_enforced_ones():
         f"{limits.MAX_DK_VALUES} values of `--dk` up to {limits.MAX_DK}, `--samples` "
         f"{limits.MAX_SAMPLES}, `--keys` {limits.MAX_KEYS}, samples × keys × dk "
         f"{limits.MAX_ELEMENTS:,}")
+    assert rows["`generate`: `--beam`, `--max-new-tokens`"] == (
+        f"{limits.MAX_BEAM_SIZE}, {limits.MAX_NEW_TOKENS}")
     assert rows["`--precision`"] == f"{limits.MAX_PRECISION} decimals"
     assert rows["the size of any number given (inline, in a file, `--scale`, ...)"] == f"{limits.MAX_ABS:,.0f}"

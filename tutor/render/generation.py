@@ -101,17 +101,18 @@ def _attention(w: DocumentBuilder, t: int, info: dict, keys: list[str]):
     return [view], line, data
 
 
-def _candidates(w: DocumentBuilder, t: int, tok: _Tokens, sampling: bool, beam: bool):
+def _candidates(w: DocumentBuilder, t: int, tok: _Tokens, rule: dict):
+    sampling, beam = rule["kind"] == "sampling", rule["kind"] == "beam"
     ids = np.asarray(w[f"step.{t}.candidates"])[ROW]
     probs = np.asarray(w[f"step.{t}.candidate_probs"])[ROW]
     if sampling:                                                       # tokens that cannot be drawn
         ids, probs = ids[probs > 0], probs[probs > 0]
     labels = unique_labels([tok(i) for i in ids])
-    name = ("sampled from (after T, top-k, top-p)" if sampling else
+    name = (f"sampled from ({sampling_settings(rule).rsplit(', seed', 1)[0]})" if sampling else
             "p(next token) after beam 1" if beam else "p(next token)")
     total = w[f"step.{t}.probs"].shape[-1]
     chart = w.chart(name, f"step.{t}.candidate_probs", labels, values=probs,
-                    caption=(f"the {len(ids)} most likely of the kept tokens" if sampling
+                    caption=("the kept tokens, most likely first" if sampling
                              else f"the {len(ids)} most likely, of {total}"))
     data = [{"id": int(i), "token": tok(i), "probability": float(p)} for i, p in zip(ids, probs)]
     return chart, data
@@ -191,7 +192,7 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
         prefix = np.asarray(w[f"step.{t}.prefix"])[ROW]                # [n]
         keys = list(source_labels) if seq2seq else [tok(i) for i in prefix]
         views, reads, attention = _attention(w, t, info, keys)
-        chart, candidates = _candidates(w, t, tok, sampling, beam)
+        chart, candidates = _candidates(w, t, tok, rule)
         worked = [f"so far: {tok.join(prefix)}"]
         entry = {"step": t, "so_far": {"ids": [int(i) for i in prefix],
                                        "tokens": [tok(i) for i in prefix]},
