@@ -88,7 +88,8 @@ def _attention(w: DocumentBuilder, t: int, info: dict, keys: list[str]):
     means = [np.asarray(w[f"step.{t}.{kind}.{layer}.mean"])[ROW] for layer in range(layers)]
     name = ("cross-attention over the source" if kind == "cross_attn"
             else "causal self-attention over the tokens so far")
-    view = MatrixView(name, f"step.{t}.{kind}.{{l}}.mean", np.stack(means),   # [layers, n_k]
+    shown = ",".join(f"step.{t}.{kind}.{layer}.mean" for layer in range(layers))
+    view = MatrixView(name, shown, np.stack(means),                    # [layers, n_k]
                       [f"layer {layer + 1}" for layer in range(layers)], labels, heat=True,
                       caption="the newest position's row, mean of the heads; rows sum to 1")
     last = means[-1]                                                   # [n_k]
