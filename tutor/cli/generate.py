@@ -21,7 +21,7 @@ Examples:
   tutor generate "3 1 4 1 5" --temperature 0.5 --seed 1
   tutor generate "3 1 4 1 5" --top-p 0.5           nucleus sampling
   tutor generate "3 1 4 1 5" --beam 4 --length-penalty 0.6
-  tutor generate "3 1 4 1 5" --explain-cache       what the cache keeps and saves
+  tutor generate "3 1 4 1 5" --explain-cache       what the cache keeps, saves
   tutor generate "9 2 7" --model sort --format json
   tutor generate "The cat sat" --model tests/data/hf_tiny_gpt2
 
@@ -106,9 +106,9 @@ def _library_error(exc):
                    "and measured).")
 @click.option("--no-cache", is_flag=True,
               help="Recompute every position at every step (the same tokens, more work).")
-@calculator_options(seed=False)
+@calculator_options(seed=False, pause=True)
 def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed, beam,
-             length_penalty, explain_cache, no_cache, step, output):
+             length_penalty, explain_cache, no_cache, step, pause, output):
     """Write the output for SOURCE one token at a time, showing each step."""
     import numpy as np
 
@@ -166,4 +166,4 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
     doc = generation_document(recording.trace, recording.info, precision=output.precision,
                               model_name=where.name, source_labels=labels, expected=expected,
                               settings=settings)
-    show_document(output, doc, step=step)
+    show_document(output, doc, step=step, pause=pause)

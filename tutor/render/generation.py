@@ -173,10 +173,13 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
     n0 = info["prefix_length"]
     steps_data = []
     if seq2seq:
-        memory = w["memory"]
+        memory = np.asarray(w["memory"])
+        low, high = float(memory.min()), float(memory.max())
+        picture = w.view("memory", "memory", unique_labels(source_labels), index=(ROW,),
+                         heat=True, compact=True, heat_range=(low, high))
         w.step("Encode the source once", "memory = Encoder(source)", r"\mathrm{memory} = "
                r"\mathrm{Encoder}(x)",
-               Part("", [], [f"source: {' '.join(source_labels)}",
+               Part("", [picture], [f"source: {' '.join(source_labels)}",
                              f"memory: {memory.shape[1]} × {memory.shape[2]} numbers, one "
                              "vector per source token"],
                     "The encoder runs once; every decoding step reads this memory through "
