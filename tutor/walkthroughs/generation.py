@@ -18,8 +18,9 @@ import time
 
 import numpy as np
 
-from tutor.nn.decoding import (DEFAULT_CANDIDATES, Seq2SeqStepper, beam_search, generate as decode,
-                               make_rule)
+from tutor.errors import TutorError
+from tutor.nn.decoding import (DEFAULT_CANDIDATES, Greedy, Seq2SeqStepper, beam_search,
+                               generate as decode, make_rule)
 
 from . import Recording, new_trace
 
@@ -83,6 +84,8 @@ def generate(model, ids, *, token_text, max_new_tokens: int, bos_id: int | None 
     trace = new_trace()
     ids = np.asarray(ids, dtype=np.int64)                              # [n]
     seq2seq = _is_seq2seq(model)
+    if seq2seq and bos_id is None:
+        raise TutorError("an encoder-decoder starts its target from a start token: give bos_id")
     make = _steppers(model, ids, use_cache)
     stepper = make(use_cache, trace)
     prefix = np.array([[bos_id]], dtype=np.int64) if seq2seq else ids[None]  # [1, n0]
@@ -97,7 +100,7 @@ def generate(model, ids, *, token_text, max_new_tokens: int, bos_id: int | None 
         output = decode(stepper, prefix, max_new_tokens, rule=choice, eos_id=eos_id,
                         n_candidates=n_candidates, trace=trace)        # [1, n0 + n]
         hypotheses = []
-        rule = {"kind": "greedy"} if type(choice).__name__ == "Greedy" else {
+        rule = {"kind": "greedy"} if isinstance(choice, Greedy) else {
             "kind": "sampling", "temperature": choice.temperature, "top_k": choice.top_k,
             "top_p": choice.top_p, "seed": seed}
     n0 = prefix.shape[1]
