@@ -324,3 +324,30 @@ def test_bad_input_is_a_one_line_error(args, message, capsys):
     assert exit_.value.code == 2
     assert len(err.strip().splitlines()) == 1 and err.startswith("Error: ")
     assert message is None or message in err
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "rich"])
+def test_every_format_renders(fmt, tmp_path):
+    svg = tmp_path / "g.svg"
+    result = invoke("generate", "2 7", "--format", fmt, "--svg", str(svg))
+    assert result.exit_code == 0, result.output
+    assert "7 2" in result.output.replace("\x1b", "") or fmt == "latex"
+    assert svg.stat().st_size > 1000
+
+
+def test_probability_bars_are_drawn_on_a_scale_of_one():
+    import io
+
+    from rich.console import Console
+
+    from tutor.render.console import chart_renderable
+    from tutor.render.document import Chart
+
+    def bars(full):
+        console = Console(file=io.StringIO(), width=80, color_system=None)
+        console.print(chart_renderable(Chart("p", "k", ["a", "b"], np.array([0.5, 0.25]),
+                                             full=full), 2, max_width=76))
+        return [line.count("█") for line in console.file.getvalue().splitlines()[1:]]
+    room = 76 - 1 - 4 - 4                                              # label, number, padding
+    assert bars(None) == [room, round(room / 2)]                       # the largest is full
+    assert bars(1.0) == [round(room / 2), round(room / 4)]             # p on a scale of 0 to 1

@@ -112,7 +112,7 @@ def _candidates(w: DocumentBuilder, t: int, tok: _Tokens, rule: dict):
     name = (f"sampled from ({sampling_settings(rule).rsplit(', seed', 1)[0]})" if sampling else
             "p(next token) after beam 1" if beam else "p(next token)")
     total = w[f"step.{t}.probs"].shape[-1]
-    chart = w.chart(name, f"step.{t}.candidate_probs", labels, values=probs,
+    chart = w.chart(name, f"step.{t}.candidate_probs", labels, values=probs, full=1.0,
                     caption=("the kept tokens, most likely first" if sampling
                              else f"the {len(ids)} most likely, of {total}"))
     data = [{"id": int(i), "token": tok(i), "probability": float(p)} for i, p in zip(ids, probs)]
