@@ -267,6 +267,8 @@ def test_explain_cache_screen_says_counted_and_measured():
     assert "cache/layer: K,V 128 numbers (2 positions), source K,V 192 (reused)" in out
     assert "counted: " in out and "measured: " in out and "What the cache saved" in out
     assert "fewer multiply-adds with the cache" in out
+    assert "· cross-attention K, V: 2 × [1, 2, 3, 16] = 192 numbers, made once" in out
+    assert "· self-attention K, V: 2 × [1, 2, n, 16], a row per position so far" in out
 
 
 def test_decoder_only_screen():

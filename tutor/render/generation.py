@@ -191,6 +191,8 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
                Part("", [], [f"prompt: {' '.join(source_labels)} ({n0} tokens)"],
                     "A decoder-only model has no source: it continues the prompt, each new "
                     "position attending causally to the tokens before it."), key="prompt")
+    if explain:
+        _cache_intro(w, info)
     n_steps = _n_steps(w)
     for t in range(n_steps):
         prefix = np.asarray(w[f"step.{t}.prefix"])[ROW]                # [n]
@@ -277,6 +279,25 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
     title = ("Generate: " + " ".join(source_labels) + " → " + tok.join(new))
     return w.document("generate", title, list(source_labels), settings or {},
                       subtitle=subtitle, result=result)
+
+
+def _cache_intro(w: DocumentBuilder, info: dict) -> None:
+    """What each decoder layer keeps between steps, with the shapes (from the model's sizes)."""
+    layers, heads, d_head = info["n_layers"], info["n_heads"], info["d_head"]
+    seq2seq = info["kind"] == "seq2seq"
+    lines = [f"each of the {layers} decoder layers keeps between steps:",
+             f"· self-attention K, V: 2 × [1, {heads}, n, {d_head}], a row per position so far"]
+    if seq2seq:
+        s = info["n_src"]
+        lines.append(f"· cross-attention K, V: 2 × [1, {heads}, {s}, {d_head}] = "
+                     f"{_count(2 * heads * s * d_head)} numbers, made once")
+    lines.append("a step computes Q, K, V of the newest position only")
+    w.step("What the cache keeps", "K, V per layer: [batch, heads, positions, d_head]",
+           r"K, V \in \mathbb{R}^{B \times h \times n \times d_{head}}",
+           Part("", [], lines, "Without the cache every step recomputes the keys and values of "
+                "every earlier position" + (" and of the source" if seq2seq else "")
+                + ", although they never change: a position only sees those before it."),
+           key="cache.keeps")
 
 
 def _cache_summary(w: DocumentBuilder, n_steps: int, info: dict) -> None:
