@@ -188,3 +188,29 @@ def test_help_states_the_library_defaults():
         assert re.search(re.escape(option) + r"[^\[]*\[default: " + re.escape(str(value)) + r"\]",
                          text), option
     assert defaults.task == "reverse" and "[default: reverse]" in text
+
+
+def test_unwritable_output_folder_is_a_usage_error(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        result = invoke("train", "--output", str(folder / "m.npz"), *SMALL)
+        assert result.exit_code == 2
+        assert "expected a file in a folder you can write to" in result.output
+    finally:
+        folder.chmod(0o700)
+
+
+def test_a_failed_write_names_the_output(tmp_path, monkeypatch):
+    import tutor.training.loop as loop
+
+    def no_space(path, checkpoint, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(loop, "save_checkpoint", no_space)
+    out = str(tmp_path / "m.npz")
+    assert _error(["train", "--steps", "2", "--output", out, *SMALL], 1) == (
+        f"Error: --output {out}: cannot write it (No space left on device)")

@@ -325,3 +325,33 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
                                          "run keeps it, got lr=0.001"):
         Trainer(TrainConfig(steps=4, **{**TINY, "lr": 1e-3}), resume=load_checkpoint(path))
     Trainer(TrainConfig(steps=4, **{**TINY, "eval_size": 7}), resume=load_checkpoint(path))
+
+
+def test_infinite_gradient_stops_before_the_update(monkeypatch):
+    original = Seq2Seq.loss_and_grads
+
+    def poisoned(self, *args, **kwargs):
+        loss, grads = original(self, *args, **kwargs)
+        grads["generator.bias"][0] = np.inf
+        return loss, grads
+
+    trainer = Trainer(TrainConfig(steps=3, **TINY))
+    before = {k: v.copy() for k, v in trainer.params.items()}
+    monkeypatch.setattr(Seq2Seq, "loss_and_grads", poisoned)
+    with pytest.raises(TrainingDiverged, match="the gradient of generator.bias became NaN or "
+                                               "infinite at step 1"):
+        trainer.train_step()
+    assert all(np.array_equal(before[k], trainer.params[k]) for k in before)
+
+
+def test_blas_threads_sets_and_restores():
+    from tutor.training.threads import _functions, blas_threads
+
+    functions = _functions()
+    if functions is None:
+        pytest.skip("NumPy's BLAS here is not OpenBLAS")
+    get, _ = functions
+    before = get()
+    with blas_threads(1):
+        assert get() == 1
+    assert get() == before

@@ -4,6 +4,7 @@ curve and the held-out exact-sequence accuracy. The training itself is tutor.tra
 from __future__ import annotations
 
 import math
+import os
 
 import click
 
@@ -143,17 +144,24 @@ def train(ctx, task, steps, seed, output_path, resume_path, batch_size, lr, warm
                                              f"got {heads}") from None
             raise
         output_path = output_path or f"{config.task}.npz"
+    folder = os.path.dirname(os.path.abspath(output_path))
+    if not os.access(folder, os.W_OK):
+        raise usage_error("--output", f"expected a file in a folder you can write to, got "
+                                      f"'{output_path}'")
     output = Output(fmt)
     trainer = Trainer(config, resume=resume, command=_command_line(ctx))
-    result = _run(trainer, output, output_path)
+    try:
+        result = _run(trainer, output, output_path)
+        if weights_only and not result.interrupted:
+            save_checkpoint(output_path, result.checkpoint, weights_only=True)
+    except OSError as exc:
+        raise TutorError(f"--output {output_path}: cannot write it ({exc.strerror or exc})") from None
     if result.interrupted:
         go_on = ["tutor", "train", "--resume", output_path, "--steps", str(config.steps)]
         message = (f"Stopped at step {result.checkpoint.step} of {config.steps}; the checkpoint "
                    f"is in {output_path}. Go on with:\n  {_quote(go_on)}")
         click.echo(message, err=True)
         ctx.exit(130)
-    if weights_only:
-        save_checkpoint(output_path, result.checkpoint, weights_only=True)
     _report(output, result, config, output_path)
 
 

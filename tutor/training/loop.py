@@ -303,7 +303,7 @@ class Trainer:
 
     def train_step(self) -> tuple[float, int]:
         """One step: a batch, the loss and gradients, the update. Returns (loss, labels).
-        Raises TrainingDiverged, before updating, if the loss is not finite."""
+        Raises TrainingDiverged, before updating, if the loss or a gradient is not finite."""
         config = self.config
         src_ids, tgt_ids = tasks.training_batch(config.task, self.rng, config.batch_size)
         model = self.model()
@@ -312,6 +312,10 @@ class Trainer:
         loss = float(loss)
         if not math.isfinite(loss):
             raise TrainingDiverged(f"the loss became {loss} at step {self.step + 1}")
+        for name, grad in grads.items():
+            if not np.isfinite(grad).all():                            # the weights would follow
+                raise TrainingDiverged(f"the gradient of {name} became NaN or infinite at "
+                                       f"step {self.step + 1}")
         grads = trained_grads(grads, config)
         self.optimizer.step(grads)                                     # in place, lr of step + 1
         self.step += 1
