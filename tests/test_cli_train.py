@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.cli_helpers import invoke, invoke_json
-from tutor.cli.train import loss_curve
+from tutor.render.curves import loss_curve
 from tutor.training.checkpoint import load_checkpoint
 from tutor.training.loop import Trainer
 

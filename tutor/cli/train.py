@@ -8,7 +8,8 @@ import os
 
 import click
 
-from .options import _check_path, _check_seed
+from .common import _check_seed, tutor_command
+from .output import check_output_path
 
 TASK_HELP = "reverse: 3141 -> 1413; copy: 3141 -> 3141; sort: 3141 -> 1134."
 
@@ -62,15 +63,14 @@ def _quote(words: list[str]) -> str:
     return " ".join(shlex.quote(word) for word in words)
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": 80})
+@tutor_command(EPILOG)
 @click.option("--task", type=click.Choice(["reverse", "copy", "sort"]), default=None,
               help=f"What to learn. [default: reverse] {TASK_HELP}")
 @click.option("--steps", type=click.IntRange(1, 1_000_000), default=None, metavar="N",
               help="Train until step N (with --resume, the total). [default: 1500]")
 @click.option("--seed", type=int, default=None, callback=_check_seed, metavar="S",
               help="Seed for the initial weights and the batches. [default: 0]")
-@click.option("--output", "output_path", type=str, default=None, callback=_check_path,
+@click.option("--output", "output_path", type=str, default=None, callback=check_output_path,
               metavar="FILE.npz", help="Where the model and its checkpoints go. "
                                        "[default: TASK.npz]")
 @click.option("--resume", "resume_path", type=click.Path(dir_okay=False), default=None,
@@ -105,8 +105,8 @@ def train(ctx, task, steps, seed, output_path, resume_path, batch_size, lr, warm
     from tutor.training.checkpoint import load_checkpoint, save_checkpoint
     from tutor.training.loop import TrainConfig, Trainer
 
-    from .inputs import usage_error
-    from .options import Output
+    from .output import Output
+    from .usage import usage_error
 
     given = {"task": task, "steps": steps, "seed": seed, "batch_size": batch_size, "lr": lr,
              "warmup": warmup, "label_smoothing": label_smoothing, "dim": dim, "heads": heads,
@@ -227,36 +227,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def loss_curve(losses, width: int = 60, height: int = 10) -> list[str]:
-    """The training loss as text: one column per bucket of steps (its mean), a log scale on
-    the y axis, drawn with the eighth-blocks ▁▂▃▄▅▆▇█ so a column rises to its value."""
-    import numpy as np
-
-    losses = np.asarray(losses, dtype=np.float64)
-    losses = losses[np.isfinite(losses) & (losses > 0)]
-    if losses.size == 0:
-        return ["(no loss to plot)"]
-    width = max(1, min(width, losses.size))
-    buckets = np.array_split(losses, width)
-    means = np.log10([bucket.mean() for bucket in buckets])            # [width]
-    low, high = float(means.min()), float(means.max())
-    span = high - low if high > low else 1.0
-    levels = (means - low) / span * (height * 8 - 1) + 1               # eighths of a row, 1..8h
-    blocks = " ▁▂▃▄▅▆▇█"
-    rows = []
-    for row in range(height - 1, -1, -1):
-        fill = np.clip(levels - row * 8, 0, 8).astype(int)             # eighths in this row
-        label = (f"{10 ** high:>8.4f} ┤" if row == height - 1 else
-                 f"{10 ** low:>8.4f} ┤" if row == 0 else " " * 8 + " │")
-        rows.append(label + "".join(blocks[f] for f in fill))
-    rows.append(" " * 9 + "└" + "─" * width)
-    first, last = "step 1", f"step {losses.size}"
-    fits = width >= len(first) + len(last) + 1
-    rows.append(" " * 10 + (first + last.rjust(width - len(first)) if fits
-                            else f"steps 1-{losses.size}"))
-    return rows
-
-
 def _report(output, result, config, output_path) -> None:
     import json
 
@@ -281,6 +251,8 @@ def _report(output, result, config, output_path) -> None:
     from rich.console import Group
     from rich.panel import Panel
     from rich.text import Text
+
+    from tutor.render.curves import loss_curve
 
     curve = Text("\n".join(loss_curve(losses, width=min(60, max(20, (output.console.width or 80) - 16)))))
     final = float(np.mean(losses[-50:])) if losses.size else math.nan

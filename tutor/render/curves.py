@@ -1,0 +1,33 @@
+"""Curves as text: Rich has no line chart, so a training loss is drawn with eighth-blocks."""
+
+from __future__ import annotations
+
+
+def loss_curve(losses, width: int = 60, height: int = 10) -> list[str]:
+    """The training loss as text: one column per bucket of steps (its mean), a log scale on
+    the y axis, drawn with the eighth-blocks ▁▂▃▄▅▆▇█ so a column rises to its value."""
+    import numpy as np
+
+    losses = np.asarray(losses, dtype=np.float64)
+    losses = losses[np.isfinite(losses) & (losses > 0)]
+    if losses.size == 0:
+        return ["(no loss to plot)"]
+    width = max(1, min(width, losses.size))
+    buckets = np.array_split(losses, width)
+    means = np.log10([bucket.mean() for bucket in buckets])            # [width]
+    low, high = float(means.min()), float(means.max())
+    span = high - low if high > low else 1.0
+    levels = (means - low) / span * (height * 8 - 1) + 1               # eighths of a row, 1..8h
+    blocks = " ▁▂▃▄▅▆▇█"
+    rows = []
+    for row in range(height - 1, -1, -1):
+        fill = np.clip(levels - row * 8, 0, 8).astype(int)             # eighths in this row
+        label = (f"{10 ** high:>8.4f} ┤" if row == height - 1 else
+                 f"{10 ** low:>8.4f} ┤" if row == 0 else " " * 8 + " │")
+        rows.append(label + "".join(blocks[f] for f in fill))
+    rows.append(" " * 9 + "└" + "─" * width)
+    first, last = "step 1", f"step {losses.size}"
+    fits = width >= len(first) + len(last) + 1
+    rows.append(" " * 10 + (first + last.rjust(width - len(first)) if fits
+                            else f"steps 1-{losses.size}"))
+    return rows
