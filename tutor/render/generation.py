@@ -267,8 +267,11 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
         for h in info["hypotheses"]:
             summary.append(f"hypothesis {tok.join(h['tokens'])}: log P = "
                            f"{_logp(w, h['logprob'])}, score {_logp(w, h['score'])}")
+    index = (ROW,) if np.ndim(w["output"]) == 2 else ()
+    ids_view = w.view("token ids", "output", ["id"], unique_labels([tok(i) for i in output]),
+                      index=index)
     w.step("Output", "the tokens written, after the " + ("start token" if seq2seq else "prompt"),
-           r"y", Part("", [], summary, ""), key="output")
+           r"y", Part("", [ids_view], summary, ""), key="output")
     result = {"model": model_name, "kind": info["kind"], "rule": rule,
               "source": list(source_labels),
               "output": {"ids": new, "tokens": [tok(i) for i in new]},
