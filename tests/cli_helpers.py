@@ -1,4 +1,4 @@
-"""Running a command in-process for the CLI tests: plain output at the default width."""
+"""Running a command in-process for the CLI tests: plain output pinned at 80 columns."""
 
 import json
 
@@ -8,8 +8,9 @@ from tutor.cli import cli
 
 
 def invoke(*args):
-    """`tutor ARGS` under CliRunner, with NO_COLOR and COLUMNS unset; exceptions propagate."""
-    return CliRunner().invoke(cli, list(args), env={"NO_COLOR": None, "COLUMNS": None},
+    """`tutor ARGS` under CliRunner, NO_COLOR unset and COLUMNS=80 (the width the expected
+    texts are written at); exceptions propagate."""
+    return CliRunner().invoke(cli, list(args), env={"NO_COLOR": None, "COLUMNS": "80"},
                               catch_exceptions=False)
 
 

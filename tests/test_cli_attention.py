@@ -17,7 +17,7 @@ X_NOTES = np.array([THE, CAT, SAT], dtype=float)
 
 def run(*args, env=None):
     runner = CliRunner()
-    env = {"NO_COLOR": None, "COLUMNS": None, **(env or {})}
+    env = {"NO_COLOR": None, "COLUMNS": "80", **(env or {})}      # expected texts are 80 wide
     return runner.invoke(cli, ["attention", *args], env=env, catch_exceptions=False)
 
 
@@ -200,7 +200,9 @@ def test_causal_masks_later_tokens_and_shows_them_as_masked():
     rows = {line.split()[1]: line for line in text.splitlines() if line.startswith("│ the ")
             or line.startswith("│ cat ")}
     assert rows["the"].split()[2:5] == ["1.00█", "—", "—"]
-    assert rows["cat"].split()[2:5] == ["0.27▃", "0.73▆", "—"]
+    # bars scaled within each row (issue 12, item 11): 0.73 is cat's largest weight, 0.27 is
+    # 0.37 of it (before: ▃ and ▆ on the absolute scale)
+    assert rows["cat"].split()[2:5] == ["0.27▄", "0.73█", "—"]
     assert "0.00" not in rows["the"]
     assert "-inf" in run("the cat sat", "--causal", "--step", "4").output
 

@@ -62,7 +62,7 @@ def test_rendering_at_80_columns():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["the cat sat", "--heads", "3"], "'--heads': expected a number that divides --dim 4, got 3"),
+    (["the cat sat", "--heads", "3"], "'--heads': expected a number that divides d_model 4, got 3"),
     (["the cat sat", "--heads", "0"], "'--heads': expected a number of heads from 1 to 16"),
     (["the cat sat", "--dim", "0"], "'--dim': expected a width from 1 to 64, got 0"),
     (["the cat sat", "--dim", "128"], "'--dim': expected a width from 1 to 64, got 128"),

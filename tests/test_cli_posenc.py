@@ -108,7 +108,7 @@ def test_help_has_examples():
     (["--compare", "", ""], "'--compare': expected at least one word"),
     (["--compare", "a b", "b a", "--learned"], "expected --compare on its own"),
     (["--embed", "a=1,2"], "'--embed': expected --sentence"),
-    (["--sentence", "a b", "--embed", "a=1,2"], "expected 4 numbers for 'a' (--dim 4)"),
+    (["--sentence", "a b", "--embed", "a=1,2"], "expected 4 numbers for 'a', the width of the sentence's other words"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, args, message):
     from tutor.cli import main
@@ -126,3 +126,29 @@ def test_the_text_places_sine_in_the_columns_it_labels_d1_d3():
     assert "Sine on even columns" not in flat                          # d2, d4 are cosines
     table = run_json("--dim", "4")["matrices"]["sinusoidal.pe"]
     assert table[1][0] == pytest.approx(np.sin(1)) and table[1][1] == pytest.approx(np.cos(1))
+
+
+def test_compare_of_the_same_sentence_twice_is_not_called_a_reordering():
+    out = run("--compare", "the cat sat", "the cat sat").output
+    assert "reordering" not in out and "another order" not in out
+    assert "the same sentence, word for word" in out
+
+
+def test_compare_tells_a_repeated_word_apart_by_its_position():
+    doc = run_json("--compare", "the dog saw the cat", "the cat saw the dog")
+    worked = [line for step in doc["steps"] for part in step["parts"] for line in part["worked"]]
+    # the first word that moves is dog (position 2 in A, 5 in B), not "the", which stays put
+    assert worked[0].startswith("z(dog) in A = ") and "(position 2 in A, 5 in B)" in worked[0]
+    a = np.array(doc["matrices"]["a.plain.out"])
+    b = np.array(doc["matrices"]["b.plain.out"])
+    np.testing.assert_allclose(a[1], b[4])                  # without PE: dog's row only moves
+    out = run("--compare", "the dog saw the cat", "the cat saw the dog").output
+    assert "the#1" in out and "the#4" in out
+
+
+def test_moved_word_matches_repeated_words_occurrence_by_occurrence():
+    from tutor.render.posenc import moved_word
+
+    assert moved_word(["a", "b", "a"], ["a", "b", "a"]) is None
+    assert moved_word(["a", "b", "a", "c"], ["a", "c", "a", "b"]) == (1, 3)
+    assert moved_word(["the", "the", "cat"], ["the", "cat", "the"]) == (1, 2)

@@ -8,7 +8,7 @@ import signal
 import numpy as np
 import pytest
 
-from tests.cli_helpers import invoke, invoke_json
+from cli_helpers import invoke, invoke_json
 from tutor.render.curves import loss_curve
 from tutor.training.checkpoint import load_checkpoint
 from tutor.training.loop import Trainer

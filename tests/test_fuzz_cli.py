@@ -61,13 +61,17 @@ def pieces(paths):
 
 OPTIONS = {
     "attention": ["--dim", "--embeddings", "--embed", "--wq", "--wk", "--wv", "--wo", "--dk",
-                  "--heads", "--posenc", "--step", "--seed", "--precision"],
+                  "--heads", "--posenc", "--step", "--seed", "--precision", "--model",
+                  "--layer", "--head"],
     "posenc": ["--dim", "--positions", "--sentence", "--embed", "--table", "--step", "--seed",
-               "--precision"],
+               "--precision", "--embeddings"],
     "softmax": ["--scale", "--temperature", "--step", "--precision"],
     "scaling": ["--dk", "--samples", "--keys", "--seed", "--step"],
     "layernorm": ["--gamma", "--beta", "--eps", "--batch", "--sublayer", "--step", "--seed"],
-    "multihead": ["--heads", "--dim", "--wq", "--wk", "--wv", "--wo", "--step", "--seed"],
+    "multihead": ["--heads", "--dim", "--wq", "--wk", "--wv", "--wo", "--step", "--seed",
+                  "--embeddings", "--embed", "--posenc"],
+    "heads": ["--model", "--layer", "--step", "--precision"],
+    "context": ["--word", "--control", "--model", "--step"],
     "encode": ["--src-vectors", "--weights", "--heads", "--layers", "--dim", "--ff", "--activation",
                "--eps", "--detail", "--step", "--seed"],
     "transformer": ["--src", "--tgt", "--src-vectors", "--tgt-vectors", "--weights", "--heads",
@@ -76,14 +80,21 @@ OPTIONS = {
 }
 FLAGS = {
     "attention": ["--no-scale", "--causal"], "posenc": ["--learned"], "layernorm": ["--residual"],
+    "multihead": ["--causal"],
     "encode": ["--norm-first"], "transformer": ["--causal", "--norm-first"],
     "lesson": ["--no-input", "--interactive"],
 }
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+MODELS = [os.path.join(DATA, "hf_tiny_bert"), os.path.join(DATA, "hf_tiny_gpt2"), "no-such-model",
+          DATA, ""]
 SPECS = ["identity", "random", "1,0,0,0;0,1,0,0;0,0,1,0;0,0,0,1", "1,0;0,1", "FILE:eye4.npy",
          "FILE:m.json", "FILE:m.csv"]
 PLAUSIBLE = {                    # values a user would mean, per option (FILE: a fixture file)
     "--dim": ["2", "4", "6", "8"], "--heads": ["1", "2", "4"], "--dk": ["2", "4", "16,64"],
-    "--wq": SPECS, "--wk": SPECS, "--wv": SPECS, "--wo": SPECS, "--embeddings": SPECS,
+    "--wq": SPECS, "--wk": SPECS, "--wv": SPECS, "--wo": SPECS,
+    "--embeddings": SPECS + ["glove", "glove", "GloVe"], "--model": MODELS,
+    "--layer": ["1", "2", "0", "7"], "--head": ["1", "4", "5"], "--word": ["cat", "sat", "dog"],
+    "--control": ["the", "cat", "mat"],
     "--table": SPECS, "--batch": ["1,2;3,4", "1,2,3,4;4,3,2,1", "FILE:m.csv"],
     "--embed": ["the=1,0,1,0", "cat=0,1", "sat=1,1,1,1"], "--posenc": ["none", "sinusoidal"],
     "--step": ["1", "2", "3", "6"], "--seed": ["0", "7"], "--precision": ["0", "2", "4"],
@@ -101,6 +112,8 @@ SHARED = ["--format", "--svg", "--html"]
 FORMATS = ["rich", "plain", "json", "markdown", "latex", "xml", ""]
 POSITIONAL = {"attention": ["the cat sat", "a b", "the cat sat on the mat"],
               "multihead": ["the cat sat", "a b"], "encode": ["the cat sat", "a b c d"],
+              "heads": ["the cat sat", "a", "the cat sat on the mat"],
+              "context": ["the cat sat", "the mat and the cat"],
               "softmax": ["6", "4", "-1", "2,1,0.1"], "layernorm": ["1,2,3,4", "5,5,5,5"],
               "scaling": ["4", "64"],
               "lesson": ["1", "4", "9", "10", "0", "-1", "scaling", "no-such-lesson", "list",
@@ -120,7 +133,7 @@ def command_lines(draw, paths):
     command = draw(st.sampled_from(sorted(OPTIONS)))
     args = [command]
     if command in POSITIONAL and draw(st.integers(0, 5)) > 0:
-        for _ in range(draw(st.integers(1, 2 if command == "softmax" else 1))):
+        for _ in range(draw(st.integers(1, 2 if command in ("softmax", "context") else 1))):
             args.append(draw(st.sampled_from(POSITIONAL[command]))
                         if draw(st.integers(0, 4)) else draw(pieces(paths)))
     for _ in range(draw(st.integers(0, 4))):

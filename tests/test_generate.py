@@ -295,7 +295,7 @@ def test_document_reads_the_recording_only():
     doc = generation_document(rec.trace, rec.info, precision=3, model_name="toy",
                               source_labels=["w1", "w2"])
     assert [s.key for s in doc.steps] == ["memory", "step.0", "step.1", "output"]
-    assert doc.result["output"]["ids"] == rec.output[1:].tolist()
+    assert doc.extra["result"]["output"]["ids"] == rec.output[1:].tolist()
 
 
 # -- errors: one line each ------------------------------------------------------------------

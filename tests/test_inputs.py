@@ -215,3 +215,31 @@ def test_embedding_mistakes_are_usage_errors(kwargs, option, message):
     with pytest.raises(click.BadParameter) as info:
         emb.embedding_matrix(["the", "cat"], **kwargs)
     assert info.value.format_message() == f"Invalid value for '{option}': {message}"
+
+
+# --- an empty entry is an error, never dropped ------------------------------------------------
+
+@pytest.mark.parametrize("text, where", [("1,2,,", "after entry 2"), ("1,,2;3,4", "after entry 1"),
+                                         (",1,2", "at the start"), ("1,2,", "at the end"),
+                                         ("1,2;3,,4", "in row 2")])
+def test_an_empty_entry_is_an_error_naming_where(text, where):
+    with pytest.raises(SpecError, match="empty entry") as info:
+        parse_inline(text)
+    assert where in str(info.value)
+
+
+@pytest.mark.parametrize("args, option", [
+    (["softmax", "1,2,,"], "NUMBERS"), (["softmax", "1", "2", ""], "NUMBERS"),
+    (["layernorm", "1,2,,"], "VECTOR"), (["layernorm", "1,2,3", "--gamma", "1,,2,3"], "--gamma"),
+    (["attention", "the cat", "--wq", "1,,2;3,4"], "--wq"),
+    (["attention", "the cat", "--embed", "the=1,,0,1"], "--embed"),
+    (["scaling", "--dk", "4,,8"], "--dk"),
+])
+def test_an_empty_entry_on_the_command_line_is_a_one_line_usage_error(args, option):
+    from cli_helpers import invoke
+
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(lines) == 1 and option in lines[0] and "empty" in lines[0], result.output
+    assert "Traceback" not in result.output

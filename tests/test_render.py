@@ -25,7 +25,8 @@ def render(renderable, width=80):
 def test_numbers_are_whole_when_they_can_be_and_never_minus_zero():
     assert format_number(2.0, 2, True) == "2"
     assert format_number(0.42231, 2) == "0.42"
-    assert format_number(-0.001, 2) == "0.00"
+    assert format_number(-0.0, 2) == "0.00"                # was -0.001 -> "0.00": a non-zero
+    assert format_number(-0.001, 2) == "-0.001"            # number now never reads as zero
     assert format_number(-np.inf, 2) == "-inf"
     assert format_vector([1.0, 0.0, 1.0, 0.0], 2) == "[1 0 1 0]"
     assert format_vector([1.0, 0.5], 2) == "[1.00 0.50]"

@@ -111,3 +111,43 @@ def test_ctrl_c_at_a_lesson_prompt_saves_progress_and_exits_130(tmp_path):
     assert b"Traceback" not in err
     assert b"'tutor lesson 4' resumes at step" in out + err
     assert '"roles": "seen"' in progress.read_text()
+
+
+def widest(text):
+    return max(len(line) for line in visible(text).splitlines())
+
+
+@pytest.mark.parametrize("columns", [40, 120])
+def test_a_pipe_follows_COLUMNS(columns):
+    result = subprocess.run(TUTOR + ["attention", "the cat sat", "--step", "1"],
+                            capture_output=True, env=environment(COLUMNS=str(columns)), timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    assert widest(result.stdout.decode("utf-8")) == columns          # a step panel is full width
+
+
+def test_a_wide_terminal_is_used_without_colour_too():
+    code, out, err = in_terminal(["attention", "the cat sat", "--step", "1"], columns=120,
+                                 NO_COLOR="1")
+    assert code == 0, err
+    assert not COLOUR.search(out)
+    assert widest(out) == 120
+
+
+def test_a_narrow_terminal_is_respected_without_colour():
+    code, out, err = in_terminal(["attention", "the cat sat", "--step", "5"], columns=50,
+                                 NO_COLOR="1")
+    assert code == 0, err
+    assert widest(out) == 50
+
+
+def test_the_width_comes_from_COLUMNS_then_the_terminal_then_80():
+    import io
+
+    from tutor.cli.output import terminal_width
+
+    pipe = io.StringIO()
+    assert terminal_width(pipe, {}) == 80
+    assert terminal_width(pipe, {"COLUMNS": "132"}) == 132
+    assert terminal_width(pipe, {"COLUMNS": "wide"}) == 80
+    assert terminal_width(pipe, {"COLUMNS": "5"}) == 20                 # MIN_WIDTH
+    assert terminal_width(pipe, {"COLUMNS": "99999"}) == 400            # MAX_WIDTH

@@ -10,33 +10,28 @@ NumPy::
 
 from __future__ import annotations
 
+from .lazy import lazy_exports
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Transformer": "tutor.nn.model",
-    "TransformerEncoder": "tutor.nn.stacks",
-    "TransformerDecoder": "tutor.nn.stacks",
-    "Seq2Seq": "tutor.nn.model",
-    "TransformerConfig": "tutor.nn.params",
-    "Trace": "tutor.trace",
-    "NULL_TRACE": "tutor.trace",
-    "TutorError": "tutor.errors",
-    "ShapeError": "tutor.errors",
-    "ParameterError": "tutor.errors",
-    "DTypeError": "tutor.errors",
+    "Transformer": "nn.model",
+    "TransformerEncoder": "nn.stacks",
+    "TransformerDecoder": "nn.stacks",
+    "Seq2Seq": "nn.model",
+    "TransformerConfig": "nn.params",
+    "Trace": "trace",
+    "NULL_TRACE": "trace",
+    "TutorError": "errors",
+    "ShapeError": "errors",
+    "ParameterError": "errors",
+    "DTypeError": "errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        import importlib
-
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'tutor' has no attribute {name!r}")
+__getattr__, _dir = lazy_exports(__name__, _EXPORTS)
 
 
 def __dir__():

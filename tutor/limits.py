@@ -18,6 +18,12 @@ MAX_ABS = 1e6              # the size of any number given: products and squares 
 MAX_PRECISION = 10         # --precision, decimals shown
 SEED_LIMIT = 2**32         # --seed and a lesson's seed: 0 <= seed < SEED_LIMIT
 
+# --- a real pretrained model (--model: attention, heads, context) ---------------------------
+MAX_MODEL_TOKENS = 64      # the model's own tokens of a sentence ([CLS] and [SEP] included)
+# --- the screen -----------------------------------------------------------------------------
+DEFAULT_WIDTH = 80         # columns when neither COLUMNS nor a terminal says otherwise
+MIN_WIDTH, MAX_WIDTH = 20, 400   # COLUMNS or a terminal's width is kept within these
+
 # --- the encoder/decoder stack ------------------------------------------------------------
 MAX_LAYERS = 6             # --layers of a random model
 MAX_FF = 256               # --ff, the feed-forward width of a random model

@@ -120,6 +120,12 @@ register("transformer", "tutor.cli.transformer", "transformer",
          "Encoder and decoder together, to the next-token distribution; --weights for a real model.")
 register("scaling", "tutor.cli.scaling", "scaling",
          "Why attention divides by √dk: q·k spread, softmax saturation, gradients.")
+register("heads", "tutor.cli.heads", "heads",
+         "Every attention head of a real model (MiniLM) as a small heatmap, labelled by pattern.")
+register("context", "tutor.cli.context", "context",
+         "A word's vector in two sentences, layer by layer: contextual embeddings measured.")
+register("models", "tutor.cli.models", "models",
+         "The real models tutor can find offline, and where (packages, HF cache, folders).")
 register("train", "tutor.cli.train", "train",
          "Train a small encoder-decoder to reverse, copy or sort digits (NumPy backprop).")
 register("generate", "tutor.cli.generate", "generate",

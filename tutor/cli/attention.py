@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import click
 
-from tutor.limits import MAX_DIM, MAX_HEADS, MAX_TOKENS
+from tutor.limits import MAX_DIM, MAX_HEADS, MAX_MODEL_TOKENS, MAX_TOKENS
 
 from .common import calculator_options, tutor_command
-from .matrix_specs import MATRIX, MatrixSpec, WORD_VECTOR
+from .matrix_specs import MATRIX, MatrixSpec
 from .output import Output, show_document
+from .pretrained_options import check_index, model_option, refuse_with_model
 from .usage import check_limit, shape_text, usage_error
 from .values import parse_sentence, rng_for
+from .sentence_options import word_input_options
 
 IDENTITY = MatrixSpec("identity", "identity")
 
@@ -25,10 +27,13 @@ SPEC is one of:
 \b
 Every word gets an embedding: THE, CAT and SAT keep the notes' vectors when
 --dim is 4; any other word gets a fixed vector derived from the word itself
-(the same on every run and machine).
+(the same on every run and machine). --embeddings glove gives every word its
+real GloVe vector (50 numbers, looked up lower-case; --embed gives a word
+GloVe lacks a vector of its own).
 
 \b
-Limits: at most {MAX_TOKENS} words, --dim and --dk at most {MAX_DIM}, --heads at most {MAX_HEADS}.
+Limits: at most {MAX_TOKENS} words, --dim and --dk at most {MAX_DIM}, --heads at most {MAX_HEADS};
+with --model at most {MAX_MODEL_TOKENS} of the model's tokens.
 
 \b
 Examples:
@@ -41,9 +46,35 @@ Examples:
   tutor attention "a b" --embed a=1,0 --embed b=0,1
   tutor attention "the cat sat" --wq "1,0;0,1;1,0;0,1" --wk "1,0;0,1;1,0;0,1"
   tutor attention "the cat sat" --posenc sinusoidal
+  tutor attention "the cat sat on the mat" --embeddings glove
   tutor attention "the cat sat" --format json > attention.json
   tutor attention "the cat sat" --svg attention.svg
+  tutor attention "the cat sat on the mat" --model minilm --layer 3 --head 5
+
+\b
+With --model the six steps run on one head of a real model: X is the hidden
+states entering --layer, labelled by the model's own tokens; Wq, Wk, Wv are
+that head's slices of the layer's weights, with their biases (Q = X·Wq + bq).
 """
+
+
+def _model_attention(sentence, model_name, layer, head, step, pause, output):
+    """tutor attention --model: one head of a real model, as the six steps."""
+    from tutor.render.pretrained import model_head_document
+    from tutor.walkthroughs.pretrained import model_head
+
+    from .pretrained_options import check_tokens, open_model
+
+    if not sentence.strip():
+        raise usage_error("SENTENCE", "expected at least one word, got an empty sentence")
+    model = open_model(model_name)
+    check_tokens(model, sentence, "SENTENCE", least=1)
+    layer0 = check_index("--layer", 1 if layer is None else layer, model.n_layer, "layer")
+    head0 = check_index("--head", 1 if head is None else head, model.n_head, "head")
+    recording = model_head(model, sentence, layer0, head0)
+    doc = model_head_document(recording.trace, recording.tokens, precision=output.precision,
+                              info=recording.info)
+    show_document(output, doc, step=step, pause=pause)
 
 
 def _weight(spec: MatrixSpec | None, option: str, rows: int, cols: int | None, seed: int,
@@ -74,10 +105,7 @@ def _width(option: str, spec: MatrixSpec | None, dk: int | None, dk_option: str)
 @click.argument("sentence")
 @click.option("--dim", type=int, default=None, metavar="N",
               help="Width of each word's embedding (d_model). [default: 4]")
-@click.option("--embeddings", type=MATRIX, default=None,
-              help="The whole embedding matrix X (one row per word).")
-@click.option("--embed", type=WORD_VECTOR, multiple=True,
-              help="One word's embedding, e.g. cat=0,1,0,1 (repeatable).")
+@word_input_options(causal=True, posenc=True)
 @click.option("--wq", type=MATRIX, default=None, help="Query weights Wq [d_model×dk]. [default: identity]")
 @click.option("--wk", type=MATRIX, default=None, help="Key weights Wk [d_model×dk]. [default: identity]")
 @click.option("--wv", type=MATRIX, default=None, help="Value weights Wv [d_model×dv]. [default: identity]")
@@ -89,12 +117,15 @@ def _width(option: str, spec: MatrixSpec | None, dk: int | None, dk_option: str)
 @click.option("--heads", type=int, default=1, show_default=True, metavar="H",
               help="Number of heads; each takes dk/H columns of Wq, Wk, Wv.")
 @click.option("--no-scale", is_flag=True, help="Skip the ÷√dk and compare the softmax rows.")
-@click.option("--causal", is_flag=True, help="Mask later tokens, as a decoder does.")
-@click.option("--posenc", type=click.Choice(["none", "sinusoidal"], case_sensitive=False),
-              default="none", show_default=True, help="Add positional encodings to X first.")
+@model_option(help_text="A real pretrained model (minilm, a Hugging Face folder, a cached "
+                        "name): the six steps on one of its heads, --layer and --head.")
+@click.option("--layer", type=int, default=None, metavar="L",
+              help="With --model: the layer, from 1. [default: 1]")
+@click.option("--head", type=int, default=None, metavar="H",
+              help="With --model: the head, from 1. [default: 1]")
 @calculator_options(pause=True)
-def attention(sentence, dim, embeddings, embed, wq, wk, wv, wo, dk, heads, no_scale, causal,
-              posenc, step, pause, seed, output: Output):
+def attention(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, wo, dk, heads,
+              no_scale, model_name, layer, head, step, pause, seed, output: Output):
     """Show the six steps of self-attention on SENTENCE, every matrix labelled.
 
     With no options it is the notes' worked example: THE=[1,0,1,0], CAT=[0,1,0,1],
@@ -105,6 +136,16 @@ def attention(sentence, dim, embeddings, embed, wq, wk, wv, wo, dk, heads, no_sc
 
     from .word_vector_options import embedding_matrix
 
+    if model_name is not None:
+        refuse_with_model({"--dim": dim, "--embeddings": embeddings, "--embed": embed,
+                           "--wq": wq, "--wk": wk, "--wv": wv, "--wo": wo, "--dk": dk,
+                           "--heads": None if heads == 1 else heads, "--no-scale": no_scale,
+                           "--causal": causal, "--posenc": posenc.lower()})
+        _model_attention(sentence, model_name, layer, head, step, pause, output)
+        return
+    for option, value in (("--layer", layer), ("--head", head)):
+        if value is not None:
+            raise usage_error(option, "expected --model with it (a layer of a real model)")
     tokens = parse_sentence("SENTENCE", sentence)
     if dim is not None:
         check_limit("--dim", dim, MAX_DIM, "a width")

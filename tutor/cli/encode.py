@@ -8,6 +8,8 @@ import click
 from tutor.limits import MAX_DIM
 
 from .common import calculator_options, tutor_command
+from .sentence_options import word_input_options
+from .word_vector_options import embeddings_name, glove_width, sentence_vectors
 from .model_options import (build_model, match_dtype, save_results, stack_options,
                             width_from_vectors)
 from .output import show_document
@@ -35,6 +37,7 @@ Examples:
   tutor encode --weights model.npz --heads 2 --src-vectors src.npy \\
                --output memory.npy
   tutor encode "the cat sat" --save-weights model.npz
+  tutor encode "the cat sat on the mat" --embeddings glove
 """
 
 
@@ -42,9 +45,10 @@ Examples:
 @click.argument("sentence", required=False)
 @click.option("--src-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",
               help="Already-embedded inputs instead of SENTENCE.")
+@word_input_options()
 @stack_options
 @calculator_options()
-def encode(sentence, src_vectors, weights, heads, layers, dim, ff, norm_first, activation, eps,
+def encode(sentence, src_vectors, embeddings, embed, weights, heads, layers, dim, ff, norm_first, activation, eps,
            save_weights, output_path, detail, step, seed, output):
     """Show the encoder stack on SENTENCE: attention per head, add & norm, feed-forward."""
     from tutor.render.stack import encode_document
@@ -55,13 +59,18 @@ def encode(sentence, src_vectors, weights, heads, layers, dim, ff, norm_first, a
     if sentence is None and src_vectors is None:
         raise usage_error("SENTENCE", "expected a sentence or --src-vectors, got neither")
     tokens = parse_sentence("SENTENCE", sentence) if sentence is not None else None
+    if (embeddings is not None or embed) and tokens is None:
+        raise usage_error("--embeddings" if embeddings is not None else "--embed",
+                          "expected SENTENCE with it (--src-vectors are already embedded)")
     dim = width_from_vectors(weights, dim, "--src-vectors", src_vectors)
+    dim = glove_width(embeddings, weights, dim)
     model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed,
                         encoder_only=True)
     d_model = model.config.d_model
     if tokens:
         check_limit("--dim", d_model, MAX_DIM, "a width")                   # a word's vector
-        recording = encode_walkthrough(model, tokens=tokens)
+        x = sentence_vectors(tokens, d_model, embeddings, embed, seed)      # [n, d_model] or None
+        recording = encode_walkthrough(model, tokens=tokens, x=x)
     else:
         src = read_vectors("--src-vectors", src_vectors, d_model)           # [(B,) S, d_model]
         model = match_dtype(model, weights, "--src-vectors", src)
@@ -71,7 +80,8 @@ def encode(sentence, src_vectors, weights, heads, layers, dim, ff, norm_first, a
     settings = {"d_model": c.d_model, "heads": c.nhead, "layers": c.num_encoder_layers,
                 "dim_feedforward": c.dim_feedforward, "norm_first": c.norm_first,
                 "activation": c.activation, "eps": c.layer_norm_eps,
-                "weights": "file" if weights else f"random (seed {seed})"}
+                "weights": "file" if weights else f"random (seed {seed})",
+                "embeddings": embeddings_name(embeddings, embed)}
     doc = encode_document(recording.trace, recording.tokens, precision=output.precision,
                           n_layers=c.num_encoder_layers, norm_first=c.norm_first, detail=detail,
                           sentence=bool(tokens), settings=settings,

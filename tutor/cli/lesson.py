@@ -8,8 +8,6 @@ runs; this module parses options and maps problems to one-line errors.
 from __future__ import annotations
 
 import os
-
-import shutil
 import sys
 
 import click
@@ -17,7 +15,7 @@ import click
 from .common import tutor_command
 from .usage import usage_error
 
-MAX_WIDTH = 80
+MAX_WIDTH = 80           # lessons are prose: never wider than this, narrower on a narrow screen
 
 EPILOG = """\b
 Examples:
@@ -46,13 +44,11 @@ questions anyway, reading the answers from stdin.
 
 
 def _console():
-    """The commands' console (colour on a terminal, plain otherwise), at most 80 columns."""
-    from .output import Output, resolve_format
+    """The commands' console (colour on a terminal, plain otherwise): the screen's width
+    (COLUMNS, else the terminal's, else 80), at most 80 columns."""
+    from .output import Output, terminal_width
 
-    width = MAX_WIDTH
-    if resolve_format(None) == "rich":
-        width = min(MAX_WIDTH, shutil.get_terminal_size((MAX_WIDTH, 24)).columns)
-    return Output(None, width=width).console
+    return Output(None, width=min(MAX_WIDTH, terminal_width())).console
 
 
 def _exit(code: int):

@@ -87,12 +87,33 @@ def _rows_to_array(rows: list[list[float]], source: str, max_cols: int = MAX_DIM
     return _check_array(np.array(rows, dtype=np.float64), source, max_cols)
 
 
+def split_entries(text: str, where: str = "") -> list[str]:
+    """``"1, 2 3"`` -> ["1", "2", "3"]: entries split by commas and/or spaces. An empty entry
+    (``"1,,2"``, ``"1,2,"``, ``",1"``) is a SpecError naming its place, never dropped: a typo
+    must not quietly change how many numbers there are."""
+    tokens: list[str] = []
+    pieces = str(text).split(",")
+    for i, piece in enumerate(pieces):
+        words = piece.split()
+        if not words and len(pieces) > 1:
+            place = ("at the start" if i == 0 else "at the end" if i == len(pieces) - 1
+                     else f"after entry {len(tokens)}")
+            raise SpecError(f"expected a number between every two commas, got an empty entry "
+                            f"{place}{' ' + where if where else ''} of {quote(text)}")
+        tokens += words
+    return tokens
+
+
 def parse_inline(text: str, max_cols: int = MAX_DIM) -> np.ndarray:
-    """``"1,0;0,1"`` -> [[1, 0], [0, 1]]; numbers split by commas or spaces, rows by ``;``;
-    at most MAX_DIM rows and ``max_cols`` columns."""
+    """``"1,0;0,1"`` -> [[1, 0], [0, 1]]; numbers split by commas or spaces, rows by ``;``
+    (one trailing ``;`` is forgiven); an empty entry or row is an error; at most MAX_DIM rows
+    and ``max_cols`` columns."""
     rows = []
-    for i, row_text in enumerate(text.strip().strip(";").split(";"), start=1):
-        tokens = row_text.replace(",", " ").split()
+    body = text.strip()
+    if body.endswith(";"):
+        body = body[:-1]
+    for i, row_text in enumerate(body.split(";"), start=1):
+        tokens = split_entries(row_text, f"in row {i}")
         if not tokens:
             raise SpecError(f"expected numbers in every row, got an empty row {i}")
         rows.append([_number(tok, f"in row {i}") for tok in tokens])
@@ -241,6 +262,24 @@ class MatrixSpecType(click.ParamType):
 
 
 MATRIX = MatrixSpecType()
+
+GLOVE = "glove"
+
+
+class EmbeddingsType(MatrixSpecType):
+    """``--embeddings``: a SPEC, or ``glove`` for the shipped GloVe 6B 50-d word vectors."""
+
+    name = "SPEC|glove"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip().lower() == GLOVE:
+            return MatrixSpec(GLOVE, GLOVE)
+        return super().convert(value, param, ctx)
+
+
+EMBEDDINGS = EmbeddingsType()
+EMBEDDINGS_HELP = ("The word vectors X: 'glove' (real GloVe vectors, d_model 50), or a SPEC "
+                   "for the whole X (one row per word).")
 
 
 class WordVectorType(click.ParamType):

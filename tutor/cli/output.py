@@ -17,7 +17,7 @@ import sys
 import click
 
 from tutor.errors import TutorError
-from tutor.limits import MAX_PRECISION
+from tutor.limits import DEFAULT_WIDTH, MAX_PRECISION, MAX_WIDTH, MIN_WIDTH
 
 FORMATS = ("rich", "plain", "json", "markdown", "latex")
 TEXT_FORMATS = ("json", "markdown", "latex")
@@ -76,6 +76,24 @@ def no_color_requested(environ=None) -> bool:
     return bool(environ.get("NO_COLOR")) or environ.get("TERM") == "dumb"
 
 
+def terminal_width(stream=None, environ=None) -> int:
+    """The columns to lay output out in: ``COLUMNS`` when it is a whole number (also when
+    piped, so ``COLUMNS=120 tutor ... | less`` is 120 wide), else the width of the terminal
+    ``stream`` is, else DEFAULT_WIDTH (80); kept within MIN_WIDTH..MAX_WIDTH."""
+    environ = os.environ if environ is None else environ
+    stream = sys.stdout if stream is None else stream
+    width = None
+    columns = str(environ.get("COLUMNS") or "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        width = int(columns)
+    elif hasattr(stream, "isatty") and stream.isatty():
+        try:
+            width = os.get_terminal_size(stream.fileno()).columns or None
+        except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+            width = None
+    return min(MAX_WIDTH, max(MIN_WIDTH, width or DEFAULT_WIDTH))
+
+
 def resolve_format(fmt: str | None, stream=None, environ=None) -> str:
     """The format to use: the one asked for, else rich on a terminal and plain otherwise."""
     if fmt:
@@ -96,7 +114,9 @@ class Output:
         self.precision = precision
         self.svg_path = svg_path
         self.html_path = html_path
-        self.width = width
+        self.width = width or terminal_width(self.stream, environ)
+        self.title = "tutor"                   # the HTML page's title
+        self.svg_title = "tutor"               # the SVG window's: short, beside its buttons
         self.console = self._console()
 
     @property
@@ -113,13 +133,13 @@ class Output:
 
         record = bool(self.svg_path or self.html_path)
         if self.is_text:                       # text goes to the stream; the console only records
-            return Console(file=io.StringIO(), record=True, width=self.width or 100,
+            return Console(file=io.StringIO(), record=True, width=self.width,
                            color_system=None) if record else None
         if self.format == "rich":
             return Console(file=self.stream, record=record, width=self.width,
                            force_terminal=True if not self.stream.isatty() else None,
                            highlight=False, emoji=False)
-        return Console(file=self.stream, record=record, width=self.width or 80,
+        return Console(file=self.stream, record=record, width=self.width,
                        color_system=None, force_terminal=False, no_color=True,
                        highlight=False, emoji=False)
 
@@ -149,8 +169,10 @@ class Output:
 
         from .usage import check_output
 
-        exports = [("--svg", self.svg_path, lambda: self.console.export_svg(title="tutor", clear=False)),
-                   ("--html", self.html_path, lambda: self.console.export_html(clear=False))]
+        from tutor.render.export import export_html, export_svg
+
+        exports = [("--svg", self.svg_path, lambda: export_svg(self.console, self.svg_title)),
+                   ("--html", self.html_path, lambda: export_html(self.console, self.title))]
         for option, path, export in exports:
             if not path:
                 continue
@@ -193,6 +215,8 @@ def show_document(output: Output, doc, *, step: int | None = None, pause: bool =
     """
     from .usage import usage_error
 
+    output.title = f"tutor {doc.command} · {doc.title}"
+    output.svg_title = f"tutor {doc.command}"
     steps = doc.steps
     if step is not None:
         if not 1 <= step <= len(doc.steps):

@@ -11,6 +11,7 @@ from .common import calculator_options, tutor_command
 from .matrix_specs import MATRIX, WORD_VECTOR
 from .output import show_document
 from .usage import check_limit, shape_text, usage_error
+from .sentence_options import word_input_options
 from .values import parse_sentence, rng_for
 
 EPILOG = f"""\b
@@ -38,8 +39,7 @@ Examples:
               help="Number of positions (rows). [default: 6, or the sentence's length]")
 @click.option("--sentence", default=None, metavar="TEXT",
               help="Also show embedding + PE for these words.")
-@click.option("--embed", type=WORD_VECTOR, multiple=True,
-              help="One word's embedding for --sentence, e.g. cat=0,1,0,1 (repeatable).")
+@word_input_options()
 @click.option("--learned", is_flag=True,
               help="A learned table instead: --table, or N(0,1) entries from --seed.")
 @click.option("--table", type=MATRIX, default=None, metavar="SPEC",
@@ -47,7 +47,7 @@ Examples:
 @click.option("--compare", nargs=2, default=None, metavar="A B",
               help="Two orderings of the same words: self-attention without and with PE.")
 @calculator_options()
-def posenc(dim, positions, sentence, embed, learned, table, compare, step, seed, output):
+def posenc(dim, positions, sentence, embeddings, embed, learned, table, compare, step, seed, output):
     """Show positional encodings: each column's formula, one cell worked out, the table.
 
     PE(pos, 2i) = sin(pos / 10000^(2i/d)) and PE(pos, 2i+1) = cos(pos / 10000^(2i/d)).
@@ -60,8 +60,10 @@ def posenc(dim, positions, sentence, embed, learned, table, compare, step, seed,
         check_limit("--positions", positions, MAX_POSITIONS, "a number of positions")
     if table is not None and not learned:
         raise usage_error("--table", "expected --learned with it (the table is a learned one)")
-    if embed and not sentence:
+    if embed and not (sentence or compare):
         raise usage_error("--embed", "expected --sentence with it")
+    if embeddings is not None and not (sentence or compare):
+        raise usage_error("--embeddings", "expected --sentence or --compare with it")
     if compare:
         from tutor.render.posenc import compare_document
         from tutor.walkthroughs.attention import word_order
@@ -73,8 +75,10 @@ def posenc(dim, positions, sentence, embed, learned, table, compare, step, seed,
         if sorted(t.lower() for t in sentences[0]) != sorted(t.lower() for t in sentences[1]):
             raise usage_error("--compare", f"expected two orderings of the same words, got "
                                            f"'{compare[0]}' and '{compare[1]}'")
-        embeddings = [embedding_matrix(tokens, dim=dim)[0] for tokens in sentences]  # [n, d_model]
-        recording = word_order(sentences, embeddings)
+        vectors = [embedding_matrix(tokens, dim=dim, embeddings=embeddings, embed=embed,
+                                    rng=rng_for(seed, "--embeddings"))[0]
+                   for tokens in sentences]                                 # [n, d_model] each
+        recording = word_order(sentences, vectors)
         doc = compare_document(recording.trace, sentences, precision=output.precision,
                                same_without=recording.info["same_without"],
                                same_with=recording.info["same_with"])
@@ -103,11 +107,17 @@ def posenc(dim, positions, sentence, embed, learned, table, compare, step, seed,
                                          f"got a {shape_text((rows, cols))} matrix")
         positions = need
         source = f"--table ({table.describe()})"
-    d = dim or 4
+    x = None
+    if tokens:
+        x = embedding_matrix(tokens, dim=dim, embeddings=embeddings, embed=embed,
+                             rng=rng_for(seed, "--embeddings"))[0]           # [n_tok, d]
+        if learned and table is not None and x.shape[1] != dim:
+            raise usage_error("--table", f"expected {x.shape[1]} columns (the words' width), "
+                                         f"got a {shape_text(table.array.shape)} matrix")
+    d = dim or (x.shape[1] if x is not None else 4)
     n = positions or (len(tokens) if tokens else 6)
     if learned and table is None:
         source = f"N(0, 1) draws from --seed {seed}, as a table looks before training"
-    x = embedding_matrix(tokens, dim=d, embed=embed)[0] if tokens else None  # [n_tok, d]
     recording = positional_table(n, d, learned=learned,
                                  table=None if table is None else table.array,
                                  rng=rng_for(seed, "--learned"), x=x, tokens=tokens)

@@ -10,6 +10,7 @@ from tutor.limits import (MAX_DK, MAX_DK_VALUES, MAX_ELEMENTS, MAX_KEYS, MAX_SAM
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .usage import check_limit, usage_error
+from .matrix_specs import SpecError, split_entries
 from .values import rng_for
 
 EPILOG = f"""\b
@@ -28,7 +29,10 @@ Examples:
 
 
 def _dk_values(dk_options, dk_args) -> list[int]:
-    texts = [part for text in (*dk_options, *dk_args) for part in str(text).replace(",", " ").split()]
+    try:
+        texts = [part for text in (*dk_options, *dk_args) for part in split_entries(text)]
+    except SpecError as exc:
+        raise usage_error("--dk", str(exc)) from None
     if not texts:
         return [4, 64, 512]
     values = []

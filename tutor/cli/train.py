@@ -195,8 +195,8 @@ def _plain_lines(output):
     def callback(progress):
         if progress.evaluated:
             output.console.print(
-                f"step {progress.step}/{progress.total_steps}  loss {progress.loss:.4f}  "
-                f"held-out accuracy {progress.accuracy:.1%}  "
+                f"step {progress.step}/{progress.total_steps}  loss {_loss(progress.loss)}  "
+                f"held-out accuracy {_share(progress.accuracy)}  "
                 f"{progress.tokens_per_second:,.0f} tokens/s  "
                 f"{progress.seconds_left:.0f} s left", soft_wrap=True)
     return callback
@@ -213,13 +213,27 @@ def _run_with_bar(trainer, output, output_path, should_stop):
                                completed=trainer.step, loss="-", acc="-", speed="-", left="-")
 
         def callback(progress):
-            acc = "-" if progress.accuracy is None else f"{progress.accuracy:.1%}"
-            bar.update(task_id, completed=progress.step, loss=f"{progress.loss:.4f}", acc=acc,
+            acc = "-" if progress.accuracy is None else _share(progress.accuracy)
+            bar.update(task_id, completed=progress.step, loss=_loss(progress.loss), acc=acc,
                        speed=f"{progress.tokens_per_second:,.0f}",
                        left=_duration(progress.seconds_left))
 
         return trainer.run(checkpoint_path=output_path, callback=callback,
                            should_stop=should_stop)
+
+
+def _loss(value: float) -> str:
+    """A loss with 4 decimals, never 0.0000 for a small non-zero one (2.0e-06 then)."""
+    from tutor.render.document import format_number
+
+    return format_number(value, 4)
+
+
+def _share(value: float) -> str:
+    """An accuracy as a percentage that never says 100.0% or 0.0% when it is not."""
+    from tutor.render.document import percent
+
+    return percent(value)
 
 
 def _duration(seconds: float) -> str:
@@ -258,9 +272,9 @@ def _report(output, result, config, output_path) -> None:
     final = float(np.mean(losses[-50:])) if losses.size else math.nan
     summary = Text.assemble(
         ("Held-out exact-sequence accuracy: ", "bold"),
-        (f"{result.accuracy:.1%}", "bold green" if result.accuracy >= 0.99 else "bold yellow"),
+        (_share(result.accuracy), "bold green" if result.accuracy >= 0.99 else "bold yellow"),
         f" of {config.eval_size} sequences never seen in training (greedy decoding)\n",
-        f"Loss (mean of the last {min(50, losses.size)} steps): {final:.4f}   "
+        f"Loss (mean of the last {min(50, losses.size)} steps): {_loss(final)}   "
         f"steps: {checkpoint.step}   time: {_duration(result.elapsed)}\n",
         f"Saved in {output_path}")
     output.print(Group(Panel(curve, title="training loss (log scale)", expand=False), summary))

@@ -12,7 +12,9 @@ from .model_options import (build_model, match_dtype, save_results, stack_option
                             width_from_vectors)
 from .output import show_document
 from .usage import check_limit, usage_error
+from .sentence_options import word_input_options
 from .values import parse_sentence, read_vectors
+from .word_vector_options import embeddings_name, glove_width, word_vector_table
 
 EPILOG = """\b
 With sentences the target gets a causal mask; with --tgt-vectors add --causal
@@ -43,9 +45,10 @@ Examples:
 @click.option("--tgt-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",
               help="Already-embedded target instead of --tgt.")
 @click.option("--causal", is_flag=True, help="Causal target mask for --tgt-vectors.")
+@word_input_options()
 @stack_options
 @calculator_options()
-def transformer(src, tgt, src_vectors, tgt_vectors, causal, weights, heads, layers, dim, ff,
+def transformer(src, tgt, src_vectors, tgt_vectors, causal, embeddings, embed, weights, heads, layers, dim, ff,
                 norm_first, activation, eps, save_weights, output_path, detail, step, seed,
                 output):
     """Show encoder and decoder together: masked self-attention, encoder–decoder attention,
@@ -70,14 +73,20 @@ def transformer(src, tgt, src_vectors, tgt_vectors, causal, weights, heads, laye
     if causal and sentences:
         raise usage_error("--causal", "expected --tgt-vectors with it (sentences are always "
                                       "causal)")
+    if (embeddings is not None or embed) and not sentences:
+        raise usage_error("--embeddings" if embeddings is not None else "--embed",
+                          "expected --src and --tgt with it (vectors are already embedded)")
     src_tokens = parse_sentence("--src", src) if sentences else None
     tgt_tokens = parse_sentence("--tgt", tgt) if sentences else None
     dim = width_from_vectors(weights, dim, "--src-vectors", src_vectors)
+    dim = glove_width(embeddings, weights, dim)
     model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed)
     d_model = model.config.d_model
     if sentences:
         check_limit("--dim", d_model, MAX_DIM, "a width")                   # a word's vector
-        recording = transform(model, src_tokens=src_tokens, tgt_tokens=tgt_tokens)
+        table = word_vector_table([src_tokens, tgt_tokens], d_model, embeddings, embed)
+        recording = transform(model, src_tokens=src_tokens, tgt_tokens=tgt_tokens,
+                              word_vectors=table)
     else:
         src_x = read_vectors("--src-vectors", src_vectors, d_model)       # [(B,) S, d_model]
         tgt_x = read_vectors("--tgt-vectors", tgt_vectors, d_model)       # [(B,) T, d_model]
@@ -96,7 +105,8 @@ def transformer(src, tgt, src_vectors, tgt_vectors, causal, weights, heads, laye
                 "decoder_layers": c.num_decoder_layers, "dim_feedforward": c.dim_feedforward,
                 "norm_first": c.norm_first, "activation": c.activation,
                 "eps": c.layer_norm_eps, "causal": bool(causal), "vocabulary": vocab,
-                "weights": "file" if weights else f"random (seed {seed})"}
+                "weights": "file" if weights else f"random (seed {seed})",
+                "embeddings": embeddings_name(embeddings, embed)}
     doc = transformer_document(recording.trace, recording.info["src_labels"],
                                recording.info["tgt_labels"], precision=output.precision,
                                n_enc=c.num_encoder_layers, n_dec=c.num_decoder_layers,

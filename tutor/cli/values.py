@@ -11,7 +11,7 @@ import numpy as np
 
 from tutor.limits import MAX_ABS, MAX_BATCH, MAX_MODEL_DIM, MAX_SEQ, MAX_TOKENS, MAX_VECTOR
 
-from .matrix_specs import SpecError, parse_inline
+from .matrix_specs import SpecError, parse_inline, split_entries
 from .usage import check_limit, note_input, quote, shape_text, usage_error
 
 
@@ -53,6 +53,8 @@ def parse_vector(option: str, text: str, length: int | None = None,
     if ";" not in str(text) and count > limit:                         # before parsing them
         raise usage_error(option, f"expected at most {limit} numbers, got {count}")
     try:
+        if ";" not in str(text):
+            split_entries(text)                     # "1,2,," names the empty entry, not a row
         array = parse_inline(text, max_cols=limit) if str(text).strip() else None
     except SpecError as exc:
         raise usage_error(option, str(exc)) from None
@@ -70,7 +72,12 @@ def parse_vector(option: str, text: str, length: int | None = None,
 
 
 def parse_numbers(option: str, values, limit: int = MAX_VECTOR) -> np.ndarray:
-    """Numbers given as separate arguments (``6 4``) or one list (``"6,4"``) -> a vector."""
+    """Numbers given as separate arguments (``6 4``) or one list (``"6,4"``) -> a vector; an
+    empty argument is an error, like an empty entry of a list."""
+    for i, value in enumerate(values, start=1):
+        if len(values) > 1 and not str(value).strip():          # one empty value: parse_vector
+            raise usage_error(option, f"expected a number in every argument, got an empty "
+                                      f"argument {i} of {len(values)}")
     return parse_vector(option, " ".join(str(v) for v in values), limit=limit)
 
 

@@ -82,15 +82,25 @@ def _chunked_attention(q_scaled, k, v, mask, chunk_size: int):
     return acc / total
 
 
-def attention_head(x_q, x_kv, w_q, w_k, w_v, mask=None, *, scale=None, trace=NULL_TRACE):
-    """One head as the notes write it: Q = X Wq, K = X Wk, V = X Wv, then attention.
+def attention_head(x_q, x_kv, w_q, w_k, w_v, mask=None, *, scale=None, b_q=None, b_k=None,
+                   b_v=None, trace=NULL_TRACE):
+    """One head as the notes write it: Q = X Wq (+ bq), K = X Wk (+ bk), V = X Wv (+ bv), then
+    attention.
 
-    Weights are [d_model, d_k] (multiplied on the right, unlike PyTorch's [out, in]).
-    Returns (out, weights).
+    Weights are [d_model, d_k] (multiplied on the right, unlike PyTorch's [out, in]); the
+    optional biases are [d_k] (``b_v``: [d_v]), as one head's slice of a pretrained layer's
+    in-projection bias (``torch.nn.MultiheadAttention``'s ``in_proj_bias``). Returns
+    (out, weights).
     """
     q = x_q @ w_q                                                      # [..., n_q, d_model] -> [..., n_q, d_k]
     k = x_kv @ w_k                                                     # [..., n_k, d_model] -> [..., n_k, d_k]
     v = x_kv @ w_v                                                     # [..., n_k, d_model] -> [..., n_k, d_v]
+    if b_q is not None:
+        q = q + b_q                                                    # [..., n_q, d_k] + [d_k]
+    if b_k is not None:
+        k = k + b_k                                                    # [..., n_k, d_k] + [d_k]
+    if b_v is not None:
+        v = v + b_v                                                    # [..., n_k, d_v] + [d_v]
     trace.record("q", q)
     trace.record("k", k)
     trace.record("v", v)

@@ -16,7 +16,7 @@ Names are re-exported lazily: importing this package imports neither NumPy nor t
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
 _EXPORTS = {
     "PretrainedConfig": "config", "read_config": "config", "parse_config": "config",
@@ -52,13 +52,4 @@ def load_model(name_or_path, *, dtype=None):
     return load_pretrained(where.path, name=where.name, **options)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -14,10 +14,20 @@ import numpy as np
 
 from .builder import DocumentBuilder
 from .document import (MASKED_LOGIT, factor, Document, MatrixView, Part, Step, dim_labels,
-                       format_number, format_vector, is_integral, unique_labels)
+                       format_number, format_vector, is_integral, row_sum_caption, unique_labels,
+                       weights_caption)
 
 MAX_LISTED = 6          # queries named in a "what it means" sentence before "and so on"
 MAX_SPELLED = 4         # a dot product of at most this many terms is written out term by term
+MAX_VECTOR_SHOWN = 8    # a longer vector in a sentence shows its first and last entries
+MAX_WEIGHT_SHOWN = 8    # an identity weight matrix wider than this is described, not drawn
+GLOVE_MEANS = ("These are dot products of real GloVe word vectors: words used in similar "
+               "contexts point in similar directions and score higher together (each word "
+               "scores highest with itself, its own squared length, so read along a row past "
+               "it). What this cannot show: GloVe gives a word one vector whatever its "
+               "sentence, so a repeated word gets the same row twice and 'bank' by a river is "
+               "'bank' in a bank; a Transformer's layers make the vectors contextual "
+               "(tutor context measures it).")
 
 
 def _join(words: list[str]) -> str:
@@ -49,11 +59,22 @@ def _favourites(values: np.ndarray, allowed: np.ndarray | None, labels: list[str
     return lines
 
 
+def short_vector(values, precision: int) -> str:
+    """format_vector, or for a vector longer than MAX_VECTOR_SHOWN its first three and last
+    entries: '[0.42 0.25 -0.41 … -0.79] (50 numbers)'."""
+    values = np.asarray(values)
+    if len(values) <= MAX_VECTOR_SHOWN:
+        return format_vector(values, precision)
+    integral = is_integral(values)
+    shown = [format_number(v, precision, integral) for v in (*values[:3], values[-1])]
+    return f"[{' '.join(shown[:3])} … {shown[3]}] ({len(values)} numbers)"
+
+
 def _dot_text(a, b, result, precision: int) -> str:
     """'[1 0 1 0]·[1 1 1 1] = 1×1 + 0×1 + 1×1 + 0×1 = 2' from recorded vectors and result."""
     a, b = np.asarray(a), np.asarray(b)
     integral = is_integral(np.concatenate([a, b, [result]]))
-    text = f"{format_vector(a, precision)}·{format_vector(b, precision)}"
+    text = f"{short_vector(a, precision)}·{short_vector(b, precision)}"
     if len(a) <= MAX_SPELLED:
         ia, ib = is_integral(a), is_integral(b)
         terms = " + ".join(f"{factor(format_number(x, precision, ia))}×"
@@ -79,19 +100,21 @@ class AttentionBuilder(DocumentBuilder):
     concat and projection."""
 
     def __init__(self, trace, tokens, *, precision, heads, causal, scaled, posenc, sources,
-                 weight_kinds):
+                 weight_kinds, per_head: bool | None = None):
         super().__init__(trace, precision)
         self.tokens = tokens
         self.labels = unique_labels(tokens)
         self.heads = heads
         # the multi-head form (head<i>. scopes, concatenation, Wo) as recorded, even for 1 head
-        self.per_head = heads > 1 or "head0.q" in trace
+        self.per_head = per_head if per_head is not None else heads > 1 or "head0.q" in trace
         self.causal = causal
         self.scaled = scaled
         self.posenc = posenc
         self.sources = sources            # per token: "notes", "derived", "--embed", ...
         self.kinds = weight_kinds         # {"w_q": "identity" | "random" | "inline" | "a file"}
         self.x_name = "input.out" if posenc != "none" else "x"
+        # real word vectors are 50 wide: the screen shows their first columns
+        self.max_columns = MAX_VECTOR_SHOWN if "glove" in sources else None
         self.n = len(tokens)
 
     # --- helpers -----------------------------------------------------------------------
@@ -105,7 +128,14 @@ class AttentionBuilder(DocumentBuilder):
         return np.isfinite(self.trace[key]) & np.ones((self.n, self.n), bool)
 
     def token_matrix(self, name, key, **kw):
+        """A matrix with a row per token; wider than ``max_columns`` (when set) it shows its
+        first columns and says so (--format json has them all)."""
         values = self.trace[key]
+        width = values.shape[1]
+        if self.max_columns is not None and width > self.max_columns:
+            kw.setdefault("caption", f"columns 1–{self.max_columns} of {width}; --format json "
+                                     f"has them all")
+            values = values[:, :self.max_columns]
         return MatrixView(name, key, values, self.labels, dim_labels(values.shape[1]), **kw)
 
     def head_heading(self, head):
@@ -133,8 +163,10 @@ class AttentionBuilder(DocumentBuilder):
         worked = []
         first = self.labels[0]
         source = {"notes": "the notes' vector", "derived": "derived from the word itself",
-                  "--embed": "given by --embed", "--embeddings": "row 1 of --embeddings"}
-        worked.append(f"x({first}) = {self.vec(x[0])}  ({source.get(self.sources[0], self.sources[0])})")
+                  "--embed": "given by --embed", "--embeddings": "row 1 of --embeddings",
+                  "glove": "its GloVe 6B vector"}
+        worked.append(f"x({first}) = {short_vector(x[0], self.precision)}  "
+                      f"({source.get(self.sources[0], self.sources[0])})")
         if self.posenc != "none":
             pe = self.trace["input.pe"]
             mats.append(MatrixView("PE", "input.pe", pe, [f"pos {i}" for i in range(n)],
@@ -146,9 +178,18 @@ class AttentionBuilder(DocumentBuilder):
         names = [("Wq", "w_q"), ("Wk", "w_k"), ("Wv", "w_v")]
         if self.per_head:
             names.append(("Wo", "w_o"))
+        hidden = []
         for name, key in names:
             w = self.trace[key]
+            if self.kinds.get(key) == "identity" and min(w.shape) > MAX_WEIGHT_SHOWN:
+                hidden.append(f"{name} = the {w.shape[0]}×{w.shape[1]} identity (not drawn)")
+                continue
+            if self.max_columns is not None and min(w.shape) > MAX_WEIGHT_SHOWN:
+                hidden.append(f"{name} = a {w.shape[0]}×{w.shape[1]} {self.kinds.get(key, '')} "
+                              f"matrix (not drawn; --format json has it)")
+                continue
             mats.append(MatrixView(name, key, w, dim_labels(w.shape[0]), dim_labels(w.shape[1])))
+        worked += hidden
         kinds = [self.kinds.get(k, "") for _, k in names[:3]]
         if all(k == "identity" for k in kinds) and self.trace["w_q"].shape[0] == self.trace["w_q"].shape[1]:
             weights_text = ("Here they are the identity, so Q, K and V will equal "
@@ -156,12 +197,17 @@ class AttentionBuilder(DocumentBuilder):
         else:
             weights_text = ("Here they are " + ", ".join(f"{nm} {kd}" for (nm, _), kd in
                                                             zip(names, kinds)) + ".")
-        meaning = (f"Each of the {n} tokens is one row of X, a vector of d_model = {d_model} "
+        rows = "The one token is" if n == 1 else f"Each of the {n} tokens is"
+        meaning = (f"{rows} one row of X, a vector of d_model = {d_model} "
                    f"numbers. The weight matrices Wq, Wk, Wv come first: they are learned in "
                    f"training, and step 2 multiplies X by them. {weights_text}")
         if self.posenc != "none":
             meaning += (" Sinusoidal positional encodings are added to X first, so the same "
                         "word at another position gets another vector.")
+        if "glove" in self.sources:
+            meaning += (" X holds real word vectors: GloVe 6B, 50 numbers per word, learned "
+                        "from how often words occur near each other in 6 billion words of "
+                        "text.")
         formula = "X (one row per token),  Wq, Wk, Wv"
         if self.posenc != "none":
             formula = "X + PE (one row per token),  Wq, Wk, Wv"
@@ -188,7 +234,7 @@ class AttentionBuilder(DocumentBuilder):
                     and q.shape == x.shape:
                 meaning = (f"With identity weights each token's query, key and value are its "
                            f"embedding unchanged: q({self.labels[0]}) = k({self.labels[0]}) = "
-                           f"v({self.labels[0]}) = {self.vec(q[0])}.")
+                           f"v({self.labels[0]}) = {short_vector(q[0], self.precision)}.")
             else:
                 meaning = ("Each token now has a query (what it looks for), a key (what it is "
                            "matched on) and a value (what it passes on).")
@@ -218,6 +264,9 @@ class AttentionBuilder(DocumentBuilder):
                        "score per query: " + "; ".join(fav) + ".")
             if allowed is not None:
                 meaning += " (Only keys the causal mask allows are counted.)"
+            if "glove" in self.sources and head is None and \
+                    all(self.kinds.get(k) == "identity" for k in ("w_q", "w_k")):
+                meaning += " " + GLOVE_MEANS
             parts.append(Part(self.head_heading(head), [view], worked, meaning))
         return self.step("Scores", "scores = Q·Kᵀ  (rows = queries, columns = keys)",
                     r"\mathrm{scores} = QK^{\top}", parts, key="scores")
@@ -248,7 +297,8 @@ class AttentionBuilder(DocumentBuilder):
                           f"(--no-scale: not divided by √{d_k})"]
                 meaning = (f"With --no-scale the scores go into the softmax as they are "
                            f"(dk = {d_k}, the width of the query and key vectors{per_head}). "
-                           f"Step 5 compares the weights with and without scaling.")
+                           f"Step {len(self.steps) + 2} compares the weights with and "
+                           f"without scaling.")                   # the softmax step, next
             if allowed is not None:
                 masked = self.trace[s + "masked"]
                 mats.append(MatrixView(self.sub(head, "masked"), s + "masked", masked,
@@ -280,7 +330,8 @@ class AttentionBuilder(DocumentBuilder):
             label = "weights (no scaling)" if not self.scaled else "weights"
             mats = [MatrixView(self.sub(head, label) if head is not None else label,
                                s + "weights", weights, self.labels, self.labels, heat=True,
-                               masked=masked, caption="each row sums to 1")]
+                               masked=masked, row_scaled=True,
+                               caption=weights_caption(weights))]
             r, c = _pick_pair(self.trace[s + "scores"], allowed)
             ok = np.ones(self.n, bool) if allowed is None else allowed[r]
             logits = self.trace[s + ("masked" if allowed is not None else "scaled")]
@@ -296,13 +347,15 @@ class AttentionBuilder(DocumentBuilder):
                       f"the same weights, and e^x cannot overflow"
                       + ("; masked keys add e^-inf = 0)" if not ok.all() else ")")]
             fav = _favourites(weights, allowed, self.labels, self.precision, False)
-            meaning = ("Each row is now a set of weights that add up to 1. Each query attends "
-                       "most to: " + "; ".join(fav) + ".")
+            meaning = ("Each row is now a set of weights that add up to 1"
+                       + ("" if row_sum_caption(weights) == "each row sums to 1" else
+                          " (a row whose keys are all masked is all 0)")
+                       + ". Each query attends most to: " + "; ".join(fav) + ".")
             if not self.scaled:
                 key = "with_scaling." + s + "weights"
                 compare = self.trace[key]
                 mats.append(MatrixView("weights (scaled)", key, compare, self.labels,
-                                       self.labels, heat=True, masked=masked,
+                                       self.labels, heat=True, masked=masked, row_scaled=True,
                                        caption="for comparison: with ÷ √dk"))
                 top_now = [self.fmt(np.max(weights[i][allowed[i] if allowed is not None else
                                                       slice(None)]), False)

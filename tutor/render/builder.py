@@ -87,8 +87,8 @@ class DocumentBuilder:
 
     def document(self, command: str, title: str, tokens: list[str], settings: dict, *,
                  subtitle: str = "", notes: list[str] | None = None,
-                 result: dict | None = None) -> Document:
+                 extra: dict | None = None) -> Document:
         arrays = {name: self.trace.steps[name] for name in self.trace.steps}
         return Document(command, title, list(tokens), self.steps, arrays, settings,
-                        notes or [], subtitle=subtitle, result=result or {})
+                        notes or [], subtitle=subtitle, extra=extra or {})
 

@@ -2,7 +2,9 @@
 title, heatmaps, and one panel per step. Nothing here prints.
 
 Heatmap cells carry a bar glyph (▁ … █) as well as a background colour, so the picture
-survives plain output (no colour) and a black-and-white printout.
+survives plain output (no colour) and a black-and-white printout. In colour the glyph is drawn
+in its cell's background colour: the shade alone tells the value (a glyph in the text colour
+would put a dark or white block on every cell, whatever its value, in the exported pictures).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from .document import (Chart, Document, MatrixView, Part, Step, format_matrix_cells,
+from .document import (Chart, count, Document, MatrixView, Part, Step, format_matrix_cells,
                        format_number)
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -34,32 +36,50 @@ def bar(value: float) -> str:
 
 
 LIGHT_STANDARD = {3, 6, 7, 9, 10, 11, 13, 14, 15}  # standard colours that want black text
+# true black and white, not the theme's: an exported picture's theme draws "black" as dark
+# grey, which reads poorly on the middle shades (a 16-colour terminal still gets black/white)
+BLACK, WHITE = Color.from_rgb(0, 0, 0), Color.from_rgb(255, 255, 255)
+
+
+def heat_colour(value: float) -> Color:
+    """White to deep blue as the weight goes from 0 to 1."""
+    v = float(np.clip(value, 0.0, 1.0))
+    r, g, b = (int(255 - v * (255 - c)) for c in (30, 80, 200))
+    return Color.from_rgb(r, g, b)
 
 
 def heat_style(value: float) -> Style:
-    """White to deep blue as the weight goes from 0 to 1.
+    """A number on its heat colour.
 
     The text colour is chosen from the background as a 16-colour terminal shows it (Rich
     replaces the gradient by the nearest standard colour there), which also reads on the
     gradient itself: black on the light shades, white on the blue ones.
     """
-    v = float(np.clip(value, 0.0, 1.0))
-    r, g, b = (int(255 - v * (255 - c)) for c in (30, 80, 200))
-    background = Color.from_rgb(r, g, b)
+    background = heat_colour(value)
     light = background.downgrade(ColorSystem.STANDARD).number in LIGHT_STANDARD
-    return Style(color="black" if light else "bright_white", bgcolor=background)
+    return Style(color=BLACK if light else WHITE, bgcolor=background)
+
+
+def glyph_style(value: float) -> Style:
+    """A bar glyph in its cell's own colour: invisible in colour, where the shade tells the
+    value, and the only mark in plain output."""
+    background = heat_colour(value)
+    return Style(color=background, bgcolor=background)
 
 
 def _cells(view: MatrixView, precision: int) -> list[list[Text]]:
     texts = format_matrix_cells(view, precision)
+    fractions = view.heat_fractions() if view.heat else None                  # [rows, cols]
     cells = []
     for r, row in enumerate(texts):
         out = []
         for c, text in enumerate(row):
             masked = view.masked is not None and view.masked[r, c]
             if view.heat and not masked:
-                value = view.heat_fraction(view.values[r, c])
-                out.append(Text(f"{text}{bar(value)}", style=heat_style(value)))
+                value = float(fractions[r, c])
+                cell = Text(text, style=heat_style(value))
+                cell.append(bar(value), style=glyph_style(value))
+                out.append(cell)
             else:
                 out.append(Text(text, style="dim" if masked else ""))
         cells.append(out)
@@ -99,20 +119,32 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
 
 def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
     """A large matrix as one glyph per cell (▁ palest … █ darkest), a row per line, the
-    title and the range in the first line. Columns beyond ``max_width`` are cut and said so."""
-    label_width = max([len(r) for r in view.rows] + [1])
+    title and the range in the first line. Columns beyond ``max_width`` are cut and said so.
+
+    In colour each cell is a solid block of its heat colour (the glyph is drawn in the
+    cell's own colour, so the shade alone shows the value, on screen and in an exported
+    picture); without colour the glyph carries the value. A bare view (a grid of small
+    heatmaps) has no row labels, shape or range and draws each cell two characters wide when
+    it fits, so the cells are about square."""
+    label_width = 0 if view.bare else max([len(r) for r in view.rows] + [1])
     n_cols = view.values.shape[1]
-    shown = max(1, min(n_cols, max_width - label_width - 1))
+    room = max_width - label_width - (0 if view.bare else 1)
+    cell = 2 if view.bare and 2 * n_cols <= room else 1
+    shown = max(1, min(n_cols, room // cell))
     lo, hi = view.heat_range
-    text = Text(f"{view.name}  {view.shape}", style="bold")
-    text.append(f"  (▁ = {lo:g} … █ = {hi:g}"
-                + (f"; columns 1–{shown} of {n_cols}" if shown < n_cols else "") + ")",
-                style="dim")
+    fractions = view.heat_fractions()                                          # [rows, cols]
+    text = Text(view.name if view.bare else f"{view.name}  {view.shape}", style="bold")
+    if not view.bare:
+        scale = ("▁ = 0 … █ = the row's largest" if view.row_scaled
+                 else f"▁ = {lo:g} … █ = {hi:g}")
+        text.append(f"  ({scale}"
+                    + (f"; columns 1–{shown} of {n_cols}" if shown < n_cols else "") + ")",
+                    style="dim")
     for r, label in enumerate(view.rows):
-        text.append("\n" + label.ljust(label_width) + " ", style="dim")
+        text.append("\n" + ("" if view.bare else label.ljust(label_width) + " "), style="dim")
         for c in range(shown):
-            value = view.heat_fraction(view.values[r, c])
-            text.append(bar(value), style=heat_style(value))
+            value = float(fractions[r, c])
+            text.append(bar(value) * cell, style=glyph_style(value))
     if view.caption:
         text.append("\n" + view.caption, style="dim italic")
     return text
@@ -150,9 +182,11 @@ def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableTy
               for t in matrix_tables(view, precision, inner)]
     if tables:
         items.append(Columns(tables, padding=(0, 3)))
-    for view in part.matrices:
-        if view.compact:
-            items.append(compact_heatmap(view, inner))
+    compact = [compact_heatmap(view, inner) for view in part.matrices if view.compact]
+    if len(compact) == 1:
+        items.append(compact[0])
+    elif compact:                               # a grid of small heatmaps, as many a row as fit
+        items.append(Columns(compact, padding=(0, 2)))
     for chart in part.charts:
         items.append(Padding(chart_renderable(chart, precision, inner), (1, 0, 0, 0)))
     notes = Table.grid(padding=(0, 1))
@@ -182,14 +216,14 @@ def document_renderables(doc: Document, precision: int, width: int = 80,
     total = len(doc.steps)
     heading = Text(doc.title, style="bold")
     settings = doc.settings
-    facts = [f"{len(doc.tokens)} tokens", f"d_model = {settings.get('d_model')}"]
+    facts = [count(len(doc.tokens), "token"), f"d_model = {settings.get('d_model')}"]
     heads = settings.get("heads", 1)
     if heads > 1 and "d_k" in settings:                                # dk is what each head uses
         facts.append(f"{heads} heads, d_k = {settings['d_k'] // heads} each")
     elif "d_k" in settings:
         facts.append(f"d_k = {settings['d_k']}")
     elif heads > 1:
-        facts.append(f"{heads} heads")
+        facts.append(count(heads, "head"))
     heading.append("\n" + (doc.subtitle or ", ".join(facts)), style="dim")
     out: list[RenderableType] = [heading]
     out += [step_panel(s, total, precision, width) for s in (steps or doc.steps)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .document import format_number
+
 
 def loss_curve(losses, width: int = 60, height: int = 10) -> list[str]:
     """The training loss as text: one column per bucket of steps (its mean), a log scale on
@@ -19,15 +21,18 @@ def loss_curve(losses, width: int = 60, height: int = 10) -> list[str]:
     span = high - low if high > low else 1.0
     levels = (means - low) / span * (height * 8 - 1) + 1               # eighths of a row, 1..8h
     blocks = " ▁▂▃▄▅▆▇█"
+    # 4 decimals, but a loss below 0.00005 keeps two significant digits (1.2e-06, never 0.0000)
+    top, bottom = (format_number(10 ** value, 4) for value in (high, low))
+    pad = max(8, len(top), len(bottom))
     rows = []
     for row in range(height - 1, -1, -1):
         fill = np.clip(levels - row * 8, 0, 8).astype(int)             # eighths in this row
-        label = (f"{10 ** high:>8.4f} ┤" if row == height - 1 else
-                 f"{10 ** low:>8.4f} ┤" if row == 0 else " " * 8 + " │")
+        label = (f"{top:>{pad}} ┤" if row == height - 1 else
+                 f"{bottom:>{pad}} ┤" if row == 0 else " " * pad + " │")
         rows.append(label + "".join(blocks[f] for f in fill))
-    rows.append(" " * 9 + "└" + "─" * width)
+    rows.append(" " * (pad + 1) + "└" + "─" * width)
     first, last = "step 1", f"step {losses.size}"
     fits = width >= len(first) + len(last) + 1
-    rows.append(" " * 10 + (first + last.rjust(width - len(first)) if fits
-                            else f"steps 1-{losses.size}"))
+    rows.append(" " * (pad + 2) + (first + last.rjust(width - len(first)) if fits
+                                   else f"steps 1-{losses.size}"))
     return rows

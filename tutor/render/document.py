@@ -28,11 +28,25 @@ class MatrixView:
     caption: str = ""
     heat_range: tuple[float, float] = (0.0, 1.0)   # the values drawn palest and darkest
     compact: bool = False              # a heatmap of glyphs only, no numbers (large tables)
+    bare: bool = False                 # compact, without row labels, shape or range (a grid)
+    row_scaled: bool = False           # shades and bars scaled to each row's largest value
 
     def heat_fraction(self, value: float) -> float:
         """Where ``value`` lies in ``heat_range``, clipped to [0, 1]."""
         lo, hi = self.heat_range
         return float(np.clip((value - lo) / (hi - lo), 0.0, 1.0)) if hi > lo else 0.0
+
+    def heat_fractions(self) -> np.ndarray:
+        """Every cell's shade in [0, 1]: where it lies in ``heat_range``, or with
+        ``row_scaled`` its share of the largest (unmasked) value of its row, so that 32 weights
+        near 1/32 still show which keys a query prefers. [rows, cols]"""
+        values = np.asarray(self.values, dtype=np.float64)
+        if not self.row_scaled:
+            return np.vectorize(self.heat_fraction, otypes=[float])(values)    # [rows, cols]
+        shown = values if self.masked is None else np.where(self.masked, 0.0, values)
+        top = np.max(np.abs(shown), axis=1, keepdims=True)                    # [rows, 1]
+        safe = np.where(top > 0, top, 1.0)
+        return np.clip(np.where(top > 0, shown / safe, 0.0), 0.0, 1.0)        # [rows, cols]
 
     @property
     def shape(self) -> str:
@@ -84,7 +98,7 @@ class Document:
     settings: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     subtitle: str = ""                 # the line under the title; by default the sizes
-    result: dict = field(default_factory=dict)   # the run's answer as plain JSON data (generate)
+    extra: dict = field(default_factory=dict)   # more top-level JSON keys (arrays allowed)
 
 
 def factor(text: str) -> str:
@@ -105,6 +119,11 @@ def signed_sum(terms) -> str:
     return out
 
 
+def minus(left: str, right: str) -> str:
+    """'1 − 2', and '1 − -2' written as '1 + 2'."""
+    return f"{left} + {right[1:]}" if right.startswith("-") else f"{left} − {right}"
+
+
 def is_integral(values) -> bool:
     """True when every finite value is a whole number (then it is shown without decimals)."""
     values = np.asarray(values, dtype=np.float64)
@@ -113,17 +132,102 @@ def is_integral(values) -> bool:
         and bool(np.all(np.abs(finite) < 1e9))
 
 
+MIN_SIGNIFICANT = 2     # significant digits every non-zero number keeps, whatever --precision
+MAX_FIXED_DECIMALS = 4  # beyond this (and beyond --precision) a small number is written 1.2e-05
+SCIENTIFIC_FROM = 1e9   # numbers this large are written 1.2e+09
+
+
 def format_number(value: float, precision: int, integral: bool = False) -> str:
-    """2.0 -> '2' (integral), 0.42231 -> '0.42'; never '-0.00'; inf -> 'inf'."""
+    """A number as shown: ``precision`` decimals (0.42231 -> '0.42'), but never fewer than two
+    significant digits, so that no number reads as something else: 0.5 at precision 0 is
+    '0.5' (not '0'), 0.576 is '0.58' (not '1'), 2.37 is '2.4'; 0.042 at precision 2 is
+    '0.042' and 0.08 stays '0.08' (the extra decimals end in no zeros). Scientific notation
+    where that would need more than max(precision, 4) decimals (1e-06 -> '1.0e-06'), and
+    from 1e9 up. 2.0 -> '2' when ``integral``; never '-0.00';
+    inf -> 'inf', nan -> 'nan'."""
     value = float(value)
     if np.isnan(value):
         return "nan"
     if np.isinf(value):
         return "inf" if value > 0 else "-inf"
-    text = f"{value:.0f}" if integral else f"{value:.{precision}f}"
+    size = abs(value)
+    digits = max(precision, MIN_SIGNIFICANT) - 1                     # after the point, in 1.2e-05
+    if size >= SCIENTIFIC_FROM:
+        text = f"{value:.{digits}e}"
+    elif integral:
+        text = f"{value:.0f}"
+    else:
+        text = f"{value:.{precision}f}"
+        if value != 0:
+            exponent = int(f"{size:.{MIN_SIGNIFICANT - 1}e}".split("e")[1])   # after rounding
+            needed = MIN_SIGNIFICANT - 1 - exponent                   # decimals for two digits
+            if needed > max(precision, MAX_FIXED_DECIMALS):
+                text = f"{value:.{digits}e}"
+            elif needed > precision:                  # the extra decimals, without end zeros
+                text = f"{value:.{needed}f}"
+                text = text[:len(text) - needed + precision] + \
+                    text[len(text) - needed + precision:].rstrip("0")
+                text = text.rstrip(".")
     if text.startswith("-") and float(text) == 0:
         text = text[1:]
     return text
+
+
+MAX_EXTRA_DECIMALS = 12   # a worked difference gets at most this many decimals beyond --precision
+
+
+def difference_precision(values, reference: float, precision: int) -> int:
+    """The decimals at which ``values`` and ``reference`` are written in a worked line of
+    differences (x − μ), so that each difference of the written numbers is the true one to
+    two significant digits: at least ``precision``; more when the numbers barely differ (1 and
+    1.00000025, not 1 and 1.00, whose difference reads as 0)."""
+    values = np.asarray(values, dtype=np.float64)
+    true = values - reference
+
+    def written(value, decimals):                    # the number a reader sees
+        return float(format_number(value, decimals, is_integral([value])))
+
+    for decimals in range(precision, precision + MAX_EXTRA_DECIMALS + 1):
+        shown = np.array([written(v, decimals) - written(reference, decimals) for v in values])
+        if np.all(np.abs(shown - true) <= 0.05 * np.abs(true)):
+            return decimals
+    return precision + MAX_EXTRA_DECIMALS
+
+
+def difference_text(left: float, right: float, precision: int) -> str:
+    """'left − right' written at the decimals that keep the difference true (see
+    difference_precision); a negative ``right`` is added: '1 + 2.50'."""
+    decimals = difference_precision([left], right, precision)
+    return minus(*(format_number(v, decimals, is_integral([v])) for v in (left, right)))
+
+
+def percent(share: float) -> str:
+    """A share in [0, 1] as a percentage with one decimal that never claims all or nothing
+    falsely: 0.99999 -> 'more than 99.9%', 1e-05 -> 'less than 0.1%'."""
+    share = float(share)
+    if 0.999 < share < 1:
+        return "more than 99.9%"
+    if 0 < share < 0.001:
+        return "less than 0.1%"
+    return f"{share * 100:.1f}%"
+
+
+ROW_SCALED_NOTE = "bars and shades scaled to each row's largest weight"
+
+
+def row_sum_caption(weights, text: str = "each row sums to 1") -> str:
+    """``text`` when every row of ``weights`` sums to 1; when some row is all zeros (every key
+    masked: a fully masked row gives zeros, not NaN) the caption says so."""
+    sums = np.asarray(weights, dtype=np.float64).sum(axis=-1)
+    if np.allclose(sums, 1.0):
+        return text
+    return text + ", except rows with every key masked (all 0)"
+
+
+def weights_caption(weights, text: str = "each row sums to 1") -> str:
+    """The caption of an attention-weights heatmap drawn with ``row_scaled``: what the rows
+    sum to, and that the bars and shades are scaled within each row."""
+    return f"{row_sum_caption(weights, text)}; {ROW_SCALED_NOTE}"
 
 
 def format_vector(values, precision: int) -> str:
@@ -156,6 +260,11 @@ def unique_labels(tokens: list[str]) -> list[str]:
     for tok in tokens:
         counts[tok] = counts.get(tok, 0) + 1
     return [f"{tok}#{i + 1}" if counts[tok] > 1 else tok for i, tok in enumerate(tokens)]
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 token', '3 tokens': a number with its noun in the right number."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
 
 
 def dim_labels(n: int) -> list[str]:

@@ -281,7 +281,7 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
                 f"{rule['kind']}" + ("" if info.get("use_cache", True) else " · no cache"))
     title = ("Generate: " + " ".join(source_labels) + " → " + tok.join(new))
     return w.document("generate", title, list(source_labels), settings or {},
-                      subtitle=subtitle, result=result)
+                      subtitle=subtitle, extra={"result": result})
 
 
 def _cache_intro(w: DocumentBuilder, info: dict) -> None:

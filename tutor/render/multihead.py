@@ -19,8 +19,11 @@ def _split_step(builder) -> None:
         mats = [builder.view(f"Wq{i + 1}", f"head{i}.w_q", dim_labels(d_model), cols),
                 builder.view(f"Wk{i + 1}", f"head{i}.w_k", dim_labels(d_model), cols),
                 builder.view(f"Wv{i + 1}", f"head{i}.w_v", dim_labels(d_model), cols)]
+        if builder.max_columns is not None and d_model > builder.max_columns:
+            mats = []                                   # wide real vectors: described, not drawn
         parts.append(Part(f"Head {i + 1} of {heads}", mats,
-                          [f"Wq{i + 1} = columns {lo}–{lo + width - 1} of Wq"],
+                          [f"Wq{i + 1} = columns {lo}–{lo + width - 1} of Wq"
+                           + ("" if mats else f" ({d_model}×{width}; --format json has it)")],
                           f"Head {i + 1} projects every token to {width} numbers of its own; "
                           f"with other weights it can attend to other words."))
     builder.step("Split the weights into heads", "Wq = [Wq1 | … | Wqh] (likewise Wk, Wv)",
@@ -28,10 +31,12 @@ def _split_step(builder) -> None:
 
 
 def multihead_document(trace, tokens, *, precision: int, heads: int, sources,
-                       weight_kinds) -> Document:
+                       weight_kinds, causal: bool = False, scaled: bool = True,
+                       posenc: str = "none") -> Document:
     from .attention import attention_document
 
     return attention_document(trace, tokens, precision=precision, heads=heads, sources=sources,
-                              weight_kinds=weight_kinds, after_inputs=_split_step,
+                              weight_kinds=weight_kinds, causal=causal, scaled=scaled,
+                              posenc=posenc, after_inputs=_split_step,
                               command="multihead",
                               title=f"Multi-head attention on \"{' '.join(tokens)}\"")

@@ -3,8 +3,32 @@ it on a matrix, and add & norm, built from what the engine recorded. Nothing her
 
 from __future__ import annotations
 
-from .document import Document, Part, dim_labels, factor, signed_sum
+from .document import (Document, Part, difference_precision, difference_text, dim_labels,
+                       factor, format_number, is_integral, signed_sum)
 from .builder import DocumentBuilder
+
+
+def _normalised_meaning(w: DocumentBuilder, var: float, eps: float) -> str:
+    """What the normalised numbers are, true of the recorded σ² and ε: the variance of n is
+    σ²/(σ² + ε), which shows as 1 only when ε is small next to σ² at the precision shown."""
+    if var == 0:
+        return ("All the numbers were equal, so every one of n is 0: there is no spread to "
+                "scale to variance 1, and ε keeps the division safe.")
+    shortfall = eps / (var + eps)                                     # 1 − variance of n
+    if shortfall < 0.5 * 10.0 ** -w.precision:
+        return ("Now the numbers have mean 0 and variance 1 (up to ε), unless they were all "
+                "equal: then every one is 0, and ε keeps the division safe.")
+    return (f"Now the numbers have mean 0, but their variance is σ²/(σ² + ε) = "
+            f"{w.fmt(var / (var + eps), False)}, not 1: ε = {eps:g} is not small next to "
+            f"σ² = {w.fmt(var)}, so it shrinks the numbers. It keeps the division safe when "
+            f"the numbers barely differ.")
+
+
+def _differences(values, reference: float, precision: int):
+    """A function writing a number at the decimals that keep ``values`` − ``reference`` true
+    (see difference_precision): whole numbers stay whole."""
+    decimals = difference_precision(values, reference, precision)
+    return lambda value: format_number(value, decimals, is_integral([value]))
 
 
 def _norm_steps(w: DocumentBuilder, scope: str, what: str, eps: float, has_affine: bool,
@@ -21,7 +45,8 @@ def _norm_steps(w: DocumentBuilder, scope: str, what: str, eps: float, has_affin
            Part("", [w.view("μ", f"{scope}.mean", ["μ"], ["μ"])],
                 [f"μ = ({terms}) / {d} = {w.fmt(mean)}"],
                 f"The mean of the {d} numbers of {what}."), key="mean")
-    squares = " + ".join(f"({w.fmt(v)} − {factor(w.fmt(mean))})²" for v in x[:3]) \
+    fmt = _differences(x[:3], mean, w.precision)
+    squares = " + ".join(f"({fmt(v)} − {factor(fmt(mean))})²" for v in x[:3]) \
         + (" + …" if d > 3 else "")
     w.step("Variance", "σ² = (1/d) Σ (x_j − μ)²", r"\sigma^2 = \frac{1}{d}\sum_j (x_j-\mu)^2",
            Part("", [w.view("σ²", f"{scope}.var", ["σ²"], ["σ²"])],
@@ -30,14 +55,15 @@ def _norm_steps(w: DocumentBuilder, scope: str, what: str, eps: float, has_affin
            key="var")
     w.step("Normalise", "n = (x − μ) / √(σ² + ε)", r"\hat x = \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}}",
            Part("", [w.view("n", f"{scope}.normalized", ["n"], cols)],
-                [f"n1 = ({w.fmt(x[0])} − {w.fmt(mean)}) / √({w.fmt(var)} + {eps:g}) = "
+                [f"n1 = ({difference_text(x[0], mean, w.precision)}) "
+                 f"/ √({w.fmt(var)} + {eps:g}) = "
                  f"{w.fmt(normalized[0])}"],
-                "Now the numbers have mean 0 and variance 1 (up to ε), unless they were all "
-                "equal: then every one is 0, and ε keeps the division safe."), key="normalize")
+                _normalised_meaning(w, var, eps)), key="normalize")
     w.step("Scale and shift", "y = γ ⊙ n + β", r"y = \gamma \odot \hat x + \beta",
            Part("", [w.view("y", f"{scope}.out", ["y"], cols)],
-                [f"y1 = γ1 × n1 + β1 = {w.fmt(w['gamma'][0])} × {w.fmt(normalized[0])} + "
-                 f"{w.fmt(w['beta'][0])} = {w.fmt(out[0])}"],
+                [f"y1 = γ1 × n1 + β1 = " + signed_sum([
+                    f"{factor(w.fmt(w['gamma'][0]))} × {factor(w.fmt(normalized[0]))}",
+                    w.fmt(w['beta'][0])]) + f" = {w.fmt(out[0])}"],
                 "γ and β are learned per feature, so the network can undo the normalisation "
                 "where that helps." + ("" if has_affine else " Here γ = 1 and β = 0.")),
            key="affine")
@@ -51,7 +77,7 @@ def layernorm_document(trace, *, precision: int, eps: float, residual: bool,
         w.step("Add: the residual connection", "r = x + Sublayer(x)", r"r = x + F(x)",
                Part("", [w.view("x", "input", ["x"]), w.view("Sublayer(x)", "sublayer", ["F(x)"]),
                          w.view("x + Sublayer(x)", "add", ["r"])],
-                    [f"r1 = {w.fmt(x[0])} + {w.fmt(f[0])} = {w.fmt(resid[0])}"],
+                    [f"r1 = {signed_sum([w.fmt(x[0]), w.fmt(f[0])])} = {w.fmt(resid[0])}"],
                     "The vector added back is the sublayer's own input x: the sublayer only "
                     "has to learn a change to x, and gradients reach earlier layers through "
                     "the addition unchanged."), key="add")
@@ -80,7 +106,8 @@ def batch_document(trace, *, precision: int, eps: float) -> Document:
            Part("", [w.view("μ", "layer.mean", rows, ["μ"]), w.view("σ²", "layer.var", rows, ["σ²"]),
                      w.view("layer norm", "layer.out", rows, cols)],
                 [f"item 1: μ = {w.fmt(lm[0, 0])}, σ² = {w.fmt(lv[0, 0])}, "
-                 f"n11 = ({w.fmt(x[0, 0])} − {w.fmt(lm[0, 0])}) / √({w.fmt(lv[0, 0])} + {eps:g})"
+                 f"n11 = ({difference_text(x[0, 0], lm[0, 0], w.precision)})"
+                 f" / √({w.fmt(lv[0, 0])} + {eps:g})"
                  f" = {w.fmt(w['layer.out'][0, 0])}"],
                 "Each row is normalised with its own statistics, so an item's result does not "
                 "depend on the other items: this is what the Transformer uses, one token at a "
@@ -91,7 +118,8 @@ def batch_document(trace, *, precision: int, eps: float) -> Document:
            Part("", [w.view("μ", "batch.mean", ["μ"], cols), w.view("σ²", "batch.var", ["σ²"], cols),
                      w.view("batch norm", "batch.out", rows, cols)],
                 [f"d1: μ = {w.fmt(bm[0, 0])}, σ² = {w.fmt(bv[0, 0])}, "
-                 f"n11 = ({w.fmt(x[0, 0])} − {w.fmt(bm[0, 0])}) / √({w.fmt(bv[0, 0])} + {eps:g})"
+                 f"n11 = ({difference_text(x[0, 0], bm[0, 0], w.precision)})"
+                 f" / √({w.fmt(bv[0, 0])} + {eps:g})"
                  f" = {w.fmt(w['batch.out'][0, 0])}"],
                 "Each feature is normalised across the items of the batch, so an item's result "
                 "changes with the batch it is in, and a batch of one has nothing to compare."),

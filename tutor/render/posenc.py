@@ -123,17 +123,45 @@ def posenc_document(trace, *, kind: str, d: int, n: int, precision: int, tokens=
                       subtitle=f"{n} positions, d_model = {d}")
 
 
+def _occurrences(tokens: list[str]) -> list[tuple[str, int]]:
+    """Each word with how many times it occurred before: the#1 is ("the", 0), the#4 ("the", 1)."""
+    seen: dict[str, int] = {}
+    out = []
+    for tok in tokens:
+        word = tok.lower()
+        out.append((word, seen.get(word, 0)))
+        seen[word] = seen.get(word, 0) + 1
+    return out
+
+
+def moved_word(a_tokens: list[str], b_tokens: list[str]) -> tuple[int, int] | None:
+    """(i, j): the first word of A (its position i) that stands elsewhere (j) in B, a repeated
+    word matched occurrence by occurrence (the 2nd "the" of A with the 2nd "the" of B); None
+    when every word stands where it stood (the same sentence twice)."""
+    b_positions = {occ: j for j, occ in enumerate(_occurrences(b_tokens))}
+    for i, occ in enumerate(_occurrences(a_tokens)):
+        j = b_positions.get(occ)
+        if j is not None and j != i:
+            return i, j
+    return None
+
+
 def compare_document(trace, sentences: list[list[str]], *, precision: int,
                      same_without: bool, same_with: bool) -> Document:
     """Self-attention (identity weights) on two orderings of the same words, without and with
-    positional encoding; ``same_*`` say whether the output rows were a reordering."""
+    positional encoding; ``same_*`` say whether the output rows were a reordering. A repeated
+    word is told apart by its position (the#1, the#4); the same sentence twice is said to be
+    that, not a reordering."""
     w = DocumentBuilder(trace, precision)
     names = ("A", "B")
     texts = [" ".join(s) for s in sentences]
+    a_labels, b_labels = unique_labels(sentences[0]), unique_labels(sentences[1])
+    moved = moved_word(sentences[0], sentences[1])
+    identical = moved is None
+    ia, ib = moved if moved is not None else (0, 0)
     for with_pe in (False, True):
         parts = []
-        for name, tokens in zip(names, sentences):
-            labels = unique_labels(tokens)
+        for name, tokens, labels in zip(names, sentences, (a_labels, b_labels)):
             scope = f"{name.lower()}.{'with_pe' if with_pe else 'plain'}"
             mats = []
             if with_pe:
@@ -142,14 +170,17 @@ def compare_document(trace, sentences: list[list[str]], *, precision: int,
                 mats.append(w.view("X", f"{scope}.x", labels))
             mats.append(w.view("Z", f"{scope}.out", labels))
             parts.append(Part(f"{name}: \"{' '.join(tokens)}\"", mats))
-        a_tokens = [t.lower() for t in sentences[0]]
-        b_tokens = [t.lower() for t in sentences[1]]
-        word = next((t for t in a_tokens if a_tokens.index(t) != b_tokens.index(t)), a_tokens[0])
-        ia, ib = a_tokens.index(word), b_tokens.index(word)
         key = "with_pe" if with_pe else "plain"
         za, zb = w[f"a.{key}.out"][ia], w[f"b.{key}.out"][ib]
-        worked = [f"z({word}) in A = {w.vec(za)}", f"z({word}) in B = {w.vec(zb)}"]
-        if with_pe:
+        where = "" if identical else f" (position {ia + 1} in A, {ib + 1} in B)"
+        worked = [f"z({a_labels[ia]}) in A = {w.vec(za)}{where}",
+                  f"z({b_labels[ib]}) in B = {w.vec(zb)}"]
+        if identical:
+            verdict = ("A and B are the same sentence, word for word, so every output row is "
+                       "the same as well: there is no change of order to see. Give two different "
+                       "orders of the same words, such as \"lion kills tiger\" and \"tiger "
+                       "kills lion\".")
+        elif with_pe:
             verdict = ("The outputs now differ: a word's vector depends on where it stands, "
                        "so the model can tell the two sentences apart."
                        if not same_with else

@@ -13,6 +13,25 @@ from .builder import DocumentBuilder
 D_K, SQRT_D_K, STD, MAX_UNSCALED, MAX_SCALED, GRAD_UNSCALED, GRAD_SCALED = range(7)
 
 
+STEADY = 0.1            # scaled values within 10% of each other "stay about the same"
+
+
+def _steady(w: DocumentBuilder, what: str, scaled, unscaled, samples: int,
+            verb: str = "") -> str:
+    """The end of a sentence saying how ``what`` behaves as dk grows, true of the numbers
+    shown: 'about the same' only when the scaled values lie within STEADY of each other."""
+    lo, hi = float(np.min(scaled)), float(np.max(scaled))
+    if hi - lo <= STEADY * max(abs(hi), 1e-300):
+        return (f" {verb} {what} about the same for every dk." if verb else
+                f": {what} stays about the same as dk grows.")
+    moved = (f"{what} goes from {w.fmt(scaled[0], False)} to {w.fmt(scaled[-1], False)} "
+             f"scaled, from {w.fmt(unscaled[0], False)} to {w.fmt(unscaled[-1], False)} "
+             f"unscaled, from the smallest dk to the largest")
+    noise = f" ({samples} samples per dk is few: the means are noisy)" if samples < 200 else ""
+    return (f" change {what} less than unscaled ones: {moved}{noise}." if verb else
+            f" in part: {moved}{noise}.")
+
+
 def scaling_document(trace, *, precision: int, samples: int, keys: int, seed: int) -> Document:
     w = DocumentBuilder(trace, precision)
     table = w["table"]                                                 # [n_dk, 7]
@@ -46,7 +65,8 @@ def scaling_document(trace, *, precision: int, samples: int, keys: int, seed: in
                  f"scaled {w.fmt(big[MAX_SCALED])}; an even split would give {w.fmt(1 / keys)}"],
                 "Large scores make softmax put nearly all the weight on one key. Dividing by "
                 "√dk brings the scores back to a spread of about 1 whatever dk is, which "
-                "prevents that: the largest weight stays the same as dk grows.",
+                "prevents that" + _steady(w, "the largest weight", table[:, MAX_SCALED],
+                                          table[:, MAX_UNSCALED], samples),
                 charts=[paired("largest weight", MAX_UNSCALED, MAX_SCALED)]),
            key="saturation")
     w.step("And its gradient vanishes", "‖J‖ of J = diag(p) − p pᵀ, the softmax Jacobian",
@@ -58,7 +78,8 @@ def scaling_document(trace, *, precision: int, samples: int, keys: int, seed: in
                  f"{w.fmt(small[GRAD_SCALED])} → {w.fmt(big[GRAD_SCALED])}"],
                 "When one weight is near 1 and the rest near 0, every entry of the Jacobian is "
                 "near 0, so almost no gradient flows back into the scores and training stalls. "
-                "Scaled scores keep the gradient at the same size for every dk.",
+                "Scaled scores" + _steady(w, "the gradient", table[:, GRAD_SCALED],
+                                          table[:, GRAD_UNSCALED], samples, verb="keep"),
                 charts=[paired("gradient size", GRAD_UNSCALED, GRAD_SCALED)]),
            key="gradient")
     dks = ", ".join(str(int(d)) for d in table[:, D_K])

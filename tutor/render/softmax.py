@@ -3,7 +3,7 @@ built from what the engine recorded. Nothing here computes."""
 
 from __future__ import annotations
 
-from .document import Document, Part, format_number
+from .document import Document, Part, difference_text, factor, format_number, percent
 from .builder import DocumentBuilder
 
 MAX_TERMS = 6            # terms of a sum written out before "…"
@@ -17,6 +17,20 @@ def _terms(values, w: DocumentBuilder, fmt=None) -> str:
     return " + ".join(items)
 
 
+def _scale_meaning(factor: float) -> str:
+    """What multiplying the numbers by ``factor`` (scale ÷ T) does, for the factor given."""
+    general = ("A factor between 0 and 1 (attention scales by 1/√dk; a temperature above 1 "
+               "does the same) shrinks the gaps between the numbers, so the weights come out "
+               "more even; a factor above 1 widens them and the largest number takes more of "
+               "the weight.")
+    if factor < 0:
+        return (f"Here scale ÷ T = {factor:g} is negative: it turns the order around, so the "
+                "smallest number gets the most weight. " + general)
+    if factor == 1:
+        return "Here scale ÷ T = 1, so z equals x. " + general
+    return general
+
+
 def softmax_document(trace, *, precision: int, scale: float, temperature: float) -> Document:
     w = DocumentBuilder(trace, precision)
     x, logits = w["input"], w["logits"]
@@ -27,16 +41,16 @@ def softmax_document(trace, *, precision: int, scale: float, temperature: float)
     if adjusted:
         w.step("Scale and temperature", "z = x × scale ÷ T", r"z = x \cdot s / T",
                Part("", [w.view("x", "input", ["x"], cols), w.view("z", "logits", ["z"], cols)],
-                    [f"z1 = {w.fmt(x[0])} × {scale:g} ÷ {temperature:g} = {w.fmt(logits[0])}"],
-                    "A scale below 1 (attention uses 1/√dk) or a temperature above 1 shrinks the "
-                    "gaps between the numbers, so the weights come out more even; a temperature "
-                    "below 1 widens them and the largest number takes more of the weight."),
+                    [f"z1 = {w.fmt(x[0])} × {factor(f'{scale:g}')} ÷ {temperature:g} = "
+                     f"{w.fmt(logits[0])}"],
+                    _scale_meaning(scale / temperature)),
                key="logits")
     name = "z" if adjusted else "x"
     top = logits.max()
     w.step("Shift by the maximum", f"{name} − max({name})", r"z - \max z",
            Part("", [w.view("shifted", "softmax.shifted", ["shifted"], cols)],
-                [f"max = {w.fmt(top)};  {name}1 − max = {w.fmt(logits[0])} − {w.fmt(top)} = "
+                [f"max = {w.fmt(top)};  {name}1 − max = "
+                 f"{difference_text(logits[0], top, precision)} = "
                  f"{w.fmt(shifted[0])}"],
                 "Subtracting the largest number changes no weight (it cancels in the division) "
                 "and makes every exponent ≤ 0, so e^x cannot overflow."), key="shift")
@@ -45,7 +59,9 @@ def softmax_document(trace, *, precision: int, scale: float, temperature: float)
                 [f"e^{w.fmt(shifted[i])} = {format_number(exp[i], max(precision, 4))}"
                  for i in range(min(n, MAX_TERMS))],
                 "e^x is positive for every x and grows fast, so larger inputs get much larger "
-                "shares."), key="exp")
+                "shares." + (" In float64, e^x below about e^-745 is too small to hold and "
+                             "comes out as exactly 0, as here." if (exp == 0).any() else "")),
+           key="exp")
     w.step("Sum", "S = Σ e^(shifted)", r"S = \sum_j e^{z_j - \max z}",
            Part("", [w.view("sum", "softmax.sum", ["S"], ["S"])],
                 [f"S = {_terms(exp, w, lambda v: format_number(v, max(precision, 4)))} = "
@@ -58,8 +74,9 @@ def softmax_document(trace, *, precision: int, scale: float, temperature: float)
                 [f"softmax = [{', '.join(format_number(v, max(precision, 4)) for v in out)}]"
                  if n <= MAX_TERMS else
                  f"weight of x{fav + 1} = {format_number(out[fav], max(precision, 4))}"],
-                f"The weights are positive and add up to 1. x{fav + 1} gets "
-                f"{format_number(out[fav] * 100, 1)}% of the weight."), key="divide")
+                ("The weights are positive and add up to 1. " if (out > 0).all() else
+                 "The weights add up to 1; a weight whose e^x came out as 0 is exactly 0. ")
+                + f"x{fav + 1} gets {percent(out[fav])} of the weight."), key="divide")
     numbers = ", ".join(f"{float(v):g}" for v in x)
     settings = {"n": n, "scale": scale, "temperature": temperature}
     return w.document("softmax", f"softmax([{numbers}])", [], settings,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .document import Document, Part, unique_labels
+from .document import Document, Part, count, unique_labels, weights_caption
 from .builder import DocumentBuilder
 
 SHOWN_ITEM = 0           # the batch item shown
@@ -14,8 +14,10 @@ SHOWN_ITEM = 0           # the batch item shown
 
 def _heads(w: DocumentBuilder, key: str, rows, cols, masked=None) -> list:
     weights = w[key]
+    caption = weights_caption(weights[SHOWN_ITEM], text="rows sum to 1")
     return [w.view(f"head {h + 1}", key, rows, cols, index=(SHOWN_ITEM, h), heat=True,
-                   masked=masked, caption="rows sum to 1" if h == weights.shape[1] - 1 else "")
+                   masked=masked, row_scaled=True,
+                   caption=caption if h == weights.shape[1] - 1 else "")
             for h in range(weights.shape[1])]
 
 
@@ -92,15 +94,37 @@ def encoder_steps(w: DocumentBuilder, labels, n_layers: int, norm_first: bool, d
            r"\mathrm{memory} = \mathrm{LN}(x_N)",
            Part("", [w.view("memory", "encoder.norm.out", labels, index=(SHOWN_ITEM,))], [],
                 "One vector per source token that now carries its context; the decoder's "
-                "encoder–decoder attention reads these."), key="memory")
+                "encoder–decoder attention reads these." + final_norm_note(
+                    w, f"encoder.layers.{n_layers - 1}.output", "encoder.norm.out", norm_first)),
+           key="memory")
 
 
-def input_step(w: DocumentBuilder, labels, scope: str, name: str, sentence: bool) -> None:
+def final_norm_note(w: DocumentBuilder, last_output: str, final: str, norm_first: bool) -> str:
+    """Why the final norm changes little (post-norm) or much (pre-norm), from the numbers."""
+    change = float(np.max(np.abs(np.asarray(w[final]) - np.asarray(w[last_output]))))
+    if norm_first:
+        return (f" The layers are pre-norm: each ends with an unnormalised residual sum, so "
+                f"this final norm is what brings the rows to mean 0 and variance 1 (it "
+                f"changes them by up to {change:.2g}).")
+    if change < 1e-3:
+        return (f" The layers are post-norm: the last one already ended with a layer norm, so "
+                f"its rows have mean 0 and variance 1 and normalising them again changes them "
+                f"by at most {change:.2g}: that is why the numbers repeat the previous step's. "
+                f"PyTorch's nn.Transformer applies this final norm all the same.")
+    return (f" The layers are post-norm: the last one already ended with a layer norm, but its "
+            f"learned γ and β moved the rows away from mean 0 and variance 1, so this final "
+            f"norm changes them by up to {change:.2g}.")
+
+
+def input_step(w: DocumentBuilder, labels, scope: str, name: str, sentence: bool,
+               words: str = "derived") -> None:
     if sentence:
+        what = {"glove": "GloVe 6B word vectors (50 numbers each, looked up lower-case)",
+                "derived": "Word vectors (derived from each word)"}.get(words, f"Word vectors ({words})")
         w.step(f"{name} input: embedding + positional encoding", "X + PE", r"X + PE",
                Part("", [w.view("X", f"{scope}.embedded", labels),
                          w.view("X + PE", f"{scope}.out", labels)], [],
-                    "Word vectors plus sinusoidal positional encodings."), key=scope)
+                    f"{what} plus sinusoidal positional encodings."), key=scope)
     else:
         w.step(f"{name} input", "already-embedded vectors", r"X",
                Part("", [w.view("X", scope, labels, index=(SHOWN_ITEM,))], [],
@@ -111,21 +135,24 @@ def encode_document(trace, labels, *, precision, n_layers, norm_first, detail, s
                     settings, final_norm: bool = True) -> Document:
     w = DocumentBuilder(trace, precision)
     labels = unique_labels(labels)
-    input_step(w, labels, "input" if sentence else "src", "Source", sentence)
+    input_step(w, labels, "input" if sentence else "src", "Source", sentence,
+               settings.get("embeddings", "derived"))
     encoder_steps(w, labels, n_layers, norm_first, detail, final_norm)
     return w.document("encode", f"Encoder on \"{' '.join(labels)}\"" if sentence else
                       "Encoder on the given vectors", labels, settings,
-                      subtitle=f"{len(labels)} tokens, d_model = {settings['d_model']}, "
-                               f"{settings['heads']} heads, {n_layers} layer{'s' if n_layers > 1 else ''}")
+                      subtitle=f"{count(len(labels), 'token')}, d_model = {settings['d_model']}, "
+                               f"{count(settings['heads'], 'head')}, {count(n_layers, 'layer')}")
 
 
 def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_dec, norm_first,
                          detail, sentence, causal, vocab, settings) -> Document:
     w = DocumentBuilder(trace, precision)
     src, tgt = unique_labels(src_labels), unique_labels(tgt_labels)
-    input_step(w, src, "src_input" if sentence else "src", "Source", sentence)
+    input_step(w, src, "src_input" if sentence else "src", "Source", sentence,
+               settings.get("embeddings", "derived"))
     encoder_steps(w, src, n_enc, norm_first, detail)
-    input_step(w, tgt, "tgt_input" if sentence else "tgt", "Target", sentence)
+    input_step(w, tgt, "tgt_input" if sentence else "tgt", "Target", sentence,
+               settings.get("embeddings", "derived"))
     for i in range(n_dec):
         prefix = f"decoder.layers.{i}"
         key = f"{prefix}.self_attn.weights"
@@ -159,7 +186,9 @@ def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_d
     w.step("Decoder output vectors", "out = LayerNorm(last decoder layer's output)",
            r"\mathrm{LN}(y_N)",
            Part("", [w.view("output", "decoder.norm.out", tgt, index=(SHOWN_ITEM,))], [],
-                "One vector per target position; the last one predicts the next word."),
+                "One vector per target position; the last one predicts the next word."
+                + final_norm_note(w, f"decoder.layers.{n_dec - 1}.output", "decoder.norm.out",
+                                  norm_first)),
            key="output")
     if vocab:
         probs = w["next.softmax.out"]
@@ -180,5 +209,5 @@ def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_d
     return w.document("transformer", "Encoder–decoder" + (
         f": \"{' '.join(src)}\" → \"{' '.join(tgt)}\"" if sentence else " on the given vectors"),
         src + tgt, settings,
-        subtitle=f"{len(src)} source, {len(tgt)} target tokens, d_model = "
-                 f"{settings['d_model']}, {settings['heads']} heads")
+        subtitle=f"{len(src)} source, {count(len(tgt), 'target token')}, d_model = "
+                 f"{settings['d_model']}, {count(settings['heads'], 'head')}")

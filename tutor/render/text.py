@@ -40,8 +40,9 @@ def to_json(doc: Document, steps: list[Step] | None = None) -> str:
             for s in (steps or doc.steps)
         ],
         "notes": doc.notes,
-        **({"result": doc.result} if doc.result else {}),
     }
+    for key, value in doc.extra.items():
+        payload[key] = array_to_json(value) if isinstance(value, np.ndarray) else value
     return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False)
 
 

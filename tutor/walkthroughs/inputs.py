@@ -41,13 +41,30 @@ def word_embeddings(tokens: list[str], dim: int, given: dict | None = None):
     return np.array(rows, dtype=np.float64), sources                    # [n, dim]
 
 
-def sentence_inputs(tokens: list[str], d_model: int, dtype=np.float64, *, trace=NULL_TRACE):
+def glove_embeddings(tokens: list[str], given: dict | None = None):
+    """X [n_tokens, 50] (float64) from the shipped GloVe 6B 50-d vectors (lower-case lookup)
+    and, per token, its source ("glove", or "--embed" for a word in ``given``, a mapping of
+    lower-cased words to 50 numbers). Raises UnknownWordError naming every word in neither
+    (see :func:`tutor.data.glove.glove_vectors`)."""
+    from tutor.data.glove import glove_vectors
+
+    given = given or {}
+    x = glove_vectors(tokens, extra=given)                              # [n, 50]
+    sources = ["--embed" if tok.lower() in given else "glove" for tok in tokens]
+    return x, sources
+
+
+def sentence_inputs(tokens: list[str], d_model: int, dtype=np.float64, *, x=None,
+                    trace=NULL_TRACE):
     """The input rows of a sentence, X + PE [n, d_model], in ``dtype`` (the model's).
 
-    Records under ``trace`` what :func:`~tutor.nn.posenc.add_positional_encoding` records
-    (``embedded``, ``pe``, ``out``). Vaswani et al. 2017, section 3.5.
+    X is ``x`` [n, d_model] when given (e.g. GloVe vectors), else each word's vector by
+    :func:`word_embeddings`. Records under ``trace`` what
+    :func:`~tutor.nn.posenc.add_positional_encoding` records (``embedded``, ``pe``, ``out``).
+    Vaswani et al. 2017, section 3.5.
     """
-    x, _ = word_embeddings(tokens, d_model)                             # [n, d_model]
+    if x is None:
+        x, _ = word_embeddings(tokens, d_model)                         # [n, d_model]
     x = x.astype(dtype, copy=False)                                     # the words follow the model
     pe = sinusoidal_encoding(len(tokens), d_model, dtype=dtype)         # [n, d_model]
     return add_positional_encoding(x, pe, trace=trace)                  # [n, d_model]

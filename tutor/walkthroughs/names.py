@@ -195,7 +195,25 @@ gamma | [d] | scale γ
 beta | [d] | shift β
 """)
 
+_MODEL_HEAD = {**table("""
+hidden | [n, d_model] | the hidden states entering the layer (the embedding stage's output for layer 1)
+x | [n, d_model] | X: the hidden states, after the layer's norm1 for a pre-norm model (GPT-2)
+w_q | [d_model, d_head] | this head's slice of the layer's query weights
+b_q | [d_head] | this head's slice of the query bias
+w_k | [d_model, d_head] | this head's slice of the key weights
+b_k | [d_head] | this head's slice of the key bias
+w_v | [d_model, d_head] | this head's slice of the value weights
+b_v | [d_head] | this head's slice of the value bias
+"""), **ATTENTION}       # walkthroughs.pretrained.model_head (mask and masked: GPT-2 only)
+
 RECORDED: dict[str, Table] = {
+    "pretrained.model_head": _MODEL_HEAD,
+    "pretrained.model_heads": table(
+        "attentions | [n_layer, h, n, n] | every head's weights, [layer][head][query][key]"),
+    "pretrained.model_context": table("""
+similarity | [n_layer + 1] | cos(word in A, word in B) after the embeddings and each layer
+control_similarity | [n_layer + 1] | the same for the control word
+"""),
     "attention.self_attention": {**_SELF_ATTENTION_INPUTS, **_SELF_ATTENTION_RUN,
                                  **scoped("with_scaling", _SELF_ATTENTION_RUN)},
     "attention.word_order": {  # one head, identity weights, no mask; without and with PE

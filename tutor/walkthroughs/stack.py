@@ -16,15 +16,16 @@ def _batched(vectors):
     return vectors if vectors.ndim == 3 else vectors[None]               # [B, S, d_model]
 
 
-def encode(model, *, tokens: list[str] | None = None, vectors=None) -> Recording:
-    """The encoder stack on a sentence (X + PE recorded under ``input.``) or on vectors
+def encode(model, *, tokens: list[str] | None = None, vectors=None, x=None) -> Recording:
+    """The encoder stack on a sentence (X + PE recorded under ``input.``; X is ``x``
+    [n, d_model] when given, else each word's derived vector) or on vectors
     [(B,) S, d_model] (recorded as ``src`` [B, S, d_model]); then everything
     ``Transformer.encode`` records (``encoder.layers.<i>.*``, ``encoder.norm.*``).
     The output is the memory, shaped like the input. Labels: the tokens, or p1, p2, ...
     """
     trace = new_trace()
     if tokens:
-        src = sentence_inputs(tokens, model.config.d_model, model.dtype,
+        src = sentence_inputs(tokens, model.config.d_model, model.dtype, x=x,
                               trace=trace.scope("input"))                # [n, d_model]
         labels = list(tokens)
     else:
@@ -37,20 +38,25 @@ def encode(model, *, tokens: list[str] | None = None, vectors=None) -> Recording
 
 
 def transform(model, *, src_tokens=None, tgt_tokens=None, src_vectors=None, tgt_vectors=None,
-              causal: bool = False) -> Recording:
+              causal: bool = False, word_vectors: dict | None = None) -> Recording:
     """Encoder and decoder together on two sentences (always causal; X + PE recorded under
     ``src_input.`` and ``tgt_input.``; then the next-word distribution over the sentences'
     words, ``vocab_embeddings`` and ``next.*``) or on vectors [(B,) S|T, d_model] (recorded
     as ``src`` and ``tgt``; ``causal`` masks the target). Records everything
     ``Transformer.forward`` records. The output is the decoder's output, like the target.
     ``info``: ``src_labels``, ``tgt_labels``, ``causal``, ``vocab`` (sentences only).
+    ``word_vectors`` maps lower-cased words to vectors [d_model] (e.g. GloVe's) used for the
+    sentences and the vocabulary instead of the derived ones; it must hold every word.
     """
     trace = new_trace()
     d_model, dtype = model.config.d_model, model.dtype
     vocab = None
     if src_tokens is not None:
-        src_x = sentence_inputs(src_tokens, d_model, dtype, trace=trace.scope("src_input"))
-        tgt_x = sentence_inputs(tgt_tokens, d_model, dtype, trace=trace.scope("tgt_input"))
+        given = word_vectors or {}
+        src_x = sentence_inputs(src_tokens, d_model, dtype, trace=trace.scope("src_input"),
+                                x=word_embeddings(src_tokens, d_model, given)[0])
+        tgt_x = sentence_inputs(tgt_tokens, d_model, dtype, trace=trace.scope("tgt_input"),
+                                x=word_embeddings(tgt_tokens, d_model, given)[0])
         src_labels, tgt_labels = list(src_tokens), list(tgt_tokens)
         causal = True
     else:
@@ -63,7 +69,7 @@ def transform(model, *, src_tokens=None, tgt_tokens=None, src_vectors=None, tgt_
     out = model.forward(src_x, tgt_x, tgt_mask=mask, trace=trace)       # like tgt
     if src_tokens is not None:
         vocab = list(dict.fromkeys(t.lower() for t in src_tokens + tgt_tokens))
-        table, _ = word_embeddings(vocab, d_model)                      # [n_vocab, d_model]
+        table, _ = word_embeddings(vocab, d_model, given)               # [n_vocab, d_model]
         table = table.astype(dtype, copy=False)
         trace.record("vocab_embeddings", table)
         next_token_distribution(out[-1], table, trace=trace.scope("next"))  # [n_vocab]

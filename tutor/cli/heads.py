@@ -1,0 +1,65 @@
+"""`tutor heads`: every layer × head of a real model on a sentence, each as a small heatmap
+labelled with the pattern it shows. Thin: open the model, run the walkthrough, render."""
+
+from __future__ import annotations
+
+import click
+
+from tutor.limits import MAX_MODEL_TOKENS
+
+from .common import calculator_options, tutor_command
+from .output import show_document
+from .pretrained_options import MODEL_HELP, check_index
+from .usage import usage_error
+
+EPILOG = f"""\b
+Each head is labelled with the pattern it shows on this sentence. For each
+query token i a pattern names one key: the previous token (i-1), the next
+token (i+1), itself (i), the first token ([CLS]), the last token ([SEP] or
+"end"), or one inner token every query looks at (shown in quotes). A head
+gets the pattern whose key receives, on average over the queries, the largest
+share of the attention if that share is at least 0.5; otherwise "broad".
+In the grid: [CLS], [SEP], prev, next, self, 'word', broad.
+
+\b
+Rows are queries and columns keys, in the sentence's token order; ▁ is a
+weight of 0 and █ of 1 (the colour says the same).
+--format json gives "tokens" and "attention" as [layer][head][query][key],
+the layout of Hugging Face's output_attentions, and "patterns".
+
+\b
+Limits: at most {MAX_MODEL_TOKENS} tokens (the model's own, [CLS] and [SEP] included).
+
+\b
+Examples:
+  tutor heads "the cat sat on the mat" --model minilm
+  tutor heads "the cat sat on the mat" --model minilm --layer 3
+  tutor heads "the cat sat on the mat" --format json > heads.json
+  tutor heads "the cat sat on the mat" --svg heads.svg
+  tutor heads "the cat sat" --model path/to/hf-folder
+"""
+
+
+@tutor_command(EPILOG)
+@click.argument("sentence")
+@click.option("--model", "model_name", default="minilm", show_default=True,
+              metavar="NAME|FOLDER", help=MODEL_HELP)
+@click.option("--layer", type=int, default=None, metavar="L",
+              help="Show only layer L (from 1), larger, with the numbers.")
+@calculator_options(seed=False)
+def heads(sentence, model_name, layer, step, output):
+    """Show every attention head of a real model on SENTENCE, labelled by its pattern."""
+    from tutor.render.pretrained import heads_document
+    from tutor.walkthroughs.pretrained import model_heads
+
+    from .pretrained_options import check_tokens, open_model
+
+    if not sentence.strip():
+        raise usage_error("SENTENCE", "expected at least one word, got an empty sentence")
+    model = open_model(model_name)
+    layer0 = check_index("--layer", layer, model.n_layer, "layer")
+    check_tokens(model, sentence)
+    recording = model_heads(model, sentence)
+    doc = heads_document(recording.trace, recording.tokens, precision=output.precision,
+                         info=recording.info, layer=layer0)
+    show_document(output, doc, step=step)

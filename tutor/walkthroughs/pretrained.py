@@ -1,0 +1,102 @@
+"""A real pretrained model's attention, for a learner: one head's six steps
+(:func:`model_head`), every head's weights with the pattern each shows (:func:`model_heads`)
+and a word's vector compared across two sentences layer by layer (:func:`model_context`).
+
+The model is a :class:`tutor.pretrained.PretrainedModel` (BERT / MiniLM or GPT-2 read from a
+Hugging Face folder); its forward pass is tutor.nn's own layers. Layers and heads are numbered
+from 0 here, as in the library (the commands show them from 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tutor.errors import TutorError
+from tutor.nn.attention import attention_head
+from tutor.nn.functional import layer_norm
+from tutor.nn.masks import causal_mask
+
+from . import Recording, new_trace
+
+
+def _model_facts(model) -> dict:
+    c = model.config
+    return {"model": model.name, "model_type": c.model_type, "n_layer": c.n_layer,
+            "n_head": c.n_head, "d_model": c.d_model, "d_head": c.d_head,
+            "causal": bool(c.causal), "norm_first": bool(c.norm_first)}
+
+
+def model_head(model, text: str, layer: int, head: int) -> Recording:
+    """Head ``head`` of layer ``layer`` of ``model`` on ``text``, as the six steps record them.
+
+    The hidden states entering the layer (``hidden`` [n, d_model], the embedding stage's
+    output for layer 0) become X; a pre-norm model (GPT-2) normalises them first with the
+    layer's own norm1, as its layer does (X = LayerNorm(hidden)). Then
+    :func:`tutor.nn.attention.attention_head` with the head's slices of the layer's
+    projections and their biases (Q = X·Wq + bq, ... , Wq [d_model, d_head], bq [d_head]) and
+    the causal mask for GPT-2. Records ``hidden``, ``x``, ``w_q``, ``b_q``, ``w_k``, ``b_k``,
+    ``w_v``, ``b_v`` and what attention_head records. ``info``: the model's facts, ``layer``,
+    ``head`` (from 0), ``tokens``. The weights equal the model's own attentions[layer][head].
+    Raises TutorError for a layer or head out of range, or a text the model cannot take.
+    """
+    ids, tokens = model.tokenize(text)
+    out = model.forward(np.asarray(ids), output_attentions=False)      # hidden_states: n_layer + 1 x [n, E]
+    weights = model.head_weights(layer, head)                          # checks layer and head
+    trace = new_trace()
+    hidden = out.hidden_states[layer]                                  # [n, d_model]
+    trace.record("hidden", hidden)
+    x = hidden
+    if model.config.norm_first:
+        p = model.layer_params(layer)
+        x = layer_norm(hidden, p["norm1.weight"], p["norm1.bias"],
+                       model.config.layer_norm_eps)                    # [n, d_model]
+    trace.record("x", x)
+    for name in ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v"):
+        trace.record(name, getattr(weights, name))                     # [d_model, d_head] / [d_head]
+    mask = causal_mask(len(ids)) if model.config.causal else None      # [n, n], True = hidden
+    attention_head(x, x, weights.w_q, weights.w_k, weights.w_v, mask, b_q=weights.b_q,
+                   b_k=weights.b_k, b_v=weights.b_v, trace=trace)      # [n, d_head], [n, n]
+    info = {**_model_facts(model), "layer": layer, "head": head, "tokens": list(tokens),
+            "sentence": text}
+    return Recording(trace, trace["weights"], list(tokens), info,
+                     walkthrough="pretrained.model_head")
+
+
+def model_heads(model, text: str) -> Recording:
+    """Every head's attention weights on ``text``: ``attentions`` [n_layer, n_head, n, n]
+    (Hugging Face's ``output_attentions`` layout, ``[layer][head][query][key]``), and in
+    ``info["patterns"]`` the :func:`tutor.pretrained.head_patterns` label of each head
+    ([n_layer][n_head] HeadPattern). Needs at least two tokens to label a head."""
+    from tutor.pretrained import head_patterns
+
+    ids, tokens = model.tokenize(text)
+    if len(ids) < 2:
+        raise TutorError(f"{text!r} gives {len(ids)} token; a head's pattern needs at least 2")
+    out = model.forward(np.asarray(ids), output_attentions=True)
+    trace = new_trace()
+    trace.record("attentions", out.attentions)                         # [n_layer, n_head, n, n]
+    info = {**_model_facts(model), "tokens": list(tokens), "sentence": text,
+            "patterns": head_patterns(out.attentions, tokens)}
+    return Recording(trace, out.attentions, list(tokens), info,
+                     walkthrough="pretrained.model_heads")
+
+
+def model_context(model, sentence_a: str, sentence_b: str, word: str,
+                  control: str | None = None) -> Recording:
+    """How much ``word``'s vector in sentence A resembles its vector in sentence B, after the
+    embedding stage and after each layer (:func:`tutor.pretrained.contextual_similarity`),
+    with a control word found in both. Records ``similarity`` and ``control_similarity``
+    [n_layer + 1]. ``info``: ``stages``, ``word``, ``control``, ``tokens_a``, ``tokens_b``,
+    ``pieces_a``, ``pieces_b`` (the word's token positions) and the model's facts."""
+    from tutor.pretrained import contextual_similarity
+
+    found = contextual_similarity(model, sentence_a, sentence_b, word, control=control)
+    trace = new_trace()
+    trace.record("similarity", found.similarity)                       # [n_stage]
+    trace.record("control_similarity", found.control_similarity)       # [n_stage]
+    info = {**_model_facts(model), "stages": list(found.stages), "word": found.word,
+            "control": found.control, "tokens_a": list(found.tokens_a),
+            "tokens_b": list(found.tokens_b), "pieces_a": list(found.pieces_a),
+            "pieces_b": list(found.pieces_b), "sentences": [sentence_a, sentence_b]}
+    return Recording(trace, found, list(found.tokens_a), info,
+                     walkthrough="pretrained.model_context")
