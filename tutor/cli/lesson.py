@@ -199,7 +199,8 @@ def _step_index(lesson, key: str) -> int:
         import difflib
 
         names = [s.id for s in lesson.steps]
-        close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+        close = ([name for name in names if name.startswith(key)][:3]
+                 or difflib.get_close_matches(key, names, n=3, cutoff=0.6))
         if close:                                                      # what was probably meant
             ids = "such as " + ", ".join(close)
         else:                                                          # whole ids only, never cut
