@@ -189,7 +189,8 @@ def softmax(x, axis: int = -1, *, overwrite: bool = False, trace=NULL_TRACE):
     """
     x = np.asarray(x)
     in_place = not trace.enabled                                       # reuse buffers the trace does not hold
-    row_max = np.max(x, axis=axis, keepdims=True)                      # [..., 1]
+    # fmax skips NaN checks (faster than max); a row holding NaN comes out all NaN either way
+    row_max = np.fmax.reduce(x, axis=axis, keepdims=True)              # [..., 1]
     row_max[np.isneginf(row_max)] = 0                                  # all -inf: shift by 0
     with np.errstate(over="ignore"):                                   # -3e38 - 3e38 = -inf: exp gives 0
         shifted = np.subtract(x, row_max, out=x if overwrite and in_place else None)  # [..., n], <= 0
@@ -222,8 +223,8 @@ def _normalize(x, axes, weight, bias, eps, trace):
     std = np.sqrt(var + eps)                                           # [..., 1]
     if eps == 0:                                                       # a constant row: 0 / 0;
         std[std == 0] = 1                                              # its limit as eps -> 0+ is 0
-    normalized = centered / std                                        # [..., d]
     if trace.enabled:
+        normalized = centered / std                                    # [..., d]
         trace.record("mean", mean)
         trace.record("var", var)
         trace.record("normalized", normalized)
@@ -231,7 +232,8 @@ def _normalize(x, axes, weight, bias, eps, trace):
         out = out if bias is None else out + bias                      # beta: [d]
         trace.record("out", out)
         return out
-    if weight is not None:                                             # the same, in place
+    normalized = np.divide(centered, std, out=centered)                # the same, in place
+    if weight is not None:
         normalized *= weight
     if bias is not None:
         normalized += bias
