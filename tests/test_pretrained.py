@@ -19,9 +19,9 @@ pytest.importorskip("safetensors")
 pytest.importorskip("tokenizers")
 
 from tutor.errors import ParameterError, ShapeError, TutorError  # noqa: E402
-from tutor.pretrained import (contextual_similarity, head_pattern, head_patterns,  # noqa: E402
-                              load_model, load_pretrained, resolve_model, available_models,
-                              similarity_by_stage, word_pieces)
+from tutor.pretrained import (PretrainedModel, contextual_similarity, head_pattern,  # noqa: E402
+                              head_patterns, load_model, load_pretrained, resolve_model,
+                              available_models, similarity_by_stage, word_pieces)
 from tutor.pretrained import resolve as resolve_module  # noqa: E402
 from tutor.trace import Trace  # noqa: E402
 
@@ -107,6 +107,23 @@ def test_traced_equals_untraced_and_records_every_layer(tiny):
     assert ("embeddings.norm.out" in trace) == (kind == "bert")
     assert ("final_norm.out" in trace) == (kind == "gpt2")
     assert model.forward(ids, output_attentions=False).attentions is None
+
+
+def test_layer_weights_are_column_major_and_give_the_same_numbers(tiny):
+    # the loader keeps each layer's [out, in] weight column-major for speed (x W^T is then
+    # BLAS's plain product); the same weights in row-major order give the same output
+    kind, model = tiny
+    _, arrays = golden(f"hf_tiny_{kind}")
+    weights = [name for name, value in model.params.items() if name.startswith("layers.")
+               and value.ndim == 2]
+    assert len(weights) == 4 * model.n_layer                           # in_proj, out_proj, linear1, 2
+    assert all(model.params[name].flags.f_contiguous for name in weights)
+    assert model.params["embed.word"].flags.c_contiguous
+    row_major = PretrainedModel(model.config, {name: np.ascontiguousarray(value) for name, value
+                                               in model.params.items()}, model.tokenizer)
+    ids = arrays["ids.1"]
+    for a, b in zip(model.forward(ids).hidden_states, row_major.forward(ids).hidden_states):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_head_weights_give_the_recorded_q_k_v(tiny):

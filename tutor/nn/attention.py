@@ -325,8 +325,11 @@ def _multi_head_attention(query, key, value, params, n_head: int, *, attn_mask=N
     [batch, n, d], masks of the right shapes. Returns (out [B, L, E], weights [B, H, L, S])."""
     d_model = query.shape[-1]
     w_in, b_in = params.get("in_proj_weight"), params.get("in_proj_bias")
-    b_q, b_k, b_v = (None, None, None) if b_in is None else np.split(b_in, 3)
     reuse = cache is not None and cache.static and cache.length > 0
+    if b_in is None or (w_in is not None and query is key and key is value and not reuse):
+        b_q = b_k = b_v = None                                         # none, or not needed apart
+    else:
+        b_q, b_k, b_v = np.split(b_in, 3)                              # 3 x [E]
     if w_in is None:                                                   # kdim/vdim: three matrices
         q = linear(query, params["q_proj_weight"], b_q)                # [B, L, E] -> [B, L, E]
         k = None if reuse else linear(key, params["k_proj_weight"], b_k)      # [B, S, kdim] -> [B, S, E]

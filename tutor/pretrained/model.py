@@ -348,7 +348,12 @@ def load_pretrained(folder, *, dtype=np.float32, name: str | None = None,
         if source.transpose:                                           # Conv1D [in, out] -> [out, in]
             parts = [part.T for part in parts]
         value = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)  # BERT q,k,v: 3 x [E, E] -> [3E, E]
-        value = np.ascontiguousarray(value, dtype=dtype)              # the shape the config implies
+        if name_.startswith("layers.") and value.ndim == 2:            # a layer's [out, in] weight:
+            # kept column-major, so its transpose [in, out] is row-major and linear's x W^T is
+            # the plain product, which OpenBLAS runs ~5% faster (same numbers, same shape)
+            value = np.array(value, dtype=dtype, order="F")            # [out, in], a copy
+        else:
+            value = np.ascontiguousarray(value, dtype=dtype)          # the shape the config implies
         if not np.all(np.isfinite(value)):
             raise ParameterError(f"{path}: {', '.join(source.names)} holds NaN or infinite values")
         params[name_] = value
