@@ -165,16 +165,25 @@ def dims(n: int) -> list[str]:
 # --- computations --------------------------------------------------------------------------
 
 @computation("attention", sentence="the cat sat", dim=4, heads=1, causal=False, scale=True,
-             posenc="none", weights="identity", seed=0)
-def attention(sentence, dim, heads, causal, scale, posenc, weights, seed) -> Result:
-    """Self-attention as ``tutor attention`` runs it: the six steps, recorded."""
+             posenc="none", weights="identity", seed=0, embeddings="course")
+def attention(sentence, dim, heads, causal, scale, posenc, weights, seed, embeddings) -> Result:
+    """Self-attention as ``tutor attention`` runs it: the six steps, recorded. With
+    ``embeddings = "glove"`` X holds the shipped GloVe vectors (``--embeddings glove``;
+    d_model is then 50 and ``dim`` must be left out)."""
     from tutor.render.attention import attention_document
     from tutor.render.document import unique_labels
     from tutor.walkthroughs.attention import self_attention
-    from tutor.walkthroughs.inputs import word_embeddings
+    from tutor.walkthroughs.inputs import glove_embeddings, word_embeddings
 
     tokens = _tokens(sentence)
-    dim = _int(dim, "dim", 1, MAX_LESSON_DIM)
+    if embeddings not in ("course", "glove"):
+        raise ComputeError(f"expected embeddings 'course' or 'glove', got {embeddings!r}")
+    if embeddings == "glove":
+        if dim != 4:
+            raise ComputeError(f"expected no dim with embeddings 'glove' (GloVe vectors have "
+                               f"50 numbers), got {dim!r}")
+        dim = 50
+    dim = _int(dim, "dim", 1, max(MAX_LESSON_DIM, 50 if embeddings == "glove" else 0))
     heads = _int(heads, "heads", 1, dim)
     causal, scale = _bool(causal, "causal"), _bool(scale, "scale")
     if dim % heads:
@@ -182,7 +191,10 @@ def attention(sentence, dim, heads, causal, scale, posenc, weights, seed) -> Res
     if posenc not in ("none", "sinusoidal"):
         raise ComputeError(f"expected posenc 'none' or 'sinusoidal', got {posenc!r}")
     rng = np.random.default_rng(_seed(seed))
-    x, sources = word_embeddings(tokens, dim)                           # [n, d_model]
+    if embeddings == "glove":
+        x, sources = _glove(glove_embeddings, tokens)                   # [n, 50]
+    else:
+        x, sources = word_embeddings(tokens, dim)                       # [n, d_model]
     w_q, w_k, w_v = (_weights(weights, dim, dim, rng) for _ in range(3))  # [d_model, d_k]
     w_o = _weights(weights, dim, dim, rng) if heads > 1 else None     # [d_v, d_model]
     kinds = {k: weights for k in ("w_q", "w_k", "w_v", "w_o")}
@@ -330,6 +342,56 @@ def transformer(source, target, dim, heads, seed) -> Result:
     facts = [f"d_model = {dim}, {heads} heads, one encoder and one decoder layer, random "
              f"weights (seed {seed}); source: {' '.join(src)}; target so far: {' '.join(tgt)}."]
     return Result("transformer", recording.trace, t, axes, views, facts=facts)
+
+
+def _glove(function, *args):
+    """Call a GloVe walkthrough; a word outside the shipped vectors is a ComputeError."""
+    try:
+        return function(*args)
+    except TutorError as exc:
+        raise ComputeError(str(exc)) from None
+
+
+@computation("glove-similarity", words="cat dog car truck")
+def glove_similarity(words) -> Result:
+    """How alike the GloVe vectors of ``words`` are: cos(a, b) for every pair, as a heatmap,
+    with the lengths |a| beside it."""
+    from tutor.walkthroughs.glove import similarity_table
+
+    tokens = _tokens(words, "words")
+    if len({t.lower() for t in tokens}) != len(tokens):
+        raise ComputeError(f"expected different words, got {words!r}")
+    recording = _glove(similarity_table, tokens)
+    labels = [t.lower() for t in tokens]
+    axes = {"cos.cosine": (labels, labels), "cos.dot": (labels, labels),
+            "cos.norm_a": (labels, ["length"]), "x": (labels, None)}
+    views = [LessonView("cos(row word, column word)", "cos.cosine", labels, labels, heat=True,
+                        caption="1 = same direction, 0 = unrelated, -1 = opposite",
+                        group="cosine"),
+             LessonView("|vector|", "cos.norm_a", labels, ["length"], group="cosine")]
+    facts = ["GloVe 6B, 50 numbers per word, learned from which words occur near which in "
+             "6 billion words of Wikipedia and news text (Pennington et al. 2014)."]
+    return Result("glove-similarity", recording.trace, labels, axes, views, facts=facts)
+
+
+@computation("glove-nearest", word="frog", k=8)
+def glove_nearest(word, k) -> Result:
+    """The ``k`` words of the shipped 20,000 whose GloVe vectors are nearest ``word``'s."""
+    from tutor.walkthroughs.glove import nearest_words
+
+    tokens = _tokens(word, "word")
+    if len(tokens) != 1:
+        raise ComputeError(f"expected one word, got {word!r}")
+    k = _int(k, "k", 1, 20)
+    recording = _glove(nearest_words, tokens[0], k)
+    found = recording.info["neighbours"]
+    rank = [f"{i + 1}. {w}" for i, w in enumerate(found)]
+    axes = {"cosine": (rank, ["cos"])}
+    views = [LessonView(f"the {k} words nearest '{tokens[0].lower()}'", "cosine", rank,
+                        ["cos"], group="nearest")]
+    facts = [f"Searched all 20,000 words shipped with tutor by cosine similarity to "
+             f"'{tokens[0].lower()}'."]
+    return Result("glove-nearest", recording.trace, found, axes, views, facts=facts)
 
 
 def _matrix(value, what: str) -> np.ndarray:

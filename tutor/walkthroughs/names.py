@@ -223,6 +223,21 @@ vocab_embeddings | [V, d_model] | the vectors of the sentences' words
     "stack.norms_in_encoder_layer": {**ENCODER, **scoped("ln", NORM), **scoped("bn", NORM)},
 }
 
+# The later course's walkthroughs (word vectors, a trained model's teacher-forced pass).
+RECORDED.update({
+    "glove.similarity_table": {**table("""
+x | [n, 50] | the words' GloVe vectors, one row per word
+cos.a | [n, 1, 50] | the vectors as rows (broadcast against b)
+cos.b | [1, n, 50] | the vectors as columns
+cos.dot | [n, n] | a·b for every pair of words
+cos.norm_a | [n, 1] | the length of each word's vector
+cos.norm_b | [1, n] | the same, along the columns
+cos.cosine | [n, n] | cos(a, b) = a·b / (|a| |b|), 1 on the diagonal
+""")},
+    "glove.nearest_words": table(
+        "cosine | [k, 1] | cosine similarity of the k nearest words to the word, best first"),
+})
+
 ALL: Table = {name: entry for table in RECORDED.values() for name, entry in table.items()}
 
 
