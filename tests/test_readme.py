@@ -56,6 +56,8 @@ def test_documented_limits_are_the_enforced_ones():
         f"{limits.MAX_DK_VALUES} values of `--dk` up to {limits.MAX_DK}, `--samples` "
         f"{limits.MAX_SAMPLES}, `--keys` {limits.MAX_KEYS}, samples × keys × dk "
         f"{limits.MAX_ELEMENTS:,}")
+    assert rows["`scaling --train`"] == (f"`--steps` {limits.MAX_TRAIN_STEPS}, `--dim` "
+                                         f"{limits.MAX_TRAIN_DIM}, `--gain` {limits.MAX_GAIN}")
     assert rows["`--precision`"] == f"{limits.MAX_PRECISION} decimals"
     assert rows["the size of any number given (inline, in a file, `--scale`, ...)"] == f"{limits.MAX_ABS:,.0f}"
     assert rows["the width laid out in (`COLUMNS`, else the terminal's, else 80)"] == \

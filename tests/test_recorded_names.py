@@ -15,7 +15,9 @@ from tutor.nn.model import Transformer
 from tutor.render import multihead, norm as norm_render, posenc as posenc_render, \
     scaling as scaling_render, softmax as softmax_render, stack as stack_render
 from tutor.render.attention import attention_document
-from tutor.walkthroughs import attention, names, norm, posenc, softmax, stack
+from tutor.render.backward import backward_document
+from tutor.render.training import scaling_training_document
+from tutor.walkthroughs import attention, backward, names, norm, posenc, softmax, stack, training
 
 DATA = Path(__file__).resolve().parent / "data"
 EYE = np.eye(4)
@@ -56,6 +58,16 @@ def _attention(heads=1, **options):
     w_o = EYE if heads > 1 or options.get("multi_head_form") else None
     recording = attention.self_attention(TOKENS, X, EYE, EYE, EYE, w_o, heads=heads, **options)
     return recording, lambda t: attention_document(t, TOKENS, **recording.info)
+
+
+def _backward(**options):
+    recording = backward.backpropagation(TOKENS, X, EYE, EYE, EYE, **options)
+    return recording, lambda t: backward_document(t, TOKENS, **recording.info)
+
+
+def _scaling_training():
+    recording = training.scaling_training([8, 16], d_model=16, steps=25)
+    return recording, lambda t: scaling_training_document(t, **recording.info)
 
 
 def _multihead(heads):
@@ -161,7 +173,8 @@ def all_runs():
             (softmax.softmax_rows(np.array([[6.0, 4.0]])), None),
             (softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
              lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
-            *_stacks(), *_pretrained()]
+            *_stacks(), *_pretrained(), _backward(), _backward(causal=True, scaled=False),
+            _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 
 

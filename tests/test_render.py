@@ -194,3 +194,80 @@ def test_worked_sums_write_negative_numbers_readably():
     assert signed_sum(["1", "-2", "3", "-4"]) == "1 − 2 + 3 − 4"
     assert signed_sum(["-1", "2"]) == "-1 + 2"
     assert factor("-0.80") == "(-0.80)" and factor("0.30") == "0.30"
+
+
+def _segments(console, renderable):
+    """What ``renderable`` draws, line by line: (text, style) runs, adjacent equal styles joined."""
+    from rich.segment import Segment
+    from rich.style import Style
+
+    lines = console.render_lines(renderable, console.options, pad=False)
+    return [[(s.text, s.style) for s in Segment.simplify(
+        Segment(s.text, s.style or Style.null()) for s in line if s.text)] for line in lines]
+
+
+def test_a_laid_out_matrix_table_draws_what_the_rich_table_draws():
+    # MatrixTable draws its lines directly (start-up time); Rich's Table is the reference:
+    # same characters, same styles, same measured width, at every console width, colour
+    # system, label and cell width, with the Table itself where the lines would differ.
+    import random
+
+    from rich.measure import Measurement
+
+    from tutor.render.console import MatrixTable, _cells, _rich_table
+
+    words = ["the", "cat", "sat", "a", "猫", "d1", "d12", "internationalisation", "[bold]",
+             "é", "the#1", "a b", ""]
+    rng = random.Random(11)
+    drawn = 0
+    for _ in range(300):
+        n_rows, n_cols = rng.randint(1, 4), rng.randint(1, 6)
+        values = np.round(rng.uniform(-3, 3) * np.arange(n_rows * n_cols).reshape(n_rows, n_cols)
+                          / (n_rows * n_cols), rng.choice([0, 1, 3]))
+        masked = (np.arange(n_rows * n_cols).reshape(n_rows, n_cols) % 3 == 1
+                  if rng.random() < 0.3 else None)
+        view = MatrixView("m", "m", values, [rng.choice(words) for _ in range(n_rows)],
+                          [rng.choice(words) for _ in range(n_cols)], heat=rng.random() < 0.5,
+                          masked=masked, heat_range=(-3.0, 3.0))
+        cells = _cells(view, rng.choice([0, 2, 4]))
+        for row in cells:                                    # cells with styled parts, too
+            for cell in row:
+                if rng.random() < 0.1:
+                    cell.stylize("bold underline", len(cell.plain) - 1)
+                elif rng.random() < 0.05:
+                    cell.justify = "center"
+        console = Console(file=io.StringIO(), width=rng.choice([12, 30, 80, 200]),
+                          color_system=rng.choice([None, "standard", "truecolor"]),
+                          force_terminal=True)
+        ours = MatrixTable(view.cols, view.rows, cells)
+        table = _rich_table(view.cols, view.rows, cells)
+        drawn += ours._fits(console.options)
+        assert _segments(console, ours) == _segments(console, table)
+        assert (Measurement.get(console, console.options, ours)
+                == Measurement.get(console, console.options, table))
+    assert 50 < drawn < 250                      # both the drawn lines and the fallback ran
+    ascii_console = Console(file=io.TextIOWrapper(io.BytesIO(), encoding="ascii"), width=80,
+                            color_system=None)                     # the box is drawn in ASCII
+    view = MatrixView("m", "m", np.eye(2), ["a", "b"], ["a", "b"])
+    cells = _cells(view, 2)
+    ours = MatrixTable(view.cols, view.rows, cells)
+    assert not ours._fits(ascii_console.options)
+    assert (_segments(ascii_console, ours)
+            == _segments(ascii_console, _rich_table(view.cols, view.rows, cells)))
+
+
+def test_the_notes_example_draws_its_matrix_tables_without_rich_tables(monkeypatch):
+    # start-up time (benchmarks/bench_startup.py): `tutor attention "the cat sat"` lays out
+    # no matrix as a Rich Table; a change that sends it back to the Table fails here
+    import tutor.render.console as console_module
+
+    def no_table(*args):
+        raise AssertionError("a matrix was laid out as a Rich Table")
+
+    monkeypatch.setattr(console_module, "_rich_table", no_table)
+    doc = attention_document(_notes_trace(), ["the", "cat", "sat"], precision=2,
+                             sources=["notes"] * 3)
+    colour = Console(file=io.StringIO(), width=80, color_system="truecolor", force_terminal=True)
+    for renderable in document_renderables(doc, 2, 80):
+        colour.print(renderable)
+        render(renderable)                                            # and without colour

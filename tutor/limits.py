@@ -38,6 +38,9 @@ MAX_DK_VALUES = 8          # how many dk values at once
 MIN_SAMPLES, MAX_SAMPLES = 10, 20000   # random queries per dk
 MIN_KEYS, MAX_KEYS = 2, 64             # keys per query
 MAX_ELEMENTS = 30_000_000  # samples x keys x the largest dk: the random keys drawn for one dk
+MAX_TRAIN_STEPS = 3000     # scaling --train: --steps of each run (two runs per dk)
+MAX_TRAIN_DIM = 128        # scaling --train: --dim, the d_model every dk must divide
+MAX_GAIN = 100             # scaling --train: --gain, the factor on the initial query/key weights
 
 # --- a lesson's examples (they must read well in 80 columns) --------------------------------
 MAX_LESSON_WORDS = 8       # the learner's own sentence

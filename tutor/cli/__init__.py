@@ -120,6 +120,8 @@ register("transformer", "tutor.cli.transformer", "transformer",
          "Encoder and decoder together, to the next-token distribution; --weights for a real model.")
 register("scaling", "tutor.cli.scaling", "scaling",
          "Why attention divides by √dk: q·k spread, softmax saturation, gradients.")
+register("backward", "tutor.cli.backward", "backward",
+         "Backpropagation through one attention head: every gradient, then one descent step.")
 register("heads", "tutor.cli.heads", "heads",
          "Every attention head of a real model (MiniLM) as a small heatmap, labelled by pattern.")
 register("context", "tutor.cli.context", "context",

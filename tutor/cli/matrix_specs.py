@@ -16,8 +16,6 @@ what was given, so it prints as one line and exits with code 2.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from dataclasses import dataclass
 
@@ -121,6 +119,8 @@ def parse_inline(text: str, max_cols: int = MAX_DIM) -> np.ndarray:
 
 
 def _json_rows(data, name: str) -> list[list[float]]:
+    import json
+
     if not isinstance(data, list):
         raise SpecError(f"expected a list of rows in {name}, got a JSON {type(data).__name__}")
     if data and not isinstance(data[0], list):
@@ -169,6 +169,9 @@ def read_matrix_file(path: str) -> np.ndarray:
             if not isinstance(array, np.ndarray):
                 raise SpecError(f"expected one array in {name}, got an archive")
             return _check_array(array, name)
+        import csv                      # json and csv load only when a file is read
+        import json
+
         with open(path, encoding="utf-8") as handle:
             if suffix == ".json":
                 try:

@@ -163,9 +163,9 @@ class Output:
 
     def finish(self) -> None:
         """Write the SVG/HTML copies of what was printed."""
-        if self.console is None:
+        if self.console is None or not (self.svg_path or self.html_path):
             return
-        from tutor.files import atomic_write_text
+        from tutor.files import atomic_write_text               # tempfile: only when saving
 
         from .usage import check_output
 

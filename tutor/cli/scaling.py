@@ -25,6 +25,15 @@ Examples:
   tutor scaling --dk 1 16 256 4096 --samples 500
   tutor scaling --keys 2 --seed 7        two keys per query
   tutor scaling --format json
+
+\b
+--train measures it instead: the same encoder-decoder learns to reverse
+digits with and without ÷√dk, for each dk (default 4 16 64; each must divide
+--dim, and the heads are --dim / dk), from the same weights and batches; the
+loss curves side by side, then what was measured. About a minute:
+  tutor scaling --train
+  tutor scaling --train --dk 64 --steps 500 --gain 4
+  tutor scaling --train --format json > curves.json
 """
 
 
@@ -56,14 +65,39 @@ def _dk_values(dk_options, dk_args) -> list[int]:
               help="Random queries drawn for each dk.")
 @click.option("--keys", type=int, default=8, show_default=True, metavar="K",
               help="Keys each query is compared with (the softmax's width).")
+@click.option("--train", is_flag=True,
+              help="Train a small model with and without ÷√dk instead, and compare.")
+@click.option("--steps", type=int, default=None, metavar="N",
+              help="With --train: training steps of each run. [default: 300]")
+@click.option("--dim", type=int, default=None, metavar="D",
+              help="With --train: d_model of the model. [default: 64]")
+@click.option("--gain", type=float, default=None, metavar="G",
+              help="With --train: factor on the initial query and key weights. [default: 1]")
 @calculator_options()
-def scaling(dk_args, dk_options, samples, keys, seed, step, output):
+@click.pass_context
+def scaling(ctx, dk_args, dk_options, samples, keys, train, steps, dim, gain, seed, step, output):
     """Show why attention divides by √dk: with random q and k of unit variance, the spread of
     q·k grows like √dk; unscaled, the softmax saturates and its gradient vanishes; scaled, it
-    stays balanced."""
+    stays balanced. With --train, measure it by training."""
+    from click.core import ParameterSource
+
     from tutor.render.scaling import scaling_document
     from tutor.walkthroughs.softmax import scaling as scaling_walkthrough
 
+    given = {name for name in ("samples", "keys", "steps", "dim", "gain")
+             if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
+    wrong = sorted(given & ({"samples", "keys"} if train else {"steps", "dim", "gain"}))
+    if wrong:
+        raise usage_error(f"--{wrong[0]}", "expected it without --train" if train else
+                          "expected it with --train (it sets the training run)")
+    if train:
+        from .scaling_train import DEFAULT_DIM, DEFAULT_DKS, DEFAULT_STEPS, train_scaling
+
+        dks = _dk_values(dk_options, dk_args) if dk_options or dk_args else list(DEFAULT_DKS)
+        train_scaling(dks, dim=DEFAULT_DIM if dim is None else dim,
+                      steps=DEFAULT_STEPS if steps is None else steps,
+                      gain=1.0 if gain is None else gain, seed=seed, step=step, output=output)
+        return
     dks = _dk_values(dk_options, dk_args)
     check_limit("--samples", samples, MAX_SAMPLES, "a number of samples", low=MIN_SAMPLES)
     check_limit("--keys", keys, MAX_KEYS, "a number of keys", low=MIN_KEYS)

@@ -4,7 +4,6 @@ problem is a usage error naming the option (exit code 2)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import numpy as np
@@ -17,22 +16,24 @@ from .usage import check_limit, note_input, quote, shape_text, usage_error
 
 class _LazyGenerator:
     """A ``numpy.random.Generator`` made on first use: importing numpy.random costs about
-    12 ms of start-up, and most runs draw nothing."""
+    12 ms of start-up, hashlib (OpenSSL) about 10 ms, and most runs draw nothing."""
 
-    def __init__(self, seed):
-        self._seed, self._rng = seed, None
+    def __init__(self, seed: int, option: str):
+        self._seed, self._option, self._rng = seed, option, None
 
     def __getattr__(self, name):
         if self._rng is None:
-            self._rng = np.random.default_rng(self._seed)
+            import hashlib
+
+            key = int.from_bytes(hashlib.sha256(self._option.encode()).digest()[:4], "little")
+            self._rng = np.random.default_rng([self._seed, key])
         return getattr(self._rng, name)
 
 
 def rng_for(seed: int, name: str) -> np.random.Generator:
     """An independent random stream per option, so that ``--wq random`` gives the same Wq
-    whatever else is random."""
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
-    return _LazyGenerator([seed, key])
+    whatever else is random: seeded by [seed, the first 4 bytes of sha256(name)]."""
+    return _LazyGenerator(seed, name)
 
 
 def parse_sentence(option: str, text: str, limit: int = MAX_TOKENS) -> list[str]:

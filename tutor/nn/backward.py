@@ -47,14 +47,16 @@ def linear_backward(x, weight, grad_out, *, bias: bool = True):
     return grad_x, grad_weight, grad_bias
 
 
-def softmax_backward(probs, grad_probs):
+def softmax_backward(probs, grad_probs, *, trace=NULL_TRACE):
     """Row-wise Jacobian-vector product of p = softmax(x): dL/dx = p * (g - sum_j g_j p_j).
 
     (The Jacobian dp_i/dx_j = p_i (delta_ij - p_j), multiplied by g without forming it.)
     probs, grad_probs [..., n] -> grad_x [..., n]. A row of zeros (every key masked) gets
-    a zero gradient, and so does every masked entry (p = 0 there).
+    a zero gradient, and so does every masked entry (p = 0 there). Records ``grad_mean``
+    [..., 1], sum_j g_j p_j: the row's gradient averaged with the probabilities.
     """
     dot = np.sum(grad_probs * probs, axis=-1, keepdims=True)           # [..., 1]
+    trace.record("grad_mean", dot)
     return probs * (grad_probs - dot)                                  # [..., n]
 
 
@@ -150,7 +152,7 @@ def scaled_dot_product_attention_backward(fwd, q, k, v, grad_out, *, scale=None,
     out_q, out_k, out_v = (None, None, None) if out is None else out
     grad_weights = grad_out @ np.swapaxes(v, -1, -2)                   # [..., n_q, d_v] @ [..., d_v, n_k] -> [..., n_q, n_k]
     grad_v = np.matmul(np.swapaxes(weights, -1, -2), grad_out, out=out_v)  # [..., n_k, n_q] @ [..., n_q, d_v] -> [..., n_k, d_v]
-    grad_logits = softmax_backward(weights, grad_weights)              # [..., n_q, n_k]
+    grad_logits = softmax_backward(weights, grad_weights, trace=trace.scope("softmax"))  # [..., n_q, n_k]
     grad_scores = grad_logits * scale                                  # d/d(q k^T): [..., n_q, n_k]
     grad_q = np.matmul(grad_scores, k, out=out_q)                      # [..., n_q, n_k] @ [..., n_k, d_k] -> [..., n_q, d_k]
     grad_k = np.matmul(np.swapaxes(grad_scores, -1, -2), q, out=out_k)  # [..., n_k, n_q] @ [..., n_q, d_k] -> [..., n_k, d_k]
@@ -165,6 +167,49 @@ def scaled_dot_product_attention_backward(fwd, q, k, v, grad_out, *, scale=None,
         trace.record("k.grad", grad_k)
         trace.record("v.grad", grad_v)
     return grad_q, grad_k, grad_v
+
+
+def attention_head_backward(fwd, x_q, x_kv, w_q, w_k, w_v, grad_out, *, scale=None,
+                            trace=NULL_TRACE):
+    """Backward of one head in the notes' X*W form (``attention.attention_head``), from its
+    record ``fwd`` (``q``, ``k``, ``v``, ``weights``):
+
+        dL/dWq = X_qᵀ dL/dQ,  dL/dWk = X_kvᵀ dL/dK,  dL/dWv = X_kvᵀ dL/dV,
+        dL/dX_q = dL/dQ Wqᵀ,  dL/dX_kv = dL/dK Wkᵀ + dL/dV Wvᵀ
+
+    with dL/dQ, dL/dK, dL/dV from :func:`scaled_dot_product_attention_backward` (``scale`` as
+    the forward used: None for 1/sqrt(d_k)). x_q [n_q, d_model], x_kv [n_k, d_model] (the
+    same array for self-attention), w_q, w_k [d_model, d_k], w_v [d_model, d_v],
+    grad_out [n_q, d_v]. Returns (grad_x_q, grad_x_kv, {"w_q", "w_k", "w_v"}); for
+    self-attention (``x_kv is x_q``) grad_x_q is the whole dL/dX, the sum of the three paths,
+    and grad_x_kv is None. Records what the attention backward records, then ``w_q.grad``,
+    ``w_k.grad``, ``w_v.grad`` and, for self-attention, ``x.grad`` with its three paths
+    ``x.grad.via_q``, ``x.grad.via_k``, ``x.grad.via_v`` (otherwise ``x_q.grad``, ``x_kv.grad``).
+    """
+    grad_q, grad_k, grad_v = scaled_dot_product_attention_backward(
+        fwd, fwd["q"], fwd["k"], fwd["v"], grad_out, scale=scale, trace=trace)  # [n_q, d_k], [n_k, d_k], [n_k, d_v]
+    x_q_t, x_kv_t = np.swapaxes(x_q, -1, -2), np.swapaxes(x_kv, -1, -2)  # [d_model, n_q], [d_model, n_k]
+    grads = {"w_q": x_q_t @ grad_q,                                    # [d_model, n_q] @ [n_q, d_k] -> [d_model, d_k]
+             "w_k": x_kv_t @ grad_k,                                   # [d_model, n_k] @ [n_k, d_k] -> [d_model, d_k]
+             "w_v": x_kv_t @ grad_v}                                   # [d_model, n_k] @ [n_k, d_v] -> [d_model, d_v]
+    via_q = grad_q @ np.swapaxes(w_q, -1, -2)                          # [n_q, d_k] @ [d_k, d_model] -> [n_q, d_model]
+    via_k = grad_k @ np.swapaxes(w_k, -1, -2)                          # [n_k, d_k] @ [d_k, d_model] -> [n_k, d_model]
+    via_v = grad_v @ np.swapaxes(w_v, -1, -2)                          # [n_k, d_v] @ [d_v, d_model] -> [n_k, d_model]
+    self_attention = x_kv is x_q
+    grad_x_q = via_q + via_k + via_v if self_attention else via_q      # [n_q, d_model]
+    grad_x_kv = None if self_attention else via_k + via_v              # [n_k, d_model]
+    if trace.enabled:
+        for name, grad in grads.items():
+            trace.record(f"{name}.grad", grad)
+        if self_attention:
+            trace.record("x.grad", grad_x_q)
+            trace.record("x.grad.via_q", via_q)
+            trace.record("x.grad.via_k", via_k)
+            trace.record("x.grad.via_v", via_v)
+        else:
+            trace.record("x_q.grad", grad_x_q)
+            trace.record("x_kv.grad", grad_x_kv)
+    return grad_x_q, grad_x_kv, grads
 
 
 def multi_head_attention_backward(fwd, query, key, params, n_head: int, grad_out, *,

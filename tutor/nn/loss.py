@@ -53,3 +53,28 @@ def cross_entropy(logits, labels, *, ignore_index=None, label_smoothing: float =
     trace.record("valid", valid)
     trace.record("loss", loss)
     return loss
+
+
+def squared_error(out, target, *, trace=NULL_TRACE):
+    """L = ½‖out − target‖², the sum of squared differences over every entry, halved.
+
+    (PyTorch: ``0.5 * torch.nn.functional.mse_loss(out, target, reduction='sum')``.) The half
+    makes the gradient plain: dL/dout = out − target (:func:`squared_error_backward`).
+    out, target [...] of one shape and dtype. Returns the loss as a 0-d array of that dtype.
+    Records ``error`` (out − target, like out) and ``loss`` (0-d). Raises ShapeError when the
+    shapes differ.
+    """
+    out, target = np.asarray(out), np.asarray(target)
+    if out.shape != target.shape:
+        raise ShapeError(f"target must have the output's shape {out.shape}, got {target.shape}")
+    error = out - target                                               # [...], like out
+    loss = np.asarray(0.5 * np.sum(error * error), dtype=out.dtype)    # 0-d
+    trace.record("error", error)
+    trace.record("loss", loss)
+    return loss
+
+
+def squared_error_backward(fwd):
+    """dL/dout of L = ½‖out − target‖², read from the record of :func:`squared_error`:
+    out − target (the recorded ``error``), of the output's shape."""
+    return fwd["error"]                                                # [...]

@@ -13,6 +13,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..errors import ParameterError, TutorError
+from ..trace import NULL_TRACE
 
 
 class NoamSchedule:
@@ -38,6 +39,36 @@ class NoamSchedule:
     def __repr__(self) -> str:
         return (f"NoamSchedule(d_model={self.d_model}, warmup_steps={self.warmup_steps}, "
                 f"factor={self.factor})")
+
+
+def gradient_descent_step(params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray],
+                          lr: float, *, trace=NULL_TRACE) -> dict[str, np.ndarray]:
+    """One step of plain gradient descent, p_new = p - lr * dL/dp, for every parameter
+    (``torch.optim.SGD`` without momentum or weight decay).
+
+    Returns new arrays (the given ones are left as they are, so a recorded parameter stays
+    what it was). Records ``sq_norm`` (0-d), the sum over every parameter of the squared
+    gradient, and ``predicted_decrease`` = lr * sq_norm, the drop of the loss a first-order
+    Taylor expansion predicts: L(p - lr g) ≈ L(p) - lr ‖g‖². Raises TutorError for a rate that
+    is not a positive finite number and ParameterError for gradients that do not fit.
+    """
+    if not (np.isfinite(lr) and lr > 0):
+        raise TutorError(f"lr must be a positive finite number, got {lr}")
+    new, sq_norm = {}, 0.0
+    for name, p in params.items():
+        g = grads.get(name)
+        if g is None:
+            raise ParameterError(f"grads has no entry for parameter {name!r}")
+        if g.shape != p.shape or g.dtype != p.dtype:
+            raise ParameterError(f"gradient {name!r} is {g.dtype}{list(g.shape)}, expected "
+                                 f"{p.dtype}{list(p.shape)}")
+        new[name] = p - lr * g                                         # like p
+        sq_norm = sq_norm + np.sum(g * g)                              # scalar of p's dtype
+    if trace.enabled:
+        dtype = next(iter(params.values())).dtype if params else np.float64
+        trace.record("sq_norm", np.asarray(sq_norm, dtype=dtype))
+        trace.record("predicted_decrease", np.asarray(lr * sq_norm, dtype=dtype))
+    return new
 
 
 class Adam:

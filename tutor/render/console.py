@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 from rich import box
+from rich.cells import cell_len
 from rich.columns import Columns
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType
+from rich.measure import Measurement
 from rich.padding import Padding
 from rich.panel import Panel
+from rich.segment import Segment
 from rich.color import Color, ColorSystem
 from rich.style import Style
 from rich.table import Table
@@ -86,6 +89,98 @@ def _cells(view: MatrixView, precision: int) -> list[list[Text]]:
     return cells
 
 
+def _rich_table(header: list[str], labels: list[str], rows: list[list[Text]]) -> Table:
+    """A matrix chunk as a Rich Table: the look :class:`MatrixTable` draws directly."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="dim")
+    table.add_column("", style="dim", no_wrap=True)
+    for name in header:
+        table.add_column(Text(name), justify="right", no_wrap=True)
+    for label, row in zip(labels, rows):
+        table.add_row(Text(label), *row)
+    return table
+
+
+class MatrixTable:
+    """A matrix chunk with its row labels and column header, drawn as lines laid out once.
+
+    It draws what ``_rich_table`` (a Rich ``Table`` with the SIMPLE_HEAD box, no edge) draws,
+    segment for segment, without Rich measuring every cell again each time an enclosing
+    ``Columns``, ``Group`` or ``Panel`` measures or renders it, which was most of the time
+    ``tutor attention`` took to start. The widths are known: the label column's and each value
+    column's widest text. Where the lines would not be the Table's (narrower than the table,
+    an ASCII-only or legacy Windows console, text with spaces or control characters) it is
+    that Table; a cell with styled parts (spans) is laid out by Rich, alone.
+    """
+
+    def __init__(self, header: list[str], labels: list[str], rows: list[list[Text]]):
+        self.header = header
+        self.labels = labels
+        self.rows = rows
+        self.label_width = max([cell_len(label) for label in labels] + [0])
+        self.widths = [max([cell_len(name)] + [row[c].cell_len for row in rows])
+                       for c, name in enumerate(header)]
+        # the label column, then each value column with its padding and the divider before
+        # it, less the padding right of the last one
+        self.width = (self.label_width + LABEL_CHROME
+                      + sum(width + COLUMN_CHROME for width in self.widths) - 1)
+        self._simple = (all(_plain_word(text) for text in [*header, *labels])
+                        and all(_plain_word(text.plain) for row in rows for text in row))
+
+    def _table(self) -> Table:
+        return _rich_table(self.header, self.labels, self.rows)
+
+    def _fits(self, options: ConsoleOptions) -> bool:
+        return (self._simple and options.max_width >= self.width and not options.ascii_only
+                and not options.legacy_windows)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        if self._fits(options):
+            return Measurement(self.width, self.width)
+        return Measurement.get(console, options, self._table())
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions):
+        if not self._fits(options):
+            yield self._table()
+            return
+        get_style = console.get_style
+        dim, plain = get_style("dim"), Style.null()
+        space, dim_space = Segment(" ", plain), Segment(" ", dim)
+        new_line = Segment.line()
+        last = len(self.header) - 1
+        yield Segment(" " * self.label_width, dim)                    # the header row
+        yield dim_space
+        for c, (name, width) in enumerate(zip(self.header, self.widths)):
+            yield space
+            yield dim_space
+            yield Segment(" " * (width - cell_len(name)) + name, dim)
+            if c < last:
+                yield dim_space
+        yield new_line
+        yield Segment("─" * self.width, plain)
+        yield new_line
+        for label, row in zip(self.labels, self.rows):
+            yield Segment(label + " " * (self.label_width - cell_len(label)), dim)
+            yield dim_space
+            for c, (text, width) in enumerate(zip(row, self.widths)):
+                yield space
+                yield space
+                if text.spans or text.justify:                        # as the Table would
+                    yield from console.render_lines(
+                        text, options.update(width=width, justify="right", no_wrap=True,
+                                             overflow="ellipsis", height=None, highlight=False))[0]
+                else:
+                    yield Segment(" " * (width - text.cell_len) + text.plain,
+                                  get_style(text.style))
+                if c < last:
+                    yield space
+            yield new_line
+
+
+def _plain_word(text: str) -> bool:
+    """Text Rich lays out as one word on one line: printable, no spaces."""
+    return text.isprintable() and not any(ch.isspace() for ch in text)
+
+
 def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list[Group]:
     """The matrix as one table, or several when its columns do not fit ``max_width``
     (columns 1–8, 9–16, ...), each titled with the name and shape."""
@@ -104,12 +199,8 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
         caption = view.caption if stop == n_cols and view.caption else None
         # the title and caption are lines of their own, so a narrow last chunk is not
         # stretched to the title's width and a long title is not wrapped to the table's
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="dim")
-        table.add_column("", style="dim", no_wrap=True)
-        for c in range(start, stop):
-            table.add_column(Text(view.cols[c]), justify="right", no_wrap=True)
-        for r, row in enumerate(cells):
-            table.add_row(Text(view.rows[r]), *row[start:stop])
+        table = MatrixTable(view.cols[start:stop], view.rows,
+                            [row[start:stop] for row in cells])
         lines: list[RenderableType] = [Text(title, style="bold"), table]
         if caption:
             lines.append(Text(caption, style="dim italic"))

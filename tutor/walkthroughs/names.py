@@ -153,6 +153,52 @@ input | [n] | the numbers given
 logits | [n] | input × scale / temperature
 """), **scoped("softmax", SOFTMAX)}   # tutor.nn.analysis.softmax_with_temperature
 
+ATTENTION_GRADS = {       # tutor.nn.backward.scaled_dot_product_attention_backward
+    **table("""
+out.grad | [..., n_q, d_v] | dL/dZ, the gradient arriving at the output
+weights.grad | [..., n_q, n_k] | dL/dweights = dL/dZ·Vᵀ
+masked.grad | [..., n_q, n_k] | dL/dmasked, equal to dL/dscaled (only with a mask)
+scaled.grad | [..., n_q, n_k] | dL/dscaled = weights ⊙ (dL/dweights − grad_mean), through the softmax
+scores.grad | [..., n_q, n_k] | dL/dscores = dL/dscaled × the scale (÷ √d_k)
+q.grad | [..., n_q, d_k] | dL/dQ = dL/dscores·K
+k.grad | [..., n_k, d_k] | dL/dK = dL/dscoresᵀ·Q
+v.grad | [..., n_k, d_v] | dL/dV = weightsᵀ·dL/dZ
+"""), **scoped("softmax", table("""
+grad_mean | [..., n_q, 1] | Σ_j weights_j·dL/dweights_j, each row's gradient averaged by its weights
+"""))}
+
+HEAD_GRADS = {            # tutor.nn.backward.attention_head_backward
+    **ATTENTION_GRADS, **table("""
+w_q.grad | [d_model, d_k] | dL/dWq = Xᵀ·dL/dQ
+w_k.grad | [d_model, d_k] | dL/dWk = Xᵀ·dL/dK
+w_v.grad | [d_model, d_v] | dL/dWv = Xᵀ·dL/dV
+x.grad | [n, d_model] | dL/dX, the three paths added (self-attention)
+x.grad.via_q | [n, d_model] | dL/dQ·Wqᵀ, what reaches X through the queries
+x.grad.via_k | [n, d_model] | dL/dK·Wkᵀ, through the keys
+x.grad.via_v | [n, d_model] | dL/dV·Wvᵀ, through the values
+x_q.grad | [n_q, d_model] | dL/dX_q (query input, cross-attention)
+x_kv.grad | [n_k, d_model] | dL/dX_kv (key-value input, cross-attention)
+""")}
+CROSS_ONLY = ("x_q.grad", "x_kv.grad")   # recorded only when queries and keys differ
+
+SQUARED_ERROR = table("""
+error | like out | out − target, which is also dL/dout
+loss | [] | ½‖out − target‖²
+""")                      # tutor.nn.loss.squared_error
+
+GRADIENT_DESCENT = table("""
+sq_norm | [] | the sum of every squared gradient entry, ‖g‖²
+predicted_decrease | [] | lr·‖g‖², the loss's drop a first-order expansion predicts
+""")                      # tutor.nn.optim.gradient_descent_step
+
+TRAINING_RUN = table("""
+loss | [steps] | the training loss of every step (shorter if the run diverged)
+final_loss | [] | the mean loss of the last 20 steps (inf if the run diverged)
+accuracy | [] | held-out exact-sequence accuracy at the end
+initial_max_weight | [] | each query's largest attention weight before training, averaged
+steps_to_target | [] | the first step whose 20-step mean loss is at most 0.5 (NaN: never)
+""")                      # one run of tutor.training.scaling.scaling_experiment
+
 # --- what each walkthrough records (its whole trace) ------------------------------------------
 
 _SELF_ATTENTION_INPUTS = {**table("""
@@ -172,6 +218,12 @@ _GAMMA_BETA = table("""
 gamma | [d] | scale γ
 beta | [d] | shift β
 """)
+
+_BACKWARD_STEP = {**GRADIENT_DESCENT, **ATTENTION, **SQUARED_ERROR, **table("""
+w_q | [d_model, d_k] | Wq − lr·dL/dWq
+w_k | [d_model, d_k] | Wk − lr·dL/dWk
+w_v | [d_model, d_v] | Wv − lr·dL/dWv
+""")}
 
 _MODEL_HEAD = {**table("""
 hidden | [n, d_model] | the hidden states entering the layer (the embedding stage's output for layer 1)
@@ -219,6 +271,18 @@ control_similarity | [n_layer + 1] | the same for the control word
 src | [B, S, d_model] | the source vectors given
 tgt | [B, T, d_model] | the target vectors given
 vocab_embeddings | [V, d_model] | the vectors of the sentences' words
+""")},
+    "backward.backpropagation": {
+        **without(_SELF_ATTENTION_INPUTS, ("w_o",)), **ATTENTION,
+        **scoped("with_scaling", ATTENTION), **SQUARED_ERROR, **without(HEAD_GRADS, CROSS_ONLY),
+        **table("target | [n, d_v] | the target T the output Z is compared with"),
+        **scoped("step", _BACKWARD_STEP)},
+    "training.scaling_training": {
+        **scoped("dk{d}.scaled", TRAINING_RUN), **scoped("dk{d}.unscaled", TRAINING_RUN),
+        **table("""
+curves | [2·n_dk, points] | each run's loss curve as means of equal buckets of steps
+checkpoints | [2·n_dk, 6] | each run's 20-step mean loss at six steps
+table | [2·n_dk, 5] | per run: heads, initial largest weight, steps to 0.5, final loss, accuracy
 """)},
     "stack.norms_in_encoder_layer": {**ENCODER, **scoped("ln", NORM), **scoped("bn", NORM)},
 }

@@ -8,8 +8,6 @@ The derived vector comes from SHA-256 of the word (lower-cased, UTF-8), never fr
 
 from __future__ import annotations
 
-import hashlib
-
 # The worked example of the notes: THE, CAT, SAT with width 4.
 NOTES_VECTORS: dict[str, tuple[float, ...]] = {
     "the": (1.0, 0.0, 1.0, 0.0),
@@ -30,6 +28,8 @@ def derived_vector(word: str, dim: int) -> list[float]:
     Entry j uses byte j of the stream sha256(word) || sha256(word + "\\x00" + "1") || ...;
     a byte b gives (b mod 21 - 10) / 10.
     """
+    import hashlib                      # here, not at start-up: OpenSSL takes ~10 ms to load
+
     key = word.lower().encode("utf-8")
     stream = bytearray()
     block = 0
