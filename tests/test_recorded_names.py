@@ -158,6 +158,14 @@ def _pretrained():
     return runs
 
 
+def _glove():
+    """The GloVe walkthroughs (the word-vector lesson)."""
+    from tutor.walkthroughs import glove
+
+    return [(glove.similarity_table(["cat", "dog", "car"]), None),
+            (glove.nearest_words("cat", 3), None)]
+
+
 def all_runs():
     """(walkthrough name, recording, render function or None) for every walkthrough, with
     the options that change what it records."""
@@ -174,7 +182,8 @@ def all_runs():
             (softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
              lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
             *_stacks(), *_pretrained(), _backward(), _backward(causal=True, scaled=False),
-            _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training()]
+            _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training(),
+            *_glove()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 
 

@@ -458,8 +458,10 @@ def _mark_recorded(doc, model_name: str):
 def _sentence(value, what: str) -> str:
     if not isinstance(value, str) or not value.split():
         raise ComputeError(f"expected {what} as a sentence, got {value!r}")
-    if len(value.split()) > MAX_LESSON_WORDS:
-        raise ComputeError(f"expected at most {MAX_LESSON_WORDS} words in {what}, got "
+    from tutor.limits import MAX_MODEL_TOKENS
+
+    if len(value.split()) > MAX_MODEL_TOKENS - 2:                      # [CLS] and [SEP] too
+        raise ComputeError(f"expected at most {MAX_MODEL_TOKENS - 2} words in {what}, got "
                            f"{len(value.split())}")
     return value
 
@@ -511,7 +513,7 @@ def model_head_steps(sentence, layer, head) -> Result:
                         caption="each row sums to 1", group="softmax"),
              LessonView("Z = weights·V", "out", labels, cols, group="output", caption=shown)]
     facts = [f"Layer {layer} of {info['n_layer']}, head {head} of {info['n_head']} of "
-             f"{info['model']} on \"{sentence}\" (d_model = {info['d_model']}, d_k = "
+             f"all-MiniLM-L6-v2 on \"{sentence}\" (d_model = {info['d_model']}, d_k = "
              f"{info['d_head']}).", _recorded_note(info["model"])]
     return Result("model-head", recording.trace, labels, axes, views, facts=facts)
 

