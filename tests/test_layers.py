@@ -57,11 +57,8 @@ def test_only_the_walkthroughs_make_a_recording_trace():
             called = getattr(node, "func", None)
             if isinstance(node, ast.Call) and getattr(called, "id", getattr(called, "attr", "")) == "Trace":
                 makers.append(str(path.relative_to(PACKAGE)))
-    # Besides the walkthroughs' recorder, two engine functions keep a private tape that never
-    # leaves them: backward reads the recorded forward intermediates (nn/backward.py), and a
-    # decoding step that is itself being recorded picks the newest attention row out of a
-    # scratch recording (nn/decoding.py); and the scaling experiment measures how peaked
-    # attention is before training (training/scaling.py). None orchestrates a topic for a
-    # learner.
-    assert sorted(makers) == ["nn/backward.py", "nn/backward.py", "nn/decoding.py",
-                              "training/scaling.py", "walkthroughs/__init__.py"]
+    # Besides the walkthroughs' recorder, one engine function keeps a private tape that never
+    # leaves it: backward reads the recorded forward intermediates (nn/backward.py); it does
+    # not orchestrate a topic for a learner. (Decoding keeps attention rows with
+    # nn.decoding.AttentionWeights, which is not a Trace.)
+    assert sorted(makers) == ["nn/backward.py", "nn/backward.py", "walkthroughs/__init__.py"]

@@ -133,6 +133,28 @@ def _stacks():
     return runs
 
 
+def _generation():
+    """Greedy with the cache explained, no cache, sampling, beam search, and a decoder-only
+    model (a GPT-2 stand-in with the tiny test model)."""
+    from pathlib import Path
+
+    from tutor.nn import Seq2Seq
+    from tutor.pretrained import load_model
+    from tutor.render.generation import generation_document
+    from tutor.walkthroughs.generation import generate
+
+    model = Seq2Seq.random(9, 8, 2, 2, 16, seed=0)
+    gpt2 = load_model(Path(__file__).resolve().parent / "data" / "hf_tiny_gpt2", dtype=np.float64)
+    src = np.array([3, 4, 5])
+    runs = [generate(model, src, token_text=str, max_new_tokens=3, bos_id=0, eos_id=1, **options)
+            for options in ({"explain_cache": True, "repeats": 1}, {"use_cache": False},
+                            {"temperature": 0.7, "top_k": 3, "top_p": 0.9, "seed": 0},
+                            {"beam": 2})]
+    runs.append(generate(gpt2, [5, 6], token_text=str, max_new_tokens=2))
+    return [(rec, lambda t, r=rec: generation_document(
+        t, r.info, precision=2, model_name="m", source_labels=r.tokens)) for rec in runs]
+
+
 def _pretrained():
     """The real-model walkthroughs on the tiny BERT and GPT-2 folders (skipped without the
     models extra: then they are not run and their names are not checked)."""
@@ -183,7 +205,7 @@ def all_runs():
              lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
             *_stacks(), *_pretrained(), _backward(), _backward(causal=True, scaled=False),
             _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training(),
-            *_glove()]
+            *_generation(), *_glove()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 
 

@@ -42,6 +42,10 @@ MAX_TRAIN_STEPS = 3000     # scaling --train: --steps of each run (two runs per 
 MAX_TRAIN_DIM = 128        # scaling --train: --dim, the d_model every dk must divide
 MAX_GAIN = 100             # scaling --train: --gain, the factor on the initial query/key weights
 
+# --- tutor generate (the decoding library checks the same limits) -------------------------
+MAX_BEAM_SIZE = 16         # --beam: wider makes each step's table of live beams unreadable
+MAX_NEW_TOKENS = 1024      # --max-new-tokens: far beyond the toy models' answers
+
 # --- a lesson's examples (they must read well in 80 columns) --------------------------------
 MAX_LESSON_WORDS = 8       # the learner's own sentence
 MAX_LESSON_DIM = 8         # d_model of a lesson's example

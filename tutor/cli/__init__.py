@@ -130,3 +130,5 @@ register("models", "tutor.cli.models", "models",
          "The real models tutor can find offline, and where (packages, HF cache, folders).")
 register("train", "tutor.cli.train", "train",
          "Train a small encoder-decoder to reverse, copy or sort digits (NumPy backprop).")
+register("generate", "tutor.cli.generate", "generate",
+         "How a model writes one token at a time: greedy, sampling, beam search, the cache.")

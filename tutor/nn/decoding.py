@@ -29,17 +29,15 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ..errors import SettingError, ShapeError
-from ..trace import NULL_TRACE, Trace
+from ..limits import MAX_BEAM_SIZE, MAX_NEW_TOKENS
+from ..trace import NULL_TRACE
 from .attention import KVCache
 from .functional import linear, softmax
 from .layers import DecoderCache
 from .masks import causal_mask
 from .params import TransformerConfig
 
-# Size limits (to move to tutor/limits.py): a beam wider than this makes each step's table of
-# live beams unreadable and the search slow; 1024 new tokens is far beyond the toy models.
-MAX_BEAM_SIZE = 16
-MAX_NEW_TOKENS = 1024
+# MAX_BEAM_SIZE and MAX_NEW_TOKENS live in tutor/limits.py (re-exported here).
 DEFAULT_CANDIDATES = 5          # next-token candidates recorded per step
 
 # Every name a decoding run records, relative to the trace it was given. {t}: the step,
@@ -239,7 +237,7 @@ class Sampling:
         """The distribution sampled from: [B, V] logits -> [B, V] probabilities, zero outside
         the kept tokens. Records ``scaled``, ``kept``, ``sample_probs``."""
         logits = np.asarray(logits)
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", divide="ignore"):
             scaled = logits / self.temperature                         # [B, V]
         if not np.all(np.isfinite(scaled[np.isfinite(logits)])):
             raise SettingError("temperature", f"temperature {self.temperature} is too small "
@@ -315,6 +313,27 @@ def record_newest_attention(weights, name: str, layer: int, *, trace=NULL_TRACE)
     trace.record(f"{name}.{layer}.mean", heads.mean(axis=1))           # [B, n_k]
 
 
+class AttentionWeights:
+    """A recorder that keeps only attention weights (names ending in ``.weights``), for a
+    stepper that shows the newest attention rows without recording the whole model:
+    ``recorder[name]`` as a Trace. Not a Trace: only the walkthroughs make those."""
+
+    enabled = True
+
+    def __init__(self, prefix: str = "", store: dict | None = None):
+        self.prefix, self.store = prefix, {} if store is None else store
+
+    def record(self, name: str, value) -> None:
+        if name == "weights":
+            self.store[self.prefix + name] = value
+
+    def scope(self, name: str) -> "AttentionWeights":
+        return AttentionWeights(f"{self.prefix}{name}.", self.store)
+
+    def __getitem__(self, name: str):
+        return self.store[self.prefix + name]
+
+
 def select_rows(cache: KVCache, rows) -> KVCache:
     """A new KVCache holding the batch rows ``rows`` [B'] of ``cache`` (copied; repeats
     allowed), for beam search: [B, H, n, d_head] -> [B', H, n, d_head]."""
@@ -378,7 +397,8 @@ def cache_sizes(cache: DecoderCache) -> list[LayerCacheSize]:
 
 
 def decoder_step_macs(config: TransformerConfig, n_vocab: int, n_src: int, n_new: int,
-                      n_total: int, *, cross_kv: bool, batch: int = 1) -> int:
+                      n_total: int, *, cross_kv: bool, batch: int = 1,
+                      cross_attention: bool = True) -> int:
     """Multiply-adds of one decoding step of the decoder stack and the output projection,
     counted analytically from the shapes (matrix products only: layer norms, softmax,
     biases and the embedding lookup are O(n * d_model) and left out).
@@ -391,10 +411,13 @@ def decoder_step_macs(config: TransformerConfig, n_vocab: int, n_src: int, n_new
     (+ 2 S E^2 for K, V of the memory); feed-forward 2 n_new E F. Plus V E for the logits
     of the last position. With the cache a step has n_new = 1, cross_kv only at step 0;
     recomputing has n_new = n_total = t + prefix length and cross_kv every step.
+    ``cross_attention=False``: a decoder-only layer (GPT-2), self-attention and feed-forward.
     """
     e, f = config.d_model, config.dim_feedforward
     self_attn = 4 * n_new * e * e + 2 * n_new * n_total * e
     cross_attn = 2 * n_new * e * e + 2 * n_new * n_src * e + (2 * n_src * e * e if cross_kv else 0)
+    if not cross_attention:
+        cross_attn = 0
     feed_forward = 2 * n_new * e * f
     per_layer = self_attn + cross_attn + feed_forward
     return batch * (config.num_decoder_layers * per_layer + n_vocab * e)
@@ -460,7 +483,7 @@ class Seq2SeqStepper:
         if self.record_model:
             inner = trace.scope("model")
         else:
-            inner = Trace() if trace.enabled else NULL_TRACE
+            inner = AttentionWeights() if trace.enabled else NULL_TRACE
         new = prefix[:, past:]                                         # [B, n_new]
         tgt = model.embed(new, "tgt_embedding", start=past, trace=inner.scope("tgt_embed"))
         if self.cache is not None:                                     # only the new positions

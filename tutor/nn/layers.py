@@ -61,11 +61,14 @@ def _sublayer(x, run, p, norm_name, norm_first, eps, trace, add_name):
 
 
 def encoder_layer(x, p, config: TransformerConfig, *, src_mask=None, src_key_padding_mask=None,
-                  trace=NULL_TRACE):
-    """Self-attention then feed-forward, each with add & norm. [B, S, E] -> [B, S, E]."""
+                  cache: KVCache | None = None, trace=NULL_TRACE):
+    """Self-attention then feed-forward, each with add & norm. [B, S, E] -> [B, S, E].
+    ``cache`` (a growing KVCache): ``x`` holds only the new positions, which attend to the
+    cached ones as well (a decoder-only model stepping; ``src_mask`` is then [S_new, S_all])."""
     eps = config.layer_norm_eps
     trace.record("input", x)
-    self_attn = _attention(p, "self_attn", config.nhead, None, src_mask, src_key_padding_mask, trace)
+    self_attn = _attention(p, "self_attn", config.nhead, None, src_mask, src_key_padding_mask,
+                           trace, cache)
     x = _sublayer(x, self_attn, p, "norm1", config.norm_first, eps, trace, "add1")
     x = _sublayer(x, lambda h: _ff(h, p, config.activation, trace), p, "norm2",
                   config.norm_first, eps, trace, "add2")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ParameterError, ShapeError, TutorError
-from ..nn.functional import layer_norm
+from ..nn.functional import layer_norm, linear
 from ..nn.layers import encoder_layer
 from ..nn.masks import causal_mask
 from ..nn.params import ParamView, TransformerConfig
@@ -55,15 +55,18 @@ def bert_embeddings(ids, token_type_ids, p, eps: float, *, trace=NULL_TRACE):
     return out
 
 
-def gpt2_embeddings(ids, p, *, trace=NULL_TRACE):
-    """GPT-2's input: word[ids] + position[0..n-1] (no norm; each layer norms its own input).
+def gpt2_embeddings(ids, p, *, start: int = 0, trace=NULL_TRACE):
+    """GPT-2's input: word[ids] + position[start..start+n-1] (no norm; each layer norms its
+    own input).
 
-    ``ids``: [n] integers; ``p`` holds ``word`` [V, E] and ``position`` [P, E]. Returns [n, E].
-    Source: Radford et al. 2019; ``transformers`` ``GPT2Model.forward``.
+    ``ids``: [n] or [B, n] integers; ``p`` holds ``word`` [V, E] and ``position`` [P, E];
+    ``start`` is the position of the first id (when decoding step by step with a cache).
+    Returns [(B,) n, E]. Source: Radford et al. 2019; ``transformers`` ``GPT2Model.forward``.
     """
-    word = p["word"][ids]                                              # [n] -> [n, E]
-    position = p["position"][:len(ids)]                                # [n, E]
-    out = word + position                                              # [n, E]
+    n = np.shape(ids)[-1]
+    word = p["word"][ids]                                              # [(B,) n] -> [(B,) n, E]
+    position = p["position"][start:start + n]                          # [n, E]
+    out = word + position                                              # [(B,) n, E]
     trace.record("word", word)
     trace.record("position", position)
     trace.record("out", out)
@@ -241,6 +244,21 @@ class PretrainedModel:
                 kept = [trace[f"layers.{i}.self_attn.weights"] for i in range(self.config.n_layer)]
             attentions = np.stack([w[0] for w in kept])                # [n_layer, n_head, n, n]
         return ModelOutput(hidden, attentions)
+
+    def lm_logits(self, hidden):
+        """GPT-2's language-model head, tied to the word embeddings (``lm_head.weight`` is
+        ``wte``): logits = h · wteᵀ, [..., E] -> [..., V]. Source: Radford et al. 2019;
+        ``transformers`` ``GPT2LMHeadModel`` (tie_word_embeddings). TutorError for BERT."""
+        if self.config.model_type != "gpt2":
+            raise TutorError(f"{self.name} is a {self.config.model_type} encoder; only a GPT-2 "
+                             "style model predicts the next token")
+        return linear(hidden, self.params["embed.word"])               # [..., E] -> [..., V]
+
+    def next_token_logits(self, ids):
+        """Logits of the token after each position, recomputing everything: ids [n] ->
+        [n, V] (``lm_logits`` of the final hidden states). The reference a cached stepper
+        must match."""
+        return self.lm_logits(self.forward(ids, output_attentions=False).last_hidden_state)
 
     def run(self, text: str, *, output_attentions: bool = True, trace=NULL_TRACE):
         """Tokenize ``text`` and run the model: returns (Encoding, ModelOutput)."""

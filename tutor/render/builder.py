@@ -71,9 +71,10 @@ class DocumentBuilder:
         cols = list(cols) if cols is not None and len(cols) == n_cols else dim_labels(n_cols)
         return MatrixView(name, key, values, rows, cols, **options)
 
-    def chart(self, name: str, key: str, labels, *, values=None, caption: str = "") -> Chart:
+    def chart(self, name: str, key: str, labels, *, values=None, caption: str = "",
+              full: float | None = None) -> Chart:
         values = np.asarray(self.trace[key] if values is None else values, dtype=np.float64)
-        return Chart(name, key, list(labels), values, caption)
+        return Chart(name, key, list(labels), values, caption, full)
 
     # --- steps ---------------------------------------------------------------------------
     def step(self, title: str, formula: str, latex: str, parts: list[Part] | Part,

@@ -249,6 +249,8 @@ def chart_renderable(chart: Chart, precision: int, max_width: int = 76) -> Table
     number_width = max(len(n) for n in numbers)
     room = max(4, max_width - label_width - number_width - 4)
     top = float(np.max(np.abs(values))) if values.size else 0.0
+    if chart.full is not None:                                          # e.g. 1 for probabilities
+        top = max(top, float(chart.full))
     table = Table(title=Text(chart.name, style="bold"), box=None, show_header=False, pad_edge=False,
                   title_justify="left", title_style="bold",
                   caption=Text(chart.caption, style="dim italic") if chart.caption else None,

@@ -62,6 +62,7 @@ class Chart:
     labels: list[str]
     values: np.ndarray
     caption: str = ""
+    full: float | None = None          # the value drawn as a full bar (default: the largest)
 
 
 @dataclass

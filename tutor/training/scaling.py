@@ -77,15 +77,14 @@ def _initial_max_weight(trainer: Trainer) -> float:
     """How peaked attention is before training: the mean, over every query of every head of
     every attention (encoder, decoder, cross), of its largest weight (1/n_keys = uniform,
     1 = one-hot, i.e. a saturated softmax)."""
-    from ..trace import Trace
+    from ..nn.decoding import AttentionWeights
     from . import tasks
 
     src, tgt = tasks.training_batch(trainer.config.task, np.random.default_rng(12345), 32)
-    trace = Trace()
+    kept = AttentionWeights()                                          # the attention weights only
     trainer.model().logits(src, tgt[:, :-1], src_key_padding_mask=src == tasks.PAD_ID,
-                           trace=trace)
-    peaks = [float(trace.steps[name].max(axis=-1).mean()) for name in trace.steps
-             if name.endswith(".weights")]
+                           trace=kept)
+    peaks = [float(weights.max(axis=-1).mean()) for weights in kept.store.values()]
     return float(np.mean(peaks))
 
 

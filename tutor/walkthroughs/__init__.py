@@ -9,7 +9,7 @@ a document. This package is the only place outside the tests that makes a record
 
 One module per topic: ``inputs`` (words, vectors, random weights), ``attention``,
 ``posenc``, ``norm``, ``softmax`` (softmax and why attention scales), ``stack`` (the
-encoder and encoder-decoder passes). The names each records are declared in
+encoder and encoder-decoder passes), ``generation`` (writing one token at a time). The names each records are declared in
 :mod:`tutor.walkthroughs.names`.
 """
 

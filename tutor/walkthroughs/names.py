@@ -8,7 +8,7 @@ checks that what every walkthrough records, what the renderers read and what the
 files reference all exist in this declaration.
 
 A name may hold placeholders: ``{i}`` a layer number, ``{h}`` a head number (both from 0),
-``{d}`` a width dk. Shapes use one vocabulary: n tokens, d_model, d_k / d_v (per head
+``{d}`` a width dk, ``{t}`` a decoding step (from 0). Shapes use one vocabulary: n tokens, d_model, d_k / d_v (per head
 d_head), h heads, B batch, S source and T target positions, d_ff, n_pos positions, V words,
 N samples, n_dk widths. Adding a recorded name (a new ``trace.record`` in ``tutor.nn`` or a
 new walkthrough) means adding it here, with its shape and meaning.
@@ -17,6 +17,8 @@ new walkthrough) means adding it here, with its shape and meaning.
 from __future__ import annotations
 
 import re
+
+from tutor.nn.decoding import RECORDED as DECODING_RECORDED
 
 Table = dict[str, tuple[str, str]]          # name -> (shape, meaning)
 
@@ -199,6 +201,27 @@ initial_max_weight | [] | each query's largest attention weight before training,
 steps_to_target | [] | the first step whose 20-step mean loss is at most 0.5 (NaN: never)
 """)                      # one run of tutor.training.scaling.scaling_experiment
 
+
+def engine_table(recorded: dict[str, str], left_out=()) -> Table:
+    """A table from an engine module's own declaration (``{name: "shape: meaning"}``, as
+    ``tutor.nn.decoding.RECORDED``), its layer placeholder ``{l}`` written ``{i}``."""
+    out = {}
+    for name, text in recorded.items():
+        if name not in left_out:
+            shape, meaning = text.split(": ", 1)
+            out[name.replace("{l}", "{i}")] = (shape, meaning)
+    return out
+
+
+DECODING = engine_table(DECODING_RECORDED, ("encode.*", "step.{t}.model.*", "step.{t}.seconds"))
+# tutor.nn.decoding.generate / beam_search with Seq2SeqStepper or the pretrained CausalLMStepper
+
+REPLAY = table("""
+replay.{t}.cached_seconds | scalar | fastest wall time of step t replayed with the cache (measured)
+replay.{t}.uncached_seconds | scalar | fastest wall time of step t recomputing everything (measured)
+replay.{t}.max_logit_diff | scalar | largest |logits with the cache − logits recomputed| of step t
+""")                      # walkthroughs.generation (explain_cache)
+
 # --- what each walkthrough records (its whole trace) ------------------------------------------
 
 _SELF_ATTENTION_INPUTS = {**table("""
@@ -285,6 +308,7 @@ checkpoints | [2·n_dk, 6] | each run's 20-step mean loss at six steps
 table | [2·n_dk, 5] | per run: heads, initial largest weight, steps to 0.5, final loss, accuracy
 """)},
     "stack.norms_in_encoder_layer": {**ENCODER, **scoped("ln", NORM), **scoped("bn", NORM)},
+    "generation.generate": {**DECODING, **REPLAY},
 }
 
 # The later course's walkthroughs (word vectors, a trained model's teacher-forced pass).
@@ -307,7 +331,7 @@ ALL: Table = {name: entry for table in RECORDED.values() for name, entry in tabl
 
 def _pattern(name: str) -> str:
     return re.escape(name).replace(r"\{i\}", r"\d+").replace(r"\{h\}", r"\d+") \
-        .replace(r"\{d\}", r"\d+")
+        .replace(r"\{d\}", r"\d+").replace(r"\{t\}", r"\d+")
 
 
 _REGEX: dict[str, re.Pattern] = {}

@@ -1,0 +1,169 @@
+"""`tutor generate`: how a Transformer writes, one token at a time."""
+
+from __future__ import annotations
+
+import click
+
+from tutor.limits import MAX_BEAM_SIZE, MAX_NEW_TOKENS, MAX_TOKENS, SEED_LIMIT
+
+from .common import calculator_options, tutor_command
+from .output import show_document
+from .usage import quote, usage_error
+
+EPILOG = f"""\b
+SOURCE is what the model reads: digits for the shipped toy models
+("3 1 4 1 5" or "31415"; reverse, copy, sort), a prompt for a GPT-2
+style model folder given with --model PATH.
+
+\b
+Examples:
+  tutor generate "3 1 4 1 5"                       greedy, the reverse model
+  tutor generate "3 1 4 1 5" --temperature 0.5 --seed 1
+  tutor generate "3 1 4 1 5" --top-p 0.5           nucleus sampling
+  tutor generate "3 1 4 1 5" --beam 4 --length-penalty 0.6
+  tutor generate "3 1 4 1 5" --explain-cache       what the cache keeps, saves
+  tutor generate "9 2 7" --model sort --format json
+  tutor generate "The cat sat" --model tests/data/hf_tiny_gpt2
+
+\b
+Limits: --beam {MAX_BEAM_SIZE}, --max-new-tokens {MAX_NEW_TOKENS}, {MAX_TOKENS} source tokens.
+"""
+
+
+def _positive(ctx, param, value):
+    if value is not None and not value > 0:
+        raise click.BadParameter(f"expected a number greater than 0, got {value:g}", ctx=ctx,
+                                 param=param)
+    return value
+
+
+def _top_p(ctx, param, value):
+    if value is not None and not 0 < value <= 1:
+        raise click.BadParameter(f"expected a probability in (0, 1], got {value:g}", ctx=ctx,
+                                 param=param)
+    return value
+
+
+def _range(low, high, what):
+    def check(ctx, param, value):
+        if value is not None and not low <= value <= (high if high is not None else value):
+            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise click.BadParameter(f"expected {what} {bound}, got {value}", ctx=ctx, param=param)
+        return value
+    return check
+
+
+def _toy_source(text: str, trained, name: str):
+    """Digits of the toy vocabulary: ids [n] and their labels; one-line usage errors."""
+    words = text.split()
+    if len(words) == 1 and words[0].isdigit() and words[0].isascii():
+        words = list(words[0])                                         # "31415" -> 3 1 4 1 5
+    if not words:
+        raise usage_error("SOURCE", "expected at least one token, got an empty source")
+    if len(words) > MAX_TOKENS:
+        raise usage_error("SOURCE", f"expected at most {MAX_TOKENS} tokens, got {len(words)}")
+    vocab = list(trained.vocab)
+    allowed = [t for t in vocab if not t.startswith("<")]              # the special tokens are not input
+    unknown = list(dict.fromkeys(w for w in words if w not in allowed))
+    if unknown:
+        raise usage_error("SOURCE", f"{', '.join(quote(w, 20) for w in unknown)} "
+                                    f"{'is' if len(unknown) == 1 else 'are'} not in the {name} "
+                                    f"model's vocabulary: {' '.join(allowed)}")
+    return [vocab.index(w) for w in words], words
+
+
+def _library_error(exc):
+    """A SettingError of the decoding library as a usage error naming the option."""
+    option = {"beam_size": "--beam"}.get(exc.name, "--" + exc.name.replace("_", "-"))
+    return usage_error(option, str(exc))
+
+
+@tutor_command(EPILOG)
+@click.argument("source")
+@click.option("--model", "model_name", default="reverse", show_default=True, metavar="NAME",
+              help="A shipped toy model (reverse, copy, sort) or a GPT-2 style model folder "
+                   "or name.")
+@click.option("--max-new-tokens", type=int, default=None, metavar="N",
+              callback=_range(1, MAX_NEW_TOKENS, "a number of tokens"),
+              help="Stop after N new tokens (default: the source's length + 1 for a toy model, "
+                   "10 for a decoder-only model).")
+@click.option("--temperature", type=float, default=None, callback=_positive, metavar="T",
+              help="Sample from softmax(logits / T): T < 1 sharpens, T > 1 flattens.")
+@click.option("--top-k", type=int, default=None, callback=_range(1, None, "a number of tokens"),
+              metavar="K", help="Sample among the K most likely tokens only.")
+@click.option("--top-p", type=float, default=None, callback=_top_p, metavar="P",
+              help="Sample among the smallest set of tokens whose probability reaches P.")
+@click.option("--seed", type=int, default=None, callback=_range(0, SEED_LIMIT - 1, "a seed"),
+              metavar="N", help="Seed of the sampling (default 0 when sampling): same seed, "
+                                "same tokens.")
+@click.option("--beam", type=int, default=None, callback=_range(1, MAX_BEAM_SIZE, "a beam width"),
+              metavar="K", help="Beam search with K live beams (the 2017 paper used 4).")
+@click.option("--length-penalty", type=float, default=0.6, show_default=True, metavar="A",
+              callback=_range(0, 100, "a length penalty α"),
+              help="Beam search: rank by log P / ((5 + |Y|) / 6)^A (the paper: 0.6).")
+@click.option("--explain-cache", is_flag=True,
+              help="Show what each decoder layer keeps and the work the cache saves (counted "
+                   "and measured).")
+@click.option("--no-cache", is_flag=True,
+              help="Recompute every position at every step (the same tokens, more work).")
+@calculator_options(seed=False, pause=True)
+def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed, beam,
+             length_penalty, explain_cache, no_cache, step, pause, output):
+    """Write the output for SOURCE one token at a time, showing each step."""
+    import numpy as np
+
+    from tutor.errors import SettingError
+    from tutor.pretrained.resolve import resolve_model
+    from tutor.render.generation import generation_document
+    from tutor.walkthroughs.generation import generate as run
+
+    sampling = any(v is not None for v in (temperature, top_k, top_p))
+    if beam is not None and sampling:
+        raise usage_error("--beam", "expected either --beam or sampling options (--temperature, "
+                                    "--top-k, --top-p), got both")
+    if seed is not None and not sampling:
+        raise usage_error("--seed", "expected --temperature, --top-k or --top-p with it "
+                                    "(greedy decoding and beam search draw nothing)")
+    if not source.strip():
+        raise usage_error("SOURCE", "expected at least one token, got an empty source")
+    where = resolve_model(model_name)
+    expected = None
+    if where.kind == "toy":
+        from tutor.training.shipped import load_model
+        from tutor.training.tasks import answer
+
+        trained = load_model(where.path, name=where.name)
+        ids, labels = _toy_source(source, trained, where.name)
+        model, text = trained.model, trained.vocab
+        expected = [str(d) for d in answer(trained.task, np.array([int(w) for w in labels]))]
+        bos, eos = trained.bos_id, trained.eos_id
+        new_tokens = max_new_tokens or len(ids) + 1
+    else:
+        from tutor.pretrained import load_model
+
+        model = load_model(model_name)
+        if model.config.model_type != "gpt2":
+            raise usage_error("--model", f"expected a decoder-only (GPT-2 style) model, got "
+                                         f"{model.name}, a {model.config.model_type} encoder")
+        ids, labels = model.tokenize(source)
+        room = model.config.max_positions - len(ids)
+        new_tokens = max_new_tokens or min(10, room)
+        if new_tokens > room or room < 1:
+            raise usage_error("--max-new-tokens", f"expected at most {max(room, 0)}: "
+                                                  f"{model.name} reads {model.config.max_positions}"
+                                                  f" positions and the prompt has {len(ids)}")
+        text, bos, eos = (lambda i: model.tokenizer.id_to_token(i) or f"#{i}"), None, None
+    try:
+        recording = run(model, ids, token_text=text, max_new_tokens=new_tokens, bos_id=bos,
+                        eos_id=eos, temperature=temperature, top_k=top_k, top_p=top_p,
+                        seed=(0 if seed is None else seed) if sampling else None, beam=beam,
+                        length_penalty=length_penalty, use_cache=not no_cache,
+                        explain_cache=explain_cache)
+    except SettingError as exc:
+        raise _library_error(exc) from None
+    settings = {"model": where.name, "max_new_tokens": new_tokens, **recording.info["rule"],
+                "cache": not no_cache}
+    doc = generation_document(recording.trace, recording.info, precision=output.precision,
+                              model_name=where.name, source_labels=labels, expected=expected,
+                              settings=settings)
+    show_document(output, doc, step=step, pause=pause)
