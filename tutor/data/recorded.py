@@ -1,5 +1,8 @@
 """Recorded runs of a real model, for a course that must work where the model is absent.
 
+``recorded/scaling-training.json`` holds the scaling-and-training experiment (minutes of
+training) as ``scripts/record_scaling_training.py`` measured it.
+
 ``recorded/minilm.json`` holds what the lesson computations ``model-head``, ``model-heads``
 and ``model-context`` recorded from all-MiniLM-L6-v2 (float64, tutor's own forward pass), made
 by ``scripts/record_minilm_lesson.py``; ``tests/test_lessons_part2.py`` checks that it equals a
@@ -20,47 +23,63 @@ import numpy as np
 
 from ..errors import TutorError
 
-FILE = Path(__file__).resolve().parent / "recorded" / "minilm.json"
-_MAX_BYTES = 1 << 20           # the file is about 100 KB; a larger one is not ours
+FOLDER = Path(__file__).resolve().parent / "recorded"
+FILE = FOLDER / "minilm.json"                      # the real-model runs
+SCALING_FILE = FOLDER / "scaling-training.json"    # the scaling-and-training experiment
+_MAX_BYTES = 1 << 20           # each file is under 100 KB; a larger one is not ours
 
 
-def _damaged(what: str) -> TutorError:
-    return TutorError(f"the recorded model runs shipped with tutor are damaged: {FILE}: {what}; "
+def _damaged(path: Path, what: str) -> TutorError:
+    return TutorError(f"the recorded runs shipped with tutor are damaged: {path}: {what}; "
                       f"reinstall tutor")
 
 
-@functools.lru_cache(maxsize=1)
-def recordings() -> dict:
-    """The parsed file (checked: size, JSON, every array's data matches its shape)."""
-    if not FILE.is_file():
-        raise TutorError(f"the recorded model runs are missing from this installation of tutor: "
-                         f"expected {FILE}; reinstall tutor")
-    if FILE.stat().st_size > _MAX_BYTES:
-        raise _damaged(f"expected at most {_MAX_BYTES} bytes, got {FILE.stat().st_size}")
+@functools.lru_cache(maxsize=4)
+def recordings(path: Path = FILE) -> dict:
+    """The parsed file (checked: size, JSON, every array's data matches its shape). Arrays
+    hold numbers or null (NaN, e.g. a step never reached)."""
+    if not path.is_file():
+        raise TutorError(f"the recorded runs are missing from this installation of tutor: "
+                         f"expected {path}; reinstall tutor")
+    if path.stat().st_size > _MAX_BYTES:
+        raise _damaged(path, f"expected at most {_MAX_BYTES} bytes, got {path.stat().st_size}")
     try:
-        data = json.loads(FILE.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _damaged(f"not JSON ({exc})") from None
+        raise _damaged(path, f"not JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
-        raise _damaged("expected an object with a list of runs")
+        raise _damaged(path, "expected an object with a list of runs")
     for run in data["runs"]:
         if not isinstance(run, dict) or not isinstance(run.get("arrays"), dict):
-            raise _damaged("expected each run to be an object with arrays")
+            raise _damaged(path, "expected each run to be an object with arrays")
         for name, entry in run["arrays"].items():
             shape, values = entry.get("shape"), entry.get("data")
             if (not isinstance(shape, list) or not isinstance(values, list)
-                    or int(np.prod(shape)) != len(values)):
-                raise _damaged(f"array {name!r}: its data does not match its shape {shape}")
+                    or not all(isinstance(n, int) and n >= 0 for n in shape)
+                    or int(np.prod(shape)) != len(values)
+                    or not all(v is None or isinstance(v, (int, float)) for v in values)):
+                raise _damaged(path, f"array {name!r}: its data does not match its shape "
+                                     f"{shape}")
     return data
 
 
-def recorded_run(computation: str, args: dict) -> tuple[dict, dict[str, np.ndarray]] | None:
+def array_entry(value) -> dict:
+    """An array as the files hold it: shape and flat data (NaN and infinities as null)."""
+    value = np.asarray(value, dtype=np.float64)
+    return {"shape": list(value.shape),
+            "data": [float(v) if np.isfinite(v) else None for v in value.ravel()]}
+
+
+def recorded_run(computation: str, args: dict,
+                 path: Path = FILE) -> tuple[dict, dict[str, np.ndarray]] | None:
     """The recorded run of ``computation`` with exactly ``args`` (with defaults filled in):
-    (its entry: tokens, info, ...; its arrays as float64), or None when none was recorded."""
-    data = recordings()
+    (its entry: tokens, info, ...; its arrays as float64, null as NaN), or None when none
+    was recorded."""
+    data = recordings(path)
     for run in data["runs"]:
         if run.get("computation") == computation and run.get("args") == args:
-            arrays = {name: np.array(entry["data"], dtype=np.float64).reshape(entry["shape"])
+            arrays = {name: np.array([np.nan if v is None else v for v in entry["data"]],
+                                     dtype=np.float64).reshape(entry["shape"])
                       for name, entry in run["arrays"].items()}
             return run, arrays
     return None

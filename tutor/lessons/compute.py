@@ -591,6 +591,179 @@ def model_context_layers(sentence_a, sentence_b, word) -> Result:
     return Result("model-context", recording.trace, stages, axes, document=doc)
 
 
+# --- learning and writing: the shipped toy models -------------------------------------------
+
+def _shipped(name):
+    from tutor.training import load_shipped_model
+
+    try:
+        return load_shipped_model(name)
+    except TutorError as exc:
+        raise ComputeError(str(exc)) from None
+
+
+def _digits(value, what: str = "digits") -> str:
+    from tutor.training.tasks import MAX_LENGTH, MIN_LENGTH
+
+    if not isinstance(value, str) or not value.isdigit() or \
+            not MIN_LENGTH <= len(value) <= MAX_LENGTH:
+        raise ComputeError(f"expected {what} as {MIN_LENGTH} to {MAX_LENGTH} digits such as "
+                           f"\"2718\", got {value!r}")
+    return value
+
+
+@computation("teacher-forcing", model="reverse", digits="2718", trained=True, seed=0)
+def teacher_forcing_pass(model, digits, trained, seed) -> Result:
+    """One teacher-forced pass of a shipped toy model (or the untrained model training
+    starts from) on one example: the probability of each right next token, the loss, and the
+    last decoder layer's cross-attention (head 1)."""
+    from tutor.walkthroughs.learning import task_example, teacher_forcing, untrained_like
+
+    shipped = _shipped(model)
+    digits = _digits(digits)
+    trained = _bool(trained, "trained")
+    src, tgt = task_example(shipped, digits)                           # [S], [T + 1]
+    net = shipped.model if trained else untrained_like(shipped, _seed(seed))
+    recording = teacher_forcing(net, src, tgt, token_text=lambda i: shipped.vocab[int(i)])
+    info = recording.info
+    steps = [f"{r} → {w}" for r, w in zip(info["reads"], info["writes"])]
+    reads, source = list(info["reads"]), list(info["source"])
+    last = net.config.num_decoder_layers - 1
+    cross = f"transformer.decoder.layers.{last}.multihead_attn.weights"
+    heads = [f"head{h + 1}" for h in range(net.config.nhead)]
+    axes = {"correct_prob": (steps, ["p(right)"]), "probs": (steps, list(shipped.vocab)),
+            cross: (heads, reads, source)}
+    state = "trained" if trained else "untrained (the weights training starts from)"
+    views = [LessonView("p(the right next token)", "correct_prob", steps, ["p(right)"],
+                        caption="reads → should write", group="loss"),
+             LessonView("loss = mean of −log p", "loss.loss", ["loss"], ["value"],
+                        group="loss"),
+             LessonView("cross-attention, last decoder layer, head 1", cross, reads, source,
+                        heat=True, caption="rows: what the decoder has read; columns: the "
+                                           "source digits", group="cross")]
+    facts = [f"The shipped '{model}' model, {state}: source {' '.join(source)}, right answer "
+             f"{' '.join(info['writes'][:-1])}. The decoder reads the right answer shifted by "
+             f"one (teacher forcing) and is scored at every position at once."]
+    return Result("teacher-forcing", recording.trace, steps, axes, views, facts=facts)
+
+
+@computation("generate", model="reverse", digits="2718", rule="greedy", temperature=1.0,
+             top_k=0, seed=0, beam=3, explain_cache=False)
+def generate_steps(model, digits, rule, temperature, top_k, seed, beam, explain_cache) -> Result:
+    """A shipped toy model writing its answer token by token, as ``tutor generate`` runs it:
+    ``rule`` "greedy", "sampling" (``temperature``, ``top_k`` (0: all), ``seed``) or "beam"
+    (``beam`` hypotheses); ``explain_cache`` adds what the key/value cache keeps. Steps:
+    ``memory``, ``step.0`` ... (one per token written), ``output``, ``cache.keeps``,
+    ``cache``."""
+    from tutor.render.generation import generation_document
+    from tutor.walkthroughs.generation import generate
+    from tutor.walkthroughs.learning import task_example
+
+    shipped = _shipped(model)
+    digits = _digits(digits)
+    if rule not in ("greedy", "sampling", "beam"):
+        raise ComputeError(f"expected rule 'greedy', 'sampling' or 'beam', got {rule!r}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or \
+            not 0.05 <= temperature <= 100:
+        raise ComputeError(f"expected temperature as a number from 0.05 to 100, got "
+                           f"{temperature!r}")
+    top_k = _int(top_k, "top_k", 0, len(shipped.vocab))
+    beam = _int(beam, "beam", 1, 8)
+    explain_cache = _bool(explain_cache, "explain_cache")
+    src, tgt = task_example(shipped, digits)                           # [S], [T + 1]
+    sampling = rule == "sampling"
+    recording = generate(shipped.model, src, token_text=shipped.vocab,
+                         max_new_tokens=len(src) + 1, bos_id=shipped.bos_id,
+                         eos_id=shipped.eos_id,
+                         temperature=float(temperature) if sampling else None,
+                         top_k=(top_k or None) if sampling else None,
+                         seed=_seed(seed) if sampling else None,
+                         beam=beam if rule == "beam" else None,
+                         explain_cache=explain_cache, repeats=3)
+    labels = list(digits)
+    expected = [shipped.vocab[int(i)] for i in tgt[1:-1]]
+    settings = {"model": model, "max_new_tokens": len(src) + 1, **recording.info["rule"],
+                "cache": True}
+    doc = generation_document(recording.trace, recording.info, precision=2, model_name=model,
+                              source_labels=labels, expected=expected, settings=settings)
+    vocab = list(shipped.vocab)
+    source = [str(d) for d in labels]
+    axes = {"step.*.probs": (vocab,), "step.*.sample_probs": (vocab,),
+            "step.*.cross_attn.*.mean": (source,),
+            "step.*.cache.self_attn": ([f"layer{i + 1}" for i in
+                                        range(shipped.model.config.num_decoder_layers)],),
+            "step.*.cache.cross_attn": ([f"layer{i + 1}" for i in
+                                         range(shipped.model.config.num_decoder_layers)],)}
+    written = [recording.info["tokens"][int(i)] for i in recording.output]
+    return Result("generate", recording.trace, written, axes, document=doc)
+
+
+@computation("backward", sentence="the cat sat", dim=4, weights="identity", scale=True,
+             lr=0.05, seed=0)
+def backward_steps(sentence, dim, weights, scale, lr, seed) -> Result:
+    """Backpropagation through one head as ``tutor backward`` runs it: the loss ½‖Z − T‖²
+    against the head's input, every gradient back to the weights, one gradient-descent step
+    and the loss again. Steps: inputs, ..., ``loss``, ``grad_out``, ``grad_product``,
+    ``grad_softmax``, ``grad_scale``, ``grad_qk``, ``grad_wq_wk``, ``grad_wv``, ``grad_x``,
+    ``descent``."""
+    from tutor.render.backward import backward_document
+    from tutor.render.document import unique_labels
+    from tutor.walkthroughs.backward import backpropagation
+    from tutor.walkthroughs.inputs import word_embeddings
+
+    tokens = _tokens(sentence)
+    dim = _int(dim, "dim", 1, MAX_LESSON_DIM)
+    scale = _bool(scale, "scale")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr <= 10:
+        raise ComputeError(f"expected lr as a number above 0 and at most 10, got {lr!r}")
+    rng = np.random.default_rng(_seed(seed))
+    x, sources = word_embeddings(tokens, dim)                           # [n, d_model]
+    w_q, w_k, w_v = (_weights(weights, dim, dim, rng) for _ in range(3))  # [d_model, d_k]
+    kinds = {k: weights for k in ("w_q", "w_k", "w_v")}
+    recording = backpropagation(tokens, x, w_q, w_k, w_v, lr=float(lr), scaled=scale,
+                                sources=sources, weight_kinds=kinds)
+    doc = backward_document(recording.trace, tokens, precision=2, **recording.info)
+    labels = unique_labels(tokens)
+    square = (labels, labels)
+    axes = {"*scores": square, "*scaled": square, "*weights": square, "*.grad": (labels, None),
+            "scores.grad": square, "scaled.grad": square, "weights.grad": square}
+    return Result("backward", recording.trace, labels, axes, document=doc)
+
+
+@computation("scaling-training")
+def scaling_training_recorded() -> Result:
+    """The scaling-and-training experiment (``tutor scaling --train``) as
+    ``scripts/record_scaling_training.py`` measured it: training takes too long for a lesson,
+    so this shows the recording, marked as such. Steps ``curves`` and ``measured``."""
+    from tutor.data.recorded import SCALING_FILE, recordings
+    from tutor.render.training import scaling_training_document
+    from tutor.walkthroughs.recorded import replay
+
+    data = recordings(SCALING_FILE)
+    run = data["runs"][0]
+    from tutor.data.recorded import recorded_run
+
+    _, arrays = recorded_run("scaling-training", run["args"], SCALING_FILE)
+    info = dict(run["info"])
+    info["ratios"] = {int(k): v for k, v in info["ratios"].items()}
+    recording = replay("training.scaling_training", run["tokens"], info, arrays)
+    shown = {k: v for k, v in info.items() if k != "recorded"}
+    doc = scaling_training_document(recording.trace, precision=2, **shown)
+    note = (f"RECORDED: measured by scripts/record_scaling_training.py ({data['command']}; "
+            f"{data['seconds']:g} s of training on the machine that made it). Run it yourself "
+            f"with: tutor scaling --train")
+    for step in doc.steps:
+        step.title = f"RECORDED · {step.title}"
+    if doc.steps and doc.steps[0].parts:
+        first = doc.steps[0].parts[0]
+        first.meaning = (first.meaning + " " if first.meaning else "") + note
+    labels = list(info["labels"])
+    table_cols = ["heads", "peak", "steps to 0.5", "final loss", "accuracy"]
+    axes = {"table": (labels, table_cols),
+            "checkpoints": (labels, [f"step {m}" for m in info["marks"]])}
+    return Result("scaling-training", recording.trace, labels, axes, document=doc)
+
+
 def _matrix(value, what: str) -> np.ndarray:
     try:
         array = np.array(value, dtype=np.float64)

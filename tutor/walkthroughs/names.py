@@ -324,6 +324,20 @@ cos.cosine | [n, n] | cos(a, b) = a·b / (|a| |b|), 1 on the diagonal
 """)},
     "glove.nearest_words": table(
         "cosine | [k, 1] | cosine similarity of the k nearest words to the word, best first"),
+    "learning.teacher_forcing": {
+        **{f"{side}_embed.{name}": entry for side in ("src", "tgt") for name, entry in table("""
+tokens | [B, n, d_model] | each token's row of the embedding table
+pe | [n, d_model] | the sinusoidal positional encoding of the n positions
+out | [B, n, d_model] | tokens × √d_model + pe, the stack's input
+""").items()},
+        **scoped("transformer", {**ENCODER, **DECODER}), **table("""
+logits | [B, T, V] | the decoder's scores over the vocabulary at every target position
+probs | [T, V] | softmax of the logits: the next-token distribution at each position
+correct_prob | [T, 1] | the probability each position gives the right next token
+loss.log_probs | [T, V] | log softmax of the logits
+loss.valid | [T] | the positions that count (all: no padding)
+loss.loss | [] | the cross-entropy: the mean of −log correct_prob
+""")},
 })
 
 ALL: Table = {name: entry for table in RECORDED.values() for name, entry in table.items()}
