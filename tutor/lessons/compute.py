@@ -686,8 +686,8 @@ def generate_steps(model, digits, rule, temperature, top_k, seed, beam, explain_
                 "cache": True}
     doc = generation_document(recording.trace, recording.info, precision=2, model_name=model,
                               source_labels=labels, expected=expected, settings=settings)
-    vocab = list(shipped.vocab)
-    source = [str(d) for d in labels]
+    vocab = [f"'{t}'" for t in shipped.vocab]                          # '8': a token, not an index
+    source = [f"'{d}'" for d in labels]
     axes = {"step.*.probs": (vocab,), "step.*.sample_probs": (vocab,),
             "step.*.cross_attn.*.mean": (source,),
             "step.*.cache.self_attn": ([f"layer{i + 1}" for i in
