@@ -63,7 +63,7 @@ def test_every_lesson_prints_without_input(tutor, lesson):
 
 def test_no_input_shows_the_engine_answers(tutor):
     out = tutor("self-attention", "--no-input").stdout
-    assert "Answer: 0.4223 (from weights:weights[the, sat], ±0.005)" in out
+    assert "Answer: 0.4223 (weights, row the, column sat; checked to ±0.01)" in out
     assert "Answer: b) THE and SAT, tied" in out
     assert "the → the and sat (2 each, a tie)" in out
 
@@ -211,7 +211,7 @@ def interactive(tutor, lesson, *lines, step=None):
 
 def test_right_answer(tutor, state):
     result = interactive(tutor, "4", "2", step="q-the-sat-score")
-    assert "Right: 2 (from scores:scores[the, sat], ±0.005)" in result.text
+    assert "Right: 2 (scores, row the, column sat; checked to ±0.005)" in result.text
     assert progress_of(state)["self-attention"]["done"]["q-the-sat-score"] == "answered"
     assert result.exit_code == 0                                       # input ended: saved
 

@@ -18,6 +18,7 @@ from tutor.render.attention import attention_document
 from tutor.render.backward import backward_document
 from tutor.render.training import scaling_training_document
 from tutor.walkthroughs import attention, backward, names, norm, posenc, softmax, stack, training
+from tutor.walkthroughs import feed_forward
 
 DATA = Path(__file__).resolve().parent / "data"
 EYE = np.eye(4)
@@ -133,6 +134,13 @@ def _stacks():
     return runs
 
 
+def _feed_forward():
+    w1, b1 = np.ones((8, 4)) / 10, np.zeros(8)
+    w2, b2 = np.ones((4, 8)) / 10, np.zeros(4)
+    return [(feed_forward.position_wise(TOKENS, X, w1, b1, w2, b2, activation), None)
+            for activation in ("gelu", "relu")]
+
+
 def _generation():
     """Greedy with the cache explained, no cache, sampling, beam search, and a decoder-only
     model (a GPT-2 stand-in with the tiny test model)."""
@@ -188,6 +196,17 @@ def _glove():
             (glove.nearest_words("cat", 3), None)]
 
 
+def _learning():
+    """The teacher-forced pass of the shipped reverse model (the learning lesson)."""
+    from tutor.training import load_shipped_model
+    from tutor.walkthroughs import learning
+
+    reverse = load_shipped_model("reverse")
+    src, tgt = learning.task_example(reverse, "271")
+    return [(learning.teacher_forcing(reverse.model, src, tgt,
+                                      token_text=lambda i: reverse.vocab[i]), None)]
+
+
 def all_runs():
     """(walkthrough name, recording, render function or None) for every walkthrough, with
     the options that change what it records."""
@@ -205,7 +224,8 @@ def all_runs():
              lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
             *_stacks(), *_pretrained(), _backward(), _backward(causal=True, scaled=False),
             _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training(),
-            *_generation(), *_glove()]
+            *_feed_forward(), *_generation(), *_glove(),
+            *_learning()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 
 

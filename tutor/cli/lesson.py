@@ -22,22 +22,26 @@ Examples:
   tutor lesson                     resume where you stopped (or start)
   tutor lesson 4                   self-attention with Q, K, V
   tutor lesson scaling --step q-six-four
-  tutor lesson list                every lesson and your progress
+  tutor lesson list                every lesson, your progress and scores
+  tutor lesson 4 --review          ask again the questions you missed
   tutor lesson 4 --no-input        the whole lesson with its answers
   tutor lesson 4 --answer q-the-sat=0.42 --answer q-tie=b
   tutor lesson reset 4             forget lesson 4 (asks first)
   tutor lesson check               validate every lesson file (for authors)
 
 \b
-While a question waits: type a number or a fraction (3/7), or a letter
-for a choice; h shows a hint (one at a time), r reveals the answer, q
-saves and quits. The answer is shown after three misses. Ctrl-C or the
-end of input also saves.
+While a question waits: type a number (0.42 or 0,42), a percentage
+(42%) or a fraction (3/7), or a letter for a choice; h shows a hint
+(one at a time), r reveals the answer, q saves and quits. The answer is
+shown after three misses. Ctrl-C or the end of input also saves. At the
+end: your score (right at the first try) and an offer to review what
+you missed.
 
 \b
 Progress is saved after every step in $TUTOR_STATE_DIR/progress.json,
-else $XDG_STATE_HOME/tutor/progress.json, else
-~/.local/state/tutor/progress.json. When stdin is not a terminal,
+else in this platform's state folder (on Linux
+$XDG_STATE_HOME/tutor or ~/.local/state/tutor; 'tutor lesson list'
+says where). When stdin is not a terminal,
 --no-input is the default (a pipe never waits); --interactive asks the
 questions anyway, reading the answers from stdin.
 """
@@ -93,7 +97,7 @@ class LessonGroup(click.Group):
 
     def format_usage(self, ctx, formatter):
         formatter.write_usage("tutor lesson", "[LESSON] [--step ID] [--no-input | --interactive]"
-                                              " [--answer STEP=VALUE]...")
+                                              " [--answer STEP=VALUE]... [--review]")
         formatter.write_usage("tutor lesson", "list | reset [LESSON|--all] | check")
 
     def format_options(self, ctx, formatter):
@@ -126,11 +130,18 @@ def lesson():
               help="Ask the questions even when stdin is not a terminal.")
 @click.option("--answer", "answers", multiple=True, metavar="STEP=VALUE",
               help="Check an answer from a script (repeatable); exit 1 if any is wrong.")
-def run_lesson(lesson_key, step_key, no_input, interactive, answers):
+@click.option("--review", is_flag=True,
+              help="Ask again the questions of LESSON you missed (shown by 'list').")
+def run_lesson(lesson_key, step_key, no_input, interactive, answers, review):
     """Run a lesson: resume, or start LESSON (a number or an id)."""
     if interactive and (no_input or answers):
         raise usage_error("--interactive", "expected it alone, got it with "
                                            + ("--no-input" if no_input else "--answer"))
+    if review and (no_input or answers or step_key is not None or lesson_key is None):
+        given = ("--no-input" if no_input else "--answer" if answers else
+                 "--step" if step_key is not None else "no lesson")
+        raise usage_error("--review", f"expected a lesson and no --no-input, --answer or "
+                                      f"--step, as in 'tutor lesson 4 --review', got {given}")
     course = _course()
     if answers:
         if lesson_key is None:
@@ -141,6 +152,9 @@ def run_lesson(lesson_key, step_key, no_input, interactive, answers):
                                         "its step), got --step")
         return _check_answers(course, _find(course, lesson_key), answers)
     progress = _progress()
+    if review:
+        return _interactive(_console(), course, _find(course, lesson_key), 0, progress,
+                            review=True)
     if lesson_key is not None:
         chosen = _find(course, lesson_key)
         start = progress.first_unfinished(chosen) or 0
@@ -189,14 +203,19 @@ def _step_index(lesson, key: str) -> int:
                                     f"(1-{len(lesson.steps)} or {ids}), got '{key}'") from None
 
 
-def _interactive(console, course, chosen, start, progress) -> None:
+def _interactive(console, course, chosen, start, progress, review: bool = False) -> None:
     from tutor.lessons.session import Interactive, Quit
 
     def read(prompt: str) -> str:
-        return console.input(prompt)
+        return console.input(prompt, markup=False)                     # "[y/N]" is text
 
-    interactive = Interactive(console, chosen, len(course.lessons), progress, read, console.width)
+    rows, paging = _rows(console)
+    interactive = Interactive(console, chosen, len(course.lessons), progress, read, console.width,
+                              rows, paging)
     try:
+        if review:
+            interactive.review_missed()
+            return
         interactive.run(start)
     except Quit as stop:
         console.print()
@@ -217,6 +236,20 @@ def _interactive(console, course, chosen, start, progress) -> None:
                       f"Progress is saved in {progress.path}.", soft_wrap=True)
     else:
         console.print("That was the last lesson of the course.")
+
+
+def _rows(console) -> tuple[int, bool]:
+    """(the terminal's height, whether to pause a step taller than it). On a terminal: its
+    height, pausing. Otherwise $LINES when set (pausing, as a terminal of that height would),
+    else 40 rows and no pauses: a pipe never waits for more than the answers."""
+    from tutor.lessons.session import ASSUMED_ROWS
+
+    if console.is_terminal:
+        return console.size.height, True
+    lines = os.environ.get("LINES", "").strip()
+    if lines.isdigit() and int(lines) > 0:
+        return int(lines), True
+    return ASSUMED_ROWS, False
 
 
 def _check_answers(course, chosen, answers) -> None:
@@ -256,7 +289,7 @@ def _check_answers(course, chosen, answers) -> None:
 
 @lesson.command("list")
 def list_lessons():
-    """Every lesson with your progress, and where progress is kept."""
+    """Every lesson with your progress and score, and where progress is kept."""
     from tutor.render.lesson import progress_table
 
     course = _course()

@@ -3,8 +3,10 @@
 It loads the course (structure: keys, types, unique ids) and then checks what each lesson
 means: every computation runs with its arguments and ``show`` names parts it has, every
 answer reference resolves to a finite number from a computation earlier in the lesson, every
-question has non-empty hints, every choice question has a valid correct letter, and no
-question gives its answer away (a number typed into its prompt, hints or choices).
+question has non-empty hints, every choice question has a valid correct letter and a valid
+``feedback`` table (:func:`tutor.lessons.answers.feedback_problems`), a question's ``about``
+names a matrix its computation shows, ``shown_decimals`` goes with a value shown rounded, and
+no question gives its answer away (a number typed into its prompt, hints or choices).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compute import ComputeError, Result, expected, fill, run_lesson_computation
+from .answers import feedback_problems
+from .compute import (ComputeError, Result, expected, fill, parse_reference,
+                      run_lesson_computation)
 from .course import Course, LessonError, load_course
 
 
@@ -76,7 +80,22 @@ def check_lesson(lesson, report: Report) -> None:
                 if literal:
                     report.problems.append(f"{here}: the answer {literal} is written in the "
                                            f"question or a hint")
+            if step.is_question and step.about_ref:
+                _check_about(lesson, step, results, here, report)
+            if step.kind == "number" and step.shown_decimals is not None:
+                from tutor.render.lesson import PRECISION
+                if float(value).is_integer():
+                    report.problems.append(f"{here}: shown_decimals is for a value shown "
+                                           f"rounded; {value:g} is whole and shown exactly")
+                elif step.shown_decimals != PRECISION:
+                    report.problems.append(f"{here}: expected shown_decimals = {PRECISION}, "
+                                           f"the decimals a lesson shows, got "
+                                           f"{step.shown_decimals}")
             if step.kind == "choice":
+                report.problems += [f"{here}: {p}" for p in
+                                    feedback_problems(step.feedback, len(step.choices),
+                                                      step.correct_index())] \
+                    if step.feedback else []
                 if len(step.choices) < 2 or any(not c.strip() for c in step.choices):
                     report.problems.append(f"{here}: expected at least two non-empty choices")
                 letters = "abcdefghij"[:len(step.choices)]
@@ -89,6 +108,26 @@ def check_lesson(lesson, report: Report) -> None:
                 fill(step.text, results)
         except ComputeError as exc:
             report.problems.append(f"{here}: {exc}")
+
+
+def _check_about(lesson, step, results: dict, here: str, report: Report) -> None:
+    """The matrix a question is answered from must be one its computation shows, so the
+    session can show it again with the question."""
+    from tutor.render.lesson import find_matrix
+
+    ref = parse_reference(step.about_ref)
+    if ref.indices:
+        report.problems.append(f"{here}: 'about' names a matrix (\"{ref.step}:{ref.name}\"), "
+                               f"not an entry of it, got {step.about_ref!r}")
+        return
+    if ref.step not in results:
+        report.problems.append(f"{here}: 'about' names {ref.step!r}, not a computation "
+                               f"before this question")
+        return
+    compute_step = lesson.steps[lesson.step_index(ref.step)]
+    if find_matrix(results[ref.step].document, compute_step.show, ref.name) is None:
+        report.problems.append(f"{here}: {ref.name!r} is not a matrix that step {ref.step!r} "
+                               f"shows, so it cannot be shown again with the question")
 
 
 def check_course(folder: Path | str | None = None) -> Report:

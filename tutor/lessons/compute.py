@@ -159,6 +159,10 @@ def _weights(kind, rows: int, cols: int, rng):
     raise ComputeError(f"expected a weight kind 'identity' or 'random', got {kind!r}")
 
 
+# How a lesson names where a word's vector comes from (a learner has seen no notes).
+LESSON_SOURCES = {"notes": "the course's example vector"}
+
+
 def dims(n: int) -> list[str]:
     return [f"d{i + 1}" for i in range(n)]
 
@@ -196,6 +200,7 @@ def attention(sentence, dim, heads, causal, scale, posenc, weights, seed, embedd
         x, sources = _glove(glove_embeddings, tokens)                   # [n, 50]
     else:
         x, sources = word_embeddings(tokens, dim)                       # [n, d_model]
+    sources = [LESSON_SOURCES.get(source, source) for source in sources]  # no "notes" here
     w_q, w_k, w_v = (_weights(weights, dim, dim, rng) for _ in range(3))  # [d_model, d_k]
     w_o = _weights(weights, dim, dim, rng) if heads > 1 else None     # [d_v, d_model]
     kinds = {k: weights for k in ("w_q", "w_k", "w_v", "w_o")}
@@ -694,6 +699,11 @@ def generate_steps(model, digits, rule, temperature, top_k, seed, beam, explain_
                                         range(shipped.model.config.num_decoder_layers)],),
             "step.*.cache.cross_attn": ([f"layer{i + 1}" for i in
                                          range(shipped.model.config.num_decoder_layers)],)}
+    for name in recording.trace:
+        if name.endswith(".candidates"):                               # each step's chart labels
+            best = np.asarray(recording.trace[name])[0]                # [c] ids, best first
+            axes[name[:-len("candidates")] + "candidate_probs"] = (
+                [vocab[int(i)] for i in best],)
     written = [recording.info["tokens"][int(i)] for i in recording.output]
     return Result("generate", recording.trace, written, axes, document=doc)
 
@@ -762,6 +772,46 @@ def scaling_training_recorded() -> Result:
     axes = {"table": (labels, table_cols),
             "checkpoints": (labels, [f"step {m}" for m in info["marks"]])}
     return Result("scaling-training", recording.trace, labels, axes, document=doc)
+
+
+@computation("feed-forward", sentence="the cat sat", dim=4, d_ff=8, activation="gelu", seed=0)
+def feed_forward(sentence, dim, d_ff, activation, seed) -> Result:
+    """The position-wise feed-forward network on the sentence's word vectors, random weights
+    in tenths (W1 [d_ff, dim], b1, W2 [dim, d_ff], b2), with relu beside another
+    activation."""
+    from tutor.nn.functional import ACTIVATIONS
+    from tutor.render.document import unique_labels
+    from tutor.walkthroughs.feed_forward import position_wise
+    from tutor.walkthroughs.inputs import random_tenths, word_embeddings
+
+    tokens = _tokens(sentence)
+    dim = _int(dim, "dim", 1, MAX_LESSON_DIM)
+    d_ff = _int(d_ff, "d_ff", 1, 4 * MAX_LESSON_DIM)
+    if activation not in ACTIVATIONS:
+        raise ComputeError(f"expected activation {', '.join(sorted(ACTIVATIONS))}, got "
+                           f"{activation!r}")
+    rng = np.random.default_rng(_seed(seed))
+    x, _ = word_embeddings(tokens, dim)                                 # [n, d_model]
+    w1, b1 = random_tenths(rng, d_ff, dim), random_tenths(rng, d_ff)    # [d_ff, d_model], [d_ff]
+    w2, b2 = random_tenths(rng, dim, d_ff), random_tenths(rng, dim)     # [d_model, d_ff], [d_model]
+    recording = position_wise(tokens, x, w1, b1, w2, b2, activation)
+    labels = unique_labels(tokens)
+    h = [f"h{i + 1}" for i in range(d_ff)]
+    name = {"gelu": "GELU", "gelu_tanh": "GELU (tanh form)", "relu": "ReLU"}[activation]
+    axes = {"x": (labels, dims(dim)), "ff.out": (labels, dims(dim)),
+            "ff.hidden": (labels, h), "ff.activated": (labels, h), "relu": (labels, h)}
+    views = [LessonView("x", "x", labels, dims(dim), group="input"),
+             LessonView("hidden = x·W1ᵀ + b1", "ff.hidden", labels, h, group="hidden",
+                        caption=f"{d_ff} hidden values per token: W1 widens {dim} to {d_ff}"),
+             LessonView(f"{name}(hidden)", "ff.activated", labels, h, group="activated")]
+    if activation != "relu":
+        views.append(LessonView("ReLU(hidden), to compare", "relu", labels, h,
+                                group="activated"))
+    views.append(LessonView("FFN(x) = act(hidden)·W2ᵀ + b2", "ff.out", labels, dims(dim),
+                            group="output", caption=f"W2 narrows {d_ff} back to {dim}"))
+    facts = [f"d_model = {dim}, d_ff = {d_ff}, {name}, random weights in tenths (seed "
+             f"{seed}); the same W1, b1, W2, b2 for every token."]
+    return Result("feed-forward", recording.trace, labels, axes, views, facts=facts)
 
 
 def _matrix(value, what: str) -> np.ndarray:
@@ -839,8 +889,8 @@ def _index(token: str, labels, size: int, tokens: list[str], ref: Reference, axi
     raise ComputeError(f"{ref}: {token!r} is not a label of axis {axis + 1} (expected {known})")
 
 
-def resolve(result: Result, ref: Reference) -> float:
-    """The number a reference points at, from the computation's trace."""
+def locate(result: Result, ref: Reference) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The array a reference reads (a leading batch of one dropped) and its 0-based index."""
     if ref.name not in result.trace:
         names = ", ".join(sorted(result.trace))
         raise ComputeError(f"{ref}: {ref.name!r} is not in the results of {ref.step!r} "
@@ -854,6 +904,12 @@ def resolve(result: Result, ref: Reference) -> float:
     labels = _axis_labels(result, ref.name, array.ndim)
     index = tuple(_index(tok, labels[axis], array.shape[axis], result.tokens, ref, axis)
                   for axis, tok in enumerate(ref.indices))
+    return array, index
+
+
+def resolve(result: Result, ref: Reference) -> float:
+    """The number a reference points at, from the computation's trace."""
+    array, index = locate(result, ref)
     value = float(array[index])
     if not math.isfinite(value):
         raise ComputeError(f"{ref}: the value is {value}, not a finite number")

@@ -8,8 +8,14 @@ keys (see ``lessons/README.md``):
 * compute   -- ``compute`` (a name from :data:`tutor.lessons.compute.REGISTRY`), ``args``,
   optionally ``show``, ``text`` and ``ask`` (prompt for the learner's own sentence);
 * number    -- ``question`` and ``answer``, a reference such as ``"attn:weights[the, sat]"``,
-  with ``tolerance`` and ``hints``;
-* choice    -- ``question``, ``choices`` and ``correct`` (a letter), with ``hints``.
+  with ``tolerance``, ``shown_decimals`` and ``rel_tolerance`` (see
+  :mod:`tutor.lessons.answers`) and ``hints``;
+* choice    -- ``question``, ``choices`` and ``correct`` (a letter), with ``hints`` and
+  ``feedback`` (a note per wrong choice, by letter).
+
+A question may name the matrix it is answered from, ``about = "scores:scores"`` (a compute
+step and a trace name); a number question's answer names it already. The session shows that
+matrix again with the question when it is no longer on the screen.
 
 Loading checks the structure (keys, types, ids); :mod:`tutor.lessons.check` checks the
 meaning (every computation runs, every reference resolves, no answer is typed in).
@@ -36,8 +42,9 @@ COURSE_FILE = "course.toml"
 STEP_KEYS = {
     "prose": {"id", "text"},
     "compute": {"id", "compute", "args", "show", "text", "ask", "title"},
-    "number": {"id", "question", "answer", "tolerance", "hints", "explain"},
-    "choice": {"id", "question", "choices", "correct", "hints", "explain"},
+    "number": {"id", "question", "answer", "tolerance", "shown_decimals", "rel_tolerance",
+               "hints", "explain", "about"},
+    "choice": {"id", "question", "choices", "correct", "feedback", "hints", "explain", "about"},
 }
 
 
@@ -60,6 +67,11 @@ class LessonStep:
     question: str = ""
     answer: str = ""                     # number: a reference into a computation's results
     tolerance: float = DEFAULT_TOLERANCE
+    shown_decimals: int | None = None    # number: answered from values shown with so many
+    rel_tolerance: float = 0.0           #   decimals; a tolerance relative to the answer
+    about: str = ""                      # question: "<compute step>:<trace name>", the matrix
+                                         #   it is answered from (numbers: the answer's own)
+    feedback: dict[str, str] = field(default_factory=dict)   # choice: letter -> note
     hints: list[str] = field(default_factory=list)
     explain: str = ""                    # said after the answer is found or revealed
     choices: list[str] = field(default_factory=list)
@@ -71,6 +83,14 @@ class LessonStep:
 
     def correct_index(self) -> int:
         return ord(self.correct) - ord("a")
+
+    @property
+    def about_ref(self) -> str:
+        """The matrix a question is answered from: ``about``, else (a number question) the
+        compute step and trace name of its answer; '' for none."""
+        if self.about or self.kind != "number":
+            return self.about
+        return self.answer.split("[", 1)[0].strip()
 
 
 @dataclass
@@ -180,12 +200,31 @@ def parse_step(table, where: str) -> LessonStep:
         if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1e6:
             raise LessonError(f"{where}: expected 'tolerance' as a positive number, got {tol!r}")
         step.tolerance = float(tol)
+        if "shown_decimals" in table:
+            shown = table["shown_decimals"]
+            if isinstance(shown, bool) or not isinstance(shown, int) or not 1 <= shown <= 10:
+                raise LessonError(f"{where}: expected 'shown_decimals' as a whole number from 1 "
+                                  f"to 10 (the decimals the answer is read from), got {shown!r}")
+            step.shown_decimals = shown
+        if "rel_tolerance" in table:
+            rel = table["rel_tolerance"]
+            if isinstance(rel, bool) or not isinstance(rel, (int, float)) or not 0 < rel < 1:
+                raise LessonError(f"{where}: expected 'rel_tolerance' as a fraction between 0 "
+                                  f"and 1, got {rel!r}")
+            step.rel_tolerance = float(rel)
     if step.is_question:
         step.hints = _strings(table.get("hints", []), where, "'hints' as a list of strings")
+        if "about" in table:
+            step.about = _expect(table["about"], str, where, "'about' as a reference such as "
+                                                          "\"scores:scores\"").strip()
     if kind == "choice":
         step.choices = _strings(table["choices"], where, "'choices' as a list of strings")
         correct = _expect(table.get("correct"), str, where, "'correct' as a letter (a, b, ...)")
         step.correct = correct.strip().lower()
+        if "feedback" in table:
+            feedback = _expect(table["feedback"], dict, where,
+                               "'feedback' as a table of notes by choice letter")
+            step.feedback = dict(feedback)         # the check says what is wrong with it
     return step
 
 

@@ -2,7 +2,19 @@
 (``--answer``), or step by step with questions (interactive).
 
 The session prints through a Rich console and reads lines through a function that raises
-EOFError at the end of input; it saves progress after every finished step.
+EOFError at the end of input; it saves progress after every finished step, a question with
+its first-try outcome (:meth:`tutor.lessons.progress.Progress.mark`).
+
+A learner's screen (:class:`Screen`): every printed line is counted against the terminal's
+height (40 rows when the output is not a terminal). A step taller than the terminal pauses
+("Enter for more") when paging is on (a terminal, or $LINES); a question whose matrix is no
+longer on the screen, or was printed before the lesson resumed, shows it again above the
+question. Answers are checked by :mod:`tutor.lessons.answers` with the lesson's
+``tolerance``, ``shown_decimals`` and ``rel_tolerance``; a wrong choice gets the lesson's
+``feedback`` note. The end of a lesson shows the score (questions right at the first try)
+and offers to review the questions missed; ``tutor lesson N --review`` does that later.
+What the learner reads names matrices as shown (``weights, row the, column sat``), never a
+trace name or a reference.
 """
 
 from __future__ import annotations
@@ -10,10 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tutor.render import lesson as view
+from tutor.render.document import Chart, MatrixView
 
-from .answers import AnswerError, check_number, format_value, parse_choice
-from .compute import ComputeError, Result, expected, fill, run_lesson_computation
+from .answers import AnswerError, accepted_within, check_choice, check_number, format_value
+from .compute import (ComputeError, Result, _axis_labels, expected, fill, locate,
+                      parse_reference, run_lesson_computation)
 
+ASSUMED_ROWS = 40          # a terminal's height when the output is not a terminal
+MIN_ROWS = 12             # never page shorter than this (a tiny window still works)
 MAX_MISSES = 3            # wrong answers before the answer is shown
 MIN_OWN_WORDS = 2         # the learner's own sentence: one word could attend only to itself
 COMMANDS_HELP = "h hint · r reveal · q quit"
@@ -25,6 +41,16 @@ class Quit(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason            # "quit", "eof" or "interrupt"
+
+
+def _label(labels, i: int, size: int, result: Result) -> str:
+    """The label of index ``i`` on an axis of ``size``: its own, else the tokens (when
+    they fit), else d1, d2, ... (as references read them)."""
+    if labels is not None:
+        return str(labels[i])
+    if len(result.tokens) == size:
+        return result.tokens[i]
+    return f"d{i + 1}"
 
 
 class Session:
@@ -58,45 +84,139 @@ class Session:
     def expected(self, step) -> float:
         return expected(step, self.results)
 
+    def within(self, step) -> float:
+        """The largest difference from the engine's value that is accepted."""
+        return accepted_within(self.expected(step), step.tolerance,
+                               shown_decimals=step.shown_decimals,
+                               rel_tolerance=step.rel_tolerance)
+
+    def checked_to(self, step) -> str:
+        """'±0.01', as the learner is told."""
+        return f"±{self.within(step):g}"
+
+    def check(self, step, text: str):
+        """The verdict on ``text`` (raises AnswerError for text that is not an answer)."""
+        if step.kind == "choice":
+            return check_choice(text, len(step.choices), step.correct_index(),
+                                feedback=step.feedback)
+        return check_number(text, self.expected(step), step.tolerance,
+                            shown_decimals=step.shown_decimals,
+                            rel_tolerance=step.rel_tolerance)
+
+    def how_to_answer(self, step) -> str:
+        if step.kind == "choice":
+            return "Answer with a letter."
+        return (f"Answer with a number: 0.42 or 0,42, 42%, a fraction such as 3/7 "
+                f"(checked to {self.checked_to(step)}).")
+
+    def about(self, step) -> tuple[str, str] | None:
+        """(compute step id, trace name) of the matrix a question is answered from."""
+        if not step.about_ref:
+            return None
+        ref = parse_reference(step.about_ref)
+        return ref.step, ref.name
+
+    def about_matrix(self, step):
+        """The matrix a question is answered from, as its computation showed it, or None."""
+        about = self.about(step)
+        if about is None or about[0] not in self.results:
+            return None
+        compute_step = self.lesson.steps[self.lesson.step_index(about[0])]
+        return view.find_matrix(self.results[about[0]].document, compute_step.show, about[1])
+
+    def shown_again(self, step, width: int):
+        """The question's matrix again, saying which step showed it."""
+        about = self.about(step)
+        index = self.lesson.step_index(about[0])
+        compute_step = self.lesson.steps[index]
+        where = f"step {index + 1} of {len(self.lesson.steps)}" + \
+            (f": {compute_step.title}" if compute_step.title else "")
+        return view.shown_again(self.about_matrix(step), where, width=width)
+
+    def place(self, step) -> str:
+        """Where the answer is read, in the learner's words: 'weights, row the, column
+        sat' (the matrix's shown name and labels, never a trace name)."""
+        ref = parse_reference(step.answer)
+        result = self.results[ref.step]
+        array, index = locate(result, ref)
+        matrix = self.about_matrix(step) if self.about(step) == (ref.step, ref.name) else None
+        labels = _axis_labels(result, ref.name, array.ndim)
+        words = []
+        lead = index[:-2] if len(index) > 2 else ()
+        tail = index[len(lead):]
+        if isinstance(matrix, MatrixView) and all(i == 0 for i in lead) and len(tail) == 2 \
+                and matrix.values.shape == array.shape[len(lead):]:
+            row_labels, col_labels = matrix.rows, matrix.cols       # its name says the head
+        elif len(index) == 1 and isinstance(matrix, Chart) and len(matrix.labels) == len(array):
+            return f"{matrix.name}, {matrix.labels[index[0]]}"      # a chart: one bar each
+        else:
+            row_labels = col_labels = matrix = None
+            for axis, i in enumerate(lead):
+                words.append(str(labels[axis][i]) if labels[axis] is not None else f"{i + 1}")
+        if len(tail) == 2:
+            rows, cols = array.shape[-2:]
+            row = row_labels[tail[0]] if row_labels else _label(labels[-2], tail[0], rows,
+                                                                 result)
+            col = col_labels[tail[1]] if col_labels else _label(labels[-1], tail[1], cols,
+                                                                 result)
+            words += [f"row {row}", f"column {col}"]
+        elif len(tail) == 1:
+            words.append(f"entry {_label(labels[-1], tail[0], array.shape[-1], result)}")
+        name = matrix.name if matrix is not None else ref.name.rsplit(".", 1)[-1]
+        return ", ".join([name] + words)
+
     def answer_text(self, step) -> str:
         if step.kind == "choice":
             i = step.correct_index()
             return f"{step.correct}) {step.choices[i]}"
         value = self.expected(step)
-        return f"{format_value(value, step.tolerance)} (from {step.answer}, ±{step.tolerance:g})"
+        shown = format_value(value, min(step.tolerance, self.within(step)))
+        return f"{shown} ({self.place(step)}; checked to {self.checked_to(step)})"
 
     def question_number(self, step) -> tuple[int, int]:
         questions = self.lesson.questions
         return questions.index(step) + 1, len(questions)
 
 
-def _show_step(console, session: Session, index: int, width: int, rule: bool = True) -> None:
+def step_items(session: Session, index: int, width: int,
+               rule: bool = True) -> list[tuple[object, set[str]]]:
+    """What step ``index`` prints, as (renderable, trace names of the matrices in it)."""
     lesson = session.lesson
     step = lesson.steps[index]
+    items: list[tuple[object, set[str]]] = []
     if rule:
-        console.print(view.step_rule(lesson, index))
+        items.append((view.step_rule(lesson, index), set()))
     if step.kind == "prose":
-        console.print(view.prose(session.text(step.text)))
+        items.append((view.prose(session.text(step.text)), set()))
     elif step.kind == "compute":
         if step.text:
-            console.print(view.prose(session.text(step.text)))
+            items.append((view.prose(session.text(step.text)), set()))
         result = session.compute(step)
-        for renderable in view.computation(result.document, step.show, step.title, width=width):
-            console.print(renderable)
+        items += view.computation_parts(result.document, step.show, step.title, width=width)
     else:
         number, total = session.question_number(step)
-        console.print(view.question(step, session.text(step.question), number, total))
+        items.append((view.question(step, session.text(step.question), number, total,
+                                    session.how_to_answer(step)), set()))
+    return items
 
 
 def print_lesson(console, lesson, total: int, start: int = 0, width: int = 80) -> None:
-    """Every step from ``start`` with the expected answers (``--no-input``)."""
+    """Every step from ``start`` with the expected answers (``--no-input``). A question whose
+    matrix was printed before ``start`` gets it again."""
     session = Session(lesson)
     session.prepare(start)
     console.print(view.lesson_heading(lesson, total))
+    printed: set[str] = set()                       # compute steps printed here
     for index in range(start, len(lesson.steps)):
         step = lesson.steps[index]
         console.print()
-        _show_step(console, session, index, width)
+        items = step_items(session, index, width)
+        if step.kind == "compute":
+            printed.add(step.id)
+        if step.is_question and session.about(step) and session.about(step)[0] not in printed:
+            items.insert(1, (session.shown_again(step, width), set()))
+        for renderable, _ in items:
+            console.print(renderable)
         if step.is_question:
             console.print(view.answer_key(step, session.answer_text(step),
                                           [session.text(h) for h in step.hints],
@@ -120,28 +240,104 @@ def check_answers(lesson, answers: dict[str, str]) -> list[Checked]:
             continue
         text = answers[step.id]
         if step.kind == "choice":
-            ok = parse_choice(text, len(step.choices)) == step.correct_index()
-            out.append(Checked(step.id, ok, f"{step.id}: {text.strip()} is "
-                                            f"{'right' if ok else 'wrong'}"))
-        else:
-            verdict = check_number(text, session.expected(step), step.tolerance)
-            tol = f"{step.tolerance:g}"
+            verdict = session.check(step, text)
+            note = f" ({verdict.note})" if verdict.note else ""
             out.append(Checked(step.id, verdict.correct,
                                f"{step.id}: {text.strip()} is "
-                               f"{'right' if verdict.correct else 'wrong'} (checked to ±{tol})"))
+                               f"{'right' if verdict.correct else 'wrong'}{note}"))
+        else:
+            verdict = session.check(step, text)
+            out.append(Checked(step.id, verdict.correct,
+                               f"{step.id}: {text.strip()} is "
+                               f"{'right' if verdict.correct else 'wrong'} (checked to "
+                               f"{session.checked_to(step)})"))
     return out
 
 
-class Interactive:
-    """Step by step: show, wait, ask; save after every finished step."""
+class Screen:
+    """What a terminal of ``rows`` rows shows: every line printed is counted, so the session
+    knows whether a matrix printed earlier is still on the screen, and a step taller than the
+    terminal is shown a page at a time ("Enter for more")."""
 
-    def __init__(self, console, lesson, total: int, progress, read, width: int = 80):
+    def __init__(self, console, rows: int, ask, paging: bool = True):
+        self.console = console
+        self.rows = max(MIN_ROWS, rows)
+        self.ask = ask                    # ask(prompt) -> str, raising Quit
+        self.paging = paging              # False: never pause (output to a pipe)
+        self.line = 0                     # lines printed so far
+        self.page_top = 0                 # the first line since the last prompt
+
+    def height(self, renderable) -> int:
+        return len(self.console.render_lines(renderable, self.console.options, pad=False))
+
+    def blank(self) -> None:
+        self.console.print()
+        self.line += 1
+
+    def print(self, renderable) -> int:
+        """Print (pausing first if it would push the page past the terminal); return the
+        line it starts on."""
+        height = self.height(renderable)
+        room = self.rows - 1                                           # the prompt's line
+        if not self.paging:
+            room = height
+        elif self.line - self.page_top + height > room and self.line > self.page_top:
+            self.pause()
+        top = self.line
+        if height <= room:
+            self.console.print(renderable)
+            self.line += height
+            return top
+        lines = self.console.render_lines(renderable, self.console.options, pad=False)
+        while lines:                                                   # taller than a page
+            chunk, lines = lines[:room - (self.line - self.page_top)], \
+                lines[room - (self.line - self.page_top):]
+            self.console.print(view.rendered_lines(chunk), end="")
+            self.line += len(chunk)
+            if lines:
+                self.pause()
+        return top
+
+    def pause(self) -> None:
+        reply = self.prompt("Enter for more, q to quit: ").strip().lower()
+        if reply in ("q", "quit"):
+            raise Quit("quit")
+
+    def prompt(self, text: str) -> str:
+        reply = self.ask(text)
+        self.line += 1
+        self.page_top = self.line
+        return reply
+
+    def new_page(self) -> None:
+        """Start a page here: what was printed before may scroll away unpaused (the
+        lesson's heading does, rather than pausing a step that fits on its own)."""
+        self.page_top = self.line
+
+    def says(self, renderable) -> None:
+        """Feedback between prompts (never paused)."""
+        self.console.print(renderable)
+        self.line += self.height(renderable)
+
+    def visible(self, top: int, more: int) -> bool:
+        """Whether line ``top`` is still on the screen after ``more`` lines and a prompt."""
+        return top >= self.line + more + 1 - self.rows
+
+
+class Interactive:
+    """Step by step: show, wait, ask; save after every finished step. At the end: the score,
+    and an offer to review the questions missed."""
+
+    def __init__(self, console, lesson, total: int, progress, read, width: int = 80,
+                 rows: int = ASSUMED_ROWS, paging: bool = True):
         self.console = console
         self.lesson = lesson
         self.total = total
         self.progress = progress
         self.read = read                  # read(prompt) -> str; raises EOFError, KeyboardInterrupt
         self.width = width
+        self.screen = Screen(console, rows, self.ask, paging)
+        self.where: dict[str, dict[str, int]] = {}   # compute step -> matrix -> its first line
         inputs = {s.id: progress.input(lesson.id, s.id) for s in lesson.steps if s.ask}
         self.session = Session(lesson, {k: v for k, v in inputs.items() if v is not None})
 
@@ -153,40 +349,87 @@ class Interactive:
         except KeyboardInterrupt:
             raise Quit("interrupt") from None
 
+    def prompt(self, text: str) -> str:
+        return self.screen.prompt(text)
+
+    def say(self, renderable) -> None:
+        self.screen.says(renderable)
+
     def run(self, start: int) -> None:
         """From step ``start`` to the end of the lesson; raises Quit when the learner stops."""
         self.session.prepare(start)
-        self.console.print(view.lesson_heading(self.lesson, self.total))
+        self.say(view.lesson_heading(self.lesson, self.total))
+        self.screen.new_page()
         for index in range(start, len(self.lesson.steps)):
             step = self.lesson.steps[index]
-            self.console.print()
+            self.screen.blank()
             if step.kind == "compute" and step.ask:
-                self.console.print(view.step_rule(self.lesson, index))  # the heading, then ask
+                self.screen.print(view.step_rule(self.lesson, index))  # the heading, then ask
                 self.ask_input(step)
-                _show_step(self.console, self.session, index, self.width, rule=False)
+                self.show(index, rule=False)
             else:
-                _show_step(self.console, self.session, index, self.width)
+                self.show(index)
             if step.is_question:
-                state = self.question(step)
-            else:
-                reply = self.ask("Enter to continue, q to quit: ").strip().lower()
-                if reply in ("q", "quit"):
-                    raise Quit("quit")
-                state = "seen"
-            self.progress.mark(self.lesson.id, step.id, state)
-        self.console.print()
-        self.console.print(view.feedback("right", f"Lesson {self.lesson.number} is complete."))
+                state, first_try = self.question(step)
+                self.progress.mark(self.lesson.id, step.id, state, first_try=first_try)
+                continue
+            reply = self.prompt("Enter to continue, q to quit: ").strip().lower()
+            if reply in ("q", "quit"):
+                raise Quit("quit")
+            self.progress.mark(self.lesson.id, step.id, "seen")
+        self.screen.blank()
+        self.say(view.feedback("right", f"Lesson {self.lesson.number} is complete."))
+        self.finish()
+
+    def show(self, index: int, rule: bool = True) -> None:
+        """Print a step, paging it; a question gets its matrix again when that is no longer
+        on the screen (or was never shown in this run)."""
+        step = self.lesson.steps[index]
+        items = step_items(self.session, index, self.width, rule)
+        if step.is_question and self.session.about_matrix(step) is not None:
+            compute_id, name = self.session.about(step)
+            top = self.where.get(compute_id, {}).get(name)
+            more = sum(self.screen.height(renderable) for renderable, _ in items)
+            if top is None or not self.screen.visible(top, more):
+                items.insert(1 if rule else 0, (self.session.shown_again(step, self.width),
+                                                set()))
+        printed = [(self.screen.print(renderable), renderable, keys)
+                   for renderable, keys in items]
+        if step.kind == "compute":
+            self.where[step.id] = self.matrix_lines(step, printed)
+
+    def matrix_lines(self, step, printed) -> dict[str, int]:
+        """The line on which each matrix of a computation starts (its title 'name  shape'),
+        so a question knows whether that matrix is still on the screen."""
+        document = self.session.results[step.id].document
+        lines: dict[str, int] = {}
+        for top, renderable, keys in printed:
+            if not keys:
+                continue
+            texts = None
+            for key in keys:
+                matrix = view.find_matrix(document, step.show, key)
+                if matrix is None:
+                    continue
+                if texts is None:
+                    texts = ["".join(seg.text for seg in line) for line in
+                             self.console.render_lines(renderable, self.console.options,
+                                                       pad=False)]
+                title = view.view_title(matrix)
+                offset = next((i for i, text in enumerate(texts) if title in text), 0)
+                lines[key] = top + offset
+        return lines
 
     def ask_input(self, step) -> None:
         default = step.args.get("sentence", "")
-        self.console.print(view.prose(self.session.text(step.ask)))
+        self.say(view.prose(self.session.text(step.ask)))
         while True:
-            reply = self.ask(f"Your sentence (Enter for \"{default}\"): ").strip()
+            reply = self.prompt(f"Your sentence (Enter for \"{default}\"): ").strip()
             if reply.lower() in ("q", "quit"):
                 raise Quit("quit")
             sentence = reply or default
             if len(sentence.split()) < MIN_OWN_WORDS:                  # attention needs two to compare
-                self.console.print(view.feedback(
+                self.say(view.feedback(
                     "error", f"That does not work: expected at least {MIN_OWN_WORDS} words, got "
                              f"{len(sentence.split())}."))
                 continue
@@ -194,63 +437,122 @@ class Interactive:
                 self.session.results.pop(step.id, None)
                 self.session.results[step.id] = run_lesson_computation(step, sentence)
             except ComputeError as exc:
-                self.console.print(view.feedback("error", f"That does not work: {exc}."))
+                self.say(view.feedback("error", f"That does not work: {exc}."))
                 continue
             self.session.inputs[step.id] = sentence
             self.progress.set_input(self.lesson.id, step.id, sentence)
             return
 
-    def question(self, step) -> str:
+    def question(self, step) -> tuple[str, bool]:
+        """Ask until right, revealed or MAX_MISSES wrong answers: (state, right at the first
+        try). Hints do not count as misses."""
         hints = [self.session.text(h) for h in step.hints]
         shown = misses = 0
         while True:
-            reply = self.ask(f"Your answer ({COMMANDS_HELP}): ").strip()
+            reply = self.prompt(f"Your answer ({COMMANDS_HELP}): ").strip()
             word = reply.lower()
             if word in ("q", "quit"):
                 raise Quit("quit")
             if word in ("h", "hint"):
                 if shown < len(hints):
-                    self.console.print(view.feedback("hint", f"Hint {shown + 1} of "
-                                                             f"{len(hints)}: {hints[shown]}"))
+                    self.say(view.feedback("hint", f"Hint {shown + 1} of "
+                                                   f"{len(hints)}: {hints[shown]}"))
                     shown += 1
                 else:
-                    self.console.print(view.feedback("info", "No more hints; r shows the "
-                                                             "answer."))
+                    self.say(view.feedback("info", "No more hints; r shows the answer."))
                 continue
             if word in ("r", "reveal"):
                 self.reveal(step, "Here it is")
-                return "revealed"
+                return "revealed", False
             if not reply:
                 continue
             try:
-                if step.kind == "choice":
-                    right = parse_choice(reply, len(step.choices)) == step.correct_index()
-                else:
-                    right = check_number(reply, self.session.expected(step),
-                                         step.tolerance).correct
+                verdict = self.session.check(step, reply)
             except AnswerError as exc:
-                self.console.print(view.feedback("error", f"{str(exc).capitalize()}."))
+                self.say(view.feedback("error", f"{str(exc).capitalize()}."))
                 continue
-            if right:
-                self.console.print(view.feedback("right", "Right: " +
-                                                 self.session.answer_text(step)))
+            if verdict.correct:
+                self.say(view.feedback("right", "Right: " + self.session.answer_text(step)))
                 self.explain(step)
-                return "answered"
+                return "answered", misses == 0
             misses += 1
+            note = verdict.note.rstrip(".")
+            note = f" {note[0].upper()}{note[1:]}." if note else ""
             if misses >= MAX_MISSES:
-                self.reveal(step, f"Not quite, {misses} times")
-                return "revealed"
+                self.reveal(step, f"Not quite, {misses} times", note)
+                return "revealed", False
             left = MAX_MISSES - misses
             extra = " Type h for a hint." if shown < len(hints) else ""
-            self.console.print(view.feedback(
-                "wrong", f"Not quite. {left} more {'try' if left == 1 else 'tries'} before the "
-                         f"answer is shown.{extra}"))
+            self.say(view.feedback(
+                "wrong", f"Not quite.{note} {left} more {'try' if left == 1 else 'tries'} "
+                         f"before the answer is shown.{extra}"))
 
-    def reveal(self, step, why: str) -> None:
-        self.console.print(view.feedback("reveal", f"{why}: the answer is "
-                                                   f"{self.session.answer_text(step)}"))
+    def reveal(self, step, why: str, note: str = "") -> None:
+        if note:
+            self.say(view.feedback("wrong", note.strip()))
+        self.say(view.feedback("reveal", f"{why}: the answer is "
+                                         f"{self.session.answer_text(step)}"))
         self.explain(step)
 
     def explain(self, step) -> None:
         if step.explain:
-            self.console.print(view.prose(self.session.text(step.explain)))
+            self.say(view.prose(self.session.text(step.explain)))
+
+    # -- the end of a lesson: the score and a review ---------------------------------------
+    def finish(self) -> None:
+        """The score, then an offer to review the questions missed."""
+        score = self.progress.score(self.lesson)
+        text = view.score_text(score)
+        if text:
+            self.say(view.feedback("info" if score.missed else "right", f"Score: {text}."))
+        missed = self.progress.missed_questions(self.lesson)
+        if not missed:
+            return
+        numbers = [self.session.question_number(step)[0] for step in missed]
+        which = _listed(numbers)
+        count = "the question" if len(missed) == 1 else f"the {len(missed)} questions"
+        if len(missed) == len(self.lesson.questions) and len(missed) > 1:
+            which = "all of them"                                      # a list would pass 80 columns
+        reply = self.prompt(f"Review {count} you missed ({which})? [y/N] ").strip().lower()
+        if reply not in ("y", "yes"):
+            return
+        self.review(missed)
+
+    def review_missed(self) -> None:
+        """``tutor lesson N --review``: the score, then every question missed, asked again."""
+        self.say(view.lesson_heading(self.lesson, self.total))
+        missed = self.progress.missed_questions(self.lesson)
+        text = view.score_text(self.progress.score(self.lesson))
+        if text:
+            self.say(view.feedback("info", f"Score: {text}."))
+        if not missed:
+            self.say(view.feedback("info", "Nothing to review: no question of this lesson "
+                                           "was missed."))
+            return
+        self.review(missed)
+
+    def review(self, missed) -> None:
+        """Ask each missed question again, with the matrix it is answered from."""
+        self.session.prepare(len(self.lesson.steps))
+        for step in missed:
+            self.screen.blank()
+            self.show(self.lesson.step_index(step.id))
+            state, first_try = self.question(step)
+            self.progress.mark(self.lesson.id, step.id, state, first_try=first_try)
+        left = self.progress.missed_questions(self.lesson)
+        self.screen.blank()
+        if left:
+            numbers = [self.session.question_number(step)[0] for step in left]
+            self.say(view.feedback("info", f"Reviewed. Still to review: "
+                                           f"{_listed(numbers)} ('tutor lesson "
+                                           f"{self.lesson.number} --review')."))
+        else:
+            self.say(view.feedback("right", "Reviewed: every question of this lesson is "
+                                            "now answered right."))
+
+
+def _listed(numbers: list[int]) -> str:
+    """[2, 5, 7] -> 'questions 2, 5 and 7'."""
+    if len(numbers) == 1:
+        return f"question {numbers[0]}"
+    return "questions " + ", ".join(str(n) for n in numbers[:-1]) + f" and {numbers[-1]}"

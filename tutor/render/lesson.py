@@ -11,13 +11,15 @@ from rich.columns import Columns
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown
 from rich.panel import Panel
+from rich.segment import Segment, Segments
 from rich.table import Table
 from rich.text import Text
 
-from .console import matrix_tables, step_panel
-from .document import Part
+from .console import chart_renderable, matrix_tables, step_panel
+from .document import Chart, MatrixView, Part
 
 PANEL_CHROME = 4
+PRECISION = 2              # the decimals a lesson's matrices are shown with
 
 
 def oneline(text: str) -> str:
@@ -58,14 +60,25 @@ def _shown(doc, show: list[str] | None) -> list:
     return steps
 
 
-def computation(doc, show: list[str] | None, title: str = "", precision: int = 2,
+def computation(doc, show: list[str] | None, title: str = "", precision: int = PRECISION,
                 width: int = 80) -> list[RenderableType]:
     """A lesson computation's document, the steps ``show`` names: a walkthrough's steps as
     step panels; steps of matrices only side by side in one panel, with the notes."""
+    return [renderable for renderable, _ in computation_parts(doc, show, title, precision,
+                                                              width)]
+
+
+def computation_parts(doc, show: list[str] | None, title: str = "",
+                      precision: int = PRECISION,
+                      width: int = 80) -> list[tuple[RenderableType, set[str]]]:
+    """:func:`computation` as (renderable, the trace names of the matrices in it) pairs, so
+    a session knows where each matrix was printed."""
     steps = _shown(doc, show)
     if all(step.formula for step in steps):
-        out: list[RenderableType] = [Text(title, style="bold")] if title else []
-        return out + [step_panel(s, len(doc.steps), precision, width) for s in steps]
+        out: list[tuple[RenderableType, set[str]]] = \
+            [(Text(title, style="bold"), set())] if title else []
+        return out + [(step_panel(s, len(doc.steps), precision, width), _keys([s]))
+                      for s in steps]
     inner = width - PANEL_CHROME
     items: list[RenderableType] = [
         Columns([table for part in step.parts for view in part.matrices
@@ -75,12 +88,59 @@ def computation(doc, show: list[str] | None, title: str = "", precision: int = 2
         items.append(Text("\n".join(doc.notes), style="dim"))
     body = Group(*[part for i, item in enumerate(items)
                    for part in ((Text(""), item) if i else (item,))])
-    return [Panel(body, title=title or doc.command, title_align="left", box=box.ROUNDED,
-                  padding=(0, 1))]
+    return [(Panel(body, title=title or doc.command, title_align="left", box=box.ROUNDED,
+                   padding=(0, 1)), _keys(steps))]
 
 
-def question(step, text: str, number: int, total: int) -> RenderableType:
-    """The question, its choices, and how to answer."""
+def _keys(steps) -> set[str]:
+    return {_base(view.key) for step in steps for part in step.parts
+            for view in [*part.matrices, *(part.charts if step.formula else [])]}
+
+
+def _base(key: str) -> str:
+    """A view's trace name without the slice a builder may add ('x[0, 1]' -> 'x')."""
+    return key.split("[", 1)[0]
+
+
+def find_matrix(doc, show: list[str] | None, name: str) -> MatrixView | Chart | None:
+    """The matrix (or the bar chart, in a walkthrough's step) showing trace entry ``name``
+    among the steps ``show`` names, or None."""
+    for step in _shown(doc, show):
+        for part in step.parts:
+            for matrix in part.matrices:
+                if _base(matrix.key) == name:
+                    return matrix
+            for chart in part.charts if step.formula else []:     # charts show in step panels
+                if _base(chart.key) == name:
+                    return chart
+    return None
+
+
+def rendered_lines(lines) -> RenderableType:
+    """Lines a console rendered (lists of segments), to print as they are, each ending its
+    line: one page of a renderable taller than the terminal. Print it with end=""."""
+    return Segments([segment for line in lines for segment in (*line, Segment.line())])
+
+
+def view_title(view: MatrixView | Chart) -> str:
+    """The first line a matrix (or chart) is printed with: 'weights  3×3'."""
+    return view.name if isinstance(view, Chart) else f"{view.name}  {view.shape}"
+
+
+def shown_again(matrix: MatrixView | Chart, where: str, precision: int = PRECISION,
+                width: int = 80) -> RenderableType:
+    """A matrix (or chart) printed earlier, again beside its question (it has scrolled away,
+    or the lesson resumed here)."""
+    if isinstance(matrix, Chart):
+        body: RenderableType = chart_renderable(matrix, precision, width - PANEL_CHROME)
+    else:
+        body = Columns(matrix_tables(matrix, precision, width - PANEL_CHROME), padding=(0, 3))
+    return Panel(body, title=f"Shown again, from {where}", title_align="left",
+                 box=box.ROUNDED, padding=(0, 1), border_style="dim")
+
+
+def question(step, text: str, number: int, total: int, how: str = "") -> RenderableType:
+    """The question, its choices, and how to answer (``how``; a default one without)."""
     items: list[RenderableType] = [Text(oneline(text))]
     if step.kind == "choice":
         choices = Table.grid(padding=(0, 1))
@@ -89,8 +149,9 @@ def question(step, text: str, number: int, total: int) -> RenderableType:
         for i, choice in enumerate(step.choices):
             choices.add_row(f"  {chr(ord('a') + i)})", Text(oneline(choice)))
         items.append(choices)
-    how = ("Answer with a letter." if step.kind == "choice" else
-           f"Answer with a number or a fraction such as 3/7 (checked to ±{step.tolerance:g}).")
+    how = how or ("Answer with a letter." if step.kind == "choice" else
+                  f"Answer with a number or a fraction such as 3/7 (checked to "
+                  f"±{step.tolerance:g}).")
     items.append(Text(how, style="dim"))
     return Panel(Group(*items), title=f"Question {number} of {total}", title_align="left",
                  box=box.ROUNDED, padding=(0, 1), border_style="yellow")
@@ -115,13 +176,38 @@ def feedback(kind: str, message: str) -> Text:
     return Text(oneline(message), style=styles.get(kind, ""))
 
 
+def score_text(score) -> str:
+    """'7 of 9 right at the first try', or '' for a lesson without questions."""
+    if not score.total:
+        return ""
+    text = str(score)
+    if score.unanswered:
+        text += f" ({score.unanswered} not answered yet)"
+    if score.assumed:
+        text += (f"; {score.assumed} answered before first tries were kept "
+                 f"{'is' if score.assumed == 1 else 'are'} counted as right")
+    return text
+
+
+def score_cell(score) -> str:
+    """The score column of the lesson list: right at the first try / questions, '' before
+    any answer, '-' without questions."""
+    if not score.total:
+        return "-"
+    if score.unanswered == score.total:
+        return ""
+    return f"{score.right}/{score.total}"
+
+
 def progress_table(course, progress, current: tuple[str, str] | None = None) -> Table:
-    """Every lesson with its progress: ✓ when done, else a percentage of its steps."""
+    """Every lesson with its progress: the score (questions right at the first try, of all
+    its questions) and ✓ when done, else a percentage of its steps."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("#", justify="right")
     table.add_column("id", no_wrap=True)
     table.add_column("lesson")
     table.add_column("steps", justify="right")
+    table.add_column("score", justify="right", no_wrap=True)
     table.add_column("done", justify="right", no_wrap=True)
     table.add_column("", no_wrap=True)                                 # ← marks where you are
     for lesson in course.lessons:
@@ -129,5 +215,6 @@ def progress_table(course, progress, current: tuple[str, str] | None = None) -> 
         n = len(lesson.steps)
         mark = "✓" if done == n else f"{100 * done // n}%"
         here = "←" if current and current[0] == lesson.id else ""
-        table.add_row(str(lesson.number), lesson.id, lesson.title, str(n), mark, here)
+        table.add_row(str(lesson.number), lesson.id, lesson.title, str(n),
+                      score_cell(progress.score(lesson)), mark, here)
     return table

@@ -9,8 +9,9 @@ a document. This package is the only place outside the tests that makes a record
 
 One module per topic: ``inputs`` (words, vectors, random weights), ``attention``,
 ``posenc``, ``norm``, ``softmax`` (softmax and why attention scales), ``stack`` (the
-encoder and encoder-decoder passes), ``generation`` (writing one token at a time). The names each records are declared in
-:mod:`tutor.walkthroughs.names`.
+encoder and encoder-decoder passes), ``generation`` (writing one token at a time),
+``feed_forward`` (the position-wise feed-forward network). The names each records are
+declared in :mod:`tutor.walkthroughs.names`.
 """
 
 from __future__ import annotations

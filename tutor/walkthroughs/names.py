@@ -308,6 +308,12 @@ checkpoints | [2·n_dk, 6] | each run's 20-step mean loss at six steps
 table | [2·n_dk, 5] | per run: heads, initial largest weight, steps to 0.5, final loss, accuracy
 """)},
     "stack.norms_in_encoder_layer": {**ENCODER, **scoped("ln", NORM), **scoped("bn", NORM)},
+    "feed_forward.position_wise": {
+        **table("""
+x | [n, d_model] | the token vectors, one row per token
+relu | [n, d_ff] | relu of ff.hidden, beside another activation (not with relu)
+"""), **scoped("ff", {name: (shape.replace("[B, S,", "[n,"), meaning)
+                      for name, (shape, meaning) in FEED_FORWARD.items()})},
     "generation.generate": {**DECODING, **REPLAY},
 }
 
