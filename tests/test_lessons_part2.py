@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tutor.data import recorded
-from tutor.data.glove import cosine_similarity, nearest
+from tutor.data.glove import cosine_similarity, glove_vectors, nearest
 from tutor.lessons import compute
 from tutor.lessons.check import check_course
 from tutor.lessons.compute import ComputeError, run_computation
@@ -50,8 +50,7 @@ def tutor_lesson(*args):
 
 def test_the_new_lessons_come_after_the_nine_in_order():
     ids = [lesson.id for lesson in load_course().lessons]
-    present = [i for i in NEW if i in ids]
-    assert ids[9:] == present and present[:2] == NEW[:2]
+    assert ids[9:] == NEW and len(ids) == 13
     assert ids[:9] == ["why-transformers", "contextual-embeddings", "architecture",
                        "self-attention", "scaling", "positional-encoding", "multi-head",
                        "add-norm", "together"]
@@ -71,8 +70,8 @@ def test_glove_answers_are_the_engine_cosines():
     assert got["q-near"] == pytest.approx(nearest("cat", 1)[0][1], abs=1e-12)
     assert got["q-bank-loan"] > got["q-bank-river"]                   # the money sense wins
     assert got["q-cat-dog"] > got["q-cat-car"]
-    assert got["q-score"] == pytest.approx(float(np.dot(*(
-        __import__("tutor.data.glove", fromlist=["x"]).glove_vectors(["cat", "dog"])))))
+    cat, dog = glove_vectors(["cat", "dog"])
+    assert got["q-score"] == pytest.approx(float(cat @ dog), abs=1e-9)
 
 
 def test_glove_similarity_is_symmetric_with_ones_on_the_diagonal():
@@ -163,3 +162,116 @@ def test_live_and_recorded_answers_agree(monkeypatch):
     live = answers("real-model")
     monkeypatch.setattr(compute, "open_minilm", lambda: None)
     assert answers("real-model") == pytest.approx(live, abs=1e-9)
+
+
+# --- how a Transformer learns ------------------------------------------------------------------
+
+def reverse_model():
+    from tutor.training import load_shipped_model
+
+    return load_shipped_model("reverse")
+
+
+def test_teacher_forcing_is_the_models_own_loss():
+    from tutor.nn.loss import cross_entropy
+    from tutor.walkthroughs.learning import task_example
+
+    reverse = reverse_model()
+    src, tgt = task_example(reverse, "2718")
+    assert reverse.vocab[int(tgt[0])] == "<bos>" and reverse.vocab[int(tgt[-1])] == "<eos>"
+    assert "".join(reverse.vocab[int(i)] for i in tgt[1:-1]) == "8172"
+    logits = reverse.model.logits(src[None], tgt[None, :-1])[0]       # [T, V]
+    expected = float(cross_entropy(logits, tgt[1:]))
+    result = run_computation("teacher-forcing", {})
+    assert float(result.trace["loss.loss"]) == pytest.approx(expected, rel=1e-6)
+    p = result.trace["correct_prob"][:, 0]
+    assert float(result.trace["loss.loss"]) == pytest.approx(float(-np.mean(np.log(p))),
+                                                             rel=1e-4)
+
+
+def test_the_untrained_model_guesses_and_the_trained_one_reads_back_to_front():
+    got = answers("learning")
+    assert abs(got["q-untrained"] - np.log(13)) < 0.2                 # near random guessing
+    trained = run_computation("teacher-forcing", {})
+    cross = trained.trace["transformer.decoder.layers.1.multihead_attn.weights"][0, 0]  # [T, S]
+    n = cross.shape[1]
+    assert [int(np.argmax(row)) for row in cross[:n]] == list(range(n - 1, -1, -1))
+    assert got["q-cross"] > 0.9
+
+
+def test_one_gradient_step_lowers_the_loss_in_the_lesson():
+    result = run_computation("backward", {})
+    assert float(result.trace["step.loss"]) < float(result.trace["loss"])
+    got = answers("learning")
+    assert abs(got["q-new-loss"]) < abs(got["q-loss"])
+    assert got["q-scale"] == pytest.approx(
+        float(result.trace["scaled.grad"][0, 0]) / 2.0, abs=1e-12)    # ÷ √4
+
+
+def test_the_scaling_recording_is_what_the_script_measures():
+    """The recording's settings are the script's; a fresh 5-step run of the same walkthrough
+    repeats its first 5 losses exactly (training is deterministic), and the lesson's claims
+    hold in it."""
+    import importlib.util
+    from pathlib import Path
+
+    from tutor.walkthroughs.training import scaling_training
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "record_scaling_training.py"
+    spec = importlib.util.spec_from_file_location("record_scaling_training", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    data = recorded.recordings(recorded.SCALING_FILE)
+    assert data["runs"][0]["args"] == script.SETTINGS
+    assert recorded.SCALING_FILE.stat().st_size < 200_000
+    result = run_computation("scaling-training", {})
+    fresh = scaling_training([4], d_model=64, steps=5, seed=0)
+    np.testing.assert_allclose(fresh.trace["dk4.scaled.loss"],
+                               result.trace["dk4.scaled.loss"][:5], rtol=1e-12)
+    table = result.trace["table"]                                      # [6, 5]
+    final = table[:, 3]
+    ratios = final[1::2] / final[0::2]                                 # no ÷ over ÷√dk, per dk
+    assert np.all(ratios > 1) and np.all(np.diff(ratios) > 0)         # grows with dk (q-gap)
+    assert answers("learning")["q-acc"] == table[5, 4] < table[4, 4]
+    out = tutor_lesson("learning", "--no-input").stdout
+    assert "RECORDED" in out and "tutor scaling --train" in out
+
+
+# --- how it writes -----------------------------------------------------------------------------
+
+def test_the_generation_lessons_choices_are_the_engines():
+    lesson = load_course().find("generation")
+    correct = {s.id: s.choices[s.correct_index()] for s in lesson.steps if s.kind == "choice"}
+    greedy = run_computation("generate", {"explain_cache": True})
+    trace = greedy.trace
+    assert greedy.tokens == ["<bos>", "8", "1", "7", "2", "<eos>"]   # the right answer
+    source = list("2718")
+    assert source[int(np.argmax(trace["step.2.cross_attn.1.mean"][0]))] == \
+        correct["q-third-reads"] == "7"
+    assert int(trace["step.2.cache.self_attn"][0]) == int(correct["q-cache-size"]) == 2 * 3 * 32
+    assert int(trace["step.2.work.uncached"]) > 2 * int(trace["step.2.work.cached"])
+    hot = run_computation("generate", {"rule": "sampling", "temperature": 5.0, "seed": 0})
+    assert hot.tokens != greedy.tokens                                 # q-hot-output: b
+    assert correct["q-hot-output"].startswith("the draws picked")
+    beam = run_computation("generate", {"rule": "beam", "beam": 3})
+    assert beam.tokens == greedy.tokens and correct["q-beam"].startswith("8 1 7 2")
+    got = answers("generation")
+    assert got["q-first"] > 0.99 and 0.3 < got["q-hot"] < 0.9
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"digits": "12a"}, "digits"), ({"rule": "random"}, "rule"), ({"model": "nope"}, "nope"),
+    ({"temperature": 0}, "temperature"), ({"beam": 0}, "beam")])
+def test_generate_bad_arguments_are_one_line_errors(args, message):
+    with pytest.raises(ComputeError, match=message):
+        run_computation("generate", args)
+
+
+@pytest.mark.parametrize("lesson_id", NEW)
+def test_each_new_lesson_prints_without_input_in_80_columns(lesson_id):
+    result = tutor_lesson(lesson_id, "--no-input")
+    assert result.exit_code == 0, result.output
+    lesson = load_course().find(lesson_id)
+    assert result.stdout.startswith(f"Lesson {lesson.number} of 13 · {lesson.title}")
+    assert all(len(line) <= 80 for line in result.stdout.splitlines())
+    assert result.stdout.count("Answer: ") == len(lesson.questions)
