@@ -101,6 +101,33 @@ def _width(option: str, spec: MatrixSpec | None, dk: int | None, dk_option: str)
     return cols
 
 
+def head_inputs(sentence, dim, dk, embeddings, embed, wq, wk, wv, seed):
+    """The inputs of one attention head from the command line, as `tutor attention` and
+    `tutor backward` take them: (tokens, X [n, d_model], where each word's vector came from,
+    Wq [d_model, d_k], Wk [d_model, d_k], Wv [d_model, d_v]). d_k is --dk, else the width of
+    --wq or --wk, else d_model; d_v is --wv's width, else d_k. Usage errors name the option."""
+    from .word_vector_options import embedding_matrix
+
+    tokens = parse_sentence("SENTENCE", sentence)
+    if dim is not None:
+        check_limit("--dim", dim, MAX_DIM, "a width")
+    if dk is not None:
+        check_limit("--dk", dk, MAX_DIM, "a width")
+    x, sources = embedding_matrix(tokens, dim=dim, embeddings=embeddings, embed=embed,
+                                  rng=rng_for(seed, "--embeddings"))   # [n, d_model]
+    d_model = x.shape[1]
+    width_q = _width("--wq", wq, dk, "--dk")
+    width_k = _width("--wk", wk, dk if dk is not None else width_q,
+                     "--dk" if dk is not None else "like --wq:")
+    d_k = dk or width_q or width_k or d_model
+    d_v = _width("--wv", wv, None, "") or d_k
+    columns = f"the embeddings have {d_model} columns"
+    w_q = _weight(wq, "--wq", d_model, d_k, seed, columns)            # [d_model, d_k]
+    w_k = _weight(wk, "--wk", d_model, d_k, seed, columns)            # [d_model, d_k]
+    w_v = _weight(wv, "--wv", d_model, d_v, seed, columns)            # [d_model, d_v]
+    return tokens, x, sources, w_q, w_k, w_v
+
+
 @tutor_command(EPILOG)
 @click.argument("sentence")
 @click.option("--dim", type=int, default=None, metavar="N",
@@ -134,7 +161,6 @@ def attention(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, wo, 
     from tutor.render.attention import attention_document
     from tutor.walkthroughs.attention import self_attention
 
-    from .word_vector_options import embedding_matrix
 
     if model_name is not None:
         refuse_with_model({"--dim": dim, "--embeddings": embeddings, "--embed": embed,
@@ -146,26 +172,13 @@ def attention(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, wo, 
     for option, value in (("--layer", layer), ("--head", head)):
         if value is not None:
             raise usage_error(option, "expected --model with it (a layer of a real model)")
-    tokens = parse_sentence("SENTENCE", sentence)
-    if dim is not None:
-        check_limit("--dim", dim, MAX_DIM, "a width")
-    if dk is not None:
-        check_limit("--dk", dk, MAX_DIM, "a width")
     check_limit("--heads", heads, MAX_HEADS, "a number of heads")
     if wo is not None and heads == 1:
         raise usage_error("--wo", "expected --heads 2 or more (Wo joins the heads), got --heads 1")
-
-    x, sources = embedding_matrix(tokens, dim=dim, embeddings=embeddings, embed=embed,
-                                  rng=rng_for(seed, "--embeddings"))   # [n, d_model]
+    tokens, x, sources, w_q, w_k, w_v = head_inputs(sentence, dim, dk, embeddings, embed,
+                                                    wq, wk, wv, seed)
     n, d_model = x.shape
-    width_q = _width("--wq", wq, dk, "--dk")
-    width_k = _width("--wk", wk, dk if dk is not None else width_q,
-                     "--dk" if dk is not None else "like --wq:")
-    d_k = dk or width_q or width_k or d_model
-    d_v = _width("--wv", wv, None, "") or d_k
-    w_q = _weight(wq, "--wq", d_model, d_k, seed, f"the embeddings have {d_model} columns")
-    w_k = _weight(wk, "--wk", d_model, d_k, seed, f"the embeddings have {d_model} columns")
-    w_v = _weight(wv, "--wv", d_model, d_v, seed, f"the embeddings have {d_model} columns")
+    d_k, d_v = w_q.shape[1], w_v.shape[1]
     if heads > 1:
         for width, what in ((d_k, "the query/key width"), (d_v, "the value width")):
             if width % heads:

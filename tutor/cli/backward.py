@@ -9,13 +9,13 @@ import click
 
 from tutor.limits import MAX_DIM, MAX_TOKENS
 
-from .attention import IDENTITY, _weight, _width
+from .attention import IDENTITY, head_inputs
 from .common import calculator_options, tutor_command
 from .matrix_specs import MATRIX
 from .output import Output, show_document
 from .sentence_options import word_input_options
-from .usage import check_limit, shape_text, usage_error
-from .values import check_finite, parse_sentence, rng_for
+from .usage import shape_text, usage_error
+from .values import check_finite, rng_for
 
 DEFAULT_LR = 0.05           # tutor.walkthroughs.backward.DEFAULT_LR (not imported: no NumPy at --help)
 
@@ -76,26 +76,11 @@ def backward(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, dk, n
     from tutor.render.backward import backward_document
     from tutor.walkthroughs.backward import backpropagation
 
-    from .word_vector_options import embedding_matrix
-
-    tokens = parse_sentence("SENTENCE", sentence)
-    if dim is not None:
-        check_limit("--dim", dim, MAX_DIM, "a width")
-    if dk is not None:
-        check_limit("--dk", dk, MAX_DIM, "a width")
     lr = check_finite("--lr", lr, positive=True)
-
-    x, sources = embedding_matrix(tokens, dim=dim, embeddings=embeddings, embed=embed,
-                                  rng=rng_for(seed, "--embeddings"))   # [n, d_model]
+    tokens, x, sources, w_q, w_k, w_v = head_inputs(sentence, dim, dk, embeddings, embed,
+                                                    wq, wk, wv, seed)
     n, d_model = x.shape
-    width_q = _width("--wq", wq, dk, "--dk")
-    width_k = _width("--wk", wk, dk if dk is not None else width_q,
-                     "--dk" if dk is not None else "like --wq:")
-    d_k = dk or width_q or width_k or d_model
-    d_v = _width("--wv", wv, None, "") or d_k
-    w_q = _weight(wq, "--wq", d_model, d_k, seed, f"the embeddings have {d_model} columns")
-    w_k = _weight(wk, "--wk", d_model, d_k, seed, f"the embeddings have {d_model} columns")
-    w_v = _weight(wv, "--wv", d_model, d_v, seed, f"the embeddings have {d_model} columns")
+    d_v = w_v.shape[1]
     target_array, target_kind = None, None
     if target is not None:
         if target.array is not None:

@@ -8,7 +8,7 @@ import click
 from tutor.limits import MAX_DIM, MAX_POSITIONS
 
 from .common import calculator_options, tutor_command
-from .matrix_specs import MATRIX, WORD_VECTOR
+from .matrix_specs import MATRIX
 from .output import show_document
 from .usage import check_limit, shape_text, usage_error
 from .sentence_options import word_input_options

@@ -138,7 +138,7 @@ def train(ctx, task, steps, seed, output_path, resume_path, batch_size, lr, warm
         values = {_SETTINGS[name]: value for name, value in given.items() if value is not None}
         try:
             config = TrainConfig(**values)
-        except TutorError as exc:
+        except TutorError:
             if dim is not None and heads is not None and dim % heads:
                 raise usage_error("--heads", f"expected a number that divides --dim {dim}, "
                                              f"got {heads}") from None

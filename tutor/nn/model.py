@@ -17,7 +17,7 @@ from . import layers
 from .functional import linear
 from .layers import DecoderCache
 from .masks import causal_mask, check_causal_hint
-from .params import (ParamView, TransformerConfig, infer_config, init_params, load_npz,
+from .params import (ParamView, TransformerConfig, infer_config, init_params,
                      refuse_unsupported, save_npz, transformer_shapes, validate_state)
 from .posenc import sinusoidal_encoding
 

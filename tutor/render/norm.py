@@ -61,7 +61,7 @@ def _norm_steps(w: DocumentBuilder, scope: str, what: str, eps: float, has_affin
                 _normalised_meaning(w, var, eps)), key="normalize")
     w.step("Scale and shift", "y = γ ⊙ n + β", r"y = \gamma \odot \hat x + \beta",
            Part("", [w.view("y", f"{scope}.out", ["y"], cols)],
-                [f"y1 = γ1 × n1 + β1 = " + signed_sum([
+                ["y1 = γ1 × n1 + β1 = " + signed_sum([
                     f"{factor(w.fmt(w['gamma'][0]))} × {factor(w.fmt(normalized[0]))}",
                     w.fmt(w['beta'][0])]) + f" = {w.fmt(out[0])}"],
                 "γ and β are learned per feature, so the network can undo the normalisation "
