@@ -276,3 +276,8 @@ def test_each_new_lesson_prints_without_input_in_80_columns(lesson_id):
     assert result.stdout.startswith(f"Lesson {lesson.number} of 13 · {lesson.title}")
     assert all(len(line) <= 80 for line in result.stdout.splitlines())
     assert result.stdout.count("Answer: ") == len(lesson.questions)
+
+
+def test_the_course_checks_without_the_model_too(without_minilm):
+    report = check_course()
+    assert report.ok, report.problems
