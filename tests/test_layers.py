@@ -17,6 +17,7 @@ FORBIDDEN = {
     "walkthroughs": ("tutor.render", "tutor.cli", "tutor.lessons", "rich", "click"),
     "render": ("tutor.nn", "tutor.walkthroughs", "tutor.cli", "tutor.lessons", "click"),
     "lessons": ("tutor.cli", "click"),
+    "explore": ("tutor.cli", "tutor.lessons", "click"),
 }
 
 

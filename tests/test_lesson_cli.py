@@ -366,3 +366,15 @@ def test_the_step_heading_comes_before_the_sentence_prompt(tutor, state):
     text = interactive(tutor, "4", "my cat sat", "", step="mine").text
     assert text.index("· mine") < text.index("Your sentence")
     assert text.count("· mine") == 1
+
+
+def test_an_unknown_step_lists_whole_ids_or_the_close_ones():
+    """A trial found the id list cut mid-name ('you...' for your-turn): ids are whole, and a
+    near miss names the ids it is close to."""
+    from cli_helpers import invoke
+    far = invoke("lesson", "4", "--step", "nope", "--no-input")
+    assert far.exit_code == 2
+    message = " ".join(far.output.split())
+    assert "roles, six-steps" in message and "more)" in message and "..." not in message
+    near = invoke("lesson", "4", "--step", "you", "--no-input")
+    assert near.exit_code == 2 and "such as your-turn" in " ".join(near.output.split())

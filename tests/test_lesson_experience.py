@@ -270,6 +270,9 @@ def test_a_wrong_choice_is_told_what_was_wrong(tutor, state):
     assert ("Not quite. SAT does score 2 against THE, but so does THE itself "
             "(THE·THE = 1 + 0 + 1 + 0 = 2): the two tie.") in result.text
     assert "Right: b) THE and SAT, tied" in result.text
+    # the screen says why a right answer after a miss is still counted as missed (a trial
+    # found the progress file's "missed" after "Right" unexplained)
+    assert "on try 2: the score counts first tries" in " ".join(result.text.split())
     # right after a miss: still listed for review until answered right at the first try
     assert outcomes_of(state, "self-attention")["outcomes"]["q-tie"] == \
         {"first": "missed", "last": "missed"}

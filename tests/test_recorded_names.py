@@ -104,6 +104,13 @@ def _norms():
                                                               residual=True, has_affine=True))]
 
 
+def _toy_model_heads():
+    from tutor.training.shipped import load_shipped_model
+    from tutor.walkthroughs.heads import toy_model_heads
+
+    return [(toy_model_heads(load_shipped_model("reverse"), "3141"), None)]
+
+
 def _stacks():
     runs = []
     for model in _models():
@@ -224,7 +231,7 @@ def all_runs():
              lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
             *_stacks(), *_pretrained(), _backward(), _backward(causal=True, scaled=False),
             _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training(),
-            *_feed_forward(), *_generation(), *_glove(),
+            *_feed_forward(), *_generation(), *_toy_model_heads(), *_glove(),
             *_learning()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 

@@ -132,3 +132,5 @@ register("train", "tutor.cli.train", "train",
          "Train a small encoder-decoder to reverse, copy or sort digits (NumPy backprop).")
 register("generate", "tutor.cli.generate", "generate",
          "How a model writes one token at a time: greedy, sampling, beam search, the cache.")
+register("explore", "tutor.cli.explore", "explore",
+         "A full-screen explorer: edit inputs and weights, watch every step change.")

@@ -196,11 +196,25 @@ def _step_index(lesson, key: str) -> int:
     try:
         return lesson.step_index(key)
     except KeyError:
-        ids = ", ".join(s.id for s in lesson.steps)
-        if len(ids) > 120:
-            ids = ids[:117] + "..."
+        import difflib
+
+        names = [s.id for s in lesson.steps]
+        close = ([name for name in names if name.startswith(key)][:3]
+                 or difflib.get_close_matches(key, names, n=3, cutoff=0.6))
+        if close:                                                      # what was probably meant
+            ids = "such as " + ", ".join(close)
+        else:                                                          # whole ids only, never cut
+            shown, width = [], 0
+            for name in names:
+                if width + len(name) > 100:
+                    break
+                shown.append(name)
+                width += len(name) + 2
+            ids = ", ".join(shown)
+            if len(shown) < len(names):
+                ids += f" and {len(names) - len(shown)} more"
         raise usage_error("--step", f"expected a step of lesson {lesson.number} "
-                                    f"(1-{len(lesson.steps)} or {ids}), got '{key}'") from None
+                                    f"(1-{len(lesson.steps)} or an id, {ids}), got '{key}'") from None
 
 
 def _interactive(console, course, chosen, start, progress, review: bool = False) -> None:

@@ -472,7 +472,10 @@ class Interactive:
                 self.say(view.feedback("error", f"{str(exc).capitalize()}."))
                 continue
             if verdict.correct:
-                self.say(view.feedback("right", "Right: " + self.session.answer_text(step)))
+                after = (f" (on try {misses + 1}: the score counts first tries, so this "
+                         "question stays on your review list)" if misses else "")
+                self.say(view.feedback("right", "Right: " + self.session.answer_text(step)
+                                       + after))
                 self.explain(step)
                 return "answered", misses == 0
             misses += 1

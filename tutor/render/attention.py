@@ -9,6 +9,7 @@ included).
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -155,26 +156,167 @@ class AttentionBuilder(DocumentBuilder):
     def sub(self, head, name):
         return name if head is None else f"{name}{head + 1}"
 
+    # --- worked cells: the line that spells out one cell, for any cell a step shows ---
+    SOURCES = {"notes": "the notes' vector", "derived": "derived from the word itself",
+               "--embed": "given by --embed", "--embeddings": "row 1 of --embeddings",
+               "glove": "its GloVe 6B vector"}
+    WEIGHT_NAMES = {"w_q": ("Wq", "Q"), "w_k": ("Wk", "K"), "w_v": ("Wv", "V"),
+                    "w_o": ("Wo", "out")}
+
+    def worked_input(self, r: int) -> str:
+        """'x(the) = [1 0 1 0]  (the notes' vector)'."""
+        source = self.sources[r]
+        if source == "--embeddings":
+            text = f"row {r + 1} of --embeddings"
+        else:
+            text = self.SOURCES.get(source, source)
+        vector = short_vector(self.trace["x"][r], self.precision)
+        return f"x({self.labels[r]}) = {vector}  ({text})"
+
+    def worked_posenc(self, r: int) -> str:
+        """'x(cat) + pe(1) = ... = ...': the input row with its positional encoding added."""
+        return (f"x({self.labels[r]}) + pe({r}) = {self.vec(self.trace['x'][r])} + "
+                f"{self.vec(self.trace['input.pe'][r])} = {self.vec(self.trace['input.out'][r])}")
+
+    def worked_weight_entry(self, key: str, r: int, c: int) -> str:
+        """'Wq(d1, d2) = 0 (identity): ...': one entry of a weight matrix and what it feeds."""
+        name, made = self.WEIGHT_NAMES[key]
+        kind = self.kinds.get(key, "")
+        value = self.fmt(self.trace[key][r, c])
+        source = "each head's concatenated row" if key == "w_o" else "each input row"
+        return (f"{name}(d{r + 1}, d{c + 1}) = {value}" + (f"  ({kind})" if kind else "")
+                + f": entry d{r + 1} of {source}, times this, adds to {made}(:, d{c + 1})")
+
+    def worked_projection(self, head, letter: str, r: int, c: int) -> str:
+        """'Q(the, d1) = x(the)·Wq(:, d1) = [..]·[..] = ...' (letter is q, k or v)."""
+        s = self.scope(head)
+        x, result = self.trace[self.x_name], self.trace[s + letter]
+        col = c if head is None else head * result.shape[1] + c
+        w_col = self.trace[f"w_{letter}"][:, col]
+        return (f"{self.sub(head, letter.upper())}({self.labels[r]}, d{c + 1}) = "
+                f"x({self.labels[r]})·W{letter}(:, d{col + 1}) = "
+                + _dot_text(x[r], w_col, result[r, c], self.precision))
+
+    def worked_score(self, head, r: int, c: int) -> str:
+        """'score(the, sat) = q(the)·k(sat) = ... = 2'."""
+        s = self.scope(head)
+        scores, q, k = self.trace[s + "scores"], self.trace[s + "q"], self.trace[s + "k"]
+        return (f"score({self.labels[r]}, {self.labels[c]}) = q({self.labels[r]})·"
+                f"k({self.labels[c]}) = " + _dot_text(q[r], k[c], scores[r, c], self.precision))
+
+    def worked_scaled(self, head, r: int, c: int) -> str:
+        """'scaled(the, sat) = 2 ÷ √4 = 2 ÷ 2 = 1' (or the unscaled score, as it is)."""
+        s = self.scope(head)
+        scores, scaled = self.trace[s + "scores"], self.trace[s + "scaled"]
+        d_k = self.trace[s + "k"].shape[1]
+        pair = f"({self.labels[r]}, {self.labels[c]})"
+        if self.scaled:
+            return (f"scaled{pair} = {self.fmt(scores[r, c])} ÷ √{d_k} = "
+                    f"{self.fmt(scores[r, c])} ÷ {self.fmt(math.sqrt(d_k))} = "
+                    f"{self.fmt(scaled[r, c])}")
+        return (f"scaled{pair} = score{pair} = {self.fmt(scores[r, c])}  "
+                f"(--no-scale: not divided by √{d_k})")
+
+    def worked_masked(self, head, r: int, c: int) -> str:
+        """'masked(the, sat) = 0.5 + (-inf) = -inf' for a later key, '+ 0' otherwise."""
+        s = self.scope(head)
+        scaled = self.trace[s + "scaled"]
+        pair = f"({self.labels[r]}, {self.labels[c]})"
+        allowed = self.allowed(head)
+        if allowed is not None and not allowed[r, c]:
+            return f"masked{pair} = {self.fmt(scaled[r, c])} + (-inf) = -inf"
+        return (f"masked{pair} = {self.fmt(scaled[r, c])} + 0 = {self.fmt(scaled[r, c])}  "
+                f"(an earlier key, or the token itself: allowed)")
+
+    def worked_softmax(self, head, r: int, c: int, prefix: str = "") -> list[str]:
+        """'w(the, sat) = e^0 / (e^0 + e^-1 + e^0) = 1 / 2.37 = 0.42' and the max-shift note;
+        ``prefix`` "with_scaling." reads the scaled run kept for comparison."""
+        s = prefix + self.scope(head)
+        weights = self.trace[s + "weights"]
+        shifted, exp, total = (self.trace[s + "softmax." + n] for n in ("shifted", "exp", "sum"))
+        allowed = self.allowed(head)
+        pair = f"({self.labels[r]}, {self.labels[c]})"
+        ok = np.ones(self.n, bool) if allowed is None else allowed[r]
+        if not ok[c]:
+            return [f"w{pair} = 0  (a masked key: e^-inf = 0, so it gets no weight)"]
+        logits = self.trace[s + ("masked" if allowed is not None else "scaled")]
+        row_max = np.max(logits[r][ok])
+        terms = [f"e^{self.fmt(shifted[r, j])}" for j in range(self.n) if ok[j]]
+        if len(terms) > MAX_SPELLED:
+            terms = terms[:2] + ["…"] + terms[-1:]
+        return [f"w{pair} = e^{self.fmt(shifted[r, c])} / ({' + '.join(terms)})"
+                f" = {self.fmt(exp[r, c])} / {self.fmt(total[r, 0])}"
+                f" = {self.fmt(weights[r, c], False)}",
+                f"(the row's largest value, {self.fmt(row_max)}, is subtracted before e^x: "
+                f"the same weights, and e^x cannot overflow"
+                + ("; masked keys add e^-inf = 0)" if not ok.all() else ")")]
+
+    def worked_output(self, head, r: int, c: int) -> str:
+        """'Z(the, d1) = w(the)·V(:, d1) = ...'."""
+        s = self.scope(head)
+        weights, v, out = self.trace[s + "weights"], self.trace[s + "v"], self.trace[s + "out"]
+        return (f"{self.sub(head, 'Z')}({self.labels[r]}, d{c + 1}) = w({self.labels[r]})·"
+                f"V(:, d{c + 1}) = " + _dot_text(weights[r], v[:, c], out[r, c], self.precision))
+
+    def worked_concat(self, r: int) -> str:
+        """'concat(the) = [..] | [..] = [....]'."""
+        heads = [self.trace[f"head{i}.out"][r] for i in range(self.heads)]
+        return (f"concat({self.labels[r]}) = " + " | ".join(self.vec(h) for h in heads)
+                + f" = {self.vec(self.trace['concat'][r])}")
+
+    def worked_projection_out(self, r: int, c: int) -> str:
+        """'out(the, d1) = concat(the)·Wo(:, d1) = ...'."""
+        concat, w_o, out = self.trace["concat"], self.trace["w_o"], self.trace["out"]
+        return (f"out({self.labels[r]}, d{c + 1}) = concat({self.labels[r]})·Wo(:, d{c + 1}) = "
+                + _dot_text(concat[r], w_o[:, c], out[r, c], self.precision))
+
+    def worked_cell(self, key: str, r: int, c: int) -> list[str]:
+        """The worked line(s) of cell (r, c) of the matrix recorded as ``key`` (a
+        ``MatrixView.key`` of this walkthrough: ``x``, ``w_q``, ``head0.scores``, ...).
+        Raises KeyError for a name this walkthrough does not show."""
+        prefix = ""
+        if key.startswith("with_scaling."):
+            prefix, key = "with_scaling.", key[len("with_scaling."):]
+        head = None
+        match = re.fullmatch(r"head(\d+)\.(.+)", key)
+        if match:
+            head, key = int(match.group(1)), match.group(2)
+        if key == "x":
+            return [self.worked_input(r)]
+        if key in ("input.pe", "input.out"):
+            return [self.worked_posenc(r)]
+        if key in self.WEIGHT_NAMES and head is None:
+            return [self.worked_weight_entry(key, r, c)]
+        if key in ("q", "k", "v"):
+            return [self.worked_projection(head, key, r, c)]
+        if key == "scores":
+            return [self.worked_score(head, r, c)]
+        if key == "scaled":
+            return [self.worked_scaled(head, r, c)]
+        if key == "masked":
+            return [self.worked_masked(head, r, c)]
+        if key == "weights":
+            return self.worked_softmax(head, r, c, prefix)
+        if key == "concat":
+            return [self.worked_concat(r)]
+        if key == "out":
+            if head is None and self.per_head:
+                return [self.worked_projection_out(r, c)]
+            return [self.worked_output(head, r, c)]
+        raise KeyError(f"no worked line for {prefix + key!r}")
+
     # --- steps -------------------------------------------------------------------------
     def step_inputs(self) -> Step:
         x = self.trace["x"]
         n, d_model = x.shape
         mats = [self.token_matrix("X", "x")]
-        worked = []
-        first = self.labels[0]
-        source = {"notes": "the notes' vector", "derived": "derived from the word itself",
-                  "--embed": "given by --embed", "--embeddings": "row 1 of --embeddings",
-                  "glove": "its GloVe 6B vector"}
-        worked.append(f"x({first}) = {short_vector(x[0], self.precision)}  "
-                      f"({source.get(self.sources[0], self.sources[0])})")
+        worked = [self.worked_input(0)]
         if self.posenc != "none":
             pe = self.trace["input.pe"]
             mats.append(MatrixView("PE", "input.pe", pe, [f"pos {i}" for i in range(n)],
                                    dim_labels(d_model)))
             mats.append(self.token_matrix("X + PE", "input.out"))
-            r = min(1, n - 1)
-            worked.append(f"x({self.labels[r]}) + pe({r}) = {self.vec(x[r])} + "
-                          f"{self.vec(pe[r])} = {self.vec(self.trace['input.out'][r])}")
+            worked.append(self.worked_posenc(min(1, n - 1)))
         names = [("Wq", "w_q"), ("Wk", "w_k"), ("Wv", "w_v")]
         if self.per_head:
             names.append(("Wo", "w_o"))
@@ -226,10 +368,7 @@ class AttentionBuilder(DocumentBuilder):
             mats = [self.token_matrix(self.sub(head, "Q"), s + "q"),
                     self.token_matrix(self.sub(head, "K"), s + "k"),
                     self.token_matrix(self.sub(head, "V"), s + "v")]
-            col = 0 if head is None else head * q.shape[1]
-            w_col = self.trace["w_q"][:, col]
-            worked = [f"{self.sub(head, 'Q')}({self.labels[0]}, d1) = x({self.labels[0]})·"
-                      f"Wq(:, d{col + 1}) = " + _dot_text(x[0], w_col, q[0, 0], self.precision)]
+            worked = [self.worked_projection(head, "q", 0, 0)]
             if head is None and all(self.kinds.get(k) == "identity" for k in ("w_q", "w_k", "w_v")) \
                     and q.shape == x.shape:
                 meaning = (f"With identity weights each token's query, key and value are its "
@@ -252,13 +391,12 @@ class AttentionBuilder(DocumentBuilder):
         parts = []
         for head in self.head_list():
             s = self.scope(head)
-            scores, q, k = self.trace[s + "scores"], self.trace[s + "q"], self.trace[s + "k"]
+            scores = self.trace[s + "scores"]
             allowed = self.allowed(head)
             r, c = _pick_pair(scores, allowed)
             view = MatrixView(self.sub(head, "scores"), s + "scores", scores, self.labels,
                               self.labels)
-            worked = [f"score({self.labels[r]}, {self.labels[c]}) = q({self.labels[r]})·"
-                      f"k({self.labels[c]}) = " + _dot_text(q[r], k[c], scores[r, c], self.precision)]
+            worked = [self.worked_score(head, r, c)]
             fav = _favourites(scores, allowed, self.labels, self.precision, is_integral(scores))
             meaning = ("A higher score means a query and a key point the same way. Highest "
                        "score per query: " + "; ".join(fav) + ".")
@@ -281,20 +419,15 @@ class AttentionBuilder(DocumentBuilder):
             r, c = _pick_pair(scores, allowed)
             mats = [MatrixView(self.sub(head, "scaled"), s + "scaled", scaled, self.labels,
                                self.labels)]
-            pair = f"({self.labels[r]}, {self.labels[c]})"
             per_head = " of each head" if head is not None else ""
+            worked = [self.worked_scaled(head, r, c)]
             if self.scaled:
-                root = math.sqrt(d_k)
-                worked = [f"scaled{pair} = {self.fmt(scores[r, c])} ÷ √{d_k} = "
-                          f"{self.fmt(scores[r, c])} ÷ {self.fmt(root)} = {self.fmt(scaled[r, c])}"]
                 meaning = (f"dk = {d_k} is the width of the query and key vectors{per_head} "
                            f"(the columns of Wq and Wk{' per head' if head is not None else ''}). "
                            f"A dot product of dk terms grows with dk; dividing by √dk prevents "
                            f"large scores, which would make the softmax give nearly all the "
                            f"weight to one key. The order within each row does not change.")
             else:
-                worked = [f"scaled{pair} = score{pair} = {self.fmt(scores[r, c])}  "
-                          f"(--no-scale: not divided by √{d_k})"]
                 meaning = (f"With --no-scale the scores go into the softmax as they are "
                            f"(dk = {d_k}, the width of the query and key vectors{per_head}). "
                            f"Step {len(self.steps) + 2} compares the weights with and "
@@ -305,8 +438,7 @@ class AttentionBuilder(DocumentBuilder):
                                        self.labels, self.labels, masked=~allowed,
                                        masked_text=MASKED_LOGIT,
                                        caption="-inf: a later key"))
-                worked.append(f"masked({self.labels[0]}, {self.labels[-1]}) = "
-                              f"{self.fmt(scaled[0, -1])} + (-inf) = -inf"
+                worked.append(self.worked_masked(head, 0, self.n - 1)
                               if self.n > 1 else "nothing is masked in a one-token sentence")
                 meaning += (" The causal mask then adds -inf where a query would see a later "
                             "key, so the softmax gives those keys no weight.")
@@ -324,7 +456,6 @@ class AttentionBuilder(DocumentBuilder):
         for head in self.head_list():
             s = self.scope(head)
             weights = self.trace[s + "weights"]
-            shifted, exp, total = (self.trace[s + "softmax." + n] for n in ("shifted", "exp", "sum"))
             allowed = self.allowed(head)
             masked = None if allowed is None else ~allowed
             label = "weights (no scaling)" if not self.scaled else "weights"
@@ -333,19 +464,7 @@ class AttentionBuilder(DocumentBuilder):
                                masked=masked, row_scaled=True,
                                caption=weights_caption(weights))]
             r, c = _pick_pair(self.trace[s + "scores"], allowed)
-            ok = np.ones(self.n, bool) if allowed is None else allowed[r]
-            logits = self.trace[s + ("masked" if allowed is not None else "scaled")]
-            row_max = np.max(logits[r][ok])
-            terms = [f"e^{self.fmt(shifted[r, j])}" for j in range(self.n) if ok[j]]
-            if len(terms) > MAX_SPELLED:
-                terms = terms[:2] + ["…"] + terms[-1:]
-            pair = f"({self.labels[r]}, {self.labels[c]})"
-            worked = [f"w{pair} = e^{self.fmt(shifted[r, c])} / ({' + '.join(terms)})"
-                      f" = {self.fmt(exp[r, c])} / {self.fmt(total[r, 0])}"
-                      f" = {self.fmt(weights[r, c], False)}",
-                      f"(the row's largest value, {self.fmt(row_max)}, is subtracted before e^x: "
-                      f"the same weights, and e^x cannot overflow"
-                      + ("; masked keys add e^-inf = 0)" if not ok.all() else ")")]
+            worked = self.worked_softmax(head, r, c)
             fav = _favourites(weights, allowed, self.labels, self.precision, False)
             meaning = ("Each row is now a set of weights that add up to 1"
                        + ("" if row_sum_caption(weights) == "each row sums to 1" else
@@ -379,12 +498,11 @@ class AttentionBuilder(DocumentBuilder):
         parts = []
         for head in self.head_list():
             s = self.scope(head)
-            weights, v, out = self.trace[s + "weights"], self.trace[s + "v"], self.trace[s + "out"]
+            weights = self.trace[s + "weights"]
             allowed = self.allowed(head)
             r = 0
             mats = [self.token_matrix(self.sub(head, "Z"), s + "out")]
-            worked = [f"{self.sub(head, 'Z')}({self.labels[r]}, d1) = w({self.labels[r]})·"
-                      f"V(:, d1) = " + _dot_text(weights[r], v[:, 0], out[r, 0], self.precision)]
+            worked = [self.worked_output(head, r, 0)]
             terms = [f"{self.fmt(weights[r, j], False)}·v({self.labels[j]})" for j in range(self.n)
                      if allowed is None or allowed[r, j]]
             if len(terms) > MAX_SPELLED:
@@ -398,10 +516,7 @@ class AttentionBuilder(DocumentBuilder):
                     key="output")
 
     def step_concat(self) -> Step:
-        concat = self.trace["concat"]
-        heads = [self.trace[f"head{i}.out"][0] for i in range(self.heads)]
-        worked = [f"concat({self.labels[0]}) = " + " | ".join(self.vec(h) for h in heads)
-                  + f" = {self.vec(concat[0])}"]
+        worked = [self.worked_concat(0)]
         meaning = (f"The {self.heads} heads' outputs are placed side by side: each head "
                    f"attended in its own way, on its own columns, and all of it is kept."
                    if self.heads > 1 else
@@ -413,9 +528,8 @@ class AttentionBuilder(DocumentBuilder):
                     key="concat")
 
     def step_projection(self) -> Step:
-        concat, w_o, out = self.trace["concat"], self.trace["w_o"], self.trace["out"]
-        worked = [f"out({self.labels[0]}, d1) = concat({self.labels[0]})·Wo(:, d1) = "
-                  + _dot_text(concat[0], w_o[:, 0], out[0, 0], self.precision)]
+        w_o = self.trace["w_o"]
+        worked = [self.worked_projection_out(0, 0)]
         meaning = "Wo mixes the heads' columns back into d_model numbers per token."
         if self.kinds.get("w_o") == "identity" and w_o.shape[0] == w_o.shape[1]:
             meaning += " Here Wo is the identity, so the output equals the concatenation."
@@ -459,3 +573,20 @@ def attention_document(trace, tokens: list[str], *, precision: int = 2, heads: i
                 "scaled": scaled, "posenc": posenc}
     title = title or f"Self-attention on \"{' '.join(tokens)}\""
     return builder.document(command, title, tokens, settings)
+
+
+def attention_worked_cell(trace, tokens: list[str], key: str, row: int, col: int, *,
+                          precision: int = 2, heads: int = 1, causal: bool = False,
+                          scaled: bool = True, posenc: str = "none",
+                          sources: list[str] | None = None,
+                          weight_kinds: dict[str, str] | None = None) -> list[str]:
+    """The worked line(s) of cell (``row``, ``col``) of the matrix a self-attention
+    walkthrough shows under trace name ``key`` (``MatrixView.key``), in the words the
+    walkthrough's own worked cells use: the dot product spelled out, the division by √dk,
+    the softmax of the row. The arguments are :func:`attention_document`'s. Raises KeyError
+    for a name the walkthrough does not show."""
+    builder = AttentionBuilder(trace, tokens, precision=precision, heads=heads, causal=causal,
+                               scaled=scaled, posenc=posenc,
+                               sources=sources or ["derived"] * len(tokens),
+                               weight_kinds=weight_kinds or {})
+    return builder.worked_cell(key, row, col)

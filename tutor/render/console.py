@@ -70,7 +70,9 @@ def glyph_style(value: float) -> Style:
     return Style(color=background, bgcolor=background)
 
 
-def _cells(view: MatrixView, precision: int) -> list[list[Text]]:
+def matrix_cells(view: MatrixView, precision: int) -> list[list[Text]]:
+    """The matrix's cells as styled Text: numbers, heatmap glyphs and colours, masked cells
+    dimmed (what :func:`matrix_tables` lays out; the explorer's grids show the same)."""
     texts = format_matrix_cells(view, precision)
     fractions = view.heat_fractions() if view.heat else None                  # [rows, cols]
     cells = []
@@ -87,6 +89,9 @@ def _cells(view: MatrixView, precision: int) -> list[list[Text]]:
                 out.append(Text(text, style="dim" if masked else ""))
         cells.append(out)
     return cells
+
+
+_cells = matrix_cells            # its earlier private name
 
 
 def _rich_table(header: list[str], labels: list[str], rows: list[list[Text]]) -> Table:
@@ -184,7 +189,7 @@ def _plain_word(text: str) -> bool:
 def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list[Group]:
     """The matrix as one table, or several when its columns do not fit ``max_width``
     (columns 1–8, 9–16, ...), each titled with the name and shape."""
-    cells = _cells(view, precision)
+    cells = matrix_cells(view, precision)
     label_width = max([len(r) for r in view.rows] + [1])
     cell_width = max([len(c) for c in view.cols] + [t.cell_len for row in cells for t in row] + [1])
     n_cols = view.values.shape[1]

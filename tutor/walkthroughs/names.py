@@ -242,6 +242,12 @@ gamma | [d] | scale γ
 beta | [d] | shift β
 """)
 
+SEQ2SEQ_EMBED = table("""
+tokens | [B, n, d_model] | each token id's row of the embedding table
+pe | [n, d_model] | the positional encodings of positions 0..n-1
+out | [B, n, d_model] | tokens × √d_model + pe, the stack's input
+""")                      # tutor.nn.model.Seq2Seq.embed
+
 _BACKWARD_STEP = {**GRADIENT_DESCENT, **ATTENTION, **SQUARED_ERROR, **table("""
 w_q | [d_model, d_k] | Wq − lr·dL/dWq
 w_k | [d_model, d_k] | Wk − lr·dL/dWk
@@ -315,6 +321,11 @@ relu | [n, d_ff] | relu of ff.hidden, beside another activation (not with relu)
 """), **scoped("ff", {name: (shape.replace("[B, S,", "[n,"), meaning)
                       for name, (shape, meaning) in FEED_FORWARD.items()})},
     "generation.generate": {**DECODING, **REPLAY},
+    "heads.toy_model_heads": {**scoped("src_embed", SEQ2SEQ_EMBED),
+                              **scoped("tgt_embed", SEQ2SEQ_EMBED),
+                              **scoped("transformer", {**ENCODER, **DECODER}),
+                              **table("logits | [B, T, V] | the scores of every token of the "
+                                      "vocabulary at each target position")},
 }
 
 # The later course's walkthroughs (word vectors, a trained model's teacher-forced pass).

@@ -1,0 +1,193 @@
+"""The explorer's model mode (``tutor explore --model NAME``): a trained model's attention,
+one layer and head at a time, from the walkthrough's recording, in the same grid as the
+explorer's steps (cells styled by :func:`tutor.render.console.matrix_cells`), with each
+head's pattern label."""
+
+from __future__ import annotations
+
+import os
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Input, Static
+
+from tutor.errors import TutorError
+
+from .app import HelpScreen, MatrixGrid
+from .models import ModelState
+
+MODEL_HELP = """\
+[b]tutor explore --model[/b]: every head of every layer of a trained model.
+
+  up, down      the previous / next layer (and kind of attention)
+  left, right   the previous / next head
+  , .  \\[ ]      the same, for keyboards without arrows
+  tab           into the matrix: the arrows move the cell (escape: back)
+  e             a new input (typing replaces it; enter: back)
+  ?  help       q  quit
+
+Each row of the matrix is one query: how much it takes from each key;
+darker is more. The label names the pattern the head follows (the key
+most of each query's weight goes to), by a stated rule, or "broad".
+Press any key to close."""
+
+
+class ModelApp(App):
+    """Move between the layers and heads of a trained model and see each head's attention."""
+
+    TITLE = "tutor explore"
+    ENABLE_COMMAND_PALETTE = False
+    AUTO_FOCUS = None                                     # the arrows move between heads
+    CSS = """
+    #sentence-row { height: 1; }
+    #sentence-label { width: auto; padding: 0 1 0 0; text-style: bold; }
+    #sentence { width: 1fr; }
+    #heading { height: auto; padding: 0 1; }
+    #where { height: auto; padding: 0 1; border-bottom: solid $primary; }
+    #matrix { height: 1fr; padding: 0 1; }
+    #matrix-title { height: 1; }
+    MatrixGrid { width: auto; max-width: 100%; height: auto; max-height: 100%; }
+    MatrixGrid > .datatable--header { background: $background; color: $text-muted; }
+    MatrixGrid > .datatable--fixed { background: $background; }
+    #matrix-caption { height: auto; }
+    #all-heads { height: auto; padding: 0 1; border-top: solid $primary; }
+    #help { width: 78; height: auto; max-height: 22; border: round $primary; padding: 0 1;
+            background: $surface; }
+    HelpScreen { align: center middle; }
+    """
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("e", "edit_sentence", "Input"),
+        Binding("up", "block(-1)", "Layer", key_display="↑↓"),
+        Binding("down", "block(1)", show=False),
+        Binding("left", "head(-1)", "Head", key_display="←→"),
+        Binding("right", "head(1)", show=False),
+        Binding("comma", "block(-1)", show=False),
+        Binding("full_stop", "block(1)", show=False),
+        Binding("left_square_bracket", "head(-1)", show=False),
+        Binding("right_square_bracket", "head(1)", show=False),
+        Binding("escape", "leave_sentence", show=False),
+    ]
+
+    def __init__(self, state: ModelState, *, theme: str | None = "ansi-dark"):
+        no_color = "NO_COLOR" in os.environ                # Textual reads (and removes) it
+        super().__init__()
+        self.state = state
+        if no_color and theme and theme.startswith("ansi"):
+            theme = "textual-dark"           # shades of grey: the ANSI theme would go blank
+        if theme:
+            self.theme = theme
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="sentence-row"):
+            yield Static("Input", id="sentence-label")
+            yield Input(self.state.sentence, id="sentence", compact=True)
+        yield Static(id="heading")
+        yield Static(id="where")
+        with Vertical(id="matrix"):
+            yield Static(id="matrix-title")
+            yield MatrixGrid(self.state.view(), self.state.precision, editable=False,
+                             id="grid")
+            yield Static(id="matrix-caption")
+        yield Static(id="all-heads")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show()
+        self.set_focus(None)
+
+    def show(self) -> None:
+        """Draw the current block and head from the recording."""
+        state = self.state
+        block = state.blocks[state.block]
+        self.query_one("#heading", Static).update(Text(state.heading(), style="bold"))
+        where = Text()
+        where.append(f"Layer: {block.title}", style="bold magenta")
+        where.append(f"  ({state.block + 1} of {len(state.blocks)}, ↑ ↓)\n", style="dim")
+        where.append(f"Head {state.head + 1} of {state.n_heads}", style="bold")
+        where.append("  (← →)  ", style="dim")
+        label = state.label()
+        if label is not None:
+            where.append("pattern: ", style="dim")
+            where.append(label, style="bold cyan")
+        elif not block.self_attention:
+            where.append("each output position looks at the input digits", style="dim")
+        self.query_one("#where", Static).update(where)
+        view = state.view()
+        self.query_one("#matrix-title", Static).update(
+            Text(f"{view.name}  {view.shape}", style="bold"))
+        self.query_one("#grid", MatrixGrid).fill(view)
+        self.show_caption()
+        heads = Text("This layer's heads: ", style="bold")
+        for h in range(state.n_heads):
+            text = state.label(head=h)
+            mark = "▶ " if h == state.head else ""
+            heads.append(f"{mark}{h + 1}: {text.split(' (')[0] if text else '—'}",
+                         style="bold" if h == state.head else "")
+            if h + 1 < state.n_heads:
+                heads.append(" · ", style="dim")
+        self.query_one("#all-heads", Static).update(heads)
+
+    def show_caption(self) -> None:
+        """The caption, or with the matrix in focus the selected cell's weight in words."""
+        grid = self.query_one("#grid", MatrixGrid)
+        view = grid.view
+        text = Text(view.caption, style="dim italic")
+        if self.focused is grid and grid.row_count:
+            r, c = grid.cursor_coordinate
+            weight = float(view.values[r, c])
+            text = Text(f"w({view.rows[r]}, {view.cols[c]}) = {weight:.4f}: the share of "
+                        f"{view.rows[r]}'s attention that goes to {view.cols[c]}"
+                        + (" (masked: a later position)" if view.masked is not None
+                           and view.masked[r, c] else ""))
+        self.query_one("#matrix-caption", Static).update(text)
+
+    @on(DataTable.CellHighlighted)
+    def cell_highlighted(self) -> None:
+        self.show_caption()
+
+    def on_descendant_focus(self) -> None:
+        self.show_caption()
+
+    def on_descendant_blur(self) -> None:
+        self.show_caption()
+
+    def action_block(self, step: int) -> None:
+        self.state.move_block(step)
+        self.show()
+
+    def action_head(self, step: int) -> None:
+        self.state.move_head(step)
+        self.show()
+
+    def action_edit_sentence(self) -> None:
+        self.query_one("#sentence", Input).focus()
+
+    def action_leave_sentence(self) -> None:
+        self.set_focus(None)                              # the arrows move layers and heads
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(MODEL_HELP))
+
+    @on(Input.Changed, "#sentence")
+    def sentence_changed(self, event: Input.Changed) -> None:
+        try:
+            self.state.set_sentence(event.value)
+        except TutorError:
+            event.input.add_class("-invalid")
+            return
+        event.input.remove_class("-invalid")
+        self.show()
+
+    @on(Input.Submitted, "#sentence")
+    def sentence_submitted(self, event: Input.Submitted) -> None:
+        try:
+            self.state.set_sentence(event.value)
+        except TutorError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.set_focus(None)

@@ -1,0 +1,136 @@
+"""The explorer's model mode without the screen: a trained model's attention, one block
+(layer and kind of attention) and one head at a time, with the head's pattern label.
+
+The model is a shipped toy model (:class:`tutor.training.shipped.TrainedModel`: reverse,
+copy, sort) or a real one (:class:`tutor.pretrained.PretrainedModel`), opened by the command.
+The run is the walkthrough :func:`tutor.walkthroughs.heads.toy_model_heads` or
+:func:`tutor.walkthroughs.pretrained.model_heads`; the matrix shown is a
+:class:`~tutor.render.document.MatrixView` for the renderers; the pattern labels are
+:func:`tutor.pretrained.head_pattern`'s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tutor.errors import SettingError, TutorError
+from tutor.limits import MAX_MODEL_TOKENS
+from tutor.render.document import MatrixView, unique_labels
+from tutor.walkthroughs import Recording
+from tutor.walkthroughs.heads import AttentionBlock
+
+#: The input a model starts with: a toy model's tasks read 1 to 8 digits.
+TOY_SENTENCE = "31415"
+TEXT_SENTENCE = "the cat sat on the mat"
+
+
+def pattern_text(found) -> str:
+    """'previous token (0.83 of each query's weight on average)' from a HeadPattern."""
+    return f"{found.label} ({found.share:.2f} of each query's weight on average)"
+
+
+class ModelState:
+    """A model, a sentence, the block and the head shown. ``model`` is a toy model (it has a
+    ``task``) or a pretrained one. Raises SettingError naming ``sentence`` for input the
+    model cannot read, and changes nothing then."""
+
+    def __init__(self, model, sentence: str | None = None, *, precision: int = 2):
+        self.model = model
+        self.kind = "toy" if hasattr(model, "task") else "pretrained"
+        self.name = model.name
+        self.precision = precision
+        self.block = 0
+        self.head = 0
+        self.sentence = ""
+        self.recording: Recording | None = None
+        self._blocks: list[AttentionBlock] = []
+        default = TOY_SENTENCE if self.kind == "toy" else TEXT_SENTENCE
+        self.set_sentence(default if sentence is None else sentence)
+
+    # --- changes ---------------------------------------------------------------------------
+    def set_sentence(self, text: str) -> None:
+        """Run the model on ``text`` (digits for a toy model); nothing changes when refused."""
+        try:
+            if self.kind == "toy":
+                from tutor.walkthroughs.heads import toy_model_heads
+
+                recording = toy_model_heads(self.model, text.strip())
+                blocks = recording.info["blocks"]
+            else:
+                from tutor.walkthroughs.pretrained import model_heads
+
+                count = len(self.model.tokenize(text)[0])
+                if count > MAX_MODEL_TOKENS:
+                    raise TutorError(f"expected at most {MAX_MODEL_TOKENS} tokens, got {count} "
+                                     f"(the model's own tokens)")
+                recording = model_heads(self.model, text)
+                tokens = recording.info["tokens"]
+                kind = "masked self-attention" if recording.info["causal"] else "self-attention"
+                blocks = [AttentionBlock("attentions", f"layer {i + 1} · {kind}", tokens, tokens,
+                                         True, (i,)) for i in range(recording.info["n_layer"])]
+        except TutorError as exc:
+            raise SettingError("sentence", f"sentence: {exc}") from None
+        self.sentence, self.recording, self._blocks = text, recording, blocks
+        self.block = min(self.block, len(self.blocks) - 1)
+
+    def move_block(self, step: int) -> None:
+        """The next (or previous) block, wrapping around."""
+        self.block = (self.block + step) % len(self.blocks)
+
+    def move_head(self, step: int) -> None:
+        """The next (or previous) head, wrapping around."""
+        self.head = (self.head + step) % self.n_heads
+
+    # --- what is shown ---------------------------------------------------------------------
+    @property
+    def blocks(self) -> list[AttentionBlock]:
+        return self._blocks
+
+    @property
+    def n_heads(self) -> int:
+        first = self.blocks[0]
+        return int(self.recording[first.key][first.index].shape[0])
+
+    def weights(self, block: int | None = None, head: int | None = None) -> np.ndarray:
+        """One head's attention weights [n_q, n_k] (rows: queries, each sums to 1)."""
+        found = self.blocks[self.block if block is None else block]
+        head = self.head if head is None else head
+        return np.asarray(self.recording[found.key][found.index + (head,)])
+
+    def label(self, block: int | None = None, head: int | None = None) -> str | None:
+        """The head's pattern label, for self-attention of at least two tokens (None for
+        cross-attention): the walkthrough's own for a pretrained model."""
+        block = self.block if block is None else block
+        head = self.head if head is None else head
+        found = self.blocks[block]
+        if self.kind == "pretrained":
+            return pattern_text(self.recording.info["patterns"][block][head])
+        if not found.self_attention or len(found.queries) < 2:
+            return None
+        from tutor.pretrained import head_pattern
+
+        return pattern_text(head_pattern(self.weights(block, head), found.queries))
+
+    def view(self) -> MatrixView:
+        """The current head's weights as the renderers draw a heatmap, masked keys (later
+        positions of a masked self-attention) shown as masked."""
+        found = self.blocks[self.block]
+        weights = self.weights()                                        # [n_q, n_k]
+        masked = None
+        if found.title.endswith("masked self-attention"):               # decoder, GPT-2
+            masked = np.triu(np.ones(weights.shape, bool), 1)           # True above the diagonal
+        name = f"head {self.head + 1} weights"
+        index = ", ".join(str(i) for i in found.index + (self.head,))
+        return MatrixView(name, f"{found.key}[{index}]", weights,
+                          unique_labels(found.queries), unique_labels(found.keys), heat=True,
+                          masked=masked, caption="rows: queries · columns: keys · each row sums to 1")
+
+    def heading(self) -> str:
+        """'reverse (toy model, task reverse): 31415 → 51413' or the model's sizes."""
+        info = self.recording.info
+        if self.kind == "toy":
+            return (f"{self.name} (toy model, task {info['task']}): {self.sentence.strip()} → "
+                    f"{info['answer']}")
+        return (f"{self.name} ({info['model_type']}, {info['n_layer']} layers × "
+                f"{info['n_head']} heads, d_model {info['d_model']}): "
+                f"{len(info['tokens'])} tokens")

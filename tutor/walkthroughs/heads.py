@@ -1,0 +1,67 @@
+"""Each head's attention in a trained toy model: one pass of a shipped toy model (``tutor
+train``'s reverse, copy, sort) on a digit string, recorded, with the attention blocks listed
+for a viewer that moves between layers and heads (``tutor explore --model``). A real
+pretrained model's heads are :func:`tutor.walkthroughs.pretrained.model_heads`.
+
+A block is one attention of one layer: the encoder's self-attention, the decoder's masked
+self-attention, or the decoder's attention over the encoder (cross-attention). Its weights
+are recorded as ``[1, n_head, n_q, n_k]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import Recording, new_trace
+
+
+@dataclass(frozen=True)
+class AttentionBlock:
+    """One recorded attention: the trace name of the weights and the index before the head
+    axis (``key``, ``index``: ``trace[key][index + (head,)]`` is [n_q, n_k]), a title
+    ("encoder layer 1 · self-attention"), the tokens of its queries and keys, and whether it
+    is self-attention (head patterns apply)."""
+
+    key: str
+    title: str
+    queries: list[str]
+    keys: list[str]
+    self_attention: bool
+    index: tuple = (0,)
+
+
+def toy_model_heads(trained, digits: str) -> Recording:
+    """The shipped toy model ``trained`` (a :class:`tutor.training.shipped.TrainedModel`) on
+    ``digits``: its greedy answer, then one teacher-forced pass on ``<bos>`` + the answer
+    (what the decoder saw while answering), recorded as ``Seq2Seq.logits`` records it
+    (``src_embed.*``, ``tgt_embed.*``, ``transformer.encoder.*``, ``transformer.decoder.*``,
+    ``logits``). Raises TutorError unless ``digits`` is 1 to 8 digits.
+
+    ``info``: ``model``, ``task``, ``answer`` and ``blocks`` (a list of
+    :class:`AttentionBlock`, encoder layers first, then each decoder layer's self- and
+    cross-attention).
+    """
+    src = trained.encode(digits)                                        # [n] ids
+    answer = trained.run(digits)
+    tgt = np.array([trained.bos_id] + [trained.vocab.index(d) for d in answer],
+                   dtype=np.int64)                                      # [T] ids, <bos> first
+    trace = new_trace()
+    trained.model.logits(src[None], tgt[None], trace=trace)             # [1, T, n_vocab]
+    source = list(digits)
+    target = ["<bos>"] + list(answer)
+    config = trained.model.config
+    blocks = [AttentionBlock(f"transformer.encoder.layers.{i}.self_attn.weights",
+                             f"encoder layer {i + 1} · self-attention", source, source, True)
+              for i in range(config.num_encoder_layers)]
+    for i in range(config.num_decoder_layers):
+        blocks.append(AttentionBlock(f"transformer.decoder.layers.{i}.self_attn.weights",
+                                     f"decoder layer {i + 1} · masked self-attention",
+                                     target, target, True))
+        blocks.append(AttentionBlock(f"transformer.decoder.layers.{i}.multihead_attn.weights",
+                                     f"decoder layer {i + 1} · attention over the encoder",
+                                     target, source, False))
+    info = {"model": trained.name, "task": trained.task, "answer": answer, "blocks": blocks}
+    return Recording(trace, answer, source, info, walkthrough="heads.toy_model_heads")
+
