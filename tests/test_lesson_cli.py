@@ -151,7 +151,7 @@ def test_bad_input_is_one_line_and_exit_2(tutor, args, message):
 def test_list_shows_progress_and_where_it_is_kept(tutor, state):
     out = tutor("list").stdout
     assert f"Progress is kept in {state / 'progress.json'} (not created yet)." in out
-    rows = [line for line in out.splitlines() if line[:1].isdigit()]
+    rows = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert rows[0].split()[-2:] == ["0%", "←"] and "self-attention" in out
     assert rows[0].index("%") == rows[1].index("%")                    # the marker moves nothing
     lesson = COURSE.find("1")

@@ -358,8 +358,12 @@ def test_a_nine_lesson_progress_file_through_lesson_list(tutor, state):
     for lesson in COURSE.lessons:
         score = progress.score(lesson)
         assert f" {score_cell(score)} " in rows[lesson.id] + " "
-        answered = sum(v == "answered" for s, v in old[lesson.id]["done"].items())
+        done = old.get(lesson.id, {"done": {}})["done"]            # the four new lessons: none
+        answered = sum(v == "answered" for s, v in done.items())
         assert score.right == answered                             # answered counts as right
+    assert len(COURSE.lessons) == 13 and len(old) == 9
+    for new in COURSE.lessons[9:]:                                 # not started: 0%, nothing lost
+        assert new.id not in old and rows[new.id].split()[-1] == "0%"
     sa = rows["self-attention"].split()
     assert sa[-2:] == ["4/8", "✓"]                                 # 4 answered, 4 revealed
     arch = rows["architecture"].split()                            # the new feed-forward step

@@ -195,6 +195,25 @@ def _pretrained():
     return runs
 
 
+def _glove():
+    """The GloVe walkthroughs (the word-vector lesson)."""
+    from tutor.walkthroughs import glove
+
+    return [(glove.similarity_table(["cat", "dog", "car"]), None),
+            (glove.nearest_words("cat", 3), None)]
+
+
+def _learning():
+    """The teacher-forced pass of the shipped reverse model (the learning lesson)."""
+    from tutor.training import load_shipped_model
+    from tutor.walkthroughs import learning
+
+    reverse = load_shipped_model("reverse")
+    src, tgt = learning.task_example(reverse, "271")
+    return [(learning.teacher_forcing(reverse.model, src, tgt,
+                                      token_text=lambda i: reverse.vocab[i]), None)]
+
+
 def all_runs():
     """(walkthrough name, recording, render function or None) for every walkthrough, with
     the options that change what it records."""
@@ -212,8 +231,8 @@ def all_runs():
              lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
             *_stacks(), *_pretrained(), _backward(), _backward(causal=True, scaled=False),
             _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training(),
-            *_feed_forward(), *_generation(),
-            *_toy_model_heads()]
+            *_feed_forward(), *_generation(), *_toy_model_heads(), *_glove(),
+            *_learning()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 
 

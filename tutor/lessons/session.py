@@ -514,6 +514,8 @@ class Interactive:
         numbers = [self.session.question_number(step)[0] for step in missed]
         which = _listed(numbers)
         count = "the question" if len(missed) == 1 else f"the {len(missed)} questions"
+        if len(missed) == len(self.lesson.questions) and len(missed) > 1:
+            which = "all of them"                                      # a list would pass 80 columns
         reply = self.prompt(f"Review {count} you missed ({which})? [y/N] ").strip().lower()
         if reply not in ("y", "yes"):
             return

@@ -328,6 +328,35 @@ relu | [n, d_ff] | relu of ff.hidden, beside another activation (not with relu)
                                       "vocabulary at each target position")},
 }
 
+# The later course's walkthroughs (word vectors, a trained model's teacher-forced pass).
+RECORDED.update({
+    "glove.similarity_table": {**table("""
+x | [n, 50] | the words' GloVe vectors, one row per word
+cos.a | [n, 1, 50] | the vectors as rows (broadcast against b)
+cos.b | [1, n, 50] | the vectors as columns
+cos.dot | [n, n] | a·b for every pair of words
+cos.norm_a | [n, 1] | the length of each word's vector
+cos.norm_b | [1, n] | the same, along the columns
+cos.cosine | [n, n] | cos(a, b) = a·b / (|a| |b|), 1 on the diagonal
+""")},
+    "glove.nearest_words": table(
+        "cosine | [k, 1] | cosine similarity of the k nearest words to the word, best first"),
+    "learning.teacher_forcing": {
+        **{f"{side}_embed.{name}": entry for side in ("src", "tgt") for name, entry in table("""
+tokens | [B, n, d_model] | each token's row of the embedding table
+pe | [n, d_model] | the sinusoidal positional encoding of the n positions
+out | [B, n, d_model] | tokens × √d_model + pe, the stack's input
+""").items()},
+        **scoped("transformer", {**ENCODER, **DECODER}), **table("""
+logits | [B, T, V] | the decoder's scores over the vocabulary at every target position
+probs | [T, V] | softmax of the logits: the next-token distribution at each position
+correct_prob | [T, 1] | the probability each position gives the right next token
+loss.log_probs | [T, V] | log softmax of the logits
+loss.valid | [T] | the positions that count (all: no padding)
+loss.loss | [] | the cross-entropy: the mean of −log correct_prob
+""")},
+})
+
 ALL: Table = {name: entry for table in RECORDED.values() for name, entry in table.items()}
 
 

@@ -1,0 +1,95 @@
+"""Recorded runs of a real model, for a course that must work where the model is absent.
+
+``recorded/scaling-training.json`` holds the scaling-and-training experiment (minutes of
+training) as ``scripts/record_scaling_training.py`` measured it.
+
+``recorded/minilm.json`` holds what the lesson computations ``model-head``, ``model-heads``
+and ``model-context`` recorded from all-MiniLM-L6-v2 (float64, tutor's own forward pass), made
+by ``scripts/record_minilm_lesson.py``; ``tests/test_lessons_part2.py`` checks that it equals a
+fresh run when the model is installed. File layout::
+
+    {"model": "...", "made_by": "...", "runs": [
+        {"computation": "model-head", "args": {...}, "tokens": [...], "info": {...},
+         "arrays": {"weights": {"shape": [n, n], "data": [...]}, ...}}, ...]}
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import TutorError
+
+FOLDER = Path(__file__).resolve().parent / "recorded"
+FILE = FOLDER / "minilm.json"                      # the real-model runs
+SCALING_FILE = FOLDER / "scaling-training.json"    # the scaling-and-training experiment
+_MAX_BYTES = 1 << 20           # each file is under 100 KB; a larger one is not ours
+
+
+def _damaged(path: Path, what: str) -> TutorError:
+    return TutorError(f"the recorded runs shipped with tutor are damaged: {path}: {what}; "
+                      f"reinstall tutor")
+
+
+@functools.lru_cache(maxsize=4)
+def recordings(path: Path = FILE) -> dict:
+    """The parsed file (checked: size, JSON, every array's data matches its shape). Arrays
+    hold numbers or null (NaN, e.g. a step never reached)."""
+    if not path.is_file():
+        raise TutorError(f"the recorded runs are missing from this installation of tutor: "
+                         f"expected {path}; reinstall tutor")
+    if path.stat().st_size > _MAX_BYTES:
+        raise _damaged(path, f"expected at most {_MAX_BYTES} bytes, got {path.stat().st_size}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _damaged(path, f"not JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
+        raise _damaged(path, "expected an object with a list of runs")
+    for run in data["runs"]:
+        if not isinstance(run, dict) or not isinstance(run.get("arrays"), dict):
+            raise _damaged(path, "expected each run to be an object with arrays")
+        for name, entry in run["arrays"].items():
+            shape, values = entry.get("shape"), entry.get("data")
+            if (not isinstance(shape, list) or not isinstance(values, list)
+                    or not all(isinstance(n, int) and n >= 0 for n in shape)
+                    or int(np.prod(shape)) != len(values)
+                    or not all(v is None or isinstance(v, (int, float)) for v in values)):
+                raise _damaged(path, f"array {name!r}: its data does not match its shape "
+                                     f"{shape}")
+    return data
+
+
+def array_entry(value) -> dict:
+    """An array as the files hold it: shape and flat data (NaN and infinities as null)."""
+    value = np.asarray(value, dtype=np.float64)
+    return {"shape": list(value.shape),
+            "data": [float(v) if np.isfinite(v) else None for v in value.ravel()]}
+
+
+def recorded_run(computation: str, args: dict,
+                 path: Path = FILE) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """The recorded run of ``computation`` with exactly ``args`` (with defaults filled in):
+    (its entry: tokens, info, ...; its arrays as float64, null as NaN), or None when none
+    was recorded."""
+    data = recordings(path)
+    for run in data["runs"]:
+        if run.get("computation") == computation and run.get("args") == args:
+            arrays = {name: np.array([np.nan if v is None else v for v in entry["data"]],
+                                     dtype=np.float64).reshape(entry["shape"])
+                      for name, entry in run["arrays"].items()}
+            return run, arrays
+    return None
+
+
+def recorded_args(computation: str) -> list[dict]:
+    """The argument sets recorded for ``computation`` (what a course without the model can
+    show)."""
+    return [run["args"] for run in recordings()["runs"] if run.get("computation") == computation]
+
+
+def model_name() -> str:
+    return str(recordings().get("model", "all-MiniLM-L6-v2"))
