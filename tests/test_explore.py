@@ -189,7 +189,7 @@ def test_the_app_opens_on_the_inputs_with_the_worked_line_of_the_selected_cell()
         assert cells(app.focused) == [["1", "0", "1", "0"], ["0", "1", "0", "1"],
                                       ["1", "1", "1", "1"]]
         await pilot.press("down", "down")
-        assert "x(sat) = [1 1 1 1]  (the notes' vector)" in worked_text(app)
+        assert "x(sat) = [1 1 1 1]  (the worked example's vector)" in worked_text(app)
         await pilot.press("3", "right", "right")
         assert app.active_pane().key == "scores"
         assert "score(the, sat) = q(the)·k(sat) = [1 0 1 0]·[1 1 1 1]" in worked_text(app)

@@ -25,11 +25,11 @@ SPEC is one of:
   FILE.npy|.json|.csv    a NumPy array, nested JSON lists, or numbers in CSV
 
 \b
-Every word gets an embedding: THE, CAT and SAT keep the notes' vectors when
---dim is 4; any other word gets a fixed vector derived from the word itself
-(the same on every run and machine). --embeddings glove gives every word its
-real GloVe vector (50 numbers, looked up lower-case; --embed gives a word
-GloVe lacks a vector of its own).
+Every word gets an embedding: THE, CAT and SAT keep the worked example's
+vectors when --dim is 4; any other word gets a fixed vector derived from the
+word itself (the same on every run and machine). --embeddings glove gives
+every word its real GloVe vector (50 numbers, looked up lower-case; --embed
+gives a word GloVe lacks a vector of its own).
 
 \b
 Limits: at most {MAX_TOKENS} words, --dim and --dk at most {MAX_DIM}, --heads at most {MAX_HEADS};
@@ -37,7 +37,7 @@ with --model at most {MAX_MODEL_TOKENS} of the model's tokens.
 
 \b
 Examples:
-  tutor attention "the cat sat"                 the notes' worked example
+  tutor attention "the cat sat"                 the worked example
   tutor attention "the cat sat" --step 3        only the scores
   tutor attention "the cat sat" --no-scale      what the scaling prevents
   tutor attention "the cat sat" --causal        a decoder's masked attention
@@ -155,7 +155,7 @@ def attention(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, wo, 
               no_scale, model_name, layer, head, step, pause, seed, output: Output):
     """Show the six steps of self-attention on SENTENCE, every matrix labelled.
 
-    With no options it is the notes' worked example: THE=[1,0,1,0], CAT=[0,1,0,1],
+    With no options it is the worked example: THE=[1,0,1,0], CAT=[0,1,0,1],
     SAT=[1,1,1,1] and Wq = Wk = Wv = identity.
     """
     from tutor.render.attention import attention_document

@@ -36,7 +36,7 @@ Limits: at most {MAX_TOKENS} words, --dim and --dk at most {MAX_DIM}; one head.
 
 \b
 Examples:
-  tutor backward "the cat sat"                 the notes' example, T = X
+  tutor backward "the cat sat"                 the worked example, T = X
   tutor backward "the cat sat" --step 8        only dL/dZ
   tutor backward "the cat sat" --target "0,0,1,1;1,0,0,1;0,1,1,0"
   tutor backward "the cat sat" --lr 1          a step too long

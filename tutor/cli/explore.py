@@ -29,7 +29,7 @@ Needs the explore extra: {EXTRA}
 
 \b
 Examples:
-  tutor explore "the cat sat"                 the notes' worked example, live
+  tutor explore "the cat sat"                 the worked example, live
   tutor explore "the cat sat" --causal        a decoder's masked attention
   tutor explore "the cat sat on the mat" --heads 2 --random
   tutor explore --model reverse 31415         a trained toy model's heads

@@ -152,7 +152,7 @@ class ExploreState:
         return self.heads
 
     def identity_weights(self) -> None:
-        """Wq = Wk = Wv = Wo = I, the notes' worked example."""
+        """Wq = Wk = Wv = Wo = I, the worked example."""
         for name in WEIGHTS:
             self.weights[name] = np.eye(self.d_model)                      # [d_model, d_model]
             self.kinds[name] = "identity"

@@ -159,10 +159,6 @@ def _weights(kind, rows: int, cols: int, rng):
     raise ComputeError(f"expected a weight kind 'identity' or 'random', got {kind!r}")
 
 
-# How a lesson names where a word's vector comes from (a learner has seen no notes).
-LESSON_SOURCES = {"notes": "the course's example vector"}
-
-
 def dims(n: int) -> list[str]:
     return [f"d{i + 1}" for i in range(n)]
 
@@ -200,7 +196,6 @@ def attention(sentence, dim, heads, causal, scale, posenc, weights, seed, embedd
         x, sources = _glove(glove_embeddings, tokens)                   # [n, 50]
     else:
         x, sources = word_embeddings(tokens, dim)                       # [n, d_model]
-    sources = [LESSON_SOURCES.get(source, source) for source in sources]  # no "notes" here
     w_q, w_k, w_v = (_weights(weights, dim, dim, rng) for _ in range(3))  # [d_model, d_k]
     w_o = _weights(weights, dim, dim, rng) if heads > 1 else None     # [d_v, d_model]
     kinds = {k: weights for k in ("w_q", "w_k", "w_v", "w_o")}

@@ -157,14 +157,14 @@ class AttentionBuilder(DocumentBuilder):
         return name if head is None else f"{name}{head + 1}"
 
     # --- worked cells: the line that spells out one cell, for any cell a step shows ---
-    SOURCES = {"notes": "the notes' vector", "derived": "derived from the word itself",
+    SOURCES = {"notes": "the worked example's vector", "derived": "derived from the word itself",
                "--embed": "given by --embed", "--embeddings": "row 1 of --embeddings",
                "glove": "its GloVe 6B vector"}
     WEIGHT_NAMES = {"w_q": ("Wq", "Q"), "w_k": ("Wk", "K"), "w_v": ("Wv", "V"),
                     "w_o": ("Wo", "out")}
 
     def worked_input(self, r: int) -> str:
-        """'x(the) = [1 0 1 0]  (the notes' vector)'."""
+        """'x(the) = [1 0 1 0]  (the worked example's vector)'."""
         source = self.sources[r]
         if source == "--embeddings":
             text = f"row {r + 1} of --embeddings"

@@ -70,7 +70,7 @@ def _sinusoidal_steps(w: DocumentBuilder, d: int, n: int) -> None:
     if d == 4 and n > 1:
         meaning += (f" Position 1 is [sin 1, cos 1, sin 0.01, cos 0.01] = "
                     f"[{', '.join(format_number(v, 3) for v in pe[1, :3])}, "
-                    f"{format_number(pe[1, 3], 5)}]; the lecture notes print 0.995 for the last "
+                    f"{format_number(pe[1, 3], 5)}]; a common misprint gives 0.995 for the last "
                     f"entry, but cos(0.01) is {format_number(pe[1, 3], 5)}.")
     w.step("The positional-encoding table", "PE(pos, 2i) = sin(pos/10000^(2i/d)),  "
            "PE(pos, 2i+1) = cos(pos/10000^(2i/d))",

@@ -82,7 +82,7 @@ class PretrainedHeadBuilder(AttentionBuilder):
         if info["norm_first"]:
             meaning += (" This model normalises before attention (pre-norm), so X is the "
                         "layer's norm1 applied to that hidden state.")
-        meaning += (f" The weights were learned in training; unlike the notes' example each "
+        meaning += (f" The weights were learned in training; unlike the worked example each "
                     f"projection also has a bias of {d_head} numbers, added to every row.")
         return self.step("Inputs: hidden states, the head's weights and biases",
                          "X (one row per token),  Wq, Wk, Wv,  bq, bk, bv",

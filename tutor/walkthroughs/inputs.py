@@ -1,4 +1,4 @@
-"""Inputs of a walkthrough: each word's vector (the notes' table or derived from the word),
+"""Inputs of a walkthrough: each word's vector (the worked example's table or derived from the word),
 the rule for random weight matrices, and the input rows X + PE of a sentence."""
 
 from __future__ import annotations
