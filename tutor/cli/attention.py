@@ -67,7 +67,7 @@ def _model_attention(sentence, model_name, layer, head, step, pause, output):
 
     if not sentence.strip():
         raise usage_error("SENTENCE", "expected at least one word, got an empty sentence")
-    model = open_model(model_name)
+    model = open_model(model_name, "attention --model")
     check_tokens(model, sentence, "SENTENCE", least=1)
     layer0 = check_index("--layer", 1 if layer is None else layer, model.n_layer, "layer")
     head0 = check_index("--head", 1 if head is None else head, model.n_head, "head")

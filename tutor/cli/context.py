@@ -62,7 +62,7 @@ def context(sentence_a, sentence_b, word, control, model_name, step, output):
                                           f"{quote(value)}, which is not in {name} {quote(text)}")
     if control is not None and control.strip().lower() == word.strip().lower():
         raise usage_error("--control", f"expected a word other than --word, got {quote(control)}")
-    model = open_model(model_name)
+    model = open_model(model_name, "context")
     check_tokens(model, sentence_a, "SENTENCE_A")
     check_tokens(model, sentence_b, "SENTENCE_B")
     recording = model_context(model, sentence_a, sentence_b, word.strip(),

@@ -12,8 +12,8 @@ from .usage import quote, usage_error
 
 EPILOG = f"""\b
 SOURCE is what the model reads: digits for the shipped toy models
-("3 1 4 1 5" or "31415"; reverse, copy, sort), a prompt for a GPT-2
-style model folder given with --model PATH.
+("3 1 4 1 5" or "31415"; reverse, copy, sort, or a FILE.npz written by
+tutor train), a prompt for a GPT-2 style model folder given with --model PATH.
 
 \b
 Examples:
@@ -23,6 +23,7 @@ Examples:
   tutor generate "3 1 4 1 5" --beam 4 --length-penalty 0.6
   tutor generate "3 1 4 1 5" --explain-cache       what the cache keeps, saves
   tutor generate "9 2 7" --model sort --format json
+  tutor generate "3 1 4" --model reverse.npz       a model tutor train wrote
   tutor generate "The cat sat" --model tests/data/hf_tiny_gpt2
 
 \b
@@ -81,8 +82,8 @@ def _library_error(exc):
 @tutor_command(EPILOG)
 @click.argument("source")
 @click.option("--model", "model_name", default="reverse", show_default=True, metavar="NAME",
-              help="A shipped toy model (reverse, copy, sort) or a GPT-2 style model folder "
-                   "or name.")
+              help="A shipped toy model (reverse, copy, sort), a FILE.npz written by tutor "
+                   "train, or a GPT-2 style model folder or name.")
 @click.option("--max-new-tokens", type=int, default=None, metavar="N",
               callback=_range(1, MAX_NEW_TOKENS, "a number of tokens"),
               help="Stop after N new tokens (default: the source's length + 1 for a toy model, "
@@ -128,7 +129,7 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         raise usage_error("SOURCE", "expected at least one token, got an empty source")
     where = resolve_model(model_name)
     expected = None
-    if where.kind == "toy":
+    if where.seq2seq:                                                  # shipped, or a tutor train file
         from tutor.training.shipped import load_model
         from tutor.training.tasks import answer
 

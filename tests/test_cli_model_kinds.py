@@ -1,0 +1,85 @@
+"""Which commands take which models: `tutor models` lists, for every model it finds, the
+commands that read it, and each of those commands really does; a toy model elsewhere is a
+usage error naming --model; a .npz file written by `tutor train` works where the shipped toy
+models do."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import invoke, invoke_json
+from tutor.cli import main
+from tutor.pretrained.resolve import resolve_model
+from tutor.errors import TutorError
+
+MODELS = Path(__file__).resolve().parent.parent / "tutor" / "data" / "models"
+TINY_GPT2 = Path(__file__).resolve().parent / "data" / "hf_tiny_gpt2"
+
+#: A small run of each command the listing may name, for a toy model and for a text model.
+RUNS = {
+    "generate": {"toy": ["generate", "3 1 4"], "text": ["generate", "the cat"]},
+    "heads": {"toy": ["heads", "3 1 4"], "text": ["heads", "the cat"]},
+    "attention --model": {"toy": ["attention", "3 1 4"], "text": ["attention", "the cat"]},
+    "context": {"text": ["context", "the cat sat", "the cat ran", "--word", "cat"]},
+}
+
+
+def test_a_model_file_written_by_tutor_train_runs_in_generate(tmp_path):
+    trained = tmp_path / "u600.npz"                       # the shipped files are tutor train output
+    shutil.copy(MODELS / "reverse.npz", trained)
+    mine = invoke_json("generate", "3 1 4", "--model", str(trained))
+    shipped = invoke_json("generate", "3 1 4", "--model", "reverse")
+    assert mine["result"]["output"]["tokens"] == ["4", "1", "3", "<eos>"]
+    assert mine["result"]["output"] == shipped["result"]["output"]
+    assert mine["settings"]["model"] == "u600"
+    where = resolve_model(str(trained))
+    assert (where.kind, where.path, where.seq2seq) == ("trained", trained, True)
+
+
+def test_a_file_that_is_not_npz_is_refused_naming_both_kinds(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(TutorError, match=r"not a folder or a \.npz file.*written by tutor train"):
+        resolve_model(str(text))
+
+
+@pytest.mark.parametrize("args", [["attention", "3 1 4", "--model", "reverse"],
+                                  ["context", "3 1", "1 3", "--word", "3", "--model", "sort"]])
+def test_a_toy_model_where_it_does_not_work_is_a_usage_error_naming_model(capsys, args):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    err = capsys.readouterr().err
+    assert info.value.code == 2, err
+    assert "'--model'" in err and "toy model trained by tutor train" in err
+    assert "toy models work with tutor generate" in err and "loader" not in err
+
+
+def test_every_command_the_listing_names_takes_the_model(tmp_path, monkeypatch):
+    pytest.importorskip("tokenizers")
+    snapshot = tmp_path / "hub" / "models--org--tiny-gpt2" / "snapshots" / "abc"
+    snapshot.parent.mkdir(parents=True)
+    snapshot.symlink_to(TINY_GPT2, target_is_directory=True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    listed = {m["name"]: m for m in invoke_json("models")["models"]}
+    assert {"reverse", "copy", "sort", "org/tiny-gpt2"} <= set(listed)
+    tried = 0
+    for name in ("reverse", "copy", "sort", "org/tiny-gpt2"):
+        kind = "toy" if listed[name]["kind"] == "toy" else "text"
+        assert listed[name]["commands"], name
+        for command in listed[name]["commands"]:
+            if command.startswith("explore"):
+                continue                                  # full screen; tests/test_explore_models.py
+            result = invoke(*RUNS[command][kind], "--model", name, "--format", "json")
+            assert result.exit_code == 0, (name, command, result.output)
+            tried += 1
+        refused = [c for c in RUNS if c not in listed[name]["commands"] and kind in RUNS[c]]
+        for command in refused:                           # and the others refuse it
+            assert invoke(*RUNS[command][kind], "--model", name).exit_code == 2, (name, command)
+    assert "generate" in listed["org/tiny-gpt2"]["commands"]
+    assert tried >= 6
+    screen = invoke("models", "--format", "plain").output
+    assert "works with: tutor generate" in screen
+    assert "(toy model shipped with tutor)" not in screen
