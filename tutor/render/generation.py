@@ -158,13 +158,18 @@ def _n_steps(w: DocumentBuilder) -> int:
     return t
 
 
+BYTE_LEVEL_NOTE = "Ġ marks a leading space (GPT-2's byte-level tokens: Ġcat is \" cat\")"
+
+
 def generation_document(trace, info: dict, *, precision: int, model_name: str,
                         source_labels: list[str], expected: list[str] | None = None,
-                        settings: dict | None = None) -> Document:
+                        settings: dict | None = None, limits: list[str] | None = None) -> Document:
     """The document of :func:`tutor.walkthroughs.generation.generate`'s recording.
 
     ``info`` is the recording's info; ``source_labels`` the source (Seq2Seq) or prompt tokens;
-    ``expected`` the task's answer (toy models), shown beside the output."""
+    ``expected`` the task's answer (toy models), shown beside the output; ``limits`` lines
+    saying what cut the run short (shown with the prompt and in the notes). A token with
+    GPT-2's byte-level markers (Ġ, Ċ) adds one line explaining them."""
     w = DocumentBuilder(trace, precision)
     tok = _Tokens(info["tokens"])
     rule, seq2seq = info["rule"], info["kind"] == "seq2seq"
@@ -186,9 +191,11 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
                     "encoder–decoder attention, so the source is never encoded again."),
                key="memory")
     else:
+        byte_level = any(mark in text for text in info["tokens"].values() for mark in "ĠĊ")
         w.step("Read the prompt", "one pass over the prompt, then one token per step",
                r"h = \mathrm{Decoder}(x_{1..n})",
-               Part("", [], [f"prompt: {' '.join(source_labels)} ({n0} tokens)"],
+               Part("", [], [f"prompt: {' '.join(source_labels)} ({n0} tokens)"]
+                    + ([BYTE_LEVEL_NOTE] if byte_level else []) + list(limits or []),
                     "A decoder-only model has no source: it continues the prompt, each new "
                     "position attending causally to the tokens before it."), key="prompt")
     if explain:
@@ -257,7 +264,7 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
         _cache_summary(w, n_steps, info)
     output = [int(i) for i in np.asarray(w["output"]).reshape(-1, np.shape(w["output"])[-1])[ROW]]
     new = output[n0:]
-    summary = [f"output: {tok.join(new)}"]
+    summary = [f"output: {tok.join(new)}"] + list(limits or [])
     if expected is not None:
         answer = [t for t in (tok(i) for i in new) if tok(info["eos_id"]) != t] \
             if info.get("eos_id") is not None else [tok(i) for i in new]
@@ -280,8 +287,9 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
                 f"{info['n_layers']} decoder layers, {info['n_heads']} heads · "
                 f"{rule['kind']}" + ("" if info.get("use_cache", True) else " · no cache"))
     title = ("Generate: " + " ".join(source_labels) + " → " + tok.join(new))
+    notes = list(limits or []) + ([BYTE_LEVEL_NOTE] if not seq2seq and byte_level else [])
     return w.document("generate", title, list(source_labels), settings or {},
-                      subtitle=subtitle, extra={"result": result})
+                      subtitle=subtitle, notes=notes, extra={"result": result})
 
 
 def _cache_intro(w: DocumentBuilder, info: dict) -> None:
