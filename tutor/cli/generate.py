@@ -10,6 +10,8 @@ from .common import calculator_options, tutor_command
 from .output import show_document
 from .usage import quote, usage_error
 
+DEFAULT_NEW_TOKENS = 10    # a decoder-only model's default --max-new-tokens
+
 EPILOG = f"""\b
 SOURCE is what the model reads: digits for the shipped toy models
 ("3 1 4 1 5" or "31415"; reverse, copy, sort, or a FILE.npz written by
@@ -87,7 +89,8 @@ def _library_error(exc):
 @click.option("--max-new-tokens", type=int, default=None, metavar="N",
               callback=_range(1, MAX_NEW_TOKENS, "a number of tokens"),
               help="Stop after N new tokens (default: the source's length + 1 for a toy model, "
-                   "10 for a decoder-only model).")
+                   f"{DEFAULT_NEW_TOKENS} for a decoder-only model, or fewer when the model's "
+                   "positions run out: the screen says so).")
 @click.option("--temperature", type=float, default=None, callback=_positive, metavar="T",
               help="Sample from softmax(logits / T): T < 1 sharpens, T > 1 flattens.")
 @click.option("--top-k", type=int, default=None, callback=_range(1, None, "a number of tokens"),
@@ -129,6 +132,7 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         raise usage_error("SOURCE", "expected at least one token, got an empty source")
     where = resolve_model(model_name)
     expected = None
+    limits: list[str] = []                                             # what cut the run short
     if where.seq2seq:                                                  # shipped, or a tutor train file
         from tutor.training.shipped import load_model
         from tutor.training.tasks import answer
@@ -148,7 +152,11 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
                                          f"{model.name}, a {model.config.model_type} encoder")
         ids, labels = model.tokenize(source)
         room = model.config.max_positions - len(ids)
-        new_tokens = max_new_tokens or min(10, room)
+        new_tokens = max_new_tokens or min(DEFAULT_NEW_TOKENS, room)
+        if max_new_tokens is None and 0 < room < DEFAULT_NEW_TOKENS:
+            limits.append(f"writes at most {room} new token{'s' if room > 1 else ''}, not the default "
+                          f"{DEFAULT_NEW_TOKENS}: {model.name} reads "
+                          f"{model.config.max_positions} positions and the prompt has {len(ids)}")
         if new_tokens > room or room < 1:
             raise usage_error("--max-new-tokens", f"expected at most {max(room, 0)}: "
                                                   f"{model.name} reads {model.config.max_positions}"
@@ -166,5 +174,5 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
                 "cache": not no_cache}
     doc = generation_document(recording.trace, recording.info, precision=output.precision,
                               model_name=where.name, source_labels=labels, expected=expected,
-                              settings=settings)
+                              settings=settings, limits=limits)
     show_document(output, doc, step=step, pause=pause)
