@@ -10,7 +10,7 @@ from tutor.limits import MAX_DIM, MAX_HEADS, MAX_MODEL_TOKENS, MAX_TOKENS
 from .common import calculator_options, tutor_command
 from .matrix_specs import MATRIX, MatrixSpec
 from .output import Output, show_document
-from .pretrained_options import check_index, model_option, refuse_with_model
+from .pretrained_options import JSON_NUMBERING, check_index, model_option, refuse_with_model
 from .usage import check_limit, shape_text, usage_error
 from .values import parse_sentence, rng_for
 from .sentence_options import word_input_options
@@ -55,6 +55,11 @@ Examples:
 With --model the six steps run on one head of a real model: X is the hidden
 states entering --layer, labelled by the model's own tokens; Wq, Wk, Wv are
 that head's slices of the layer's weights, with their biases (Q = X·Wq + bq).
+
+\b
+{JSON_NUMBERING}
+So settings.layer and settings.head are --layer and --head
+as given (from 1).
 """
 
 

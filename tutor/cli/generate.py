@@ -8,6 +8,7 @@ from tutor.limits import MAX_BEAM_SIZE, MAX_NEW_TOKENS, MAX_TOKENS, SEED_LIMIT
 
 from .common import calculator_options, tutor_command
 from .output import show_document
+from .pretrained_options import JSON_NUMBERING
 from .usage import quote, usage_error
 
 DEFAULT_NEW_TOKENS = 10    # a decoder-only model's default --max-new-tokens
@@ -27,6 +28,12 @@ Examples:
   tutor generate "9 2 7" --model sort --format json
   tutor generate "3 1 4" --model reverse.npz       a model tutor train wrote
   tutor generate "The cat sat" --model tests/data/hf_tiny_gpt2
+
+\b
+{JSON_NUMBERING}
+So result.steps[0] has token_number 1 (the screen's "token 1") and
+step_index 0 (its arrays are step.0.*); its attention row has layer 2
+(the screen's "layer 2") and layer_index 1.
 
 \b
 Limits: --beam {MAX_BEAM_SIZE}, --max-new-tokens {MAX_NEW_TOKENS}, {MAX_TOKENS} source tokens.

