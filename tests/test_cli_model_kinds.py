@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cli_helpers import invoke, invoke_json
@@ -83,3 +84,46 @@ def test_every_command_the_listing_names_takes_the_model(tmp_path, monkeypatch):
     screen = invoke("models", "--format", "plain").output
     assert "works with: tutor generate" in screen
     assert "(toy model shipped with tutor)" not in screen
+
+
+def test_heads_shows_every_attention_block_of_a_toy_model():
+    from tutor.training.shipped import load_shipped_model
+    from tutor.walkthroughs.heads import toy_model_heads
+
+    doc = invoke_json("heads", "3 1 4 1 5", "--model", "reverse")
+    recording = toy_model_heads(load_shipped_model("reverse"), "31415")
+    blocks = doc["blocks"]
+    assert [b["title"] for b in blocks] == [
+        "encoder layer 1 · self-attention", "encoder layer 2 · self-attention",
+        "decoder layer 1 · masked self-attention", "decoder layer 1 · attention over the encoder",
+        "decoder layer 2 · masked self-attention", "decoder layer 2 · attention over the encoder"]
+    assert [s["title"] for s in doc["steps"]] == [b["title"][0].upper() + b["title"][1:]
+                                                   for b in blocks]
+    for block in blocks:
+        weights = np.asarray(block["weights"])                          # [head, query, key]
+        assert np.array_equal(weights, recording.trace[block["key"]][0])
+        assert np.allclose(weights.sum(axis=-1), 1.0, atol=1e-6)
+        assert block["layer"] == block["layer_index"] + 1 == int(block["title"].split()[2])
+        if "masked" in block["title"]:                                   # no look at later tokens
+            assert np.all(np.triu(weights, 1) == 0)
+        if "over the encoder" in block["title"]:
+            assert weights.shape[1:] == (6, 5) and block["patterns"] is None
+            assert block["queries"] == ["<bos>", "5", "1", "4", "1", "3"]
+        else:
+            assert len(block["patterns"]) == 2
+    layer2 = invoke_json("heads", "31415", "--model", "reverse", "--layer", "2")
+    assert [s["title"] for s in layer2["steps"]] == [
+        "Encoder layer 2 · self-attention", "Decoder layer 2 · masked self-attention",
+        "Decoder layer 2 · attention over the encoder"]
+    assert layer2["settings"]["layer"] == 2
+
+
+def test_heads_takes_a_tutor_train_file_and_refuses_what_is_not_digits(tmp_path, capsys):
+    trained = tmp_path / "u600.npz"
+    shutil.copy(MODELS / "sort.npz", trained)
+    assert invoke_json("heads", "9 2 7", "--model", str(trained))["settings"]["task"] == "sort"
+    for sentence in ("3a", "123456789"):
+        with pytest.raises(SystemExit) as info:
+            main(["heads", sentence, "--model", "reverse"])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and "'SENTENCE': expected 1 to 8 digits for reverse" in err

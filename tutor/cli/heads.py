@@ -22,6 +22,13 @@ share of the attention if that share is at least 0.5; otherwise "broad".
 In the grid: [CLS], [SEP], prev, next, self, 'word', broad.
 
 \b
+With a toy model trained by tutor train (--model reverse, copy, sort, or a
+FILE.npz it wrote) SENTENCE is 1 to 8 digits, and the blocks are the
+encoder's self-attention, the decoder's masked self-attention and its
+attention over the encoder (rows: the target so far, columns: the source).
+--format json gives "blocks", each with its "weights" [head][query][key].
+
+\b
 Rows are queries and columns keys, in the sentence's token order; ▁ is a
 weight of 0 and █ of 1 (the colour says the same).
 --format json gives "tokens" and "attention" as [layer][head][query][key],
@@ -42,7 +49,22 @@ Examples:
   tutor heads "the cat sat on the mat" --format json > heads.json
   tutor heads "the cat sat on the mat" --svg heads.svg
   tutor heads "the cat sat" --model path/to/hf-folder
+  tutor heads "3 1 4 1 5" --model reverse          a toy model's three kinds
 """
+
+
+def _toy_heads(trained, sentence, layer, step, output):
+    """heads --model reverse (or a tutor train file): every block of the toy encoder-decoder."""
+    from tutor.render.pretrained import toy_heads_document
+    from tutor.walkthroughs.heads import toy_model_heads
+
+    from .pretrained_options import toy_digits
+
+    digits = toy_digits("SENTENCE", sentence, trained)
+    layer0 = check_index("--layer", layer, trained.model.config.num_encoder_layers, "layer")
+    recording = toy_model_heads(trained, digits)
+    doc = toy_heads_document(recording, precision=output.precision, layer=layer0)
+    show_document(output, doc, step=step)
 
 
 @tutor_command(EPILOG)
@@ -61,7 +83,10 @@ def heads(sentence, model_name, layer, step, output):
 
     if not sentence.strip():
         raise usage_error("SENTENCE", "expected at least one word, got an empty sentence")
-    model = open_model(model_name, "heads")
+    model = open_model(model_name, "heads", toy=True)
+    if hasattr(model, "task"):                                         # a toy model: tutor train's
+        _toy_heads(model, sentence, layer, step, output)
+        return
     layer0 = check_index("--layer", layer, model.n_layer, "layer")
     check_tokens(model, sentence)
     recording = model_heads(model, sentence)

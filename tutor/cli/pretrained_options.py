@@ -41,7 +41,7 @@ def check_extra() -> None:
 
 #: The commands that read a toy encoder-decoder trained by ``tutor train`` (the shipped
 #: reverse, copy, sort, or a .npz file it wrote), as `tutor models` and the errors name them.
-TOY_COMMANDS = ("generate", "explore --model")
+TOY_COMMANDS = ("generate", "heads", "explore --model")
 #: The commands that read a Hugging Face model folder (generate: GPT-2 style models only).
 HF_COMMANDS = ("attention --model", "heads", "context")
 
@@ -94,6 +94,20 @@ def open_model(name: str, command: str, *, toy: bool = False):
     from tutor.pretrained.model import load_pretrained
 
     return load_pretrained(where.path, name=where.name, dtype=np.float64)
+
+
+def toy_digits(option: str, text: str, trained) -> str:
+    """The digits a toy model reads, "3 1 4" or "314" -> "314": one-line usage error naming
+    ``option`` unless 1 to 8 digits (the lengths tutor train's tasks use)."""
+    from tutor.training.tasks import MAX_LENGTH, MIN_LENGTH
+
+    digits = "".join(text.split())
+    if not (MIN_LENGTH <= len(digits) <= MAX_LENGTH and digits.isdigit() and digits.isascii()):
+        shown = text if len(text) <= 30 else text[:29] + "…"
+        raise usage_error(option, f"expected {MIN_LENGTH} to {MAX_LENGTH} digits for "
+                                  f"{trained.name}, a toy model trained by tutor train on the "
+                                  f"{trained.task} task, got {shown!r}")
+    return digits
 
 
 def check_index(option: str, value: int | None, size: int, what: str) -> int | None:

@@ -202,6 +202,65 @@ def heads_document(trace, tokens, *, precision: int, info: dict,
                       notes=[PATTERN_RULES], extra=extra)
 
 
+def toy_heads_document(recording, *, precision: int, layer: int | None = None) -> Document:
+    """Every attention block × head of a toy model trained by ``tutor train`` (a
+    ``heads.toy_model_heads`` recording): the encoder's self-attention, the decoder's masked
+    self-attention and its attention over the encoder, one step per block, each head a small
+    heatmap titled with its pattern (self-attention) — or with ``layer`` (from 0) that
+    layer's blocks with every head's numbers. JSON: ``blocks``, each with its ``title``,
+    ``layer`` (from 1, as on screen), ``layer_index`` (from 0, as in the recorded name
+    ``key``), ``queries``, ``keys``, ``weights`` [head][query][key] and ``patterns``."""
+    trace, info = recording.trace, recording.info
+    w = DocumentBuilder(trace, precision)
+    blocks, patterns = info["blocks"], info["patterns"]
+    data = []
+    for block, labels_of in zip(blocks, patterns):
+        index = int(block.key.split(".layers.", 1)[1].split(".", 1)[0])
+        weights = np.asarray(trace[block.key][block.index])            # [n_head, n_q, n_k]
+        data.append({"title": block.title, "key": block.key, "layer": index + 1,
+                     "layer_index": index, "queries": block.queries, "keys": block.keys,
+                     "weights": weights.tolist(),
+                     "patterns": None if labels_of is None else [p.label for p in labels_of]})
+        if layer is not None and index != layer:
+            continue
+        rows, cols = unique_labels(block.queries), unique_labels(block.keys)
+        masked = (np.triu(np.ones(weights.shape[1:], bool), 1)         # [n_q, n_k] above the diagonal
+                  if "masked" in block.title else None)
+        order = (f"rows: queries {' '.join(rows)}; columns: keys {' '.join(cols)}")
+        about = ("each query of the target reads the source (no pattern labels: the rows and "
+                 "columns are different sequences)" if not block.self_attention else
+                 "each head labelled with the pattern it shows")
+        if layer is None:
+            views = [MatrixView(f"H{h + 1}" + ("" if labels_of is None else
+                                               f" {short_pattern(labels_of[h])}"),
+                                block.key, weights[h], rows, cols, heat=True, compact=True,
+                                bare=True, masked=masked) for h in range(len(weights))]
+            parts = [Part("", views, [order], about[0].upper() + about[1:] + ".")]
+        else:
+            parts = [Part(f"Head {h + 1}" + ("" if labels_of is None else
+                                            f": {labels_of[h].label} ({labels_of[h].share:.2f} "
+                                            f"of the attention on average)"),
+                          [MatrixView(f"weights H{h + 1}", block.key, weights[h], rows, cols,
+                                      heat=True, masked=masked, caption="each row sums to 1")])
+                     for h in range(len(weights))]
+        title = block.title[0].upper() + block.title[1:]
+        w.step(title, "weights = softmax(Q·Kᵀ/√dk) for each head",
+               r"\mathrm{softmax}(QK^\top/\sqrt{d_k})", parts, key=block.key)
+    source = " ".join(blocks[0].keys)                                  # the encoder's tokens
+    settings = {"model": info["model"], "task": info["task"], "layers": info["n_layer"],
+                "heads": info["n_head"], "layer": None if layer is None else layer + 1}
+    shown = "every block" if layer is None else f"layer {layer + 1}"
+    return w.document("heads", f"Attention heads of {info['model']} on {source} → "
+                               f"{' '.join(info['answer'])}",
+                      list(blocks[0].keys), settings,
+                      subtitle=f"a toy encoder-decoder (task {info['task']}): "
+                               f"{info['n_layer']} layers × {info['n_head']} heads in the "
+                               f"encoder's self-attention, the decoder's masked "
+                               f"self-attention and its attention over the encoder ({shown}); "
+                               f"palest = 0 … darkest = 1",
+                      notes=[PATTERN_RULES], extra={"blocks": data})
+
+
 def context_document(trace, *, precision: int, info: dict) -> Document:
     """A word's vector in two sentences, compared stage by stage (a
     ``pretrained.model_context`` recording), with the control word beside it."""

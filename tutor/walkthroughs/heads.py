@@ -39,10 +39,14 @@ def toy_model_heads(trained, digits: str) -> Recording:
     (``src_embed.*``, ``tgt_embed.*``, ``transformer.encoder.*``, ``transformer.decoder.*``,
     ``logits``). Raises TutorError unless ``digits`` is 1 to 8 digits.
 
-    ``info``: ``model``, ``task``, ``answer`` and ``blocks`` (a list of
+    ``info``: ``model``, ``task``, ``answer``, ``blocks`` (a list of
     :class:`AttentionBlock`, encoder layers first, then each decoder layer's self- and
-    cross-attention).
+    cross-attention), ``n_layer`` (encoder layers), ``n_head``, and ``patterns``: for each
+    block, each head's :func:`tutor.pretrained.head_pattern` (a self-attention of at least
+    two tokens) or None (cross-attention, or one token).
     """
+    from tutor.pretrained.analysis import head_pattern
+
     src = trained.encode(digits)                                        # [n] ids
     answer = trained.run(digits)
     tgt = np.array([trained.bos_id] + [trained.vocab.index(d) for d in answer],
@@ -62,6 +66,12 @@ def toy_model_heads(trained, digits: str) -> Recording:
         blocks.append(AttentionBlock(f"transformer.decoder.layers.{i}.multihead_attn.weights",
                                      f"decoder layer {i + 1} · attention over the encoder",
                                      target, source, False))
-    info = {"model": trained.name, "task": trained.task, "answer": answer, "blocks": blocks}
+    patterns = []
+    for block in blocks:
+        weights = trace[block.key][block.index]                         # [n_head, n_q, n_k]
+        labelled = block.self_attention and len(block.queries) >= 2
+        patterns.append([head_pattern(w, block.queries) for w in weights] if labelled else None)
+    info = {"model": trained.name, "task": trained.task, "answer": answer, "blocks": blocks,
+            "n_layer": config.num_encoder_layers, "n_head": config.nhead, "patterns": patterns}
     return Recording(trace, answer, source, info, walkthrough="heads.toy_model_heads")
 
