@@ -56,6 +56,8 @@ def test_a_toy_model_where_it_does_not_work_is_a_usage_error_naming_model(capsys
     assert info.value.code == 2, err
     assert "'--model'" in err and "toy model trained by tutor train" in err
     assert "toy models work with tutor generate" in err and "loader" not in err
+    if args[0] == "attention":
+        assert "tutor heads DIGITS --model reverse --layer L" in err
 
 
 def test_every_command_the_listing_names_takes_the_model(tmp_path, monkeypatch):

@@ -70,12 +70,13 @@ def _toy_heads(trained, sentence, layer, step, output):
 @tutor_command(EPILOG)
 @click.argument("sentence")
 @click.option("--model", "model_name", default="minilm", show_default=True,
-              metavar="NAME|FOLDER", help=MODEL_HELP)
+              metavar="NAME|FOLDER", help=MODEL_HELP + " Or a toy model trained by tutor "
+              "train: reverse, copy, sort, or a FILE.npz it wrote (SENTENCE is digits).")
 @click.option("--layer", type=int, default=None, metavar="L",
               help="Show only layer L (from 1), larger, with the numbers.")
 @calculator_options(seed=False)
 def heads(sentence, model_name, layer, step, output):
-    """Show every attention head of a real model on SENTENCE, labelled by its pattern."""
+    """Show every attention head of a model on SENTENCE, labelled by its pattern."""
     from tutor.render.pretrained import heads_document
     from tutor.walkthroughs.pretrained import model_heads
 

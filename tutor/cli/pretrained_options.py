@@ -63,10 +63,12 @@ def model_commands(where) -> list[str]:
 
 def toy_refused(where, command: str) -> click.UsageError:
     """The usage error for a toy model given to a command that reads Hugging Face models."""
+    hint = (f" (tutor heads DIGITS --model {where.name} --layer L shows each head's weights "
+            f"with the numbers)" if command.startswith("attention") else "")
     return usage_error("--model", f"expected a Hugging Face model for tutor {command} (minilm, "
                                   f"a model folder or a cached name), got {where.name}, a toy "
                                   f"model trained by tutor train; toy models work with "
-                                  f"tutor {', '.join(TOY_COMMANDS)}")
+                                  f"tutor {', '.join(TOY_COMMANDS)}{hint}")
 
 
 def open_model(name: str, command: str, *, toy: bool = False):
