@@ -108,7 +108,10 @@ def _toy_model_heads():
     from tutor.training.shipped import load_shipped_model
     from tutor.walkthroughs.heads import toy_model_heads
 
-    return [(toy_model_heads(load_shipped_model("reverse"), "3141"), None)]
+    from tutor.render.pretrained import toy_heads_document
+
+    heads = toy_model_heads(load_shipped_model("reverse"), "3141")
+    return [(heads, lambda t, r=heads: toy_heads_document(t, precision=2, info=r.info))]
 
 
 def _stacks():

@@ -63,7 +63,8 @@ def _toy_heads(trained, sentence, layer, step, output):
     digits = toy_digits("SENTENCE", sentence, trained)
     layer0 = check_index("--layer", layer, trained.model.config.num_encoder_layers, "layer")
     recording = toy_model_heads(trained, digits)
-    doc = toy_heads_document(recording, precision=output.precision, layer=layer0)
+    doc = toy_heads_document(recording.trace, precision=output.precision,
+                             info=recording.info, layer=layer0)
     show_document(output, doc, step=step)
 
 

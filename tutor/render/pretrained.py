@@ -202,15 +202,16 @@ def heads_document(trace, tokens, *, precision: int, info: dict,
                       notes=[PATTERN_RULES], extra=extra)
 
 
-def toy_heads_document(recording, *, precision: int, layer: int | None = None) -> Document:
+def toy_heads_document(trace, *, precision: int, info: dict,
+                       layer: int | None = None) -> Document:
     """Every attention block × head of a toy model trained by ``tutor train`` (a
     ``heads.toy_model_heads`` recording): the encoder's self-attention, the decoder's masked
-    self-attention and its attention over the encoder, one step per block, each head a small
+    self-attention and its attention over the encoder (``info`` the recording's), one step
+    per block, each head a small
     heatmap titled with its pattern (self-attention) — or with ``layer`` (from 0) that
     layer's blocks with every head's numbers. JSON: ``blocks``, each with its ``title``,
     ``layer`` (from 1, as on screen), ``layer_index`` (from 0, as in the recorded name
     ``key``), ``queries``, ``keys``, ``weights`` [head][query][key] and ``patterns``."""
-    trace, info = recording.trace, recording.info
     w = DocumentBuilder(trace, precision)
     blocks, patterns = info["blocks"], info["patterns"]
     data = []
