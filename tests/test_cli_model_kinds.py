@@ -47,17 +47,16 @@ def test_a_file_that_is_not_npz_is_refused_naming_both_kinds(tmp_path):
         resolve_model(str(text))
 
 
-@pytest.mark.parametrize("args", [["attention", "3 1 4", "--model", "reverse"],
-                                  ["context", "3 1", "1 3", "--word", "3", "--model", "sort"]])
+@pytest.mark.parametrize("args", [["context", "3 1", "1 3", "--word", "3", "--model", "sort"],
+                                  ["context", "3 1", "1 3", "--word", "3", "--model", "reverse"]])
 def test_a_toy_model_where_it_does_not_work_is_a_usage_error_naming_model(capsys, args):
     with pytest.raises(SystemExit) as info:
         main(args)
     err = capsys.readouterr().err
     assert info.value.code == 2, err
     assert "'--model'" in err and "toy model trained by tutor train" in err
-    assert "toy models work with tutor generate" in err and "loader" not in err
-    if args[0] == "attention":
-        assert "tutor heads DIGITS --model reverse --layer L" in err
+    assert ("toy models work with tutor generate, heads, attention --model, explore --model"
+            in err and "loader" not in err)
 
 
 def test_every_command_the_listing_names_takes_the_model(tmp_path, monkeypatch):
@@ -129,3 +128,43 @@ def test_heads_takes_a_tutor_train_file_and_refuses_what_is_not_digits(tmp_path,
             main(["heads", sentence, "--model", "reverse"])
         err = capsys.readouterr().err
         assert info.value.code == 2 and "'SENTENCE': expected 1 to 8 digits for reverse" in err
+
+
+@pytest.mark.parametrize("block, layer, head", [("encoder", 1, 1), ("encoder", 2, 2),
+                                                ("decoder", 1, 2), ("decoder", 2, 1)])
+def test_attention_shows_one_head_of_a_toy_model_as_the_six_steps(block, layer, head):
+    from tutor.training.shipped import load_shipped_model
+    from tutor.walkthroughs.heads import toy_model_heads
+
+    doc = invoke_json("attention", "3 1 4 1 5", "--model", "reverse", "--layer", str(layer),
+                      "--head", str(head), "--block", block)
+    whole = toy_model_heads(load_shipped_model("reverse"), "31415")
+    m = {name: np.asarray(v, dtype=np.float64) for name, v in doc["matrices"].items()}
+    recorded = whole.trace[f"transformer.{block}.layers.{layer - 1}.self_attn.weights"]
+    assert np.array_equal(m["weights"], recorded[0, head - 1])       # the model's own weights
+    assert np.allclose(m["x"] @ m["w_q"] + m["b_q"], m["q"], atol=1e-5)   # Q = X·Wq + bq
+    assert np.allclose(m["weights"].sum(axis=1), 1.0, atol=1e-6)
+    assert doc["settings"]["layer"] == layer and doc["settings"]["head"] == head
+    assert doc["settings"]["block"] == block
+    if block == "decoder":
+        assert doc["tokens"] == ["<bos>", "5", "1", "4", "1", "3"]
+        assert np.all(np.triu(m["weights"], 1) == 0)                 # no look at later tokens
+        assert doc["title"].startswith(f"Decoder masked self-attention in reverse: layer {layer}")
+    else:
+        assert doc["tokens"] == ["3", "1", "4", "1", "5"]
+        assert doc["title"].startswith(f"Encoder self-attention in reverse: layer {layer}")
+
+
+def test_attention_block_needs_a_toy_model(tmp_path, capsys):
+    trained = tmp_path / "u600.npz"
+    shutil.copy(MODELS / "copy.npz", trained)
+    assert invoke_json("attention", "2 7", "--model", str(trained))["settings"]["block"] == "encoder"
+    for args, message in (
+            (["attention", "the cat", "--block", "decoder"], "'--block': expected --model"),
+            (["attention", "3 1", "--model", "reverse", "--layer", "3"],
+             "'--layer': expected a layer from 1 to 2"),
+            (["attention", "3 x", "--model", "reverse"], "'SENTENCE': expected 1 to 8 digits")):
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and message in err, err

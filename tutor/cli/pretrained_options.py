@@ -41,7 +41,7 @@ def check_extra() -> None:
 
 #: The commands that read a toy encoder-decoder trained by ``tutor train`` (the shipped
 #: reverse, copy, sort, or a .npz file it wrote), as `tutor models` and the errors name them.
-TOY_COMMANDS = ("generate", "heads", "explore --model")
+TOY_COMMANDS = ("generate", "heads", "attention --model", "explore --model")
 #: The commands that read a Hugging Face model folder (generate: GPT-2 style models only).
 HF_COMMANDS = ("attention --model", "heads", "context")
 
@@ -63,12 +63,10 @@ def model_commands(where) -> list[str]:
 
 def toy_refused(where, command: str) -> click.UsageError:
     """The usage error for a toy model given to a command that reads Hugging Face models."""
-    hint = (f" (tutor heads DIGITS --model {where.name} --layer L shows each head's weights "
-            f"with the numbers)" if command.startswith("attention") else "")
     return usage_error("--model", f"expected a Hugging Face model for tutor {command} (minilm, "
                                   f"a model folder or a cached name), got {where.name}, a toy "
                                   f"model trained by tutor train; toy models work with "
-                                  f"tutor {', '.join(TOY_COMMANDS)}{hint}")
+                                  f"tutor {', '.join(TOY_COMMANDS)}")
 
 
 def open_model(name: str, command: str, *, toy: bool = False):

@@ -76,9 +76,14 @@ class PretrainedHeadBuilder(AttentionBuilder):
                   f"{(info['head'] + 1) * d_head} of layer {layer}'s {d_model}×{d_model} "
                   f"query, key and value weights: {d_model}×{d_head} each (--format json "
                   f"has them)"]
-        meaning = (f"Each of the {n} rows of X is one of the model's own tokens (its tokenizer "
-                   f"cut the text this way) as {d_model} numbers: the hidden state entering "
-                   f"layer {layer}, {entering}.")
+        block = info.get("block")                                      # a toy model's encoder/decoder
+        rows = ("one of the model's own tokens (its tokenizer cut the text this way)"
+                if block is None else "one digit of the source" if block == "encoder" else
+                "one token of the decoder's input, <bos> then the answer so far (teacher "
+                "forcing: the answer the model gave)")
+        where = "layer" if block is None else f"{block} layer"
+        meaning = (f"Each of the {n} rows of X is {rows} as {d_model} numbers: the hidden state "
+                   f"entering {where} {layer}, {entering}.")
         if info["norm_first"]:
             meaning += (" This model normalises before attention (pre-norm), so X is the "
                         "layer's norm1 applied to that hidden state.")
@@ -127,7 +132,10 @@ class PretrainedHeadBuilder(AttentionBuilder):
                  f"of {info['n_head']} heads' outputs; they are placed side by side "
                  f"({info['d_model']} numbers per token), multiplied by the output projection "
                  f"and its bias, and added to the layer's input (the residual)")
-        if info["norm_first"]:
+        if info.get("block") == "decoder":
+            after += ("; then the attention over the encoder's output and the feed-forward "
+                      "network, each with its own add & norm.")
+        elif info["norm_first"]:
             after += ("; then a second layer norm feeds the feed-forward network, whose output "
                       "is added again.")
         else:
@@ -148,8 +156,12 @@ def model_head_document(trace, tokens, *, precision: int, info: dict) -> Documen
                 "layer": info["layer"] + 1, "head": info["head"] + 1,
                 "d_model": info["d_model"], "d_k": info["d_head"], "heads": info["n_head"],
                 "layers": info["n_layer"], "causal": info["causal"]}
+    kind = {None: "Self-attention", "encoder": "Encoder self-attention",
+            "decoder": "Decoder masked self-attention"}[info.get("block")]
+    if info.get("block") is not None:
+        settings["block"] = info["block"]
     return builder.document(
-        "attention", f"Self-attention in {info['model']}: {_layer_head(info)}", tokens, settings,
+        "attention", f"{kind} in {info['model']}: {_layer_head(info)}", tokens, settings,
         subtitle=f"\"{info['sentence']}\": {count(len(tokens), 'token')}, d_model = "
                  f"{info['d_model']}, d_k = {info['d_head']}")
 
