@@ -50,7 +50,7 @@ Examples:
   tutor attention "the cat sat" --format json > attention.json
   tutor attention "the cat sat" --svg attention.svg
   tutor attention "the cat sat on the mat" --model minilm --layer 3 --head 5
-  tutor attention "3 1 4 1 5" --model reverse --layer 2 --head 1 --block decoder
+  tutor attention "3 1 4" --model reverse --layer 2 --block decoder
 
 \b
 With --model the six steps run on one head of a real model: X is the hidden
@@ -202,7 +202,7 @@ def attention(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, wo, 
         return
     for option, value in (("--layer", layer), ("--head", head), ("--block", block)):
         if value is not None:
-            raise usage_error(option, "expected --model with it (a layer of a real model)")
+            raise usage_error(option, "expected --model with it (a layer of a model)")
     check_limit("--heads", heads, MAX_HEADS, "a number of heads")
     if wo is not None and heads == 1:
         raise usage_error("--wo", "expected --heads 2 or more (Wo joins the heads), got --heads 1")

@@ -338,13 +338,13 @@ def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
     for loc, uses in zip(found, commands):
         lines.append(f"{loc.name}: {loc.detail}")
         if uses:
-            lines.append(f"  works with: tutor {', '.join(uses)}")
+            lines.append(f"  works with: {', '.join(uses)}")
         lines.append(f"  {loc.path}")
     steps.append(Step(1, "Models found", "tutor … --model NAME", r"\text{models}",
                       [Part("", [], lines or ["none found"],
                             "Give a model's name (or a model folder's path, or a .npz file "
-                            "written by tutor train) to --model in the commands listed under "
-                            "it. The toy models are encoder-decoders that read digits; the "
+                            "written by tutor train) to --model in the tutor commands listed "
+                            "under it. The toy models are encoder-decoders that read digits; the "
                             "others are Hugging Face models that read text.")], key="found"))
     alias_lines = []
     for short, alias, where in aliases:
