@@ -331,7 +331,7 @@ def test_resolution_order_toy_folder_cache(empty_world, monkeypatch):
     (tmp / "toys").mkdir()
     np.savez(tmp / "toys" / "reverse.npz", a=np.zeros(1))
     assert resolve_model("reverse").kind == "toy"
-    with pytest.raises(TutorError, match="toy-model loader"):
+    with pytest.raises(TutorError, match="tutor.training.load_model reads it"):
         load_model("reverse")
     listed = {(m.name, m.kind) for m in available_models()}
     assert listed == {("reverse", "toy"), ("tiny-org/tiny-bert", "hf-cache")}

@@ -108,7 +108,19 @@ def _toy_model_heads():
     from tutor.training.shipped import load_shipped_model
     from tutor.walkthroughs.heads import toy_model_heads
 
-    return [(toy_model_heads(load_shipped_model("reverse"), "3141"), None)]
+    from tutor.render.pretrained import toy_heads_document
+
+    from tutor.render.pretrained import model_head_document
+    from tutor.walkthroughs.heads import toy_model_head
+
+    reverse = load_shipped_model("reverse")
+    heads = toy_model_heads(reverse, "3141")
+    runs = [(heads, lambda t, r=heads: toy_heads_document(t, precision=2, info=r.info))]
+    for block in ("encoder", "decoder"):                          # mask, masked: decoder only
+        head = toy_model_head(reverse, "3141", 1, 1, block)
+        runs.append((head, lambda t, r=head: model_head_document(t, r.tokens, precision=2,
+                                                                  info=r.info)))
+    return runs
 
 
 def _stacks():

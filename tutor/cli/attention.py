@@ -10,7 +10,7 @@ from tutor.limits import MAX_DIM, MAX_HEADS, MAX_MODEL_TOKENS, MAX_TOKENS
 from .common import calculator_options, tutor_command
 from .matrix_specs import MATRIX, MatrixSpec
 from .output import Output, show_document
-from .pretrained_options import check_index, model_option, refuse_with_model
+from .pretrained_options import JSON_NUMBERING, check_index, model_option, refuse_with_model
 from .usage import check_limit, shape_text, usage_error
 from .values import parse_sentence, rng_for
 from .sentence_options import word_input_options
@@ -50,24 +50,51 @@ Examples:
   tutor attention "the cat sat" --format json > attention.json
   tutor attention "the cat sat" --svg attention.svg
   tutor attention "the cat sat on the mat" --model minilm --layer 3 --head 5
+  tutor attention "3 1 4" --model reverse --layer 2 --block decoder
 
 \b
 With --model the six steps run on one head of a real model: X is the hidden
 states entering --layer, labelled by the model's own tokens; Wq, Wk, Wv are
 that head's slices of the layer's weights, with their biases (Q = X·Wq + bq).
+A toy model trained by tutor train reads 1 to 8 digits; --block picks its
+encoder's self-attention or its decoder's masked self-attention.
+
+\b
+{JSON_NUMBERING}
+So settings.layer and settings.head are --layer and --head
+as given (from 1).
 """
 
 
-def _model_attention(sentence, model_name, layer, head, step, pause, output):
-    """tutor attention --model: one head of a real model, as the six steps."""
+def _model_attention(sentence, model_name, layer, head, block, step, pause, output):
+    """tutor attention --model: one head of a real model (or of a toy model trained by tutor
+    train: its encoder's self-attention or its decoder's masked self-attention), as the six
+    steps."""
     from tutor.render.pretrained import model_head_document
     from tutor.walkthroughs.pretrained import model_head
 
-    from .pretrained_options import check_tokens, open_model
+    from .pretrained_options import check_tokens, open_model, toy_digits
 
     if not sentence.strip():
         raise usage_error("SENTENCE", "expected at least one word, got an empty sentence")
-    model = open_model(model_name)
+    model = open_model(model_name, "attention --model", toy=True)
+    if hasattr(model, "task"):                                         # a toy model: tutor train's
+        from tutor.walkthroughs.heads import toy_model_head
+
+        digits = toy_digits("SENTENCE", sentence, model)
+        block = block or "encoder"
+        config = model.model.config
+        layers = config.num_encoder_layers if block == "encoder" else config.num_decoder_layers
+        layer0 = check_index("--layer", 1 if layer is None else layer, layers, "layer")
+        head0 = check_index("--head", 1 if head is None else head, config.nhead, "head")
+        recording = toy_model_head(model, digits, layer0, head0, block)
+        doc = model_head_document(recording.trace, recording.tokens, precision=output.precision,
+                                  info=recording.info)
+        show_document(output, doc, step=step, pause=pause)
+        return
+    if block is not None:
+        raise usage_error("--block", f"expected a toy model trained by tutor train with it "
+                                     f"(reverse, copy, sort or a FILE.npz), got {model.name}")
     check_tokens(model, sentence, "SENTENCE", least=1)
     layer0 = check_index("--layer", 1 if layer is None else layer, model.n_layer, "layer")
     head0 = check_index("--head", 1 if head is None else head, model.n_head, "head")
@@ -150,9 +177,13 @@ def head_inputs(sentence, dim, dk, embeddings, embed, wq, wk, wv, seed):
               help="With --model: the layer, from 1. [default: 1]")
 @click.option("--head", type=int, default=None, metavar="H",
               help="With --model: the head, from 1. [default: 1]")
+@click.option("--block", type=click.Choice(["encoder", "decoder"]), default=None,
+              help="With a toy --model (reverse, copy, sort, a tutor train FILE.npz): the "
+                   "encoder's self-attention or the decoder's masked self-attention (tutor "
+                   "heads shows its attention over the encoder too). [default: encoder]")
 @calculator_options(pause=True)
 def attention(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, wo, dk, heads,
-              no_scale, model_name, layer, head, step, pause, seed, output: Output):
+              no_scale, model_name, layer, head, block, step, pause, seed, output: Output):
     """Show the six steps of self-attention on SENTENCE, every matrix labelled.
 
     With no options it is the worked example: THE=[1,0,1,0], CAT=[0,1,0,1],
@@ -167,11 +198,11 @@ def attention(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, wo, 
                            "--wq": wq, "--wk": wk, "--wv": wv, "--wo": wo, "--dk": dk,
                            "--heads": None if heads == 1 else heads, "--no-scale": no_scale,
                            "--causal": causal, "--posenc": posenc.lower()})
-        _model_attention(sentence, model_name, layer, head, step, pause, output)
+        _model_attention(sentence, model_name, layer, head, block, step, pause, output)
         return
-    for option, value in (("--layer", layer), ("--head", head)):
+    for option, value in (("--layer", layer), ("--head", head), ("--block", block)):
         if value is not None:
-            raise usage_error(option, "expected --model with it (a layer of a real model)")
+            raise usage_error(option, "expected --model with it (a layer of a model)")
     check_limit("--heads", heads, MAX_HEADS, "a number of heads")
     if wo is not None and heads == 1:
         raise usage_error("--wo", "expected --heads 2 or more (Wo joins the heads), got --heads 1")

@@ -7,10 +7,10 @@ import click
 
 from .common import calculator_options, tutor_command
 from .output import show_document
-from .pretrained_options import MODEL_HELP
+from .pretrained_options import JSON_NUMBERING, MODEL_HELP
 from .usage import quote, usage_error
 
-EPILOG = """\b
+EPILOG = f"""\b
 For each stage (the embedding stage, then each layer) the chart shows the
 cosine similarity of WORD's vector in sentence A and in sentence B:
 cos(a, b) = a·b / (|a| |b|), 1 = the same direction. A word the tokenizer cuts
@@ -18,6 +18,11 @@ into pieces is the mean of its pieces. The control word (--control, or the
 first other word the two sentences share) keeps its meaning in both, so it
 shows how much of the change is the word's meaning and how much is context in
 general. --format json gives "stages", "similarity" and "control_similarity".
+
+\b
+{JSON_NUMBERING}
+So similarity[0] is the stage named "embeddings" and
+similarity[3] the one named "layer 3", as on screen.
 
 \b
 Examples:
@@ -62,7 +67,7 @@ def context(sentence_a, sentence_b, word, control, model_name, step, output):
                                           f"{quote(value)}, which is not in {name} {quote(text)}")
     if control is not None and control.strip().lower() == word.strip().lower():
         raise usage_error("--control", f"expected a word other than --word, got {quote(control)}")
-    model = open_model(model_name)
+    model = open_model(model_name, "context")
     check_tokens(model, sentence_a, "SENTENCE_A")
     check_tokens(model, sentence_b, "SENTENCE_B")
     recording = model_context(model, sentence_a, sentence_b, word.strip(),

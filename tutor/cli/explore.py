@@ -120,12 +120,12 @@ def explore_model(name: str, sentence: str | None, precision: int) -> None:
         where = resolve_model(name)
     except TutorError as exc:
         raise usage_error("--model", str(exc)) from None
-    if where.kind == "toy":
+    if where.seq2seq:                                                  # shipped, or a tutor train file
         from tutor.training.shipped import load_model
 
         model = load_model(where.path, name=where.name)
     else:
-        model = open_model(name)
+        model = open_model(name, "explore --model")
     try:
         state = ModelState(model, sentence, precision=precision)
     except SettingError as exc:

@@ -8,12 +8,15 @@ from tutor.limits import MAX_BEAM_SIZE, MAX_NEW_TOKENS, MAX_TOKENS, SEED_LIMIT
 
 from .common import calculator_options, tutor_command
 from .output import show_document
+from .pretrained_options import JSON_NUMBERING
 from .usage import quote, usage_error
+
+DEFAULT_NEW_TOKENS = 10    # a decoder-only model's default --max-new-tokens
 
 EPILOG = f"""\b
 SOURCE is what the model reads: digits for the shipped toy models
-("3 1 4 1 5" or "31415"; reverse, copy, sort), a prompt for a GPT-2
-style model folder given with --model PATH.
+("3 1 4 1 5" or "31415"; reverse, copy, sort, or a FILE.npz written by
+tutor train), a prompt for a GPT-2 style model folder given with --model PATH.
 
 \b
 Examples:
@@ -23,7 +26,14 @@ Examples:
   tutor generate "3 1 4 1 5" --beam 4 --length-penalty 0.6
   tutor generate "3 1 4 1 5" --explain-cache       what the cache keeps, saves
   tutor generate "9 2 7" --model sort --format json
+  tutor generate "3 1 4" --model reverse.npz       a model tutor train wrote
   tutor generate "The cat sat" --model tests/data/hf_tiny_gpt2
+
+\b
+{JSON_NUMBERING}
+So result.steps[0] has token_number 1 (the screen's "token 1") and
+step_index 0 (its arrays are step.0.*); its attention row has layer 2
+(the screen's "layer 2") and layer_index 1.
 
 \b
 Limits: --beam {MAX_BEAM_SIZE}, --max-new-tokens {MAX_NEW_TOKENS}, {MAX_TOKENS} source tokens.
@@ -81,12 +91,13 @@ def _library_error(exc):
 @tutor_command(EPILOG)
 @click.argument("source")
 @click.option("--model", "model_name", default="reverse", show_default=True, metavar="NAME",
-              help="A shipped toy model (reverse, copy, sort) or a GPT-2 style model folder "
-                   "or name.")
+              help="A shipped toy model (reverse, copy, sort), a FILE.npz written by tutor "
+                   "train, or a GPT-2 style model folder or name.")
 @click.option("--max-new-tokens", type=int, default=None, metavar="N",
               callback=_range(1, MAX_NEW_TOKENS, "a number of tokens"),
               help="Stop after N new tokens (default: the source's length + 1 for a toy model, "
-                   "10 for a decoder-only model).")
+                   f"{DEFAULT_NEW_TOKENS} for a decoder-only model, or fewer when the model's "
+                   "positions run out: the screen says so).")
 @click.option("--temperature", type=float, default=None, callback=_positive, metavar="T",
               help="Sample from softmax(logits / T): T < 1 sharpens, T > 1 flattens.")
 @click.option("--top-k", type=int, default=None, callback=_range(1, None, "a number of tokens"),
@@ -128,7 +139,8 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         raise usage_error("SOURCE", "expected at least one token, got an empty source")
     where = resolve_model(model_name)
     expected = None
-    if where.kind == "toy":
+    limits: list[str] = []                                             # what cut the run short
+    if where.seq2seq:                                                  # shipped, or a tutor train file
         from tutor.training.shipped import load_model
         from tutor.training.tasks import answer
 
@@ -147,7 +159,11 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
                                          f"{model.name}, a {model.config.model_type} encoder")
         ids, labels = model.tokenize(source)
         room = model.config.max_positions - len(ids)
-        new_tokens = max_new_tokens or min(10, room)
+        new_tokens = max_new_tokens or min(DEFAULT_NEW_TOKENS, room)
+        if max_new_tokens is None and 0 < room < DEFAULT_NEW_TOKENS:
+            limits.append(f"writes at most {room} new token{'s' if room > 1 else ''}, not the default "
+                          f"{DEFAULT_NEW_TOKENS}: {model.name} reads "
+                          f"{model.config.max_positions} positions and the prompt has {len(ids)}")
         if new_tokens > room or room < 1:
             raise usage_error("--max-new-tokens", f"expected at most {max(room, 0)}: "
                                                   f"{model.name} reads {model.config.max_positions}"
@@ -165,5 +181,5 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
                 "cache": not no_cache}
     doc = generation_document(recording.trace, recording.info, precision=output.precision,
                               model_name=where.name, source_labels=labels, expected=expected,
-                              settings=settings)
+                              settings=settings, limits=limits)
     show_document(output, doc, step=step, pause=pause)

@@ -9,7 +9,7 @@ from tutor.limits import MAX_MODEL_TOKENS
 
 from .common import calculator_options, tutor_command
 from .output import show_document
-from .pretrained_options import MODEL_HELP, check_index
+from .pretrained_options import JSON_NUMBERING, MODEL_HELP, check_index
 from .usage import usage_error
 
 EPILOG = f"""\b
@@ -22,10 +22,22 @@ share of the attention if that share is at least 0.5; otherwise "broad".
 In the grid: [CLS], [SEP], prev, next, self, 'word', broad.
 
 \b
+With a toy model trained by tutor train (--model reverse, copy, sort, or a
+FILE.npz it wrote) SENTENCE is 1 to 8 digits, and the blocks are the
+encoder's self-attention, the decoder's masked self-attention and its
+attention over the encoder (rows: the target so far, columns: the source).
+--format json gives "blocks", each with its "weights" [head][query][key].
+
+\b
 Rows are queries and columns keys, in the sentence's token order; ▁ is a
 weight of 0 and █ of 1 (the colour says the same).
 --format json gives "tokens" and "attention" as [layer][head][query][key],
 the layout of Hugging Face's output_attentions, and "patterns".
+
+\b
+{JSON_NUMBERING}
+So attention[0][4] is the screen's layer 1, head 5 (H5),
+and settings.layer is --layer as given.
 
 \b
 Limits: at most {MAX_MODEL_TOKENS} tokens (the model's own, [CLS] and [SEP] included).
@@ -37,18 +49,35 @@ Examples:
   tutor heads "the cat sat on the mat" --format json > heads.json
   tutor heads "the cat sat on the mat" --svg heads.svg
   tutor heads "the cat sat" --model path/to/hf-folder
+  tutor heads "3 1 4 1 5" --model reverse          a toy model's three kinds
 """
+
+
+def _toy_heads(trained, sentence, layer, step, output):
+    """heads --model reverse (or a tutor train file): every block of the toy encoder-decoder."""
+    from tutor.render.pretrained import toy_heads_document
+    from tutor.walkthroughs.heads import toy_model_heads
+
+    from .pretrained_options import toy_digits
+
+    digits = toy_digits("SENTENCE", sentence, trained)
+    layer0 = check_index("--layer", layer, trained.model.config.num_encoder_layers, "layer")
+    recording = toy_model_heads(trained, digits)
+    doc = toy_heads_document(recording.trace, precision=output.precision,
+                             info=recording.info, layer=layer0)
+    show_document(output, doc, step=step)
 
 
 @tutor_command(EPILOG)
 @click.argument("sentence")
 @click.option("--model", "model_name", default="minilm", show_default=True,
-              metavar="NAME|FOLDER", help=MODEL_HELP)
+              metavar="NAME|FOLDER", help=MODEL_HELP + " Or a toy model trained by tutor "
+              "train: reverse, copy, sort, or a FILE.npz it wrote (SENTENCE is digits).")
 @click.option("--layer", type=int, default=None, metavar="L",
               help="Show only layer L (from 1), larger, with the numbers.")
 @calculator_options(seed=False)
 def heads(sentence, model_name, layer, step, output):
-    """Show every attention head of a real model on SENTENCE, labelled by its pattern."""
+    """Show every attention head of a model on SENTENCE, labelled by its pattern."""
     from tutor.render.pretrained import heads_document
     from tutor.walkthroughs.pretrained import model_heads
 
@@ -56,7 +85,10 @@ def heads(sentence, model_name, layer, step, output):
 
     if not sentence.strip():
         raise usage_error("SENTENCE", "expected at least one word, got an empty sentence")
-    model = open_model(model_name)
+    model = open_model(model_name, "heads", toy=True)
+    if hasattr(model, "task"):                                         # a toy model: tutor train's
+        _toy_heads(model, sentence, layer, step, output)
+        return
     layer0 = check_index("--layer", layer, model.n_layer, "layer")
     check_tokens(model, sentence)
     recording = model_heads(model, sentence)

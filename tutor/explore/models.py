@@ -99,17 +99,11 @@ class ModelState:
 
     def label(self, block: int | None = None, head: int | None = None) -> str | None:
         """The head's pattern label, for self-attention of at least two tokens (None for
-        cross-attention): the walkthrough's own for a pretrained model."""
+        cross-attention): the walkthrough's own (``info["patterns"]``, one list per block)."""
         block = self.block if block is None else block
         head = self.head if head is None else head
-        found = self.blocks[block]
-        if self.kind == "pretrained":
-            return pattern_text(self.recording.info["patterns"][block][head])
-        if not found.self_attention or len(found.queries) < 2:
-            return None
-        from tutor.pretrained import head_pattern
-
-        return pattern_text(head_pattern(self.weights(block, head), found.queries))
+        patterns = self.recording.info["patterns"][block]              # None: cross-attention
+        return None if patterns is None else pattern_text(patterns[head])
 
     def view(self) -> MatrixView:
         """The current head's weights as the renderers draw a heatmap, masked keys (later

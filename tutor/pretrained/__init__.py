@@ -37,17 +37,17 @@ __all__ = sorted(_EXPORTS) + ["load_model"]
 
 def load_model(name_or_path, *, dtype=None):
     """Resolve ``name_or_path`` (:func:`resolve_model`) and read the Hugging Face folder it
-    names (:func:`load_pretrained`; float32 unless ``dtype`` says otherwise). A shipped toy
-    model (kind "toy") is not a Hugging Face folder: its location is returned by
-    :func:`resolve_model` for the toy-model loader, and this function raises TutorError."""
+    names (:func:`load_pretrained`; float32 unless ``dtype`` says otherwise). A toy model
+    trained by ``tutor train`` (kind "toy" or "trained") is not a Hugging Face folder: it is
+    read by :func:`tutor.training.load_model`, and this function raises TutorError."""
     from ..errors import TutorError
     from .model import load_pretrained
     from .resolve import resolve_model
 
     where = resolve_model(name_or_path)
-    if where.kind == "toy":
-        raise TutorError(f"{where.name} is a toy model ({where.path}); load it with the "
-                         "toy-model loader, not as a Hugging Face folder")
+    if where.seq2seq:
+        raise TutorError(f"{where.name} is a toy model trained by tutor train ({where.path}), "
+                         "not a Hugging Face model; tutor.training.load_model reads it")
     options = {} if dtype is None else {"dtype": dtype}
     return load_pretrained(where.path, name=where.name, **options)
 

@@ -4,7 +4,8 @@
 
 1. a toy model shipped with tutor (``tutor/data/models/<name>.npz``: ``reverse``, ``copy``,
    ``sort``; loaded by the training code, not here: the result says ``kind="toy"``);
-2. a folder path (a Hugging Face model folder holding ``config.json``);
+2. a path: a folder is a Hugging Face model folder (holding ``config.json``), a ``.npz`` file
+   a model written by ``tutor train`` (``kind="trained"``, loaded by the training code too);
 3. the local Hugging Face cache: ``$HF_HOME/hub`` (``HF_HUB_CACHE`` if set; default
    ``~/.cache/huggingface/hub``), folder ``models--ORG--NAME/snapshots/<revision>``
    (the revision in ``refs/main`` if present, else the newest);
@@ -47,13 +48,20 @@ ALIASES = {
 
 @dataclass(frozen=True)
 class ModelLocation:
-    """Where a model was found. ``kind`` is ``"toy"`` (a shipped .npz toy model), ``"folder"``,
-    ``"hf-cache"`` or ``"package"``; ``path`` is the .npz file or the model folder."""
+    """Where a model was found. ``kind`` is ``"toy"`` (a shipped .npz toy model), ``"trained"``
+    (a .npz file written by ``tutor train``), ``"folder"``, ``"hf-cache"`` or ``"package"``;
+    ``path`` is the .npz file or the model folder. :attr:`seq2seq` says whether it is a toy
+    encoder-decoder read by ``tutor.training.load_model`` (not a Hugging Face folder)."""
 
     name: str
     kind: str
     path: Path
     detail: str = ""
+
+    @property
+    def seq2seq(self) -> bool:
+        """A toy encoder-decoder trained by ``tutor train`` (shipped, or a file)."""
+        return self.kind in ("toy", "trained")
 
 
 def toy_models_dir() -> Path:
@@ -66,7 +74,7 @@ def _toy(name: str) -> ModelLocation | None:
         return None
     path = toy_models_dir() / f"{name}.npz"
     if path.is_file():
-        return ModelLocation(name, "toy", path, "toy model shipped with tutor")
+        return ModelLocation(name, "toy", path, "a toy model shipped with tutor")
     return None
 
 
@@ -192,8 +200,11 @@ def resolve_model(name_or_path) -> ModelLocation:
             raise TutorError(f"{path}: a folder without config.json; expected a Hugging Face "
                              "model folder (config.json, model.safetensors, tokenizer.json)")
         return ModelLocation(path.name, "folder", path, "folder")
+    if path.is_file() and path.suffix.lower() == ".npz":
+        return ModelLocation(path.stem, "trained", path, "a model file written by tutor train")
     if path.exists():
-        raise TutorError(f"{path}: not a folder; a model is a folder holding config.json")
+        raise TutorError(f"{path}: not a folder or a .npz file; a model is a Hugging Face "
+                         "folder holding config.json, or a .npz file written by tutor train")
     if text.startswith((".", "/", "~", "\\")) or os.sep + os.sep in text:
         raise TutorError(f"{path}: no such folder; expected a Hugging Face model folder or a "
                          "model name (`tutor models` lists them)")
@@ -222,7 +233,7 @@ def available_models() -> list[ModelLocation]:
     toys = toy_models_dir()
     if toys.is_dir():
         for path in sorted(toys.glob("*.npz")):
-            found.append(ModelLocation(path.stem, "toy", path, "toy model shipped with tutor"))
+            found.append(ModelLocation(path.stem, "toy", path, "a toy model shipped with tutor"))
     cache = hf_cache_dir()
     alias_by_repo = {a.repo_id: short for short, a in ALIASES.items()}
     try:

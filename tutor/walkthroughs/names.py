@@ -326,6 +326,7 @@ relu | [n, d_ff] | relu of ff.hidden, beside another activation (not with relu)
                               **scoped("transformer", {**ENCODER, **DECODER}),
                               **table("logits | [B, T, V] | the scores of every token of the "
                                       "vocabulary at each target position")},
+    "heads.toy_model_head": _MODEL_HEAD,        # a toy model's head, read from toy_model_heads
 }
 
 # The later course's walkthroughs (word vectors, a trained model's teacher-forced pass).

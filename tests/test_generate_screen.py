@@ -1,0 +1,58 @@
+"""What `tutor generate` tells a reader of a GPT-2 style model: byte-level Ġ explained in one
+line (the JSON keeps the tokenizer's tokens), a default --max-new-tokens cut by the model's
+positions said on screen, the candidates' caption on one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import invoke, invoke_json
+
+pytest.importorskip("tokenizers")
+
+GPT2 = str(Path(__file__).resolve().parent / "data" / "hf_tiny_gpt2")     # 16 positions
+NOTE = "Ġ marks a leading space (GPT-2's byte-level tokens: Ġcat is \" cat\")"
+
+
+def plain(*args):
+    result = invoke("generate", *args, "--format", "plain")
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def flat(text: str) -> str:
+    """The words of a screen without the panels' borders, so wrapped sentences read whole."""
+    for ch in "│╭╮╰╯":
+        text = text.replace(ch, " ")
+    return " ".join(text.split())
+
+
+def test_byte_level_tokens_are_explained_once_on_screen_and_kept_in_json():
+    screen = plain("The cat sat", "--model", GPT2, "--max-new-tokens", "2")
+    assert screen.count(NOTE) == 1
+    assert "prompt: T he Ġcat Ġsat (4 tokens)" in screen
+    doc = invoke_json("generate", "The cat sat", "--model", GPT2, "--max-new-tokens", "2")
+    assert doc["result"]["source"] == ["T", "he", "Ġcat", "Ġsat"]
+    assert NOTE in doc["notes"]
+    assert NOTE not in plain("3 1 4")                                    # the toy models' digits
+
+
+def test_a_default_length_cut_by_the_positions_is_said():
+    prompt = "The cat sat on the mat today"                              # 14 of 16 positions
+    said = ("writes at most 2 new tokens, not the default 10: hf_tiny_gpt2 reads 16 positions "
+            "and the prompt has 14")
+    screen = flat(plain(prompt, "--model", GPT2))
+    assert screen.count(said) == 2                                       # with the prompt, the output
+    doc = invoke_json("generate", prompt, "--model", GPT2)
+    assert len(doc["result"]["output"]["ids"]) == 2 and doc["notes"] == [said, NOTE]
+    assert said not in flat(plain(prompt, "--model", GPT2, "--max-new-tokens", "2"))  # asked for
+    assert "not the default" not in plain("The cat", "--model", GPT2)           # 10 fit
+
+
+def test_the_candidates_caption_is_one_line():
+    screen = plain("The cat sat", "--model", GPT2, "--max-new-tokens", "1")
+    lines = [line.strip(" │") for line in screen.splitlines()]
+    assert "the 5 most likely, of 281" in lines
+    assert "the 5 most likely," not in lines
