@@ -141,7 +141,9 @@ def format_number(value: float, precision: int, integral: bool = False) -> str:
     """A number as shown: ``precision`` decimals (0.42231 -> '0.42'), but never fewer than two
     significant digits, so that no number reads as something else: 0.5 at precision 0 is
     '0.5' (not '0'), 0.576 is '0.58' (not '1'), 2.37 is '2.4'; 0.042 at precision 2 is
-    '0.042' and 0.08 stays '0.08' (the extra decimals end in no zeros). Scientific notation
+    '0.042', 0.0403 is '0.040' and 0.0099998 is '0.010' (a zero that is a significant digit
+    stays), while an exact 0.08 stays '0.08' (end zeros are dropped only where the shorter
+    number is the value itself). Scientific notation
     where that would need more than max(precision, 4) decimals (1e-06 -> '1.0e-06'), and
     from 1e9 up. 2.0 -> '2' when ``integral``; never '-0.00';
     inf -> 'inf', nan -> 'nan'."""
@@ -163,11 +165,13 @@ def format_number(value: float, precision: int, integral: bool = False) -> str:
             needed = MIN_SIGNIFICANT - 1 - exponent                   # decimals for two digits
             if needed > max(precision, MAX_FIXED_DECIMALS):
                 text = f"{value:.{digits}e}"
-            elif needed > precision:                  # the extra decimals, without end zeros
+            elif needed > precision:                  # the extra decimals for two digits
                 text = f"{value:.{needed}f}"
-                text = text[:len(text) - needed + precision] + \
+                exact = text[:len(text) - needed + precision] + \
                     text[len(text) - needed + precision:].rstrip("0")
-                text = text.rstrip(".")
+                exact = exact.rstrip(".")
+                if float(exact) == value:             # end zeros say nothing of an exact value
+                    text = exact
     if text.startswith("-") and float(text) == 0:
         text = text[1:]
     return text
