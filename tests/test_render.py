@@ -12,7 +12,7 @@ from tutor.render.attention import attention_document
 from tutor.render.console import bar, document_renderables, matrix_tables, step_panel
 from tutor.render.document import (MatrixView, Part, Step, format_matrix_cells, format_number,
                                    format_vector, is_integral, unique_labels)
-from tutor.render.text import latex_escape, to_json, to_markdown
+from tutor.render.text import latex_escape, markdown_table, to_json, to_markdown
 from tutor.trace import Trace
 
 
@@ -58,6 +58,31 @@ def test_a_matrix_table_has_labels_and_shape():
         "───────────────",
         "the     2     0",
         "cat     0     2"]
+
+
+def test_a_windowed_matrix_is_titled_with_its_real_shape_and_fills_the_width():
+    # trial finding 4: 'X  6×8  (columns 1–7)' for a 6×50 matrix, and 8 columns at 120 wide
+    values = np.arange(6 * 50, dtype=float).reshape(6, 50) / 7 - 20
+    view = MatrixView("X", "x", values, list("abcdef"), [f"d{i + 1}" for i in range(50)],
+                      window=(6, 8))
+    narrow = matrix_tables(view, 2, max_width=76)
+    wide = matrix_tables(view, 2, max_width=116)
+    assert len(narrow) == len(wide) == 1                           # one table, never split
+    narrow_text, wide_text = render(narrow[0], 76), render(wide[0], 116)
+    shown = lambda text: len(text.splitlines()[1].split())         # the header's columns
+    assert narrow_text.startswith(f"X  6×50  (columns 1–{shown(narrow_text)} of 50)")
+    assert wide_text.startswith(f"X  6×50  (columns 1–{shown(wide_text)} of 50)")
+    assert shown(wide_text) > shown(narrow_text) >= 7
+    assert "…" not in narrow_text + wide_text
+    assert max(len(line) for line in wide_text.splitlines()) <= 116
+    # a width-less emitter draws the window and says so
+    assert "**X** (6×50; columns 1–8 of 50)" in markdown_table(view, 2)
+    bias = MatrixView("bq", "b_q", values[:1, :32], ["bq"], [f"d{i + 1}" for i in range(32)],
+                      window=(1, 8))
+    assert bias.shape == "1×32" and bias.corner().title() == "bq  1×32  (columns 1–8 of 32)"
+    rows_cut = MatrixView("W", "w", values[:, :6].T @ values[:, :6], list("abcdef"),
+                          list("uvwxyz"), window=(2, 3)).corner()
+    assert rows_cut.title() == "W  6×6  (rows 1–2 of 6, columns 1–3 of 6)"
 
 
 def test_wide_matrices_split_into_column_chunks_that_fit():

@@ -186,21 +186,41 @@ def _plain_word(text: str) -> bool:
     return text.isprintable() and not any(ch.isspace() for ch in text)
 
 
+def columns_that_fit(view: MatrixView, precision: int, max_width: int) -> int:
+    """How many of a windowed view's first columns one table ``max_width`` wide holds (at
+    least one): a wider terminal shows more of a wide matrix, a narrow one fewer than the
+    window, in one table rather than split over several."""
+    n_cols = view.values.shape[1]
+    most = min(n_cols, max(1, max_width // (1 + COLUMN_CHROME)))
+    texts = format_matrix_cells(view.corner(most), precision)
+    room = max_width - max([len(r) for r in view.rows[:view.window[0]]] + [1]) - LABEL_CHROME
+    fit, width = 1, -1                               # MatrixTable's width, less the labels
+    for c in range(most):
+        width += max([len(view.cols[c])] + [len(row[c]) for row in texts]) + COLUMN_CHROME
+        if width > room:
+            break
+        fit = c + 1
+    return fit
+
+
 def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list[Group]:
     """The matrix as one table, or several when its columns do not fit ``max_width``
-    (columns 1–8, 9–16, ...), each titled with the name and shape."""
+    (columns 1–8, 9–16, ...), each titled with the name and shape. A windowed view (a corner
+    of a large matrix) draws as many of its first columns as fit in one table (the window's
+    rows), and its title says which ('X  6×50  (columns 1–13 of 50)')."""
+    windowed = view.window is not None
+    if windowed:
+        view = view.corner(columns_that_fit(view, precision, max_width), at_least=False)
     cells = matrix_cells(view, precision)
     label_width = max([len(r) for r in view.rows] + [1])
     cell_width = max([len(c) for c in view.cols] + [t.cell_len for row in cells for t in row] + [1])
     n_cols = view.values.shape[1]
-    per_table = max(1, (max_width - label_width - LABEL_CHROME) // (cell_width + COLUMN_CHROME))
+    per_table = n_cols if windowed else \
+        max(1, (max_width - label_width - LABEL_CHROME) // (cell_width + COLUMN_CHROME))
     tables = []
     for start in range(0, n_cols, per_table):
         stop = min(n_cols, start + per_table)
-        title = f"{view.name}  {view.shape}"
-        if stop - start < n_cols:
-            title += (f"  (column {stop})" if stop - start == 1
-                      else f"  (columns {start + 1}–{stop})")
+        title = view.title(start, stop)
         caption = view.caption if stop == n_cols and view.caption else None
         # the title and caption are lines of their own, so a narrow last chunk is not
         # stretched to the title's width and a long title is not wrapped to the table's

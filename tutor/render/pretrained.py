@@ -55,11 +55,10 @@ class PretrainedHeadBuilder(AttentionBuilder):
         self.max_columns = MAX_COLUMNS_SHOWN
 
     def bias_view(self, name, key):
-        values = self.trace[key]
-        shown = values[:MAX_COLUMNS_SHOWN][None, :]                     # [1, shown]
-        caption = (f"entries 1–{MAX_COLUMNS_SHOWN} of {len(values)}"
-                   if len(values) > MAX_COLUMNS_SHOWN else "")
-        return MatrixView(name, key, shown, [name], dim_labels(shown.shape[1]), caption=caption)
+        values = self.trace[key][None, :]                               # [1, d_head]
+        wide = values.shape[1] > MAX_COLUMNS_SHOWN
+        return MatrixView(name, key, values, [name], dim_labels(values.shape[1]),
+                          window=(1, MAX_COLUMNS_SHOWN) if wide else None)
 
     def step_inputs(self):
         info, x = self.info, self.trace["x"]
