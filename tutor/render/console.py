@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .document import (Chart, count, Document, MatrixView, Part, Step, format_matrix_cells,
-                       format_number)
+                       format_number, is_integral)
 
 BARS = "▁▂▃▄▅▆▇█"
 PANEL_CHROME = 4           # the panel's two borders and two spaces of padding
@@ -233,9 +233,15 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
     return tables
 
 
-def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
+def _legend_number(value: float, precision: int) -> str:
+    """A heatmap legend's end: at ``precision`` like the cells, a whole number without decimals."""
+    return format_number(value, precision, is_integral([value]))
+
+
+def compact_heatmap(view: MatrixView, max_width: int = 76, precision: int = 2) -> Text:
     """A large matrix as one glyph per cell (▁ palest … █ darkest), a row per line, the
-    title and the range in the first line. Columns beyond ``max_width`` are cut and said so.
+    title and the range (at ``precision``) in the first line. Columns beyond ``max_width``
+    are cut and said so.
 
     In colour each cell is a solid block of its heat colour (the glyph is drawn in the
     cell's own colour, so the shade alone shows the value, on screen and in an exported
@@ -252,7 +258,7 @@ def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
     text = Text(view.name if view.bare else f"{view.name}  {view.shape}", style="bold")
     if not view.bare:
         scale = ("▁ = 0 … █ = the row's largest" if view.row_scaled
-                 else f"▁ = {lo:g} … █ = {hi:g}")
+                 else f"▁ = {_legend_number(lo, precision)} … █ = {_legend_number(hi, precision)}")
         text.append(f"  ({scale}"
                     + (f"; columns 1–{shown} of {n_cols}" if shown < n_cols else "") + ")",
                     style="dim")
@@ -298,7 +304,7 @@ def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableTy
               for t in matrix_tables(view, precision, inner)]
     if tables:
         items.append(Columns(tables, padding=(0, 3)))
-    compact = [compact_heatmap(view, inner) for view in part.matrices if view.compact]
+    compact = [compact_heatmap(view, inner, precision) for view in part.matrices if view.compact]
     if len(compact) == 1:
         items.append(compact[0])
     elif compact:                               # a grid of small heatmaps, as many a row as fit
