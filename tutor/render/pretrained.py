@@ -258,14 +258,22 @@ KIND_TEXT = {"toy": "shipped toy model", "folder": "folder", "hf-cache": "Huggin
              "package": "Python package"}
 
 
+def _kind_text(loc) -> str:
+    """'Python package (pip package …)'; the detail alone where it already says the kind
+    ('toy model shipped with tutor', not 'shipped toy model (toy model shipped with tutor)')."""
+    kind = KIND_TEXT.get(loc.kind, loc.kind)
+    if set(kind.lower().split()) <= set(loc.detail.lower().split()):
+        return loc.detail
+    return f"{kind} ({loc.detail})"
+
+
 def models_document(found, aliases, *, hf_cache: str, toy_folder: str) -> Document:
     """What ``tutor models`` shows: each model found (name, kind, folder) and each alias with
     where it is or what installs it. ``found``: ModelLocation list; ``aliases``: (short name,
     Alias, ModelLocation or None) triples (tutor.pretrained.alias_status)."""
     steps = []
     lines = [line for loc in found
-             for line in (f"{loc.name}: {KIND_TEXT.get(loc.kind, loc.kind)} ({loc.detail})",
-                          f"  {loc.path}")] or ["none found"]
+             for line in (f"{loc.name}: {_kind_text(loc)}", f"  {loc.path}")] or ["none found"]
     steps.append(Step(1, "Models found", "tutor … --model NAME", r"\text{models}",
                       [Part("", [], lines, "Any of these names (or a model folder's path) works "
                                            "with --model in tutor attention, heads and "
