@@ -296,3 +296,20 @@ def test_the_notes_example_draws_its_matrix_tables_without_rich_tables(monkeypat
     for renderable in document_renderables(doc, 2, 80):
         colour.print(renderable)
         render(renderable)                                            # and without colour
+
+
+def test_an_eight_by_eight_heatmap_fits_80_columns_in_one_table():
+    # trial finding 17: heads --layer 3 split each head's 8×8 weights into 6 + 2 columns
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(8, 8)) * 3
+    weights = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = ["[CLS]", "the#2", "cat", "sat", "on", "the#6", "mat", "[SEP]"]
+    view = MatrixView("weights L3 H1", "w", weights, labels, labels, heat=True, row_scaled=True)
+    tables = matrix_tables(view, 2, max_width=76)
+    assert len(tables) == 1
+    text = render(tables[0], 76)
+    assert all(len(line) <= 76 for line in text.splitlines())
+    assert text.splitlines()[1].split() == labels                     # every column, one header
+    assert "…" not in text
+    plain = MatrixView("scores", "s", weights * 1000 + 0.123, labels, labels)
+    assert len(matrix_tables(plain, 2, max_width=76)) == 2            # numbers alone: split

@@ -94,9 +94,12 @@ def matrix_cells(view: MatrixView, precision: int) -> list[list[Text]]:
 _cells = matrix_cells            # its earlier private name
 
 
-def _rich_table(header: list[str], labels: list[str], rows: list[list[Text]]) -> Table:
-    """A matrix chunk as a Rich Table: the look :class:`MatrixTable` draws directly."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="dim")
+def _rich_table(header: list[str], labels: list[str], rows: list[list[Text]],
+                tight: bool = False) -> Table:
+    """A matrix chunk as a Rich Table: the look :class:`MatrixTable` draws directly (with
+    ``tight``, one space between columns)."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="dim",
+                  padding=(0, 0) if tight else (0, 1))
     table.add_column("", style="dim", no_wrap=True)
     for name in header:
         table.add_column(Text(name), justify="right", no_wrap=True)
@@ -117,7 +120,9 @@ class MatrixTable:
     that Table; a cell with styled parts (spans) is laid out by Rich, alone.
     """
 
-    def __init__(self, header: list[str], labels: list[str], rows: list[list[Text]]):
+    def __init__(self, header: list[str], labels: list[str], rows: list[list[Text]],
+                 tight: bool = False):
+        self.tight = tight                 # one space between columns, not three
         self.header = header
         self.labels = labels
         self.rows = rows
@@ -126,13 +131,16 @@ class MatrixTable:
                        for c, name in enumerate(header)]
         # the label column, then each value column with its padding and the divider before
         # it, less the padding right of the last one
-        self.width = (self.label_width + LABEL_CHROME
-                      + sum(width + COLUMN_CHROME for width in self.widths) - 1)
+        if tight:                          # each column: the divider, then its text
+            self.width = self.label_width + sum(width + 1 for width in self.widths)
+        else:
+            self.width = (self.label_width + LABEL_CHROME
+                          + sum(width + COLUMN_CHROME for width in self.widths) - 1)
         self._simple = (all(_plain_word(text) for text in [*header, *labels])
                         and all(_plain_word(text.plain) for row in rows for text in row))
 
     def _table(self) -> Table:
-        return _rich_table(self.header, self.labels, self.rows)
+        return _rich_table(self.header, self.labels, self.rows, self.tight)
 
     def _fits(self, options: ConsoleOptions) -> bool:
         return (self._simple and options.max_width >= self.width and not options.ascii_only
@@ -152,6 +160,9 @@ class MatrixTable:
         space, dim_space = Segment(" ", plain), Segment(" ", dim)
         new_line = Segment.line()
         last = len(self.header) - 1
+        if self.tight:
+            yield from self._tight_lines(console, options)
+            return
         yield Segment(" " * self.label_width, dim)                    # the header row
         yield dim_space
         for c, (name, width) in enumerate(zip(self.header, self.widths)):
@@ -180,6 +191,34 @@ class MatrixTable:
                     yield space
             yield new_line
 
+    def _tight_lines(self, console: Console, options: ConsoleOptions):
+        """The tight table: one space (the divider) before each column, no padding."""
+        dim, plain = console.get_style("dim"), Style.null()
+        space, dim_space = Segment(" ", plain), Segment(" ", dim)
+        yield Segment(" " * self.label_width, dim)                    # the header row
+        for name, width in zip(self.header, self.widths):
+            yield space
+            yield Segment(" " * (width - cell_len(name)) + name, dim)
+        yield Segment.line()
+        yield Segment("─" * self.width, plain)
+        yield Segment.line()
+        for label, row in zip(self.labels, self.rows):
+            yield Segment(label + " " * (self.label_width - cell_len(label)), dim)
+            for text, width in zip(row, self.widths):
+                yield space
+                yield from _cell_segments(console, options, text, width)
+            yield Segment.line()
+
+
+def _cell_segments(console: Console, options: ConsoleOptions, text: Text, width: int):
+    """One cell right-justified in ``width``, as the Table draws it."""
+    if text.spans or text.justify:
+        yield from console.render_lines(
+            text, options.update(width=width, justify="right", no_wrap=True,
+                                 overflow="ellipsis", height=None, highlight=False))[0]
+    else:
+        yield Segment(" " * (width - text.cell_len) + text.plain, console.get_style(text.style))
+
 
 def _plain_word(text: str) -> bool:
     """Text Rich lays out as one word on one line: printable, no spaces."""
@@ -205,7 +244,8 @@ def columns_that_fit(view: MatrixView, precision: int, max_width: int) -> int:
 
 def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list[Group]:
     """The matrix as one table, or several when its columns do not fit ``max_width``
-    (columns 1–8, 9–16, ...), each titled with the name and shape. A windowed view (a corner
+    (columns 1–8, 9–16, ...), each titled with the name and shape; a heatmap that fits with one
+    space between its columns is drawn so, in one table. A windowed view (a corner
     of a large matrix) draws as many of its first columns as fit in one table (the window's
     rows), and its title says which ('X  6×50  (columns 1–13 of 50)')."""
     windowed = view.window is not None
@@ -217,6 +257,14 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
     n_cols = view.values.shape[1]
     per_table = n_cols if windowed else \
         max(1, (max_width - label_width - LABEL_CHROME) // (cell_width + COLUMN_CHROME))
+    # a heatmap whose glyphs already part its numbers: one space between columns where that
+    # keeps it in one table (an 8×8 head's weights at 80 columns), not 6 columns and then 2
+    widths = [max([cell_len(name)] + [row[c].cell_len for row in cells])
+              for c, name in enumerate(view.cols)]
+    tight = (view.heat and per_table < n_cols
+             and label_width + sum(width + 1 for width in widths) <= max_width)
+    if tight:
+        per_table = n_cols
     tables = []
     for start in range(0, n_cols, per_table):
         stop = min(n_cols, start + per_table)
@@ -225,7 +273,7 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
         # the title and caption are lines of their own, so a narrow last chunk is not
         # stretched to the title's width and a long title is not wrapped to the table's
         table = MatrixTable(view.cols[start:stop], view.rows,
-                            [row[start:stop] for row in cells])
+                            [row[start:stop] for row in cells], tight)
         lines: list[RenderableType] = [Text(title, style="bold"), table]
         if caption:
             lines.append(Text(caption, style="dim italic"))
