@@ -194,7 +194,7 @@ class MatrixTable:
     def _tight_lines(self, console: Console, options: ConsoleOptions):
         """The tight table: one space (the divider) before each column, no padding."""
         dim, plain = console.get_style("dim"), Style.null()
-        space, dim_space = Segment(" ", plain), Segment(" ", dim)
+        space = Segment(" ", plain)
         yield Segment(" " * self.label_width, dim)                    # the header row
         for name, width in zip(self.header, self.widths):
             yield space
