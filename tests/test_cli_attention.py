@@ -434,3 +434,16 @@ def test_the_heading_gives_the_width_each_head_uses():
     assert doc["settings"]["d_k"] == 4 and doc["settings"]["d_k_per_head"] == 2
     heading = run("the cat sat", "--heads", "2", "--format", "plain").output.splitlines()[1]
     assert heading == "3 tokens, d_model = 4, 2 heads, d_k = 2 each"
+
+
+def test_glove_matrices_give_their_real_shape_and_fill_a_wide_terminal():
+    # trial finding 4: 'X  6×8  (columns 1–7)' for 6×50, and only 8 columns at 120 wide
+    def first_columns(width):
+        out = run("the cat sat on the mat", "--embeddings", "glove",
+                  env={"COLUMNS": str(width)}).output
+        assert "6×8" not in out
+        titles = [line.strip("│ ") for line in out.splitlines() if "X  6×50  (columns 1–" in line]
+        assert titles, out
+        return int(titles[0].split("1–")[1].split(" ")[0])
+
+    assert first_columns(80) >= 7 and first_columns(120) > first_columns(80)

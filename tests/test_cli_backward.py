@@ -135,7 +135,8 @@ def test_glove_vectors_are_cut_to_fit_and_json_keeps_every_number():
     assert doc["settings"]["loss_lowered"] is True
     result = run("the cat sat on the mat", "--embeddings", "glove", "--lr", "0.005")
     assert result.exit_code == 0
-    assert "rows 1–6 and columns 1–6 of 50×50; --format json has them all" in result.output
+    assert "dL/dWq  50×50  (rows 1–6 of 50, columns 1–" in result.output
+    assert "--format json has them all" in result.output
     lines = result.output.splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("╭─ Step")]
     ends = [i for i, line in enumerate(lines) if line.startswith("╰")]

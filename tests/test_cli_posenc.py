@@ -83,7 +83,7 @@ def test_rendering_at_80_columns_plain():
 
 
 def test_markdown_and_latex_render():
-    assert "| **pos 1** | 0.84 | 0.54 | 0.01 | 1.00 |" in run("--format", "markdown").output
+    assert "| **pos 1** | 0.84 | 0.54 | 0.010 | 1.00 |" in run("--format", "markdown").output
     assert r"\begin{tabular}" in run("--format", "latex").output
 
 

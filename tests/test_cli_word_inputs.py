@@ -159,3 +159,19 @@ def test_the_final_norm_says_why_it_repeats_the_numbers():
     assert f"changes them by at most {change:.2g}: that is why the numbers repeat" in text
     pre = flat(invoke("encode", "the cat sat", "--norm-first").output)
     assert "this final norm is what brings the rows to mean 0 and variance 1" in pre
+
+
+@pytest.mark.parametrize("command", [["attention"], ["multihead", "--heads", "2"], ["encode"],
+                                     ["backward"]])
+def test_glove_sentences_split_their_punctuation(command, capsys):
+    # trial finding 11: an ordinary sentence with a comma failed with --embeddings glove
+    doc = invoke_json(*command, "Cat, sat!", "--embeddings", "glove")
+    assert doc["tokens"] == ["Cat", ",", "sat", "!"]
+    with pytest.raises(SystemExit):
+        main([*command, "Cat, zzqx!", "--embeddings", "glove"])
+    err = capsys.readouterr().err
+    assert "'zzqx'" in err and "zzqx!" not in err and "--embed zzqx=" in err
+
+
+def test_other_vectors_keep_the_words_as_typed():
+    assert invoke_json("attention", "Cat, sat!")["tokens"] == ["Cat,", "sat!"]

@@ -330,3 +330,21 @@ def test_damaged_or_missing_files_are_one_line_errors(tmp_path):
     (tmp_path / "words.txt").write_bytes((FOLDER / "words.txt").read_bytes())
     with pytest.raises(TutorError, match="cannot read vectors.npy"):
         glove.load_table(tmp_path)
+
+
+def test_punctuation_is_split_off_as_glove_has_it():
+    # trial finding 11: 'Cat, sat!' looked up 'cat,' and 'sat!', which GloVe lacks
+    assert glove.glove_tokens("Cat, sat!") == ["Cat", ",", "sat", "!"]
+    assert glove.glove_tokens('"Hi," she said.') == ['"', "Hi", ",", '"', "she", "said", "."]
+    assert glove.glove_tokens("don't wait...") == ["do", "n't", "wait", "..."]
+    assert glove.glove_tokens("the cat's (mat)") == ["the", "cat", "'s", "(", "mat", ")"]
+    # words GloVe has with their punctuation stay whole
+    assert glove.glove_tokens("U.S. e.g. 3,000 well-known") == ["U.S.", "e.g.", "3,000",
+                                                               "well-known"]
+    assert all(t.lower() in glove.table().index for t in glove.glove_tokens("Cat, sat! (yes)"))
+
+
+def test_the_embed_suggestion_never_names_a_word_embed_cannot_take():
+    error = glove.unknown_words_error(["cat,", "zzqx"])
+    assert "--embed zzqx=" in str(error) and "--embed cat,=" not in str(error)
+    assert "--embed WORD=" in str(glove.unknown_words_error(["a=b"]))

@@ -47,7 +47,33 @@ def test_small_and_large_numbers_switch_to_scientific_notation():
     assert format_number(0.576, 0) == "0.58"
     assert format_number(2.37, 0) == "2.4"
     assert format_number(0.42231, 2) == "0.42"                         # unchanged where true
-    assert format_number(0.0099998, 2) == "0.01"
+    assert format_number(0.0099998, 2) == "0.010"
+
+
+def test_a_zero_that_is_a_significant_digit_is_kept():
+    # trial finding 10: 0.0403 was shown as '0.04' and 0.0498 as '0.05', next to '0.043'
+    assert format_number(0.0403, 2) == "0.040"
+    assert format_number(0.04027, 2) == "0.040"
+    assert format_number(0.0498, 2) == "0.050"
+    assert format_number(0.04979, 2) == "0.050"
+    assert format_number(0.0099998, 2) == "0.010"                     # PE(1)'s sin 0.01
+    assert format_number(-0.0403, 1) == "-0.040"
+    assert format_number(0.0010004, 2) == "0.0010"
+    # an exact value keeps its short form: its end zeros say nothing
+    assert format_number(0.08, 2) == "0.08"
+    assert format_number(0.5, 0) == "0.5"
+    assert format_number(0.001, 2) == "0.001"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=1e-4, max_value=1e4),
+       st.integers(min_value=0, max_value=6))
+def test_a_shown_number_has_two_significant_digits_unless_it_is_exact(value, precision):
+    text = format_number(value, precision)
+    if "e" in text:
+        return
+    digits = text.lstrip("-").replace(".", "").lstrip("0")
+    assert len(digits) >= 2 or float(text) == value, (value, precision, text)
 
 
 def test_percent_never_claims_all_or_nothing_falsely():

@@ -12,7 +12,7 @@ from tutor.render.attention import attention_document
 from tutor.render.console import bar, document_renderables, matrix_tables, step_panel
 from tutor.render.document import (MatrixView, Part, Step, format_matrix_cells, format_number,
                                    format_vector, is_integral, unique_labels)
-from tutor.render.text import latex_escape, to_json, to_markdown
+from tutor.render.text import latex_escape, markdown_table, to_json, to_markdown
 from tutor.trace import Trace
 
 
@@ -58,6 +58,31 @@ def test_a_matrix_table_has_labels_and_shape():
         "───────────────",
         "the     2     0",
         "cat     0     2"]
+
+
+def test_a_windowed_matrix_is_titled_with_its_real_shape_and_fills_the_width():
+    # trial finding 4: 'X  6×8  (columns 1–7)' for a 6×50 matrix, and 8 columns at 120 wide
+    values = np.arange(6 * 50, dtype=float).reshape(6, 50) / 7 - 20
+    view = MatrixView("X", "x", values, list("abcdef"), [f"d{i + 1}" for i in range(50)],
+                      window=(6, 8))
+    narrow = matrix_tables(view, 2, max_width=76)
+    wide = matrix_tables(view, 2, max_width=116)
+    assert len(narrow) == len(wide) == 1                           # one table, never split
+    narrow_text, wide_text = render(narrow[0], 76), render(wide[0], 116)
+    shown = lambda text: len(text.splitlines()[1].split())         # the header's columns
+    assert narrow_text.startswith(f"X  6×50  (columns 1–{shown(narrow_text)} of 50)")
+    assert wide_text.startswith(f"X  6×50  (columns 1–{shown(wide_text)} of 50)")
+    assert shown(wide_text) > shown(narrow_text) >= 7
+    assert "…" not in narrow_text + wide_text
+    assert max(len(line) for line in wide_text.splitlines()) <= 116
+    # a width-less emitter draws the window and says so
+    assert "**X** (6×50; columns 1–8 of 50)" in markdown_table(view, 2)
+    bias = MatrixView("bq", "b_q", values[:1, :32], ["bq"], [f"d{i + 1}" for i in range(32)],
+                      window=(1, 8))
+    assert bias.shape == "1×32" and bias.corner().title() == "bq  1×32  (columns 1–8 of 32)"
+    rows_cut = MatrixView("W", "w", values[:, :6].T @ values[:, :6], list("abcdef"),
+                          list("uvwxyz"), window=(2, 3)).corner()
+    assert rows_cut.title() == "W  6×6  (rows 1–2 of 6, columns 1–3 of 6)"
 
 
 def test_wide_matrices_split_into_column_chunks_that_fit():
@@ -271,3 +296,20 @@ def test_the_notes_example_draws_its_matrix_tables_without_rich_tables(monkeypat
     for renderable in document_renderables(doc, 2, 80):
         colour.print(renderable)
         render(renderable)                                            # and without colour
+
+
+def test_an_eight_by_eight_heatmap_fits_80_columns_in_one_table():
+    # trial finding 17: heads --layer 3 split each head's 8×8 weights into 6 + 2 columns
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(8, 8)) * 3
+    weights = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = ["[CLS]", "the#2", "cat", "sat", "on", "the#6", "mat", "[SEP]"]
+    view = MatrixView("weights L3 H1", "w", weights, labels, labels, heat=True, row_scaled=True)
+    tables = matrix_tables(view, 2, max_width=76)
+    assert len(tables) == 1
+    text = render(tables[0], 76)
+    assert all(len(line) <= 76 for line in text.splitlines())
+    assert text.splitlines()[1].split() == labels                     # every column, one header
+    assert "…" not in text
+    plain = MatrixView("scores", "s", weights * 1000 + 0.123, labels, labels)
+    assert len(matrix_tables(plain, 2, max_width=76)) == 2            # numbers alone: split

@@ -119,3 +119,19 @@ def test_bad_training_options_are_one_line_usage_errors(args, message):
     result = run(*args)
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_table_and_text_give_accuracy_alike_and_the_legend_honours_precision():
+    # trial finding 17: the table said 0.59, the text 60%; the legend '▁ = 0.145014 …'
+    result = run(*SMALL, "--precision", "1")
+    lines = [line.strip("│ ") for line in result.output.splitlines()]
+    header = lines.index(next(line for line in lines if line.startswith("peak₀")))
+    assert lines[header].split()[-2:] == ["accuracy", "%"]
+    table = {" ".join(line.split()[:-3]): line.split()[-1] for line in lines[header + 2:header + 6]}
+    text = " ".join(result.output.replace("│", " ").split())
+    for d_k in (8, 16):
+        with_scale, without = table[f"dk {d_k} ÷√dk"], table[f"dk {d_k} no ÷"]
+        assert f"accuracy {with_scale}% with, {without}% without" in text
+    legend = next(line for line in lines if line.startswith("training loss"))
+    low, high = legend.split("(▁ = ")[1].rstrip(")").split(" … █ = ")
+    assert len(low.split(".")[1]) == 1 and len(high.split(".")[1]) == 1, legend

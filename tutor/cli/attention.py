@@ -133,9 +133,9 @@ def head_inputs(sentence, dim, dk, embeddings, embed, wq, wk, wv, seed):
     `tutor backward` take them: (tokens, X [n, d_model], where each word's vector came from,
     Wq [d_model, d_k], Wk [d_model, d_k], Wv [d_model, d_v]). d_k is --dk, else the width of
     --wq or --wk, else d_model; d_v is --wv's width, else d_k. Usage errors name the option."""
-    from .word_vector_options import embedding_matrix
+    from .word_vector_options import embedding_matrix, uses_glove
 
-    tokens = parse_sentence("SENTENCE", sentence)
+    tokens = parse_sentence("SENTENCE", sentence, glove=uses_glove(embeddings))
     if dim is not None:
         check_limit("--dim", dim, MAX_DIM, "a width")
     if dk is not None:

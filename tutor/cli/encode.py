@@ -9,7 +9,7 @@ from tutor.limits import MAX_DIM
 
 from .common import calculator_options, tutor_command
 from .sentence_options import word_input_options
-from .word_vector_options import embeddings_name, glove_width, sentence_vectors
+from .word_vector_options import embeddings_name, glove_width, sentence_vectors, uses_glove
 from .model_options import (build_model, match_dtype, save_results, stack_options,
                             width_from_vectors)
 from .output import show_document
@@ -58,7 +58,7 @@ def encode(sentence, src_vectors, embeddings, embed, weights, heads, layers, dim
         raise usage_error("--src-vectors", "expected either SENTENCE or --src-vectors, got both")
     if sentence is None and src_vectors is None:
         raise usage_error("SENTENCE", "expected a sentence or --src-vectors, got neither")
-    tokens = parse_sentence("SENTENCE", sentence) if sentence is not None else None
+    tokens = parse_sentence("SENTENCE", sentence, glove=uses_glove(embeddings)) if sentence is not None else None
     if (embeddings is not None or embed) and tokens is None:
         raise usage_error("--embeddings" if embeddings is not None else "--embed",
                           "expected SENTENCE with it (--src-vectors are already embedded)")

@@ -64,9 +64,9 @@ def multihead(sentence, heads, dim, embeddings, embed, causal, posenc, wq, wk, w
     from tutor.render.multihead import multihead_document
     from tutor.walkthroughs.attention import self_attention
 
-    from .word_vector_options import embedding_matrix
+    from .word_vector_options import embedding_matrix, uses_glove
 
-    tokens = parse_sentence("SENTENCE", sentence)
+    tokens = parse_sentence("SENTENCE", sentence, glove=uses_glove(embeddings))
     if dim is not None:
         check_limit("--dim", dim, MAX_DIM, "a width")
     check_limit("--heads", heads, MAX_HEADS, "a number of heads")

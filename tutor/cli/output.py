@@ -103,6 +103,12 @@ def resolve_format(fmt: str | None, stream=None, environ=None) -> str:
     return "rich" if is_tty and not no_color_requested(environ) else "plain"
 
 
+NEXT_STEP = "Press Enter for the next step…"
+MORE = "Press Enter for more of this step…"
+DEFAULT_ROWS = 24          # a terminal's height when it cannot be read
+MIN_PAGE_ROWS = 8          # never page shorter than this
+
+
 class Output:
     """Where a command's result goes: a Rich console (rich/plain) or text (json/markdown/latex),
     plus the optional SVG/HTML copies. Build it once per command run, then ``show`` once."""
@@ -159,7 +165,19 @@ class Output:
     def pause(self) -> None:
         """Wait for Enter, only when both ends are a terminal."""
         if self.interactive:
-            self.console.input("[dim]Press Enter for the next step…[/dim]")
+            self.wait(NEXT_STEP)
+
+    def wait(self, prompt: str) -> None:
+        """Show ``prompt`` (one line) and wait for Enter."""
+        self.console.input(f"[dim]{prompt}[/dim]")
+
+    @property
+    def rows(self) -> int:
+        """The terminal's height: ``LINES`` when set, else the console's (24 when unknown)."""
+        lines = str(os.environ.get("LINES") or "").strip()
+        if lines.isdigit() and int(lines) > 0:
+            return max(MIN_PAGE_ROWS, int(lines))
+        return max(MIN_PAGE_ROWS, self.console.size.height or DEFAULT_ROWS)
 
     def finish(self) -> None:
         """Write the SVG/HTML copies of what was printed."""
@@ -234,8 +252,32 @@ def show_document(output: Output, doc, *, step: int | None = None, pause: bool =
     else:
         from tutor.render.console import document_renderables
         renderables = document_renderables(doc, output.precision, output.console.width, steps)
-        for i, renderable in enumerate(renderables):
-            if pause and i >= 2:                # after the heading and the first step
-                output.pause()
-            output.print(renderable)
+        if pause and output.interactive:
+            show_paged(output, renderables)
+        else:
+            for renderable in renderables:
+                output.print(renderable)
     output.finish()
+
+
+def show_paged(output: Output, renderables) -> None:
+    """--pause on a terminal: the heading and the first step, then each step after Enter; a
+    step taller than what is left of the terminal is shown a page at a time (Enter for more),
+    so that no line scrolls away unread (as a lesson pages its steps)."""
+    from tutor.render.lesson import rendered_lines
+
+    console = output.console
+    room = output.rows - 1                                  # the prompt's line
+    used = 0                                                # lines since the last prompt
+    for i, renderable in enumerate(renderables):
+        if i >= 2:                                          # after the heading and step 1
+            output.wait(NEXT_STEP)
+            used = 0
+        lines = console.render_lines(renderable, console.options, pad=False)
+        while lines:
+            if used >= room:
+                output.wait(MORE)
+                used = 0
+            page, lines = lines[:room - used], lines[room - used:]
+            console.print(rendered_lines(page), end="")
+            used += len(page)

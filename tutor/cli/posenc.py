@@ -52,7 +52,7 @@ def posenc(dim, positions, sentence, embeddings, embed, learned, table, compare,
 
     PE(pos, 2i) = sin(pos / 10000^(2i/d)) and PE(pos, 2i+1) = cos(pos / 10000^(2i/d)).
     """
-    from .word_vector_options import embedding_matrix
+    from .word_vector_options import embedding_matrix, uses_glove
 
     if dim is not None:
         check_limit("--dim", dim, MAX_DIM, "a width")
@@ -71,7 +71,7 @@ def posenc(dim, positions, sentence, embeddings, embed, learned, table, compare,
             given = {"--sentence": sentence, "--learned": learned, "--positions": positions}
             if given[other]:
                 raise usage_error("--compare", f"expected --compare on its own, got {other} too")
-        sentences = [parse_sentence("--compare", text) for text in compare]
+        sentences = [parse_sentence("--compare", text, glove=uses_glove(embeddings)) for text in compare]
         if sorted(t.lower() for t in sentences[0]) != sorted(t.lower() for t in sentences[1]):
             raise usage_error("--compare", f"expected two orderings of the same words, got "
                                            f"'{compare[0]}' and '{compare[1]}'")
@@ -87,7 +87,7 @@ def posenc(dim, positions, sentence, embeddings, embed, learned, table, compare,
 
     from tutor.render.posenc import posenc_document
     from tutor.walkthroughs.posenc import positional_table
-    tokens = parse_sentence("--sentence", sentence) if sentence is not None else None
+    tokens = parse_sentence("--sentence", sentence, glove=uses_glove(embeddings)) if sentence is not None else None
     if tokens and positions is not None and positions < len(tokens):
         raise usage_error("--positions", f"expected at least {len(tokens)} (the sentence's "
                                          f"words), got {positions}")

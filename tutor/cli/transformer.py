@@ -14,7 +14,7 @@ from .output import show_document
 from .usage import check_limit, usage_error
 from .sentence_options import word_input_options
 from .values import parse_sentence, read_vectors
-from .word_vector_options import embeddings_name, glove_width, word_vector_table
+from .word_vector_options import embeddings_name, glove_width, uses_glove, word_vector_table
 
 EPILOG = """\b
 With sentences the target gets a causal mask; with --tgt-vectors add --causal
@@ -76,8 +76,8 @@ def transformer(src, tgt, src_vectors, tgt_vectors, causal, embeddings, embed, w
     if (embeddings is not None or embed) and not sentences:
         raise usage_error("--embeddings" if embeddings is not None else "--embed",
                           "expected --src and --tgt with it (vectors are already embedded)")
-    src_tokens = parse_sentence("--src", src) if sentences else None
-    tgt_tokens = parse_sentence("--tgt", tgt) if sentences else None
+    src_tokens = parse_sentence("--src", src, glove=uses_glove(embeddings)) if sentences else None
+    tgt_tokens = parse_sentence("--tgt", tgt, glove=uses_glove(embeddings)) if sentences else None
     dim = width_from_vectors(weights, dim, "--src-vectors", src_vectors)
     dim = glove_width(embeddings, weights, dim)
     model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed)

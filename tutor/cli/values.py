@@ -36,11 +36,14 @@ def rng_for(seed: int, name: str) -> np.random.Generator:
     return _LazyGenerator(seed, name)
 
 
-def parse_sentence(option: str, text: str, limit: int = MAX_TOKENS) -> list[str]:
-    """The words of a sentence; an empty one or one past ``limit`` words is a usage error."""
+def parse_sentence(option: str, text: str, limit: int = MAX_TOKENS, *,
+                   glove: bool = False) -> list[str]:
+    """The words of a sentence (with ``glove``, for GloVe vectors, its punctuation split off as
+    GloVe has it: 'Cat, sat!' -> Cat , sat !); an empty one or one past ``limit`` words is a
+    usage error."""
     from tutor.walkthroughs.word_vectors import tokenize
 
-    tokens = tokenize(text)
+    tokens = tokenize(text, glove=glove)
     if not tokens:
         raise usage_error(option, "expected at least one word, got an empty sentence")
     check_limit(option, len(tokens), limit, "a number of words")

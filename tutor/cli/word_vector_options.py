@@ -54,6 +54,12 @@ def _glove_matrix(tokens: list[str], dim: int | None, embed):
     return glove_embeddings(tokens, given)
 
 
+def uses_glove(embeddings) -> bool:
+    """True for ``--embeddings glove``: the sentence's punctuation is then split off as GloVe
+    has it (``parse_sentence(..., glove=True)``)."""
+    return embeddings is not None and embeddings.kind == GLOVE
+
+
 def embedding_matrix(tokens: list[str], *, dim: int | None, embeddings=None, embed=(),
                      rng=None):
     """X [n_tokens, dim] and, per token, where its vector came from.

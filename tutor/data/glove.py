@@ -19,6 +19,7 @@ Words are looked up lower-cased ("The" and "THE" are "the"); GloVe 6B has no upp
 from __future__ import annotations
 
 import functools
+import re
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -131,6 +132,45 @@ def _as_word_list(words, name: str) -> list[str]:
     return words
 
 
+CLITICS = ("n't", "'s", "'re", "'ve", "'ll", "'d", "'m")   # GloVe's own tokens: do n't, cat 's
+
+
+def split_punctuation(word: str) -> list[str]:
+    """One typed word as GloVe's tokens: the word itself when GloVe has it (lower-cased:
+    'U.S.', 'e.g.', 'well-known', '3,000'), else its punctuation split off as GloVe's
+    tokenizer (Stanford's, on Wikipedia and Gigaword) did: 'Cat,' -> ['Cat', ','],
+    'sat!' -> ['sat', '!'], '"Hi,"' -> ['"', 'Hi', ',', '"'], "don't" -> ['do', "n't"],
+    'wait...' -> ['wait', '...']. A piece GloVe lacks stays as typed, for the caller's error.
+    """
+    index = table().index
+    if not word or word.lower() in index:
+        return [word] if word else []
+    for n in (3, 2, 1):                                   # punctuation in front: '"', '(', '``'
+        head = word[:n]
+        if len(word) > n and not any(ch.isalnum() for ch in head) and \
+                (n == 1 or head in index):
+            return [head] + split_punctuation(word[n:])
+    for n in (3, 2, 1):                                   # at the end: ',', '!', '...', "''"
+        tail = word[-n:]
+        if len(word) > n and not any(ch.isalnum() for ch in tail) and \
+                (n == 1 or tail in index):
+            return split_punctuation(word[:-n]) + [tail]
+    for clitic in CLITICS:
+        if len(word) > len(clitic) and word.lower().endswith(clitic):
+            return split_punctuation(word[:-len(clitic)]) + [word[-len(clitic):]]
+    pieces = [p for p in re.split(r"([^\w\s])", word) if p]   # inside: 'cat,dog', 'a/b'
+    if len(pieces) > 1:
+        return [token for piece in pieces for token in split_punctuation(piece)]
+    return [word]
+
+
+def glove_tokens(sentence: str) -> list[str]:
+    """A sentence's tokens for GloVe: split on white space, then each word's punctuation
+    split off where GloVe has the word without it (:func:`split_punctuation`):
+    'Cat, sat!' -> ['Cat', ',', 'sat', '!']."""
+    return [token for word in sentence.split() for token in split_punctuation(word)]
+
+
 def unknown_words(words: Iterable[str], *, known: Iterable[str] = ()) -> list[str]:
     """The words (as typed, each once, in order) that are neither in the GloVe subset nor,
     lower-cased, in ``known`` (e.g. the words given vectors with ``--embed``)."""
@@ -151,12 +191,14 @@ def unknown_words_error(missing: list[str]) -> UnknownWordError:
     a vector (``--embed WORD=v1,...,v50``)."""
     listed = ", ".join(repr(w) for w in missing)
     n = len(missing)
+    # the example names a word --embed can take (no ',' or '=' in it, which would cut it)
+    example = next((w.lower() for w in missing if not re.search(r"[,=\s]", w)), "WORD")
     subject = f"{listed} is" if n == 1 else f"{n} words are"
     rest = "" if n == 1 else f": {listed}"
     return UnknownWordError(
         f"{subject} not among the {N_WORDS:,} GloVe words shipped with tutor (looked up "
         f"lower-case){rest}; give {'it' if n == 1 else 'each'} a vector of {DIM} numbers with "
-        f"--embed {missing[0].lower()}=v1,v2,...,v{DIM}",
+        f"--embed {example}=v1,v2,...,v{DIM}",
         words=tuple(missing))
 
 

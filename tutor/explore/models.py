@@ -117,7 +117,9 @@ class ModelState:
         index = ", ".join(str(i) for i in found.index + (self.head,))
         return MatrixView(name, f"{found.key}[{index}]", weights,
                           unique_labels(found.queries), unique_labels(found.keys), heat=True,
-                          masked=masked, caption="rows: queries · columns: keys · each row sums to 1")
+                          masked=masked, row_scaled=True,
+                          caption="rows: queries · columns: keys · each row sums to 1; shades "
+                                  "scaled to each row's largest weight")
 
     def heading(self) -> str:
         """'reverse (toy model, task reverse): 31415 → 51413' or the model's sizes."""

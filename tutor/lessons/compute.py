@@ -44,6 +44,7 @@ class LessonView:
     heat: bool = False
     caption: str = ""
     group: str = ""                        # views of one group share a panel
+    row_scaled: bool = False               # attention weights: shaded within each row
 
 
 @dataclass
@@ -74,6 +75,16 @@ class Result:
         return names
 
 
+def _row_scaled_caption(view: LessonView) -> str:
+    """A view's caption; for attention weights (``row_scaled``) it also says the shades are
+    scaled within each row."""
+    if not view.row_scaled:
+        return view.caption
+    from tutor.render.document import ROW_SCALED_NOTE
+
+    return "; ".join(filter(None, [view.caption, ROW_SCALED_NOTE]))
+
+
 def views_document(name: str, trace, views: list[LessonView], facts: list[str]):
     """A document of the views: one step per group (titled and keyed by it, no formula),
     holding its matrices; the facts are its notes."""
@@ -86,7 +97,8 @@ def views_document(name: str, trace, views: list[LessonView], facts: list[str]):
         groups.setdefault(view.group or view.key, []).append(view)
     for group, members in groups.items():
         matrices = [builder.first_matrix(v.name, v.key, v.rows, v.cols, heat=v.heat,
-                                         caption=v.caption) for v in members]
+                                         row_scaled=v.row_scaled,
+                                         caption=_row_scaled_caption(v)) for v in members]
         builder.step(group, "", "", Part("", matrices), key=group)
     return builder.document(name, name, [], {}, notes=list(facts))
 
@@ -333,12 +345,12 @@ def transformer(source, target, dim, heads, seed) -> Result:
             dec + "multihead_attn.weights": (h, t, s), "encoder.*": (s, dims(dim)),
             "decoder.*": (t, dims(dim))}
     views = [LessonView("encoder self-attention (head 1)", enc + "self_attn.weights", s, s, heat=True,
-                  group="encoder"),
+                  row_scaled=True, group="encoder"),
              LessonView("encoder output (memory)", "encoder.norm.out", s, dims(dim), group="encoder"),
              LessonView("masked self-attention (head 1)", dec + "self_attn.weights", t, t, heat=True,
-                  caption="zero above the diagonal", group="masked"),
+                  caption="zero above the diagonal", row_scaled=True, group="masked"),
              LessonView("cross-attention (head 1)", dec + "multihead_attn.weights", t, s, heat=True,
-                  caption="rows: target, columns: source", group="cross"),
+                  caption="rows: target, columns: source", row_scaled=True, group="cross"),
              LessonView("decoder output", "decoder.norm.out", t, dims(dim), group="output")]
     facts = [f"d_model = {dim}, {heads} heads, one encoder and one decoder layer, random "
              f"weights (seed {seed}); source: {' '.join(src)}; target so far: {' '.join(tgt)}."]

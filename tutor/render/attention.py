@@ -129,15 +129,15 @@ class AttentionBuilder(DocumentBuilder):
         return np.isfinite(self.trace[key]) & np.ones((self.n, self.n), bool)
 
     def token_matrix(self, name, key, **kw):
-        """A matrix with a row per token; wider than ``max_columns`` (when set) it shows its
-        first columns and says so (--format json has them all)."""
-        values = self.trace[key]
-        width = values.shape[1]
+        """A matrix with a row per token; wider than ``max_columns`` (when set) it draws its
+        first columns (at least ``max_columns``, more where the screen is wider) and its title
+        says which (--format json has them all)."""
+        values = self.trace[key]                                        # [n, width]
+        n, width = values.shape
         if self.max_columns is not None and width > self.max_columns:
-            kw.setdefault("caption", f"columns 1–{self.max_columns} of {width}; --format json "
-                                     f"has them all")
-            values = values[:, :self.max_columns]
-        return MatrixView(name, key, values, self.labels, dim_labels(values.shape[1]), **kw)
+            kw.setdefault("caption", "--format json has every column")
+            kw["window"] = (n, self.max_columns)
+        return MatrixView(name, key, values, self.labels, dim_labels(width), **kw)
 
     def head_heading(self, head):
         if head is None:

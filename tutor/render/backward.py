@@ -61,18 +61,15 @@ class BackwardBuilder(AttentionBuilder):
     def grad_view(self, name, key, rows=None, cols=None, *, weight: bool = False,
                   **kw) -> MatrixView:
         """The recorded gradient ``key`` labelled by tokens (or ``rows``) and d1.. (or
-        ``cols``); wide ones show their first columns and say so (JSON has them all)."""
+        ``cols``); wide ones draw their first columns (and rows, for a weight matrix) and the
+        title says which (JSON has them all)."""
         values = self.trace[key]
         rows = list(rows or self.labels)
         cols = list(cols or dim_labels(values.shape[1]))
         r, c = self.shown_shape(values, weight)
         if (r, c) != values.shape:
-            cut = (f"rows 1–{r} and " if r < values.shape[0] else "") + f"columns 1–{c}"
-            kw["caption"] = (f"{cut} of {values.shape[0]}×{values.shape[1]}; --format json "
-                             f"has them all")
-            if kw.get("masked") is not None:
-                kw["masked"] = kw["masked"][:r, :c]
-            values, rows, cols = values[:r, :c], rows[:r], cols[:c]
+            kw["caption"] = "; ".join(filter(None, [kw.get("caption"), "--format json has them all"]))
+            kw["window"] = (r, c)
         return MatrixView(name, key, values, rows, cols, **kw)
 
     def weight_labels(self, key):

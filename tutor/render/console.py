@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .document import (Chart, count, Document, MatrixView, Part, Step, format_matrix_cells,
-                       format_number)
+                       format_number, is_integral)
 
 BARS = "▁▂▃▄▅▆▇█"
 PANEL_CHROME = 4           # the panel's two borders and two spaces of padding
@@ -94,9 +94,12 @@ def matrix_cells(view: MatrixView, precision: int) -> list[list[Text]]:
 _cells = matrix_cells            # its earlier private name
 
 
-def _rich_table(header: list[str], labels: list[str], rows: list[list[Text]]) -> Table:
-    """A matrix chunk as a Rich Table: the look :class:`MatrixTable` draws directly."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="dim")
+def _rich_table(header: list[str], labels: list[str], rows: list[list[Text]],
+                tight: bool = False) -> Table:
+    """A matrix chunk as a Rich Table: the look :class:`MatrixTable` draws directly (with
+    ``tight``, one space between columns)."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="dim",
+                  padding=(0, 0) if tight else (0, 1))
     table.add_column("", style="dim", no_wrap=True)
     for name in header:
         table.add_column(Text(name), justify="right", no_wrap=True)
@@ -117,7 +120,9 @@ class MatrixTable:
     that Table; a cell with styled parts (spans) is laid out by Rich, alone.
     """
 
-    def __init__(self, header: list[str], labels: list[str], rows: list[list[Text]]):
+    def __init__(self, header: list[str], labels: list[str], rows: list[list[Text]],
+                 tight: bool = False):
+        self.tight = tight                 # one space between columns, not three
         self.header = header
         self.labels = labels
         self.rows = rows
@@ -126,13 +131,16 @@ class MatrixTable:
                        for c, name in enumerate(header)]
         # the label column, then each value column with its padding and the divider before
         # it, less the padding right of the last one
-        self.width = (self.label_width + LABEL_CHROME
-                      + sum(width + COLUMN_CHROME for width in self.widths) - 1)
+        if tight:                          # each column: the divider, then its text
+            self.width = self.label_width + sum(width + 1 for width in self.widths)
+        else:
+            self.width = (self.label_width + LABEL_CHROME
+                          + sum(width + COLUMN_CHROME for width in self.widths) - 1)
         self._simple = (all(_plain_word(text) for text in [*header, *labels])
                         and all(_plain_word(text.plain) for row in rows for text in row))
 
     def _table(self) -> Table:
-        return _rich_table(self.header, self.labels, self.rows)
+        return _rich_table(self.header, self.labels, self.rows, self.tight)
 
     def _fits(self, options: ConsoleOptions) -> bool:
         return (self._simple and options.max_width >= self.width and not options.ascii_only
@@ -152,6 +160,9 @@ class MatrixTable:
         space, dim_space = Segment(" ", plain), Segment(" ", dim)
         new_line = Segment.line()
         last = len(self.header) - 1
+        if self.tight:
+            yield from self._tight_lines(console, options)
+            return
         yield Segment(" " * self.label_width, dim)                    # the header row
         yield dim_space
         for c, (name, width) in enumerate(zip(self.header, self.widths)):
@@ -180,32 +191,89 @@ class MatrixTable:
                     yield space
             yield new_line
 
+    def _tight_lines(self, console: Console, options: ConsoleOptions):
+        """The tight table: one space (the divider) before each column, no padding."""
+        dim, plain = console.get_style("dim"), Style.null()
+        space = Segment(" ", plain)
+        yield Segment(" " * self.label_width, dim)                    # the header row
+        for name, width in zip(self.header, self.widths):
+            yield space
+            yield Segment(" " * (width - cell_len(name)) + name, dim)
+        yield Segment.line()
+        yield Segment("─" * self.width, plain)
+        yield Segment.line()
+        for label, row in zip(self.labels, self.rows):
+            yield Segment(label + " " * (self.label_width - cell_len(label)), dim)
+            for text, width in zip(row, self.widths):
+                yield space
+                yield from _cell_segments(console, options, text, width)
+            yield Segment.line()
+
+
+def _cell_segments(console: Console, options: ConsoleOptions, text: Text, width: int):
+    """One cell right-justified in ``width``, as the Table draws it."""
+    if text.spans or text.justify:
+        yield from console.render_lines(
+            text, options.update(width=width, justify="right", no_wrap=True,
+                                 overflow="ellipsis", height=None, highlight=False))[0]
+    else:
+        yield Segment(" " * (width - text.cell_len) + text.plain, console.get_style(text.style))
+
 
 def _plain_word(text: str) -> bool:
     """Text Rich lays out as one word on one line: printable, no spaces."""
     return text.isprintable() and not any(ch.isspace() for ch in text)
 
 
+def columns_that_fit(view: MatrixView, precision: int, max_width: int) -> int:
+    """How many of a windowed view's first columns one table ``max_width`` wide holds (at
+    least one): a wider terminal shows more of a wide matrix, a narrow one fewer than the
+    window, in one table rather than split over several."""
+    n_cols = view.values.shape[1]
+    most = min(n_cols, max(1, max_width // (1 + COLUMN_CHROME)))
+    texts = format_matrix_cells(view.corner(most), precision)
+    room = max_width - max([len(r) for r in view.rows[:view.window[0]]] + [1]) - LABEL_CHROME
+    fit, width = 1, -1                               # MatrixTable's width, less the labels
+    for c in range(most):
+        width += max([len(view.cols[c])] + [len(row[c]) for row in texts]) + COLUMN_CHROME
+        if width > room:
+            break
+        fit = c + 1
+    return fit
+
+
 def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list[Group]:
     """The matrix as one table, or several when its columns do not fit ``max_width``
-    (columns 1–8, 9–16, ...), each titled with the name and shape."""
+    (columns 1–8, 9–16, ...), each titled with the name and shape; a heatmap that fits with one
+    space between its columns is drawn so, in one table. A windowed view (a corner
+    of a large matrix) draws as many of its first columns as fit in one table (the window's
+    rows), and its title says which ('X  6×50  (columns 1–13 of 50)')."""
+    windowed = view.window is not None
+    if windowed:
+        view = view.corner(columns_that_fit(view, precision, max_width), at_least=False)
     cells = matrix_cells(view, precision)
     label_width = max([len(r) for r in view.rows] + [1])
     cell_width = max([len(c) for c in view.cols] + [t.cell_len for row in cells for t in row] + [1])
     n_cols = view.values.shape[1]
-    per_table = max(1, (max_width - label_width - LABEL_CHROME) // (cell_width + COLUMN_CHROME))
+    per_table = n_cols if windowed else \
+        max(1, (max_width - label_width - LABEL_CHROME) // (cell_width + COLUMN_CHROME))
+    # a heatmap whose glyphs already part its numbers: one space between columns where that
+    # keeps it in one table (an 8×8 head's weights at 80 columns), not 6 columns and then 2
+    widths = [max([cell_len(name)] + [row[c].cell_len for row in cells])
+              for c, name in enumerate(view.cols)]
+    tight = (view.heat and per_table < n_cols
+             and label_width + sum(width + 1 for width in widths) <= max_width)
+    if tight:
+        per_table = n_cols
     tables = []
     for start in range(0, n_cols, per_table):
         stop = min(n_cols, start + per_table)
-        title = f"{view.name}  {view.shape}"
-        if stop - start < n_cols:
-            title += (f"  (column {stop})" if stop - start == 1
-                      else f"  (columns {start + 1}–{stop})")
+        title = view.title(start, stop)
         caption = view.caption if stop == n_cols and view.caption else None
         # the title and caption are lines of their own, so a narrow last chunk is not
         # stretched to the title's width and a long title is not wrapped to the table's
         table = MatrixTable(view.cols[start:stop], view.rows,
-                            [row[start:stop] for row in cells])
+                            [row[start:stop] for row in cells], tight)
         lines: list[RenderableType] = [Text(title, style="bold"), table]
         if caption:
             lines.append(Text(caption, style="dim italic"))
@@ -213,9 +281,15 @@ def matrix_tables(view: MatrixView, precision: int, max_width: int = 76) -> list
     return tables
 
 
-def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
+def _legend_number(value: float, precision: int) -> str:
+    """A heatmap legend's end: at ``precision`` like the cells, a whole number without decimals."""
+    return format_number(value, precision, is_integral([value]))
+
+
+def compact_heatmap(view: MatrixView, max_width: int = 76, precision: int = 2) -> Text:
     """A large matrix as one glyph per cell (▁ palest … █ darkest), a row per line, the
-    title and the range in the first line. Columns beyond ``max_width`` are cut and said so.
+    title and the range (at ``precision``) in the first line. Columns beyond ``max_width``
+    are cut and said so.
 
     In colour each cell is a solid block of its heat colour (the glyph is drawn in the
     cell's own colour, so the shade alone shows the value, on screen and in an exported
@@ -232,7 +306,7 @@ def compact_heatmap(view: MatrixView, max_width: int = 76) -> Text:
     text = Text(view.name if view.bare else f"{view.name}  {view.shape}", style="bold")
     if not view.bare:
         scale = ("▁ = 0 … █ = the row's largest" if view.row_scaled
-                 else f"▁ = {lo:g} … █ = {hi:g}")
+                 else f"▁ = {_legend_number(lo, precision)} … █ = {_legend_number(hi, precision)}")
         text.append(f"  ({scale}"
                     + (f"; columns 1–{shown} of {n_cols}" if shown < n_cols else "") + ")",
                     style="dim")
@@ -280,7 +354,7 @@ def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableTy
               for t in matrix_tables(view, precision, inner)]
     if tables:
         items.append(Columns(tables, padding=(0, 3)))
-    compact = [compact_heatmap(view, inner) for view in part.matrices if view.compact]
+    compact = [compact_heatmap(view, inner, precision) for view in part.matrices if view.compact]
     if len(compact) == 1:
         items.append(compact[0])
     elif compact:                               # a grid of small heatmaps, as many a row as fit

@@ -5,7 +5,7 @@ LaTeX, JSON) renders the same document."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -30,6 +30,10 @@ class MatrixView:
     compact: bool = False              # a heatmap of glyphs only, no numbers (large tables)
     bare: bool = False                 # compact, without row labels, shape or range (a grid)
     row_scaled: bool = False           # shades and bars scaled to each row's largest value
+    # a large matrix drawn by its first rows × columns (the screen draws more columns where
+    # its width allows them; --format json has them all)
+    window: tuple[int, int] | None = None
+    whole: tuple[int, int] | None = None   # a corner's: the shape of the matrix it is cut from
 
     def heat_fraction(self, value: float) -> float:
         """Where ``value`` lies in ``heat_range``, clipped to [0, 1]."""
@@ -50,7 +54,42 @@ class MatrixView:
 
     @property
     def shape(self) -> str:
-        return "×".join(str(n) for n in self.values.shape)
+        """The matrix's real shape, '6×50', also when only a corner of it is drawn."""
+        return "×".join(str(n) for n in (self.whole or self.values.shape))
+
+    def corner(self, columns: int | None = None, *, at_least: bool = True) -> "MatrixView":
+        """The part drawn: the whole view, or with a ``window`` its first rows and its first
+        ``columns`` columns (default: the window's; with ``at_least`` never fewer), titled
+        with the real shape."""
+        if self.window is None:
+            return self
+        n_rows, n_cols = self.values.shape
+        r = min(n_rows, self.window[0])
+        c = self.window[1] if columns is None else columns
+        c = min(n_cols, max(c, self.window[1]) if at_least else c)
+        return replace(self, values=self.values[:r, :c], rows=self.rows[:r], cols=self.cols[:c],
+                       masked=None if self.masked is None else self.masked[:r, :c],
+                       window=None, whole=(n_rows, n_cols))
+
+    def cut_note(self, start: int = 0, stop: int | None = None) -> str:
+        """Which part of the matrix a table shows: 'columns 1–8 of 50', 'rows 1–6 of 50,
+        columns 1–6 of 50', 'columns 9–16' (a chunk of a matrix split over tables), or ''
+        for all of it. ``start``, ``stop``: the chunk's columns (0-based, stop excluded)."""
+        n_rows, n_cols = self.values.shape
+        total_rows, total_cols = self.whole or (n_rows, n_cols)
+        stop = n_cols if stop is None else stop
+        notes = []
+        if n_rows < total_rows:
+            notes.append(f"rows 1–{n_rows} of {total_rows}")
+        if stop - start < total_cols:
+            cols = f"column {stop}" if stop - start == 1 else f"columns {start + 1}–{stop}"
+            notes.append(cols + (f" of {total_cols}" if n_cols < total_cols else ""))
+        return ", ".join(notes)
+
+    def title(self, start: int = 0, stop: int | None = None) -> str:
+        """'X  6×50  (columns 1–8 of 50)': the name, the real shape and what is shown."""
+        note = self.cut_note(start, stop)
+        return f"{self.name}  {self.shape}" + (f"  ({note})" if note else "")
 
 
 @dataclass
@@ -141,7 +180,9 @@ def format_number(value: float, precision: int, integral: bool = False) -> str:
     """A number as shown: ``precision`` decimals (0.42231 -> '0.42'), but never fewer than two
     significant digits, so that no number reads as something else: 0.5 at precision 0 is
     '0.5' (not '0'), 0.576 is '0.58' (not '1'), 2.37 is '2.4'; 0.042 at precision 2 is
-    '0.042' and 0.08 stays '0.08' (the extra decimals end in no zeros). Scientific notation
+    '0.042', 0.0403 is '0.040' and 0.0099998 is '0.010' (a zero that is a significant digit
+    stays), while an exact 0.08 stays '0.08' (end zeros are dropped only where the shorter
+    number is the value itself). Scientific notation
     where that would need more than max(precision, 4) decimals (1e-06 -> '1.0e-06'), and
     from 1e9 up. 2.0 -> '2' when ``integral``; never '-0.00';
     inf -> 'inf', nan -> 'nan'."""
@@ -163,11 +204,13 @@ def format_number(value: float, precision: int, integral: bool = False) -> str:
             needed = MIN_SIGNIFICANT - 1 - exponent                   # decimals for two digits
             if needed > max(precision, MAX_FIXED_DECIMALS):
                 text = f"{value:.{digits}e}"
-            elif needed > precision:                  # the extra decimals, without end zeros
+            elif needed > precision:                  # the extra decimals for two digits
                 text = f"{value:.{needed}f}"
-                text = text[:len(text) - needed + precision] + \
+                exact = text[:len(text) - needed + precision] + \
                     text[len(text) - needed + precision:].rstrip("0")
-                text = text.rstrip(".")
+                exact = exact.rstrip(".")
+                if float(exact) == value:             # end zeros say nothing of an exact value
+                    text = exact
     if text.startswith("-") and float(text) == 0:
         text = text[1:]
     return text

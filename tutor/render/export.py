@@ -12,12 +12,19 @@ otherwise collapse. The HTML page gets a ``<title>``.
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 MONOSPACE = ("'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', 'Fira Code', "
              "'Courier New', monospace")
 SANS = "'DejaVu Sans', Helvetica, Arial, sans-serif"
 FONT_ASPECT_RATIO = 0.602        # advance width ÷ font size of DejaVu Sans Mono and Menlo
+# Rich lays the lines out 1.22 × its 20 px font apart (24.4 px), but a box-drawing glyph of
+# DejaVu Sans Mono is 1.164 em tall (23.3 px at 20 px): librsvg left a gap between lines, so the
+# vertical borders came out dashed. The glyphs are drawn at 21.2 px (24.7 px tall, enough to
+# overlap), with the letter spacing that keeps each character in Rich's 0.602 × 20 px column.
+CELL_HEIGHT = 20                 # Rich's char_height in export_svg
+GLYPH_SIZE = 21.2                # the font size the characters are drawn at
 
 # Rich's CONSOLE_SVG_FORMAT without the @font-face rules that fetch Fira Code from the web
 SVG_FORMAT = """\
@@ -28,7 +35,8 @@ SVG_FORMAT = """\
 
     .{unique_id}-matrix {{
         font-family: %s;
-        font-size: {char_height}px;
+        font-size: %spx;
+        letter-spacing: %spx;
         line-height: {line_height}px;
         font-variant-east-asian: full-width;
     }}
@@ -57,7 +65,7 @@ SVG_FORMAT = """\
     </g>
     </g>
 </svg>
-""" % (MONOSPACE, SANS)
+""" % (MONOSPACE, GLYPH_SIZE, round(-(GLYPH_SIZE - CELL_HEIGHT) * FONT_ASPECT_RATIO, 3), SANS)
 
 HTML_FORMAT = """\
 <!DOCTYPE html>
@@ -80,10 +88,18 @@ body {{
 """
 
 
+_LINE_CLIP = re.compile(r' clip-path="url\(#[\w-]+-line-\d+\)"')
+
+
 def export_svg(console, title: str = "tutor") -> str:
-    """What ``console`` recorded (``record=True``) as an SVG picture that needs no web font."""
-    return console.export_svg(title=title, clear=False, code_format=SVG_FORMAT,
-                              font_aspect_ratio=FONT_ASPECT_RATIO)
+    """What ``console`` recorded (``record=True``) as an SVG picture that needs no web font.
+
+    Rich clips each line's text to the line's box, which cuts a box-drawing glyph's foot
+    off before it meets the next line's (a dashed border in librsvg); the text is drawn
+    unclipped instead, at GLYPH_SIZE, so the glyphs of two lines overlap."""
+    svg = console.export_svg(title=title, clear=False, code_format=SVG_FORMAT,
+                             font_aspect_ratio=FONT_ASPECT_RATIO)
+    return _LINE_CLIP.sub("", svg)
 
 
 def export_html(console, title: str = "tutor") -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .builder import DocumentBuilder
-from .document import Document, MatrixView, Part, unique_labels
+from .document import Document, MatrixView, Part, unique_labels, weights_caption
 
 ROW = 0                  # the batch row shown (beam search: the best live beam)
 
@@ -95,7 +95,9 @@ def _attention(w: DocumentBuilder, t: int, info: dict, keys: list[str]):
     shown = ",".join(f"step.{t}.{kind}.{layer}.mean" for layer in range(layers))
     view = MatrixView(name, shown, np.stack(means),                    # [layers, n_k]
                       [f"layer {layer + 1}" for layer in range(layers)], labels, heat=True,
-                      caption="the newest position's row, mean of the heads; rows sum to 1")
+                      row_scaled=True,
+                      caption=weights_caption(np.stack(means), "the newest position's row, "
+                                                               "mean of the heads; rows sum to 1"))
     last = means[-1]                                                   # [n_k]
     top = int(np.argmax(last))
     where = "source token" if kind == "cross_attn" else "token"

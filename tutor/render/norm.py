@@ -32,34 +32,38 @@ def _differences(values, reference: float, precision: int):
 
 
 def _norm_steps(w: DocumentBuilder, scope: str, what: str, eps: float, has_affine: bool,
-                input_name: str) -> None:
+                input_name: str, symbol: str = "x") -> None:
     """The four steps of layer norm on the vector ``input_name``, from
-    ``scope``.mean/var/normalized/out."""
+    ``scope``.mean/var/normalized/out; the formulas call that vector ``symbol`` (x, or r for
+    the residual sum r = x + Sublayer(x))."""
     x = w[input_name]
     mean, var = float(w[f"{scope}.mean"].ravel()[0]), float(w[f"{scope}.var"].ravel()[0])
     normalized, out = w[f"{scope}.normalized"], w[f"{scope}.out"]
     d = x.shape[-1]
     cols = dim_labels(d)
     terms = signed_sum([w.fmt(v) for v in x[:6]]) + (" + …" if d > 6 else "")
-    w.step("Mean", "μ = (1/d) Σ x_j", r"\mu = \frac{1}{d}\sum_j x_j",
+    v = symbol
+    w.step("Mean", f"μ = (1/d) Σ {v}_j", rf"\mu = \frac{{1}}{{d}}\sum_j {v}_j",
            Part("", [w.view("μ", f"{scope}.mean", ["μ"], ["μ"])],
                 [f"μ = ({terms}) / {d} = {w.fmt(mean)}"],
                 f"The mean of the {d} numbers of {what}."), key="mean")
     fmt = _differences(x[:3], mean, w.precision)
     squares = " + ".join(f"({fmt(v)} − {factor(fmt(mean))})²" for v in x[:3]) \
         + (" + …" if d > 3 else "")
-    w.step("Variance", "σ² = (1/d) Σ (x_j − μ)²", r"\sigma^2 = \frac{1}{d}\sum_j (x_j-\mu)^2",
+    w.step("Variance", f"σ² = (1/d) Σ ({v}_j − μ)²",
+           rf"\sigma^2 = \frac{{1}}{{d}}\sum_j ({v}_j-\mu)^2",
            Part("", [w.view("σ²", f"{scope}.var", ["σ²"], ["σ²"])],
                 [f"σ² = ({squares}) / {d} = {w.fmt(var)}"],
                 "Divided by d, not d − 1 (the biased variance, as PyTorch's LayerNorm uses)."),
            key="var")
-    w.step("Normalise", "n = (x − μ) / √(σ² + ε)", r"\hat x = \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}}",
+    w.step("Normalise", f"n = ({v} − μ) / √(σ² + ε)",
+           rf"\hat {v} = \frac{{{v}-\mu}}{{\sqrt{{\sigma^2+\epsilon}}}}",
            Part("", [w.view("n", f"{scope}.normalized", ["n"], cols)],
                 [f"n1 = ({difference_text(x[0], mean, w.precision)}) "
                  f"/ √({w.fmt(var)} + {eps:g}) = "
                  f"{w.fmt(normalized[0])}"],
                 _normalised_meaning(w, var, eps)), key="normalize")
-    w.step("Scale and shift", "y = γ ⊙ n + β", r"y = \gamma \odot \hat x + \beta",
+    w.step("Scale and shift", "y = γ ⊙ n + β", rf"y = \gamma \odot \hat {v} + \beta",
            Part("", [w.view("y", f"{scope}.out", ["y"], cols)],
                 ["y1 = γ1 × n1 + β1 = " + signed_sum([
                     f"{factor(w.fmt(w['gamma'][0]))} × {factor(w.fmt(normalized[0]))}",
@@ -81,7 +85,7 @@ def layernorm_document(trace, *, precision: int, eps: float, residual: bool,
                     "The vector added back is the sublayer's own input x: the sublayer only "
                     "has to learn a change to x, and gradients reach earlier layers through "
                     "the addition unchanged."), key="add")
-        _norm_steps(w, "norm", "x + Sublayer(x)", eps, has_affine, "add")
+        _norm_steps(w, "norm", "r = x + Sublayer(x)", eps, has_affine, "add", symbol="r")
         title = "Add & norm"
     else:
         _norm_steps(w, "layer", "the vector", eps, has_affine, "layer.input")

@@ -9,7 +9,8 @@ import numpy as np
 
 from .attention import AttentionBuilder, short_vector
 from .builder import DocumentBuilder
-from .document import Chart, Document, MatrixView, Part, Step, count, dim_labels, unique_labels
+from .document import (Chart, Document, MatrixView, Part, Step, count, dim_labels, unique_labels,
+                       weights_caption)
 
 CLEAR_MARGIN = 0.05        # context: how much more the word must drift than the control
 MAX_COLUMNS_SHOWN = 8      # columns of a wide matrix drawn on screen (JSON has them all)
@@ -55,11 +56,10 @@ class PretrainedHeadBuilder(AttentionBuilder):
         self.max_columns = MAX_COLUMNS_SHOWN
 
     def bias_view(self, name, key):
-        values = self.trace[key]
-        shown = values[:MAX_COLUMNS_SHOWN][None, :]                     # [1, shown]
-        caption = (f"entries 1–{MAX_COLUMNS_SHOWN} of {len(values)}"
-                   if len(values) > MAX_COLUMNS_SHOWN else "")
-        return MatrixView(name, key, shown, [name], dim_labels(shown.shape[1]), caption=caption)
+        values = self.trace[key][None, :]                               # [1, d_head]
+        wide = values.shape[1] > MAX_COLUMNS_SHOWN
+        return MatrixView(name, key, values, [name], dim_labels(values.shape[1]),
+                          window=(1, MAX_COLUMNS_SHOWN) if wide else None)
 
     def step_inputs(self):
         info, x = self.info, self.trace["x"]
@@ -187,7 +187,7 @@ def heads_document(trace, tokens, *, precision: int, info: dict,
         if layer is None:
             views = [MatrixView(f"H{h + 1} {short_pattern(patterns[i][h])}", "attentions",
                                 attentions[i, h], labels, labels, heat=True, compact=True,
-                                bare=True) for h in range(info["n_head"])]
+                                bare=True, row_scaled=True) for h in range(info["n_head"])]
             parts = [Part("", views, [key_order], f"This layer's heads: "
                                                    f"{_pattern_counts(patterns[i])}.")]
         else:
@@ -198,7 +198,8 @@ def heads_document(trace, tokens, *, precision: int, info: dict,
                                   f"on average)",
                                   [MatrixView(f"weights L{i + 1} H{h + 1}", "attentions",
                                               attentions[i, h], labels, labels, heat=True,
-                                              caption="each row sums to 1")]))
+                                              row_scaled=True,
+                                              caption=weights_caption(attentions[i, h]))]))
         w.step(f"Layer {i + 1} of {info['n_layer']}", "weights = softmax(Q·Kᵀ/√dk) for each head",
                r"\mathrm{softmax}(QK^\top/\sqrt{d_k})", parts, key=f"layer{i + 1}")
     settings = {"model": info["model"], "model_type": info["model_type"],
@@ -210,7 +211,7 @@ def heads_document(trace, tokens, *, precision: int, info: dict,
     return w.document("heads", f"Attention heads of {info['model']} on \"{info['sentence']}\"",
                       tokens, settings,
                       subtitle=f"{count(len(tokens), 'token')}, {info['n_layer']} layers × "
-                               f"{info['n_head']} heads ({shown}); palest = 0 … darkest = 1",
+                               f"{info['n_head']} heads ({shown}); rows shaded to their largest weight",
                       notes=[PATTERN_RULES], extra=extra)
 
 

@@ -70,7 +70,7 @@ def softmax_document(trace, *, precision: int, scale: float, temperature: float)
     fav = int(out.argmax())
     w.step("Divide", "softmax = e^(shifted) ÷ S", r"\mathrm{softmax}(z)_i = e^{z_i - \max z} / S",
            Part("", [w.view("softmax", "softmax.out", ["weight"], cols, heat=True,
-                            caption="sums to 1")],
+                            caption="sums to 1; shaded from 0 (palest) to 1 (darkest)")],
                 [f"softmax = [{', '.join(format_number(v, max(precision, 4)) for v in out)}]"
                  if n <= MAX_TERMS else
                  f"weight of x{fav + 1} = {format_number(out[fav], max(precision, 4))}"],

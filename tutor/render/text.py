@@ -53,8 +53,10 @@ def _md_escape(text: str) -> str:
 
 
 def markdown_table(view: MatrixView, precision: int) -> str:
+    view = view.corner()
     cells = format_matrix_cells(view, precision)
-    lines = [f"**{_md_escape(view.name)}** ({view.shape})" +
+    note = view.cut_note()
+    lines = [f"**{_md_escape(view.name)}** ({view.shape}{'; ' + note if note else ''})" +
              (f" — {view.caption}" if view.caption else ""), ""]
     lines.append("| | " + " | ".join(_md_escape(c) for c in view.cols) + " |")
     lines.append("|---|" + "---:|" * len(view.cols))
@@ -107,14 +109,17 @@ def latex_escape(text: str) -> str:
 
 
 def latex_table(view: MatrixView, precision: int) -> str:
+    view = view.corner()
     cells = format_matrix_cells(view, precision)
+    note = view.cut_note()
     cells = [[r"\text{--}" if c == view.masked_text and view.masked is not None else c
               for c in row] for row in cells]
     cells = [[c.replace("-inf", r"$-\infty$").replace("—", "--") for c in row] for row in cells]
     spec = "l|" + "r" * len(view.cols)
     lines = [r"\begin{tabular}{" + spec + "}",
              r"\multicolumn{" + str(len(view.cols) + 1) + r"}{l}{\textbf{" +
-             latex_escape(view.name) + r"} (" + view.shape.replace("×", r"$\times$") + r")} \\",
+             latex_escape(view.name) + r"} (" + latex_escape(view.shape + ("; " + note if note else ""))
+             + r")} \\",
              " & " + " & ".join(latex_escape(c) for c in view.cols) + r" \\ \hline"]
     for label, row in zip(view.rows, cells):
         lines.append(latex_escape(label) + " & " + " & ".join(row) + r" \\")

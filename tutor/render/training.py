@@ -14,10 +14,6 @@ from .document import Document, MatrixView, Part
 CLEAR = 1.2            # a final-loss ratio beyond this (either way) counts as a difference
 
 
-def _percent(value) -> str:
-    return f"{float(value):.0%}"
-
-
 def _dks(values) -> str:
     """[4] -> '4'; [4, 16, 64] -> '4, 16 and 64'."""
     words = [str(v) for v in values]
@@ -34,6 +30,10 @@ def scaling_training_document(trace, *, labels, marks, d_ks, d_model, steps, see
                               seconds=0.0, precision: int = 2) -> Document:
     """The document of the scaling experiment; the keywords are the walkthrough's ``info``."""
     builder = DocumentBuilder(trace, precision)
+
+    def percent(share) -> str:                       # as the table's "accuracy %" shows it
+        return f"{builder.fmt(float(share) * 100, False)}%"
+
     curves = np.asarray(trace["curves"], dtype=np.float64)
     finite = curves[np.isfinite(curves)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
@@ -75,10 +75,11 @@ def scaling_training_document(trace, *, labels, marks, d_ks, d_model, steps, see
     counts = MatrixView("heads, steps to loss ≤ " + f"{target_loss:g}", "table", rows[:, [0, 2]],
                         list(labels), ["heads", f"steps→{target_loss:g}"],
                         masked=np.isnan(rows[:, [0, 2]]), masked_text="never")
-    figures = MatrixView("before and after training", "table", rows[:, [1, 3, 4]], list(labels),
-                         ["peak₀", "loss", "accuracy"],
+    shown = rows[:, [1, 3, 4]] * np.array([1.0, 1.0, 100.0])         # accuracy in %
+    figures = MatrixView("before and after training", "table", shown, list(labels),
+                         ["peak₀", "loss", "accuracy %"],
                          caption="peak₀: each query's largest weight before training; "
-                                 "accuracy: held-out sequences exactly right")
+                                 "accuracy %: held-out sequences exactly right")
     worked, differ, reverse, same = [], [], [], []
     for d_k in d_ks:
         s, u = f"dk{d_k}.scaled", f"dk{d_k}.unscaled"
@@ -91,8 +92,8 @@ def scaling_training_document(trace, *, labels, marks, d_ks, d_model, steps, see
         else:
             verdict = f"final loss ×{ratio:.2f} without ÷√dk"
             (differ if ratio > CLEAR else reverse if ratio < 1 / CLEAR else same).append(d_k)
-        worked.append(f"dk {d_k}: {verdict}; accuracy {_percent(trace[s + '.accuracy'])} with, "
-                      f"{_percent(trace[u + '.accuracy'])} without; loss ≤ {target_loss:g}: "
+        worked.append(f"dk {d_k}: {verdict}; accuracy {percent(trace[s + '.accuracy'])} with, "
+                      f"{percent(trace[u + '.accuracy'])} without; loss ≤ {target_loss:g}: "
                       f"{_steps_text(trace[s + '.steps_to_target'])} with, "
                       f"{_steps_text(trace[u + '.steps_to_target'])} without")
     widest = max(d_ks)

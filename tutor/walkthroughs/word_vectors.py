@@ -17,8 +17,13 @@ NOTES_VECTORS: dict[str, tuple[float, ...]] = {
 NOTES_DIM = 4
 
 
-def tokenize(sentence: str) -> list[str]:
-    """The tokens of a sentence: its words, split on white space, as typed."""
+def tokenize(sentence: str, *, glove: bool = False) -> list[str]:
+    """The tokens of a sentence: its words, split on white space, as typed; for GloVe
+    vectors (``glove``) with punctuation split off as GloVe has it ('Cat,' -> 'Cat', ',')."""
+    if glove:
+        from tutor.data.glove import glove_tokens
+
+        return glove_tokens(sentence)
     return sentence.split()
 
 
