@@ -9,7 +9,7 @@ def flat(text):
 
 def test_models_names_a_toy_models_kind_once():
     text = flat(invoke("models").output)
-    assert "copy: toy model shipped with tutor" in text
+    assert "copy: a toy model shipped with tutor" in text
     assert "shipped toy model (toy model shipped with tutor)" not in text
 
 
