@@ -8,7 +8,7 @@ import os
 
 import click
 
-from .common import _check_seed, tutor_command
+from .common import _check_seed, finite_callback, tutor_command
 from .output import check_output_path
 
 TASK_HELP = "reverse: 3141 -> 1413; copy: 3141 -> 3141; sort: 3141 -> 1134."
@@ -71,13 +71,18 @@ def _quote(words: list[str]) -> str:
 @click.option("--seed", type=int, default=None, callback=_check_seed, metavar="S",
               help="Seed for the initial weights and the batches. [default: 0]")
 @click.option("--output", "output_path", type=str, default=None, callback=check_output_path,
-              metavar="FILE.npz", help="Where the model and its checkpoints go. "
-                                       "[default: TASK.npz]")
-@click.option("--resume", "resume_path", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE.npz", help="Where the model and its checkpoints go: a name ending "
+                                       "in .npz, and not a file that exists, unless it is the "
+                                       "--resume file or --force is given. [default: TASK.npz, "
+                                       "with --resume its file]")
+@click.option("--force", is_flag=True,
+              help="Let --output replace a file that exists (its contents are lost).")
+@click.option("--resume", "resume_path", type=str, default=None,
               metavar="FILE.npz", help="Continue the run saved in FILE (its settings are used).")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=None, metavar="B",
               help="Sequences per step. [default: 64]")
 @click.option("--lr", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="LR",
+              callback=finite_callback,
               help="Peak learning rate, after the warm-up. [default: 0.002]")
 @click.option("--warmup", type=click.IntRange(0, 100_000), default=None, metavar="N",
               help="Warm-up steps; then the rate falls as 1/sqrt(step). [default: 200]")
@@ -97,7 +102,7 @@ def _quote(words: list[str]) -> str:
               help="rich (a progress bar; the default on a terminal), plain (a line per "
                    "evaluation), json (the curve and the final figures, at the end).")
 @click.pass_context
-def train(ctx, task, steps, seed, output_path, resume_path, batch_size, lr, warmup,
+def train(ctx, task, steps, seed, output_path, force, resume_path, batch_size, lr, warmup,
           label_smoothing, dim, heads, layers, ff, weights_only, fmt):
     """Train a small encoder-decoder to reverse, copy or sort digits, then show the loss
     curve and the held-out exact-sequence accuracy."""
@@ -113,13 +118,16 @@ def train(ctx, task, steps, seed, output_path, resume_path, batch_size, lr, warm
              "layers": layers, "ff": ff}
     resume = None
     if resume_path is not None:
+        if not resume_path.strip():
+            raise usage_error("--resume", "expected a checkpoint file, got an empty name")
         try:
             resume = load_checkpoint(resume_path)
-        except TutorError as exc:                                      # name the option too
-            raise TutorError(f"--resume {exc}") from None
+        except TutorError as exc:                      # an unreadable input file: a usage error
+            raise usage_error("--resume", str(exc)) from None
         if not resume.resumable:
-            raise TutorError(f"--resume {resume_path}: the file holds weights only (written "
-                             f"with --weights-only), so training cannot go on from it")
+            raise usage_error("--resume", f"{resume_path}: the file holds weights only (written "
+                                          f"with --weights-only), so training cannot go on "
+                                          f"from it")
         for name in _MODEL_OPTIONS:
             if given[name] is not None and given[name] != resume.config.get(_SETTINGS[name]):
                 option = "--" + name.replace("_", "-")
@@ -136,14 +144,15 @@ def train(ctx, task, steps, seed, output_path, resume_path, batch_size, lr, warm
         output_path = output_path or resume_path
     else:
         values = {_SETTINGS[name]: value for name, value in given.items() if value is not None}
-        try:
-            config = TrainConfig(**values)
-        except TutorError:
-            if dim is not None and heads is not None and dim % heads:
-                raise usage_error("--heads", f"expected a number that divides --dim {dim}, "
-                                             f"got {heads}") from None
-            raise
+        model_dim = dim if dim is not None else TrainConfig.d_model
+        model_heads = heads if heads is not None else TrainConfig.nhead
+        if model_dim % model_heads:
+            raise usage_error("--heads", f"expected a number that divides --dim {model_dim}"
+                                         f"{'' if dim is not None else ' (the default)'}, "
+                                         f"got {model_heads}")
+        config = TrainConfig(**values)
         output_path = output_path or f"{config.task}.npz"
+    _check_output_file(output_path, resume_path, force)
     folder = os.path.dirname(os.path.abspath(output_path))
     if not os.access(folder, os.W_OK):
         raise usage_error("--output", f"expected a file in a folder you can write to, got "
@@ -163,6 +172,39 @@ def train(ctx, task, steps, seed, output_path, resume_path, batch_size, lr, warm
         click.echo(message, err=True)
         ctx.exit(130)
     _report(output, result, config, output_path)
+
+
+def _check_output_file(output_path: str, resume_path: str | None, force: bool) -> None:
+    """--output must end in .npz, and must not replace a file unless that file is the
+    checkpoint being resumed or --force is given: no run overwrites a file silently."""
+    from .usage import quote, usage_error
+
+    if not output_path.lower().endswith(".npz"):
+        raise usage_error("--output", f"expected a file name ending in .npz, got "
+                                      f"{quote(output_path, 60)}")
+    if not os.path.lexists(output_path) or force:
+        return
+    if resume_path is not None and os.path.exists(resume_path) and \
+            os.path.samefile(output_path, resume_path):
+        return
+    if _is_checkpoint(output_path):
+        what = ", a checkpoint of another run; --resume it to go on with that run, or give " \
+               "--force to start over in it"
+    else:
+        what = ", which exists and is not a tutor checkpoint; give --force to replace it"
+    raise usage_error("--output", f"expected a file that does not exist yet, got "
+                                  f"{quote(output_path, 60)}{what}")
+
+
+def _is_checkpoint(path: str) -> bool:
+    from tutor.errors import TutorError
+    from tutor.training.checkpoint import load_checkpoint
+
+    try:
+        load_checkpoint(path)
+    except (TutorError, OSError, ValueError):
+        return False
+    return True
 
 
 def _run(trainer, output, output_path):
