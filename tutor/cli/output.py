@@ -147,14 +147,21 @@ class Output:
         """A json/markdown/latex document, written exactly."""
         if not text.endswith("\n"):
             text += "\n"
-        self.stream.write(text)
-        self.stream.flush()
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except OSError as exc:
+            raise _cannot_write(exc) from None
         if self.console is not None:
             from rich.text import Text
             self.console.print(Text(text.rstrip("\n")), soft_wrap=True)
 
-    def print(self, renderable) -> None:
-        self.console.print(renderable)
+    def print(self, renderable, **options) -> None:
+        """Print on the console (Rich's ``print`` options); a failed write is a TutorError."""
+        try:
+            self.console.print(renderable, **options)
+        except OSError as exc:
+            raise _cannot_write(exc) from None
 
     def pause(self) -> None:
         """Wait for Enter, only when both ends are a terminal."""
@@ -181,6 +188,11 @@ class Output:
                 atomic_write_text(path, export())
             except OSError as exc:
                 raise TutorError(f"{option} {path}: cannot write it ({exc.strerror or exc})") from None
+
+
+def _cannot_write(exc: OSError) -> TutorError:
+    """Standard output that cannot be written (a full disk, /dev/full): exit code 1."""
+    return TutorError(f"cannot write the output to standard output ({exc.strerror or exc})")
 
 
 def make_output(fmt, precision, svg_path, html_path) -> Output:

@@ -107,7 +107,7 @@ def train(ctx, task, steps, seed, output_path, force, resume_path, batch_size, l
     """Train a small encoder-decoder to reverse, copy or sort digits, then show the loss
     curve and the held-out exact-sequence accuracy."""
     from tutor.errors import TutorError
-    from tutor.training.checkpoint import load_checkpoint, save_checkpoint
+    from tutor.training.checkpoint import CheckpointWriteError, load_checkpoint, write_checkpoint
     from tutor.training.loop import TrainConfig, Trainer
 
     from .output import Output
@@ -162,9 +162,9 @@ def train(ctx, task, steps, seed, output_path, force, resume_path, batch_size, l
     try:
         result = _run(trainer, output, output_path)
         if weights_only and not result.interrupted:
-            save_checkpoint(output_path, result.checkpoint, weights_only=True)
-    except OSError as exc:
-        raise TutorError(f"--output {output_path}: cannot write it ({exc.strerror or exc})") from None
+            write_checkpoint(output_path, result.checkpoint, weights_only=True)
+    except CheckpointWriteError as exc:        # the checkpoint; stdout failing is main()'s
+        raise TutorError(f"--output {exc}") from None
     if result.interrupted:
         go_on = ["tutor", "train", "--resume", output_path, "--steps", str(config.steps)]
         message = (f"Stopped at step {result.checkpoint.step} of {config.steps}; the checkpoint "
@@ -236,7 +236,7 @@ def _run(trainer, output, output_path):
 def _plain_lines(output):
     def callback(progress):
         if progress.evaluated:
-            output.console.print(
+            output.print(
                 f"step {progress.step}/{progress.total_steps}  loss {_loss(progress.loss)}  "
                 f"held-out accuracy {_share(progress.accuracy)}  "
                 f"{progress.tokens_per_second:,.0f} tokens/s  "
