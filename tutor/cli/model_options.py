@@ -85,8 +85,8 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
         note_input(weights)
         try:
             state = load_weights(weights, max_bytes=MAX_WEIGHTS_BYTES)
-        except TutorError as exc:                                      # name the option too
-            raise TutorError(f"--weights {exc}") from None
+        except TutorError as exc:               # an unreadable input file: a usage error
+            raise usage_error("--weights", str(exc)) from None
         kind = state_dict_kind(state)
         if kind == "decoder" or (kind == "encoder" and not encoder_only):
             needs = ("tutor encode" if kind == "encoder" else "the Python API "
