@@ -112,8 +112,9 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
     """Write the output for SOURCE one token at a time, showing each step."""
     import numpy as np
 
-    from tutor.errors import SettingError
-    from tutor.pretrained.resolve import resolve_model
+    from tutor.errors import SettingError, TutorError
+
+    from .pretrained_options import resolve_model_option
     from tutor.render.generation import generation_document
     from tutor.walkthroughs.generation import generate as run
 
@@ -126,7 +127,7 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
                                     "(greedy decoding and beam search draw nothing)")
     if not source.strip():
         raise usage_error("SOURCE", "expected at least one token, got an empty source")
-    where = resolve_model(model_name)
+    where = resolve_model_option(model_name)
     expected = None
     if where.kind == "toy":
         from tutor.training.shipped import load_model
@@ -145,7 +146,11 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         if model.config.model_type != "gpt2":
             raise usage_error("--model", f"expected a decoder-only (GPT-2 style) model, got "
                                          f"{model.name}, a {model.config.model_type} encoder")
-        ids, labels = model.tokenize(source)
+        try:
+            ids, labels = model.tokenize(source)
+        except TutorError as exc:              # a prompt longer than the model's positions
+            raise usage_error("SOURCE", f"expected a prompt of at most "
+                                        f"{model.config.max_positions} tokens ({exc})") from None
         room = model.config.max_positions - len(ids)
         new_tokens = max_new_tokens or min(10, room)
         if new_tokens > room or room < 1:

