@@ -64,7 +64,7 @@ def test_a_full_device_as_svg_is_exit_1_naming_the_option_and_the_device_stays(t
 
 def test_an_output_through_a_symlink_keeps_the_link(tmp_path):
     target = tmp_path / "real.svg"
-    target.write_text("old")
+    target.write_text("<svg>an earlier picture</svg>")
     link = tmp_path / "link.svg"
     link.symlink_to(target)
     assert run(["softmax", "1", "2", "--svg", str(link)])[0] == 0
@@ -108,3 +108,34 @@ def test_weights_that_are_not_a_weight_file_are_a_usage_error(tmp_path):
     text.write_text("hello")
     code, err = run(["encode", "the cat", "--weights", str(text), "--heads", "2"])
     assert code == 2 and err.startswith("Error: Invalid value for '--weights': ")
+
+
+@pytest.mark.parametrize("args, option, message", [
+    (["softmax", "1", "--svg", "notes.txt"], "--svg", "expected a file name ending in .svg"),
+    (["softmax", "1", "--html", "page.svg"], "--html", "expected a file name ending in .html"),
+    (["softmax", "1", "--svg", "a.svg", "--svg", "b.svg"], "--svg", "expected one file, got 2"),
+    (["softmax", "1", "--svg", "old.svg"], "--svg",
+     "expected a new file or an earlier .svg output, got 'old.svg', which holds something else"),
+    (["encode", "the cat", "--save-weights", "m.npy"], "--save-weights",
+     "expected a file name ending in .npz"),
+    (["encode", "the cat", "--save-weights", "notes.npz"], "--save-weights",
+     "expected a new file or an earlier .npz output"),
+    (["encode", "the cat", "--output", "out.txt"], "--output", "expected a file name ending in .npy"),
+])
+def test_no_output_option_writes_over_a_file_of_another_kind(tmp_path, monkeypatch, args, option,
+                                                              message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old.svg").write_text("my notes, not a picture")
+    (tmp_path / "notes.npz").write_text("my notes")
+    code, err = run(args)
+    assert code == 2 and err.startswith(f"Error: Invalid value for '{option}': {message}"), err
+    assert (tmp_path / "old.svg").read_text() == "my notes, not a picture"
+    assert (tmp_path / "notes.npz").read_text() == "my notes"
+
+
+def test_svg_and_html_of_one_file_is_a_usage_error(tmp_path):
+    page = tmp_path / "page.html"
+    link = tmp_path / "picture.svg"
+    link.symlink_to(page)
+    code, err = run(["softmax", "1", "--svg", str(link), "--html", str(page)])
+    assert code == 2 and "Invalid value for '--html': expected a file other than --svg's" in err

@@ -11,7 +11,7 @@ from tutor.errors import TutorError
 from tutor.limits import (MAX_DIM, MAX_FF, MAX_HEADS, MAX_LAYERS, MAX_MODEL_DIM,
                           MAX_WEIGHTS_BYTES)
 
-from .output import check_output_path
+from .output import output_path_check
 
 def stack_options(command):
     """--weights, --heads, --layers, --dim, --ff, --norm-first, --activation, --eps,
@@ -37,9 +37,10 @@ def stack_options(command):
         click.option("--eps", type=float, default=1e-5, show_default=True, metavar="E",
                      help="Layer-norm epsilon (> 0)."),
         click.option("--save-weights", type=str, default=None,
-                     callback=check_output_path, metavar="FILE", help="Save the model as .npz."),
+                     callback=output_path_check("npz"), metavar="FILE.npz",
+                     help="Save the model as .npz."),
         click.option("--output", "output_path", type=str, default=None,
-                     callback=check_output_path, metavar="FILE.npy",
+                     callback=output_path_check("npy"), metavar="FILE.npy",
                      help="Write the final output array as .npy."),
         click.option("--detail", type=click.Choice(["summary", "full"]), default="summary",
                      show_default=True, help="summary: attention and each layer's output; "
