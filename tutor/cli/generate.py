@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tutor.limits import MAX_BEAM_SIZE, MAX_NEW_TOKENS, MAX_TOKENS, SEED_LIMIT
+from tutor.limits import MAX_BEAM_SIZE, MAX_NEW_TOKENS, MAX_TOKENS, MIN_TEMPERATURE, SEED_LIMIT
 
 from .common import calculator_options, tutor_command
 from .output import show_document
@@ -30,10 +30,12 @@ Limits: --beam {MAX_BEAM_SIZE}, --max-new-tokens {MAX_NEW_TOKENS}, {MAX_TOKENS} 
 """
 
 
-def _positive(ctx, param, value):
-    if value is not None and not value > 0:
-        raise click.BadParameter(f"expected a number greater than 0, got {value:g}", ctx=ctx,
-                                 param=param)
+def _temperature(ctx, param, value):
+    """As softmax --temperature (the same check): finite, at least MIN_TEMPERATURE."""
+    from .values import check_finite
+
+    if value is not None:
+        check_finite("--temperature", value, positive=True, smallest=MIN_TEMPERATURE)
     return value
 
 
@@ -72,6 +74,14 @@ def _toy_source(text: str, trained, name: str):
     return [vocab.index(w) for w in words], words
 
 
+def _given(name: str) -> bool:
+    """Whether option ``name`` was typed (not its default), as the clashing-option checks need."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+
+
 def _library_error(exc):
     """A SettingError of the decoding library as a usage error naming the option."""
     option = {"beam_size": "--beam"}.get(exc.name, "--" + exc.name.replace("_", "-"))
@@ -87,7 +97,7 @@ def _library_error(exc):
               callback=_range(1, MAX_NEW_TOKENS, "a number of tokens"),
               help="Stop after N new tokens (default: the source's length + 1 for a toy model, "
                    "10 for a decoder-only model).")
-@click.option("--temperature", type=float, default=None, callback=_positive, metavar="T",
+@click.option("--temperature", type=float, default=None, callback=_temperature, metavar="T",
               help="Sample from softmax(logits / T): T < 1 sharpens, T > 1 flattens.")
 @click.option("--top-k", type=int, default=None, callback=_range(1, None, "a number of tokens"),
               metavar="K", help="Sample among the K most likely tokens only.")
@@ -125,6 +135,9 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
     if seed is not None and not sampling:
         raise usage_error("--seed", "expected --temperature, --top-k or --top-p with it "
                                     "(greedy decoding and beam search draw nothing)")
+    if beam is None and _given("length_penalty"):
+        raise usage_error("--length-penalty", "expected --beam with it (only beam search "
+                                              "ranks finished beams by length)")
     if not source.strip():
         raise usage_error("SOURCE", "expected at least one token, got an empty source")
     where = resolve_model_option(model_name)
