@@ -355,3 +355,32 @@ def test_probability_bars_are_drawn_on_a_scale_of_one():
     room = 76 - 1 - 4 - 4                                              # label, number, padding
     assert bars(None) == [room, round(room / 2)]                       # the largest is full
     assert bars(1.0) == [round(room / 2), round(room / 4)]             # p on a scale of 0 to 1
+
+
+def test_a_source_longer_than_the_training_sequences_gets_a_note():
+    from tutor.training.tasks import MAX_LENGTH
+
+    doc = invoke_json("generate", "31415926535")
+    assert doc["notes"] == [f"note: the source has 11 digits; the reverse model was trained on 1 "
+                            f"to {MAX_LENGTH}, so beyond {MAX_LENGTH} it is guessing"]
+    assert invoke_json("generate", "31415926")["notes"] == []          # 8 digits: trained on
+
+
+@pytest.mark.parametrize("options", [["--temperature", "5", "--seed", "3"],
+                                     ["--max-new-tokens", "2"],
+                                     ["--beam", "2", "--max-new-tokens", "2"]])
+def test_an_output_cut_at_max_new_tokens_says_so(options):
+    doc = invoke_json("generate", "3 1 4", *options)
+    tokens = doc["result"]["output"]["tokens"]
+    assert "<eos>" not in tokens                                       # it did stop at the limit
+    limit = doc["settings"]["max_new_tokens"]
+    assert len(tokens) == limit
+    assert doc["notes"] == [f"note: stopped at --max-new-tokens {limit} before the end token "
+                            f"<eos>: the output may be cut short"]
+    text = " ".join(invoke("generate", "3 1 4", *options, "--format", "plain").output.split())
+    assert "note: stopped at --max-new-tokens" in text.replace("│ ", "").replace(" │", "")
+
+
+def test_an_output_with_its_end_token_has_no_note():
+    doc = invoke_json("generate", "3 1 4")
+    assert doc["result"]["output"]["tokens"][-1] == "<eos>" and doc["notes"] == []

@@ -74,6 +74,22 @@ def _toy_source(text: str, trained, name: str):
     return [vocab.index(w) for w in words], words
 
 
+def _beyond(toy: bool, labels: list[str], name: str, info: dict, new_tokens: int) -> list[str]:
+    """Notes on a run that goes past what the model knows or was allowed: a toy source longer
+    than the training sequences, and an output cut at --max-new-tokens before its end token."""
+    from tutor.training.tasks import MAX_LENGTH, MIN_LENGTH
+
+    notes = []
+    if toy and len(labels) > MAX_LENGTH:
+        notes.append(f"note: the source has {len(labels)} digits; the {name} model was trained "
+                     f"on {MIN_LENGTH} to {MAX_LENGTH}, so beyond {MAX_LENGTH} it is guessing")
+    if info.get("stopped_at_limit"):
+        end = info["tokens"].get(info.get("eos_id"), "the end token")
+        notes.append(f"note: stopped at --max-new-tokens {new_tokens} before the end token "
+                     f"{end}: the output may be cut short")
+    return notes
+
+
 def _given(name: str) -> bool:
     """Whether option ``name`` was typed (not its default), as the clashing-option checks need."""
     from click.core import ParameterSource
@@ -181,7 +197,9 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         raise _library_error(exc) from None
     settings = {"model": where.name, "max_new_tokens": new_tokens, **recording.info["rule"],
                 "cache": not no_cache}
+    limits = _beyond(expected is not None, labels, where.name,
+                     recording.info, new_tokens)
     doc = generation_document(recording.trace, recording.info, precision=output.precision,
                               model_name=where.name, source_labels=labels, expected=expected,
-                              settings=settings)
+                              settings=settings, limits=limits)
     show_document(output, doc, step=step, pause=pause)

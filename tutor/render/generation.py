@@ -160,11 +160,13 @@ def _n_steps(w: DocumentBuilder) -> int:
 
 def generation_document(trace, info: dict, *, precision: int, model_name: str,
                         source_labels: list[str], expected: list[str] | None = None,
-                        settings: dict | None = None) -> Document:
+                        settings: dict | None = None, limits: list[str] | None = None) -> Document:
     """The document of :func:`tutor.walkthroughs.generation.generate`'s recording.
 
     ``info`` is the recording's info; ``source_labels`` the source (Seq2Seq) or prompt tokens;
-    ``expected`` the task's answer (toy models), shown beside the output."""
+    ``expected`` the task's answer (toy models), shown beside the output; ``limits`` lines
+    saying where the run went past what the model knows or was allowed (with the output and
+    in the notes)."""
     w = DocumentBuilder(trace, precision)
     tok = _Tokens(info["tokens"])
     rule, seq2seq = info["rule"], info["kind"] == "seq2seq"
@@ -257,7 +259,7 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
         _cache_summary(w, n_steps, info)
     output = [int(i) for i in np.asarray(w["output"]).reshape(-1, np.shape(w["output"])[-1])[ROW]]
     new = output[n0:]
-    summary = [f"output: {tok.join(new)}"]
+    summary = [f"output: {tok.join(new)}"] + list(limits or [])
     if expected is not None:
         answer = [t for t in (tok(i) for i in new) if tok(info["eos_id"]) != t] \
             if info.get("eos_id") is not None else [tok(i) for i in new]
@@ -281,7 +283,7 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
                 f"{rule['kind']}" + ("" if info.get("use_cache", True) else " · no cache"))
     title = ("Generate: " + " ".join(source_labels) + " → " + tok.join(new))
     return w.document("generate", title, list(source_labels), settings or {},
-                      subtitle=subtitle, extra={"result": result})
+                      subtitle=subtitle, notes=list(limits or []), extra={"result": result})
 
 
 def _cache_intro(w: DocumentBuilder, info: dict) -> None:
