@@ -57,6 +57,18 @@ def _command_line(ctx) -> list[str]:
     return words
 
 
+def _wrap(text: str) -> str:
+    """A message for standard error, wrapped between words at its terminal's width (COLUMNS
+    first, as tutor.cli.output.terminal_width); a path longer than a line stays whole."""
+    import sys
+    import textwrap
+
+    from .output import terminal_width
+
+    return textwrap.fill(text, terminal_width(sys.stderr), break_long_words=False,
+                         break_on_hyphens=False)
+
+
 def _quote(words: list[str]) -> str:
     import shlex
 
@@ -167,9 +179,9 @@ def train(ctx, task, steps, seed, output_path, force, resume_path, batch_size, l
         raise TutorError(f"--output {exc}") from None
     if result.interrupted:
         go_on = ["tutor", "train", "--resume", output_path, "--steps", str(config.steps)]
-        message = (f"Stopped at step {result.checkpoint.step} of {config.steps}; the checkpoint "
-                   f"is in {output_path}. Go on with:\n  {_quote(go_on)}")
-        click.echo(message, err=True)
+        message = _wrap(f"Stopped at step {result.checkpoint.step} of {config.steps}; the "
+                        f"checkpoint is in {output_path}. Go on with:")
+        click.echo(f"{message}\n  {_quote(go_on)}", err=True)
         ctx.exit(130)
     _report(output, result, config, output_path)
 
@@ -233,25 +245,67 @@ def _run(trainer, output, output_path):
             signal.signal(signal.SIGINT, previous)
 
 
+def fit_fields(fields: list[str], width: int, sep: str = "  ") -> str:
+    """The fields (most important first) joined by ``sep``, as many as fit in ``width``
+    columns: the later ones are dropped whole, never cut."""
+    line = fields[0]
+    for field in fields[1:]:
+        if len(line) + len(sep) + len(field) > width:
+            break
+        line += sep + field
+    return line
+
+
 def _plain_lines(output):
     def callback(progress):
         if progress.evaluated:
-            output.print(
-                f"step {progress.step}/{progress.total_steps}  loss {_loss(progress.loss)}  "
-                f"held-out accuracy {_share(progress.accuracy)}  "
-                f"{progress.tokens_per_second:,.0f} tokens/s  "
-                f"{progress.seconds_left:.0f} s left", soft_wrap=True)
+            fields = [f"step {progress.step}/{progress.total_steps}",
+                      f"loss {_loss(progress.loss)}",
+                      f"held-out accuracy {_share(progress.accuracy)}",
+                      f"{progress.tokens_per_second:,.0f} tokens/s",
+                      f"{progress.seconds_left:.0f} s left"]
+            output.print(fit_fields(fields, output.console.width), soft_wrap=True)
     return callback
+
+
+BAR_MIN, BAR_MAX = 10, 40      # the progress bar's width: drawn only when 10 columns are left
+
+
+def bar_layout(width: int, description: str, total: int) -> tuple[list[str], int | None]:
+    """What the progress line of a ``width``-column terminal holds: the text fields after the
+    step count (of "loss", "acc", "speed", "left", most important first) and the bar's width
+    (None: no bar). The description and "step/total" always show; then the loss, the
+    accuracy, the time left, the bar, the speed, as many as fit, each whole; the bar takes
+    what is left, from BAR_MIN to BAR_MAX columns."""
+    widths = {"loss": len("loss 12.3456"), "acc": len("acc 100.0%"),             # the widest
+              "speed": len("100,000 tok/s"), "left": len("10:00 left")}          # usual texts
+    used = len(description) + 1 + 2 * len(f"{total}") + 1              # "train reverse 12/1500"
+    chosen = []
+    for name in ("loss", "acc", "left", "bar", "speed"):
+        need = BAR_MIN + 1 if name == "bar" else widths[name] + 2      # + the space before it
+        if used + need <= width:
+            chosen.append(name)
+            used += need
+    bar = min(BAR_MAX, BAR_MIN + width - used) if "bar" in chosen else None
+    fields = [name for name in ("loss", "acc", "speed", "left") if name in chosen]
+    return fields, bar
 
 
 def _run_with_bar(trainer, output, output_path, should_stop):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]}  acc {task.fields[acc]}  "
-                          "{task.fields[speed]} tok/s  {task.fields[left]} left")]
+    description = f"train {trainer.config.task}"
+    fields, bar_width = bar_layout(output.console.width, description, trainer.config.steps)
+    text = {"loss": "loss {task.fields[loss]}", "acc": "acc {task.fields[acc]}",
+            "speed": "{task.fields[speed]} tok/s", "left": "{task.fields[left]} left"}
+    columns = [TextColumn("[bold]{task.description}")]
+    if bar_width:
+        columns.append(BarColumn(bar_width=bar_width))
+    columns.append(MofNCompleteColumn())
+    if fields:
+        columns.append(TextColumn("  ".join(text[name] for name in fields)))
     with Progress(*columns, console=output.console, transient=False) as bar:
-        task_id = bar.add_task(f"train {trainer.config.task}", total=trainer.config.steps,
+        task_id = bar.add_task(description, total=trainer.config.steps,
                                completed=trainer.step, loss="-", acc="-", speed="-", left="-")
 
         def callback(progress):
