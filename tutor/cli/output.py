@@ -155,6 +155,39 @@ def resolve_format(fmt: str | None, stream=None, environ=None) -> str:
     return "rich" if is_tty and not no_color_requested(environ) else "plain"
 
 
+class TrimmedLines:
+    """A text stream that drops the spaces at the end of each line it passes on (Rich pads
+    wrapped plain text out to the width), for plain output: what is piped or saved has no
+    trailing spaces. A line still open at ``flush`` (an input prompt) is written as it is."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        whole = self.pending + text
+        done, newline, self.pending = whole.rpartition("\n")
+        if newline:
+            self.stream.write("\n".join(line.rstrip(" ") for line in done.split("\n")) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.stream.write(self.pending)
+            self.pending = ""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self):
+        return getattr(self.stream, "encoding", "utf-8")
+
+
 class Output:
     """Where a command's result goes: a Rich console (rich/plain) or text (json/markdown/latex),
     plus the optional SVG/HTML copies. Build it once per command run, then ``show`` once."""
@@ -191,7 +224,7 @@ class Output:
             return Console(file=self.stream, record=record, width=self.width,
                            force_terminal=True if not self.stream.isatty() else None,
                            highlight=False, emoji=False)
-        return Console(file=self.stream, record=record, width=self.width,
+        return Console(file=TrimmedLines(self.stream), record=record, width=self.width,
                        color_system=None, force_terminal=False, no_color=True,
                        highlight=False, emoji=False)
 
