@@ -83,8 +83,11 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_go_on(tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "train_step", step_then_interrupt)
     result = invoke("train", "--steps", "10", "--output", out, "--format", "json", *SMALL)
     assert result.exit_code == 130
-    assert (f"Stopped at step 4 of 10; the checkpoint is in {out}. Go on with:\n"
-            f"  tutor train --resume {out} --steps 10") in result.output
+    message, command = result.output.rstrip("\n").rsplit("\n", 1)
+    assert " ".join(message.split()) == f"Stopped at step 4 of 10; the checkpoint is in {out}. " \
+                                        f"Go on with:"                  # wrapped between words
+    assert all(len(line) <= 80 or out in line for line in message.splitlines())
+    assert command == f"  tutor train --resume {out} --steps 10"        # on its own line
     assert load_checkpoint(out).step == 4
 
 
