@@ -37,3 +37,21 @@ def test_an_option_without_effect_in_the_mode_is_a_usage_error_naming_both():
     assert invoke("generate", "3 1", "--length-penalty", "5", "--beam", "2").exit_code == 0
     result = invoke("generate", "3 1", "--seed", "4")                 # the rule it follows
     assert result.exit_code == 2 and "'--seed': expected --temperature" in result.output
+
+
+def test_one_lower_bound_for_lr_in_backward_and_train(tmp_path):
+    for value, message in (("0", "expected a number greater than 0, got 0.0"),
+                           ("-1", "expected a number greater than 0, got -1.0"),
+                           ("nan", "expected a finite number, got nan")):
+        for command in (["backward", "the cat"], ["train", "--output", str(tmp_path / "m.npz")]):
+            result = invoke(*command, "--lr", value)
+            assert result.exit_code == 2
+            assert f"Invalid value for '--lr': {message}" in result.output, result.output
+    result = invoke("train", "--lr", "2", "--output", str(tmp_path / "m.npz"))
+    assert result.exit_code == 2 and "expected a rate of at most 1 for a training run" in \
+        result.output
+
+
+def test_train_help_says_which_formats_it_has():
+    text = " ".join(invoke("train", "--help").output.split())
+    assert "no markdown, latex, --svg or --html" in text

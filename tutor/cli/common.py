@@ -32,16 +32,6 @@ def _check_seed(ctx, param, value):
     return value
 
 
-def finite_callback(ctx, param, value):
-    """A float option must be a number: Click's FloatRange lets nan (and, unbounded, inf)
-    through, since every comparison with nan is false."""
-    import math
-
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"expected a finite number, got {value}", ctx=ctx, param=param)
-    return value
-
-
 def seed_option(command):
     """--seed: one seed for everything random in the command."""
     return click.option("--seed", type=int, default=0, callback=_check_seed,

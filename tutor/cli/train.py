@@ -8,7 +8,7 @@ import os
 
 import click
 
-from .common import _check_seed, finite_callback, tutor_command
+from .common import _check_seed, tutor_command
 from .output import check_output_path
 
 TASK_HELP = "reverse: 3141 -> 1413; copy: 3141 -> 3141; sort: 3141 -> 1134."
@@ -37,6 +37,18 @@ _SETTINGS = {"task": "task", "steps": "steps", "seed": "seed", "batch_size": "ba
              "dim": "d_model", "heads": "nhead", "layers": "num_layers", "ff": "dim_feedforward"}
 _MODEL_OPTIONS = ("dim", "heads", "layers", "ff", "batch_size", "lr", "warmup", "label_smoothing",
                   "seed", "task")
+
+
+def _check_lr(ctx, param, value):
+    """As backward --lr (the same check: finite, greater than 0), and at most 1 for a run."""
+    from .values import check_finite
+
+    if value is not None:
+        check_finite("--lr", value, positive=True)
+        if value > 1:
+            raise click.BadParameter(f"expected a rate of at most 1 for a training run, got "
+                                     f"{value:g}", ctx=ctx, param=param)
+    return value
 
 
 def _command_line(ctx) -> list[str]:
@@ -93,8 +105,7 @@ def _quote(words: list[str]) -> str:
               metavar="FILE.npz", help="Continue the run saved in FILE (its settings are used).")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=None, metavar="B",
               help="Sequences per step. [default: 64]")
-@click.option("--lr", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="LR",
-              callback=finite_callback,
+@click.option("--lr", type=float, default=None, metavar="LR", callback=_check_lr,
               help="Peak learning rate, after the warm-up. [default: 0.002]")
 @click.option("--warmup", type=click.IntRange(0, 100_000), default=None, metavar="N",
               help="Warm-up steps; then the rate falls as 1/sqrt(step). [default: 200]")
@@ -112,7 +123,8 @@ def _quote(words: list[str]) -> str:
               help="At the end, keep only the weights (a smaller file that cannot resume).")
 @click.option("--format", "fmt", type=click.Choice(["rich", "plain", "json"]), default=None,
               help="rich (a progress bar; the default on a terminal), plain (a line per "
-                   "evaluation), json (the curve and the final figures, at the end).")
+                   "evaluation), json (the curve and the final figures, at the end). A run is "
+                   "a progress display, not a document: no markdown, latex, --svg or --html.")
 @click.pass_context
 def train(ctx, task, steps, seed, output_path, force, resume_path, batch_size, lr, warmup,
           label_smoothing, dim, heads, layers, ff, weights_only, fmt):
