@@ -282,6 +282,9 @@ def _cannot_write(exc: OSError) -> TutorError:
 
 
 def _same_file(a: str, b: str) -> bool:
+    """Whether two output paths name one file (a device such as /dev/null takes both)."""
+    if os.path.exists(a) and not os.path.isfile(a):
+        return False
     if os.path.realpath(a) == os.path.realpath(b):
         return True
     try:
