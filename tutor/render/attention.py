@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from tutor.limits import MAX_PRECISION
+from .arithmetic import adding_up, shown_value
 
 from .builder import DocumentBuilder
 from .document import (MASKED_LOGIT, factor, Document, MatrixView, Part, Step, dim_labels,
@@ -71,26 +71,6 @@ def short_vector(values, precision: int) -> str:
     integral = is_integral(values)
     shown = [format_number(v, precision, integral) for v in (*values[:3], values[-1])]
     return f"[{' '.join(shown[:3])} … {shown[3]}] ({len(values)} numbers)"
-
-
-def adding_up(precision: int, shown_result: str, combine, integral: bool = False) -> int:
-    """The fewest decimals d (from ``precision`` up to MAX_PRECISION) at which the numbers of a
-    worked line, shown with d decimals, give the ``shown_result`` when ``combine(d)`` does the
-    line's arithmetic on the shown numbers (float(text) of each): so that '1×0.15 +
-    1×(-0.026) = 0.13' becomes '1×0.154 + 1×(-0.026) = 0.13', a sum that adds up as printed."""
-    for decimals in range(precision, max(precision, MAX_PRECISION) + 1):
-        try:
-            got = combine(decimals)
-        except (ValueError, OverflowError):
-            return precision
-        if format_number(got, precision, integral) == shown_result:
-            return decimals
-    return max(precision, MAX_PRECISION)
-
-
-def shown_value(value, decimals: int, integral: bool = False) -> float:
-    """The number as a line shows it with ``decimals`` decimals."""
-    return float(format_number(value, decimals, integral))
 
 
 def _dot_text(a, b, result, precision: int) -> str:

@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from .attention import AttentionBuilder, _dot_text, adding_up, shown_value
+from .arithmetic import adding_up, shown_value
+from .attention import AttentionBuilder, _dot_text
 from .document import (Document, MatrixView, Part, Step, dim_labels, factor, format_number,
                        is_integral)
 
