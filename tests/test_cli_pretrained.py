@@ -206,6 +206,8 @@ def test_a_missing_minilm_names_the_package(capsys, tmp_path, monkeypatch):
     (["attention", "the cat", "--model", "TINY", "--embeddings", "glove"], 2,
      "'--embeddings': expected no --embeddings with --model"),
     (["attention", "the cat", "--model", "TINY", "--causal"], 2, "'--causal': expected no"),
+    (["attention", "the cat", "--model", "TINY", "--seed", "3"], 2,
+     "'--seed': expected no --seed with --model"),              # no effect there: refused
     (["attention", "the cat", "--model", "./no/such/folder"], 2, "'--model': "),
     (["attention", "the cat", "--model", "no-such-model"], 2, "'--model': no model named 'no-such-model'"),
     (["attention", "the cat", "--model", str(DATA)], 2, "a folder without config.json"),

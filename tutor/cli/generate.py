@@ -8,7 +8,7 @@ from tutor.limits import MAX_BEAM_SIZE, MAX_NEW_TOKENS, MAX_TOKENS, MIN_TEMPERAT
 
 from .common import calculator_options, tutor_command
 from .output import show_document
-from .usage import quote, usage_error
+from .usage import quote, typed, usage_error
 
 EPILOG = f"""\b
 SOURCE is what the model reads: digits for the shipped toy models
@@ -90,14 +90,6 @@ def _beyond(toy: bool, labels: list[str], name: str, info: dict, new_tokens: int
     return notes
 
 
-def _given(name: str) -> bool:
-    """Whether option ``name`` was typed (not its default), as the clashing-option checks need."""
-    from click.core import ParameterSource
-
-    ctx = click.get_current_context()
-    return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
-
-
 def _library_error(exc):
     """A SettingError of the decoding library as a usage error naming the option."""
     option = {"beam_size": "--beam"}.get(exc.name, "--" + exc.name.replace("_", "-"))
@@ -151,7 +143,7 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
     if seed is not None and not sampling:
         raise usage_error("--seed", "expected --temperature, --top-k or --top-p with it "
                                     "(greedy decoding and beam search draw nothing)")
-    if beam is None and _given("length_penalty"):
+    if beam is None and typed("length_penalty"):
         raise usage_error("--length-penalty", "expected --beam with it (only beam search "
                                               "ranks finished beams by length)")
     if not source.strip():
