@@ -139,3 +139,17 @@ def test_svg_and_html_of_one_file_is_a_usage_error(tmp_path):
     link.symlink_to(page)
     code, err = run(["softmax", "1", "--svg", str(link), "--html", str(page)])
     assert code == 2 and "Invalid value for '--html': expected a file other than --svg's" in err
+
+
+def test_version_works_from_a_source_tree_and_matches_pyproject():
+    """--version reads tutor.__version__ (not installed metadata, which a source checkout
+    lacks: that was exit 3, an internal error)."""
+    import re
+    from pathlib import Path
+
+    import tutor
+
+    code, err = run(["--version"])
+    assert code == 0, err
+    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    assert re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1) == tutor.__version__

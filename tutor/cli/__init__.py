@@ -11,6 +11,8 @@ import sys
 
 import click
 
+from tutor import __version__
+
 # name -> (module, attribute, one-line help shown by `tutor --help` without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {}
 
@@ -40,7 +42,7 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
                                                "max_content_width": 80})
-@click.version_option(package_name="transformer-tutor", prog_name="tutor")
+@click.version_option(version=__version__, prog_name="tutor")    # also from a source tree
 def cli():
     """Learn, check and compute how a Transformer works.
 
