@@ -106,7 +106,43 @@ def test_a_small_step_lowers_the_loss_and_a_large_one_is_reported_honestly():
     assert "L before: 0.81; after: 7.79" in part["worked"]
     assert part["meaning"].startswith("L did not go down (0.81 before, 7.79 after): lr = 3 is "
                                       "too large here.")
-    assert part["meaning"].endswith("Try a smaller --lr, such as 0.3.")
+    assert part["meaning"].endswith("Try --lr 0.5: this walkthrough ran the same step with it "
+                                    "and L goes down; 2, 1 do not.")
+
+
+@pytest.mark.parametrize("lr", ["50", "5", "3", "1e6"])
+def test_the_advised_rate_was_checked_and_the_larger_ones_fail(lr):
+    """The advice after a step that did not lower L names a rate that does, and the rates it
+    tried before it (1-2-5 steps below --lr) really do not."""
+    doc = run_json("the cat sat", "--lr", lr)
+    advised = doc["settings"]["advised_lr"]
+    assert doc["settings"]["loss_lowered"] is False and advised < float(lr)
+    assert f"Try --lr {advised:g}: this walkthrough ran the same step" in \
+        doc["steps"][-1]["parts"][0]["meaning"]
+    assert run_json("the cat sat", "--lr", f"{advised:g}")["settings"]["loss_lowered"] is True
+    assert run_json("the cat sat", "--lr", f"{advised * 2:g}")["settings"]["loss_lowered"] is False
+
+
+def test_printed_products_and_sums_add_up_at_the_digits_shown():
+    import re
+
+    for lr in ("50", "5", "0.05"):
+        text = " ".join(run("the cat sat", "--lr", lr, "--format", "plain").output.split())
+        text = text.replace("│ ", "").replace(" │", "")
+        found = re.search(r"lr·‖g‖² = (\S+) × (\S+) = (\S+)", text)
+        rate, sq_norm, drop = found.groups()
+        decimals = len(drop.split(".")[1])
+        assert f"{float(rate) * float(sq_norm):.{decimals}f}" == drop, found.group(0)
+        found = re.search(r"Wq\(d\d, d\d\) = (\S+) − (\S+) × \(?(\S+?)\)? = (\S+)", text)
+        w, rate, grad, new = found.groups()
+        decimals = len(new.split(".")[1]) if "." in new else 0
+        assert f"{float(w) - float(rate) * float(grad):.{decimals}f}" == new, found.group(0)
+        for dot in re.finditer(r"= ((?:\(?-?[\d.]+\)?×\(?-?[\d.]+\)? \+ )+\(?-?[\d.]+\)?×"
+                               r"\(?-?[\d.]+\)?) = (-?[\d.]+)", text):
+            terms = [t.split("×") for t in dot.group(1).split(" + ")]
+            total = sum(float(a.strip("()")) * float(b.strip("()")) for a, b in terms)
+            decimals = len(dot.group(2).split(".")[1]) if "." in dot.group(2) else 0
+            assert f"{total:.{decimals}f}" in (dot.group(2), f"{-0.0:.{decimals}f}"), dot.group(0)
 
 
 def test_the_screen_at_80_columns_fits_and_steps_fit_40_rows():

@@ -79,3 +79,15 @@ def test_no_numbers_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main(["softmax"])
     assert info.value.code == 2
+
+
+def test_the_worked_sum_adds_up_as_printed():
+    import re
+
+    from cli_helpers import invoke
+
+    for numbers in (["0.1", "0.2", "0.3", "0.35", "0.4"], ["6", "4"], ["1", "2", "3"]):
+        text = invoke("softmax", *numbers, "--step", "3", "--format", "plain").output
+        terms, total = re.search(r"S = ([\d. +]+) = ([\d.]+)", text).groups()
+        decimals = len(total.split(".")[1])
+        assert f"{sum(float(t) for t in terms.split(' + ')):.{decimals}f}" == total, text

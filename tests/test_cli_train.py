@@ -54,8 +54,8 @@ def test_weights_only_output_is_small_and_loads(tmp_path):
     invoke_json("train", "--steps", "3", "--output", light, "--weights-only", *SMALL)
     assert os.path.getsize(light) < 0.6 * os.path.getsize(full)
     assert not load_checkpoint(light).resumable
-    assert _error(["train", "--resume", light, "--steps", "6"], 1) == (
-        f"Error: --resume {light}: the file holds weights only (written with --weights-only), "
+    assert _error(["train", "--resume", light, "--steps", "6"], 2) == (
+        f"Error: Invalid value for '--resume': {light}: the file holds weights only (written with --weights-only), "
         f"so training cannot go on from it")
 
 
@@ -83,8 +83,11 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_go_on(tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "train_step", step_then_interrupt)
     result = invoke("train", "--steps", "10", "--output", out, "--format", "json", *SMALL)
     assert result.exit_code == 130
-    assert (f"Stopped at step 4 of 10; the checkpoint is in {out}. Go on with:\n"
-            f"  tutor train --resume {out} --steps 10") in result.output
+    message, command = result.output.rstrip("\n").rsplit("\n", 1)
+    assert " ".join(message.split()) == f"Stopped at step 4 of 10; the checkpoint is in {out}. " \
+                                        f"Go on with:"                  # wrapped between words
+    assert all(len(line) <= 80 or out in line for line in message.splitlines())
+    assert command == f"  tutor train --resume {out} --steps 10"        # on its own line
     assert load_checkpoint(out).step == 4
 
 
@@ -98,6 +101,8 @@ def test_default_output_is_named_after_the_task(tmp_path, monkeypatch):
     (["--dim", "6", "--heads", "4"], "--heads"),
     (["--steps", "0"], "--steps"),
     (["--lr", "0"], "--lr"),
+    (["--lr", "nan"], "--lr"),
+    (["--heads", "3"], "--heads"),                  # the default --dim 32
     (["--task", "add"], "--task"),
 ])
 def test_bad_options_are_usage_errors(tmp_path, args, option):
@@ -118,11 +123,13 @@ def test_resume_refuses_new_model_settings(tmp_path):
 
 def test_resume_of_a_missing_or_foreign_file_is_one_line(tmp_path):
     missing = str(tmp_path / "none.npz")
-    assert _error(["train", "--resume", missing], 1) == f"Error: --resume {missing}: no such file"
+    assert _error(["train", "--resume", missing], 2) == (
+        f"Error: Invalid value for '--resume': {missing}: no such file")
     foreign = tmp_path / "weights.npz"
     np.savez(foreign, w=np.zeros(3))
-    assert _error(["train", "--resume", str(foreign)], 1) == (
-        f"Error: --resume {foreign}: not a tutor checkpoint (no meta.json entry)")
+    assert _error(["train", "--resume", str(foreign)], 2) == (
+        f"Error: Invalid value for '--resume': {foreign}: not a tutor checkpoint "
+        f"(no meta.json entry)")
 
 
 def test_diverging_loss_is_one_line_and_keeps_the_checkpoint(tmp_path, monkeypatch):
@@ -214,3 +221,33 @@ def test_a_failed_write_names_the_output(tmp_path, monkeypatch):
     out = str(tmp_path / "m.npz")
     assert _error(["train", "--steps", "2", "--output", out, *SMALL], 1) == (
         f"Error: --output {out}: cannot write it (No space left on device)")
+
+
+def test_output_never_replaces_a_file_silently(tmp_path, monkeypatch):
+    """--output ends in .npz; an existing file is replaced only when it is the checkpoint
+    being resumed or with --force, whatever it holds (a matrix, text, an earlier run)."""
+    matrix = tmp_path / "ok.npy"
+    np.save(matrix, np.eye(4))
+    result = invoke("train", "--steps", "2", "--output", str(matrix), *SMALL)
+    assert result.exit_code == 2
+    assert "Invalid value for '--output': expected a file name ending in .npz" in result.output
+    assert np.array_equal(np.load(matrix), np.eye(4))
+    text = tmp_path / "notes.npz"
+    text.write_text("my notes")
+    result = invoke("train", "--steps", "2", "--output", str(text), *SMALL)
+    assert result.exit_code == 2 and "is not a tutor checkpoint; give --force" in result.output
+    assert text.read_text() == "my notes"
+    monkeypatch.chdir(tmp_path)                     # the default TASK.npz of an earlier run
+    invoke_json("train", "--steps", "2", *SMALL)
+    before = (tmp_path / "reverse.npz").read_bytes()
+    result = invoke("train", "--steps", "3", *SMALL)
+    assert result.exit_code == 2
+    assert "a checkpoint of another run; --resume it" in result.output
+    assert (tmp_path / "reverse.npz").read_bytes() == before
+    invoke_json("train", "--resume", "reverse.npz", "--steps", "3")        # its own file: fine
+    assert load_checkpoint(tmp_path / "reverse.npz").step == 3
+    invoke_json("train", "--steps", "2", "--output", str(text), "--force", *SMALL)
+    assert load_checkpoint(text).step == 2
+    help_text = " ".join(invoke("train", "--help").output.split())
+    assert "a name ending in .npz, and not a file that exists, unless it is the --resume " \
+           "file or --force is given" in help_text

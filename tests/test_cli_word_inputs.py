@@ -52,7 +52,8 @@ def test_embed_gives_a_word_glove_lacks_and_every_unknown_word_is_named(capsys):
     with pytest.raises(SystemExit) as info:
         main(["attention", "the qzxv cat blorft", "--embeddings", "glove"])
     err = capsys.readouterr().err
-    assert info.value.code == 1 and len(err.strip().splitlines()) == 1
+    assert info.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("Error: Invalid value for '--embeddings': glove: ")
     assert "'qzxv', 'blorft'" in err and "--embed qzxv=v1,v2,...,v50" in err
 
 

@@ -77,12 +77,17 @@ OPTIONS = {
     "transformer": ["--src", "--tgt", "--src-vectors", "--tgt-vectors", "--weights", "--heads",
                     "--layers", "--dim", "--ff", "--eps", "--detail", "--step", "--seed"],
     "lesson": ["--step", "--answer"],
+    "generate": ["--model", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--seed",
+                 "--beam", "--length-penalty", "--step", "--precision"],
+    "backward": ["--dim", "--embeddings", "--embed", "--wq", "--wk", "--wv", "--dk", "--target",
+                 "--lr", "--posenc", "--step", "--seed", "--precision"],
 }
 FLAGS = {
     "attention": ["--no-scale", "--causal"], "posenc": ["--learned"], "layernorm": ["--residual"],
     "multihead": ["--causal"],
     "encode": ["--norm-first"], "transformer": ["--causal", "--norm-first"],
     "lesson": ["--no-input", "--interactive"],
+    "generate": ["--explain-cache", "--no-cache"], "backward": ["--no-scale", "--causal"],
 }
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 MODELS = [os.path.join(DATA, "hf_tiny_bert"), os.path.join(DATA, "hf_tiny_gpt2"), "no-such-model",
@@ -107,6 +112,9 @@ PLAUSIBLE = {                    # values a user would mean, per option (FILE: a
     "--layers": ["1", "2"], "--ff": ["8", "16"], "--activation": ["relu", "gelu"],
     "--detail": ["summary", "full"], "--src": ["the cat sat"], "--tgt": ["le chat", "a"],
     "--answer": ["q-the-sat=0.42", "q-tie=b", "x=1", "bad", "q-the-sat=nan"],
+    "--max-new-tokens": ["2", "5"], "--top-k": ["1", "3"], "--top-p": ["0.5", "0.9"],
+    "--beam": ["2", "4"], "--length-penalty": ["0.6", "1"], "--lr": ["0.05", "5", "50"],
+    "--target": SPECS,
 }
 SHARED = ["--format", "--svg", "--html"]
 FORMATS = ["rich", "plain", "json", "markdown", "latex", "xml", ""]
@@ -115,7 +123,8 @@ POSITIONAL = {"attention": ["the cat sat", "a b", "the cat sat on the mat"],
               "heads": ["the cat sat", "a", "the cat sat on the mat"],
               "context": ["the cat sat", "the mat and the cat"],
               "softmax": ["6", "4", "-1", "2,1,0.1"], "layernorm": ["1,2,3,4", "5,5,5,5"],
-              "scaling": ["4", "64"],
+              "scaling": ["4", "64"], "generate": ["3 1 4", "31415926535", "9", "The cat sat"],
+              "backward": ["the cat sat", "a b"],
               "lesson": ["1", "4", "9", "10", "0", "-1", "scaling", "no-such-lesson", "list",
                          "reset", "check", "self-attention"]}
 
@@ -211,6 +220,9 @@ def test_fuzzed_command_lines_end_cleanly(files, environment):
         if code != 0 and "--help" not in args:
             lines = err.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("Error: "), f"{shown}: {err!r}"
+        if code == 1:                          # past the options: names an option or a file
+            assert "--" in err or any(a and a in err for a in args if os.sep in a) \
+                or "models" in err, f"{shown}: exit 1 naming neither option nor file: {err!r}"
         if code == 0 and "--format" in args:
             fmt = args[len(args) - 1 - args[::-1].index("--format") + 1]   # the last one wins
             if fmt == "json" and "--help" not in args and args[0] != "lesson":

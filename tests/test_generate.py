@@ -305,14 +305,16 @@ def test_document_reads_the_recording_only():
     (["the cat"], "'the', 'cat' are not in the reverse model's vocabulary: 0 1 2 3 4 5 6 7 8 9"),
     (["3", "--top-p", "0"], "Invalid value for '--top-p': expected a probability in (0, 1], got 0"),
     (["3", "--top-p", "1.5"], "expected a probability in (0, 1], got 1.5"),
-    (["3", "--temperature", "0"], "'--temperature': expected a number greater than 0, got 0"),
-    (["3", "--temperature", "-2"], "expected a number greater than 0, got -2"),
+    (["3", "--temperature", "0"], "'--temperature': expected a number greater than 0, got 0.0"),
+    (["3", "--temperature", "-2"], "expected a number greater than 0, got -2.0"),
+    (["3", "--temperature", "nan"], "'--temperature': expected a finite number"),
     (["3", "--beam", str(MAX_BEAM_SIZE + 1)],
      f"'--beam': expected a beam width from 1 to {MAX_BEAM_SIZE}, got {MAX_BEAM_SIZE + 1}"),
     (["3", "--max-new-tokens", str(MAX_NEW_TOKENS + 1)], f"from 1 to {MAX_NEW_TOKENS}"),
     (["3", "--beam", "2", "--top-k", "3"], "expected either --beam or sampling options"),
     (["3", "--seed", "1"], "'--seed': expected --temperature, --top-k or --top-p with it"),
-    (["3", "--temperature", "1e-300"], "'--temperature': temperature 1e-300 is too small"),
+    (["3", "--temperature", "1e-300"], "'--temperature': expected a number of at least 1e-06"),
+    (["3", "--length-penalty", "5"], "'--length-penalty': expected --beam with it"),
     (["3", "--length-penalty", "-1"], "'--length-penalty': expected a length penalty"),
     (["The cat sat on the mat and", "--model", str(GPT2), "--max-new-tokens", "20"],
      "'--max-new-tokens': expected at most 7: hf_tiny_gpt2 reads 16 positions"),
@@ -353,3 +355,32 @@ def test_probability_bars_are_drawn_on_a_scale_of_one():
     room = 76 - 1 - 4 - 4                                              # label, number, padding
     assert bars(None) == [room, round(room / 2)]                       # the largest is full
     assert bars(1.0) == [round(room / 2), round(room / 4)]             # p on a scale of 0 to 1
+
+
+def test_a_source_longer_than_the_training_sequences_gets_a_note():
+    from tutor.training.tasks import MAX_LENGTH
+
+    doc = invoke_json("generate", "31415926535")
+    assert doc["notes"] == [f"note: the source has 11 digits; the reverse model was trained on 1 "
+                            f"to {MAX_LENGTH}, so beyond {MAX_LENGTH} it is guessing"]
+    assert invoke_json("generate", "31415926")["notes"] == []          # 8 digits: trained on
+
+
+@pytest.mark.parametrize("options", [["--temperature", "5", "--seed", "3"],
+                                     ["--max-new-tokens", "2"],
+                                     ["--beam", "2", "--max-new-tokens", "2"]])
+def test_an_output_cut_at_max_new_tokens_says_so(options):
+    doc = invoke_json("generate", "3 1 4", *options)
+    tokens = doc["result"]["output"]["tokens"]
+    assert "<eos>" not in tokens                                       # it did stop at the limit
+    limit = doc["settings"]["max_new_tokens"]
+    assert len(tokens) == limit
+    assert doc["notes"] == [f"note: stopped at --max-new-tokens {limit} before the end token "
+                            f"<eos>: the output may be cut short"]
+    text = " ".join(invoke("generate", "3 1 4", *options, "--format", "plain").output.split())
+    assert "note: stopped at --max-new-tokens" in text.replace("│ ", "").replace(" │", "")
+
+
+def test_an_output_with_its_end_token_has_no_note():
+    doc = invoke_json("generate", "3 1 4")
+    assert doc["result"]["output"]["tokens"][-1] == "<eos>" and doc["notes"] == []

@@ -189,7 +189,7 @@ def test_output_paths_that_cannot_be_written_are_named(tmp_path, capsys, value, 
 
 def test_overwriting_an_output_keeps_its_permissions(tmp_path, capsys):
     target = tmp_path / "a.svg"
-    target.write_text("old")
+    target.write_text("<svg>an earlier picture</svg>")
     target.chmod(0o640)
     code, _, err = run(capsys, "attention", "the cat", "--svg", str(target))
     assert code == 0, err

@@ -197,5 +197,10 @@ def test_cli_weights_reads_safetensors_and_refuses_pickles(tmp_path, capsys):
     _torch_zip(tmp_path / "m.pt", "m")
     code, _, err = _run_cli(capsys, "encode", "the cat", "--weights", str(tmp_path / "m.pt"),
                             "--heads", "2")
-    assert code == 1 and err.count("\n") == 1
-    assert err.startswith(f"Error: --weights {tmp_path / 'm.pt'}: is a PyTorch pickle")
+    assert code == 2 and err.count("\n") == 1         # an unreadable input file: a usage error
+    assert err.startswith(f"Error: Invalid value for '--weights': {tmp_path / 'm.pt'}: is a "
+                          f"PyTorch pickle")
+    (tmp_path / "text.npz").write_text("not weights")
+    code, _, err = _run_cli(capsys, "encode", "the cat", "--weights", str(tmp_path / "text.npz"),
+                            "--heads", "2")
+    assert code == 2 and err.startswith("Error: Invalid value for '--weights': ")

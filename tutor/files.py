@@ -9,8 +9,18 @@ from typing import Callable, IO
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it to ``path``."""
-    path = os.fspath(path)
+    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    A ``path`` that is a symbolic link is written through (the file it points at is replaced,
+    the link stays). A ``path`` that exists and is not a regular file (``/dev/null``,
+    ``/dev/full``, a pipe) is written in place: renaming over it would replace the device.
+    Raises OSError when the write fails (a full disk, ``/dev/full``)."""
+    path = os.path.realpath(os.fspath(path))
+    if os.path.exists(path) and not os.path.isfile(path):
+        with open(path, "wb") as handle:
+            write(handle)
+            handle.flush()
+        return
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:

@@ -16,6 +16,7 @@ MAX_VECTOR = 256           # numbers in an inline vector (softmax, layernorm)
 MAX_FILE_BYTES = 4_000_000  # a matrix file (.npy, .json, .csv)
 MAX_ABS = 1e6              # the size of any number given: products and squares stay finite
 MAX_PRECISION = 10         # --precision, decimals shown
+MIN_TEMPERATURE = 1e-6     # softmax --temperature, generate --temperature: the smallest T
 SEED_LIMIT = 2**32         # --seed and a lesson's seed: 0 <= seed < SEED_LIMIT
 
 # --- a real pretrained model (--model: attention, heads, context) ---------------------------

@@ -4,11 +4,14 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
 
 import click
+
+from tutor import __version__
 
 # name -> (module, attribute, one-line help shown by `tutor --help` without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {}
@@ -39,7 +42,7 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
                                                "max_content_width": 80})
-@click.version_option(package_name="transformer-tutor", prog_name="tutor")
+@click.version_option(version=__version__, prog_name="tutor")    # also from a source tree
 def cli():
     """Learn, check and compute how a Transformer works.
 
@@ -62,6 +65,7 @@ def main(argv=None) -> None:
 
     try:
         code = cli.main(args=argv, prog_name="tutor", standalone_mode=False)
+        sys.stdout.flush()                     # a full disk shows here, not at interpreter exit
         if isinstance(code, int) and code:                             # ctx.exit(n) returns n here
             sys.exit(code)
     except click.exceptions.Abort:
@@ -85,12 +89,29 @@ def main(argv=None) -> None:
             raise
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRORS or os.environ.get("TUTOR_DEBUG"):
+            _internal_error(exc)
+        _silence_stdout()                      # an output that cannot be written: exit 1
+        click.echo(f"Error: cannot write the output to standard output "
+                   f"({exc.strerror or exc})", err=True)
+        sys.exit(1)
     except Exception as exc:  # a bug: say so in one line unless debugging
-        if os.environ.get("TUTOR_DEBUG"):
-            raise
-        click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); "
-                   f"rerun with TUTOR_DEBUG=1 and report it", err=True)
-        sys.exit(3)
+        _internal_error(exc)
+
+
+# a write that failed for want of room or of a device (a full disk, /dev/full): the user's
+# output, not a bug
+_WRITE_ERRORS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT}
+
+
+def _internal_error(exc: BaseException):
+    """A bug: one line and exit code 3, unless TUTOR_DEBUG asks for the traceback."""
+    if os.environ.get("TUTOR_DEBUG"):
+        raise exc
+    click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); "
+               f"rerun with TUTOR_DEBUG=1 and report it", err=True)
+    sys.exit(3)
 
 
 def _silence_stdout() -> None:

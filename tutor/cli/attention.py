@@ -11,7 +11,7 @@ from .common import calculator_options, tutor_command
 from .matrix_specs import MATRIX, MatrixSpec
 from .output import Output, show_document
 from .pretrained_options import JSON_NUMBERING, check_index, model_option, refuse_with_model
-from .usage import check_limit, shape_text, usage_error
+from .usage import check_limit, shape_text, typed, usage_error
 from .values import parse_sentence, rng_for
 from .sentence_options import word_input_options
 
@@ -197,7 +197,8 @@ def attention(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, wo, 
         refuse_with_model({"--dim": dim, "--embeddings": embeddings, "--embed": embed,
                            "--wq": wq, "--wk": wk, "--wv": wv, "--wo": wo, "--dk": dk,
                            "--heads": None if heads == 1 else heads, "--no-scale": no_scale,
-                           "--causal": causal, "--posenc": posenc.lower()})
+                           "--causal": causal, "--posenc": posenc.lower(),
+                           "--seed": seed if typed("seed") else None})
         _model_attention(sentence, model_name, layer, head, block, step, pause, output)
         return
     for option, value in (("--layer", layer), ("--head", head), ("--block", block)):

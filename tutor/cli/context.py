@@ -67,6 +67,16 @@ def context(sentence_a, sentence_b, word, control, model_name, step, output):
                                           f"{quote(value)}, which is not in {name} {quote(text)}")
     if control is not None and control.strip().lower() == word.strip().lower():
         raise usage_error("--control", f"expected a word other than --word, got {quote(control)}")
+    if control is None:                        # the default control word, or say to give one
+        from tutor.errors import TutorError
+        from tutor.pretrained.analysis import default_control
+
+        try:
+            control = default_control(sentence_a, sentence_b, word.strip())
+        except TutorError:
+            raise usage_error("--control", f"expected a control word that is in both sentences "
+                                           f"(they share no word besides {quote(word)}, so "
+                                           f"none is found by itself), got none") from None
     model = open_model(model_name, "context")
     check_tokens(model, sentence_a, "SENTENCE_A")
     check_tokens(model, sentence_b, "SENTENCE_B")

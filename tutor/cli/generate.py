@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from tutor.limits import MAX_BEAM_SIZE, MAX_NEW_TOKENS, MAX_TOKENS, SEED_LIMIT
+from tutor.limits import MAX_BEAM_SIZE, MAX_NEW_TOKENS, MAX_TOKENS, MIN_TEMPERATURE, SEED_LIMIT
 
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .pretrained_options import JSON_NUMBERING
-from .usage import quote, usage_error
+from .usage import quote, typed, usage_error
 
 DEFAULT_NEW_TOKENS = 10    # a decoder-only model's default --max-new-tokens
 
@@ -40,10 +40,12 @@ Limits: --beam {MAX_BEAM_SIZE}, --max-new-tokens {MAX_NEW_TOKENS}, {MAX_TOKENS} 
 """
 
 
-def _positive(ctx, param, value):
-    if value is not None and not value > 0:
-        raise click.BadParameter(f"expected a number greater than 0, got {value:g}", ctx=ctx,
-                                 param=param)
+def _temperature(ctx, param, value):
+    """As softmax --temperature (the same check): finite, at least MIN_TEMPERATURE."""
+    from .values import check_finite
+
+    if value is not None:
+        check_finite("--temperature", value, positive=True, smallest=MIN_TEMPERATURE)
     return value
 
 
@@ -82,6 +84,22 @@ def _toy_source(text: str, trained, name: str):
     return [vocab.index(w) for w in words], words
 
 
+def _beyond(toy: bool, labels: list[str], name: str, info: dict, new_tokens: int) -> list[str]:
+    """Notes on a run that goes past what the model knows or was allowed: a toy source longer
+    than the training sequences, and an output cut at --max-new-tokens before its end token."""
+    from tutor.training.tasks import MAX_LENGTH, MIN_LENGTH
+
+    notes = []
+    if toy and len(labels) > MAX_LENGTH:
+        notes.append(f"note: the source has {len(labels)} digits; the {name} model was trained "
+                     f"on {MIN_LENGTH} to {MAX_LENGTH}, so beyond {MAX_LENGTH} it is guessing")
+    if info.get("stopped_at_limit"):
+        end = info["tokens"].get(info.get("eos_id"), "the end token")
+        notes.append(f"note: stopped at --max-new-tokens {new_tokens} before the end token "
+                     f"{end}: the output may be cut short")
+    return notes
+
+
 def _library_error(exc):
     """A SettingError of the decoding library as a usage error naming the option."""
     option = {"beam_size": "--beam"}.get(exc.name, "--" + exc.name.replace("_", "-"))
@@ -98,7 +116,7 @@ def _library_error(exc):
               help="Stop after N new tokens (default: the source's length + 1 for a toy model, "
                    f"{DEFAULT_NEW_TOKENS} for a decoder-only model, or fewer when the model's "
                    "positions run out: the screen says so).")
-@click.option("--temperature", type=float, default=None, callback=_positive, metavar="T",
+@click.option("--temperature", type=float, default=None, callback=_temperature, metavar="T",
               help="Sample from softmax(logits / T): T < 1 sharpens, T > 1 flattens.")
 @click.option("--top-k", type=int, default=None, callback=_range(1, None, "a number of tokens"),
               metavar="K", help="Sample among the K most likely tokens only.")
@@ -123,8 +141,9 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
     """Write the output for SOURCE one token at a time, showing each step."""
     import numpy as np
 
-    from tutor.errors import SettingError
-    from tutor.pretrained.resolve import resolve_model
+    from tutor.errors import SettingError, TutorError
+
+    from .pretrained_options import resolve_model_option
     from tutor.render.generation import generation_document
     from tutor.walkthroughs.generation import generate as run
 
@@ -135,9 +154,12 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
     if seed is not None and not sampling:
         raise usage_error("--seed", "expected --temperature, --top-k or --top-p with it "
                                     "(greedy decoding and beam search draw nothing)")
+    if beam is None and typed("length_penalty"):
+        raise usage_error("--length-penalty", "expected --beam with it (only beam search "
+                                              "ranks finished beams by length)")
     if not source.strip():
         raise usage_error("SOURCE", "expected at least one token, got an empty source")
-    where = resolve_model(model_name)
+    where = resolve_model_option(model_name)
     expected = None
     limits: list[str] = []                                             # what cut the run short
     if where.seq2seq:                                                  # shipped, or a tutor train file
@@ -157,7 +179,11 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         if model.config.model_type != "gpt2":
             raise usage_error("--model", f"expected a decoder-only (GPT-2 style) model, got "
                                          f"{model.name}, a {model.config.model_type} encoder")
-        ids, labels = model.tokenize(source)
+        try:
+            ids, labels = model.tokenize(source)
+        except TutorError as exc:              # a prompt longer than the model's positions
+            raise usage_error("SOURCE", f"expected a prompt of at most "
+                                        f"{model.config.max_positions} tokens ({exc})") from None
         room = model.config.max_positions - len(ids)
         new_tokens = max_new_tokens or min(DEFAULT_NEW_TOKENS, room)
         if max_new_tokens is None and 0 < room < DEFAULT_NEW_TOKENS:
@@ -179,6 +205,8 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         raise _library_error(exc) from None
     settings = {"model": where.name, "max_new_tokens": new_tokens, **recording.info["rule"],
                 "cache": not no_cache}
+    limits = _beyond(expected is not None, labels, where.name,
+                     recording.info, new_tokens)
     doc = generation_document(recording.trace, recording.info, precision=output.precision,
                               model_name=where.name, source_labels=labels, expected=expected,
                               settings=settings, limits=limits)

@@ -217,6 +217,16 @@ def _step_index(lesson, key: str) -> int:
                                     f"(1-{len(lesson.steps)} or an id, {ids}), got '{key}'") from None
 
 
+def _message(text: str, width: int):
+    """A message wrapped at ``width`` between words, a path too long for a line broken after a
+    '/' (never inside a name): a Rich Text, so no markup is read in it."""
+    from rich.text import Text
+
+    from tutor.render.console import break_long_paths
+
+    return Text(break_long_paths(text, width))
+
+
 def _interactive(console, course, chosen, start, progress, review: bool = False) -> None:
     from tutor.lessons.session import Interactive, Quit
 
@@ -239,15 +249,15 @@ def _interactive(console, course, chosen, start, progress, review: bool = False)
                   if step else f"lesson {chosen.number} is complete")
         saved = (f"Progress saved in {progress.path}" if os.path.exists(progress.path)
                  else "No step finished yet, so nothing was saved")
-        console.print(f"{saved}; {resume}.", soft_wrap=True)
+        console.print(_message(f"{saved}; {resume}.", console.width))
         if stop.reason == "interrupt":
             _exit(130)
         return
     following = chosen.number
     if following < len(course.lessons):
         nxt = course.lessons[following]
-        console.print(f"Next: 'tutor lesson {nxt.number}' ({nxt.title}). "
-                      f"Progress is saved in {progress.path}.", soft_wrap=True)
+        console.print(_message(f"Next: 'tutor lesson {nxt.number}' ({nxt.title}). "
+                               f"Progress is saved in {progress.path}.", console.width))
     else:
         console.print("That was the last lesson of the course.")
 
@@ -313,7 +323,8 @@ def list_lessons():
     console = _console()
     console.print(progress_table(course, progress, current))
     state = "" if progress.path.exists() else " (not created yet)"
-    console.print(f"\nProgress is kept in {progress.path}{state}.", soft_wrap=True)
+    console.print()
+    console.print(_message(f"Progress is kept in {progress.path}{state}.", console.width))
     if current:
         console.print(f"'tutor lesson' resumes at lesson {point.number}, step {current[1]}.")
 

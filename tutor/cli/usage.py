@@ -48,3 +48,13 @@ def check_limit(option: str, value: int, limit: int, what: str, low: int = 1) ->
     """``value`` must be in [low, limit]."""
     if value < low or value > limit:
         raise usage_error(option, f"expected {what} from {low} to {limit}, got {value}")
+
+
+def typed(name: str) -> bool:
+    """Whether the parameter ``name`` was given on the command line (not its default): the
+    check behind 'an option that has no effect in this mode is a usage error'."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.get_parameter_source(name) not in (None,
+                                                                       ParameterSource.DEFAULT)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from tutor.limits import MAX_DIM
+from tutor.errors import UnknownWordError
 from tutor.walkthroughs.inputs import glove_embeddings, word_embeddings
 from tutor.walkthroughs.word_vectors import NOTES_DIM
 
@@ -42,7 +43,7 @@ def _given_vectors(tokens: list[str], embed) -> dict[str, np.ndarray]:
 
 def _glove_matrix(tokens: list[str], dim: int | None, embed):
     """X from the shipped GloVe vectors, --embed giving words GloVe lacks (50 numbers each).
-    A word found in neither is the library's one-line UnknownWordError (exit 1)."""
+    A word found in neither is a usage error naming --embeddings (exit 2)."""
     if dim is not None and dim != GLOVE_DIM:
         raise usage_error("--dim", f"expected {GLOVE_DIM} (the width of GloVe vectors) with "
                                    f"--embeddings glove, got {dim}")
@@ -51,7 +52,10 @@ def _glove_matrix(tokens: list[str], dim: int | None, embed):
         if len(vector) != GLOVE_DIM:
             raise usage_error("--embed", f"expected {GLOVE_DIM} numbers for {quote(key)} (the "
                                          f"width of GloVe vectors), got {len(vector)}")
-    return glove_embeddings(tokens, given)
+    try:
+        return glove_embeddings(tokens, given)
+    except UnknownWordError as exc:            # the sentence does not fit --embeddings glove
+        raise usage_error("--embeddings", f"glove: {exc}") from None
 
 
 def uses_glove(embeddings) -> bool:

@@ -13,6 +13,8 @@ import re
 
 import numpy as np
 
+from .arithmetic import adding_up, shown_value
+
 from .builder import DocumentBuilder
 from .document import (MASKED_LOGIT, factor, Document, MatrixView, Part, Step, dim_labels,
                        format_number, format_vector, is_integral, row_sum_caption, unique_labels,
@@ -72,16 +74,23 @@ def short_vector(values, precision: int) -> str:
 
 
 def _dot_text(a, b, result, precision: int) -> str:
-    """'[1 0 1 0]·[1 1 1 1] = 1×1 + 0×1 + 1×1 + 0×1 = 2' from recorded vectors and result."""
+    """'[1 0 1 0]·[1 1 1 1] = 1×1 + 0×1 + 1×1 + 0×1 = 2' from recorded vectors and result;
+    the factors get more decimals when needed for the sum to add up as printed."""
     a, b = np.asarray(a), np.asarray(b)
     integral = is_integral(np.concatenate([a, b, [result]]))
-    text = f"{short_vector(a, precision)}·{short_vector(b, precision)}"
+    shown = format_number(result, precision, integral)
+    ia, ib = is_integral(a), is_integral(b)
     if len(a) <= MAX_SPELLED:
-        ia, ib = is_integral(a), is_integral(b)
-        terms = " + ".join(f"{factor(format_number(x, precision, ia))}×"
-                           f"{factor(format_number(y, precision, ib))}" for x, y in zip(a, b))
+        digits = adding_up(precision, shown, lambda d: sum(
+            shown_value(x, d, ia) * shown_value(y, d, ib) for x, y in zip(a, b)), integral)
+    else:
+        digits = precision
+    text = f"{short_vector(a, digits)}·{short_vector(b, digits)}"
+    if len(a) <= MAX_SPELLED:
+        terms = " + ".join(f"{factor(format_number(x, digits, ia))}×"
+                           f"{factor(format_number(y, digits, ib))}" for x, y in zip(a, b))
         text += f" = {terms}"
-    return text + f" = {format_number(result, precision, integral)}"
+    return text + f" = {shown}"
 
 
 def _pick_pair(scores: np.ndarray, allowed: np.ndarray | None) -> tuple[int, int]:

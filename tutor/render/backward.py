@@ -12,8 +12,10 @@ import math
 
 import numpy as np
 
+from .arithmetic import adding_up, shown_value
 from .attention import AttentionBuilder, _dot_text
-from .document import Document, MatrixView, Part, Step, dim_labels, factor
+from .document import (Document, MatrixView, Part, Step, dim_labels, factor, format_number,
+                       is_integral)
 
 MAX_TERMS = 4           # squared entries written out in the loss before "…"
 MAX_COLUMNS_SHOWN = 6   # columns of a wide (GloVe) matrix drawn, so that one fits in 80 columns
@@ -35,8 +37,11 @@ class BackwardBuilder(AttentionBuilder):
     """The forward steps of one head, then the way back: loss, dL/dZ, the product with V, the
     softmax, the scale, Q and K, the weight matrices, X, and one gradient-descent step."""
 
-    def __init__(self, trace, tokens, *, precision, lr, target_kind, lowered, **attention):
+    def __init__(self, trace, tokens, *, precision, lr, target_kind, lowered,
+                 advised_lr=None, rates_tried=(), **attention):
         super().__init__(trace, tokens, precision=precision, per_head=False, **attention)
+        self.advised_lr = advised_lr
+        self.rates_tried = list(rates_tried)
         if self.max_columns is not None:                               # real word vectors:
             self.max_columns = min(self.max_columns, MAX_COLUMNS_SHOWN)  # one table per matrix
         self.lr = lr
@@ -309,17 +314,25 @@ class BackwardBuilder(AttentionBuilder):
         grad, w_q, new_w_q = t["w_q.grad"], t["w_q"], t["step.w_q"]
         r, c = self.worked_cell(grad, weight=True)
         lr = f"{self.lr:g}"
-        worked = [f"Wq(d{r + 1}, d{c + 1}) = {self.fmt(w_q[r, c])} − {lr} × "
-                  f"{self.number(grad[r, c])} = {self.fmt(new_w_q[r, c])}",
+        p = self.precision
+        shown_new = self.fmt(new_w_q[r, c])                # more decimals where the line needs
+        d = adding_up(p, shown_new, lambda d: shown_value(w_q[r, c], d, is_integral([w_q[r, c]]))
+                      - float(lr) * shown_value(grad[r, c], d), is_integral([new_w_q[r, c]]))
+        # (d, e: the decimals at which each line adds up as printed)
+        shown_drop = self.fmt(predicted, False)
+        e = adding_up(p, shown_drop, lambda e: float(lr) * shown_value(sq_norm, e))
+        worked = [f"Wq(d{r + 1}, d{c + 1}) = "
+                  f"{format_number(w_q[r, c], d, is_integral([w_q[r, c]]))} − {lr} × "
+                  f"{factor(format_number(grad[r, c], d))} = {shown_new}",
                   f"L before: {self.fmt(loss)}; after: {self.fmt(new_loss)}",
-                  f"first-order estimate of the drop: lr·‖g‖² = {lr} × {self.fmt(sq_norm, False)}"
-                  f" = {self.fmt(predicted, False)}"]
+                  f"first-order estimate of the drop: lr·‖g‖² = {lr} × "
+                  f"{format_number(sq_norm, e, False)} = {shown_drop}"]
         if sq_norm == 0:
             meaning = ("The gradient is zero: nothing about Wq, Wk or Wv can lower L here (Z "
                        "already equals T, or cannot move), so the step changes nothing.")
         elif not math.isfinite(new_loss):
             meaning = (f"The step was far too long: with lr = {self.lr:g} the numbers overflowed "
-                       f"and the new loss is not a number. Try a much smaller --lr.")
+                       f"and the new loss is not a number. {self.advice()}")
         elif self.lowered:
             meaning = (f"Every weight moved a little against its gradient, and the same forward "
                        f"pass now gives a Z nearer T as a whole (single entries may move away): "
@@ -330,12 +343,28 @@ class BackwardBuilder(AttentionBuilder):
             meaning = (f"L did not go down ({self.fmt(loss, False)} before, "
                        f"{self.fmt(new_loss, False)} after): lr = {self.lr:g} is too large here. "
                        f"The gradient only describes L near the current weights, and a step "
-                       f"this long overshoots. Try a smaller --lr, such as {self.lr / 10:g}.")
+                       f"this long overshoots. {self.advice()}")
         mats = [self.token_matrix("new Z", "step.out"), self.token_matrix("new Z − T", "step.error")]
         return self.step("One step of gradient descent",
                          f"W ← W − lr·dL/dW  (lr = {self.lr:g}),  then Z and L again",
                          r"W \leftarrow W - \eta\,\frac{\partial L}{\partial W}",
                          Part("", mats, worked, meaning), key="descent")
+
+    def advice(self) -> str:
+        """The smaller --lr the walkthrough checked (its ``advised_lr``), and which it tried."""
+        tried = self.rates_tried
+        if self.advised_lr is None:
+            return (f"No smaller rate tried ({tried[0]:g} down to {tried[-1]:g}) lowered L "
+                    f"either." if tried else "Try a smaller --lr.")
+        others = [f"{rate:g}" for rate in tried[:-1]]
+        if len(others) > 4:
+            others = [f"the rates from {others[0]} down to {others[-1]}"]
+            verb = "do"
+        else:
+            verb = "does" if len(others) == 1 else "do"
+        checked = f"; {', '.join(others)} {verb} not" if others else ""
+        return (f"Try --lr {self.advised_lr:g}: this walkthrough ran the same step with it and "
+                f"L goes down{checked}.")
 
     def build_backward(self) -> list[Step]:
         self.build()
@@ -347,14 +376,16 @@ class BackwardBuilder(AttentionBuilder):
 
 
 def backward_document(trace, tokens: list[str], *, precision: int = 2, lr: float,
-                      target_kind: str, lowered: bool, causal: bool = False, scaled: bool = True,
+                      target_kind: str, lowered: bool, advised_lr: float | None = None,
+                      rates_tried=(), causal: bool = False, scaled: bool = True,
                       posenc: str = "none", sources: list[str] | None = None,
                       weight_kinds: dict[str, str] | None = None, heads: int = 1,
                       command: str = "backward") -> Document:
     """The backpropagation walkthrough for ``tokens`` from the trace of
     :func:`tutor.walkthroughs.backward.backpropagation` (its ``info`` gives the keywords)."""
     builder = BackwardBuilder(trace, tokens, precision=precision, lr=lr,
-                              target_kind=target_kind, lowered=lowered, heads=heads,
+                              target_kind=target_kind, lowered=lowered, advised_lr=advised_lr,
+                              rates_tried=rates_tried, heads=heads,
                               causal=causal, scaled=scaled, posenc=posenc,
                               sources=sources or ["derived"] * len(tokens),
                               weight_kinds=weight_kinds or {})
@@ -364,7 +395,7 @@ def backward_document(trace, tokens: list[str], *, precision: int = 2, lr: float
                 "d_v": int(trace["w_v"].shape[1]), "heads": 1, "causal": causal,
                 "scaled": scaled, "posenc": posenc, "lr": lr, "target": target_kind,
                 "loss": _finite(trace["loss"]), "loss_after_step": _finite(trace["step.loss"]),
-                "loss_lowered": lowered}
+                "loss_lowered": lowered, "advised_lr": advised_lr}
     title = f"Backpropagation through one attention head on \"{' '.join(tokens)}\""
     subtitle = (f"{len(tokens)} tokens, d_model = {settings['d_model']}, d_k = {settings['d_k']}; "
                 f"loss ½‖Z − T‖², T: {target_kind}; lr = {lr:g}")

@@ -9,6 +9,8 @@ would put a dark or white block on every cell, whatever its value, in the export
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from rich import box
 from rich.cells import cell_len
@@ -345,6 +347,31 @@ def chart_renderable(chart: Chart, precision: int, max_width: int = 76) -> Rende
     return Group(*lines)
 
 
+def break_long_paths(line: str, room: int) -> str:
+    """``line`` with each path too long for ``room`` columns broken after a '/' onto lines of
+    its own (indented as the line is), so that no file or folder name is cut in two; other
+    text is left to Rich's word wrap."""
+    if room < 20 or len(line) <= room:
+        return line
+    indent = line[:len(line) - len(line.lstrip())]
+    out, width = [], room - len(indent)
+    for word in re.split(r"(\s+)", line.strip()):
+        if len(word) <= width or "/" not in word:
+            out.append(word)
+            continue
+        pieces, current = [], ""
+        for piece in re.findall(r"[^/]*/|[^/]+$", word):             # each ends at a '/'
+            if current and len(current) + len(piece) > width:
+                pieces.append(current)
+                current = piece
+            else:
+                current += piece
+        pieces.append(current)
+        before = "".join(out).strip()
+        out.append(("\n" + indent if before else "") + ("\n" + indent).join(pieces))
+    return indent + "".join(out)
+
+
 def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableType:
     inner = width - PANEL_CHROME
     items: list[RenderableType] = []
@@ -364,10 +391,11 @@ def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableTy
     notes = Table.grid(padding=(0, 1))
     notes.add_column(style="bold", no_wrap=True)
     notes.add_column(overflow="fold")
+    room = inner - len("Worked:") - 1               # the text column beside the labels
     for i, line in enumerate(part.worked):
-        notes.add_row("Worked:" if i == 0 else "", Text(line))
+        notes.add_row("Worked:" if i == 0 else "", Text(break_long_paths(line, room)))
     if part.meaning:
-        notes.add_row("Means:", Text(part.meaning))
+        notes.add_row("Means:", Text(break_long_paths(part.meaning, room)))
     items.append(Padding(notes, (1, 0, 0, 0)))
     return Group(*items)
 

@@ -175,8 +175,9 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
 
     ``info`` is the recording's info; ``source_labels`` the source (Seq2Seq) or prompt tokens;
     ``expected`` the task's answer (toy models), shown beside the output; ``limits`` lines
-    saying what cut the run short (shown with the prompt and in the notes). A token with
-    GPT-2's byte-level markers (Ġ, Ċ) adds one line explaining them."""
+    saying what cut the run short or where it went past what the model knows (shown with
+    the prompt, the output and in the notes). A token with GPT-2's byte-level markers (Ġ, Ċ)
+    adds one line explaining them."""
     w = DocumentBuilder(trace, precision)
     tok = _Tokens(info["tokens"])
     rule, seq2seq = info["rule"], info["kind"] == "seq2seq"

@@ -3,6 +3,7 @@ built from what the engine recorded. Nothing here computes."""
 
 from __future__ import annotations
 
+from .arithmetic import adding_up, shown_value
 from .document import Document, Part, difference_text, factor, format_number, percent
 from .builder import DocumentBuilder
 
@@ -62,10 +63,13 @@ def softmax_document(trace, *, precision: int, scale: float, temperature: float)
                 "shares." + (" In float64, e^x below about e^-745 is too small to hold and "
                              "comes out as exactly 0, as here." if (exp == 0).any() else "")),
            key="exp")
+    shown_total = format_number(total[0], max(precision, 4))
+    digits = max(precision, 4)                  # more where the terms must add up as printed
+    if len(exp) <= MAX_TERMS:
+        digits = adding_up(digits, shown_total, lambda d: sum(shown_value(v, d) for v in exp))
     w.step("Sum", "S = Σ e^(shifted)", r"S = \sum_j e^{z_j - \max z}",
            Part("", [w.view("sum", "softmax.sum", ["S"], ["S"])],
-                [f"S = {_terms(exp, w, lambda v: format_number(v, max(precision, 4)))} = "
-                 f"{format_number(total[0], max(precision, 4))}"],
+                [f"S = {_terms(exp, w, lambda v: format_number(v, digits))} = {shown_total}"],
                 "The sum is what each share is divided by."), key="sum")
     fav = int(out.argmax())
     w.step("Divide", "softmax = e^(shifted) ÷ S", r"\mathrm{softmax}(z)_i = e^{z_i - \max z} / S",

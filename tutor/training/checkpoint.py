@@ -92,6 +92,24 @@ def _unflatten(skeleton, arrays: dict[str, np.ndarray], source: str):
 
 # -- writing and reading --------------------------------------------------------------------
 
+class CheckpointWriteError(TutorError):
+    """A checkpoint file could not be written (a full disk, a folder gone): ``path`` and the
+    OSError's reason, so that a front end can tell it from its own output failing."""
+
+    def __init__(self, path, exc: OSError):
+        super().__init__(f"{os.fspath(path)}: cannot write it ({exc.strerror or exc})")
+        self.path = os.fspath(path)
+
+
+def write_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint, *,
+                     weights_only: bool = False) -> None:
+    """:func:`save_checkpoint`, with an OSError raised as CheckpointWriteError."""
+    try:
+        save_checkpoint(path, checkpoint, weights_only=weights_only)
+    except OSError as exc:
+        raise CheckpointWriteError(path, exc) from None
+
+
 def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint, *,
                     weights_only: bool = False) -> None:
     """Write ``checkpoint`` to ``path`` atomically (a temporary file beside it, then a rename),

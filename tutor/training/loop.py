@@ -23,10 +23,18 @@ from ..errors import TutorError
 from ..nn.model import Seq2Seq
 from ..nn.params import TransformerConfig
 from . import tasks
-from .checkpoint import Checkpoint, rng_from_state, save_checkpoint
+from .checkpoint import Checkpoint, CheckpointWriteError, rng_from_state, save_checkpoint
 from .threads import blas_threads
 
 MAX_STEPS = 1_000_000
+
+
+def _save(path, checkpoint) -> None:
+    """save_checkpoint, with an OSError (a full disk) raised as CheckpointWriteError."""
+    try:
+        save_checkpoint(path, checkpoint)
+    except OSError as exc:
+        raise CheckpointWriteError(path, exc) from None
 
 
 class TrainingDiverged(TutorError):
@@ -362,7 +370,7 @@ class Trainer:
             seconds = sum(s for s, _ in recent)
             if checkpoint_path and self.step % config.checkpoint_every == 0:
                 self._sync_history(losses, eval_steps, eval_accs)
-                save_checkpoint(checkpoint_path, self.checkpoint())
+                _save(checkpoint_path, self.checkpoint())
                 saved_step = self.step
             if callback is not None:
                 per_step = seconds / len(recent)
@@ -376,7 +384,7 @@ class Trainer:
         self._sync_history(losses, eval_steps, eval_accs)
         final = self.checkpoint()
         if checkpoint_path:
-            save_checkpoint(checkpoint_path, final)
+            _save(checkpoint_path, final)
         if latest is None or (not interrupted and eval_steps and eval_steps[-1] != self.step):
             latest = self.evaluate()
         return TrainResult(checkpoint=final, accuracy=latest, interrupted=interrupted,

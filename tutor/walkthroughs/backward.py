@@ -20,6 +20,42 @@ DEFAULT_LR = 0.05         # lowers the loss of the notes' example (with and with
                           # unscaled) and of 226 of 232 runs on random-tenths weights, d_model 4-8
 
 
+ADVICE_TRIES = 30        # rates tried below a --lr that did not lower the loss (1-2-5 steps:
+                         # 10 decades, so the smallest tried is lr/10^10 or so)
+
+
+def _smaller_rates(lr: float, tries: int = ADVICE_TRIES):
+    """The round rates below ``lr`` in 1-2-5 steps (50 -> 20, 10, 5, 2, 1, 0.5, ...)."""
+    exponent = np.floor(np.log10(lr))
+    found = 0
+    while found < tries:
+        for mantissa in (5.0, 2.0, 1.0):
+            rate = float(f"{mantissa * 10.0 ** exponent:.12g}")
+            if rate < lr and found < tries:
+                found += 1
+                yield rate
+        exponent -= 1
+
+
+def checked_rate(inputs, target, w_q, w_k, w_v, grads, loss: float, lr: float, *, mask,
+                 scale) -> tuple[float | None, list[float]]:
+    """A learning rate smaller than ``lr`` that this step has been checked to lower the loss
+    with: the round rates below ``lr`` in 1-2-5 steps (:func:`_smaller_rates`, at most
+    ADVICE_TRIES), each run through the same step and forward pass, the first whose loss is
+    below ``loss``. Returns (that rate or None, the rates tried in order)."""
+    tried = []
+    for rate in _smaller_rates(lr):
+        tried.append(rate)
+        new = gradient_descent_step({"w_q": w_q, "w_k": w_k, "w_v": w_v}, grads, rate)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out, _ = attention_head(inputs, inputs, new["w_q"], new["w_k"], new["w_v"], mask,
+                                    scale=scale)                       # [n, d_v]
+            new_loss = squared_error(out, target)
+        if np.isfinite(new_loss) and new_loss < loss:
+            return rate, tried
+    return None, tried
+
+
 def default_target(inputs, d_v: int, posenc: str = "none"):
     """The target when none is given: the head's own input (X, or X + PE) when Z has its
     shape, "each token should come out as the vector it went in as"; else zeros [n, d_v].
@@ -43,7 +79,9 @@ def backpropagation(tokens: list[str], x, w_q, w_k, w_v, target=None, *, lr: flo
     gradients (``out.grad`` ... ``x.grad``, :func:`tutor.nn.backward.attention_head_backward`),
     and under ``step.``: ``sq_norm``, ``predicted_decrease``, the new ``w_q``, ``w_k``,
     ``w_v``, the head's forward pass with them and its ``error`` and ``loss``. ``info`` says
-    what the target is, the rate, and whether the step lowered the loss. Raises ShapeError
+    what the target is, the rate, and whether the step lowered the loss; when it did not,
+    ``advised_lr`` is a smaller rate checked to lower it (or None) and ``rates_tried`` the
+    rates tried (:func:`checked_rate`). Raises ShapeError
     when T does not have Z's shape. Rumelhart, Hinton & Williams 1986; Vaswani et al. 2017,
     section 3.2.1.
     """
@@ -68,9 +106,14 @@ def backpropagation(tokens: list[str], x, w_q, w_k, w_v, target=None, *, lr: flo
     new_out, _ = attention_head(inputs, inputs, new["w_q"], new["w_k"], new["w_v"], mask,
                                 scale=scale, trace=step)               # [n, d_v]
     new_loss = squared_error(new_out, target, trace=step)
+    lowered = bool(new_loss < loss)
+    advice, tried = (None, [])
+    if not lowered and float(trace["step.sq_norm"]) > 0:
+        advice, tried = checked_rate(inputs, target, w_q, w_k, w_v, grads, float(loss), lr,
+                                     mask=mask, scale=scale)
     info = {"heads": 1, "causal": causal, "scaled": scaled, "posenc": posenc,
             "sources": sources or ["derived"] * len(tokens), "weight_kinds": weight_kinds or {},
             "lr": float(lr), "target_kind": target_kind or "given",
-            "lowered": bool(new_loss < loss)}
+            "lowered": lowered, "advised_lr": advice, "rates_tried": tried}
     return Recording(trace, (loss, new_loss), list(tokens), info,
                      walkthrough="backward.backpropagation")

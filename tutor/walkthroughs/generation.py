@@ -78,7 +78,8 @@ def generate(model, ids, *, token_text, max_new_tokens: int, bos_id: int | None 
     with ``beam``). ``info``: ``kind`` ("seq2seq" / "causal"), ``rule`` (its settings),
     ``tokens`` ({id: text} of every id recorded), ``prefix_length``, ``eos_id``, ``n_layers``,
     ``n_heads``, ``d_head``, ``n_src`` (0 for decoder-only), ``use_cache``, ``explain_cache``, ``repeats``, ``dtype``, ``hypotheses``
-    (beam: tokens, log P, score, ended). Raises SettingError / TutorError / ShapeError from
+    (beam: tokens, log P, score, ended), ``stopped_at_limit`` (True when there is an
+    ``eos_id`` and the output reached ``max_new_tokens`` without it: cut short). Raises SettingError / TutorError / ShapeError from
     the library for bad settings or ids.
     """
     trace = new_trace()
@@ -124,5 +125,10 @@ def generate(model, ids, *, token_text, max_new_tokens: int, bos_id: int | None 
             "dtype": str(np.dtype(model.dtype)),
             "hypotheses": [{"tokens": h.tokens.tolist(), "logprob": float(h.logprob),
                             "score": float(h.score), "ended": h.ended} for h in hypotheses]}
+    new_ids = np.asarray(output[0])[n0:]                               # [n]
+    ended = (hypotheses[0].ended if hypotheses else
+             eos_id is not None and bool(np.any(new_ids == eos_id)))
+    info["stopped_at_limit"] = bool(eos_id is not None and not ended
+                                    and len(new_ids) >= max_new_tokens)
     labels = [info["tokens"][int(i)] for i in ids]
     return Recording(trace, output[0], labels, info, walkthrough="generation.generate")
