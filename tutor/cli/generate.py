@@ -205,8 +205,7 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         raise _library_error(exc) from None
     settings = {"model": where.name, "max_new_tokens": new_tokens, **recording.info["rule"],
                 "cache": not no_cache}
-    limits = _beyond(expected is not None, labels, where.name,
-                     recording.info, new_tokens)
+    limits += _beyond(expected is not None, labels, where.name, recording.info, new_tokens)
     doc = generation_document(recording.trace, recording.info, precision=output.precision,
                               model_name=where.name, source_labels=labels, expected=expected,
                               settings=settings, limits=limits)
