@@ -18,6 +18,14 @@ FORBIDDEN = {
     "render": ("tutor.nn", "tutor.walkthroughs", "tutor.cli", "tutor.lessons", "click"),
     "lessons": ("tutor.cli", "click"),
     "explore": ("tutor.cli", "tutor.lessons", "click"),
+    "pretrained": ("tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
+                   "tutor.explore", "rich", "click", "torch", "transformers"),
+    "training": ("tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
+                 "tutor.explore", "tutor.pretrained", "rich", "click", "torch"),
+    "data": ("tutor.nn", "tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
+             "rich", "click"),
+    "weightfiles.py": ("tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
+                       "rich", "click", "torch", "pickle"),
 }
 
 
