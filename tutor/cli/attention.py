@@ -155,14 +155,28 @@ def head_inputs(sentence, dim, dk, embeddings, embed, wq, wk, wv, seed):
     return tokens, x, sources, w_q, w_k, w_v
 
 
+def head_options(command):
+    """--dim, the sentence input options (--embeddings, --embed, --causal, --posenc), --wq,
+    --wk, --wv: what :func:`head_inputs` reads, shared by `tutor attention` and `tutor backward`."""
+    decorators = [
+        click.option("--dim", type=int, default=None, metavar="N",
+                     help="Width of each word's embedding (d_model). [default: 4]"),
+        word_input_options(causal=True, posenc=True),
+        click.option("--wq", type=MATRIX, default=None,
+                     help="Query weights Wq [d_model×dk]. [default: identity]"),
+        click.option("--wk", type=MATRIX, default=None,
+                     help="Key weights Wk [d_model×dk]. [default: identity]"),
+        click.option("--wv", type=MATRIX, default=None,
+                     help="Value weights Wv [d_model×dv]. [default: identity]"),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
 @tutor_command(EPILOG)
 @click.argument("sentence")
-@click.option("--dim", type=int, default=None, metavar="N",
-              help="Width of each word's embedding (d_model). [default: 4]")
-@word_input_options(causal=True, posenc=True)
-@click.option("--wq", type=MATRIX, default=None, help="Query weights Wq [d_model×dk]. [default: identity]")
-@click.option("--wk", type=MATRIX, default=None, help="Key weights Wk [d_model×dk]. [default: identity]")
-@click.option("--wv", type=MATRIX, default=None, help="Value weights Wv [d_model×dv]. [default: identity]")
+@head_options
 @click.option("--wo", type=MATRIX, default=None,
               help="Output projection Wo [dv×d_model], with --heads. [default: identity]")
 @click.option("--dk", type=int, default=None, metavar="N",

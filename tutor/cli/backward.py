@@ -9,11 +9,10 @@ import click
 
 from tutor.limits import MAX_DIM, MAX_TOKENS
 
-from .attention import IDENTITY, head_inputs
+from .attention import IDENTITY, head_inputs, head_options
 from .common import calculator_options, tutor_command
 from .matrix_specs import MATRIX
 from .output import Output, show_document
-from .sentence_options import word_input_options
 from .usage import shape_text, usage_error
 from .values import check_finite, rng_for
 
@@ -50,12 +49,7 @@ Examples:
 
 @tutor_command(EPILOG)
 @click.argument("sentence")
-@click.option("--dim", type=int, default=None, metavar="N",
-              help="Width of each word's embedding (d_model). [default: 4]")
-@word_input_options(causal=True, posenc=True)
-@click.option("--wq", type=MATRIX, default=None, help="Query weights Wq [d_model×dk]. [default: identity]")
-@click.option("--wk", type=MATRIX, default=None, help="Key weights Wk [d_model×dk]. [default: identity]")
-@click.option("--wv", type=MATRIX, default=None, help="Value weights Wv [d_model×dv]. [default: identity]")
+@head_options
 @click.option("--dk", type=int, default=None, metavar="N",
               help="Width of queries and keys (columns of Wq, Wk; also of Wv unless --wv "
                    "says otherwise). [default: d_model]")
