@@ -22,8 +22,8 @@ FORBIDDEN = {
                    "tutor.explore", "rich", "click", "torch", "transformers"),
     "training": ("tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
                  "tutor.explore", "tutor.pretrained", "rich", "click", "torch"),
-    "data": ("tutor.nn", "tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
-             "rich", "click"),
+    "data": ("tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
+             "tutor.pretrained", "tutor.training", "rich", "click"),
     "weightfiles.py": ("tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
                        "rich", "click", "torch", "pickle"),
 }

@@ -255,34 +255,20 @@ def _vectors_of(a, b, *, name_a: str, name_b: str):
 
 
 def cosine_similarity(a, b, *, trace=NULL_TRACE):
-    """cos(a, b) = a·b / (|a| |b|), along the last axis.
+    """cos(a, b) of words or vectors: :func:`tutor.nn.functional.cosine_similarity` (the one
+    formula, which records ``a``, ``b``, ``dot``, ``norm_a``, ``norm_b``, ``cosine``) after
+    looking words up in GloVe (lower-case).
 
-    ``a`` and ``b`` are each a word (looked up in GloVe, lower-case) or an array [..., d];
-    they broadcast, so a [50] vector against a [n, 50] table gives [n] similarities. Returns a
-    float for two vectors, else an array [...]. 1 means the same direction, 0 orthogonal,
-    -1 opposite. Records ``a``, ``b``, ``dot``, ``norm_a``, ``norm_b``, ``cosine``.
-    Raises ShapeError for different widths, TutorError for a zero vector (no direction),
-    UnknownWordError for a word outside the subset. Formula: the cosine of the angle between
-    the vectors, the measure GloVe is evaluated with on word similarity and analogies
-    (Pennington et al. 2014).
+    ``a`` and ``b`` are each a word or an array [..., d]; they broadcast, so a [50] vector
+    against a [n, 50] table gives [n] similarities. Returns a float for two vectors, else an
+    array [...]. Raises ShapeError for different widths, TutorError for a zero vector,
+    UnknownWordError for a word outside the subset. The measure GloVe is evaluated with on
+    word similarity and analogies (Pennington et al. 2014).
     """
+    from ..nn.functional import cosine_similarity as cosine
+
     a, b = _vectors_of(a, b, name_a="a", name_b="b")
-    if a.shape[-1] != b.shape[-1]:
-        raise ShapeError(f"a and b must have the same width, got shapes {list(a.shape)} "
-                         f"and {list(b.shape)}")
-    dot = np.sum(a * b, axis=-1)                                        # [...]
-    norm_a = np.sqrt(np.sum(a * a, axis=-1))                            # [...]
-    norm_b = np.sqrt(np.sum(b * b, axis=-1))                            # [...]
-    for norm, name in ((norm_a, "a"), (norm_b, "b")):
-        if np.any(norm == 0):
-            raise TutorError(f"{name} is a zero vector: it has no direction, so its cosine "
-                             f"similarity is undefined")
-    cosine = dot / (norm_a * norm_b)                                    # [...], in [-1, 1]
-    if trace.enabled:
-        for name, value in (("a", a), ("b", b), ("dot", dot), ("norm_a", norm_a),
-                            ("norm_b", norm_b), ("cosine", cosine)):
-            trace.record(name, value)
-    return float(cosine) if cosine.ndim == 0 else cosine
+    return cosine(a, b, trace=trace)
 
 
 def nearest(query, k: int = 10, *, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:

@@ -264,3 +264,33 @@ def feed_forward(x, w1, b1, w2, b2, activation: str = "relu", *, trace=NULL_TRAC
     trace.record("activated", activated)
     trace.record("out", out)
     return out
+
+
+def cosine_similarity(a, b, *, trace=NULL_TRACE):
+    """cos(a, b) = a·b / (|a| |b|) along the last axis: 1 the same direction, 0 orthogonal,
+    -1 opposite.
+
+    ``a`` [..., d] and ``b`` [..., d] broadcast ([d] against [n, d] gives [n]). Returns a
+    float for two vectors, else an array [...]. Records ``a``, ``b``, ``dot``, ``norm_a``,
+    ``norm_b``, ``cosine``. Raises ShapeError for different widths and TutorError for a zero
+    vector (it has no direction, so the cosine is undefined).
+    """
+    from ..errors import ShapeError, TutorError
+
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape[-1] != b.shape[-1]:
+        raise ShapeError(f"a and b must have the same width, got shapes {list(a.shape)} "
+                         f"and {list(b.shape)}")
+    dot = np.sum(a * b, axis=-1)                                       # [...]
+    norm_a = np.sqrt(np.sum(a * a, axis=-1))                           # [...]
+    norm_b = np.sqrt(np.sum(b * b, axis=-1))                           # [...]
+    for norm, name in ((norm_a, "a"), (norm_b, "b")):
+        if np.any(norm == 0):
+            raise TutorError(f"{name} is a zero vector: it has no direction, so its cosine "
+                             f"similarity is undefined")
+    cosine = dot / (norm_a * norm_b)                                   # [...], in [-1, 1]
+    if trace.enabled:
+        for name, value in (("a", a), ("b", b), ("dot", dot), ("norm_a", norm_a),
+                            ("norm_b", norm_b), ("cosine", cosine)):
+            trace.record(name, value)
+    return float(cosine) if cosine.ndim == 0 else cosine

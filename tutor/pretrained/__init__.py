@@ -29,7 +29,7 @@ _EXPORTS = {
     "head_pattern": "analysis", "head_patterns": "analysis", "HeadPattern": "analysis",
     "PATTERN_THRESHOLD": "analysis", "contextual_similarity": "analysis",
     "ContextComparison": "analysis", "similarity_by_stage": "analysis",
-    "word_pieces": "analysis", "cosine_similarity": "analysis",
+    "word_pieces": "analysis",
 }
 
 __all__ = sorted(_EXPORTS) + ["load_model"]

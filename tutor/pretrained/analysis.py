@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ShapeError, TutorError
+from ..nn.functional import cosine_similarity
 
 #: A head is labelled with a pattern when, on average over the query positions where the
 #: pattern is defined, at least this share of each query's attention goes to its target.
@@ -106,13 +107,6 @@ def word_pieces(text: str, offsets, special, word: str) -> list[int]:
     return pieces
 
 
-def cosine_similarity(a, b) -> float:
-    """cos(a, b) = a.b / (|a| |b|); 0 when either vector is zero."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    norm = np.linalg.norm(a) * np.linalg.norm(b)
-    return float(a @ b / norm) if norm > 0 else 0.0
-
-
 def similarity_by_stage(hidden_a, pieces_a, hidden_b, pieces_b) -> np.ndarray:
     """Cosine similarity of one word's vector in two sentences at every stage.
 
@@ -122,7 +116,8 @@ def similarity_by_stage(hidden_a, pieces_a, hidden_b, pieces_b) -> np.ndarray:
     """
     if len(hidden_a) != len(hidden_b):
         raise ShapeError(f"got {len(hidden_a)} stages for one sentence and {len(hidden_b)} for the other")
-    return np.array([cosine_similarity(np.mean(ha[pieces_a], axis=0), np.mean(hb[pieces_b], axis=0))
+    return np.array([cosine_similarity(np.mean(ha[pieces_a], axis=0, dtype=np.float64),
+                                       np.mean(hb[pieces_b], axis=0, dtype=np.float64))
                      for ha, hb in zip(hidden_a, hidden_b)])          # [n_stage]
 
 

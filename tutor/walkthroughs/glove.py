@@ -1,6 +1,7 @@
 """Real word vectors for a learner: how alike the shipped GloVe vectors of a few words are
 (:func:`similarity_table`) and the words nearest one word (:func:`nearest_words`), both by
-cosine similarity (:func:`tutor.data.glove.cosine_similarity`, the one formula)."""
+cosine similarity (:func:`tutor.nn.functional.cosine_similarity`, the one formula, through
+:func:`tutor.data.glove.cosine_similarity`, which looks words up)."""
 
 from __future__ import annotations
 
