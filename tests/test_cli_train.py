@@ -251,3 +251,14 @@ def test_output_never_replaces_a_file_silently(tmp_path, monkeypatch):
     help_text = " ".join(invoke("train", "--help").output.split())
     assert "a name ending in .npz, and not a file that exists, unless it is the --resume " \
            "file or --force is given" in help_text
+
+
+def test_json_gives_the_loss_the_screen_prints(tmp_path):
+    """The screen prints the mean loss of the last 50 steps; JSON gives it too (a review found
+    JSON's final_loss, the last step's, differing from the screen's figure)."""
+    import numpy as np
+    out = tmp_path / "m.npz"
+    doc = invoke_json("train", "--task", "copy", "--steps", "60", "--output", str(out))
+    losses = np.array(doc["curve"]["loss"])
+    assert doc["final_loss"] == losses[-1]
+    assert abs(doc["mean_loss_last_50"] - losses[-50:].mean()) < 1e-12

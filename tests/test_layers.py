@@ -69,5 +69,5 @@ def test_only_the_walkthroughs_make_a_recording_trace():
     # Besides the walkthroughs' recorder, one engine function keeps a private tape that never
     # leaves it: backward reads the recorded forward intermediates (nn/backward.py); it does
     # not orchestrate a topic for a learner. (Decoding keeps attention rows with
-    # nn.decoding.AttentionWeights, which is not a Trace.)
+    # trace.AttentionWeights, which is not a Trace.)
     assert sorted(makers) == ["nn/backward.py", "nn/backward.py", "walkthroughs/__init__.py"]

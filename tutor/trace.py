@@ -74,3 +74,26 @@ class Trace:
 
     def __repr__(self) -> str:
         return f"Trace(prefix={self.prefix!r}, names={self.names()!r})"
+
+
+class AttentionWeights:
+    """A recorder that keeps only attention weights (names ending in ``.weights``), for a
+    stepper that shows the newest attention rows without recording the whole model:
+    ``recorder[name]`` as a Trace. Not a Trace: only the walkthroughs make those;
+    the engine uses this one where it needs attention weights alone (decoding steps,
+    output_attentions, the scaling experiment)."""
+
+    enabled = True
+
+    def __init__(self, prefix: str = "", store: dict | None = None):
+        self.prefix, self.store = prefix, {} if store is None else store
+
+    def record(self, name: str, value) -> None:
+        if name == "weights":
+            self.store[self.prefix + name] = value
+
+    def scope(self, name: str) -> "AttentionWeights":
+        return AttentionWeights(f"{self.prefix}{name}.", self.store)
+
+    def __getitem__(self, name: str):
+        return self.store[self.prefix + name]

@@ -107,25 +107,13 @@ def explore_model(name: str, sentence: str | None, precision: int) -> None:
     other name is opened as ``tutor heads`` opens it (the models extra, one-line errors);
     input the model cannot read is a usage error naming SENTENCE."""
     load_app_class()
-    from tutor.errors import SettingError, TutorError
+    from tutor.errors import SettingError
     from tutor.explore.model_app import ModelApp
     from tutor.explore.models import ModelState
-    from tutor.pretrained import resolve_model
 
     from .pretrained_options import open_model
 
-    if not str(name).strip():
-        raise usage_error("--model", "expected a model name or folder, got an empty value")
-    try:
-        where = resolve_model(name)
-    except TutorError as exc:
-        raise usage_error("--model", str(exc)) from None
-    if where.seq2seq:                                                  # shipped, or a tutor train file
-        from tutor.training.shipped import load_model
-
-        model = load_model(where.path, name=where.name)
-    else:
-        model = open_model(name, "explore --model")
+    model = open_model(name, "explore --model", toy=True)              # toy, file or HF model
     try:
         state = ModelState(model, sentence, precision=precision)
     except SettingError as exc:

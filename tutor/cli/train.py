@@ -361,7 +361,9 @@ def _report(output, result, config, output_path) -> None:
         doc = {"task": config.task, "steps": checkpoint.step, "seed": config.seed,
                "output": output_path, "held_out_accuracy": result.accuracy,
                "held_out_sequences": config.eval_size,
-               "final_loss": float(losses[-1]) if losses.size else None,
+               "final_loss": float(losses[-1]) if losses.size else None,   # the last step's
+               "mean_loss_last_50": (float(np.mean(losses[-50:])) if losses.size  # as on screen
+                                     else None),
                "seconds": round(result.elapsed, 3), "command": checkpoint.command,
                "config": checkpoint.config,
                "curve": {"step": list(range(1, losses.size + 1)),

@@ -85,11 +85,5 @@ def recorded_run(computation: str, args: dict,
     return None
 
 
-def recorded_args(computation: str) -> list[dict]:
-    """The argument sets recorded for ``computation`` (what a course without the model can
-    show)."""
-    return [run["args"] for run in recordings()["runs"] if run.get("computation") == computation]
-
-
 def model_name() -> str:
     return str(recordings().get("model", "all-MiniLM-L6-v2"))

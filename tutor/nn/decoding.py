@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import SettingError, ShapeError
 from ..limits import MAX_BEAM_SIZE, MAX_NEW_TOKENS
-from ..trace import NULL_TRACE
+from ..trace import NULL_TRACE, AttentionWeights
 from .attention import KVCache
 from .functional import linear, softmax
 from .layers import DecoderCache
@@ -311,27 +311,6 @@ def record_newest_attention(weights, name: str, layer: int, *, trace=NULL_TRACE)
     heads = weights[:, :, -1, :]                                       # [B, H, n_k]
     trace.record(f"{name}.{layer}.heads", heads)
     trace.record(f"{name}.{layer}.mean", heads.mean(axis=1))           # [B, n_k]
-
-
-class AttentionWeights:
-    """A recorder that keeps only attention weights (names ending in ``.weights``), for a
-    stepper that shows the newest attention rows without recording the whole model:
-    ``recorder[name]`` as a Trace. Not a Trace: only the walkthroughs make those."""
-
-    enabled = True
-
-    def __init__(self, prefix: str = "", store: dict | None = None):
-        self.prefix, self.store = prefix, {} if store is None else store
-
-    def record(self, name: str, value) -> None:
-        if name == "weights":
-            self.store[self.prefix + name] = value
-
-    def scope(self, name: str) -> "AttentionWeights":
-        return AttentionWeights(f"{self.prefix}{name}.", self.store)
-
-    def __getitem__(self, name: str):
-        return self.store[self.prefix + name]
 
 
 def select_rows(cache: KVCache, rows) -> KVCache:

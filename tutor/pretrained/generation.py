@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import ShapeError, TutorError
 from ..nn.attention import KVCache
-from ..nn.decoding import (AttentionWeights, RecomputeStepper, decoder_step_macs,
+from ..trace import AttentionWeights
+from ..nn.decoding import (RecomputeStepper, decoder_step_macs,
                            record_newest_attention, select_rows)
 from ..nn.functional import layer_norm
 from ..nn.layers import encoder_layer

@@ -23,7 +23,7 @@ from ..nn.functional import layer_norm, linear
 from ..nn.layers import encoder_layer
 from ..nn.masks import causal_mask
 from ..nn.params import ParamView, TransformerConfig
-from ..trace import NULL_TRACE
+from ..trace import NULL_TRACE, AttentionWeights
 from ..weightfiles import load_safetensors, pickle_refusal, read_safetensors_header
 from .config import PretrainedConfig, read_config
 from .mapping import parameter_sources, plan_names
@@ -109,23 +109,6 @@ class ModelOutput:
     @property
     def last_hidden_state(self) -> np.ndarray:
         return self.hidden_states[-1]
-
-
-class _AttentionOnly:
-    """A recorder that keeps only ``self_attn.weights`` (for output_attentions without a
-    full trace)."""
-
-    enabled = True
-
-    def __init__(self, store: list, prefix: str = ""):
-        self.store, self.prefix = store, prefix
-
-    def record(self, name: str, value) -> None:
-        if name == "weights" and self.prefix.endswith("self_attn."):
-            self.store.append(value)
-
-    def scope(self, name: str) -> "_AttentionOnly":
-        return _AttentionOnly(self.store, f"{self.prefix}{name}.")
 
 
 # -- the model -------------------------------------------------------------------------------
@@ -224,10 +207,9 @@ class PretrainedModel:
         emb = self.embed(ids, token_type_ids, trace=trace.scope("embeddings"))  # [n, E]
         n = emb.shape[0]
         mask = causal_mask(n) if self.config.causal else None          # [n, n], True = not allowed
-        kept: list = []
         layer_trace = trace
         if output_attentions and not trace.enabled:
-            layer_trace = _AttentionOnly(kept)
+            layer_trace = AttentionWeights()                           # the weights alone
         x = emb[None]                                                  # [1, n, E]
         hidden = [emb]
         for i in range(self.config.n_layer):
@@ -240,8 +222,7 @@ class PretrainedModel:
             hidden[-1] = final
         attentions = None
         if output_attentions:
-            if trace.enabled:
-                kept = [trace[f"layers.{i}.self_attn.weights"] for i in range(self.config.n_layer)]
+            kept = [layer_trace[f"layers.{i}.self_attn.weights"] for i in range(self.config.n_layer)]
             attentions = np.stack([w[0] for w in kept])                # [n_layer, n_head, n, n]
         return ModelOutput(hidden, attentions)
 

@@ -77,7 +77,7 @@ def _initial_max_weight(trainer: Trainer) -> float:
     """How peaked attention is before training: the mean, over every query of every head of
     every attention (encoder, decoder, cross), of its largest weight (1/n_keys = uniform,
     1 = one-hot, i.e. a saturated softmax)."""
-    from ..nn.decoding import AttentionWeights
+    from ..trace import AttentionWeights
     from . import tasks
 
     src, tgt = tasks.training_batch(trainer.config.task, np.random.default_rng(12345), 32)

@@ -29,7 +29,7 @@ def _is_seq2seq(model) -> bool:
     return hasattr(model, "transformer")
 
 
-def _steppers(model, ids, use_cache: bool):
+def _steppers(model, ids):
     """A new stepper for ``model`` (the source encoded again for a Seq2Seq) and its first
     prefix [1, n0]: the start token, or the prompt."""
     if _is_seq2seq(model):
@@ -87,7 +87,7 @@ def generate(model, ids, *, token_text, max_new_tokens: int, bos_id: int | None 
     seq2seq = _is_seq2seq(model)
     if seq2seq and bos_id is None:
         raise TutorError("an encoder-decoder starts its target from a start token: give bos_id")
-    make = _steppers(model, ids, use_cache)
+    make = _steppers(model, ids)
     stepper = make(use_cache, trace)
     prefix = np.array([[bos_id]], dtype=np.int64) if seq2seq else ids[None]  # [1, n0]
     if beam is not None:
