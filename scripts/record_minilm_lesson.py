@@ -66,7 +66,7 @@ def run(model, name: str, args: dict) -> dict:
         recording, _ = compute.model_context_live(model, args["sentence_a"], args["sentence_b"],
                                                   args["word"])
         arrays = {key: array(recording.trace[key]) for key in KEPT[name]}
-    info = {k: v for k, v in recording.info.items() if k != "patterns"}
+    info = {k: v for k, v in recording.info.items() if k not in ("patterns", "pattern")}  # labels: objects
     return {"computation": name, "args": args, "tokens": list(recording.tokens),
             "info": info, "arrays": arrays}
 

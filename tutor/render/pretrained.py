@@ -113,16 +113,13 @@ class PretrainedHeadBuilder(AttentionBuilder):
 
     def step_softmax(self):
         step = super().step_softmax()
-        weights = self.trace["weights"]
-        top = np.argmax(weights, axis=1)                               # [n] the key each query favours
-        for special in ("[CLS]", "[SEP]"):
-            at = [j for j, tok in enumerate(self.tokens) if tok == special]
-            if at and np.mean(np.isin(top, at)) > 0.5:
-                step.parts[0].meaning += (
-                    f" Most queries here favour {special}: heads of BERT-style models often "
-                    f"park their attention on {special} when the pattern they look for is "
-                    f"absent (Clark et al. 2019, 'What does BERT look at?').")
-                break
+        pattern = self.info.get("pattern")                             # the walkthrough's label
+        if pattern is not None and pattern.label in ("[CLS]", "[SEP]"):
+            step.parts[0].meaning += (
+                f" This head puts {pattern.share:.0%} of each query's weight on "
+                f"{pattern.label} on average: heads of BERT-style models often park their "
+                f"attention there when the pattern they look for is absent (Clark et al. "
+                f"2019, 'What does BERT look at?').")
         return step
 
     def step_output(self):

@@ -15,6 +15,7 @@ from tutor.errors import TutorError
 from tutor.nn.attention import attention_head
 from tutor.nn.functional import layer_norm
 from tutor.nn.masks import causal_mask
+from tutor.pretrained.analysis import head_pattern
 
 from . import Recording, new_trace
 
@@ -57,7 +58,7 @@ def model_head(model, text: str, layer: int, head: int) -> Recording:
     attention_head(x, x, weights.w_q, weights.w_k, weights.w_v, mask, b_q=weights.b_q,
                    b_k=weights.b_k, b_v=weights.b_v, trace=trace)      # [n, d_head], [n, n]
     info = {**_model_facts(model), "layer": layer, "head": head, "tokens": list(tokens),
-            "sentence": text}
+            "sentence": text, "pattern": head_pattern(trace["weights"], tokens)}
     return Recording(trace, trace["weights"], list(tokens), info,
                      walkthrough="pretrained.model_head")
 
