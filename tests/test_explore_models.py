@@ -27,6 +27,9 @@ def test_a_toy_model_answers_and_shows_every_attention_of_every_layer():
         "encoder layer 1 · self-attention", "encoder layer 2 · self-attention",
         "decoder layer 1 · masked self-attention", "decoder layer 1 · attention over the encoder",
         "decoder layer 2 · masked self-attention", "decoder layer 2 · attention over the encoder"]
+    assert [b.causal for b in state.blocks] == [False, False, True, False, True, False]
+    assert state.blocks[0].mask() is None and state.blocks[3].mask() is None
+    assert state.blocks[2].mask().tolist() == (np.arange(6)[None] > np.arange(6)[:, None]).tolist()
     assert state.n_heads == 2
     for block in range(len(state.blocks)):
         for head in range(state.n_heads):
@@ -72,6 +75,7 @@ def test_a_pretrained_models_heads_and_labels_match_the_untraced_model(folder):
             assert state.label(layer, head).startswith(f"{expected.label} ({expected.share:.2f}")
     causal = model.config.causal
     assert (state.view().masked is not None) == causal
+    assert all(block.causal == causal for block in state.blocks)
     assert state.blocks[0].title == ("layer 1 · masked self-attention" if causal
                                      else "layer 1 · self-attention")
 

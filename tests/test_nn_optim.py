@@ -24,6 +24,24 @@ def test_noam_schedule_closed_forms():
         NoamSchedule(512, warmup_steps=0)
 
 
+def test_noam_schedule_from_its_peak():
+    """with_peak(lr, warmup): the paper's schedule with factor = lr * sqrt(d_model * warmup),
+    whose rate at step = warmup is factor * d_model^-0.5 * warmup^-0.5 = lr."""
+    schedule = NoamSchedule.with_peak(2e-3, 200, d_model=32)
+    assert schedule.factor == pytest.approx(2e-3 * math.sqrt(32 * 200))
+    assert schedule(200) == 2e-3 and schedule.peak == 2e-3            # the peak, exactly
+    assert schedule(50) == pytest.approx(2e-3 / 4)                     # linear warm-up
+    assert schedule(800) == pytest.approx(1e-3)                        # 1/sqrt(step) after it
+    paper = NoamSchedule(32, 200, factor=schedule.factor)
+    assert NoamSchedule(512, 4000).peak == pytest.approx(512 ** -0.5 * 4000 ** -0.5)
+    for step in (1, 2, 199, 200, 201, 5000):
+        assert schedule(step) == pytest.approx(paper(step), rel=1e-12)
+        assert NoamSchedule.with_peak(2e-3, 200)(step) == schedule(step)   # d_model cancels
+    for peak, warmup in ((0.0, 200), (-1e-3, 200), (float("nan"), 200), (1e-3, 0)):
+        with pytest.raises(TutorError, match="with_peak needs peak > 0 and warmup_steps >= 1"):
+            NoamSchedule.with_peak(peak, warmup)
+
+
 def test_first_adam_step_moves_each_weight_by_lr_against_the_gradient_sign():
     """At t = 1, m_hat = g and v_hat = g^2, so the step is lr * g / (|g| + eps)."""
     p = {"w": np.array([1.0, 2.0, 3.0])}

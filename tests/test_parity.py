@@ -200,6 +200,18 @@ def test_unbatched_inputs_take_one_dimensional_padding_masks():
         model.encode(src, src_key_padding_mask=pad[:4])
 
 
+def test_causal_mask_with_past_is_the_last_rows_of_the_full_mask():
+    """Query i of n_q new ones is position past + i: it sees keys 0..past + i."""
+    full = causal_mask(5)                                              # [5, 5]
+    later = np.arange(5)[None] > np.arange(5)[:, None]                # key j > query i
+    assert full.dtype == np.bool_ and full.tolist() == later.tolist()
+    for past in range(5):
+        np.testing.assert_array_equal(causal_mask(5 - past, past=past), full[past:])
+        np.testing.assert_array_equal(causal_mask(5 - past, 5, past=past), full[past:])
+    assert causal_mask(1, past=3).tolist() == [[False] * 4]            # one new token sees all
+    assert causal_mask(2, 3).tolist() == [[False, True, True], [False, False, True]]
+
+
 def test_is_causal_hints_need_the_causal_mask():
     model = Transformer.random(8, 2, 1, 1, 16, seed=7)
     src, tgt = RNG.standard_normal((2, 4, 8)), RNG.standard_normal((2, 3, 8))

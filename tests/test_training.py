@@ -110,6 +110,11 @@ def test_learning_rate_is_the_papers_schedule_with_its_peak_given():
         assert learning_rate(config, step) == pytest.approx(paper(step), rel=1e-12)
     assert learning_rate(TrainConfig(lr=2e-3, warmup=200), 200) == pytest.approx(2e-3)
     assert learning_rate(TrainConfig(lr=2e-3, warmup=200), 800) == pytest.approx(1e-3)
+    # bit for bit the rates the shipped models were trained with
+    for step in (1, 7, 199, 200, 201, 999, 12345):
+        assert learning_rate(TrainConfig(lr=3e-3, warmup=200), step) == \
+            3e-3 * min(step / 200, math.sqrt(200 / step))
+    assert learning_rate(TrainConfig(lr=3e-3, warmup=0), 5) == 3e-3    # no warm-up: constant
 
 
 # -- checkpoints ----------------------------------------------------------------------------

@@ -67,7 +67,8 @@ class ModelState:
                 tokens = recording.info["tokens"]
                 kind = "masked self-attention" if recording.info["causal"] else "self-attention"
                 blocks = [AttentionBlock("attentions", f"layer {i + 1} · {kind}", tokens, tokens,
-                                         True, (i,)) for i in range(recording.info["n_layer"])]
+                                         True, (i,), causal=recording.info["causal"])
+                          for i in range(recording.info["n_layer"])]
         except TutorError as exc:
             raise SettingError("sentence", f"sentence: {exc}") from None
         self.sentence, self.recording, self._blocks = text, recording, blocks
@@ -110,9 +111,7 @@ class ModelState:
         positions of a masked self-attention) shown as masked."""
         found = self.blocks[self.block]
         weights = self.weights()                                        # [n_q, n_k]
-        masked = None
-        if found.title.endswith("masked self-attention"):               # decoder, GPT-2
-            masked = np.triu(np.ones(weights.shape, bool), 1)           # True above the diagonal
+        masked = found.mask()                                           # decoder, GPT-2; or None
         name = f"head {self.head + 1} weights"
         index = ", ".join(str(i) for i in found.index + (self.head,))
         return MatrixView(name, f"{found.key}[{index}]", weights,

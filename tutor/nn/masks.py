@@ -10,10 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 
-def causal_mask(n_q: int, n_k: int | None = None):
-    """[n_q, n_k] boolean mask, True above the diagonal: position i may not see j > i."""
-    n_k = n_q if n_k is None else n_k
-    return np.triu(np.ones((n_q, n_k), dtype=bool), k=1)              # [n_q, n_k]
+def causal_mask(n_q: int, n_k: int | None = None, *, past: int = 0):
+    """The causal mask [n_q, n_k], boolean, True = not allowed: query i is position past + i
+    of the sequence and may see the keys j <= past + i, so True where j > past + i.
+
+    ``past`` is the number of positions already decoded (a key/value cache holds them): the
+    new queries are the last n_q of n_k = past + n_q positions (the default ``n_k``). With
+    past = 0 it is ``nn.Transformer.generate_square_subsequent_mask`` as booleans, True above
+    the diagonal (``scaled_dot_product_attention``'s ``is_causal``, aligned at the top left).
+    """
+    n_k = past + n_q if n_k is None else n_k
+    return np.triu(np.ones((n_q, n_k), dtype=bool), k=past + 1)       # [n_q, n_k]
 
 
 def causal_float_mask(n: int, dtype=np.float64):

@@ -193,7 +193,7 @@ class _Stack:
                                  "tgt_key_padding_mask cannot be given with it")
             past = cache.length                                        # new position i sees 0..past+i
             if n_tgt > 1:
-                tgt_mask = np.triu(np.ones((n_tgt, past + n_tgt), dtype=bool), k=past + 1)
+                tgt_mask = causal_mask(n_tgt, past + n_tgt, past=past)  # [n_tgt, past + n_tgt]
         else:
             tgt_mask = self._attn_mask("tgt_mask", tgt_mask, batch, n_tgt, n_tgt)
             check_causal_hint("tgt_is_causal", tgt_is_causal, "tgt_mask", tgt_mask, n_tgt, n_tgt)

@@ -8,6 +8,7 @@ checkpoint can save as .npz and load back to continue bit-identically.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Mapping
 
 import numpy as np
@@ -22,6 +23,13 @@ class NoamSchedule:
     The rate grows linearly for the first ``warmup_steps`` steps, then decays as 1/sqrt(step)
     (Vaswani et al. 2017, eq. 3; the paper uses warmup_steps = 4000 and factor 1). Steps count
     from 1. Call it with a step number; pass it as ``lr`` to :class:`Adam`.
+
+    Its largest rate, at step = warmup_steps, is ``peak`` = factor * (d_model * warmup_steps)^-0.5,
+    and the schedule is computed from it as lr(step) = peak * min(step / warmup_steps,
+    sqrt(warmup_steps / step)), the same function (for step <= warmup_steps both are
+    factor * d_model^-0.5 * step * warmup_steps^-1.5, after it factor * d_model^-0.5 * step^-0.5).
+    :meth:`with_peak` makes the schedule from its peak. Raises TutorError for d_model < 1,
+    warmup_steps < 1, factor <= 0, and for a step < 1.
     """
 
     def __init__(self, d_model: int, warmup_steps: int = 4000, factor: float = 1.0):
@@ -29,12 +37,26 @@ class NoamSchedule:
             raise TutorError(f"NoamSchedule needs d_model >= 1, warmup_steps >= 1 and factor > 0, "
                              f"got {d_model}, {warmup_steps}, {factor}")
         self.d_model, self.warmup_steps, self.factor = d_model, warmup_steps, factor
+        self.peak = factor * (d_model * warmup_steps) ** -0.5            # lr(warmup_steps)
+
+    @classmethod
+    def with_peak(cls, peak: float, warmup_steps: int, d_model: int = 1) -> "NoamSchedule":
+        """The schedule whose largest rate, at step = ``warmup_steps``, is ``peak``: factor =
+        peak * sqrt(d_model * warmup_steps). ``d_model`` only changes ``factor`` (the rates do
+        not depend on it). ``peak`` is kept as given, so lr(step) = peak * min(step /
+        warmup_steps, sqrt(warmup_steps / step)) exactly as written (``tutor train``'s ``--lr``
+        and ``--warmup``). Raises TutorError unless peak > 0 and warmup_steps >= 1."""
+        if not peak > 0 or warmup_steps < 1:
+            raise TutorError(f"NoamSchedule.with_peak needs peak > 0 and warmup_steps >= 1, "
+                             f"got {peak}, {warmup_steps}")
+        schedule = cls(d_model, warmup_steps, peak * math.sqrt(d_model * warmup_steps))
+        schedule.peak = peak                                           # not rounded via factor
+        return schedule
 
     def __call__(self, step: int) -> float:
         if step < 1:
             raise TutorError(f"the schedule's steps count from 1, got {step}")
-        return self.factor * self.d_model ** -0.5 * min(step ** -0.5,
-                                                        step * self.warmup_steps ** -1.5)
+        return self.peak * min(step / self.warmup_steps, math.sqrt(self.warmup_steps / step))
 
     def __repr__(self) -> str:
         return (f"NoamSchedule(d_model={self.d_model}, warmup_steps={self.warmup_steps}, "

@@ -72,9 +72,7 @@ class CausalLMStepper:
         inner = AttentionWeights() if trace.enabled else NULL_TRACE
         x = gpt2_embeddings(prefix[:, past:], model._view.scope("embed"), start=past)  # [B, n_new, E]
         n_new = n - past
-        mask = causal_mask(n_new, n)                                   # [n_new, n]
-        if past:                                                       # new row i sees 0..past+i
-            mask = np.triu(np.ones((n_new, n), dtype=bool), k=past + 1)
+        mask = causal_mask(n_new, n, past=past)                        # [n_new, n], True = hidden
         for i in range(model.n_layer):
             x = encoder_layer(x, model.layer_params(i), model.layer_config,
                               src_mask=mask if n_new > 1 else None,

@@ -235,8 +235,7 @@ def toy_heads_document(trace, *, precision: int, info: dict,
         if layer is not None and index != layer:
             continue
         rows, cols = unique_labels(block.queries), unique_labels(block.keys)
-        masked = (np.triu(np.ones(weights.shape[1:], bool), 1)         # [n_q, n_k] above the diagonal
-                  if "masked" in block.title else None)
+        masked = block.mask()                                          # [n_q, n_k] or None
         order = (f"rows: queries {' '.join(rows)}; columns: keys {' '.join(cols)}")
         about = ("each query of the target reads the source (no pattern labels: the rows and "
                  "columns are different sequences)" if not block.self_attention else

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import TutorError
 from ..nn.model import Seq2Seq
+from ..nn.optim import NoamSchedule
 from ..nn.params import TransformerConfig
 from . import tasks
 from .checkpoint import Checkpoint, CheckpointWriteError, rng_from_state, save_checkpoint
@@ -118,14 +119,14 @@ class TrainConfig:
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
-    """The learning rate of ``step`` (1-based): lr * min(step / warmup, sqrt(warmup / step)).
-
-    The paper's schedule d_model^-0.5 * min(step^-0.5, step * warmup^-1.5) (Vaswani et al.
-    2017, eq. 3) is this with lr = (d_model * warmup)^-0.5.
+    """The learning rate of ``step`` (1-based): lr * min(step / warmup, sqrt(warmup / step)),
+    the paper's schedule (Vaswani et al. 2017, eq. 3, :class:`tutor.nn.optim.NoamSchedule`)
+    with its peak lr at step = warmup; the paper's own rates are lr = (d_model * warmup)^-0.5.
+    With warmup = 0 the rate is lr at every step.
     """
     if config.warmup == 0:
         return config.lr
-    return config.lr * min(step / config.warmup, math.sqrt(config.warmup / step))
+    return NoamSchedule.with_peak(config.lr, config.warmup, config.d_model)(step)
 
 
 # -- attention without 1/sqrt(d_k), by an exact change of variables -------------------------

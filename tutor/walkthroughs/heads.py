@@ -10,9 +10,11 @@ are recorded as ``[1, n_head, n_q, n_k]``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from tutor.nn.masks import causal_mask
 
 from . import Recording, new_trace
 
@@ -21,8 +23,9 @@ from . import Recording, new_trace
 class AttentionBlock:
     """One recorded attention: the trace name of the weights and the index before the head
     axis (``key``, ``index``: ``trace[key][index + (head,)]`` is [n_q, n_k]), a title
-    ("encoder layer 1 · self-attention"), the tokens of its queries and keys, and whether it
-    is self-attention (head patterns apply)."""
+    ("encoder layer 1 · self-attention"), the tokens of its queries and keys, whether it
+    is self-attention (head patterns apply) and whether it is causal (``causal``, keyword
+    only: a decoder's or GPT-2's masked self-attention, where query i sees keys j <= i)."""
 
     key: str
     title: str
@@ -30,6 +33,12 @@ class AttentionBlock:
     keys: list[str]
     self_attention: bool
     index: tuple = (0,)
+    causal: bool = field(kw_only=True)
+
+    def mask(self) -> np.ndarray | None:
+        """[n_q, n_k] boolean, True where the block's mask hid the key from the query (above
+        the diagonal: :func:`tutor.nn.masks.causal_mask`), or None when nothing was hidden."""
+        return causal_mask(len(self.queries), len(self.keys)) if self.causal else None
 
 
 def toy_model_heads(trained, digits: str) -> Recording:
@@ -57,15 +66,16 @@ def toy_model_heads(trained, digits: str) -> Recording:
     target = ["<bos>"] + list(answer)
     config = trained.model.config
     blocks = [AttentionBlock(f"transformer.encoder.layers.{i}.self_attn.weights",
-                             f"encoder layer {i + 1} · self-attention", source, source, True)
+                             f"encoder layer {i + 1} · self-attention", source, source, True,
+                             causal=False)
               for i in range(config.num_encoder_layers)]
     for i in range(config.num_decoder_layers):
         blocks.append(AttentionBlock(f"transformer.decoder.layers.{i}.self_attn.weights",
                                      f"decoder layer {i + 1} · masked self-attention",
-                                     target, target, True))
+                                     target, target, True, causal=True))
         blocks.append(AttentionBlock(f"transformer.decoder.layers.{i}.multihead_attn.weights",
                                      f"decoder layer {i + 1} · attention over the encoder",
-                                     target, source, False))
+                                     target, source, False, causal=False))
     patterns = []
     for block in blocks:
         weights = trace[block.key][block.index]                         # [n_head, n_q, n_k]
