@@ -49,16 +49,17 @@ HF_COMMANDS = ("attention --model", "heads", "context")
 def model_commands(where) -> list[str]:
     """The commands that take the model at ``where`` (a resolve.ModelLocation) with --model:
     TOY_COMMANDS for a toy model; HF_COMMANDS for a folder, plus generate when its
-    config.json says GPT-2 (read as JSON; nothing is loaded)."""
-    import json
+    config.json describes a decoder-only (causal) model, read by
+    tutor.pretrained.config.read_config (checked and bounded; no weights are loaded)."""
+    from tutor.pretrained.config import read_config
 
     if where.seq2seq:
         return list(TOY_COMMANDS)
     try:
-        model_type = json.loads((where.path / "config.json").read_text("utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        model_type = None
-    return list(HF_COMMANDS) + (["generate"] if model_type == "gpt2" else [])
+        causal = read_config(where.path / "config.json").causal
+    except (TutorError, OSError):                  # a folder whose config cannot be read
+        causal = False
+    return list(HF_COMMANDS) + (["generate"] if causal else [])
 
 
 def toy_refused(where, command: str) -> click.UsageError:
