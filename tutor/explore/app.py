@@ -60,6 +60,15 @@ The worked line at the bottom spells out the selected cell from the
 engine's own numbers. Press any key to close."""
 
 
+def terminal_theme(theme: str | None) -> str | None:
+    """The Textual theme to use: ``theme`` (the terminal's own ANSI palette by default), or
+    shades of grey under NO_COLOR, where the ANSI theme would draw black on black. Call it
+    before ``App.__init__``, which reads (and removes) NO_COLOR."""
+    if "NO_COLOR" in os.environ and theme and theme.startswith("ansi"):
+        return "textual-dark"
+    return theme
+
+
 def _pane_id(key: str) -> str:
     return f"step-{key}"
 
@@ -309,11 +318,9 @@ class ExploreApp(App):
     ]
 
     def __init__(self, state: ExploreState, *, theme: str | None = "ansi-dark"):
-        no_color = "NO_COLOR" in os.environ                # Textual reads (and removes) it
+        theme = terminal_theme(theme)                      # before Textual removes NO_COLOR
         super().__init__()
         self.state = state
-        if no_color and theme and theme.startswith("ansi"):
-            theme = "textual-dark"           # shades of grey: the ANSI theme would go blank
         self.view_: View = state.run()
         self.head = 0                        # the head shown in per-head steps
         self.stale: set[str] = set()         # steps whose pane shows an earlier run

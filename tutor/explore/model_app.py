@@ -5,7 +5,6 @@ head's pattern label."""
 
 from __future__ import annotations
 
-import os
 
 from rich.text import Text
 from textual import on
@@ -16,7 +15,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from tutor.errors import TutorError
 
-from .app import HelpScreen, MatrixGrid
+from .app import HelpScreen, MatrixGrid, terminal_theme
 from .models import ModelState
 
 MODEL_HELP = """\
@@ -74,11 +73,9 @@ class ModelApp(App):
     ]
 
     def __init__(self, state: ModelState, *, theme: str | None = "ansi-dark"):
-        no_color = "NO_COLOR" in os.environ                # Textual reads (and removes) it
+        theme = terminal_theme(theme)                      # before Textual removes NO_COLOR
         super().__init__()
         self.state = state
-        if no_color and theme and theme.startswith("ansi"):
-            theme = "textual-dark"           # shades of grey: the ANSI theme would go blank
         if theme:
             self.theme = theme
 
