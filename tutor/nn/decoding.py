@@ -35,7 +35,7 @@ from .attention import KVCache
 from .functional import linear, softmax
 from .layers import DecoderCache
 from .masks import causal_mask
-from .params import TransformerConfig
+from .params import TransformerConfig, check_token_ids
 
 # MAX_BEAM_SIZE and MAX_NEW_TOKENS live in tutor/limits.py (re-exported here).
 DEFAULT_CANDIDATES = 5          # next-token candidates recorded per step
@@ -510,15 +510,7 @@ class Seq2SeqStepper:
 
 # -- the decoding loops ---------------------------------------------------------------------
 def _check_prefix(prefix, vocab_size: int):
-    prefix = np.asarray(prefix)
-    if prefix.ndim == 1:
-        prefix = prefix[None]
-    if prefix.ndim != 2 or prefix.shape[1] == 0 or not np.issubdtype(prefix.dtype, np.integer):
-        raise ShapeError(f"prefix must be integer token ids [batch, n] or [n] with n >= 1, got "
-                         f"shape {prefix.shape} and dtype {prefix.dtype}")
-    if prefix.min() < 0 or prefix.max() >= vocab_size:
-        raise ShapeError(f"prefix has token ids outside 0..{vocab_size - 1}")
-    return prefix.astype(np.int64)
+    return check_token_ids(prefix, vocab_size, "prefix")               # [B, n] int64
 
 
 def _check_eos(eos_id, vocab_size: int):

@@ -17,7 +17,7 @@ from . import layers
 from .functional import linear
 from .layers import DecoderCache
 from .masks import causal_mask, check_causal_hint
-from .params import (ParamView, TransformerConfig, infer_config, init_params,
+from .params import (ParamView, TransformerConfig, check_token_ids, infer_config, init_params,
                      refuse_unsupported, save_npz, transformer_shapes, validate_state)
 from .posenc import sinusoidal_encoding
 
@@ -353,15 +353,7 @@ class Seq2Seq:
         return {name: value.copy() for name, value in self.params.items()}
 
     def _ids(self, name, ids):
-        ids = np.asarray(ids)
-        if ids.ndim == 1:
-            ids = ids[None]
-        if ids.ndim != 2 or ids.shape[1] == 0 or not np.issubdtype(ids.dtype, np.integer):
-            raise ShapeError(f"{name} must be integer token ids [batch, seq] or [seq], "
-                             f"got shape {ids.shape} and dtype {ids.dtype}")
-        if ids.min() < 0 or ids.max() >= self.vocab_size:
-            raise TutorError(f"{name} has token ids outside 0..{self.vocab_size - 1}")
-        return ids
+        return check_token_ids(ids, self.vocab_size, name)            # [batch, seq] int64
 
     def embed(self, ids, table: str, *, start: int = 0, trace=NULL_TRACE):
         """E[ids] * sqrt(d_model) + PE: [batch, n] -> [batch, n, d_model]; ``start`` is the

@@ -63,6 +63,17 @@ class NoamSchedule:
                 f"factor={self.factor})")
 
 
+
+def check_grads(params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
+    """Every parameter has a gradient of its own shape and dtype; else ParameterError naming it."""
+    for name, p in params.items():
+        g = grads.get(name)
+        if g is None:
+            raise ParameterError(f"grads has no entry for parameter {name!r}")
+        if g.shape != p.shape or g.dtype != p.dtype:
+            raise ParameterError(f"gradient {name!r} is {g.dtype}{list(g.shape)}, expected "
+                                 f"{p.dtype}{list(p.shape)}")
+
 def gradient_descent_step(params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray],
                           lr: float, *, trace=NULL_TRACE) -> dict[str, np.ndarray]:
     """One step of plain gradient descent, p_new = p - lr * dL/dp, for every parameter
@@ -76,14 +87,10 @@ def gradient_descent_step(params: Mapping[str, np.ndarray], grads: Mapping[str, 
     """
     if not (np.isfinite(lr) and lr > 0):
         raise TutorError(f"lr must be a positive finite number, got {lr}")
+    check_grads(params, grads)
     new, sq_norm = {}, 0.0
     for name, p in params.items():
-        g = grads.get(name)
-        if g is None:
-            raise ParameterError(f"grads has no entry for parameter {name!r}")
-        if g.shape != p.shape or g.dtype != p.dtype:
-            raise ParameterError(f"gradient {name!r} is {g.dtype}{list(g.shape)}, expected "
-                                 f"{p.dtype}{list(p.shape)}")
+        g = grads[name]
         new[name] = p - lr * g                                         # like p
         sq_norm = sq_norm + np.sum(g * g)                              # scalar of p's dtype
     if trace.enabled:
@@ -134,13 +141,7 @@ class Adam:
     def step(self, grads: Mapping[str, np.ndarray]) -> float:
         """One update of every parameter from ``grads`` (same names, shapes and dtypes).
         Returns the learning rate used."""
-        for name, p in self.params.items():
-            g = grads.get(name)
-            if g is None:
-                raise ParameterError(f"grads has no entry for parameter {name!r}")
-            if g.shape != p.shape or g.dtype != p.dtype:
-                raise ParameterError(f"gradient {name!r} is {g.dtype}{list(g.shape)}, expected "
-                                     f"{p.dtype}{list(p.shape)}")
+        check_grads(self.params, grads)
         self.step_count += 1
         t = self.step_count
         lr = self.rate(t)

@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..errors import ParameterError, TutorError
+from ..errors import ParameterError, ShapeError, TutorError
 from ..files import atomic_write
 
 
@@ -341,3 +341,17 @@ def load_npz(path: str | os.PathLike, *, max_bytes: int | None = None) -> dict[s
         raise TutorError(f"{os.fspath(path)}: cannot be read without pickle ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise TutorError(f"{os.fspath(path)}: not a readable .npz file ({exc})") from None
+
+
+def check_token_ids(ids, vocab_size: int, name: str) -> np.ndarray:
+    """Token ids as [batch, seq] int64: ``ids`` [batch, seq] or [seq] (then batch 1), integers
+    in 0 .. vocab_size - 1, at least one position. Raises ShapeError naming ``name``."""
+    ids = np.asarray(ids)
+    if ids.ndim == 1:
+        ids = ids[None]                                                # [seq] -> [1, seq]
+    if ids.ndim != 2 or ids.shape[1] == 0 or not np.issubdtype(ids.dtype, np.integer):
+        raise ShapeError(f"{name} must be integer token ids [batch, seq] or [seq] with at least "
+                         f"one position, got shape {ids.shape} and dtype {ids.dtype}")
+    if ids.min() < 0 or ids.max() >= vocab_size:
+        raise ShapeError(f"{name} has token ids outside 0..{vocab_size - 1}")
+    return ids.astype(np.int64, copy=False)
