@@ -461,3 +461,92 @@ def test_minilm_heads_checked_by_eye():
     assert labels[1][8].label == "next token"
     assert labels[1][0].label == "[CLS]" and labels[1][0].share > 0.8
     assert labels[5][11].label == "'cat'"
+
+
+# -- settings a folder carries that change the numbers (tests/golden/make_hf_variants.py) ------
+
+def variants():
+    arrays = np.load(GOLDEN / "hf_variants.npz", allow_pickle=False)
+    return json.loads(str(arrays["meta"])), arrays
+
+
+def test_an_untied_gpt2_head_gives_transformers_logits():
+    _, arrays = variants()
+    model = load_pretrained(DATA / "hf_tiny_gpt2_untied")
+    assert model.config.tie_word_embeddings is False
+    assert "lm_head.weight" not in model.unused_tensors
+    logits = model.next_token_logits(arrays["untied.ids"])             # [n, V]
+    np.testing.assert_allclose(logits, arrays["untied.logits"], rtol=0, atol=1e-4)
+    tied = np.asarray(model.forward(arrays["untied.ids"], output_attentions=False)
+                      .last_hidden_state) @ model.params["embed.word"].T
+    assert np.abs(tied - arrays["untied.logits"]).max() > 1             # the head matters here
+
+
+def test_an_untied_gpt2_without_its_head_is_refused_by_name(tmp_path):
+    folder = tmp_path / "untied"
+    shutil.copytree(TINY["gpt2"], folder)                              # a GPT2Model: no lm_head
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "tie_word_embeddings": False}))
+    with pytest.raises(ParameterError, match=r"lm_head\.weight.*tie_word_embeddings"):
+        load_pretrained(folder)
+    (folder / "config.json").write_text(json.dumps({**config, "tie_word_embeddings": "no"}))
+    with pytest.raises(TutorError, match="tie_word_embeddings must be true or false, got 'no'"):
+        load_pretrained(folder)
+
+
+def test_a_tied_gpt2_lists_a_stored_head_as_unused_and_uses_wte():
+    model = load_pretrained(TINY["gpt2"])
+    assert model.config.tie_word_embeddings is True
+    assert model.output_embeddings is model.params["embed.word"]
+
+
+@pytest.mark.parametrize("folder", ["hf_tiny_gpt2_untied", "hf_tiny_gpt2_eot_tokenizer"])
+def test_both_gpt2_tokenizer_layouts_keep_special_tokens_whole_as_transformers(folder):
+    from tutor.pretrained.tokenizer import Tokenizer
+
+    meta, _ = variants()
+    tokenizer = Tokenizer(DATA / folder)
+    assert tokenizer.source.name == ("vocab.json" if folder.endswith("untied") else "tokenizer.json")
+    for sentence, (ids, tokens) in meta["gpt2_tokens"].items():
+        found = tokenizer.encode(sentence)
+        assert (found.ids, found.tokens) == (ids, tokens)
+        assert "<|endoftext|>" in found.tokens
+
+
+def test_declared_special_and_added_tokens_apply_to_the_older_gpt2_layout(tmp_path):
+    from tutor.pretrained.tokenizer import Tokenizer
+
+    folder = tmp_path / "gpt2"
+    shutil.copytree(DATA / "hf_tiny_gpt2_untied", folder)
+    (folder / "special_tokens_map.json").write_text(json.dumps(
+        {"eos_token": "<sp>", "additional_special_tokens": ["<extra>"]}))
+    found = Tokenizer(folder).encode("the cat<|endoftext|><extra> <sp>x")
+    # transformers 5.25 (AutoTokenizer on this folder): eos <sp> gets 282, <extra> 283
+    assert found.ids == [257, 276, 281, 283, 220, 282, 87]
+    (folder / "special_tokens_map.json").unlink()
+    (folder / "tokenizer_config.json").write_text(json.dumps({"added_tokens_decoder": {
+        "282": {"content": "<extra>", "special": False}}}))
+    assert Tokenizer(folder).encode("cat<extra>").tokens == ["cat", "<extra>"]
+    (folder / "tokenizer_config.json").write_text(json.dumps({"added_tokens_decoder": {
+        "290": {"content": "<extra>", "special": True}}}))
+    with pytest.raises(TutorError, match="declare '<extra>' as id 290"):
+        Tokenizer(folder)
+
+
+def test_bert_vocab_txt_follows_the_tokenizer_config_as_transformers(tmp_path):
+    from tutor.pretrained.tokenizer import Tokenizer
+
+    meta, _ = variants()
+    shutil.copy(DATA / "bert_tokenizer_settings" / "vocab.txt", tmp_path / "vocab.txt")
+    cases = 0
+    for settings, sentence, ids, tokens in meta["bert_settings"]:
+        (tmp_path / "tokenizer_config.json").write_text(json.dumps(settings))
+        found = Tokenizer(tmp_path).encode(sentence)
+        assert (found.tokens, found.ids) == (tokens, ids), settings
+        cases += 1
+    assert cases == 14
+    kept = [t for s, _, _, t in meta["bert_settings"] if s.get("strip_accents") is False]
+    assert ["[CLS]", "café", "hacía", "möchte", "[SEP]"] in kept      # the sentence
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"strip_accents": "no"}))
+    with pytest.raises(TutorError, match="strip_accents must be true or false or null"):
+        Tokenizer(tmp_path)

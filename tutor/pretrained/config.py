@@ -6,7 +6,9 @@ Two architectures are understood (``model_type``):
   embeddings followed by a layer norm (Devlin et al. 2018; ``transformers`` ``BertModel``).
 * ``gpt2``: pre-norm decoder-only layers with a causal mask, tanh GELU, word + position
   embeddings, a final layer norm ``ln_f`` (Radford et al. 2019; ``transformers``
-  ``GPT2Model``).
+  ``GPT2Model``). Its language-model head is the word embeddings (``tie_word_embeddings``,
+  default true) or, when the config says ``"tie_word_embeddings": false``, the folder's own
+  ``lm_head.weight`` (``GPT2LMHeadModel``).
 
 Anything else is refused by name.
 """
@@ -54,6 +56,7 @@ class PretrainedConfig:
     layer_norm_eps: float
     norm_first: bool                                                   # pre-norm (gpt2)
     causal: bool                                                       # causal self-attention (gpt2)
+    tie_word_embeddings: bool = True                                   # gpt2: logits from wte, else lm_head
 
     @property
     def d_head(self) -> int:
@@ -105,6 +108,13 @@ def _activation(raw, path, key, default) -> str:
     return ACTIVATION_NAMES[value]
 
 
+def _flag(raw, path, key, default) -> bool:
+    value = raw.get(key, default)
+    if type(value) is not bool:
+        raise TutorError(f"{path}: {key} must be true or false, got {value!r}")
+    return value
+
+
 def _require(raw, path, key, expected, default):
     """Options that change the math and that tutor does not implement: refused by name."""
     value = raw.get(key, default)
@@ -152,7 +162,8 @@ def parse_config(raw: dict, path: str = "config.json") -> PretrainedConfig:
             type_vocab_size=0,
             activation=_activation(raw, path, "activation_function", "gelu_new"),
             layer_norm_eps=_eps(raw, path, "layer_norm_epsilon", 1e-5),
-            norm_first=True, causal=True)
+            norm_first=True, causal=True,
+            tie_word_embeddings=_flag(raw, path, "tie_word_embeddings", True))
         _require(raw, path, "scale_attn_weights", True, True)
         _require(raw, path, "scale_attn_by_inverse_layer_idx", False, False)
         _require(raw, path, "reorder_and_upcast_attn", False, False)

@@ -3,7 +3,7 @@
 :class:`CausalLMStepper` follows the recipe of :class:`tutor.nn.decoding.Stepper`: one growing
 ``KVCache`` per layer, the new positions embedded from ``cache.length``, each layer
 :func:`tutor.nn.layers.encoder_layer` (pre-norm, causal) with its cache, GPT-2's final norm,
-then the tied language-model head :meth:`PretrainedModel.lm_logits`. The math is tutor.nn's;
+then the language-model head :meth:`PretrainedModel.lm_logits` (tied or the folder's own). The math is tutor.nn's;
 only the bookkeeping of the cache is here. :func:`recompute_stepper` is the reference it
 matches: :meth:`PretrainedModel.next_token_logits` on the whole prefix at every step.
 """

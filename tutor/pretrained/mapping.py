@@ -30,11 +30,17 @@ BASE_PREFIX = {"bert": "bert.", "gpt2": "transformer."}
 #: Names (regular expressions, after the prefix is removed) that are known and not used.
 IGNORED = {
     "bert": re.compile(r"embeddings\.position_ids|pooler\..*"),
-    "gpt2": re.compile(r"h\.\d+\.attn\.(bias|masked_bias)"),
+    "gpt2": re.compile(r"h\.\d+\.attn\.(bias|masked_bias)|lm_head\.weight"),
 }
 
 #: The base model's own names begin with these; anything else is a task head, not used.
 BASE_ROOTS = {"bert": ("embeddings.", "encoder."), "gpt2": ("wte.", "wpe.", "h.", "ln_f.")}
+
+#: Tensors read under their full name, outside the base model's prefix: GPT-2's own output
+#: head ``lm_head.weight`` [vocab_size, d_model] (``nn.Linear``), used when config.json says
+#: ``"tie_word_embeddings": false`` (with the default, true, the head is ``wte`` and a stored
+#: ``lm_head.weight`` is the same tensor, listed as not used).
+OWN_HEAD = {"gpt2": "lm_head.weight"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,8 @@ def parameter_sources(config: PretrainedConfig) -> dict[str, Source]:
         out[f"{tu}linear2.weight"] = Source((f"{hf}mlp.c_proj.weight",), ((f, d),), True)
         out[f"{tu}linear2.bias"] = Source((f"{hf}mlp.c_proj.bias",), ((d,),))
     add("final_norm.", _norm("ln_f", d))
+    if not config.tie_word_embeddings:                                 # GPT2LMHeadModel, untied
+        out["lm_head.weight"] = Source((OWN_HEAD["gpt2"],), ((config.vocab_size, d),))
     return out
 
 
@@ -122,7 +130,7 @@ def plan_names(config: PretrainedConfig, file_shapes: dict[str, tuple[int, ...]]
     heads: list[str] = []
     for name in file_shapes:
         short = name[len(prefix):] if name.startswith(prefix) else name
-        if short.startswith(BASE_ROOTS[config.model_type]):
+        if short.startswith(BASE_ROOTS[config.model_type]) or name == OWN_HEAD.get(config.model_type):
             present[short] = name
         else:
             heads.append(name)
@@ -141,6 +149,13 @@ def plan_names(config: PretrainedConfig, file_shapes: dict[str, tuple[int, ...]]
                 misshaped.append(f"{found} has shape {tuple(file_shapes[found])}, config.json "
                                  f"implies {shape}")
             file_names[hf] = found
+    head = OWN_HEAD.get(config.model_type)
+    if any(m.startswith(f"{head} ") for m in missing):
+        raise ParameterError(f"{where}: no tensor {head!r}, but config.json says "
+                             "\"tie_word_embeddings\": false, so the next-token logits come from "
+                             "that head, not from the word embeddings; tutor would compute "
+                             "other logits (use the folder of a GPT2LMHeadModel, or a config "
+                             "without that line if the head is tied)")
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         raise ParameterError(f"{where}: missing tensor{'s' if len(missing) > 1 else ''} "

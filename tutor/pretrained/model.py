@@ -227,13 +227,21 @@ class PretrainedModel:
         return ModelOutput(hidden, attentions)
 
     def lm_logits(self, hidden):
-        """GPT-2's language-model head, tied to the word embeddings (``lm_head.weight`` is
-        ``wte``): logits = h · wteᵀ, [..., E] -> [..., V]. Source: Radford et al. 2019;
-        ``transformers`` ``GPT2LMHeadModel`` (tie_word_embeddings). TutorError for BERT."""
+        """GPT-2's language-model head: logits = h · Wᵀ, [..., E] -> [..., V], where W
+        [V, E] is the word embeddings ``wte`` when the head is tied (config.json's
+        ``tie_word_embeddings``, default true) and the folder's own ``lm_head.weight`` when
+        it says false. Source: Radford et al. 2019; ``transformers`` ``GPT2LMHeadModel``.
+        TutorError for BERT."""
         if self.config.model_type != "gpt2":
             raise TutorError(f"{self.name} is a {self.config.model_type} encoder; only a GPT-2 "
                              "style model predicts the next token")
-        return linear(hidden, self.params["embed.word"])               # [..., E] -> [..., V]
+        return linear(hidden, self.output_embeddings)                  # [..., E] -> [..., V]
+
+    @property
+    def output_embeddings(self):
+        """The language-model head's weight [V, E]: ``lm_head.weight`` when untied, else the
+        word embeddings (GPT-2's tied head)."""
+        return self.params.get("lm_head.weight", self.params["embed.word"])
 
     def next_token_logits(self, ids):
         """Logits of the token after each position, recomputing everything: ids [n] ->

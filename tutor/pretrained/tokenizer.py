@@ -2,9 +2,25 @@
 ``models`` extra), imported only here.
 
 A folder gives its tokenizer as ``tokenizer.json`` (any model), or ``vocab.txt`` (BERT's
-WordPiece; lower-casing from ``tokenizer_config.json``'s ``do_lower_case``, default true),
-or ``vocab.json`` + ``merges.txt`` (GPT-2's byte-level BPE). Padding and truncation set in
-the file are switched off: one sentence in, all of its tokens out.
+WordPiece), or ``vocab.json`` + ``merges.txt`` (GPT-2's byte-level BPE). Padding and
+truncation set in the file are switched off: one sentence in, all of its tokens out.
+
+The two older layouts take their settings from ``tokenizer_config.json`` as ``transformers``'
+``BertTokenizer`` / ``GPT2Tokenizer`` do (checked against transformers 5.25):
+
+* ``vocab.txt``: ``do_lower_case`` (default true), ``strip_accents`` (default: follows
+  ``do_lower_case``; false keeps "café" whole while lower-casing), ``tokenize_chinese_chars``
+  (default true: each CJK character is a word), and the names of ``unk_token``,
+  ``sep_token``, ``cls_token``, ``pad_token``, ``mask_token``.
+* ``vocab.json`` + ``merges.txt``: ``add_prefix_space`` (default false); GPT2Tokenizer's own
+  special token ``<|endoftext|>`` (its bos, eos and unk unless named otherwise) when the
+  vocabulary holds it.
+
+Every layout then gets the tokens a folder declares (:func:`declared_tokens`):
+``tokenizer_config.json``'s ``added_tokens_decoder`` (at their ids), ``added_tokens.json``,
+and the special tokens named in ``special_tokens_map.json`` / ``tokenizer_config.json``
+(``bos_token`` ... ``mask_token``, ``additional_special_tokens``). A special token is matched
+whole before the text is split, so ``<|endoftext|>`` is one token in every layout.
 """
 
 from __future__ import annotations
@@ -52,6 +68,8 @@ class Tokenizer:
         folder = Path(folder)
         self.folder = folder
         tokenizers = _tokenizers()
+        settings = _json_object(folder / "tokenizer_config.json")
+        defaults: dict[str, str] = {}                                  # the layout's own special tokens
         try:
             if (folder / "tokenizer.json").is_file():
                 self.source = folder / "tokenizer.json"
@@ -59,14 +77,18 @@ class Tokenizer:
             elif (folder / "vocab.txt").is_file():
                 self.source = folder / "vocab.txt"
                 from tokenizers.implementations import BertWordPieceTokenizer
-                backend = BertWordPieceTokenizer(str(self.source), lowercase=_lower_case(folder))
+                backend = BertWordPieceTokenizer(str(self.source), **bert_options(settings, folder))
             elif (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
                 self.source = folder / "vocab.json"
                 from tokenizers.implementations import ByteLevelBPETokenizer
-                backend = ByteLevelBPETokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+                backend = ByteLevelBPETokenizer(
+                    str(folder / "vocab.json"), str(folder / "merges.txt"),
+                    add_prefix_space=_setting(settings, "add_prefix_space", False, folder))
+                defaults = dict.fromkeys(("bos_token", "eos_token", "unk_token"), GPT2_SPECIAL)
             else:
                 raise TutorError(f"{folder}: no tokenizer; expected tokenizer.json, vocab.txt, "
                                  "or vocab.json with merges.txt")
+            _add_declared(backend, folder, settings, defaults)
         except TutorError:
             raise
         except Exception as exc:                                       # the package's own errors
@@ -93,11 +115,127 @@ class Tokenizer:
         return self._backend.id_to_token(token_id)
 
 
-def _lower_case(folder: Path) -> bool:
-    path = folder / "tokenizer_config.json"
+#: GPT2Tokenizer's bos, eos and unk token unless a folder names others.
+GPT2_SPECIAL = "<|endoftext|>"
+
+#: The named special tokens of tokenizer_config.json / special_tokens_map.json, in the order
+#: transformers adds those that are not in the vocabulary yet.
+NAMED_TOKENS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token",
+                "mask_token")
+
+MAX_SETTINGS_BYTES = 10_000_000
+
+
+def _json_object(path: Path) -> dict:
+    """A small JSON object file of a tokenizer ({} when absent). TutorError naming it when it
+    is not a readable JSON object."""
+    if not path.is_file():
+        return {}
     try:
-        settings = json.loads(path.read_text("utf-8")) if path.is_file() else {}
-    except (OSError, ValueError):
+        if path.stat().st_size > MAX_SETTINGS_BYTES:
+            raise TutorError(f"{os.fspath(path)}: more than {MAX_SETTINGS_BYTES:,} bytes; "
+                             "expected a small JSON file")
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except TutorError:
+        raise
+    except (OSError, ValueError, RecursionError):
         raise TutorError(f"{os.fspath(path)}: not a readable JSON file") from None
-    value = settings.get("do_lower_case", True) if isinstance(settings, dict) else True
-    return bool(value)
+    if not isinstance(value, dict):
+        raise TutorError(f"{os.fspath(path)}: expected a JSON object, got a {type(value).__name__}")
+    return value
+
+
+def _setting(settings: dict, key: str, default, folder: Path, *, allow_none: bool = False):
+    value = settings.get(key, default)
+    if type(value) is bool or (allow_none and value is None):
+        return value
+    raise TutorError(f"{os.fspath(folder / 'tokenizer_config.json')}: {key} must be true or "
+                     f"false{' or null' if allow_none else ''}, got {value!r}")
+
+
+def _content(value, where: str, key: str) -> str | None:
+    """A token as tokenizer_config.json writes it: a string, or {"content": ...}."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("content")
+    if not isinstance(value, str) or not value:
+        raise TutorError(f"{where}: {key} must be a token (a string), got {value!r}")
+    return value
+
+
+def bert_options(settings: dict, folder: Path) -> dict:
+    """BertWordPieceTokenizer's options from tokenizer_config.json, with BertTokenizer's
+    defaults: lower-casing on, accents stripped when (and only when) lower-casing unless
+    ``strip_accents`` says otherwise (None = follow lowercase, as the BertNormalizer reads
+    it), CJK characters split apart."""
+    where = os.fspath(folder / "tokenizer_config.json")
+    options = {
+        "lowercase": _setting(settings, "do_lower_case", True, folder),
+        "strip_accents": _setting(settings, "strip_accents", None, folder, allow_none=True),
+        "handle_chinese_chars": _setting(settings, "tokenize_chinese_chars", True, folder),
+        "clean_text": True,
+    }
+    for key in ("unk_token", "sep_token", "cls_token", "pad_token", "mask_token"):
+        if (name := _content(settings.get(key), where, key)) is not None:
+            options[key] = name
+    return options
+
+
+def declared_tokens(folder: Path, settings: dict, defaults: dict | None = None):
+    """The tokens a folder declares beyond its vocabulary file, in the order they are added:
+    a list of (content, id, special, AddedToken options), id None when the file gives none
+    and "default" for a layout's own special token (``defaults``: name -> token, used for
+    a name no file sets)."""
+    where = os.fspath(folder / "tokenizer_config.json")
+    out = []
+    decoder = settings.get("added_tokens_decoder") or {}
+    if not isinstance(decoder, dict):
+        raise TutorError(f"{where}: added_tokens_decoder must be an object of id: token")
+    for key, entry in sorted(decoder.items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else -1):
+        if not str(key).isdigit() or not isinstance(entry, dict):
+            raise TutorError(f"{where}: added_tokens_decoder entry {key!r} must be id: {{content...}}")
+        options = {k: bool(entry[k]) for k in ("single_word", "lstrip", "rstrip", "normalized")
+                   if k in entry}
+        out.append((_content(entry, where, f"added_tokens_decoder[{key}]"), int(key),
+                    bool(entry.get("special", False)), options))
+    added = _json_object(folder / "added_tokens.json")
+    for content, token_id in sorted(added.items(), key=lambda kv: str(kv[1])):
+        if type(token_id) is not int or token_id < 0:
+            raise TutorError(f"{os.fspath(folder / 'added_tokens.json')}: the id of {content!r} "
+                             f"must be an integer >= 0, got {token_id!r}")
+        out.append((content, token_id, False, {}))
+    named = {key: (content, True) for key, content in (defaults or {}).items()}
+    for source, values in (("special_tokens_map.json", _json_object(folder / "special_tokens_map.json")),
+                           ("tokenizer_config.json", settings)):
+        for key in NAMED_TOKENS:
+            if key in values:
+                named[key] = (_content(values[key], os.fspath(folder / source), key), False)
+        extra = values.get("additional_special_tokens") or values.get("extra_special_tokens")
+        if isinstance(extra, list):
+            for i, value in enumerate(extra):
+                named[f"additional.{i}.{source}"] = (_content(
+                    value, os.fspath(folder / source), "additional_special_tokens"), False)
+    for content, is_default in named.values():
+        if content is not None:
+            out.append((content, "default" if is_default else None, True, {}))
+    return out
+
+
+def _add_declared(backend, folder: Path, settings: dict, defaults: dict) -> None:
+    """Add :func:`declared_tokens` to ``backend``; a layout default only when its vocabulary
+    already holds it (it never grows the vocabulary). TutorError when a token lands on
+    another id than the file declares."""
+    from tokenizers import AddedToken
+
+    for content, token_id, special, options in declared_tokens(folder, settings, defaults):
+        if token_id == "default":
+            if backend.token_to_id(content) is None:                   # not in this vocabulary
+                continue
+            token_id = None
+        token = AddedToken(content, special=special, **options)
+        (backend.add_special_tokens if special else backend.add_tokens)([token])
+        found = backend.token_to_id(content)
+        if token_id is not None and found != token_id:
+            raise TutorError(f"{folder}: the tokenizer files declare {content!r} as id {token_id}, "
+                             f"but the vocabulary gives it id {found}")
