@@ -181,6 +181,45 @@ def test_lm_logits_is_the_tied_word_embedding(gpt2):
     np.testing.assert_allclose(gpt2.lm_logits(h), h @ gpt2.params["embed.word"].T, atol=1e-12)
 
 
+def test_gpt2_left_padded_batch_with_its_mask_writes_what_each_row_writes_alone(gpt2):
+    # golden: transformers' generate on a left-padded batch (tests/golden/make_hf_variants.py)
+    from tutor.pretrained.generation import CausalLMStepper, recompute_stepper
+
+    golden = np.load(ROOT / "golden" / "hf" / "hf_variants.npz", allow_pickle=False)
+    ids, mask = golden["pad_gpt2.ids"], golden["pad_gpt2.mask"]       # [3, 7], rows padded 0, 5, 4
+    assert (mask == 0).sum(axis=1).tolist() == [0, 5, 4]
+    for use_cache in (True, False):
+        stepper = CausalLMStepper(gpt2, use_cache=use_cache, attention_mask=mask)
+        out = decode(stepper, ids, 4)
+        np.testing.assert_array_equal(out, golden["pad_gpt2.generated"])
+    for b in range(3):                                                 # each row alone, no padding
+        alone = decode(CausalLMStepper(gpt2), ids[b][mask[b] == 1], 4)
+        np.testing.assert_array_equal(alone[-4:], golden["pad_gpt2.generated"][b, -4:])
+    stepper, reference = CausalLMStepper(gpt2, attention_mask=mask), recompute_stepper(
+        gpt2, attention_mask=mask)
+    full = golden["pad_gpt2.generated"]
+    for n in range(ids.shape[1], full.shape[1]):
+        np.testing.assert_allclose(stepper.step(full[:, :n]), reference.step(full[:, :n]),
+                                   rtol=0, atol=1e-10)
+    # without the mask the padding is read as tokens: other tokens than the rows alone
+    assert not (decode(CausalLMStepper(gpt2), ids, 4) == golden["pad_gpt2.generated"]).all()
+
+
+def test_gpt2_stepper_mask_errors_are_named(gpt2):
+    from tutor.errors import ShapeError
+    from tutor.pretrained.generation import CausalLMStepper
+
+    with pytest.raises(ShapeError, match="attention_mask must be \\[batch, n\\]"):
+        CausalLMStepper(gpt2, attention_mask=np.ones(3, dtype=int))
+    with pytest.raises(ShapeError, match="hold 1 \\(a token\\) and 0"):
+        CausalLMStepper(gpt2, attention_mask=np.array([[0, 2]]))
+    with pytest.raises(ShapeError, match="a row without a single token"):
+        CausalLMStepper(gpt2, attention_mask=np.array([[0, 0], [0, 1]]))
+    stepper = CausalLMStepper(gpt2, attention_mask=np.array([[0, 1], [1, 1]]))
+    with pytest.raises(ShapeError, match="attention_mask is for 2 rows"):
+        stepper.step(np.array([[1, 2]]))
+
+
 # -- the issue's check: the shipped `reverse` model reverses held-out sequences -------------
 
 MODES = {"greedy": {}, "sampling, T = 0.1": {"temperature": 0.1, "seed": 0},

@@ -157,8 +157,8 @@ def test_ids_and_text_out_of_range(tiny):
     kind, model = tiny
     with pytest.raises(ShapeError, match=r"ids must lie in \[0, \d+\)"):
         model.forward(np.array([0, 10_000]))
-    with pytest.raises(ShapeError, match="1-D array of integers"):
-        model.forward(np.array([[1, 2]]))
+    with pytest.raises(ShapeError, match=r"\[n\] or \[batch, n\] array of integers"):
+        model.forward(np.array([[[1, 2]]]))
     with pytest.raises(TutorError, match="reads at most 24" if kind == "bert" else "reads at most 16"):
         model.tokenize("the cat " * 20)
 
@@ -550,3 +550,48 @@ def test_bert_vocab_txt_follows_the_tokenizer_config_as_transformers(tmp_path):
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"strip_accents": "no"}))
     with pytest.raises(TutorError, match="strip_accents must be true or false or null"):
         Tokenizer(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "bert"])
+def test_a_padded_batch_with_its_mask_gives_each_row_alone_and_transformers(kind):
+    # GPT-2 left-padded (positions counted from each row's first token, as generate passes
+    # them), BERT right-padded as its tokenizer pads; golden: make_hf_variants.py
+    _, arrays = variants()
+    model = load_pretrained(TINY[kind])
+    ids, mask = arrays[f"pad_{kind}.ids"], arrays[f"pad_{kind}.mask"]
+    assert (mask == 0).any(axis=1).sum() == 2                          # two padded rows
+    out = model.forward(ids, attention_mask=mask)
+    assert out.attentions.shape == (2, len(ids), 4, ids.shape[1], ids.shape[1])
+    real = mask == 1
+    if kind == "gpt2":
+        got, expected = model.lm_logits(out.last_hidden_state), arrays["pad_gpt2.logits"]
+    else:
+        got, expected = out.last_hidden_state, arrays["pad_bert.hidden"]
+    np.testing.assert_allclose(got[real], expected[real], rtol=0, atol=1e-4)
+    for b in range(len(ids)):
+        alone = model.forward(ids[b][real[b]])
+        for stage, batch_stage in zip(alone.hidden_states, out.hidden_states):
+            np.testing.assert_allclose(batch_stage[b][real[b]], stage, rtol=0, atol=1e-5)
+        keep = np.flatnonzero(real[b])
+        np.testing.assert_allclose(out.attentions[:, b][:, :, keep][..., keep], alone.attentions,
+                                   rtol=0, atol=1e-5)
+        assert np.all(out.attentions[:, b][..., ~real[b]][:, :, keep] == 0)  # no weight on padding
+    unmasked = model.forward(ids)                                      # the padding read as tokens
+    assert np.abs(unmasked.last_hidden_state - out.last_hidden_state)[real].max() > 1e-2
+
+
+def test_bad_attention_masks_and_position_ids_are_named():
+    model = load_pretrained(TINY["gpt2"])
+    ids = np.array([[5, 6, 7], [5, 6, 7]])
+    with pytest.raises(ShapeError, match=r"attention_mask must have the shape of the ids \(2, 3\)"):
+        model.forward(ids, attention_mask=np.ones((2, 2), dtype=int))
+    with pytest.raises(ShapeError, match="hold 1 .a token. and 0"):
+        model.forward(ids, attention_mask=np.full((2, 3), 0.5))
+    with pytest.raises(ShapeError, match="a row without a single token"):
+        model.forward(ids, attention_mask=np.array([[1, 1, 1], [0, 0, 0]]))
+    with pytest.raises(ShapeError, match=r"position_ids must lie in \[0, 16\)"):
+        model.forward(ids, position_ids=np.full((2, 3), 16))
+    shifted = model.forward(ids[0], position_ids=np.array([2, 3, 4]))
+    plain = model.forward(np.array([0, 0, 5, 6, 7]), attention_mask=np.array([0, 0, 1, 1, 1]),
+                          position_ids=np.array([0, 0, 2, 3, 4]))
+    np.testing.assert_allclose(shifted.last_hidden_state, plain.last_hidden_state[2:], atol=1e-5)

@@ -34,18 +34,20 @@ FLOAT_DTYPES = ("F16", "F32", "F64")
 
 # -- the embedding stage (the only new math) -------------------------------------------------
 
-def bert_embeddings(ids, token_type_ids, p, eps: float, *, trace=NULL_TRACE):
-    """BERT's input: LayerNorm(word[ids] + position[0..n-1] + token_type[token_type_ids]).
+def bert_embeddings(ids, token_type_ids, p, eps: float, *, position_ids=None, trace=NULL_TRACE):
+    """BERT's input: LayerNorm(word[ids] + position[position_ids] + token_type[token_type_ids]).
 
-    ``ids``, ``token_type_ids``: [n] integers; ``p`` holds ``word`` [V, E], ``position``
-    [P, E], ``token_type`` [T, E], ``norm.weight``/``norm.bias`` [E]. Returns [n, E].
+    ``ids``, ``token_type_ids``: [(B,) n] integers; ``position_ids`` [(B,) n] (default
+    0..n-1); ``p`` holds ``word`` [V, E], ``position`` [P, E], ``token_type`` [T, E],
+    ``norm.weight``/``norm.bias`` [E]. Returns [(B,) n, E].
     Source: Devlin et al. 2018, section 3 (Figure 2); ``transformers`` ``BertEmbeddings``.
     """
-    n = len(ids)
-    word = p["word"][ids]                                              # [n] -> [n, E]
-    position = p["position"][:n]                                       # [n, E]
-    token_type = p["token_type"][token_type_ids]                       # [n] -> [n, E]
-    summed = word + position + token_type                              # [n, E]
+    n = np.shape(ids)[-1]
+    word = p["word"][ids]                                              # [(B,) n] -> [(B,) n, E]
+    position = (p["position"][:n] if position_ids is None
+                else p["position"][position_ids])                      # [n, E] or [(B,) n, E]
+    token_type = p["token_type"][token_type_ids]                       # [(B,) n] -> [(B,) n, E]
+    summed = word + position + token_type                              # [(B,) n, E]
     trace.record("word", word)
     trace.record("position", position)
     trace.record("token_type", token_type)
@@ -55,17 +57,19 @@ def bert_embeddings(ids, token_type_ids, p, eps: float, *, trace=NULL_TRACE):
     return out
 
 
-def gpt2_embeddings(ids, p, *, start: int = 0, trace=NULL_TRACE):
+def gpt2_embeddings(ids, p, *, start: int = 0, position_ids=None, trace=NULL_TRACE):
     """GPT-2's input: word[ids] + position[start..start+n-1] (no norm; each layer norms its
-    own input).
+    own input), or word[ids] + position[position_ids] when they are given.
 
     ``ids``: [n] or [B, n] integers; ``p`` holds ``word`` [V, E] and ``position`` [P, E];
-    ``start`` is the position of the first id (when decoding step by step with a cache).
+    ``start`` is the position of the first id (when decoding step by step with a cache);
+    ``position_ids`` [(B,) n] (a padded batch: each row counts its own tokens).
     Returns [(B,) n, E]. Source: Radford et al. 2019; ``transformers`` ``GPT2Model.forward``.
     """
     n = np.shape(ids)[-1]
     word = p["word"][ids]                                              # [(B,) n] -> [(B,) n, E]
-    position = p["position"][start:start + n]                          # [n, E]
+    position = (p["position"][start:start + n] if position_ids is None
+                else p["position"][position_ids])                      # [n, E] or [(B,) n, E]
     out = word + position                                              # [(B,) n, E]
     trace.record("word", word)
     trace.record("position", position)
@@ -96,11 +100,11 @@ class ModelOutput:
     """What a forward pass gives, as ``transformers`` lays it out with
     ``output_hidden_states=True, output_attentions=True`` (batch dimension dropped).
 
-    ``hidden_states``: n_layer + 1 arrays [n, E]: the embedding stage's output, then each
-    layer's output. hidden_states[i] is therefore what enters layer i. For GPT-2 (as in
+    ``hidden_states``: n_layer + 1 arrays [n, E] ([B, n, E] for a batch): the embedding
+    stage's output, then each layer's output. hidden_states[i] is therefore what enters layer i. For GPT-2 (as in
     ``GPT2Model``) the last entry has the final norm ``ln_f`` applied.
-    ``attentions``: [n_layer, n_head, n, n] (``[layer][head][query][key]``), or None when not
-    asked for. ``last_hidden_state`` is ``hidden_states[-1]``.
+    ``attentions``: [n_layer, n_head, n, n] (``[layer][head][query][key]``; a batch:
+    [n_layer, B, n_head, n, n]), or None when not asked for. ``last_hidden_state`` is ``hidden_states[-1]``.
     """
 
     hidden_states: list[np.ndarray]
@@ -169,61 +173,122 @@ class PretrainedModel:
     # -- forward -------------------------------------------------------------------------
     def _check_ids(self, ids, name: str, limit: int):
         ids = np.asarray(ids)
-        if ids.ndim != 1 or ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
-            raise ShapeError(f"{name} must be a non-empty 1-D array of integers, got shape "
-                             f"{ids.shape} of {ids.dtype}")
-        if ids.size > self.config.max_positions:
-            raise ShapeError(f"{name} has {ids.size} positions; the model has "
+        if ids.ndim not in (1, 2) or ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
+            raise ShapeError(f"{name} must be a non-empty [n] or [batch, n] array of integers, "
+                             f"got shape {ids.shape} of {ids.dtype}")
+        if ids.shape[-1] > self.config.max_positions:
+            raise ShapeError(f"{name} has {ids.shape[-1]} positions; the model has "
                              f"{self.config.max_positions}")
         if ids.min() < 0 or ids.max() >= limit:
             raise ShapeError(f"{name} must lie in [0, {limit}), got values from {ids.min()} "
                              f"to {ids.max()}")
         return ids
 
-    def embed(self, ids, token_type_ids=None, *, trace=NULL_TRACE):
-        """The embedding stage: token ids [n] -> [n, d_model] (what enters layer 0)."""
+    def padding(self, ids, attention_mask=None, position_ids=None):
+        """Check a batch's ``attention_mask`` and find the position ids it implies.
+
+        ``ids`` [(B,) n]; ``attention_mask`` [(B,) n] of 1 (a token) and 0 (padding), as
+        ``transformers`` takes it (bool accepted), or None (no padding); ``position_ids``
+        [(B,) n] or None. Returns (key padding mask [(B,) n], True at padding, or None;
+        position ids [(B,) n] int64).
+
+        Default position ids: GPT-2 with a mask counts only the tokens, cumsum(mask) - 1 with
+        0 at padding, the ids ``transformers``' ``generate`` passes (``GPT2Model.forward``
+        alone counts every position from 0, pads included, so a left-padded row would not
+        equal the row alone); BERT counts every position from 0 as ``BertModel`` does (its
+        tokenizer pads on the right, so each row equals the row alone). Raises ShapeError for
+        a mask of another shape, values other than 0/1, or a row without a token.
+        """
+        n = ids.shape[-1]
+        pad = None
+        if attention_mask is not None:
+            mask = np.asarray(attention_mask)
+            if mask.shape != ids.shape:
+                raise ShapeError(f"attention_mask must have the shape of the ids {ids.shape}, "
+                                 f"got {mask.shape}")
+            if mask.dtype != np.bool_ and not (np.issubdtype(mask.dtype, np.integer)
+                                               and np.isin(mask, (0, 1)).all()):
+                raise ShapeError("attention_mask must hold 1 (a token) and 0 (padding), got "
+                                 f"{mask.dtype} values")
+            if not mask.any(axis=-1).all():
+                raise ShapeError("attention_mask has a row without a single token (all 0)")
+            pad = mask == 0                                            # [(B,) n], True = padding
+        if position_ids is None:
+            if pad is not None and self.config.model_type == "gpt2":
+                counted = np.cumsum(~pad, axis=-1) - 1                 # [(B,) n]
+                return pad, np.where(pad, 0, counted).astype(np.int64)
+            return pad, np.broadcast_to(np.arange(n, dtype=np.int64), ids.shape)
+        position_ids = self._check_ids(position_ids, "position_ids", self.config.max_positions)
+        if position_ids.shape != ids.shape:
+            raise ShapeError(f"position_ids has shape {position_ids.shape}, ids {ids.shape}")
+        return pad, position_ids
+
+    def embed(self, ids, token_type_ids=None, *, position_ids=None, trace=NULL_TRACE):
+        """The embedding stage: token ids [(B,) n] -> [(B,) n, d_model] (what enters layer
+        0); ``position_ids`` [(B,) n] (default 0 .. n-1)."""
         ids = self._check_ids(ids, "ids", self.config.vocab_size)
         view = self._view.scope("embed")
+        if position_ids is not None:
+            position_ids = self.padding(ids, None, position_ids)[1]
         if self.config.model_type == "gpt2":
             if token_type_ids is not None:
                 raise TutorError("token_type_ids are a BERT input; GPT-2 has none")
-            return gpt2_embeddings(ids, view, trace=trace)
+            return gpt2_embeddings(ids, view, position_ids=position_ids, trace=trace)
         if token_type_ids is None:
             token_type_ids = np.zeros_like(ids)                        # one sentence: segment 0
         token_type_ids = self._check_ids(token_type_ids, "token_type_ids",
                                          self.config.type_vocab_size)
         if token_type_ids.shape != ids.shape:
             raise ShapeError(f"token_type_ids has shape {token_type_ids.shape}, ids {ids.shape}")
-        return bert_embeddings(ids, token_type_ids, view, self.config.layer_norm_eps, trace=trace)
+        return bert_embeddings(ids, token_type_ids, view, self.config.layer_norm_eps,
+                               position_ids=position_ids, trace=trace)
 
-    def forward(self, ids, *, token_type_ids=None, output_attentions: bool = True,
-                trace=NULL_TRACE) -> ModelOutput:
-        """Run the model on one sequence of token ids [n]; see :class:`ModelOutput`.
+    def forward(self, ids, *, token_type_ids=None, attention_mask=None, position_ids=None,
+                output_attentions: bool = True, trace=NULL_TRACE) -> ModelOutput:
+        """Run the model on token ids [n], or on a batch [B, n]; see :class:`ModelOutput`.
 
-        The embedding stage is recorded under ``embeddings.``, layer i under ``layers.<i>.``
-        (tutor.nn's names), GPT-2's final norm under ``final_norm.``. Raises ShapeError for
-        ids outside the vocabulary or longer than the model's positions.
+        ``attention_mask`` [(B,) n] (1 = token, 0 = padding, as ``transformers`` takes it)
+        hides the padded keys from every query (a key padding mask), and sets the position
+        ids as :meth:`padding` says, so each row of a padded batch gives (to rounding) the
+        numbers of that row alone at its token positions. A padded query position whose
+        keys are all hidden (GPT-2, left padding) gets attention weights of zero: its
+        numbers mean nothing. The embedding stage is recorded under ``embeddings.``, layer i
+        under ``layers.<i>.`` (tutor.nn's names), GPT-2's final norm under ``final_norm.``.
+        Raises ShapeError for ids outside the vocabulary or longer than the model's
+        positions, or a bad mask.
         """
-        emb = self.embed(ids, token_type_ids, trace=trace.scope("embeddings"))  # [n, E]
-        n = emb.shape[0]
+        ids = self._check_ids(ids, "ids", self.config.vocab_size)
+        batched = ids.ndim == 2
+        pad, positions = self.padding(ids, attention_mask, position_ids)
+        if not batched:
+            ids, positions = ids[None], positions[None]                # [n] -> [1, n]
+            pad = None if pad is None else pad[None]
+        emb = self.embed(ids, None if token_type_ids is None else
+                         np.asarray(token_type_ids).reshape(ids.shape),
+                         position_ids=positions, trace=trace.scope("embeddings"))  # [B, n, E]
+        n = emb.shape[1]
         mask = causal_mask(n) if self.config.causal else None          # [n, n], True = not allowed
         layer_trace = trace
         if output_attentions and not trace.enabled:
             layer_trace = AttentionWeights()                           # the weights alone
-        x = emb[None]                                                  # [1, n, E]
+        x = emb                                                        # [B, n, E]
         hidden = [emb]
         for i in range(self.config.n_layer):
             x = encoder_layer(x, self._view.scope(f"layers.{i}"), self.layer_config,
-                              src_mask=mask, trace=layer_trace.scope(f"layers.{i}"))  # [1, n, E]
-            hidden.append(x[0])
+                              src_mask=mask, src_key_padding_mask=pad,
+                              trace=layer_trace.scope(f"layers.{i}"))  # [B, n, E]
+            hidden.append(x)
         if self.config.model_type == "gpt2":
-            final = layer_norm(x[0], self.params["final_norm.weight"], self.params["final_norm.bias"],
-                               self.config.layer_norm_eps, trace=trace.scope("final_norm"))  # [n, E]
+            final = layer_norm(x, self.params["final_norm.weight"], self.params["final_norm.bias"],
+                               self.config.layer_norm_eps, trace=trace.scope("final_norm"))  # [B, n, E]
             hidden[-1] = final
         attentions = None
         if output_attentions:
             kept = [layer_trace[f"layers.{i}.self_attn.weights"] for i in range(self.config.n_layer)]
-            attentions = np.stack([w[0] for w in kept])                # [n_layer, n_head, n, n]
+            attentions = np.stack(kept)                                # [n_layer, B, n_head, n, n]
+        if not batched:
+            hidden = [h[0] for h in hidden]                            # [n, E] each
+            attentions = None if attentions is None else attentions[:, 0]  # [n_layer, n_head, n, n]
         return ModelOutput(hidden, attentions)
 
     def lm_logits(self, hidden):
