@@ -373,7 +373,7 @@ def test_head_pattern_rules():
     to_last = np.zeros((n, n))
     to_last[:, -1] = 1
     assert head_pattern(to_last, tokens).label == "[SEP]"
-    assert head_pattern(to_last).label == "end"
+    assert head_pattern(to_last).label == "last token"
     to_one = np.zeros((n, n))
     to_one[:, 2] = 1
     found = head_pattern(to_one, tokens)
@@ -595,3 +595,39 @@ def test_bad_attention_masks_and_position_ids_are_named():
     plain = model.forward(np.array([0, 0, 5, 6, 7]), attention_mask=np.array([0, 0, 1, 1, 1]),
                           position_ids=np.array([0, 0, 2, 3, 4]))
     np.testing.assert_allclose(shifted.last_hidden_state, plain.last_hidden_state[2:], atol=1e-5)
+
+
+def test_pattern_labels_leave_out_rows_the_mask_forces():
+    # a causal head: row 0 can only look at token 0; it must not vote for "itself"/"first"
+    from tutor.nn.masks import causal_mask
+
+    weights = np.array([[1.0, 0.0, 0.0, 0.0],                          # forced by the mask
+                        [0.6, 0.4, 0.0, 0.0],
+                        [0.3, 0.6, 0.1, 0.0],
+                        [0.2, 0.1, 0.6, 0.1]])
+    found = head_pattern(weights, mask=causal_mask(4))
+    # previous token over rows 1-3: (0.6 + 0.6 + 0.6) / 3; itself without row 0: 0.2
+    assert found.pattern == "previous" and found.share == pytest.approx(0.6)
+    assert found.shares["itself"] == pytest.approx((0.4 + 0.1 + 0.1) / 3)
+    assert found.shares["first"] == pytest.approx((0.6 + 0.3 + 0.2) / 3)
+    assert head_pattern(weights).shares == found.shares                # zeros read as masked
+    with_row_0 = head_pattern(weights, mask=np.zeros((4, 4), dtype=bool))
+    assert with_row_0.shares["itself"] == pytest.approx((1 + 0.4 + 0.1 + 0.1) / 4)
+    with pytest.raises(ShapeError, match="mask must have the shape"):
+        head_pattern(weights, mask=causal_mask(3))
+
+
+def test_causal_model_labels_do_not_come_from_the_forced_first_row():
+    from tutor.nn.masks import causal_mask
+    from tutor.walkthroughs.pretrained import model_heads
+
+    model = load_pretrained(TINY["gpt2"])
+    rec = model_heads(model, "the cat sat on")
+    attentions = rec.trace["attentions"]                               # [L, H, n, n]
+    n = attentions.shape[-1]
+    for layer, row in enumerate(rec.info["patterns"]):
+        for head, found in enumerate(row):
+            weights = attentions[layer, head]
+            assert found.shares["itself"] == pytest.approx(np.diag(weights)[1:].mean())
+            assert found.shares["first"] == pytest.approx(weights[1:, 0].mean())
+            assert found == head_pattern(weights, rec.info["tokens"], mask=causal_mask(n))

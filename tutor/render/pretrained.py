@@ -15,21 +15,22 @@ from .document import (Chart, Document, MatrixView, Part, Step, count, dim_label
 CLEAR_MARGIN = 0.05        # context: how much more the word must drift than the control
 MAX_COLUMNS_SHOWN = 8      # columns of a wide matrix drawn on screen (JSON has them all)
 
-#: How ``tutor heads`` names each pattern in its grid (tutor.pretrained.head_pattern's labels).
-SHORT_PATTERN = {"previous": "prev", "next": "next", "itself": "self", "broad": "broad"}
 
 PATTERN_RULES = (
     "Pattern labels (tutor.pretrained.head_pattern): for each query token i a pattern names "
     "one key: previous token i-1, next token i+1, itself i, the first token ([CLS]), the "
-    "last token ([SEP] or the end), or one inner token that every query looks at (its "
-    "name in quotes). A head gets the pattern whose key receives, on average over the "
-    "queries, the largest share of the attention, if that share is at least 0.5; otherwise "
-    "it is 'broad' (no one key takes most of it). The labels describe this sentence only.")
+    "last token ([SEP]), or one inner token that every query looks at (its name in "
+    "quotes). A head gets the pattern whose key receives, on average over the queries, the "
+    "largest share of the attention, if that share is at least 0.5; otherwise it is "
+    "'broad' (no one key takes most of it). A query with a single allowed key (a causal "
+    "model's first token) is left out: the mask, not the head, puts its weight there. The "
+    "labels describe this sentence only.")
 
 
 def short_pattern(pattern) -> str:
-    """A HeadPattern's label for a small heatmap's title: '[CLS]', 'prev', "'cat'", ..."""
-    return SHORT_PATTERN.get(pattern.pattern, pattern.label)
+    """A HeadPattern's label for a small heatmap's title: its name in the one vocabulary of
+    :data:`tutor.pretrained.analysis.PATTERN_NAMES` ('[CLS]', 'previous token', "'cat'")."""
+    return pattern.label
 
 
 def _plus(term: str) -> str:

@@ -80,7 +80,10 @@ def toy_model_heads(trained, digits: str) -> Recording:
     for block in blocks:
         weights = trace[block.key][block.index]                         # [n_head, n_q, n_k]
         labelled = block.self_attention and len(block.queries) >= 2
-        patterns.append([head_pattern(w, block.queries) for w in weights] if labelled else None)
+        hidden = block.mask()
+        hidden = hidden if hidden is not None else np.zeros(weights.shape[1:], dtype=bool)
+        patterns.append([head_pattern(w, block.queries, mask=hidden) for w in weights]
+                        if labelled else None)
     info = {"model": trained.name, "task": trained.task, "answer": answer, "blocks": blocks,
             "n_layer": config.num_encoder_layers, "n_head": config.nhead, "patterns": patterns}
     return Recording(trace, answer, source, info, walkthrough="heads.toy_model_heads")

@@ -58,9 +58,16 @@ def model_head(model, text: str, layer: int, head: int) -> Recording:
     attention_head(x, x, weights.w_q, weights.w_k, weights.w_v, mask, b_q=weights.b_q,
                    b_k=weights.b_k, b_v=weights.b_v, trace=trace)      # [n, d_head], [n, n]
     info = {**_model_facts(model), "layer": layer, "head": head, "tokens": list(tokens),
-            "sentence": text, "pattern": head_pattern(trace["weights"], tokens)}
+            "sentence": text, "pattern": head_pattern(trace["weights"], tokens,
+                                                      mask=_allowed_mask(model, len(ids)))}
     return Recording(trace, trace["weights"], list(tokens), info,
                      walkthrough="pretrained.model_head")
+
+
+def _allowed_mask(model, n: int):
+    """The mask the model's self-attention used on n tokens ([n, n], True = not allowed):
+    causal for GPT-2, none hidden for BERT (head_pattern leaves forced rows out by it)."""
+    return causal_mask(n) if model.config.causal else np.zeros((n, n), dtype=bool)
 
 
 def model_heads(model, text: str) -> Recording:
@@ -77,7 +84,7 @@ def model_heads(model, text: str) -> Recording:
     trace = new_trace()
     trace.record("attentions", out.attentions)                         # [n_layer, n_head, n, n]
     info = {**_model_facts(model), "tokens": list(tokens), "sentence": text,
-            "patterns": head_patterns(out.attentions, tokens)}
+            "patterns": head_patterns(out.attentions, tokens, mask=_allowed_mask(model, len(ids)))}
     return Recording(trace, out.attentions, list(tokens), info,
                      walkthrough="pretrained.model_heads")
 
