@@ -251,3 +251,73 @@ def test_real_minilm_attention_and_heads_equal_transformers():
     with pytest.raises(SystemExit) as info:
         main(["heads", " ".join(["cat"] * 70)])
     assert info.value.code == 2                    # MAX_MODEL_TOKENS, before the model's 512
+
+
+def test_models_is_a_listing_that_names_folders_it_cannot_read(tmp_path, monkeypatch):
+    hub = tmp_path / "hub"
+    good = hub / "models--org--tiny-gpt2" / "snapshots" / "abc"
+    good.parent.mkdir(parents=True)
+    good.symlink_to(TINY["gpt2"], target_is_directory=True)
+    broken = hub / "models--org--broken" / "snapshots" / "abc"
+    broken.mkdir(parents=True)
+    (broken / "config.json").write_text("{not json")
+    unweighted = hub / "models--org--no-weights" / "snapshots" / "abc"
+    unweighted.mkdir(parents=True)
+    (unweighted / "config.json").write_text((TINY["bert"] / "config.json").read_text())
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    found = {m["name"]: m for m in invoke_json("models")["models"]}
+    assert found["org/tiny-gpt2"]["commands"] == ["attention --model", "heads", "context",
+                                                  "explore --model", "generate"]
+    assert found["org/tiny-gpt2"]["problem"] is None
+    assert found["org/broken"]["commands"] == []
+    assert found["org/broken"]["problem"] == "config.json: not a JSON file"
+    assert found["org/no-weights"]["problem"] == "no model.safetensors in the folder"
+    # explore --model, as listed, opens a Hugging Face folder
+    from tutor.explore.models import ModelState
+    from tutor.pretrained import load_model
+    assert ModelState(load_model("org/tiny-gpt2"), "the cat").recording is not None
+    text = invoke("models", "--format", "plain").output
+    for walkthrough_word in ("Step 1", "Step 2", "Worked:", "Means:"):
+        assert walkthrough_word not in text
+    assert "cannot be read: config.json: not a JSON file" in flat(text)
+    assert "works with" not in flat(text).split("org/broken")[1].split("org/no-weights")[0]
+    markdown = invoke("models", "--format", "markdown").output
+    assert "## Models found" in markdown and "Step" not in markdown and "Worked" not in markdown
+
+
+def test_models_says_the_extra_is_needed_only_when_it_is_missing(monkeypatch):
+    import importlib.util
+    assert "The models extra (safetensors, tokenizers) is installed." in flat(
+        invoke("models", "--format", "plain").output)
+    assert "needs the models extra" not in invoke("models", "--format", "plain").output
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tokenizers" else real(name, *a))
+    text = flat(invoke("models", "--format", "plain").output)
+    assert ('Reading a Hugging Face model needs the models extra (tokenizers missing): '
+            'pip install "transformer-tutor[models]".') in text
+    assert invoke_json("models")["models_extra_missing"] == ["tokenizers"]
+
+
+def test_heads_grid_and_the_explorer_name_patterns_in_one_vocabulary():
+    from tutor.explore.models import pattern_text
+    from tutor.pretrained.analysis import PATTERN_NAMES
+    from tutor.render.pretrained import short_pattern
+    from tutor.walkthroughs.pretrained import model_heads
+
+    model = load_pretrained(TINY["gpt2"])
+    patterns = model_heads(model, "the cat sat on").info["patterns"]
+    text = flat(invoke("heads", "the cat sat on", "--model", str(TINY["gpt2"]),
+                       "--format", "plain").output)
+    names = set()
+    for row in patterns:
+        for h, found in enumerate(row):
+            assert short_pattern(found) == found.label                 # grid title = the name
+            assert pattern_text(found).startswith(found.label + " (")  # the explorer's words
+            assert f"H{h + 1} {found.label}" in text
+            if found.pattern in ("first", "last", "itself", "previous", "next", "broad"):
+                assert found.label == PATTERN_NAMES[found.pattern]
+            names.add(found.label)
+    assert "previous token" in names                                   # layer 1, head 2
+    for short in ("prev", "self", "end"):
+        assert f" {short} " not in f" {text} "

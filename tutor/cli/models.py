@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 from .common import tutor_command
 from .output import output_options, pass_output, show_document
 
@@ -28,11 +30,15 @@ def models(output):
     from tutor.pretrained import alias_status, available_models, hf_cache_dir, toy_models_dir
     from tutor.render.pretrained import models_document
 
-    from .pretrained_options import model_commands
+    from .pretrained_options import model_commands, model_problem
 
     found = available_models()
     aliases = alias_status()
+    missing = [name for name in ("safetensors", "tokenizers")
+               if importlib.util.find_spec(name) is None]
     doc = models_document(found, aliases, hf_cache=str(hf_cache_dir()),
                           toy_folder=str(toy_models_dir()),
-                          commands=[model_commands(loc) for loc in found])
+                          commands=[model_commands(loc) for loc in found],
+                          problems=[model_problem(loc) for loc in found],
+                          missing_extra=missing)
     show_document(output, doc)

@@ -6,6 +6,7 @@ says what to install. Imports nothing heavy: the ``models`` extra loads only in
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import click
 
@@ -43,22 +44,44 @@ def check_extra() -> None:
 #: reverse, copy, sort, or a .npz file it wrote), as `tutor models` and the errors name them.
 TOY_COMMANDS = ("generate", "heads", "attention --model", "explore --model")
 #: The commands that read a Hugging Face model folder (generate: GPT-2 style models only).
-HF_COMMANDS = ("attention --model", "heads", "context")
+HF_COMMANDS = ("attention --model", "heads", "context", "explore --model")
+
+
+def model_problem(where) -> str | None:
+    """Why the Hugging Face folder at ``where`` (a resolve.ModelLocation) cannot be read, or
+    None: its config.json (tutor.pretrained.config.read_config, checked and bounded) and its
+    weights file (one model.safetensors, no pickle) are checked; no weights are loaded.
+    A toy model gives None."""
+    from tutor.pretrained.config import read_config
+    from tutor.pretrained.model import _weights_file
+
+    if where.seq2seq:
+        return None
+    try:
+        read_config(where.path / "config.json")
+        _weights_file(where.path)
+    except TutorError as exc:                      # named from the folder, which is listed too
+        message = str(exc)
+        for prefix in (f"{where.path}{os.sep}", f"{where.path}: "):
+            message = message.removeprefix(prefix)
+        return message
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    return None
 
 
 def model_commands(where) -> list[str]:
     """The commands that take the model at ``where`` (a resolve.ModelLocation) with --model:
     TOY_COMMANDS for a toy model; HF_COMMANDS for a folder, plus generate when its
-    config.json describes a decoder-only (causal) model, read by
-    tutor.pretrained.config.read_config (checked and bounded; no weights are loaded)."""
+    config.json describes a decoder-only (causal) model; none for a folder that cannot be
+    read (:func:`model_problem`)."""
     from tutor.pretrained.config import read_config
 
     if where.seq2seq:
         return list(TOY_COMMANDS)
-    try:
-        causal = read_config(where.path / "config.json").causal
-    except (TutorError, OSError):                  # a folder whose config cannot be read
-        causal = False
+    if model_problem(where) is not None:
+        return []
+    causal = read_config(where.path / "config.json").causal
     return list(HF_COMMANDS) + (["generate"] if causal else [])
 
 

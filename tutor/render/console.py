@@ -372,7 +372,8 @@ def break_long_paths(line: str, room: int) -> str:
     return indent + "".join(out)
 
 
-def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableType:
+def part_renderable(part: Part, precision: int, width: int = 80, *,
+                    listing: bool = False) -> RenderableType:
     inner = width - PANEL_CHROME
     items: list[RenderableType] = []
     if part.heading:
@@ -391,6 +392,12 @@ def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableTy
     notes = Table.grid(padding=(0, 1))
     notes.add_column(style="bold", no_wrap=True)
     notes.add_column(overflow="fold")
+    if listing:                                     # plain lines, then the paragraph under them
+        for line in part.worked:
+            items.append(Text(break_long_paths(line, inner)))
+        if part.meaning:
+            items.append(Padding(Text(break_long_paths(part.meaning, inner)), (1, 0, 0, 0)))
+        return Group(*items)
     room = inner - len("Worked:") - 1               # the text column beside the labels
     for i, line in enumerate(part.worked):
         notes.add_row("Worked:" if i == 0 else "", Text(break_long_paths(line, room)))
@@ -400,14 +407,18 @@ def part_renderable(part: Part, precision: int, width: int = 80) -> RenderableTy
     return Group(*items)
 
 
-def step_panel(step: Step, total: int, precision: int, width: int = 80) -> Panel:
-    """One step: formula, its matrices with shapes, the worked cell and the meaning."""
-    items: list[RenderableType] = [Text(step.formula, style="bold cyan")]
+def step_panel(step: Step, total: int, precision: int, width: int = 80, *,
+               listing: bool = False) -> Panel:
+    """One step: formula, its matrices with shapes, the worked cell and the meaning. In a
+    listing (``Document.listing``) one section titled by its name, its lines as they are."""
+    items: list[RenderableType] = [Text(step.formula, style="bold cyan")] if step.formula else []
     for part in step.parts:
-        items.append(Text(""))
-        items.append(part_renderable(part, precision, width))
-    return Panel(Group(*items), title=Text(f"Step {step.number} of {total} · {step.title}"),
-                 title_align="left", box=box.ROUNDED, padding=(0, 1))
+        if items:
+            items.append(Text(""))
+        items.append(part_renderable(part, precision, width, listing=listing))
+    title = step.title if listing else f"Step {step.number} of {total} · {step.title}"
+    return Panel(Group(*items), title=Text(title), title_align="left", box=box.ROUNDED,
+                 padding=(0, 1))
 
 
 def document_renderables(doc: Document, precision: int, width: int = 80,
@@ -426,5 +437,6 @@ def document_renderables(doc: Document, precision: int, width: int = 80,
         facts.append(count(heads, "head"))
     heading.append("\n" + (doc.subtitle or ", ".join(facts)), style="dim")
     out: list[RenderableType] = [heading]
-    out += [step_panel(s, total, precision, width) for s in (steps or doc.steps)]
+    out += [step_panel(s, total, precision, width, listing=doc.listing)
+            for s in (steps or doc.steps)]
     return out

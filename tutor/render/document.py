@@ -138,6 +138,8 @@ class Document:
     notes: list[str] = field(default_factory=list)
     subtitle: str = ""                 # the line under the title; by default the sizes
     extra: dict = field(default_factory=dict)   # more top-level JSON keys (arrays allowed)
+    listing: bool = False              # a listing (tutor models), not a walkthrough: its
+    #                                    sections are not "Step i of n", its lines not "Worked:"
 
 
 def factor(text: str) -> str:

