@@ -15,11 +15,14 @@ from .usage import usage_error
 EPILOG = f"""\b
 Each head is labelled with the pattern it shows on this sentence. For each
 query token i a pattern names one key: the previous token (i-1), the next
-token (i+1), itself (i), the first token ([CLS]), the last token ([SEP] or
-"end"), or one inner token every query looks at (shown in quotes). A head
-gets the pattern whose key receives, on average over the queries, the largest
-share of the attention if that share is at least 0.5; otherwise "broad".
-In the grid: [CLS], [SEP], prev, next, self, 'word', broad.
+token (i+1), itself (i), the first token ([CLS]), the last token ([SEP]),
+or one inner token every query looks at (shown in quotes). A head gets the
+pattern whose key receives, on average over the queries, the largest share
+of the attention if that share is at least 0.5; otherwise "broad". A query
+with a single allowed key (a causal model's first token) is left out: the
+mask, not the head, puts its weight there. The grid, its text and tutor
+explore use the same names: previous token, next token, itself, first
+token, last token, [CLS], [SEP], 'word', broad.
 
 \b
 With a toy model trained by tutor train (--model reverse, copy, sort, or a
