@@ -591,6 +591,9 @@ def test_bad_attention_masks_and_position_ids_are_named():
         model.forward(ids, attention_mask=np.array([[1, 1, 1], [0, 0, 0]]))
     with pytest.raises(ShapeError, match=r"position_ids must lie in \[0, 16\)"):
         model.forward(ids, position_ids=np.full((2, 3), 16))
+    bert = load_pretrained(TINY["bert"])
+    with pytest.raises(ShapeError, match=r"token_type_ids has shape \(1, 2\), ids \(1, 3\)"):
+        bert.forward(np.array([5, 6, 7]), token_type_ids=np.array([0, 0]))
     shifted = model.forward(ids[0], position_ids=np.array([2, 3, 4]))
     plain = model.forward(np.array([0, 0, 5, 6, 7]), attention_mask=np.array([0, 0, 1, 1, 1]),
                           position_ids=np.array([0, 0, 2, 3, 4]))

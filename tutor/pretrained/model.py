@@ -263,9 +263,10 @@ class PretrainedModel:
         if not batched:
             ids, positions = ids[None], positions[None]                # [n] -> [1, n]
             pad = None if pad is None else pad[None]
-        emb = self.embed(ids, None if token_type_ids is None else
-                         np.asarray(token_type_ids).reshape(ids.shape),
-                         position_ids=positions, trace=trace.scope("embeddings"))  # [B, n, E]
+            if token_type_ids is not None:
+                token_type_ids = np.asarray(token_type_ids)[None]      # [n] -> [1, n]
+        emb = self.embed(ids, token_type_ids, position_ids=positions,
+                         trace=trace.scope("embeddings"))              # [B, n, E]
         n = emb.shape[1]
         mask = causal_mask(n) if self.config.causal else None          # [n, n], True = not allowed
         layer_trace = trace
