@@ -527,6 +527,11 @@ def test_declared_special_and_added_tokens_apply_to_the_older_gpt2_layout(tmp_pa
     (folder / "tokenizer_config.json").write_text(json.dumps({"added_tokens_decoder": {
         "282": {"content": "<extra>", "special": False}}}))
     assert Tokenizer(folder).encode("cat<extra>").tokens == ["cat", "<extra>"]
+    (folder / "tokenizer_config.json").unlink()
+    (folder / "added_tokens.json").write_text(json.dumps({"<b>": 283, "<a>": 282}))
+    found = Tokenizer(folder).encode("x<a><b>")                        # transformers: 87, 282, 283
+    assert (found.ids, found.special) == ([87, 282, 283], [False] * 3)
+    (folder / "added_tokens.json").unlink()
     (folder / "tokenizer_config.json").write_text(json.dumps({"added_tokens_decoder": {
         "290": {"content": "<extra>", "special": True}}}))
     with pytest.raises(TutorError, match="declare '<extra>' as id 290"):

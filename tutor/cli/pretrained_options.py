@@ -53,13 +53,13 @@ def model_problem(where) -> str | None:
     weights file (one model.safetensors, no pickle) are checked; no weights are loaded.
     A toy model gives None."""
     from tutor.pretrained.config import read_config
-    from tutor.pretrained.model import _weights_file
+    from tutor.pretrained.model import weights_file
 
     if where.seq2seq:
         return None
     try:
         read_config(where.path / "config.json")
-        _weights_file(where.path)
+        weights_file(where.path)
     except TutorError as exc:                      # named from the folder, which is listed too
         message = str(exc)
         for prefix in (f"{where.path}{os.sep}", f"{where.path}: "):

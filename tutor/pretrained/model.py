@@ -353,7 +353,9 @@ class PretrainedModel:
 
 # -- reading a folder ------------------------------------------------------------------------
 
-def _weights_file(folder: Path) -> Path:
+def weights_file(folder: Path) -> Path:
+    """The folder's one ``model.safetensors``. TutorError naming the folder when the weights
+    are split in several files, only pickled (refused with the export that works), or absent."""
     st = folder / "model.safetensors"
     if st.is_file():
         return st
@@ -386,7 +388,7 @@ def load_pretrained(folder, *, dtype=np.float32, name: str | None = None,
     if dtype not in (np.float32, np.float64):
         raise TutorError(f"dtype must be float32 or float64, got {dtype}")
     config = read_config(folder / "config.json")
-    path = _weights_file(folder)
+    path = weights_file(folder)
     header = read_safetensors_header(path)
     sources = parameter_sources(config)
     plan = plan_names(config, {k: t.shape for k, t in header.tensors.items()}, sources,

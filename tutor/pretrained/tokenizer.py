@@ -200,7 +200,7 @@ def declared_tokens(folder: Path, settings: dict, defaults: dict | None = None):
         out.append((_content(entry, where, f"added_tokens_decoder[{key}]"), int(key),
                     bool(entry.get("special", False)), options))
     added = _json_object(folder / "added_tokens.json")
-    for content, token_id in sorted(added.items(), key=lambda kv: str(kv[1])):
+    for content, token_id in sorted(added.items(), key=lambda kv: kv[1] if type(kv[1]) is int else -1):
         if type(token_id) is not int or token_id < 0:
             raise TutorError(f"{os.fspath(folder / 'added_tokens.json')}: the id of {content!r} "
                              f"must be an integer >= 0, got {token_id!r}")
