@@ -639,3 +639,21 @@ def test_causal_model_labels_do_not_come_from_the_forced_first_row():
             assert found.shares["itself"] == pytest.approx(np.diag(weights)[1:].mean())
             assert found.shares["first"] == pytest.approx(weights[1:, 0].mean())
             assert found == head_pattern(weights, rec.info["tokens"], mask=causal_mask(n))
+
+
+def test_a_gpt2_tokenizer_json_keeps_its_vocabulary_endoftext_whole_as_transformers(tmp_path):
+    # transformers 5.25: with config.json's model_type gpt2 (or tokenizer_class
+    # GPT2Tokenizer) AutoTokenizer is GPT2Tokenizer, whose own eos <|endoftext|> is special
+    # even when tokenizer.json lists it only in its vocabulary: [257, 276, 281]; without
+    # either, a plain tokenizers backend splits it into bytes
+    from tutor.pretrained.tokenizer import Tokenizer
+
+    tokenizer = json.loads((TINY["gpt2"] / "tokenizer.json").read_text())
+    tokenizer["model"]["vocab"]["<|endoftext|>"] = 281
+    (tmp_path / "tokenizer.json").write_text(json.dumps(tokenizer))
+    assert len(Tokenizer(tmp_path).encode("the cat<|endoftext|>")) == 15
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    assert Tokenizer(tmp_path).encode("the cat<|endoftext|>").ids == [257, 276, 281]
+    (tmp_path / "config.json").unlink()
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "GPT2Tokenizer"}))
+    assert Tokenizer(tmp_path).encode("the cat<|endoftext|>").ids == [257, 276, 281]

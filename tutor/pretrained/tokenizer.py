@@ -12,9 +12,13 @@ The two older layouts take their settings from ``tokenizer_config.json`` as ``tr
   ``do_lower_case``; false keeps "café" whole while lower-casing), ``tokenize_chinese_chars``
   (default true: each CJK character is a word), and the names of ``unk_token``,
   ``sep_token``, ``cls_token``, ``pad_token``, ``mask_token``.
-* ``vocab.json`` + ``merges.txt``: ``add_prefix_space`` (default false); GPT2Tokenizer's own
-  special token ``<|endoftext|>`` (its bos, eos and unk unless named otherwise) when the
-  vocabulary holds it.
+* ``vocab.json`` + ``merges.txt``: ``add_prefix_space`` (default false).
+
+The tokenizer class transformers would pick (:func:`tokenizer_class`: tokenizer_config.json's
+``tokenizer_class``, else config.json's ``model_type``, else the layout) brings its own
+special tokens, in every layout, when the vocabulary holds them: GPT2Tokenizer's
+``<|endoftext|>`` (its bos, eos and unk unless named otherwise), BertTokenizer's [UNK],
+[SEP], [PAD], [CLS], [MASK].
 
 Every layout then gets the tokens a folder declares (:func:`declared_tokens`):
 ``tokenizer_config.json``'s ``added_tokens_decoder`` (at their ids), ``added_tokens.json``,
@@ -69,7 +73,7 @@ class Tokenizer:
         self.folder = folder
         tokenizers = _tokenizers()
         settings = _json_object(folder / "tokenizer_config.json")
-        defaults: dict[str, str] = {}                                  # the layout's own special tokens
+        defaults = CLASS_DEFAULTS.get(tokenizer_class(folder, settings), {})  # the class's own special tokens
         try:
             if (folder / "tokenizer.json").is_file():
                 self.source = folder / "tokenizer.json"
@@ -84,7 +88,6 @@ class Tokenizer:
                 backend = ByteLevelBPETokenizer(
                     str(folder / "vocab.json"), str(folder / "merges.txt"),
                     add_prefix_space=_setting(settings, "add_prefix_space", False, folder))
-                defaults = dict.fromkeys(("bos_token", "eos_token", "unk_token"), GPT2_SPECIAL)
             else:
                 raise TutorError(f"{folder}: no tokenizer; expected tokenizer.json, vocab.txt, "
                                  "or vocab.json with merges.txt")
@@ -117,6 +120,38 @@ class Tokenizer:
 
 #: GPT2Tokenizer's bos, eos and unk token unless a folder names others.
 GPT2_SPECIAL = "<|endoftext|>"
+
+#: The special tokens each transformers tokenizer class brings by itself (name -> token),
+#: used for a name no file sets and only when the vocabulary holds the token.
+CLASS_DEFAULTS = {
+    "gpt2": dict.fromkeys(("bos_token", "eos_token", "unk_token"), GPT2_SPECIAL),
+    "bert": {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+             "cls_token": "[CLS]", "mask_token": "[MASK]"},
+}
+
+#: transformers' tokenizer classes tutor knows the defaults of, by model family.
+TOKENIZER_CLASSES = {"GPT2Tokenizer": "gpt2", "GPT2TokenizerFast": "gpt2",
+                     "BertTokenizer": "bert", "BertTokenizerFast": "bert"}
+
+
+def tokenizer_class(folder: Path, settings: dict) -> str | None:
+    """The model family whose tokenizer class ``transformers``' AutoTokenizer would pick:
+    tokenizer_config.json's ``tokenizer_class``, else config.json's ``model_type``
+    (gpt2, bert), else the layout (``vocab.json`` + ``merges.txt``: gpt2; ``vocab.txt``:
+    bert); None for another class (no defaults)."""
+    named = settings.get("tokenizer_class")
+    if named is not None:
+        return TOKENIZER_CLASSES.get(named)
+    model_type = _json_object(folder / "config.json").get("model_type")
+    if model_type in CLASS_DEFAULTS:
+        return model_type
+    if (folder / "tokenizer.json").is_file():
+        return None
+    if (folder / "vocab.txt").is_file():
+        return "bert"
+    if (folder / "vocab.json").is_file():
+        return "gpt2"
+    return None
 
 #: The named special tokens of tokenizer_config.json / special_tokens_map.json, in the order
 #: transformers adds those that are not in the vocabulary yet.
