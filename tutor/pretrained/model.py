@@ -309,11 +309,12 @@ class PretrainedModel:
         word embeddings (GPT-2's tied head)."""
         return self.params.get("lm_head.weight", self.params["embed.word"])
 
-    def next_token_logits(self, ids):
-        """Logits of the token after each position, recomputing everything: ids [n] ->
-        [n, V] (``lm_logits`` of the final hidden states). The reference a cached stepper
-        must match."""
-        return self.lm_logits(self.forward(ids, output_attentions=False).last_hidden_state)
+    def next_token_logits(self, ids, *, attention_mask=None):
+        """Logits of the token after each position, recomputing everything: ids [(B,) n] ->
+        [(B,) n, V] (``lm_logits`` of the final hidden states; ``attention_mask`` as in
+        :meth:`forward`). The reference a cached stepper must match."""
+        out = self.forward(ids, attention_mask=attention_mask, output_attentions=False)
+        return self.lm_logits(out.last_hidden_state)
 
     def run(self, text: str, *, output_attentions: bool = True, trace=NULL_TRACE):
         """Tokenize ``text`` and run the model: returns (Encoding, ModelOutput)."""
