@@ -10,8 +10,8 @@ import pytest
 from tutor.lessons.answers import (AnswerError, check_number, decimals_for, parse_choice,
                                    parse_number)
 from tutor.lessons.check import check_course
-from tutor.lessons.compute import (ComputeError, expected, fill, parse_reference, resolve,
-                                   run_computation, run_lesson_computation)
+from tutor.lessons.compute import run_computation, run_lesson_computation
+from tutor.lessons.references import ComputeError, expected, fill, parse_reference, resolve
 from tutor.lessons.course import load_course
 from tutor.lessons.progress import Progress, state_dir
 from tutor.resources import lessons_dir

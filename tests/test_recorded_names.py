@@ -1,21 +1,26 @@
 """The recorded names are declared once (tutor/walkthroughs/names.py): every walkthrough
 records only declared names and every declared name is recorded by some run; the renderers
-read only declared names; the lesson files and the lesson views reference only declared
-names."""
+read only declared names; the lesson files and the documents of the lesson computations
+reference only declared names."""
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tutor.lessons.compute import REGISTRY, SIGNATURES, parse_reference, run_computation
+from tutor.lessons.compute import REGISTRY, run_computation
+from tutor.lessons.references import parse_reference
 from tutor.lessons.course import load_course
 from tutor.nn.model import Transformer
 from tutor.render import multihead, norm as norm_render, posenc as posenc_render, \
     scaling as scaling_render, softmax as softmax_render, stack as stack_render
 from tutor.render.attention import attention_document
 from tutor.render.backward import backward_document
+from tutor.render.feed_forward import feed_forward_document
+from tutor.render.glove import nearest_document, similarity_document
+from tutor.render.learning import teacher_forcing_document
 from tutor.render.training import scaling_training_document
 from tutor.walkthroughs import attention, backward, names, norm, posenc, softmax, stack, training
 from tutor.walkthroughs import feed_forward
@@ -49,6 +54,12 @@ class ReadLog:
     def steps(self):
         self.read.update(self._trace.steps)
         return self._trace.steps
+
+
+def _on_recording(recording, document, **display):
+    """(recording, a function rendering it with the trace replaced by the one given) for a
+    renderer that takes the recording."""
+    return recording, lambda t: document(replace(recording, trace=t), **display)
 
 
 def _models():
@@ -149,15 +160,16 @@ def _stacks():
                                  norm_first=c.norm_first, detail=d, sentence=s,
                                  causal=i["causal"], vocab=i["vocab"],
                                  settings={"d_model": 4, "heads": 2})))
-        runs.append((stack.norms_in_encoder_layer(model, TOKENS), None))
+        runs.append(_on_recording(stack.norms_in_encoder_layer(model, TOKENS),
+                                  norm_render.encoder_layer_norms_document, seed=0))
     return runs
 
 
 def _feed_forward():
     w1, b1 = np.ones((8, 4)) / 10, np.zeros(8)
     w2, b2 = np.ones((4, 8)) / 10, np.zeros(4)
-    return [(feed_forward.position_wise(TOKENS, X, w1, b1, w2, b2, activation), None)
-            for activation in ("gelu", "relu")]
+    return [_on_recording(feed_forward.position_wise(TOKENS, X, w1, b1, w2, b2, activation),
+                          feed_forward_document, seed=0) for activation in ("gelu", "relu")]
 
 
 def _generation():
@@ -211,8 +223,8 @@ def _glove():
     """The GloVe walkthroughs (the word-vector lesson)."""
     from tutor.walkthroughs import glove
 
-    return [(glove.similarity_table(["cat", "dog", "car"]), None),
-            (glove.nearest_words("cat", 3), None)]
+    return [_on_recording(glove.similarity_table(["cat", "dog", "car"]), similarity_document),
+            _on_recording(glove.nearest_words("cat", 3), nearest_document)]
 
 
 def _learning():
@@ -222,8 +234,10 @@ def _learning():
 
     reverse = load_shipped_model("reverse")
     src, tgt = learning.task_example(reverse, "271")
-    return [(learning.teacher_forcing(reverse.model, src, tgt,
-                                      token_text=lambda i: reverse.vocab[i]), None)]
+    recording = learning.teacher_forcing(reverse.model, src, tgt,
+                                         token_text=lambda i: reverse.vocab[i])
+    return [_on_recording(recording, teacher_forcing_document, model_name="reverse",
+                          trained=True)]
 
 
 def all_runs():
@@ -234,11 +248,17 @@ def all_runs():
             _attention(heads=2, causal=True, scaled=False, posenc="sinusoidal"),
             _attention(multi_head_form=True), _multihead(1), _multihead(2), _word_order(),
             _table(), _table(x=X), _table(learned=True, rng=np.random.default_rng(0)),
-            (posenc.sinusoidal_beside_learned(4, 4, np.random.default_rng(0)), None),
+            _on_recording(posenc.sinusoidal_beside_learned(4, 4, np.random.default_rng(0)),
+                          posenc_render.positional_tables_document),
+            _on_recording(posenc.positional_table(4, 4),
+                          posenc_render.positional_tables_document),
             *_norms(),
             (softmax.softmax_steps(np.array([6.0, 4.0]), scale=0.5),
              lambda t: softmax_render.softmax_document(t, precision=2, scale=0.5, temperature=1)),
-            (softmax.softmax_rows(np.array([[6.0, 4.0]])), None),
+            _on_recording(softmax.softmax_rows(np.array([[6.0, 4.0]])),
+                          softmax_render.softmax_rows_document, rows=["r"], cols=["a", "b"]),
+            _on_recording(softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
+                          scaling_render.scaling_table_document),
             (softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
              lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
             *_stacks(), *_pretrained(), _backward(), _backward(causal=True, scaled=False),
@@ -284,7 +304,7 @@ def test_the_renderers_read_only_declared_names():
         assert undeclared == [], walkthrough
 
 
-def test_lesson_files_and_views_reference_declared_names():
+def test_lesson_files_and_documents_reference_declared_names():
     course = load_course()
     referenced = set()
     for lesson in course.lessons:
@@ -293,7 +313,8 @@ def test_lesson_files_and_views_reference_declared_names():
                 referenced.add(parse_reference(step.answer).name)
     for name in REGISTRY:
         result = run_computation(name, {})
-        referenced.update(view.key for view in result.views)
+        referenced.update(m.key.split("[")[0] for step in result.document.steps
+                          for part in step.parts for m in part.matrices)
         assert all(names.declared(n) for n in result.trace), name
     assert referenced and sorted(n for n in referenced if not names.declared(n)) == []
 

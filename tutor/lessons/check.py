@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .answers import feedback_problems
-from .compute import (ComputeError, Result, expected, fill, parse_reference,
-                      run_lesson_computation)
+from .compute import Result, run_lesson_computation
+from .references import ComputeError, expected, fill, parse_reference
 from .course import Course, LessonError, load_course
 
 

@@ -363,3 +363,28 @@ def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
              "hf_cache": hf_cache}
     return Document("models", "Models tutor can find offline", [], steps, {}, {}, [],
                     subtitle=f"{count(len(found), 'model')} found", extra=extra)
+
+
+def recorded_head_document(recording, *, precision: int = 2, sentence: str, layer: int,
+                           head: int) -> Document:
+    """A recording of ``model_head`` that keeps the first columns of Q, K, V and Z only (the
+    lessons' MiniLM recording): a step of matrices each, ``projections`` (Q, K, V),
+    ``scores``, ``scaled``, ``softmax`` and ``output``. ``layer``, ``head``: 1-based."""
+    w = DocumentBuilder(recording.trace, precision)
+    info = recording.info
+    labels = unique_labels(recording.tokens)
+    kept = w["q"].shape[-1]
+    cols, shown = dim_labels(kept), f"its first {kept} of {info['d_head']} columns"
+    w.matrices_step("projections", *(w.first_matrix(name, name.lower(), labels, cols,
+                                                    caption=shown) for name in "QKV"))
+    w.matrices_step("scores", w.first_matrix("scores = Q·Kᵀ", "scores", labels, labels))
+    w.matrices_step("scaled", w.first_matrix(f"scaled = scores ÷ √{info['d_head']}", "scaled",
+                                             labels, labels))
+    w.matrices_step("softmax", w.first_matrix("weights = softmax(scaled)", "weights", labels,
+                                              labels, heat=True, caption="each row sums to 1"))
+    w.matrices_step("output", w.first_matrix("Z = weights·V", "out", labels, cols,
+                                             caption=shown))
+    facts = [f"Layer {layer} of {info['n_layer']}, head {head} of {info['n_head']} of "
+             f"all-MiniLM-L6-v2 on \"{sentence}\" (d_model = {info['d_model']}, d_k = "
+             f"{info['d_head']})."]
+    return w.document("model-head", "model-head", [], {}, notes=facts)

