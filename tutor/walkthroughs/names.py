@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import re
 
-from tutor.nn.decoding import RECORDED as DECODING_RECORDED
-
 Table = dict[str, tuple[str, str]]          # name -> (shape, meaning)
 
 
@@ -202,19 +200,38 @@ steps_to_target | [] | the first step whose 20-step mean loss is at most 0.5 (Na
 """)                      # one run of tutor.training.scaling.scaling_experiment
 
 
-def engine_table(recorded: dict[str, str], left_out=()) -> Table:
-    """A table from an engine module's own declaration (``{name: "shape: meaning"}``, as
-    ``tutor.nn.decoding.RECORDED``), its layer placeholder ``{l}`` written ``{i}``."""
-    out = {}
-    for name, text in recorded.items():
-        if name not in left_out:
-            shape, meaning = text.split(": ", 1)
-            out[name.replace("{l}", "{i}")] = (shape, meaning)
-    return out
-
-
-DECODING = engine_table(DECODING_RECORDED, ("encode.*", "step.{t}.model.*", "step.{t}.seconds"))
-# tutor.nn.decoding.generate / beam_search with Seq2SeqStepper or the pretrained CausalLMStepper
+DECODING = table("""
+memory | [B, S, d_model] | the encoder's output, computed once (Seq2SeqStepper)
+step.{t}.prefix | [B, n] int | the tokens the step reads (the start, then what was chosen)
+step.{t}.logits | [B, V] | scores of the next token (the newest position's output row)
+step.{t}.probs | [B, V] | softmax(logits), the model's next-token distribution
+step.{t}.scaled | [B, V] | logits / temperature (sampling)
+step.{t}.kept | [B, V] bool | tokens top-k and top-p leave in the running (sampling)
+step.{t}.sample_probs | [B, V] | the distribution sampled from: softmax(scaled) over the kept tokens, zero elsewhere (sampling)
+step.{t}.candidates | [B, c] int | the most likely next tokens, best first, under the distribution the choice uses (sample_probs when sampling, else probs)
+step.{t}.candidate_probs | [B, c] | their probabilities
+step.{t}.choice | [B] int | the token the rule chose (greedy, sampling); a row that has already ended writes the end token instead
+step.{t}.cross_attn.{i}.heads | [B, H, S] | the newest position's encoder-decoder attention over the source tokens, per head (Seq2Seq)
+step.{t}.cross_attn.{i}.mean | [B, S] | the same, averaged over the heads
+step.{t}.self_attn.{i}.heads | [B, H, n] | the newest position's causal self-attention over the tokens so far, per head
+step.{t}.self_attn.{i}.mean | [B, n] | the same, averaged over the heads
+step.{t}.cache.self_attn | [layers] int | numbers held as self-attention keys and values after the step, read from the cache (2 * B * n * d_model)
+step.{t}.cache.cross_attn | [layers] int | numbers held as encoder-decoder keys and values (2 * B * S * d_model, computed at step 0, then reused)
+step.{t}.work.cached | int | multiply-adds of this step with the cache (counted)
+step.{t}.work.uncached | int | multiply-adds of this step recomputing everything (counted)
+step.{t}.logprobs | [n_live, V] | log softmax(logits) of each live beam (beam search)
+step.{t}.beams | [n_live, n] int | the live beams after the step, best first (beam search)
+step.{t}.parents | [n_live] int | the beam each live beam extends (beam search)
+step.{t}.beam_logprobs | [n_live] | log P(beam), the sum of its tokens' log-probabilities
+step.{t}.beam_scores | [n_live] | log P(beam) / lp(beam), lp(Y) = ((5 + |Y|) / 6)^alpha
+step.{t}.finished.tokens | [f, t + 1] int | hypotheses that ended at this step (the end token, or the last step reached), new tokens only
+step.{t}.finished.logprobs | [f] | their log-probabilities
+step.{t}.finished.scores | [f] | their length-penalised scores
+output | [B, n] int | prefix and new tokens (generate); [n] the best hypothesis (beam)
+""")   # tutor.nn.decoding.generate / beam_search with Seq2SeqStepper or the pretrained
+# CausalLMStepper ({i}: a decoder layer). Not recorded by the walkthroughs, so not declared:
+# step.{t}.seconds (only with a clock), and encode.* and step.{t}.model.* (only with
+# Seq2SeqStepper(record_model=True)).
 
 REPLAY = table("""
 replay.{t}.cached_seconds | scalar | fastest wall time of step t replayed with the cache (measured)
