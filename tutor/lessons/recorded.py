@@ -81,3 +81,41 @@ def mark_recorded(doc, note: str):
         first.meaning = (first.meaning + " " if first.meaning else "") + note
     doc.notes.append(note)
     return doc
+
+
+def live_or_recorded(name: str, args: dict, walkthrough: str, live_args: tuple, render):
+    """The recorded-MiniLM switch: run ``walkthrough`` ("pretrained.model_head") on
+    all-MiniLM-L6-v2 with ``live_args`` when it is installed, else load the recording of
+    lesson computation ``name`` with ``args``. Returns (recording, document): ``render``
+    (recording, live) makes the document, marked as recorded when it is a recording."""
+    from importlib import import_module
+
+    model = open_minilm()
+    if model is not None:
+        module, function = walkthrough.split(".")
+        run = getattr(import_module(f"tutor.walkthroughs.{module}"), function)
+        try:
+            recording = run(model, *live_args)
+        except TutorError as exc:
+            raise ComputeError(str(exc)) from None
+        return recording, render(recording, True)
+    recording = load_recording(name, args, walkthrough)
+    return recording, mark_recorded(render(recording, False),
+                                    minilm_note(recording.info["model"]))
+
+
+def scaling_training():
+    """The scaling-and-training experiment as ``scripts/record_scaling_training.py``
+    measured it: (its Recording of ``training.scaling_training``, the note that says so)."""
+    from tutor.data.recorded import SCALING_FILE, recordings
+
+    data = recordings(SCALING_FILE)
+    recording = load_recording("scaling-training", data["runs"][0]["args"],
+                               "training.scaling_training", SCALING_FILE)
+    info = recording.info
+    info["ratios"] = {int(k): v for k, v in info["ratios"].items()}   # JSON keys are text
+    note = (f"RECORDED: measured by scripts/record_scaling_training.py ({data['command']}; "
+            f"{data['seconds']:g} s of training on the machine that made it). Run it yourself "
+            f"with: tutor scaling --train")
+    return recording, note
+

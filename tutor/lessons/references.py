@@ -8,9 +8,10 @@ or a label of that axis: a label the computation gives the axis (``head1``, ``dk
 dimension ``d1`` (1-based). A leading batch axis of one is dropped. A question's text may hold
 ``{step.token[i]}``, filled with the i-th token label of that computation.
 
-A result is anything with ``trace`` (name -> array), ``tokens`` (the main axis's labels) and
-``axes`` (trace-name pattern -> labels per axis, None for an axis without its own labels):
-:class:`tutor.lessons.compute.Result`.
+A result is a :class:`tutor.lessons.compute.Result`: its ``trace`` (name -> array),
+``tokens`` (the main axis's labels), ``recording`` (whose axis labels follow from the shapes
+declared in :mod:`tutor.walkthroughs.names`) and ``axes`` (labels a computation gives one
+entry itself: trace-name pattern -> labels per axis).
 """
 
 from __future__ import annotations
@@ -59,13 +60,17 @@ def parse_reference(text: str) -> Reference:
     return Reference(step, name, indices)
 
 
-def axis_labels(result, name: str, ndim: int) -> tuple:
-    """The labels of each of the ``ndim`` axes of trace entry ``name``: those of the first
-    pattern of ``result.axes`` that matches the name and has ``ndim`` axes, else None each."""
-    for pattern, labels in result.axes.items():
-        if fnmatch.fnmatchcase(name, pattern) and len(labels) == ndim:
-            return labels
-    return (None,) * ndim
+def axis_labels(result, name: str, shape: tuple) -> tuple:
+    """The labels of each axis of trace entry ``name`` read as an array of ``shape`` (a
+    leading batch of one dropped): those of the first pattern of ``result.axes`` that
+    matches the name and has as many axes, else the recording's (from the declared shape);
+    None for an axis without labels or with another number of them than its size."""
+    found = next((labels for pattern, labels in result.axes.items()
+                  if fnmatch.fnmatchcase(name, pattern) and len(labels) == len(shape)), None)
+    if found is None:
+        found = result.recording.axis_labels(name, len(shape))
+    return tuple(labels if labels is not None and len(labels) == size else None
+                 for labels, size in zip(found, shape))
 
 
 def _index(token: str, labels, size: int, tokens: list[str], ref: Reference, axis: int) -> int:
@@ -100,7 +105,7 @@ def locate(result, ref: Reference) -> tuple[np.ndarray, tuple[int, ...]]:
     if array.ndim != len(ref.indices):
         raise ComputeError(f"{ref}: {ref.name!r} has shape {array.shape}; expected "
                            f"{array.ndim} indices, got {len(ref.indices)}")
-    labels = axis_labels(result, ref.name, array.ndim)
+    labels = axis_labels(result, ref.name, array.shape)
     index = tuple(_index(tok, labels[axis], array.shape[axis], result.tokens, ref, axis)
                   for axis, tok in enumerate(ref.indices))
     return array, index

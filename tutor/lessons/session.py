@@ -140,7 +140,7 @@ class Session:
         result = self.results[ref.step]
         array, index = locate(result, ref)
         matrix = self.about_matrix(step) if self.about(step) == (ref.step, ref.name) else None
-        labels = axis_labels(result, ref.name, array.ndim)
+        labels = axis_labels(result, ref.name, array.shape)
         words = []
         lead = index[:-2] if len(index) > 2 else ()
         tail = index[len(lead):]

@@ -12,6 +12,12 @@ A name may hold placeholders: ``{i}`` a layer number, ``{h}`` a head number (bot
 d_head), h heads, B batch, S source and T target positions, d_ff, n_pos positions, V words,
 N samples, n_dk widths. Adding a recorded name (a new ``trace.record`` in ``tutor.nn`` or a
 new walkthrough) means adding it here, with its shape and meaning.
+
+The shapes are load-bearing: a :class:`~tutor.walkthroughs.Recording` labels the axes of an
+entry by the axes its declared shape names (:func:`shape_of`, :func:`axis_names`), so a
+lesson's answer ``"tf:decoder.layers.0.multihead_attn.weights[head1, chat, cat]"`` finds
+head1 on axis h, chat on T and cat on S. Name an axis by what it runs over (S, T, n_q,
+n_k), not by its size, where a lesson may read it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,23 @@ def without(names: Table, left_out) -> Table:
 def scoped(prefix: str, names: Table) -> Table:
     """The same names under ``prefix.`` (the way ``trace.scope(prefix)`` records them)."""
     return {f"{prefix}.{name}": entry for name, entry in names.items()}
+
+
+def like(names: Table, x: str) -> Table:
+    """The table with the shapes "like x" written out as ``x`` (``"[rows, cols]"``)."""
+    return {name: (x if shape == "like x" else shape, meaning)
+            for name, (shape, meaning) in names.items()}
+
+
+def renamed(names: Table, only=None, **axes: str) -> Table:
+    """The table with axes of its shapes renamed (of the names ``only``, default all):
+    ``renamed(MULTI_HEAD, n_q="T", n_k="S")`` is cross-attention, queries from the target
+    and keys from the source."""
+    def rename(shape: str) -> str:
+        return re.sub(r"[A-Za-z_][A-Za-z_0-9]*", lambda m: axes.get(m.group(0), m.group(0)),
+                      shape) if shape.startswith("[") else shape
+    return {name: (rename(shape) if only is None or name in only else shape, meaning)
+            for name, (shape, meaning) in names.items()}
 
 
 # --- what one function of tutor.nn records (in its own scope) -------------------------------
@@ -100,8 +123,9 @@ add1 | [B, S, d_model] | x + self-attention (the sublayer's own input added)
 add2 | [B, S, d_model] | x + feed-forward
 output | [B, S, d_model] | the layer's output
 """),
-    **scoped("self_attn", without(MULTI_HEAD, UNMASKED)), **scoped("norm1", NORM),
-    **scoped("ff", FEED_FORWARD), **scoped("norm2", NORM)}
+    **scoped("self_attn", renamed(without(MULTI_HEAD, UNMASKED), n_q="S", n_k="S", n="S",
+                                  T="S")),
+    **scoped("norm1", NORM), **scoped("ff", FEED_FORWARD), **scoped("norm2", NORM)}
 
 DECODER_LAYER = {         # tutor.nn.layers.decoder_layer (masked self-attention when causal)
     **{name: (shape.replace("S", "T"), meaning) for name, (shape, meaning) in ENCODER_LAYER.items()},
@@ -109,7 +133,9 @@ DECODER_LAYER = {         # tutor.nn.layers.decoder_layer (masked self-attention
 add2 | [B, T, d_model] | x + encoder-decoder attention
 add3 | [B, T, d_model] | x + feed-forward (the third sublayer)
 """),
-    **scoped("self_attn", MULTI_HEAD), **scoped("multihead_attn", without(MULTI_HEAD, UNMASKED)),
+    **scoped("self_attn", renamed(MULTI_HEAD, n_q="T", n_k="T", n="T")),
+    **scoped("multihead_attn", renamed(renamed(without(MULTI_HEAD, UNMASKED), ("k", "v"), n="S"),
+                                       n_q="T", n_k="S", n="T")),
     **scoped("norm3", NORM)}
 
 ENCODER = {**scoped("encoder.layers.{i}", ENCODER_LAYER), **scoped("encoder.norm", NORM)}
@@ -308,7 +334,7 @@ control_similarity | [n_layer + 1] | the same for the control word
     "norm.add_and_norm": {**_GAMMA_BETA, **ADD_AND_NORM},
     "softmax.softmax_steps": SOFTMAX_WITH_TEMPERATURE,
     "softmax.softmax_rows": {**table("logits | [rows, cols] | the numbers, one softmax per row"),
-                             **scoped("softmax", SOFTMAX)},
+                             **scoped("softmax", like(SOFTMAX, "[rows, cols]"))},
     "softmax.scaling": SCALING,
     "stack.encode": {**scoped("input", ADD_PE), **ENCODER,
                      **table("src | [B, S, d_model] | the vectors given (a batch of one if 2-D)")},
@@ -394,3 +420,25 @@ def declared(name: str, walkthrough: str | None = None) -> bool:
     if key not in _REGEX:
         _REGEX[key] = re.compile("|".join(f"(?:{_pattern(n)})" for n in table) + r"\Z")
     return _REGEX[key].match(name) is not None
+
+
+def shape_of(name: str, walkthrough: str) -> str | None:
+    """The declared shape of recorded name ``name`` (concrete, ``encoder.layers.1.add1``)
+    of ``walkthrough``, or None when it does not declare it."""
+    for pattern, (shape, _) in RECORDED[walkthrough].items():
+        if re.fullmatch(_pattern(pattern), name):
+            return shape
+    return None
+
+
+def axis_names(shape: str) -> list[str] | None:
+    """The axes a declared shape names, outermost first: ``"[B, h, n_q, n_k]"`` gives
+    ``["B", "h", "n_q", "n_k"]``, ``"[..., n_q, n_k]"`` gives ``["...", "n_q", "n_k"]`` (any
+    leading axes), ``"[]"``, ``"scalar"`` and ``"int"`` give ``[]``; None for a shape said in
+    words (``"like x"``)."""
+    if shape in ("scalar", "int"):
+        return []
+    match = re.fullmatch(r"\[([^\]]*)\](?: \w+)?", shape)
+    if match is None:
+        return None
+    return [axis.strip() for axis in match.group(1).split(",") if axis.strip()]
