@@ -126,11 +126,10 @@ def _toy_model_heads():
 
     reverse = load_shipped_model("reverse")
     heads = toy_model_heads(reverse, "3141")
-    runs = [(heads, lambda t, r=heads: toy_heads_document(t, precision=2, info=r.info))]
+    runs = [_on_recording(heads, toy_heads_document, precision=2)]
     for block in ("encoder", "decoder"):                          # mask, masked: decoder only
         head = toy_model_head(reverse, "3141", 1, 1, block)
-        runs.append((head, lambda t, r=head: model_head_document(t, r.tokens, precision=2,
-                                                                  info=r.info)))
+        runs.append(_on_recording(head, model_head_document, precision=2))
     return runs
 
 
@@ -152,14 +151,9 @@ def _stacks():
                             "causal": True},
                            {"src_vectors": np.ones((3, 4)), "tgt_vectors": np.ones((2, 4))}):
                 recording = stack.transform(model, **kwargs)
-                info = recording.info
-                runs.append((recording, lambda t, i=info, d=detail, c=c, s="src_tokens" in kwargs:
-                             stack_render.transformer_document(
-                                 t, i["src_labels"], i["tgt_labels"], precision=2,
-                                 n_enc=c.num_encoder_layers, n_dec=c.num_decoder_layers,
-                                 norm_first=c.norm_first, detail=d, sentence=s,
-                                 causal=i["causal"], vocab=i["vocab"],
-                                 settings={"d_model": 4, "heads": 2})))
+                runs.append(_on_recording(recording, stack_render.transformer_document,
+                                          precision=2, detail=detail,
+                                          settings={"d_model": 4, "heads": 2}))
         runs.append(_on_recording(stack.norms_in_encoder_layer(model, TOKENS),
                                   norm_render.encoder_layer_norms_document, seed=0))
     return runs
@@ -207,15 +201,12 @@ def _pretrained():
     runs = []
     for model in (bert, gpt2):
         head = pretrained.model_head(model, "the cat sat", 1, 2)
-        runs.append((head, lambda t, r=head: pretrained_render.model_head_document(
-            t, r.tokens, precision=2, info=r.info)))
+        runs.append(_on_recording(head, pretrained_render.model_head_document, precision=2))
         heads = pretrained.model_heads(model, "the cat sat")
-        runs.append((heads, lambda t, r=heads: pretrained_render.heads_document(
-            t, r.tokens, precision=2, info=r.info)))
+        runs.append(_on_recording(heads, pretrained_render.heads_document, precision=2))
     context = pretrained.model_context(bert, "the dog sat on the bank", "the bank of the river",
                                        "bank")
-    runs.append((context, lambda t, r=context: pretrained_render.context_document(
-        t, precision=2, info=r.info)))
+    runs.append(_on_recording(context, pretrained_render.context_document, precision=2))
     return runs
 
 

@@ -1,16 +1,11 @@
-"""The computations a lesson may run: a registry.
+"""The registry of the computations a lesson may run (``compute = "attention"``, ``args =
+{ sentence = "the cat sat" }``); ARCHITECTURE.md, "Adding a lesson computation", shows how.
 
-A lesson names a computation and its arguments (``compute = "attention"``,
-``args = { sentence = "the cat sat" }``). A computation here is a function registered with
-:func:`computation`: its signature is the computation's arguments, each with its default and
-a check from :mod:`.arguments` as annotation (the argument arrives checked and converted: a
-sentence as its tokens). It calls the same walkthrough (:mod:`tutor.walkthroughs`) a command
-calls, labels the recording's axes by the names its declared shapes use
-(:mod:`tutor.walkthroughs.names`: ``S``, ``T``, ``h`` ...), and returns a :class:`Result`
-holding the document a renderer (:mod:`tutor.render`) made of it, the command's own where
-the topic has a command. It computes nothing and builds no screen itself; ``show = [...]``
-in the lesson picks steps of that document. Answer references into a result are read by
-:mod:`.references`; recordings shown instead of a live run come from :mod:`.recorded`.
+A computation's signature is its arguments, each with its default and a check from
+:mod:`.arguments` as annotation (it arrives checked: a sentence as its tokens). It calls the
+walkthrough a command calls, labels the axes its declared shapes name (``S``, ``T``, ``h``,
+:mod:`tutor.walkthroughs.names`) and returns a :class:`Result` with the document a renderer
+made, the command's own where the topic has one. ``show = [...]`` picks steps of it.
 """
 
 import inspect
@@ -23,7 +18,6 @@ from tutor.errors import TutorError
 from tutor.limits import (MAX_DK, MAX_DK_VALUES, MAX_ELEMENTS, MAX_KEYS, MAX_LESSON_DIM,
                           MAX_LESSON_POSITIONS, MAX_SAMPLES, MIN_KEYS, MIN_SAMPLES)
 from tutor.nn.model import Transformer
-from tutor.pretrained.analysis import head_patterns
 from tutor.render.attention import attention_document
 from tutor.render.backward import backward_document
 from tutor.render.document import unique_labels
@@ -39,7 +33,6 @@ from tutor.render.pretrained import (context_document, heads_document, model_hea
 from tutor.render.scaling import TABLE_COLUMNS, scaling_table_document, table_rows
 from tutor.render.softmax import softmax_rows_document
 from tutor.render.stack import transformer_document
-from tutor.render.training import scaling_training_document
 from tutor.training import load_shipped_model
 from tutor.walkthroughs.attention import self_attention
 from tutor.walkthroughs.backward import backpropagation
@@ -58,16 +51,11 @@ from .arguments import (count_labels, digits, flag, labels, matrix, model_senten
                         one_of, one_word, seed, text, whole, widths, words)
 from .references import ComputeError
 
-__all__ = ["REGISTRY", "SIGNATURES", "ComputeError", "Result", "computation",
-           "run_computation", "run_lesson_computation"]
-
 
 @dataclass
 class Result:
-    """What a computation gives: its recording (the trace, and labels for the axes its
-    declared shapes name), the labels of its main token axis, the document the learner sees,
-    and labels the computation gives one entry itself (trace-name pattern -> labels per
-    axis)."""
+    """What a computation gives: its recording, the labels of its main token axis, the
+    document shown, and labels it gives one entry itself (trace-name pattern -> per axis)."""
 
     name: str
     recording: object                      # a tutor.walkthroughs.Recording
@@ -78,16 +66,6 @@ class Result:
     @property
     def trace(self):
         return self.recording.trace
-
-    def show_names(self) -> list[str]:
-        """The names ``show = [...]`` may use: step keys, and the matrix keys of a step that
-        only shows matrices (one of them may be shown alone)."""
-        names = []
-        for step in self.document.steps:
-            keys = [step.key] + ([m.key for part in step.parts for m in part.matrices]
-                                 if not step.formula else [])
-            names += [key for key in keys if key and key not in names]
-        return names
 
 
 REGISTRY: dict[str, Callable[..., Result]] = {}
@@ -109,7 +87,9 @@ def computation(name: str):
 
 
 def run_computation(name: str, args: dict) -> Result:
-    """Run computation ``name`` with ``args`` (unknown names and arguments are errors)."""
+    """Run computation ``name`` with ``args``: ComputeError for an unknown name or argument,
+    an argument its check refuses, or one a walkthrough refuses (its TutorError: a word
+    outside the shipped vectors, a model not shipped)."""
     if name not in REGISTRY:
         raise ComputeError(f"unknown computation {name!r}; expected one of "
                            f"{', '.join(sorted(REGISTRY))}")
@@ -118,10 +98,15 @@ def run_computation(name: str, args: dict) -> Result:
     if extra:
         raise ComputeError(f"computation {name!r} takes {', '.join(sorted(defaults))}; "
                            f"got unknown argument {', '.join(sorted(extra))}")
-    values = {**defaults, **args}
     checks = CHECKS[name]
-    return REGISTRY[name](**{key: checks[key](value, key) if key in checks else value
-                             for key, value in values.items()})
+    values = {key: checks[key](value, key) if key in checks else value
+              for key, value in {**defaults, **args}.items()}
+    try:
+        return REGISTRY[name](**values)
+    except ComputeError:
+        raise
+    except TutorError as exc:
+        raise ComputeError(str(exc)) from None
 
 
 def run_lesson_computation(step, sentence: str | None = None) -> Result:
@@ -130,15 +115,6 @@ def run_lesson_computation(step, sentence: str | None = None) -> Result:
     if sentence is not None:
         args["sentence"] = sentence
     return run_computation(step.compute, args)
-
-
-def _walk(function, *args, **kwargs):
-    """Call a walkthrough; its TutorError (a word outside the shipped vectors, a sentence
-    too long for the model) becomes a ComputeError."""
-    try:
-        return function(*args, **kwargs)
-    except TutorError as exc:
-        raise ComputeError(str(exc)) from None
 
 
 def _weights(kind: str, n: int, rng) -> np.ndarray:
@@ -155,6 +131,13 @@ def _names(prefix: str, n: int) -> list[str]:
     return [f"{prefix}{i + 1}" for i in range(n)]
 
 
+def _heads(heads, dim: int) -> int:
+    heads = whole(1, dim)(heads, "heads")
+    if dim % heads:
+        raise ComputeError(f"expected heads to divide dim {dim}, got {heads}")
+    return heads
+
+
 # --- the calculators' topics ----------------------------------------------------------------
 
 @computation("attention")
@@ -169,11 +152,8 @@ def attention(sentence: words = "the cat sat", dim=4, heads=1, causal: flag = Fa
         raise ComputeError(f"expected no dim with embeddings 'glove' (GloVe vectors have "
                            f"50 numbers), got {dim!r}")
     dim = 50 if embeddings == "glove" else whole(1, MAX_LESSON_DIM)(dim, "dim")
-    heads = whole(1, dim)(heads, "heads")
-    if dim % heads:
-        raise ComputeError(f"expected heads to divide dim {dim}, got {heads}")
-    rng = np.random.default_rng(seed)
-    x, sources = (_walk(glove_embeddings, sentence) if embeddings == "glove"
+    heads, rng = _heads(heads, dim), np.random.default_rng(seed)
+    x, sources = (glove_embeddings(sentence) if embeddings == "glove"
                   else word_embeddings(sentence, dim))                  # [n, d_model]
     w_q, w_k, w_v = (_weights(weights, dim, rng) for _ in range(3))     # [d_model, d_k]
     w_o = _weights(weights, dim, rng) if heads > 1 else None            # [d_v, d_model]
@@ -250,19 +230,13 @@ def transformer(source: words = "the cat sat", target: words = "<s> le chat",
     masked with the causal mask, shown as ``tutor transformer`` shows it (its steps, e.g.
     ``encoder.layers.0.self_attn``, ``memory``, ``decoder.layers.0.self_attn``,
     ``decoder.layers.0.multihead_attn``, ``output``, ``next``)."""
-    heads = whole(1, dim)(heads, "heads")
-    if dim % heads:
-        raise ComputeError(f"expected heads to divide dim {dim}, got {heads}")
+    heads = _heads(heads, dim)
     recording = transform(_random_model(dim, heads, seed), src_tokens=source,
                           tgt_tokens=target)
-    info = recording.info
     recording.labels.update(S=_square(source)["n"], T=_square(target)["n"],
                             h=_names("head", heads))
-    doc = transformer_document(
-        recording.trace, info["src_labels"], info["tgt_labels"], precision=2, n_enc=1,
-        n_dec=1, norm_first=False, detail="summary", sentence=True, causal=info["causal"],
-        vocab=info["vocab"], settings={"d_model": dim, "heads": heads,
-                                       "weights": f"random (seed {seed})"})
+    doc = transformer_document(recording, precision=2, detail="summary", settings={
+        "d_model": dim, "heads": heads, "weights": f"random (seed {seed})"})
     return Result("transformer", recording, recording.labels["T"], doc)
 
 
@@ -312,7 +286,7 @@ def glove_similarity(words: words = "cat dog car truck") -> Result:
     with the lengths |a| beside it. Step ``cosine``."""
     if len({t.lower() for t in words}) != len(words):
         raise ComputeError(f"expected different words, got {' '.join(words)!r}")
-    recording = _walk(similarity_table, words)
+    recording = similarity_table(words)
     recording.labels.update({"n": similarity_labels(recording), "1": ["length"]})
     return Result("glove-similarity", recording, recording.labels["n"],
                   similarity_document(recording))
@@ -324,7 +298,7 @@ def glove_nearest(word: words = "frog", k: whole(1, 20) = 8) -> Result:
     Step ``nearest``."""
     if len(word) != 1:
         raise ComputeError(f"expected one word, got {' '.join(word)!r}")
-    recording = _walk(nearest_words, word[0], k)
+    recording = nearest_words(word[0], k)
     recording.labels.update({"k": nearest_labels(recording), "1": ["cos"]})
     return Result("glove-nearest", recording, recording.info["neighbours"],
                   nearest_document(recording))
@@ -338,15 +312,11 @@ def model_head_steps(sentence: model_sentence = "the bank of the river",
     """The six steps on one head of all-MiniLM-L6-v2 (``tutor attention --model minilm``),
     or, without the model, the recorded queries, keys, values, scores, weights and output
     (steps ``projections``, ``scores``, ``scaled``, ``softmax``, ``output``)."""
-    def render(recording, live):
-        if live:
-            return model_head_document(recording.trace, recording.tokens, precision=2,
-                                       info=recording.info)
-        return recorded_head_document(recording, sentence=sentence, layer=layer, head=head)
-
-    recording, doc = recorded.live_or_recorded("model-head", {"sentence": sentence, "layer": layer,
-                                                "head": head}, "pretrained.model_head",
-                                 (sentence, layer - 1, head - 1), render)
+    recording, doc = recorded.live_or_recorded(
+        "model-head", {"sentence": sentence, "layer": layer, "head": head},
+        "pretrained.model_head", (sentence, layer - 1, head - 1),
+        lambda r: (recorded_head_document if r.info.get("recorded") else
+                   model_head_document)(r, precision=2))
     recording.labels.update(_square(recording.tokens))
     return Result("model-head", recording, recording.labels["n"], doc)
 
@@ -355,13 +325,9 @@ def model_head_steps(sentence: model_sentence = "the bank of the river",
 def model_heads_grid(sentence: model_sentence = "the bank of the river") -> Result:
     """Every head of all-MiniLM-L6-v2 as a small heatmap labelled with its pattern (``tutor
     heads``): live, or the recording without the model. Steps ``layer1`` ... ``layer6``."""
-    def render(recording, live):
-        info = recording.info if live else {**recording.info, "patterns": head_patterns(
-            recording.trace["attentions"], recording.tokens)}
-        return heads_document(recording.trace, recording.tokens, precision=2, info=info)
-
-    recording, doc = recorded.live_or_recorded("model-heads", {"sentence": sentence},
-                                 "pretrained.model_heads", (sentence,), render)
+    recording, doc = recorded.live_or_recorded(
+        "model-heads", {"sentence": sentence}, "pretrained.model_heads", (sentence,),
+        lambda r: heads_document(r, precision=2))
     n_layer, n_head = np.asarray(recording.trace["attentions"]).shape[:2]
     recording.labels.update(_square(recording.tokens), n_layer=_names("layer", n_layer),
                             h=_names("head", n_head))
@@ -377,8 +343,7 @@ def model_context_layers(sentence_a: model_sentence = "she sat on the grassy ban
     recording, doc = recorded.live_or_recorded(
         "model-context", {"sentence_a": sentence_a, "sentence_b": sentence_b, "word": word},
         "pretrained.model_context", (sentence_a, sentence_b, word),
-        lambda recording, live: context_document(recording.trace, precision=2,
-                                                 info=recording.info))
+        lambda r: context_document(r, precision=2))
     recording.labels["n_layer + 1"] = list(recording.info["stages"])
     return Result("model-context", recording, recording.labels["n_layer + 1"], doc)
 
@@ -388,7 +353,7 @@ def model_context_layers(sentence_a: model_sentence = "she sat on the grassy ban
 def _shipped(name: str, digits: str):
     """The shipped toy model ``name`` and the task's example for ``digits``: (model, source
     ids [S], target ids [T + 1])."""
-    shipped = _walk(load_shipped_model, name)
+    shipped = load_shipped_model(name)
     return (shipped, *task_example(shipped, digits))
 
 
@@ -421,18 +386,17 @@ def generate_steps(model: text = "reverse", digits: digits = "2718",
     ``cache``."""
     shipped, src, tgt = _shipped(model, digits)                        # [S], [T + 1]
     top_k = whole(0, len(shipped.vocab))(top_k, "top_k")
-    sampling = rule == "sampling"
+    sampling = {"temperature": temperature, "top_k": top_k or None, "seed": seed}
     recording = generate(shipped.model, src, token_text=shipped.vocab,
                          max_new_tokens=len(src) + 1, bos_id=shipped.bos_id,
-                         eos_id=shipped.eos_id, temperature=temperature if sampling else None,
-                         top_k=(top_k or None) if sampling else None,
-                         seed=seed if sampling else None, beam=beam if rule == "beam" else None,
-                         explain_cache=explain_cache, repeats=3)
-    expected = [shipped.vocab[int(i)] for i in tgt[1:-1]]
+                         eos_id=shipped.eos_id, beam=beam if rule == "beam" else None,
+                         explain_cache=explain_cache, repeats=3,
+                         **(sampling if rule == "sampling" else {}))
     settings = {"model": model, "max_new_tokens": len(src) + 1, **recording.info["rule"],
                 "cache": True}
     doc = generation_document(recording.trace, recording.info, precision=2, model_name=model,
-                              source_labels=list(digits), expected=expected, settings=settings)
+                              source_labels=list(digits), settings=settings,
+                              expected=[shipped.vocab[int(i)] for i in tgt[1:-1]])
     vocab = [f"'{t}'" for t in shipped.vocab]                          # '8': a token, not an index
     recording.labels.update(V=vocab, S=[f"'{d}'" for d in digits],
                             layers=_names("layer", shipped.model.config.num_decoder_layers))
@@ -448,12 +412,5 @@ def scaling_training_recorded() -> Result:
     """The scaling-and-training experiment (``tutor scaling --train``) as
     ``scripts/record_scaling_training.py`` measured it: training takes too long for a lesson,
     so this shows the recording, marked as such. Steps ``curves`` and ``measured``."""
-    recording, note = recorded.scaling_training()
-    info = recording.info
-    doc = recorded.mark_recorded(scaling_training_document(
-        recording.trace, precision=2, **{k: v for k, v in info.items() if k != "recorded"}),
-        note)
-    recording.labels.update({"2·n_dk": list(info["labels"]),              # the runs
-                             "5": ["heads", "peak", "steps to 0.5", "final loss", "accuracy"],
-                             "6": [f"step {m}" for m in info["marks"]]})   # checkpoints
-    return Result("scaling-training", recording, list(info["labels"]), doc)
+    recording, doc = recorded.scaling_training()
+    return Result("scaling-training", recording, recording.labels["2·n_dk"], doc)

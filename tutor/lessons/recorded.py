@@ -86,8 +86,9 @@ def mark_recorded(doc, note: str):
 def live_or_recorded(name: str, args: dict, walkthrough: str, live_args: tuple, render):
     """The recorded-MiniLM switch: run ``walkthrough`` ("pretrained.model_head") on
     all-MiniLM-L6-v2 with ``live_args`` when it is installed, else load the recording of
-    lesson computation ``name`` with ``args``. Returns (recording, document): ``render``
-    (recording, live) makes the document, marked as recorded when it is a recording."""
+    lesson computation ``name`` with ``args`` (its ``info["recorded"]`` true). Returns
+    (recording, document): ``render(recording)`` makes the document, marked as recorded
+    when it is a recording."""
     from importlib import import_module
 
     model = open_minilm()
@@ -98,16 +99,17 @@ def live_or_recorded(name: str, args: dict, walkthrough: str, live_args: tuple, 
             recording = run(model, *live_args)
         except TutorError as exc:
             raise ComputeError(str(exc)) from None
-        return recording, render(recording, True)
+        return recording, render(recording)
     recording = load_recording(name, args, walkthrough)
-    return recording, mark_recorded(render(recording, False),
-                                    minilm_note(recording.info["model"]))
+    return recording, mark_recorded(render(recording), minilm_note(recording.info["model"]))
 
 
 def scaling_training():
     """The scaling-and-training experiment as ``scripts/record_scaling_training.py``
-    measured it: (its Recording of ``training.scaling_training``, the note that says so)."""
+    measured it: its Recording of ``training.scaling_training`` (axes labelled) and its
+    document, marked as recorded."""
     from tutor.data.recorded import SCALING_FILE, recordings
+    from tutor.render.training import scaling_training_document
 
     data = recordings(SCALING_FILE)
     recording = load_recording("scaling-training", data["runs"][0]["args"],
@@ -117,5 +119,10 @@ def scaling_training():
     note = (f"RECORDED: measured by scripts/record_scaling_training.py ({data['command']}; "
             f"{data['seconds']:g} s of training on the machine that made it). Run it yourself "
             f"with: tutor scaling --train")
-    return recording, note
+    recording.labels.update({"2·n_dk": list(info["labels"]),              # the runs
+                             "5": ["heads", "peak", "steps to 0.5", "final loss", "accuracy"],
+                             "6": [f"step {m}" for m in info["marks"]]})   # checkpoints
+    shown = {k: v for k, v in info.items() if k != "recorded"}
+    return recording, mark_recorded(scaling_training_document(recording.trace, precision=2,
+                                                              **shown), note)
 
