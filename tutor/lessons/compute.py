@@ -57,7 +57,6 @@ class Result:
     """What a computation gives: its recording, the labels of its main token axis, the
     document shown, and labels it gives one entry itself (trace-name pattern -> per axis)."""
 
-    name: str
     recording: object                      # a tutor.walkthroughs.Recording
     tokens: list[str]
     document: object                       # a tutor.render.document.Document
@@ -117,8 +116,11 @@ def run_lesson_computation(step, sentence: str | None = None) -> Result:
     return run_computation(step.compute, args)
 
 
-def _weights(kind: str, n: int, rng) -> np.ndarray:
-    return np.eye(n) if kind == "identity" else random_tenths(rng, n, n)   # [n, n]
+def _head_weights(kind: str, n: int, seed: int, count: int) -> list[np.ndarray]:
+    """``count`` weight matrices [n, n] of ``kind``: identity, or random tenths drawn in
+    turn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    return [np.eye(n) if kind == "identity" else random_tenths(rng, n, n) for _ in range(count)]
 
 
 def _square(tokens: list[str]) -> dict[str, list[str]]:
@@ -152,17 +154,16 @@ def attention(sentence: words = "the cat sat", dim=4, heads=1, causal: flag = Fa
         raise ComputeError(f"expected no dim with embeddings 'glove' (GloVe vectors have "
                            f"50 numbers), got {dim!r}")
     dim = 50 if embeddings == "glove" else whole(1, MAX_LESSON_DIM)(dim, "dim")
-    heads, rng = _heads(heads, dim), np.random.default_rng(seed)
+    heads = _heads(heads, dim)
     x, sources = (glove_embeddings(sentence) if embeddings == "glove"
                   else word_embeddings(sentence, dim))                  # [n, d_model]
-    w_q, w_k, w_v = (_weights(weights, dim, rng) for _ in range(3))     # [d_model, d_k]
-    w_o = _weights(weights, dim, rng) if heads > 1 else None            # [d_v, d_model]
+    w = _head_weights(weights, dim, seed, 4 if heads > 1 else 3) + [None]  # Wq, Wk, Wv, Wo
     kinds = {k: weights for k in ("w_q", "w_k", "w_v", "w_o")}
-    recording = self_attention(sentence, x, w_q, w_k, w_v, w_o, heads=heads, causal=causal,
-                               scaled=scale, posenc=posenc, sources=sources, weight_kinds=kinds)
+    recording = self_attention(sentence, x, *w[:4], heads=heads, causal=causal, scaled=scale,
+                               posenc=posenc, sources=sources, weight_kinds=kinds)
     recording.labels.update(_square(sentence), n_pos=_square(sentence)["n"])
-    doc = attention_document(recording.trace, sentence, **recording.info)
-    return Result("attention", recording, recording.labels["n"], doc)
+    return Result(recording, recording.labels["n"],
+                  attention_document(recording.trace, sentence, **recording.info))
 
 
 @computation("softmax")
@@ -175,24 +176,21 @@ def softmax_table(logits: matrix = ((6.0, 4.0),), rows: labels = None,
     cols = count_labels(cols, n_cols, "cols") or _names("x", n_cols)
     recording = softmax_walkthrough(logits)
     recording.labels.update(rows=rows, cols=cols)
-    return Result("softmax", recording, [],
-                  softmax_rows_document(recording, rows=rows, cols=cols))
+    return Result(recording, [], softmax_rows_document(recording, rows=rows, cols=cols))
 
 
 @computation("dot-growth")
 def dot_growth(dims: widths(MAX_DK) = (4, 64, 512), samples: whole(MIN_SAMPLES, MAX_SAMPLES) = 2000,
                keys: whole(MIN_KEYS, MAX_KEYS) = 8, seed: seed = 0) -> Result:
-    """Why attention scales: the engine's statistics of q·k for random N(0, 1) queries and
-    keys at several widths dk, and of the softmax over them with and without ÷√dk, as
-    ``tutor scaling`` measures them, in one table (step ``table``; rows dk4, ..., columns
-    dk, √dk, sd, top, top ÷√, grad, grad ÷√)."""
+    """Why attention scales: ``tutor scaling``'s statistics of q·k and the softmax for random
+    queries and keys at widths ``dims``, in one table (step ``table``: rows dk4, ...)."""
     if len(dims) > MAX_DK_VALUES or samples * keys * max(dims) > MAX_ELEMENTS:
         raise ComputeError(f"expected at most {MAX_DK_VALUES} widths and samples × keys × the "
                            f"largest width at most {MAX_ELEMENTS:,}, got {len(dims)} widths "
                            f"and {samples * keys * max(dims):,}")
     recording = scaling(list(dims), np.random.default_rng(seed), samples, keys)
     recording.labels.update({"n_dk": table_rows(recording), "7": TABLE_COLUMNS})
-    return Result("dot-growth", recording, [], scaling_table_document(recording))
+    return Result(recording, [], scaling_table_document(recording))
 
 
 @computation("posenc")
@@ -203,7 +201,7 @@ def posenc(positions: whole(1, MAX_LESSON_POSITIONS) = 4, dim: whole(1, MAX_LESS
     recording = (sinusoidal_beside_learned(positions, dim, np.random.default_rng(seed))
                  if learned else positional_table(positions, dim))
     recording.labels["n_pos"] = [f"pos {i}" for i in range(positions)]
-    return Result("posenc", recording, [], positional_tables_document(recording))
+    return Result(recording, [], positional_tables_document(recording))
 
 
 def _random_model(dim: int, heads: int, seed: int):
@@ -214,22 +212,19 @@ def _random_model(dim: int, heads: int, seed: int):
 @computation("add-norm")
 def add_norm(sentence: words = "the cat sat", dim: whole(2, MAX_LESSON_DIM) = 4,
              seed: seed = 0) -> Result:
-    """One encoder layer of the engine on the sentence (one head, random weights), plus
-    layer norm and batch norm of its first residual sum for comparison. Steps ``residual``,
-    ``layer-norm``, ``batch-norm``, ``layer``."""
+    """One encoder layer (one head, random weights), and layer norm beside batch norm of its
+    first residual sum. Steps ``residual``, ``layer-norm``, ``batch-norm``, ``layer``."""
     recording = norms_in_encoder_layer(_random_model(dim, 1, seed), sentence)
-    recording.labels["S"] = _square(sentence)["n"]
-    return Result("add-norm", recording, recording.labels["S"],
-                  encoder_layer_norms_document(recording, seed=seed))
+    recording.labels["S"] = tokens = unique_labels(sentence)
+    return Result(recording, tokens, encoder_layer_norms_document(recording, seed=seed))
 
 
 @computation("transformer")
 def transformer(source: words = "the cat sat", target: words = "<s> le chat",
                 dim: whole(2, MAX_LESSON_DIM) = 4, heads=2, seed: seed = 0) -> Result:
-    """One encoder-decoder pass of the engine (one layer each, random weights), the decoder
-    masked with the causal mask, shown as ``tutor transformer`` shows it (its steps, e.g.
-    ``encoder.layers.0.self_attn``, ``memory``, ``decoder.layers.0.self_attn``,
-    ``decoder.layers.0.multihead_attn``, ``output``, ``next``)."""
+    """One encoder-decoder pass (one layer each, random weights, the decoder causal), shown as
+    ``tutor transformer`` shows it: steps ``src_input``, ``encoder.layers.0.self_attn``, ...,
+    ``memory``, ``decoder.layers.0.multihead_attn``, ``output``, ``next``."""
     heads = _heads(heads, dim)
     recording = transform(_random_model(dim, heads, seed), src_tokens=source,
                           tgt_tokens=target)
@@ -237,7 +232,7 @@ def transformer(source: words = "the cat sat", target: words = "<s> le chat",
                             h=_names("head", heads))
     doc = transformer_document(recording, precision=2, detail="summary", settings={
         "d_model": dim, "heads": heads, "weights": f"random (seed {seed})"})
-    return Result("transformer", recording, recording.labels["T"], doc)
+    return Result(recording, recording.labels["T"], doc)
 
 
 @computation("feed-forward")
@@ -245,37 +240,32 @@ def feed_forward(sentence: words = "the cat sat", dim: whole(1, MAX_LESSON_DIM) 
                  d_ff: whole(1, 4 * MAX_LESSON_DIM) = 8,
                  activation: one_of(*ACTIVATION_NAMES) = "gelu",
                  seed: seed = 0) -> Result:
-    """The position-wise feed-forward network on the sentence's word vectors, random weights
-    in tenths (W1 [d_ff, dim], b1, W2 [dim, d_ff], b2), with relu beside another
-    activation. Steps ``input``, ``hidden``, ``activated``, ``output``."""
+    """The position-wise feed-forward network, random weights in tenths, with relu beside
+    another activation. Steps ``input``, ``hidden``, ``activated``, ``output``."""
     rng = np.random.default_rng(seed)
     x, _ = word_embeddings(sentence, dim)                               # [n, d_model]
     w1, b1 = random_tenths(rng, d_ff, dim), random_tenths(rng, d_ff)    # [d_ff, d_model], [d_ff]
     w2, b2 = random_tenths(rng, dim, d_ff), random_tenths(rng, dim)     # [d_model, d_ff], [d_model]
     recording = position_wise(sentence, x, w1, b1, w2, b2, activation)
     recording.labels.update(n=_square(sentence)["n"], d_ff=hidden_labels(d_ff))
-    return Result("feed-forward", recording, recording.labels["n"],
-                  feed_forward_document(recording, seed=seed))
+    return Result(recording, recording.labels["n"], feed_forward_document(recording, seed=seed))
 
 
 @computation("backward")
 def backward_steps(sentence: words = "the cat sat", dim: whole(1, MAX_LESSON_DIM) = 4,
                    weights: one_of("identity", "random") = "identity", scale: flag = True,
                    lr: number(0, 10, above=True) = 0.05, seed: seed = 0) -> Result:
-    """Backpropagation through one head as ``tutor backward`` runs it: the loss ½‖Z − T‖²
-    against the head's input, every gradient back to the weights, one gradient-descent step
-    and the loss again. Steps: inputs, ..., ``loss``, ``grad_out``, ``grad_product``,
-    ``grad_softmax``, ``grad_scale``, ``grad_qk``, ``grad_wq_wk``, ``grad_wv``, ``grad_x``,
-    ``descent``."""
-    rng = np.random.default_rng(seed)
+    """Backpropagation through one head as ``tutor backward`` shows it: the loss, every
+    gradient back to the weights, one descent step. Steps ..., ``loss``, ``grad_softmax``,
+    ``grad_scale``, ..., ``descent``."""
     x, sources = word_embeddings(sentence, dim)                         # [n, d_model]
-    w_q, w_k, w_v = (_weights(weights, dim, rng) for _ in range(3))     # [d_model, d_k]
+    w_q, w_k, w_v = _head_weights(weights, dim, seed, 3)                # [d_model, d_k]
     kinds = {k: weights for k in ("w_q", "w_k", "w_v")}
     recording = backpropagation(sentence, x, w_q, w_k, w_v, lr=lr, scaled=scale,
                                 sources=sources, weight_kinds=kinds)
     recording.labels.update(_square(sentence))
     doc = backward_document(recording.trace, sentence, precision=2, **recording.info)
-    return Result("backward", recording, recording.labels["n"], doc)
+    return Result(recording, recording.labels["n"], doc)
 
 
 # --- the shipped word vectors ---------------------------------------------------------------
@@ -288,8 +278,7 @@ def glove_similarity(words: words = "cat dog car truck") -> Result:
         raise ComputeError(f"expected different words, got {' '.join(words)!r}")
     recording = similarity_table(words)
     recording.labels.update({"n": similarity_labels(recording), "1": ["length"]})
-    return Result("glove-similarity", recording, recording.labels["n"],
-                  similarity_document(recording))
+    return Result(recording, recording.labels["n"], similarity_document(recording))
 
 
 @computation("glove-nearest")
@@ -300,8 +289,7 @@ def glove_nearest(word: words = "frog", k: whole(1, 20) = 8) -> Result:
         raise ComputeError(f"expected one word, got {' '.join(word)!r}")
     recording = nearest_words(word[0], k)
     recording.labels.update({"k": nearest_labels(recording), "1": ["cos"]})
-    return Result("glove-nearest", recording, recording.info["neighbours"],
-                  nearest_document(recording))
+    return Result(recording, recording.info["neighbours"], nearest_document(recording))
 
 
 # --- a real model: live when installed, else the shipped recording -------------------------
@@ -309,16 +297,16 @@ def glove_nearest(word: words = "frog", k: whole(1, 20) = 8) -> Result:
 @computation("model-head")
 def model_head_steps(sentence: model_sentence = "the bank of the river",
                      layer: whole(1, 6) = 1, head: whole(1, 12) = 3) -> Result:
-    """The six steps on one head of all-MiniLM-L6-v2 (``tutor attention --model minilm``),
-    or, without the model, the recorded queries, keys, values, scores, weights and output
-    (steps ``projections``, ``scores``, ``scaled``, ``softmax``, ``output``)."""
+    """The six steps on one head of all-MiniLM-L6-v2 (``tutor attention --model minilm``), or
+    without it the recorded Q, K, V, scores, weights and Z (steps ``projections``, ``scores``,
+    ``scaled``, ``softmax``, ``output``)."""
     recording, doc = recorded.live_or_recorded(
         "model-head", {"sentence": sentence, "layer": layer, "head": head},
         "pretrained.model_head", (sentence, layer - 1, head - 1),
         lambda r: (recorded_head_document if r.info.get("recorded") else
                    model_head_document)(r, precision=2))
     recording.labels.update(_square(recording.tokens))
-    return Result("model-head", recording, recording.labels["n"], doc)
+    return Result(recording, recording.labels["n"], doc)
 
 
 @computation("model-heads")
@@ -331,7 +319,7 @@ def model_heads_grid(sentence: model_sentence = "the bank of the river") -> Resu
     n_layer, n_head = np.asarray(recording.trace["attentions"]).shape[:2]
     recording.labels.update(_square(recording.tokens), n_layer=_names("layer", n_layer),
                             h=_names("head", n_head))
-    return Result("model-heads", recording, recording.labels["n"], doc)
+    return Result(recording, recording.labels["n"], doc)
 
 
 @computation("model-context")
@@ -345,14 +333,13 @@ def model_context_layers(sentence_a: model_sentence = "she sat on the grassy ban
         "pretrained.model_context", (sentence_a, sentence_b, word),
         lambda r: context_document(r, precision=2))
     recording.labels["n_layer + 1"] = list(recording.info["stages"])
-    return Result("model-context", recording, recording.labels["n_layer + 1"], doc)
+    return Result(recording, recording.labels["n_layer + 1"], doc)
 
 
 # --- learning and writing: the shipped toy models -------------------------------------------
 
 def _shipped(name: str, digits: str):
-    """The shipped toy model ``name`` and the task's example for ``digits``: (model, source
-    ids [S], target ids [T + 1])."""
+    """The shipped toy model ``name``, the example's source ids [S] and target ids [T + 1]."""
     shipped = load_shipped_model(name)
     return (shipped, *task_example(shipped, digits))
 
@@ -360,9 +347,8 @@ def _shipped(name: str, digits: str):
 @computation("teacher-forcing")
 def teacher_forcing_pass(model: text = "reverse", digits: digits = "2718",
                          trained: flag = True, seed: seed = 0) -> Result:
-    """One teacher-forced pass of a shipped toy model (or the untrained model training
-    starts from) on one example: the probability of each right next token, the loss, and the
-    last decoder layer's cross-attention (head 1). Steps ``loss``, ``cross``."""
+    """One teacher-forced pass of a shipped toy model (or of the weights training starts
+    from) on one example. Steps ``loss`` (p of each right token, the loss), ``cross``."""
     shipped, src, tgt = _shipped(model, digits)                        # [S], [T + 1]
     net = shipped.model if trained else untrained_like(shipped, seed)
     recording = teacher_forcing(net, src, tgt, token_text=lambda i: shipped.vocab[int(i)])
@@ -371,7 +357,7 @@ def teacher_forcing_pass(model: text = "reverse", digits: digits = "2718",
                             S=list(info["source"]), V=list(shipped.vocab))
     axes = {"correct_prob": (steps, ["p(right)"]), "probs": (steps, list(shipped.vocab))}
     doc = teacher_forcing_document(recording, model_name=model, trained=trained)
-    return Result("teacher-forcing", recording, steps, doc, axes)
+    return Result(recording, steps, doc, axes)
 
 
 @computation("generate")
@@ -379,11 +365,9 @@ def generate_steps(model: text = "reverse", digits: digits = "2718",
                    rule: one_of("greedy", "sampling", "beam") = "greedy",
                    temperature: number(0.05, 100) = 1.0, top_k=0, seed: seed = 0,
                    beam: whole(1, 8) = 3, explain_cache: flag = False) -> Result:
-    """A shipped toy model writing its answer token by token, as ``tutor generate`` runs it:
-    ``rule`` "greedy", "sampling" (``temperature``, ``top_k`` (0: all), ``seed``) or "beam"
-    (``beam`` hypotheses); ``explain_cache`` adds what the key/value cache keeps. Steps:
-    ``memory``, ``step.0`` ... (one per token written), ``output``, ``cache.keeps``,
-    ``cache``."""
+    """A shipped toy model writing its answer as ``tutor generate`` shows it: ``rule`` greedy,
+    sampling (``temperature``, ``top_k``, 0: all, ``seed``) or beam. Steps ``memory``,
+    ``step.0``, ..., ``output``; ``cache.keeps``, ``cache`` with ``explain_cache``."""
     shipped, src, tgt = _shipped(model, digits)                        # [S], [T + 1]
     top_k = whole(0, len(shipped.vocab))(top_k, "top_k")
     sampling = {"temperature": temperature, "top_k": top_k or None, "seed": seed}
@@ -404,13 +388,12 @@ def generate_steps(model: text = "reverse", digits: digits = "2718",
             ([vocab[int(i)] for i in np.asarray(recording.trace[name])[0]],)
             for name in recording.trace if name.endswith(".candidates")}
     written = [recording.info["tokens"][int(i)] for i in recording.output]
-    return Result("generate", recording, written, doc, axes)
+    return Result(recording, written, doc, axes)
 
 
 @computation("scaling-training")
 def scaling_training_recorded() -> Result:
-    """The scaling-and-training experiment (``tutor scaling --train``) as
-    ``scripts/record_scaling_training.py`` measured it: training takes too long for a lesson,
-    so this shows the recording, marked as such. Steps ``curves`` and ``measured``."""
+    """``tutor scaling --train``, too slow for a lesson: the recording
+    ``scripts/record_scaling_training.py`` made, marked. Steps ``curves``, ``measured``."""
     recording, doc = recorded.scaling_training()
-    return Result("scaling-training", recording, recording.labels["2·n_dk"], doc)
+    return Result(recording, recording.labels["2·n_dk"], doc)
