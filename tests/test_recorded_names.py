@@ -310,6 +310,25 @@ def test_lesson_files_and_documents_reference_declared_names():
     assert referenced and sorted(n for n in referenced if not names.declared(n)) == []
 
 
+def test_a_recording_labels_the_axes_its_declared_shape_names():
+    recording = stack.transform(Transformer.random(4, 2, 1, 1, 8, seed=0), src_tokens=TOKENS,
+                                tgt_tokens=["le", "chat"])
+    s, t, h = TOKENS, ["le", "chat"], ["head1", "head2"]
+    recording.labels.update(S=s, T=t, h=h)
+    cross = "decoder.layers.0.multihead_attn."
+    assert names.shape_of(cross + "weights", "stack.transform") == "[B, h, T, S]"
+    assert recording.axis_labels(cross + "weights", 3) == (h, t, s)       # the batch dropped
+    assert recording.axis_labels(cross + "weights", 4) == (None, h, t, s)
+    assert recording.axis_labels(cross + "k", 3) == (h, s, None)          # keys from the source
+    assert recording.axis_labels(cross + "q", 3) == (h, t, None)
+    assert recording.axis_labels("decoder.layers.0.self_attn.weights", 3) == (h, t, t)
+    assert recording.axis_labels("encoder.layers.0.self_attn.weights", 3) == (h, s, s)
+    assert recording.axis_labels("decoder.norm.out", 2) == (None, None)   # shape "like x"
+    assert names.axis_names("[..., n_q, n_k]") == ["...", "n_q", "n_k"]
+    assert names.axis_names("[B, n] int") == ["B", "n"] and names.axis_names("scalar") == []
+    assert names.axis_names("like x") is None
+
+
 def test_a_renamed_name_would_be_caught():
     assert not names.declared("sin.pe")
     assert not names.declared("encoder.layers.0.attn.weights")
