@@ -74,12 +74,12 @@ def _attention(heads=1, **options):
 
 def _backward(**options):
     recording = backward.backpropagation(TOKENS, X, EYE, EYE, EYE, **options)
-    return recording, lambda t: backward_document(t, TOKENS, **recording.info)
+    return _on_recording(recording, backward_document)
 
 
 def _scaling_training():
     recording = training.scaling_training([8, 16], d_model=16, steps=25)
-    return recording, lambda t: scaling_training_document(t, **recording.info)
+    return _on_recording(recording, scaling_training_document)
 
 
 def _multihead(heads):
@@ -244,14 +244,14 @@ def all_runs():
             _on_recording(posenc.positional_table(4, 4),
                           posenc_render.positional_tables_document),
             *_norms(),
-            (softmax.softmax_steps(np.array([6.0, 4.0]), scale=0.5),
-             lambda t: softmax_render.softmax_document(t, precision=2, scale=0.5, temperature=1)),
+            _on_recording(softmax.softmax_steps(np.array([6.0, 4.0]), scale=0.5),
+                          softmax_render.softmax_document, precision=2),
             _on_recording(softmax.softmax_rows(np.array([[6.0, 4.0]])),
                           softmax_render.softmax_rows_document, rows=["r"], cols=["a", "b"]),
             _on_recording(softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
                           scaling_render.scaling_table_document),
-            (softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
-             lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
+            _on_recording(softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
+                          scaling_render.scaling_document, precision=2, seed=0),
             *_stacks(), *_pretrained(), _backward(), _backward(causal=True, scaled=False),
             _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training(),
             *_feed_forward(), *_generation(), *_toy_model_heads(), *_glove(),

@@ -264,8 +264,7 @@ def backward_steps(sentence: words = "the cat sat", dim: whole(1, MAX_LESSON_DIM
     recording = backpropagation(sentence, x, w_q, w_k, w_v, lr=lr, scaled=scale,
                                 sources=sources, weight_kinds=kinds)
     recording.labels.update(_square(sentence))
-    doc = backward_document(recording.trace, sentence, precision=2, **recording.info)
-    return Result(recording, recording.labels["n"], doc)
+    return Result(recording, recording.labels["n"], backward_document(recording))
 
 
 # --- the shipped word vectors ---------------------------------------------------------------

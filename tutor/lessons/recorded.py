@@ -122,7 +122,5 @@ def scaling_training():
     recording.labels.update({"2·n_dk": list(info["labels"]),              # the runs
                              "5": ["heads", "peak", "steps to 0.5", "final loss", "accuracy"],
                              "6": [f"step {m}" for m in info["marks"]]})   # checkpoints
-    shown = {k: v for k, v in info.items() if k != "recorded"}
-    return recording, mark_recorded(scaling_training_document(recording.trace, precision=2,
-                                                              **shown), note)
+    return recording, mark_recorded(scaling_training_document(recording), note)
 

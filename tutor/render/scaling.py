@@ -32,8 +32,11 @@ def _steady(w: DocumentBuilder, what: str, scaled, unscaled, samples: int,
             f" in part: {moved}{noise}.")
 
 
-def scaling_document(trace, *, precision: int, samples: int, keys: int, seed: int) -> Document:
-    w = DocumentBuilder(trace, precision)
+def scaling_document(recording, *, precision: int, seed: int) -> Document:
+    """A ``softmax.scaling`` recording: the spread of q·k, saturation, the gradient, by dk.
+    ``seed``: the one the random queries and keys were drawn from, for the subtitle."""
+    samples, keys = recording.info["samples"], recording.info["keys"]
+    w = DocumentBuilder(recording.trace, precision)
     table = w["table"]                                                 # [n_dk, 7]
     labels = [f"dk={int(d)}" for d in table[:, D_K]]
 

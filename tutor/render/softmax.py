@@ -32,8 +32,11 @@ def _scale_meaning(factor: float) -> str:
     return general
 
 
-def softmax_document(trace, *, precision: int, scale: float, temperature: float) -> Document:
-    w = DocumentBuilder(trace, precision)
+def softmax_document(recording, *, precision: int) -> Document:
+    """A ``softmax.softmax_steps`` recording: scale and temperature (when not 1), shift, exp,
+    sum, divide."""
+    scale, temperature = recording.info["scale"], recording.info["temperature"]
+    w = DocumentBuilder(recording.trace, precision)
     x, logits = w["input"], w["logits"]
     shifted, exp, total, out = (w[f"softmax.{n}"] for n in ("shifted", "exp", "sum", "out"))
     n = x.shape[-1]
