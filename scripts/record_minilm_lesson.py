@@ -22,8 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tutor.data.recorded import FILE  # noqa: E402
-from tutor.lessons import compute  # noqa: E402
+from tutor.lessons import recorded  # noqa: E402
+from tutor.lessons.compute import SIGNATURES  # noqa: E402
 from tutor.lessons.course import load_course  # noqa: E402
+from tutor.walkthroughs import pretrained  # noqa: E402
 
 KEPT = {"model-head": ("q", "k", "v", "scores", "scaled", "weights", "out"),
         "model-heads": ("attentions",),
@@ -39,7 +41,7 @@ def lesson_args() -> list[tuple[str, dict]]:
                    if s.kind == "compute" and s.compute in KEPT]
     out = []
     for name, args in wanted:
-        full = {**compute.SIGNATURES[name], **args}
+        full = {**SIGNATURES[name], **args}
         if (name, full) not in out:
             out.append((name, full))
     return out
@@ -54,17 +56,17 @@ def array(value, columns: int | None = None) -> dict:
 
 def run(model, name: str, args: dict) -> dict:
     if name == "model-head":
-        recording, _ = compute.model_head_live(model, args["sentence"], args["layer"],
-                                               args["head"])
-        arrays = {key: array(recording.trace[key], compute.MODEL_HEAD_COLUMNS
+        recording = pretrained.model_head(model, args["sentence"], args["layer"] - 1,
+                                          args["head"] - 1)
+        arrays = {key: array(recording.trace[key], recorded.MODEL_HEAD_COLUMNS
                              if key in ("q", "k", "v", "out") else None)
                   for key in KEPT[name]}
     elif name == "model-heads":
-        recording, _ = compute.model_heads_live(model, args["sentence"])
+        recording = pretrained.model_heads(model, args["sentence"])
         arrays = {key: array(recording.trace[key]) for key in KEPT[name]}
     else:
-        recording, _ = compute.model_context_live(model, args["sentence_a"], args["sentence_b"],
-                                                  args["word"])
+        recording = pretrained.model_context(model, args["sentence_a"], args["sentence_b"],
+                                             args["word"])
         arrays = {key: array(recording.trace[key]) for key in KEPT[name]}
     info = {k: v for k, v in recording.info.items() if k not in ("patterns", "pattern")}  # labels: objects
     return {"computation": name, "args": args, "tokens": list(recording.tokens),
@@ -72,9 +74,9 @@ def run(model, name: str, args: dict) -> dict:
 
 
 def main() -> None:
-    model = compute.open_minilm()
+    model = recorded.open_minilm()
     if model is None:
-        sys.exit("all-MiniLM-L6-v2 is not installed: " + compute.INSTALL_MINILM)
+        sys.exit("all-MiniLM-L6-v2 is not installed: " + recorded.INSTALL_MINILM)
     runs = [run(model, name, args) for name, args in lesson_args()]
     data = {"model": model.name, "made_by": "scripts/record_minilm_lesson.py",
             "about": "tutor's float64 forward pass of all-MiniLM-L6-v2; see "

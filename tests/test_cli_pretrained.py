@@ -113,8 +113,7 @@ def test_heads_grid_fits_the_terminal_and_names_each_pattern(width):
     model = load_pretrained(TINY["bert"])
     recording = model_heads(model, SENTENCE)
     for layer in (None, 1):
-        doc = heads_document(recording.trace, recording.tokens, precision=2,
-                             info=recording.info, layer=layer)
+        doc = heads_document(recording, precision=2, layer=layer)
         stream = io.StringIO()
         out = Output("plain", 2, stream=stream, width=width)
         for renderable in document_renderables(doc, 2, width):

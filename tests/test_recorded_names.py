@@ -1,21 +1,26 @@
 """The recorded names are declared once (tutor/walkthroughs/names.py): every walkthrough
 records only declared names and every declared name is recorded by some run; the renderers
-read only declared names; the lesson files and the lesson views reference only declared
-names."""
+read only declared names; the lesson files and the documents of the lesson computations
+reference only declared names."""
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tutor.lessons.compute import REGISTRY, SIGNATURES, parse_reference, run_computation
+from tutor.lessons.compute import REGISTRY, run_computation
+from tutor.lessons.references import parse_reference
 from tutor.lessons.course import load_course
 from tutor.nn.model import Transformer
 from tutor.render import multihead, norm as norm_render, posenc as posenc_render, \
     scaling as scaling_render, softmax as softmax_render, stack as stack_render
 from tutor.render.attention import attention_document
 from tutor.render.backward import backward_document
+from tutor.render.feed_forward import feed_forward_document
+from tutor.render.glove import nearest_document, similarity_document
+from tutor.render.learning import teacher_forcing_document
 from tutor.render.training import scaling_training_document
 from tutor.walkthroughs import attention, backward, names, norm, posenc, softmax, stack, training
 from tutor.walkthroughs import feed_forward
@@ -51,6 +56,12 @@ class ReadLog:
         return self._trace.steps
 
 
+def _on_recording(recording, document, **display):
+    """(recording, a function rendering it with the trace replaced by the one given) for a
+    renderer that takes the recording."""
+    return recording, lambda t: document(replace(recording, trace=t), **display)
+
+
 def _models():
     return [Transformer.random(4, 2, 2, 2, 8, seed=0, norm_first=first) for first in (False, True)]
 
@@ -63,12 +74,12 @@ def _attention(heads=1, **options):
 
 def _backward(**options):
     recording = backward.backpropagation(TOKENS, X, EYE, EYE, EYE, **options)
-    return recording, lambda t: backward_document(t, TOKENS, **recording.info)
+    return _on_recording(recording, backward_document)
 
 
 def _scaling_training():
     recording = training.scaling_training([8, 16], d_model=16, steps=25)
-    return recording, lambda t: scaling_training_document(t, **recording.info)
+    return _on_recording(recording, scaling_training_document)
 
 
 def _multihead(heads):
@@ -115,11 +126,10 @@ def _toy_model_heads():
 
     reverse = load_shipped_model("reverse")
     heads = toy_model_heads(reverse, "3141")
-    runs = [(heads, lambda t, r=heads: toy_heads_document(t, precision=2, info=r.info))]
+    runs = [_on_recording(heads, toy_heads_document, precision=2)]
     for block in ("encoder", "decoder"):                          # mask, masked: decoder only
         head = toy_model_head(reverse, "3141", 1, 1, block)
-        runs.append((head, lambda t, r=head: model_head_document(t, r.tokens, precision=2,
-                                                                  info=r.info)))
+        runs.append(_on_recording(head, model_head_document, precision=2))
     return runs
 
 
@@ -141,23 +151,19 @@ def _stacks():
                             "causal": True},
                            {"src_vectors": np.ones((3, 4)), "tgt_vectors": np.ones((2, 4))}):
                 recording = stack.transform(model, **kwargs)
-                info = recording.info
-                runs.append((recording, lambda t, i=info, d=detail, c=c, s="src_tokens" in kwargs:
-                             stack_render.transformer_document(
-                                 t, i["src_labels"], i["tgt_labels"], precision=2,
-                                 n_enc=c.num_encoder_layers, n_dec=c.num_decoder_layers,
-                                 norm_first=c.norm_first, detail=d, sentence=s,
-                                 causal=i["causal"], vocab=i["vocab"],
-                                 settings={"d_model": 4, "heads": 2})))
-        runs.append((stack.norms_in_encoder_layer(model, TOKENS), None))
+                runs.append(_on_recording(recording, stack_render.transformer_document,
+                                          precision=2, detail=detail,
+                                          settings={"d_model": 4, "heads": 2}))
+        runs.append(_on_recording(stack.norms_in_encoder_layer(model, TOKENS),
+                                  norm_render.encoder_layer_norms_document, seed=0))
     return runs
 
 
 def _feed_forward():
     w1, b1 = np.ones((8, 4)) / 10, np.zeros(8)
     w2, b2 = np.ones((4, 8)) / 10, np.zeros(4)
-    return [(feed_forward.position_wise(TOKENS, X, w1, b1, w2, b2, activation), None)
-            for activation in ("gelu", "relu")]
+    return [_on_recording(feed_forward.position_wise(TOKENS, X, w1, b1, w2, b2, activation),
+                          feed_forward_document, seed=0) for activation in ("gelu", "relu")]
 
 
 def _generation():
@@ -195,15 +201,12 @@ def _pretrained():
     runs = []
     for model in (bert, gpt2):
         head = pretrained.model_head(model, "the cat sat", 1, 2)
-        runs.append((head, lambda t, r=head: pretrained_render.model_head_document(
-            t, r.tokens, precision=2, info=r.info)))
+        runs.append(_on_recording(head, pretrained_render.model_head_document, precision=2))
         heads = pretrained.model_heads(model, "the cat sat")
-        runs.append((heads, lambda t, r=heads: pretrained_render.heads_document(
-            t, r.tokens, precision=2, info=r.info)))
+        runs.append(_on_recording(heads, pretrained_render.heads_document, precision=2))
     context = pretrained.model_context(bert, "the dog sat on the bank", "the bank of the river",
                                        "bank")
-    runs.append((context, lambda t, r=context: pretrained_render.context_document(
-        t, precision=2, info=r.info)))
+    runs.append(_on_recording(context, pretrained_render.context_document, precision=2))
     return runs
 
 
@@ -211,8 +214,8 @@ def _glove():
     """The GloVe walkthroughs (the word-vector lesson)."""
     from tutor.walkthroughs import glove
 
-    return [(glove.similarity_table(["cat", "dog", "car"]), None),
-            (glove.nearest_words("cat", 3), None)]
+    return [_on_recording(glove.similarity_table(["cat", "dog", "car"]), similarity_document),
+            _on_recording(glove.nearest_words("cat", 3), nearest_document)]
 
 
 def _learning():
@@ -222,8 +225,10 @@ def _learning():
 
     reverse = load_shipped_model("reverse")
     src, tgt = learning.task_example(reverse, "271")
-    return [(learning.teacher_forcing(reverse.model, src, tgt,
-                                      token_text=lambda i: reverse.vocab[i]), None)]
+    recording = learning.teacher_forcing(reverse.model, src, tgt,
+                                         token_text=lambda i: reverse.vocab[i])
+    return [_on_recording(recording, teacher_forcing_document, model_name="reverse",
+                          trained=True)]
 
 
 def all_runs():
@@ -234,13 +239,19 @@ def all_runs():
             _attention(heads=2, causal=True, scaled=False, posenc="sinusoidal"),
             _attention(multi_head_form=True), _multihead(1), _multihead(2), _word_order(),
             _table(), _table(x=X), _table(learned=True, rng=np.random.default_rng(0)),
-            (posenc.sinusoidal_beside_learned(4, 4, np.random.default_rng(0)), None),
+            _on_recording(posenc.sinusoidal_beside_learned(4, 4, np.random.default_rng(0)),
+                          posenc_render.positional_tables_document),
+            _on_recording(posenc.positional_table(4, 4),
+                          posenc_render.positional_tables_document),
             *_norms(),
-            (softmax.softmax_steps(np.array([6.0, 4.0]), scale=0.5),
-             lambda t: softmax_render.softmax_document(t, precision=2, scale=0.5, temperature=1)),
-            (softmax.softmax_rows(np.array([[6.0, 4.0]])), None),
-            (softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
-             lambda t: scaling_render.scaling_document(t, precision=2, samples=20, keys=4, seed=0)),
+            _on_recording(softmax.softmax_steps(np.array([6.0, 4.0]), scale=0.5),
+                          softmax_render.softmax_document, precision=2),
+            _on_recording(softmax.softmax_rows(np.array([[6.0, 4.0]])),
+                          softmax_render.softmax_rows_document, rows=["r"], cols=["a", "b"]),
+            _on_recording(softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
+                          scaling_render.scaling_table_document),
+            _on_recording(softmax.scaling([4, 64], np.random.default_rng(0), 20, 4),
+                          scaling_render.scaling_document, precision=2, seed=0),
             *_stacks(), *_pretrained(), _backward(), _backward(causal=True, scaled=False),
             _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training(),
             *_feed_forward(), *_generation(), *_toy_model_heads(), *_glove(),
@@ -284,7 +295,7 @@ def test_the_renderers_read_only_declared_names():
         assert undeclared == [], walkthrough
 
 
-def test_lesson_files_and_views_reference_declared_names():
+def test_lesson_files_and_documents_reference_declared_names():
     course = load_course()
     referenced = set()
     for lesson in course.lessons:
@@ -293,9 +304,29 @@ def test_lesson_files_and_views_reference_declared_names():
                 referenced.add(parse_reference(step.answer).name)
     for name in REGISTRY:
         result = run_computation(name, {})
-        referenced.update(view.key for view in result.views)
+        referenced.update(m.key.split("[")[0] for step in result.document.steps
+                          for part in step.parts for m in part.matrices)
         assert all(names.declared(n) for n in result.trace), name
     assert referenced and sorted(n for n in referenced if not names.declared(n)) == []
+
+
+def test_a_recording_labels_the_axes_its_declared_shape_names():
+    recording = stack.transform(Transformer.random(4, 2, 1, 1, 8, seed=0), src_tokens=TOKENS,
+                                tgt_tokens=["le", "chat"])
+    s, t, h = TOKENS, ["le", "chat"], ["head1", "head2"]
+    recording.labels.update(S=s, T=t, h=h)
+    cross = "decoder.layers.0.multihead_attn."
+    assert names.shape_of(cross + "weights", "stack.transform") == "[B, h, T, S]"
+    assert recording.axis_labels(cross + "weights", 3) == (h, t, s)       # the batch dropped
+    assert recording.axis_labels(cross + "weights", 4) == (None, h, t, s)
+    assert recording.axis_labels(cross + "k", 3) == (h, s, None)          # keys from the source
+    assert recording.axis_labels(cross + "q", 3) == (h, t, None)
+    assert recording.axis_labels("decoder.layers.0.self_attn.weights", 3) == (h, t, t)
+    assert recording.axis_labels("encoder.layers.0.self_attn.weights", 3) == (h, s, s)
+    assert recording.axis_labels("decoder.norm.out", 2) == (None, None)   # shape "like x"
+    assert names.axis_names("[..., n_q, n_k]") == ["...", "n_q", "n_k"]
+    assert names.axis_names("[B, n] int") == ["B", "n"] and names.axis_names("scalar") == []
+    assert names.axis_names("like x") is None
 
 
 def test_a_renamed_name_would_be_caught():

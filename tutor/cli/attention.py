@@ -88,8 +88,7 @@ def _model_attention(sentence, model_name, layer, head, block, step, pause, outp
         layer0 = check_index("--layer", 1 if layer is None else layer, layers, "layer")
         head0 = check_index("--head", 1 if head is None else head, config.nhead, "head")
         recording = toy_model_head(model, digits, layer0, head0, block)
-        doc = model_head_document(recording.trace, recording.tokens, precision=output.precision,
-                                  info=recording.info)
+        doc = model_head_document(recording, precision=output.precision)
         show_document(output, doc, step=step, pause=pause)
         return
     if block is not None:
@@ -99,8 +98,7 @@ def _model_attention(sentence, model_name, layer, head, block, step, pause, outp
     layer0 = check_index("--layer", 1 if layer is None else layer, model.n_layer, "layer")
     head0 = check_index("--head", 1 if head is None else head, model.n_head, "head")
     recording = model_head(model, sentence, layer0, head0)
-    doc = model_head_document(recording.trace, recording.tokens, precision=output.precision,
-                              info=recording.info)
+    doc = model_head_document(recording, precision=output.precision)
     show_document(output, doc, step=step, pause=pause)
 
 

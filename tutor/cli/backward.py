@@ -92,6 +92,5 @@ def backward(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, dk, n
     recording = backpropagation(tokens, x, w_q, w_k, w_v, target_array, lr=lr, causal=causal,
                                 scaled=not no_scale, posenc=posenc.lower(), sources=sources,
                                 weight_kinds=kinds, target_kind=target_kind)
-    doc = backward_document(recording.trace, recording.tokens, precision=output.precision,
-                            **recording.info)
+    doc = backward_document(recording, precision=output.precision)
     show_document(output, doc, step=step, pause=pause)

@@ -82,5 +82,5 @@ def context(sentence_a, sentence_b, word, control, model_name, step, output):
     check_tokens(model, sentence_b, "SENTENCE_B")
     recording = model_context(model, sentence_a, sentence_b, word.strip(),
                               None if control is None else control.strip())
-    doc = context_document(recording.trace, precision=output.precision, info=recording.info)
+    doc = context_document(recording, precision=output.precision)
     show_document(output, doc, step=step)

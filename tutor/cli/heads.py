@@ -66,8 +66,7 @@ def _toy_heads(trained, sentence, layer, step, output):
     digits = toy_digits("SENTENCE", sentence, trained)
     layer0 = check_index("--layer", layer, trained.model.config.num_encoder_layers, "layer")
     recording = toy_model_heads(trained, digits)
-    doc = toy_heads_document(recording.trace, precision=output.precision,
-                             info=recording.info, layer=layer0)
+    doc = toy_heads_document(recording, precision=output.precision, layer=layer0)
     show_document(output, doc, step=step)
 
 
@@ -95,6 +94,5 @@ def heads(sentence, model_name, layer, step, output):
     layer0 = check_index("--layer", layer, model.n_layer, "layer")
     check_tokens(model, sentence)
     recording = model_heads(model, sentence)
-    doc = heads_document(recording.trace, recording.tokens, precision=output.precision,
-                         info=recording.info, layer=layer0)
+    doc = heads_document(recording, precision=output.precision, layer=layer0)
     show_document(output, doc, step=step)

@@ -106,5 +106,5 @@ def scaling(ctx, dk_args, dk_options, samples, keys, train, steps, dim, gain, se
                                        f"most {MAX_ELEMENTS:,}, got {samples} × {keys} × "
                                        f"{max(dks)} = {samples * keys * max(dks):,}")
     recording = scaling_walkthrough(dks, rng_for(seed, "scaling"), samples, keys)
-    doc = scaling_document(recording.trace, precision=output.precision, samples=samples, keys=keys, seed=seed)
+    doc = scaling_document(recording, precision=output.precision, seed=seed)
     show_document(output, doc, step=step)

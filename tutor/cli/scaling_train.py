@@ -76,6 +76,5 @@ def train_scaling(d_ks: list[int], *, dim: int, steps: int, gain: float, seed: i
     with progress_callback(_progress_console(output), d_ks, steps) as callback:
         recording = scaling_training(d_ks, d_model=dim, steps=steps, seed=seed,
                                      qk_init_gain=gain, callback=callback)
-    doc = scaling_training_document(recording.trace, precision=output.precision,
-                                    **recording.info)
+    doc = scaling_training_document(recording, precision=output.precision)
     show_document(output, doc, step=step)

@@ -44,6 +44,5 @@ def softmax(numbers, scale, temperature, step, output):
     check_finite("--scale", scale)
     check_finite("--temperature", temperature, positive=True, smallest=MIN_TEMPERATURE)
     recording = softmax_steps(x, scale=scale, temperature=temperature)
-    doc = softmax_document(recording.trace, precision=output.precision, scale=scale,
-                           temperature=temperature)
+    doc = softmax_document(recording, precision=output.precision)
     show_document(output, doc, step=step)

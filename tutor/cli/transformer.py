@@ -107,10 +107,7 @@ def transformer(src, tgt, src_vectors, tgt_vectors, causal, embeddings, embed, w
                 "eps": c.layer_norm_eps, "causal": bool(causal), "vocabulary": vocab,
                 "weights": "file" if weights else f"random (seed {seed})",
                 "embeddings": embeddings_name(embeddings, embed)}
-    doc = transformer_document(recording.trace, recording.info["src_labels"],
-                               recording.info["tgt_labels"], precision=output.precision,
-                               n_enc=c.num_encoder_layers, n_dec=c.num_decoder_layers,
-                               norm_first=c.norm_first, detail=detail, sentence=sentences,
-                               causal=bool(causal), vocab=vocab, settings=settings)
+    doc = transformer_document(recording, precision=output.precision, detail=detail,
+                               settings=settings)
     show_document(output, doc, step=step)
 

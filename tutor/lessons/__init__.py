@@ -2,7 +2,10 @@
 computations lessons may run, answer checking, progress and the session that shows a lesson.
 
 * :mod:`.course`   -- the lesson format and its loader (``load_course``);
-* :mod:`.compute`  -- the registry of computations and references into their results;
+* :mod:`.compute`  -- the registry of computations (each checks its arguments with
+  :mod:`.arguments`, runs a walkthrough and takes a renderer's document);
+* :mod:`.references` -- answer references into their results (``"attn:weights[the, sat]"``);
+* :mod:`.recorded` -- recordings shown instead of a live run (MiniLM absent, training);
 * :mod:`.answers`  -- reading a learner's answer and checking it;
 * :mod:`.check`    -- the validator behind ``tutor lesson check`` and the tests;
 * :mod:`.progress` -- the progress file, written atomically;

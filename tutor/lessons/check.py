@@ -15,9 +15,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tutor.render.lesson import show_names
+
 from .answers import feedback_problems
-from .compute import (ComputeError, Result, expected, fill, parse_reference,
-                      run_lesson_computation)
+from .compute import Result, run_lesson_computation
+from .references import ComputeError, expected, fill, parse_reference
 from .course import Course, LessonError, load_course
 
 
@@ -61,10 +63,11 @@ def check_lesson(lesson, report: Report) -> None:
                                            f"sentence")
                 result = run_lesson_computation(step)
                 results[step.id] = result
-                unknown = [n for n in (step.show or []) if n not in result.show_names()]
+                names = show_names(result.document)
+                unknown = [n for n in (step.show or []) if n not in names]
                 if unknown:
                     report.problems.append(f"{here}: show names {', '.join(unknown)}; "
-                                           f"expected some of {', '.join(result.show_names())}")
+                                           f"expected some of {', '.join(names)}")
             if step.is_question:
                 report.questions += 1
                 if not step.question.strip():

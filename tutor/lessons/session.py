@@ -25,8 +25,8 @@ from tutor.render import lesson as view
 from tutor.render.document import Chart, MatrixView
 
 from .answers import AnswerError, accepted_within, check_choice, check_number, format_value
-from .compute import (ComputeError, Result, _axis_labels, expected, fill, locate,
-                      parse_reference, run_lesson_computation)
+from .compute import Result, run_lesson_computation
+from .references import ComputeError, axis_labels, expected, fill, locate, parse_reference
 
 ASSUMED_ROWS = 40          # a terminal's height when the output is not a terminal
 MIN_ROWS = 12             # never page shorter than this (a tiny window still works)
@@ -140,7 +140,7 @@ class Session:
         result = self.results[ref.step]
         array, index = locate(result, ref)
         matrix = self.about_matrix(step) if self.about(step) == (ref.step, ref.name) else None
-        labels = _axis_labels(result, ref.name, array.ndim)
+        labels = axis_labels(result, ref.name, array.shape)
         words = []
         lead = index[:-2] if len(index) > 2 else ()
         tail = index[len(lead):]

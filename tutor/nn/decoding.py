@@ -12,7 +12,8 @@ Two halves, kept apart so that any model can use the second:
    :func:`beam_search` (Vaswani et al. 2017, with the length penalty of Wu et al. 2016).
 
 :func:`generate` and :func:`beam_search` join the halves and record every step, under the
-names of :data:`RECORDED`, with ``{t}`` the step (0 = the step that writes the first new token).
+names declared in ``tutor/walkthroughs/names.py`` (``DECODING``), with ``{t}`` the step (0 =
+the step that writes the first new token); arrays keep the model's dtype.
 :func:`decoder_step_macs` counts the work of a step with and without the cache, analytically;
 :func:`cache_sizes` reads what a cache holds from the cache itself.
 
@@ -39,49 +40,6 @@ from .params import TransformerConfig, check_token_ids
 
 # MAX_BEAM_SIZE and MAX_NEW_TOKENS live in tutor/limits.py (re-exported here).
 DEFAULT_CANDIDATES = 5          # next-token candidates recorded per step
-
-# Every name a decoding run records, relative to the trace it was given. {t}: the step,
-# {l}: a decoder layer. Arrays keep the model's dtype (float32 stays float32).
-RECORDED = {
-    "memory": "[B, S, d_model]: the encoder's output, computed once (Seq2SeqStepper)",
-    "encode.*": "the encoder's own intermediates (Seq2SeqStepper(record_model=True))",
-    "step.{t}.prefix": "[B, n] int: the tokens the step reads (the start, then what was chosen)",
-    "step.{t}.logits": "[B, V]: scores of the next token (the newest position's output row)",
-    "step.{t}.probs": "[B, V]: softmax(logits), the model's next-token distribution",
-    "step.{t}.scaled": "[B, V]: logits / temperature (sampling)",
-    "step.{t}.kept": "[B, V] bool: tokens top-k and top-p leave in the running (sampling)",
-    "step.{t}.sample_probs": "[B, V]: the distribution sampled from: softmax(scaled) over "
-                             "the kept tokens, zero elsewhere (sampling)",
-    "step.{t}.candidates": "[B, c] int: the most likely next tokens, best first, under the "
-                           "distribution the choice uses (sample_probs when sampling, else probs)",
-    "step.{t}.candidate_probs": "[B, c]: their probabilities",
-    "step.{t}.choice": "[B] int: the token the rule chose (greedy, sampling); a row that "
-                       "has already ended writes the end token instead",
-    "step.{t}.seconds": "scalar: wall time of the model's step (when a clock is given)",
-    "step.{t}.cross_attn.{l}.heads": "[B, H, S]: the newest position's encoder-decoder "
-                                     "attention over the source tokens, per head (Seq2Seq)",
-    "step.{t}.cross_attn.{l}.mean": "[B, S]: the same, averaged over the heads",
-    "step.{t}.self_attn.{l}.heads": "[B, H, n]: the newest position's causal self-attention "
-                                    "over the tokens so far, per head",
-    "step.{t}.self_attn.{l}.mean": "[B, n]: the same, averaged over the heads",
-    "step.{t}.cache.self_attn": "[layers] int: numbers held as self-attention keys and values "
-                                "after the step, read from the cache (2 * B * n * d_model)",
-    "step.{t}.cache.cross_attn": "[layers] int: numbers held as encoder-decoder keys and "
-                                 "values (2 * B * S * d_model, computed at step 0, then reused)",
-    "step.{t}.work.cached": "int: multiply-adds of this step with the cache (counted)",
-    "step.{t}.work.uncached": "int: multiply-adds of this step recomputing everything (counted)",
-    "step.{t}.model.*": "the model's own intermediates (Seq2SeqStepper(record_model=True))",
-    "step.{t}.logprobs": "[n_live, V]: log softmax(logits) of each live beam (beam search)",
-    "step.{t}.beams": "[n_live, n] int: the live beams after the step, best first (beam search)",
-    "step.{t}.parents": "[n_live] int: the beam each live beam extends (beam search)",
-    "step.{t}.beam_logprobs": "[n_live]: log P(beam), the sum of its tokens' log-probabilities",
-    "step.{t}.beam_scores": "[n_live]: log P(beam) / lp(beam), lp(Y) = ((5 + |Y|) / 6)^alpha",
-    "step.{t}.finished.tokens": "[f, t + 1] int: hypotheses that ended at this step (the end "
-                                "token, or the last step reached), new tokens only",
-    "step.{t}.finished.logprobs": "[f]: their log-probabilities",
-    "step.{t}.finished.scores": "[f]: their length-penalised scores",
-    "output": "[B, n] int: prefix and new tokens (generate); [n] the best hypothesis (beam)",
-}
 
 
 # -- settings, checked once where they enter ------------------------------------------------
@@ -307,7 +265,7 @@ class Stepper(Protocol):
 def record_newest_attention(weights, name: str, layer: int, *, trace=NULL_TRACE) -> None:
     """Record the newest query position's attention row of one layer, per head and averaged
     over the heads: weights [B, H, n_q, n_k] -> ``{name}.{layer}.heads`` [B, H, n_k] and
-    ``{name}.{layer}.mean`` [B, n_k] (names ``cross_attn`` / ``self_attn``, see RECORDED)."""
+    ``{name}.{layer}.mean`` [B, n_k] (names ``cross_attn`` / ``self_attn``, see walkthroughs/names.py)."""
     heads = weights[:, :, -1, :]                                       # [B, H, n_k]
     trace.record(f"{name}.{layer}.heads", heads)
     trace.record(f"{name}.{layer}.mean", heads.mean(axis=1))           # [B, n_k]
@@ -528,7 +486,7 @@ def generate(stepper: Stepper, prefix, max_new_tokens: int, *, rule: ChoiceRule 
     ``prefix`` [B, n0] or [n0] int: for a Seq2Seq, the start token; for a decoder-only model,
     the prompt. With ``eos_id``, a row that produced it keeps producing it, and decoding stops
     once every row has. ``clock`` (e.g. ``time.perf_counter``) records each model step's
-    wall time. Records the names of :data:`RECORDED` under ``step.{t}.`` and ``output``.
+    wall time. Records the names of ``walkthroughs/names.py:DECODING`` under ``step.{t}.`` and ``output``.
     Returns [B, n0 + n] int64 ids (n <= max_new_tokens; [n0 + n] for [n0] input).
     Raises :class:`SettingError` (max_new_tokens outside 0..MAX_NEW_TOKENS, a bad eos_id or
     n_candidates) and :class:`ShapeError` (a bad prefix).

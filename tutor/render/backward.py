@@ -375,7 +375,13 @@ class BackwardBuilder(AttentionBuilder):
         return self.steps
 
 
-def backward_document(trace, tokens: list[str], *, precision: int = 2, lr: float,
+def backward_document(recording, *, precision: int = 2) -> Document:
+    """A ``backward.backpropagation`` recording, step by step (its ``info`` the facts)."""
+    return _backward_document(recording.trace, recording.tokens, precision=precision,
+                              **recording.info)
+
+
+def _backward_document(trace, tokens: list[str], *, precision: int = 2, lr: float,
                       target_kind: str, lowered: bool, advised_lr: float | None = None,
                       rates_tried=(), causal: bool = False, scaled: bool = True,
                       posenc: str = "none", sources: list[str] | None = None,

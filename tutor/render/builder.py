@@ -85,6 +85,11 @@ class DocumentBuilder:
         self.steps.append(step)
         return step
 
+    def matrices_step(self, key: str, *views: MatrixView) -> Step:
+        """A step of matrices only, titled and keyed ``key``, without a formula: a lesson
+        shows such steps side by side in one panel and may show one of its matrices alone."""
+        return self.step(key, "", "", Part("", list(views)), key=key)
+
     def document(self, command: str, title: str, tokens: list[str], settings: dict, *,
                  subtitle: str = "", notes: list[str] | None = None,
                  extra: dict | None = None) -> Document:

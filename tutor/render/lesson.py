@@ -44,6 +44,17 @@ def prose(text: str) -> RenderableType:
     return Markdown(text.strip())
 
 
+def show_names(doc) -> list[str]:
+    """The names a lesson's ``show = [...]`` may use for document ``doc``: step keys, and
+    the matrix keys of a step that only shows matrices (one of them may be shown alone)."""
+    names = []
+    for step in doc.steps:
+        keys = [step.key] + ([m.key for part in step.parts for m in part.matrices]
+                             if not step.formula else [])
+        names += [key for key in keys if key and key not in names]
+    return names
+
+
 def _shown(doc, show: list[str] | None) -> list:
     """The steps ``show`` names (all when None); a step of matrices only may also be shown
     with just the matrices it names."""

@@ -130,3 +130,29 @@ def batch_document(trace, *, precision: int, eps: float) -> Document:
            key="batch")
     return w.document("layernorm", "Layer norm beside batch norm", [],
                       {"items": n, "d": d, "eps": eps}, subtitle=f"{n} items, d = {d}, ε = {eps:g}")
+
+
+def encoder_layer_norms_document(recording, *, precision: int = 2, seed: int) -> Document:
+    """``walkthroughs.stack.norms_in_encoder_layer``: one encoder layer's residual around
+    self-attention (step ``residual``), layer norm (``layer-norm``) and batch norm
+    (``batch-norm``) of that sum, and the layer's output after the feed-forward's add & norm
+    (``layer``). ``seed``: the random weights' seed, for the note."""
+    from .document import unique_labels
+
+    w = DocumentBuilder(recording.trace, precision)
+    layer = "encoder.layers.0."
+    labels = unique_labels(recording.tokens)
+    d = dim_labels(w[layer + "add1"].shape[-1])
+    w.matrices_step("residual", w.first_matrix("x (sublayer input)", layer + "input", labels, d),
+                    w.first_matrix("attention(x)", layer + "self_attn.out_proj", labels, d),
+                    w.first_matrix("x + attention(x)", layer + "add1", labels, d))
+    w.matrices_step("layer-norm", w.first_matrix("layer norm: mean", "ln.mean", labels, ["mean"]),
+                    w.first_matrix("variance", "ln.var", labels, ["var"]),
+                    w.first_matrix("layer norm", "ln.out", labels, d))
+    w.matrices_step("batch-norm", w.first_matrix("batch norm: mean", "bn.mean", ["mean"], d),
+                    w.first_matrix("batch norm", "bn.out", labels, d))
+    w.matrices_step("layer", w.first_matrix("after the feed-forward: add & norm",
+                                            layer + "norm2.out", labels, d))
+    facts = [f"One encoder layer, d_model = {len(d)}, one head, random weights (seed {seed}); "
+             "post-norm as in the 2017 paper: norm(x + sublayer(x))."]
+    return w.document("add-norm", "add-norm", [], {}, notes=facts)

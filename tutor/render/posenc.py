@@ -202,3 +202,20 @@ def compare_document(trace, sentences: list[list[str]], *, precision: int,
     return w.document("posenc", f"Word order: \"{texts[0]}\" vs \"{texts[1]}\"",
                       sentences[0] + sentences[1], settings,
                       subtitle=f"{len(sentences[0])} words, d_model = {settings['d_model']}")
+
+
+def positional_tables_document(recording, *, precision: int = 2) -> Document:
+    """The tables of ``walkthroughs.posenc.positional_table`` (sinusoidal) or
+    ``sinusoidal_beside_learned``, a step of matrices each: the angles pos/10000^(2i/d)
+    (``angles``), the sinusoidal encodings (``pe``) and, when recorded, the learned table's
+    rows before training (``learned``). Rows are positions from 0, columns d1, d2, ..."""
+    w = DocumentBuilder(recording.trace, precision)
+    n, d = w["sinusoidal.pe"].shape
+    rows, cols = _positions(n), dim_labels(d)
+    w.matrices_step("angles", w.first_matrix("angle pos/10000^(2i/d)", "sinusoidal.angles",
+                                             rows, cols))
+    w.matrices_step("pe", w.first_matrix("PE (sinusoidal)", "sinusoidal.pe", rows, cols))
+    if "learned.pe" in w:
+        w.matrices_step("learned", w.first_matrix("PE (learned, before training)",
+                                                  "learned.pe", rows, cols))
+    return w.document("posenc", "posenc", [], {})

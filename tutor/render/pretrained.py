@@ -145,9 +145,10 @@ class PretrainedHeadBuilder(AttentionBuilder):
         return step
 
 
-def model_head_document(trace, tokens, *, precision: int, info: dict) -> Document:
-    """The six steps of one head of a pretrained model (a ``pretrained.model_head`` recording;
-    ``info`` its facts)."""
+def model_head_document(recording, *, precision: int) -> Document:
+    """The six steps of one head of a pretrained model (a ``pretrained.model_head`` or
+    ``heads.toy_model_head`` recording, its ``info`` the facts)."""
+    trace, tokens, info = recording.trace, recording.tokens, recording.info
     builder = PretrainedHeadBuilder(trace, tokens, precision=precision, info=info)
     builder.build()
     settings = {"model": info["model"], "model_type": info["model_type"],
@@ -171,10 +172,10 @@ def _pattern_counts(patterns) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def heads_document(trace, tokens, *, precision: int, info: dict,
-                   layer: int | None = None) -> Document:
+def heads_document(recording, *, precision: int, layer: int | None = None) -> Document:
     """Every layer × head of a ``pretrained.model_heads`` recording as a small heatmap titled
     with its pattern, or with ``layer`` (from 0) that layer's heads as numbered heatmaps."""
+    trace, tokens, info = recording.trace, recording.tokens, recording.info
     w = DocumentBuilder(trace, precision)
     attentions = np.asarray(trace["attentions"])                       # [n_layer, n_head, n, n]
     patterns = info["patterns"]
@@ -213,8 +214,7 @@ def heads_document(trace, tokens, *, precision: int, info: dict,
                       notes=[PATTERN_RULES], extra=extra)
 
 
-def toy_heads_document(trace, *, precision: int, info: dict,
-                       layer: int | None = None) -> Document:
+def toy_heads_document(recording, *, precision: int, layer: int | None = None) -> Document:
     """Every attention block × head of a toy model trained by ``tutor train`` (a
     ``heads.toy_model_heads`` recording): the encoder's self-attention, the decoder's masked
     self-attention and its attention over the encoder (``info`` the recording's), one step
@@ -223,6 +223,7 @@ def toy_heads_document(trace, *, precision: int, info: dict,
     layer's blocks with every head's numbers. JSON: ``blocks``, each with its ``title``,
     ``layer`` (from 1, as on screen), ``layer_index`` (from 0, as in the recorded name
     ``key``), ``queries``, ``keys``, ``weights`` [head][query][key] and ``patterns``."""
+    trace, info = recording.trace, recording.info
     w = DocumentBuilder(trace, precision)
     blocks, patterns = info["blocks"], info["patterns"]
     data = []
@@ -272,9 +273,10 @@ def toy_heads_document(trace, *, precision: int, info: dict,
                       notes=[PATTERN_RULES], extra={"blocks": data})
 
 
-def context_document(trace, *, precision: int, info: dict) -> Document:
+def context_document(recording, *, precision: int) -> Document:
     """A word's vector in two sentences, compared stage by stage (a
     ``pretrained.model_context`` recording), with the control word beside it."""
+    trace, info = recording.trace, recording.info
     w = DocumentBuilder(trace, precision)
     stages = info["stages"]
     word, control = info["word"], info["control"]
@@ -381,3 +383,27 @@ def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
         extra["models_extra_missing"] = missing_extra
     return Document("models", "Models tutor can find offline", [], steps, {}, {}, [],
                     subtitle=f"{count(len(found), 'model')} found", extra=extra, listing=True)
+
+
+def recorded_head_document(recording, *, precision: int = 2) -> Document:
+    """A recording of ``model_head`` that keeps the first columns of Q, K, V and Z only (the
+    lessons' MiniLM recording): a step of matrices each, ``projections`` (Q, K, V),
+    ``scores``, ``scaled``, ``softmax`` and ``output``."""
+    w = DocumentBuilder(recording.trace, precision)
+    info = recording.info
+    labels = unique_labels(recording.tokens)
+    kept = w["q"].shape[-1]
+    cols, shown = dim_labels(kept), f"its first {kept} of {info['d_head']} columns"
+    w.matrices_step("projections", *(w.first_matrix(name, name.lower(), labels, cols,
+                                                    caption=shown) for name in "QKV"))
+    w.matrices_step("scores", w.first_matrix("scores = Q·Kᵀ", "scores", labels, labels))
+    w.matrices_step("scaled", w.first_matrix(f"scaled = scores ÷ √{info['d_head']}", "scaled",
+                                             labels, labels))
+    w.matrices_step("softmax", w.first_matrix("weights = softmax(scaled)", "weights", labels,
+                                              labels, heat=True, caption="each row sums to 1"))
+    w.matrices_step("output", w.first_matrix("Z = weights·V", "out", labels, cols,
+                                             caption=shown))
+    facts = [f"Layer {info['layer'] + 1} of {info['n_layer']}, head {info['head'] + 1} of "
+             f"{info['n_head']} of all-MiniLM-L6-v2 on \"{info['sentence']}\" (d_model = "
+             f"{info['d_model']}, d_k = {info['d_head']})."]
+    return w.document("model-head", "model-head", [], {}, notes=facts)

@@ -32,8 +32,11 @@ def _steady(w: DocumentBuilder, what: str, scaled, unscaled, samples: int,
             f" in part: {moved}{noise}.")
 
 
-def scaling_document(trace, *, precision: int, samples: int, keys: int, seed: int) -> Document:
-    w = DocumentBuilder(trace, precision)
+def scaling_document(recording, *, precision: int, seed: int) -> Document:
+    """A ``softmax.scaling`` recording: the spread of q·k, saturation, the gradient, by dk.
+    ``seed``: the one the random queries and keys were drawn from, for the subtitle."""
+    samples, keys = recording.info["samples"], recording.info["keys"]
+    w = DocumentBuilder(recording.trace, precision)
     table = w["table"]                                                 # [n_dk, 7]
     labels = [f"dk={int(d)}" for d in table[:, D_K]]
 
@@ -87,3 +90,26 @@ def scaling_document(trace, *, precision: int, samples: int, keys: int, seed: in
                 "seed": seed}
     return w.document("scaling", "Why attention divides by √dk", [], settings,
                       subtitle=f"dk = {dks}; {samples} random queries, {keys} keys each, seed {seed}")
+
+
+TABLE_COLUMNS = ["dk", "√dk", "sd", "top", "top ÷√", "grad", "grad ÷√"]   # the recorded table's
+
+
+def table_rows(recording) -> list[str]:
+    """The rows of the recorded table: dk4, dk64, ..."""
+    return [f"dk{int(d)}" for d in np.asarray(recording.trace["table"])[:, D_K]]
+
+
+def scaling_table_document(recording, *, precision: int = 2) -> Document:
+    """The measurements of ``walkthroughs.softmax.scaling`` in one table, a row per width dk
+    (step ``table``): the spread of q·k, the mean largest softmax weight and the mean size of
+    the softmax's gradient, without and with ÷√dk."""
+    w = DocumentBuilder(recording.trace, precision)
+    samples, keys = recording.info["samples"], recording.info["keys"]
+    w.matrices_step("table", w.first_matrix(
+        "q·k and the softmax, by width", "table", table_rows(recording), TABLE_COLUMNS,
+        caption="sd: spread of q·k; top: mean largest weight; grad: mean size of the "
+                "softmax's gradient; ÷√: after dividing the scores by √dk"))
+    facts = [f"{samples} random queries per width, each against {keys} random keys; every "
+             "entry drawn from N(0, 1)."]
+    return w.document("dot-growth", "dot-growth", [], {}, notes=facts)

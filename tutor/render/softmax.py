@@ -32,8 +32,11 @@ def _scale_meaning(factor: float) -> str:
     return general
 
 
-def softmax_document(trace, *, precision: int, scale: float, temperature: float) -> Document:
-    w = DocumentBuilder(trace, precision)
+def softmax_document(recording, *, precision: int) -> Document:
+    """A ``softmax.softmax_steps`` recording: scale and temperature (when not 1), shift, exp,
+    sum, divide."""
+    scale, temperature = recording.info["scale"], recording.info["temperature"]
+    w = DocumentBuilder(recording.trace, precision)
     x, logits = w["input"], w["logits"]
     shifted, exp, total, out = (w[f"softmax.{n}"] for n in ("shifted", "exp", "sum", "out"))
     n = x.shape[-1]
@@ -86,3 +89,15 @@ def softmax_document(trace, *, precision: int, scale: float, temperature: float)
     return w.document("softmax", f"softmax([{numbers}])", [], settings,
                       subtitle=f"{n} numbers" + (f", scale {scale:g}" if scale != 1 else "")
                       + (f", temperature {temperature:g}" if temperature != 1 else ""))
+
+
+def softmax_rows_document(recording, *, precision: int = 2, rows: list[str],
+                          cols: list[str]) -> Document:
+    """A softmax of each row of a matrix (``walkthroughs.softmax.softmax_rows``): the numbers
+    (step ``logits``) and their softmax, each row summing to 1 (step ``softmax``). ``rows``,
+    ``cols``: the labels of the matrix's rows and columns."""
+    w = DocumentBuilder(recording.trace, precision)
+    w.matrices_step("logits", w.first_matrix("logits", "logits", rows, cols))
+    w.matrices_step("softmax", w.first_matrix("softmax", "softmax.out", rows, cols, heat=True,
+                                              caption="each row sums to 1"))
+    return w.document("softmax", "softmax", [], {})

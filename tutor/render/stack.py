@@ -144,8 +144,16 @@ def encode_document(trace, labels, *, precision, n_layers, norm_first, detail, s
                                f"{count(settings['heads'], 'head')}, {count(n_layers, 'layer')}")
 
 
-def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_dec, norm_first,
-                         detail, sentence, causal, vocab, settings) -> Document:
+def transformer_document(recording, *, precision, detail, settings) -> Document:
+    """A ``stack.transform`` recording: the inputs, the encoder's layers (``detail`` "summary"
+    or "full"), the memory, the decoder's masked self-attention and encoder–decoder attention
+    per layer, its output and, for sentences, the next-word distribution. ``settings``: what
+    the document's JSON and subtitle report (``d_model``, ``heads``, ``weights`` ...)."""
+    trace, info = recording.trace, recording.info
+    src_labels, tgt_labels, causal, vocab = (info[k] for k in ("src_labels", "tgt_labels",
+                                                               "causal", "vocab"))
+    n_enc, n_dec, norm_first, sentence = (info[k] for k in ("n_enc", "n_dec", "norm_first",
+                                                            "sentence"))
     w = DocumentBuilder(trace, precision)
     src, tgt = unique_labels(src_labels), unique_labels(tgt_labels)
     input_step(w, src, "src_input" if sentence else "src", "Source", sentence,

@@ -25,7 +25,14 @@ def _steps_text(value) -> str:
     return "never" if math.isnan(value) else f"step {value:.0f}"
 
 
-def scaling_training_document(trace, *, labels, marks, d_ks, d_model, steps, seed,
+def scaling_training_document(recording, *, precision: int = 2) -> Document:
+    """A ``training.scaling_training`` recording (its ``info`` the run's settings and
+    measurements), live or replayed from a file."""
+    info = {k: v for k, v in recording.info.items() if k != "recorded"}
+    return _scaling_training_document(recording.trace, precision=precision, **info)
+
+
+def _scaling_training_document(trace, *, labels, marks, d_ks, d_model, steps, seed,
                               qk_init_gain, target_loss, running, diverged, ratios,
                               seconds=0.0, precision: int = 2) -> Document:
     """The document of the scaling experiment; the keywords are the walkthrough's ``info``."""

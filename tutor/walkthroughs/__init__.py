@@ -30,9 +30,24 @@ class Recording:
     tokens: list[str] = field(default_factory=list)      # labels of the main token axis
     info: dict = field(default_factory=dict)             # facts a renderer needs (sources, ...)
     walkthrough: str = ""                  # "<module>.<function>", its key in names.RECORDED
+    # labels of the axes the declared shapes name ("S": the source's tokens, "h": head1, ...)
+    labels: dict[str, list[str]] = field(default_factory=dict)
 
     def __getitem__(self, name: str):
         return self.trace[name]
+
+    def axis_labels(self, name: str, ndim: int) -> tuple:
+        """The labels of the last ``ndim`` axes of recorded entry ``name``, one item per axis:
+        the labels in :attr:`labels` of the axis its declared shape names
+        (:mod:`tutor.walkthroughs.names`, e.g. ``[B, h, T, S]`` for cross-attention
+        weights), or None for an axis without labels, beyond the declared ones, or of an
+        entry whose shape is said in words (``like x``)."""
+        from .names import axis_names, shape_of
+
+        shape = shape_of(name, self.walkthrough) if self.walkthrough else None
+        axes = [a for a in axis_names(shape) or [] if a != "..."] if shape else []
+        axes = ([None] * ndim + axes)[-ndim:] if ndim else []
+        return tuple(None if axis is None else self.labels.get(axis) for axis in axes)
 
     def __contains__(self, name: str) -> bool:
         return name in self.trace

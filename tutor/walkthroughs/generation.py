@@ -68,7 +68,7 @@ def generate(model, ids, *, token_text, max_new_tokens: int, bos_id: int | None 
              explain_cache: bool = False, repeats: int = 5,
              n_candidates: int = DEFAULT_CANDIDATES, clock=time.perf_counter) -> Recording:
     """Decode with ``model`` and record every step (the names of
-    ``tutor.nn.decoding.RECORDED`` under ``step.{t}.``, ``memory`` for a Seq2Seq, ``output``;
+    ``tutor.walkthroughs.names.DECODING`` under ``step.{t}.``, ``memory`` for a Seq2Seq, ``output``;
     ``replay.{t}.*`` with ``explain_cache``).
 
     ``ids`` [n] int: the source (Seq2Seq, decoded from ``bos_id``) or the prompt (decoder-only).

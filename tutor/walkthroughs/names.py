@@ -12,13 +12,17 @@ A name may hold placeholders: ``{i}`` a layer number, ``{h}`` a head number (bot
 d_head), h heads, B batch, S source and T target positions, d_ff, n_pos positions, V words,
 N samples, n_dk widths. Adding a recorded name (a new ``trace.record`` in ``tutor.nn`` or a
 new walkthrough) means adding it here, with its shape and meaning.
+
+The shapes are load-bearing: a :class:`~tutor.walkthroughs.Recording` labels the axes of an
+entry by the axes its declared shape names (:func:`shape_of`, :func:`axis_names`), so a
+lesson's answer ``"tf:decoder.layers.0.multihead_attn.weights[head1, chat, cat]"`` finds
+head1 on axis h, chat on T and cat on S. Name an axis by what it runs over (S, T, n_q,
+n_k), not by its size, where a lesson may read it.
 """
 
 from __future__ import annotations
 
 import re
-
-from tutor.nn.decoding import RECORDED as DECODING_RECORDED
 
 Table = dict[str, tuple[str, str]]          # name -> (shape, meaning)
 
@@ -37,6 +41,23 @@ def without(names: Table, left_out) -> Table:
 def scoped(prefix: str, names: Table) -> Table:
     """The same names under ``prefix.`` (the way ``trace.scope(prefix)`` records them)."""
     return {f"{prefix}.{name}": entry for name, entry in names.items()}
+
+
+def like(names: Table, x: str) -> Table:
+    """The table with the shapes "like x" written out as ``x`` (``"[rows, cols]"``)."""
+    return {name: (x if shape == "like x" else shape, meaning)
+            for name, (shape, meaning) in names.items()}
+
+
+def renamed(names: Table, only=None, **axes: str) -> Table:
+    """The table with axes of its shapes renamed (of the names ``only``, default all):
+    ``renamed(MULTI_HEAD, n_q="T", n_k="S")`` is cross-attention, queries from the target
+    and keys from the source."""
+    def rename(shape: str) -> str:
+        return re.sub(r"[A-Za-z_][A-Za-z_0-9]*", lambda m: axes.get(m.group(0), m.group(0)),
+                      shape) if shape.startswith("[") else shape
+    return {name: (rename(shape) if only is None or name in only else shape, meaning)
+            for name, (shape, meaning) in names.items()}
 
 
 # --- what one function of tutor.nn records (in its own scope) -------------------------------
@@ -102,8 +123,9 @@ add1 | [B, S, d_model] | x + self-attention (the sublayer's own input added)
 add2 | [B, S, d_model] | x + feed-forward
 output | [B, S, d_model] | the layer's output
 """),
-    **scoped("self_attn", without(MULTI_HEAD, UNMASKED)), **scoped("norm1", NORM),
-    **scoped("ff", FEED_FORWARD), **scoped("norm2", NORM)}
+    **scoped("self_attn", renamed(without(MULTI_HEAD, UNMASKED), n_q="S", n_k="S", n="S",
+                                  T="S")),
+    **scoped("norm1", NORM), **scoped("ff", FEED_FORWARD), **scoped("norm2", NORM)}
 
 DECODER_LAYER = {         # tutor.nn.layers.decoder_layer (masked self-attention when causal)
     **{name: (shape.replace("S", "T"), meaning) for name, (shape, meaning) in ENCODER_LAYER.items()},
@@ -111,7 +133,9 @@ DECODER_LAYER = {         # tutor.nn.layers.decoder_layer (masked self-attention
 add2 | [B, T, d_model] | x + encoder-decoder attention
 add3 | [B, T, d_model] | x + feed-forward (the third sublayer)
 """),
-    **scoped("self_attn", MULTI_HEAD), **scoped("multihead_attn", without(MULTI_HEAD, UNMASKED)),
+    **scoped("self_attn", renamed(MULTI_HEAD, n_q="T", n_k="T", n="T")),
+    **scoped("multihead_attn", renamed(renamed(without(MULTI_HEAD, UNMASKED), ("k", "v"), n="S"),
+                                       n_q="T", n_k="S", n="T")),
     **scoped("norm3", NORM)}
 
 ENCODER = {**scoped("encoder.layers.{i}", ENCODER_LAYER), **scoped("encoder.norm", NORM)}
@@ -202,19 +226,38 @@ steps_to_target | [] | the first step whose 20-step mean loss is at most 0.5 (Na
 """)                      # one run of tutor.training.scaling.scaling_experiment
 
 
-def engine_table(recorded: dict[str, str], left_out=()) -> Table:
-    """A table from an engine module's own declaration (``{name: "shape: meaning"}``, as
-    ``tutor.nn.decoding.RECORDED``), its layer placeholder ``{l}`` written ``{i}``."""
-    out = {}
-    for name, text in recorded.items():
-        if name not in left_out:
-            shape, meaning = text.split(": ", 1)
-            out[name.replace("{l}", "{i}")] = (shape, meaning)
-    return out
-
-
-DECODING = engine_table(DECODING_RECORDED, ("encode.*", "step.{t}.model.*", "step.{t}.seconds"))
-# tutor.nn.decoding.generate / beam_search with Seq2SeqStepper or the pretrained CausalLMStepper
+DECODING = table("""
+memory | [B, S, d_model] | the encoder's output, computed once (Seq2SeqStepper)
+step.{t}.prefix | [B, n] int | the tokens the step reads (the start, then what was chosen)
+step.{t}.logits | [B, V] | scores of the next token (the newest position's output row)
+step.{t}.probs | [B, V] | softmax(logits), the model's next-token distribution
+step.{t}.scaled | [B, V] | logits / temperature (sampling)
+step.{t}.kept | [B, V] bool | tokens top-k and top-p leave in the running (sampling)
+step.{t}.sample_probs | [B, V] | the distribution sampled from: softmax(scaled) over the kept tokens, zero elsewhere (sampling)
+step.{t}.candidates | [B, c] int | the most likely next tokens, best first, under the distribution the choice uses (sample_probs when sampling, else probs)
+step.{t}.candidate_probs | [B, c] | their probabilities
+step.{t}.choice | [B] int | the token the rule chose (greedy, sampling); a row that has already ended writes the end token instead
+step.{t}.cross_attn.{i}.heads | [B, H, S] | the newest position's encoder-decoder attention over the source tokens, per head (Seq2Seq)
+step.{t}.cross_attn.{i}.mean | [B, S] | the same, averaged over the heads
+step.{t}.self_attn.{i}.heads | [B, H, n] | the newest position's causal self-attention over the tokens so far, per head
+step.{t}.self_attn.{i}.mean | [B, n] | the same, averaged over the heads
+step.{t}.cache.self_attn | [layers] int | numbers held as self-attention keys and values after the step, read from the cache (2 * B * n * d_model)
+step.{t}.cache.cross_attn | [layers] int | numbers held as encoder-decoder keys and values (2 * B * S * d_model, computed at step 0, then reused)
+step.{t}.work.cached | int | multiply-adds of this step with the cache (counted)
+step.{t}.work.uncached | int | multiply-adds of this step recomputing everything (counted)
+step.{t}.logprobs | [n_live, V] | log softmax(logits) of each live beam (beam search)
+step.{t}.beams | [n_live, n] int | the live beams after the step, best first (beam search)
+step.{t}.parents | [n_live] int | the beam each live beam extends (beam search)
+step.{t}.beam_logprobs | [n_live] | log P(beam), the sum of its tokens' log-probabilities
+step.{t}.beam_scores | [n_live] | log P(beam) / lp(beam), lp(Y) = ((5 + |Y|) / 6)^alpha
+step.{t}.finished.tokens | [f, t + 1] int | hypotheses that ended at this step (the end token, or the last step reached), new tokens only
+step.{t}.finished.logprobs | [f] | their log-probabilities
+step.{t}.finished.scores | [f] | their length-penalised scores
+output | [B, n] int | prefix and new tokens (generate); [n] the best hypothesis (beam)
+""")   # tutor.nn.decoding.generate / beam_search with Seq2SeqStepper or the pretrained
+# CausalLMStepper ({i}: a decoder layer). Not recorded by the walkthroughs, so not declared:
+# step.{t}.seconds (only with a clock), and encode.* and step.{t}.model.* (only with
+# Seq2SeqStepper(record_model=True)).
 
 REPLAY = table("""
 replay.{t}.cached_seconds | scalar | fastest wall time of step t replayed with the cache (measured)
@@ -291,7 +334,7 @@ control_similarity | [n_layer + 1] | the same for the control word
     "norm.add_and_norm": {**_GAMMA_BETA, **ADD_AND_NORM},
     "softmax.softmax_steps": SOFTMAX_WITH_TEMPERATURE,
     "softmax.softmax_rows": {**table("logits | [rows, cols] | the numbers, one softmax per row"),
-                             **scoped("softmax", SOFTMAX)},
+                             **scoped("softmax", like(SOFTMAX, "[rows, cols]"))},
     "softmax.scaling": SCALING,
     "stack.encode": {**scoped("input", ADD_PE), **ENCODER,
                      **table("src | [B, S, d_model] | the vectors given (a batch of one if 2-D)")},
@@ -377,3 +420,25 @@ def declared(name: str, walkthrough: str | None = None) -> bool:
     if key not in _REGEX:
         _REGEX[key] = re.compile("|".join(f"(?:{_pattern(n)})" for n in table) + r"\Z")
     return _REGEX[key].match(name) is not None
+
+
+def shape_of(name: str, walkthrough: str) -> str | None:
+    """The declared shape of recorded name ``name`` (concrete, ``encoder.layers.1.add1``)
+    of ``walkthrough``, or None when it does not declare it."""
+    for pattern, (shape, _) in RECORDED[walkthrough].items():
+        if re.fullmatch(_pattern(pattern), name):
+            return shape
+    return None
+
+
+def axis_names(shape: str) -> list[str] | None:
+    """The axes a declared shape names, outermost first: ``"[B, h, n_q, n_k]"`` gives
+    ``["B", "h", "n_q", "n_k"]``, ``"[..., n_q, n_k]"`` gives ``["...", "n_q", "n_k"]`` (any
+    leading axes), ``"[]"``, ``"scalar"`` and ``"int"`` give ``[]``; None for a shape said in
+    words (``"like x"``)."""
+    if shape in ("scalar", "int"):
+        return []
+    match = re.fullmatch(r"\[([^\]]*)\](?: \w+)?", shape)
+    if match is None:
+        return None
+    return [axis.strip() for axis in match.group(1).split(",") if axis.strip()]

@@ -44,7 +44,9 @@ def transform(model, *, src_tokens=None, tgt_tokens=None, src_vectors=None, tgt_
     words, ``vocab_embeddings`` and ``next.*``) or on vectors [(B,) S|T, d_model] (recorded
     as ``src`` and ``tgt``; ``causal`` masks the target). Records everything
     ``Transformer.forward`` records. The output is the decoder's output, like the target.
-    ``info``: ``src_labels``, ``tgt_labels``, ``causal``, ``vocab`` (sentences only).
+    ``info``: ``src_labels``, ``tgt_labels``, ``causal``, ``vocab`` (sentences only),
+    ``sentence`` (whether sentences were given), and from the model's config ``n_enc``,
+    ``n_dec`` (its layers) and ``norm_first``.
     ``word_vectors`` maps lower-cased words to vectors [d_model] (e.g. GloVe's) used for the
     sentences and the vocabulary instead of the derived ones; it must hold every word.
     """
@@ -73,8 +75,10 @@ def transform(model, *, src_tokens=None, tgt_tokens=None, src_vectors=None, tgt_
         table = table.astype(dtype, copy=False)
         trace.record("vocab_embeddings", table)
         next_token_distribution(out[-1], table, trace=trace.scope("next"))  # [n_vocab]
+    c = model.config
     info = {"src_labels": src_labels, "tgt_labels": tgt_labels, "causal": bool(causal),
-            "vocab": vocab}
+            "vocab": vocab, "sentence": src_tokens is not None, "n_enc": c.num_encoder_layers,
+            "n_dec": c.num_decoder_layers, "norm_first": c.norm_first}
     return Recording(trace, out, tgt_labels, info,
                      walkthrough="stack.transform")
 
