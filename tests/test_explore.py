@@ -221,6 +221,20 @@ def test_an_empty_sentence_keeps_the_last_one():
     run_app(ExploreState(), script)
 
 
+def test_enter_on_a_refused_sentence_leaves_the_line_so_q_quits():
+    async def script(app, pilot):
+        await pilot.press("e", "backspace", "enter")                    # empty: refused
+        assert app.state.tokens == ["the", "cat", "sat"]
+        box = app.query_one("#sentence")
+        assert box.value == "the cat sat" and not box.has_class("-invalid")  # the one shown
+        assert isinstance(app.focused, MatrixGrid) and app.focused.view.key == "x"
+        await pilot.press("e", "backspace", "escape")                   # the same with escape
+        assert box.value == "the cat sat" and isinstance(app.focused, MatrixGrid)
+        await pilot.press("q")
+        assert not app.is_running
+    run_app(ExploreState(), script)
+
+
 def test_editing_a_weight_moves_the_softmax_as_the_engine_says():
     async def script(app, pilot):
         await pilot.press("tab")                                        # X -> Wq

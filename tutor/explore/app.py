@@ -73,23 +73,29 @@ def _pane_id(key: str) -> str:
     return f"step-{key}"
 
 
-def _grid_width(view: MatrixView, cells) -> int:
-    """The columns a grid of ``view`` takes on screen (DataTable pads each cell by 1)."""
-    label = max([len(r) for r in view.rows] + [0]) + 2
-    widths = [max([len(view.cols[c])] + [row[c].cell_len for row in cells]) + 2
+def _grid_width(view: MatrixView, cells, tight: bool = False) -> int:
+    """The columns a grid of ``view`` takes on screen: DataTable pads each cell by 1 on
+    either side, or with ``tight`` each column has one space before it (see MatrixGrid)."""
+    pad = 1 if tight else 2
+    label = max([len(r) for r in view.rows] + [0]) + (0 if tight else 2)
+    widths = [max([len(view.cols[c])] + [row[c].cell_len for row in cells]) + pad
               for c in range(len(view.cols))]
     return label + sum(widths)
 
 
 class MatrixGrid(DataTable):
     """One matrix of the walkthrough, its rows and columns labelled as the document says,
-    its cells as the Rich renderer styles them (heatmap glyphs and colours, masked cells)."""
+    its cells as the Rich renderer styles them (heatmap glyphs and colours, masked cells).
+    With ``tight`` one space parts the columns instead of two (as ``tutor heads`` draws a
+    heatmap whose glyphs already part its numbers), so a wider matrix fits."""
 
     def __init__(self, view: MatrixView, precision: int, *, editable: bool, **kwargs):
         super().__init__(cursor_type="cell", cursor_background_priority="css", **kwargs)
         self.view = view
         self.precision = precision
         self.editable = editable
+        self.tight = False                   # set before fill(): one space between columns
+        self.shown_tight = False
 
     def on_mount(self) -> None:
         self.fill(self.view)
@@ -98,12 +104,17 @@ class MatrixGrid(DataTable):
         """Show ``view``: cell by cell when the rows and columns are the same (the cursor
         stays), else a new table."""
         cells = matrix_cells(view, self.precision)
+        space = " " if self.tight else ""
         for row in cells:
             for cell in row:
                 cell.justify = "right"                                 # numbers line up
+                cell.pad_left(len(space))
         same = (self.row_count and self.view.values.shape == view.values.shape
-                and self.view.rows == view.rows and self.view.cols == view.cols)
+                and self.view.rows == view.rows and self.view.cols == view.cols
+                and self.shown_tight == self.tight)
         self.view = view
+        self.shown_tight = self.tight
+        self.cell_padding = 0 if self.tight else 1
         if same:
             for r, row in enumerate(cells):
                 for c, cell in enumerate(row):
@@ -112,7 +123,7 @@ class MatrixGrid(DataTable):
         cursor = self.cursor_coordinate
         self.clear(columns=True)
         for col in view.cols:
-            self.add_column(Text(col, style="dim"))
+            self.add_column(Text(space + col, style="dim"))
         for label, row in zip(view.rows, cells):
             self.add_row(*row, label=Text(label, style="dim"))
         self.move_cursor(row=min(cursor.row, len(view.rows) - 1),
@@ -553,12 +564,18 @@ class ExploreApp(App):
         try:
             self.state.set_sentence(event.value)
         except TutorError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.focus_first_grid()
+            self.notify(str(exc), severity="error")       # and out of the line: q quits
+        self.action_leave_sentence()
 
     def action_leave_sentence(self) -> None:
+        """Escape (or enter): out of the sentence into the step's matrix; a sentence that
+        was refused is replaced by the one shown."""
         if isinstance(self.focused, Input):
+            box = self.query_one("#sentence", Input)
+            if box.value != self.state.sentence:
+                with box.prevent(Input.Changed):
+                    box.value = self.state.sentence
+                box.remove_class("-invalid")
             self.focus_first_grid()
 
     def action_edit_sentence(self) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from tutor.errors import SettingError, TutorError
 from tutor.limits import MAX_MODEL_TOKENS
-from tutor.render.document import MatrixView, unique_labels
+from tutor.render.document import MatrixView, format_number, unique_labels
 from tutor.walkthroughs import Recording
 from tutor.walkthroughs.heads import AttentionBlock
 
@@ -27,6 +27,48 @@ TEXT_SENTENCE = "the cat sat on the mat"
 def pattern_text(found) -> str:
     """'previous token (0.83 of each query's weight on average)' from a HeadPattern."""
     return f"{found.label} ({found.share:.2f} of each query's weight on average)"
+
+
+def _spans(labels: list[str], indices: list[int]) -> str:
+    """'8', '1…3 and 8': the labels at ``indices`` (sorted), a run of neighbours as first…last."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    texts = [labels[r[0]] if len(r) == 1 else f"{labels[r[0]]}…{labels[r[-1]]}" for r in runs]
+    return texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " and " + texts[-1]
+
+
+def cut_note(view: MatrixView, columns: list[int], rows: list[int]) -> str | None:
+    """What a screen that shows only part of an attention matrix leaves out, so that "each
+    row sums to 1" stays true of what is read: the keys (columns, by index) not shown and
+    the largest share of one query's weight they hold, and the queries (rows) not shown.
+    None when everything is shown.
+
+    ``view.values`` [n_q, n_k] are attention weights, each row summing to 1; masked cells
+    (``view.masked``) hold no weight. Example: key 8 cut from the row <bos> [0.16, 0.84] →
+    'Not shown: 1 of 2 keys (8), up to 0.84 of a row's weight (query <bos>)'."""
+    parts = []
+    if columns:
+        values = np.asarray(view.values, dtype=np.float64)             # [n_q, n_k]
+        if view.masked is not None:
+            values = np.where(view.masked, 0.0, values)
+        hidden = values[:, sorted(columns)].sum(axis=1)                # [n_q] weight cut
+        top = int(np.argmax(hidden))
+        n_keys = len(view.cols)
+        noun = "key" if n_keys == 1 else "keys"
+        parts.append(f"{len(columns)} of {n_keys} {noun} ({_spans(view.cols, sorted(columns))}), "
+                     f"up to {format_number(hidden[top], 2)} of a row's weight "
+                     f"(query {view.rows[top]})")
+    if rows:
+        n_queries = len(view.rows)
+        noun = "query" if n_queries == 1 else "queries"
+        parts.append(f"{len(rows)} of {n_queries} {noun} ({_spans(view.rows, sorted(rows))})")
+    if not parts:
+        return None
+    return "Not shown: " + "; ".join(parts)
 
 
 class ModelState:
