@@ -210,6 +210,12 @@ def test_help_has_examples_and_fits_80_columns(tutor):
     assert all(len(line) <= 80 for line in out.splitlines())
 
 
+def test_help_gives_the_lesson_numbers_of_the_course(tutor):
+    out = " ".join(tutor("--help").stdout.split())
+    assert f"LESSON is a number (1-{len(COURSE.lessons)}) or an id" in out     # 13, not 9
+    assert "{numbers}" not in out
+
+
 # --- the interactive flow, with piped input ----------------------------------------------------
 
 def interactive(tutor, lesson, *lines, step=None):
