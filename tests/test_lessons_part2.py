@@ -74,6 +74,19 @@ def test_glove_answers_are_the_engine_cosines():
     assert got["q-score"] == pytest.approx(float(cat @ dog), abs=1e-9)
 
 
+def test_the_glove_attention_step_shows_the_x_its_text_announces():
+    """Lesson 10 says "Below, X is the GloVe vectors": the computation below shows X, with
+    the first numbers of CAT's GloVe vector, before the scores."""
+    result = tutor_lesson("word-vectors", "--no-input", "--step", "attention-real")
+    out = result.stdout
+    assert "Below, X is the GloVe vectors" in " ".join(out.split())
+    assert "X  3×50  (columns 1–" in out
+    cat = glove_vectors(["cat"])[0]
+    row = next(line for line in out.splitlines() if line.split()[:2] == ["│", "cat"])  # X's
+    assert f"{cat[0]:.2f}" in row and f"{cat[1]:.2f}" in row
+    assert out.index("X  3×50") < out.index("scores  3×3")
+
+
 def test_glove_similarity_is_symmetric_with_ones_on_the_diagonal():
     result = run_computation("glove-similarity", {"words": "bank river money"})
     cos = result.trace["cos.cosine"]
