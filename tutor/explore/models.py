@@ -30,7 +30,7 @@ def pattern_text(found) -> str:
 
 
 def _spans(labels: list[str], indices: list[int]) -> str:
-    """'8', '1…3 and 8': the labels at ``indices`` (sorted), a run of neighbours as first…last."""
+    """'8', '1…3 and 8': the labels at ``indices`` (sorted), neighbours as first…last."""
     runs: list[list[int]] = []
     for i in indices:
         if runs and i == runs[-1][-1] + 1:
