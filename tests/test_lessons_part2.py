@@ -276,6 +276,30 @@ def test_a_learners_own_scaling_run_is_not_marked_wrong():
 
 # --- how it writes -----------------------------------------------------------------------------
 
+def test_the_generation_lesson_ranks_beams_as_its_output_step_does():
+    """Lesson 13 said beams rank by total log-probability; the output step ranks the ended
+    outputs by score = log P / ((5 + |Y|) / 6)^0.6, and the lesson says so."""
+    import re
+
+    from tutor.nn.decoding import wu_length_penalty
+
+    out = tutor_lesson("generation", "--no-input", "--step", "choose").stdout
+    text = " ".join(out.split())
+    assert "ranked by its score, log P divided by a length penalty ((5 + length) / 6)^0.6" \
+        in text
+    beam = text[text.index("Beam search with 3 beams"):]
+    hypotheses = re.findall(r"hypothesis ([^:]+): log P = (\S+), score (\S+)", beam)
+    assert len(hypotheses) == 3
+    scores = []
+    for tokens, logp, score in hypotheses:
+        n = len(tokens.split())                                        # new tokens, <eos> too
+        score = float(score.rstrip(","))
+        assert score == pytest.approx(float(logp.rstrip(",")) / wu_length_penalty(n, 0.6),
+                                      rel=0.05)                        # both shown rounded
+        scores.append(score)
+    assert scores == sorted(scores, reverse=True)                      # best score first
+
+
 def test_the_generation_lessons_choices_are_the_engines():
     lesson = load_course().find("generation")
     correct = {s.id: s.choices[s.correct_index()] for s in lesson.steps if s.kind == "choice"}
