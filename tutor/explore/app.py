@@ -17,6 +17,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
@@ -25,6 +26,7 @@ from tutor.errors import TutorError
 from tutor.render.console import bar, glyph_style, matrix_cells
 from tutor.render.document import MatrixView, Step
 
+from .models import cut_note
 from .state import EDITABLE, ExploreState, View
 
 #: The tabs: the walkthrough's step keys with short titles that fit 80 columns.
@@ -97,8 +99,44 @@ class MatrixGrid(DataTable):
         self.tight = False                   # set before fill(): one space between columns
         self.shown_tight = False
 
+    class WindowMoved(Message):
+        """The part of the grid on screen may have changed (scrolled, resized, refilled)."""
+
+        def __init__(self, grid: "MatrixGrid"):
+            super().__init__()
+            self.grid = grid
+
     def on_mount(self) -> None:
         self.fill(self.view)
+        self.watch(self, "scroll_x", self.window_moved, init=False)
+        self.watch(self, "scroll_y", self.window_moved, init=False)
+
+    def on_resize(self) -> None:
+        self.window_moved()
+
+    def window_moved(self, *_) -> None:
+        self.post_message(self.WindowMoved(self))
+
+    def hidden_cells(self) -> tuple[list[int], list[int]]:
+        """The columns and rows (by index) not wholly on screen: past the grid's edges at
+        its scroll position (the row labels and the header stay)."""
+        if not self.row_count or self.size.width == 0:
+            return [], []
+        view_w = self.scrollable_content_region.width
+        view_h = self.scrollable_content_region.height
+        pad = self.cell_padding
+        label_w = max(len(r) for r in self.view.rows) + 2 * pad
+        left, right = self.scroll_x + label_w, self.scroll_x + view_w
+        columns, x = [], label_w
+        for c, column in enumerate(self.ordered_columns):
+            width = column.get_render_width(self)
+            if x < left or x + width - pad > right:                    # its number is cut
+                columns.append(c)
+            x += width
+        top = self.scroll_y
+        bottom = self.scroll_y + view_h - (self.header_height if self.show_header else 0)
+        rows = [r for r in range(self.row_count) if r < top or r + 1 > bottom]
+        return columns, rows
 
     def fill(self, view: MatrixView) -> None:
         """Show ``view``: cell by cell when the rows and columns are the same (the cursor
@@ -119,6 +157,7 @@ class MatrixGrid(DataTable):
             for r, row in enumerate(cells):
                 for c, cell in enumerate(row):
                     self.update_cell_at(Coordinate(r, c), cell, update_width=True)
+            self.call_after_refresh(self.window_moved)                 # widths may change
             return
         cursor = self.cursor_coordinate
         self.clear(columns=True)
@@ -128,6 +167,7 @@ class MatrixGrid(DataTable):
             self.add_row(*row, label=Text(label, style="dim"))
         self.move_cursor(row=min(cursor.row, len(view.rows) - 1),
                          column=min(cursor.column, len(view.cols) - 1), animate=False)
+        self.call_after_refresh(self.window_moved)
 
 
 class MatrixBlock(Vertical):
@@ -139,8 +179,23 @@ class MatrixBlock(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text(self.view), classes="matrix-title")
+        yield Static(classes="matrix-cut")
         yield MatrixGrid(self.view, self.precision, editable=self.editable)
         yield Static(Text(self.view.caption, style="dim italic"), classes="matrix-caption")
+
+    @on(MatrixGrid.WindowMoved)
+    def show_cut(self, event: MatrixGrid.WindowMoved) -> None:
+        """Under the title, what of the matrix the screen does not show, as wide as the
+        grid (so that the block is no wider), or nothing."""
+        event.stop()
+        grid = event.grid
+        note = cut_note(grid.view, *grid.hidden_cells(),
+                        weights=grid.view.key.split("[", 1)[0].endswith("weights"))
+        line = self.query_one(".matrix-cut", Static)
+        line.display = note is not None
+        if note is not None:
+            line.styles.width = max(20, grid.outer_size.width)
+            line.update(Text(note + " (the arrows scroll)", style="yellow"))
 
     def title_text(self, view: MatrixView) -> Text:
         return Text(f"{view.name}  {view.shape}" + ("  ✎" if self.editable else ""),
@@ -292,6 +347,7 @@ class ExploreApp(App):
     .matrix { width: auto; max-width: 100%; height: auto; margin: 0 2 1 0; }
     .matrix-title { width: auto; }
     .matrix-caption { width: auto; height: auto; }
+    .matrix-cut { height: auto; display: none; }
     MatrixGrid { width: auto; max-width: 100%; height: auto; max-height: 20; }
     MatrixGrid > .datatable--header { background: $background; color: $text-muted; }
     MatrixGrid > .datatable--fixed { background: $background; }

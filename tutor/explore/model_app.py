@@ -36,14 +36,6 @@ most of each query's weight goes to), by a stated rule, or "broad".
 Press any key to close."""
 
 
-class ModelGrid(MatrixGrid):
-    """The model screen's grid: when its size changes, the screen says again what of the
-    matrix it cannot show."""
-
-    def on_resize(self) -> None:
-        self.app.show_cut()
-
-
 class MatrixArea(Vertical):
     """The matrix with its title and caption: when the room changes, the grid's height
     follows."""
@@ -106,16 +98,13 @@ class ModelApp(App):
         yield Static(id="where")
         with MatrixArea(id="matrix"):
             yield Static(id="matrix-title")
-            yield ModelGrid(self.state.view(), self.state.precision, editable=False,
-                            id="grid")
+            yield MatrixGrid(self.state.view(), self.state.precision, editable=False,
+                             id="grid")
             yield Static(id="matrix-caption")
         yield Static(id="all-heads")
         yield Footer()
 
     def on_mount(self) -> None:
-        grid = self.query_one("#grid", MatrixGrid)
-        self.watch(grid, "scroll_x", self.show_cut, init=False)
-        self.watch(grid, "scroll_y", self.show_cut, init=False)
         self.show()
         self.set_focus(None)
 
@@ -172,27 +161,12 @@ class ModelApp(App):
         self.query_one("#matrix-caption", Static).update(text)
 
     def hidden_cells(self) -> tuple[list[int], list[int]]:
-        """The columns (keys) and rows (queries) of the grid not wholly on screen: past its
-        edges at its scroll position, or below the room the screen leaves it."""
-        grid = self.query_one("#grid", MatrixGrid)
-        n_rows, n_cols = grid.view.values.shape
-        if not grid.row_count or grid.size.width == 0:
-            return [], []
-        view_w = grid.scrollable_content_region.width
-        view_h = grid.scrollable_content_region.height
-        pad = grid.cell_padding
-        label_w = max(len(r) for r in grid.view.rows) + 2 * pad
-        left, right = grid.scroll_x + label_w, grid.scroll_x + view_w
-        columns, x = [], label_w
-        for c, column in enumerate(grid.ordered_columns):
-            width = column.get_render_width(grid)
-            if x < left or x + width - pad > right:                    # its number is cut
-                columns.append(c)
-            x += width
-        top = grid.scroll_y
-        bottom = grid.scroll_y + view_h - (grid.header_height if grid.show_header else 0)
-        rows = [r for r in range(n_rows) if r < top or r + 1 > bottom]
-        return columns, rows
+        """The keys (columns) and queries (rows) of the matrix not wholly on screen."""
+        return self.query_one("#grid", MatrixGrid).hidden_cells()
+
+    @on(MatrixGrid.WindowMoved)
+    def grid_moved(self) -> None:
+        self.show_cut()
 
     def show_cut(self, *_) -> None:
         """The matrix's title, with what of the matrix is not on screen and the share of a

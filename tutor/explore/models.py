@@ -41,31 +41,37 @@ def _spans(labels: list[str], indices: list[int]) -> str:
     return texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " and " + texts[-1]
 
 
-def cut_note(view: MatrixView, columns: list[int], rows: list[int]) -> str | None:
-    """What a screen that shows only part of an attention matrix leaves out, so that "each
-    row sums to 1" stays true of what is read: the keys (columns, by index) not shown and
-    the largest share of one query's weight they hold, and the queries (rows) not shown.
-    None when everything is shown.
+def cut_note(view: MatrixView, columns: list[int], rows: list[int], *,
+             weights: bool = True) -> str | None:
+    """What a screen that shows only part of a matrix leaves out: the columns and rows (by
+    index) not shown, named by their labels; None when everything is shown.
 
-    ``view.values`` [n_q, n_k] are attention weights, each row summing to 1; masked cells
-    (``view.masked``) hold no weight. Example: key 8 cut from the row <bos> [0.16, 0.84] →
-    'Not shown: 1 of 2 keys (8), up to 0.84 of a row's weight (query <bos>)'."""
+    With ``weights`` the matrix is attention weights [n_q, n_k], each row summing to 1
+    (masked cells, ``view.masked``, hold none): its columns are keys, its rows queries, and
+    the note gives the largest share of one query's weight the keys not shown hold, so that
+    "each row sums to 1" stays true of what is read. Example: key 8 cut from the row <bos>
+    [0.16, 0.84] → 'Not shown: 1 of 2 keys (8), up to 0.84 of a row's weight (query <bos>)'.
+    """
     parts = []
+    col_noun, row_noun = ("key", "query") if weights else ("column", "row")
     if columns:
-        values = np.asarray(view.values, dtype=np.float64)             # [n_q, n_k]
-        if view.masked is not None:
-            values = np.where(view.masked, 0.0, values)
-        hidden = values[:, sorted(columns)].sum(axis=1)                # [n_q] weight cut
-        top = int(np.argmax(hidden))
-        n_keys = len(view.cols)
-        noun = "key" if n_keys == 1 else "keys"
-        parts.append(f"{len(columns)} of {n_keys} {noun} ({_spans(view.cols, sorted(columns))}), "
-                     f"up to {format_number(hidden[top], 2)} of a row's weight "
+        n_cols = len(view.cols)
+        text = (f"{len(columns)} of {n_cols} {col_noun}{'' if n_cols == 1 else 's'} "
+                f"({_spans(view.cols, sorted(columns))})")
+        if weights:
+            values = np.asarray(view.values, dtype=np.float64)         # [n_q, n_k]
+            if view.masked is not None:
+                values = np.where(view.masked, 0.0, values)
+            hidden = values[:, sorted(columns)].sum(axis=1)            # [n_q] weight cut
+            top = int(np.argmax(hidden))
+            text += (f", up to {format_number(hidden[top], 2)} of a row's weight "
                      f"(query {view.rows[top]})")
+        parts.append(text)
     if rows:
-        n_queries = len(view.rows)
-        noun = "query" if n_queries == 1 else "queries"
-        parts.append(f"{len(rows)} of {n_queries} {noun} ({_spans(view.rows, sorted(rows))})")
+        n_rows = len(view.rows)
+        plural = "" if n_rows == 1 else ("ies" if row_noun == "query" else "s")
+        noun = ("quer" if row_noun == "query" and n_rows != 1 else row_noun) + plural
+        parts.append(f"{len(rows)} of {n_rows} {noun} ({_spans(view.rows, sorted(rows))})")
     if not parts:
         return None
     return "Not shown: " + "; ".join(parts)
