@@ -75,7 +75,7 @@ def _pane_id(key: str) -> str:
     return f"step-{key}"
 
 
-def _grid_width(view: MatrixView, cells, tight: bool = False) -> int:
+def grid_width(view: MatrixView, cells, tight: bool = False) -> int:
     """The columns a grid of ``view`` takes on screen: DataTable pads each cell by 1 on
     either side, or with ``tight`` each column has one space before it (see MatrixGrid)."""
     pad = 1 if tight else 2
@@ -230,7 +230,7 @@ class StepPane(VerticalScroll):
         for part in parts:
             packed, line, used = [], [], 0
             for view in part.matrices:
-                need = _grid_width(view, matrix_cells(view, precision)) + 2
+                need = grid_width(view, matrix_cells(view, precision)) + 2
                 if line and used + need > width:
                     packed.append(line)
                     line, used = [], 0

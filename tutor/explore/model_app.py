@@ -17,7 +17,7 @@ from tutor.errors import TutorError
 
 from tutor.render.console import matrix_cells
 
-from .app import HelpScreen, MatrixGrid, _grid_width, terminal_theme
+from .app import HelpScreen, MatrixGrid, grid_width, terminal_theme
 from .models import ModelState, cut_note
 
 MODEL_HELP = """\
@@ -131,7 +131,7 @@ class ModelApp(App):
         view = state.view()
         grid = self.query_one("#grid", MatrixGrid)
         room = self.size.width - 2                                     # #matrix's padding
-        grid.tight = _grid_width(view, matrix_cells(view, state.precision)) > room
+        grid.tight = grid_width(view, matrix_cells(view, state.precision)) > room
         grid.fill(view)
         self.show_caption()
         self.show_cut()
