@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tutor.cli import main
+from tutor.lessons.answers import accepted_within
 from tutor.lessons.compute import run_lesson_computation
 from tutor.lessons.course import load_course
 from tutor.lessons.session import MAX_MISSES, Session
@@ -102,8 +103,10 @@ def test_engine_answers_pass_and_ten_tolerances_off_fail(tutor, lesson):
             right = tutor(lesson.id, "--answer", f"{step.id}={answers[step.id]!r}")
             assert right.exit_code == 0, right.output
             assert f"✓ {step.id}:" in right.stdout
-            for moved in (answers[step.id] + 10 * step.tolerance,
-                          answers[step.id] - 10 * step.tolerance):
+            window = accepted_within(answers[step.id], step.tolerance,    # as the learner
+                                     shown_decimals=step.shown_decimals,  # is told
+                                     rel_tolerance=step.rel_tolerance)
+            for moved in (answers[step.id] + 10 * window, answers[step.id] - 10 * window):
                 wrong = tutor(lesson.id, "--answer", f"{step.id}={moved!r}")
                 assert wrong.exit_code == 1, (step.id, wrong.output)
                 assert f"✗ {step.id}:" in wrong.stdout
