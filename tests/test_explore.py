@@ -221,6 +221,51 @@ def test_an_empty_sentence_keeps_the_last_one():
     run_app(ExploreState(), script)
 
 
+def test_enter_on_a_refused_sentence_leaves_the_line_so_q_quits():
+    async def script(app, pilot):
+        await pilot.press("e", "backspace", "enter")                    # empty: refused
+        assert app.state.tokens == ["the", "cat", "sat"]
+        box = app.query_one("#sentence")
+        assert box.value == "the cat sat" and not box.has_class("-invalid")  # the one shown
+        assert isinstance(app.focused, MatrixGrid) and app.focused.view.key == "x"
+        await pilot.press("e", "backspace", "escape")                   # the same with escape
+        assert box.value == "the cat sat" and isinstance(app.focused, MatrixGrid)
+        await pilot.press("q")
+        assert not app.is_running
+    run_app(ExploreState(), script)
+
+
+def test_a_matrix_wider_than_the_screen_says_what_it_does_not_show():
+    """15 words: the softmax weights are 15 columns, 8 of which fit 80 columns; the others
+    are named, with the largest share of a row's weight they hold."""
+    async def script(app, pilot):
+        await pilot.press("5")
+        await pilot.pause()
+        weights = grid(app, "weights")
+        assert weights.virtual_size.width > weights.scrollable_content_region.width
+        columns, _ = weights.hidden_cells()
+        assert columns and columns == list(range(columns[0], 15))       # past the right edge
+        _, expected = engine(app.state)                                 # [15, 15]
+        cut = expected[:, columns].sum(axis=1)
+        top = int(np.argmax(cut))
+        labels = weights.view.cols
+        note = str(weights.parent.query_one(".matrix-cut").render())
+        assert note.startswith(f"Not shown: {len(columns)} of 15 keys ({labels[columns[0]]}…"
+                               f"house), up to {cut[top]:.2f} of a row's weight (query "
+                               f"{weights.view.rows[top]})")
+        await pilot.press(*["right"] * 14)                              # to the last key
+        await pilot.pause()
+        columns, _ = weights.hidden_cells()
+        assert 14 not in columns and 0 in columns
+        note = str(weights.parent.query_one(".matrix-cut").render())
+        assert note.startswith(f"Not shown: {len(columns)} of 15 keys (the#1…")
+        await pilot.press("1")                                          # X: 4 columns, all shown
+        await pilot.pause()
+        assert grid(app, "x").hidden_cells() == ([], [])
+        assert not grid(app, "x").parent.query_one(".matrix-cut").display
+    run_app(ExploreState("the cat sat on the mat and the dog ran to the big red house"), script)
+
+
 def test_editing_a_weight_moves_the_softmax_as_the_engine_says():
     async def script(app, pilot):
         await pilot.press("tab")                                        # X -> Wq

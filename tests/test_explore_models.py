@@ -129,17 +129,115 @@ def test_the_model_screen_reads_a_new_input():
     run_app(state, script)
 
 
-def test_tab_enters_the_matrix_and_escape_gives_the_arrows_back():
+def test_the_first_tab_enters_the_matrix_and_escape_gives_the_arrows_back():
     state = ModelState(load_shipped_model("reverse"), "31415")
 
     async def script(app, pilot):
-        await pilot.press("tab", "tab")                                 # past the input line
+        assert app.focused is None                                      # arrows: layers, heads
+        await pilot.press("tab")                                        # the matrix, first
         assert app.focused is app.query_one("#grid")
         await pilot.press("right", "down")
         assert (state.block, state.head) == (0, 0)                      # the cell moved instead
         weight = state.weights()[1, 1]
         assert text_of(app, "#matrix-caption") == (
             f"w(1#2, 1#2) = {weight:.4f}: the share of 1#2's attention that goes to 1#2")
+        await pilot.press("tab")                                        # then the input line
+        assert app.focused is app.query_one("#sentence")
+        await pilot.press("tab")                                        # and round again
+        assert app.focused is app.query_one("#grid")
         await pilot.press("escape", "right")
         assert state.head == 1 and app.focused is None
+        await pilot.press("shift+tab")                                  # backwards: the matrix
+        assert app.focused is app.query_one("#grid")
     run_app(state, script)
+
+
+@pytest.mark.parametrize("leave", ["enter", "escape"])
+def test_after_a_refused_input_the_line_is_left_and_q_quits(leave):
+    state = ModelState(load_shipped_model("reverse"), "31415")
+
+    async def script(app, pilot):
+        await pilot.press("e", *"12x", leave)                           # not digits: refused
+        box = app.query_one("#sentence")
+        assert app.focused is None                                      # out of the line
+        assert box.value == "12" and not box.has_class("-invalid")      # the input shown
+        assert "12 → 21" in text_of(app, "#heading")
+        await pilot.press("right")
+        assert state.head == 1                                          # the arrows work again
+        await pilot.press("q")
+        assert not app.is_running
+    run_app(state, script)
+
+
+def test_a_cross_attention_of_eight_digits_fits_80_columns_whole():
+    """12345678's last cross-attention has numbers like 9.4e-17: with two spaces between
+    columns its key 8 (0.84 of a query's weight) fell off the right edge, unmentioned."""
+    state = ModelState(load_shipped_model("reverse"), "12345678")
+
+    async def script(app, pilot):
+        await pilot.press("up")                                         # the last block
+        await pilot.pause()
+        assert state.blocks[state.block].title == "decoder layer 2 · attention over the encoder"
+        grid = app.query_one("#grid")
+        assert grid.view.values.shape == (9, 8)
+        assert grid.virtual_size.width <= grid.scrollable_content_region.width   # every column
+        assert grid.virtual_size.height <= grid.scrollable_content_region.height  # every row
+        assert app.hidden_cells() == ([], [])
+        assert text_of(app, "#matrix-title") == "head 1 weights  9×8"   # no note
+        caption = app.query_one("#matrix-caption")
+        assert caption.region.bottom <= app.query_one("#matrix").region.bottom  # on screen
+    run_app(state, script)
+
+
+def test_what_the_screen_cannot_show_is_named_with_its_share_of_a_row():
+    state = ModelState(load_shipped_model("reverse"), "12345678")
+
+    async def script(app, pilot):
+        await pilot.press("up")
+        await pilot.pause()
+        grid = app.query_one("#grid")
+        view_w = grid.scrollable_content_region.width
+        assert grid.virtual_size.width > view_w                         # it cannot fit
+        columns, rows = app.hidden_cells()
+        # the keys past the right edge: the first column whose right end is off screen on
+        x, first_cut = max(len(r) for r in grid.view.rows), None
+        for c, column in enumerate(grid.ordered_columns):
+            x += column.get_render_width(grid)
+            if x > view_w and first_cut is None:
+                first_cut = c
+        assert columns == list(range(first_cut, 8))
+        weights = state.weights()
+        cut = weights[:, columns].sum(axis=1)                           # per query
+        top = int(np.argmax(cut))
+        title = text_of(app, "#matrix-title")
+        assert (f"Not shown: {len(columns)} of 8 keys ({grid.view.cols[columns[0]]}…8), up to "
+                f"{cut[top]:.2f} of a row's weight (query {grid.view.rows[top]})") in title
+        if rows:
+            assert f"{len(rows)} of 9 queries" in title
+        caption = app.query_one("#matrix-caption")
+        assert "each row sums to 1" in text_of(app, "#matrix-caption")
+        assert caption.region.bottom <= app.query_one("#matrix").region.bottom  # still shown
+        await pilot.press("tab", *["right"] * 7)                        # scroll to the last key
+        await pilot.pause()
+        columns, _ = app.hidden_cells()
+        assert 7 not in columns and 0 in columns                        # the cut is now left
+        assert f"keys (1…{grid.view.cols[max(columns)]})" in text_of(app, "#matrix-title")
+    run_app(state, script, size=(60, 24))
+
+
+def test_the_note_of_what_is_cut_counts_only_unmasked_weight():
+    from tutor.explore.models import cut_note
+    from tutor.render.document import MatrixView
+
+    weights = np.array([[1.0, 0.0, 0.0], [0.25, 0.75, 0.0], [0.1, 0.3, 0.6]])
+    masked = np.triu(np.ones((3, 3), dtype=bool), 1)
+    view = MatrixView("w", "w", weights, ["a", "b", "c"], ["a", "b", "c"], heat=True,
+                      masked=masked)
+    assert cut_note(view, [], []) is None
+    assert cut_note(view, [2], []) == ("Not shown: 1 of 3 keys (c), up to 0.60 of a row's "
+                                       "weight (query c)")
+    assert cut_note(view, [1, 2], [0]) == ("Not shown: 2 of 3 keys (b…c), up to 0.90 of a "
+                                           "row's weight (query c); 1 of 3 queries (a)")
+    assert cut_note(view, [0, 2], [1, 2]) == (
+        "Not shown: 2 of 3 keys (a and c), up to 1.00 of a row's weight (query a); "
+        "2 of 3 queries (b…c)")

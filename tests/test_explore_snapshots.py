@@ -55,3 +55,14 @@ def test_model_mode_decoder_self_attention(snap_compare):
 
     assert snap_compare(ModelApp(ModelState(load_shipped_model("reverse"), "31415")), press=["down", "down"],
                         terminal_size=SIZE)
+
+
+def test_model_mode_eight_digits_cross_attention_fits(snap_compare):
+    """Every key column on screen at 80 columns (one space between columns, numbers like
+    9.4e-17 included), no note of anything cut."""
+    from tutor.explore.model_app import ModelApp
+    from tutor.explore.models import ModelState
+    from tutor.training.shipped import load_shipped_model
+
+    assert snap_compare(ModelApp(ModelState(load_shipped_model("reverse"), "12345678")),
+                        press=["up"], terminal_size=SIZE)

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tutor.cli import main
+from tutor.lessons.answers import accepted_within
 from tutor.lessons.compute import run_lesson_computation
 from tutor.lessons.course import load_course
 from tutor.lessons.session import MAX_MISSES, Session
@@ -102,8 +103,10 @@ def test_engine_answers_pass_and_ten_tolerances_off_fail(tutor, lesson):
             right = tutor(lesson.id, "--answer", f"{step.id}={answers[step.id]!r}")
             assert right.exit_code == 0, right.output
             assert f"✓ {step.id}:" in right.stdout
-            for moved in (answers[step.id] + 10 * step.tolerance,
-                          answers[step.id] - 10 * step.tolerance):
+            window = accepted_within(answers[step.id], step.tolerance,    # as the learner
+                                     shown_decimals=step.shown_decimals,  # is told
+                                     rel_tolerance=step.rel_tolerance)
+            for moved in (answers[step.id] + 10 * window, answers[step.id] - 10 * window):
                 wrong = tutor(lesson.id, "--answer", f"{step.id}={moved!r}")
                 assert wrong.exit_code == 1, (step.id, wrong.output)
                 assert f"✗ {step.id}:" in wrong.stdout
@@ -208,6 +211,12 @@ def test_help_has_examples_and_fits_80_columns(tutor):
     out = tutor("--help").stdout
     assert "tutor lesson 4 --answer q-the-sat=0.42" in out and "--no-input" in out
     assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_help_gives_the_lesson_numbers_of_the_course(tutor):
+    out = " ".join(tutor("--help").stdout.split())
+    assert f"LESSON is a number (1-{len(COURSE.lessons)}) or an id" in out     # 13, not 9
+    assert "{numbers}" not in out
 
 
 # --- the interactive flow, with piped input ----------------------------------------------------

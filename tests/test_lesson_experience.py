@@ -468,7 +468,8 @@ def test_a_good_course_with_the_new_keys_passes(tmp_path):
      "expected choice letters from a to b, got 'z'"),
     ('feedback = { a = "x is not it." }', 'feedback = { a = " " }',
      "expected a non-empty note for 'a'"),
-    ('about = "attn:scores"', 'about = "attn:weights"', "'weights' is not a matrix that step"),
+    ('about = "attn:scores"', 'about = "attn:weights"',
+     "'weights' is not a matrix, chart or step that step"),
     ('about = "attn:scores"', 'about = "attn:scores[the, sat]"', "names a matrix"),
     ('about = "attn:scores"', 'about = "later:scores"', "not a computation before"),
     ('hints = ["Look at the first row."]',
@@ -482,6 +483,59 @@ def test_the_check_refuses_bad_new_keys(tmp_path, tutor, old, new, message):
     assert any(message in p for p in report.problems), report.problems
     result = tutor("check", "--dir", str(tmp_path))
     assert result.exit_code == 1 and message in result.stdout
+
+
+def test_the_check_requires_about_on_every_choice_question(tmp_path, tutor):
+    """A choice question must say what on the screen it is answered from, so that it is
+    shown again on resume, or say "none" (answered from the text)."""
+    report = check_course(write_course(tmp_path, GOOD.replace('about = "attn:scores"\n', "")))
+    assert any("step 'c1': expected 'about'" in p for p in report.problems), report.problems
+    result = tutor("check", "--dir", str(tmp_path))
+    assert result.exit_code == 1 and "step 'c1': expected 'about'" in result.stdout
+    assert check_course(write_course(
+        tmp_path, GOOD.replace('about = "attn:scores"', 'about = "none"'))).problems == []
+    report = check_course(write_course(tmp_path, GOOD.replace(
+        'hints = ["Look at the first row."]',
+        'hints = ["Look at the first row."]\nabout = "none"', 1)))
+    assert any("step 'q1': a number question is answered from the matrix its answer names"
+               in p for p in report.problems), report.problems
+
+
+def test_about_may_name_a_step_the_computation_shows(tmp_path):
+    text = GOOD.replace('show = ["scores"]', 'show = ["scores", "softmax"]')
+    assert check_course(write_course(
+        tmp_path, text.replace('about = "attn:scores"', 'about = "attn:softmax"'))).problems == []
+    report = check_course(write_course(
+        tmp_path, text.replace('about = "attn:scores"', 'about = "attn:output"')))  # not shown
+    assert any("'output' is not a matrix, chart or step that step 'attn' shows" in p
+               for p in report.problems), report.problems
+
+
+@pytest.mark.parametrize("lesson, step, shown", [
+    ("11", "q-cls", "Step 2 of 6 · Layer 2 of 6"),             # layer 2's heatmaps, labelled
+    ("11", "q-control", "cos(she in A, she in B)  (control)"),
+    ("13", "q-third-reads", "Step 4 of 7 · token 3: 7"),
+    ("13", "q-cache-size", "cache/layer: K,V 192 numbers"),
+    ("13", "q-work", "counted: "),
+    ("13", "q-hot-output", "token ids"),
+    ("13", "q-beam", "token ids"),
+])
+def test_a_choice_question_resumed_shows_what_it_asks_about(tutor, lesson, step, shown):
+    """The seven choice questions of lessons 11 and 13 that named nothing showed nothing
+    when the lesson resumed at them."""
+    result = piped(tutor, lesson, "q", step=step)
+    out = result.stdout
+    assert out.count("Shown again, from step") == 1, out
+    again = out[out.index("Shown again, from step"):out.index("╭─ Question")]
+    assert shown in again
+
+
+def test_a_step_still_on_screen_is_not_shown_again(tutor):
+    # the cache computation ends with the third step's panel; its question follows at once
+    result = piped(tutor, "13", "", "", "q", step="cache", env={"LINES": "40"})  # a page, on
+    out = result.stdout
+    assert "cache/layer: K,V 192 numbers" in out and "Question 3 of 7" in out
+    assert "Shown again" not in out
 
 
 @pytest.mark.parametrize("line, message", [

@@ -77,6 +77,18 @@ def _progress():
     return Progress(warn=_warn)
 
 
+def _lesson_numbers() -> str:
+    """'1-13': the numbers of the course's lessons, or '1, 2, …' when it cannot be read
+    (the help never fails)."""
+    from tutor.lessons.course import LessonError
+
+    try:
+        count = len(_course().lessons)
+    except (LessonError, OSError):
+        return "1, 2, …"
+    return "1" if count == 1 else f"1-{count}"
+
+
 def _find(course, key: str, option: str = "LESSON"):
     try:
         return course.find(key)
@@ -100,6 +112,16 @@ class LessonGroup(click.Group):
                                               " [--answer STEP=VALUE]... [--review]")
         formatter.write_usage("tutor lesson", "list | reset [LESSON|--all] | check")
 
+    def format_help_text(self, ctx, formatter):
+        """The help text, with the numbers of the course's lessons (1-13) read from the
+        course, so that it follows the course."""
+        saved = self.help
+        self.help = saved.replace("{numbers}", _lesson_numbers())
+        try:
+            super().format_help_text(ctx, formatter)
+        finally:
+            self.help = saved
+
     def format_options(self, ctx, formatter):
         run_command = self.commands["run"]
         rows = [p.get_help_record(ctx) for p in run_command.get_params(ctx)]
@@ -115,7 +137,7 @@ class LessonGroup(click.Group):
 def lesson():
     """The course: lessons with live computations and questions the engine checks.
 
-    LESSON is a number (1-9) or an id (see `tutor lesson list`); without it the
+    LESSON is a number ({numbers}) or an id (see `tutor lesson list`); without it the
     tutor resumes at your first unfinished step.
     """
 

@@ -17,6 +17,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
@@ -25,6 +26,7 @@ from tutor.errors import TutorError
 from tutor.render.console import bar, glyph_style, matrix_cells
 from tutor.render.document import MatrixView, Step
 
+from .models import cut_note
 from .state import EDITABLE, ExploreState, View
 
 #: The tabs: the walkthrough's step keys with short titles that fit 80 columns.
@@ -73,50 +75,99 @@ def _pane_id(key: str) -> str:
     return f"step-{key}"
 
 
-def _grid_width(view: MatrixView, cells) -> int:
-    """The columns a grid of ``view`` takes on screen (DataTable pads each cell by 1)."""
-    label = max([len(r) for r in view.rows] + [0]) + 2
-    widths = [max([len(view.cols[c])] + [row[c].cell_len for row in cells]) + 2
+def grid_width(view: MatrixView, cells, tight: bool = False) -> int:
+    """The columns a grid of ``view`` takes on screen: DataTable pads each cell by 1 on
+    either side, or with ``tight`` each column has one space before it (see MatrixGrid)."""
+    pad = 1 if tight else 2
+    label = max([len(r) for r in view.rows] + [0]) + (0 if tight else 2)
+    widths = [max([len(view.cols[c])] + [row[c].cell_len for row in cells]) + pad
               for c in range(len(view.cols))]
     return label + sum(widths)
 
 
 class MatrixGrid(DataTable):
     """One matrix of the walkthrough, its rows and columns labelled as the document says,
-    its cells as the Rich renderer styles them (heatmap glyphs and colours, masked cells)."""
+    its cells as the Rich renderer styles them (heatmap glyphs and colours, masked cells).
+    With ``tight`` one space parts the columns instead of two (as ``tutor heads`` draws a
+    heatmap whose glyphs already part its numbers), so a wider matrix fits."""
 
     def __init__(self, view: MatrixView, precision: int, *, editable: bool, **kwargs):
         super().__init__(cursor_type="cell", cursor_background_priority="css", **kwargs)
         self.view = view
         self.precision = precision
         self.editable = editable
+        self.tight = False                   # set before fill(): one space between columns
+        self.shown_tight = False
+
+    class WindowMoved(Message):
+        """The part of the grid on screen may have changed (scrolled, resized, refilled)."""
+
+        def __init__(self, grid: "MatrixGrid"):
+            super().__init__()
+            self.grid = grid
 
     def on_mount(self) -> None:
         self.fill(self.view)
+        self.watch(self, "scroll_x", self.window_moved, init=False)
+        self.watch(self, "scroll_y", self.window_moved, init=False)
+
+    def on_resize(self) -> None:
+        self.window_moved()
+
+    def window_moved(self, *_) -> None:
+        self.post_message(self.WindowMoved(self))
+
+    def hidden_cells(self) -> tuple[list[int], list[int]]:
+        """The columns and rows (by index) not wholly on screen: past the grid's edges at
+        its scroll position (the row labels and the header stay)."""
+        if not self.row_count or self.size.width == 0:
+            return [], []
+        view_w = self.scrollable_content_region.width
+        view_h = self.scrollable_content_region.height
+        pad = self.cell_padding
+        label_w = max(len(r) for r in self.view.rows) + 2 * pad
+        left, right = self.scroll_x + label_w, self.scroll_x + view_w
+        columns, x = [], label_w
+        for c, column in enumerate(self.ordered_columns):
+            width = column.get_render_width(self)
+            if x < left or x + width - pad > right:                    # its number is cut
+                columns.append(c)
+            x += width
+        top = self.scroll_y
+        bottom = self.scroll_y + view_h - (self.header_height if self.show_header else 0)
+        rows = [r for r in range(self.row_count) if r < top or r + 1 > bottom]
+        return columns, rows
 
     def fill(self, view: MatrixView) -> None:
         """Show ``view``: cell by cell when the rows and columns are the same (the cursor
         stays), else a new table."""
         cells = matrix_cells(view, self.precision)
+        space = " " if self.tight else ""
         for row in cells:
             for cell in row:
                 cell.justify = "right"                                 # numbers line up
+                cell.pad_left(len(space))
         same = (self.row_count and self.view.values.shape == view.values.shape
-                and self.view.rows == view.rows and self.view.cols == view.cols)
+                and self.view.rows == view.rows and self.view.cols == view.cols
+                and self.shown_tight == self.tight)
         self.view = view
+        self.shown_tight = self.tight
+        self.cell_padding = 0 if self.tight else 1
         if same:
             for r, row in enumerate(cells):
                 for c, cell in enumerate(row):
                     self.update_cell_at(Coordinate(r, c), cell, update_width=True)
+            self.call_after_refresh(self.window_moved)                 # widths may change
             return
         cursor = self.cursor_coordinate
         self.clear(columns=True)
         for col in view.cols:
-            self.add_column(Text(col, style="dim"))
+            self.add_column(Text(space + col, style="dim"))
         for label, row in zip(view.rows, cells):
             self.add_row(*row, label=Text(label, style="dim"))
         self.move_cursor(row=min(cursor.row, len(view.rows) - 1),
                          column=min(cursor.column, len(view.cols) - 1), animate=False)
+        self.call_after_refresh(self.window_moved)
 
 
 class MatrixBlock(Vertical):
@@ -128,8 +179,23 @@ class MatrixBlock(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text(self.view), classes="matrix-title")
+        yield Static(classes="matrix-cut")
         yield MatrixGrid(self.view, self.precision, editable=self.editable)
         yield Static(Text(self.view.caption, style="dim italic"), classes="matrix-caption")
+
+    @on(MatrixGrid.WindowMoved)
+    def show_cut(self, event: MatrixGrid.WindowMoved) -> None:
+        """Under the title, what of the matrix the screen does not show, as wide as the
+        grid (so that the block is no wider), or nothing."""
+        event.stop()
+        grid = event.grid
+        note = cut_note(grid.view, *grid.hidden_cells(),
+                        weights=grid.view.key.split("[", 1)[0].endswith("weights"))
+        line = self.query_one(".matrix-cut", Static)
+        line.display = note is not None
+        if note is not None:
+            line.styles.width = max(20, grid.outer_size.width)
+            line.update(Text(note + " (the arrows scroll)", style="yellow"))
 
     def title_text(self, view: MatrixView) -> Text:
         return Text(f"{view.name}  {view.shape}" + ("  ✎" if self.editable else ""),
@@ -164,7 +230,7 @@ class StepPane(VerticalScroll):
         for part in parts:
             packed, line, used = [], [], 0
             for view in part.matrices:
-                need = _grid_width(view, matrix_cells(view, precision)) + 2
+                need = grid_width(view, matrix_cells(view, precision)) + 2
                 if line and used + need > width:
                     packed.append(line)
                     line, used = [], 0
@@ -281,6 +347,7 @@ class ExploreApp(App):
     .matrix { width: auto; max-width: 100%; height: auto; margin: 0 2 1 0; }
     .matrix-title { width: auto; }
     .matrix-caption { width: auto; height: auto; }
+    .matrix-cut { height: auto; display: none; }
     MatrixGrid { width: auto; max-width: 100%; height: auto; max-height: 20; }
     MatrixGrid > .datatable--header { background: $background; color: $text-muted; }
     MatrixGrid > .datatable--fixed { background: $background; }
@@ -553,12 +620,18 @@ class ExploreApp(App):
         try:
             self.state.set_sentence(event.value)
         except TutorError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.focus_first_grid()
+            self.notify(str(exc), severity="error")       # and out of the line: q quits
+        self.action_leave_sentence()
 
     def action_leave_sentence(self) -> None:
+        """Escape (or enter): out of the sentence into the step's matrix; a sentence that
+        was refused is replaced by the one shown."""
         if isinstance(self.focused, Input):
+            box = self.query_one("#sentence", Input)
+            if box.value != self.state.sentence:
+                with box.prevent(Input.Changed):
+                    box.value = self.state.sentence
+                box.remove_class("-invalid")
             self.focus_first_grid()
 
     def action_edit_sentence(self) -> None:

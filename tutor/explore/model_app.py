@@ -15,8 +15,10 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from tutor.errors import TutorError
 
-from .app import HelpScreen, MatrixGrid, terminal_theme
-from .models import ModelState
+from tutor.render.console import matrix_cells
+
+from .app import HelpScreen, MatrixGrid, grid_width, terminal_theme
+from .models import ModelState, cut_note
 
 MODEL_HELP = """\
 [b]tutor explore --model[/b]: every head of every layer of a trained model.
@@ -25,13 +27,21 @@ MODEL_HELP = """\
   left, right   the previous / next head
   , .  \\[ ]      the same, for keyboards without arrows
   tab           into the matrix: the arrows move the cell (escape: back)
-  e             a new input (typing replaces it; enter: back)
+  e             a new input (typing replaces it; enter or escape: back)
   ?  help       q  quit
 
 Each row of the matrix is one query: how much it takes from each key;
 darker is more. The label names the pattern the head follows (the key
 most of each query's weight goes to), by a stated rule, or "broad".
 Press any key to close."""
+
+
+class MatrixArea(Vertical):
+    """The matrix with its title and caption: when the room changes, the grid's height
+    follows."""
+
+    def on_resize(self) -> None:
+        self.app.show_cut()
 
 
 class ModelApp(App):
@@ -47,8 +57,8 @@ class ModelApp(App):
     #heading { height: auto; padding: 0 1; }
     #where { height: auto; padding: 0 1; border-bottom: solid $primary; }
     #matrix { height: 1fr; padding: 0 1; }
-    #matrix-title { height: 1; }
-    MatrixGrid { width: auto; max-width: 100%; height: auto; max-height: 100%; }
+    #matrix-title { height: auto; }
+    MatrixGrid { width: auto; max-width: 100%; height: auto; }
     MatrixGrid > .datatable--header { background: $background; color: $text-muted; }
     MatrixGrid > .datatable--fixed { background: $background; }
     #matrix-caption { height: auto; }
@@ -76,6 +86,7 @@ class ModelApp(App):
         theme = terminal_theme(theme)                      # before Textual removes NO_COLOR
         super().__init__()
         self.state = state
+        self.caption_text = Text()           # the matrix's caption as last shown
         if theme:
             self.theme = theme
 
@@ -85,7 +96,7 @@ class ModelApp(App):
             yield Input(self.state.sentence, id="sentence", compact=True)
         yield Static(id="heading")
         yield Static(id="where")
-        with Vertical(id="matrix"):
+        with MatrixArea(id="matrix"):
             yield Static(id="matrix-title")
             yield MatrixGrid(self.state.view(), self.state.precision, editable=False,
                              id="grid")
@@ -96,6 +107,9 @@ class ModelApp(App):
     def on_mount(self) -> None:
         self.show()
         self.set_focus(None)
+
+    def on_resize(self) -> None:
+        self.show()                                       # tight columns or not, for the width
 
     def show(self) -> None:
         """Draw the current block and head from the recording."""
@@ -115,10 +129,12 @@ class ModelApp(App):
             where.append("each output position looks at the input digits", style="dim")
         self.query_one("#where", Static).update(where)
         view = state.view()
-        self.query_one("#matrix-title", Static).update(
-            Text(f"{view.name}  {view.shape}", style="bold"))
-        self.query_one("#grid", MatrixGrid).fill(view)
+        grid = self.query_one("#grid", MatrixGrid)
+        room = self.size.width - 2                                     # #matrix's padding
+        grid.tight = grid_width(view, matrix_cells(view, state.precision)) > room
+        grid.fill(view)
         self.show_caption()
+        self.show_cut()
         heads = Text("This layer's heads: ", style="bold")
         for h in range(state.n_heads):
             text = state.label(head=h)
@@ -141,7 +157,36 @@ class ModelApp(App):
                         f"{view.rows[r]}'s attention that goes to {view.cols[c]}"
                         + (" (masked: a later position)" if view.masked is not None
                            and view.masked[r, c] else ""))
+        self.caption_text = text
         self.query_one("#matrix-caption", Static).update(text)
+
+    def hidden_cells(self) -> tuple[list[int], list[int]]:
+        """The keys (columns) and queries (rows) of the matrix not wholly on screen."""
+        return self.query_one("#grid", MatrixGrid).hidden_cells()
+
+    @on(MatrixGrid.WindowMoved)
+    def grid_moved(self) -> None:
+        self.show_cut()
+
+    def show_cut(self, *_) -> None:
+        """The matrix's title, with what of the matrix is not on screen and the share of a
+        row it holds (the caption says each row sums to 1), and the grid's height: the room
+        the title and the caption leave, so that the caption stays on screen."""
+        grid = self.query_one("#grid", MatrixGrid)
+        view = grid.view
+        note = cut_note(view, *self.hidden_cells())
+        text = Text(f"{view.name}  {view.shape}", style="bold")
+        if note:
+            text.append("\n" + note + " (tab, then the arrows scroll)", style="yellow")
+        self.query_one("#matrix-title", Static).update(text)
+        area = self.query_one("#matrix")
+        width = area.content_size.width
+        if width and area.content_size.height:
+            lines = len(text.wrap(self.console, width)) + \
+                len(self.caption_text.wrap(self.console, width))
+            room = max(3, area.content_size.height - lines)
+            if grid.styles.max_height is None or grid.styles.max_height.value != room:
+                grid.styles.max_height = room                  # its resize calls this again
 
     @on(DataTable.CellHighlighted)
     def cell_highlighted(self) -> None:
@@ -164,7 +209,29 @@ class ModelApp(App):
     def action_edit_sentence(self) -> None:
         self.query_one("#sentence", Input).focus()
 
+    def action_focus_next(self) -> None:
+        """Tab: from the screen (the arrows moving layers and heads) into the matrix first,
+        then as usual (the input line, the matrix, ...)."""
+        if self.focused is None:
+            self.query_one("#grid", MatrixGrid).focus()
+        else:
+            super().action_focus_next()
+
+    def action_focus_previous(self) -> None:
+        """Shift+tab: the same, backwards; from the screen also into the matrix."""
+        if self.focused is None:
+            self.query_one("#grid", MatrixGrid).focus()
+        else:
+            super().action_focus_previous()
+
     def action_leave_sentence(self) -> None:
+        """Escape: out of the input line (or the matrix), the arrows move layers and heads
+        again; an input that was refused is replaced by the one shown."""
+        box = self.query_one("#sentence", Input)
+        if box.value != self.state.sentence:
+            with box.prevent(Input.Changed):
+                box.value = self.state.sentence
+            box.remove_class("-invalid")
         self.set_focus(None)                              # the arrows move layers and heads
 
     def action_help(self) -> None:
@@ -185,6 +252,5 @@ class ModelApp(App):
         try:
             self.state.set_sentence(event.value)
         except TutorError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.set_focus(None)
+            self.notify(str(exc), severity="error")       # and out of the line: q quits
+        self.action_leave_sentence()

@@ -15,7 +15,7 @@ import numpy as np
 
 from tutor.errors import SettingError, TutorError
 from tutor.limits import MAX_MODEL_TOKENS
-from tutor.render.document import MatrixView, unique_labels
+from tutor.render.document import MatrixView, format_number, unique_labels
 from tutor.walkthroughs import Recording
 from tutor.walkthroughs.heads import AttentionBlock
 
@@ -27,6 +27,54 @@ TEXT_SENTENCE = "the cat sat on the mat"
 def pattern_text(found) -> str:
     """'previous token (0.83 of each query's weight on average)' from a HeadPattern."""
     return f"{found.label} ({found.share:.2f} of each query's weight on average)"
+
+
+def _spans(labels: list[str], indices: list[int]) -> str:
+    """'8', '1…3 and 8': the labels at ``indices`` (sorted), neighbours as first…last."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    texts = [labels[r[0]] if len(r) == 1 else f"{labels[r[0]]}…{labels[r[-1]]}" for r in runs]
+    return texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " and " + texts[-1]
+
+
+def cut_note(view: MatrixView, columns: list[int], rows: list[int], *,
+             weights: bool = True) -> str | None:
+    """What a screen that shows only part of a matrix leaves out: the columns and rows (by
+    index) not shown, named by their labels; None when everything is shown.
+
+    With ``weights`` the matrix is attention weights [n_q, n_k], each row summing to 1
+    (masked cells, ``view.masked``, hold none): its columns are keys, its rows queries, and
+    the note gives the largest share of one query's weight the keys not shown hold, so that
+    "each row sums to 1" stays true of what is read. Example: key 8 cut from the row <bos>
+    [0.16, 0.84] → 'Not shown: 1 of 2 keys (8), up to 0.84 of a row's weight (query <bos>)'.
+    """
+    parts = []
+    col_noun, row_noun = ("key", "query") if weights else ("column", "row")
+    if columns:
+        n_cols = len(view.cols)
+        text = (f"{len(columns)} of {n_cols} {col_noun}{'' if n_cols == 1 else 's'} "
+                f"({_spans(view.cols, sorted(columns))})")
+        if weights:
+            values = np.asarray(view.values, dtype=np.float64)         # [n_q, n_k]
+            if view.masked is not None:
+                values = np.where(view.masked, 0.0, values)
+            hidden = values[:, sorted(columns)].sum(axis=1)            # [n_q] weight cut
+            top = int(np.argmax(hidden))
+            text += (f", up to {format_number(hidden[top], 2)} of a row's weight "
+                     f"(query {view.rows[top]})")
+        parts.append(text)
+    if rows:
+        n_rows = len(view.rows)
+        plural = "" if n_rows == 1 else ("ies" if row_noun == "query" else "s")
+        noun = ("quer" if row_noun == "query" and n_rows != 1 else row_noun) + plural
+        parts.append(f"{len(rows)} of {n_rows} {noun} ({_spans(view.rows, sorted(rows))})")
+    if not parts:
+        return None
+    return "Not shown: " + "; ".join(parts)
 
 
 class ModelState:

@@ -4,8 +4,9 @@ It loads the course (structure: keys, types, unique ids) and then checks what ea
 means: every computation runs with its arguments and ``show`` names parts it has, every
 answer reference resolves to a finite number from a computation earlier in the lesson, every
 question has non-empty hints, every choice question has a valid correct letter and a valid
-``feedback`` table (:func:`tutor.lessons.answers.feedback_problems`), a question's ``about``
-names a matrix its computation shows, ``shown_decimals`` goes with a value shown rounded, and
+``feedback`` table (:func:`tutor.lessons.answers.feedback_problems`) and an ``about`` (what on
+the screen it is answered from, or "none"), a question's ``about`` names a matrix, chart or
+step its computation shows, ``shown_decimals`` goes with a value shown rounded, and
 no question gives its answer away (a number typed into its prompt, hints or choices).
 """
 
@@ -20,7 +21,7 @@ from tutor.render.lesson import show_names
 from .answers import feedback_problems
 from .compute import Result, run_lesson_computation
 from .references import ComputeError, expected, fill, parse_reference
-from .course import Course, LessonError, load_course
+from .course import ABOUT_NONE, Course, LessonError, load_course
 
 
 @dataclass
@@ -85,6 +86,16 @@ def check_lesson(lesson, report: Report) -> None:
                                            f"question or a hint")
             if step.is_question and step.about_ref:
                 _check_about(lesson, step, results, here, report)
+            if step.kind == "choice" and not step.about:
+                report.problems.append(
+                    f"{here}: expected 'about': the matrix, chart or step of a computation "
+                    f"the question is answered from (\"<compute step>:<name>\"), shown "
+                    f"again when the learner resumes here, or \"{ABOUT_NONE}\" for a "
+                    f"question answered from the text alone")
+            if step.kind == "number" and step.about == ABOUT_NONE:
+                report.problems.append(f"{here}: a number question is answered from the "
+                                       f"matrix its answer names; 'about = \"{ABOUT_NONE}\"' "
+                                       f"is for choice questions")
             if step.kind == "number" and step.shown_decimals is not None:
                 from tutor.render.lesson import PRECISION
                 if float(value).is_integer():
@@ -114,9 +125,9 @@ def check_lesson(lesson, report: Report) -> None:
 
 
 def _check_about(lesson, step, results: dict, here: str, report: Report) -> None:
-    """The matrix a question is answered from must be one its computation shows, so the
-    session can show it again with the question."""
-    from tutor.render.lesson import find_matrix
+    """The matrix (chart, step) a question is answered from must be one its computation
+    shows, so the session can show it again with the question."""
+    from tutor.render.lesson import find_shown
 
     ref = parse_reference(step.about_ref)
     if ref.indices:
@@ -128,9 +139,10 @@ def _check_about(lesson, step, results: dict, here: str, report: Report) -> None
                                f"before this question")
         return
     compute_step = lesson.steps[lesson.step_index(ref.step)]
-    if find_matrix(results[ref.step].document, compute_step.show, ref.name) is None:
-        report.problems.append(f"{here}: {ref.name!r} is not a matrix that step {ref.step!r} "
-                               f"shows, so it cannot be shown again with the question")
+    if find_shown(results[ref.step].document, compute_step.show, ref.name) is None:
+        report.problems.append(f"{here}: {ref.name!r} is not a matrix, chart or step that "
+                               f"step {ref.step!r} shows, so it cannot be shown again with "
+                               f"the question")
 
 
 def check_course(folder: Path | str | None = None) -> Report:

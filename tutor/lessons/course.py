@@ -13,9 +13,11 @@ keys (see ``lessons/README.md``):
 * choice    -- ``question``, ``choices`` and ``correct`` (a letter), with ``hints`` and
   ``feedback`` (a note per wrong choice, by letter).
 
-A question may name the matrix it is answered from, ``about = "scores:scores"`` (a compute
-step and a trace name); a number question's answer names it already. The session shows that
-matrix again with the question when it is no longer on the screen.
+A question names what it is answered from: ``about = "scores:scores"``, a compute step and a
+matrix (or chart) it shows, or one of the steps it shows (``"heads:layer2"``); a number
+question's answer names it already. The session shows it again with the question when it is
+no longer on the screen. A choice question answered from the lesson's text, not from numbers
+on the screen, says ``about = "none"`` (the check requires one or the other).
 
 Loading checks the structure (keys, types, ids); :mod:`tutor.lessons.check` checks the
 meaning (every computation runs, every reference resolves, no answer is typed in).
@@ -70,7 +72,8 @@ class LessonStep:
     shown_decimals: int | None = None    # number: answered from values shown with so many
     rel_tolerance: float = 0.0           #   decimals; a tolerance relative to the answer
     about: str = ""                      # question: "<compute step>:<trace name>", the matrix
-                                         #   it is answered from (numbers: the answer's own)
+                                         #   it is answered from (numbers: the answer's own),
+                                         #   or "none": from the text, nothing on screen
     feedback: dict[str, str] = field(default_factory=dict)   # choice: letter -> note
     hints: list[str] = field(default_factory=list)
     explain: str = ""                    # said after the answer is found or revealed
@@ -87,10 +90,17 @@ class LessonStep:
     @property
     def about_ref(self) -> str:
         """The matrix a question is answered from: ``about``, else (a number question) the
-        compute step and trace name of its answer; '' for none."""
+        compute step and trace name of its answer; '' for none (``about = "none"``)."""
+        if self.about == ABOUT_NONE:
+            return ""
         if self.about or self.kind != "number":
             return self.about
         return self.answer.split("[", 1)[0].strip()
+
+
+#: ``about = "none"``: a question answered from the lesson's text, with nothing on the screen
+#: to show again.
+ABOUT_NONE = "none"
 
 
 @dataclass

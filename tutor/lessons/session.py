@@ -122,7 +122,7 @@ class Session:
         if about is None or about[0] not in self.results:
             return None
         compute_step = self.lesson.steps[self.lesson.step_index(about[0])]
-        return view.find_matrix(self.results[about[0]].document, compute_step.show, about[1])
+        return view.find_shown(self.results[about[0]].document, compute_step.show, about[1])
 
     def shown_again(self, step, width: int):
         """The question's matrix again, saying which step showed it."""
@@ -131,7 +131,8 @@ class Session:
         compute_step = self.lesson.steps[index]
         where = f"step {index + 1} of {len(self.lesson.steps)}" + \
             (f": {compute_step.title}" if compute_step.title else "")
-        return view.shown_again(self.about_matrix(step), where, width=width)
+        total = len(self.results[about[0]].document.steps)
+        return view.shown_again(self.about_matrix(step), where, width=width, total=total)
 
     def place(self, step) -> str:
         """Where the answer is read, in the learner's words: 'weights, row the, column
@@ -408,14 +409,14 @@ class Interactive:
                 continue
             texts = None
             for key in keys:
-                matrix = view.find_matrix(document, step.show, key)
+                matrix = view.find_shown(document, step.show, key)
                 if matrix is None:
                     continue
                 if texts is None:
                     texts = ["".join(seg.text for seg in line) for line in
                              self.console.render_lines(renderable, self.console.options,
                                                        pad=False)]
-                title = view.view_title(matrix)
+                title = view.view_title(matrix, len(document.steps))
                 offset = next((i for i, text in enumerate(texts) if title in text), 0)
                 lines[key] = top + offset
         return lines

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .console import chart_renderable, matrix_tables, step_panel
-from .document import Chart, MatrixView, Part
+from .document import Chart, MatrixView, Part, Step
 
 PANEL_CHROME = 4
 PRECISION = 2              # the decimals a lesson's matrices are shown with
@@ -88,7 +88,7 @@ def computation_parts(doc, show: list[str] | None, title: str = "",
     if all(step.formula for step in steps):
         out: list[tuple[RenderableType, set[str]]] = \
             [(Text(title, style="bold"), set())] if title else []
-        return out + [(step_panel(s, len(doc.steps), precision, width), _keys([s]))
+        return out + [(step_panel(s, len(doc.steps), precision, width), _keys([s]) | {s.key})
                       for s in steps]
     inner = width - PANEL_CHROME
     items: list[RenderableType] = [
@@ -127,23 +127,39 @@ def find_matrix(doc, show: list[str] | None, name: str) -> MatrixView | Chart | 
     return None
 
 
+def find_shown(doc, show: list[str] | None, name: str) -> MatrixView | Chart | Step | None:
+    """What a question is answered from, among the steps ``show`` names: the matrix (or
+    chart) showing trace entry ``name`` (:func:`find_matrix`), else the step (drawn as a
+    panel) whose key is ``name``, such as a layer's heatmaps; or None."""
+    found = find_matrix(doc, show, name)
+    if found is not None:
+        return found
+    return next((step for step in _shown(doc, show) if step.key == name and step.formula),
+                None)
+
+
 def rendered_lines(lines) -> RenderableType:
     """Lines a console rendered (lists of segments), to print as they are, each ending its
     line: one page of a renderable taller than the terminal. Print it with end=""."""
     return Segments([segment for line in lines for segment in (*line, Segment.line())])
 
 
-def view_title(view: MatrixView | Chart) -> str:
-    """The first line a matrix (or chart) is printed with: 'weights  3×3'."""
+def view_title(view: MatrixView | Chart | Step, total: int = 0) -> str:
+    """The first line a matrix (or chart) is printed with: 'weights  3×3'; a step's panel
+    title, 'Step 2 of 6 · Layer 2 of 6' (``total``: the steps of its document)."""
+    if isinstance(view, Step):
+        return f"Step {view.number} of {total} · {view.title}"
     return view.name if isinstance(view, Chart) else f"{view.name}  {view.shape}"
 
 
-def shown_again(matrix: MatrixView | Chart, where: str, precision: int = PRECISION,
-                width: int = 80) -> RenderableType:
-    """A matrix (or chart) printed earlier, again beside its question (it has scrolled away,
-    or the lesson resumed here)."""
-    if isinstance(matrix, Chart):
-        body: RenderableType = chart_renderable(matrix, precision, width - PANEL_CHROME)
+def shown_again(matrix: MatrixView | Chart | Step, where: str, precision: int = PRECISION,
+                width: int = 80, total: int = 0) -> RenderableType:
+    """A matrix (or chart, or a step's panel: ``total`` the steps of its document) printed
+    earlier, again beside its question (it has scrolled away, or the lesson resumed here)."""
+    if isinstance(matrix, Step):
+        body: RenderableType = step_panel(matrix, total, precision, width - PANEL_CHROME)
+    elif isinstance(matrix, Chart):
+        body = chart_renderable(matrix, precision, width - PANEL_CHROME)
     else:
         body = Columns(matrix_tables(matrix, precision, width - PANEL_CHROME), padding=(0, 3))
     return Panel(body, title=f"Shown again, from {where}", title_align="left",
