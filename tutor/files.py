@@ -18,13 +18,14 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import stat
 import tempfile
 import time
 from typing import Callable, IO
 
 from .errors import FileReadError
-from .limits import MAX_NESTING
+from .limits import MAX_KEY_PARTS, MAX_NESTING
 
 #: A temporary file left this long (seconds) beside its target is a killed write's: removed.
 STALE_TEMPORARY_SECONDS = 600
@@ -212,13 +213,38 @@ def parse_json(data: bytes | str, source: str):
     return _bounded(value, source)
 
 
+#: TOML's pieces that matter to its nesting: strings and comments (skipped), separators,
+#: and the dots of dotted keys
+_TOML_TOKENS = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\']|\'(?!\'\'))*\'\'\''
+                          r'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[=,{}\[\]\n]|\.', re.S)
+
+
+def _toml_key_depth(text: str, source: str) -> None:
+    """Refuse a dotted key of more than MAX_KEY_PARTS parts before tomllib sees it: tomllib
+    keeps every prefix of a dotted key, so its time and memory grow with the square of the
+    key's length (100,000 parts: many gigabytes)."""
+    dots = 0
+    for match in _TOML_TOKENS.finditer(text):
+        token = match.group()
+        if token == ".":
+            dots += 1
+            if dots >= MAX_KEY_PARTS:
+                raise FileReadError(source, f"{source}: a dotted key of more than "
+                                            f"{MAX_KEY_PARTS} parts (nested too deeply)")
+        elif token in "=,{}[]\n":
+            dots = 0
+
+
 def parse_toml(data: bytes | str, source: str) -> dict:
-    """``data`` parsed as TOML, nested at most ``MAX_NESTING`` deep. Raises FileReadError."""
+    """``data`` parsed as TOML, nested at most ``MAX_NESTING`` deep (dotted keys checked
+    before parsing, arrays and tables by the parser's own recursion and then counted).
+    Raises FileReadError."""
     try:
         import tomllib
     except ImportError:                                                # Python < 3.11
         import tomli as tomllib
     text = _text(data, source)
+    _toml_key_depth(text, source)
     try:
         value = tomllib.loads(text)
     except RecursionError:

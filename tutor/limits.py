@@ -55,7 +55,9 @@ MAX_LESSON_POSITIONS = 64  # rows of a lesson's positional-encoding table
 # --- files tutor reads: only regular files, each kind refused above its byte cap ------------
 # (checked from the file's size before anything is read; a FIFO or a device is refused)
 MAX_NESTING = 100                    # JSON/TOML nesting depth of any file read
-MAX_JSON_SETTINGS_BYTES = 1_000_000  # config.json, tokenizer_config.json, a lesson's .toml
+MAX_KEY_PARTS = 20                   # parts of a TOML dotted key (a.b.c: 3)
+MAX_CONFIG_BYTES = 1_000_000         # a model folder's config.json, tokenizer_config.json
+MAX_LESSON_FILE_BYTES = 256_000      # a lesson's .toml, course.toml (the largest ships 8 KB)
 MAX_PROGRESS_BYTES = 2_000_000       # the lessons' progress.json (set aside when above)
 MAX_CHECKPOINT_BYTES = 512 * 2**20   # a checkpoint's arrays (tutor train --resume, a model file)
 MAX_META_BYTES = 1_000_000           # a checkpoint's meta.json entry
