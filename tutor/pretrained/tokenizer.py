@@ -9,12 +9,13 @@ the file are switched off: one sentence in, all of its tokens out.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TutorError
+from ..files import parse_json, read_bytes, read_json
+from ..limits import MAX_CONFIG_BYTES, MAX_TOKENIZER_BYTES, MAX_VOCAB_TOKENS
 from ..weightfiles import MODELS_EXTRA_HINT
 
 MAX_TEXT_CHARS = 100_000
@@ -52,6 +53,7 @@ class Tokenizer:
         folder = Path(folder)
         self.folder = folder
         tokenizers = _tokenizers()
+        check_tokenizer_files(folder)                                  # caps, before any parse
         try:
             if (folder / "tokenizer.json").is_file():
                 self.source = folder / "tokenizer.json"
@@ -96,8 +98,38 @@ class Tokenizer:
 def _lower_case(folder: Path) -> bool:
     path = folder / "tokenizer_config.json"
     try:
-        settings = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+        settings = read_json(path, MAX_CONFIG_BYTES, "a tokenizer_config.json") \
+            if os.path.lexists(path) else {}
     except (OSError, ValueError):
         raise TutorError(f"{os.fspath(path)}: not a readable JSON file") from None
     value = settings.get("do_lower_case", True) if isinstance(settings, dict) else True
     return bool(value)
+
+
+#: the tokenizer files a folder may hold, each capped at MAX_TOKENIZER_BYTES
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "merges.txt")
+
+
+def check_tokenizer_files(folder: Path) -> None:
+    """Refuse, in well under a second, a tokenizer file the ``tokenizers`` package would
+    take long or much memory to read (a 40 MB tokenizer.json takes 596 MB, a 10M-line
+    vocab.txt 1.7 GB and 15 s): each present file must be a regular file of at most
+    ``MAX_TOKENIZER_BYTES``; vocab.txt, vocab.json and merges.txt hold at most
+    ``MAX_VOCAB_TOKENS`` entries; vocab.json is JSON nested at most ``MAX_NESTING`` deep.
+    (tokenizer.json's own nesting is bounded by the package's parser, serde_json, at 128.)
+    Raises TutorError naming the file, the cap and what it holds."""
+    for name in TOKENIZER_FILES:
+        path = folder / name
+        if not os.path.lexists(path):
+            continue
+        data = read_bytes(path, MAX_TOKENIZER_BYTES, f"a {name}")    # FileReadError: a TutorError
+        if name == "tokenizer.json":
+            continue
+        if name == "vocab.json":
+            vocab = parse_json(data, os.fspath(path))
+            count = len(vocab) if isinstance(vocab, dict) else 0
+        else:
+            count = data.count(b"\n") + (not data.endswith(b"\n") and bool(data))
+        if count > MAX_VOCAB_TOKENS:
+            raise TutorError(f"{os.fspath(path)}: {count:,} entries, expected at most "
+                             f"{MAX_VOCAB_TOKENS:,}")
