@@ -62,6 +62,6 @@ MAX_PROGRESS_BYTES = 2_000_000       # the lessons' progress.json (set aside whe
 MAX_CHECKPOINT_BYTES = 512 * 2**20   # a checkpoint's arrays (tutor train --resume, a model file)
 MAX_META_BYTES = 1_000_000           # a checkpoint's meta.json entry
 MAX_MODEL_FILE_BYTES = 600_000_000   # a model folder's weights (GPT-2 small: 548 MB)
-MAX_HEADER_BYTES = 2_000_000         # a .safetensors header (MiniLM's: 10 KB)
+MAX_HEADER_BYTES = 1_000_000         # a .safetensors header (MiniLM's: 10 KB)
 MAX_TOKENIZER_BYTES = 12_000_000     # tokenizer.json, vocab.txt, vocab.json, merges.txt
 MAX_VOCAB_TOKENS = 300_000           # tokens of vocab.txt / vocab.json (SmolLM2: 49,152)
