@@ -222,7 +222,7 @@ class Progress:
             try:
                 data = parse_json(raw, FILE_NAME)
             except FileReadError as exc:
-                reason = f"it is not valid JSON ({str(exc)[len(FILE_NAME) + 2:]})"
+                reason = f"it is {str(exc)[len(FILE_NAME) + 2:]}"         # not valid JSON (...)
             else:
                 reason = _problem(data)
                 if reason is None:
