@@ -262,3 +262,19 @@ def test_json_gives_the_loss_the_screen_prints(tmp_path):
     losses = np.array(doc["curve"]["loss"])
     assert doc["final_loss"] == losses[-1]
     assert abs(doc["mean_loss_last_50"] - losses[-50:].mean()) < 1e-12
+
+
+def test_a_fifo_as_resume_is_refused_not_waited_on(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    os.mkfifo(tmp_path / "run.npz")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "tutor", "train", "--resume",
+                           str(tmp_path / "run.npz")], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, PYTHONPATH=str(root)))
+    assert done.returncode == 2
+    assert "is a named pipe (FIFO), expected an .npz file (a regular file)" in done.stderr

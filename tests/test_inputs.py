@@ -2,6 +2,7 @@
 word -> vector rule."""
 
 import json
+import re
 
 import click
 import numpy as np
@@ -243,3 +244,43 @@ def test_an_empty_entry_on_the_command_line_is_a_one_line_usage_error(args, opti
     lines = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert len(lines) == 1 and option in lines[0] and "empty" in lines[0], result.output
     assert "Traceback" not in result.output
+
+
+# -- matrix files: regular files only, the header of a .npy against the file's size -----------
+
+def _tutor(*args, timeout=60):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run([sys.executable, "-m", "tutor", *args], capture_output=True,
+                          text=True, timeout=timeout, env=dict(os.environ, PYTHONPATH=str(root)))
+
+
+def test_a_fifo_or_a_device_as_a_matrix_file_is_refused_not_waited_on(tmp_path):
+    import os
+
+    (tmp_path / "zero.json").symlink_to("/dev/zero")
+    targets = [("zero.json", "is a device")]
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.json")
+        targets.append(("pipe.json", r"is a named pipe \(FIFO\)"))
+    for name, what in targets:
+        done = _tutor("attention", "the cat", "--wq", str(tmp_path / name))
+        assert done.returncode == 2
+        assert re.search(rf"^Error: Invalid value for '--wq': expected a regular file of at "
+                         rf"most 4000000 bytes, got '[^']*' \({what}", done.stderr)
+
+
+def test_a_npy_header_claiming_more_than_the_file_is_refused_before_allocating(tmp_path):
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": "<f8", "fortran_order": False, "shape": (100_000, 100_000)})
+    (tmp_path / "big.npy").write_bytes(buffer.getvalue() + b"\0" * 16)
+    with pytest.raises(SpecError, match=r"declares shape \(100000, 100000\) of float64 "
+                                        r"\(80,000,000,000 bytes\) but 16 bytes"):
+        parse_spec(str(tmp_path / "big.npy"))

@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+import os
+
 import pytest
 
 from tutor.lessons.answers import (AnswerError, check_number, decimals_for, parse_choice,
@@ -130,6 +132,14 @@ def test_a_good_course_passes(tmp_path):
     (('question = "Weight of THE on SAT?"', 'question = "Weight?"\ncolor = 1'), "unknown keys"),
     (('id = "demo"', 'id = "other"'), "must match the file name"),
     (('title = "Demo"', 'title = "Demo'), "not valid TOML"),
+    (('title = "Demo"', 'title = "Demo"\nx = ' + "[" * 100_000 + "]" * 100_000),
+     "demo.toml: nested more than 100 levels deep"),
+    (('title = "Demo"', 'title = "Demo"\nx = ' + "{a = " * 150 + "1" + "}" * 150),
+     "demo.toml: nested more than 100 levels deep"),
+    (('title = "Demo"', 'title = "Demo"\n' + ".".join(["a"] * 100_000) + " = 1"),
+     "demo.toml: a dotted key of more than 20 parts"),
+    (('title = "Demo"', 'title = "Demo"\n#' + "x" * 256_000),
+     "bytes, expected a lesson file of at most 256,000 bytes"),
 ])
 def test_the_validator_finds_each_problem(tmp_path, change, message):
     old, new = change
@@ -137,6 +147,17 @@ def test_the_validator_finds_each_problem(tmp_path, change, message):
     report = check_course(write_course(tmp_path, GOOD.replace(old, new, 1)))
     assert not report.ok
     assert any(message in p for p in report.problems), report.problems
+
+
+def test_a_lesson_file_that_is_a_fifo_is_refused_without_waiting(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    write_course(tmp_path, GOOD)
+    (tmp_path / "demo.toml").unlink()
+    os.mkfifo(tmp_path / "demo.toml")
+    report = check_course(tmp_path)                                    # returns: no open() wait
+    assert report.problems == ["demo.toml: is a named pipe (FIFO), expected a lesson file "
+                               "(a regular file)"]
 
 
 def test_course_file_problems(tmp_path):

@@ -316,7 +316,7 @@ def test_the_lock_is_not_held_after_a_failed_write(tmp_path, monkeypatch):
     path = tmp_path / "progress.json"
     progress = Progress(path)
 
-    def fail(*args):
+    def fail(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(progress_module, "_write_atomically", fail)
@@ -334,3 +334,105 @@ def test_the_lock_is_not_held_after_a_failed_write(tmp_path, monkeypatch):
     other.mark("scaling", "b", "seen")
     progress.mark("scaling", "c", "seen")                  # the failed change is replayed
     assert set(Progress(path).data["lessons"]["scaling"]["done"]) == {"a", "b", "c"}
+
+
+# -- files that are not progress files, a lock held by another process, killed writes --------
+
+def _set_aside_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".bad-" in p.name)
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: p.write_text('{"version": 1, "lessons": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+     "nested more than 100 levels deep"),
+    (lambda p: p.write_text('{"version": 1, "lessons": {"a": {"done": {"x": '
+                            + '{"y": ' * 150 + "1" + "}" * 150 + "}}}}"),
+     "nested more than 100 levels deep"),
+    (lambda p: p.write_bytes(b" " * (progress_module.MAX_PROGRESS_BYTES + 1)),
+     "2,000,001 bytes, expected a progress file of at most 2,000,000 bytes"),
+    (lambda p: p.symlink_to("/dev/zero"), "is a device"),
+    (lambda p: os.mkfifo(p), "is a named pipe"),
+])
+def test_a_progress_file_that_cannot_be_read_is_set_aside_never_stopping_the_tutor(
+        tmp_path, make, reason):
+    if "mkfifo" in repr(make) and not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    path = tmp_path / "progress.json"
+    make(path)
+    # in a child process with a timeout: a FIFO would make a plain open() wait forever
+    script = ("import sys; from pathlib import Path; from tutor.lessons.progress import Progress; "
+              "p = Progress(Path(sys.argv[1]), warn=print); p.mark('scaling', 'a', 'seen'); "
+              "print('saved', Progress(Path(sys.argv[1])).state('scaling', 'a'))")
+    env = dict(os.environ, PYTHONPATH=str(Path(progress_module.__file__).parents[2]))
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert reason in done.stdout and "set aside" in done.stdout
+    assert done.stdout.strip().endswith("saved seen")
+    assert len(_set_aside_files(tmp_path)) == 1
+
+
+needs_flock = pytest.mark.skipif(sys.platform == "win32", reason="fcntl.flock is POSIX")
+
+
+@needs_flock
+def test_a_save_says_it_waits_for_the_lock_and_still_saves(tmp_path, monkeypatch):
+    import fcntl
+
+    monkeypatch.setattr(progress_module, "WAIT_NOTICE", 0.1)
+    monkeypatch.setattr(progress_module, "LOCK_TIMEOUT", 0.6)
+    warnings = []
+    progress = Progress(tmp_path / "progress.json", warn=warnings.append)
+    holder = os.open(tmp_path, os.O_RDONLY)                            # another process's lock
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        start = time.monotonic()
+        progress.mark("scaling", "a", "seen")
+        waited = time.monotonic() - start
+    finally:
+        os.close(holder)
+    assert waited >= 0.6
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"waiting for another tutor process that is saving lesson "
+                                  f"progress in {tmp_path}")
+    assert Progress(tmp_path / "progress.json").state("scaling", "a") == "seen"
+
+
+def test_a_late_save_merges_with_a_newer_file_instead_of_overwriting_it(tmp_path, monkeypatch):
+    """Process A has read the file and is about to write when process B (which could not get
+    the lock) saves its answer: A's write must keep B's answer."""
+    monkeypatch.setattr(progress_module, "LOCK_TIMEOUT", 0.05)
+    path = tmp_path / "progress.json"
+    a, b = Progress(path), Progress(path)
+    real_write = progress_module._write_atomically
+    calls = []
+
+    def write_after_b_saved(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:                                            # A stalls; B saves
+            b.mark("scaling", "q2", "answered", first_try=True)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(progress_module, "_write_atomically", write_after_b_saved)
+    a.mark("scaling", "q1", "revealed")
+    after = Progress(path)
+    assert after.state("scaling", "q1") == "revealed"                 # A's change
+    assert after.state("scaling", "q2") == "answered"                 # B's, not overwritten
+    assert after.outcome("scaling", "q2") == ("right", "right")
+    assert a.state("scaling", "q2") == "answered"                     # A now knows it too
+
+
+def test_a_save_removes_stale_temporary_files_of_killed_writes(tmp_path):
+    path = tmp_path / "progress.json"
+    stale = tmp_path / ".progress-abc123.tmp"                         # a write killed long ago
+    fresh = tmp_path / ".progress-def456.tmp"                         # a write in progress now
+    other = tmp_path / ".notes-abc.tmp"                               # not ours
+    for file in (stale, fresh, other):
+        file.write_text("{")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    Progress(path).mark("scaling", "a", "seen")
+    assert not stale.exists() and fresh.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".notes-abc.tmp", ".progress-def456.tmp",
+                                                          "progress.json"]

@@ -657,3 +657,124 @@ def test_a_gpt2_tokenizer_json_keeps_its_vocabulary_endoftext_whole_as_transform
     (tmp_path / "config.json").unlink()
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "GPT2Tokenizer"}))
     assert Tokenizer(tmp_path).encode("the cat<|endoftext|>").ids == [257, 276, 281]
+
+# -- a model folder's files: capped, read only when regular, nesting bounded ------------------
+
+def _copy(tmp_path, kind="bert") -> Path:
+    folder = tmp_path / kind
+    shutil.copytree(TINY[kind], folder)
+    return folder
+
+
+def _sparse(path: Path, head: bytes, size: int) -> None:
+    """A file of ``size`` bytes that takes no disk space beyond ``head``."""
+    with open(path, "wb") as handle:
+        handle.write(head)
+        handle.truncate(size)
+
+
+def _quick_refusal(folder, message):
+    start = time.perf_counter()
+    with pytest.raises(TutorError, match=message):
+        load_pretrained(folder)
+    assert time.perf_counter() - start < 5                            # refused, not read
+
+
+def test_a_weights_file_above_the_cap_is_refused_by_its_size(tmp_path):
+    from tutor.limits import MAX_MODEL_FILE_BYTES
+
+    folder = _copy(tmp_path)
+    header = (folder / "model.safetensors").read_bytes()[:8]
+    _sparse(folder / "model.safetensors", header, MAX_MODEL_FILE_BYTES + 1)
+    _quick_refusal(folder, rf"model.safetensors: {MAX_MODEL_FILE_BYTES + 1:,} bytes, expected "
+                           rf"a weight file \(.npz or .safetensors\) of at most "
+                           rf"{MAX_MODEL_FILE_BYTES:,} bytes")
+
+
+def test_a_safetensors_header_above_the_cap_is_refused_before_it_is_read(tmp_path):
+    import struct
+
+    from tutor.limits import MAX_HEADER_BYTES
+
+    folder = _copy(tmp_path)
+    length = 99_000_000                                               # the trial's 99 MB header
+    _sparse(folder / "model.safetensors", struct.pack("<Q", length) + b"{", 8 + length)
+    _quick_refusal(folder, rf"safetensors header of 99,000,000 bytes, expected at most "
+                           rf"{MAX_HEADER_BYTES:,}")
+
+
+def test_a_safetensors_header_nested_deeply_is_refused(tmp_path):
+    import struct
+
+    folder = _copy(tmp_path)
+    header = b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+    _quick_refusal(folder, "model.safetensors: not a safetensors file: the header: nested more "
+                           "than 100 levels deep")
+
+
+@pytest.mark.parametrize("content", [
+    "[" * 100_000 + "]" * 100_000,
+    '{"a": ' * 200 + "1" + "}" * 200,
+])
+def test_a_config_nested_deeply_is_refused(tmp_path, content):
+    folder = _copy(tmp_path)
+    (folder / "config.json").write_text(content)
+    _quick_refusal(folder, "config.json: nested more than 100 levels deep")
+
+
+def test_a_config_that_is_a_fifo_or_a_device_is_refused_without_waiting(tmp_path):
+    folder = _copy(tmp_path)
+    (folder / "config.json").unlink()
+    (folder / "config.json").symlink_to("/dev/zero")
+    _quick_refusal(folder, r"config.json: is a device, expected a config.json \(a regular file\)")
+    if hasattr(__import__("os"), "mkfifo"):
+        (folder / "config.json").unlink()
+        __import__("os").mkfifo(folder / "config.json")
+        _quick_refusal(folder, r"config.json: is a named pipe \(FIFO\)")
+
+
+@pytest.mark.parametrize("kind, name", [("gpt2", "tokenizer.json"), ("bert", "vocab.txt")])
+def test_a_tokenizer_file_above_the_cap_is_refused_by_its_size(tmp_path, kind, name):
+    from tutor.limits import MAX_TOKENIZER_BYTES
+
+    folder = _copy(tmp_path, kind)
+    _sparse(folder / name, b"", MAX_TOKENIZER_BYTES + 1)
+    _quick_refusal(folder, rf"{name}: {MAX_TOKENIZER_BYTES + 1:,} bytes, expected a {name} of "
+                           rf"at most {MAX_TOKENIZER_BYTES:,} bytes")
+
+
+def test_a_vocab_with_too_many_tokens_is_refused(tmp_path):
+    from tutor.limits import MAX_VOCAB_TOKENS
+
+    folder = _copy(tmp_path)
+    (folder / "vocab.txt").write_bytes(b"a\n" * (MAX_VOCAB_TOKENS + 1))  # 600 KB, under the cap
+    _quick_refusal(folder, rf"vocab.txt: {MAX_VOCAB_TOKENS + 1:,} entries, expected at most "
+                           rf"{MAX_VOCAB_TOKENS:,}")
+
+
+def test_a_tokenizer_json_nested_deeply_is_refused_by_name(tmp_path):
+    folder = _copy(tmp_path, "gpt2")
+    (folder / "tokenizer.json").write_text("[" * 100_000 + "]" * 100_000)
+    _quick_refusal(folder, "the tokenizer cannot be read")
+
+
+def test_the_caps_leave_the_real_models_working():
+    """MiniLM's files and the coming SmolLM2's (a 93 MB GGUF; 49,152 tokens, 48,900 merges)
+    are under every cap."""
+    from tutor import limits
+
+    assert limits.MAX_MODEL_FILE_BYTES > 90_868_376 and limits.MAX_MODEL_FILE_BYTES > 93_000_000
+    assert limits.MAX_VOCAB_TOKENS > 49_152 > 48_900
+    assert limits.MAX_TOKENIZER_BYTES > 2_200_000                      # SmolLM2's tokenizer.json
+    try:
+        folder = resolve_model("minilm").path
+    except TutorError:
+        pytest.skip("MiniLM is not installed")
+    for path in Path(folder).iterdir():
+        if path.name in ("tokenizer.json", "vocab.txt"):
+            assert path.stat().st_size < limits.MAX_TOKENIZER_BYTES
+        if path.name in ("config.json", "tokenizer_config.json"):
+            assert path.stat().st_size < limits.MAX_CONFIG_BYTES
+    model = load_pretrained(folder)
+    assert model.config.n_layer == 6 and model.tokenizer.vocab_size == 30_522

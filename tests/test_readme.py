@@ -65,3 +65,24 @@ def test_documented_limits_are_the_enforced_ones():
     assert rows["the width laid out in (`COLUMNS`, else the terminal's, else 80)"] == \
         f"{limits.MIN_WIDTH} to {limits.MAX_WIDTH} columns"
     assert limits.DEFAULT_WIDTH == 80
+
+
+def test_documented_file_limits_are_the_enforced_ones():
+    from tutor import limits
+
+    text = readme().split("## Limits and errors", 1)[1].split("\n## ", 1)[0]
+    text = text.split("| file | limit |", 1)[1]
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip()
+            for line in text.splitlines() if line.startswith("| ") and "---" not in line}
+    assert rows["JSON and TOML nesting (any file)"] == (
+        f"{limits.MAX_NESTING} levels; a TOML dotted key {limits.MAX_KEY_PARTS} parts")
+    assert rows["a model folder's weights, its `.safetensors` header"] == (
+        f"{limits.MAX_MODEL_FILE_BYTES:,} bytes, {limits.MAX_HEADER_BYTES:,} bytes")
+    assert rows["`tokenizer.json`, `vocab.txt`, `vocab.json`, `merges.txt`"] == (
+        f"{limits.MAX_TOKENIZER_BYTES:,} bytes, {limits.MAX_VOCAB_TOKENS:,} entries")
+    assert rows["`config.json`, `tokenizer_config.json`"] == f"{limits.MAX_CONFIG_BYTES:,} bytes"
+    assert rows["a checkpoint (`train --resume`, a trained model)"] == (
+        f"{limits.MAX_CHECKPOINT_BYTES // 2**20} MiB of arrays, a `meta.json` of "
+        f"{limits.MAX_META_BYTES:,} characters")
+    assert rows["a lesson file"] == f"{limits.MAX_LESSON_FILE_BYTES:,} bytes"
+    assert rows["the lessons' `progress.json`"] == f"{limits.MAX_PROGRESS_BYTES:,} bytes"

@@ -120,33 +120,35 @@ def test_learning_rate_is_the_papers_schedule_with_its_peak_given():
 # -- checkpoints ----------------------------------------------------------------------------
 
 def test_checkpoint_round_trip_without_pickle(tmp_path):
-    rng = np.random.default_rng(5)
-    rng.integers(0, 10, size=7)
-    ckpt = Checkpoint(params={"a.weight": np.arange(6, dtype=np.float32).reshape(2, 3)},
-                      config={"task": "sort", "lr": 0.1}, step=12, command=["tutor", "train"],
-                      history={"loss": np.array([2.0, 1.5])},
-                      optimizer={"step": np.asarray(12), "exp_avg.a": np.ones(3, np.float32)},
-                      rng_state=rng.bit_generator.state)
+    trainer = Trainer(TrainConfig(task="sort", steps=3, **TINY), command=["tutor", "train"])
+    for _ in range(3):
+        trainer.train_step()
+    ckpt = trainer.checkpoint()
     path = tmp_path / "c.npz"
     save_checkpoint(path, ckpt)
     assert os.listdir(tmp_path) == ["c.npz"]                           # no temporary file left
     with np.load(path, allow_pickle=False) as archive:                 # plain arrays only
-        assert sorted(archive.files) == ["history/loss", "meta.json", "optim/exp_avg.a",
-                                         "optim/step", "param/a.weight"]
+        names = sorted(archive.files)
         meta = json.loads(str(archive["meta.json"]))
-    assert meta["command"] == ["tutor", "train"] and meta["step"] == 12 and meta["resumable"]
+    assert names == sorted(["meta.json", "optim/step"]
+                           + [f"history/{k}" for k in ckpt.history]
+                           + [f"param/{k}" for k in ckpt.params]
+                           + [f"optim/{kind}.{k}" for k in ckpt.params
+                              for kind in ("exp_avg", "exp_avg_sq")])
+    assert meta["command"] == ["tutor", "train"] and meta["step"] == 3 and meta["resumable"]
     back = load_checkpoint(path)
-    assert back.params["a.weight"].dtype == np.float32
-    assert np.array_equal(back.params["a.weight"], ckpt.params["a.weight"])
-    assert back.optimizer["step"].dtype == np.int64 and int(back.optimizer["step"]) == 12
-    assert (back.config, back.step, back.command) == (ckpt.config, 12, ["tutor", "train"])
+    for name, value in ckpt.params.items():
+        assert back.params[name].dtype == np.float32
+        assert np.array_equal(back.params[name], value)
+    assert back.optimizer["step"].dtype == np.int64 and int(back.optimizer["step"]) == 3
+    assert (back.config, back.step, back.command) == (ckpt.config, 3, ["tutor", "train"])
     restored = rng_from_state(back.rng_state)
-    assert np.array_equal(restored.integers(0, 10**9, size=5), rng.integers(0, 10**9, size=5))
+    assert np.array_equal(restored.integers(0, 10**9, size=5),
+                          trainer.rng.integers(0, 10**9, size=5))
 
 
 def test_weights_only_checkpoint_cannot_resume(tmp_path):
-    ckpt = Checkpoint(params={"w": np.zeros(2)}, config={}, step=1,
-                      optimizer={"step": np.asarray(1)}, rng_state={"bit_generator": "PCG64"})
+    ckpt = Trainer(TrainConfig(task="sort", steps=3, **TINY)).checkpoint()
     save_checkpoint(tmp_path / "w.npz", ckpt, weights_only=True)
     back = load_checkpoint(tmp_path / "w.npz")
     assert not back.resumable and back.optimizer is None
@@ -261,8 +263,13 @@ def test_resuming_a_weights_only_file_is_refused(tmp_path):
 
 @pytest.mark.parametrize("values, message", [
     ({"task": "add"}, "task must be one of"),
-    ({"steps": 0}, "steps must be a positive whole number"),
-    ({"lr": -1.0}, "lr must be a positive number"),
+    ({"steps": 0}, r"steps must be in \[1, 1,000,000\], got 0"),
+    ({"lr": -1.0}, r"lr must be in \(0, 1\], got -1.0"),
+    ({"num_layers": 2.0}, "num_layers must be a whole number, got 2.0"),
+    ({"batch_size": 10**9}, r"batch_size must be in \[1, 1,024\], got 1000000000"),
+    ({"eval_size": 10**9}, r"eval_size must be in \[1, 10,000\], got 1000000000"),
+    ({"beta1": 5}, r"beta1 must be in \[0, 1\), got 5"),
+    ({"norm_first": 1}, "norm_first must be true or false, got 1"),
     ({"d_model": 6, "nhead": 4}, "nhead=4 must divide d_model=6"),
     ({"label_smoothing": 1.0}, r"label_smoothing must be in \[0, 1\)"),
 ])
@@ -360,3 +367,66 @@ def test_blas_threads_sets_and_restores():
     with blas_threads(1):
         assert get() == 1
     assert get() == before
+
+
+# -- every field of a checkpoint is checked on load, naming the file and the field ------------
+
+def _rewritten(tmp_path, change, name="bad.npz"):
+    """A real resumable checkpoint whose arrays and meta.json ``change(arrays, meta)`` edited."""
+    trainer = Trainer(TrainConfig(task="sort", steps=2, **TINY))
+    trainer.train_step()
+    good = tmp_path / "good.npz"
+    save_checkpoint(good, trainer.checkpoint())
+    with np.load(good, allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = json.loads(str(arrays["meta.json"]))
+    change(arrays, meta)
+    arrays["meta.json"] = np.array(json.dumps(meta))
+    path = tmp_path / name
+    np.savez(path, **arrays)
+    return path
+
+
+def _set_config(**values):
+    return lambda arrays, meta: meta["config"].update(values)
+
+
+@pytest.mark.parametrize("change, message", [
+    (_set_config(batch_size=10**9), r"batch_size must be in \[1, 1,024\], got 1000000000"),
+    (_set_config(eval_size=10**9), r"eval_size must be in \[1, 10,000\], got 1000000000"),
+    (_set_config(num_layers=1.0), "num_layers must be a whole number, got 1.0"),
+    (_set_config(beta1=5), r"beta1 must be in \[0, 1\), got 5"),
+    (_set_config(d_model="8"), "d_model must be a whole number, got '8'"),
+    (lambda a, m: m.update(step=-5), "step must be 0 to 1,000,000, got -5"),
+    (lambda a, m: m.update(step=True), "no valid 'step'"),
+    (lambda a, m: m.update(optimizer={"value": 5}), "optimizer state in meta.json does not fit"),
+    (lambda a, m: m.update(optimizer=5), "optimizer or RNG state is missing"),
+    (lambda a, m: m["rng"].update(state=5), "random state is not a PCG64 state"),
+    (lambda a, m: m["rng"]["state"].update(inc=-1), "random state is not a PCG64 state"),
+    (lambda a, m: m["rng"].update(bit_generator="MT19937"), "expected a PCG64 random state"),
+    (lambda a, m: m.update(command=[1, 2]), "command must be at most 200 strings"),
+    (lambda a, m: a.update({"param/generator.bias": np.zeros(3, np.float32)}),
+     r"parameter 'generator.bias' is float32\[3\], expected float32\[\d+\]"),
+    (lambda a, m: a.update({"param/generator.bias": a["param/generator.bias"] * np.nan}),
+     "'generator.bias' holds NaN"),
+    (lambda a, m: a.pop("param/generator.bias"), "missing 'generator.bias'"),
+    (lambda a, m: a.update({"optim/step": np.float64(1.5)}),
+     "optimizer state in meta.json does not fit"),
+    (lambda a, m: a.update({"history/loss": np.zeros((2, 2))}), "history/loss must be"),
+])
+def test_every_checkpoint_field_is_checked_on_load(tmp_path, change, message):
+    path = _rewritten(tmp_path, change)
+    with pytest.raises(TutorError, match=message) as caught:
+        load_checkpoint(path)
+    assert str(caught.value).startswith(f"{path}: ")                  # the file, then the field
+
+
+def test_checkpoint_meta_nested_too_deeply_is_refused(tmp_path):
+    deep = "[" * 100_000 + "]" * 100_000
+    path = _rewritten(tmp_path, lambda a, m: None)
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    arrays["meta.json"] = np.array('{"format": "tutor-checkpoint", "x": ' + deep + "}")
+    np.savez(path, **arrays)
+    with pytest.raises(TutorError, match=r"bad.npz: meta.json: nested more than 100 levels"):
+        load_checkpoint(path)

@@ -32,3 +32,13 @@ class SettingError(TutorError, ValueError):
     def __init__(self, name: str, message: str):
         super().__init__(message)
         self.name = name
+
+
+class FileReadError(TutorError):
+    """A file that tutor refuses to read or parse: not a regular file (a FIFO, a device, a
+    folder), larger than its kind's byte cap, not UTF-8, not valid JSON/TOML, or nested deeper
+    than :data:`tutor.limits.MAX_NESTING`. ``path`` is the file; the message names it."""
+
+    def __init__(self, path, message: str):
+        super().__init__(message)
+        self.path = str(path)

@@ -1,11 +1,34 @@
-"""Writing files so that a failure never leaves half a file behind: write a temporary file in
-the same folder, flush it to disk, then rename it over the target (atomic on POSIX)."""
+"""Reading and writing files safely, in one place.
+
+Reading (:func:`read_bytes`, :func:`read_json`, :func:`read_toml`): only a regular file is
+read (a FIFO would wait for a writer forever, ``/dev/zero`` never ends), and only up to its
+kind's byte cap (``tutor/limits.py``), checked from its size before anything is read. JSON and
+TOML are parsed with their nesting bounded by ``MAX_NESTING`` (Python's parsers recurse: a
+file nested 100,000 deep would end in RecursionError). Every refusal is a
+:class:`~tutor.errors.FileReadError` naming the file, the cap and what was found.
+
+Writing (:func:`atomic_write`): a temporary file in the same folder, flushed to disk, then
+renamed over the target (atomic on POSIX), so a failure never leaves half a file behind.
+The temporary files of writes that were killed before their rename are removed by the next
+write beside them (:func:`remove_stale_temporaries`).
+"""
 
 from __future__ import annotations
 
+import glob
+import json
 import os
+import re
+import stat
 import tempfile
+import time
 from typing import Callable, IO
+
+from .errors import FileReadError
+from .limits import MAX_KEY_PARTS, MAX_NESTING
+
+#: A temporary file left this long (seconds) beside its target is a killed write's: removed.
+STALE_TEMPORARY_SECONDS = 600
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
@@ -22,7 +45,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
             handle.flush()
         return
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    prefix = temporary_prefix(path)
+    remove_stale_temporaries(folder, prefix)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -37,6 +62,32 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         raise
 
 
+def temporary_prefix(path: str | os.PathLike) -> str:
+    """The name :func:`atomic_write` gives its temporary files for ``path``: ``.<name>.``
+    (then random characters and ``.tmp``), hidden and beside the target."""
+    return f".{os.path.basename(os.fspath(path))}."
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, prefix: str, *,
+                             older_than: float = STALE_TEMPORARY_SECONDS) -> list[str]:
+    """Remove the files ``<folder>/<prefix>*.tmp`` not modified for ``older_than`` seconds:
+    the temporary files of writes killed before their rename (a write in progress touches
+    its file far more often). Only regular files of this exact pattern are touched; one that
+    cannot be removed is left. Returns the paths removed."""
+    removed = []
+    now = time.time()
+    for candidate in glob.glob(os.path.join(glob.escape(os.fspath(folder)),
+                                            glob.escape(prefix) + "*.tmp")):
+        try:
+            info = os.lstat(candidate)
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > older_than:
+                os.remove(candidate)
+                removed.append(candidate)
+        except OSError:
+            continue
+    return removed
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
@@ -45,3 +96,174 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def open_regular(path: str | os.PathLike, max_bytes: int, what: str = "file") -> IO[bytes]:
+    """Open ``path`` for reading in binary, refusing (FileReadError naming the file) what is
+    not a regular file and a file above ``max_bytes``. The open never blocks: a FIFO is opened
+    with O_NONBLOCK, then refused. ``what`` names the kind in the message ("config.json").
+    Raises FileReadError (a FileNotFoundError is raised as it is, for callers that treat a
+    missing file on its own)."""
+    name = os.fspath(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(name, flags)
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        raise FileReadError(name, f"{name}: is a directory, expected {what}") from None
+    except OSError as exc:
+        raise FileReadError(name, f"{name}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileReadError(name, f"{name}: is {_kind(info.st_mode)}, expected {what} "
+                                      f"(a regular file)")
+        if info.st_size > max_bytes:
+            raise FileReadError(name, f"{name}: {info.st_size:,} bytes, expected {what} of at "
+                                      f"most {max_bytes:,} bytes")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bytes(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (see :func:`open_regular`); a
+    file that grows past the cap while it is read is refused too. Raises FileReadError, or
+    FileNotFoundError for a missing file."""
+    with open_regular(path, max_bytes, what) as handle:
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise FileReadError(path, f"{os.fspath(path)}: cannot be read "
+                                      f"({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise FileReadError(path, f"{os.fspath(path)}: more than {max_bytes:,} bytes, expected "
+                                  f"{what} of at most {max_bytes:,} bytes")
+    return data
+
+
+def _text(data: bytes | str, source: str) -> str:
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileReadError(source, f"{source}: not UTF-8 text (byte {exc.start:,})") from None
+
+
+def nesting_depth(value, limit: int = MAX_NESTING) -> int:
+    """How deeply lists and dicts nest in ``value`` (a scalar: 0, ``[1]``: 1), counted without
+    recursion; stops counting past ``limit`` (returns limit + 1)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return limit + 1
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, (dict, list, tuple)))
+    return deepest
+
+
+def _bounded(value, source: str):
+    if nesting_depth(value) > MAX_NESTING:
+        raise FileReadError(source, f"{source}: nested more than {MAX_NESTING} levels deep")
+    return value
+
+
+def parse_json(data: bytes | str, source: str):
+    """``data`` parsed as JSON, nested at most ``MAX_NESTING`` deep. ``source`` names the file
+    (or the entry) in the message. Raises FileReadError."""
+    text = _text(data, source)
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise FileReadError(source, f"{source}: nested more than {MAX_NESTING} levels "
+                                    f"deep") from None
+    except json.JSONDecodeError as exc:
+        raise FileReadError(source, f"{source}: not valid JSON (line {exc.lineno}, column "
+                                    f"{exc.colno}: {exc.msg})") from None
+    except ValueError as exc:                                         # e.g. too long an integer
+        raise FileReadError(source, f"{source}: not valid JSON ({exc})") from None
+    return _bounded(value, source)
+
+
+#: TOML's pieces that matter to its nesting: strings and comments (skipped), separators,
+#: and the dots of dotted keys
+_TOML_TOKENS = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\']|\'(?!\'\'))*\'\'\''
+                          r'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[=,{}\[\]\n]|\.', re.S)
+
+
+def _toml_key_depth(text: str, source: str) -> None:
+    """Refuse a dotted key of more than MAX_KEY_PARTS parts before tomllib sees it: tomllib
+    keeps every prefix of a dotted key, so its time and memory grow with the square of the
+    key's length (100,000 parts: many gigabytes)."""
+    dots = 0
+    for match in _TOML_TOKENS.finditer(text):
+        token = match.group()
+        if token == ".":
+            dots += 1
+            if dots >= MAX_KEY_PARTS:
+                raise FileReadError(source, f"{source}: a dotted key of more than "
+                                            f"{MAX_KEY_PARTS} parts (nested too deeply)")
+        elif token in "=,{}[]\n":
+            dots = 0
+
+
+def parse_toml(data: bytes | str, source: str) -> dict:
+    """``data`` parsed as TOML, nested at most ``MAX_NESTING`` deep (dotted keys checked
+    before parsing, arrays and tables by the parser's own recursion and then counted).
+    Raises FileReadError."""
+    try:
+        import tomllib
+    except ImportError:                                                # Python < 3.11
+        import tomli as tomllib
+    text = _text(data, source)
+    _toml_key_depth(text, source)
+    try:
+        value = tomllib.loads(text)
+    except RecursionError:
+        raise FileReadError(source, f"{source}: nested more than {MAX_NESTING} levels "
+                                    f"deep") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise FileReadError(source, f"{source}: not valid TOML ({exc})") from None
+    except ValueError as exc:
+        raise FileReadError(source, f"{source}: not valid TOML ({exc})") from None
+    return _bounded(value, source)
+
+
+def read_json(path: str | os.PathLike, max_bytes: int, what: str = "a JSON file"):
+    """A regular file of at most ``max_bytes`` parsed as JSON (see :func:`read_bytes`,
+    :func:`parse_json`). Raises FileReadError, or FileNotFoundError for a missing file."""
+    return parse_json(read_bytes(path, max_bytes, what), os.fspath(path))
+
+
+def read_toml(path: str | os.PathLike, max_bytes: int, what: str = "a TOML file") -> dict:
+    """A regular file of at most ``max_bytes`` parsed as TOML. Raises FileReadError, or
+    FileNotFoundError for a missing file."""
+    return parse_toml(read_bytes(path, max_bytes, what), os.fspath(path))

@@ -51,3 +51,17 @@ MAX_NEW_TOKENS = 1024      # --max-new-tokens: far beyond the toy models' answer
 MAX_LESSON_WORDS = 8       # the learner's own sentence
 MAX_LESSON_DIM = 8         # d_model of a lesson's example
 MAX_LESSON_POSITIONS = 64  # rows of a lesson's positional-encoding table
+
+# --- files tutor reads: only regular files, each kind refused above its byte cap ------------
+# (checked from the file's size before anything is read; a FIFO or a device is refused)
+MAX_NESTING = 100                    # JSON/TOML nesting depth of any file read
+MAX_KEY_PARTS = 20                   # parts of a TOML dotted key (a.b.c: 3)
+MAX_CONFIG_BYTES = 1_000_000         # a model folder's config.json, tokenizer_config.json
+MAX_LESSON_FILE_BYTES = 256_000      # a lesson's .toml, course.toml (the largest ships 8 KB)
+MAX_PROGRESS_BYTES = 2_000_000       # the lessons' progress.json (set aside when above)
+MAX_CHECKPOINT_BYTES = 512 * 2**20   # a checkpoint's arrays (tutor train --resume, a model file)
+MAX_META_BYTES = 1_000_000           # a checkpoint's meta.json entry
+MAX_MODEL_FILE_BYTES = 600_000_000   # a model folder's weights (GPT-2 small: 548 MB)
+MAX_HEADER_BYTES = 1_000_000         # a .safetensors header (MiniLM's: 10 KB)
+MAX_TOKENIZER_BYTES = 12_000_000     # tokenizer.json, vocab.txt, vocab.json, merges.txt
+MAX_VOCAB_TOKENS = 300_000           # tokens of vocab.txt / vocab.json (SmolLM2: 49,152)

@@ -23,14 +23,15 @@ Nothing heavy is imported at module level (NumPy and safetensors only inside fun
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import struct
 import zipfile
 from dataclasses import dataclass
 
-from .errors import TutorError
+from .errors import FileReadError, TutorError
+from .files import open_regular, parse_json
+from .limits import MAX_HEADER_BYTES
 
 #: The one extra that holds the optional readers (safetensors, tokenizers).
 MODELS_EXTRA_HINT = 'pip install "transformer-tutor[models]"'
@@ -53,8 +54,9 @@ SAFETENSORS_DTYPES: dict[str, tuple[int, str | None]] = {
     "F8_E4M3": (1, None), "F8_E5M2": (1, None),
 }
 
-#: The safetensors package refuses headers above 100 MB; so does this check, before reading.
-MAX_HEADER_BYTES = 100_000_000
+#: A file with no cap of its own is still refused above this (no weight file tutor reads is
+#: this large; the callers pass their own, smaller caps).
+NO_CAP = 2**62
 
 
 @dataclass(frozen=True)
@@ -90,18 +92,16 @@ def _fail(path, message: str) -> TutorError:
     return TutorError(f"{os.fspath(path)}: {message}")
 
 
-def _open_checked(path):
-    """Open ``path`` for reading; a missing file, a folder or no permission is a TutorError."""
+def _open_checked(path, max_file_bytes: int | None = None):
+    """Open ``path`` for reading; a missing file, a folder, a FIFO or device, no permission,
+    or a file above ``max_file_bytes`` is a TutorError (never a wait on a FIFO)."""
     try:
-        return open(path, "rb")
+        return open_regular(path, NO_CAP if max_file_bytes is None else max_file_bytes,
+                            "a weight file (.npz or .safetensors)")
     except FileNotFoundError:
         raise _fail(path, "no such file") from None
-    except IsADirectoryError:
-        raise _fail(path, "is a directory, expected a weight file (.npz or .safetensors)") from None
-    except PermissionError:
-        raise _fail(path, "permission denied") from None
-    except OSError as exc:
-        raise _fail(path, f"cannot be opened ({exc.strerror or exc})") from None
+    except FileReadError as exc:
+        raise TutorError(str(exc)) from None
 
 
 def pickle_refusal(path, *, what: str = "a PyTorch pickle (torch.save)") -> TutorError:
@@ -140,11 +140,14 @@ def sniff_format(path) -> str:
     return "unknown"
 
 
-def read_safetensors_header(path, *, max_bytes: int | None = None) -> SafetensorsHeader:
+def read_safetensors_header(path, *, max_bytes: int | None = None,
+                            max_file_bytes: int | None = None) -> SafetensorsHeader:
     """Read and check a safetensors header without reading (or allocating) any tensor.
 
-    Checks: the file holds at least 8 bytes; the header length N fits in the file (and in
-    100 MB); the header is a UTF-8 JSON object; each entry has a known dtype, a shape of
+    Checks: the file is a regular file (of at most ``max_file_bytes``, when given) holding
+    at least 8 bytes; the header length N fits in the file and in ``MAX_HEADER_BYTES``
+    (``tutor/limits.py``); the header is a UTF-8 JSON object nested at most ``MAX_NESTING``
+    deep; each entry has a known dtype, a shape of
     non-negative integers and ``data_offsets`` [begin, end] with end - begin = the element
     count times the dtype's size; the ranges neither overlap nor leave holes, and together
     cover exactly the bytes after the header (so no tensor claims more than the file holds).
@@ -152,7 +155,7 @@ def read_safetensors_header(path, *, max_bytes: int | None = None) -> Safetensor
 
     Returns a :class:`SafetensorsHeader`. Raises TutorError naming the file and the fault.
     """
-    with _open_checked(path) as handle:
+    with _open_checked(path, max_file_bytes) as handle:
         size = os.fstat(handle.fileno()).st_size
         if size < 8:
             raise _fail(path, f"not a safetensors file: {size} bytes, expected at least 8")
@@ -162,12 +165,12 @@ def read_safetensors_header(path, *, max_bytes: int | None = None) -> Safetensor
                               f"{size - 8:,} after the length")
         if length > MAX_HEADER_BYTES:
             raise _fail(path, f"safetensors header of {length:,} bytes, expected at most "
-                              f"{MAX_HEADER_BYTES:,}")
+                              f"{MAX_HEADER_BYTES:,} (MAX_HEADER_BYTES)")
         raw = handle.read(length)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise _fail(path, "not a safetensors file: the header is not UTF-8 JSON") from None
+        header = parse_json(raw, "header")
+    except FileReadError as exc:
+        raise _fail(path, f"not a safetensors file: the {exc}") from None
     if not isinstance(header, dict):
         raise _fail(path, f"safetensors header is a JSON {type(header).__name__}, expected an object")
     metadata = header.pop("__metadata__", None) or {}

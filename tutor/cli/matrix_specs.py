@@ -150,49 +150,67 @@ def read_matrix_file(path: str) -> np.ndarray:
         raise SpecError(f"expected {SPEC_FORMS}, got {name}, which does not exist")
     if os.path.isdir(path):
         raise SpecError(f"expected a file, got the directory {name}")
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise SpecError(f"expected a file of at most {MAX_FILE_BYTES} bytes, got {name} "
-                            f"of {size} bytes")
-        note_input(path)
-        if suffix == ".npy":
-            with open(path, "rb") as handle:
-                if handle.read(6) != b"\x93NUMPY":                     # before numpy guesses at it
-                    raise SpecError(f"expected a .npy file, got {name}, which is not one "
-                                    f"(it lacks the .npy header)")
-            try:
-                array = np.load(path, allow_pickle=False)
-            except ValueError as exc:
-                raise SpecError(f"expected a .npy file of numbers, got {name} "
-                                f"({str(exc).splitlines()[0]})") from None
-            if not isinstance(array, np.ndarray):
-                raise SpecError(f"expected one array in {name}, got an archive")
-            return _check_array(array, name)
-        import csv                      # json and csv load only when a file is read
-        import json
+    import io
 
-        with open(path, encoding="utf-8") as handle:
-            if suffix == ".json":
-                try:
-                    data = json.load(handle)
-                except RecursionError:
-                    raise SpecError(f"expected JSON nested lists, got {name} nested too "
-                                    f"deeply to read") from None
-                except json.JSONDecodeError as exc:
-                    raise SpecError(f"expected JSON nested lists, got {name} which is not "
-                                    f"valid JSON (line {exc.lineno}: {exc.msg})") from None
-                return _rows_to_array(_json_rows(data, name), name)
-            rows = []
-            for i, record in enumerate(csv.reader(handle), start=1):
-                cells = [cell.strip() for cell in record]
-                if not any(cells):
-                    continue
-                rows.append([_number(cell, f"in line {i} of {name}") for cell in cells])
-            return _rows_to_array(rows, name)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise SpecError(f"expected a readable file, got {name} ({reason})") from None
+    from tutor.errors import FileReadError, TutorError
+    from tutor.files import read_bytes
+
+    try:
+        data = read_bytes(path, MAX_FILE_BYTES, "a matrix file")       # a regular file only
+    except FileReadError as exc:
+        reason = str(exc)[len(path) + 2:] if str(exc).startswith(f"{path}: ") else str(exc)
+        raise SpecError(f"expected a regular file of at most {MAX_FILE_BYTES} bytes, got "
+                        f"{name} ({reason})") from None
+    except OSError as exc:
+        raise SpecError(f"expected a readable file, got {name} "
+                        f"({exc.strerror or type(exc).__name__})") from None
+    note_input(path)
+    if suffix == ".npy":
+        from tutor.nn.params import _read_npy_data, read_npy_header
+
+        if not data.startswith(b"\x93NUMPY"):                          # before numpy guesses at it
+            raise SpecError(f"expected a .npy file, got {name}, which is not one "
+                            f"(it lacks the .npy header)")
+        stream = io.BytesIO(data)
+        try:                                     # the header's shape must fit the file's size
+            shape, fortran, dtype, nbytes = read_npy_header(stream, name, len(data))
+            array = _read_npy_data(stream, shape, fortran, dtype, nbytes, name)
+        except TutorError as exc:
+            raise SpecError(f"expected a .npy file of numbers, got {exc}") from None
+        return _check_array(array, name)
+    import csv                      # json and csv load only when a file is read
+    import json
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"expected a readable file, got {name} (UnicodeDecodeError)") from None
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            raise SpecError(f"expected JSON nested lists, got {name} nested too "
+                            f"deeply to read") from None
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"expected JSON nested lists, got {name} which is not "
+                            f"valid JSON (line {exc.lineno}: {exc.msg})") from None
+        except ValueError as exc:
+            raise SpecError(f"expected JSON nested lists, got {name} which is not "
+                            f"valid JSON ({exc})") from None
+        from tutor.files import nesting_depth
+        from tutor.limits import MAX_NESTING
+
+        if nesting_depth(data) > MAX_NESTING:
+            raise SpecError(f"expected JSON nested lists, got {name} nested too "
+                            f"deeply to read") from None
+        return _rows_to_array(_json_rows(data, name), name)
+    rows = []
+    for i, record in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+        cells = [cell.strip() for cell in record]
+        if not any(cells):
+            continue
+        rows.append([_number(cell, f"in line {i} of {name}") for cell in cells])
+    return _rows_to_array(rows, name)
 
 
 @dataclass(frozen=True)

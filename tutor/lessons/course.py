@@ -29,11 +29,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 from tutor.errors import TutorError
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -141,15 +136,22 @@ class Course:
 
 
 def _read_toml(path: Path) -> dict:
+    """A lesson or course file: a regular file of at most ``MAX_LESSON_FILE_BYTES``, TOML
+    nested at most ``MAX_NESTING`` deep (``tutor.files.read_toml``). Raises LessonError
+    naming the file."""
+    from tutor.errors import FileReadError
+    from tutor.files import parse_toml, read_bytes
+    from tutor.limits import MAX_LESSON_FILE_BYTES
+
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        return parse_toml(read_bytes(path, MAX_LESSON_FILE_BYTES, "a lesson file"), path.name)
     except FileNotFoundError:
         raise LessonError(f"{path.name}: file not found in {path.parent}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise LessonError(f"{path.name}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise LessonError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+    except FileReadError as exc:
+        text = str(exc)
+        for prefix in (f"{path}: ", f"{path.name}: "):
+            text = text[len(prefix):] if text.startswith(prefix) else text
+        raise LessonError(f"{path.name}: {text}") from None
 
 
 def _expect(value, kind, where: str, what: str):

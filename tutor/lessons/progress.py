@@ -19,9 +19,20 @@ Writing
     leaves half a file. Without the lock (Windows, a file system without flock) the re-read
     and merge still keeps both processes' changes unless two saves overlap exactly.
 
-    A file that cannot be read, or was written by another format version, is renamed aside
-    (``progress.json.bad-<time>``) with a warning and the learner starts afresh; it never
-    stops the tutor.
+    While another process holds the lock, a save waits for it (saying so, once, after
+    ``WAIT_NOTICE`` seconds) up to ``LOCK_TIMEOUT`` seconds, then goes on without it. Either
+    way the write never overwrites what it did not read: just before the rename, the file is
+    checked to be the one that was read (its inode, size and modification time); if another
+    process replaced it meanwhile, it is read again and this process's changes are replayed
+    on the newer file (read-modify-write, repeated until it holds).
+
+    A write killed before its rename leaves a hidden temporary file beside the target; the
+    next save removes those older than ``files.STALE_TEMPORARY_SECONDS``.
+
+    A file that cannot be read (not a regular file, larger than ``MAX_PROGRESS_BYTES``, not
+    UTF-8 JSON, nested more than ``MAX_NESTING`` deep), or was written by another format
+    version, is renamed aside (``progress.json.bad-<time>``) with a warning and the learner
+    starts afresh; it never stops the tutor.
 
 Format (version 1)::
 
@@ -58,7 +69,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import TutorError
+from ..errors import FileReadError, TutorError
+from ..files import parse_json, read_bytes, remove_stale_temporaries
+from ..limits import MAX_PROGRESS_BYTES
 
 VERSION = 1
 APP_NAME = "tutor"
@@ -67,6 +80,9 @@ STATES = ("seen", "answered", "revealed")
 RANK = {"seen": 0, "revealed": 1, "answered": 2}         # a step's state never goes down
 OUTCOMES = ("right", "missed")
 LOCK_TIMEOUT = 10.0                                       # seconds; then save unlocked
+WAIT_NOTICE = 1.0                                         # seconds; then say it is waiting
+MAX_MERGES = 20                                           # re-reads when the file keeps changing
+TEMPORARY_PREFIX = ".progress-"                           # a save's temporary file: .progress-*.tmp
 _ENVIRON_LOCK = threading.Lock()
 
 
@@ -195,16 +211,18 @@ class Progress:
         """The progress in ``path``, or None when there is none or it is unusable (set
         aside with a warning, or only a warning when ``set_aside`` is False)."""
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = read_bytes(path, MAX_PROGRESS_BYTES, "a progress file")
         except FileNotFoundError:
             return None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = f"it cannot be read ({getattr(exc, 'strerror', None) or exc})"
+        except FileReadError as exc:
+            text = str(exc)
+            reason = text[len(f"{path}: "):] if text.startswith(f"{path}: ") else text
+            reason = f"it cannot be read ({reason})"
         else:
             try:
-                data = json.loads(text)
-            except ValueError:
-                reason = "it is not valid JSON"
+                data = parse_json(raw, FILE_NAME)
+            except FileReadError as exc:
+                reason = f"it is {str(exc)[len(FILE_NAME) + 2:]}"         # not valid JSON (...)
             else:
                 reason = _problem(data)
                 if reason is None:
@@ -352,16 +370,32 @@ class Progress:
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(self.path.parent):
-            merged = self._read(self.path)
-            if merged is None:                   # no file (yet): what this process knows
-                merged = self.data
-            else:
-                for change in self._pending:
-                    change(merged)
-            _write_atomically(self.path, merged)
+        waiting = (lambda: self.warn(f"waiting for another tutor process that is saving "
+                                     f"lesson progress in {self.path.parent} ..."))
+        with _locked(self.path.parent, waiting):
+            remove_stale_temporaries(self.path.parent, TEMPORARY_PREFIX)
+            for attempt in range(MAX_MERGES):
+                seen = _identity(self.path) if attempt < MAX_MERGES - 1 else "any"
+                merged = self._read(self.path)
+                if merged is None:               # no file (yet): what this process knows
+                    merged = self.data
+                else:
+                    for change in self._pending:
+                        change(merged)
+                if _write_atomically(self.path, merged, unless_changed_from=seen):
+                    break
         self.data = merged
         self._pending.clear()
+
+
+def _identity(path: Path) -> tuple | None:
+    """What tells one version of the file from the next: every save renames a new file (a new
+    inode) over it. None when there is no file."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _lesson_entry(data: dict, lesson_id: str) -> dict:
@@ -383,10 +417,11 @@ def _questions(lesson) -> list:
 
 
 @contextmanager
-def _locked(folder: Path):
+def _locked(folder: Path, waiting=None):
     """Hold an exclusive flock on ``folder`` (released when its descriptor closes). Without
     fcntl, a folder that cannot be opened or locked, or after LOCK_TIMEOUT seconds, go on
-    without it: the re-read and merge still keep other processes' changes."""
+    without it: the re-read and merge still keep other processes' changes. ``waiting()`` is
+    called once when the lock is still held by another process after WAIT_NOTICE seconds."""
     try:
         import fcntl
     except ImportError:                                     # Windows
@@ -399,14 +434,19 @@ def _locked(folder: Path):
             fd = None
     try:
         if fd is not None:
-            deadline = time.monotonic() + LOCK_TIMEOUT
+            start = time.monotonic()
+            told = waiting is None
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    if time.monotonic() > deadline:
+                    waited = time.monotonic() - start
+                    if waited > LOCK_TIMEOUT:
                         break
+                    if not told and waited > WAIT_NOTICE:
+                        told = True
+                        waiting()
                     time.sleep(0.005)
                 except OSError:                             # no flock here (some NFS)
                     break
@@ -416,14 +456,21 @@ def _locked(folder: Path):
             os.close(fd)
 
 
-def _write_atomically(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".progress-", suffix=".tmp", dir=path.parent)
+def _write_atomically(path: Path, data: dict, *, unless_changed_from="any") -> bool:
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``;
+    with ``unless_changed_from`` (an :func:`_identity`), only if the file is still that one
+    just before the rename. Returns whether it was written (False: another process replaced
+    the file since it was read; read it again)."""
+    fd, tmp = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=1, sort_keys=True)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
+        if unless_changed_from != "any" and _identity(path) != unless_changed_from:
+            os.unlink(tmp)
+            return False
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -434,13 +481,14 @@ def _write_atomically(path: Path, data: dict) -> None:
     try:                                                  # make the rename itself durable
         dir_fd = os.open(path.parent, os.O_RDONLY)
     except OSError:
-        return
+        return True
     try:
         os.fsync(dir_fd)
     except OSError:
         pass
     finally:
         os.close(dir_fd)
+    return True
 
 
 def _problem(data) -> str | None:

@@ -15,11 +15,12 @@ Anything else is refused by name.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
 from ..errors import TutorError
+from ..files import read_json
+from ..limits import MAX_CONFIG_BYTES
 
 SUPPORTED_TYPES = ("bert", "gpt2")
 
@@ -32,7 +33,6 @@ ACTIVATION_NAMES = {"gelu": "gelu", "relu": "relu", "gelu_new": "gelu_tanh",
 LIMITS = {"vocab_size": 1_000_000, "d_model": 16_384, "n_layer": 256, "n_head": 256,
           "d_ff": 65_536, "max_positions": 65_536, "type_vocab_size": 1024}
 
-MAX_CONFIG_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -67,18 +67,9 @@ def read_config(path) -> PretrainedConfig:
     """Read and check ``config.json``. Raises TutorError naming the file and the value."""
     path = os.fspath(path)
     try:
-        size = os.path.getsize(path)
-        if size > MAX_CONFIG_BYTES:
-            raise TutorError(f"{path}: {size:,} bytes, expected a config.json of at most "
-                             f"{MAX_CONFIG_BYTES:,}")
-        with open(path, "rb") as handle:
-            raw = json.loads(handle.read().decode("utf-8"))
+        raw = read_json(path, MAX_CONFIG_BYTES, "a config.json")      # regular, capped, bounded
     except FileNotFoundError:
         raise TutorError(f"{path}: no such file (a model folder needs config.json)") from None
-    except (UnicodeDecodeError, ValueError):
-        raise TutorError(f"{path}: not a JSON file") from None
-    except OSError as exc:
-        raise TutorError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if not isinstance(raw, dict):
         raise TutorError(f"{path}: expected a JSON object, got a {type(raw).__name__}")
     return parse_config(raw, path)

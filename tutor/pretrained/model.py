@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ParameterError, ShapeError, TutorError
+from ..limits import MAX_MODEL_FILE_BYTES
 from ..nn.functional import layer_norm, linear
 from ..nn.layers import encoder_layer
 from ..nn.masks import causal_mask
@@ -390,7 +391,7 @@ def load_pretrained(folder, *, dtype=np.float32, name: str | None = None,
         raise TutorError(f"dtype must be float32 or float64, got {dtype}")
     config = read_config(folder / "config.json")
     path = weights_file(folder)
-    header = read_safetensors_header(path)
+    header = read_safetensors_header(path, max_file_bytes=MAX_MODEL_FILE_BYTES)
     sources = parameter_sources(config)
     plan = plan_names(config, {k: t.shape for k, t in header.tensors.items()}, sources,
                       os.fspath(path))

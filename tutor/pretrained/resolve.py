@@ -25,7 +25,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import TutorError
+from ..errors import FileReadError, TutorError
+from ..files import read_bytes
 
 
 @dataclass(frozen=True)
@@ -93,12 +94,13 @@ def _snapshot(repo_dir: Path) -> Path | None:
     snapshots = repo_dir / "snapshots"
     ref = repo_dir / "refs" / "main"
     try:
-        if ref.is_file():
-            candidate = snapshots / ref.read_text("utf-8").strip()
+        if ref.is_file():                                              # a commit hash: 40 bytes
+            candidate = snapshots / read_bytes(ref, 4096, "a refs/main").decode(
+                "utf-8", "replace").strip()
             if (candidate / "config.json").is_file():
                 return candidate
         found = [s for s in snapshots.iterdir() if (s / "config.json").is_file()]
-    except OSError:
+    except (OSError, FileReadError, ValueError):
         return None
     return max(found, key=lambda s: s.stat().st_mtime) if found else None
 

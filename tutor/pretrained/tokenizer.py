@@ -29,12 +29,13 @@ whole before the text is split, so ``<|endoftext|>`` is one token in every layou
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TutorError
+from ..files import parse_json, read_bytes, read_json
+from ..limits import MAX_CONFIG_BYTES, MAX_TOKENIZER_BYTES, MAX_VOCAB_TOKENS
 from ..weightfiles import MODELS_EXTRA_HINT
 
 MAX_TEXT_CHARS = 100_000
@@ -72,6 +73,7 @@ class Tokenizer:
         folder = Path(folder)
         self.folder = folder
         tokenizers = _tokenizers()
+        check_tokenizer_files(folder)                                  # caps, before any parse
         settings = _json_object(folder / "tokenizer_config.json")
         defaults = CLASS_DEFAULTS.get(tokenizer_class(folder, settings), {})  # the class's own special tokens
         try:
@@ -158,8 +160,6 @@ def tokenizer_class(folder: Path, settings: dict) -> str | None:
 NAMED_TOKENS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token",
                 "mask_token")
 
-MAX_SETTINGS_BYTES = 10_000_000
-
 
 def _json_object(path: Path) -> dict:
     """A small JSON object file of a tokenizer ({} when absent). TutorError naming it when it
@@ -167,10 +167,7 @@ def _json_object(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        if path.stat().st_size > MAX_SETTINGS_BYTES:
-            raise TutorError(f"{os.fspath(path)}: more than {MAX_SETTINGS_BYTES:,} bytes; "
-                             "expected a small JSON file")
-        value = json.loads(path.read_bytes().decode("utf-8"))
+        value = read_json(path, MAX_CONFIG_BYTES, "a tokenizer settings file")
     except TutorError:
         raise
     except (OSError, ValueError, RecursionError):
@@ -274,3 +271,32 @@ def _add_declared(backend, folder: Path, settings: dict, defaults: dict) -> None
         if token_id is not None and found != token_id:
             raise TutorError(f"{folder}: the tokenizer files declare {content!r} as id {token_id}, "
                              f"but the vocabulary gives it id {found}")
+
+
+#: the tokenizer files a folder may hold, each capped at MAX_TOKENIZER_BYTES
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "merges.txt")
+
+
+def check_tokenizer_files(folder: Path) -> None:
+    """Refuse, in well under a second, a tokenizer file the ``tokenizers`` package would
+    take long or much memory to read (a 40 MB tokenizer.json takes 596 MB, a 10M-line
+    vocab.txt 1.7 GB and 15 s): each present file must be a regular file of at most
+    ``MAX_TOKENIZER_BYTES``; vocab.txt, vocab.json and merges.txt hold at most
+    ``MAX_VOCAB_TOKENS`` entries; vocab.json is JSON nested at most ``MAX_NESTING`` deep.
+    (tokenizer.json's own nesting is bounded by the package's parser, serde_json, at 128.)
+    Raises TutorError naming the file, the cap and what it holds."""
+    for name in TOKENIZER_FILES:
+        path = folder / name
+        if not os.path.lexists(path):
+            continue
+        data = read_bytes(path, MAX_TOKENIZER_BYTES, f"a {name}")    # FileReadError: a TutorError
+        if name == "tokenizer.json":
+            continue
+        if name == "vocab.json":
+            vocab = parse_json(data, os.fspath(path))
+            count = len(vocab) if isinstance(vocab, dict) else 0
+        else:
+            count = data.count(b"\n") + (not data.endswith(b"\n") and bool(data))
+        if count > MAX_VOCAB_TOKENS:
+            raise TutorError(f"{os.fspath(path)}: {count:,} entries, expected at most "
+                             f"{MAX_VOCAB_TOKENS:,}")

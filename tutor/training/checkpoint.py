@@ -26,13 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TutorError
+from ..errors import FileReadError, TutorError
+from ..files import atomic_write, parse_json
+from ..limits import MAX_CHECKPOINT_BYTES, MAX_META_BYTES
 from ..nn.params import load_npz
-from ..files import atomic_write
 
 FORMAT = "tutor-checkpoint"
 VERSION = 1
-MAX_CHECKPOINT_BYTES = 512 * 2 ** 20       # a checkpoint's arrays, checked before any is read
+MAX_COMMAND_WORDS = 200                    # words of the recorded command line
 
 
 @dataclass
@@ -133,44 +134,116 @@ def read_meta(arrays: dict[str, np.ndarray], source: str) -> dict[str, Any]:
     raw = arrays.get("meta.json")
     if raw is None or raw.dtype.kind != "U" or raw.ndim != 0:
         raise TutorError(f"{source}: not a tutor checkpoint (no meta.json entry)")
+    if raw.nbytes > 4 * MAX_META_BYTES:                                # 4 bytes a character
+        raise TutorError(f"{source}: meta.json of {raw.nbytes // 4:,} characters, expected at "
+                         f"most {MAX_META_BYTES:,}")
     try:
-        meta = json.loads(str(raw))
-    except json.JSONDecodeError as exc:
-        raise TutorError(f"{source}: meta.json is not valid JSON ({exc.msg})") from None
+        meta = parse_json(str(raw), "meta.json")
+    except FileReadError as exc:
+        raise TutorError(f"{source}: {exc}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise TutorError(f"{source}: not a tutor checkpoint (format {meta.get('format')!r})"
                          if isinstance(meta, dict) else f"{source}: meta.json is not an object")
     if meta.get("version") != VERSION:
         raise TutorError(f"{source}: checkpoint version {meta.get('version')!r}, expected {VERSION}")
     for key, kind in (("step", int), ("config", dict), ("command", list)):
-        if not isinstance(meta.get(key), kind):
+        if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
             raise TutorError(f"{source}: meta.json has no valid {key!r}")
+    from .loop import MAX_STEPS
+
+    if not 0 <= meta["step"] <= MAX_STEPS:
+        raise TutorError(f"{source}: meta.json's step must be 0 to {MAX_STEPS:,}, got "
+                         f"{meta['step']:,}")
+    command = meta["command"]
+    if len(command) > MAX_COMMAND_WORDS or not all(isinstance(w, str) for w in command):
+        raise TutorError(f"{source}: meta.json's command must be at most {MAX_COMMAND_WORDS} "
+                         f"strings")
+    if not isinstance(meta.get("resumable", False), bool):
+        raise TutorError(f"{source}: meta.json's resumable must be true or false, got "
+                         f"{meta.get('resumable')!r}")
     return meta
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` (never unpickles).
+    """Read a checkpoint written by :func:`save_checkpoint` (never unpickles), checking every
+    field before it is used: the arrays' sizes (``MAX_CHECKPOINT_BYTES``, before any is
+    read), meta.json (at most ``MAX_META_BYTES``, nested at most ``MAX_NESTING``), ``step``
+    (0 to MAX_STEPS), ``command``, every training setting's type and range
+    (:meth:`TrainConfig.from_dict`), the parameters against the settings (names, shapes,
+    dtype, finite), the history (1-d numbers, one loss a step), and for a resumable file the
+    optimizer state (names, shapes, dtypes, its step) and the random state (a PCG64 state).
 
-    Raises TutorError naming the file when it is missing, not an .npz, not a tutor checkpoint,
-    of another version, or inconsistent.
+    Raises TutorError naming the file and the field when it is missing, not an .npz, not a
+    tutor checkpoint, of another version, or inconsistent.
     """
+    from .loop import TrainConfig, _new_optimizer
+
     source = os.fspath(path)
     arrays = load_npz(path, max_bytes=MAX_CHECKPOINT_BYTES)
     meta = read_meta(arrays, source)
     params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
     if not params:
         raise TutorError(f"{source}: the checkpoint holds no parameters")
+    config = TrainConfig.from_dict(meta["config"], source=source)
+    _check_params(params, config, source)
     history = {k[len("history/"):]: v for k, v in arrays.items() if k.startswith("history/")}
+    _check_history(history, meta["step"], source)
     optimizer = rng_state = None
     if meta.get("resumable"):
-        optimizer = _unflatten(meta.get("optimizer"), arrays, source) if isinstance(
-            meta.get("optimizer"), dict) else None
-        rng_state = meta.get("rng")
-        if optimizer is None or not isinstance(rng_state, dict):
+        if not isinstance(meta.get("optimizer"), dict) or not isinstance(meta.get("rng"), dict):
             raise TutorError(f"{source}: marked resumable but the optimizer or RNG state is missing")
+        optimizer = _unflatten(meta["optimizer"], arrays, source)
+        try:
+            _new_optimizer({k: v.copy() for k, v in params.items()}, config).load_state_dict(
+                optimizer)
+        except (TutorError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise TutorError(f"{source}: the optimizer state in meta.json does not fit the "
+                             f"parameters ({exc})") from None
+        rng_state = meta["rng"]
+        rng_from_state(rng_state, source)                              # checked, then dropped
     return Checkpoint(params=params, config=meta["config"], step=meta["step"],
-                      command=[str(part) for part in meta["command"]], history=history,
+                      command=list(meta["command"]), history=history,
                       optimizer=optimizer, rng_state=rng_state)
+
+
+def _check_params(params: dict[str, np.ndarray], config, source: str) -> None:
+    """The parameters are exactly those of a model of ``config`` (:func:`loop.param_shapes`):
+    every name, its shape, the config's dtype, finite numbers."""
+    from .loop import param_shapes
+
+    expected = param_shapes(config)
+    missing = sorted(set(expected) - set(params))
+    extra = sorted(set(params) - set(expected))
+    if missing or extra:
+        what = f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}"
+        raise TutorError(f"{source}: the parameters do not fit the checkpoint's settings "
+                         f"({what})")
+    for name, value in params.items():
+        if value.shape != expected[name] or value.dtype != np.dtype(config.dtype):
+            raise TutorError(f"{source}: parameter {name!r} is {value.dtype}"
+                             f"{list(value.shape)}, expected {config.dtype}"
+                             f"{list(expected[name])}")
+        if not np.isfinite(value).all():
+            raise TutorError(f"{source}: parameter {name!r} holds NaN or infinite values")
+
+
+#: the history's arrays: the loss of every step, the steps and accuracies of evaluations
+_HISTORY = {"loss": "f", "eval_step": "iu", "eval_accuracy": "f"}
+
+
+def _check_history(history: dict[str, np.ndarray], step: int, source: str) -> None:
+    for name, value in history.items():
+        if name not in _HISTORY or value.ndim != 1 or value.dtype.kind not in _HISTORY[name]:
+            raise TutorError(f"{source}: history/{name} must be one of "
+                             f"{', '.join(_HISTORY)}, a 1-d array of numbers; got "
+                             f"{value.dtype}{list(value.shape)}")
+        if len(value) > step + 1:
+            raise TutorError(f"{source}: history/{name} has {len(value):,} entries, more than "
+                             f"the checkpoint's step {step:,}")
+    if "eval_step" in history and "eval_accuracy" in history and \
+            len(history["eval_step"]) != len(history["eval_accuracy"]):
+        raise TutorError(f"{source}: history/eval_step and history/eval_accuracy differ in "
+                         f"length")
 
 
 def rng_from_state(state: dict[str, Any], source: str = "checkpoint") -> np.random.Generator:
@@ -178,9 +251,18 @@ def rng_from_state(state: dict[str, Any], source: str = "checkpoint") -> np.rand
     name = state.get("bit_generator") if isinstance(state, dict) else None
     if name != "PCG64":
         raise TutorError(f"{source}: expected a PCG64 random state, got {name!r}")
+    inner = state.get("state")
+    if set(state) != {"bit_generator", "state", "has_uint32", "uinteger"} \
+            or not isinstance(inner, dict) or set(inner) != {"state", "inc"} \
+            or not all(type(v) is int and 0 <= v < 2**128 for v in inner.values()) \
+            or state["has_uint32"] not in (0, 1) or type(state["has_uint32"]) is not int \
+            or type(state["uinteger"]) is not int or not 0 <= state["uinteger"] < 2**32:
+        raise TutorError(f"{source}: the random state is not a PCG64 state (expected "
+                         f"{{'state': {{'state', 'inc'}}, 'has_uint32', 'uinteger'}} of "
+                         f"integers in range)")
     bit_generator = np.random.PCG64()
     try:
         bit_generator.state = state
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
         raise TutorError(f"{source}: the random state cannot be restored ({exc})") from None
     return np.random.Generator(bit_generator)

@@ -81,22 +81,14 @@ class TrainConfig:
 
     def __post_init__(self):
         tasks.check_task(self.task)
-        for name in ("steps", "batch_size", "eval_every", "eval_size", "checkpoint_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise TutorError(f"{name} must be a positive whole number, got {value!r}")
-        if self.steps > MAX_STEPS:
-            raise TutorError(f"steps must be at most {MAX_STEPS:,}, got {self.steps:,}")
-        if not isinstance(self.warmup, int) or self.warmup < 0:
-            raise TutorError(f"warmup must be a whole number >= 0, got {self.warmup!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise TutorError(f"lr must be a positive number, got {self.lr}")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise TutorError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        for name, (kind, low, high) in SETTING_RANGES.items():
+            _check_setting(name, getattr(self, name), kind, low, high)
         if self.dtype not in ("float32", "float64"):
             raise TutorError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        if not (math.isfinite(self.qk_init_gain) and self.qk_init_gain > 0):
-            raise TutorError(f"qk_init_gain must be a positive number, got {self.qk_init_gain}")
+        if not isinstance(self.activation, str):
+            raise TutorError(f"activation must be a name, got {self.activation!r}")
+        if self.nhead > self.d_model:
+            raise TutorError(f"nhead must be at most d_model={self.d_model}, got {self.nhead}")
         self.model_config()                                            # checks d_model, nhead, ...
 
     def model_config(self) -> TransformerConfig:
@@ -108,14 +100,59 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "checkpoint") -> "TrainConfig":
+        """The settings saved in a checkpoint, each checked (type and range, as
+        :data:`SETTING_RANGES`). Raises TutorError naming ``source`` and the setting."""
+        if not isinstance(values, dict):
+            raise TutorError(f"{source}: the training settings are not a table")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise TutorError(f"{source}: unknown training setting {unknown[0]!r}")
         try:
             return cls(**values)
-        except TypeError as exc:
+        except TutorError as exc:
+            raise TutorError(f"{source}: training setting {exc}") from None
+        except (TypeError, ValueError) as exc:
             raise TutorError(f"{source}: invalid training settings ({exc})") from None
+
+
+#: Every numeric or true/false setting of :class:`TrainConfig`: (type, smallest, largest),
+#: checked whenever a config is made (a checkpoint's too): the command line's own limits
+#: (``tutor train --help``) and those of ``tutor scaling --train`` (nhead up to d_model).
+SETTING_RANGES: dict[str, tuple[type, float | None, float | None]] = {
+    "steps": (int, 1, MAX_STEPS), "seed": (int, 0, 2**32 - 1), "batch_size": (int, 1, 1024),
+    "d_model": (int, 2, 256), "nhead": (int, 1, 256), "num_layers": (int, 1, 6),
+    "dim_feedforward": (int, 1, 1024), "norm_first": (bool, None, None),
+    "lr": (float, 0, 1), "warmup": (int, 0, 100_000), "beta1": (float, 0, 1),
+    "beta2": (float, 0, 1), "eps": (float, 0, 1), "weight_decay": (float, 0, 1),
+    "label_smoothing": (float, 0, 1), "eval_every": (int, 1, MAX_STEPS),
+    "eval_size": (int, 1, 10_000), "eval_seed": (int, 0, 2**32 - 1),
+    "checkpoint_every": (int, 1, MAX_STEPS), "unscaled_attention": (bool, None, None),
+    "qk_init_gain": (float, 0, 100),
+}
+#: settings whose range excludes its ends: lr, eps and qk_init_gain > 0; betas and label
+#: smoothing < 1
+_OPEN_LOW = frozenset({"lr", "eps", "qk_init_gain"})
+_OPEN_HIGH = frozenset({"beta1", "beta2", "label_smoothing"})
+
+
+def _check_setting(name: str, value, kind: type, low, high) -> None:
+    """One setting's type and range; TutorError naming it ("batch_size must be ...")."""
+    if kind is bool:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TutorError(f"{name} must be true or false, got {value!r}")
+        return
+    whole = kind is int
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, np.integer) if whole else (int, float, np.integer, np.floating)):
+        raise TutorError(f"{name} must be {'a whole number' if whole else 'a number'}, got "
+                         f"{value!r}")
+    below = value <= low if name in _OPEN_LOW else value < low
+    above = value >= high if name in _OPEN_HIGH else value > high
+    if not math.isfinite(value) or below or above:
+        left = "(" if name in _OPEN_LOW else "["
+        right = ")" if name in _OPEN_HIGH else "]"
+        raise TutorError(f"{name} must be in {left}{low:,}, {high:,}{right}, got {value!r}")
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -172,15 +209,22 @@ def trained_grads(grads: dict[str, np.ndarray], config: TrainConfig) -> dict[str
     return grads
 
 
+def param_shapes(config: TrainConfig) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every parameter of the task model ``config`` describes."""
+    from ..nn.params import transformer_shapes
+
+    shapes = Seq2Seq.head_shapes(tasks.VOCAB_SIZE, config.d_model)
+    shapes.update({f"transformer.{k}": v
+                   for k, v in transformer_shapes(config.model_config()).items()})
+    return shapes
+
+
 def initial_params(config: TrainConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """PyTorch-style initialisation (see ``tutor.nn.params.init_params``) drawn from ``rng``;
     ``qk_init_gain`` then multiplies the query and key rows of every in-projection."""
-    from ..nn.params import init_params, transformer_shapes
+    from ..nn.params import init_params
 
-    model_config = config.model_config()
-    shapes = Seq2Seq.head_shapes(tasks.VOCAB_SIZE, config.d_model)
-    shapes.update({f"transformer.{k}": v for k, v in transformer_shapes(model_config).items()})
-    params = init_params(shapes, rng, dtype=np.dtype(config.dtype))
+    params = init_params(param_shapes(config), rng, dtype=np.dtype(config.dtype))
     if config.qk_init_gain != 1.0:
         gain = np.dtype(config.dtype).type(config.qk_init_gain)
         for name in params:
