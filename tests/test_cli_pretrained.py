@@ -269,7 +269,7 @@ def test_models_is_a_listing_that_names_folders_it_cannot_read(tmp_path, monkeyp
                                                   "explore --model", "generate"]
     assert found["org/tiny-gpt2"]["problem"] is None
     assert found["org/broken"]["commands"] == []
-    assert found["org/broken"]["problem"] == "config.json: not a JSON file"
+    assert found["org/broken"]["problem"].startswith("config.json: not valid JSON (line 1, column 2")
     assert found["org/no-weights"]["problem"] == "no model.safetensors in the folder"
     # explore --model, as listed, opens a Hugging Face folder
     from tutor.explore.models import ModelState
@@ -278,7 +278,7 @@ def test_models_is_a_listing_that_names_folders_it_cannot_read(tmp_path, monkeyp
     text = invoke("models", "--format", "plain").output
     for walkthrough_word in ("Step 1", "Step 2", "Worked:", "Means:"):
         assert walkthrough_word not in text
-    assert "cannot be read: config.json: not a JSON file" in flat(text)
+    assert "cannot be read: config.json: not valid JSON" in flat(text)
     assert "works with" not in flat(text).split("org/broken")[1].split("org/no-weights")[0]
     markdown = invoke("models", "--format", "markdown").output
     assert "## Models found" in markdown and "Step" not in markdown and "Worked" not in markdown
