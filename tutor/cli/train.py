@@ -69,6 +69,32 @@ def _command_line(ctx) -> list[str]:
     return words
 
 
+def _set_option(words: list[str], option: str, value: str | None) -> list[str]:
+    """``words`` with ``option``'s value set to ``value`` (replaced where it is, else added);
+    a flag (``value`` None) is added once."""
+    words = list(words)
+    if option in words:
+        if value is not None:
+            words[words.index(option) + 1] = value
+        return words
+    return words + ([option] if value is None else [option, value])
+
+
+def resumed_command(original: list[str], typed: list[str], steps: int) -> list[str]:
+    """The command a resumed run records: the run's original command with ``--steps`` set to
+    the new total (and ``--output``/``--weights-only`` as given now), the one command that
+    makes the same weights in one go (a resumed run equals an uninterrupted one, bit for bit).
+    ``typed`` (the ``--resume`` command line) when the checkpoint recorded no train command."""
+    if original[:2] != ["tutor", "train"] or "--resume" in original:
+        return typed
+    words = _set_option(original, "--steps", str(steps))
+    if "--output" in typed:
+        words = _set_option(words, "--output", typed[typed.index("--output") + 1])
+    if "--weights-only" in typed:
+        words = _set_option(words, "--weights-only", None)
+    return words
+
+
 def _wrap(text: str) -> str:
     """A message for standard error, wrapped between words at its terminal's width (COLUMNS
     first, as tutor.cli.output.terminal_width); a path longer than a line stays whole."""
@@ -182,7 +208,10 @@ def train(ctx, task, steps, seed, output_path, force, resume_path, batch_size, l
         raise usage_error("--output", f"expected a file in a folder you can write to, got "
                                       f"'{output_path}'")
     output = Output(fmt)
-    trainer = Trainer(config, resume=resume, command=_command_line(ctx))
+    command = _command_line(ctx)
+    if resume is not None:
+        command = resumed_command(resume.command, command, config.steps)
+    trainer = Trainer(config, resume=resume, command=command)
     try:
         result = _run(trainer, output, output_path)
         if weights_only and not result.interrupted:
@@ -364,7 +393,9 @@ def _report(output, result, config, output_path) -> None:
                "final_loss": float(losses[-1]) if losses.size else None,   # the last step's
                "mean_loss_last_50": (float(np.mean(losses[-50:])) if losses.size  # as on screen
                                      else None),
-               "seconds": round(result.elapsed, 3), "command": checkpoint.command,
+               "kept_step": result.kept_step, "last_accuracy": result.last_accuracy,
+               "seconds": round(result.total_seconds, 3),          # every run, resumed ones too
+               "seconds_this_run": round(result.elapsed, 3), "command": checkpoint.command,
                "config": checkpoint.config,
                "curve": {"step": list(range(1, losses.size + 1)),
                          "loss": [float(x) for x in losses]},
@@ -378,13 +409,21 @@ def _report(output, result, config, output_path) -> None:
 
     from tutor.render.curves import loss_curve
 
-    curve = Text("\n".join(loss_curve(losses, width=min(60, max(20, (output.console.width or 80) - 16)))))
+    width = min(60, max(20, (output.console.width or 80) - 16))
+    curve = Text("\n".join(loss_curve(losses, width=width)))
     final = float(np.mean(losses[-50:])) if losses.size else math.nan
+    kept = ""
+    if result.kept_step is not None and result.kept_step != checkpoint.step:
+        kept = (f"; the weights kept are step {result.kept_step}'s, the best evaluated (the "
+                f"last step's scored {_share(result.last_accuracy)})")
+    time_text = _duration(result.total_seconds)
+    if result.total_seconds > result.elapsed:                          # a resumed run
+        time_text += f" ({_duration(result.elapsed)} in this run)"
     summary = Text.assemble(
         ("Held-out exact-sequence accuracy: ", "bold"),
         (_share(result.accuracy), "bold green" if result.accuracy >= 0.99 else "bold yellow"),
-        f" of {config.eval_size} sequences never seen in training (greedy decoding)\n",
+        f" of {config.eval_size} sequences never seen in training (greedy decoding){kept}\n",
         f"Loss (mean of the last {min(50, losses.size)} steps): {_loss(final)}   "
-        f"steps: {checkpoint.step}   time: {_duration(result.elapsed)}\n",
+        f"steps: {checkpoint.step}   time: {time_text}\n",
         f"Saved in {output_path}")
     output.print(Group(Panel(curve, title="training loss (log scale)", expand=False), summary))

@@ -8,6 +8,12 @@ held-out set has a generator of its own (:func:`~tutor.training.tasks.held_out_s
 checkpoint stores the parameters, the optimizer's state, the generator's state and the step, so
 a resumed run performs exactly the operations the uninterrupted run would have, on the same
 numbers: the weights are equal bit for bit.
+
+Kept weights: a run keeps the weights of its best held-out evaluation (the latest of equal
+ones), not necessarily the last step's: Adam at a constant-ish rate has loss spikes, and a
+run of the defaults could pass 99% and end lower. The accuracy reported is the kept weights'
+(measured on the held-out set that chose them); the last step's weights stay in the checkpoint
+to resume from (``Checkpoint.last_params``).
 """
 
 from __future__ import annotations
@@ -241,10 +247,17 @@ class Progress:
 
 @dataclass
 class TrainResult:
-    checkpoint: Checkpoint      # the final state (resumable)
-    accuracy: float             # held-out exact-sequence accuracy at the end
+    checkpoint: Checkpoint      # the final state (resumable); its params are the kept weights
+    accuracy: float             # held-out exact-sequence accuracy of the kept weights
     interrupted: bool           # stopped early by ``should_stop``
-    elapsed: float
+    elapsed: float              # seconds of this run (not counting earlier runs)
+    last_accuracy: float | None = None   # the accuracy of the last step's weights
+    kept_step: int | None = None         # the step whose weights were kept (the best evaluated)
+
+    @property
+    def total_seconds(self) -> float:
+        """Seconds of training in every run of this checkpoint, resumed ones included."""
+        return self.checkpoint.seconds
 
     @property
     def losses(self) -> np.ndarray:
@@ -270,6 +283,8 @@ class Trainer:
             self.step = 0
             self.history = {"loss": np.zeros(0), "eval_step": np.zeros(0, dtype=np.int64),
                             "eval_accuracy": np.zeros(0)}
+            self.best = None
+            self.seconds = 0.0
         else:
             if not resume.resumable:
                 raise TutorError("the checkpoint holds weights only (no optimizer or random "
@@ -280,7 +295,12 @@ class Trainer:
                     raise TutorError(f"the checkpoint was trained with {name}={saved[name]!r}; "
                                      f"a resumed run keeps it, got {name}={value!r}")
             self.rng = rng_from_state(resume.rng_state)
-            self.params = {k: v.copy() for k, v in resume.params.items()}
+            current = resume.params if resume.last_params is None else resume.last_params
+            self.params = {k: v.copy() for k, v in current.items()}
+            self.best = (None if resume.best_step is None else
+                         _Best(resume.best_step, resume.best_accuracy,
+                               {k: v.copy() for k, v in resume.params.items()}))
+            self.seconds = resume.seconds
             self.optimizer = _new_optimizer(self.params, config)
             self.optimizer.load_state_dict(resume.optimizer)
             self.step = resume.step
@@ -295,11 +315,26 @@ class Trainer:
                                                           seed=config.eval_seed)
 
     def checkpoint(self) -> Checkpoint:
-        return Checkpoint(params={k: v.copy() for k, v in self.params.items()},
+        """The state now: ``params`` are the kept weights (the best evaluated so far, the
+        latest of equals), ``last_params`` the step's own when they differ (to resume)."""
+        current = {k: v.copy() for k, v in self.params.items()}
+        best = self.best
+        kept, last = current, None
+        if best is not None and best.step != self.step:
+            kept, last = {k: v.copy() for k, v in best.params.items()}, current
+        return Checkpoint(params=kept, last_params=last,
                           config=self.config.to_dict(), step=self.step, command=self.command,
                           history={k: v.copy() for k, v in self.history.items()},
                           optimizer=self.optimizer.state_dict(),
-                          rng_state=self.rng.bit_generator.state)
+                          rng_state=self.rng.bit_generator.state,
+                          best_step=None if best is None else best.step,
+                          best_accuracy=None if best is None else best.accuracy,
+                          seconds=self.seconds)
+
+    def _evaluated(self, accuracy: float) -> None:
+        """Keep these weights if they are the best evaluated so far (or as good: later)."""
+        if self.best is None or accuracy >= self.best.accuracy:
+            self.best = _Best(self.step, accuracy, {k: v.copy() for k, v in self.params.items()})
 
     def model(self) -> Seq2Seq:
         """The model with the current weights (shares their arrays: do not modify them)."""
@@ -346,6 +381,7 @@ class Trainer:
         losses = list(self.history["loss"])
         eval_steps, eval_accs = list(self.history["eval_step"]), list(self.history["eval_accuracy"])
         saved_step = self.step if checkpoint_path else None
+        run_seconds = self.seconds                                     # of the earlier runs
         interrupted = False
         while self.step < config.steps:
             if should_stop is not None and should_stop():
@@ -366,6 +402,8 @@ class Trainer:
                 latest = self.evaluate()
                 eval_steps.append(self.step)
                 eval_accs.append(latest)
+                self._evaluated(latest)
+            self.seconds = run_seconds + time.perf_counter() - start
             recent.append((time.perf_counter() - tick, labels))
             del recent[:-50]
             seconds = sum(s for s, _ in recent)
@@ -383,18 +421,31 @@ class Trainer:
                     seconds_left=per_step * (config.steps - self.step),
                     learning_rate=learning_rate(config, self.step)))
         self._sync_history(losses, eval_steps, eval_accs)
+        if latest is None or (not interrupted and eval_steps and eval_steps[-1] != self.step):
+            latest = self.evaluate()
+        self.seconds = run_seconds + time.perf_counter() - start
         final = self.checkpoint()
         if checkpoint_path:
             _save(checkpoint_path, final)
-        if latest is None or (not interrupted and eval_steps and eval_steps[-1] != self.step):
-            latest = self.evaluate()
-        return TrainResult(checkpoint=final, accuracy=latest, interrupted=interrupted,
-                           elapsed=time.perf_counter() - start)
+        best = self.best
+        kept = best.accuracy if best is not None else latest
+        return TrainResult(checkpoint=final, accuracy=kept, interrupted=interrupted,
+                           elapsed=time.perf_counter() - start, last_accuracy=latest,
+                           kept_step=best.step if best is not None else self.step)
 
     def _sync_history(self, losses, eval_steps, eval_accs):
         self.history = {"loss": np.array(losses, dtype=np.float64),
                         "eval_step": np.array(eval_steps, dtype=np.int64),
                         "eval_accuracy": np.array(eval_accs, dtype=np.float64)}
+
+
+@dataclass
+class _Best:
+    """The best evaluated weights so far: their step, held-out accuracy and a copy."""
+
+    step: int
+    accuracy: float
+    params: dict[str, np.ndarray]
 
 
 class _Schedule:
