@@ -121,11 +121,42 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_go_on(tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "train_step", step_then_interrupt)
     result = invoke("train", "--steps", "10", "--output", out, "--format", "json", *SMALL)
     assert result.exit_code == 130
-    message, command = result.output.rstrip("\n").rsplit("\n", 1)
+    said, rest = result.output.split("Stopped at", 1)                 # a word at once, then
+    assert " ".join(said.split()) == (f"Interrupted: saving the checkpoint in {out} (Ctrl-C "
+                                      f"again to quit without it)")
+    rest = "Stopped at" + rest
+    message, command = rest.rstrip("\n").rsplit("\n", 1)
     assert " ".join(message.split()) == f"Stopped at step 4 of 10; the checkpoint is in {out}. " \
                                         f"Go on with:"                  # wrapped between words
     assert all(len(line) <= 80 or out in line for line in message.splitlines())
     assert command == f"  tutor train --resume {out} --steps 10"        # on its own line
+    assert load_checkpoint(out).step == 4
+
+
+def test_ctrl_c_in_a_long_step_is_answered_at_once(tmp_path, monkeypatch):
+    """Ctrl-C during a step's forward/backward pass (many seconds at the largest settings)
+    abandons it: the run stops before the step ends, with the previous step's checkpoint."""
+    import time
+
+    from tutor.nn.model import Seq2Seq
+
+    out = str(tmp_path / "m.npz")
+    original = Seq2Seq.loss_and_grads
+    calls = []
+
+    def slow_step(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            os.kill(os.getpid(), signal.SIGINT)                        # as Ctrl-C does
+            time.sleep(30)                                             # a long step
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Seq2Seq, "loss_and_grads", slow_step)
+    start = time.perf_counter()
+    result = invoke("train", "--steps", "10", "--output", out, "--format", "plain", *SMALL)
+    assert time.perf_counter() - start < 10
+    assert result.exit_code == 130, result.output
+    assert "Interrupted: saving the checkpoint in" in " ".join(result.output.split())
     assert load_checkpoint(out).step == 4
 
 

@@ -60,6 +60,9 @@ def test_documented_limits_are_the_enforced_ones():
                                          f"{limits.MAX_TRAIN_DIM}, `--gain` {limits.MAX_GAIN}")
     assert rows["`generate`: `--beam`, `--max-new-tokens`"] == (
         f"{limits.MAX_BEAM_SIZE}, {limits.MAX_NEW_TOKENS}")
+    assert rows["`train`: `--batch-size`, `--dim`, `--ff`, `--layers`, `--steps`"] == (
+        f"{limits.MAX_RUN_BATCH}, {limits.MAX_RUN_DIM}, {limits.MAX_RUN_FF}, "
+        f"{limits.MAX_RUN_LAYERS}, {limits.MAX_RUN_STEPS:,}")
     assert rows["`--precision`"] == f"{limits.MAX_PRECISION} decimals"
     assert rows["the size of any number given (inline, in a file, `--scale`, ...)"] == f"{limits.MAX_ABS:,.0f}"
     assert rows["the width laid out in (`COLUMNS`, else the terminal's, else 80)"] == \

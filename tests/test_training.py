@@ -16,8 +16,9 @@ from tutor.nn.model import Seq2Seq
 from tutor.training import tasks
 from tutor.training.checkpoint import (Checkpoint, load_checkpoint, rng_from_state,
                                        save_checkpoint)
-from tutor.training.loop import (TrainConfig, Trainer, TrainingDiverged, effective_params,
-                                 exact_match, learning_rate, train, trained_grads)
+from tutor.training.loop import (StopNow, TrainConfig, Trainer, TrainingDiverged,
+                                 effective_params, exact_match, learning_rate, train,
+                                 trained_grads)
 
 TINY = dict(d_model=8, nhead=2, num_layers=1, dim_feedforward=16, batch_size=8, eval_every=5,
             eval_size=20, checkpoint_every=5, warmup=5, lr=5e-3)
@@ -268,6 +269,45 @@ def test_keeping_the_best_weights_resumes_bit_for_bit(tmp_path, monkeypatch):
     resumed = train(config, resume=load_checkpoint(path))
     _assert_same_state(whole.checkpoint, resumed.checkpoint)
     assert resumed.accuracy == whole.accuracy == 0.9 and resumed.kept_step == 10
+
+
+@pytest.mark.parametrize("where", ["loss_and_grads", "evaluate"])
+def test_a_step_abandoned_by_stop_now_keeps_nothing_and_resumes_bit_for_bit(tmp_path,
+                                                                         monkeypatch, where):
+    """Ctrl-C's StopNow in the middle of step 10's forward/backward pass (or of its
+    evaluation) ends the run at once: the step is not applied (its batch not drawn), or the
+    step stays and its evaluation comes first on resuming; either way the resumed run ends as
+    the uninterrupted one, history and kept weights included."""
+    config = TrainConfig(steps=20, **{**TINY, "checkpoint_every": 100})
+    whole = train(config)
+    target = Seq2Seq if where == "loss_and_grads" else Trainer
+    original = getattr(target, where)
+    trainers, fired = [], []
+
+    def interrupted(self, *args, **kwargs):
+        trainer = self if isinstance(self, Trainer) else trainers[-1]
+        if trainer.step + (where == "loss_and_grads") == 10 and not fired:
+            fired.append(1)
+            assert trainer.abortable                        # the handler may raise now
+            raise StopNow
+        return original(self, *args, **kwargs)
+
+    original_init = Trainer.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        trainers.append(self)
+
+    monkeypatch.setattr(Trainer, "__init__", init)
+    monkeypatch.setattr(target, where, interrupted)
+    path = tmp_path / "run.npz"
+    stopped = train(config, checkpoint_path=path)
+    assert stopped.interrupted and not trainers[-1].abortable
+    on_disk = load_checkpoint(path)
+    assert on_disk.step == (9 if where == "loss_and_grads" else 10)
+    assert on_disk.history["eval_step"].tolist() == [5]                # step 10's: not yet
+    resumed = train(config, resume=on_disk)
+    _assert_same_state(whole.checkpoint, resumed.checkpoint)
 
 
 def test_seconds_add_up_over_resumed_runs(tmp_path):

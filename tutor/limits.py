@@ -43,6 +43,13 @@ MAX_TRAIN_STEPS = 3000     # scaling --train: --steps of each run (two runs per 
 MAX_TRAIN_DIM = 128        # scaling --train: --dim, the d_model every dk must divide
 MAX_GAIN = 100             # scaling --train: --gain, the factor on the initial query/key weights
 
+# --- tutor train (a step's forward and backward pass must fit in memory: 1 GB at these) ------
+MAX_RUN_STEPS = 1_000_000  # --steps
+MAX_RUN_BATCH = 256        # --batch-size (1024 took 3.6 GB and 30 s a step)
+MAX_RUN_DIM = 256          # --dim
+MAX_RUN_FF = 1024          # --ff
+MAX_RUN_LAYERS = 6         # --layers (encoder and decoder each)
+
 # --- tutor generate (the decoding library checks the same limits) -------------------------
 MAX_BEAM_SIZE = 16         # --beam: wider makes each step's table of live beams unreadable
 MAX_NEW_TOKENS = 1024      # --max-new-tokens: far beyond the toy models' answers

@@ -8,6 +8,9 @@ import os
 
 import click
 
+from tutor.limits import (MAX_HEADS, MAX_RUN_BATCH, MAX_RUN_DIM, MAX_RUN_FF, MAX_RUN_LAYERS,
+                          MAX_RUN_STEPS)
+
 from .common import _check_seed, tutor_command
 from .output import check_output_path
 
@@ -116,7 +119,7 @@ def _quote(words: list[str]) -> str:
 @tutor_command(EPILOG)
 @click.option("--task", type=click.Choice(["reverse", "copy", "sort"]), default=None,
               help=f"What to learn. [default: reverse] {TASK_HELP}")
-@click.option("--steps", type=click.IntRange(1, 1_000_000), default=None, metavar="N",
+@click.option("--steps", type=click.IntRange(1, MAX_RUN_STEPS), default=None, metavar="N",
               help="Train until step N (with --resume, the total). [default: 1500]")
 @click.option("--seed", type=int, default=None, callback=_check_seed, metavar="S",
               help="Seed for the initial weights and the batches. [default: 0]")
@@ -129,7 +132,7 @@ def _quote(words: list[str]) -> str:
               help="Let --output replace a file that exists (its contents are lost).")
 @click.option("--resume", "resume_path", type=str, default=None,
               metavar="FILE.npz", help="Continue the run saved in FILE (its settings are used).")
-@click.option("--batch-size", type=click.IntRange(1, 1024), default=None, metavar="B",
+@click.option("--batch-size", type=click.IntRange(1, MAX_RUN_BATCH), default=None, metavar="B",
               help="Sequences per step. [default: 64]")
 @click.option("--lr", type=float, default=None, metavar="LR", callback=_check_lr,
               help="Peak learning rate, after the warm-up. [default: 0.002]")
@@ -137,13 +140,13 @@ def _quote(words: list[str]) -> str:
               help="Warm-up steps; then the rate falls as 1/sqrt(step). [default: 200]")
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=None,
               metavar="E", help="Label smoothing of the cross-entropy. [default: 0]")
-@click.option("--dim", type=click.IntRange(2, 256), default=None, metavar="D",
+@click.option("--dim", type=click.IntRange(2, MAX_RUN_DIM), default=None, metavar="D",
               help="d_model. [default: 32]")
-@click.option("--heads", type=click.IntRange(1, 16), default=None, metavar="H",
+@click.option("--heads", type=click.IntRange(1, MAX_HEADS), default=None, metavar="H",
               help="Attention heads (must divide --dim). [default: 2]")
-@click.option("--layers", type=click.IntRange(1, 6), default=None, metavar="N",
+@click.option("--layers", type=click.IntRange(1, MAX_RUN_LAYERS), default=None, metavar="N",
               help="Encoder and decoder layers. [default: 2]")
-@click.option("--ff", type=click.IntRange(1, 1024), default=None, metavar="F",
+@click.option("--ff", type=click.IntRange(1, MAX_RUN_FF), default=None, metavar="F",
               help="Feed-forward width. [default: 64]")
 @click.option("--weights-only", is_flag=True,
               help="At the end, keep only the weights (a smaller file that cannot resume).")
@@ -261,8 +264,12 @@ def _is_checkpoint(path: str) -> bool:
 
 
 def _run(trainer, output, output_path):
-    """Train with a progress display; the first Ctrl-C stops after the current step."""
+    """Train with a progress display. The first Ctrl-C says so at once and abandons the step
+    under way (nothing of it is kept: see tutor.training.loop.StopNow), then the checkpoint
+    is written; a second one stops without writing it."""
     import signal
+
+    from tutor.training.loop import StopNow
 
     stop = {"requested": False}
 
@@ -270,6 +277,10 @@ def _run(trainer, output, output_path):
         if stop["requested"]:                                          # a second Ctrl-C: now
             raise KeyboardInterrupt
         stop["requested"] = True
+        click.echo(_wrap(f"Interrupted: saving the checkpoint in {output_path} (Ctrl-C again "
+                         f"to quit without it)"), err=True)
+        if trainer.abortable:
+            raise StopNow
 
     try:
         previous = signal.signal(signal.SIGINT, on_interrupt)

@@ -10,6 +10,23 @@ from .document import Document, Part, count, unique_labels, weights_caption
 from .builder import DocumentBuilder
 
 SHOWN_ITEM = 0           # the batch item shown
+# a matrix larger than a sentence's (32 tokens, d_model 64) is drawn by its corner: its first
+# WINDOW_ROWS rows and as many columns as fit (at least WINDOW_COLUMNS); --format json has it all
+WINDOW_ROWS, WINDOW_COLUMNS = 16, 8
+LARGE_ROWS, LARGE_COLUMNS = 32, 64
+
+
+def _corners(doc: Document) -> Document:
+    """Every matrix of ``doc`` larger than LARGE_ROWS × LARGE_COLUMNS drawn by its corner
+    (its title says which part: 'rows 1–16 of 512, columns 1–9 of 1024'), so that 512
+    positions of d_model 1024 print a page, not 100,000 lines."""
+    for step in doc.steps:
+        for part in step.parts:
+            for view in part.matrices:
+                rows, cols = view.values.shape
+                if view.window is None and (rows > LARGE_ROWS or cols > LARGE_COLUMNS):
+                    view.window = (WINDOW_ROWS, WINDOW_COLUMNS)
+    return doc
 
 
 def _heads(w: DocumentBuilder, key: str, rows, cols, masked=None) -> list:
@@ -138,10 +155,10 @@ def encode_document(trace, labels, *, precision, n_layers, norm_first, detail, s
     input_step(w, labels, "input" if sentence else "src", "Source", sentence,
                settings.get("embeddings", "derived"))
     encoder_steps(w, labels, n_layers, norm_first, detail, final_norm)
-    return w.document("encode", f"Encoder on \"{' '.join(labels)}\"" if sentence else
+    return _corners(w.document("encode", f"Encoder on \"{' '.join(labels)}\"" if sentence else
                       "Encoder on the given vectors", labels, settings,
                       subtitle=f"{count(len(labels), 'token')}, d_model = {settings['d_model']}, "
-                               f"{count(settings['heads'], 'head')}, {count(n_layers, 'layer')}")
+                               f"{count(settings['heads'], 'head')}, {count(n_layers, 'layer')}"))
 
 
 def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_dec, norm_first,
@@ -206,8 +223,8 @@ def transformer_document(trace, src_labels, tgt_labels, *, precision, n_enc, n_d
                      "here is tied to these word vectors, not learned with the model."),
                     charts=[w.chart("p(next word)", "next.softmax.out", vocab)]),
                key="next")
-    return w.document("transformer", "Encoder–decoder" + (
+    return _corners(w.document("transformer", "Encoder–decoder" + (
         f": \"{' '.join(src)}\" → \"{' '.join(tgt)}\"" if sentence else " on the given vectors"),
         src + tgt, settings,
         subtitle=f"{len(src)} source, {count(len(tgt), 'target token')}, d_model = "
-                 f"{settings['d_model']}, {count(settings['heads'], 'head')}")
+                 f"{settings['d_model']}, {count(settings['heads'], 'head')}"))

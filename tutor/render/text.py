@@ -17,10 +17,17 @@ def _plain_number(value):
 
 
 def array_to_json(array) -> list | float | None:
+    """Nested lists of Python floats, None where a value is not finite (a masked -inf);
+    at NumPy's speed (``tolist``), not a Python call per number."""
     array = np.asarray(array, dtype=np.float64)
     if array.ndim == 0:
         return _plain_number(array)
-    return [array_to_json(a) for a in array]
+    finite = np.isfinite(array)
+    if finite.all():
+        return array.tolist()
+    cells = array.astype(object)
+    cells[~finite] = None
+    return cells.tolist()
 
 
 def to_json(doc: Document, steps: list[Step] | None = None) -> str:

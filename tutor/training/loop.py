@@ -44,6 +44,13 @@ def _save(path, checkpoint) -> None:
         raise CheckpointWriteError(path, exc) from None
 
 
+class StopNow(Exception):
+    """Raised by a front end's Ctrl-C handler while ``Trainer.abortable`` is true: the step
+    (its forward and backward pass, or an evaluation) is abandoned at once, with nothing of it
+    kept, and the run ends as if ``should_stop`` had said so before it. A step at the largest
+    settings takes many seconds; this is how Ctrl-C is answered within one."""
+
+
 class TrainingDiverged(TutorError):
     """The loss became NaN or infinite; training stopped without writing the bad weights."""
 
@@ -308,6 +315,7 @@ class Trainer:
             if resume.step > config.steps:
                 raise TutorError(f"the checkpoint is at step {resume.step}, past --steps "
                                  f"{config.steps}")
+        self.abortable = False      # True while a StopNow may abandon the work (see StopNow)
         # the engine's model: over the trained arrays themselves (updated in place by the
         # optimizer), or over their effective copies for unscaled attention
         self._model = build_model(self.params, config)
@@ -345,14 +353,22 @@ class Trainer:
     def evaluate(self) -> float:
         return accuracy(self.model(), self.eval_src, self.eval_tgt)
 
+    def _abortable(self, work):
+        """``work()`` with ``abortable`` set: a StopNow raised meanwhile propagates."""
+        self.abortable = True
+        try:
+            return work()
+        finally:
+            self.abortable = False
+
     def train_step(self) -> tuple[float, int]:
         """One step: a batch, the loss and gradients, the update. Returns (loss, labels).
         Raises TrainingDiverged, before updating, if the loss or a gradient is not finite."""
         config = self.config
         src_ids, tgt_ids = tasks.training_batch(config.task, self.rng, config.batch_size)
         model = self.model()
-        loss, grads = model.loss_and_grads(src_ids, tgt_ids, pad_id=tasks.PAD_ID,
-                                           label_smoothing=config.label_smoothing)
+        loss, grads = self._abortable(lambda: model.loss_and_grads(
+            src_ids, tgt_ids, pad_id=tasks.PAD_ID, label_smoothing=config.label_smoothing))
         loss = float(loss)
         if not math.isfinite(loss):
             raise TrainingDiverged(f"the loss became {loss} at step {self.step + 1}")
@@ -383,13 +399,27 @@ class Trainer:
         saved_step = self.step if checkpoint_path else None
         run_seconds = self.seconds                                     # of the earlier runs
         interrupted = False
-        while self.step < config.steps:
+        if (0 < self.step and self.step % config.eval_every == 0
+                and (not eval_steps or eval_steps[-1] != self.step)):
+            try:                         # the evaluation a StopNow abandoned: as it would be
+                latest = self._abortable(self.evaluate)
+                eval_steps.append(self.step)
+                eval_accs.append(latest)
+                self._evaluated(latest)
+            except StopNow:
+                interrupted = True
+        while self.step < config.steps and not interrupted:
             if should_stop is not None and should_stop():
                 interrupted = True
                 break
             tick = time.perf_counter()
+            rng_state = self.rng.bit_generator.state
             try:
                 loss, labels = self.train_step()
+            except StopNow:              # nothing of the step was applied; its batch is undrawn
+                self.rng.bit_generator.state = rng_state
+                interrupted = True
+                break
             except TrainingDiverged as exc:
                 self._sync_history(losses, eval_steps, eval_accs)
                 where = (f"; the last good checkpoint, {checkpoint_path}, is at step {saved_step}"
@@ -399,10 +429,14 @@ class Trainer:
             losses.append(loss)
             evaluated = self.step % config.eval_every == 0 or self.step == config.steps
             if evaluated:
-                latest = self.evaluate()
-                eval_steps.append(self.step)
-                eval_accs.append(latest)
-                self._evaluated(latest)
+                try:
+                    latest = self._abortable(self.evaluate)
+                except StopNow:          # the step stays; its evaluation comes on resuming
+                    interrupted, evaluated = True, False
+                else:
+                    eval_steps.append(self.step)
+                    eval_accs.append(latest)
+                    self._evaluated(latest)
             self.seconds = run_seconds + time.perf_counter() - start
             recent.append((time.perf_counter() - tick, labels))
             del recent[:-50]
@@ -421,16 +455,19 @@ class Trainer:
                     seconds_left=per_step * (config.steps - self.step),
                     learning_rate=learning_rate(config, self.step)))
         self._sync_history(losses, eval_steps, eval_accs)
-        if latest is None or (not interrupted and eval_steps and eval_steps[-1] != self.step):
+        if not interrupted and (latest is None or (eval_steps and eval_steps[-1] != self.step)):
             latest = self.evaluate()
-        self.seconds = run_seconds + time.perf_counter() - start
+        if latest is None:                            # stopped before its first evaluation
+            latest = math.nan
+        elapsed = time.perf_counter() - start                          # this run's
+        self.seconds = run_seconds + elapsed
         final = self.checkpoint()
         if checkpoint_path:
             _save(checkpoint_path, final)
         best = self.best
         kept = best.accuracy if best is not None else latest
         return TrainResult(checkpoint=final, accuracy=kept, interrupted=interrupted,
-                           elapsed=time.perf_counter() - start, last_accuracy=latest,
+                           elapsed=elapsed, last_accuracy=latest,
                            kept_step=best.step if best is not None else self.step)
 
     def _sync_history(self, losses, eval_steps, eval_accs):
