@@ -50,8 +50,8 @@ def test_documented_limits_are_the_enforced_ones():
     assert rows["a matrix file (`.npy`, `.json`, `.csv`)"] == f"{limits.MAX_FILE_BYTES:,} bytes"
     assert rows["`--src-vectors` / `--tgt-vectors`"] == (
         f"{limits.MAX_BATCH} batch items, {limits.MAX_SEQ} positions, d_model {limits.MAX_MODEL_DIM}")
-    assert rows["`--weights`"] == (f"d_model {limits.MAX_MODEL_DIM}, "
-                                   f"{limits.MAX_WEIGHTS_BYTES // 2**30} GiB of arrays")
+    assert rows["`--weights`"] == (f"d_model {limits.MAX_MODEL_DIM}, {limits.MAX_LAYERS} layers "
+                                   f"per stack, {limits.MAX_WEIGHTS_BYTES // 2**20} MiB of arrays")
     assert rows["`scaling`"] == (
         f"{limits.MAX_DK_VALUES} values of `--dk` up to {limits.MAX_DK}, `--samples` "
         f"{limits.MAX_SAMPLES}, `--keys` {limits.MAX_KEYS}, samples × keys × dk "

@@ -11,21 +11,26 @@ from .builder import DocumentBuilder
 
 SHOWN_ITEM = 0           # the batch item shown
 # a matrix larger than a sentence's (32 tokens, d_model 64) is drawn by its corner: its first
-# WINDOW_ROWS rows and as many columns as fit (at least WINDOW_COLUMNS); --format json has it all
+# WINDOW_ROWS rows and as many columns as fit (at least WINDOW_COLUMNS); --format json has it all.
+# A document that would draw more than CELL_BUDGET numbers draws every matrix larger than
+# WINDOW_ROWS × WINDOW_ROWS so (6+6 layers of 16 heads on 32 words were 15 MB of text).
 WINDOW_ROWS, WINDOW_COLUMNS = 16, 8
 LARGE_ROWS, LARGE_COLUMNS = 32, 64
+CELL_BUDGET = 40_000
 
 
 def _corners(doc: Document) -> Document:
-    """Every matrix of ``doc`` larger than LARGE_ROWS × LARGE_COLUMNS drawn by its corner
-    (its title says which part: 'rows 1–16 of 512, columns 1–9 of 1024'), so that 512
+    """The matrices of ``doc`` drawn by their corner where they are large (see CELL_BUDGET);
+    each title says which part ('rows 1–16 of 512, columns 1–9 of 1024'), so that 512
     positions of d_model 1024 print a page, not 100,000 lines."""
-    for step in doc.steps:
-        for part in step.parts:
-            for view in part.matrices:
-                rows, cols = view.values.shape
-                if view.window is None and (rows > LARGE_ROWS or cols > LARGE_COLUMNS):
-                    view.window = (WINDOW_ROWS, WINDOW_COLUMNS)
+    views = [view for step in doc.steps for part in step.parts for view in part.matrices]
+    total = sum(view.values.size for view in views)
+    for view in views:
+        rows, cols = view.values.shape
+        large = rows > LARGE_ROWS or cols > LARGE_COLUMNS or (
+            total > CELL_BUDGET and (rows > WINDOW_ROWS or cols > WINDOW_ROWS))
+        if view.window is None and large:
+            view.window = (WINDOW_ROWS, WINDOW_COLUMNS)
     return doc
 
 
