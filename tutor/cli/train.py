@@ -289,9 +289,20 @@ def _run(trainer, output, output_path):
     try:
         if output.format == "rich":
             return _run_with_bar(trainer, output, output_path, lambda: stop["requested"])
-        callback = _plain_lines(output) if output.format == "plain" else None
-        return trainer.run(checkpoint_path=output_path, callback=callback,
-                           should_stop=lambda: stop["requested"])
+        from .progress import working
+
+        lines = _plain_lines(output) if output.format == "plain" else None
+        config = trainer.config
+        # plain lines come at each evaluation; a step at the largest settings takes seconds
+        with working(f"train {config.task}: step {trainer.step + 1} of {config.steps}") as status:
+            def callback(progress):
+                status.update(f"train {config.task}: step {progress.step} of "
+                              f"{progress.total_steps}, loss {_loss(progress.loss)}")
+                if lines is not None:
+                    lines(progress)
+
+            return trainer.run(checkpoint_path=output_path, callback=callback,
+                               should_stop=lambda: stop["requested"])
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

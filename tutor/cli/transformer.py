@@ -29,8 +29,8 @@ their corner (the title says which part); --format json has them whole.
 
 \b
 Limits: at most 32 words per sentence; --dim 1-64, --layers 1-6, --ff 1-256,
---heads 1-16; vectors: batch 4, 64 positions, d_model 512; --weights: d_model 512,
-6 layers per stack, 384 MiB.
+--heads 1-16; vectors: batch 4, 64 positions, d_model 512; --weights:
+d_model 512, 6 layers per stack, 384 MiB.
 
 \b
 Examples:
