@@ -85,8 +85,11 @@ def run(args: list[str], folder: str, interrupt_after_output: int | None = None)
                 chunk = child.stderr.read1(4096)
                 if not chunk:
                     return
-                first.setdefault("stderr", time.perf_counter() - start)
+                now = time.perf_counter()
+                first.setdefault("stderr", now - start)
                 first["text"] = first.get("text", b"") + chunk
+                if b"Interrupted" in first["text"]:
+                    first.setdefault("interrupted", now)
 
         reader = threading.Thread(target=read_stderr, daemon=True)
         reader.start()
@@ -109,7 +112,9 @@ def run(args: list[str], folder: str, interrupt_after_output: int | None = None)
         first["stdout"] = elapsed
     peak = usage.ru_maxrss                                             # KiB on Linux
     said = min([first.get("stderr", elapsed), first.get("stdout", elapsed)])
-    to_exit = time.perf_counter() - stopped if stopped is not None else None
+    to_exit = None
+    if stopped is not None:                  # (seconds to the word "Interrupted", to the exit)
+        to_exit = (first.get("interrupted", float("nan")) - stopped, start + elapsed - stopped)
     return elapsed, peak / 1024, said, to_exit, code, first.get("text", b"")
 
 
@@ -145,7 +150,8 @@ def main():
                 continue
             interrupt = 25.0 if command[0] == "train" else None
             seconds, peak, said, to_exit, code, text = run(command, folder, interrupt)
-            note = f"  Ctrl-C answered: exit after {to_exit:.1f} s" if to_exit is not None else ""
+            note = (f"  Ctrl-C: 'Interrupted' after {to_exit[0]:.1f} s, exit after "
+                    f"{to_exit[1]:.1f} s" if to_exit is not None else "")
             print(f"{name:<50} {seconds:>7.1f} {peak:>8.0f} {said:>9.1f}s {code:>4}{note}",
                   flush=True)
             if code not in (0, 130):
