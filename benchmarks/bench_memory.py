@@ -3,7 +3,6 @@ peak resident memory, and how long until it first said anything (standard error 
 The issue's targets: within 60 s and 2 GB, something said within about a second.
 
     PYTHONPATH=. python benchmarks/bench_memory.py [--only encode ...] [--formats rich json]
-    PYTHONPATH=. python benchmarks/bench_memory.py --forward   # the earlier tracemalloc check
 
 Peak memory is the child's own ru_maxrss (os.wait4 returns each child's rusage). Output goes to a file, COLUMNS=100. The inputs
 (weights of d_model MAX_MODEL_DIM, MAX_LAYERS+MAX_LAYERS layers, 16 heads and the widest
@@ -123,12 +122,7 @@ def main():
     parser.add_argument("--formats", nargs="+", default=["rich", "json"])
     parser.add_argument("--only", nargs="*", default=None,
                         help="run only the cases whose name contains one of these words")
-    parser.add_argument("--forward", action="store_true",
-                        help="the float32 base forward pass under tracemalloc instead")
     args = parser.parse_args()
-    if args.forward:
-        from bench_forward_memory import main as forward
-        return forward()
     load = os.getloadavg()
     print(f"{os.cpu_count()} cores, load average {load[0]:.1f} (a shared machine: times "
           f"rise with it)")
