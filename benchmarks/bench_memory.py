@@ -87,7 +87,7 @@ def run(args: list[str], folder: str, interrupt_after_output: int | None = None)
                 now = time.perf_counter()
                 first.setdefault("stderr", now - start)
                 first["text"] = first.get("text", b"") + chunk
-                if b"Interrupted" in first["text"]:
+                if b"Interrupted" in first["text"] or b"Aborted" in first["text"]:
                     first.setdefault("interrupted", now)
 
         reader = threading.Thread(target=read_stderr, daemon=True)
@@ -112,7 +112,7 @@ def run(args: list[str], folder: str, interrupt_after_output: int | None = None)
     peak = usage.ru_maxrss                                             # KiB on Linux
     said = min([first.get("stderr", elapsed), first.get("stdout", elapsed)])
     to_exit = None
-    if stopped is not None:                  # (seconds to the word "Interrupted", to the exit)
+    if stopped is not None:        # (seconds to the word "Interrupted"/"Aborted", to the exit)
         to_exit = (first.get("interrupted", float("nan")) - stopped, start + elapsed - stopped)
     return elapsed, peak / 1024, said, to_exit, code, first.get("text", b"")
 
@@ -139,10 +139,11 @@ def main():
                  str(limits.MAX_RUN_LAYERS), "--ff", str(limits.MAX_RUN_FF), "--format", "plain",
                  "--output", os.path.join(folder, "t.npz")]
         todo.append(("train, every option at its maximum, Ctrl-C at 25 s", train))
+        todo.append(("transformer --weights, Ctrl-C at 5 s", todo[3][1]))
         for name, command in todo:
             if args.only and not any(word in name for word in args.only):
                 continue
-            interrupt = 25.0 if command[0] == "train" else None
+            interrupt = 25.0 if command[0] == "train" else 5.0 if "Ctrl-C" in name else None
             seconds, peak, said, to_exit, code, text = run(command, folder, interrupt)
             note = (f"  Ctrl-C: 'Interrupted' after {to_exit[0]:.1f} s, exit after "
                     f"{to_exit[1]:.1f} s" if to_exit is not None else "")
