@@ -17,21 +17,38 @@ def _plain_number(value):
 
 
 def array_to_json(array) -> list | float | None:
+    """Nested lists of Python floats, None where a value is not finite (a masked -inf);
+    at NumPy's speed (``tolist``), not a Python call per number."""
     array = np.asarray(array, dtype=np.float64)
     if array.ndim == 0:
         return _plain_number(array)
-    return [array_to_json(a) for a in array]
+    finite = np.isfinite(array)
+    if finite.all():
+        return array.tolist()
+    cells = array.astype(object)
+    cells[~finite] = None
+    return cells.tolist()
+
+
+_MATRICES = "\x00matrices\x00"           # where the matrices go in the skeleton's text
 
 
 def to_json(doc: Document, steps: list[Step] | None = None) -> str:
     """One JSON document: the tokens, the settings, every recorded matrix by its trace name
     (numbers at full precision; null where a mask put -inf), and the steps that name them."""
+    return "".join(json_chunks(doc, steps))
+
+
+def json_chunks(doc: Document, steps: list[Step] | None = None):
+    """:func:`to_json`'s text in pieces, a matrix at a time, for writing as it is made: the
+    document indented by 2, each matrix on one line (by the C encoder: a run of 25 million
+    numbers takes seconds, and only one matrix's numbers are Python objects at a time)."""
     payload = {
         "command": doc.command,
         "title": doc.title,
         "tokens": doc.tokens,
         "settings": doc.settings,
-        "matrices": {name: array_to_json(value) for name, value in doc.arrays.items()},
+        "matrices": _MATRICES,
         "steps": [
             {"number": s.number, "key": s.key, "title": s.title, "formula": s.formula,
              "parts": [{"heading": p.heading, "matrices": [m.key for m in p.matrices],
@@ -43,7 +60,13 @@ def to_json(doc: Document, steps: list[Step] | None = None) -> str:
     }
     for key, value in doc.extra.items():
         payload[key] = array_to_json(value) if isinstance(value, np.ndarray) else value
-    return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False)
+    text = json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False)
+    head, tail = text.split(json.dumps(_MATRICES, ensure_ascii=False), 1)
+    yield head + "{"
+    for i, (name, value) in enumerate(doc.arrays.items()):
+        yield (("," if i else "") + "\n    " + json.dumps(name, ensure_ascii=False) + ": "
+               + json.dumps(array_to_json(value), allow_nan=False))
+    yield ("\n  }" if doc.arrays else "}") + tail
 
 
 # --- Markdown -----------------------------------------------------------------------------
