@@ -13,6 +13,8 @@ import click
 
 from tutor import __version__
 
+from .help import TutorGroup, help_width
+
 # name -> (module, attribute, one-line help shown by `tutor --help` without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {}
 
@@ -21,7 +23,7 @@ def register(name: str, module: str, attr: str, short_help: str) -> None:
     COMMANDS[name] = (module, attr, short_help)
 
 
-class LazyGroup(click.Group):
+class LazyGroup(TutorGroup):
     """A group that imports a subcommand's module only when that subcommand runs."""
 
     def list_commands(self, ctx):
@@ -71,7 +73,8 @@ def main(argv=None) -> None:
 
     ascii_fallback()
     try:
-        code = cli.main(args=argv, prog_name="tutor", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="tutor", standalone_mode=False,
+                        terminal_width=help_width())
         sys.stdout.flush()                     # a full disk shows here, not at interpreter exit
         if isinstance(code, int) and code:                             # ctx.exit(n) returns n here
             sys.exit(code)

@@ -13,6 +13,7 @@ import sys
 import click
 
 from .common import tutor_command
+from .help import TutorGroup
 from .usage import usage_error
 
 MAX_WIDTH = 80           # lessons are prose: never wider than this, narrower on a narrow screen
@@ -86,7 +87,7 @@ def _find(course, key: str, option: str = "LESSON"):
                                   f"({ids}), got '{key}'") from None
 
 
-class LessonGroup(click.Group):
+class LessonGroup(TutorGroup):
     """``tutor lesson ARGS`` means ``tutor lesson run ARGS`` unless ARGS starts with a
     subcommand name or asks for help."""
 
