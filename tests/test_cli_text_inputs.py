@@ -130,3 +130,14 @@ def test_lesson_reset_without_an_answer_names_yes(tmp_path):
     assert b"Aborted" not in err
     code, out, err = tutor("lesson", "reset", "10", "--yes", env=env)
     assert code == 0 and b"forgotten" in out
+
+
+def test_a_cache_folder_name_with_an_escape_sequence_is_listed_escaped(tmp_path):
+    import shutil
+
+    snapshot = tmp_path / "hub" / "models--org--x\x1b[2Jy" / "snapshots" / "abc"
+    shutil.copytree(ROOT / "tests" / "data" / "hf_tiny_bert", snapshot)
+    code, out, err = tutor("models", "--format", "plain",
+                           env={"HF_HUB_CACHE": str(tmp_path / "hub")})
+    assert code == 0, err
+    assert b"\x1b" not in out and b"org/x\\x1b[2Jy: " in out

@@ -8,6 +8,8 @@ import os
 
 import click
 
+from tutor.errors import printable  # noqa: F401  (re-exported: the commands escape with it)
+
 
 def shape_text(shape) -> str:
     """(3, 4) -> '3×4'."""
@@ -15,26 +17,6 @@ def shape_text(shape) -> str:
 
 
 ECHO_LIMIT = 40            # the characters of a user's input an error message echoes
-
-
-def printable(text: str) -> str:
-    """``text`` safe to print on a terminal: control characters (an escape sequence that
-    would clear the screen, a newline, a tab) and bytes that are not UTF-8 (which Python
-    keeps as lone surrogates) are written as escapes (``\\x1b``, ``\\n``, ``\\xff``);
-    everything else, case included, is kept."""
-    out = []
-    for char in str(text):
-        code = ord(char)
-        if 0xDC80 <= code <= 0xDCFF:                                   # an undecodable byte
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif 0xD800 <= code <= 0xDFFF:
-            out.append(f"\\u{code:04x}")
-        elif code < 0x20 or 0x7F <= code < 0xA0 or code in (0x2028, 0x2029):
-            out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(char, f"\\x{code:02x}")
-                       if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def quote(text: str, limit: int = ECHO_LIMIT) -> str:
