@@ -11,7 +11,7 @@ from .common import calculator_options, tutor_command
 from .matrix_specs import MATRIX, MatrixSpec
 from .output import Output, show_document
 from .pretrained_options import JSON_NUMBERING, check_index, model_option, refuse_with_model
-from .usage import check_limit, shape_text, typed, usage_error
+from .usage import TEXT, check_limit, shape_text, typed, usage_error
 from .values import parse_sentence, rng_for
 from .sentence_options import word_input_options
 
@@ -173,7 +173,7 @@ def head_options(command):
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence")
+@click.argument("sentence", type=TEXT)
 @head_options
 @click.option("--wo", type=MATRIX, default=None,
               help="Output projection Wo [dv×d_model], with --heads. [default: identity]")

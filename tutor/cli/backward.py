@@ -13,7 +13,7 @@ from .attention import IDENTITY, head_inputs, head_options
 from .common import calculator_options, tutor_command
 from .matrix_specs import MATRIX
 from .output import Output, show_document
-from .usage import shape_text, usage_error
+from .usage import TEXT, shape_text, usage_error
 from .values import check_finite, rng_for
 
 DEFAULT_LR = 0.05           # tutor.walkthroughs.backward.DEFAULT_LR (not imported: no NumPy at --help)
@@ -48,7 +48,7 @@ Examples:
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence")
+@click.argument("sentence", type=TEXT)
 @head_options
 @click.option("--dk", type=int, default=None, metavar="N",
               help="Width of queries and keys (columns of Wq, Wk; also of Wv unless --wv "

