@@ -251,3 +251,25 @@ def test_real_minilm_attention_and_heads_equal_transformers():
     with pytest.raises(SystemExit) as info:
         main(["heads", " ".join(["cat"] * 70)])
     assert info.value.code == 2                    # MAX_MODEL_TOKENS, before the model's 512
+
+
+def test_heads_help_says_how_the_grid_is_shaded_as_it_is_drawn():
+    # issue 20: the help said "█ is a weight of 1" while a real model's grid is shaded per
+    # row, so █ marks each row's largest weight whatever its value
+    help_text = " ".join(invoke("heads", "--help").output.split())
+    assert "█ of 1" not in help_text
+    assert "▁ is a weight of 0 and █ the largest weight of its row" in help_text
+    sentence = "the cat sat on"
+    weights = np.array(invoke_json("heads", sentence, "--model", str(TINY["gpt2"]))
+                       ["attention"][0][0])                                # layer 1, head 1
+    lines = invoke("heads", sentence, "--model", str(TINY["gpt2"])).output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "H1 " in line) + 1
+    n = len(weights)
+    grid = [lines[start + r].strip("│ ").split()[0] for r in range(n)]   # H1's rows
+    below_one = 0
+    for r in range(n):
+        assert len(grid[r]) == 2 * n
+        top = int(np.argmax(weights[r]))
+        assert grid[r][2 * top] == "█"                     # the row's largest is drawn full
+        below_one += weights[r, top] < 0.99
+    assert below_one                          # ... also where that weight is well below 1
