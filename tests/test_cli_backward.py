@@ -193,9 +193,9 @@ def test_step_and_formats():
     (["--target", "1,2"], "Invalid value for '--target': expected a 3×4 matrix like Z (one row "
                           "per word, d_v = 4 columns), got a 1×2 matrix"),
     (["--target", "cat"], "Invalid value for '--target'"),
-    (["--lr", "0"], "Invalid value for '--lr': expected a number greater than 0, got 0.0"),
-    (["--lr", "nan"], "Invalid value for '--lr': expected a finite number, got nan"),
-    (["--lr", "-1"], "Invalid value for '--lr': expected a number greater than 0, got -1.0"),
+    (["--lr", "0"], "Invalid value for '--lr': expected a number greater than 0 and at most 1,000,000, got 0"),
+    (["--lr", "nan"], "Invalid value for '--lr': expected a finite number greater than 0 and at most 1,000,000, got nan"),
+    (["--lr", "-1"], "Invalid value for '--lr': expected a number greater than 0 and at most 1,000,000, got -1"),
     (["--wq", "1,0;0,1"], "Invalid value for '--wq': expected 4 rows"),
     (["--step", "17"], "Invalid value for '--step': expected a step from 1 to 16, got 17"),
 ])
