@@ -171,6 +171,7 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         model, text = trained.model, trained.vocab
         expected = [str(d) for d in answer(trained.task, np.array([int(w) for w in labels]))]
         bos, eos = trained.bos_id, trained.eos_id
+        never = (trained.pad_id, trained.bos_id)    # special tokens, not the end: never output
         new_tokens = max_new_tokens or len(ids) + 1
     else:
         from tutor.pretrained import load_model
@@ -195,12 +196,13 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
                                                   f"{model.name} reads {model.config.max_positions}"
                                                   f" positions and the prompt has {len(ids)}")
         text, bos, eos = (lambda i: model.tokenizer.id_to_token(i) or f"#{i}"), None, None
+        never = ()
     try:
         recording = run(model, ids, token_text=text, max_new_tokens=new_tokens, bos_id=bos,
                         eos_id=eos, temperature=temperature, top_k=top_k, top_p=top_p,
                         seed=(0 if seed is None else seed) if sampling else None, beam=beam,
                         length_penalty=length_penalty, use_cache=not no_cache,
-                        explain_cache=explain_cache)
+                        explain_cache=explain_cache, suppress_ids=never)
     except SettingError as exc:
         raise _library_error(exc) from None
     settings = {"model": where.name, "max_new_tokens": new_tokens, **recording.info["rule"],

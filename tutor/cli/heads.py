@@ -32,8 +32,11 @@ attention over the encoder (rows: the target so far, columns: the source).
 --format json gives "blocks", each with its "weights" [head][query][key].
 
 \b
-Rows are queries and columns keys, in the sentence's token order; ▁ is a
-weight of 0 and █ of 1 (the colour says the same).
+Rows are queries and columns keys, in the sentence's token order. A real
+model's grid is shaded per row: ▁ is a weight of 0 and █ the largest weight
+of its row, whatever its value (the colour says the same), so a row spread
+thin still shows the key it prefers; --layer L prints the numbers. A toy
+model's grid is shaded from ▁ (0) to █ (1).
 --format json gives "tokens" and "attention" as [layer][head][query][key],
 the layout of Hugging Face's output_attentions, and "patterns".
 

@@ -5,6 +5,8 @@ Everything shown is read from the recording; layers and heads are numbered from 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from tutor.errors import printable
@@ -275,6 +277,12 @@ def toy_heads_document(recording, *, precision: int, layer: int | None = None) -
                       notes=[PATTERN_RULES], extra={"blocks": data})
 
 
+def _occurrences(word: str, text: str) -> int:
+    """How many times ``word`` is in ``text`` as a whole word, case-insensitive (the first is
+    the one :func:`tutor.pretrained.analysis.word_pieces` compares)."""
+    return len(re.findall(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags=re.IGNORECASE))
+
+
 def context_document(recording, *, precision: int) -> Document:
     """A word's vector in two sentences, compared stage by stage (a
     ``pretrained.model_context`` recording), with the control word beside it."""
@@ -293,6 +301,13 @@ def context_document(recording, *, precision: int) -> Document:
         pieces.append(f"{word} in {name} = token{'s' if len(where) > 1 else ''} "
                       + " ".join(tokens[j] for j in where)
                       + (" (the mean of its pieces)" if len(where) > 1 else ""))
+    # a word in a sentence more than once: only its first occurrence is compared, say so
+    for name, sentence in (("A", a), ("B", b)):
+        for shown in dict.fromkeys((word, control)):
+            times = _occurrences(shown, sentence)
+            if times > 1:
+                pieces.append(f"'{shown}' is in {name} {times} times: the first is compared, "
+                              f"the others are not")
     drop, drop_ctl = sim[0] - sim[-1], ctl[0] - ctl[-1]
     meaning = (f"At the embedding stage a word's vector depends only on the word and its "
                f"position, so '{word}' starts close in both sentences ({w.fmt(sim[0], False)}). "

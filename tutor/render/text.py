@@ -123,15 +123,54 @@ def to_markdown(doc: Document, precision: int, steps: list[Step] | None = None) 
 _LATEX_TEXT = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}",
+    # '\\' reads a '*' or '[length]' after it (a row label [CLS] after a line break): braced,
+    # they are plain text wherever a line starts
+    "[": "{[}", "]": "{]}", "*": "{*}",
+    # OT1 (pdflatex's default font encoding) has no < > |: they print as ¡ ¿ —
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
     "·": r"$\cdot$", "×": r"$\times$", "÷": r"$\div$", "√": r"$\surd$", "ᵀ": r"$^{\top}$",
-    "→": r"$\to$", "…": r"\dots{}", "—": "---", "–": "--", "Σ": r"$\Sigma$",
-    "∞": r"$\infty$", "−": "-",
+    "→": r"$\to$", "←": r"$\leftarrow$", "…": r"\dots{}", "—": "---", "–": "--",
+    "Σ": r"$\Sigma$", "∞": r"$\infty$", "−": "-", "≤": r"$\leq$", "≥": r"$\geq$",
+    "≈": r"$\approx$", "≠": r"$\neq$", "±": r"$\pm$", "⊙": r"$\odot$", "‖": r"$\|$",
+    "∂": r"$\partial$", "∈": r"$\in$", "²": r"$^{2}$", "³": r"$^{3}$", "½": r"$\frac{1}{2}$",
+    "α": r"$\alpha$", "β": r"$\beta$", "γ": r"$\gamma$", "δ": r"$\delta$",
+    "ε": r"$\epsilon$", "η": r"$\eta$", "θ": r"$\theta$", "λ": r"$\lambda$",
+    "μ": r"$\mu$", "π": r"$\pi$", "σ": r"$\sigma$", "τ": r"$\tau$", "∇": r"$\nabla$",
+    "‘": "`", "’": "'", "“": "``", "”": "''", "\u00a0": "~",
 }
+# combining accents (after NFD) as LaTeX's accent commands, which every font encoding has:
+# é -> \'{e}, Ġ (GPT-2's space mark) -> \.{G}
+_LATEX_ACCENTS = {"\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=",
+                  "\u0306": "u", "\u0307": ".", "\u0308": '"', "\u030a": "r", "\u030b": "H",
+                  "\u030c": "v", "\u0327": "c", "\u0328": "k"}
+
+
+def _latex_char(ch: str) -> str:
+    """One character as LaTeX pdflatex reads with no package beyond amsmath and amssymb."""
+    if ch in _LATEX_TEXT:
+        return _LATEX_TEXT[ch]
+    if ord(ch) < 128:
+        return ch
+    import unicodedata
+
+    base, *marks = unicodedata.normalize("NFD", ch)
+    if ord(base) < 128 and marks and all(m in _LATEX_ACCENTS for m in marks):
+        text = _LATEX_TEXT.get(base, base)
+        for mark in marks:
+            text = "\\" + _LATEX_ACCENTS[mark] + "{" + text + "}"
+        return text
+    return r"\texttt{{[}U+" + f"{ord(ch):04X}" + "{]}}"          # no glyph for it: its code
 
 
 def latex_escape(text: str) -> str:
-    """Plain text (with the few symbols the walkthrough uses) as LaTeX that pdflatex reads."""
-    return "".join(_LATEX_TEXT.get(ch, ch) for ch in text)
+    """Plain text as LaTeX that pdflatex reads with amsmath and amssymb: the special
+    characters escaped, '[' ']' '*' braced (so that no line break takes them as its
+    argument), symbols and Greek letters in math mode, accented letters by accent commands,
+    and any other character by its code point."""
+    import re
+
+    # '$\\sigma$$^{2}$' -> '$\\sigma^{2}$': one formula, never a '$$' (display math)
+    return re.sub(r"(?<!\\)\$\$", "", "".join(_latex_char(ch) for ch in text))
 
 
 def latex_table(view: MatrixView, precision: int) -> str:
