@@ -19,7 +19,7 @@ RUNS = {
     "encode": ["encode", "the cat"], "transformer": ["transformer", "--src", "a", "--tgt", "b"],
     "scaling": ["scaling"], "backward": ["backward", "the cat"], "posenc": ["posenc"],
     "heads": ["heads", "31", "--model", "reverse"], "models": ["models"],
-    "context": ["context", "aa bb", "bb aa", "--word", "aa", "--model",
+    "context": ["context", "the cat sat", "the dog sat", "--word", "the", "--model",
                 str(ROOT / "tests" / "data" / "hf_tiny_bert")],
     "generate": ["generate", "12"], "layernorm": ["layernorm", "1,2"],
     "softmax": ["softmax", "6", "4"], "lesson": ["lesson", "list"],
