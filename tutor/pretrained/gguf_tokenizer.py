@@ -19,7 +19,7 @@ and transformers' GGUF tokenizer do). Tested against transformers' GGUF tokenize
 from __future__ import annotations
 
 from ..errors import TutorError
-from .tokenizer import Tokenizer, _tokenizers
+from .tokenizer import Encoding, Tokenizer, _tokenizers
 
 PRE_TOKENIZERS = ("smollm", "default", "gpt2", "gpt-2")
 CONTROL, USER_DEFINED = 3, 4
@@ -28,7 +28,7 @@ CONTROL, USER_DEFINED = 3, 4
 class GGUFTokenizer(Tokenizer):
     """The tokenizer of a GGUF file (a :class:`tutor.gguf.GGUFFile`): ``encode``,
     ``id_to_token`` and ``vocab_size`` as :class:`Tokenizer`, plus ``decode``, ``bos_id``,
-    ``eos_id`` and ``chat_template`` (a Jinja string or None). Raises TutorError naming the
+    ``eos_id``, ``control_ids`` and ``chat_template`` (a Jinja string or None). Raises TutorError naming the
     file for another tokenizer model or pre-tokenizer, or a malformed vocabulary."""
 
     def __init__(self, gguf_file):
@@ -68,8 +68,10 @@ class GGUFTokenizer(Tokenizer):
             split.insert(0, pre_tokenizers.Digits(individual_digits=True))
         backend.pre_tokenizer = pre_tokenizers.Sequence(split)
         backend.decoder = decoders.ByteLevel()
+        self.control_ids: frozenset[int] = frozenset()
         if types is not None:
             kinds = [int(t) for t in types]
+            self.control_ids = frozenset(i for i, k in enumerate(kinds) if k == CONTROL)
             control = [AddedToken(t, special=True, normalized=False)
                        for t, k in zip(tokens, kinds) if k == CONTROL]
             user = [AddedToken(t, special=False, normalized=False)
@@ -83,6 +85,13 @@ class GGUFTokenizer(Tokenizer):
         self.eos_id = _token_id(meta, "tokenizer.ggml.eos_token_id", len(tokens))
         template = meta.get("tokenizer.chat_template")
         self.chat_template = template if isinstance(template, str) else None
+
+    def encode(self, text: str) -> Encoding:
+        """Tokenize ``text`` (no BOS added); ``special`` marks the control tokens in it
+        (``<|im_start|>``, ...), each kept whole."""
+        found = super().encode(text)
+        return Encoding(found.ids, found.tokens, found.offsets,
+                        [i in self.control_ids for i in found.ids])
 
     def decode(self, ids, *, skip_special: bool = False) -> str:
         """The text of token ids (bytes that do not end a UTF-8 character show as U+FFFD)."""
