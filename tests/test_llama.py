@@ -155,13 +155,14 @@ def test_gguf_permuted_rows_with_pairs_equal_hf_with_halves():
                            hf.embed, [], hf.norm, hf.head)
     cfg = hf.config
     for layer in hf.layers:
-        w = layer.wqkv.copy()
+        w = layer.wqkv.T.copy()                                        # [out, in], as the converter sees it
         n_q, n_kv = cfg.n_head * cfg.d_head, cfg.n_kv_head * cfg.d_head
         for rows, heads in ((slice(0, n_q), cfg.n_head), (slice(n_q, n_q + n_kv), cfg.n_kv_head)):
             part = w[rows]
             w[rows] = part.reshape(heads, 2, cfg.d_head // 2, -1).swapaxes(1, 2).reshape(part.shape)
-        permuted.layers.append(llama.LlamaLayer(layer.attn_norm, w, layer.wo, layer.ffn_norm,
-                                                layer.w_gate_up, layer.w_down))
+        permuted.layers.append(llama.LlamaLayer(layer.attn_norm, np.ascontiguousarray(w.T),
+                                                layer.wo, layer.ffn_norm, layer.w_gate_up,
+                                                layer.w_down))
     np.testing.assert_allclose(permuted.forward(ids), hf.forward(ids), rtol=1e-5, atol=1e-5)
 
 

@@ -13,7 +13,9 @@ Ainslie et al. 2023, "GQA". The numbers follow Hugging Face's ``LlamaForCausalLM
 
 Everything is float32 end to end: scales are Python floats (``x / np.sqrt(d)`` would
 promote to float64 under NumPy 2 and copy every weight at every product).
-Weights are [out, in] (PyTorch's ``nn.Linear`` convention), multiplied as ``x W^T``.
+Weights are [in, out], multiplied on the right as the notes write it (``x W``): the transpose
+of PyTorch's ``nn.Linear`` weight. For one position, ``x @ W`` streams W in the order it is
+stored, nearly twice as fast as ``W^T @ x`` on SmolLM2's 576-wide rows (single thread).
 """
 
 from __future__ import annotations
@@ -128,12 +130,12 @@ def silu(x):
 
 
 def swiglu(x, w_gate_up, w_down, *, trace=NULL_TRACE):
-    """SwiGLU(x) = (SiLU(x W_gate^T) * (x W_up^T)) W_down^T (Shazeer 2020).
+    """SwiGLU(x) = (SiLU(x W_gate) * (x W_up)) W_down (Shazeer 2020).
 
-    ``x`` [..., d_model]; ``w_gate_up`` [2 * d_ff, d_model] (W_gate's rows, then W_up's: one
-    product instead of two); ``w_down`` [d_model, d_ff]. Returns [..., d_model]."""
+    ``x`` [..., d_model]; ``w_gate_up`` [d_model, 2 * d_ff] (W_gate's columns, then W_up's:
+    one product instead of two); ``w_down`` [d_ff, d_model]. Returns [..., d_model]."""
     gate_up = _project(x, w_gate_up)                                   # [..., 2 * d_ff]
-    d_ff = w_gate_up.shape[0] // 2
+    d_ff = w_gate_up.shape[1] // 2
     gate, up = gate_up[..., :d_ff], gate_up[..., d_ff:]
     hidden = silu(gate)
     hidden *= up                                                       # [..., d_ff]
@@ -147,11 +149,11 @@ def swiglu(x, w_gate_up, w_down, *, trace=NULL_TRACE):
 
 
 def _project(x, w):
-    """x W^T for weights [out, in]: a matrix-vector product for one position (BLAS gemv reads
-    W once, row by row), a matrix product otherwise."""
+    """x W for weights [in, out]: a vector-matrix product for one position (BLAS gemv), one
+    matrix product for all positions otherwise."""
     if x.size == x.shape[-1]:
-        return (w @ x.reshape(-1)).reshape(*x.shape[:-1], w.shape[0])
-    return (x.reshape(-1, x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
+        return (x.reshape(-1) @ w).reshape(*x.shape[:-1], w.shape[1])
+    return (x.reshape(-1, x.shape[-1]) @ w).reshape(*x.shape[:-1], w.shape[1])
 
 
 @dataclass(frozen=True)
@@ -197,9 +199,10 @@ class LlamaConfig:
 
 @dataclass
 class LlamaLayer:
-    """One block's weights, float32: ``wqkv`` [(n_head + 2 n_kv_head) d_head, d_model] (W_Q's
-    rows, then W_K's, then W_V's), ``wo`` [d_model, n_head d_head], ``w_gate_up``
-    [2 d_ff, d_model], ``w_down`` [d_model, d_ff], the two RMSNorm gains [d_model]."""
+    """One block's weights, float32, [in, out]: ``wqkv`` [d_model, (n_head + 2 n_kv_head)
+    d_head] (W_Q's columns, then W_K's, then W_V's), ``wo`` [n_head d_head, d_model],
+    ``w_gate_up`` [d_model, 2 d_ff], ``w_down`` [d_ff, d_model], and the two RMSNorm gains
+    [d_model]."""
 
     attn_norm: np.ndarray
     wqkv: np.ndarray
@@ -224,7 +227,7 @@ class LlamaCache:
 @dataclass
 class Llama:
     """A llama model: ``embed`` [vocab, d_model], ``layers``, ``norm`` [d_model] and ``head``
-    [vocab, d_model] (the same array as ``embed`` when tied)."""
+    [d_model, vocab] (logits = x head; when tied, ``embed`` is ``head.T``, a view)."""
 
     config: LlamaConfig
     embed: np.ndarray

@@ -1,8 +1,8 @@
 """Loading a llama model (tutor.nn.llama.Llama) from a GGUF file or a Hugging Face folder.
 
 * GGUF (llama.cpp): read with :func:`tutor.gguf.read_gguf`, config from the ``llama.*``
-  metadata, tensors dequantized (F32, F16, Q8_0, Q4_1) straight into the fused float32
-  matrices the engine multiplies by. llama.cpp's converter permuted the rows of W_Q and W_K
+  metadata, tensors dequantized (F32, F16, Q8_0, Q4_1) a few rows at a time straight into
+  the fused, transposed float32 matrices the engine multiplies by (x W, W [in, out]). llama.cpp's converter permuted the rows of W_Q and W_K
   of each head so that RoPE rotates adjacent pairs (2i, 2i+1): the model gets
   ``rope_layout="pairs"`` and no row is moved back.
 * Hugging Face (``config.json`` with ``model_type: llama``, ``model.safetensors``): the
@@ -53,28 +53,38 @@ def _shapes(cfg: LlamaConfig) -> dict[str, tuple[int, ...]]:
             "ffn_down.weight": (d, cfg.d_ff)}
 
 
-def _assemble(cfg: LlamaConfig, get, path) -> Llama:
-    """Build the model; ``get(name, out=None)`` returns (or writes into ``out``) a float32
-    tensor by GGUF name, already checked for shape."""
-    dh = cfg.d_head
+def _assemble(cfg: LlamaConfig, vector, put, path) -> Llama:
+    """Build the model. ``vector(name)`` returns a 1-D float32 tensor by GGUF name;
+    ``put(name, dst)`` writes the [out, in] matrix ``name`` transposed into ``dst`` [in, out]
+    (a block of columns of a fused matrix). Shapes were checked before."""
+    dh, d = cfg.d_head, cfg.d_model
     n_q, n_kv = cfg.n_head * dh, cfg.n_kv_head * dh
     layers = []
     for i in range(cfg.n_layer):
         p = f"blk.{i}."
-        wqkv = np.empty((n_q + 2 * n_kv, cfg.d_model), dtype=np.float32)
-        get(p + "attn_q.weight", out=wqkv[:n_q])
-        get(p + "attn_k.weight", out=wqkv[n_q:n_q + n_kv])
-        get(p + "attn_v.weight", out=wqkv[n_q + n_kv:])
-        w_gate_up = np.empty((2 * cfg.d_ff, cfg.d_model), dtype=np.float32)
-        get(p + "ffn_gate.weight", out=w_gate_up[:cfg.d_ff])
-        get(p + "ffn_up.weight", out=w_gate_up[cfg.d_ff:])
-        layers.append(LlamaLayer(
-            attn_norm=get(p + "attn_norm.weight"), wqkv=wqkv,
-            wo=get(p + "attn_output.weight"), ffn_norm=get(p + "ffn_norm.weight"),
-            w_gate_up=w_gate_up, w_down=get(p + "ffn_down.weight")))
-    embed = get("token_embd.weight")
-    head = embed if cfg.tied else get("output.weight")
-    return Llama(cfg, embed, layers, get("output_norm.weight"), head)
+        wqkv = np.empty((d, n_q + 2 * n_kv), dtype=np.float32)
+        put(p + "attn_q.weight", wqkv[:, :n_q])
+        put(p + "attn_k.weight", wqkv[:, n_q:n_q + n_kv])
+        put(p + "attn_v.weight", wqkv[:, n_q + n_kv:])
+        wo = np.empty((n_q, d), dtype=np.float32)
+        put(p + "attn_output.weight", wo)
+        w_gate_up = np.empty((d, 2 * cfg.d_ff), dtype=np.float32)
+        put(p + "ffn_gate.weight", w_gate_up[:, :cfg.d_ff])
+        put(p + "ffn_up.weight", w_gate_up[:, cfg.d_ff:])
+        w_down = np.empty((cfg.d_ff, d), dtype=np.float32)
+        put(p + "ffn_down.weight", w_down)
+        layers.append(LlamaLayer(attn_norm=vector(p + "attn_norm.weight"), wqkv=wqkv, wo=wo,
+                                 ffn_norm=vector(p + "ffn_norm.weight"), w_gate_up=w_gate_up,
+                                 w_down=w_down))
+    head = np.empty((d, cfg.vocab_size), dtype=np.float32)
+    if cfg.tied:
+        put("token_embd.weight", head)
+        embed = head.T                                                 # a view: one copy in memory
+    else:
+        put("output.weight", head)
+        embed = np.empty((cfg.vocab_size, d), dtype=np.float32)
+        embed[...] = vector("token_embd.weight")
+    return Llama(cfg, embed, layers, vector("output_norm.weight"), head)
 
 
 def _expected(cfg: LlamaConfig) -> dict[str, tuple[int, ...]]:
@@ -157,10 +167,17 @@ def llama_from_gguf(source) -> Llama:
     _check_names(gguf_file.path, {n: t.shape for n, t in gguf_file.tensors.items()},
                  _expected(cfg))
 
-    def get(name, out=None):
-        return gguf_file.array(name, out=out)
+    def vector(name):
+        return np.array(gguf_file.array(name), dtype=np.float32)        # a copy, not a file view
 
-    return _assemble(cfg, get, gguf_file.path)
+    def put(name, dst):
+        rows = gguf_file.tensors[name].shape[0]
+        step = max(1, 262144 // dst.shape[0])                          # ~1 MB at a time, in cache
+        for start in range(0, rows, step):
+            stop = min(start + step, rows)
+            dst[:, start:stop] = gguf_file.rows(name, start, stop).T
+
+    return _assemble(cfg, vector, put, gguf_file.path)
 
 
 # --------------------------------------------------------------------------- Hugging Face
@@ -230,11 +247,10 @@ def llama_from_hf(folder) -> Llama:
             raise _fail(path, f"tensor {name!r} is {info.dtype}; expected F32 or F16")
     arrays = load_safetensors(path, [hf[n] for n in _expected(cfg)], header=header)
 
-    def get(name, out=None):
-        value = arrays[hf[name]].astype(np.float32, copy=False)
-        if out is None:
-            return np.ascontiguousarray(value)
-        out[...] = value
-        return out
+    def vector(name):
+        return np.array(arrays[hf[name]], dtype=np.float32)
 
-    return _assemble(cfg, get, path)
+    def put(name, dst):
+        dst[...] = arrays[hf[name]].T
+
+    return _assemble(cfg, vector, put, path)
