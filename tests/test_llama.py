@@ -203,3 +203,25 @@ def test_smollm2_matches_transformers():
         np.testing.assert_allclose(logits[top], prompt["top10_logits"], rtol=1e-5, atol=1e-4)
         assert llama.greedy(model, ids, len(prompt["greedy"])) == prompt["greedy"]
     assert tokenizer.decode(golden["prompts"][0]["greedy"][:2]) == " Paris."
+
+
+def test_recorded_rotation_and_decoding_step_weights():
+    from tutor.trace import AttentionWeights
+
+    model = MODELS["gguf"]()
+    ids = GOLDEN["gguf.ids"][:6]
+    trace = Trace()
+    model.forward(ids, trace=trace)
+    before, after = trace["layers.0.q_before_rope"], trace["layers.0.q"]
+    assert before.shape == after.shape == (1, 4, 6, 8) and trace["layers.0.k"].shape == (1, 2, 6, 8)
+    np.testing.assert_array_equal(before[:, :, 0], after[:, :, 0])     # position 0: angle 0
+    np.testing.assert_allclose(np.linalg.norm(after, axis=-1), np.linalg.norm(before, axis=-1),
+                               rtol=1e-5)                              # a rotation keeps lengths
+    cache = model.new_cache()
+    model.forward(ids[:5], cache)
+    rows = AttentionWeights()
+    model.forward(ids[5:], cache, trace=rows)
+    last = rows["layers.1.attn.weights"]
+    assert last.shape == (1, 4, 1, 6)
+    np.testing.assert_allclose(last[0, :, 0], trace["layers.1.attn.weights"][0, :, 5], rtol=1e-5,
+                               atol=1e-6)

@@ -257,7 +257,8 @@ class Llama:
         it holds, and their keys and values are appended to it.
 
         Records (when tracing): ``embed`` [B, n, d_model]; per layer ``layers.{i}.``
-        ``attn_norm.out``, ``q``/``k`` (after RoPE) [B, heads, n, d_head], ``v``,
+        ``attn_norm.out``, ``q_before_rope``/``k_before_rope`` and ``q``/``k`` (after RoPE)
+        [B, heads, n, d_head] (n_head query heads, n_kv_head key heads), ``v``,
         ``attn.weights`` [B, n_head, n, n_k], ``attn.out``, ``attn_out`` [B, n, d_model],
         ``resid_attn``, ``ffn_norm.out``, ``ffn.gate``/``up``/``hidden``/``out``, ``out``;
         ``norm.out`` [B, n, d_model] and ``logits``. Raises IndexError for an id outside the
@@ -298,6 +299,9 @@ class Llama:
         q = qkv[..., :n_q].reshape(batch, n, cfg.n_head, cfg.d_head).transpose(0, 2, 1, 3)
         k = qkv[..., n_q:n_q + n_kv].reshape(batch, n, cfg.n_kv_head, cfg.d_head).transpose(0, 2, 1, 3)
         v = qkv[..., n_q + n_kv:].reshape(batch, n, cfg.n_kv_head, cfg.d_head).transpose(0, 2, 1, 3)
+        if trace.enabled:
+            trace.record("q_before_rope", q)
+            trace.record("k_before_rope", k)
         q = apply_rope(q, cos, sin, layout=cfg.rope_layout)            # [B, H, n, d]
         k = apply_rope(k, cos, sin, layout=cfg.rope_layout)            # [B, Hkv, n, d]
         if trace.enabled:
