@@ -225,3 +225,12 @@ def test_recorded_rotation_and_decoding_step_weights():
     assert last.shape == (1, 4, 1, 6)
     np.testing.assert_allclose(last[0, :, 0], trace["layers.1.attn.weights"][0, :, 5], rtol=1e-5,
                                atol=1e-6)
+
+
+def test_silu_closed_form():
+    x = np.array([0.0, 1.0, -1.0, 100.0, -200.0], dtype=np.float32)
+    out = llama.silu(x)
+    expected = [0.0, 1 / (1 + math.exp(-1)), -1 / (1 + math.e), 100.0, 0.0]
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-30)
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    assert x[1] == 1.0                                                 # the input is left alone

@@ -125,8 +125,11 @@ def grouped_query_attention(q, k, v, mask=None, *, trace=NULL_TRACE):
 
 def silu(x):
     """SiLU(x) = x * sigmoid(x) = x / (1 + exp(-x)) (Elfwing et al. 2017), element-wise."""
-    with np.errstate(over="ignore"):
-        return x / (1.0 + np.exp(-x))
+    t = np.negative(x)
+    with np.errstate(over="ignore"):                                   # exp(large) = inf: x / inf = 0
+        np.exp(t, out=t)
+    t += 1.0
+    return np.divide(x, t, out=t)                                      # one buffer, four passes
 
 
 def swiglu(x, w_gate_up, w_down, *, trace=NULL_TRACE):
