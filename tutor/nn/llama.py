@@ -35,7 +35,7 @@ ROPE_LAYOUTS = ("halves", "pairs")
 def rms_norm(x, weight, eps: float = 1e-5, *, trace=NULL_TRACE):
     """RMSNorm(x) = x / sqrt(mean(x^2) + eps) * g over the last axis (no mean subtracted, no
     bias; Zhang & Sennrich 2019). ``x`` [..., d] float32, ``weight`` g [d]; returns [..., d]."""
-    mean_square = np.mean(np.square(x), axis=-1, keepdims=True)        # [..., 1]
+    mean_square = np.add.reduce(np.square(x), axis=-1, keepdims=True) / float(x.shape[-1])  # [..., 1]
     inverse = 1.0 / np.sqrt(mean_square + float(eps))                  # [..., 1]
     out = weight * (x * inverse)                                       # [..., d]
     if trace.enabled:
