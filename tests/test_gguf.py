@@ -166,11 +166,3 @@ def test_missing_file_and_folder(tmp_path):
     with pytest.raises(TutorError, match="tensor 'nope' is missing"):
         read_gguf(TINY).array("nope")
 
-
-def test_rows_dequantize_a_slice_of_a_tensor():
-    f = read_gguf(TINY)
-    for name in ("token_embd.weight", "blk.0.attn_q.weight", "blk.1.attn_output.weight"):
-        whole = f.array(name)
-        assert np.array_equal(f.rows(name, 3, 11), whole[3:11])
-    with pytest.raises(ValueError, match="rows 5..400"):
-        f.rows("token_embd.weight", 5, 400)

@@ -109,3 +109,18 @@ def test_bad_input_is_refused():
         quant.quantize_q4_1(np.zeros(48, np.float32))
     with pytest.raises(ValueError, match="multiple of 32"):
         quant.tensor_nbytes("Q8_0", 33)
+
+
+@pytest.mark.parametrize("name", ["token_embd.weight", "blk.0.attn_q.weight",
+                                  "blk.0.attn_output.weight", "blk.1.ffn_down.weight"])
+def test_dequantize_transposed_into_a_column_block(name):
+    gguf_file = read_gguf(TINY)
+    info = gguf_file.tensors[name]
+    rows, cols = info.shape
+    big = np.full((cols, rows + 5), 7.0, dtype=np.float32)
+    quant.dequantize_transposed(gguf_file.raw(name), info.kind, info.shape, big[:, 2:2 + rows],
+                                chunk_rows=7)                          # several chunks, a ragged end
+    assert np.array_equal(_bits(big[:, 2:2 + rows]), _bits(GOLDEN[f"dequant.{name}"].T))
+    assert (big[:, :2] == 7).all() and (big[:, 2 + rows:] == 7).all()
+    with pytest.raises(ValueError, match="out must be float32"):
+        quant.dequantize_transposed(gguf_file.raw(name), info.kind, info.shape, big)

@@ -127,22 +127,6 @@ class GGUFFile:
                       "Q4_1": quant.dequantize_q4_1}[info.kind]
         return dequantize(raw, out=out).reshape(info.shape)
 
-    def rows(self, name: str, start: int, stop: int):
-        """Rows start .. stop - 1 of tensor ``name`` (NumPy's first axis of a 2-D tensor) as
-        float32 [stop - start, columns], dequantized from their bytes alone (each row is whole
-        blocks). Raises TutorError for a missing name, ValueError for rows out of range."""
-        from .nn import quant
-
-        info = self._tensor(name)
-        if len(info.shape) != 2 or not 0 <= start <= stop <= info.shape[0]:
-            raise ValueError(f"rows {start}..{stop} of {name} {info.shape}")
-        row_bytes = info.nbytes // info.shape[0]
-        import numpy as np
-
-        raw = np.frombuffer(self._buffer, dtype=np.uint8, count=(stop - start) * row_bytes,
-                            offset=info.offset + start * row_bytes)
-        return quant.dequantize(raw, info.kind, (stop - start, info.shape[1]))
-
     def _tensor(self, name: str) -> GGUFTensor:
         if name not in self.tensors:
             raise _fail(self.path, f"tensor {name!r} is missing")

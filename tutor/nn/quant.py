@@ -142,6 +142,48 @@ def dequantize(raw, kind: str, shape=None) -> np.ndarray:
     return values if shape is None else values.reshape(shape)
 
 
+def dequantize_transposed(raw, kind: str, shape, out, *, chunk_rows: int = 256) -> np.ndarray:
+    """Raw bytes of a [rows, cols] tensor of type ``kind`` dequantized straight into ``out``
+    [cols, rows] (its transpose: any float32 array of that shape whose last axis has unit
+    stride, e.g. a block of columns of a larger matrix). The same numbers as
+    ``dequantize(raw, kind, shape).T``, bit for bit, without a transposed float32 copy:
+    the small integers and scales are transposed (a few rows at a time), then ``d * q + m``
+    is written in place. Raises ValueError for a mismatch of sizes or shapes."""
+    rows, cols = shape
+    if out.shape != (cols, rows) or out.dtype != np.float32 or out.strides[-1] != 4:
+        raise ValueError(f"out must be float32 [{cols}, {rows}] with unit stride, got "
+                         f"{out.dtype} {out.shape}")
+    raw = np.asarray(raw)
+    if raw.size != tensor_nbytes(kind, rows * cols):
+        raise ValueError(f"{kind} data of shape {tuple(shape)} takes "
+                         f"{tensor_nbytes(kind, rows * cols)} bytes, got {raw.size}")
+    if kind in ("F32", "F16"):
+        out[...] = dequantize(raw, kind, shape).T
+        return out
+    if kind not in ("Q8_0", "Q4_1"):
+        raise KeyError(f"GGML type {kind} cannot be dequantized by tutor; it reads "
+                       f"{', '.join(BLOCK_SIZES)}")
+    size = BLOCK_SIZES[kind][1]
+    n_blocks = cols // 32
+    blocks = _blocks(raw, size).reshape(rows, n_blocks, size)          # [rows, blocks, bytes]
+    for start in range(0, rows, chunk_rows):
+        part = blocks[start:start + chunk_rows]                        # [r, nb, bytes]
+        r = part.shape[0]
+        dst = out[:, start:start + r].reshape(n_blocks, 32, r)         # a view: [nb, 32, r]
+        d = part[..., 0:2].view(np.float16)[..., 0].T.astype(np.float32)[:, None, :]  # [nb, 1, r]
+        if kind == "Q8_0":
+            dst[...] = part[..., 2:].view(np.int8).transpose(1, 2, 0)  # q, [nb, 32, r]
+            dst *= d                                                   # x = d * q
+        else:
+            m = part[..., 2:4].view(np.float16)[..., 0].T.astype(np.float32)[:, None, :]
+            qs = np.ascontiguousarray(part[..., 4:].transpose(1, 2, 0))  # [nb, 16, r] bytes
+            dst[:, :16] = qs & np.uint8(0x0F)                          # low nibbles: 0..15
+            dst[:, 16:] = qs >> np.uint8(4)                            # high nibbles: 16..31
+            dst *= d
+            dst += m                                                   # x = d * q + m
+    return out
+
+
 def _rows_of_blocks(x, name: str) -> tuple[np.ndarray, tuple[int, ...]]:
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 0 or x.shape[-1] % 32:

@@ -1,8 +1,8 @@
 """Loading a llama model (tutor.nn.llama.Llama) from a GGUF file or a Hugging Face folder.
 
 * GGUF (llama.cpp): read with :func:`tutor.gguf.read_gguf`, config from the ``llama.*``
-  metadata, tensors dequantized (F32, F16, Q8_0, Q4_1) a few rows at a time straight into
-  the fused, transposed float32 matrices the engine multiplies by (x W, W [in, out]). llama.cpp's converter permuted the rows of W_Q and W_K
+  metadata, tensors dequantized (F32, F16, Q8_0, Q4_1) straight into the fused, transposed
+  float32 matrices the engine multiplies by (x W, W [in, out]; ``nn.quant.dequantize_transposed``). llama.cpp's converter permuted the rows of W_Q and W_K
   of each head so that RoPE rotates adjacent pairs (2i, 2i+1): the model gets
   ``rope_layout="pairs"`` and no row is moved back.
 * Hugging Face (``config.json`` with ``model_type: llama``, ``model.safetensors``): the
@@ -171,11 +171,10 @@ def llama_from_gguf(source) -> Llama:
         return np.array(gguf_file.array(name), dtype=np.float32)        # a copy, not a file view
 
     def put(name, dst):
-        rows = gguf_file.tensors[name].shape[0]
-        step = max(1, 262144 // dst.shape[0])                          # ~1 MB at a time, in cache
-        for start in range(0, rows, step):
-            stop = min(start + step, rows)
-            dst[:, start:stop] = gguf_file.rows(name, start, stop).T
+        from ..nn.quant import dequantize_transposed
+
+        info = gguf_file.tensors[name]
+        dequantize_transposed(gguf_file.raw(name), info.kind, info.shape, dst)
 
     return _assemble(cfg, vector, put, gguf_file.path)
 
