@@ -299,14 +299,14 @@ class Llama:
         h = rms_norm(x, layer.attn_norm, cfg.rms_eps, trace=trace.scope("attn_norm"))
         qkv = _project(h, layer.wqkv)                                  # [B, n, (H + 2 Hkv) d]
         n_q, n_kv = cfg.n_head * cfg.d_head, cfg.n_kv_head * cfg.d_head
-        q = qkv[..., :n_q].reshape(batch, n, cfg.n_head, cfg.d_head).transpose(0, 2, 1, 3)
-        k = qkv[..., n_q:n_q + n_kv].reshape(batch, n, cfg.n_kv_head, cfg.d_head).transpose(0, 2, 1, 3)
+        heads = cfg.n_head + cfg.n_kv_head
+        qk = qkv[..., :n_q + n_kv].reshape(batch, n, heads, cfg.d_head).transpose(0, 2, 1, 3)
         v = qkv[..., n_q + n_kv:].reshape(batch, n, cfg.n_kv_head, cfg.d_head).transpose(0, 2, 1, 3)
         if trace.enabled:
-            trace.record("q_before_rope", q)
-            trace.record("k_before_rope", k)
-        q = apply_rope(q, cos, sin, layout=cfg.rope_layout)            # [B, H, n, d]
-        k = apply_rope(k, cos, sin, layout=cfg.rope_layout)            # [B, Hkv, n, d]
+            trace.record("q_before_rope", qk[:, :cfg.n_head])
+            trace.record("k_before_rope", qk[:, cfg.n_head:])
+        qk = apply_rope(qk, cos, sin, layout=cfg.rope_layout)          # queries and keys at once
+        q, k = qk[:, :cfg.n_head], qk[:, cfg.n_head:]                  # [B, H, n, d], [B, Hkv, n, d]
         if trace.enabled:
             trace.record("q", q)
             trace.record("k", k)
