@@ -234,3 +234,33 @@ def test_silu_closed_form():
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-30)
     assert out.dtype == np.float32 and np.isfinite(out).all()
     assert x[1] == 1.0                                                 # the input is left alone
+
+
+def _patched(tmp_path, key: str, old: bytes, new: bytes) -> Path:
+    """The tiny GGUF with the value right after metadata key ``key`` changed (same length)."""
+    raw = bytearray((DATA / "tiny_llama.gguf").read_bytes())
+    name = key.encode()
+    at = raw.index(len(name).to_bytes(8, "little") + name) + 8 + len(name) + 4
+    if raw[at:at + 8] == len(old).to_bytes(8, "little"):               # a string value
+        at += 8
+    assert raw[at:at + len(old)] == old and len(old) == len(new)
+    raw[at:at + len(old)] = new
+    path = tmp_path / "patched.gguf"
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def test_gguf_config_errors(tmp_path):
+    with pytest.raises(TutorError, match="general.architecture is 'qwen2'; tutor reads 'llama'"):
+        llama_from_gguf(_patched(tmp_path, "general.architecture", b"llama", b"qwen2"))
+    with pytest.raises(TutorError, match="n_kv_head=3 must divide n_head=4"):
+        llama_from_gguf(_patched(tmp_path, "llama.attention.head_count_kv",
+                                 (2).to_bytes(4, "little"), (3).to_bytes(4, "little")))
+    with pytest.raises(TutorError, match="llama.block_count must be a positive integer, got 0"):
+        llama_from_gguf(_patched(tmp_path, "llama.block_count",
+                                 (2).to_bytes(4, "little"), (0).to_bytes(4, "little")))
+    with pytest.raises(TutorError, match="unexpected tensor 'blk.1.attn_k.weight' for a llama model with 11"):
+        llama_from_gguf(_patched(tmp_path, "llama.block_count",
+                                 (2).to_bytes(4, "little"), (1).to_bytes(4, "little")))
+    with pytest.raises(ValueError, match="n >= 1"):
+        MODELS["gguf"]().forward(np.array([], dtype=np.int64))

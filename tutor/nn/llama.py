@@ -265,7 +265,7 @@ class Llama:
         ``attn.weights`` [B, n_head, n, n_k], ``attn.out``, ``attn_out`` [B, n, d_model],
         ``resid_attn``, ``ffn_norm.out``, ``ffn.gate``/``up``/``hidden``/``out``, ``out``;
         ``norm.out`` [B, n, d_model] and ``logits``. Raises IndexError for an id outside the
-        vocabulary, ValueError past ``max_positions``.
+        vocabulary, ValueError for no ids or past ``max_positions``.
         """
         cfg = self.config
         ids = np.asarray(ids)
@@ -274,6 +274,8 @@ class Llama:
             ids = ids[None]
         if ids.size and (ids.min() < 0 or ids.max() >= cfg.vocab_size):
             raise IndexError(f"token ids must be in 0..{cfg.vocab_size - 1}")
+        if ids.ndim != 2 or ids.shape[1] == 0:
+            raise ValueError(f"token ids must be [batch, n] or [n] with n >= 1, got shape {ids.shape}")
         batch, n = ids.shape
         start = 0 if cache is None else cache.length
         if start + n > cfg.max_positions:
