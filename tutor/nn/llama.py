@@ -35,7 +35,7 @@ ROPE_LAYOUTS = ("halves", "pairs")
 def rms_norm(x, weight, eps: float = 1e-5, *, trace=NULL_TRACE):
     """RMSNorm(x) = x / sqrt(mean(x^2) + eps) * g over the last axis (no mean subtracted, no
     bias; Zhang & Sennrich 2019). ``x`` [..., d] float32, ``weight`` g [d]; returns [..., d]."""
-    mean_square = np.add.reduce(np.square(x), axis=-1, keepdims=True) / float(x.shape[-1])  # [..., 1]
+    mean_square = np.add.reduce(np.square(x), axis=-1, keepdims=True) / float(x.shape[-1])
     inverse = 1.0 / np.sqrt(mean_square + float(eps))                  # [..., 1]
     out = weight * (x * inverse)                                       # [..., d]
     if trace.enabled:
@@ -275,7 +275,8 @@ class Llama:
         if ids.size and (ids.min() < 0 or ids.max() >= cfg.vocab_size):
             raise IndexError(f"token ids must be in 0..{cfg.vocab_size - 1}")
         if ids.ndim != 2 or ids.shape[1] == 0:
-            raise ValueError(f"token ids must be [batch, n] or [n] with n >= 1, got shape {ids.shape}")
+            raise ValueError(f"token ids must be [batch, n] or [n] with n >= 1, got shape "
+                             f"{ids.shape}")
         batch, n = ids.shape
         start = 0 if cache is None else cache.length
         if start + n > cfg.max_positions:

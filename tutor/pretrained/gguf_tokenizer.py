@@ -28,8 +28,9 @@ CONTROL, USER_DEFINED = 3, 4
 class GGUFTokenizer(Tokenizer):
     """The tokenizer of a GGUF file (a :class:`tutor.gguf.GGUFFile`): ``encode``,
     ``id_to_token`` and ``vocab_size`` as :class:`Tokenizer`, plus ``decode``, ``bos_id``,
-    ``eos_id``, ``control_ids`` and ``chat_template`` (a Jinja string or None). Raises TutorError naming the
-    file for another tokenizer model or pre-tokenizer, or a malformed vocabulary."""
+    ``eos_id``, ``control_ids`` and ``chat_template`` (a Jinja string or None). Raises
+    TutorError naming the file for another tokenizer model or pre-tokenizer, or a malformed
+    vocabulary."""
 
     def __init__(self, gguf_file):
         meta, path = gguf_file.metadata, gguf_file.path

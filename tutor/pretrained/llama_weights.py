@@ -2,8 +2,9 @@
 
 * GGUF (llama.cpp): read with :func:`tutor.gguf.read_gguf`, config from the ``llama.*``
   metadata, tensors dequantized (F32, F16, Q8_0, Q4_1) straight into the fused, transposed
-  float32 matrices the engine multiplies by (x W, W [in, out]; ``nn.quant.dequantize_transposed``). llama.cpp's converter permuted the rows of W_Q and W_K
-  of each head so that RoPE rotates adjacent pairs (2i, 2i+1): the model gets
+  float32 matrices the engine multiplies by (x W, W [in, out];
+  ``nn.quant.dequantize_transposed``). llama.cpp's converter permuted the rows of W_Q and
+  W_K of each head so that RoPE rotates adjacent pairs (2i, 2i+1): the model gets
   ``rope_layout="pairs"`` and no row is moved back.
 * Hugging Face (``config.json`` with ``model_type: llama``, ``model.safetensors``): the
   halves layout (i, i + d/2) of ``rotate_half``.
@@ -205,7 +206,8 @@ def hf_llama_config(folder) -> LlamaConfig:
     rope = raw.get("rope_parameters") or {}
     scaling = raw.get("rope_scaling") or {}
     kind = rope.get("rope_type", "default") if isinstance(rope, dict) else None
-    if kind != "default" or (scaling and scaling.get("rope_type", scaling.get("type")) != "default"):
+    scaled = scaling and scaling.get("rope_type", scaling.get("type")) != "default"
+    if kind != "default" or scaled:
         raise _fail(path, "RoPE scaling is set; tutor reads plain RoPE (rope_type 'default')")
     base = rope.get("rope_theta", raw.get("rope_theta", 10000.0))
     d_model, n_head = raw.get("hidden_size"), raw.get("num_attention_heads")
