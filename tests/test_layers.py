@@ -26,6 +26,8 @@ FORBIDDEN = {
              "tutor.pretrained", "tutor.training", "rich", "click"),
     "weightfiles.py": ("tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
                        "rich", "click", "torch", "pickle"),
+    "gguf.py": ("tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
+                "tutor.pretrained", "rich", "click", "torch", "pickle", "gguf"),
 }
 
 
