@@ -211,3 +211,16 @@ def test_the_command_states_the_walkthroughs_default_rate():
     from tutor.walkthroughs.backward import DEFAULT_LR
 
     assert stated == DEFAULT_LR
+
+
+def test_backward_reads_its_inputs_by_the_shared_rule_not_through_tutor_attention():
+    """`tutor backward` takes the head options from cli/attention_inputs.py (the shared rule
+    of walkthroughs/inputs.py), not from the attention command's module."""
+    import ast
+    from pathlib import Path
+
+    import tutor.cli.backward as module
+
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "attention" not in imported and "attention_inputs" in imported
