@@ -48,8 +48,9 @@ from tutor.walkthroughs.softmax import softmax_rows as softmax_walkthrough
 from tutor.walkthroughs.stack import norms_in_encoder_layer, transform
 
 from . import recorded
-from .arguments import (count_labels, digits, flag, labels, matrix, model_sentence, number,
-                        one_of, one_word, seed, text, whole, widths, words)
+from .arguments import (count_labels, digits, flag, input_error, labels, matrix,
+                        model_sentence, number, one_of, one_word, seed, text, whole, widths,
+                        words)
 from .references import ComputeError
 
 
@@ -105,6 +106,8 @@ def run_computation(name: str, args: dict) -> Result:
         return REGISTRY[name](**values)
     except ComputeError:
         raise
+    except InputError as exc:                       # the attention-input rule's, by its key
+        raise input_error(exc) from None
     except TutorError as exc:
         raise ComputeError(str(exc)) from None
 
@@ -117,20 +120,11 @@ def run_lesson_computation(step, sentence: str | None = None) -> Result:
     return run_computation(step.compute, args)
 
 
-#: The lesson key that gives each input of the shared attention-input rule.
-LESSON_KEYS = {"wq": "weights", "wk": "weights", "wv": "weights", "wo": "weights",
-               "heads": "heads", "dk": "dim", "x": "sentence"}
-
-
 def _lesson_inputs(tokens, x, sources, weights: str, seed: int, heads: int = 1):
     """The attention inputs as ``tutor attention --wq W --wk W --wv W [--wo W] --seed S``
-    builds them (:func:`~tutor.walkthroughs.inputs.attention_inputs`): one rule, one draw
-    per matrix; its errors name the lesson's key."""
-    try:
-        return attention_inputs(tokens, x, sources, wq=weights, wk=weights, wv=weights,
-                                wo=weights if heads > 1 else None, heads=heads, seed=seed)
-    except InputError as exc:
-        raise ComputeError(f"{LESSON_KEYS[exc.field]}: {exc.worded(LESSON_KEYS)}") from None
+    builds them (:func:`~tutor.walkthroughs.inputs.attention_inputs`): one draw per matrix."""
+    return attention_inputs(tokens, x, sources, wq=weights, wk=weights, wv=weights,
+                            wo=weights if heads > 1 else None, heads=heads, seed=seed)
 
 
 def _square(tokens: list[str]) -> dict[str, list[str]]:
@@ -144,11 +138,7 @@ def _names(prefix: str, n: int) -> list[str]:
 
 
 def _heads(heads, dim: int) -> int:
-    """``heads`` as a whole number that divides ``dim``, by the attention-input rule."""
-    try:
-        return check_heads(whole(1, dim)(heads, "heads"), dim, "dim")
-    except InputError as exc:
-        raise ComputeError(f"heads: {exc}") from None
+    return check_heads(whole(1, dim)(heads, "heads"), dim, "dim")      # InputError: "heads"
 
 
 # --- the calculators' topics ----------------------------------------------------------------
