@@ -238,3 +238,16 @@ def test_the_loss_before_and_after_a_step_shows_the_digits_of_its_change(lr):
     true = before - after
     assert true > 0
     assert abs((shown_before - shown_after) - true) <= 0.05 * true   # 2 significant digits
+
+
+def test_backward_reads_its_inputs_by_the_shared_rule_not_through_tutor_attention():
+    """`tutor backward` takes the head options from cli/attention_inputs.py (the shared rule
+    of walkthroughs/inputs.py), not from the attention command's module."""
+    import ast
+    from pathlib import Path
+
+    import tutor.cli.backward as module
+
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "attention" not in imported and "attention_inputs" in imported

@@ -138,8 +138,8 @@ def test_a_bad_cell_value_is_one_line_and_changes_nothing(text, message):
 
 def test_bad_settings_are_refused_with_one_line():
     state = ExploreState()
-    with pytest.raises(SettingError, match=r"heads: expected a number that divides d_model = 4 "
-                                           r"\(1, 2, 4\), got 3"):
+    with pytest.raises(SettingError, match=r"^heads: expected a number that divides d_model 4, "
+                                           r"got 3$"):
         state.set_heads(3)
     with pytest.raises(SettingError, match="sentence: expected at least one word"):
         state.set_sentence("   ")

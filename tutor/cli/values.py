@@ -14,26 +14,13 @@ from .matrix_specs import SpecError, parse_inline, split_entries
 from .usage import check_limit, note_input, quote, shape_text, usage_error
 
 
-class _LazyGenerator:
-    """A ``numpy.random.Generator`` made on first use: importing numpy.random costs about
-    12 ms of start-up, hashlib (OpenSSL) about 10 ms, and most runs draw nothing."""
-
-    def __init__(self, seed: int, option: str):
-        self._seed, self._option, self._rng = seed, option, None
-
-    def __getattr__(self, name):
-        if self._rng is None:
-            import hashlib
-
-            key = int.from_bytes(hashlib.sha256(self._option.encode()).digest()[:4], "little")
-            self._rng = np.random.default_rng([self._seed, key])
-        return getattr(self._rng, name)
-
-
 def rng_for(seed: int, name: str) -> np.random.Generator:
     """An independent random stream per option, so that ``--wq random`` gives the same Wq
-    whatever else is random: seeded by [seed, the first 4 bytes of sha256(name)]."""
-    return _LazyGenerator(seed, name)
+    whatever else is random: :func:`tutor.walkthroughs.inputs.random_stream`, the rule the
+    lessons and the explorer share (seeded by [seed, the first 4 bytes of sha256(name)])."""
+    from tutor.walkthroughs.inputs import random_stream
+
+    return random_stream(seed, name)
 
 
 def parse_sentence(option: str, text: str, limit: int = MAX_TOKENS, *,
