@@ -82,3 +82,25 @@ def test_the_lessons_import_no_private_name_of_each_other():
                 private += [f"{path.name}: {a.name}" for a in node.names
                             if a.name.startswith("_") and a.name != "__future__"]
     assert private == []
+
+
+def _names(path: Path):
+    """(line, name) of every identifier in a file's code (strings and comments left out)."""
+    import io
+    import tokenize
+
+    with io.open(path, encoding="utf-8") as f:
+        for tok in tokenize.generate_tokens(f.readline):
+            if tok.type == tokenize.NAME:
+                yield tok.start[0], tok.string
+
+
+def test_model_type_is_read_only_by_the_model_families():
+    """Which family a model is gets decided in tutor/pretrained/families/ (the records and the
+    registry) and nowhere else: no code outside it names ``model_type`` (an info key in a
+    string, a message, recorded JSON are data)."""
+    families = PACKAGE / "pretrained" / "families"
+    readers = [f"{path.relative_to(PACKAGE)}:{line}" for path in PACKAGE.rglob("*.py")
+               if families not in path.parents
+               for line, name in _names(path) if name == "model_type"]
+    assert readers == []

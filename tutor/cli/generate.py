@@ -176,9 +176,9 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         from tutor.pretrained import load_model
 
         model = load_model(model_name)
-        if model.config.model_type != "gpt2":
+        if not model.can_write:
             raise usage_error("--model", f"expected a decoder-only (GPT-2 style) model, got "
-                                         f"{model.name}, a {model.config.model_type} encoder")
+                                         f"{model.name}, a {model.family.name} {model.family.kind}")
         try:
             ids, labels = model.tokenize(source)
         except TutorError as exc:              # a prompt longer than the model's positions

@@ -139,7 +139,8 @@ def toy_model_head(trained, digits: str, layer: int, head: int,
         trace.record(name, whole.trace[f"{attn}.{name}"][0, head])      # [n, .]
     tokens = (list(digits) if block == "encoder"
               else ["<bos>"] + list(whole.info["answer"]))
-    info = {"model": trained.name, "model_type": "toy", "n_layer": config.num_encoder_layers,
+    info = {"model": trained.name, "model_type": "toy", "embedding_stage": "word + position",
+            "n_layer": config.num_encoder_layers,
             "n_head": n_head, "d_model": d_model, "d_head": d_head,
             "causal": block == "decoder", "norm_first": bool(config.norm_first),
             "layer": layer, "head": head, "tokens": tokens, "sentence": " ".join(tokens),

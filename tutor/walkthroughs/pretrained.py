@@ -22,7 +22,8 @@ from . import Recording, new_trace
 
 def _model_facts(model) -> dict:
     c = model.config
-    return {"model": model.name, "model_type": c.model_type, "n_layer": c.n_layer,
+    return {"model": model.name, "model_type": model.family.name,
+            "embedding_stage": model.family.embedding_stage, "n_layer": c.n_layer,
             "n_head": c.n_head, "d_model": c.d_model, "d_head": c.d_head,
             "causal": bool(c.causal), "norm_first": bool(c.norm_first)}
 
