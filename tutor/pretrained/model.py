@@ -14,13 +14,13 @@ it), ``self_attn.q``/``k``/``v`` [1, n_head, n, d_head], ``self_attn.scores``/``
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ShapeError, TutorError
+from ..nn.attention import HeadWeights, head_weights
 from ..nn.functional import linear
 from ..nn.masks import causal_mask
 from ..nn.params import ParamView, TransformerConfig
@@ -32,22 +32,6 @@ from .tokenizer import Encoding, Tokenizer
 
 
 # -- results ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class HeadWeights:
-    """One head's slices of the query, key and value projections, in the notes' X*W form:
-    Q = X Wq + bq. ``w_*`` are [d_model, d_head], ``b_*`` are [d_head]."""
-
-    w_q: np.ndarray
-    b_q: np.ndarray
-    w_k: np.ndarray
-    b_k: np.ndarray
-    w_v: np.ndarray
-    b_v: np.ndarray
-
-    def __iter__(self):
-        return iter((self.w_q, self.b_q, self.w_k, self.b_k, self.w_v, self.b_v))
-
 
 @dataclass(frozen=True)
 class ModelOutput:
@@ -295,14 +279,9 @@ class PretrainedModel:
         multi_head_attention computes it (rows head*d_head ... of each projection).
         Raises TutorError for a layer or head out of range."""
         self._check_layer_head(layer, head)
-        d, dh = self.config.d_model, self.config.d_head
-        w_in = self.params[f"layers.{layer}.self_attn.in_proj_weight"]  # [3E, E], rows q, k, v
-        b_in = self.params[f"layers.{layer}.self_attn.in_proj_bias"]    # [3E]
-        parts = []
-        for block in range(3):                                         # query, key, value
-            rows = slice(block * d + head * dh, block * d + (head + 1) * dh)
-            parts += [w_in[rows].T, b_in[rows]]                        # [E, d_head], [d_head]
-        return HeadWeights(*parts)
+        return head_weights(self.params[f"layers.{layer}.self_attn.in_proj_weight"],
+                            self.params[f"layers.{layer}.self_attn.in_proj_bias"], head,
+                            self.config.n_head)                        # [E, d_head], [d_head]
 
     def layer_params(self, layer: int) -> ParamView:
         """Layer ``layer``'s parameters under tutor.nn's names (``self_attn.in_proj_weight``...)."""

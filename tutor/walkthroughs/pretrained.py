@@ -15,7 +15,7 @@ from tutor.errors import TutorError
 from tutor.nn.attention import attention_head
 from tutor.nn.functional import layer_norm
 from tutor.nn.masks import causal_mask
-from tutor.pretrained.analysis import head_pattern
+from tutor.nn.analysis import head_pattern, head_patterns
 
 from . import Recording, new_trace
 
@@ -76,8 +76,6 @@ def model_heads(model, text: str) -> Recording:
     (Hugging Face's ``output_attentions`` layout, ``[layer][head][query][key]``), and in
     ``info["patterns"]`` the :func:`tutor.pretrained.head_patterns` label of each head
     ([n_layer][n_head] HeadPattern). Needs at least two tokens to label a head."""
-    from tutor.pretrained import head_patterns
-
     ids, tokens = model.tokenize(text)
     if len(ids) < 2:
         raise TutorError(f"{text!r} gives {len(ids)} token; a head's pattern needs at least 2")
