@@ -320,3 +320,21 @@ def test_heads_grid_and_the_explorer_name_patterns_in_one_vocabulary():
     assert "previous token" in names                                   # layer 1, head 2
     for short in ("prev", "self", "end"):
         assert f" {short} " not in f" {text} "
+
+
+@pytest.mark.parametrize("command", [("attention", "--layer", "1"), ("heads",)])
+def test_a_model_command_tokenizes_its_sentence_once(command, monkeypatch):
+    """--model reads the sentence once: the adapter keeps the tokens it checked, and the
+    walkthrough runs on them (it used to tokenize again after the check)."""
+    from tutor.pretrained.tokenizer import Tokenizer
+
+    calls = []
+    encode = Tokenizer.encode
+
+    def counting(self, text):
+        calls.append(text)
+        return encode(self, text)
+
+    monkeypatch.setattr(Tokenizer, "encode", counting)
+    invoke_json(command[0], SENTENCE, "--model", str(TINY["bert"]), *command[1:])
+    assert calls == [SENTENCE]

@@ -104,3 +104,15 @@ def test_model_type_is_read_only_by_the_model_families():
                if families not in path.parents
                for line, name in _names(path) if name == "model_type"]
     assert readers == []
+
+
+def test_no_code_asks_a_model_what_it_has():
+    """One --model contract (tutor/walkthroughs/models.py): code asks a model's adapter
+    (``model.kind``, ``model.blocks``, ``model.writes``), never ``hasattr`` on a model."""
+    asking = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "hasattr"
+                    and "model" in ast.unparse(node.args[0]).lower()):
+                asking.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert asking == []

@@ -80,7 +80,7 @@ def context(sentence_a, sentence_b, word, control, model_name, step, output):
     model = open_model(model_name, "context")
     check_tokens(model, sentence_a, "SENTENCE_A")
     check_tokens(model, sentence_b, "SENTENCE_B")
-    recording = model_context(model, sentence_a, sentence_b, word.strip(),
+    recording = model_context(model.model, sentence_a, sentence_b, word.strip(),
                               None if control is None else control.strip())
     doc = context_document(recording, precision=output.precision)
     show_document(output, doc, step=step)
