@@ -177,7 +177,8 @@ def test_without_the_models_extra_the_error_names_it(capsys, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "tokenizers" else real(name, *a))
     for args in (["attention", "a b", "--model", str(TINY["bert"])], ["heads", "a b"],
-                 ["context", "a b", "a b", "--word", "b"]):
+                 ["context", "a b", "a b", "--word", "b"],
+                 ["generate", "a b", "--model", str(TINY["gpt2"])]):    # opened the same way
         err = one_line_error(capsys, args, 1)
         assert 'pip install "transformer-tutor[models]"' in err and "tokenizers" in err
 
