@@ -169,3 +169,22 @@ def test_attention_block_needs_a_toy_model(tmp_path, capsys):
             main(args)
         err = capsys.readouterr().err
         assert info.value.code == 2 and message in err, err
+
+
+def test_every_model_command_opens_its_model_through_open_model():
+    """tutor.cli.pretrained_options.open_model is the one way a command opens --model (the
+    extra checked, float64, the adapter): no other command module loads or resolves one."""
+    import ast
+    from pathlib import Path
+
+    import tutor.cli
+
+    loaders = {"load_pretrained", "load_model", "resolve_model", "resolve_model_option"}
+    found = []
+    for path in Path(tutor.cli.__file__).parent.glob("*.py"):
+        if path.name == "pretrained_options.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                found += [f"{path.name}: {a.name}" for a in node.names if a.name in loaders]
+    assert found == []

@@ -177,7 +177,8 @@ def test_without_the_models_extra_the_error_names_it(capsys, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "tokenizers" else real(name, *a))
     for args in (["attention", "a b", "--model", str(TINY["bert"])], ["heads", "a b"],
-                 ["context", "a b", "b a", "--word", "b"]):
+                 ["context", "a b", "b a", "--word", "b"],
+                 ["generate", "a b", "--model", str(TINY["gpt2"])]):    # opened the same way
         err = one_line_error(capsys, args, 1)
         assert 'pip install "transformer-tutor[models]"' in err and "tokenizers" in err
 
@@ -386,3 +387,23 @@ def test_the_readme_and_help_context_examples_show_their_point():
         doc = invoke_json("context", *args)
         sim, ctl = np.array(doc["similarity"]), np.array(doc["control_similarity"])
         assert (sim[0] - sim[-1]) - (ctl[0] - ctl[-1]) > CLEAR_MARGIN, (line, sim, ctl)
+
+
+
+
+@pytest.mark.parametrize("command", [("attention", "--layer", "1"), ("heads",)])
+def test_a_model_command_tokenizes_its_sentence_once(command, monkeypatch):
+    """--model reads the sentence once: the adapter keeps the tokens it checked, and the
+    walkthrough runs on them (it used to tokenize again after the check)."""
+    from tutor.pretrained.tokenizer import Tokenizer
+
+    calls = []
+    encode = Tokenizer.encode
+
+    def counting(self, text):
+        calls.append(text)
+        return encode(self, text)
+
+    monkeypatch.setattr(Tokenizer, "encode", counting)
+    invoke_json(command[0], SENTENCE, "--model", str(TINY["bert"]), *command[1:])
+    assert calls == [SENTENCE]

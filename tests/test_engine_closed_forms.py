@@ -238,3 +238,28 @@ def test_gelu_tanh_approximation_closed_form():
     assert np.max(np.abs(gelu(xs, "tanh") - gelu(xs))) > 1e-5     # and is not the same function
     with pytest.raises(ValueError, match="approximate"):
         gelu(xs, "sigmoid")
+
+
+def test_head_weights_slice_the_packed_projection_as_multi_head_attention_splits_it():
+    """Head h's Wq, bq (tutor.nn.attention.head_weights) give the q that
+    multi_head_attention records for head h: X·Wq + bq, and likewise k and v."""
+    from tutor.nn.attention import head_weights, multi_head_attention
+
+    rng = np.random.default_rng(3)
+    d_model, n_head, n = 6, 3, 4
+    params = {"in_proj_weight": rng.normal(size=(3 * d_model, d_model)),
+              "in_proj_bias": rng.normal(size=3 * d_model),
+              "out_proj.weight": rng.normal(size=(d_model, d_model)),
+              "out_proj.bias": rng.normal(size=d_model)}
+    x = rng.normal(size=(1, n, d_model))
+    trace = Trace()
+    multi_head_attention(x, x, x, params, n_head, trace=trace)
+    for h in range(n_head):
+        w_q, b_q, w_k, b_k, w_v, b_v = head_weights(params["in_proj_weight"],
+                                                    params["in_proj_bias"], h, n_head)
+        assert w_q.shape == (d_model, d_model // n_head)
+        np.testing.assert_allclose(x[0] @ w_q + b_q, trace["q"][0, h], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(x[0] @ w_k + b_k, trace["k"][0, h], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(x[0] @ w_v + b_v, trace["v"][0, h], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="head must be 0 to 2"):
+        head_weights(params["in_proj_weight"], None, 3, n_head)

@@ -84,3 +84,37 @@ def test_the_lessons_import_no_private_name_of_each_other():
                 private += [f"{path.name}: {a.name}" for a in node.names
                             if a.name.startswith("_") and a.name != "__future__"]
     assert private == []
+
+
+def _names(path: Path):
+    """(line, name) of every identifier in a file's code (strings and comments left out)."""
+    import io
+    import tokenize
+
+    with io.open(path, encoding="utf-8") as f:
+        for tok in tokenize.generate_tokens(f.readline):
+            if tok.type == tokenize.NAME:
+                yield tok.start[0], tok.string
+
+
+def test_model_type_is_read_only_by_the_model_families():
+    """Which family a model is gets decided in tutor/pretrained/families/ (the records and the
+    registry) and nowhere else: no code outside it names ``model_type`` (an info key in a
+    string, a message, recorded JSON are data)."""
+    families = PACKAGE / "pretrained" / "families"
+    readers = [f"{path.relative_to(PACKAGE)}:{line}" for path in PACKAGE.rglob("*.py")
+               if families not in path.parents
+               for line, name in _names(path) if name == "model_type"]
+    assert readers == []
+
+
+def test_no_code_asks_a_model_what_it_has():
+    """One --model contract (tutor/walkthroughs/models.py): code asks a model's adapter
+    (``model.kind``, ``model.blocks``, ``model.writes``), never ``hasattr`` on a model."""
+    asking = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "hasattr"
+                    and "model" in ast.unparse(node.args[0]).lower()):
+                asking.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert asking == []

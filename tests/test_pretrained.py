@@ -783,3 +783,62 @@ def test_the_caps_leave_the_real_models_working():
             assert path.stat().st_size < limits.MAX_CONFIG_BYTES
     model = load_pretrained(folder)
     assert model.config.n_layer == 6 and model.tokenizer.vocab_size == 30_522
+
+
+# -- model families: one record each, one registry ----------------------------------------------
+
+def test_a_new_family_is_one_record_in_the_registry(tmp_path, monkeypatch):
+    """A family that brings its own weight loader and its own layer function runs once it is
+    registered: nothing else in tutor names it. Here a copy of GPT-2 under another
+    model_type, its weights read from an .npz file (not model.safetensors), its layer the
+    engine's layer wrapped to count calls: it gives GPT-2's numbers."""
+    import dataclasses
+
+    from tutor.nn.layers import encoder_layer
+    from tutor.pretrained import families
+    from tutor.pretrained.families import gpt2
+
+    reference = load_pretrained(TINY["gpt2"])
+    folder = tmp_path / "copy"
+    shutil.copytree(TINY["gpt2"], folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "model_type": "gpt2-copy"}))
+    (folder / "model.safetensors").unlink()
+    np.savez(folder / "weights.npz", **reference.params)
+    calls = []
+
+    def load_npz(family, where, config, dtype):
+        with np.load(where / "weights.npz", allow_pickle=False) as stored:
+            return {name: stored[name].astype(dtype) for name in stored.files}, ()
+
+    def layer(*args, **kwargs):
+        calls.append(1)
+        return encoder_layer(*args, **kwargs)
+
+    copy = dataclasses.replace(
+        gpt2.FAMILY, name="gpt2-copy", load_weights=load_npz, layer=layer,
+        parse_config=lambda raw, path: dataclasses.replace(gpt2.parse_config(raw, path),
+                                                           family="gpt2-copy"))
+    with pytest.raises(TutorError, match="model_type 'gpt2-copy' is not supported"):
+        load_pretrained(folder)
+    monkeypatch.setitem(families.FAMILIES, "gpt2-copy", copy)
+    model = load_pretrained(folder)
+    assert model.family is copy and model.can_write
+    ids = np.array(model.tokenize("the cat sat")[0])
+    np.testing.assert_allclose(model.next_token_logits(ids), reference.next_token_logits(ids),
+                               rtol=0, atol=1e-5)                      # another memory layout
+    assert len(calls) == model.n_layer
+
+
+def test_each_family_record_says_what_differs():
+    from tutor.pretrained.families import FAMILIES
+
+    assert sorted(FAMILIES) == ["bert", "gpt2"]
+    bert, gpt2 = FAMILIES["bert"], FAMILIES["gpt2"]
+    assert (bert.causal, bert.writes, bert.final_norm) == (False, False, None)
+    assert gpt2.causal and gpt2.writes and gpt2.final_norm is not None
+    assert (bert.prefix, gpt2.prefix, gpt2.own_head) == ("bert.", "transformer.", "lm_head.weight")
+    bert_model, gpt2_model = load_pretrained(TINY["bert"]), load_pretrained(TINY["gpt2"])
+    assert bert_model.family is bert and gpt2_model.family is gpt2
+    with pytest.raises(TutorError, match="is a bert encoder; only a GPT-2"):
+        bert_model.lm_logits(np.zeros(bert_model.d_model))

@@ -68,33 +68,20 @@ def _model_attention(sentence, model_name, layer, head, block, step, pause, outp
     train: its encoder's self-attention or its decoder's masked self-attention), as the six
     steps."""
     from tutor.render.pretrained import model_head_document
-    from tutor.walkthroughs.pretrained import model_head
 
-    from .pretrained_options import check_tokens, open_model, toy_digits
+    from .pretrained_options import open_model, read_input
 
     if not sentence.strip():
         raise usage_error("SENTENCE", "expected at least one word, got an empty sentence")
     model = open_model(model_name, "attention --model", toy=True)
-    if hasattr(model, "task"):                                         # a toy model: tutor train's
-        from tutor.walkthroughs.heads import toy_model_head
-
-        digits = toy_digits("SENTENCE", sentence, model)
-        block = block or "encoder"
-        config = model.model.config
-        layers = config.num_encoder_layers if block == "encoder" else config.num_decoder_layers
-        layer0 = check_index("--layer", 1 if layer is None else layer, layers, "layer")
-        head0 = check_index("--head", 1 if head is None else head, config.nhead, "head")
-        recording = toy_model_head(model, digits, layer0, head0, block)
-        doc = model_head_document(recording, precision=output.precision)
-        show_document(output, doc, step=step, pause=pause)
-        return
-    if block is not None:
+    if block is not None and block not in model.blocks:
         raise usage_error("--block", f"expected a toy model trained by tutor train with it "
                                      f"(reverse, copy, sort or a FILE.npz), got {model.name}")
-    check_tokens(model, sentence, "SENTENCE", least=1)
-    layer0 = check_index("--layer", 1 if layer is None else layer, model.n_layer, "layer")
+    read_input(model, "SENTENCE", sentence)
+    block = block or model.blocks[0]
+    layer0 = check_index("--layer", 1 if layer is None else layer, model.n_layer(block), "layer")
     head0 = check_index("--head", 1 if head is None else head, model.n_head, "head")
-    recording = model_head(model, sentence, layer0, head0)
+    recording = model.head(sentence, layer0, head0, block)
     doc = model_head_document(recording, precision=output.precision)
     show_document(output, doc, step=step, pause=pause)
 

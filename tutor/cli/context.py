@@ -90,10 +90,10 @@ def context(sentence_a, sentence_b, word, control, model_name, step, output):
     model = open_model(model_name, "context")
     check_tokens(model, sentence_a, "SENTENCE_A")
     check_tokens(model, sentence_b, "SENTENCE_B")
-    if list(model.tokenize(sentence_a)[0]) == list(model.tokenize(sentence_b)[0]):
+    if model.read(sentence_a) == model.read(sentence_b):              # checked just above
         raise usage_error("SENTENCE_B", _SAME_SENTENCE.format(quote(sentence_b))
                           + " (the model reads both as the same tokens)")
-    recording = model_context(model, sentence_a, sentence_b, word.strip(),
+    recording = model_context(model.model, sentence_a, sentence_b, word.strip(),
                               None if control is None else control.strip())
     doc = context_document(recording, precision=output.precision)
     show_document(output, doc, step=step)

@@ -143,7 +143,7 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
 
     from tutor.errors import SettingError, TutorError
 
-    from .pretrained_options import resolve_model_option
+    from .pretrained_options import open_model
     from tutor.render.generation import generation_document
     from tutor.walkthroughs.generation import generate as run
 
@@ -159,27 +159,25 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
                                               "ranks finished beams by length)")
     if not source.strip():
         raise usage_error("SOURCE", "expected at least one token, got an empty source")
-    where = resolve_model_option(model_name)
+    opened = open_model(model_name, "generate", toy=True)              # the one way in
     expected = None
     limits: list[str] = []                                             # what cut the run short
-    if where.seq2seq:                                                  # shipped, or a tutor train file
-        from tutor.training.shipped import load_model
+    if not opened.writes:
+        raise usage_error("--model", f"expected a decoder-only (GPT-2 style) model, got "
+                                     f"{opened.name}, a {opened.model.family.name} "
+                                     f"{opened.model.family.kind}")
+    if opened.kind == "toy":                                           # shipped, or a tutor train file
         from tutor.training.tasks import answer
 
-        trained = load_model(where.path, name=where.name)
-        ids, labels = _toy_source(source, trained, where.name)
+        trained = opened.trained
+        ids, labels = _toy_source(source, trained, opened.name)
         model, text = trained.model, trained.vocab
         expected = [str(d) for d in answer(trained.task, np.array([int(w) for w in labels]))]
         bos, eos = trained.bos_id, trained.eos_id
         never = (trained.pad_id, trained.bos_id)    # special tokens, not the end: never output
         new_tokens = max_new_tokens or len(ids) + 1
     else:
-        from tutor.pretrained import load_model
-
-        model = load_model(model_name)
-        if model.config.model_type != "gpt2":
-            raise usage_error("--model", f"expected a decoder-only (GPT-2 style) model, got "
-                                         f"{model.name}, a {model.config.model_type} encoder")
+        model = opened.model
         try:
             ids, labels = model.tokenize(source)
         except TutorError as exc:              # a prompt longer than the model's positions
@@ -205,10 +203,10 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
                         explain_cache=explain_cache, suppress_ids=never)
     except SettingError as exc:
         raise _library_error(exc) from None
-    settings = {"model": where.name, "max_new_tokens": new_tokens, **recording.info["rule"],
+    settings = {"model": opened.name, "max_new_tokens": new_tokens, **recording.info["rule"],
                 "cache": not no_cache}
-    limits += _beyond(expected is not None, labels, where.name, recording.info, new_tokens)
+    limits += _beyond(expected is not None, labels, opened.name, recording.info, new_tokens)
     doc = generation_document(recording.trace, recording.info, precision=output.precision,
-                              model_name=where.name, source_labels=labels, expected=expected,
+                              model_name=opened.name, source_labels=labels, expected=expected,
                               settings=settings, limits=limits)
     show_document(output, doc, step=step, pause=pause)

@@ -59,20 +59,6 @@ Examples:
 """
 
 
-def _toy_heads(trained, sentence, layer, step, output):
-    """heads --model reverse (or a tutor train file): every block of the toy encoder-decoder."""
-    from tutor.render.pretrained import toy_heads_document
-    from tutor.walkthroughs.heads import toy_model_heads
-
-    from .pretrained_options import toy_digits
-
-    digits = toy_digits("SENTENCE", sentence, trained)
-    layer0 = check_index("--layer", layer, trained.model.config.num_encoder_layers, "layer")
-    recording = toy_model_heads(trained, digits)
-    doc = toy_heads_document(recording, precision=output.precision, layer=layer0)
-    show_document(output, doc, step=step)
-
-
 @tutor_command(EPILOG)
 @click.argument("sentence", type=TEXT)
 @click.option("--model", "model_name", default="minilm", show_default=True,
@@ -83,19 +69,16 @@ def _toy_heads(trained, sentence, layer, step, output):
 @calculator_options(seed=False)
 def heads(sentence, model_name, layer, step, output):
     """Show every attention head of a model on SENTENCE, labelled by its pattern."""
-    from tutor.render.pretrained import heads_document
-    from tutor.walkthroughs.pretrained import model_heads
+    from tutor.render.pretrained import heads_document, toy_heads_document
 
     from .pretrained_options import check_tokens, open_model
 
     if not sentence.strip():
         raise usage_error("SENTENCE", "expected at least one word, got an empty sentence")
     model = open_model(model_name, "heads", toy=True)
-    if hasattr(model, "task"):                                         # a toy model: tutor train's
-        _toy_heads(model, sentence, layer, step, output)
-        return
-    layer0 = check_index("--layer", layer, model.n_layer, "layer")
-    check_tokens(model, sentence)
-    recording = model_heads(model, sentence)
-    doc = heads_document(recording, precision=output.precision, layer=layer0)
+    check_tokens(model, sentence, least=1 if model.kind == "toy" else 2)
+    layer0 = check_index("--layer", layer, model.n_layer(), "layer")
+    recording = model.heads(sentence)
+    render = toy_heads_document if model.kind == "toy" else heads_document
+    doc = render(recording, precision=output.precision, layer=layer0)
     show_document(output, doc, step=step)

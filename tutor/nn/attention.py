@@ -4,6 +4,7 @@ multi-head attention with a packed in-projection. One formula, used by all three
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -117,6 +118,46 @@ def merge_heads(x):
     """[batch, n_head, n, d_head] -> [batch, n, n_head * d_head] (the concatenation of heads)."""
     batch, n_head, n, d_head = x.shape
     return x.transpose(0, 2, 1, 3).reshape(batch, n, n_head * d_head)
+
+
+@dataclass(frozen=True)
+class HeadWeights:
+    """One head's slices of the query, key and value projections, in the notes' X·W form:
+    Q = X Wq + bq. ``w_*`` are [d_model, d_head], ``b_*`` are [d_head] (zeros without a bias).
+    Unpacks as ``w_q, b_q, w_k, b_k, w_v, b_v``."""
+
+    w_q: np.ndarray
+    b_q: np.ndarray
+    w_k: np.ndarray
+    b_k: np.ndarray
+    w_v: np.ndarray
+    b_v: np.ndarray
+
+    def __iter__(self):
+        return iter((self.w_q, self.b_q, self.w_k, self.b_k, self.w_v, self.b_v))
+
+
+def head_weights(in_proj_weight, in_proj_bias, head: int, n_head: int) -> HeadWeights:
+    """Head ``head`` (from 0) of a packed in-projection, as :func:`multi_head_attention`
+    splits it: ``in_proj_weight`` [3E, E] (PyTorch's layout, rows query, key, value, each
+    y = x Wᵀ), ``in_proj_bias`` [3E] or None. Head h owns rows h·d_head … (h+1)·d_head of
+    each block (d_head = E / n_head), so Wq = in_proj_weight[h·d_head:(h+1)·d_head]ᵀ
+    [E, d_head]. Source: ``torch.nn.MultiheadAttention`` (Vaswani et al. 2017, 3.2.2).
+    Raises ValueError for a head out of range or a width n_head does not divide."""
+    w_in = np.asarray(in_proj_weight)
+    d_model = w_in.shape[1]
+    if w_in.shape != (3 * d_model, d_model) or d_model % n_head:
+        raise ValueError(f"in_proj_weight must be [3E, E] with E divisible by n_head={n_head}, "
+                         f"got {w_in.shape}")
+    if not 0 <= head < n_head:
+        raise ValueError(f"head must be 0 to {n_head - 1}, got {head}")
+    d_head = d_model // n_head
+    b_in = np.zeros(3 * d_model, dtype=w_in.dtype) if in_proj_bias is None else in_proj_bias
+    parts = []
+    for block in range(3):                                             # query, key, value
+        rows = slice(block * d_model + head * d_head, block * d_model + (head + 1) * d_head)
+        parts += [w_in[rows].T, b_in[rows]]                            # [E, d_head], [d_head]
+    return HeadWeights(*parts)
 
 
 class KVCache:

@@ -1,4 +1,5 @@
-"""Real pretrained models, offline: Hugging Face folders (BERT / MiniLM, GPT-2) read with
+"""Real pretrained models, offline: Hugging Face folders (BERT / MiniLM, GPT-2; one module per
+family in ``families/``) read with
 ``safetensors`` and ``tokenizers`` (the ``models`` extra) and run by tutor.nn's own layers.
 
 The interface a walkthrough or command uses::
@@ -22,7 +23,8 @@ _EXPORTS = {
     "PretrainedConfig": "config", "read_config": "config", "parse_config": "config",
     "Tokenizer": "tokenizer", "Encoding": "tokenizer",
     "PretrainedModel": "model", "ModelOutput": "model", "HeadWeights": "model",
-    "load_pretrained": "model", "bert_embeddings": "model", "gpt2_embeddings": "model",
+    "load_pretrained": "model", "bert_embeddings": "families.bert",
+    "gpt2_embeddings": "families.gpt2", "Family": "families.base", "FAMILIES": "families",
     "resolve_model": "resolve", "available_models": "resolve", "ModelLocation": "resolve",
     "ALIASES": "resolve", "alias_status": "resolve", "find_alias": "resolve",
     "hf_cache_dir": "resolve", "toy_models_dir": "resolve",

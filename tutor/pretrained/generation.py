@@ -2,7 +2,8 @@
 
 :class:`CausalLMStepper` follows the recipe of :class:`tutor.nn.decoding.Stepper`: one growing
 ``KVCache`` per layer, the new positions embedded from ``cache.length``, each layer
-:func:`tutor.nn.layers.encoder_layer` (pre-norm, causal) with its cache, GPT-2's final norm,
+the family's layer function (GPT-2's: :func:`tutor.nn.layers.encoder_layer`, pre-norm, causal)
+with its cache, the family's final norm,
 then the language-model head :meth:`PretrainedModel.lm_logits` (tied, or the folder's own
 ``lm_head``). The math is tutor.nn's; only the bookkeeping of the cache is here.
 :func:`recompute_stepper` is the reference it matches: :meth:`PretrainedModel.next_token_logits`
@@ -24,17 +25,14 @@ from ..nn.attention import KVCache
 from ..trace import AttentionWeights
 from ..nn.decoding import (RecomputeStepper, decoder_step_macs,
                            record_newest_attention, select_rows)
-from ..nn.functional import layer_norm
-from ..nn.layers import encoder_layer
 from ..nn.masks import causal_mask
 from ..trace import NULL_TRACE
-from .model import gpt2_embeddings
 
 
 def _check_causal(model) -> None:
-    if model.config.model_type != "gpt2" or not model.config.causal:
-        raise TutorError(f"{model.name} is a {model.config.model_type} encoder, not a decoder-only "
-                         "(GPT-2 style) model: it does not predict the next token")
+    if not model.can_write:
+        raise TutorError(f"{model.name} is a {model.family.name} {model.family.kind}, not a "
+                         "decoder-only (GPT-2 style) model: it does not predict the next token")
 
 
 class CausalLMStepper:
@@ -88,17 +86,16 @@ class CausalLMStepper:
         model = self.model
         inner = AttentionWeights() if trace.enabled else NULL_TRACE
         pad, positions = self._padding(batch, n)                       # [B, n] or None
-        x = gpt2_embeddings(prefix[:, past:], model._view.scope("embed"), start=past,
-                            position_ids=None if positions is None else positions[:, past:])  # [B, n_new, E]
+        x = model.family.embed(model, prefix[:, past:], start=past,
+                               position_ids=None if positions is None else positions[:, past:])  # [B, n_new, E]
         n_new = n - past
         mask = causal_mask(n_new, n, past=past)                        # [n_new, n], True = hidden
         for i in range(model.n_layer):
-            x = encoder_layer(x, model.layer_params(i), model.layer_config,
+            x = model.family.layer(x, model.layer_params(i), model.layer_config,
                               src_mask=mask if n_new > 1 else None, src_key_padding_mask=pad,
                               cache=None if self.caches is None else self.caches[i],
                               trace=inner.scope(f"layers.{i}"))        # [B, n_new, E]
-        last = layer_norm(x[:, -1], model.params["final_norm.weight"],
-                          model.params["final_norm.bias"], model.config.layer_norm_eps)  # [B, E]
+        last = model.final(x[:, -1])                                   # [B, E] (ln_f for GPT-2)
         logits = model.lm_logits(last)                                 # [B, E] -> [B, V]
         if trace.enabled:
             self._record(trace, inner, batch, n, past)

@@ -1,100 +1,37 @@
-"""A pretrained BERT or GPT-2 from a Hugging Face folder, run by tutor.nn's own layers.
+"""A pretrained model from a Hugging Face folder (BERT / MiniLM, GPT-2, ...), run by
+tutor.nn's own layers.
 
-Only two things here are new: the embedding stage (:func:`bert_embeddings`,
-:func:`gpt2_embeddings`) and the name mapping (:mod:`.mapping`). Every layer is
-:func:`tutor.nn.layers.encoder_layer` on PyTorch's parameter names, post-norm for BERT and
-pre-norm with a causal mask for GPT-2, so the trace records what it records for tutor's own
-stack: under ``layers.<i>.`` the layer's ``input`` (the hidden states entering it),
-``self_attn.q``/``k``/``v`` [1, n_head, n, d_head], ``self_attn.scores``/``scaled``/
+What differs between families (the embedding stage, the name mapping, the final norm, the
+output head, the layer function, the weight file) is each family's record
+(:mod:`tutor.pretrained.families`); this module runs any of them. Every layer of BERT and
+GPT-2 is :func:`tutor.nn.layers.encoder_layer` on PyTorch's parameter names, post-norm for
+BERT and pre-norm with a causal mask for GPT-2, so the trace records what it records for
+tutor's own stack: under ``layers.<i>.`` the layer's ``input`` (the hidden states entering
+it), ``self_attn.q``/``k``/``v`` [1, n_head, n, d_head], ``self_attn.scores``/``scaled``/
 ``weights`` [1, n_head, n, n], ``add1``, ``norm1.*``, ``ff.*``, ``add2``, ``norm2.*``,
 ``output``. Layers and heads are numbered from 0 here (the commands show them from 1).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ParameterError, ShapeError, TutorError
-from ..limits import MAX_MODEL_FILE_BYTES
-from ..nn.functional import layer_norm, linear
-from ..nn.layers import encoder_layer
+from ..errors import ShapeError, TutorError
+from ..nn.attention import HeadWeights, head_weights
+from ..nn.functional import linear
 from ..nn.masks import causal_mask
 from ..nn.params import ParamView, TransformerConfig
 from ..trace import NULL_TRACE, AttentionWeights
-from ..weightfiles import load_safetensors, pickle_refusal, read_safetensors_header
 from .config import PretrainedConfig, read_config
-from .mapping import parameter_sources, plan_names
+from .families import family_named
+from .families.base import weights_file  # noqa: F401  (re-exported: where the weights are)
 from .tokenizer import Encoding, Tokenizer
-
-FLOAT_DTYPES = ("F16", "F32", "F64")
-
-
-# -- the embedding stage (the only new math) -------------------------------------------------
-
-def bert_embeddings(ids, token_type_ids, p, eps: float, *, position_ids=None, trace=NULL_TRACE):
-    """BERT's input: LayerNorm(word[ids] + position[position_ids] + token_type[token_type_ids]).
-
-    ``ids``, ``token_type_ids``: [(B,) n] integers; ``position_ids`` [(B,) n] (default
-    0..n-1); ``p`` holds ``word`` [V, E], ``position`` [P, E], ``token_type`` [T, E],
-    ``norm.weight``/``norm.bias`` [E]. Returns [(B,) n, E].
-    Source: Devlin et al. 2018, section 3 (Figure 2); ``transformers`` ``BertEmbeddings``.
-    """
-    n = np.shape(ids)[-1]
-    word = p["word"][ids]                                              # [(B,) n] -> [(B,) n, E]
-    position = (p["position"][:n] if position_ids is None
-                else p["position"][position_ids])                      # [n, E] or [(B,) n, E]
-    token_type = p["token_type"][token_type_ids]                       # [(B,) n] -> [(B,) n, E]
-    summed = word + position + token_type                              # [(B,) n, E]
-    trace.record("word", word)
-    trace.record("position", position)
-    trace.record("token_type", token_type)
-    trace.record("sum", summed)
-    out = layer_norm(summed, p["norm.weight"], p["norm.bias"], eps, trace=trace.scope("norm"))  # [n, E]
-    trace.record("out", out)
-    return out
-
-
-def gpt2_embeddings(ids, p, *, start: int = 0, position_ids=None, trace=NULL_TRACE):
-    """GPT-2's input: word[ids] + position[start..start+n-1] (no norm; each layer norms its
-    own input), or word[ids] + position[position_ids] when they are given.
-
-    ``ids``: [n] or [B, n] integers; ``p`` holds ``word`` [V, E] and ``position`` [P, E];
-    ``start`` is the position of the first id (when decoding step by step with a cache);
-    ``position_ids`` [(B,) n] (a padded batch: each row counts its own tokens).
-    Returns [(B,) n, E]. Source: Radford et al. 2019; ``transformers`` ``GPT2Model.forward``.
-    """
-    n = np.shape(ids)[-1]
-    word = p["word"][ids]                                              # [(B,) n] -> [(B,) n, E]
-    position = (p["position"][start:start + n] if position_ids is None
-                else p["position"][position_ids])                      # [n, E] or [(B,) n, E]
-    out = word + position                                              # [(B,) n, E]
-    trace.record("word", word)
-    trace.record("position", position)
-    trace.record("out", out)
-    return out
 
 
 # -- results ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class HeadWeights:
-    """One head's slices of the query, key and value projections, in the notes' X*W form:
-    Q = X Wq + bq. ``w_*`` are [d_model, d_head], ``b_*`` are [d_head]."""
-
-    w_q: np.ndarray
-    b_q: np.ndarray
-    w_k: np.ndarray
-    b_k: np.ndarray
-    w_v: np.ndarray
-    b_v: np.ndarray
-
-    def __iter__(self):
-        return iter((self.w_q, self.b_q, self.w_k, self.b_k, self.w_v, self.b_v))
-
 
 @dataclass(frozen=True)
 class ModelOutput:
@@ -130,10 +67,11 @@ class PretrainedModel:
     def __init__(self, config: PretrainedConfig, params: dict, tokenizer: Tokenizer | None,
                  *, path=None, name: str | None = None, unused_tensors=()):
         self.config = config
+        self.family = family_named(config.family)                      # what differs per family
         self.params = params
         self.tokenizer = tokenizer
         self.path = None if path is None else Path(path)
-        self.name = name or (self.path.name if self.path else config.model_type)
+        self.name = name or (self.path.name if self.path else config.family)
         self.unused_tensors = tuple(unused_tensors)
         self.dtype = params["embed.word"].dtype
         self.layer_config = TransformerConfig(
@@ -149,7 +87,7 @@ class PretrainedModel:
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"PretrainedModel({self.name!r}, model_type={c.model_type!r}, n_layer={c.n_layer}, "
+        return (f"PretrainedModel({self.name!r}, model_type={c.family!r}, n_layer={c.n_layer}, "
                 f"n_head={c.n_head}, d_model={c.d_model}, d_head={c.d_head}, dtype={self.dtype})")
 
     # -- tokens --------------------------------------------------------------------------
@@ -172,7 +110,9 @@ class PretrainedModel:
         return found.ids, found.tokens
 
     # -- forward -------------------------------------------------------------------------
-    def _check_ids(self, ids, name: str, limit: int):
+    def check_ids(self, ids, name: str, limit: int):
+        """``ids`` as an integer array [n] or [B, n] within the model's positions and in
+        [0, limit). ShapeError naming ``name`` otherwise."""
         ids = np.asarray(ids)
         if ids.ndim not in (1, 2) or ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
             raise ShapeError(f"{name} must be a non-empty [n] or [batch, n] array of integers, "
@@ -193,7 +133,7 @@ class PretrainedModel:
         [(B,) n] or None. Returns (key padding mask [(B,) n], True at padding, or None;
         position ids [(B,) n] int64).
 
-        Default position ids: GPT-2 with a mask counts only the tokens, cumsum(mask) - 1 with
+        Default position ids: GPT-2 (a family with ``pad_positions_from_tokens``) with a mask counts only the tokens, cumsum(mask) - 1 with
         0 at padding, the ids ``transformers``' ``generate`` passes (``GPT2Model.forward``
         alone counts every position from 0, pads included, so a left-padded row would not
         equal the row alone); BERT counts every position from 0 as ``BertModel`` does (its
@@ -215,11 +155,11 @@ class PretrainedModel:
                 raise ShapeError("attention_mask has a row without a single token (all 0)")
             pad = mask == 0                                            # [(B,) n], True = padding
         if position_ids is None:
-            if pad is not None and self.config.model_type == "gpt2":
+            if pad is not None and self.family.pad_positions_from_tokens:
                 counted = np.cumsum(~pad, axis=-1) - 1                 # [(B,) n]
                 return pad, np.where(pad, 0, counted).astype(np.int64)
             return pad, np.broadcast_to(np.arange(n, dtype=np.int64), ids.shape)
-        position_ids = self._check_ids(position_ids, "position_ids", self.config.max_positions)
+        position_ids = self.check_ids(position_ids, "position_ids", self.config.max_positions)
         if position_ids.shape != ids.shape:
             raise ShapeError(f"position_ids has shape {position_ids.shape}, ids {ids.shape}")
         return pad, position_ids
@@ -227,22 +167,25 @@ class PretrainedModel:
     def embed(self, ids, token_type_ids=None, *, position_ids=None, trace=NULL_TRACE):
         """The embedding stage: token ids [(B,) n] -> [(B,) n, d_model] (what enters layer
         0); ``position_ids`` [(B,) n] (default 0 .. n-1)."""
-        ids = self._check_ids(ids, "ids", self.config.vocab_size)
-        view = self._view.scope("embed")
+        ids = self.check_ids(ids, "ids", self.config.vocab_size)
         if position_ids is not None:
             position_ids = self.padding(ids, None, position_ids)[1]
-        if self.config.model_type == "gpt2":
-            if token_type_ids is not None:
-                raise TutorError("token_type_ids are a BERT input; GPT-2 has none")
-            return gpt2_embeddings(ids, view, position_ids=position_ids, trace=trace)
-        if token_type_ids is None:
-            token_type_ids = np.zeros_like(ids)                        # one sentence: segment 0
-        token_type_ids = self._check_ids(token_type_ids, "token_type_ids",
-                                         self.config.type_vocab_size)
-        if token_type_ids.shape != ids.shape:
-            raise ShapeError(f"token_type_ids has shape {token_type_ids.shape}, ids {ids.shape}")
-        return bert_embeddings(ids, token_type_ids, view, self.config.layer_norm_eps,
-                               position_ids=position_ids, trace=trace)
+        return self.family.embed(self, ids, token_type_ids=token_type_ids,
+                                 position_ids=position_ids, trace=trace)
+
+    def params_view(self, scope: str = "") -> ParamView:
+        """The parameters under ``scope`` ("embed", "layers.0", ...) by their short names."""
+        return self._view.scope(scope) if scope else self._view
+
+    def final(self, x, *, trace=NULL_TRACE):
+        """The family's final norm on the last layer's output [..., E] (GPT-2's ``ln_f``), or
+        ``x`` itself for a family without one."""
+        return x if self.family.final_norm is None else self.family.final_norm(self, x, trace)
+
+    @property
+    def can_write(self) -> bool:
+        """Whether the model predicts the next token (a decoder-only family with a head)."""
+        return self.family.writes and self.config.causal
 
     def forward(self, ids, *, token_type_ids=None, attention_mask=None, position_ids=None,
                 output_attentions: bool = True, trace=NULL_TRACE) -> ModelOutput:
@@ -258,7 +201,7 @@ class PretrainedModel:
         Raises ShapeError for ids outside the vocabulary or longer than the model's
         positions, or a bad mask.
         """
-        ids = self._check_ids(ids, "ids", self.config.vocab_size)
+        ids = self.check_ids(ids, "ids", self.config.vocab_size)
         batched = ids.ndim == 2
         pad, positions = self.padding(ids, attention_mask, position_ids)
         if not batched:
@@ -276,14 +219,12 @@ class PretrainedModel:
         x = emb                                                        # [B, n, E]
         hidden = [emb]
         for i in range(self.config.n_layer):
-            x = encoder_layer(x, self._view.scope(f"layers.{i}"), self.layer_config,
+            x = self.family.layer(x, self._view.scope(f"layers.{i}"), self.layer_config,
                               src_mask=mask, src_key_padding_mask=pad,
                               trace=layer_trace.scope(f"layers.{i}"))  # [B, n, E]
             hidden.append(x)
-        if self.config.model_type == "gpt2":
-            final = layer_norm(x, self.params["final_norm.weight"], self.params["final_norm.bias"],
-                               self.config.layer_norm_eps, trace=trace.scope("final_norm"))  # [B, n, E]
-            hidden[-1] = final
+        if self.family.final_norm is not None:
+            hidden[-1] = self.final(x, trace=trace.scope("final_norm"))  # [B, n, E]
         attentions = None
         if output_attentions:
             kept = [layer_trace[f"layers.{i}.self_attn.weights"] for i in range(self.config.n_layer)]
@@ -298,10 +239,10 @@ class PretrainedModel:
         [V, E] is the word embeddings ``wte`` when the head is tied (config.json's
         ``tie_word_embeddings``, default true) and the folder's own ``lm_head.weight`` when
         it says false. Source: Radford et al. 2019; ``transformers`` ``GPT2LMHeadModel``.
-        TutorError for BERT."""
-        if self.config.model_type != "gpt2":
-            raise TutorError(f"{self.name} is a {self.config.model_type} encoder; only a GPT-2 "
-                             "style model predicts the next token")
+        TutorError for a model without a language-model head (BERT)."""
+        if not self.family.writes:
+            raise TutorError(f"{self.name} is a {self.family.name} {self.family.kind}; only a "
+                             "GPT-2 style model predicts the next token")
         return linear(hidden, self.output_embeddings)                  # [..., E] -> [..., V]
 
     @property
@@ -338,14 +279,9 @@ class PretrainedModel:
         multi_head_attention computes it (rows head*d_head ... of each projection).
         Raises TutorError for a layer or head out of range."""
         self._check_layer_head(layer, head)
-        d, dh = self.config.d_model, self.config.d_head
-        w_in = self.params[f"layers.{layer}.self_attn.in_proj_weight"]  # [3E, E], rows q, k, v
-        b_in = self.params[f"layers.{layer}.self_attn.in_proj_bias"]    # [3E]
-        parts = []
-        for block in range(3):                                         # query, key, value
-            rows = slice(block * d + head * dh, block * d + (head + 1) * dh)
-            parts += [w_in[rows].T, b_in[rows]]                        # [E, d_head], [d_head]
-        return HeadWeights(*parts)
+        return head_weights(self.params[f"layers.{layer}.self_attn.in_proj_weight"],
+                            self.params[f"layers.{layer}.self_attn.in_proj_bias"], head,
+                            self.config.n_head)                        # [E, d_head], [d_head]
 
     def layer_params(self, layer: int) -> ParamView:
         """Layer ``layer``'s parameters under tutor.nn's names (``self_attn.in_proj_weight``...)."""
@@ -355,27 +291,13 @@ class PretrainedModel:
 
 # -- reading a folder ------------------------------------------------------------------------
 
-def weights_file(folder: Path) -> Path:
-    """The folder's one ``model.safetensors``. TutorError naming the folder when the weights
-    are split in several files, only pickled (refused with the export that works), or absent."""
-    st = folder / "model.safetensors"
-    if st.is_file():
-        return st
-    if (folder / "model.safetensors.index.json").is_file():
-        raise TutorError(f"{folder}: the weights are split into several .safetensors files "
-                         "(model.safetensors.index.json); tutor reads one model.safetensors")
-    for pickled in ("pytorch_model.bin", "model.pt", "model.pth"):
-        if (folder / pickled).is_file():
-            raise pickle_refusal(folder / pickled)
-    raise TutorError(f"{folder}: no model.safetensors in the folder")
-
-
 def load_pretrained(folder, *, dtype=np.float32, name: str | None = None,
                     tokenizer: bool = True) -> PretrainedModel:
     """Read a Hugging Face model folder: ``config.json``, ``model.safetensors`` and the
     tokenizer (``tokenizer.json``, ``vocab.txt``, or ``vocab.json`` + ``merges.txt``).
 
-    Order of checks, all before any tensor is read: config values; the safetensors header
+    The family config.json declares reads its weights (:meth:`Family.read_weights`; by
+    default one ``model.safetensors``). Order of checks, all before any tensor is read: config values; the safetensors header
     against the file's size; every expected tensor present with the shape the config implies,
     in a float dtype; no tensor of the base model left unexplained. Then only the needed
     tensors are read, and converted to ``dtype`` (float32 by default, float64 on request;
@@ -390,35 +312,10 @@ def load_pretrained(folder, *, dtype=np.float32, name: str | None = None,
     if dtype not in (np.float32, np.float64):
         raise TutorError(f"dtype must be float32 or float64, got {dtype}")
     config = read_config(folder / "config.json")
-    path = weights_file(folder)
-    header = read_safetensors_header(path, max_file_bytes=MAX_MODEL_FILE_BYTES)
-    sources = parameter_sources(config)
-    plan = plan_names(config, {k: t.shape for k, t in header.tensors.items()}, sources,
-                      os.fspath(path))
-    for hf, found in plan.file_names.items():
-        kind = header.tensors[found].dtype
-        if kind not in FLOAT_DTYPES:
-            raise ParameterError(f"{path}: tensor {found!r} is {kind}, expected a float dtype "
-                                 f"({', '.join(FLOAT_DTYPES)})")
-    arrays = load_safetensors(path, list(plan.file_names.values()), header=header)
-    params: dict[str, np.ndarray] = {}
-    for name_, source in sources.items():
-        parts = [arrays[plan.file_names[hf]] for hf in source.names]
-        if source.transpose:                                           # Conv1D [in, out] -> [out, in]
-            parts = [part.T for part in parts]
-        value = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)  # BERT q,k,v: 3 x [E, E] -> [3E, E]
-        if name_.startswith("layers.") and value.ndim == 2:            # a layer's [out, in] weight:
-            # kept column-major, so its transpose [in, out] is row-major and linear's x W^T is
-            # the plain product, which OpenBLAS runs ~5% faster (same numbers, same shape)
-            value = np.array(value, dtype=dtype, order="F")            # [out, in], a copy
-        else:
-            value = np.ascontiguousarray(value, dtype=dtype)          # the shape the config implies
-        if not np.all(np.isfinite(value)):
-            raise ParameterError(f"{path}: {', '.join(source.names)} holds NaN or infinite values")
-        params[name_] = value
+    params, unused = family_named(config.family).read_weights(folder, config, dtype)
     tok = Tokenizer(folder) if tokenizer else None
     if tok is not None and tok.vocab_size > config.vocab_size:
         raise TutorError(f"{folder}: the tokenizer has {tok.vocab_size:,} tokens but the model's "
                          f"vocab_size is {config.vocab_size:,}")
     return PretrainedModel(config, params, tok, path=folder, name=name,
-                           unused_tensors=plan.unused)
+                           unused_tensors=unused)

@@ -15,7 +15,7 @@ The two older layouts take their settings from ``tokenizer_config.json`` as ``tr
 * ``vocab.json`` + ``merges.txt``: ``add_prefix_space`` (default false).
 
 The tokenizer class transformers would pick (:func:`tokenizer_class`: tokenizer_config.json's
-``tokenizer_class``, else config.json's ``model_type``, else the layout) brings its own
+``tokenizer_class``, else the family config.json declares, else the layout) brings its own
 special tokens, in every layout, when the vocabulary holds them: GPT2Tokenizer's
 ``<|endoftext|>`` (its bos, eos and unk unless named otherwise), BertTokenizer's [UNK],
 [SEP], [PAD], [CLS], [MASK].
@@ -75,7 +75,7 @@ class Tokenizer:
         tokenizers = _tokenizers()
         check_tokenizer_files(folder)                                  # caps, before any parse
         settings = _json_object(folder / "tokenizer_config.json")
-        defaults = CLASS_DEFAULTS.get(tokenizer_class(folder, settings), {})  # the class's own special tokens
+        defaults = class_defaults(folder, settings)                    # the class's own special tokens
         try:
             if (folder / "tokenizer.json").is_file():
                 self.source = folder / "tokenizer.json"
@@ -120,40 +120,31 @@ class Tokenizer:
         return self._backend.id_to_token(token_id)
 
 
-#: GPT2Tokenizer's bos, eos and unk token unless a folder names others.
-GPT2_SPECIAL = "<|endoftext|>"
-
-#: The special tokens each transformers tokenizer class brings by itself (name -> token),
-#: used for a name no file sets and only when the vocabulary holds the token.
-CLASS_DEFAULTS = {
-    "gpt2": dict.fromkeys(("bos_token", "eos_token", "unk_token"), GPT2_SPECIAL),
-    "bert": {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
-             "cls_token": "[CLS]", "mask_token": "[MASK]"},
-}
-
-#: transformers' tokenizer classes tutor knows the defaults of, by model family.
-TOKENIZER_CLASSES = {"GPT2Tokenizer": "gpt2", "GPT2TokenizerFast": "gpt2",
-                     "BertTokenizer": "bert", "BertTokenizerFast": "bert"}
+def class_defaults(folder: Path, settings: dict) -> dict:
+    """The special tokens (name -> token) the tokenizer class transformers would pick brings by
+    itself (:func:`tokenizer_class`), used for a name no file sets and only when the
+    vocabulary holds the token: GPT2Tokenizer's ``<|endoftext|>``, BertTokenizer's [UNK] ...
+    Each family declares its own (``tokenizer_defaults``)."""
+    family = tokenizer_class(folder, settings)
+    return {} if family is None else dict(family.tokenizer_defaults)
 
 
-def tokenizer_class(folder: Path, settings: dict) -> str | None:
+def tokenizer_class(folder: Path, settings: dict):
     """The model family whose tokenizer class ``transformers``' AutoTokenizer would pick:
-    tokenizer_config.json's ``tokenizer_class``, else config.json's ``model_type``
-    (gpt2, bert), else the layout (``vocab.json`` + ``merges.txt``: gpt2; ``vocab.txt``:
-    bert); None for another class (no defaults)."""
+    tokenizer_config.json's ``tokenizer_class``, else the family config.json declares, else
+    the layout (``vocab.json`` + ``merges.txt``: gpt2; ``vocab.txt``: bert); None for
+    another class (no defaults)."""
+    from .families import declared_family, layout_family, tokenizer_family
+
     named = settings.get("tokenizer_class")
     if named is not None:
-        return TOKENIZER_CLASSES.get(named)
-    model_type = _json_object(folder / "config.json").get("model_type")
-    if model_type in CLASS_DEFAULTS:
-        return model_type
+        return tokenizer_family(named)
+    declared = declared_family(_json_object(folder / "config.json"))
+    if declared is not None:
+        return declared
     if (folder / "tokenizer.json").is_file():
         return None
-    if (folder / "vocab.txt").is_file():
-        return "bert"
-    if (folder / "vocab.json").is_file():
-        return "gpt2"
-    return None
+    return layout_family(folder)
 
 #: The named special tokens of tokenizer_config.json / special_tokens_map.json, in the order
 #: transformers adds those that are not in the vocabulary yet.

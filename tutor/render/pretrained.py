@@ -73,8 +73,7 @@ class PretrainedHeadBuilder(AttentionBuilder):
         mats = [self.token_matrix("X", "x"), self.bias_view("bq", "b_q"),
                 self.bias_view("bk", "b_k"), self.bias_view("bv", "b_v")]
         layer, head = info["layer"] + 1, info["head"] + 1
-        entering = ("the output of the embedding stage (word + position"
-                    + (" + token type, then layer norm)" if info["model_type"] == "bert" else ")")
+        entering = (f"the output of the embedding stage ({info['embedding_stage']})"
                     if layer == 1 else f"the output of layer {layer - 1}")
         worked = [f"x({self.labels[0]}) = {short_vector(x[0], self.precision)}",
                   f"Wq, Wk, Wv = head {head}'s columns {info['head'] * d_head + 1}–"

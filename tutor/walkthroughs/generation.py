@@ -26,7 +26,9 @@ from . import Recording, new_trace
 
 
 def _is_seq2seq(model) -> bool:
-    return hasattr(model, "transformer")
+    from tutor.nn.model import Seq2Seq
+
+    return isinstance(model, Seq2Seq)
 
 
 def _steppers(model, ids):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tutor.nn.analysis import head_pattern
+from tutor.nn.attention import head_weights
 from tutor.nn.masks import causal_mask
 
 from . import Recording, new_trace
@@ -51,11 +53,9 @@ def toy_model_heads(trained, digits: str) -> Recording:
     ``info``: ``model``, ``task``, ``answer``, ``blocks`` (a list of
     :class:`AttentionBlock`, encoder layers first, then each decoder layer's self- and
     cross-attention), ``n_layer`` (encoder layers), ``n_head``, and ``patterns``: for each
-    block, each head's :func:`tutor.pretrained.head_pattern` (a self-attention of at least
+    block, each head's :func:`tutor.nn.analysis.head_pattern` (a self-attention of at least
     two tokens) or None (cross-attention, or one token).
     """
-    from tutor.pretrained.analysis import head_pattern
-
     src = trained.encode(digits)                                        # [n] ids
     answer = trained.run(digits)
     tgt = np.array([trained.bos_id] + [trained.vocab.index(d) for d in answer],
@@ -103,8 +103,7 @@ def toy_model_head(trained, digits: str, layer: int, head: int,
     (``block="encoder"``) or decoder masked self-attention (``"decoder"``), as the six steps
     of ``tutor attention`` read it: taken from :func:`toy_model_heads`'s recording (nothing
     is computed again), the head's slice of every recorded intermediate ([1, h, n, .] ->
-    [n, .]) and of the layer's in_proj weights (PyTorch layout: Wq = in_proj_weight[:d]ᵀ,
-    this head's columns head·d_head … (head+1)·d_head).
+    [n, .]) and of the layer's in_proj weights (:func:`tutor.nn.attention.head_weights`).
 
     Records ``hidden`` (the layer's input [n, d_model]), ``x`` (X: the same, or norm1's
     output for a pre-norm model), ``w_q``, ``b_q``, ``w_k``, ``b_k``, ``w_v``, ``b_v``
@@ -120,18 +119,15 @@ def toy_model_head(trained, digits: str, layer: int, head: int,
     scope = f"transformer.{block}.layers.{layer}"
     attn = f"{scope}.self_attn"
     params = trained.model.params
-    w_in = params[f"{attn}.in_proj_weight"]                             # [3·d_model, d_model]
-    b_in = params[f"{attn}.in_proj_bias"]                               # [3·d_model]
-    cols = slice(head * d_head, (head + 1) * d_head)
+    weights = head_weights(params[f"{attn}.in_proj_weight"], params[f"{attn}.in_proj_bias"],
+                           head, n_head)                                # [d_model, d_head], [d_head]
     trace = new_trace()
     hidden = whole.trace[f"{scope}.input"][0]                           # [n, d_model]
     trace.record("hidden", hidden)
     x = whole.trace[f"{scope}.norm1.out"][0] if config.norm_first else hidden   # [n, d_model]
     trace.record("x", x)
-    for i, letter in enumerate("qkv"):
-        rows = slice(i * d_model, (i + 1) * d_model)
-        trace.record(f"w_{letter}", w_in[rows][cols].T)                 # [d_model, d_head]
-        trace.record(f"b_{letter}", b_in[rows][cols])                   # [d_head]
+    for name in ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v"):
+        trace.record(name, getattr(weights, name))                      # [d_model, d_head] / [d_head]
     names = _HEAD_NAMES + (("masked",) if block == "decoder" else ())
     if block == "decoder":
         trace.record("mask", whole.trace[f"{attn}.mask"])               # [T, T] 0 / -inf
@@ -139,7 +135,8 @@ def toy_model_head(trained, digits: str, layer: int, head: int,
         trace.record(name, whole.trace[f"{attn}.{name}"][0, head])      # [n, .]
     tokens = (list(digits) if block == "encoder"
               else ["<bos>"] + list(whole.info["answer"]))
-    info = {"model": trained.name, "model_type": "toy", "n_layer": config.num_encoder_layers,
+    info = {"model": trained.name, "model_type": "toy", "embedding_stage": "word + position",
+            "n_layer": config.num_encoder_layers,
             "n_head": n_head, "d_model": d_model, "d_head": d_head,
             "causal": block == "decoder", "norm_first": bool(config.norm_first),
             "layer": layer, "head": head, "tokens": tokens, "sentence": " ".join(tokens),

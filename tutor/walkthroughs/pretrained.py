@@ -15,19 +15,20 @@ from tutor.errors import TutorError
 from tutor.nn.attention import attention_head
 from tutor.nn.functional import layer_norm
 from tutor.nn.masks import causal_mask
-from tutor.pretrained.analysis import head_pattern
+from tutor.nn.analysis import head_pattern, head_patterns
 
 from . import Recording, new_trace
 
 
 def _model_facts(model) -> dict:
     c = model.config
-    return {"model": model.name, "model_type": c.model_type, "n_layer": c.n_layer,
+    return {"model": model.name, "model_type": model.family.name,
+            "embedding_stage": model.family.embedding_stage, "n_layer": c.n_layer,
             "n_head": c.n_head, "d_model": c.d_model, "d_head": c.d_head,
             "causal": bool(c.causal), "norm_first": bool(c.norm_first)}
 
 
-def model_head(model, text: str, layer: int, head: int) -> Recording:
+def model_head(model, text: str, layer: int, head: int, *, encoding=None) -> Recording:
     """Head ``head`` of layer ``layer`` of ``model`` on ``text``, as the six steps record them.
 
     The hidden states entering the layer (``hidden`` [n, d_model], the embedding stage's
@@ -38,9 +39,11 @@ def model_head(model, text: str, layer: int, head: int) -> Recording:
     the causal mask for GPT-2. Records ``hidden``, ``x``, ``w_q``, ``b_q``, ``w_k``, ``b_k``,
     ``w_v``, ``b_v`` and what attention_head records. ``info``: the model's facts, ``layer``,
     ``head`` (from 0), ``tokens``. The weights equal the model's own attentions[layer][head].
+    ``encoding``: ``text``'s tokens when the caller has them (tokenized once).
     Raises TutorError for a layer or head out of range, or a text the model cannot take.
     """
-    ids, tokens = model.tokenize(text)
+    found = model.encode(text) if encoding is None else encoding
+    ids, tokens = found.ids, found.tokens
     out = model.forward(np.asarray(ids), output_attentions=False)      # hidden_states: n_layer + 1 x [n, E]
     weights = model.head_weights(layer, head)                          # checks layer and head
     trace = new_trace()
@@ -70,14 +73,14 @@ def _allowed_mask(model, n: int):
     return causal_mask(n) if model.config.causal else np.zeros((n, n), dtype=bool)
 
 
-def model_heads(model, text: str) -> Recording:
+def model_heads(model, text: str, *, encoding=None) -> Recording:
     """Every head's attention weights on ``text``: ``attentions`` [n_layer, n_head, n, n]
     (Hugging Face's ``output_attentions`` layout, ``[layer][head][query][key]``), and in
     ``info["patterns"]`` the :func:`tutor.pretrained.head_patterns` label of each head
-    ([n_layer][n_head] HeadPattern). Needs at least two tokens to label a head."""
-    from tutor.pretrained import head_patterns
-
-    ids, tokens = model.tokenize(text)
+    ([n_layer][n_head] HeadPattern). Needs at least two tokens to label a head.
+    ``encoding``: ``text``'s tokens when the caller has them (tokenized once)."""
+    found = model.encode(text) if encoding is None else encoding
+    ids, tokens = found.ids, list(found.tokens)
     if len(ids) < 2:
         raise TutorError(f"{text!r} gives {len(ids)} token; a head's pattern needs at least 2")
     out = model.forward(np.asarray(ids), output_attentions=True)

@@ -16,7 +16,7 @@ def replay(walkthrough: str, tokens: list[str], info: dict, arrays: dict) -> Rec
         trace.record(name, value)
     info = {**info, "recorded": True}
     if walkthrough == "pretrained.model_heads" and "patterns" not in info:
-        from tutor.pretrained import head_patterns
+        from tutor.nn.analysis import head_patterns
 
         info["patterns"] = head_patterns(arrays["attentions"], list(tokens))
     return Recording(trace, None, list(tokens), info, walkthrough=walkthrough)
