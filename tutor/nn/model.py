@@ -13,12 +13,13 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError, TutorError
 from ..trace import NULL_TRACE
+from ..weightfiles import load_weights, save_npz
 from . import layers
 from .functional import linear
 from .layers import DecoderCache
 from .masks import causal_mask, check_causal_hint
 from .params import (ParamView, TransformerConfig, check_token_ids, infer_config, init_params,
-                     refuse_unsupported, save_npz, transformer_shapes, validate_state)
+                     refuse_unsupported, transformer_shapes, validate_state)
 from .posenc import sinusoidal_encoding
 
 
@@ -79,7 +80,6 @@ class _Stack:
     @classmethod
     def load(cls, path: str | os.PathLike, nhead: int, **options) -> "Transformer":
         """A model from an .npz or .safetensors file of PyTorch's state-dict names (never unpickles)."""
-        from ..weightfiles import load_weights                         # .npz or .safetensors
         return cls.from_state_dict(load_weights(path), nhead, **options)
 
     def save(self, path: str | os.PathLike) -> None:
