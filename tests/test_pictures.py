@@ -11,7 +11,7 @@ import re
 import numpy as np
 
 from cli_helpers import invoke
-from tutor.render.console import BARS, _cells, heat_style
+from tutor.render.console import BARS, heat_style, matrix_cells
 from tutor.render.document import MatrixView
 
 WORDS_32 = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -47,7 +47,7 @@ def test_a_heat_glyph_is_drawn_in_its_cells_own_colour():
         style = glyph_style(value)
         assert style.color == style.bgcolor == heat_style(value).bgcolor
     view = MatrixView("w", "w", np.array([[0.2, 0.8]]), ["a"], ["x", "y"], heat=True)
-    for cell in _cells(view, 2)[0]:
+    for cell in matrix_cells(view, 2)[0]:
         glyph = cell.spans[-1]
         assert cell.plain[glyph.start:glyph.end] in BARS
         assert glyph.style.color == glyph.style.bgcolor                 # the shade, not a block

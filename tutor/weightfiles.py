@@ -83,11 +83,6 @@ class SafetensorsHeader:
     path: str
     tensors: dict[str, TensorInfo]
     metadata: dict[str, str]
-    data_start: int                                                    # 8 + header length
-
-    @property
-    def data_bytes(self) -> int:
-        return sum(t.nbytes for t in self.tensors.values())
 
 
 def _fail(path, message: str) -> TutorError:
@@ -199,7 +194,7 @@ def read_safetensors_header(path, *, max_bytes: int | None = None,
     if max_bytes is not None and position > max_bytes:
         raise _fail(path, f"expected at most {max_bytes:,} bytes of tensors, got {position:,}")
     ordered = {t.name: t for t in sorted(tensors.values(), key=lambda t: t.begin)}
-    return SafetensorsHeader(os.fspath(path), ordered, dict(metadata), 8 + length)
+    return SafetensorsHeader(os.fspath(path), ordered, dict(metadata))
 
 
 def _check_entry(path, name, entry, data_size: int) -> TensorInfo:

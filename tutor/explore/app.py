@@ -33,7 +33,6 @@ from .state import EDITABLE, ExploreState, View
 STEP_TABS = (("inputs", "1 Inputs"), ("projections", "2 QKV"), ("scores", "3 Scores"),
              ("scaled", "4 Scaled"), ("softmax", "5 Softmax"), ("output", "6 Output"),
              ("concat", "7 Concat"), ("projection", "8 Wo"))
-MULTI_HEAD_ONLY = ("concat", "projection")
 NUDGE = 0.1              # what + and - add to an editable cell
 
 HELP = """\

@@ -17,8 +17,6 @@ CHECKPOINTS = 6            # steps at which the loss table shows the curves
 TARGET_LOSS = 0.5          # "steps to reach": the first step whose 20-step mean loss is below
 RUNNING = 20               # steps in the running mean of the table and of "steps to reach"
 
-TABLE_COLUMNS = ["heads", "peak₀", "steps→0.5", "final loss", "accuracy"]
-
 
 def _bucket_means(losses: np.ndarray, points: int, steps: int) -> np.ndarray:
     """The curve as ``points`` means of equal buckets of the ``steps`` planned steps; the
