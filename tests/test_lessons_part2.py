@@ -229,7 +229,7 @@ def test_the_scaling_recording_is_what_the_script_measures():
     import importlib.util
     from pathlib import Path
 
-    from tutor.walkthroughs.training import scaling_training
+    from tutor.walkthroughs.scaling_training import scaling_training
 
     path = Path(__file__).resolve().parent.parent / "scripts" / "record_scaling_training.py"
     spec = importlib.util.spec_from_file_location("record_scaling_training", path)

@@ -316,7 +316,7 @@ def test_training_imports_neither_rich_nor_click():
     import subprocess
     import sys
 
-    code = ("import sys, tutor.training.loop, tutor.training.scaling, tutor.training.shipped; "
+    code = ("import sys, tutor.training.loop, tutor.training.scaling_training, tutor.training.shipped; "
             "print(sorted(m for m in ('rich', 'click', 'plotext') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
