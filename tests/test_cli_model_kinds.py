@@ -169,3 +169,14 @@ def test_attention_block_needs_a_toy_model(tmp_path, capsys):
             main(args)
         err = capsys.readouterr().err
         assert info.value.code == 2 and message in err, err
+
+
+def _flat(text):
+    """A screen's words, box borders dropped."""
+    return " ".join(text.replace("│", " ").split())
+
+
+def test_models_names_a_toy_models_kind_once():
+    text = _flat(invoke("models").output)
+    assert "copy: a toy model shipped with tutor" in text
+    assert "shipped toy model (toy model shipped with tutor)" not in text

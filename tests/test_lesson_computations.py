@@ -1,7 +1,7 @@
-"""The course's second part (issue 16): word vectors, a real model (live or recorded),
-training and generation. Every answer comes from the engine; the real-model lesson works
-without the model (from the shipped recording, marked as such) and the recording equals a
-fresh run of the model when it is installed."""
+"""The lesson computations of the course's second part (lessons/compute.py, lessons/recorded.py):
+word vectors, a real model (live or recorded), training and generation. Every answer comes from
+the engine; the real-model lesson works without the model (from the shipped recording, marked
+as such) and the recording equals a fresh run of the model when it is installed."""
 
 import json
 
