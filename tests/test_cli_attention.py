@@ -447,3 +447,23 @@ def test_glove_matrices_give_their_real_shape_and_fill_a_wide_terminal():
         return int(titles[0].split("1–")[1].split(" ")[0])
 
     assert first_columns(80) >= 7 and first_columns(120) > first_columns(80)
+
+
+def test_the_glove_sentence_about_a_word_and_itself_follows_the_scores():
+    # issue 20: "each word scores highest with itself" printed beside cat→dog 19.74 > cat·cat
+    # 19.43. The sentence is read from the diagonal: where a row's own score is beaten, it
+    # names that row with both numbers; where none is, it says so.
+    def means(sentence):
+        doc = run_json(sentence, "--embeddings", "glove")
+        scores = matrix(doc, "scores")
+        out = " ".join(run(sentence, "--embeddings", "glove", "--step", "3")
+                       .output.replace("│", " ").split())
+        return scores, out
+
+    scores, out = means("cat dog car")
+    assert scores[0, 1] > scores[0, 0]                           # dog outscores cat's own row
+    assert "each word scores highest with itself" not in out.lower()
+    assert (f"cat → dog ({scores[0, 1]:.2f}) beats cat · cat ({scores[0, 0]:.2f})" in out)
+    scores, out = means("the cat sat")
+    assert all(scores[r, r] >= scores[r].max() for r in range(3))
+    assert "Each word scores highest with itself here" in out

@@ -103,7 +103,7 @@ def test_a_small_step_lowers_the_loss_and_a_large_one_is_reported_honestly():
     large = run_json("the cat sat", "--lr", "3")
     assert large["settings"]["loss_lowered"] is False
     part = large["steps"][-1]["parts"][0]
-    assert "L before: 0.81; after: 7.79" in part["worked"]
+    assert "L before: 0.81; after: 7.79 (by 6.98)" in part["worked"]
     assert part["meaning"].startswith("L did not go down (0.81 before, 7.79 after): lr = 3 is "
                                       "too large here.")
     assert part["meaning"].endswith("Try --lr 0.5: this walkthrough ran the same step with it "
@@ -193,9 +193,9 @@ def test_step_and_formats():
     (["--target", "1,2"], "Invalid value for '--target': expected a 3×4 matrix like Z (one row "
                           "per word, d_v = 4 columns), got a 1×2 matrix"),
     (["--target", "cat"], "Invalid value for '--target'"),
-    (["--lr", "0"], "Invalid value for '--lr': expected a number greater than 0, got 0.0"),
-    (["--lr", "nan"], "Invalid value for '--lr': expected a finite number, got nan"),
-    (["--lr", "-1"], "Invalid value for '--lr': expected a number greater than 0, got -1.0"),
+    (["--lr", "0"], "Invalid value for '--lr': expected a number greater than 0 and at most 1,000,000, got 0"),
+    (["--lr", "nan"], "Invalid value for '--lr': expected a finite number greater than 0 and at most 1,000,000, got nan"),
+    (["--lr", "-1"], "Invalid value for '--lr': expected a number greater than 0 and at most 1,000,000, got -1"),
     (["--wq", "1,0;0,1"], "Invalid value for '--wq': expected 4 rows"),
     (["--step", "17"], "Invalid value for '--step': expected a step from 1 to 16, got 17"),
 ])
@@ -211,3 +211,43 @@ def test_the_command_states_the_walkthroughs_default_rate():
     from tutor.walkthroughs.backward import DEFAULT_LR
 
     assert stated == DEFAULT_LR
+
+
+def test_a_step_too_small_for_float64_is_called_too_small_not_too_large():
+    # issue 20: --lr 1e-16 leaves L unchanged in float64 and was called "too large"
+    doc = run_json("the cat sat", "--lr", "1e-16")
+    settings, part = doc["settings"], doc["steps"][-1]["parts"][0]
+    assert settings["loss_after_step"] == settings["loss"]               # L did not move at all
+    drop = 1e-16 * float(np.sum([np.sum(matrix(doc, f"{n}.grad") ** 2)
+                                 for n in ("w_q", "w_k", "w_v")]))
+    assert drop < np.spacing(settings["loss"])          # the drop is below float64's spacing
+    assert "is too large" not in part["meaning"]
+    assert part["meaning"].startswith("L did not change at all: lr = 1e-16 is too small")
+    assert "Try a larger --lr." in part["meaning"]
+
+
+@pytest.mark.parametrize("lr", ["1e-8", "1e-5", "0.1"])
+def test_the_loss_before_and_after_a_step_shows_the_digits_of_its_change(lr):
+    # issue 20: --lr 1e-8 said "L went down from 0.81 to 0.81"
+    doc = run_json("the cat sat", "--lr", lr)
+    before, after = doc["settings"]["loss"], doc["settings"]["loss_after_step"]
+    meaning = doc["steps"][-1]["parts"][0]["meaning"]
+    words = meaning.split("L went down from ")[1].split()
+    shown_before, shown_after = float(words[0]), float(words[2].rstrip(".").rstrip(","))
+    assert words[1] == "to"
+    true = before - after
+    assert true > 0
+    assert abs((shown_before - shown_after) - true) <= 0.05 * true   # 2 significant digits
+
+
+def test_backward_reads_its_inputs_by_the_shared_rule_not_through_tutor_attention():
+    """`tutor backward` takes the head options from cli/attention_inputs.py (the shared rule
+    of walkthroughs/inputs.py), not from the attention command's module."""
+    import ast
+    from pathlib import Path
+
+    import tutor.cli.backward as module
+
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "attention" not in imported and "attention_inputs" in imported

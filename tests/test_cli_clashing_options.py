@@ -25,7 +25,7 @@ def test_one_lower_bound_for_temperature_in_softmax_and_generate():
     for command in (["softmax", "1", "2"], ["generate", "3 1"]):
         result = invoke(*command, "--temperature", "1e-7")
         assert result.exit_code == 2
-        assert f"'--temperature': expected a number of at least {MIN_TEMPERATURE:g}, got 1e-07" \
+        assert f"'--temperature': expected a number from {MIN_TEMPERATURE:g} to 1,000,000, got 1e-07" \
             in result.output
         assert invoke(*command, "--temperature", str(MIN_TEMPERATURE)).exit_code == 0
 
@@ -40,9 +40,9 @@ def test_an_option_without_effect_in_the_mode_is_a_usage_error_naming_both():
 
 
 def test_one_lower_bound_for_lr_in_backward_and_train(tmp_path):
-    for value, message in (("0", "expected a number greater than 0, got 0.0"),
-                           ("-1", "expected a number greater than 0, got -1.0"),
-                           ("nan", "expected a finite number, got nan")):
+    for value, message in (("0", "expected a number greater than 0 and at most 1,000,000, got 0"),
+                           ("-1", "expected a number greater than 0 and at most 1,000,000, got -1"),
+                           ("nan", "expected a finite number greater than 0 and at most 1,000,000, got nan")):
         for command in (["backward", "the cat"], ["train", "--output", str(tmp_path / "m.npz")]):
             result = invoke(*command, "--lr", value)
             assert result.exit_code == 2

@@ -84,7 +84,7 @@ def test_an_output_through_a_symlink_keeps_the_link(tmp_path):
     (["attention", "cat qzxv", "--embeddings", "glove"], 2,
      "Error: Invalid value for '--embeddings': glove: 'qzxv' is not among"),
     (["context", "bank", "bank", "--word", "bank"], 2,
-     "Error: Invalid value for '--control': expected a control word that is in both"),
+     "Error: Invalid value for 'SENTENCE_B': expected a sentence other than SENTENCE_A"),
 ])
 def test_user_errors_follow_the_exit_code_table(tmp_path, monkeypatch, args, code, start):
     monkeypatch.chdir(tmp_path)

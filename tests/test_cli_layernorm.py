@@ -71,7 +71,7 @@ def test_rendering_at_80_columns():
     ([",".join(["1"] * 257)], "'VECTOR': expected at most 256 numbers, got 257"),
     (["1,2,3", "--gamma", "1,2"], "'--gamma': expected 3 numbers"),
     (["1,2,3", "--beta", "1,2,3,4"], "'--beta': expected 3 numbers"),
-    (["1,2,3", "--eps", "-1"], "'--eps': expected a number ≥ 0"),
+    (["1,2,3", "--eps", "-1"], "'--eps': expected a number from 0 to 1,000,000, got -1"),
     (["1,2,3", "--eps", "nan"], "'--eps': expected a finite number"),
     (["1,2", "--batch", "1,2;3,4"], "'--batch': expected either VECTOR or --batch"),
     (["--batch", "1,2"], "'--batch': expected at least 2 rows"),

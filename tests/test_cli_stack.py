@@ -39,8 +39,9 @@ def test_encode_equals_pytorch_memory(tmp_path, name):
     result = run(*args)
     assert result.exit_code == 0, result.output
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), z["out.memory"], atol=1e-9, rtol=0)
-    doc = json.loads(result.output)
-    np.testing.assert_allclose(doc["matrices"]["encoder.norm.out"], z["out.memory"], atol=1e-9)
+    doc = json.loads(result.output)                  # the steps of item 1, the one shown
+    memory = z["out.memory"].reshape(-1, *z["out.memory"].shape[-2:])       # [B, S, d_model]
+    np.testing.assert_allclose(doc["matrices"]["encoder.norm.out"], memory[:1], atol=1e-9)
 
 
 def test_transformer_equals_pytorch_output(tmp_path):
@@ -234,3 +235,85 @@ def test_encoder_only_state_dict_is_refused_by_transformer_with_what_to_use(tmp_
     assert result.exit_code == 2
     assert "--weights" in result.output and "nn.TransformerEncoder alone" in result.output
     assert "tutor encode" in result.output and "Traceback" not in result.output
+
+
+def test_a_batch_records_its_first_item_and_outputs_every_item(tmp_path):
+    """Batched vectors: the steps (screen, --format json) are item 1's, recorded as a batch of
+    one; --output holds every item, each equal to that item run alone (an item at a time, so
+    the recording does not grow with the batch)."""
+    from tutor.nn.model import Transformer
+
+    model = Transformer.random(8, 2, 2, 2, 16, seed=3)
+    model.save(tmp_path / "w.npz")
+    rng = np.random.default_rng(0)
+    src, tgt = rng.standard_normal((3, 5, 8)), rng.standard_normal((3, 4, 8))
+    np.save(tmp_path / "src.npy", src)
+    np.save(tmp_path / "tgt.npy", tgt)
+    common = ["--weights", str(tmp_path / "w.npz"), "--heads", "2", "--src-vectors",
+              str(tmp_path / "src.npy")]
+    doc = invoke_json("encode", *common, "--output", str(tmp_path / "memory.npy"))
+    memory = np.load(tmp_path / "memory.npy")
+    assert memory.shape == (3, 5, 8)
+    for i in range(3):
+        np.testing.assert_allclose(memory[i], model.encode(src[i]), atol=1e-12, rtol=0)
+    assert np.asarray(doc["matrices"]["encoder.layers.0.self_attn.weights"]).shape == (1, 2, 5, 5)
+    np.testing.assert_allclose(doc["matrices"]["encoder.norm.out"], memory[:1], atol=1e-12)
+    doc = invoke_json("transformer", *common, "--tgt-vectors", str(tmp_path / "tgt.npy"),
+                      "--causal", "--output", str(tmp_path / "out.npy"))
+    out = np.load(tmp_path / "out.npy")
+    from tutor.nn import causal_mask
+
+    for i in range(3):
+        np.testing.assert_allclose(out[i], model.forward(src[i], tgt[i], tgt_mask=causal_mask(4)),
+                                   atol=1e-12, rtol=0)
+    assert np.asarray(doc["matrices"]["decoder.norm.out"]).shape == (1, 4, 8)
+    np.testing.assert_allclose(doc["matrices"]["decoder.norm.out"], out[:1], atol=1e-12)
+
+
+def test_large_matrices_are_drawn_by_their_corner(tmp_path):
+    """40 positions of d_model 80: each matrix is drawn by its first 16 rows and the columns
+    that fit, its title says which part, and the screen stays a few hundred lines (it was every
+    number); --format json keeps them whole."""
+    from tutor.nn.model import Transformer
+
+    Transformer.random(80, 2, 1, 1, 16, seed=1).save(tmp_path / "w.npz")
+    np.save(tmp_path / "src.npy", np.random.default_rng(1).standard_normal((40, 80)))
+    args = ["encode", "--weights", str(tmp_path / "w.npz"), "--heads", "2", "--src-vectors",
+            str(tmp_path / "src.npy")]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "X  40×80  (rows 1–16 of 40, columns 1–" in text
+    assert "head 1  40×40  (rows 1–16 of 40, columns 1–" in text
+    assert "p17 " not in text and "…" not in text                     # no row 17, no cut cell
+    assert len(text.splitlines()) < 200
+    assert max(len(line) for line in text.splitlines()) <= 80
+    doc = invoke_json(*args)
+    assert np.asarray(doc["matrices"]["src"]).shape == (1, 40, 80)
+
+
+def test_a_large_document_draws_every_big_matrix_by_its_corner():
+    """6 layers of 16 heads on 32 words at --detail full were 15 MB of text: over 40,000
+    numbers, every matrix larger than 16×16 is drawn by its corner."""
+    words = " ".join(f"w{i}" for i in range(20))
+    small = run("encode", words, "--dim", "16", "--heads", "2")
+    assert "(rows 1–16 of 20" not in small.output                       # 20×20: whole
+    big = run("encode", words, "--dim", "64", "--heads", "16", "--layers", "6", "--ff", "64",
+              "--detail", "full")
+    assert big.exit_code == 0, big.output
+    assert "head 16  20×20  (rows 1–16 of 20, columns 1–" in big.output
+    assert "…" not in big.output
+
+
+def test_weights_with_more_layers_than_the_limit_are_refused(tmp_path, capsys):
+    from tutor.nn.model import Transformer
+
+    Transformer.random(4, 1, 7, 1, 8, seed=0).save(tmp_path / "deep.npz")
+    np.save(tmp_path / "src.npy", np.zeros((2, 4)))
+    with pytest.raises(SystemExit) as info:
+        main(["encode", "--weights", str(tmp_path / "deep.npz"), "--heads", "1",
+              "--src-vectors", str(tmp_path / "src.npy")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("Error: Invalid value for '--weights': expected at most 6 encoder "
+                          "layers, got 7 in '") and len(err.splitlines()) == 1

@@ -48,6 +48,44 @@ def test_resume_continues_bit_for_bit(tmp_path):
     assert a.history["loss"].tobytes() == b.history["loss"].tobytes()
 
 
+def test_resume_records_the_whole_run_and_its_time(tmp_path):
+    """A resumed run records the original command (its --task and every setting) with the new
+    --steps, the one command that makes the same weights, and reports the time of every run."""
+    half = str(tmp_path / "half.npz")
+    first = invoke_json("train", "--task", "sort", "--steps", "8", "--output", half, *SMALL)
+    doc = invoke_json("train", "--resume", half, "--steps", "16")
+    expected = list(first["command"])
+    expected[expected.index("--steps") + 1] = "16"
+    assert doc["command"] == expected and load_checkpoint(half).command == expected
+    assert doc["command"][doc["command"].index("--task") + 1] == "sort"      # was lost
+    assert doc["seconds"] == pytest.approx(first["seconds"] + doc["seconds_this_run"], abs=0.01)
+    assert doc["seconds"] > doc["seconds_this_run"]
+    # without --steps in the first command, it is added; --output given now replaces the old
+    other = str(tmp_path / "other.npz")
+    invoke_json("train", "--steps", "4", "--output", other, "--dim", "8", "--heads", "2",
+                "--layers", "1", "--ff", "16", "--batch-size", "8")
+    moved = str(tmp_path / "moved.npz")
+    doc = invoke_json("train", "--resume", other, "--steps", "6", "--output", moved)
+    assert doc["command"][:4] == ["tutor", "train", "--steps", "6"]
+    assert doc["command"][doc["command"].index("--output") + 1] == moved
+
+
+def test_the_screen_says_the_time_of_every_run_and_which_weights_were_kept(tmp_path,
+                                                                           monkeypatch):
+    scripted = {100: 0.5, 150: 0.6, 200: 0.995, 300: 0.948}   # passed 99%, fell at a spike
+    monkeypatch.setattr(Trainer, "evaluate", lambda self: scripted[self.step])
+    half = str(tmp_path / "half.npz")
+    invoke_json("train", "--steps", "150", "--output", half, *SMALL)
+    result = invoke("train", "--resume", half, "--steps", "300", "--format", "plain")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert re.search(r"time: \d+:\d\d \(\d+:\d\d in this run\)", text), text
+    assert ("Held-out exact-sequence accuracy: 99.5% of 500 sequences never seen in training "
+            "(greedy decoding); the weights kept are step 200's, the best evaluated (the last "
+            "step's scored 94.8%)") in text
+    assert load_checkpoint(half).best_step == 200
+
+
 def test_weights_only_output_is_small_and_loads(tmp_path):
     full, light = str(tmp_path / "full.npz"), str(tmp_path / "light.npz")
     invoke_json("train", "--steps", "3", "--output", full, *SMALL)
@@ -83,11 +121,42 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_go_on(tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "train_step", step_then_interrupt)
     result = invoke("train", "--steps", "10", "--output", out, "--format", "json", *SMALL)
     assert result.exit_code == 130
-    message, command = result.output.rstrip("\n").rsplit("\n", 1)
+    said, rest = result.output.split("Stopped at", 1)                 # a word at once, then
+    assert " ".join(said.split()) == (f"Interrupted: saving the checkpoint in {out} (Ctrl-C "
+                                      f"again to quit without it)")
+    rest = "Stopped at" + rest
+    message, command = rest.rstrip("\n").rsplit("\n", 1)
     assert " ".join(message.split()) == f"Stopped at step 4 of 10; the checkpoint is in {out}. " \
                                         f"Go on with:"                  # wrapped between words
     assert all(len(line) <= 80 or out in line for line in message.splitlines())
     assert command == f"  tutor train --resume {out} --steps 10"        # on its own line
+    assert load_checkpoint(out).step == 4
+
+
+def test_ctrl_c_in_a_long_step_is_answered_at_once(tmp_path, monkeypatch):
+    """Ctrl-C during a step's forward/backward pass (many seconds at the largest settings)
+    abandons it: the run stops before the step ends, with the previous step's checkpoint."""
+    import time
+
+    from tutor.nn.model import Seq2Seq
+
+    out = str(tmp_path / "m.npz")
+    original = Seq2Seq.loss_and_grads
+    calls = []
+
+    def slow_step(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            os.kill(os.getpid(), signal.SIGINT)                        # as Ctrl-C does
+            time.sleep(30)                                             # a long step
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Seq2Seq, "loss_and_grads", slow_step)
+    start = time.perf_counter()
+    result = invoke("train", "--steps", "10", "--output", out, "--format", "plain", *SMALL)
+    assert time.perf_counter() - start < 10
+    assert result.exit_code == 130, result.output
+    assert "Interrupted: saving the checkpoint in" in " ".join(result.output.split())
     assert load_checkpoint(out).step == 4
 
 
@@ -179,6 +248,13 @@ def test_loss_curve_text():
         "          step 1       step 20",
     ]
     assert loss_curve([]) == ["(no loss to plot)"]
+    # more steps than columns: each column is a mean, and the chart says of how many steps
+    rows = loss_curve([10.0, 1.0, 0.1, 0.01] * 25, width=20, height=3)
+    assert rows[-2] == "          step 1      step 100"
+    assert rows[-1] == "          a column: the mean loss of 5 steps"
+    assert rows[0].startswith("  4.2220 ┤")            # the top label: (10+1+0.1+0.01+10) / 5
+    assert loss_curve([1.0] * 1500)[-1].strip() == "a column: the mean loss of 25 steps"
+    assert loss_curve([1.0] * 1000)[-1].strip() == "a column: the mean loss of 16-17 steps"
 
 
 def test_help_states_the_library_defaults():

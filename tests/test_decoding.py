@@ -547,3 +547,48 @@ def test_a_longer_start_is_read_in_one_step_then_one_token_at_a_time():
     assert a["step.0.cross_attn.0.heads"].shape == (3, 4, 5)
     assert a["step.4.self_attn.0.mean"].shape == (3, 7)                # over the 7 positions so far
     np.testing.assert_allclose(a["step.4.self_attn.0.mean"].sum(axis=1), 1.0, rtol=1e-12)
+
+
+# -- tokens never chosen ---------------------------------------------------------------------
+
+
+def test_suppressed_tokens_are_never_sampled_greedy_or_beam_extended():
+    # issue 20: sampling could write a Seq2Seq's <bos> or <pad>. With suppress_ids they get
+    # logit -inf: greedy, sampling at any temperature and beam search never choose them,
+    # and the rest of the distribution is the softmax over the others.
+    vocab, never = 6, [0, 1]
+    flat = TableLM(vocab, table={(2,): np.zeros(vocab)}, scale=0.1)    # a uniform first step
+    drawn = set()
+    for seed in range(40):
+        out = generate(TableLM(vocab, seed=seed, scale=0.1), start(1, 2), 4,
+                       rule=Sampling(np.random.default_rng(seed), temperature=50.0),
+                       suppress_ids=never)
+        drawn |= set(out[0, 1:].tolist())
+    assert drawn and not drawn & set(never)
+    free = set()
+    for seed in range(40):                              # the same without: they are drawn
+        out = generate(TableLM(vocab, seed=seed, scale=0.1), start(1, 2), 4,
+                       rule=Sampling(np.random.default_rng(seed), temperature=50.0))
+        free |= set(out[0, 1:].tolist())
+    assert set(never) <= free
+    trace = Trace()
+    generate(flat, start(1, 2), 1, rule=Sampling(np.random.default_rng(0)), suppress_ids=never,
+             trace=trace)
+    np.testing.assert_allclose(trace["step.0.sample_probs"][0], [0, 0, .25, .25, .25, .25])
+    assert trace["step.0.kept"][0].tolist() == [False, False, True, True, True, True]
+    best = np.array([0, 0, 0, 0, 5.0, 4.0])             # greedy would take token 0 or 1 first
+    best[:2] = 9.0
+    out = generate(TableLM(vocab, table={(2,): best}), start(1, 2), 1, suppress_ids=never)
+    assert out[0, 1] == 4
+    hypotheses = beam_search(TableLM(vocab, seed=1, scale=3.0), [2], 4, beam_size=3, eos_id=5,
+                             suppress_ids=never)
+    assert hypotheses and all(not set(h.tokens.tolist()) & set(never) for h in hypotheses)
+
+
+@pytest.mark.parametrize("ids, message", [([5], "end token"), ([7], "suppress_ids"),
+                                          ([0, 1, 2, 3, 4], "nothing is left")])
+def test_bad_suppress_ids_are_refused(ids, message):
+    vocab = 6 if message != "nothing is left" else 5
+    with pytest.raises(SettingError, match=message):
+        generate(TableLM(vocab), start(1, 2), 2, eos_id=5 if vocab == 6 else None,
+                 suppress_ids=ids)

@@ -344,15 +344,15 @@ def test_document_reads_the_recording_only():
     (["the cat"], "'the', 'cat' are not in the reverse model's vocabulary: 0 1 2 3 4 5 6 7 8 9"),
     (["3", "--top-p", "0"], "Invalid value for '--top-p': expected a probability in (0, 1], got 0"),
     (["3", "--top-p", "1.5"], "expected a probability in (0, 1], got 1.5"),
-    (["3", "--temperature", "0"], "'--temperature': expected a number greater than 0, got 0.0"),
-    (["3", "--temperature", "-2"], "expected a number greater than 0, got -2.0"),
+    (["3", "--temperature", "0"], "'--temperature': expected a number from 1e-06 to 1,000,000, got 0"),
+    (["3", "--temperature", "-2"], "expected a number from 1e-06 to 1,000,000, got -2"),
     (["3", "--temperature", "nan"], "'--temperature': expected a finite number"),
     (["3", "--beam", str(MAX_BEAM_SIZE + 1)],
      f"'--beam': expected a beam width from 1 to {MAX_BEAM_SIZE}, got {MAX_BEAM_SIZE + 1}"),
     (["3", "--max-new-tokens", str(MAX_NEW_TOKENS + 1)], f"from 1 to {MAX_NEW_TOKENS}"),
     (["3", "--beam", "2", "--top-k", "3"], "expected either --beam or sampling options"),
     (["3", "--seed", "1"], "'--seed': expected --temperature, --top-k or --top-p with it"),
-    (["3", "--temperature", "1e-300"], "'--temperature': expected a number of at least 1e-06"),
+    (["3", "--temperature", "1e-300"], "'--temperature': expected a number from 1e-06 to 1,000,000, got 1e-300"),
     (["3", "--length-penalty", "5"], "'--length-penalty': expected --beam with it"),
     (["3", "--length-penalty", "-1"], "'--length-penalty': expected a length penalty"),
     (["The cat sat on the mat and", "--model", str(GPT2), "--max-new-tokens", "20"],
@@ -423,3 +423,40 @@ def test_an_output_cut_at_max_new_tokens_says_so(options):
 def test_an_output_with_its_end_token_has_no_note():
     doc = invoke_json("generate", "3 1 4")
     assert doc["result"]["output"]["tokens"][-1] == "<eos>" and doc["notes"] == []
+
+
+def test_sampling_never_writes_the_start_or_padding_token():
+    # issue 20: `generate "3 1 4" --temperature 100 --seed 1` wrote <bos> (and other seeds
+    # <pad>); only the end token may end a sequence, no other special token is output
+    written = set()
+    for seed in range(8):
+        doc = invoke_json("generate", "3 1 4", "--temperature", "100", "--seed", str(seed))
+        result = doc["result"]
+        written |= set(result["output"]["tokens"])
+        for step in result["steps"]:
+            assert step["chosen"]["token"] not in ("<bos>", "<pad>")
+            assert step["chosen"]["sampled_probability"] > 0
+    assert not written & {"<bos>", "<pad>"} and len(written) > 4      # it did sample widely
+    text = " ".join(invoke("generate", "3 1 4", "--temperature", "100").output.split())
+    assert "<pad> and <bos> are never chosen" in text.replace("│ ", "")
+
+
+@pytest.mark.parametrize("source, beam", [("3 1 4", "3"), ("3 1 4 1 5", "2"), ("2 7", "4")])
+def test_each_beam_step_is_titled_by_what_the_search_ranks_first(source, beam):
+    # issue 20: a step was titled by live beam 1 (score -9.51) while a finished hypothesis
+    # scored -3.5e-05: the title is the best score among the live beams and every hypothesis
+    # finished so far
+    doc = invoke_json("generate", source, "--beam", beam)
+    titles = [s["title"] for s in doc["steps"] if s["title"].startswith("token ")]
+    best_finished = None
+    for title, step in zip(titles, doc["result"]["steps"]):
+        for f in step["finished"]:
+            if best_finished is None or f["score"] > best_finished["score"]:
+                best_finished = f
+        live = step["beams"][0] if step["beams"] else None
+        if live is not None and (best_finished is None or live["score"] > best_finished["score"]):
+            assert title.endswith(f": {' '.join(live['tokens'])} (beam 1)"), title
+        else:
+            assert title.endswith(f": {' '.join(best_finished['tokens'])} (finished)"), title
+    first = doc["result"]["hypotheses"][0]
+    assert titles[-1].endswith(" ".join(VOCAB[i] for i in first["tokens"]) + " (finished)")

@@ -284,3 +284,106 @@ def test_a_npy_header_claiming_more_than_the_file_is_refused_before_allocating(t
     with pytest.raises(SpecError, match=r"declares shape \(100000, 100000\) of float64 "
                                         r"\(80,000,000,000 bytes\) but 16 bytes"):
         parse_spec(str(tmp_path / "big.npy"))
+
+
+# --- one rule for the attention inputs: the command, the lessons, the explorer ----------------
+
+from cli_helpers import invoke, invoke_json  # noqa: E402
+
+from tutor.errors import SettingError  # noqa: E402
+from tutor.explore.state import ExploreState  # noqa: E402
+from tutor.lessons.compute import run_computation  # noqa: E402
+from tutor.lessons.references import ComputeError  # noqa: E402
+from tutor.walkthroughs.inputs import (Given, InputError, attention_inputs,  # noqa: E402
+                                       random_matrix, random_tenths)
+
+WEIGHT_NAMES = ("w_q", "w_k", "w_v", "w_o")
+
+
+def _drawn(seed, option, rows=4, cols=4):
+    """The rule written out: random tenths from numpy's default_rng([seed, the first 4 bytes
+    of sha256(the option's name), little-endian])."""
+    import hashlib
+
+    key = int.from_bytes(hashlib.sha256(option.encode()).digest()[:4], "little")
+    return random_tenths(np.random.default_rng([seed, key]), rows, cols)
+
+
+@pytest.mark.parametrize("seed", [0, 3, 4_000_000_000])
+def test_one_seed_gives_the_same_weights_in_the_commands_the_lessons_and_the_explorer(seed):
+    s = str(seed)
+    command = invoke_json("attention", "the cat sat", "--heads", "2", "--wq", "random",
+                          "--wk", "random", "--wv", "random", "--wo", "random",
+                          "--seed", s)["matrices"]
+    multihead = invoke_json("multihead", "the cat sat", "--heads", "2", "--seed", s)["matrices"]
+    backward = invoke_json("backward", "the cat sat", "--wq", "random", "--wk", "random",
+                           "--wv", "random", "--seed", s)["matrices"]
+    lesson = run_computation("attention", {"heads": 2, "weights": "random", "seed": seed}).trace
+    lesson_backward = run_computation("backward", {"weights": "random", "seed": seed}).trace
+    state = ExploreState(heads=2)
+    state.random_weights(seed)
+    explorer = state.run().recording.trace
+    for name in WEIGHT_NAMES:
+        expected = _drawn(seed, "--" + name.replace("_", ""))             # [4, 4]
+        for where, matrices in (("attention", command), ("multihead", multihead),
+                                ("lesson", lesson), ("explorer", explorer),
+                                ("backward", backward), ("lesson backward", lesson_backward)):
+            if name == "w_o" and "backward" in where:
+                continue                                                # one head: no Wo
+            np.testing.assert_array_equal(np.asarray(matrices[name]), expected,
+                                          err_msg=f"{name} in {where}, seed {seed}")
+    assert len({np.asarray(command[name]).tobytes() for name in WEIGHT_NAMES}) == 4
+
+
+def test_a_random_matrix_is_the_same_whatever_else_is_random():
+    alone = invoke_json("attention", "the cat sat", "--wk", "random", "--seed", "5")["matrices"]
+    every = run_computation("attention", {"weights": "random", "seed": 5}).trace
+    np.testing.assert_array_equal(alone["w_k"], every["w_k"])
+    np.testing.assert_array_equal(alone["w_q"], np.eye(4))
+    np.testing.assert_array_equal(random_matrix(5, "wk", 4, 4), every["w_k"])
+
+
+def test_the_rule_derives_dk_and_dv_from_the_given_matrices():
+    x = np.eye(3, 4)                                                    # [3, 4]
+    inputs = attention_inputs(["a", "b", "c"], x, wq=Given(np.ones((4, 2)), "inline"),
+                              wv=Given(np.ones((4, 3))), heads=1)
+    assert inputs.w_k.shape == (4, 2) and inputs.w_v.shape == (4, 3) and inputs.w_o is None
+    assert inputs.kinds == {"w_q": "inline", "w_k": "identity", "w_v": "given",
+                            "w_o": "identity"}
+    two = attention_inputs(["a", "b", "c"], x, heads=2)
+    np.testing.assert_array_equal(two.w_o, np.eye(4))                   # several heads: Wo = I
+
+
+@pytest.mark.parametrize("kwargs, field, message", [
+    ({"wq": Given(np.ones((3, 4)))}, "wq",
+     "expected 4 rows (the embeddings have 4 columns), got a 3×4 matrix"),
+    ({"dk": 3, "wq": Given(np.ones((4, 2)))}, "wq", "expected 3 columns (--dk 3), got a 4×2 matrix"),
+    ({"wq": Given(np.ones((4, 2))), "wk": Given(np.ones((4, 3)))}, "wk",
+     "expected 2 columns (like --wq: 2), got a 4×3 matrix"),
+    ({"heads": 3}, "heads", "expected a number that divides the query/key width 4, got 3"),
+    ({"heads": 17}, "heads", "expected a number of heads from 1 to 16, got 17"),
+    ({"wo": "random"}, "wo", "expected --heads 2 or more (Wo joins the heads), got --heads 1"),
+    ({"square": True, "wv": Given(np.ones((4, 2)))}, "wv",
+     "expected a 4×4 matrix (d_model = 4), got 4×2"),
+    ({"square": True, "heads": 3}, "heads", "expected a number that divides d_model 4, got 3"),
+])
+def test_the_rule_raises_one_error_naming_the_field(kwargs, field, message):
+    with pytest.raises(InputError) as info:
+        attention_inputs(["a", "b", "c"], np.eye(3, 4), **kwargs)
+    assert info.value.field == field
+    assert info.value.worded({"dk": "--dk", "wq": "--wq", "heads": "--heads"}) == message
+
+
+def test_each_front_end_names_the_field_in_its_own_terms():
+    result = invoke("attention", "the cat sat", "--heads", "3")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == ("Error: Invalid value for '--heads': expected a "
+                                              "number that divides the query/key width 4, got 3")
+    with pytest.raises(ComputeError, match="^heads: expected a number that divides dim 4, got 3$"):
+        run_computation("attention", {"heads": 3})
+    state = ExploreState(heads=2)
+    state.weights["w_o"] = np.ones((2, 4))                              # a wrong shape
+    with pytest.raises(SettingError, match=r"^Wo: expected a 4×4 matrix \(d_model = 4\), "
+                                           r"got 2×4$") as info:
+        state.run()
+    assert info.value.name == "Wo"

@@ -28,6 +28,8 @@ FORBIDDEN = {
     "weightfiles.py": ("tutor.nn", "tutor.walkthroughs", "tutor.render", "tutor.cli",
                        "tutor.lessons", "tutor.pretrained", "tutor.training", "tutor.data",
                        "rich", "click", "torch", "pickle"),
+    "gguf.py": ("tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
+                "tutor.pretrained", "rich", "click", "torch", "pickle", "gguf"),
 }
 
 

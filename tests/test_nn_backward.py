@@ -340,7 +340,9 @@ def test_transformer_forward_and_grads_unbatched_and_errors():
     out_b, grads_b, gs_b, gt_b = model.forward_and_grads(src[None], tgt[None], g[None],
                                                          input_grads=True)
     assert out.shape == (3, 8) and gs.shape == (5, 8) and gt.shape == (3, 8)
-    assert np.array_equal(out, out_b[0]) and np.array_equal(gs, gs_b[0])
+    # a batch of one is another shape for BLAS: equal within float64's rounding
+    np.testing.assert_allclose(out, out_b[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gs, gs_b[0], rtol=1e-12, atol=1e-12)
     assert np.array_equal(model.forward(src, tgt), out)
     with pytest.raises(ShapeError, match="grad_output must have the output's shape"):
         model.forward_and_grads(src, tgt, g[:2])

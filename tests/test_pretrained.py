@@ -111,7 +111,9 @@ def test_traced_equals_untraced_and_records_every_layer(tiny):
 
 def test_layer_weights_are_column_major_and_give_the_same_numbers(tiny):
     # the loader keeps each layer's [out, in] weight column-major for speed (x W^T is then
-    # BLAS's plain product); the same weights in row-major order give the same output
+    # BLAS's plain product); the same weights in row-major order give the same output within
+    # float32's rounding: another layout is another BLAS kernel, which may sum in another
+    # order (OpenBLAS's SkylakeX kernel does), so the numbers need not agree to the bit
     kind, model = tiny
     _, arrays = golden(f"hf_tiny_{kind}")
     weights = [name for name, value in model.params.items() if name.startswith("layers.")
@@ -121,9 +123,12 @@ def test_layer_weights_are_column_major_and_give_the_same_numbers(tiny):
     assert model.params["embed.word"].flags.c_contiguous
     row_major = PretrainedModel(model.config, {name: np.ascontiguousarray(value) for name, value
                                                in model.params.items()}, model.tokenizer)
+    assert all(row_major.params[name].flags.c_contiguous for name in weights)
     ids = arrays["ids.1"]
     for a, b in zip(model.forward(ids).hidden_states, row_major.forward(ids).hidden_states):
-        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype == np.float32
+        scale = float(np.abs(b).max())
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * scale)
 
 
 def test_head_weights_give_the_recorded_q_k_v(tiny):

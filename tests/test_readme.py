@@ -50,8 +50,8 @@ def test_documented_limits_are_the_enforced_ones():
     assert rows["a matrix file (`.npy`, `.json`, `.csv`)"] == f"{limits.MAX_FILE_BYTES:,} bytes"
     assert rows["`--src-vectors` / `--tgt-vectors`"] == (
         f"{limits.MAX_BATCH} batch items, {limits.MAX_SEQ} positions, d_model {limits.MAX_MODEL_DIM}")
-    assert rows["`--weights`"] == (f"d_model {limits.MAX_MODEL_DIM}, "
-                                   f"{limits.MAX_WEIGHTS_BYTES // 2**30} GiB of arrays")
+    assert rows["`--weights`"] == (f"d_model {limits.MAX_MODEL_DIM}, {limits.MAX_LAYERS} layers "
+                                   f"per stack, {limits.MAX_WEIGHTS_BYTES // 2**20} MiB of arrays")
     assert rows["`scaling`"] == (
         f"{limits.MAX_DK_VALUES} values of `--dk` up to {limits.MAX_DK}, `--samples` "
         f"{limits.MAX_SAMPLES}, `--keys` {limits.MAX_KEYS}, samples × keys × dk "
@@ -60,6 +60,9 @@ def test_documented_limits_are_the_enforced_ones():
                                          f"{limits.MAX_TRAIN_DIM}, `--gain` {limits.MAX_GAIN}")
     assert rows["`generate`: `--beam`, `--max-new-tokens`"] == (
         f"{limits.MAX_BEAM_SIZE}, {limits.MAX_NEW_TOKENS}")
+    assert rows["`train`: `--batch-size`, `--dim`, `--ff`, `--layers`, `--steps`"] == (
+        f"{limits.MAX_RUN_BATCH}, {limits.MAX_RUN_DIM}, {limits.MAX_RUN_FF}, "
+        f"{limits.MAX_RUN_LAYERS}, {limits.MAX_RUN_STEPS:,}")
     assert rows["`--precision`"] == f"{limits.MAX_PRECISION} decimals"
     assert rows["the size of any number given (inline, in a file, `--scale`, ...)"] == f"{limits.MAX_ABS:,.0f}"
     assert rows["the width laid out in (`COLUMNS`, else the terminal's, else 80)"] == \

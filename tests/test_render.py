@@ -313,3 +313,75 @@ def test_an_eight_by_eight_heatmap_fits_80_columns_in_one_table():
     assert "…" not in text
     plain = MatrixView("scores", "s", weights * 1000 + 0.123, labels, labels)
     assert len(matrix_tables(plain, 2, max_width=76)) == 2            # numbers alone: split
+
+
+# --- LaTeX that pdflatex reads ----------------------------------------------------------------
+
+_DATA = __import__("pathlib").Path(__file__).resolve().parent / "data"
+LATEX_RUNS = {
+    "attention": ["attention", "the cat sat"],
+    "attention causal, two heads": ["attention", "the cat sat on", "--causal", "--heads", "2"],
+    "attention odd words": ["attention", "[CLS] *x* café <a|b> 50% Ġcat"],
+    "attention glove": ["attention", "the cat sat", "--embeddings", "glove"],
+    "attention tiny BERT": ["attention", "the cat", "--model", str(_DATA / "hf_tiny_bert"),
+                            "--layer", "1", "--head", "1"],
+    "multihead": ["multihead", "the cat sat", "--heads", "2"],
+    "posenc": ["posenc", "--positions", "4", "--dim", "4"],
+    "softmax": ["softmax", "6", "4", "-1e3", "--temperature", "2"],
+    "layernorm": ["layernorm", "1,2,3,4", "--residual"],
+    "layernorm batch": ["layernorm", "--batch", "1,2;3,5"],
+    "backward": ["backward", "the cat", "--causal"],
+    "encode": ["encode", "the cat"],
+    "transformer": ["transformer", "--src", "the cat", "--tgt", "[x] le chat"],
+    "scaling": ["scaling", "4", "16", "--samples", "10", "--keys", "4"],
+    "heads tiny BERT": ["heads", "the cat", "--model", str(_DATA / "hf_tiny_bert")],
+    "heads tiny GPT-2": ["heads", "the cat sat", "--model", str(_DATA / "hf_tiny_gpt2")],
+    "heads toy": ["heads", "3 1 4", "--model", "reverse"],
+    "context tiny BERT": ["context", "the dog sat on the bank", "the bank of the river",
+                          "--word", "bank", "--model", str(_DATA / "hf_tiny_bert")],
+    "generate": ["generate", "3 1 4"],
+    "generate beam": ["generate", "3 1 4", "--beam", "2", "--explain-cache"],
+    "generate GPT-2": ["generate", "the cat", "--model", str(_DATA / "hf_tiny_gpt2"),
+                       "--max-new-tokens", "3", "--temperature", "2"],
+    "models": ["models"],
+}
+
+
+def _latex_of(args):
+    from cli_helpers import invoke
+
+    result = invoke(*args, "--format", "latex")
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("name", LATEX_RUNS)
+def test_every_formats_latex_compiles_with_pdflatex(name, tmp_path):
+    # issue 20: a row label starting with '[' after '\\' ([CLS], [SEP]) is read by pdflatex as
+    # the length of the line break; every command's LaTeX is compiled with the preamble its
+    # first line names
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed (Debian: texlive-latex-base)")
+    fragment = _latex_of(LATEX_RUNS[name])
+    assert "amsmath,amssymb" in fragment.splitlines()[0]
+    (tmp_path / "doc.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+        + fragment + "\\end{document}\n", encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                         cwd=tmp_path, capture_output=True, encoding="utf-8",
+                         errors="replace", timeout=120,
+                         stdin=subprocess.DEVNULL)
+    log = (tmp_path / "doc.log").read_text(encoding="utf-8", errors="replace")
+    errors = [line for line in log.splitlines() if line.startswith("!")]
+    assert run.returncode == 0 and not errors, "\n".join(errors) or run.stdout[-2000:]
+    assert "Missing character" not in log                       # every glyph was typeset
+
+
+@pytest.mark.parametrize("text", ["[CLS]", "[SEP] x", "*", "* y", "[", "]"])
+def test_latex_text_after_a_line_break_is_never_an_option_or_a_star(text):
+    # '\\' reads a following '*' or '[...]'; an escaped cell starts with neither
+    escaped = latex_escape(text)
+    assert not escaped.lstrip().startswith(("[", "*"))

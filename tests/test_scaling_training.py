@@ -113,7 +113,7 @@ def test_progress_bar_follows_the_runs():
     (["--train", "--steps", "100000"], "expected a number of steps from 1 to 3000, got 100000"),
     (["--train", "--dim", "1000"], "Invalid value for '--dim': expected a width from 1 to 128"),
     (["--train", "--gain", "0"], "Invalid value for '--gain': expected a number greater than 0"),
-    (["--train", "--gain", "1000"], "Invalid value for '--gain': expected a factor from 0 to 100"),
+    (["--train", "--gain", "1000"], "Invalid value for '--gain': expected a number greater than 0 and at most 100, got 1000"),
 ])
 def test_bad_training_options_are_one_line_usage_errors(args, message):
     result = run(*args)

@@ -16,8 +16,9 @@ from tutor.nn.model import Seq2Seq
 from tutor.training import tasks
 from tutor.training.checkpoint import (Checkpoint, load_checkpoint, rng_from_state,
                                        save_checkpoint)
-from tutor.training.loop import (TrainConfig, Trainer, TrainingDiverged, effective_params,
-                                 exact_match, learning_rate, train, trained_grads)
+from tutor.training.loop import (StopNow, TrainConfig, Trainer, TrainingDiverged,
+                                 effective_params, exact_match, learning_rate, train,
+                                 trained_grads)
 
 TINY = dict(d_model=8, nhead=2, num_layers=1, dim_feedforward=16, batch_size=8, eval_every=5,
             eval_size=20, checkpoint_every=5, warmup=5, lr=5e-3)
@@ -186,6 +187,10 @@ def _assert_same_state(a: Checkpoint, b: Checkpoint):
     assert a.rng_state == b.rng_state
     for name in a.history:
         assert a.history[name].tobytes() == b.history[name].tobytes(), name
+    assert (a.best_step, a.best_accuracy) == (b.best_step, b.best_accuracy)
+    assert (a.last_params is None) == (b.last_params is None)
+    for name in a.last_params or {}:
+        assert a.last_params[name].tobytes() == b.last_params[name].tobytes(), name
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -216,6 +221,107 @@ def test_stopping_early_writes_a_checkpoint_that_resumes(tmp_path):
     assert on_disk.step == 7 and on_disk.history["loss"].size == 7
     resumed = train(config, resume=on_disk)
     _assert_same_state(train(config).checkpoint, resumed.checkpoint)
+
+
+def _scripted_accuracy(monkeypatch, by_step):
+    """Trainer.evaluate answers ``by_step[step]``, and the weights it saw are kept by step."""
+    seen = {}
+
+    def evaluate(self):
+        seen[self.step] = {k: v.copy() for k, v in self.params.items()}
+        return by_step[self.step]
+
+    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    return seen
+
+
+def test_a_run_keeps_its_best_evaluated_weights(tmp_path, monkeypatch):
+    """A run that passes 90% and ends at 60% (a loss spike near the end) keeps the weights of
+    its best evaluation, the latest of equals (step 20), and says which; the last step's
+    stay in the checkpoint to resume from."""
+    seen = _scripted_accuracy(monkeypatch, {5: 0.5, 10: 0.9, 15: 0.7, 20: 0.9, 25: 0.6})
+    path = tmp_path / "run.npz"
+    result = train(TrainConfig(steps=25, **TINY), checkpoint_path=path)
+    assert (result.accuracy, result.last_accuracy, result.kept_step) == (0.9, 0.6, 20)
+    on_disk = load_checkpoint(path)
+    assert (on_disk.best_step, on_disk.best_accuracy, on_disk.step) == (20, 0.9, 25)
+    for name, value in seen[20].items():
+        assert on_disk.params[name].tobytes() == value.tobytes(), name          # kept: step 20
+        assert on_disk.last_params[name].tobytes() == seen[25][name].tobytes()  # last: step 25
+    assert not np.array_equal(on_disk.params["generator.weight"],
+                              on_disk.last_params["generator.weight"])
+    # a weights-only file holds the kept weights alone
+    save_checkpoint(tmp_path / "light.npz", on_disk, weights_only=True)
+    light = load_checkpoint(tmp_path / "light.npz")
+    assert light.last_params is None and light.best_step == 20
+    assert light.params["generator.weight"].tobytes() == seen[20]["generator.weight"].tobytes()
+
+
+def test_keeping_the_best_weights_resumes_bit_for_bit(tmp_path, monkeypatch):
+    """Stopped between the best evaluation and the end, the run goes on from the last step's
+    weights (not the kept ones) and ends as the uninterrupted run does."""
+    _scripted_accuracy(monkeypatch, {5: 0.5, 10: 0.9, 15: 0.7, 20: 0.8, 25: 0.6})
+    config = TrainConfig(steps=25, **TINY)
+    whole = train(config)
+    path = tmp_path / "half.npz"
+    asked = []
+    half = train(config, checkpoint_path=path,
+                 should_stop=lambda: asked.append(1) or len(asked) > 17)
+    assert half.interrupted and half.checkpoint.step == 17 and half.checkpoint.best_step == 10
+    resumed = train(config, resume=load_checkpoint(path))
+    _assert_same_state(whole.checkpoint, resumed.checkpoint)
+    assert resumed.accuracy == whole.accuracy == 0.9 and resumed.kept_step == 10
+
+
+@pytest.mark.parametrize("where", ["loss_and_grads", "evaluate"])
+def test_a_step_abandoned_by_stop_now_keeps_nothing_and_resumes_bit_for_bit(tmp_path,
+                                                                         monkeypatch, where):
+    """Ctrl-C's StopNow in the middle of step 10's forward/backward pass (or of its
+    evaluation) ends the run at once: the step is not applied (its batch not drawn), or the
+    step stays and its evaluation comes first on resuming; either way the resumed run ends as
+    the uninterrupted one, history and kept weights included."""
+    config = TrainConfig(steps=20, **{**TINY, "checkpoint_every": 100})
+    whole = train(config)
+    target = Seq2Seq if where == "loss_and_grads" else Trainer
+    original = getattr(target, where)
+    trainers, fired = [], []
+
+    def interrupted(self, *args, **kwargs):
+        trainer = self if isinstance(self, Trainer) else trainers[-1]
+        if trainer.step + (where == "loss_and_grads") == 10 and not fired:
+            fired.append(1)
+            assert trainer.abortable                        # the handler may raise now
+            raise StopNow
+        return original(self, *args, **kwargs)
+
+    original_init = Trainer.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        trainers.append(self)
+
+    monkeypatch.setattr(Trainer, "__init__", init)
+    monkeypatch.setattr(target, where, interrupted)
+    path = tmp_path / "run.npz"
+    stopped = train(config, checkpoint_path=path)
+    assert stopped.interrupted and not trainers[-1].abortable
+    on_disk = load_checkpoint(path)
+    assert on_disk.step == (9 if where == "loss_and_grads" else 10)
+    assert on_disk.history["eval_step"].tolist() == [5]                # step 10's: not yet
+    resumed = train(config, resume=on_disk)
+    _assert_same_state(whole.checkpoint, resumed.checkpoint)
+
+
+def test_seconds_add_up_over_resumed_runs(tmp_path):
+    config = TrainConfig(steps=10, **TINY)
+    path = tmp_path / "half.npz"
+    asked = []
+    first = train(config, checkpoint_path=path, should_stop=lambda: asked.append(1) or len(asked) > 5)
+    saved = load_checkpoint(path)
+    assert saved.seconds == pytest.approx(first.elapsed, abs=0.05) and saved.seconds > 0
+    second = train(config, resume=saved)
+    assert second.total_seconds == pytest.approx(saved.seconds + second.elapsed, abs=0.05)
+    assert second.total_seconds > second.elapsed
 
 
 def test_progress_callback_reports_every_step():

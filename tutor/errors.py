@@ -1,4 +1,5 @@
-"""The library's own exceptions; the CLI turns them into one-line errors at one boundary."""
+"""The library's own exceptions; the CLI turns them into one-line errors at one boundary.
+:func:`printable` escapes a user's or a file's text for a message or a listing."""
 
 
 class TutorError(Exception):
@@ -42,3 +43,23 @@ class FileReadError(TutorError):
     def __init__(self, path, message: str):
         super().__init__(message)
         self.path = str(path)
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters (an escape sequence that
+    would clear the screen, a newline, a tab) and bytes that are not UTF-8 (which Python
+    keeps as lone surrogates) are written as escapes (``\\x1b``, ``\\n``, ``\\xff``);
+    everything else, case included, is kept."""
+    out = []
+    for char in str(text):
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:                                   # an undecodable byte
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        elif code < 0x20 or 0x7F <= code < 0xA0 or code in (0x2028, 0x2029):
+            out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(char, f"\\x{code:02x}")
+                       if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)

@@ -26,12 +26,15 @@ DEFAULT_WIDTH = 80         # columns when neither COLUMNS nor a terminal says ot
 MIN_WIDTH, MAX_WIDTH = 20, 400   # COLUMNS or a terminal's width is kept within these
 
 # --- the encoder/decoder stack ------------------------------------------------------------
-MAX_LAYERS = 6             # --layers of a random model
+MAX_LAYERS = 6             # --layers of a random model; the layers per stack of --weights
 MAX_FF = 256               # --ff, the feed-forward width of a random model
-MAX_BATCH = 16             # batch items of --src-vectors / --tgt-vectors
-MAX_SEQ = 512              # positions of --src-vectors / --tgt-vectors
-MAX_MODEL_DIM = 1024       # d_model of a --weights model or of given vectors
-MAX_WEIGHTS_BYTES = 2 * 2**30  # the arrays of a --weights file, before any is read
+# a run at these (benchmarks/bench_memory.py) finishes in seconds within 2 GB, --format json
+# included (every step of item 1, ~18 million numbers); 16 items of 512 positions and 2 GiB of
+# weights ran 300 s and past 7.7 GB: the recorded steps of one item grow as positions²
+MAX_BATCH = 4              # batch items of --src-vectors / --tgt-vectors
+MAX_SEQ = 64               # positions of --src-vectors / --tgt-vectors
+MAX_MODEL_DIM = 512        # d_model of a --weights model or of given vectors (the base model's)
+MAX_WEIGHTS_BYTES = 384 * 2**20  # the arrays of a --weights file, before any is read
 
 # --- tutor scaling and the lessons' dot-growth ----------------------------------------------
 MAX_DK = 4096              # the widest dk
@@ -42,6 +45,13 @@ MAX_ELEMENTS = 30_000_000  # samples x keys x the largest dk: the random keys dr
 MAX_TRAIN_STEPS = 3000     # scaling --train: --steps of each run (two runs per dk)
 MAX_TRAIN_DIM = 128        # scaling --train: --dim, the d_model every dk must divide
 MAX_GAIN = 100             # scaling --train: --gain, the factor on the initial query/key weights
+
+# --- tutor train (a step's forward and backward pass must fit in memory: 1 GB at these) ------
+MAX_RUN_STEPS = 1_000_000  # --steps
+MAX_RUN_BATCH = 256        # --batch-size (1024 took 3.6 GB and 30 s a step)
+MAX_RUN_DIM = 256          # --dim
+MAX_RUN_FF = 1024          # --ff
+MAX_RUN_LAYERS = 6         # --layers (encoder and decoder each)
 
 # --- tutor generate (the decoding library checks the same limits) -------------------------
 MAX_BEAM_SIZE = 16         # --beam: wider makes each step's table of live beams unreadable

@@ -13,6 +13,8 @@ import click
 
 from tutor import __version__
 
+from .help import TutorGroup, help_width
+
 # name -> (module, attribute, one-line help shown by `tutor --help` without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {}
 
@@ -21,7 +23,7 @@ def register(name: str, module: str, attr: str, short_help: str) -> None:
     COMMANDS[name] = (module, attr, short_help)
 
 
-class LazyGroup(click.Group):
+class LazyGroup(TutorGroup):
     """A group that imports a subcommand's module only when that subcommand runs."""
 
     def list_commands(self, ctx):
@@ -59,26 +61,32 @@ def main(argv=None) -> None:
     """Run the CLI; the one place where exceptions become exit codes.
 
     Usage errors exit 2 (Click's), the library's own errors exit 1 with ``Error: ...``,
-    Ctrl-C exits 130, and a closed stdout (``tutor ... | head -1``) ends quietly.
+    Ctrl-C exits 130, and a closed stdout (``tutor ... | head -1``) ends quietly. Every error
+    line goes through :func:`_error`: control characters escaped, and a standard error that
+    cannot be written (``2>/dev/full``) changes no exit code. A standard output whose encoding
+    cannot show tutor's symbols (``PYTHONIOENCODING=latin-1``, ``LC_ALL=C``) gets ASCII
+    stand-ins (:func:`tutor.cli.encoding.ascii_fallback`).
     """
     from tutor.errors import TutorError
 
+    from .encoding import ascii_fallback
+
+    ascii_fallback()
     try:
-        code = cli.main(args=argv, prog_name="tutor", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="tutor", standalone_mode=False,
+                        terminal_width=help_width())
         sys.stdout.flush()                     # a full disk shows here, not at interpreter exit
         if isinstance(code, int) and code:                             # ctx.exit(n) returns n here
             sys.exit(code)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
+        _error("Aborted.", 130, prefix="")
     except KeyboardInterrupt:
         sys.exit(130)
     except click.exceptions.NoArgsIsHelpError as exc:                  # plain `tutor`: the help
         click.echo(exc.ctx.get_help())
         sys.exit(0)
     except click.ClickException as exc:                                # one line, usage errors too
-        click.echo(f"Error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
+        _error(exc.format_message(), exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
@@ -87,17 +95,30 @@ def main(argv=None) -> None:
     except TutorError as exc:
         if os.environ.get("TUTOR_DEBUG"):
             raise
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
+        _error(str(exc), 1)
     except OSError as exc:
         if exc.errno not in _WRITE_ERRORS or os.environ.get("TUTOR_DEBUG"):
             _internal_error(exc)
         _silence_stdout()                      # an output that cannot be written: exit 1
-        click.echo(f"Error: cannot write the output to standard output "
-                   f"({exc.strerror or exc})", err=True)
-        sys.exit(1)
+        _error(f"cannot write the output to standard output ({exc.strerror or exc})", 1)
     except Exception as exc:  # a bug: say so in one line unless debugging
         _internal_error(exc)
+
+
+def _error(message: str, code: int, *, prefix: str = "Error: "):
+    """Print one error line on standard error and exit with ``code``. Control characters in
+    the message (from a file's name, say) are escaped, so no error can move the cursor or
+    clear the terminal; a standard error that cannot be written is let go (the exit code
+    still tells)."""
+    from .usage import printable
+
+    text = "\n".join(printable(line) for line in f"{prefix}{message}".split("\n"))
+    try:
+        click.echo(text, err=True)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        _silence(sys.stderr)
+    sys.exit(code)
 
 
 # a write that failed for want of room or of a device (a full disk, /dev/full): the user's
@@ -109,17 +130,22 @@ def _internal_error(exc: BaseException):
     """A bug: one line and exit code 3, unless TUTOR_DEBUG asks for the traceback."""
     if os.environ.get("TUTOR_DEBUG"):
         raise exc
-    click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); "
-               f"rerun with TUTOR_DEBUG=1 and report it", err=True)
-    sys.exit(3)
+    _error(f"internal error ({type(exc).__name__}: {exc}); rerun with TUTOR_DEBUG=1 and "
+           f"report it", 3)
 
 
 def _silence_stdout() -> None:
     """After a broken pipe, point stdout at devnull so Python's exit flush stays quiet."""
+    _silence(sys.stdout)
+
+
+def _silence(stream) -> None:
+    """Point ``stream``'s file descriptor at devnull, so that Python's flush at exit of what
+    could not be written stays quiet (and changes no exit code)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):
         pass
 
 

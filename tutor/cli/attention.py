@@ -7,15 +7,12 @@ import click
 
 from tutor.limits import MAX_DIM, MAX_HEADS, MAX_MODEL_TOKENS, MAX_TOKENS
 
+from .attention_inputs import head_inputs, head_options
 from .common import calculator_options, tutor_command
-from .matrix_specs import MATRIX, MatrixSpec
+from .matrix_specs import MATRIX
 from .output import Output, show_document
 from .pretrained_options import JSON_NUMBERING, check_index, model_option, refuse_with_model
-from .usage import check_limit, shape_text, typed, usage_error
-from .values import parse_sentence, rng_for
-from .sentence_options import word_input_options
-
-IDENTITY = MatrixSpec("identity", "identity")
+from .usage import TEXT, typed, usage_error
 
 EPILOG = f"""\b
 SPEC is one of:
@@ -102,78 +99,8 @@ def _model_attention(sentence, model_name, layer, head, block, step, pause, outp
     show_document(output, doc, step=step, pause=pause)
 
 
-def _weight(spec: MatrixSpec | None, option: str, rows: int, cols: int | None, seed: int,
-            what: str):
-    """A weight matrix [rows, cols]; a given matrix must have ``rows`` rows (and ``cols``)."""
-    spec = spec or IDENTITY
-    if spec.array is not None:
-        r, c = spec.array.shape
-        if r != rows:
-            raise usage_error(option, f"expected {rows} rows ({what}), got a "
-                                      f"{shape_text((r, c))} matrix")
-        return spec.array
-    return spec.resolve(rows, cols, rng_for(seed, option))
-
-
-def _width(option: str, spec: MatrixSpec | None, dk: int | None, dk_option: str):
-    """The columns a given matrix fixes, checked against --dk; None for identity/random."""
-    if spec is None or spec.array is None:
-        return None
-    cols = spec.array.shape[1]
-    if dk is not None and cols != dk:
-        raise usage_error(option, f"expected {dk} columns ({dk_option} {dk}), got a "
-                                  f"{shape_text(spec.array.shape)} matrix")
-    return cols
-
-
-def head_inputs(sentence, dim, dk, embeddings, embed, wq, wk, wv, seed):
-    """The inputs of one attention head from the command line, as `tutor attention` and
-    `tutor backward` take them: (tokens, X [n, d_model], where each word's vector came from,
-    Wq [d_model, d_k], Wk [d_model, d_k], Wv [d_model, d_v]). d_k is --dk, else the width of
-    --wq or --wk, else d_model; d_v is --wv's width, else d_k. Usage errors name the option."""
-    from .word_vector_options import embedding_matrix, uses_glove
-
-    tokens = parse_sentence("SENTENCE", sentence, glove=uses_glove(embeddings))
-    if dim is not None:
-        check_limit("--dim", dim, MAX_DIM, "a width")
-    if dk is not None:
-        check_limit("--dk", dk, MAX_DIM, "a width")
-    x, sources = embedding_matrix(tokens, dim=dim, embeddings=embeddings, embed=embed,
-                                  rng=rng_for(seed, "--embeddings"))   # [n, d_model]
-    d_model = x.shape[1]
-    width_q = _width("--wq", wq, dk, "--dk")
-    width_k = _width("--wk", wk, dk if dk is not None else width_q,
-                     "--dk" if dk is not None else "like --wq:")
-    d_k = dk or width_q or width_k or d_model
-    d_v = _width("--wv", wv, None, "") or d_k
-    columns = f"the embeddings have {d_model} columns"
-    w_q = _weight(wq, "--wq", d_model, d_k, seed, columns)            # [d_model, d_k]
-    w_k = _weight(wk, "--wk", d_model, d_k, seed, columns)            # [d_model, d_k]
-    w_v = _weight(wv, "--wv", d_model, d_v, seed, columns)            # [d_model, d_v]
-    return tokens, x, sources, w_q, w_k, w_v
-
-
-def head_options(command):
-    """--dim, the sentence input options (--embeddings, --embed, --causal, --posenc), --wq,
-    --wk, --wv: what :func:`head_inputs` reads, shared by `tutor attention` and `tutor backward`."""
-    decorators = [
-        click.option("--dim", type=int, default=None, metavar="N",
-                     help="Width of each word's embedding (d_model). [default: 4]"),
-        word_input_options(causal=True, posenc=True),
-        click.option("--wq", type=MATRIX, default=None,
-                     help="Query weights Wq [d_model×dk]. [default: identity]"),
-        click.option("--wk", type=MATRIX, default=None,
-                     help="Key weights Wk [d_model×dk]. [default: identity]"),
-        click.option("--wv", type=MATRIX, default=None,
-                     help="Value weights Wv [d_model×dv]. [default: identity]"),
-    ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
-
-
 @tutor_command(EPILOG)
-@click.argument("sentence")
+@click.argument("sentence", type=TEXT)
 @head_options
 @click.option("--wo", type=MATRIX, default=None,
               help="Output projection Wo [dv×d_model], with --heads. [default: identity]")
@@ -204,7 +131,6 @@ def attention(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, wo, 
     from tutor.render.attention import attention_document
     from tutor.walkthroughs.attention import self_attention
 
-
     if model_name is not None:
         refuse_with_model({"--dim": dim, "--embeddings": embeddings, "--embed": embed,
                            "--wq": wq, "--wk": wk, "--wv": wv, "--wo": wo, "--dk": dk,
@@ -216,25 +142,12 @@ def attention(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, wo, 
     for option, value in (("--layer", layer), ("--head", head), ("--block", block)):
         if value is not None:
             raise usage_error(option, "expected --model with it (a layer of a model)")
-    check_limit("--heads", heads, MAX_HEADS, "a number of heads")
-    if wo is not None and heads == 1:
-        raise usage_error("--wo", "expected --heads 2 or more (Wo joins the heads), got --heads 1")
-    tokens, x, sources, w_q, w_k, w_v = head_inputs(sentence, dim, dk, embeddings, embed,
-                                                    wq, wk, wv, seed)
-    n, d_model = x.shape
-    d_k, d_v = w_q.shape[1], w_v.shape[1]
-    if heads > 1:
-        for width, what in ((d_k, "the query/key width"), (d_v, "the value width")):
-            if width % heads:
-                raise usage_error("--heads", f"expected a number that divides {what} "
-                                             f"{width}, got {heads}")
-        w_o = _weight(wo, "--wo", d_v, d_model, seed, f"the {heads} heads give {d_v} columns")
-
-    kinds = {"w_q": (wq or IDENTITY).describe(), "w_k": (wk or IDENTITY).describe(),
-             "w_v": (wv or IDENTITY).describe(), "w_o": (wo or IDENTITY).describe()}
-    recording = self_attention(tokens, x, w_q, w_k, w_v, w_o if heads > 1 else None,
-                               heads=heads, causal=causal, scaled=not no_scale,
-                               posenc=posenc.lower(), sources=sources, weight_kinds=kinds)
+    inputs = head_inputs(sentence, dim, dk, embeddings, embed, wq, wk, wv, seed, wo=wo,
+                         heads=heads)
+    recording = self_attention(inputs.tokens, inputs.x, inputs.w_q, inputs.w_k, inputs.w_v,
+                               inputs.w_o, heads=heads, causal=causal, scaled=not no_scale,
+                               posenc=posenc.lower(), sources=inputs.sources,
+                               weight_kinds=inputs.kinds)
     doc = attention_document(recording.trace, recording.tokens, precision=output.precision,
                              **recording.info)
     show_document(output, doc, step=step, pause=pause)

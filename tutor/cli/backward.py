@@ -9,11 +9,11 @@ import click
 
 from tutor.limits import MAX_DIM, MAX_TOKENS
 
-from .attention import IDENTITY, head_inputs, head_options
+from .attention_inputs import head_inputs, head_options
 from .common import calculator_options, tutor_command
 from .matrix_specs import MATRIX
 from .output import Output, show_document
-from .usage import shape_text, usage_error
+from .usage import TEXT, shape_text, usage_error
 from .values import check_finite, rng_for
 
 DEFAULT_LR = 0.05           # tutor.walkthroughs.backward.DEFAULT_LR (not imported: no NumPy at --help)
@@ -48,7 +48,7 @@ Examples:
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence")
+@click.argument("sentence", type=TEXT)
 @head_options
 @click.option("--dk", type=int, default=None, metavar="N",
               help="Width of queries and keys (columns of Wq, Wk; also of Wv unless --wv "
@@ -71,10 +71,8 @@ def backward(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, dk, n
     from tutor.walkthroughs.backward import backpropagation
 
     lr = check_finite("--lr", lr, positive=True)
-    tokens, x, sources, w_q, w_k, w_v = head_inputs(sentence, dim, dk, embeddings, embed,
-                                                    wq, wk, wv, seed)
-    n, d_model = x.shape
-    d_v = w_v.shape[1]
+    inputs = head_inputs(sentence, dim, dk, embeddings, embed, wq, wk, wv, seed)
+    n, d_v = len(inputs.tokens), inputs.w_v.shape[1]
     target_array, target_kind = None, None
     if target is not None:
         if target.array is not None:
@@ -87,10 +85,10 @@ def backward(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, dk, n
             target_array = target.resolve(n, d_v, rng_for(seed, "--target"))  # [n, d_v]
         target_kind = f"--target {target.describe()}"
 
-    kinds = {"w_q": (wq or IDENTITY).describe(), "w_k": (wk or IDENTITY).describe(),
-             "w_v": (wv or IDENTITY).describe()}
-    recording = backpropagation(tokens, x, w_q, w_k, w_v, target_array, lr=lr, causal=causal,
-                                scaled=not no_scale, posenc=posenc.lower(), sources=sources,
+    kinds = {k: v for k, v in inputs.kinds.items() if k != "w_o"}
+    recording = backpropagation(inputs.tokens, inputs.x, inputs.w_q, inputs.w_k, inputs.w_v,
+                                target_array, lr=lr, causal=causal, scaled=not no_scale,
+                                posenc=posenc.lower(), sources=inputs.sources,
                                 weight_kinds=kinds, target_kind=target_kind)
     doc = backward_document(recording, precision=output.precision)
     show_document(output, doc, step=step, pause=pause)

@@ -9,6 +9,7 @@ import click
 
 from tutor.limits import SEED_LIMIT
 
+from .help import TutorCommand, TutorGroup
 from .output import output_options, pass_output, pause_option, step_option
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 80}
@@ -18,7 +19,7 @@ def tutor_command(epilog: str, *, group: bool = False, cls=None, **context):
     """``click.command`` (or ``click.group``, of class ``cls``) with tutor's help options,
     help width and ``epilog``; ``context`` adds Click context settings."""
     make = click.group if group else click.command
-    options = {"cls": cls} if cls is not None else {}
+    options = {"cls": cls if cls is not None else (TutorGroup if group else TutorCommand)}
 
     def decorate(function):
         return make(epilog=epilog, context_settings={**CONTEXT_SETTINGS, **context},

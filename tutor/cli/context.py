@@ -8,7 +8,7 @@ import click
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .pretrained_options import JSON_NUMBERING, MODEL_HELP
-from .usage import quote, usage_error
+from .usage import TEXT, quote, usage_error
 
 EPILOG = f"""\b
 For each stage (the embedding stage, then each layer) the chart shows the
@@ -17,7 +17,9 @@ cos(a, b) = a·b / (|a| |b|), 1 = the same direction. A word the tokenizer cuts
 into pieces is the mean of its pieces. The control word (--control, or the
 first other word the two sentences share) keeps its meaning in both, so it
 shows how much of the change is the word's meaning and how much is context in
-general. --format json gives "stages", "similarity" and "control_similarity".
+general. Where WORD (or the control word) is in a sentence more than once, its
+first occurrence is compared, and the screen says so. --format json gives
+"stages", "similarity" and "control_similarity".
 
 \b
 {JSON_NUMBERING}
@@ -26,19 +28,23 @@ similarity[3] the one named "layer 3", as on screen.
 
 \b
 Examples:
-  tutor context "I sat on the river bank" "I opened an account at the bank" \\
-      --word bank
+  tutor context "she sat on the grassy bank of the river" \\
+      "she paid the money into her bank account" --word bank
   tutor context "the play was on" "we play the game" --word play --control the
   tutor context "..." "..." --word bank --format json
 """
 
 
+_SAME_SENTENCE = ("expected a sentence other than SENTENCE_A (the same sentence gives "
+                  "similarity 1 at every stage, so nothing is compared), got {}")
+
+
 @tutor_command(EPILOG)
-@click.argument("sentence_a")
-@click.argument("sentence_b")
-@click.option("--word", required=True, metavar="WORD",
+@click.argument("sentence_a", type=TEXT)
+@click.argument("sentence_b", type=TEXT)
+@click.option("--word", type=TEXT, required=True, metavar="WORD",
               help="The word to follow; it must be in both sentences.")
-@click.option("--control", default=None, metavar="WORD",
+@click.option("--control", type=TEXT, default=None, metavar="WORD",
               help="A word in both sentences whose meaning does not change. "
                    "[default: the first other word they share]")
 @click.option("--model", "model_name", default="minilm", show_default=True,
@@ -67,19 +73,26 @@ def context(sentence_a, sentence_b, word, control, model_name, step, output):
                                           f"{quote(value)}, which is not in {name} {quote(text)}")
     if control is not None and control.strip().lower() == word.strip().lower():
         raise usage_error("--control", f"expected a word other than --word, got {quote(control)}")
+    if " ".join(sentence_a.split()) == " ".join(sentence_b.split()):
+        raise usage_error("SENTENCE_B", _SAME_SENTENCE.format(quote(sentence_b)))
     if control is None:                        # the default control word, or say to give one
         from tutor.errors import TutorError
         from tutor.pretrained.analysis import default_control
 
         try:
             control = default_control(sentence_a, sentence_b, word.strip())
-        except TutorError:
-            raise usage_error("--control", f"expected a control word that is in both sentences "
-                                           f"(they share no word besides {quote(word)}, so "
-                                           f"none is found by itself), got none") from None
+        except TutorError:                 # not --control's fault: it was not given
+            raise usage_error("SENTENCE_B", f"expected a sentence that shares a word besides "
+                                            f"{quote(word.strip())} with SENTENCE_A (the control "
+                                            f"word, compared beside it), got {quote(sentence_b)},"
+                                            f" which shares no other word with "
+                                            f"{quote(sentence_a)}") from None
     model = open_model(model_name, "context")
     check_tokens(model, sentence_a, "SENTENCE_A")
     check_tokens(model, sentence_b, "SENTENCE_B")
+    if list(model.tokenize(sentence_a)[0]) == list(model.tokenize(sentence_b)[0]):
+        raise usage_error("SENTENCE_B", _SAME_SENTENCE.format(quote(sentence_b))
+                          + " (the model reads both as the same tokens)")
     recording = model_context(model, sentence_a, sentence_b, word.strip(),
                               None if control is None else control.strip())
     doc = context_document(recording, precision=output.precision)

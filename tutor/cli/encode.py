@@ -13,7 +13,8 @@ from .word_vector_options import embeddings_name, glove_width, sentence_vectors,
 from .stack_options import (build_model, match_dtype, save_results, stack_options,
                             width_from_vectors)
 from .output import show_document
-from .usage import check_limit, usage_error
+from .progress import working
+from .usage import TEXT, check_limit, usage_error
 from .values import parse_sentence, read_vectors
 
 EPILOG = """\b
@@ -23,11 +24,14 @@ and --src-vectors FILE.npy ([seq, d_model] or [batch, seq, d_model], what
 nn.Transformer takes), the numbers equal PyTorch's encoder (with its final
 norm).
 Give --heads as the model was made (a state dict does not record it).
-Batched inputs show item 1; --format json and --output hold every item.
+Batched inputs show item 1 (--format json has its every step); --output
+holds every item. Matrices larger than 32 rows or 64 columns are drawn by
+their corner (the title says which part); --format json has them whole.
 
 \b
 Limits: at most 32 words; --dim 1-64, --layers 1-6, --ff 1-256, --heads 1-16;
-vectors: batch 16, 512 positions, d_model 1024.
+vectors: batch 4, 64 positions, d_model 512; --weights: d_model 512,
+6 layers per stack, 384 MiB.
 
 \b
 Examples:
@@ -42,7 +46,7 @@ Examples:
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence", required=False)
+@click.argument("sentence", type=TEXT, required=False)
 @click.option("--src-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",
               help="Already-embedded inputs instead of SENTENCE.")
 @word_input_options()
@@ -64,18 +68,26 @@ def encode(sentence, src_vectors, embeddings, embed, weights, heads, layers, dim
                           "expected SENTENCE with it (--src-vectors are already embedded)")
     dim = width_from_vectors(weights, dim, "--src-vectors", src_vectors)
     dim = glove_width(embeddings, weights, dim)
-    model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed,
-                        encoder_only=True)
-    d_model = model.config.d_model
-    if tokens:
-        check_limit("--dim", d_model, MAX_DIM, "a width")                   # a word's vector
-        x = sentence_vectors(tokens, d_model, embeddings, embed, seed)      # [n, d_model] or None
-        recording = encode_walkthrough(model, tokens=tokens, x=x)
-    else:
-        src = read_vectors("--src-vectors", src_vectors, d_model)           # [(B,) S, d_model]
-        model = match_dtype(model, weights, "--src-vectors", src)
-        recording = encode_walkthrough(model, vectors=src)
-    save_results(model, save_weights, output_path, recording.output)
+    with working("encode: loading the weights" if weights else "encode: building the model") \
+            as status:
+        model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed,
+                            encoder_only=True)
+        d_model = model.config.d_model
+        if tokens:
+            check_limit("--dim", d_model, MAX_DIM, "a width")               # a word's vector
+            x = sentence_vectors(tokens, d_model, embeddings, embed, seed)  # [n, d_model] or None
+            status.update(f"encode: {model.config.num_encoder_layers} layers on "
+                          f"{len(tokens)} words")
+            recording = encode_walkthrough(model, tokens=tokens, x=x)
+        else:
+            src = read_vectors("--src-vectors", src_vectors, d_model)       # [(B,) S, d_model]
+            model = match_dtype(model, weights, "--src-vectors", src)
+            status.update(f"encode: {model.config.num_encoder_layers} layers on "
+                          f"{'×'.join(str(n) for n in src.shape[:-1])} vectors of "
+                          f"d_model {d_model}")
+            recording = encode_walkthrough(model, vectors=src)
+        status.update("encode: writing the results")
+        save_results(model, save_weights, output_path, recording.output)
     c = model.config
     settings = {"d_model": c.d_model, "heads": c.nhead, "layers": c.num_encoder_layers,
                 "dim_feedforward": c.dim_feedforward, "norm_first": c.norm_first,
@@ -86,4 +98,5 @@ def encode(sentence, src_vectors, embeddings, embed, weights, heads, layers, dim
                           n_layers=c.num_encoder_layers, norm_first=c.norm_first, detail=detail,
                           sentence=bool(tokens), settings=settings,
                           final_norm=getattr(model, "has_norm", True))
-    show_document(output, doc, step=step)
+    with working(f"encode: writing the {output.format} document", when=output.is_text):
+        show_document(output, doc, step=step)

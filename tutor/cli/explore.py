@@ -4,13 +4,15 @@ the command runs."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from tutor.limits import MAX_DIM, MAX_HEADS, MAX_PRECISION, MAX_TOKENS
 from tutor.resources import EXPLORE_EXTRA_HINT as EXTRA
 
 from .common import seed_option, tutor_command
-from .usage import check_limit, usage_error
+from .usage import TEXT, check_limit, usage_error
 from .values import parse_sentence
 
 EPILOG = f"""\b
@@ -47,8 +49,23 @@ def load_app_class():
     return ExploreApp
 
 
+def need_terminal(stdin=None, stdout=None) -> None:
+    """The explorer draws full-screen and reads keys: without a terminal on both standard
+    input and output (``echo q | tutor explore``, ``tutor explore > file``) it would write
+    escape codes into a pipe and wait for keys that never come, so it is a usage error."""
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    missing = [name for name, stream in (("input", stdin), ("output", stdout))
+               if not (hasattr(stream, "isatty") and stream.isatty())]
+    if missing:
+        raise click.UsageError(f"tutor explore is full-screen and needs a terminal; standard "
+                               f"{' and '.join(missing)} "
+                               f"{'is not one' if len(missing) == 1 else 'are not terminals'} "
+                               f"(use tutor attention for printed output)")
+
+
 @tutor_command(EPILOG)
-@click.argument("sentence", required=False)
+@click.argument("sentence", type=TEXT, required=False)
 @click.option("--dim", type=int, default=None, metavar="N",
               help="d_model, the width of each word's embedding (Wq, Wk, Wv are N×N). "
                    "[default: 4]")
@@ -98,6 +115,7 @@ def explore(sentence, dim, heads, no_scale, causal, posenc, random_weights, prec
         raise usage_error(f"--{exc.name}", str(exc)) from None
     if random_weights:
         state.random_weights(seed)
+    need_terminal()
     app_class(state).run()
 
 
@@ -117,4 +135,5 @@ def explore_model(name: str, sentence: str | None, precision: int) -> None:
         state = ModelState(model, sentence, precision=precision)
     except SettingError as exc:
         raise usage_error("SENTENCE", str(exc).split(": ", 1)[1]) from None
+    need_terminal()
     ModelApp(state).run()

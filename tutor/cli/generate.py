@@ -9,7 +9,7 @@ from tutor.limits import MAX_BEAM_SIZE, MAX_NEW_TOKENS, MAX_TOKENS, MIN_TEMPERAT
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .pretrained_options import JSON_NUMBERING
-from .usage import quote, typed, usage_error
+from .usage import TEXT, quote, typed, usage_error
 
 DEFAULT_NEW_TOKENS = 10    # a decoder-only model's default --max-new-tokens
 
@@ -107,7 +107,7 @@ def _library_error(exc):
 
 
 @tutor_command(EPILOG)
-@click.argument("source")
+@click.argument("source", type=TEXT)
 @click.option("--model", "model_name", default="reverse", show_default=True, metavar="NAME",
               help="A shipped toy model (reverse, copy, sort), a FILE.npz written by tutor "
                    "train, or a GPT-2 style model folder or name.")
@@ -171,6 +171,7 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         model, text = trained.model, trained.vocab
         expected = [str(d) for d in answer(trained.task, np.array([int(w) for w in labels]))]
         bos, eos = trained.bos_id, trained.eos_id
+        never = (trained.pad_id, trained.bos_id)    # special tokens, not the end: never output
         new_tokens = max_new_tokens or len(ids) + 1
     else:
         from tutor.pretrained import load_model
@@ -195,12 +196,13 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
                                                   f"{model.name} reads {model.config.max_positions}"
                                                   f" positions and the prompt has {len(ids)}")
         text, bos, eos = (lambda i: model.tokenizer.id_to_token(i) or f"#{i}"), None, None
+        never = ()
     try:
         recording = run(model, ids, token_text=text, max_new_tokens=new_tokens, bos_id=bos,
                         eos_id=eos, temperature=temperature, top_k=top_k, top_p=top_p,
                         seed=(0 if seed is None else seed) if sampling else None, beam=beam,
                         length_penalty=length_penalty, use_cache=not no_cache,
-                        explain_cache=explain_cache)
+                        explain_cache=explain_cache, suppress_ids=never)
     except SettingError as exc:
         raise _library_error(exc) from None
     settings = {"model": where.name, "max_new_tokens": new_tokens, **recording.info["rule"],

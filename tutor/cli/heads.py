@@ -10,7 +10,7 @@ from tutor.limits import MAX_MODEL_TOKENS
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .pretrained_options import JSON_NUMBERING, MODEL_HELP, check_index
-from .usage import usage_error
+from .usage import TEXT, usage_error
 
 EPILOG = f"""\b
 Each head is labelled with the pattern it shows on this sentence. For each
@@ -32,8 +32,11 @@ attention over the encoder (rows: the target so far, columns: the source).
 --format json gives "blocks", each with its "weights" [head][query][key].
 
 \b
-Rows are queries and columns keys, in the sentence's token order; ▁ is a
-weight of 0 and █ of 1 (the colour says the same).
+Rows are queries and columns keys, in the sentence's token order. A real
+model's grid is shaded per row: ▁ is a weight of 0 and █ the largest weight
+of its row, whatever its value (the colour says the same), so a row spread
+thin still shows the key it prefers; --layer L prints the numbers. A toy
+model's grid is shaded from ▁ (0) to █ (1).
 --format json gives "tokens" and "attention" as [layer][head][query][key],
 the layout of Hugging Face's output_attentions, and "patterns".
 
@@ -71,7 +74,7 @@ def _toy_heads(trained, sentence, layer, step, output):
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence")
+@click.argument("sentence", type=TEXT)
 @click.option("--model", "model_name", default="minilm", show_default=True,
               metavar="NAME|FOLDER", help=MODEL_HELP + " Or a toy model trained by tutor "
               "train: reverse, copy, sort, or a FILE.npz it wrote (SENTENCE is digits).")

@@ -48,9 +48,7 @@ def layernorm(vector, gamma, beta, eps, batch, residual, sublayer, step, seed, o
     from tutor.walkthroughs import norm
     from tutor.walkthroughs.inputs import random_tenths
 
-    check_finite("--eps", eps)
-    if eps < 0:
-        raise usage_error("--eps", f"expected a number ≥ 0, got {eps:g}")
+    check_finite("--eps", eps, minimum=0.0)
     if sublayer is not None and not residual:
         raise usage_error("--sublayer", "expected --residual with it")
     if batch is not None:

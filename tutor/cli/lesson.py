@@ -13,6 +13,7 @@ import sys
 import click
 
 from .common import tutor_command
+from .help import TutorGroup
 from .usage import usage_error
 
 MAX_WIDTH = 80           # lessons are prose: never wider than this, narrower on a narrow screen
@@ -98,7 +99,7 @@ def _find(course, key: str, option: str = "LESSON"):
                                   f"({ids}), got '{key}'") from None
 
 
-class LessonGroup(click.Group):
+class LessonGroup(TutorGroup):
     """``tutor lesson ARGS`` means ``tutor lesson run ARGS`` unless ARGS starts with a
     subcommand name or asks for help."""
 
@@ -364,12 +365,26 @@ def reset(lesson_key, everything, yes):
     course = _course()
     chosen = None if everything else _find(course, lesson_key)
     what = "every lesson" if everything else f"lesson {chosen.number} ({chosen.title})"
-    if not yes and not click.confirm(f"Forget your progress in {what}?"):
+    if not yes and not _confirm(f"Forget your progress in {what}?"):
         click.echo("Nothing changed.")                                 # "no" is an answer, not Ctrl-C
         return
     progress = _progress()
     progress.reset(None if everything else chosen.id)
     click.echo(f"Progress in {what} forgotten ({progress.path}).")
+
+
+def _confirm(question: str) -> bool:
+    """Ask ``question`` (yes/no) on standard input. An input that ends before an answer
+    (``< /dev/null``, a closed pipe) is a usage error saying --yes confirms without a
+    terminal; Ctrl-C on a terminal stays "Aborted." (exit 130)."""
+    try:
+        return click.confirm(question)
+    except click.Abort:
+        if sys.stdin is not None and sys.stdin.isatty():
+            raise                                                      # Ctrl-C on a terminal
+        click.echo(err=True)                                           # end the question's line
+        raise click.UsageError("confirmation needs an answer on a terminal, and standard input "
+                               "ended without one: pass --yes to confirm without asking") from None
 
 
 @lesson.command("check")

@@ -237,6 +237,15 @@ class MatrixSpec:
             return random_tenths(rng, rows, cols)                       # [rows, cols]
         return self.array
 
+    def source(self):
+        """What :func:`tutor.walkthroughs.inputs.attention_inputs` takes: "identity",
+        "random", or the matrix given, described as :meth:`describe` says."""
+        if self.kind in ("identity", "random"):
+            return self.kind
+        from tutor.walkthroughs.inputs import Given
+
+        return Given(self.array, self.describe())
+
     def describe(self) -> str:
         if self.kind in ("identity", "random"):
             return self.kind

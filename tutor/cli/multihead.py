@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import click
 
-from tutor.limits import MAX_DIM, MAX_HEADS
+from tutor.limits import MAX_DIM, MAX_HEADS, MAX_TOKENS
 
+from .attention_inputs import head_inputs
 from .common import calculator_options, tutor_command
-from .matrix_specs import MATRIX, MatrixSpec
+from .matrix_specs import MATRIX
 from .output import show_document
-from .usage import check_limit, shape_text, usage_error
+from .usage import TEXT
 from .sentence_options import word_input_options
-from .values import parse_sentence, rng_for
-
-RANDOM = MatrixSpec("random", "random")
 
 EPILOG = f"""\b
 SPEC is identity, random (entries -1.0 … 1.0 from --seed), an inline matrix
@@ -22,7 +20,7 @@ SPEC is identity, random (entries -1.0 … 1.0 from --seed), an inline matrix
 split into --heads blocks of columns; Wo is [d_model×d_model].
 
 \b
-Limits: at most 32 words, --dim at most {MAX_DIM}, --heads at most {MAX_HEADS}
+Limits: at most {MAX_TOKENS} words, --dim at most {MAX_DIM}, --heads at most {MAX_HEADS}
 and a divisor of --dim.
 
 \b
@@ -36,17 +34,8 @@ Examples:
 """
 
 
-def _matrix(spec, option, d_model, seed):
-    if spec.array is not None:
-        if spec.array.shape != (d_model, d_model):
-            raise usage_error(option, f"expected a {d_model}×{d_model} matrix (d_model = "
-                                      f"{d_model}), got {shape_text(spec.array.shape)}")
-        return spec.array
-    return spec.resolve(d_model, d_model, rng_for(seed, option))
-
-
 @tutor_command(EPILOG)
-@click.argument("sentence")
+@click.argument("sentence", type=TEXT)
 @click.option("--heads", type=int, default=2, show_default=True, metavar="H",
               help="Number of heads; must divide --dim.")
 @click.option("--dim", type=int, default=None, metavar="D",
@@ -64,25 +53,12 @@ def multihead(sentence, heads, dim, embeddings, embed, causal, posenc, wq, wk, w
     from tutor.render.multihead import multihead_document
     from tutor.walkthroughs.attention import self_attention
 
-    from .word_vector_options import embedding_matrix, uses_glove
-
-    tokens = parse_sentence("SENTENCE", sentence, glove=uses_glove(embeddings))
-    if dim is not None:
-        check_limit("--dim", dim, MAX_DIM, "a width")
-    check_limit("--heads", heads, MAX_HEADS, "a number of heads")
-    x, sources = embedding_matrix(tokens, dim=dim, embeddings=embeddings, embed=embed,
-                                  rng=rng_for(seed, "--embeddings"))     # [n, d_model]
-    dim = x.shape[1]
-    if dim % heads:
-        raise usage_error("--heads", f"expected a number that divides d_model {dim}, got {heads}")
-    specs = {"--wq": wq or RANDOM, "--wk": wk or RANDOM, "--wv": wv or RANDOM,
-             "--wo": wo or RANDOM}
-    w = {opt: _matrix(spec, opt, dim, seed) for opt, spec in specs.items()}  # [d_model, d_model]
-    kinds = {name: specs[opt].describe() for opt, name in
-             (("--wq", "w_q"), ("--wk", "w_k"), ("--wv", "w_v"), ("--wo", "w_o"))}
-    recording = self_attention(tokens, x, w["--wq"], w["--wk"], w["--wv"], w["--wo"],
-                               heads=heads, multi_head_form=True, causal=causal,
-                               posenc=posenc.lower(), sources=sources, weight_kinds=kinds)
-    doc = multihead_document(recording.trace, tokens, precision=output.precision,
+    inputs = head_inputs(sentence, dim, None, embeddings, embed, wq, wk, wv, seed, wo=wo,
+                         heads=heads, default="random", square=True)
+    recording = self_attention(inputs.tokens, inputs.x, inputs.w_q, inputs.w_k, inputs.w_v,
+                               inputs.w_o, heads=heads, multi_head_form=True, causal=causal,
+                               posenc=posenc.lower(), sources=inputs.sources,
+                               weight_kinds=inputs.kinds)
+    doc = multihead_document(recording.trace, inputs.tokens, precision=output.precision,
                              **recording.info)
     show_document(output, doc, step=step, pause=pause)

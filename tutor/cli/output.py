@@ -248,6 +248,17 @@ class Output:
             from rich.text import Text
             self.console.print(Text(text.rstrip("\n")), soft_wrap=True)
 
+    def write_chunks(self, chunks) -> None:
+        """A document given in pieces (``tutor.render.text.json_chunks``), written as each
+        comes, then a newline; not recorded for --svg/--html."""
+        try:
+            for chunk in chunks:
+                self.stream.write(chunk)
+            self.stream.write("\n")
+            self.stream.flush()
+        except OSError as exc:
+            raise _cannot_write(exc) from None
+
     def print(self, renderable, **options) -> None:
         """Print on the console (Rich's ``print`` options); a failed write is a TutorError."""
         try:
@@ -370,7 +381,7 @@ def show_document(output: Output, doc, *, step: int | None = None, pause: bool =
         from tutor.render import text as emit
 
         if output.format == "json":
-            output.write_text(emit.to_json(doc, steps), picture=False)
+            output.write_chunks(emit.json_chunks(doc, steps))
         elif output.format == "markdown":
             output.write_text(emit.to_markdown(doc, output.precision, steps), picture=False)
         else:
@@ -381,12 +392,13 @@ def show_document(output: Output, doc, *, step: int | None = None, pause: bool =
                                                    steps):
                 output.console.print(renderable)
     else:
-        from tutor.render.console import document_renderables
-        renderables = document_renderables(doc, output.precision, output.console.width, steps)
+        from tutor.render.console import iter_document_renderables
+        renderables = iter_document_renderables(doc, output.precision, output.console.width,
+                                                steps)
         if pause and output.interactive:
             show_paged(output, renderables)
         else:
-            for renderable in renderables:
+            for renderable in renderables:                     # each printed as it is made
                 output.print(renderable)
     output.finish()
 

@@ -10,7 +10,7 @@ from tutor.limits import MAX_DIM, MAX_POSITIONS
 from .common import calculator_options, tutor_command
 from .matrix_specs import MATRIX
 from .output import show_document
-from .usage import check_limit, shape_text, usage_error
+from .usage import TEXT, check_limit, shape_text, usage_error
 from .sentence_options import word_input_options
 from .values import parse_sentence, rng_for
 
@@ -37,7 +37,7 @@ Examples:
               help="Width d_model of each encoding. [default: 4]")
 @click.option("--positions", type=int, default=None, metavar="N",
               help="Number of positions (rows). [default: 6, or the sentence's length]")
-@click.option("--sentence", default=None, metavar="TEXT",
+@click.option("--sentence", type=TEXT, default=None, metavar="TEXT",
               help="Also show embedding + PE for these words.")
 @word_input_options()
 @click.option("--learned", is_flag=True,

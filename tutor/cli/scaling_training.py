@@ -22,9 +22,7 @@ def check_training_options(d_ks: list[int], dim: int, steps: int, gain: float) -
     """The limits of a training run, as usage errors naming the option."""
     check_limit("--dim", dim, MAX_TRAIN_DIM, "a width")
     check_limit("--steps", steps, MAX_TRAIN_STEPS, "a number of steps")
-    check_finite("--gain", gain, positive=True)
-    if gain > MAX_GAIN:
-        raise usage_error("--gain", f"expected a factor from 0 to {MAX_GAIN}, got {gain:g}")
+    check_finite("--gain", gain, positive=True, maximum=MAX_GAIN)
     for d_k in d_ks:
         if d_k > dim or dim % d_k:
             raise usage_error("--dk", f"expected widths that divide --dim {dim} (the heads are "

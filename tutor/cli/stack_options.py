@@ -4,6 +4,7 @@ from --seed or a real one from --weights, the dtype it runs in, and writing its 
 from __future__ import annotations
 
 import os
+import re
 
 import click
 
@@ -105,6 +106,14 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
             if d_model % heads:
                 raise usage_error("--heads", f"expected a number that divides d_model {d_model} "
                                              f"(from --weights), got {heads}")
+        stacks = {"encoder": r"(?:encoder\.)?layers\.(\d+)\.", "decoder": r"decoder\.layers\.(\d+)\."}
+        for stack, pattern in stacks.items():
+            found = {int(m.group(1)) for m in map(re.compile(pattern).match, state) if m}
+            if kind == "encoder" and stack == "decoder":
+                continue
+            if found and max(found) + 1 > MAX_LAYERS:
+                raise usage_error("--weights", f"expected at most {MAX_LAYERS} {stack} layers, "
+                                               f"got {max(found) + 1} in {quote(weights, 60)}")
         try:
             cls = TransformerEncoder if kind == "encoder" else Transformer
             return cls.from_state_dict(state, heads, norm_first=norm_first,

@@ -8,6 +8,9 @@ import os
 
 import click
 
+from tutor.limits import (MAX_HEADS, MAX_RUN_BATCH, MAX_RUN_DIM, MAX_RUN_FF, MAX_RUN_LAYERS,
+                          MAX_RUN_STEPS)
+
 from .common import _check_seed, tutor_command
 from .output import check_output_path
 
@@ -69,6 +72,32 @@ def _command_line(ctx) -> list[str]:
     return words
 
 
+def _set_option(words: list[str], option: str, value: str | None) -> list[str]:
+    """``words`` with ``option``'s value set to ``value`` (replaced where it is, else added);
+    a flag (``value`` None) is added once."""
+    words = list(words)
+    if option in words:
+        if value is not None:
+            words[words.index(option) + 1] = value
+        return words
+    return words + ([option] if value is None else [option, value])
+
+
+def resumed_command(original: list[str], typed: list[str], steps: int) -> list[str]:
+    """The command a resumed run records: the run's original command with ``--steps`` set to
+    the new total (and ``--output``/``--weights-only`` as given now), the one command that
+    makes the same weights in one go (a resumed run equals an uninterrupted one, bit for bit).
+    ``typed`` (the ``--resume`` command line) when the checkpoint recorded no train command."""
+    if original[:2] != ["tutor", "train"] or "--resume" in original:
+        return typed
+    words = _set_option(original, "--steps", str(steps))
+    if "--output" in typed:
+        words = _set_option(words, "--output", typed[typed.index("--output") + 1])
+    if "--weights-only" in typed:
+        words = _set_option(words, "--weights-only", None)
+    return words
+
+
 def _wrap(text: str) -> str:
     """A message for standard error, wrapped between words at its terminal's width (COLUMNS
     first, as tutor.cli.output.terminal_width); a path longer than a line stays whole."""
@@ -90,7 +119,7 @@ def _quote(words: list[str]) -> str:
 @tutor_command(EPILOG)
 @click.option("--task", type=click.Choice(["reverse", "copy", "sort"]), default=None,
               help=f"What to learn. [default: reverse] {TASK_HELP}")
-@click.option("--steps", type=click.IntRange(1, 1_000_000), default=None, metavar="N",
+@click.option("--steps", type=click.IntRange(1, MAX_RUN_STEPS), default=None, metavar="N",
               help="Train until step N (with --resume, the total). [default: 1500]")
 @click.option("--seed", type=int, default=None, callback=_check_seed, metavar="S",
               help="Seed for the initial weights and the batches. [default: 0]")
@@ -103,7 +132,7 @@ def _quote(words: list[str]) -> str:
               help="Let --output replace a file that exists (its contents are lost).")
 @click.option("--resume", "resume_path", type=str, default=None,
               metavar="FILE.npz", help="Continue the run saved in FILE (its settings are used).")
-@click.option("--batch-size", type=click.IntRange(1, 1024), default=None, metavar="B",
+@click.option("--batch-size", type=click.IntRange(1, MAX_RUN_BATCH), default=None, metavar="B",
               help="Sequences per step. [default: 64]")
 @click.option("--lr", type=float, default=None, metavar="LR", callback=_check_lr,
               help="Peak learning rate, after the warm-up. [default: 0.002]")
@@ -111,13 +140,13 @@ def _quote(words: list[str]) -> str:
               help="Warm-up steps; then the rate falls as 1/sqrt(step). [default: 200]")
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=None,
               metavar="E", help="Label smoothing of the cross-entropy. [default: 0]")
-@click.option("--dim", type=click.IntRange(2, 256), default=None, metavar="D",
+@click.option("--dim", type=click.IntRange(2, MAX_RUN_DIM), default=None, metavar="D",
               help="d_model. [default: 32]")
-@click.option("--heads", type=click.IntRange(1, 16), default=None, metavar="H",
+@click.option("--heads", type=click.IntRange(1, MAX_HEADS), default=None, metavar="H",
               help="Attention heads (must divide --dim). [default: 2]")
-@click.option("--layers", type=click.IntRange(1, 6), default=None, metavar="N",
+@click.option("--layers", type=click.IntRange(1, MAX_RUN_LAYERS), default=None, metavar="N",
               help="Encoder and decoder layers. [default: 2]")
-@click.option("--ff", type=click.IntRange(1, 1024), default=None, metavar="F",
+@click.option("--ff", type=click.IntRange(1, MAX_RUN_FF), default=None, metavar="F",
               help="Feed-forward width. [default: 64]")
 @click.option("--weights-only", is_flag=True,
               help="At the end, keep only the weights (a smaller file that cannot resume).")
@@ -182,7 +211,10 @@ def train(ctx, task, steps, seed, output_path, force, resume_path, batch_size, l
         raise usage_error("--output", f"expected a file in a folder you can write to, got "
                                       f"'{output_path}'")
     output = Output(fmt)
-    trainer = Trainer(config, resume=resume, command=_command_line(ctx))
+    command = _command_line(ctx)
+    if resume is not None:
+        command = resumed_command(resume.command, command, config.steps)
+    trainer = Trainer(config, resume=resume, command=command)
     try:
         result = _run(trainer, output, output_path)
         if weights_only and not result.interrupted:
@@ -232,8 +264,12 @@ def _is_checkpoint(path: str) -> bool:
 
 
 def _run(trainer, output, output_path):
-    """Train with a progress display; the first Ctrl-C stops after the current step."""
+    """Train with a progress display. The first Ctrl-C says so at once and abandons the step
+    under way (nothing of it is kept: see tutor.training.loop.StopNow), then the checkpoint
+    is written; a second one stops without writing it."""
     import signal
+
+    from tutor.training.loop import StopNow
 
     stop = {"requested": False}
 
@@ -241,6 +277,10 @@ def _run(trainer, output, output_path):
         if stop["requested"]:                                          # a second Ctrl-C: now
             raise KeyboardInterrupt
         stop["requested"] = True
+        click.echo(_wrap(f"Interrupted: saving the checkpoint in {output_path} (Ctrl-C again "
+                         f"to quit without it)"), err=True)
+        if trainer.abortable:
+            raise StopNow
 
     try:
         previous = signal.signal(signal.SIGINT, on_interrupt)
@@ -249,9 +289,20 @@ def _run(trainer, output, output_path):
     try:
         if output.format == "rich":
             return _run_with_bar(trainer, output, output_path, lambda: stop["requested"])
-        callback = _plain_lines(output) if output.format == "plain" else None
-        return trainer.run(checkpoint_path=output_path, callback=callback,
-                           should_stop=lambda: stop["requested"])
+        from .progress import working
+
+        lines = _plain_lines(output) if output.format == "plain" else None
+        config = trainer.config
+        # plain lines come at each evaluation; a step at the largest settings takes seconds
+        with working(f"train {config.task}: step {trainer.step + 1} of {config.steps}") as status:
+            def callback(progress):
+                status.update(f"train {config.task}: step {progress.step} of "
+                              f"{progress.total_steps}, loss {_loss(progress.loss)}")
+                if lines is not None:
+                    lines(progress)
+
+            return trainer.run(checkpoint_path=output_path, callback=callback,
+                               should_stop=lambda: stop["requested"])
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
@@ -364,7 +415,9 @@ def _report(output, result, config, output_path) -> None:
                "final_loss": float(losses[-1]) if losses.size else None,   # the last step's
                "mean_loss_last_50": (float(np.mean(losses[-50:])) if losses.size  # as on screen
                                      else None),
-               "seconds": round(result.elapsed, 3), "command": checkpoint.command,
+               "kept_step": result.kept_step, "last_accuracy": result.last_accuracy,
+               "seconds": round(result.total_seconds, 3),          # every run, resumed ones too
+               "seconds_this_run": round(result.elapsed, 3), "command": checkpoint.command,
                "config": checkpoint.config,
                "curve": {"step": list(range(1, losses.size + 1)),
                          "loss": [float(x) for x in losses]},
@@ -378,13 +431,21 @@ def _report(output, result, config, output_path) -> None:
 
     from tutor.render.curves import loss_curve
 
-    curve = Text("\n".join(loss_curve(losses, width=min(60, max(20, (output.console.width or 80) - 16)))))
+    width = min(60, max(20, (output.console.width or 80) - 16))
+    curve = Text("\n".join(loss_curve(losses, width=width)))
     final = float(np.mean(losses[-50:])) if losses.size else math.nan
+    kept = ""
+    if result.kept_step is not None and result.kept_step != checkpoint.step:
+        kept = (f"; the weights kept are step {result.kept_step}'s, the best evaluated (the "
+                f"last step's scored {_share(result.last_accuracy)})")
+    time_text = _duration(result.total_seconds)
+    if result.total_seconds > result.elapsed:                          # a resumed run
+        time_text += f" ({_duration(result.elapsed)} in this run)"
     summary = Text.assemble(
         ("Held-out exact-sequence accuracy: ", "bold"),
         (_share(result.accuracy), "bold green" if result.accuracy >= 0.99 else "bold yellow"),
-        f" of {config.eval_size} sequences never seen in training (greedy decoding)\n",
+        f" of {config.eval_size} sequences never seen in training (greedy decoding){kept}\n",
         f"Loss (mean of the last {min(50, losses.size)} steps): {_loss(final)}   "
-        f"steps: {checkpoint.step}   time: {_duration(result.elapsed)}\n",
+        f"steps: {checkpoint.step}   time: {time_text}\n",
         f"Saved in {output_path}")
     output.print(Group(Panel(curve, title="training loss (log scale)", expand=False), summary))

@@ -11,7 +11,8 @@ from .common import calculator_options, tutor_command
 from .stack_options import (build_model, match_dtype, save_results, stack_options,
                             width_from_vectors)
 from .output import show_document
-from .usage import check_limit, usage_error
+from .progress import working
+from .usage import TEXT, check_limit, usage_error
 from .sentence_options import word_input_options
 from .values import parse_sentence, read_vectors
 from .word_vector_options import embeddings_name, glove_width, uses_glove, word_vector_table
@@ -22,11 +23,14 @@ for one. With --weights FILE.npz (PyTorch nn.Transformer state-dict names) and
 --src-vectors/--tgt-vectors FILE.npy ([seq, d_model] or [batch, seq, d_model],
 what nn.Transformer(batch_first=True) takes), the numbers equal PyTorch's.
 Give --heads as the model was made (a state dict does not record it).
-Batched inputs show item 1; --format json and --output hold every item.
+Batched inputs show item 1 (--format json has its every step); --output
+holds every item. Matrices larger than 32 rows or 64 columns are drawn by
+their corner (the title says which part); --format json has them whole.
 
 \b
 Limits: at most 32 words per sentence; --dim 1-64, --layers 1-6, --ff 1-256,
---heads 1-16; vectors: batch 16, 512 positions, d_model 1024.
+--heads 1-16; vectors: batch 4, 64 positions, d_model 512; --weights:
+d_model 512, 6 layers per stack, 384 MiB.
 
 \b
 Examples:
@@ -38,8 +42,8 @@ Examples:
 
 
 @tutor_command(EPILOG)
-@click.option("--src", default=None, metavar="TEXT", help="The source sentence (encoder).")
-@click.option("--tgt", default=None, metavar="TEXT", help="The target so far (decoder).")
+@click.option("--src", type=TEXT, default=None, metavar="TEXT", help="The source sentence (encoder).")
+@click.option("--tgt", type=TEXT, default=None, metavar="TEXT", help="The target so far (decoder).")
 @click.option("--src-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",
               help="Already-embedded source instead of --src.")
 @click.option("--tgt-vectors", type=click.Path(dir_okay=False), default=None, metavar="FILE.npy",
@@ -80,25 +84,35 @@ def transformer(src, tgt, src_vectors, tgt_vectors, causal, embeddings, embed, w
     tgt_tokens = parse_sentence("--tgt", tgt, glove=uses_glove(embeddings)) if sentences else None
     dim = width_from_vectors(weights, dim, "--src-vectors", src_vectors)
     dim = glove_width(embeddings, weights, dim)
-    model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed)
-    d_model = model.config.d_model
-    if sentences:
-        check_limit("--dim", d_model, MAX_DIM, "a width")                   # a word's vector
-        table = word_vector_table([src_tokens, tgt_tokens], d_model, embeddings, embed)
-        recording = transform(model, src_tokens=src_tokens, tgt_tokens=tgt_tokens,
-                              word_vectors=table)
-    else:
-        src_x = read_vectors("--src-vectors", src_vectors, d_model)       # [(B,) S, d_model]
-        tgt_x = read_vectors("--tgt-vectors", tgt_vectors, d_model)       # [(B,) T, d_model]
-        if tgt_x.dtype != src_x.dtype:
-            raise usage_error("--tgt-vectors", f"expected {src_x.dtype} numbers like "
-                                               f"--src-vectors, got {tgt_x.dtype}")
-        model = match_dtype(model, weights, "--src-vectors", src_x)
-        if src_x.ndim != tgt_x.ndim or (src_x.ndim == 3 and src_x.shape[0] != tgt_x.shape[0]):
-            raise usage_error("--tgt-vectors", f"expected the same batch as --src-vectors "
-                                               f"{list(src_x.shape)}, got {list(tgt_x.shape)}")
-        recording = transform(model, src_vectors=src_x, tgt_vectors=tgt_x, causal=causal)
-    save_results(model, save_weights, output_path, recording.output)
+    with working("transformer: loading the weights" if weights else
+                 "transformer: building the model") as status:
+        model = build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, seed)
+        d_model = model.config.d_model
+        c = model.config
+        layers_text = f"{c.num_encoder_layers}+{c.num_decoder_layers} layers"
+        if sentences:
+            check_limit("--dim", d_model, MAX_DIM, "a width")               # a word's vector
+            table = word_vector_table([src_tokens, tgt_tokens], d_model, embeddings, embed)
+            status.update(f"transformer: {layers_text} on {len(src_tokens)}+"
+                          f"{len(tgt_tokens)} words")
+            recording = transform(model, src_tokens=src_tokens, tgt_tokens=tgt_tokens,
+                                  word_vectors=table)
+        else:
+            src_x = read_vectors("--src-vectors", src_vectors, d_model)   # [(B,) S, d_model]
+            tgt_x = read_vectors("--tgt-vectors", tgt_vectors, d_model)   # [(B,) T, d_model]
+            if tgt_x.dtype != src_x.dtype:
+                raise usage_error("--tgt-vectors", f"expected {src_x.dtype} numbers like "
+                                                   f"--src-vectors, got {tgt_x.dtype}")
+            model = match_dtype(model, weights, "--src-vectors", src_x)
+            if src_x.ndim != tgt_x.ndim or (src_x.ndim == 3 and src_x.shape[0] != tgt_x.shape[0]):
+                raise usage_error("--tgt-vectors", f"expected the same batch as --src-vectors "
+                                                   f"{list(src_x.shape)}, got {list(tgt_x.shape)}")
+            shape = "×".join(str(n) for n in src_x.shape[:-1])
+            status.update(f"transformer: {layers_text} on {shape} source and "
+                          f"{tgt_x.shape[-2]} target vectors of d_model {d_model}")
+            recording = transform(model, src_vectors=src_x, tgt_vectors=tgt_x, causal=causal)
+        status.update("transformer: writing the results")
+        save_results(model, save_weights, output_path, recording.output)
     causal, vocab = recording.info["causal"], recording.info["vocab"]
     c = model.config
     settings = {"d_model": c.d_model, "heads": c.nhead, "encoder_layers": c.num_encoder_layers,
@@ -109,5 +123,6 @@ def transformer(src, tgt, src_vectors, tgt_vectors, causal, embeddings, embed, w
                 "embeddings": embeddings_name(embeddings, embed)}
     doc = transformer_document(recording, precision=output.precision, detail=detail,
                                settings=settings)
-    show_document(output, doc, step=step)
+    with working(f"transformer: writing the {output.format} document", when=output.is_text):
+        show_document(output, doc, step=step)
 

@@ -8,18 +8,55 @@ import os
 
 import click
 
+from tutor.errors import printable  # noqa: F401  (re-exported: the commands escape with it)
+
 
 def shape_text(shape) -> str:
     """(3, 4) -> '3×4'."""
     return "×".join(str(n) for n in shape)
 
 
-def quote(text: str, limit: int = 40) -> str:
-    """A user's text, quoted and shortened so that an error stays on one line."""
-    text = " ".join(str(text).split())
+ECHO_LIMIT = 40            # the characters of a user's input an error message echoes
+
+
+def quote(text: str, limit: int = ECHO_LIMIT) -> str:
+    """A user's text as an error message echoes it: quoted, control characters and bytes
+    that are not UTF-8 escaped (:func:`printable`), case kept, and cut at ``limit``
+    characters (an ellipsis marks the cut) so that the error stays one line."""
+    text = printable(text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return f"'{text}'"
+
+
+def undecodable(text: str) -> bool:
+    """Whether ``text`` came from bytes that are not UTF-8 (Python keeps each such byte of a
+    command line as a lone surrogate)."""
+    return any(0xD800 <= ord(char) <= 0xDFFF for char in str(text))
+
+
+class Text(click.ParamType):
+    """A sentence or a word typed on the command line: UTF-8 text without control
+    characters. Every command that takes a sentence declares it with this type, so that bytes
+    that are not UTF-8 (``$'\\xff\\xfe bad'``) or an escape sequence (``$'\\x1b[2J'``) are a
+    one-line usage error naming the argument, in every command alike, before anything is
+    computed or printed."""
+
+    name = "text"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        if undecodable(value):
+            self.fail(f"expected text in UTF-8, got {quote(value)}, which holds bytes that "
+                      f"are not UTF-8", param, ctx)
+        if printable(value) != value:
+            self.fail(f"expected text without control characters, got {quote(value)}",
+                      param, ctx)
+        return value
+
+
+TEXT = Text()
 
 
 def note_input(path: str) -> None:

@@ -14,26 +14,13 @@ from .matrix_specs import SpecError, parse_inline, split_entries
 from .usage import check_limit, note_input, quote, shape_text, usage_error
 
 
-class _LazyGenerator:
-    """A ``numpy.random.Generator`` made on first use: importing numpy.random costs about
-    12 ms of start-up, hashlib (OpenSSL) about 10 ms, and most runs draw nothing."""
-
-    def __init__(self, seed: int, option: str):
-        self._seed, self._option, self._rng = seed, option, None
-
-    def __getattr__(self, name):
-        if self._rng is None:
-            import hashlib
-
-            key = int.from_bytes(hashlib.sha256(self._option.encode()).digest()[:4], "little")
-            self._rng = np.random.default_rng([self._seed, key])
-        return getattr(self._rng, name)
-
-
 def rng_for(seed: int, name: str) -> np.random.Generator:
     """An independent random stream per option, so that ``--wq random`` gives the same Wq
-    whatever else is random: seeded by [seed, the first 4 bytes of sha256(name)]."""
-    return _LazyGenerator(seed, name)
+    whatever else is random: :func:`tutor.walkthroughs.inputs.random_stream`, the rule the
+    lessons and the explorer share (seeded by [seed, the first 4 bytes of sha256(name)])."""
+    from tutor.walkthroughs.inputs import random_stream
+
+    return random_stream(seed, name)
 
 
 def parse_sentence(option: str, text: str, limit: int = MAX_TOKENS, *,
@@ -85,19 +72,38 @@ def parse_numbers(option: str, values, limit: int = MAX_VECTOR) -> np.ndarray:
     return parse_vector(option, " ".join(str(v) for v in values), limit=limit)
 
 
+def _bound(value: float) -> str:
+    """A bound as an error states it: 1,000,000, 1000, 1e-06, 0."""
+    return f"{value:,.0f}" if value == int(value) and abs(value) >= 1000 else f"{value:g}"
+
+
+def number_range(*, positive: bool = False, smallest: float = 0.0, minimum: float | None = None,
+                 maximum: float = MAX_ABS) -> str:
+    """The range :func:`check_finite` accepts, in words: 'from -1,000,000 to 1,000,000',
+    'greater than 0 and at most 1,000,000', 'from 1e-06 to 1,000,000', 'from 0 to 1000'."""
+    if positive and smallest > 0:
+        return f"from {_bound(smallest)} to {_bound(maximum)}"
+    if positive:
+        return f"greater than 0 and at most {_bound(maximum)}"
+    low = -MAX_ABS if minimum is None else minimum
+    return f"from {_bound(low)} to {_bound(maximum)}"
+
+
 def check_finite(option: str, value: float, *, positive: bool = False,
-                 smallest: float = 0.0) -> float:
-    """A finite number within ±MAX_ABS (and > 0, at least ``smallest``, when ``positive``);
-    NaN, inf and sizes that would overflow are usage errors."""
+                 smallest: float = 0.0, minimum: float | None = None,
+                 maximum: float = MAX_ABS) -> float:
+    """A finite number within ±MAX_ABS: at most ``maximum``; greater than 0 (and at least
+    ``smallest``) when ``positive``; at least ``minimum`` when given. NaN, inf and any number
+    outside are usage errors that state the whole range accepted (:func:`number_range`), the
+    same whichever side the number is off."""
+    words = number_range(positive=positive, smallest=smallest, minimum=minimum,
+                         maximum=maximum)
     if not np.isfinite(value):
-        raise usage_error(option, f"expected a finite number, got {value}")
-    if abs(value) > MAX_ABS:
-        raise usage_error(option, f"expected a number from {-MAX_ABS:,.0f} to {MAX_ABS:,.0f}, "
-                                  f"got {value:g}")
-    if positive and not value > 0:
-        raise usage_error(option, f"expected a number greater than 0, got {value}")
-    if positive and value < smallest:
-        raise usage_error(option, f"expected a number of at least {smallest:g}, got {value:g}")
+        raise usage_error(option, f"expected a finite number {words}, got {value}")
+    low = -MAX_ABS if minimum is None else minimum
+    too_low = (value <= 0 or value < smallest) if positive else value < low
+    if too_low or abs(value) > MAX_ABS or value > maximum:
+        raise usage_error(option, f"expected a number {words}, got {value:g}")
     return float(value)
 
 

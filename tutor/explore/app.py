@@ -585,8 +585,17 @@ class ExploreApp(SentenceApp):
                 grids[0].focus()
         self.show_worked()
 
+    def closing(self) -> bool:
+        """Whether the steps are gone: while the app closes its widgets are removed one by
+        one, and focus can still move to a grid (and a cell be highlighted) after the tabs
+        went, so the handlers below check this first (it used to end a run now and then,
+        under load, with NoMatches for TabbedContent)."""
+        return not self.query(TabbedContent)
+
     @on(DataTable.CellHighlighted)
     def cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
+        if self.closing():
+            return
         if event.data_table is self.focused:
             self.remember(event.data_table)
             self.show_worked()
@@ -597,7 +606,7 @@ class ExploreApp(SentenceApp):
             self.active_pane().last_focus = (grid.view.key, grid.cursor_coordinate)
 
     def on_descendant_focus(self, event) -> None:
-        if isinstance(event.widget, MatrixGrid):
+        if isinstance(event.widget, MatrixGrid) and not self.closing():
             self.remember(event.widget)
             self.show_worked()
 

@@ -19,13 +19,22 @@ from tutor.render.attention import attention_document, attention_worked_cell
 from tutor.render.document import Document
 from tutor.walkthroughs import Recording
 from tutor.walkthroughs.attention import self_attention
-from tutor.walkthroughs.inputs import random_tenths, word_embeddings
+from tutor.walkthroughs.inputs import (Given, InputError, attention_inputs, check_heads,
+                                       random_matrix, word_embeddings)
 from tutor.walkthroughs.word_vectors import tokenize
 
 #: The matrices a learner may edit, by trace name, with the names the walkthrough shows.
 EDITABLE = {"x": "X", "w_q": "Wq", "w_k": "Wk", "w_v": "Wv", "w_o": "Wo"}
 WEIGHTS = ("w_q", "w_k", "w_v", "w_o")
 EDITED = "edited here"          # where an edited word's vector comes from, as the inputs say
+#: What the explorer calls each input of the shared attention-input rule.
+FIELDS = {"x": "X", "wq": "Wq", "wk": "Wk", "wv": "Wv", "wo": "Wo", "heads": "heads"}
+
+
+def setting_error(exc: InputError) -> SettingError:
+    """An InputError of the shared rule in the explorer's words: 'Wq: expected ...'."""
+    shown = FIELDS.get(exc.field, exc.field)
+    return SettingError(shown, f"{shown}: {exc.worded(FIELDS)}")
 
 
 def parse_number(name: str, text: str) -> float:
@@ -136,12 +145,10 @@ class ExploreState:
 
     def set_heads(self, heads: int) -> None:
         """The number of heads: a divisor of d_model, at most MAX_HEADS."""
-        allowed = divisors(self.d_model)
-        if heads not in allowed:
-            raise SettingError("heads", f"heads: expected a number that divides d_model = "
-                                        f"{self.d_model} ({', '.join(map(str, allowed))}), "
-                                        f"got {heads}")
-        self.heads = heads
+        try:
+            self.heads = check_heads(heads, self.d_model)
+        except InputError as exc:
+            raise setting_error(exc) from None
 
     def next_heads(self, step: int = 1) -> int:
         """Move to the next (or previous, ``step`` -1) number of heads that divides d_model,
@@ -159,11 +166,13 @@ class ExploreState:
 
     def random_weights(self, seed: int | None = None) -> None:
         """Wq, Wk, Wv, Wo with entries -1.0, -0.9, ..., 1.0 from ``seed`` (the next seed
-        when None): the kind of entries ``tutor attention --wq random`` draws."""
+        when None), each from its own stream: the matrices ``tutor attention --wq random
+        --seed S`` (and a lesson's ``weights = "random", seed = S``) draws."""
         self.seed = (self.seed + 1) % SEED_LIMIT if seed is None else seed
-        rng = np.random.default_rng(self.seed)
         for name in WEIGHTS:
-            self.weights[name] = random_tenths(rng, self.d_model, self.d_model)  # [d_model, d_model]
+            field = name.replace("_", "")                                  # w_q -> wq
+            self.weights[name] = random_matrix(self.seed, field, self.d_model,
+                                               self.d_model)               # [d_model, d_model]
             self.kinds[name] = "random"
 
     def reset_embeddings(self) -> None:
@@ -184,13 +193,18 @@ class ExploreState:
         """Run the walkthrough on the current inputs and build its document, exactly as
         ``tutor attention`` does with the same options."""
         x, sources = self.embeddings()                                     # [n, d_model]
-        w_o = self.weights["w_o"] if self.heads > 1 else None
-        kinds = {name: self.kinds[name] for name in WEIGHTS}
-        recording = self_attention(self.tokens, x, self.weights["w_q"], self.weights["w_k"],
-                                   self.weights["w_v"], w_o, heads=self.heads,
+        given = {name.replace("_", ""): Given(self.weights[name], self.kinds[name])
+                 for name in WEIGHTS if name != "w_o" or self.heads > 1}
+        try:
+            inputs = attention_inputs(self.tokens, x, sources, heads=self.heads, square=True,
+                                      seed=self.seed, **given)
+        except InputError as exc:
+            raise setting_error(exc) from None
+        recording = self_attention(inputs.tokens, inputs.x, inputs.w_q, inputs.w_k,
+                                   inputs.w_v, inputs.w_o, heads=self.heads,
                                    causal=self.causal, scaled=self.scaled,
                                    posenc="sinusoidal" if self.posenc else "none",
-                                   sources=sources, weight_kinds=kinds)
+                                   sources=inputs.sources, weight_kinds=inputs.kinds)
         document = attention_document(recording.trace, recording.tokens,
                                       precision=self.precision, **recording.info)
         return View(recording, document)

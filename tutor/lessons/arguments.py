@@ -20,6 +20,16 @@ from .references import ComputeError
 
 Check = Callable[[object, str], object]
 
+#: The lesson key that gives each input of the attention-input rule
+#: (:func:`tutor.walkthroughs.inputs.attention_inputs`): one ``weights`` gives Wq, Wk, Wv, Wo.
+INPUT_KEYS = {"wq": "weights", "wk": "weights", "wv": "weights", "wo": "weights",
+              "heads": "heads", "dk": "dim", "x": "sentence"}
+
+
+def input_error(exc) -> ComputeError:
+    """An InputError of the attention-input rule naming the lesson's key: 'heads: ...'."""
+    return ComputeError(f"{INPUT_KEYS.get(exc.field, exc.field)}: {exc.worded(INPUT_KEYS)}")
+
 
 def whole(low: int, high: int) -> Check:
     """A whole number from ``low`` to ``high`` (true and false are not numbers)."""

@@ -39,7 +39,8 @@ from tutor.walkthroughs.backward import backpropagation
 from tutor.walkthroughs.feed_forward import position_wise
 from tutor.walkthroughs.generation import generate
 from tutor.walkthroughs.glove import nearest_words, similarity_table
-from tutor.walkthroughs.inputs import glove_embeddings, random_tenths, word_embeddings
+from tutor.walkthroughs.inputs import (InputError, attention_inputs, check_heads,
+                                       glove_embeddings, random_tenths, word_embeddings)
 from tutor.walkthroughs.learning import task_example, teacher_forcing, untrained_like
 from tutor.walkthroughs.posenc import positional_table, sinusoidal_beside_learned
 from tutor.walkthroughs.softmax import scaling
@@ -47,8 +48,9 @@ from tutor.walkthroughs.softmax import softmax_rows as softmax_walkthrough
 from tutor.walkthroughs.stack import norms_in_encoder_layer, transform
 
 from . import recorded
-from .arguments import (count_labels, digits, flag, labels, matrix, model_sentence, number,
-                        one_of, one_word, seed, text, whole, widths, words)
+from .arguments import (count_labels, digits, flag, input_error, labels, matrix,
+                        model_sentence, number, one_of, one_word, seed, text, whole, widths,
+                        words)
 from .references import ComputeError
 
 
@@ -104,6 +106,8 @@ def run_computation(name: str, args: dict) -> Result:
         return REGISTRY[name](**values)
     except ComputeError:
         raise
+    except InputError as exc:                       # the attention-input rule's, by its key
+        raise input_error(exc) from None
     except TutorError as exc:
         raise ComputeError(str(exc)) from None
 
@@ -116,11 +120,11 @@ def run_lesson_computation(step, sentence: str | None = None) -> Result:
     return run_computation(step.compute, args)
 
 
-def _head_weights(kind: str, n: int, seed: int, count: int) -> list[np.ndarray]:
-    """``count`` weight matrices [n, n] of ``kind``: identity, or random tenths drawn in
-    turn from ``seed``."""
-    rng = np.random.default_rng(seed)
-    return [np.eye(n) if kind == "identity" else random_tenths(rng, n, n) for _ in range(count)]
+def _lesson_inputs(tokens, x, sources, weights: str, seed: int, heads: int = 1):
+    """The attention inputs as ``tutor attention --wq W --wk W --wv W [--wo W] --seed S``
+    builds them (:func:`~tutor.walkthroughs.inputs.attention_inputs`): one draw per matrix."""
+    return attention_inputs(tokens, x, sources, wq=weights, wk=weights, wv=weights,
+                            wo=weights if heads > 1 else None, heads=heads, seed=seed)
 
 
 def _square(tokens: list[str]) -> dict[str, list[str]]:
@@ -134,10 +138,7 @@ def _names(prefix: str, n: int) -> list[str]:
 
 
 def _heads(heads, dim: int) -> int:
-    heads = whole(1, dim)(heads, "heads")
-    if dim % heads:
-        raise ComputeError(f"expected heads to divide dim {dim}, got {heads}")
-    return heads
+    return check_heads(whole(1, dim)(heads, "heads"), dim, "dim")      # InputError: "heads"
 
 
 # --- the calculators' topics ----------------------------------------------------------------
@@ -157,10 +158,10 @@ def attention(sentence: words = "the cat sat", dim=4, heads=1, causal: flag = Fa
     heads = _heads(heads, dim)
     x, sources = (glove_embeddings(sentence) if embeddings == "glove"
                   else word_embeddings(sentence, dim))                  # [n, d_model]
-    w = _head_weights(weights, dim, seed, 4 if heads > 1 else 3) + [None]  # Wq, Wk, Wv, Wo
-    kinds = {k: weights for k in ("w_q", "w_k", "w_v", "w_o")}
-    recording = self_attention(sentence, x, *w[:4], heads=heads, causal=causal, scaled=scale,
-                               posenc=posenc, sources=sources, weight_kinds=kinds)
+    inputs = _lesson_inputs(sentence, x, sources, weights, seed, heads)
+    recording = self_attention(sentence, x, inputs.w_q, inputs.w_k, inputs.w_v, inputs.w_o,
+                               heads=heads, causal=causal, scaled=scale, posenc=posenc,
+                               sources=sources, weight_kinds=inputs.kinds)
     recording.labels.update(_square(sentence), n_pos=_square(sentence)["n"])
     return Result(recording, recording.labels["n"],
                   attention_document(recording.trace, sentence, **recording.info))
@@ -259,10 +260,10 @@ def backward_steps(sentence: words = "the cat sat", dim: whole(1, MAX_LESSON_DIM
     gradient back to the weights, one descent step. Steps ..., ``loss``, ``grad_softmax``,
     ``grad_scale``, ..., ``descent``."""
     x, sources = word_embeddings(sentence, dim)                         # [n, d_model]
-    w_q, w_k, w_v = _head_weights(weights, dim, seed, 3)                # [d_model, d_k]
-    kinds = {k: weights for k in ("w_q", "w_k", "w_v")}
-    recording = backpropagation(sentence, x, w_q, w_k, w_v, lr=lr, scaled=scale,
-                                sources=sources, weight_kinds=kinds)
+    inputs = _lesson_inputs(sentence, x, sources, weights, seed)
+    kinds = {k: v for k, v in inputs.kinds.items() if k != "w_o"}
+    recording = backpropagation(sentence, x, inputs.w_q, inputs.w_k, inputs.w_v, lr=lr,
+                                scaled=scale, sources=sources, weight_kinds=kinds)
     recording.labels.update(_square(sentence))
     return Result(recording, recording.labels["n"], backward_document(recording))
 

@@ -200,9 +200,9 @@ class Sampling:
         if not np.all(np.isfinite(scaled[np.isfinite(logits)])):
             raise SettingError("temperature", f"temperature {self.temperature} is too small "
                                               f"for these logits: logits / T overflows")
-        kept = np.ones(scaled.shape, dtype=bool)                       # [B, V]
+        kept = scaled > -np.inf                                        # [B, V]: not suppressed
         if self.top_k is not None and self.top_k < scaled.shape[-1]:
-            kept = top_k_mask(scaled, self.top_k)                      # [B, V]
+            kept = kept & top_k_mask(scaled, self.top_k)               # [B, V]
         probs = softmax(np.where(kept, scaled, -np.inf))               # [B, V]
         if self.top_p is not None and self.top_p < 1:
             kept = kept & top_p_mask(probs, self.top_p)                # [B, V]
@@ -476,32 +476,61 @@ def _check_eos(eos_id, vocab_size: int):
     return _check_int("eos_id", eos_id, 0, vocab_size - 1)
 
 
+def _check_suppress(suppress_ids, vocab_size: int, eos_id: int | None) -> np.ndarray:
+    """The ids never to be chosen, checked: in range, not the end token, not every token."""
+    if suppress_ids is None:
+        return np.zeros(0, dtype=np.int64)
+    ids = sorted({_check_int("suppress_ids", i, 0, vocab_size - 1) for i in suppress_ids})
+    if eos_id is not None and eos_id in ids:
+        raise SettingError("suppress_ids", f"suppress_ids must not hold the end token "
+                                           f"{eos_id}: a sequence could never end")
+    if len(ids) >= vocab_size:
+        raise SettingError("suppress_ids", f"suppress_ids holds all {vocab_size} tokens: "
+                                           f"nothing is left to choose")
+    return np.array(ids, dtype=np.int64)
+
+
+def suppress(logits, suppress_ids):
+    """``logits`` [B, V] with the columns ``suppress_ids`` set to -inf, so that no rule ever
+    chooses them (Hugging Face's ``suppress_tokens``): softmax gives them probability 0 and
+    the others are renormalised. Returns a new array (``logits`` itself when there are none)."""
+    if len(suppress_ids) == 0:
+        return logits
+    logits = np.array(logits, copy=True)
+    logits[..., suppress_ids] = -np.inf
+    return logits
+
+
 def generate(stepper: Stepper, prefix, max_new_tokens: int, *, rule: ChoiceRule | None = None,
              eos_id: int | None = None, n_candidates: int = DEFAULT_CANDIDATES,
-             clock: Callable[[], float] | None = None, trace=NULL_TRACE):
+             clock: Callable[[], float] | None = None, suppress_ids=None, trace=NULL_TRACE):
     """Write up to ``max_new_tokens`` tokens after ``prefix``, one per step: the stepper
     gives the next position's logits, ``rule`` (default :class:`Greedy`) chooses the token.
 
     ``prefix`` [B, n0] or [n0] int: for a Seq2Seq, the start token; for a decoder-only model,
     the prompt. With ``eos_id``, a row that produced it keeps producing it, and decoding stops
     once every row has. ``clock`` (e.g. ``time.perf_counter``) records each model step's
-    wall time. Records the names of ``walkthroughs/names.py:DECODING`` under ``step.{t}.`` and ``output``.
+    wall time. ``suppress_ids``: tokens never chosen (a Seq2Seq's start and padding tokens),
+    their logits set to -inf before the rule (:func:`suppress`; the recorded logits show it).
+    Records the names of ``walkthroughs/names.py:DECODING`` under ``step.{t}.`` and ``output``.
     Returns [B, n0 + n] int64 ids (n <= max_new_tokens; [n0 + n] for [n0] input).
-    Raises :class:`SettingError` (max_new_tokens outside 0..MAX_NEW_TOKENS, a bad eos_id or
-    n_candidates) and :class:`ShapeError` (a bad prefix).
+    Raises :class:`SettingError` (max_new_tokens outside 0..MAX_NEW_TOKENS, a bad eos_id,
+    n_candidates or suppress_ids: out of range, the end token, or every token) and
+    :class:`ShapeError` (a bad prefix).
     """
     unbatched = np.ndim(prefix) == 1
     ids = _check_prefix(prefix, stepper.vocab_size)                   # [B, n0]
     max_new_tokens = check_max_new_tokens(max_new_tokens)
     eos_id = _check_eos(eos_id, stepper.vocab_size)
     n_candidates = _check_int("n_candidates", n_candidates, 1)
+    never = _check_suppress(suppress_ids, stepper.vocab_size, eos_id)
     rule = Greedy() if rule is None else rule
     done = np.zeros(ids.shape[0], dtype=bool)                          # [B]
     for t in range(max_new_tokens):
         scope = trace.scope(f"step.{t}")
         scope.record("prefix", ids)
         start = clock() if clock is not None else None
-        logits = stepper.step(ids, trace=scope)                        # [B, V]
+        logits = suppress(stepper.step(ids, trace=scope), never)      # [B, V]
         if clock is not None:
             scope.record("seconds", np.float64(clock() - start))
         next_id = rule.choose(logits, n_candidates=n_candidates, trace=scope)  # [B]
@@ -543,7 +572,8 @@ def _check_beam(beam_size, alpha):
 
 def beam_search(stepper: Stepper, prefix, max_new_tokens: int, *, beam_size: int = 4,
                 length_penalty: float = 0.6, eos_id: int | None = None,
-                n_candidates: int = DEFAULT_CANDIDATES, trace=NULL_TRACE) -> list[Hypothesis]:
+                n_candidates: int = DEFAULT_CANDIDATES, suppress_ids=None,
+                trace=NULL_TRACE) -> list[Hypothesis]:
     """Beam search, as Vaswani et al. 2017 decoded (beam size 4, length penalty alpha = 0.6,
     at most input length + 50 tokens, stopping early when possible): keep the ``beam_size``
     (K) most probable unfinished prefixes; at each step extend each by every token, and keep
@@ -558,12 +588,14 @@ def beam_search(stepper: Stepper, prefix, max_new_tokens: int, *, beam_size: int
     L / max(lp(|Y| + 1), lp(max_new_tokens)). With K as large as the number of prefixes
     there are, nothing is pruned and the result is that of exhaustive search.
 
+    ``suppress_ids``: tokens no beam is ever extended by (as :func:`generate`).
     ``prefix`` [n0] or [1, n0] (one sequence; the stepper must hold one row). Returns the
     finished hypotheses, best score first (at most K). Records per step ``logits``,
     ``logprobs``, ``probs``, ``candidates``, ``candidate_probs`` (per live beam), ``beams``,
     ``parents``, ``beam_logprobs``, ``beam_scores``, ``finished.*``; and ``output``.
     Raises :class:`SettingError` (beam_size outside 1..MAX_BEAM_SIZE, length_penalty < 0,
-    max_new_tokens outside 1..MAX_NEW_TOKENS) and :class:`ShapeError` (several rows).
+    max_new_tokens outside 1..MAX_NEW_TOKENS, bad suppress_ids) and :class:`ShapeError`
+    (several rows).
     """
     live = _check_prefix(prefix, stepper.vocab_size)                  # [1, n0]
     if live.shape[0] != 1:
@@ -572,13 +604,14 @@ def beam_search(stepper: Stepper, prefix, max_new_tokens: int, *, beam_size: int
     beam_size, alpha = _check_beam(beam_size, length_penalty)
     eos_id = _check_eos(eos_id, stepper.vocab_size)
     n_candidates = _check_int("n_candidates", n_candidates, 1)
+    never = _check_suppress(suppress_ids, stepper.vocab_size, eos_id)
     n0 = live.shape[1]
     live_logprob = None                                                # [n_live], set at step 0
     finished: list[Hypothesis] = []
     for t in range(max_new_tokens):
         scope = trace.scope(f"step.{t}")
         scope.record("prefix", live)
-        logits = stepper.step(live, trace=scope)                       # [n_live, V]
+        logits = suppress(stepper.step(live, trace=scope), never)     # [n_live, V]
         logprobs = log_softmax(logits)                                 # [n_live, V]
         if live_logprob is None:
             live_logprob = np.zeros(1, dtype=logprobs.dtype)           # [1]

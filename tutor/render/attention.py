@@ -25,12 +25,40 @@ MAX_SPELLED = 4         # a dot product of at most this many terms is written ou
 MAX_VECTOR_SHOWN = 8    # a longer vector in a sentence shows its first and last entries
 MAX_WEIGHT_SHOWN = 8    # an identity weight matrix wider than this is described, not drawn
 GLOVE_MEANS = ("These are dot products of real GloVe word vectors: words used in similar "
-               "contexts point in similar directions and score higher together (each word "
-               "scores highest with itself, its own squared length, so read along a row past "
-               "it). What this cannot show: GloVe gives a word one vector whatever its "
+               "contexts point in similar directions and score higher together. {self_text} "
+               "What this cannot show: GloVe gives a word one vector whatever its "
                "sentence, so a repeated word gets the same row twice and 'bank' by a river is "
                "'bank' in a bank; a Transformer's layers make the vectors contextual "
                "(tutor context measures it).")
+
+
+def glove_self_text(scores: np.ndarray, labels: list[str], precision: int,
+                    allowed: np.ndarray | None = None) -> str:
+    """What the diagonal of ``scores`` (= X·Xᵀ, identity Wq and Wk: a word's score with itself
+    is its own squared length) says, read from the numbers: that each word scores highest
+    with itself only where every row's diagonal is its largest allowed entry, else which
+    query scores higher with another word than with itself, with both numbers."""
+    n = scores.shape[0]
+    beaten = []                                      # (query, key) with key's score > own
+    for r in range(n):
+        ok = np.ones(n, bool) if allowed is None else allowed[r]
+        others = [c for c in range(n) if ok[c] and scores[r, c] > scores[r, r]]
+        if others:
+            beaten.append((r, max(others, key=lambda c: (scores[r, c], -c))))
+    if not beaten:
+        return ("Each word scores highest with itself here (its score with itself is its own "
+                "squared length), so read along a row past it.")
+
+    def fmt(v):
+        return format_number(v, precision, False)
+
+    named = [f"{labels[r]} → {labels[c]} ({fmt(scores[r, c])}) beats {labels[r]} · "
+             f"{labels[r]} ({fmt(scores[r, r])})" for r, c in beaten[:MAX_LISTED]]
+    if len(beaten) > MAX_LISTED:
+        named.append(f"and {len(beaten) - MAX_LISTED} more")
+    return ("A word's score with itself is its own squared length, but it is not always the "
+            "highest: " + "; ".join(named) + ", because a longer vector pointing a similar "
+            "way can outscore a word's own.")
 
 
 def _join(words: list[str]) -> str:
@@ -411,9 +439,10 @@ class AttentionBuilder(DocumentBuilder):
                        "score per query: " + "; ".join(fav) + ".")
             if allowed is not None:
                 meaning += " (Only keys the causal mask allows are counted.)"
-            if "glove" in self.sources and head is None and \
+            if "glove" in self.sources and head is None and self.posenc == "none" and \
                     all(self.kinds.get(k) == "identity" for k in ("w_q", "w_k")):
-                meaning += " " + GLOVE_MEANS
+                meaning += " " + GLOVE_MEANS.format(self_text=glove_self_text(
+                    scores, self.labels, self.precision, allowed))
             parts.append(Part(self.head_heading(head), [view], worked, meaning))
         return self.step("Scores", "scores = Q·Kᵀ  (rows = queries, columns = keys)",
                     r"\mathrm{scores} = QK^{\top}", parts, key="scores")
@@ -518,7 +547,7 @@ class AttentionBuilder(DocumentBuilder):
                 terms = terms[:2] + ["…"] + terms[-1:]
             meaning = (f"Each row of Z is the token's contextual vector: the value vectors "
                        f"mixed by its weights, z({self.labels[r]}) = {' + '.join(terms)}. "
-                       f"The keys a token attends to most shape its new vector most.")
+                       f"Each value vector counts in proportion to its weight.")
             parts.append(Part(self.head_heading(head), mats, worked, meaning))
         formula = "Zi = weights_i·Vi" if self.per_head else "Z = weights·V"
         return self.step("Contextual vectors", formula, r"Z = \mathrm{weights}\,V", parts,

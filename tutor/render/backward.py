@@ -14,8 +14,8 @@ import numpy as np
 
 from .arithmetic import adding_up, shown_value
 from .attention import AttentionBuilder, _dot_text
-from .document import (Document, MatrixView, Part, Step, dim_labels, factor, format_number,
-                       is_integral)
+from .document import (Document, MatrixView, Part, Step, difference_precision, dim_labels,
+                       factor, format_number, is_integral)
 
 MAX_TERMS = 4           # squared entries written out in the loss before "…"
 MAX_COLUMNS_SHOWN = 6   # columns of a wide (GloVe) matrix drawn, so that one fits in 80 columns
@@ -38,7 +38,7 @@ class BackwardBuilder(AttentionBuilder):
     softmax, the scale, Q and K, the weight matrices, X, and one gradient-descent step."""
 
     def __init__(self, trace, tokens, *, precision, lr, target_kind, lowered,
-                 advised_lr=None, rates_tried=(), **attention):
+                 advised_lr=None, rates_tried=(), below_rounding=False, **attention):
         super().__init__(trace, tokens, precision=precision, per_head=False, **attention)
         self.advised_lr = advised_lr
         self.rates_tried = list(rates_tried)
@@ -47,6 +47,7 @@ class BackwardBuilder(AttentionBuilder):
         self.lr = lr
         self.target_kind = target_kind
         self.lowered = lowered
+        self.below_rounding = below_rounding
         self.input_name = "X + PE" if self.posenc != "none" else "X"
 
     # --- helpers -----------------------------------------------------------------------
@@ -321,10 +322,20 @@ class BackwardBuilder(AttentionBuilder):
         # (d, e: the decimals at which each line adds up as printed)
         shown_drop = self.fmt(predicted, False)
         e = adding_up(p, shown_drop, lambda e: float(lr) * shown_value(sq_norm, e))
+        # L before and after at the decimals that show their difference to two significant
+        # digits (0.8055445422 to 0.8055445342, not 0.81 to 0.81)
+        places = difference_precision([new_loss], loss, p) if math.isfinite(new_loss) else p
+        before, after = (format_number(v, places, False) for v in (loss, new_loss))
+        change = new_loss - loss
+        if change != 0 and before == after:             # closer than any decimals shown:
+            before, after = repr(float(loss)), repr(float(new_loss))  # every float64 digit
+        by = (f" (by {format_number(abs(change), p, False)})"
+              if math.isfinite(change) and change != 0 else "")
         worked = [f"Wq(d{r + 1}, d{c + 1}) = "
                   f"{format_number(w_q[r, c], d, is_integral([w_q[r, c]]))} − {lr} × "
                   f"{factor(format_number(grad[r, c], d))} = {shown_new}",
-                  f"L before: {self.fmt(loss)}; after: {self.fmt(new_loss)}",
+                  f"L before: {before}; after: {after}" + ("  (unchanged)" if change == 0
+                                                           else by),
                   f"first-order estimate of the drop: lr·‖g‖² = {lr} × "
                   f"{format_number(sq_norm, e, False)} = {shown_drop}"]
         if sq_norm == 0:
@@ -333,17 +344,24 @@ class BackwardBuilder(AttentionBuilder):
         elif not math.isfinite(new_loss):
             meaning = (f"The step was far too long: with lr = {self.lr:g} the numbers overflowed "
                        f"and the new loss is not a number. {self.advice()}")
+        elif self.below_rounding:
+            outcome = ("L did not change at all" if change == 0 else
+                       f"L went {'down' if change < 0 else 'up'} from {before} to {after}, "
+                       f"by rounding alone")
+            meaning = (f"{outcome}: lr = {self.lr:g} is too small, not too large. The drop it "
+                       f"should give, lr·‖g‖² = {shown_drop}, is below what float64 can show "
+                       f"at L = {self.fmt(loss, False)} (neighbouring float64 numbers there are "
+                       f"{float(np.spacing(abs(loss))):.2g} apart, and the forward pass rounds "
+                       f"by a few of those). Try a larger --lr.")
         elif self.lowered:
             meaning = (f"Every weight moved a little against its gradient, and the same forward "
                        f"pass now gives a Z nearer T as a whole (single entries may move away): "
-                       f"L went down from {self.fmt(loss, False)} "
-                       f"to {self.fmt(new_loss, False)}. For a small step the drop is about "
-                       f"lr·‖g‖²; training repeats this step many times.")
+                       f"L went down from {before} to {after}{by}. For a small step the drop is "
+                       f"about lr·‖g‖²; training repeats this step many times.")
         else:
-            meaning = (f"L did not go down ({self.fmt(loss, False)} before, "
-                       f"{self.fmt(new_loss, False)} after): lr = {self.lr:g} is too large here. "
-                       f"The gradient only describes L near the current weights, and a step "
-                       f"this long overshoots. {self.advice()}")
+            meaning = (f"L did not go down ({before} before, {after} after): lr = {self.lr:g} "
+                       f"is too large here. The gradient only describes L near the current "
+                       f"weights, and a step this long overshoots. {self.advice()}")
         mats = [self.token_matrix("new Z", "step.out"), self.token_matrix("new Z − T", "step.error")]
         return self.step("One step of gradient descent",
                          f"W ← W − lr·dL/dW  (lr = {self.lr:g}),  then Z and L again",
@@ -383,15 +401,16 @@ def backward_document(recording, *, precision: int = 2) -> Document:
 
 def _backward_document(trace, tokens: list[str], *, precision: int = 2, lr: float,
                       target_kind: str, lowered: bool, advised_lr: float | None = None,
-                      rates_tried=(), causal: bool = False, scaled: bool = True,
-                      posenc: str = "none", sources: list[str] | None = None,
+                      rates_tried=(), below_rounding: bool = False, causal: bool = False,
+                      scaled: bool = True, posenc: str = "none", sources: list[str] | None = None,
                       weight_kinds: dict[str, str] | None = None, heads: int = 1,
                       command: str = "backward") -> Document:
     """The backpropagation walkthrough for ``tokens`` from the trace of
     :func:`tutor.walkthroughs.backward.backpropagation` (its ``info`` gives the keywords)."""
     builder = BackwardBuilder(trace, tokens, precision=precision, lr=lr,
                               target_kind=target_kind, lowered=lowered, advised_lr=advised_lr,
-                              rates_tried=rates_tried, heads=heads,
+                              rates_tried=rates_tried, below_rounding=below_rounding,
+                              heads=heads,
                               causal=causal, scaled=scaled, posenc=posenc,
                               sources=sources or ["derived"] * len(tokens),
                               weight_kinds=weight_kinds or {})

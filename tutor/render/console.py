@@ -180,9 +180,7 @@ class MatrixTable:
                 yield space
                 yield space
                 if text.spans or text.justify:                        # as the Table would
-                    yield from console.render_lines(
-                        text, options.update(width=width, justify="right", no_wrap=True,
-                                             overflow="ellipsis", height=None, highlight=False))[0]
+                    yield from _cell_segments(console, options, text, width)
                 else:
                     yield Segment(" " * (width - text.cell_len) + text.plain,
                                   get_style(text.style))
@@ -210,7 +208,14 @@ class MatrixTable:
 
 
 def _cell_segments(console: Console, options: ConsoleOptions, text: Text, width: int):
-    """One cell right-justified in ``width``, as the Table draws it."""
+    """One cell right-justified in ``width``, as the Table draws it. A styled one-line cell
+    that fits (a heatmap's number and glyph) is its own segments after the padding, what
+    Rich's layout gives, without laying it out (that was most of the time of a large run)."""
+    if (text.spans and not text.justify and text.cell_len <= width
+            and _plain_word(text.plain)):
+        yield Segment(" " * (width - text.cell_len), console.get_style(text.style))
+        yield from text.render(console, end="")
+        return
     if text.spans or text.justify:
         yield from console.render_lines(
             text, options.update(width=width, justify="right", no_wrap=True,
@@ -232,9 +237,10 @@ def columns_that_fit(view: MatrixView, precision: int, max_width: int) -> int:
     most = min(n_cols, max(1, max_width // (1 + COLUMN_CHROME)))
     texts = format_matrix_cells(view.corner(most), precision)
     room = max_width - max([len(r) for r in view.rows[:view.window[0]]] + [1]) - LABEL_CHROME
+    glyph = 1 if view.heat else 0                    # a heatmap cell's bar after its number
     fit, width = 1, -1                               # MatrixTable's width, less the labels
     for c in range(most):
-        width += max([len(view.cols[c])] + [len(row[c]) for row in texts]) + COLUMN_CHROME
+        width += max([len(view.cols[c])] + [len(row[c]) + glyph for row in texts]) + COLUMN_CHROME
         if width > room:
             break
         fit = c + 1
@@ -421,7 +427,11 @@ def step_panel(step: Step, total: int, precision: int, width: int = 80, *,
 def document_renderables(doc: Document, precision: int, width: int = 80,
                          steps: list[Step] | None = None) -> list[RenderableType]:
     """The heading, then one panel per step (all steps, or the ones given)."""
-    total = len(doc.steps)
+    return list(iter_document_renderables(doc, precision, width, steps))
+
+
+def _heading(doc: Document) -> Text:
+    """The document's title, and under it its subtitle or its sizes."""
     heading = Text(doc.title, style="bold")
     settings = doc.settings
     facts = [count(len(doc.tokens), "token"), f"d_model = {settings.get('d_model')}"]
@@ -433,7 +443,13 @@ def document_renderables(doc: Document, precision: int, width: int = 80,
     elif heads > 1:
         facts.append(count(heads, "head"))
     heading.append("\n" + (doc.subtitle or ", ".join(facts)), style="dim")
-    out: list[RenderableType] = [heading]
-    out += [step_panel(s, total, precision, width, listing=doc.listing)
-            for s in (steps or doc.steps)]
-    return out
+    return heading
+
+
+def iter_document_renderables(doc: Document, precision: int, width: int = 80,
+                              steps: list[Step] | None = None):
+    """:func:`document_renderables` one at a time, each step's panel built when it is asked
+    for: a long document starts printing at once instead of after every step is laid out."""
+    yield _heading(doc)
+    for step in steps or doc.steps:
+        yield step_panel(step, len(doc.steps), precision, width, listing=doc.listing)

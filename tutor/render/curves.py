@@ -5,9 +5,21 @@ from __future__ import annotations
 from .document import format_number
 
 
+def steps_per_column(steps: int, width: int) -> str | None:
+    """How many steps a column of :func:`loss_curve` averages: '25', '16-17' (buckets of
+    ``numpy.array_split``), or None when each column is one step."""
+    columns = max(1, min(width, steps))
+    low, high = steps // columns, -(-steps // columns)
+    if high <= 1:
+        return None
+    return str(low) if low == high else f"{low}-{high}"
+
+
 def loss_curve(losses, width: int = 60, height: int = 10) -> list[str]:
     """The training loss as text: one column per bucket of steps (its mean), a log scale on
-    the y axis, drawn with the eighth-blocks ▁▂▃▄▅▆▇█ so a column rises to its value."""
+    the y axis, drawn with the eighth-blocks ▁▂▃▄▅▆▇█ so a column rises to its value. The
+    axis labels are the highest and lowest column, so of means; a last line says how many
+    steps a column averages when it is more than one."""
     import numpy as np
 
     losses = np.asarray(losses, dtype=np.float64)
@@ -35,4 +47,7 @@ def loss_curve(losses, width: int = 60, height: int = 10) -> list[str]:
     fits = width >= len(first) + len(last) + 1
     rows.append(" " * (pad + 2) + (first + last.rjust(width - len(first)) if fits
                                    else f"steps 1-{losses.size}"))
+    per = steps_per_column(losses.size, width)
+    if per is not None:
+        rows.append(" " * (pad + 2) + f"a column: the mean loss of {per} steps")
     return rows

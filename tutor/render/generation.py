@@ -72,6 +72,11 @@ def _logp(w: DocumentBuilder, value) -> str:
         else w.fmt(value, False)
 
 
+def _names(words: list[str]) -> str:
+    """'<pad>', '<pad> and <bos>', 'a, b and c'."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def _count(n) -> str:
     return f"{int(n):,}"
 
@@ -209,6 +214,7 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
     if explain:
         _cache_intro(w, info)
     n_steps = _n_steps(w)
+    best_finished = None                       # beam: (tokens, score) of the best ended so far
     for t in range(n_steps):
         prefix = np.asarray(w[f"step.{t}.prefix"])[ROW]                # [n]
         keys = list(source_labels) if seq2seq else [tok(i) for i in prefix]
@@ -234,6 +240,16 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
             if best is not None:
                 worked.append(f"finished here (best of {ended.shape[0]}): "
                               f"{tok.join(ended[best])}   score {_logp(w, ended_score[best])}")
+                if best_finished is None or ended_score[best] > best_finished[1]:
+                    best_finished = (list(ended[best]), float(ended_score[best]))
+            # what the search ranks first after this step: the best score among the live
+            # beams (beam 1: all have one length) and every hypothesis finished so far
+            if beams.shape[0] and (best_finished is None or score[0] > best_finished[1]):
+                first = f"{tok.join(beams[0][n0:])} (beam 1)"
+            else:
+                first = f"{tok.join(best_finished[0])} (finished)"
+                worked.append(f"ranked first: {first[:-len(' (finished)')]}   score "
+                              f"{_logp(w, best_finished[1])}, better than every live beam")
             entry["beams"] = [{"tokens": [tok(i) for i in beams[b][n0:]],
                                "ids": [int(i) for i in beams[b][n0:]],
                                "logprob": float(logp[b]), "score": float(score[b])}
@@ -264,8 +280,12 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
         if t == 0:
             meaning += (" The heat rows are where the newest position looks; the bars are the "
                         "next-token distribution.")
-        chosen = (tok.join(np.asarray(w[f"step.{t}.beams"])[0][n0:]) + " (beam 1)" if beam
-                  else tok(entry["chosen"]["id"]))
+            if info.get("suppressed"):
+                meaning += (f" {_names([tok(i) for i in info['suppressed']])} "
+                            f"{'is' if len(info['suppressed']) == 1 else 'are'} never chosen: "
+                            f"not output tokens, their logits are set to -inf, so every "
+                            f"probability shown is among the others.")
+        chosen = first if beam else tok(entry["chosen"]["id"])
         w.step(f"token {t + 1}: {chosen}", rule_line(rule), r"y_t = \mathrm{rule}(p(\cdot \mid y_{<t}))",
                Part("", views, worked, meaning, charts=[chart]), key=f"step.{t}")
     if explain:

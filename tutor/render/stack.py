@@ -10,6 +10,28 @@ from .document import Document, Part, count, unique_labels, weights_caption
 from .builder import DocumentBuilder
 
 SHOWN_ITEM = 0           # the batch item shown
+# a matrix larger than a sentence's (32 tokens, d_model 64) is drawn by its corner: its first
+# WINDOW_ROWS rows and as many columns as fit (at least WINDOW_COLUMNS); --format json has it all.
+# A document that would draw more than CELL_BUDGET numbers draws every matrix larger than
+# WINDOW_ROWS × WINDOW_ROWS so (6+6 layers of 16 heads on 32 words were 15 MB of text).
+WINDOW_ROWS, WINDOW_COLUMNS = 16, 8
+LARGE_ROWS, LARGE_COLUMNS = 32, 64
+CELL_BUDGET = 40_000
+
+
+def _corners(doc: Document) -> Document:
+    """The matrices of ``doc`` drawn by their corner where they are large (see CELL_BUDGET);
+    each title says which part ('rows 1–16 of 512, columns 1–9 of 1024'), so that 512
+    positions of d_model 1024 print a page, not 100,000 lines."""
+    views = [view for step in doc.steps for part in step.parts for view in part.matrices]
+    total = sum(view.values.size for view in views)
+    for view in views:
+        rows, cols = view.values.shape
+        large = rows > LARGE_ROWS or cols > LARGE_COLUMNS or (
+            total > CELL_BUDGET and (rows > WINDOW_ROWS or cols > WINDOW_ROWS))
+        if view.window is None and large:
+            view.window = (WINDOW_ROWS, WINDOW_COLUMNS)
+    return doc
 
 
 def _heads(w: DocumentBuilder, key: str, rows, cols, masked=None) -> list:
@@ -138,10 +160,10 @@ def encode_document(trace, labels, *, precision, n_layers, norm_first, detail, s
     input_step(w, labels, "input" if sentence else "src", "Source", sentence,
                settings.get("embeddings", "derived"))
     encoder_steps(w, labels, n_layers, norm_first, detail, final_norm)
-    return w.document("encode", f"Encoder on \"{' '.join(labels)}\"" if sentence else
+    return _corners(w.document("encode", f"Encoder on \"{' '.join(labels)}\"" if sentence else
                       "Encoder on the given vectors", labels, settings,
                       subtitle=f"{count(len(labels), 'token')}, d_model = {settings['d_model']}, "
-                               f"{count(settings['heads'], 'head')}, {count(n_layers, 'layer')}")
+                               f"{count(settings['heads'], 'head')}, {count(n_layers, 'layer')}"))
 
 
 def transformer_document(recording, *, precision, detail, settings) -> Document:
@@ -214,8 +236,8 @@ def transformer_document(recording, *, precision, detail, settings) -> Document:
                      "here is tied to these word vectors, not learned with the model."),
                     charts=[w.chart("p(next word)", "next.softmax.out", vocab)]),
                key="next")
-    return w.document("transformer", "Encoder–decoder" + (
+    return _corners(w.document("transformer", "Encoder–decoder" + (
         f": \"{' '.join(src)}\" → \"{' '.join(tgt)}\"" if sentence else " on the given vectors"),
         src + tgt, settings,
         subtitle=f"{len(src)} source, {count(len(tgt), 'target token')}, d_model = "
-                 f"{settings['d_model']}, {count(settings['heads'], 'head')}")
+                 f"{settings['d_model']}, {count(settings['heads'], 'head')}"))

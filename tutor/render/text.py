@@ -17,21 +17,38 @@ def _plain_number(value):
 
 
 def array_to_json(array) -> list | float | None:
+    """Nested lists of Python floats, None where a value is not finite (a masked -inf);
+    at NumPy's speed (``tolist``), not a Python call per number."""
     array = np.asarray(array, dtype=np.float64)
     if array.ndim == 0:
         return _plain_number(array)
-    return [array_to_json(a) for a in array]
+    finite = np.isfinite(array)
+    if finite.all():
+        return array.tolist()
+    cells = array.astype(object)
+    cells[~finite] = None
+    return cells.tolist()
+
+
+_MATRICES = "\x00matrices\x00"           # where the matrices go in the skeleton's text
 
 
 def to_json(doc: Document, steps: list[Step] | None = None) -> str:
     """One JSON document: the tokens, the settings, every recorded matrix by its trace name
     (numbers at full precision; null where a mask put -inf), and the steps that name them."""
+    return "".join(json_chunks(doc, steps))
+
+
+def json_chunks(doc: Document, steps: list[Step] | None = None):
+    """:func:`to_json`'s text in pieces, a matrix at a time, for writing as it is made: the
+    document indented by 2, each matrix on one line (by the C encoder: a run of 25 million
+    numbers takes seconds, and only one matrix's numbers are Python objects at a time)."""
     payload = {
         "command": doc.command,
         "title": doc.title,
         "tokens": doc.tokens,
         "settings": doc.settings,
-        "matrices": {name: array_to_json(value) for name, value in doc.arrays.items()},
+        "matrices": _MATRICES,
         "steps": [
             {"number": s.number, "key": s.key, "title": s.title, "formula": s.formula,
              "parts": [{"heading": p.heading, "matrices": [m.key for m in p.matrices],
@@ -43,7 +60,13 @@ def to_json(doc: Document, steps: list[Step] | None = None) -> str:
     }
     for key, value in doc.extra.items():
         payload[key] = array_to_json(value) if isinstance(value, np.ndarray) else value
-    return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False)
+    text = json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False)
+    head, tail = text.split(json.dumps(_MATRICES, ensure_ascii=False), 1)
+    yield head + "{"
+    for i, (name, value) in enumerate(doc.arrays.items()):
+        yield (("," if i else "") + "\n    " + json.dumps(name, ensure_ascii=False) + ": "
+               + json.dumps(array_to_json(value), allow_nan=False))
+    yield ("\n  }" if doc.arrays else "}") + tail
 
 
 # --- Markdown -----------------------------------------------------------------------------
@@ -100,15 +123,54 @@ def to_markdown(doc: Document, precision: int, steps: list[Step] | None = None) 
 _LATEX_TEXT = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}",
+    # '\\' reads a '*' or '[length]' after it (a row label [CLS] after a line break): braced,
+    # they are plain text wherever a line starts
+    "[": "{[}", "]": "{]}", "*": "{*}",
+    # OT1 (pdflatex's default font encoding) has no < > |: they print as ¡ ¿ —
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
     "·": r"$\cdot$", "×": r"$\times$", "÷": r"$\div$", "√": r"$\surd$", "ᵀ": r"$^{\top}$",
-    "→": r"$\to$", "…": r"\dots{}", "—": "---", "–": "--", "Σ": r"$\Sigma$",
-    "∞": r"$\infty$", "−": "-",
+    "→": r"$\to$", "←": r"$\leftarrow$", "…": r"\dots{}", "—": "---", "–": "--",
+    "Σ": r"$\Sigma$", "∞": r"$\infty$", "−": "-", "≤": r"$\leq$", "≥": r"$\geq$",
+    "≈": r"$\approx$", "≠": r"$\neq$", "±": r"$\pm$", "⊙": r"$\odot$", "‖": r"$\|$",
+    "∂": r"$\partial$", "∈": r"$\in$", "²": r"$^{2}$", "³": r"$^{3}$", "½": r"$\frac{1}{2}$",
+    "α": r"$\alpha$", "β": r"$\beta$", "γ": r"$\gamma$", "δ": r"$\delta$",
+    "ε": r"$\epsilon$", "η": r"$\eta$", "θ": r"$\theta$", "λ": r"$\lambda$",
+    "μ": r"$\mu$", "π": r"$\pi$", "σ": r"$\sigma$", "τ": r"$\tau$", "∇": r"$\nabla$",
+    "‘": "`", "’": "'", "“": "``", "”": "''", "\u00a0": "~",
 }
+# combining accents (after NFD) as LaTeX's accent commands, which every font encoding has:
+# é -> \'{e}, Ġ (GPT-2's space mark) -> \.{G}
+_LATEX_ACCENTS = {"\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=",
+                  "\u0306": "u", "\u0307": ".", "\u0308": '"', "\u030a": "r", "\u030b": "H",
+                  "\u030c": "v", "\u0327": "c", "\u0328": "k"}
+
+
+def _latex_char(ch: str) -> str:
+    """One character as LaTeX pdflatex reads with no package beyond amsmath and amssymb."""
+    if ch in _LATEX_TEXT:
+        return _LATEX_TEXT[ch]
+    if ord(ch) < 128:
+        return ch
+    import unicodedata
+
+    base, *marks = unicodedata.normalize("NFD", ch)
+    if ord(base) < 128 and marks and all(m in _LATEX_ACCENTS for m in marks):
+        text = _LATEX_TEXT.get(base, base)
+        for mark in marks:
+            text = "\\" + _LATEX_ACCENTS[mark] + "{" + text + "}"
+        return text
+    return r"\texttt{{[}U+" + f"{ord(ch):04X}" + "{]}}"          # no glyph for it: its code
 
 
 def latex_escape(text: str) -> str:
-    """Plain text (with the few symbols the walkthrough uses) as LaTeX that pdflatex reads."""
-    return "".join(_LATEX_TEXT.get(ch, ch) for ch in text)
+    """Plain text as LaTeX that pdflatex reads with amsmath and amssymb: the special
+    characters escaped, '[' ']' '*' braced (so that no line break takes them as its
+    argument), symbols and Greek letters in math mode, accented letters by accent commands,
+    and any other character by its code point."""
+    import re
+
+    # '$\\sigma$$^{2}$' -> '$\\sigma^{2}$': one formula, never a '$$' (display math)
+    return re.sub(r"(?<!\\)\$\$", "", "".join(_latex_char(ch) for ch in text))
 
 
 def latex_table(view: MatrixView, precision: int) -> str:

@@ -4,14 +4,18 @@ without pickle.
 Layout of the archive (every entry a plain NumPy array; no object arrays, so
 ``np.load(..., allow_pickle=False)`` reads it):
 
-- ``param/<name>``: the model's parameters under ``Seq2Seq.state_dict()`` names;
+- ``param/<name>``: the model's parameters under ``Seq2Seq.state_dict()`` names: the kept
+  weights, those of the run's best held-out evaluation so far;
+- ``last/<name>``: the weights of the last step, when they are not the kept ones (a resumable
+  checkpoint only: training goes on from them);
 - ``optim/<path>``: the optimizer's arrays (Adam's moments, ...), when the checkpoint can resume;
 - ``history/<name>``: the loss of every step, the steps and accuracies of every evaluation;
 - ``meta.json``: a 0-d string array holding one JSON object: ``format``, ``version``, ``step``,
   ``command`` (the exact command line, a JSON array of strings), ``config`` (every setting of the
   run), ``rng`` (the training data generator's ``bit_generator.state``), ``optimizer`` (the
-  optimizer's state dict with each array replaced by ``{"array": "optim/<path>"}``), and
-  ``resumable``.
+  optimizer's state dict with each array replaced by ``{"array": "optim/<path>"}``),
+  ``resumable``, and when known ``best`` (``{"step", "accuracy"}`` of the kept weights) and
+  ``seconds`` (training time of every run so far, resumed ones included).
 
 A weights-only file (the shipped models) has the parameters, the history and ``meta.json``
 without ``rng`` and ``optimizer``.
@@ -47,6 +51,10 @@ class Checkpoint:
     history: dict[str, np.ndarray] = field(default_factory=dict)
     optimizer: dict[str, Any] | None = None      # the optimizer's state_dict(), arrays inside
     rng_state: dict[str, Any] | None = None      # numpy Generator.bit_generator.state
+    last_params: dict[str, np.ndarray] | None = None   # the last step's, when not ``params``
+    best_step: int | None = None                 # the evaluation whose weights ``params`` are
+    best_accuracy: float | None = None
+    seconds: float = 0.0                         # training time so far, every run together
 
     @property
     def resumable(self) -> bool:
@@ -120,8 +128,14 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint, *,
     arrays.update({f"history/{k}": np.asarray(v) for k, v in checkpoint.history.items()})
     meta = {"format": FORMAT, "version": VERSION, "step": int(checkpoint.step),
             "command": [str(part) for part in checkpoint.command],
-            "config": checkpoint.config, "resumable": False}
+            "config": checkpoint.config, "resumable": False,
+            "seconds": float(checkpoint.seconds)}
+    if checkpoint.best_step is not None:
+        meta["best"] = {"step": int(checkpoint.best_step),
+                        "accuracy": float(checkpoint.best_accuracy)}
     if not weights_only and checkpoint.resumable:
+        if checkpoint.last_params is not None:
+            arrays.update({f"last/{k}": np.asarray(v) for k, v in checkpoint.last_params.items()})
         meta["optimizer"] = _flatten(checkpoint.optimizer, "optim", arrays)
         meta["rng"] = checkpoint.rng_state
         meta["resumable"] = True
@@ -188,8 +202,33 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     _check_params(params, config, source)
     history = {k[len("history/"):]: v for k, v in arrays.items() if k.startswith("history/")}
     _check_history(history, meta["step"], source)
-    optimizer = rng_state = None
+    optimizer = rng_state = last = None
+    best_step = best_accuracy = None
+    best = meta.get("best")
+    if best is not None:
+        if not (isinstance(best, dict) and isinstance(best.get("step"), int)
+                and not isinstance(best.get("step"), bool) and 0 <= best["step"] <= meta["step"]
+                and isinstance(best.get("accuracy"), (int, float))
+                and 0.0 <= best["accuracy"] <= 1.0):
+            raise TutorError(f"{source}: meta.json has no valid 'best' (expected a step and an "
+                             f"accuracy from 0 to 1)")
+        best_step, best_accuracy = best["step"], float(best["accuracy"])
+    seconds = meta.get("seconds", 0.0)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or \
+            not 0.0 <= seconds < 1e9:
+        raise TutorError(f"{source}: meta.json has no valid 'seconds' (expected a number of "
+                         f"seconds >= 0)")
     if meta.get("resumable"):
+        last = {k[len("last/"):]: v for k, v in arrays.items() if k.startswith("last/")} or None
+        if last is not None and (set(last) != set(params) or any(
+                last[k].shape != params[k].shape or last[k].dtype != params[k].dtype
+                for k in params)):
+            raise TutorError(f"{source}: the last step's weights (last/) do not match the "
+                             f"parameters (param/)")
+        if last is not None:
+            for name, value in last.items():
+                if not np.isfinite(value).all():
+                    raise TutorError(f"{source}: last/{name} holds NaN or infinite values")
         if not isinstance(meta.get("optimizer"), dict) or not isinstance(meta.get("rng"), dict):
             raise TutorError(f"{source}: marked resumable but the optimizer or RNG state is missing")
         optimizer = _unflatten(meta["optimizer"], arrays, source)
@@ -203,7 +242,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         rng_from_state(rng_state, source)                              # checked, then dropped
     return Checkpoint(params=params, config=meta["config"], step=meta["step"],
                       command=list(meta["command"]), history=history,
-                      optimizer=optimizer, rng_state=rng_state)
+                      optimizer=optimizer, rng_state=rng_state, last_params=last,
+                      best_step=best_step, best_accuracy=best_accuracy, seconds=float(seconds))
 
 
 def _check_params(params: dict[str, np.ndarray], config, source: str) -> None:

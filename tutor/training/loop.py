@@ -8,6 +8,12 @@ held-out set has a generator of its own (:func:`~tutor.training.tasks.held_out_s
 checkpoint stores the parameters, the optimizer's state, the generator's state and the step, so
 a resumed run performs exactly the operations the uninterrupted run would have, on the same
 numbers: the weights are equal bit for bit.
+
+Kept weights: a run keeps the weights of its best held-out evaluation (the latest of equal
+ones), not necessarily the last step's: Adam at a constant-ish rate has loss spikes, and a
+run of the defaults could pass 99% and end lower. The accuracy reported is the kept weights'
+(measured on the held-out set that chose them); the last step's weights stay in the checkpoint
+to resume from (``Checkpoint.last_params``).
 """
 
 from __future__ import annotations
@@ -36,6 +42,13 @@ def _save(path, checkpoint) -> None:
         save_checkpoint(path, checkpoint)
     except OSError as exc:
         raise CheckpointWriteError(path, exc) from None
+
+
+class StopNow(Exception):
+    """Raised by a front end's Ctrl-C handler while ``Trainer.abortable`` is true: the step
+    (its forward and backward pass, or an evaluation) is abandoned at once, with nothing of it
+    kept, and the run ends as if ``should_stop`` had said so before it. A step at the largest
+    settings takes many seconds; this is how Ctrl-C is answered within one."""
 
 
 class TrainingDiverged(TutorError):
@@ -285,10 +298,17 @@ class Progress:
 
 @dataclass
 class TrainResult:
-    checkpoint: Checkpoint      # the final state (resumable)
-    accuracy: float             # held-out exact-sequence accuracy at the end
+    checkpoint: Checkpoint      # the final state (resumable); its params are the kept weights
+    accuracy: float             # held-out exact-sequence accuracy of the kept weights
     interrupted: bool           # stopped early by ``should_stop``
-    elapsed: float
+    elapsed: float              # seconds of this run (not counting earlier runs)
+    last_accuracy: float | None = None   # the accuracy of the last step's weights
+    kept_step: int | None = None         # the step whose weights were kept (the best evaluated)
+
+    @property
+    def total_seconds(self) -> float:
+        """Seconds of training in every run of this checkpoint, resumed ones included."""
+        return self.checkpoint.seconds
 
     @property
     def losses(self) -> np.ndarray:
@@ -314,6 +334,8 @@ class Trainer:
             self.step = 0
             self.history = {"loss": np.zeros(0), "eval_step": np.zeros(0, dtype=np.int64),
                             "eval_accuracy": np.zeros(0)}
+            self.best = None
+            self.seconds = 0.0
         else:
             if not resume.resumable:
                 raise TutorError("the checkpoint holds weights only (no optimizer or random "
@@ -324,7 +346,12 @@ class Trainer:
                     raise TutorError(f"the checkpoint was trained with {name}={saved[name]!r}; "
                                      f"a resumed run keeps it, got {name}={value!r}")
             self.rng = rng_from_state(resume.rng_state)
-            self.params = {k: v.copy() for k, v in resume.params.items()}
+            current = resume.params if resume.last_params is None else resume.last_params
+            self.params = {k: v.copy() for k, v in current.items()}
+            self.best = (None if resume.best_step is None else
+                         _Best(resume.best_step, resume.best_accuracy,
+                               {k: v.copy() for k, v in resume.params.items()}))
+            self.seconds = resume.seconds
             self.optimizer = _new_optimizer(self.params, config)
             self.optimizer.load_state_dict(resume.optimizer)
             self.step = resume.step
@@ -332,6 +359,7 @@ class Trainer:
             if resume.step > config.steps:
                 raise TutorError(f"the checkpoint is at step {resume.step}, past --steps "
                                  f"{config.steps}")
+        self.abortable = False      # True while a StopNow may abandon the work (see StopNow)
         # the engine's model: over the trained arrays themselves (updated in place by the
         # optimizer), or over their effective copies for unscaled attention
         self._model = build_model(self.params, config)
@@ -339,11 +367,26 @@ class Trainer:
                                                           seed=config.eval_seed)
 
     def checkpoint(self) -> Checkpoint:
-        return Checkpoint(params={k: v.copy() for k, v in self.params.items()},
+        """The state now: ``params`` are the kept weights (the best evaluated so far, the
+        latest of equals), ``last_params`` the step's own when they differ (to resume)."""
+        current = {k: v.copy() for k, v in self.params.items()}
+        best = self.best
+        kept, last = current, None
+        if best is not None and best.step != self.step:
+            kept, last = {k: v.copy() for k, v in best.params.items()}, current
+        return Checkpoint(params=kept, last_params=last,
                           config=self.config.to_dict(), step=self.step, command=self.command,
                           history={k: v.copy() for k, v in self.history.items()},
                           optimizer=self.optimizer.state_dict(),
-                          rng_state=self.rng.bit_generator.state)
+                          rng_state=self.rng.bit_generator.state,
+                          best_step=None if best is None else best.step,
+                          best_accuracy=None if best is None else best.accuracy,
+                          seconds=self.seconds)
+
+    def _evaluated(self, accuracy: float) -> None:
+        """Keep these weights if they are the best evaluated so far (or as good: later)."""
+        if self.best is None or accuracy >= self.best.accuracy:
+            self.best = _Best(self.step, accuracy, {k: v.copy() for k, v in self.params.items()})
 
     def model(self) -> Seq2Seq:
         """The model with the current weights (shares their arrays: do not modify them)."""
@@ -354,14 +397,22 @@ class Trainer:
     def evaluate(self) -> float:
         return accuracy(self.model(), self.eval_src, self.eval_tgt)
 
+    def _abortable(self, work):
+        """``work()`` with ``abortable`` set: a StopNow raised meanwhile propagates."""
+        self.abortable = True
+        try:
+            return work()
+        finally:
+            self.abortable = False
+
     def train_step(self) -> tuple[float, int]:
         """One step: a batch, the loss and gradients, the update. Returns (loss, labels).
         Raises TrainingDiverged, before updating, if the loss or a gradient is not finite."""
         config = self.config
         src_ids, tgt_ids = tasks.training_batch(config.task, self.rng, config.batch_size)
         model = self.model()
-        loss, grads = model.loss_and_grads(src_ids, tgt_ids, pad_id=tasks.PAD_ID,
-                                           label_smoothing=config.label_smoothing)
+        loss, grads = self._abortable(lambda: model.loss_and_grads(
+            src_ids, tgt_ids, pad_id=tasks.PAD_ID, label_smoothing=config.label_smoothing))
         loss = float(loss)
         if not math.isfinite(loss):
             raise TrainingDiverged(f"the loss became {loss} at step {self.step + 1}")
@@ -390,14 +441,29 @@ class Trainer:
         losses = list(self.history["loss"])
         eval_steps, eval_accs = list(self.history["eval_step"]), list(self.history["eval_accuracy"])
         saved_step = self.step if checkpoint_path else None
+        run_seconds = self.seconds                                     # of the earlier runs
         interrupted = False
-        while self.step < config.steps:
+        if (0 < self.step and self.step % config.eval_every == 0
+                and (not eval_steps or eval_steps[-1] != self.step)):
+            try:                         # the evaluation a StopNow abandoned: as it would be
+                latest = self._abortable(self.evaluate)
+                eval_steps.append(self.step)
+                eval_accs.append(latest)
+                self._evaluated(latest)
+            except StopNow:
+                interrupted = True
+        while self.step < config.steps and not interrupted:
             if should_stop is not None and should_stop():
                 interrupted = True
                 break
             tick = time.perf_counter()
+            rng_state = self.rng.bit_generator.state
             try:
                 loss, labels = self.train_step()
+            except StopNow:              # nothing of the step was applied; its batch is undrawn
+                self.rng.bit_generator.state = rng_state
+                interrupted = True
+                break
             except TrainingDiverged as exc:
                 self._sync_history(losses, eval_steps, eval_accs)
                 where = (f"; the last good checkpoint, {checkpoint_path}, is at step {saved_step}"
@@ -407,9 +473,15 @@ class Trainer:
             losses.append(loss)
             evaluated = self.step % config.eval_every == 0 or self.step == config.steps
             if evaluated:
-                latest = self.evaluate()
-                eval_steps.append(self.step)
-                eval_accs.append(latest)
+                try:
+                    latest = self._abortable(self.evaluate)
+                except StopNow:          # the step stays; its evaluation comes on resuming
+                    interrupted, evaluated = True, False
+                else:
+                    eval_steps.append(self.step)
+                    eval_accs.append(latest)
+                    self._evaluated(latest)
+            self.seconds = run_seconds + time.perf_counter() - start
             recent.append((time.perf_counter() - tick, labels))
             del recent[:-50]
             seconds = sum(s for s, _ in recent)
@@ -427,18 +499,34 @@ class Trainer:
                     seconds_left=per_step * (config.steps - self.step),
                     learning_rate=learning_rate(config, self.step)))
         self._sync_history(losses, eval_steps, eval_accs)
+        if not interrupted and (latest is None or (eval_steps and eval_steps[-1] != self.step)):
+            latest = self.evaluate()
+        if latest is None:                            # stopped before its first evaluation
+            latest = math.nan
+        elapsed = time.perf_counter() - start                          # this run's
+        self.seconds = run_seconds + elapsed
         final = self.checkpoint()
         if checkpoint_path:
             _save(checkpoint_path, final)
-        if latest is None or (not interrupted and eval_steps and eval_steps[-1] != self.step):
-            latest = self.evaluate()
-        return TrainResult(checkpoint=final, accuracy=latest, interrupted=interrupted,
-                           elapsed=time.perf_counter() - start)
+        best = self.best
+        kept = best.accuracy if best is not None else latest
+        return TrainResult(checkpoint=final, accuracy=kept, interrupted=interrupted,
+                           elapsed=elapsed, last_accuracy=latest,
+                           kept_step=best.step if best is not None else self.step)
 
     def _sync_history(self, losses, eval_steps, eval_accs):
         self.history = {"loss": np.array(losses, dtype=np.float64),
                         "eval_step": np.array(eval_steps, dtype=np.int64),
                         "eval_accuracy": np.array(eval_accs, dtype=np.float64)}
+
+
+@dataclass
+class _Best:
+    """The best evaluated weights so far: their step, held-out accuracy and a copy."""
+
+    step: int
+    accuracy: float
+    params: dict[str, np.ndarray]
 
 
 class _Schedule:

@@ -20,6 +20,8 @@ DEFAULT_LR = 0.05         # lowers the loss of the notes' example (with and with
                           # unscaled) and of 226 of 232 runs on random-tenths weights, d_model 4-8
 
 
+ROUNDING_ULPS = 64       # a drop smaller than this many float64 spacings of L is within the
+                         # rounding of the forward pass: whether L goes down is chance
 ADVICE_TRIES = 30        # rates tried below a --lr that did not lower the loss (1-2-5 steps:
                          # 10 decades, so the smallest tried is lr/10^10 or so)
 
@@ -79,7 +81,10 @@ def backpropagation(tokens: list[str], x, w_q, w_k, w_v, target=None, *, lr: flo
     gradients (``out.grad`` ... ``x.grad``, :func:`tutor.nn.backward.attention_head_backward`),
     and under ``step.``: ``sq_norm``, ``predicted_decrease``, the new ``w_q``, ``w_k``,
     ``w_v``, the head's forward pass with them and its ``error`` and ``loss``. ``info`` says
-    what the target is, the rate, and whether the step lowered the loss; when it did not,
+    what the target is, the rate, whether the step lowered the loss, and ``below_rounding``:
+    whether its first-order drop lr·‖g‖² is under ROUNDING_ULPS float64 spacings of L (too
+    small for float64 to show, so the outcome is rounding); when it did not lower it and the
+    step was not below rounding,
     ``advised_lr`` is a smaller rate checked to lower it (or None) and ``rates_tried`` the
     rates tried (:func:`checked_rate`). Raises ShapeError
     when T does not have Z's shape. Rumelhart, Hinton & Williams 1986; Vaswani et al. 2017,
@@ -107,13 +112,18 @@ def backpropagation(tokens: list[str], x, w_q, w_k, w_v, target=None, *, lr: flo
                                 scale=scale, trace=step)               # [n, d_v]
     new_loss = squared_error(new_out, target, trace=step)
     lowered = bool(new_loss < loss)
+    # a step whose first-order drop lr·‖g‖² is within float64's rounding of L cannot be seen:
+    # too small, not too large (then no smaller rate is worth trying)
+    below_rounding = bool(float(trace["step.predicted_decrease"])
+                          < ROUNDING_ULPS * np.spacing(abs(float(loss))))
     advice, tried = (None, [])
-    if not lowered and float(trace["step.sq_norm"]) > 0:
+    if not lowered and not below_rounding and float(trace["step.sq_norm"]) > 0:
         advice, tried = checked_rate(inputs, target, w_q, w_k, w_v, grads, float(loss), lr,
                                      mask=mask, scale=scale)
     info = {"heads": 1, "causal": causal, "scaled": scaled, "posenc": posenc,
             "sources": sources or ["derived"] * len(tokens), "weight_kinds": weight_kinds or {},
             "lr": float(lr), "target_kind": target_kind or "given",
-            "lowered": lowered, "advised_lr": advice, "rates_tried": tried}
+            "lowered": lowered, "advised_lr": advice, "rates_tried": tried,
+            "below_rounding": below_rounding}
     return Recording(trace, (loss, new_loss), list(tokens), info,
                      walkthrough="backward.backpropagation")

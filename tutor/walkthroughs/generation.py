@@ -66,7 +66,8 @@ def generate(model, ids, *, token_text, max_new_tokens: int, bos_id: int | None 
              eos_id: int | None = None, temperature=None, top_k=None, top_p=None, seed=None,
              beam: int | None = None, length_penalty: float = 0.6, use_cache: bool = True,
              explain_cache: bool = False, repeats: int = 5,
-             n_candidates: int = DEFAULT_CANDIDATES, clock=time.perf_counter) -> Recording:
+             n_candidates: int = DEFAULT_CANDIDATES, suppress_ids=(),
+             clock=time.perf_counter) -> Recording:
     """Decode with ``model`` and record every step (the names of
     ``tutor.walkthroughs.names.DECODING`` under ``step.{t}.``, ``memory`` for a Seq2Seq, ``output``;
     ``replay.{t}.*`` with ``explain_cache``).
@@ -74,10 +75,13 @@ def generate(model, ids, *, token_text, max_new_tokens: int, bos_id: int | None 
     ``ids`` [n] int: the source (Seq2Seq, decoded from ``bos_id``) or the prompt (decoder-only).
     ``token_text``: a token's text by id (a sequence or a function). Greedy unless a sampling
     setting (``temperature``, ``top_k``, ``top_p``; ``seed``) or ``beam`` is given.
+    ``suppress_ids``: tokens never chosen (special tokens other than the end token, such as
+    a Seq2Seq's start and padding tokens; :func:`tutor.nn.decoding.suppress`).
     The output is the ids [n0 + n] (prompt or start, then the new tokens; the best hypothesis
     with ``beam``). ``info``: ``kind`` ("seq2seq" / "causal"), ``rule`` (its settings),
     ``tokens`` ({id: text} of every id recorded), ``prefix_length``, ``eos_id``, ``n_layers``,
-    ``n_heads``, ``d_head``, ``n_src`` (0 for decoder-only), ``use_cache``, ``explain_cache``, ``repeats``, ``dtype``, ``hypotheses``
+    ``n_heads``, ``d_head``, ``n_src`` (0 for decoder-only), ``suppressed`` (the ids never
+    chosen), ``use_cache``, ``explain_cache``, ``repeats``, ``dtype``, ``hypotheses``
     (beam: tokens, log P, score, ended), ``stopped_at_limit`` (True when there is an
     ``eos_id`` and the output reached ``max_new_tokens`` without it: cut short). Raises SettingError / TutorError / ShapeError from
     the library for bad settings or ids.
@@ -93,13 +97,15 @@ def generate(model, ids, *, token_text, max_new_tokens: int, bos_id: int | None 
     if beam is not None:
         hypotheses = beam_search(stepper, prefix, max_new_tokens, beam_size=beam,
                                  length_penalty=length_penalty, eos_id=eos_id,
-                                 n_candidates=n_candidates, trace=trace)
+                                 n_candidates=n_candidates, suppress_ids=suppress_ids,
+                                 trace=trace)
         output = np.asarray(trace["output"])[None]                     # [1, n0 + n]
         rule = {"kind": "beam", "beam": beam, "length_penalty": float(length_penalty)}
     else:
         choice = make_rule(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
         output = decode(stepper, prefix, max_new_tokens, rule=choice, eos_id=eos_id,
-                        n_candidates=n_candidates, trace=trace)        # [1, n0 + n]
+                        n_candidates=n_candidates, suppress_ids=suppress_ids,
+                        trace=trace)                                   # [1, n0 + n]
         hypotheses = []
         rule = {"kind": "greedy"} if isinstance(choice, Greedy) else {
             "kind": "sampling", "temperature": choice.temperature, "top_k": choice.top_k,
@@ -107,7 +113,8 @@ def generate(model, ids, *, token_text, max_new_tokens: int, bos_id: int | None 
     n0 = prefix.shape[1]
     if explain_cache:
         _replay(make, output, n0, repeats, clock, trace)
-    seen = set(ids.tolist()) | {i for i in (bos_id, eos_id) if i is not None}
+    suppressed = sorted({int(i) for i in suppress_ids})
+    seen = set(ids.tolist()) | {i for i in (bos_id, eos_id) if i is not None} | set(suppressed)
     for name in trace:
         if name.endswith((".prefix", ".candidates", ".choice", ".beams", ".finished.tokens")) \
                 or name == "output":
@@ -116,7 +123,7 @@ def generate(model, ids, *, token_text, max_new_tokens: int, bos_id: int | None 
     config = model.config
     info = {"kind": "seq2seq" if seq2seq else "causal", "rule": rule,
             "tokens": {int(i): str(text(int(i))) for i in sorted(seen)},
-            "prefix_length": n0, "eos_id": eos_id, "bos_id": bos_id,
+            "prefix_length": n0, "eos_id": eos_id, "bos_id": bos_id, "suppressed": suppressed,
             "n_layers": config.num_decoder_layers if seq2seq else config.n_layer,
             "n_heads": config.nhead if seq2seq else config.n_head,
             "d_head": (config.d_model // config.nhead) if seq2seq else config.d_head,

@@ -4,6 +4,8 @@ encode``, ``tutor transformer`` and the lessons."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from tutor.nn.analysis import next_token_distribution
 from tutor.nn.functional import batch_norm, layer_norm
 from tutor.nn.masks import causal_mask
@@ -16,12 +18,22 @@ def _batched(vectors):
     return vectors if vectors.ndim == 3 else vectors[None]               # [B, S, d_model]
 
 
+def _each_item(run, *inputs):
+    """``run(*items)`` on one batch item at a time (the fast path, nothing recorded), stacked
+    back into the batch: [B, ...] inputs -> [B, ...] output. One item's attention weights
+    [1, H, S, S] are alive at a time instead of the whole batch's (at 16 items, 512 positions
+    and 16 heads in float64 those are 512 MiB an array)."""
+    return np.concatenate([run(*(x[i:i + 1] for x in inputs)) for i in range(len(inputs[0]))])
+
+
 def encode(model, *, tokens: list[str] | None = None, vectors=None, x=None) -> Recording:
     """The encoder stack on a sentence (X + PE recorded under ``input.``; X is ``x``
     [n, d_model] when given, else each word's derived vector) or on vectors
     [(B,) S, d_model] (recorded as ``src`` [B, S, d_model]); then everything
     ``Transformer.encode`` records (``encoder.layers.<i>.*``, ``encoder.norm.*``).
     The output is the memory, shaped like the input. Labels: the tokens, or p1, p2, ...
+    A batch of several items records its first item alone (batch 1: what the screen shows);
+    the output holds every item, computed an item at a time without recording.
     """
     trace = new_trace()
     if tokens:
@@ -30,8 +42,12 @@ def encode(model, *, tokens: list[str] | None = None, vectors=None, x=None) -> R
         labels = list(tokens)
     else:
         src = vectors                                                    # [(B,) S, d_model]
-        trace.record("src", _batched(src))
+        trace.record("src", _batched(src)[:1])
         labels = [f"p{i + 1}" for i in range(src.shape[-2])]
+    if src.ndim == 3 and src.shape[0] > 1:                               # record item 1 only
+        model.encode(src[:1], trace=trace)
+        memory = _each_item(model.encode, src)                           # [B, S, d_model]
+        return Recording(trace, memory, labels, walkthrough="stack.encode")
     memory = model.encode(src, trace=trace)                              # like src
     return Recording(trace, memory, labels,
                      walkthrough="stack.encode")
@@ -49,6 +65,8 @@ def transform(model, *, src_tokens=None, tgt_tokens=None, src_vectors=None, tgt_
     ``n_dec`` (its layers) and ``norm_first``.
     ``word_vectors`` maps lower-cased words to vectors [d_model] (e.g. GloVe's) used for the
     sentences and the vocabulary instead of the derived ones; it must hold every word.
+    A batch of several items records its first item alone (as :func:`encode`); the output
+    holds every item.
     """
     trace = new_trace()
     d_model, dtype = model.config.d_model, model.dtype
@@ -63,12 +81,16 @@ def transform(model, *, src_tokens=None, tgt_tokens=None, src_vectors=None, tgt_
         causal = True
     else:
         src_x, tgt_x = src_vectors, tgt_vectors                          # [(B,) S|T, d_model]
-        trace.record("src", _batched(src_x))
-        trace.record("tgt", _batched(tgt_x))
+        trace.record("src", _batched(src_x)[:1])
+        trace.record("tgt", _batched(tgt_x)[:1])
         src_labels = [f"s{i + 1}" for i in range(src_x.shape[-2])]
         tgt_labels = [f"t{i + 1}" for i in range(tgt_x.shape[-2])]
     mask = causal_mask(tgt_x.shape[-2]) if causal else None             # [T, T], True = hidden
-    out = model.forward(src_x, tgt_x, tgt_mask=mask, trace=trace)       # like tgt
+    if src_x.ndim == 3 and src_x.shape[0] > 1:                           # record item 1 only
+        model.forward(src_x[:1], tgt_x[:1], tgt_mask=mask, trace=trace)
+        out = _each_item(lambda s, t: model.forward(s, t, tgt_mask=mask), src_x, tgt_x)
+    else:
+        out = model.forward(src_x, tgt_x, tgt_mask=mask, trace=trace)   # like tgt
     if src_tokens is not None:
         vocab = list(dict.fromkeys(t.lower() for t in src_tokens + tgt_tokens))
         table, _ = word_embeddings(vocab, d_model, given)               # [n_vocab, d_model]

@@ -1,0 +1,352 @@
+"""The llama family's decoder-only Transformer: RMSNorm, RoPE, grouped-query attention, SwiGLU.
+
+One pre-norm block, for every layer ``l``:
+
+    h = x + Attention(RMSNorm(x))          attention with RoPE-rotated queries and keys,
+    x = h + SwiGLU(RMSNorm(h))             each key/value head shared by a group of query heads
+
+then a final RMSNorm and the output head (the token embedding itself when tied). Sources:
+Touvron et al. 2023, "LLaMA" (pre-norm with RMSNorm, SwiGLU, RoPE); Zhang & Sennrich 2019
+(RMSNorm); Su et al. 2021, "RoFormer" (RoPE); Shazeer 2020, "GLU Variants" (SwiGLU);
+Ainslie et al. 2023, "GQA". The numbers follow Hugging Face's ``LlamaForCausalLM``
+(``modeling_llama.py``, eager attention), checked to 1e-5 by tests/test_llama.py.
+
+Everything is float32 end to end: scales are Python floats (``x / np.sqrt(d)`` would
+promote to float64 under NumPy 2 and copy every weight at every product).
+Weights are [in, out], multiplied on the right as the notes write it (``x W``): the transpose
+of PyTorch's ``nn.Linear`` weight. For one position, ``x @ W`` streams W in the order it is
+stored, nearly twice as fast as ``W^T @ x`` on SmolLM2's 576-wide rows (single thread).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..trace import NULL_TRACE
+from .attention import KVCache
+from .functional import softmax
+
+ROPE_LAYOUTS = ("halves", "pairs")
+
+
+def rms_norm(x, weight, eps: float = 1e-5, *, trace=NULL_TRACE):
+    """RMSNorm(x) = x / sqrt(mean(x^2) + eps) * g over the last axis (no mean subtracted, no
+    bias; Zhang & Sennrich 2019). ``x`` [..., d] float32, ``weight`` g [d]; returns [..., d]."""
+    mean_square = np.add.reduce(np.square(x), axis=-1, keepdims=True) / float(x.shape[-1])
+    inverse = 1.0 / np.sqrt(mean_square + float(eps))                  # [..., 1]
+    out = weight * (x * inverse)                                       # [..., d]
+    if trace.enabled:
+        trace.record("mean_square", mean_square)
+        trace.record("out", out)
+    return out
+
+
+def rope_tables(positions, d_head: int, base: float = 10000.0):
+    """cos and sin of RoPE's angles, each [n, d_head / 2] float32: angle (p, i) = p * theta_i
+    with theta_i = base^(-2i / d_head) (Su et al. 2021, eq. 15). Computed in float32 as
+    transformers does (so positions in the thousands round alike). Raises ValueError for an
+    odd ``d_head``."""
+    if d_head % 2:
+        raise ValueError(f"RoPE rotates pairs of numbers; d_head={d_head} is odd")
+    exponent = np.arange(0, d_head, 2, dtype=np.float32) / np.float32(d_head)
+    inv_freq = np.float32(1.0) / (np.float32(base) ** exponent)       # [d/2]
+    angles = np.asarray(positions, dtype=np.float32)[:, None] * inv_freq[None, :]  # [n, d/2]
+    return np.cos(angles), np.sin(angles)
+
+
+def apply_rope(x, cos, sin, *, layout: str = "halves", trace=NULL_TRACE):
+    """Rotate each pair of x's numbers by its angle: (a, b) -> (a cos - b sin, b cos + a sin).
+
+    ``x`` [..., n, d_head]; ``cos``, ``sin`` [n, d_head / 2] from :func:`rope_tables`.
+    ``layout`` says which numbers pair up: ``"halves"`` pairs i with i + d/2 (Hugging Face's
+    ``rotate_half``), ``"pairs"`` pairs 2i with 2i + 1 (llama.cpp, whose converter permutes
+    the rows of W_Q and W_K so the two give the same scores). Returns [..., n, d_head].
+    """
+    if layout == "halves":
+        half = x.shape[-1] // 2
+        a, b = x[..., :half], x[..., half:]
+    elif layout == "pairs":
+        a, b = x[..., 0::2], x[..., 1::2]
+    else:
+        raise ValueError(f"RoPE layout must be one of {ROPE_LAYOUTS}, got {layout!r}")
+    out = np.empty_like(x)
+    if layout == "halves":
+        out_a, out_b = out[..., :half], out[..., half:]
+    else:
+        out_a, out_b = out[..., 0::2], out[..., 1::2]
+    np.add(a * cos, -b * sin, out=out_a)                               # a cos + (-b) sin
+    np.add(b * cos, a * sin, out=out_b)                                # b cos + a sin
+    trace.record("out", out)
+    return out
+
+
+def causal_additive_mask(n_q: int, n_k: int, dtype=np.float32):
+    """[n_q, n_k] additive mask for queries at the last n_q of n_k positions: 0 where key j <=
+    query i's position (n_k - n_q + i), -inf after it."""
+    start = n_k - n_q
+    allowed = np.arange(n_k)[None, :] <= (start + np.arange(n_q))[:, None]
+    return np.where(allowed, 0.0, -np.inf).astype(dtype)
+
+
+def grouped_query_attention(q, k, v, mask=None, *, trace=NULL_TRACE):
+    """softmax(Q K^T / sqrt(d_head) + mask) V with each key/value head shared by a group of
+    query heads: query head h reads key/value head h // (n_head / n_kv_head) (Ainslie et al.
+    2023; Hugging Face's ``repeat_kv``), without repeating the keys and values in memory.
+
+    ``q`` [batch, n_head, n_q, d_head]; ``k``, ``v`` [batch, n_kv_head, n_k, d_head];
+    ``mask`` additive float [n_q, n_k] or None. Returns (out [batch, n_head, n_q, d_head],
+    weights [batch, n_head, n_q, n_k]). Raises ValueError when n_kv_head does not divide
+    n_head.
+    """
+    batch, n_head, n_q, d_head = q.shape
+    n_kv = k.shape[1]
+    if n_kv < 1 or n_head % n_kv:
+        raise ValueError(f"{n_kv} key/value heads must divide {n_head} query heads")
+    group = n_head // n_kv
+    n_k = k.shape[2]
+    grouped = np.ascontiguousarray(q).reshape(batch, n_kv, group * n_q, d_head)
+    scores = grouped @ np.swapaxes(k, -1, -2)                          # [B, kv, g*n_q, n_k]
+    scores = scores.reshape(batch, n_head, n_q, n_k)                   # a view: head h = (h // g, h % g)
+    if trace.enabled:
+        trace.record("scores", scores.copy())
+    scores *= 1.0 / math.sqrt(d_head)                                  # a Python float keeps float32
+    if mask is not None:
+        scores += mask                                                 # [n_q, n_k] broadcast
+    weights = softmax(scores, axis=-1, overwrite=True, trace=trace.scope("softmax"))
+    out = weights.reshape(batch, n_kv, group * n_q, n_k) @ v           # [B, kv, g*n_q, d_head]
+    out = out.reshape(batch, n_head, n_q, d_head)
+    trace.record("weights", weights)
+    trace.record("out", out)
+    return out, weights
+
+
+def silu(x):
+    """SiLU(x) = x * sigmoid(x) = x / (1 + exp(-x)) (Elfwing et al. 2017), element-wise."""
+    t = np.negative(x)
+    with np.errstate(over="ignore"):                                   # exp(large) = inf: x / inf = 0
+        np.exp(t, out=t)
+    t += 1.0
+    return np.divide(x, t, out=t)                                      # one buffer, four passes
+
+
+def swiglu(x, w_gate_up, w_down, *, trace=NULL_TRACE):
+    """SwiGLU(x) = (SiLU(x W_gate) * (x W_up)) W_down (Shazeer 2020).
+
+    ``x`` [..., d_model]; ``w_gate_up`` [d_model, 2 * d_ff] (W_gate's columns, then W_up's:
+    one product instead of two); ``w_down`` [d_ff, d_model]. Returns [..., d_model]."""
+    gate_up = _project(x, w_gate_up)                                   # [..., 2 * d_ff]
+    d_ff = w_gate_up.shape[1] // 2
+    gate, up = gate_up[..., :d_ff], gate_up[..., d_ff:]
+    hidden = silu(gate)
+    hidden *= up                                                       # [..., d_ff]
+    if trace.enabled:
+        trace.record("gate", gate)
+        trace.record("up", up)
+        trace.record("hidden", hidden)
+    out = _project(hidden, w_down)                                     # [..., d_model]
+    trace.record("out", out)
+    return out
+
+
+def _project(x, w):
+    """x W for weights [in, out]: a vector-matrix product for one position (BLAS gemv), one
+    matrix product for all positions otherwise."""
+    if x.size == x.shape[-1]:
+        return (x.reshape(-1) @ w).reshape(*x.shape[:-1], w.shape[1])
+    return (x.reshape(-1, x.shape[-1]) @ w).reshape(*x.shape[:-1], w.shape[1])
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    """The sizes of a llama model. ``rope_layout``: "halves" for Hugging Face weights,
+    "pairs" for GGUF weights (llama.cpp's permuted W_Q, W_K rows)."""
+
+    vocab_size: int
+    d_model: int
+    n_layer: int
+    n_head: int
+    n_kv_head: int
+    d_head: int
+    d_ff: int
+    rope_base: float = 10000.0
+    rms_eps: float = 1e-5
+    rope_layout: str = "halves"
+    tied: bool = True
+    max_positions: int = 2048
+
+    def __post_init__(self):
+        for name in ("vocab_size", "d_model", "n_layer", "n_head", "n_kv_head", "d_head",
+                     "d_ff", "max_positions"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.n_head % self.n_kv_head:
+            raise ValueError(f"n_kv_head={self.n_kv_head} must divide n_head={self.n_head}")
+        if self.d_head % 2:
+            raise ValueError(f"d_head={self.d_head} must be even (RoPE rotates pairs)")
+        if self.rope_layout not in ROPE_LAYOUTS:
+            raise ValueError(f"rope_layout must be one of {ROPE_LAYOUTS}, got {self.rope_layout!r}")
+
+    @property
+    def group(self) -> int:
+        """Query heads per key/value head."""
+        return self.n_head // self.n_kv_head
+
+    def cache_bytes_per_token(self, *, itemsize: int = 4) -> int:
+        """Bytes the key/value cache adds per token: 2 (k, v) x layers x n_kv_head x d_head."""
+        return 2 * self.n_layer * self.n_kv_head * self.d_head * itemsize
+
+
+@dataclass
+class LlamaLayer:
+    """One block's weights, float32, [in, out]: ``wqkv`` [d_model, (n_head + 2 n_kv_head)
+    d_head] (W_Q's columns, then W_K's, then W_V's), ``wo`` [n_head d_head, d_model],
+    ``w_gate_up`` [d_model, 2 d_ff], ``w_down`` [d_ff, d_model], and the two RMSNorm gains
+    [d_model]."""
+
+    attn_norm: np.ndarray
+    wqkv: np.ndarray
+    wo: np.ndarray
+    ffn_norm: np.ndarray
+    w_gate_up: np.ndarray
+    w_down: np.ndarray
+
+
+class LlamaCache:
+    """Per layer, the keys and values of the positions seen so far: [batch, n_kv_head, n,
+    d_head] each (the key/value heads only, not repeated per query head)."""
+
+    def __init__(self, n_layer: int):
+        self.layers = [KVCache() for _ in range(n_layer)]
+
+    @property
+    def length(self) -> int:
+        return self.layers[0].length
+
+
+@dataclass
+class Llama:
+    """A llama model: ``embed`` [vocab, d_model], ``layers``, ``norm`` [d_model] and ``head``
+    [d_model, vocab] (logits = x head; when tied, ``embed`` is ``head.T``, a view)."""
+
+    config: LlamaConfig
+    embed: np.ndarray
+    layers: list[LlamaLayer]
+    norm: np.ndarray
+    head: np.ndarray
+    _rope: dict = field(default_factory=dict, repr=False)
+
+    def new_cache(self) -> LlamaCache:
+        return LlamaCache(self.config.n_layer)
+
+    def rope(self, start: int, n: int):
+        """cos, sin [n, d_head / 2] for positions start .. start + n - 1 (a table grown as
+        needed, so decoding does not recompute it every step)."""
+        end = start + n
+        table = self._rope.get("table")
+        if table is None or table[0].shape[0] < end:
+            size = max(end, 2 * (0 if table is None else table[0].shape[0]), 64)
+            table = rope_tables(np.arange(size), self.config.d_head, self.config.rope_base)
+            self._rope["table"] = table
+        return table[0][start:end], table[1][start:end]
+
+    def forward(self, ids, cache: LlamaCache | None = None, *, last_only: bool = False,
+                trace=NULL_TRACE):
+        """Logits [batch, n, vocab] (``last_only``: [batch, 1, vocab]) for token ids [batch, n]
+        (or [n]: then [n, vocab]), float32. With a ``cache``, the ids continue the positions
+        it holds, and their keys and values are appended to it.
+
+        Records (when tracing): ``embed`` [B, n, d_model]; per layer ``layers.{i}.``
+        ``attn_norm.out``, ``q_before_rope``/``k_before_rope`` and ``q``/``k`` (after RoPE)
+        [B, heads, n, d_head] (n_head query heads, n_kv_head key heads), ``v``,
+        ``attn.weights`` [B, n_head, n, n_k], ``attn.out``, ``attn_out`` [B, n, d_model],
+        ``resid_attn``, ``ffn_norm.out``, ``ffn.gate``/``up``/``hidden``/``out``, ``out``;
+        ``norm.out`` [B, n, d_model] and ``logits``. Raises IndexError for an id outside the
+        vocabulary, ValueError for no ids or past ``max_positions``.
+        """
+        cfg = self.config
+        ids = np.asarray(ids)
+        unbatched = ids.ndim == 1
+        if unbatched:
+            ids = ids[None]
+        if ids.size and (ids.min() < 0 or ids.max() >= cfg.vocab_size):
+            raise IndexError(f"token ids must be in 0..{cfg.vocab_size - 1}")
+        if ids.ndim != 2 or ids.shape[1] == 0:
+            raise ValueError(f"token ids must be [batch, n] or [n] with n >= 1, got shape "
+                             f"{ids.shape}")
+        batch, n = ids.shape
+        start = 0 if cache is None else cache.length
+        if start + n > cfg.max_positions:
+            raise ValueError(f"{start + n} positions exceed the model's {cfg.max_positions}")
+        cos, sin = self.rope(start, n)
+        mask = causal_additive_mask(n, start + n) if n > 1 else None
+        x = self.embed[ids]                                            # [B, n, d_model]
+        trace.record("embed", x)
+        for i, layer in enumerate(self.layers):
+            x = self._layer(x, layer, cos, sin, mask,
+                            None if cache is None else cache.layers[i],
+                            trace=trace.scope(f"layers.{i}"))
+        if last_only:
+            x = x[:, -1:]
+        x = rms_norm(x, self.norm, cfg.rms_eps, trace=trace.scope("norm"))
+        logits = _project(x, self.head)                                # [B, n, vocab]
+        trace.record("logits", logits)
+        return logits[0] if unbatched else logits
+
+    def _layer(self, x, layer: LlamaLayer, cos, sin, mask, cache, *, trace=NULL_TRACE):
+        cfg = self.config
+        batch, n, _ = x.shape
+        h = rms_norm(x, layer.attn_norm, cfg.rms_eps, trace=trace.scope("attn_norm"))
+        qkv = _project(h, layer.wqkv)                                  # [B, n, (H + 2 Hkv) d]
+        n_q, n_kv = cfg.n_head * cfg.d_head, cfg.n_kv_head * cfg.d_head
+        heads = cfg.n_head + cfg.n_kv_head
+        qk = qkv[..., :n_q + n_kv].reshape(batch, n, heads, cfg.d_head).transpose(0, 2, 1, 3)
+        v = qkv[..., n_q + n_kv:].reshape(batch, n, cfg.n_kv_head, cfg.d_head).transpose(0, 2, 1, 3)
+        if trace.enabled:
+            trace.record("q_before_rope", qk[:, :cfg.n_head])
+            trace.record("k_before_rope", qk[:, cfg.n_head:])
+        qk = apply_rope(qk, cos, sin, layout=cfg.rope_layout)          # queries and keys at once
+        q, k = qk[:, :cfg.n_head], qk[:, cfg.n_head:]                  # [B, H, n, d], [B, Hkv, n, d]
+        if trace.enabled:
+            trace.record("q", q)
+            trace.record("k", k)
+            trace.record("v", v)
+        if cache is not None:
+            k, v = cache.extend(k, v)                                  # [B, Hkv, n_k, d]
+        out, _ = grouped_query_attention(q, k, v, mask, trace=trace.scope("attn"))
+        merged = out.transpose(0, 2, 1, 3).reshape(batch, n, n_q)      # [B, n, H d]
+        attn_out = _project(merged, layer.wo)                          # [B, n, d_model]
+        trace.record("attn_out", attn_out)
+        x = x + attn_out
+        trace.record("resid_attn", x)
+        h = rms_norm(x, layer.ffn_norm, cfg.rms_eps, trace=trace.scope("ffn_norm"))
+        x = x + swiglu(h, layer.w_gate_up, layer.w_down, trace=trace.scope("ffn"))
+        trace.record("out", x)
+        return x
+
+
+def greedy(model: Llama, ids, n_new: int, *, use_cache: bool = True, stop=None) -> list[int]:
+    """The ``n_new`` tokens greedy decoding appends to ``ids`` [n] (the argmax at each step).
+
+    With ``use_cache`` the prompt is read once and each step feeds one token; without, each
+    step runs the whole sequence again (the same tokens, slower). Decoding stops early after
+    a token in ``stop`` (ids; it is included)."""
+    ids = [int(i) for i in ids]
+    stop = set(stop or ())
+    new: list[int] = []
+    cache = model.new_cache() if use_cache else None
+    feed = ids
+    for _ in range(n_new):
+        if use_cache:
+            logits = model.forward(np.array(feed), cache, last_only=True)
+        else:
+            logits = model.forward(np.array(ids + new), last_only=True)
+        token = int(np.argmax(logits[-1]))
+        new.append(token)
+        feed = [token]
+        if token in stop:
+            break
+    return new
