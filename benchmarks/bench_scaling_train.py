@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tutor.training.scaling import compare, scaling_experiment  # noqa: E402
+from tutor.training.scaling_training import compare, scaling_experiment  # noqa: E402
 
 
 def fmt_steps(values):

@@ -7,7 +7,7 @@ recording). Needs the models extra and the model:
 
 The runs are every model-head / model-heads / model-context step of the course (their args
 with defaults filled in) plus each computation's defaults. The numbers come from tutor's own
-forward pass in float64 (tests/test_lessons_part2.py compares them with a fresh run).
+forward pass in float64 (tests/test_lesson_computations.py compares them with a fresh run).
 """
 
 from __future__ import annotations

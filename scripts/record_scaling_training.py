@@ -6,7 +6,7 @@ seconds, too long for a lesson step, so the lesson shows this measurement, marke
     python scripts/record_scaling_training.py
 
 Settings: SETTINGS below (the command's defaults). Everything the walkthrough
-(tutor.walkthroughs.training.scaling_training) recorded is kept, with its info.
+(tutor.walkthroughs.scaling_training.scaling_training) recorded is kept, with its info.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tutor.data.recorded import SCALING_FILE, array_entry  # noqa: E402
-from tutor.walkthroughs.training import scaling_training  # noqa: E402
+from tutor.walkthroughs.scaling_training import scaling_training  # noqa: E402
 
 SETTINGS = {"d_ks": [4, 16, 64], "d_model": 64, "steps": 300, "seed": 0, "qk_init_gain": 1.0}
 

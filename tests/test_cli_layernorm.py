@@ -5,7 +5,7 @@ rendering, bad input."""
 import numpy as np
 import pytest
 
-from cli_helpers import for_command
+from cli_helpers import for_command, invoke
 
 from tutor.cli import main
 
@@ -86,3 +86,18 @@ def test_bad_input(capsys, args, message):
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and message in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def _flat(text):
+    """A screen's words, box borders dropped."""
+    return " ".join(text.replace("│", " ").split())
+
+
+def test_add_and_norm_formulas_name_the_residual_sum():
+    text = _flat(invoke("layernorm", "1,2,3,4", "--residual").output)
+    assert "μ = (1/d) Σ r_j" in text and "σ² = (1/d) Σ (r_j − μ)²" in text
+    assert "n = (r − μ) / √(σ² + ε)" in text and "Σ x_j" not in text
+    plain = _flat(invoke("layernorm", "1,2,3,4").output)
+    assert "μ = (1/d) Σ x_j" in plain
+    latex = invoke("layernorm", "1,2,3,4", "--residual", "--format", "latex").output
+    assert r"\sum_j r_j" in latex and r"\hat r = \frac{r-\mu}" in latex

@@ -188,3 +188,14 @@ def test_every_model_command_opens_its_model_through_open_model():
             if isinstance(node, ast.ImportFrom):
                 found += [f"{path.name}: {a.name}" for a in node.names if a.name in loaders]
     assert found == []
+
+
+def _flat(text):
+    """A screen's words, box borders dropped."""
+    return " ".join(text.replace("│", " ").split())
+
+
+def test_models_names_a_toy_models_kind_once():
+    text = _flat(invoke("models").output)
+    assert "copy: a toy model shipped with tutor" in text
+    assert "shipped toy model (toy model shipped with tutor)" not in text

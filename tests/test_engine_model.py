@@ -9,7 +9,8 @@ import pytest
 import tutor
 from tutor import DTypeError, ParameterError, ShapeError, Trace, Transformer, TutorError
 from tutor.nn import Seq2Seq, causal_mask, linear
-from tutor.nn.params import TransformerConfig, load_npz, transformer_shapes
+from tutor.nn.params import TransformerConfig, transformer_shapes
+from tutor.weightfiles import load_npz
 
 
 def small(**options):

@@ -16,7 +16,7 @@ from tutor.nn.decoding import (Sampling, Seq2SeqStepper, beam_search, decoder_st
 from tutor.nn.functional import softmax
 from tutor.render.generation import generation_document
 from tutor.training import held_out_set, load_shipped_model
-from tutor.training.tasks import EOS_ID, VOCAB, decode_ids
+from tutor.training.tasks import EOS_ID, VOCAB
 from tutor.walkthroughs.generation import generate
 
 ROOT = Path(__file__).resolve().parent
@@ -235,7 +235,7 @@ def test_reverse_model_reverses_held_out_sequences_in_every_mode(reverse, mode):
         s = s[s != 0]
         rec = generate(reverse.model, s, token_text=VOCAB, max_new_tokens=len(s) + 1,
                        bos_id=reverse.bos_id, eos_id=EOS_ID, **MODES[mode])
-        right += decode_ids(rec.output) == decode_ids(t[:len(s) + 2])
+        right += np.array_equal(rec.output, t[:len(s) + 2])
     assert right == 40, f"{mode}: {right} of 40"
 
 

@@ -11,7 +11,8 @@ from tutor import Transformer, TransformerDecoder, TransformerEncoder
 from tutor.nn import multi_head_attention
 from tutor.nn.layers import decoder_layer, encoder_layer
 from tutor.nn.params import (ParamView, TransformerConfig, decoder_layer_shapes,
-                             encoder_layer_shapes, load_npz, validate_state)
+                             encoder_layer_shapes, validate_state)
+from tutor.weightfiles import load_npz
 from tutor.resources import lessons_dir
 
 GOLDEN = sorted((Path(__file__).parent / "golden").glob("*.npz"))

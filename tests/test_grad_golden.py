@@ -9,7 +9,7 @@ import pytest
 
 from tutor.nn import Seq2Seq, Transformer, TransformerConfig
 from tutor.nn.optim import Adam, AdamW, NoamSchedule
-from tutor.nn.params import load_npz
+from tutor.weightfiles import load_npz
 
 GOLDEN = sorted((Path(__file__).parent / "golden" / "grad").glob("*.npz"))
 TOL = 1e-9

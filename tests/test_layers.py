@@ -24,7 +24,9 @@ FORBIDDEN = {
                  "tutor.explore", "tutor.pretrained", "rich", "click", "torch"),
     "data": ("tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
              "tutor.pretrained", "tutor.training", "rich", "click"),
-    "weightfiles.py": ("tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
+    # below nn: nn reads and writes its .npz files through it, so it imports no nn (no loop)
+    "weightfiles.py": ("tutor.nn", "tutor.walkthroughs", "tutor.render", "tutor.cli",
+                       "tutor.lessons", "tutor.pretrained", "tutor.training", "tutor.data",
                        "rich", "click", "torch", "pickle"),
     "gguf.py": ("tutor.walkthroughs", "tutor.render", "tutor.cli", "tutor.lessons",
                 "tutor.pretrained", "rich", "click", "torch", "pickle", "gguf"),

@@ -54,3 +54,16 @@ def test_every_line_is_shown_once(terminal):
     plain = CliRunner().invoke(cli, ["attention", "the cat sat", "--format", "plain"],
                                env={"NO_COLOR": None, "COLUMNS": "80"}).output
     assert "".join(pages("attention", "the cat sat")) + "\n" == plain
+
+
+def test_the_commands_page_with_the_lessons_pager(terminal, monkeypatch):
+    """One pager: --pause and the lessons both page through render.pager.Pager."""
+    from tutor.lessons.session import Screen
+    from tutor.render.pager import Pager
+
+    assert issubclass(Screen, Pager)
+    printed = []
+    original = Pager.print
+    monkeypatch.setattr(Pager, "print", lambda self, r: printed.append(r) or original(self, r))
+    shown = pages("attention", "the cat sat")
+    assert len(printed) == len(shown) - terminal.count(output_module.MORE) + 1 > 2

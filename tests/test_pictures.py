@@ -11,7 +11,7 @@ import re
 import numpy as np
 
 from cli_helpers import invoke
-from tutor.render.console import BARS, _cells, heat_style
+from tutor.render.console import BARS, heat_style, matrix_cells
 from tutor.render.document import MatrixView
 
 WORDS_32 = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -47,7 +47,7 @@ def test_a_heat_glyph_is_drawn_in_its_cells_own_colour():
         style = glyph_style(value)
         assert style.color == style.bgcolor == heat_style(value).bgcolor
     view = MatrixView("w", "w", np.array([[0.2, 0.8]]), ["a"], ["x", "y"], heat=True)
-    for cell in _cells(view, 2)[0]:
+    for cell in matrix_cells(view, 2)[0]:
         glyph = cell.spans[-1]
         assert cell.plain[glyph.start:glyph.end] in BARS
         assert glyph.style.color == glyph.style.bgcolor                 # the shade, not a block
@@ -77,3 +77,20 @@ def test_row_scaled_fractions_ignore_masked_cells():
 def test_encoder_heads_are_row_scaled_too():
     out = " ".join(invoke("encode", "the cat sat on the mat", "--step", "2").output.split())
     assert "rows sum to 1; bars and shades scaled to each row's largest weight" in out
+
+
+def test_svg_box_borders_are_drawn_unbroken(tmp_path):
+    # trial finding 17: in rsvg-rendered SVGs the vertical borders came out dashed, because
+    # each line's text was clipped to its box and a 20 px DejaVu Sans Mono '│' (1.164 em
+    # tall, 23.3 px) is shorter than Rich's 24.4 px line
+    import re
+
+    path = tmp_path / "a.svg"
+    assert invoke("attention", "the cat sat", "--step", "1", "--svg", str(path)).exit_code == 0
+    svg = path.read_text(encoding="utf-8")
+    assert not re.search(r'clip-path="url\(#[\w-]+-line-\d+\)"', svg)
+    size = float(re.search(r"-matrix \{[^}]*font-size: ([\d.]+)px", svg).group(1))
+    line = float(re.search(r"-matrix \{[^}]*line-height: ([\d.]+)px", svg).group(1))
+    spacing = float(re.search(r"-matrix \{[^}]*letter-spacing: ([-\d.]+)px", svg).group(1))
+    assert size * 1.164 >= line                                        # the glyphs meet
+    assert abs(size * 0.602 + spacing - 20 * 0.602) < 0.01            # in Rich's columns

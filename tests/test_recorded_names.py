@@ -25,8 +25,9 @@ from tutor.render.backward import backward_document
 from tutor.render.feed_forward import feed_forward_document
 from tutor.render.glove import nearest_document, similarity_document
 from tutor.render.learning import teacher_forcing_document
-from tutor.render.training import scaling_training_document
-from tutor.walkthroughs import attention, backward, names, norm, posenc, softmax, stack, training
+from tutor.render.scaling_training import scaling_training_document
+from tutor.walkthroughs import (attention, backward, names, norm, posenc, scaling_training,
+                                softmax, stack)
 from tutor.walkthroughs import feed_forward
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -82,7 +83,7 @@ def _backward(**options):
 
 
 def _scaling_training():
-    recording = training.scaling_training([8, 16], d_model=16, steps=25)
+    recording = scaling_training.scaling_training([8, 16], d_model=16, steps=25)
     return _on_recording(recording, scaling_training_document)
 
 

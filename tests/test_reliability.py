@@ -140,7 +140,7 @@ def test_bad_weight_files_get_one_line_naming_the_file(tmp_path, capsys, make, f
 
 def test_oversized_and_single_array_weight_files_are_refused_before_reading(tmp_path):
     from tutor.errors import TutorError
-    from tutor.nn.params import load_npz
+    from tutor.weightfiles import load_npz
 
     np.savez(tmp_path / "big.npz", a=np.zeros(1000), b=np.zeros(1000))
     with pytest.raises(TutorError, match=r"big.npz: expected at most 10,000 bytes of arrays, "

@@ -239,7 +239,7 @@ def test_a_laid_out_matrix_table_draws_what_the_rich_table_draws():
 
     from rich.measure import Measurement
 
-    from tutor.render.console import MatrixTable, _cells, _rich_table
+    from tutor.render.console import MatrixTable, _rich_table, matrix_cells
 
     words = ["the", "cat", "sat", "a", "猫", "d1", "d12", "internationalisation", "[bold]",
              "é", "the#1", "a b", ""]
@@ -254,7 +254,7 @@ def test_a_laid_out_matrix_table_draws_what_the_rich_table_draws():
         view = MatrixView("m", "m", values, [rng.choice(words) for _ in range(n_rows)],
                           [rng.choice(words) for _ in range(n_cols)], heat=rng.random() < 0.5,
                           masked=masked, heat_range=(-3.0, 3.0))
-        cells = _cells(view, rng.choice([0, 2, 4]))
+        cells = matrix_cells(view, rng.choice([0, 2, 4]))
         for row in cells:                                    # cells with styled parts, too
             for cell in row:
                 if rng.random() < 0.1:
@@ -274,7 +274,7 @@ def test_a_laid_out_matrix_table_draws_what_the_rich_table_draws():
     ascii_console = Console(file=io.TextIOWrapper(io.BytesIO(), encoding="ascii"), width=80,
                             color_system=None)                     # the box is drawn in ASCII
     view = MatrixView("m", "m", np.eye(2), ["a", "b"], ["a", "b"])
-    cells = _cells(view, 2)
+    cells = matrix_cells(view, 2)
     ours = MatrixTable(view.cols, view.rows, cells)
     assert not ours._fits(ascii_console.options)
     assert (_segments(ascii_console, ours)

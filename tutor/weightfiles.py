@@ -6,8 +6,8 @@ dispatches:
 * a zip archive holding ``*/data.pkl``, or raw pickle bytes: PyTorch's ``torch.save`` format
   (``.pt``, ``.pth``, ``pytorch_model.bin``). Refused: unpickling a file can run any code
   the file's author chose. The error gives the one-line export to ``.safetensors``.
-* another zip archive: an ``.npz`` file, read by :func:`tutor.nn.params.load_npz`
-  (``allow_pickle=False``).
+* another zip archive: an ``.npz`` file, read by :func:`load_npz` (every member's ``.npy``
+  header checked against its size and the cap; never unpickled). :func:`save_npz` writes one.
 * otherwise a ``.safetensors`` file: its header is checked by :func:`read_safetensors_header`
   (sizes, dtypes, shapes, offsets against the file's size) before anything is allocated, then
   the tensors are read with the ``safetensors`` package's NumPy API (the ``models`` extra).
@@ -28,13 +28,15 @@ import os
 import struct
 import zipfile
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping
 
 from .errors import FileReadError, TutorError
-from .files import open_regular, parse_json
+from .files import atomic_write, open_regular, parse_json
 from .limits import MAX_HEADER_BYTES
+from .resources import MODELS_EXTRA_HINT
 
-#: The one extra that holds the optional readers (safetensors, tokenizers).
-MODELS_EXTRA_HINT = 'pip install "transformer-tutor[models]"'
+if TYPE_CHECKING:
+    import numpy as np
 
 #: The export that turns a PyTorch pickle into a file tutor reads. ``weights_only=True``
 #: (torch's default since 2.6) refuses to run arbitrary code; ``.contiguous().clone()``
@@ -81,11 +83,6 @@ class SafetensorsHeader:
     path: str
     tensors: dict[str, TensorInfo]
     metadata: dict[str, str]
-    data_start: int                                                    # 8 + header length
-
-    @property
-    def data_bytes(self) -> int:
-        return sum(t.nbytes for t in self.tensors.values())
 
 
 def _fail(path, message: str) -> TutorError:
@@ -197,7 +194,7 @@ def read_safetensors_header(path, *, max_bytes: int | None = None,
     if max_bytes is not None and position > max_bytes:
         raise _fail(path, f"expected at most {max_bytes:,} bytes of tensors, got {position:,}")
     ordered = {t.name: t for t in sorted(tensors.values(), key=lambda t: t.begin)}
-    return SafetensorsHeader(os.fspath(path), ordered, dict(metadata), 8 + length)
+    return SafetensorsHeader(os.fspath(path), ordered, dict(metadata))
 
 
 def _check_entry(path, name, entry, data_size: int) -> TensorInfo:
@@ -263,6 +260,126 @@ def load_safetensors(path, names=None, *, header: SafetensorsHeader | None = Non
         raise _fail(path, f"not a readable .safetensors file ({exc})") from None
 
 
+def save_npz(path: str | os.PathLike, params: Mapping[str, np.ndarray]) -> None:
+    """Write the parameters to ``path`` with ``numpy.savez`` (a temporary file, then rename);
+    :func:`load_npz` reads it back."""
+    import numpy as np
+
+    arrays = {name: np.asarray(value) for name, value in params.items()}
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
+
+
+#: numpy dtype kinds an array file may hold: booleans, numbers, and text (a checkpoint's
+#: meta.json); never objects (they need pickle) nor raw void records
+_ARRAY_KINDS = frozenset("biufcUS")
+
+
+def read_npy_header(stream, source: str, available: int) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """Read and check an .npy header from ``stream`` (positioned at its start), without
+    reading or allocating the array: (shape, fortran_order, dtype, bytes of data).
+
+    ``available`` is how many bytes the stream holds from its start (a file's size, a zip
+    member's declared size): the data the header declares must fill exactly the rest, so a
+    header cannot make tutor allocate what the file does not hold. The format is NumPy's
+    (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html), versions 1.0
+    and 2.0. Raises TutorError naming ``source``."""
+    from numpy.lib import format as npy_format
+
+    try:
+        version = npy_format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = npy_format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, fortran, dtype = npy_format.read_array_header_2_0(stream)
+        else:
+            raise TutorError(f"{source}: .npy format version {version[0]}.{version[1]}, "
+                             f"expected 1.0 or 2.0")
+    except TutorError:
+        raise
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as exc:
+        raise TutorError(f"{source}: not an .npy array ({str(exc).splitlines()[0]})") from None
+    if dtype.hasobject or dtype.kind not in _ARRAY_KINDS or dtype.fields is not None:
+        raise TutorError(f"{source}: arrays of dtype {dtype} cannot be read without pickle; "
+                         f"expected numbers or text")
+    nbytes = math.prod(shape) * dtype.itemsize                        # Python ints: no overflow
+    header_bytes = stream.tell()
+    if header_bytes + nbytes != available:
+        raise TutorError(f"{source}: the .npy header declares shape {tuple(shape)} of {dtype} "
+                         f"({nbytes:,} bytes) but {max(available - header_bytes, 0):,} bytes "
+                         f"of data follow it")
+    return tuple(shape), bool(fortran), dtype, nbytes
+
+
+def read_npy_data(stream, shape, fortran: bool, dtype: np.dtype, nbytes: int,
+                  source: str) -> np.ndarray:
+    """The array whose header :func:`read_npy_header` just read from ``stream``: ``nbytes``
+    (checked there against what the stream holds) read in chunks into one allocation.
+    Raises TutorError naming ``source`` if the data ends early."""
+    import numpy as np
+
+    array = np.empty(shape[::-1] if fortran else shape, dtype=dtype)  # nbytes, checked before
+    view = memoryview(array.reshape(-1).view(np.uint8)) if nbytes else memoryview(b"")
+    got = 0
+    while got < nbytes:
+        chunk = stream.read(min(nbytes - got, 1 << 24))
+        if not chunk:
+            raise TutorError(f"{source}: the array's data ends after {got:,} of {nbytes:,} bytes")
+        view[got:got + len(chunk)] = chunk
+        got += len(chunk)
+    return array.T if fortran else array
+
+
+def load_npz(path: str | os.PathLike, *, max_bytes: int | None = None) -> dict[str, np.ndarray]:
+    """Read every array of an .npz file; never unpickles. With ``max_bytes``, a file whose
+    arrays would take more is refused before any is read.
+
+    Every member must be an ``<name>.npy`` array of numbers or text whose header's shape and
+    dtype fill exactly the member's size (:func:`read_npy_header`); the sizes of all members
+    are added up and checked against ``max_bytes`` before anything is allocated. Only a
+    regular file is opened (a FIFO is refused, never waited on). Raises TutorError naming
+    the file (and the member)."""
+    source = os.fspath(path)
+    try:
+        handle = open_regular(path, 2**62, "an .npz file")
+    except FileNotFoundError:
+        raise TutorError(f"{source}: no such file") from None
+    except FileReadError as exc:
+        raise TutorError(str(exc)) from None
+    with handle:
+        if not zipfile.is_zipfile(handle):                             # before numpy guesses at it
+            raise TutorError(f"{source}: not an .npz file (not a zip archive)")
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                members = []
+                total = 0
+                for info in archive.infolist():
+                    where = f"{source}: member {info.filename!r}"
+                    if info.is_dir() or not info.filename.endswith(".npy"):
+                        raise TutorError(f"{where} is not an .npy array (an .npz file holds "
+                                         f"only <name>.npy members)")
+                    with archive.open(info) as member:
+                        header = read_npy_header(member, where, info.file_size)
+                    total += header[3]
+                    members.append((info, header))
+                if max_bytes is not None and total > max_bytes:
+                    raise TutorError(f"{source}: expected at most {max_bytes:,} bytes of "
+                                     f"arrays, got {total:,}")
+                arrays = {}
+                for info, (shape, fortran, dtype, nbytes) in members:
+                    where = f"{source}: member {info.filename!r}"
+                    with archive.open(info) as member:
+                        read_npy_header(member, where, info.file_size)
+                        arrays[info.filename[:-len(".npy")]] = read_npy_data(
+                            member, shape, fortran, dtype, nbytes, where)
+                return arrays
+        except TutorError:
+            raise
+        except (OSError, EOFError, ValueError, NotImplementedError, RuntimeError,
+                zipfile.BadZipFile, zipfile.LargeZipFile) as exc:      # a damaged archive
+            raise TutorError(f"{source}: not a readable .npz file "
+                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+
+
 def load_weights(path, *, max_bytes: int | None = None) -> dict:
     """Every array of a weight file, by name: ``.npz`` or ``.safetensors``, told apart by
     their first bytes; a PyTorch pickle (``.pt``, ``.pth``, ``pytorch_model.bin``) is refused
@@ -275,7 +392,6 @@ def load_weights(path, *, max_bytes: int | None = None) -> dict:
     if kind in ("torch-zip", "pickle"):
         raise pickle_refusal(path)
     if kind == "npz":
-        from .nn.params import load_npz
         return load_npz(path, max_bytes=max_bytes)
     if kind == "safetensors":
         return load_safetensors(path, max_bytes=max_bytes)

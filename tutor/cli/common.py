@@ -1,6 +1,7 @@
-"""What every command shares: the Click settings all nine commands repeat
-(:func:`tutor_command`), and the options of the eight calculators (:func:`calculator_options`:
---step, --pause, --seed and the output options, passed on as one ``output``)."""
+"""What every command shares: the Click settings each command would otherwise repeat
+(:func:`tutor_command`), and the options of the calculators, the commands that show a
+document (:func:`calculator_options`: --step, --pause, --seed and the output options,
+passed on as one ``output``)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from tutor.limits import MAX_DIM
 from .common import calculator_options, tutor_command
 from .sentence_options import word_input_options
 from .word_vector_options import embeddings_name, glove_width, sentence_vectors, uses_glove
-from .model_options import (build_model, match_dtype, save_results, stack_options,
+from .stack_options import (build_model, match_dtype, save_results, stack_options,
                             width_from_vectors)
 from .output import show_document
 from .progress import working

@@ -9,12 +9,11 @@ import sys
 import click
 
 from tutor.limits import MAX_DIM, MAX_HEADS, MAX_PRECISION, MAX_TOKENS
+from tutor.resources import EXPLORE_EXTRA_HINT as EXTRA
 
 from .common import seed_option, tutor_command
 from .usage import TEXT, check_limit, usage_error
 from .values import parse_sentence
-
-EXTRA = 'pip install "transformer-tutor[explore]"'
 
 EPILOG = f"""\b
 Keys: 1-8 or , . steps · arrows and tab move · enter edits a cell (X, Wq,

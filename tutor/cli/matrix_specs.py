@@ -166,7 +166,7 @@ def read_matrix_file(path: str) -> np.ndarray:
                         f"({exc.strerror or type(exc).__name__})") from None
     note_input(path)
     if suffix == ".npy":
-        from tutor.nn.params import _read_npy_data, read_npy_header
+        from tutor.weightfiles import read_npy_data, read_npy_header
 
         if not data.startswith(b"\x93NUMPY"):                          # before numpy guesses at it
             raise SpecError(f"expected a .npy file, got {name}, which is not one "
@@ -174,7 +174,7 @@ def read_matrix_file(path: str) -> np.ndarray:
         stream = io.BytesIO(data)
         try:                                     # the header's shape must fit the file's size
             shape, fortran, dtype, nbytes = read_npy_header(stream, name, len(data))
-            array = _read_npy_data(stream, shape, fortran, dtype, nbytes, name)
+            array = read_npy_data(stream, shape, fortran, dtype, nbytes, name)
         except TutorError as exc:
             raise SpecError(f"expected a .npy file of numbers, got {exc}") from None
         return _check_array(array, name)

@@ -289,20 +289,30 @@ class Output:
             return
         from tutor.files import atomic_write_text               # tempfile: only when saving
 
-        from .usage import check_output
-
         from tutor.render.export import export_html, export_svg
 
-        exports = [("--svg", self.svg_path, lambda: export_svg(self.console, self.svg_title)),
-                   ("--html", self.html_path, lambda: export_html(self.console, self.title))]
-        for option, path, export in exports:
-            if not path:
-                continue
-            check_output(option, path)
-            try:
-                atomic_write_text(path, export())
-            except OSError as exc:
-                raise TutorError(f"{option} {path}: cannot write it ({exc.strerror or exc})") from None
+        write_files([
+            ("--svg", self.svg_path,
+             lambda path: atomic_write_text(path, export_svg(self.console, self.svg_title))),
+            ("--html", self.html_path,
+             lambda path: atomic_write_text(path, export_html(self.console, self.title)))])
+
+
+def write_files(writes) -> None:
+    """The one loop that writes what output options ask for: ``writes`` is a list of
+    ``(option, path, write)``; each option given a path is checked (``usage.check_output``:
+    a usage error for a folder or a missing folder) and ``write(path)`` called. An OSError
+    becomes one line naming the option and the path: ``--svg out.svg: cannot write it (...)``."""
+    from .usage import check_output
+
+    for option, path, write in writes:
+        if not path:
+            continue
+        check_output(option, path)
+        try:
+            write(path)
+        except OSError as exc:
+            raise TutorError(f"{option} {path}: cannot write it ({exc.strerror or exc})") from None
 
 
 def _cannot_write(exc: OSError) -> TutorError:
@@ -396,21 +406,15 @@ def show_document(output: Output, doc, *, step: int | None = None, pause: bool =
 def show_paged(output: Output, renderables) -> None:
     """--pause on a terminal: the heading and the first step, then each step after Enter; a
     step taller than what is left of the terminal is shown a page at a time (Enter for more),
-    so that no line scrolls away unread (as a lesson pages its steps)."""
-    from tutor.render.lesson import rendered_lines
+    so that no line scrolls away unread (the lessons' pager, :class:`tutor.render.pager.Pager`)."""
+    from tutor.render.pager import Pager
 
-    console = output.console
-    room = output.rows - 1                                  # the prompt's line
-    used = 0                                                # lines since the last prompt
+    def ask(prompt: str) -> str:
+        output.wait(prompt)
+        return ""
+
+    pager = Pager(output.console, output.rows, ask, more=MORE)
     for i, renderable in enumerate(renderables):
         if i >= 2:                                          # after the heading and step 1
-            output.wait(NEXT_STEP)
-            used = 0
-        lines = console.render_lines(renderable, console.options, pad=False)
-        while lines:
-            if used >= room:
-                output.wait(MORE)
-                used = 0
-            page, lines = lines[:room - used], lines[room - used:]
-            console.print(rendered_lines(page), end="")
-            used += len(page)
+            pager.prompt(NEXT_STEP)
+        pager.print(renderable)

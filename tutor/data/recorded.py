@@ -5,7 +5,7 @@ training) as ``scripts/record_scaling_training.py`` measured it.
 
 ``recorded/minilm.json`` holds what the lesson computations ``model-head``, ``model-heads``
 and ``model-context`` recorded from all-MiniLM-L6-v2 (float64, tutor's own forward pass), made
-by ``scripts/record_minilm_lesson.py``; ``tests/test_lessons_part2.py`` checks that it equals a
+by ``scripts/record_minilm_lesson.py``; ``tests/test_lesson_computations.py`` checks that it equals a
 fresh run when the model is installed. File layout::
 
     {"model": "...", "made_by": "...", "runs": [

@@ -33,7 +33,6 @@ from .state import EDITABLE, ExploreState, View
 STEP_TABS = (("inputs", "1 Inputs"), ("projections", "2 QKV"), ("scores", "3 Scores"),
              ("scaled", "4 Scaled"), ("softmax", "5 Softmax"), ("output", "6 Output"),
              ("concat", "7 Concat"), ("projection", "8 Wo"))
-MULTI_HEAD_ONLY = ("concat", "projection")
 NUDGE = 0.1              # what + and - add to an editable cell
 
 HELP = """\
@@ -326,16 +325,77 @@ class EditScreen(ModalScreen):
         self.dismiss(False)
 
 
-class ExploreApp(App):
-    """``tutor explore``: the six steps of self-attention on a sentence, live."""
+class SentenceApp(App):
+    """What the two explorer apps share: the theme, and the row on top where the sentence (or
+    a model's input) is edited: ``#sentence-row``, its label, the ``#sentence`` line. A new
+    sentence goes to ``state.set_sentence`` (a refused one marks the line ``-invalid``), then
+    to :meth:`sentence_shown`; escape or enter leaves the line (:meth:`leave_sentence_line`)."""
 
     TITLE = "tutor explore"
     ENABLE_COMMAND_PALETTE = False
-    CSS = """
-    Screen { layout: vertical; }
+    SENTENCE_LABEL = "Sentence"
+    #: the sentence row's rules, to begin each app's CSS
+    SENTENCE_CSS = """
     #sentence-row { height: 1; }
     #sentence-label { width: auto; padding: 0 1 0 0; text-style: bold; }
     #sentence { width: 1fr; }
+    """
+
+    def __init__(self, state, *, theme: str | None = "ansi-dark"):
+        theme = terminal_theme(theme)                      # before Textual removes NO_COLOR
+        super().__init__()
+        self.state = state
+        if theme:
+            self.theme = theme               # before the first style pass, not after it
+
+    def sentence_row(self) -> Horizontal:
+        return Horizontal(Static(self.SENTENCE_LABEL, id="sentence-label"),
+                          Input(self.state.sentence, id="sentence", compact=True),
+                          id="sentence-row")
+
+    async def sentence_shown(self) -> None:
+        """Show the run of the new sentence."""
+        raise NotImplementedError
+
+    def leave_sentence_line(self) -> None:
+        """Where the focus goes when the sentence line is left."""
+        raise NotImplementedError
+
+    @on(Input.Changed, "#sentence")
+    async def sentence_changed(self, event: Input.Changed) -> None:
+        try:
+            self.state.set_sentence(event.value)
+        except TutorError:
+            event.input.add_class("-invalid")
+            return
+        event.input.remove_class("-invalid")
+        await self.sentence_shown()
+
+    @on(Input.Submitted, "#sentence")
+    def sentence_submitted(self, event: Input.Submitted) -> None:
+        try:
+            self.state.set_sentence(event.value)
+        except TutorError as exc:
+            self.notify(str(exc), severity="error")       # and out of the line: q quits
+        self.action_leave_sentence()
+
+    def restore_sentence(self) -> None:
+        """A sentence that was refused is replaced by the one shown."""
+        box = self.query_one("#sentence", Input)
+        if box.value != self.state.sentence:
+            with box.prevent(Input.Changed):
+                box.value = self.state.sentence
+            box.remove_class("-invalid")
+
+    def action_edit_sentence(self) -> None:
+        self.query_one("#sentence", Input).focus()
+
+
+class ExploreApp(SentenceApp):
+    """``tutor explore``: the six steps of self-attention on a sentence, live."""
+
+    CSS = SentenceApp.SENTENCE_CSS + """
+    Screen { layout: vertical; }
     #options { height: 1; }
     #watch { height: 1; }
     TabbedContent { height: 1fr; }
@@ -385,20 +445,14 @@ class ExploreApp(App):
     ]
 
     def __init__(self, state: ExploreState, *, theme: str | None = "ansi-dark"):
-        theme = terminal_theme(theme)                      # before Textual removes NO_COLOR
-        super().__init__()
-        self.state = state
+        super().__init__(state, theme=theme)
         self.view_: View = state.run()
         self.head = 0                        # the head shown in per-head steps
         self.stale: set[str] = set()         # steps whose pane shows an earlier run
-        if theme:
-            self.theme = theme               # before the first style pass, not after it
 
     # --- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        with Horizontal(id="sentence-row"):
-            yield Static("Sentence", id="sentence-label")
-            yield Input(self.state.sentence, id="sentence", compact=True)
+        yield self.sentence_row()
         yield Static(id="options")
         yield Static(id="watch")
         with TabbedContent(id="steps"):
@@ -614,37 +668,15 @@ class ExploreApp(App):
             return
         await self.recompute()
 
-    @on(Input.Changed, "#sentence")
-    async def sentence_changed(self, event: Input.Changed) -> None:
-        try:
-            self.state.set_sentence(event.value)
-        except TutorError:
-            event.input.add_class("-invalid")
-            return
-        event.input.remove_class("-invalid")
+    async def sentence_shown(self) -> None:
         await self.recompute()
-
-    @on(Input.Submitted, "#sentence")
-    def sentence_submitted(self, event: Input.Submitted) -> None:
-        try:
-            self.state.set_sentence(event.value)
-        except TutorError as exc:
-            self.notify(str(exc), severity="error")       # and out of the line: q quits
-        self.action_leave_sentence()
 
     def action_leave_sentence(self) -> None:
         """Escape (or enter): out of the sentence into the step's matrix; a sentence that
         was refused is replaced by the one shown."""
         if isinstance(self.focused, Input):
-            box = self.query_one("#sentence", Input)
-            if box.value != self.state.sentence:
-                with box.prevent(Input.Changed):
-                    box.value = self.state.sentence
-                box.remove_class("-invalid")
+            self.restore_sentence()
             self.focus_first_grid()
-
-    def action_edit_sentence(self) -> None:
-        self.query_one("#sentence", Input).focus()
 
     # --- options --------------------------------------------------------------------------------
     async def action_toggle(self, name: str) -> None:

@@ -5,19 +5,16 @@ head's pattern label."""
 
 from __future__ import annotations
 
-
 from rich.text import Text
 from textual import on
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Input, Static
-
-from tutor.errors import TutorError
+from textual.containers import Vertical
+from textual.widgets import DataTable, Footer, Static
 
 from tutor.render.console import matrix_cells
 
-from .app import HelpScreen, MatrixGrid, grid_width, terminal_theme
+from .app import HelpScreen, MatrixGrid, SentenceApp, grid_width
 from .models import ModelState, cut_note
 
 MODEL_HELP = """\
@@ -44,16 +41,12 @@ class MatrixArea(Vertical):
         self.app.show_cut()
 
 
-class ModelApp(App):
+class ModelApp(SentenceApp):
     """Move between the layers and heads of a trained model and see each head's attention."""
 
-    TITLE = "tutor explore"
-    ENABLE_COMMAND_PALETTE = False
     AUTO_FOCUS = None                                     # the arrows move between heads
-    CSS = """
-    #sentence-row { height: 1; }
-    #sentence-label { width: auto; padding: 0 1 0 0; text-style: bold; }
-    #sentence { width: 1fr; }
+    SENTENCE_LABEL = "Input"
+    CSS = SentenceApp.SENTENCE_CSS + """
     #heading { height: auto; padding: 0 1; }
     #where { height: auto; padding: 0 1; border-bottom: solid $primary; }
     #matrix { height: 1fr; padding: 0 1; }
@@ -83,17 +76,11 @@ class ModelApp(App):
     ]
 
     def __init__(self, state: ModelState, *, theme: str | None = "ansi-dark"):
-        theme = terminal_theme(theme)                      # before Textual removes NO_COLOR
-        super().__init__()
-        self.state = state
+        super().__init__(state, theme=theme)
         self.caption_text = Text()           # the matrix's caption as last shown
-        if theme:
-            self.theme = theme
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="sentence-row"):
-            yield Static("Input", id="sentence-label")
-            yield Input(self.state.sentence, id="sentence", compact=True)
+        yield self.sentence_row()
         yield Static(id="heading")
         yield Static(id="where")
         with MatrixArea(id="matrix"):
@@ -206,9 +193,6 @@ class ModelApp(App):
         self.state.move_head(step)
         self.show()
 
-    def action_edit_sentence(self) -> None:
-        self.query_one("#sentence", Input).focus()
-
     def action_focus_next(self) -> None:
         """Tab: from the screen (the arrows moving layers and heads) into the matrix first,
         then as usual (the input line, the matrix, ...)."""
@@ -227,30 +211,11 @@ class ModelApp(App):
     def action_leave_sentence(self) -> None:
         """Escape: out of the input line (or the matrix), the arrows move layers and heads
         again; an input that was refused is replaced by the one shown."""
-        box = self.query_one("#sentence", Input)
-        if box.value != self.state.sentence:
-            with box.prevent(Input.Changed):
-                box.value = self.state.sentence
-            box.remove_class("-invalid")
+        self.restore_sentence()
         self.set_focus(None)                              # the arrows move layers and heads
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(MODEL_HELP))
 
-    @on(Input.Changed, "#sentence")
-    def sentence_changed(self, event: Input.Changed) -> None:
-        try:
-            self.state.set_sentence(event.value)
-        except TutorError:
-            event.input.add_class("-invalid")
-            return
-        event.input.remove_class("-invalid")
+    async def sentence_shown(self) -> None:
         self.show()
-
-    @on(Input.Submitted, "#sentence")
-    def sentence_submitted(self, event: Input.Submitted) -> None:
-        try:
-            self.state.set_sentence(event.value)
-        except TutorError as exc:
-            self.notify(str(exc), severity="error")       # and out of the line: q quits
-        self.action_leave_sentence()

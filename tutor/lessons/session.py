@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from tutor.render import lesson as view
 from tutor.render.document import Chart, MatrixView
+from tutor.render.pager import Pager
 
 from .answers import AnswerError, accepted_within, check_choice, check_number, format_value
 from .compute import Result, run_lesson_computation
@@ -255,74 +256,18 @@ def check_answers(lesson, answers: dict[str, str]) -> list[Checked]:
     return out
 
 
-class Screen:
-    """What a terminal of ``rows`` rows shows: every line printed is counted, so the session
-    knows whether a matrix printed earlier is still on the screen, and a step taller than the
-    terminal is shown a page at a time ("Enter for more")."""
+class Screen(Pager):
+    """A learner's screen: a :class:`~tutor.render.pager.Pager` at least ``MIN_ROWS`` high
+    whose "Enter for more" prompt also takes q to quit."""
 
     def __init__(self, console, rows: int, ask, paging: bool = True):
-        self.console = console
-        self.rows = max(MIN_ROWS, rows)
-        self.ask = ask                    # ask(prompt) -> str, raising Quit
-        self.paging = paging              # False: never pause (output to a pipe)
-        self.line = 0                     # lines printed so far
-        self.page_top = 0                 # the first line since the last prompt
+        super().__init__(console, max(MIN_ROWS, rows), ask, paging)   # ask raises Quit
 
-    def height(self, renderable) -> int:
-        return len(self.console.render_lines(renderable, self.console.options, pad=False))
-
-    def blank(self) -> None:
-        self.console.print()
-        self.line += 1
-
-    def print(self, renderable) -> int:
-        """Print (pausing first if it would push the page past the terminal); return the
-        line it starts on."""
-        height = self.height(renderable)
-        room = self.rows - 1                                           # the prompt's line
-        if not self.paging:
-            room = height
-        elif self.line - self.page_top + height > room and self.line > self.page_top:
-            self.pause()
-        top = self.line
-        if height <= room:
-            self.console.print(renderable)
-            self.line += height
-            return top
-        lines = self.console.render_lines(renderable, self.console.options, pad=False)
-        while lines:                                                   # taller than a page
-            chunk, lines = lines[:room - (self.line - self.page_top)], \
-                lines[room - (self.line - self.page_top):]
-            self.console.print(view.rendered_lines(chunk), end="")
-            self.line += len(chunk)
-            if lines:
-                self.pause()
-        return top
-
-    def pause(self) -> None:
-        reply = self.prompt("Enter for more, q to quit: ").strip().lower()
-        if reply in ("q", "quit"):
+    def pause(self) -> str:
+        reply = super().pause()
+        if reply.strip().lower() in ("q", "quit"):
             raise Quit("quit")
-
-    def prompt(self, text: str) -> str:
-        reply = self.ask(text)
-        self.line += 1
-        self.page_top = self.line
         return reply
-
-    def new_page(self) -> None:
-        """Start a page here: what was printed before may scroll away unpaused (the
-        lesson's heading does, rather than pausing a step that fits on its own)."""
-        self.page_top = self.line
-
-    def says(self, renderable) -> None:
-        """Feedback between prompts (never paused)."""
-        self.console.print(renderable)
-        self.line += self.height(renderable)
-
-    def visible(self, top: int, more: int) -> bool:
-        """Whether line ``top`` is still on the screen after ``more`` lines and a prompt."""
-        return top >= self.line + more + 1 - self.rows
 
 
 class Interactive:

@@ -400,7 +400,6 @@ class Seq2SeqStepper:
                                                trace=encode_trace.scope("transformer"))  # [B, S, E]
         trace.record("memory", self.memory)
         self.cache = model.transformer.new_cache() if use_cache else None
-        self.positions_seen = 0                                        # positions in the cache
 
     @property
     def n_src(self) -> int:

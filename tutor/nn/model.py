@@ -13,12 +13,13 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError, TutorError
 from ..trace import NULL_TRACE
+from ..weightfiles import load_weights, save_npz
 from . import layers
 from .functional import linear
 from .layers import DecoderCache
 from .masks import causal_mask, check_causal_hint
 from .params import (ParamView, TransformerConfig, check_token_ids, infer_config, init_params,
-                     refuse_unsupported, save_npz, transformer_shapes, validate_state)
+                     refuse_unsupported, transformer_shapes, validate_state)
 from .posenc import sinusoidal_encoding
 
 
@@ -79,7 +80,6 @@ class _Stack:
     @classmethod
     def load(cls, path: str | os.PathLike, nhead: int, **options) -> "Transformer":
         """A model from an .npz or .safetensors file of PyTorch's state-dict names (never unpickles)."""
-        from ..weightfiles import load_weights                         # .npz or .safetensors
         return cls.from_state_dict(load_weights(path), nhead, **options)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -217,7 +217,41 @@ class _Stack:
         return self._view.scope(name) if self._kind == "transformer" else self._view
 
 
-class Transformer(_Stack):
+class _Encodes:
+    """``encode``, once for :class:`Transformer` and :class:`~tutor.nn.stacks.TransformerEncoder`."""
+
+    def encode(self, src, mask=None, src_key_padding_mask=None, is_causal=None, *,
+               trace=NULL_TRACE):
+        """The encoder layers, then the final norm (always in a Transformer; in a
+        TransformerEncoder if its state dict has one): src [batch, S, E] -> memory
+        [batch, S, E]. Recorded names start with ``encoder.``."""
+        return self._encode(src, mask, src_key_padding_mask, is_causal, trace)
+
+
+class _Decodes:
+    """``new_cache`` and ``decode``, once for :class:`Transformer` and
+    :class:`~tutor.nn.stacks.TransformerDecoder`."""
+
+    def new_cache(self) -> DecoderCache:
+        """An empty cache for step-by-step decoding with :meth:`decode`."""
+        return DecoderCache(self.config.num_decoder_layers)
+
+    def decode(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+               memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False, *,
+               cache: DecoderCache | None = None, trace=NULL_TRACE):
+        """The decoder layers, then the final norm (always in a Transformer; in a
+        TransformerDecoder if its state dict has one): tgt [batch, T, E], memory
+        [batch, S, E] -> [batch, T, E]. Recorded names start with ``decoder.``.
+
+        With a ``cache`` from :meth:`new_cache`, ``tgt`` holds only the positions after those
+        decoded so far; they see the earlier ones through the cache, and each other causally.
+        """
+        return self._decode(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+                            memory_key_padding_mask, tgt_is_causal, memory_is_causal, cache,
+                            trace)
+
+
+class Transformer(_Encodes, _Decodes, _Stack):
     """The encoder-decoder stack of ``torch.nn.Transformer`` in eval mode (``batch_first=True``
     unless the model is made with ``batch_first=False``).
 
@@ -243,27 +277,6 @@ class Transformer(_Stack):
         return cls(init_params(transformer_shapes(config), rng, dtype=_as_float_dtype(dtype)), config)
 
     # -- the computation ------------------------------------------------------------------
-    def encode(self, src, mask=None, src_key_padding_mask=None, is_causal=None, *,
-               trace=NULL_TRACE):
-        """The encoder stack with its final norm: [batch, S, E] -> memory [batch, S, E]."""
-        return self._encode(src, mask, src_key_padding_mask, is_causal, trace)
-
-    def new_cache(self) -> DecoderCache:
-        """An empty cache for step-by-step decoding with :meth:`decode`."""
-        return DecoderCache(self.config.num_decoder_layers)
-
-    def decode(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
-               memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False, *,
-               cache: DecoderCache | None = None, trace=NULL_TRACE):
-        """The decoder stack with its final norm: [batch, T, E], memory [batch, S, E] -> [batch, T, E].
-
-        With a ``cache`` from :meth:`new_cache`, ``tgt`` holds only the positions after those
-        decoded so far; they see the earlier ones through the cache, and each other causally.
-        """
-        return self._decode(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
-                            memory_key_padding_mask, tgt_is_causal, memory_is_causal, cache,
-                            trace)
-
     def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
                 src_key_padding_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,

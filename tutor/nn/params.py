@@ -1,19 +1,17 @@
 """Parameters as a flat mapping with the names and shapes of PyTorch's
-``nn.Transformer(batch_first=True).state_dict()``: initialisation, validation, .npz files."""
+``nn.Transformer(batch_first=True).state_dict()``: initialisation and validation (the
+``.npz`` files they are saved in are read and written by :mod:`tutor.weightfiles`)."""
 
 from __future__ import annotations
 
 import math
-import os
 import re
-import zipfile
 from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
 from ..errors import ParameterError, ShapeError, TutorError
-from ..files import atomic_write
 
 
 @dataclass(frozen=True)
@@ -311,121 +309,6 @@ def validate_state(state: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[i
     if len(dtypes) > 1:
         raise ParameterError(f"parameters mix dtypes {sorted(dtypes)}; pass dtype= to convert")
     return out
-
-
-def save_npz(path: str | os.PathLike, params: Mapping[str, np.ndarray]) -> None:
-    """Write the parameters to ``path`` with ``numpy.savez`` (a temporary file, then rename)."""
-    arrays = {name: np.asarray(value) for name, value in params.items()}
-    atomic_write(path, lambda handle: np.savez(handle, **arrays))
-
-
-#: numpy dtype kinds an array file may hold: booleans, numbers, and text (a checkpoint's
-#: meta.json); never objects (they need pickle) nor raw void records
-_ARRAY_KINDS = frozenset("biufcUS")
-
-
-def read_npy_header(stream, source: str, available: int) -> tuple[tuple[int, ...], bool, np.dtype, int]:
-    """Read and check an .npy header from ``stream`` (positioned at its start), without
-    reading or allocating the array: (shape, fortran_order, dtype, bytes of data).
-
-    ``available`` is how many bytes the stream holds from its start (a file's size, a zip
-    member's declared size): the data the header declares must fill exactly the rest, so a
-    header cannot make tutor allocate what the file does not hold. The format is NumPy's
-    (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html), versions 1.0
-    and 2.0. Raises TutorError naming ``source``."""
-    from numpy.lib import format as npy_format
-
-    try:
-        version = npy_format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran, dtype = npy_format.read_array_header_1_0(stream)
-        elif version == (2, 0):
-            shape, fortran, dtype = npy_format.read_array_header_2_0(stream)
-        else:
-            raise TutorError(f"{source}: .npy format version {version[0]}.{version[1]}, "
-                             f"expected 1.0 or 2.0")
-    except TutorError:
-        raise
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as exc:
-        raise TutorError(f"{source}: not an .npy array ({str(exc).splitlines()[0]})") from None
-    if dtype.hasobject or dtype.kind not in _ARRAY_KINDS or dtype.fields is not None:
-        raise TutorError(f"{source}: arrays of dtype {dtype} cannot be read without pickle; "
-                         f"expected numbers or text")
-    nbytes = math.prod(shape) * dtype.itemsize                        # Python ints: no overflow
-    header_bytes = stream.tell()
-    if header_bytes + nbytes != available:
-        raise TutorError(f"{source}: the .npy header declares shape {tuple(shape)} of {dtype} "
-                         f"({nbytes:,} bytes) but {max(available - header_bytes, 0):,} bytes "
-                         f"of data follow it")
-    return tuple(shape), bool(fortran), dtype, nbytes
-
-
-def _read_npy_data(stream, shape, fortran: bool, dtype: np.dtype, nbytes: int,
-                   source: str) -> np.ndarray:
-    array = np.empty(shape[::-1] if fortran else shape, dtype=dtype)  # nbytes, checked before
-    view = memoryview(array.reshape(-1).view(np.uint8)) if nbytes else memoryview(b"")
-    got = 0
-    while got < nbytes:
-        chunk = stream.read(min(nbytes - got, 1 << 24))
-        if not chunk:
-            raise TutorError(f"{source}: the array's data ends after {got:,} of {nbytes:,} bytes")
-        view[got:got + len(chunk)] = chunk
-        got += len(chunk)
-    return array.T if fortran else array
-
-
-def load_npz(path: str | os.PathLike, *, max_bytes: int | None = None) -> dict[str, np.ndarray]:
-    """Read every array of an .npz file; never unpickles. With ``max_bytes``, a file whose
-    arrays would take more is refused before any is read.
-
-    Every member must be an ``<name>.npy`` array of numbers or text whose header's shape and
-    dtype fill exactly the member's size (:func:`read_npy_header`); the sizes of all members
-    are added up and checked against ``max_bytes`` before anything is allocated. Only a
-    regular file is opened (a FIFO is refused, never waited on). Raises TutorError naming
-    the file (and the member)."""
-    from ..errors import FileReadError
-    from ..files import open_regular
-
-    source = os.fspath(path)
-    try:
-        handle = open_regular(path, 2**62, "an .npz file")
-    except FileNotFoundError:
-        raise TutorError(f"{source}: no such file") from None
-    except FileReadError as exc:
-        raise TutorError(str(exc)) from None
-    with handle:
-        if not zipfile.is_zipfile(handle):                             # before numpy guesses at it
-            raise TutorError(f"{source}: not an .npz file (not a zip archive)")
-        try:
-            with zipfile.ZipFile(handle) as archive:
-                members = []
-                total = 0
-                for info in archive.infolist():
-                    where = f"{source}: member {info.filename!r}"
-                    if info.is_dir() or not info.filename.endswith(".npy"):
-                        raise TutorError(f"{where} is not an .npy array (an .npz file holds "
-                                         f"only <name>.npy members)")
-                    with archive.open(info) as member:
-                        header = read_npy_header(member, where, info.file_size)
-                    total += header[3]
-                    members.append((info, header))
-                if max_bytes is not None and total > max_bytes:
-                    raise TutorError(f"{source}: expected at most {max_bytes:,} bytes of "
-                                     f"arrays, got {total:,}")
-                arrays = {}
-                for info, (shape, fortran, dtype, nbytes) in members:
-                    where = f"{source}: member {info.filename!r}"
-                    with archive.open(info) as member:
-                        read_npy_header(member, where, info.file_size)
-                        arrays[info.filename[:-len(".npy")]] = _read_npy_data(
-                            member, shape, fortran, dtype, nbytes, where)
-                return arrays
-        except TutorError:
-            raise
-        except (OSError, EOFError, ValueError, NotImplementedError, RuntimeError,
-                zipfile.BadZipFile, zipfile.LargeZipFile) as exc:      # a damaged archive
-            raise TutorError(f"{source}: not a readable .npz file "
-                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
 
 
 def check_token_ids(ids, vocab_size: int, name: str) -> np.ndarray:

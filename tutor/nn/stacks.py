@@ -6,9 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import TutorError
-from ..trace import NULL_TRACE
-from .layers import DecoderCache
-from .model import _as_float_dtype, _Stack
+from .model import _as_float_dtype, _Decodes, _Encodes, _Stack
 from .params import TransformerConfig, decoder_shapes, encoder_shapes, init_params
 
 
@@ -57,7 +55,7 @@ class _OneStack(_Stack):
         return "norm.weight" in self.params
 
 
-class TransformerEncoder(_OneStack):
+class TransformerEncoder(_Encodes, _OneStack):
     """``torch.nn.TransformerEncoder(nn.TransformerEncoderLayer(...), num_layers, norm)`` in eval
     mode, from its own state dict: names ``layers.<i>.self_attn.in_proj_weight``, ...,
     ``norm.weight`` (the final norm is optional, as in PyTorch, whose default is none).
@@ -67,16 +65,10 @@ class TransformerEncoder(_OneStack):
     _kind = "encoder"
     _layer_shapes = staticmethod(encoder_shapes)
 
-    def encode(self, src, mask=None, src_key_padding_mask=None, is_causal=None, *,
-               trace=NULL_TRACE):
-        """The encoder layers, then the final norm if there is one: [batch, S, E] -> [batch, S, E].
-        Recorded names start with ``encoder.``, as in :meth:`Transformer.encode`."""
-        return self._encode(src, mask, src_key_padding_mask, is_causal, trace)
-
-    forward = __call__ = encode
+    forward = __call__ = _Encodes.encode
 
 
-class TransformerDecoder(_OneStack):
+class TransformerDecoder(_Decodes, _OneStack):
     """``torch.nn.TransformerDecoder(nn.TransformerDecoderLayer(...), num_layers, norm)`` in eval
     mode, from its own state dict (names ``layers.<i>.self_attn.*``, ``layers.<i>.multihead_attn.*``,
     optional ``norm.*``). ``forward``/``decode``: tgt [batch, T, E], memory [batch, S, E] ->
@@ -86,16 +78,4 @@ class TransformerDecoder(_OneStack):
     _kind = "decoder"
     _layer_shapes = staticmethod(decoder_shapes)
 
-    def new_cache(self) -> DecoderCache:
-        """An empty cache for step-by-step decoding with :meth:`decode`."""
-        return DecoderCache(self.config.num_decoder_layers)
-
-    def decode(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
-               memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False, *,
-               cache: DecoderCache | None = None, trace=NULL_TRACE):
-        """The decoder layers, then the final norm if there is one (see :meth:`Transformer.decode`)."""
-        return self._decode(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
-                            memory_key_padding_mask, tgt_is_causal, memory_is_causal, cache,
-                            trace)
-
-    forward = __call__ = decode
+    forward = __call__ = _Decodes.decode

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..errors import FileReadError, TutorError
 from ..files import read_bytes
+from ..resources import models_dir as toy_models_dir
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,6 @@ class ModelLocation:
     def seq2seq(self) -> bool:
         """A toy encoder-decoder trained by ``tutor train`` (shipped, or a file)."""
         return self.kind in ("toy", "trained")
-
-
-def toy_models_dir() -> Path:
-    """Where shipped toy models live: ``tutor/data/models``."""
-    return Path(__file__).resolve().parent.parent / "data" / "models"
 
 
 def _toy(name: str) -> ModelLocation | None:

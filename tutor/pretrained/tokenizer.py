@@ -36,7 +36,7 @@ from pathlib import Path
 from ..errors import TutorError
 from ..files import parse_json, read_bytes, read_json
 from ..limits import MAX_CONFIG_BYTES, MAX_TOKENIZER_BYTES, MAX_VOCAB_TOKENS
-from ..weightfiles import MODELS_EXTRA_HINT
+from ..resources import MODELS_EXTRA_HINT
 
 MAX_TEXT_CHARS = 100_000
 

@@ -93,9 +93,6 @@ def matrix_cells(view: MatrixView, precision: int) -> list[list[Text]]:
     return cells
 
 
-_cells = matrix_cells            # its earlier private name
-
-
 def _rich_table(header: list[str], labels: list[str], rows: list[list[Text]],
                 tight: bool = False) -> Table:
     """A matrix chunk as a Rich Table: the look :class:`MatrixTable` draws directly (with

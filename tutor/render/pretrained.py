@@ -10,6 +10,7 @@ import re
 import numpy as np
 
 from tutor.errors import printable
+from tutor.resources import MODELS_EXTRA_HINT
 
 from .attention import AttentionBuilder, short_vector
 from .builder import DocumentBuilder
@@ -378,10 +379,9 @@ def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
     if missing_extra:
         extra_note = (f"Reading a Hugging Face model needs the models extra "
                       f"({' and '.join(missing_extra)} missing): "
-                      f"pip install \"transformer-tutor[models]\".")
+                      f"{MODELS_EXTRA_HINT}.")
     elif missing_extra is None:
-        extra_note = ("Reading a Hugging Face model needs the models extra: "
-                      "pip install \"transformer-tutor[models]\".")
+        extra_note = f"Reading a Hugging Face model needs the models extra: {MODELS_EXTRA_HINT}."
     else:
         extra_note = "The models extra (safetensors, tokenizers) is installed."
     steps.append(Step(2, "Short names", "", r"\text{aliases}",

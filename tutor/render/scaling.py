@@ -1,6 +1,7 @@
-"""The scaling walkthrough: how the spread of q·k grows with dk, and what dividing by √dk
-does to the softmax and its gradient, built from what the engine recorded. Nothing here
-computes."""
+"""``tutor scaling`` without ``--train``: how the spread of q·k grows with dk, and what
+dividing by √dk does to the softmax and its gradient, built from what
+:func:`tutor.walkthroughs.softmax.scaling` recorded. Nothing here computes. (The trained
+experiment, ``--train``, is :mod:`tutor.render.scaling_training`.)"""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ _EXPORTS = {
     "Progress": "loop", "TrainConfig": "loop", "TrainResult": "loop", "Trainer": "loop",
     "TrainingDiverged": "loop", "accuracy": "loop", "train": "loop",
     "load_shipped_model": "shipped", "shipped_models": "shipped", "load_model": "shipped",
-    "ScalingRun": "scaling", "scaling_experiment": "scaling", "compare": "scaling",
+    "ScalingRun": "scaling_training", "scaling_experiment": "scaling_training",
+    "compare": "scaling_training",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import FileReadError, TutorError
 from ..files import atomic_write, parse_json
 from ..limits import MAX_CHECKPOINT_BYTES, MAX_META_BYTES
-from ..nn.params import load_npz
+from ..weightfiles import load_npz
 
 FORMAT = "tutor-checkpoint"
 VERSION = 1

@@ -17,13 +17,9 @@ import numpy as np
 
 from ..errors import TutorError
 from ..nn.model import Seq2Seq
+from ..resources import models_dir
 from . import tasks
 from .checkpoint import load_checkpoint
-
-
-def models_dir() -> Path:
-    """The folder of the shipped models (inside the package, so a wheel carries it)."""
-    return Path(__file__).resolve().parent.parent / "data" / "models"
 
 
 @dataclass

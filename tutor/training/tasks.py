@@ -132,8 +132,3 @@ def encode_digits(text: str) -> np.ndarray:
     if not (MIN_LENGTH <= len(text) <= MAX_LENGTH and text.isdigit() and text.isascii()):
         raise TutorError(f"expected {MIN_LENGTH} to {MAX_LENGTH} digits, got {text!r}")
     return np.array([int(c) + DIGIT_OFFSET for c in text], dtype=np.int64)
-
-
-def decode_ids(ids) -> str:
-    """Token ids -> text: digits as they are, special tokens by name ("<bos>3 1<eos>" -> '<bos>31<eos>')."""
-    return "".join(VOCAB[int(i)] if 0 <= int(i) < VOCAB_SIZE else "?" for i in ids)

@@ -223,7 +223,7 @@ final_loss | [] | the mean loss of the last 20 steps (inf if the run diverged)
 accuracy | [] | held-out exact-sequence accuracy at the end
 initial_max_weight | [] | each query's largest attention weight before training, averaged
 steps_to_target | [] | the first step whose 20-step mean loss is at most 0.5 (NaN: never)
-""")                      # one run of tutor.training.scaling.scaling_experiment
+""")                      # one run of tutor.training.scaling_training.scaling_experiment
 
 
 DECODING = table("""
@@ -349,7 +349,7 @@ vocab_embeddings | [V, d_model] | the vectors of the sentences' words
         **scoped("with_scaling", ATTENTION), **SQUARED_ERROR, **without(HEAD_GRADS, CROSS_ONLY),
         **table("target | [n, d_v] | the target T the output Z is compared with"),
         **scoped("step", _BACKWARD_STEP)},
-    "training.scaling_training": {
+    "scaling_training.scaling_training": {
         **scoped("dk{d}.scaled", TRAINING_RUN), **scoped("dk{d}.unscaled", TRAINING_RUN),
         **table("""
 curves | [2·n_dk, points] | each run's loss curve as means of equal buckets of steps

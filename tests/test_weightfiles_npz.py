@@ -1,4 +1,4 @@
-"""tutor.nn.params's .npz reader: every member an .npy whose header is checked against the
+"""tutor.weightfiles's .npz reader: every member an .npy whose header is checked against the
 member's size and the cap before anything is allocated; never a pickle; never a FIFO."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tutor.errors import TutorError
-from tutor.nn.params import load_npz
+from tutor.weightfiles import load_npz
 
 
 def _npy_bytes(header: dict, data: bytes) -> bytes:
@@ -89,7 +89,7 @@ def test_a_pickled_object_array_is_refused(tmp_path):
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
     os.mkfifo(tmp_path / "pipe.npz")
-    script = ("import sys; from tutor.nn.params import load_npz\n"
+    script = ("import sys; from tutor.weightfiles import load_npz\n"
               "try: load_npz(sys.argv[1])\nexcept Exception as e: print(e)")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "pipe.npz")],

@@ -1,4 +1,5 @@
-"""Issue 12, item 7: every number printed keeps enough significant digits to be true (never 0
+"""How the renderers write numbers (render/document.format_number, the worked lines and the
+sentences about them): every number printed keeps enough significant digits to be true (never 0
 for a non-zero value, scientific notation where needed), worked lines write signs as a reader
 would, and no sentence states what the numbers on screen contradict."""
 

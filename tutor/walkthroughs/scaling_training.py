@@ -1,7 +1,8 @@
 """The scaling experiment as a learner sees it (``tutor scaling --train``): the same model
 trained on the same task with and without attention's 1/√dk at several dk
-(:func:`tutor.training.scaling.scaling_experiment`), its loss curves and what was measured,
-recorded under declared names."""
+(:func:`tutor.training.scaling_training.scaling_experiment`), its loss curves and what was
+measured, recorded under declared names. (The untrained statistics of ``tutor scaling`` are
+:func:`tutor.walkthroughs.softmax.scaling`.)"""
 
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ CURVE_POINTS = 60          # columns of a drawn loss curve (each the mean of a b
 CHECKPOINTS = 6            # steps at which the loss table shows the curves
 TARGET_LOSS = 0.5          # "steps to reach": the first step whose 20-step mean loss is below
 RUNNING = 20               # steps in the running mean of the table and of "steps to reach"
-
-TABLE_COLUMNS = ["heads", "peak₀", "steps→0.5", "final loss", "accuracy"]
 
 
 def _bucket_means(losses: np.ndarray, points: int, steps: int) -> np.ndarray:
@@ -62,7 +61,7 @@ def scaling_training(d_ks: Sequence[int], *, d_model: int = 64, steps: int = 300
     ``callback(run_index, progress)`` is called after every training step. Raises TutorError
     (from the library) when a dk does not divide d_model.
     """
-    from tutor.training.scaling import compare, scaling_experiment
+    from tutor.training.scaling_training import compare, scaling_experiment
 
     runs = scaling_experiment(d_ks, d_model=d_model, steps=steps, seed=seed,
                               qk_init_gain=qk_init_gain, dim_feedforward=2 * d_model,
@@ -97,4 +96,4 @@ def scaling_training(d_ks: Sequence[int], *, d_model: int = 64, steps: int = 300
             "seconds": float(sum(r.seconds for r in runs)),
             "ratios": {row["d_k"]: (None if math.isnan(row["loss_ratio"]) else row["loss_ratio"])
                        for row in rows}}
-    return Recording(trace, runs, labels, info, walkthrough="training.scaling_training")
+    return Recording(trace, runs, labels, info, walkthrough="scaling_training.scaling_training")

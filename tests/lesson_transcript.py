@@ -2,7 +2,7 @@
 40-row terminal (tmux, 80×40), answering as a learner would: every screen the learner sees
 while the tutor waits, with what was typed next. Run from the project root:
 
-    python tests/lesson_shots_part2.py generation /work/brief/lesson-shots/generation-80x40.txt
+    python tests/lesson_transcript.py generation /work/brief/lesson-shots/generation-80x40.txt
 
 (needs tmux; progress goes to a temporary folder). Answers come from the engine (the
 session's expected values, typed as shown on screen); one choice question is answered wrong
@@ -42,7 +42,7 @@ def main(lesson_id: str, target: str) -> None:
     questions = lesson.questions
     state = Path(tempfile.mkdtemp()) / "state"
     shots = [f"`tutor lesson {lesson_id}` in a {WIDTH}×{HEIGHT} tmux pane (status line off), "
-             f"taken by tests/lesson_shots_part2.py. Each block is the whole screen while the "
+             f"taken by tests/lesson_transcript.py. Each block is the whole screen while the "
              f"tutor waits; the line after it says what was typed.\n"]
     tried: set[str] = set()
     with Terminal(["lesson", lesson_id], state) as term:

@@ -67,8 +67,8 @@ def _progress_console(output: Output):
 def train_scaling(d_ks: list[int], *, dim: int, steps: int, gain: float, seed: int,
                   step: int | None, output: Output) -> None:
     """Run the experiment with a progress bar, then show its document."""
-    from tutor.render.training import scaling_training_document
-    from tutor.walkthroughs.training import scaling_training
+    from tutor.render.scaling_training import scaling_training_document
+    from tutor.walkthroughs.scaling_training import scaling_training
 
     check_training_options(d_ks, dim, steps, gain)
     with progress_callback(_progress_console(output), d_ks, steps) as callback:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tutor.errors import TutorError
-from tutor.training.scaling import scaling_experiment
+from tutor.training.scaling_training import scaling_experiment
 
 SMALL = dict(d_model=8, steps=12, dim_feedforward=16, batch_size=8, eval_size=10, warmup=4)
 
@@ -41,7 +41,7 @@ def test_bad_d_k(d_ks, message):
 
 
 def test_steps_to_and_final_loss():
-    from tutor.training.scaling import ScalingRun
+    from tutor.training.scaling_training import ScalingRun
 
     run = ScalingRun(d_k=4, nhead=1, scaled=True, qk_init_gain=1.0,
                      losses=np.linspace(2.0, 0.0, 41), accuracy=1.0, diverged=False,
@@ -52,7 +52,7 @@ def test_steps_to_and_final_loss():
 
 
 def test_compare_pairs_the_runs():
-    from tutor.training.scaling import ScalingRun, compare
+    from tutor.training.scaling_training import ScalingRun, compare
 
     def run(d_k, scaled, level):
         return ScalingRun(d_k=d_k, nhead=64 // d_k, scaled=scaled, qk_init_gain=1.0,
@@ -71,7 +71,7 @@ def test_compare_pairs_the_runs():
 def test_without_the_scale_a_wide_head_learns_slower():
     """d_k = 32 (one head of d_model 32), 200 steps on reverse, seed 0: measured final losses
     0.51 scaled and 0.94 unscaled; attention before training peaks at 0.45 and 0.76."""
-    from tutor.training.scaling import compare
+    from tutor.training.scaling_training import compare
 
     row = compare(scaling_experiment((32,), d_model=32, steps=200, dim_feedforward=64,
                                      eval_size=50))[0]

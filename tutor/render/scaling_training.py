@@ -1,6 +1,6 @@
 """The scaling experiment's document (``tutor scaling --train``): the loss curves of the runs
 with and without 1/√dk side by side, then what was measured and what it shows. Reads the
-trace of :func:`tutor.walkthroughs.training.scaling_training` by name; computes nothing."""
+trace of :func:`tutor.walkthroughs.scaling_training.scaling_training` by name; computes nothing."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _steps_text(value) -> str:
 
 
 def scaling_training_document(recording, *, precision: int = 2) -> Document:
-    """A ``training.scaling_training`` recording (its ``info`` the run's settings and
+    """A ``scaling_training.scaling_training`` recording (its ``info`` the run's settings and
     measurements), live or replayed from a file."""
     info = {k: v for k, v in recording.info.items() if k != "recorded"}
     return _scaling_training_document(recording.trace, precision=precision, **info)

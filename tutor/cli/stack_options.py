@@ -167,15 +167,8 @@ def save_results(model, save_weights, output_path, result) -> None:
 
     from tutor.files import atomic_write
 
-    from .usage import check_output
+    from .output import write_files
 
-    writes = [("--save-weights", save_weights, model.save),
-              ("--output", output_path, lambda path: atomic_write(path, lambda f: np.save(f, result)))]
-    for option, path, write in writes:
-        if not path:
-            continue
-        check_output(option, path)
-        try:
-            write(path)
-        except OSError as exc:
-            raise TutorError(f"{option} {path}: cannot write it ({exc.strerror or exc})") from None
+    write_files([("--save-weights", save_weights, model.save),
+                 ("--output", output_path,
+                  lambda path: atomic_write(path, lambda f: np.save(f, result)))])

@@ -1,4 +1,5 @@
-"""Issue 12, items 1-3: every state dict either works exactly or is refused by name, and inputs
+"""The state dicts and input layouts tutor.nn takes (nn/model.py, nn/stacks.py, nn/params.py,
+nn/attention.py): every state dict either works exactly or is refused by name, and inputs
 are taken as PyTorch takes them. The numbers themselves are compared with PyTorch in
 test_golden.py; these tests pin down the kinds: every name is used, every refusal names the
 parameter, and the layouts (batch_first, unbatched, mask dtypes, is_causal) agree with each other."""

@@ -1,7 +1,7 @@
-"""The course's second part (issue 16): word vectors, a real model (live or recorded),
-training and generation. Every answer comes from the engine; the real-model lesson works
-without the model (from the shipped recording, marked as such) and the recording equals a
-fresh run of the model when it is installed."""
+"""The lesson computations of the course's second part (lessons/compute.py, lessons/recorded.py):
+word vectors, a real model (live or recorded), training and generation. Every answer comes from
+the engine; the real-model lesson works without the model (from the shipped recording, marked
+as such) and the recording equals a fresh run of the model when it is installed."""
 
 import json
 
@@ -229,7 +229,7 @@ def test_the_scaling_recording_is_what_the_script_measures():
     import importlib.util
     from pathlib import Path
 
-    from tutor.walkthroughs.training import scaling_training
+    from tutor.walkthroughs.scaling_training import scaling_training
 
     path = Path(__file__).resolve().parent.parent / "scripts" / "record_scaling_training.py"
     spec = importlib.util.spec_from_file_location("record_scaling_training", path)

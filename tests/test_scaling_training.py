@@ -15,7 +15,7 @@ SMALL = ["--train", "--dk", "8", "16", "--dim", "16", "--steps", "25"]
 
 @pytest.fixture(scope="module")
 def recording():
-    from tutor.walkthroughs.training import scaling_training
+    from tutor.walkthroughs.scaling_training import scaling_training
     return scaling_training([8, 16], d_model=16, steps=25, seed=0)
 
 
@@ -51,7 +51,7 @@ def test_a_pair_starts_from_the_same_weights_and_batches(recording):
 
 
 def test_bucket_means_for_long_runs_and_diverged_runs():
-    from tutor.walkthroughs.training import _bucket_means, _running_at
+    from tutor.walkthroughs.scaling_training import _bucket_means, _running_at
     losses = np.arange(1.0, 121.0)                                       # 120 steps
     curve = _bucket_means(losses, 60, 120)
     np.testing.assert_allclose(curve[:2], [1.5, 3.5])
@@ -88,7 +88,7 @@ def test_the_screen_says_what_was_measured():
 def test_progress_bar_follows_the_runs():
     from rich.console import Console
 
-    from tutor.cli.scaling_train import progress_callback
+    from tutor.cli.scaling_training import progress_callback
     from tutor.training.loop import Progress
 
     console = Console(file=io.StringIO(), force_terminal=True, width=80)
