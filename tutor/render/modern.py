@@ -315,8 +315,8 @@ def quantize_document(trace, *, precision: int, kind: str) -> Document:
                Part("", [w.view("q", "codes", ["q"], cols)],
                     [f"q1 = round({w.fmt(x[0])} / {format_number(d, digits)}) = {int(q[0])}"],
                     "One signed byte per number."), key="codes")
-        rebuild = "x̂ = d · q"
-        worked = f"x̂1 = {format_number(d, digits)} × {factor(str(int(q[0])))}"
+        rebuild = "x′ = d · q"
+        worked = f"x′1 = {format_number(d, digits)} × {factor(str(int(q[0])))}"
     else:
         m = float(w["min"][0])
         top = float(x[:32].max())
@@ -334,13 +334,13 @@ def quantize_document(trace, *, precision: int, kind: str) -> Document:
                      f"{format_number(d, digits)} + ½⌋ = {int(q[0])}"],
                     "Two codes per byte: number j in the low nibble, j + 16 in the high."),
                key="codes")
-        rebuild = "x̂ = d · q + m"
-        worked = (f"x̂1 = {format_number(d, digits)} × {int(q[0])} + "
+        rebuild = "x′ = d · q + m"
+        worked = (f"x′1 = {format_number(d, digits)} × {int(q[0])} + "
                   f"{factor(w.fmt(m))}")
     rec = w["reconstruction"]
     w.step("Reconstruction and error", rebuild, r"\hat x = d q" + ("" if kind == "Q8_0" else " + m"),
-           Part("", [w.view("x", "input", ["x"], cols), w.view("x̂", "reconstruction", ["x̂"], cols),
-                     w.view("x̂ − x", "error", ["error"], cols)],
+           Part("", [w.view("x", "input", ["x"], cols), w.view("x′", "reconstruction", ["x′"], cols),
+                     w.view("x′ − x", "error", ["error"], cols)],
                 [f"{worked} = {format_number(rec[0], digits)}",
                  f"largest |error| = {format_number(float(w['max_error']), digits)}"],
                 "The error is at most about half a step d (plus float16 rounding of d"
