@@ -13,9 +13,9 @@ from .sentence_options import word_input_options
 from .usage import check_limit
 
 EPILOG = f"""\b
-SwiGLU(x) = (SiLU(x·W_gate) ⊙ x·W_up)·W_down (LLaMA, SmolLM2); ReLU and GELU are
-act(x·W1)·W2 (2017). Weights random from --seed (entries -1.0 … 1.0), no biases.
-Limits: --ff 1 to {MAX_FF}.
+SwiGLU(x) = (SiLU(x·W_gate) ⊙ x·W_up)·W_down (LLaMA, SmolLM2); ReLU and
+GELU are act(x·W1)·W2 (2017). Weights random from --seed (entries -1.0 …
+1.0), no biases. Limits: --ff 1 to {MAX_FF}.
 
 \b
 Examples:

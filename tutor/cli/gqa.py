@@ -13,9 +13,9 @@ from .sentence_options import word_input_options
 from .usage import check_limit, usage_error
 
 EPILOG = f"""\b
-Wq is [d_model × heads·head-dim], Wk and Wv [d_model × kv-heads·head-dim], random
-from --seed (entries -1.0 … 1.0). Limits: --heads 1 to {MAX_HEADS}, --kv-heads a
-divisor of --heads, --head-dim 1 to {MAX_DIM}.
+Wq is [d_model × heads·head-dim], Wk and Wv [d_model × kv-heads·head-dim],
+random from --seed (entries -1.0 … 1.0). Limits: --heads 1 to {MAX_HEADS},
+--kv-heads a divisor of --heads, --head-dim 1 to {MAX_DIM}.
 
 \b
 Examples:

@@ -13,9 +13,10 @@ from .usage import usage_error
 from .values import parse_vector
 
 EPILOG = f"""\b
-Numbers split by commas or spaces, at most {MAX_VECTOR}, quantized in blocks of 32 as
-llama.cpp stores weights (a shorter last block is filled with copies of its last number).
-Q8_0: x = d·q, q in −127..127. Q4_1: x = d·q + m, q in 0..15.
+Numbers split by commas or spaces, at most {MAX_VECTOR}, quantized in blocks
+of 32 as llama.cpp stores weights (a shorter last block is filled with
+copies of its last number). Q8_0: x = d·q, q in −127..127. Q4_1:
+x = d·q + m, q in 0..15.
 
 \b
 Examples:

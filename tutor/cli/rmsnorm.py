@@ -19,7 +19,7 @@ RMSNorm(x) = x / √(mean(x²) + ε) ⊙ g (LLaMA, SmolLM2); layer norm beside i
 Examples:
   tutor rmsnorm "1,2,3,4"                     mean square, divide, scale
   tutor rmsnorm "1,2,3,4" --gain "2,2,1,1"    a learned gain g
-  tutor rmsnorm "5,6,7,8" --eps 0             mean far from 0: unlike layer norm
+  tutor rmsnorm "5,6,7,8" --eps 0             a mean far from 0
 """
 
 

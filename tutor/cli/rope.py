@@ -14,14 +14,14 @@ from .usage import check_limit, typed, usage_error
 from .values import check_finite, parse_vector, rng_for
 
 EPILOG = f"""\b
-θ_i = base^(−2i/d); position p turns pair i by p·θ_i. Without a sentence one query and
-one key (--query, --key, or random from --seed) are placed at every position; with a
-sentence each word's vector is its own query and key. Limits: --dim even, 2 to {MAX_DIM};
---positions 1 to {MAX_POSITIONS}.
+θ_i = base^(−2i/d); position p turns pair i by p·θ_i. Without a sentence,
+one query and one key (--query, --key, or random from --seed) are placed at
+every position; with a sentence, each word's vector is its own query and
+key. Limits: --dim even, 2 to {MAX_DIM}; --positions 1 to {MAX_POSITIONS}.
 
 \b
 Examples:
-  tutor rope --dim 8 --positions 6          angles, rotation, the scores' diagonals
+  tutor rope --dim 8 --positions 6          angles, rotation, scores
   tutor rope --query "1,0,0,0" --key "1,0,0,0" --positions 4
   tutor rope "the cat sat on the mat"       a sentence's words
   tutor rope --dim 8 --base 100000          SmolLM2's base
