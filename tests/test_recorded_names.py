@@ -253,6 +253,11 @@ def _modern():
         rec = modern.quantize_block(np.array([0.12, -0.5, 0.9]), kind)
         runs.append((rec, lambda t, k=kind: modern_render.quantize_document(t, precision=2,
                                                                             kind=k)))
+    from tutor.gguf import read_gguf
+    raw = read_gguf(DATA / "tiny_llama.gguf").raw("blk.0.attn_q.weight")[:20]   # a Q4_1 block
+    rec = modern.stored_block(raw, "Q4_1", tensor="blk.0.attn_q.weight", block=1, source="t")
+    runs.append((rec, lambda t, r=rec: modern_render.quantize_document(
+        t, precision=2, kind="Q4_1", stored=r.info)))
     rec = modern.online_softmax(TOKENS, X, EYE[:, :2], EYE[:, :2], EYE[:, :2], 2)
     runs.append((rec, lambda t: modern_render.flash_document(t, TOKENS, precision=2, block=2)))
     return runs

@@ -133,34 +133,56 @@ def quantize_blocks(x, kind: str) -> dict[str, np.ndarray]:
 
     Returns ``scale`` [blocks] (d, as stored: float16), ``min`` [blocks] (m, Q4_1 only),
     ``codes`` [n] (the integers q), ``reconstruction`` [n] (d·q, or d·q + m, float32) and
-    ``error`` [n] (reconstruction − x, x as given). Raises ValueError for another kind or no numbers."""
+    ``error`` [n] (reconstruction − x, x as given). Raises ValueError for another kind or
+    no numbers."""
     given = np.asarray(x, dtype=np.float64).reshape(-1)
     x = given.astype(np.float32)
     if x.size == 0:
         raise ValueError("no numbers to quantize")
     n = x.size
     padded = np.concatenate([x, np.full((-n) % 32, x[-1], dtype=np.float32)])
-    blocks = padded.size // 32
     if kind == "Q8_0":
-        raw = quant.quantize_q8_0(padded).reshape(blocks, 34)
-        scale = raw[:, :2].copy().view(np.float16).reshape(-1)
-        codes = raw[:, 2:].copy().view(np.int8).reshape(-1).astype(np.int64)
-        low = None
-        rebuilt = quant.dequantize_q8_0(raw)
+        raw = quant.quantize_q8_0(padded)
     elif kind == "Q4_1":
-        raw = quant.quantize_q4_1(padded).reshape(blocks, 20)
-        scale = raw[:, 0:2].copy().view(np.float16).reshape(-1)
-        low = raw[:, 2:4].copy().view(np.float16).reshape(-1)
-        qs = raw[:, 4:]
-        codes = np.concatenate([qs & 0x0F, qs >> 4], axis=1).reshape(-1).astype(np.int64)
-        rebuilt = quant.dequantize_q4_1(raw)
+        raw = quant.quantize_q4_1(padded)
     else:
         raise ValueError(f"kind must be Q8_0 or Q4_1, got {kind!r}")
-    out = {"scale": scale.astype(np.float64), "codes": codes[:n],
-           "reconstruction": rebuilt[:n].astype(np.float64),
-           "error": rebuilt[:n].astype(np.float64) - given}
+    parts = stored_blocks(raw, kind)
+    scale, low, codes, rebuilt = (parts.get(name) for name in
+                                  ("scale", "min", "codes", "reconstruction"))
+    out = {"scale": scale, "codes": codes[:n], "reconstruction": rebuilt[:n],
+           "error": rebuilt[:n] - given}
     if low is not None:
-        out["min"] = low.astype(np.float64)
+        out["min"] = low
+    return out
+
+
+def stored_blocks(raw, kind: str) -> dict[str, np.ndarray]:
+    """GGML blocks as stored (uint8 bytes, a whole number of blocks of ``kind`` Q8_0 or
+    Q4_1) taken apart: ``scale`` [blocks] (the float16 d), ``min`` [blocks] (the float16 m,
+    Q4_1 only), ``codes`` [blocks·32] (Q4_1: byte j's low nibble is number j, its high
+    nibble number j + 16) and ``reconstruction`` [blocks·32] (:mod:`tutor.nn.quant`'s
+    dequantization), all float64 or int64. Raises ValueError for another kind or a partial
+    block."""
+    raw = np.asarray(raw, dtype=np.uint8).reshape(-1)
+    if kind not in ("Q8_0", "Q4_1"):
+        raise ValueError(f"kind must be Q8_0 or Q4_1, got {kind!r}")
+    size = quant.BLOCK_SIZES[kind][1]
+    if raw.size == 0 or raw.size % size:
+        raise ValueError(f"{kind} data must be whole blocks of {size} bytes, got {raw.size}")
+    blocks = raw.reshape(-1, size)
+    scale = blocks[:, :2].copy().view(np.float16).reshape(-1).astype(np.float64)
+    out = {"scale": scale}
+    if kind == "Q8_0":
+        codes = blocks[:, 2:].copy().view(np.int8)
+        rebuilt = quant.dequantize_q8_0(blocks)
+    else:
+        out["min"] = blocks[:, 2:4].copy().view(np.float16).reshape(-1).astype(np.float64)
+        qs = blocks[:, 4:]
+        codes = np.concatenate([qs & 0x0F, qs >> 4], axis=1)
+        rebuilt = quant.dequantize_q4_1(blocks)
+    out["codes"] = codes.reshape(-1).astype(np.int64)
+    out["reconstruction"] = rebuilt.astype(np.float64)
     return out
 
 

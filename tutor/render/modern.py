@@ -291,60 +291,77 @@ def ffn_document(trace, tokens: list[str], *, precision: int, kind: str) -> Docu
 
 # --- quantization ----------------------------------------------------------------------------
 
-def quantize_document(trace, *, precision: int, kind: str) -> Document:
+def quantize_document(trace, *, precision: int, kind: str, stored: dict | None = None
+                      ) -> Document:
     """One or more GGML blocks taken apart: scale (and minimum), codes, reconstruction and
-    error, bits per weight and SmolLM2's memory at each type."""
+    error, bits per weight and SmolLM2's memory at each type. ``stored`` (the recording's
+    info: tensor, block, source) for a block read from a model file: then there is no
+    original to compare with, and the numbers are the ones the model computes with."""
     w = DocumentBuilder(trace, precision)
-    x = w["input"]
-    n = x.shape[0]
+    digits = max(precision, 4)
+    q, rec = w["codes"], w["reconstruction"]
+    n = q.shape[0]
     cols = [f"x{i + 1}" for i in range(n)]
     blocks = w["scale"].shape[0]
-    bl = [f"block {i + 1}" for i in range(blocks)]
+    bl = [f"block {i + 1}" for i in range(blocks)] if stored is None else \
+        [f"block {stored['block']}"]
     d = float(w["scale"][0])
-    digits = max(precision, 4)
+    ds = format_number(d, digits)
+    if stored is None:
+        x = w["input"]
+        if kind == "Q8_0":
+            scale_line = f"d = {w.fmt(float(np.abs(x[:32]).max()))} / 127 = {ds}"
+        else:
+            scale_line = (f"d = ({w.fmt(float(x[:32].max()))} − "
+                          f"{factor(w.fmt(float(w['min'][0])))}) / 15 = {ds}")
+        where = "One scale per block of 32 numbers"
+    else:
+        scale_line = f"d = {ds}, read from {stored['tensor']}, block {stored['block']}"
+        where = f"Stored in {stored['source']}: one scale per block of 32 numbers"
     if kind == "Q8_0":
-        top = float(np.abs(x[:32]).max())
         w.step("The block's scale", "d = max|x| / 127 (stored as float16)",
                r"d = \max|x| / 127",
-               Part("", [w.view("d", "scale", bl, ["d"])],
-                    [f"d = {w.fmt(top)} / 127 = {format_number(d, digits)}"],
-                    "One scale per block of 32 numbers; the largest number becomes ±127."),
-               key="scale")
-        q = w["codes"]
+               Part("", [w.view("d", "scale", bl, ["d"])], [scale_line],
+                    where + "; the largest number becomes ±127."), key="scale")
+        code_line = (f"q1 = round({w.fmt(w['input'][0])} / {ds}) = {int(q[0])}"
+                     if stored is None else f"q1 = {int(q[0])}")
         w.step("Integer codes", "q = round(x / d), −127 … 127", r"q = \mathrm{round}(x/d)",
-               Part("", [w.view("q", "codes", ["q"], cols)],
-                    [f"q1 = round({w.fmt(x[0])} / {format_number(d, digits)}) = {int(q[0])}"],
+               Part("", [w.view("q", "codes", ["q"], cols)], [code_line],
                     "One signed byte per number."), key="codes")
-        rebuild = "x′ = d · q"
-        worked = f"x′1 = {format_number(d, digits)} × {factor(str(int(q[0])))}"
+        rebuild, worked = "x′ = d · q", f"x′1 = {ds} × {factor(str(int(q[0])))}"
     else:
         m = float(w["min"][0])
-        top = float(x[:32].max())
         w.step("The block's scale and minimum", "m = min x, d = (max x − min x) / 15",
                r"m = \min x,\ d = (\max x - \min x)/15",
                Part("", [w.view("d", "scale", bl, ["d"]), w.view("m", "min", bl, ["m"])],
-                    [f"d = ({w.fmt(top)} − {factor(w.fmt(m))}) / 15 = "
-                     f"{format_number(d, digits)}"],
-                    "Two float16 numbers per block of 32: the minimum becomes code 0, the "
-                    "maximum code 15."), key="scale")
-        q = w["codes"]
-        w.step("4-bit codes", "q = ⌊(x − m) / d + ½⌋, 0 … 15", r"q = \lfloor (x-m)/d + 1/2\rfloor",
-               Part("", [w.view("q", "codes", ["q"], cols)],
-                    [f"q1 = ⌊({w.fmt(x[0])} − {factor(w.fmt(m))}) / "
-                     f"{format_number(d, digits)} + ½⌋ = {int(q[0])}"],
+                    [scale_line if stored is None else scale_line + f", m = {w.fmt(m)}"],
+                    where + " and its minimum (float16 each): the minimum becomes code 0, "
+                    "the maximum code 15."), key="scale")
+        code_line = (f"q1 = ⌊({w.fmt(w['input'][0])} − {factor(w.fmt(m))}) / {ds} + ½⌋ = "
+                     f"{int(q[0])}" if stored is None else f"q1 = {int(q[0])}")
+        w.step("4-bit codes", "q = ⌊(x − m) / d + ½⌋, 0 … 15",
+               r"q = \lfloor (x-m)/d + 1/2\rfloor",
+               Part("", [w.view("q", "codes", ["q"], cols)], [code_line],
                     "Two codes per byte: number j in the low nibble, j + 16 in the high."),
                key="codes")
-        rebuild = "x′ = d · q + m"
-        worked = (f"x′1 = {format_number(d, digits)} × {int(q[0])} + "
-                  f"{factor(w.fmt(m))}")
-    rec = w["reconstruction"]
-    w.step("Reconstruction and error", rebuild, r"\hat x = d q" + ("" if kind == "Q8_0" else " + m"),
-           Part("", [w.view("x", "input", ["x"], cols), w.view("x′", "reconstruction", ["x′"], cols),
-                     w.view("x′ − x", "error", ["error"], cols)],
-                [f"{worked} = {format_number(rec[0], digits)}",
-                 f"largest |error| = {format_number(float(w['max_error']), digits)}"],
-                "The error is at most about half a step d (plus float16 rounding of d"
-                + (" and m" if kind == "Q4_1" else "") + ")."), key="reconstruct")
+        rebuild, worked = "x′ = d · q + m", f"x′1 = {ds} × {int(q[0])} + {factor(w.fmt(m))}"
+    latex = r"\hat x = d q" + ("" if kind == "Q8_0" else " + m")
+    if stored is None:
+        w.step("Reconstruction and error", rebuild, latex,
+               Part("", [w.view("x", "input", ["x"], cols),
+                         w.view("x′", "reconstruction", ["x′"], cols),
+                         w.view("x′ − x", "error", ["error"], cols)],
+                    [f"{worked} = {format_number(rec[0], digits)}",
+                     f"largest |error| = {format_number(float(w['max_error']), digits)}"],
+                    "The error is at most about half a step d (plus float16 rounding of d"
+                    + (" and m" if kind == "Q4_1" else "") + ")."), key="reconstruct")
+    else:
+        w.step("The numbers the model computes with", rebuild, latex,
+               Part("", [w.view("x′", "reconstruction", ["x′"], cols)],
+                    [f"{worked} = {format_number(rec[0], digits)}"],
+                    "The file keeps only d" + (", m" if kind == "Q4_1" else "")
+                    + " and the codes: the original float weights are gone, and these are "
+                    "the numbers every product uses."), key="reconstruct")
     memory, bits = w["memory"], w["bits"]
     types = ["F32", "F16", "Q8_0", "Q4_1"]
     w.step("Bits per weight and SmolLM2's memory", "bytes per block × 8 / 32",
@@ -357,9 +374,13 @@ def quantize_document(trace, *, precision: int, kind: str) -> Document:
                  f"{_bytes(memory[3])} Q4_1"],
                 "Matrices at the type, the norm weights in F32. The shipped file keeps the "
                 "embedding in Q8_0, so it is a little larger than all-Q4_1."), key="memory")
-    return w.document("quantize", f"Block quantization: {kind}", [],
-                      {"kind": kind, "numbers": n, "blocks": blocks},
-                      subtitle=f"{kind}, {n} numbers in {blocks} block(s) of 32")
+    if stored is None:
+        return w.document("quantize", f"Block quantization: {kind}", [],
+                          {"kind": kind, "numbers": n, "blocks": blocks},
+                          subtitle=f"{kind}, {n} numbers in {blocks} block(s) of 32")
+    return w.document("quantize", f"A stored {kind} block", [],
+                      {"kind": kind, "tensor": stored["tensor"], "block": stored["block"]},
+                      subtitle=f"{stored['tensor']}, block {stored['block']} ({kind})")
 
 
 # --- online softmax --------------------------------------------------------------------------

@@ -167,12 +167,33 @@ def quantize_block(x, kind: str) -> Recording:
         if name in parts:
             trace.record(name, parts[name])
     trace.record("max_error", np.abs(parts["error"]).max())
+    _record_memory(trace)
+    return Recording(trace, parts["reconstruction"], info={"kind": kind},
+                     walkthrough="modern.quantize_block")
+
+
+def _record_memory(trace) -> None:
     matrices, vectors = smollm2_parameters()
     bits = np.array([modern.BITS_PER_WEIGHT[t] for t in ("F32", "F16", "Q8_0", "Q4_1")])
     trace.record("bits", bits)
     trace.record("memory", np.array([matrices * int(b * 4) // 32 + vectors * 4 for b in bits]))
-    return Recording(trace, parts["reconstruction"], info={"kind": kind},
-                     walkthrough="modern.quantize_block")
+
+
+def stored_block(raw, kind: str, *, tensor: str, block: int, source: str) -> Recording:
+    """One block of a real model's tensor as the file stores it (``raw``: its bytes, uint8;
+    ``kind`` Q8_0 or Q4_1), taken apart by :func:`tutor.nn.modern.stored_blocks`: records
+    ``scale``, ``min`` (Q4_1), ``codes`` [32], ``reconstruction`` [32] (the numbers the model
+    computes with; the original float weights are not in the file), ``bits`` and ``memory``
+    as :func:`quantize_block` does."""
+    trace = new_trace()
+    parts = modern.stored_blocks(raw, kind)
+    for name in ("scale", "min", "codes", "reconstruction"):
+        if name in parts:
+            trace.record(name, parts[name])
+    _record_memory(trace)
+    return Recording(trace, parts["reconstruction"],
+                     info={"kind": kind, "tensor": tensor, "block": block, "source": source},
+                     walkthrough="modern.stored_block")
 
 
 def online_softmax(tokens: list[str], x, w_q, w_k, w_v, block: int) -> Recording:

@@ -433,6 +433,14 @@ max_error | [] | the largest |error|
 bits | [4] | bits per weight: F32, F16, Q8_0, Q4_1
 memory | [4] | SmolLM2-135M's bytes at F32, F16, Q8_0, Q4_1 (norm weights F32)
 """),
+    "modern.stored_block": table("""
+scale | [1] | the block's scale d, as stored (float16)
+min | [1] | the block's minimum m, as stored (Q4_1 only)
+codes | [32] | the integer q of each number, as stored
+reconstruction | [32] | d·q (Q8_0) or d·q + m (Q4_1): the numbers the model computes with
+bits | [4] | bits per weight: F32, F16, Q8_0, Q4_1
+memory | [4] | SmolLM2-135M's bytes at F32, F16, Q8_0, Q4_1 (norm weights F32)
+"""),
     "modern.online_softmax": {
         **table("""
 x | [n, d_model] | the word vectors X
