@@ -12,7 +12,7 @@ from cli_helpers import for_command, invoke
 from tutor.cli import main
 
 run, run_json = for_command("quantize")
-GOLDEN = np.load(Path(__file__).resolve().parent / "golden" / "modern.npz")
+GOLDEN = np.load(Path(__file__).resolve().parent / "golden" / "modern" / "modern.npz")
 
 
 @pytest.mark.parametrize("kind", ["q8_0", "q4_1"])

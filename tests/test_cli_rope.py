@@ -11,7 +11,7 @@ from cli_helpers import for_command
 from tutor.cli import main
 
 run, run_json = for_command("rope")
-GOLDEN = np.load(Path(__file__).resolve().parent / "golden" / "modern.npz")
+GOLDEN = np.load(Path(__file__).resolve().parent / "golden" / "modern" / "modern.npz")
 
 
 def _vec(values):

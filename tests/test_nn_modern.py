@@ -1,5 +1,5 @@
 """tutor.nn.modern (the math of today's calculators) against transformers, torch and gguf
-(tests/golden/modern.npz, made by tests/golden/make_modern_golden.py) and closed forms."""
+(tests/golden/modern/modern.npz, made by tests/golden/make_modern_golden.py) and closed forms."""
 
 from pathlib import Path
 
@@ -9,7 +9,7 @@ import pytest
 from tutor.nn import modern
 from tutor.nn.llama import grouped_query_attention
 
-GOLDEN = np.load(Path(__file__).resolve().parent / "golden" / "modern.npz")
+GOLDEN = np.load(Path(__file__).resolve().parent / "golden" / "modern" / "modern.npz")
 
 
 def test_rms_norm_equals_transformers_llama_rms_norm():

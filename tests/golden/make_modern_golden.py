@@ -5,7 +5,7 @@ Run from the repository root with the golden venv:
 
     /work/gold/bin/python tests/golden/make_modern_golden.py
 
-Writes ``tests/golden/modern.npz`` (float64 unless said otherwise):
+Writes ``tests/golden/modern/modern.npz`` (float64 unless said otherwise):
 
 * ``rms.x`` [2, 4], ``rms.g`` [4], ``rms.out`` [2, 4]: transformers' ``LlamaRMSNorm(4,
   eps=1e-5)`` with weight g on "1,2,3,4" and on "5,6,7,8" (computed in float32, as it does).
@@ -34,7 +34,7 @@ from transformers.models.llama.modeling_llama import (LlamaMLP, LlamaRMSNorm,
                                                       LlamaRotaryEmbedding, apply_rotary_pos_emb,
                                                       repeat_kv)
 
-OUT = Path(__file__).resolve().parent / "modern.npz"
+OUT = Path(__file__).resolve().parent / "modern" / "modern.npz"
 
 
 def main():
