@@ -24,6 +24,7 @@ def test_groups_and_each_head_against_the_formula():
     assert q.shape == (6, 3, 2) and k.shape == v.shape == (2, 3, 2)
     for h in range(6):                                                  # head h reads kv h // 3
         g = h // 3
+        np.testing.assert_allclose(m["gqa.scores"][0][h], q[h] @ k[g].T, atol=1e-12)
         w = _softmax(q[h] @ k[g].T / np.sqrt(2))
         np.testing.assert_allclose(m["gqa.weights"][0][h], w, atol=1e-12)
         np.testing.assert_allclose(m["gqa.out"][0][h], w @ v[g], atol=1e-12)

@@ -125,3 +125,14 @@ def test_attention_memory():
     assert modern.attention_memory(8192, 64, 128) == {"softmax": 8192 ** 2,
                                                      "online": 2 * 8192 + 8192 * 128,
                                                      "output": 8192 * 64}
+
+
+@pytest.mark.parametrize("block", [1, 2, 4])
+def test_online_softmax_is_the_engines_chunked_attention(block):
+    """The calculator's loop is the one the engine runs with chunk_size (nn.attention)."""
+    from tutor.nn.attention import scaled_dot_product_attention
+    q, k, v = GOLDEN["flash.q"], GOLDEN["flash.k"], GOLDEN["flash.v"]
+    chunked, weights = scaled_dot_product_attention(q, k, v, chunk_size=block)
+    assert weights is None                                              # no n×n weights kept
+    np.testing.assert_allclose(modern.online_softmax_attention(q, k, v, block), chunked,
+                               atol=1e-14)

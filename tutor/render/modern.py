@@ -183,12 +183,14 @@ def gqa_document(trace, tokens: list[str], *, precision: int, heads: int, kv_hea
             weights = w["gqa.weights"][0, h]
             parts.append(Part(f"query head {h + 1}",
                               [w.view("Q", "q", tokens, cols, index=(h,)),
+                               w.view("Q·Kᵀ", "gqa.scores", tokens, tokens, index=(0, h)),
                                w.view("weights", "gqa.weights", tokens, tokens,
                                       index=(0, h), heat=True),
                                w.view("out", "gqa.out", tokens, cols, index=(0, h))],
                               [f"{tokens[0]} → {tokens[int(weights[0].argmax())]}: "
                                f"{w.fmt(weights[0].max())}"],
-                              "softmax(Q·Kᵀ / √d_head)·V with the group's K and V."))
+                              f"Q·Kᵀ with the group's keys, ÷ √{d_head}, softmax per row, "
+                              f"weights·V with the group's values."))
         w.step(f"Group {g + 1}: the six steps", "softmax(Q_h K_g^T / √d) V_g",
                r"\mathrm{softmax}(Q_h K_g^\top/\sqrt{d})V_g", parts, key=f"group{g + 1}")
     diff = float(np.abs(w["gqa.out"] - w["mha.out"]).max())
@@ -422,7 +424,9 @@ def flash_document(trace, tokens: list[str], *, precision: int, block: int) -> D
            Part("", [w.view("online softmax", "online.out", tokens, cols),
                      w.view("softmax attention", "reference.out", tokens, cols)],
                 [f"largest difference: {float(w['max_diff']):.1e}"],
-                "The same numbers as softmax attention, to rounding."), key="out")
+                "The same numbers as softmax attention, to rounding. tutor's engine runs "
+                "this loop for long inputs (scaled_dot_product_attention with "
+                "chunk_size)."), key="out")
     mem = w["memory"]
     w.step("Memory", "n² scores vs 2n + n·block", r"O(n^2)\ \text{vs}\ O(n d)",
            Part("", [w.view("numbers held", "memory", ["numbers"],
