@@ -25,7 +25,8 @@ Examples:
 
 @tutor_command(EPILOG)
 @click.argument("vector", required=False)
-@click.option("--gain", default=None, metavar="VEC", help="The gain g, one per entry. [default: 1s]")
+@click.option("--gain", default=None, metavar="VEC",
+              help="The gain g, one per entry. [default: 1s]")
 @click.option("--eps", type=float, default=1e-5, show_default=True, metavar="E",
               help="ε inside the square root (≥ 0).")
 @calculator_options(seed=False)

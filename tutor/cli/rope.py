@@ -66,7 +66,8 @@ def rope(sentence, dim, positions, base, query, key, embeddings, embed, step, se
                                              "words give the positions), got a sentence too")
         tokens, x = sentence_matrix("SENTENCE", sentence, dim, embeddings, embed, seed)
         if x.shape[1] % 2:
-            raise usage_error("--dim", f"expected an even width (RoPE turns pairs), got {x.shape[1]}")
+            raise usage_error("--dim", f"expected an even width (RoPE turns pairs), got "
+                                       f"{x.shape[1]}")
         q = k = x                                                          # [n, d]
     else:
         if embeddings is not None or embed:

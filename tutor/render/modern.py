@@ -110,7 +110,7 @@ def rope_document(trace, tokens: list[str], *, precision: int, base: float,
            Part("", [w.view("pos·θ", "rope.angles", rows, pairs)],
                 [f"angle(2, 1) = 2 × {format_number(theta[min(1, d // 2 - 1)], 4)} = "
                  f"{w.fmt(angles[min(2, n - 1), min(1, d // 2 - 1)])}" if n > 2 else
-                 f"angle(0, i) = 0"], "Position 0 is not turned at all."), key="angles")
+                 "angle(0, i) = 0"], "Position 0 is not turned at all."), key="angles")
     rq = w["rope.out"]
     p = min(1, n - 1)
     w.step("Rotate each pair", "(a, b) → (a cos φ − b sin φ, b cos φ + a sin φ)",
@@ -407,7 +407,8 @@ def flash_document(trace, tokens: list[str], *, precision: int, block: int) -> D
         worked = [f"{tokens[0]}: m = {w.fmt(m[0])}, l = l × {w.fmt(r[0])} + Σ e^(s − m) = "
                   f"{w.fmt(s[0])}"]
         w.step(f"Block {j + 1}: keys {', '.join(keys)}",
-               "m' = max(m, max s); l' = l·e^(m − m') + Σ e^(s − m'); o' = o·e^(m − m') + e^(s − m')·V",
+               "m' = max(m, max s); l' = l·e^(m − m') + Σ e^(s − m'); "
+               "o' = o·e^(m − m') + e^(s − m')·V",
                r"m' = \max(m, \max s),\ \ell' = \ell e^{m-m'} + \sum e^{s-m'}",
                Part("", [w.view("scores", f"{pre}.scores", tokens, keys),
                          w.view("running max m", f"{pre}.max", ["m"], tokens),

@@ -156,7 +156,8 @@ def gated_feed_forward(tokens: list[str], x, kind: str, w_in, w_out, w_up=None) 
 def quantize_block(x, kind: str) -> Recording:
     """GGML block quantization of the numbers x [n] (``kind`` Q8_0 or Q4_1): records
     ``input``, what :func:`tutor.nn.modern.quantize_blocks` returns (``scale``, ``min`` for
-    Q4_1, ``codes``, ``reconstruction``, ``error``), ``max_error`` [], ``bits`` [4] (bits per weight) and ``memory`` [4]:
+    Q4_1, ``codes``, ``reconstruction``, ``error``), ``max_error`` [], ``bits`` [4] (bits per weight) and
+    ``memory`` [4]:
     SmolLM2-135M's bytes (matrices at the type, norm weights F32) for
     F32, F16, Q8_0, Q4_1."""
     trace = new_trace()
