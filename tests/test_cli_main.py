@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import click
+from click.testing import CliRunner
 import pytest
 
 from tutor import cli as cli_module
@@ -19,8 +20,24 @@ def test_help_imports_neither_numpy_nor_rich():
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in ('numpy', 'rich') if m in sys.modules), file=sys.stderr)")
     result = run_python(code)
-    assert "Commands:" in result.stdout and "attention" in result.stdout
+    assert "The 2017 Transformer:" in result.stdout and "attention" in result.stdout
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_help_groups_the_commands_as_2017_and_today():
+    """`tutor --help` lists the 2017 calculators, then today's parts, then the rest; every
+    command in exactly one section."""
+    out = CliRunner().invoke(cli_module.cli, ["--help"], env={"COLUMNS": "80"}).output
+    start_2017, start_today = out.index("The 2017 Transformer:"), out.index("Today's LLMs")
+    start_more = out.index("The course, real models and tools:")
+    assert start_2017 < start_today < start_more
+    names = lambda text: {line.split()[0] for line in text.splitlines()
+                          if line.startswith("  ") and not line.startswith("   ")}
+    assert names(out[start_2017:start_today]) >= {"attention", "layernorm", "posenc", "softmax",
+                                                  "multihead"}
+    assert names(out[start_today:start_more]) == {"rmsnorm", "rope", "gqa", "ffn", "quantize",
+                                                  "flash"}
+    assert set(cli_module.SECTION_OF) == set(cli_module.COMMANDS)
 
 
 def test_python_dash_m_tutor_shows_help_and_version():
@@ -99,7 +116,7 @@ def test_tutor_alone_prints_the_help_and_succeeds(capsys):
         cli_module.main([])
     out, err = capsys.readouterr()
     assert exit_info.value.code == 0 and err == ""
-    assert out.startswith("Usage: tutor [OPTIONS] COMMAND [ARGS]...") and "Commands:" in out
+    assert out.startswith("Usage: tutor [OPTIONS] COMMAND [ARGS]...") and "Today's LLMs" in out
 
 
 @pytest.mark.parametrize("command", sorted(cli_module.COMMANDS) + [""])

@@ -81,6 +81,13 @@ OPTIONS = {
                  "--beam", "--length-penalty", "--step", "--precision"],
     "backward": ["--dim", "--embeddings", "--embed", "--wq", "--wk", "--wv", "--dk", "--target",
                  "--lr", "--posenc", "--step", "--seed", "--precision"],
+    "rmsnorm": ["--gain", "--eps", "--step", "--precision"],
+    "rope": ["--dim", "--positions", "--base", "--query", "--key", "--embed", "--embeddings",
+             "--step", "--seed"],
+    "gqa": ["--heads", "--kv-heads", "--head-dim", "--dim", "--embed", "--step", "--seed"],
+    "ffn": ["--kind", "--ff", "--dim", "--embeddings", "--step", "--seed"],
+    "quantize": ["--kind", "--step", "--precision"],
+    "flash": ["--block", "--dk", "--dim", "--embed", "--step", "--seed"],
 }
 FLAGS = {
     "attention": ["--no-scale", "--causal"], "posenc": ["--learned"], "layernorm": ["--residual"],
@@ -114,7 +121,10 @@ PLAUSIBLE = {                    # values a user would mean, per option (FILE: a
     "--answer": ["q-the-sat=0.42", "q-tie=b", "x=1", "bad", "q-the-sat=nan"],
     "--max-new-tokens": ["2", "5"], "--top-k": ["1", "3"], "--top-p": ["0.5", "0.9"],
     "--beam": ["2", "4"], "--length-penalty": ["0.6", "1"], "--lr": ["0.05", "5", "50"],
-    "--target": SPECS,
+    "--target": SPECS, "--gain": ["1,1,1,1", "2,0,1,-1"], "--base": ["10000", "100000", "1"],
+    "--query": ["1,0,0,0", "1,2"], "--key": ["0,1,0,0", "1,2,3"], "--kv-heads": ["1", "2", "3"],
+    "--head-dim": ["1", "2", "4"], "--kind": ["relu", "gelu", "swiglu", "q8_0", "q4_1"],
+    "--block": ["1", "2", "3"],
 }
 SHARED = ["--format", "--svg", "--html"]
 FORMATS = ["rich", "plain", "json", "markdown", "latex", "xml", ""]
@@ -124,7 +134,10 @@ POSITIONAL = {"attention": ["the cat sat", "a b", "the cat sat on the mat"],
               "context": ["the cat sat", "the mat and the cat"],
               "softmax": ["6", "4", "-1", "2,1,0.1"], "layernorm": ["1,2,3,4", "5,5,5,5"],
               "scaling": ["4", "64"], "generate": ["3 1 4", "31415926535", "9", "The cat sat"],
-              "backward": ["the cat sat", "a b"],
+              "backward": ["the cat sat", "a b"], "rmsnorm": ["1,2,3,4", "0,0,0"],
+              "rope": ["the cat sat", "a b"], "gqa": ["the cat sat", "a"],
+              "ffn": ["the cat sat", "a b"], "quantize": ["0.12,-0.5,0.9", "0,0,0", "1e6"],
+              "flash": ["the cat sat on the mat", "a"],
               "lesson": ["1", "4", "9", "10", "0", "-1", "scaling", "no-such-lesson", "list",
                          "reset", "check", "self-attention"]}
 

@@ -33,6 +33,18 @@ def test_the_real_model_lines_install_the_extra_and_minilm_then_run_heads():
         assert command in COMMANDS and f"tutor {command}" in readme()
 
 
+def test_the_command_list_shows_the_today_group():
+    """Every command `tutor --help` lists under "Today's LLMs" has a line in README's list."""
+    from tutor.cli import SECTION_OF
+
+    text = readme().split("## The commands", 1)[1].split("\n## ", 1)[0]
+    assert "Today's LLMs" in text and "The 2017 Transformer" in text
+    today = [name for name, section in SECTION_OF.items() if section == "today"]
+    assert len(today) >= 6
+    for name in today:
+        assert re.search(rf"^tutor {name} ", text, re.M), name
+
+
 def test_documented_limits_are_the_enforced_ones():
     from tutor import limits
 

@@ -250,6 +250,43 @@ def _learning():
                           trained=True)]
 
 
+def _modern():
+    """Today's calculators (rmsnorm, rope on numbers and on words, gqa, the three ffn kinds,
+    quantize Q8_0 and Q4_1, flash)."""
+    from tutor.render import modern as modern_render
+    from tutor.walkthroughs import modern
+
+    rng = np.random.default_rng(0)
+    runs = [(modern.rmsnorm_beside_layer_norm(np.arange(1.0, 5), np.ones(4), 1e-5),
+             lambda t: modern_render.rmsnorm_document(t, precision=2, eps=1e-5))]
+    for tokens in (None, TOKENS):
+        q = np.tile(rng.normal(size=4), (3, 1)) if tokens is None else X
+        rec = modern.rope_beside_sinusoidal(q, q, tokens=tokens)
+        runs.append((rec, lambda t, s=tokens: modern_render.rope_document(
+            t, s or [], precision=2, base=10000.0, sentence=s is not None)))
+    rec = modern.grouped_query(TOKENS, X, rng.normal(size=(4, 12)), rng.normal(size=(4, 4)),
+                               rng.normal(size=(4, 4)), 6, 2)
+    runs.append((rec, lambda t: modern_render.gqa_document(t, TOKENS, precision=2, heads=6,
+                                                           kv_heads=2)))
+    for kind in ("relu", "gelu", "swiglu"):
+        rec = modern.gated_feed_forward(TOKENS, X, kind, rng.normal(size=(4, 6)),
+                                        rng.normal(size=(6, 4)), rng.normal(size=(4, 6)))
+        runs.append((rec, lambda t, k=kind: modern_render.ffn_document(t, TOKENS, precision=2,
+                                                                       kind=k)))
+    for kind in ("Q8_0", "Q4_1"):
+        rec = modern.quantize_block(np.array([0.12, -0.5, 0.9]), kind)
+        runs.append((rec, lambda t, k=kind: modern_render.quantize_document(t, precision=2,
+                                                                            kind=k)))
+    from tutor.gguf import read_gguf
+    raw = read_gguf(DATA / "tiny_llama.gguf").raw("blk.0.attn_q.weight")[:20]   # a Q4_1 block
+    rec = modern.stored_block(raw, "Q4_1", tensor="blk.0.attn_q.weight", block=1, source="t")
+    runs.append((rec, lambda t, r=rec: modern_render.quantize_document(
+        t, precision=2, kind="Q4_1", stored=r.info)))
+    rec = modern.online_softmax(TOKENS, X, EYE[:, :2], EYE[:, :2], EYE[:, :2], 2)
+    runs.append((rec, lambda t: modern_render.flash_document(t, TOKENS, precision=2, block=2)))
+    return runs
+
+
 @functools.cache
 def all_runs():
     """(walkthrough name, recording, render function or None) for every walkthrough, with
@@ -276,7 +313,7 @@ def all_runs():
             *_stacks(), *_pretrained(), _backward(), _backward(causal=True, scaled=False),
             _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training(),
             *_feed_forward(), *_generation(), *_toy_model_heads(), *_glove(),
-            *_learning()]
+            *_learning(), *_modern()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 
 

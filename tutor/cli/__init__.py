@@ -18,9 +18,20 @@ from .help import TutorGroup, help_width
 # name -> (module, attribute, one-line help shown by `tutor --help` without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {}
 
+# `tutor --help` lists the commands in these sections, in this order: the 2017 design's
+# calculators, today's parts that replaced them, then the course, real models and tools.
+SECTIONS = {"2017": "The 2017 Transformer", "today": "Today's LLMs (what changed since 2017)",
+            "more": "The course, real models and tools"}
+SECTION_OF: dict[str, str] = {}
 
-def register(name: str, module: str, attr: str, short_help: str) -> None:
+
+def register(name: str, module: str, attr: str, short_help: str, section: str = "more") -> None:
+    """Make ``tutor NAME`` run ``module.attr`` (imported on first use), listed under
+    ``section`` (a key of SECTIONS) by ``tutor --help``."""
+    if section not in SECTIONS:
+        raise ValueError(f"section must be one of {sorted(SECTIONS)}, got {section!r}")
     COMMANDS[name] = (module, attr, short_help)
+    SECTION_OF[name] = section
 
 
 class LazyGroup(TutorGroup):
@@ -36,10 +47,12 @@ class LazyGroup(TutorGroup):
         return getattr(importlib.import_module(module), attr)
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
+        for section, heading in SECTIONS.items():
+            rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()
+                    if SECTION_OF.get(name, "more") == section]
+            if rows:
+                with formatter.section(heading):
+                    formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
@@ -150,25 +163,25 @@ def _silence(stream) -> None:
 
 
 register("attention", "tutor.cli.attention", "attention",
-         "The six steps of self-attention on your sentence, vectors and weights.")
+         "The six steps of self-attention on your sentence, vectors and weights.", "2017")
 register("posenc", "tutor.cli.posenc", "posenc",
-         "Positional encodings: the sinusoidal table, learned tables, why order needs them.")
+         "Positional encodings: the sinusoidal table, learned tables, why order needs them.", "2017")
 register("lesson", "tutor.cli.lesson", "lesson",
          "The course: lessons with live computations and questions (resume, list, reset).")
 register("softmax", "tutor.cli.softmax", "softmax",
-         "Softmax step by step: shift, exp, sum, divide; with a scale and a temperature.")
+         "Softmax step by step: shift, exp, sum, divide; with a scale and a temperature.", "2017")
 register("layernorm", "tutor.cli.layernorm", "layernorm",
-         "Layer norm step by step; batch norm beside it; add & norm.")
+         "Layer norm step by step; batch norm beside it; add & norm.", "2017")
 register("multihead", "tutor.cli.multihead", "multihead",
-         "Multi-head attention: split into heads, each head, concatenate, project.")
+         "Multi-head attention: split into heads, each head, concatenate, project.", "2017")
 register("encode", "tutor.cli.encode", "encode",
-         "The encoder stack layer by layer; a real model with --weights.")
+         "The encoder stack layer by layer; a real model with --weights.", "2017")
 register("transformer", "tutor.cli.transformer", "transformer",
-         "Encoder and decoder together, to the next-token distribution; --weights for a real model.")
+         "Encoder and decoder together, to the next-token distribution; --weights for a real model.", "2017")
 register("scaling", "tutor.cli.scaling", "scaling",
-         "Why attention divides by √dk: q·k spread, softmax saturation, gradients.")
+         "Why attention divides by √dk: q·k spread, softmax saturation, gradients.", "2017")
 register("backward", "tutor.cli.backward", "backward",
-         "Backpropagation through one attention head: every gradient, then one descent step.")
+         "Backpropagation through one attention head: every gradient, then one descent step.", "2017")
 register("heads", "tutor.cli.heads", "heads",
          "Every attention head of a real model (MiniLM) as a small heatmap, labelled by pattern.")
 register("context", "tutor.cli.context", "context",
@@ -181,3 +194,15 @@ register("generate", "tutor.cli.generate", "generate",
          "How a model writes one token at a time: greedy, sampling, beam search, the cache.")
 register("explore", "tutor.cli.explore", "explore",
          "A full-screen explorer: edit inputs and weights, watch every step change.")
+register("rmsnorm", "tutor.cli.rmsnorm", "rmsnorm",
+         "RMSNorm step by step, beside layer norm: what dropping the mean changes.", "today")
+register("rope", "tutor.cli.rope", "rope",
+         "Rotary position embedding: pairs turned by pos·θ; scores depend on m − n.", "today")
+register("gqa", "tutor.cli.gqa", "gqa",
+         "Grouped-query attention: shared key/value heads, the cache per token.", "today")
+register("ffn", "tutor.cli.ffn", "ffn",
+         "Feed-forward blocks: SwiGLU's gate beside ReLU and GELU; parameter counts.", "today")
+register("quantize", "tutor.cli.quantize", "quantize",
+         "Block quantization (Q8_0, Q4_1): scale, codes, error; bits per weight.", "today")
+register("flash", "tutor.cli.flash", "flash",
+         "Online softmax (FlashAttention's core): keys in blocks, running max and sum.", "today")

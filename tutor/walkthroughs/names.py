@@ -8,7 +8,7 @@ checks that what every walkthrough records, what the renderers read and what the
 files reference all exist in this declaration.
 
 A name may hold placeholders: ``{i}`` a layer number, ``{h}`` a head number (both from 0),
-``{d}`` a width dk, ``{t}`` a decoding step (from 0). Shapes use one vocabulary: n tokens, d_model, d_k / d_v (per head
+``{d}`` a width dk, ``{t}`` a decoding step, ``{b}`` a block of keys (all from 0). Shapes use one vocabulary: n tokens, d_model, d_k / d_v (per head
 d_head), h heads, B batch, S source and T target positions, d_ff, n_pos positions, V words,
 N samples, n_dk widths. Adding a recorded name (a new ``trace.record`` in ``tutor.nn`` or a
 new walkthrough) means adding it here, with its shape and meaning.
@@ -401,12 +401,112 @@ loss.loss | [] | the cross-entropy: the mean of −log correct_prob
 """)},
 })
 
+# Today's parts, each beside the 2017 one it replaced (walkthroughs.modern).
+RMS_NORM = table("""
+mean_square | [1] | mean(x²), the mean of the squared numbers
+rms | [1] | √(mean(x²) + ε), the root mean square
+normalized | [d] | x / rms
+out | [d] | g ⊙ x / rms, RMSNorm's output
+""")                      # tutor.nn.modern.rms_norm_steps
+
+ONLINE_BLOCK = table("""
+scores | [n_q, block] | this block's q·k / √d_k
+max | [n_q] | the running max m of every score so far
+rescale | [n_q] | exp(m_old − m_new), what the earlier sum and output are multiplied by
+sum | [n_q] | the running sum l of exp(score − m)
+acc | [n_q, d_v] | the running output Σ exp(score − m)·v, not yet divided by l
+""")                      # tutor.nn.modern.online_softmax_attention, per block
+
+RECORDED.update({
+    "modern.rmsnorm_beside_layer_norm": {
+        **table("""
+input | [d] | the vector x
+gamma | [d] | the gain g (γ of layer norm; no β)
+counts | [2, 3] | operations, reductions, parameters: layer norm, then RMSNorm
+"""), **scoped("rms", RMS_NORM), **scoped("layer", NORM), **scoped("centered", RMS_NORM)},
+    "modern.rope_beside_sinusoidal": {
+        **table("""
+queries | [n, d] | the query of each position (one vector repeated, or the words' vectors)
+keys | [n, d] | the key of each position
+rope.theta | [d/2] | θ_i = base^(−2i/d), the angle per position of pair i
+rope.angles | [n, d/2] | pos·θ_i
+rope.out | [n, d] | each query with pair i rotated by pos·θ_i
+rope.keys | [n, d] | each key rotated the same way
+scores.plain | [n, n] | q·k without positions
+scores.rope | [n, n] | rotated q · rotated k: depends on m − n only
+scores.sinusoidal | [n, n] | (q + PE)·(k + PE), sinusoidal encodings added instead
+offset | [p, 4] | m, n, m − n, and the score of the first query at m with the last key at n
+layouts.scores | [n, n] | rope.scores in the pairs layout on the permuted vectors
+layouts.max_diff | [] | the largest difference between the two layouts' scores
+"""), **scoped("sinusoidal", SINUSOIDAL)},
+    "modern.grouped_query": {
+        **table("""
+x | [n, d_model] | the word vectors X
+q | [h, n, d_head] | the queries of every query head
+k | [kv, n, d_head] | the keys of every key/value head
+v | [kv, n, d_head] | the values of every key/value head
+group | [h] | the key/value head each query head reads
+gqa.scores | [1, h, n, n] | each query head's q·k with its group's keys
+gqa.weights | [1, h, n, n] | softmax of the scaled scores
+gqa.out | [1, h, n, d_head] | weights·V of the group's values
+mha.out | [1, h, n, d_head] | multi-head attention with the key/value heads repeated
+cache.here | [3, 2] | key/value heads and cache bytes per token (one layer, float32): MHA, GQA, MQA
+cache.smollm2 | [3, 2] | the same at SmolLM2's sizes (30 layers, 9 heads, head 64)
+"""), **scoped("gqa.softmax", SOFTMAX)},
+    "modern.gated_feed_forward": {
+        **table("""
+x | [n, d_model] | the token vectors, one row per token
+swiglu.gate | [n, d_ff] | x·W_gate
+swiglu.silu | [n, d_ff] | SiLU(x·W_gate), the gate
+swiglu.up | [n, d_ff] | x·W_up
+swiglu.hidden | [n, d_ff] | SiLU(gate) ⊙ up
+swiglu.out | [n, d_model] | hidden·W_down
+params | [4, 2] | width and weights: relu, gelu, swiglu at the same width, swiglu at 2/3
+params_smollm2 | [2, 2] | SmolLM2's SwiGLU (1536) and the two-matrix width of equal size
+"""), **scoped("ff", {name: (shape.replace("[B, S,", "[n,"), meaning)
+                      for name, (shape, meaning) in FEED_FORWARD.items()})},
+    "modern.quantize_block": table("""
+input | [n] | the numbers given
+scale | [blocks] | each block's scale d (stored as float16)
+min | [blocks] | each block's minimum m (Q4_1 only)
+codes | [n] | the integer q of each number
+reconstruction | [n] | d·q (Q8_0) or d·q + m (Q4_1)
+error | [n] | reconstruction − input
+max_error | [] | the largest |error|
+bits | [4] | bits per weight: F32, F16, Q8_0, Q4_1
+memory | [4] | SmolLM2-135M's bytes at F32, F16, Q8_0, Q4_1 (norm weights F32)
+"""),
+    "modern.stored_block": table("""
+scale | [1] | the block's scale d, as stored (float16)
+min | [1] | the block's minimum m, as stored (Q4_1 only)
+codes | [32] | the integer q of each number, as stored
+reconstruction | [32] | d·q (Q8_0) or d·q + m (Q4_1): the numbers the model computes with
+bits | [4] | bits per weight: F32, F16, Q8_0, Q4_1
+memory | [4] | SmolLM2-135M's bytes at F32, F16, Q8_0, Q4_1 (norm weights F32)
+"""),
+    "modern.online_softmax": {
+        **table("""
+x | [n, d_model] | the word vectors X
+q | [n, d_k] | queries X·Wq
+k | [n, d_k] | keys X·Wk
+v | [n, d_v] | values X·Wv
+online.out | [n, d_v] | acc / sum after the last block
+max_diff | [] | the largest |online − softmax attention|
+memory | [3] | numbers held for the scores: softmax n², online 2n + n·block; the output n·d_v
+"""), **scoped("online.block{b}", ONLINE_BLOCK),
+        **table("""
+reference.scores | [n, n] | every q·k / √d_k at once: the n×n matrix online softmax avoids
+reference.weights | [n, n] | softmax of each row
+reference.out | [n, d_v] | weights·V, softmax attention's output
+""")},
+})
+
 ALL: Table = {name: entry for table in RECORDED.values() for name, entry in table.items()}
 
 
 def _pattern(name: str) -> str:
     return re.escape(name).replace(r"\{i\}", r"\d+").replace(r"\{h\}", r"\d+") \
-        .replace(r"\{d\}", r"\d+").replace(r"\{t\}", r"\d+")
+        .replace(r"\{d\}", r"\d+").replace(r"\{t\}", r"\d+").replace(r"\{b\}", r"\d+")
 
 
 _REGEX: dict[str, re.Pattern] = {}
