@@ -25,6 +25,10 @@ RUNS = {
     "softmax": ["softmax", "6", "4"], "lesson": ["lesson", "list"],
     "train": ["train", "--steps", "1", "--output", "{tmp}/t.npz"],
     "explore": ["explore", "the cat"],
+    "rmsnorm": ["rmsnorm", "1,2,3,4"], "rope": ["rope", "--dim", "4", "--positions", "3"],
+    "gqa": ["gqa", "the cat", "--heads", "2", "--kv-heads", "1"],
+    "ffn": ["ffn", "the cat", "--kind", "swiglu"], "quantize": ["quantize", "0.12,-0.5,0.3"],
+    "flash": ["flash", "the cat sat", "--block", "2"],
 }
 ENCODINGS = {"latin-1": {"PYTHONIOENCODING": "latin-1"},
              "C": {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}}

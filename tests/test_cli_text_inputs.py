@@ -48,6 +48,7 @@ SENTENCE_LINES = {
     "generate": ["generate", BAD], "explore": ["explore", BAD],
     "posenc": ["posenc", "--sentence", BAD], "transformer": ["transformer", "--src", BAD,
                                                             "--tgt", "a"],
+    "rope": ["rope", BAD], "gqa": ["gqa", BAD], "ffn": ["ffn", BAD], "flash": ["flash", BAD],
 }
 
 

@@ -10,7 +10,7 @@ from tutor.limits import MAX_FF
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .sentence_options import word_input_options
-from .usage import check_limit
+from .usage import TEXT, check_limit
 
 EPILOG = f"""\b
 SwiGLU(x) = (SiLU(x·W_gate) ⊙ x·W_up)·W_down (LLaMA, SmolLM2); ReLU and
@@ -26,7 +26,7 @@ Examples:
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence")
+@click.argument("sentence", type=TEXT)
 @click.option("--kind", type=click.Choice(["relu", "gelu", "swiglu"], case_sensitive=False),
               default="swiglu", show_default=True, help="The kind of feed-forward block.")
 @click.option("--ff", type=int, default=6, show_default=True, metavar="F",

@@ -10,7 +10,7 @@ from tutor.limits import MAX_DIM, MAX_TOKENS
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .sentence_options import word_input_options
-from .usage import check_limit
+from .usage import TEXT, check_limit
 
 EPILOG = f"""\b
 Wq, Wk, Wv are [d_model × dk], random from --seed (entries -1.0 … 1.0).
@@ -24,7 +24,7 @@ Examples:
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence")
+@click.argument("sentence", type=TEXT)
 @click.option("--block", type=int, default=2, show_default=True, metavar="B",
               help="Keys per block.")
 @click.option("--dk", type=int, default=2, show_default=True, metavar="D",

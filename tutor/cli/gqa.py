@@ -10,7 +10,7 @@ from tutor.limits import MAX_DIM, MAX_HEADS
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .sentence_options import word_input_options
-from .usage import check_limit, usage_error
+from .usage import TEXT, check_limit, usage_error
 
 EPILOG = f"""\b
 Wq is [d_model × heads·head-dim], Wk and Wv [d_model × kv-heads·head-dim],
@@ -26,7 +26,7 @@ Examples:
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence")
+@click.argument("sentence", type=TEXT)
 @click.option("--heads", type=int, default=6, show_default=True, metavar="H",
               help="Query heads.")
 @click.option("--kv-heads", type=int, default=2, show_default=True, metavar="G",

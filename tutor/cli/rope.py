@@ -10,7 +10,7 @@ from tutor.limits import MAX_DIM, MAX_POSITIONS
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .sentence_options import word_input_options
-from .usage import check_limit, typed, usage_error
+from .usage import TEXT, check_limit, typed, usage_error
 from .values import check_finite, parse_vector, rng_for
 
 EPILOG = f"""\b
@@ -29,7 +29,7 @@ Examples:
 
 
 @tutor_command(EPILOG)
-@click.argument("sentence", required=False)
+@click.argument("sentence", required=False, type=TEXT)
 @click.option("--dim", type=int, default=None, metavar="D",
               help="d, the width of each query and key (even). [default: 8; 4 with a sentence]")
 @click.option("--positions", type=int, default=None, metavar="N",
