@@ -89,10 +89,6 @@ def toy_model_heads(trained, digits: str) -> Recording:
     return Recording(trace, answer, source, info, walkthrough="heads.toy_model_heads")
 
 
-
-#: The self-attention blocks of a toy model that `tutor attention --model` shows as six steps.
-TOY_SELF_BLOCKS = ("encoder", "decoder")
-
 _HEAD_NAMES = ("q", "k", "v", "scores", "scaled", "softmax.shifted", "softmax.exp",
                "softmax.sum", "softmax.out", "weights", "out")
 
