@@ -66,8 +66,9 @@ class ToyModel:
             try:
                 tokens = self.trained.source_tokens(text)
             except TutorError as exc:
-                raise ModelInputError(f"{exc} for {self.name}, a toy model trained by tutor "
-                                      f"train on the dates task") from None
+                raise ModelInputError(f"{exc} ({self.name}, a toy model trained by tutor "
+                                      f"train on the dates task, reads a written date, one "
+                                      f"token per character)") from None
             if len(tokens) < least:
                 raise ModelInputError(f"expected at least {least} characters, got "
                                       f"{len(tokens)}")
@@ -95,7 +96,8 @@ class ToyModel:
         text the model cannot read (see :meth:`read`)."""
         from .heads import toy_model_heads
 
-        self.read(text)
+        if self.trained.task == "dates":
+            self.read(text)                        # the limit named, as for the digits
         return toy_model_heads(self.trained, self.source(text))
 
     def attention_blocks(self, recording: Recording) -> list:
