@@ -150,3 +150,19 @@ def test_dates_model_reads_the_month_word_and_the_year_in_cross_attention():
     assert 0.25 < np.mean(even) < 0.35
     assert np.mean(on_month) >= 0.7, np.mean(on_month)
     assert np.mean(on_year) >= 0.7, np.mean(on_year)
+
+
+def test_a_dates_example_for_teacher_forcing():
+    """walkthroughs.learning.task_example gives a dates model's right answer (the ISO date),
+    on which the trained model's loss is near 0; a date with no answer is refused, naming why."""
+    from tutor.nn.loss import cross_entropy
+    from tutor.walkthroughs.learning import task_example
+
+    trained = load_shipped_model("dates")
+    src, tgt = task_example(trained, "Dec 7, 2026")
+    assert tasks.decode_ids(tgt, "dates") == "<bos>2026-12-07<eos>"
+    assert tasks.decode_ids(src, "dates") == "dec 7, 2026"
+    logits = trained.model.logits(src[None], tgt[None, :-1])[0]        # [11, 43]
+    assert float(cross_entropy(logits, tgt[1:])) < 0.05
+    with pytest.raises(TutorError, match="February 2026 has 28 days"):
+        task_example(trained, "31 February 2026")
