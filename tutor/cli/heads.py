@@ -59,7 +59,7 @@ Examples:
   tutor heads "the cat sat on the mat" --svg heads.svg
   tutor heads "the cat sat" --model path/to/hf-folder
   tutor heads "3 1 4 1 5" --model reverse          a toy model's three kinds
-  tutor heads "7 December 2026" --model dates      a date, one token per letter
+  tutor heads "7 December 2026" --model dates      a date, by character
 """
 
 
