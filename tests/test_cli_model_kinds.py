@@ -199,3 +199,34 @@ def test_models_names_a_toy_models_kind_once():
     text = _flat(invoke("models").output)
     assert "copy: a toy model shipped with tutor" in text
     assert "shipped toy model (toy model shipped with tutor)" not in text
+
+
+def test_heads_reads_a_written_date_with_the_dates_model(capsys):
+    """`tutor heads "7 December 2026" --model dates`: one token per character (a space is ␣),
+    the answer is the ISO date, and the attention over the encoder has the target as rows and
+    the date's characters as columns; a calendar-impossible date gets the model's guess and
+    a note; text the model cannot read is a one-line usage error naming the limit."""
+    doc = invoke_json("heads", "7 December 2026", "--model", "dates")
+    assert doc["title"] == "Attention heads of dates on '7 December 2026' → 2026-12-07"
+    assert doc["tokens"] == ["7", "␣", "d", "e", "c", "e", "m", "b", "e", "r", "␣",
+                             "2", "0", "2", "6"]
+    cross = [b for b in doc["blocks"] if "over the encoder" in b["title"]]
+    assert len(cross) == 2
+    for block in cross:
+        weights = np.asarray(block["weights"])                          # [head, query, key]
+        assert weights.shape == (2, 11, 15) and np.allclose(weights.sum(-1), 1, atol=1e-6)
+        assert block["queries"] == ["<bos>", *"2026-12-07"]
+    month = np.mean([np.asarray(b["weights"])[:, 5:7, 2:10].sum(-1).mean() for b in cross])
+    assert month > 0.5                                 # the month digits read "december"
+    assert doc["notes"][0] != "" and not doc["notes"][0].startswith("Note")
+    bad = invoke_json("heads", "31 February 2026", "--model", "dates")
+    assert bad["notes"][0] == ("Note: February 2026 has 28 days, so there is no day 31; the "
+                               "answer is the model's guess, outside what it learned.")
+    screen = invoke("heads", "31 February 2026", "--model", "dates", "--format", "plain")
+    assert "outside what it learned" in " ".join(screen.output.split())
+    with pytest.raises(SystemExit) as info:
+        main(["heads", "7/12/2026", "--model", "dates"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert "'SENTENCE': expected letters a-z, digits, spaces, ',' and '.' in a date, got '/'" \
+        in err and "dates, a toy model trained by tutor train on the dates task" in err

@@ -460,3 +460,39 @@ def test_each_beam_step_is_titled_by_what_the_search_ranks_first(source, beam):
             assert title.endswith(f": {' '.join(best_finished['tokens'])} (finished)"), title
     first = doc["result"]["hypotheses"][0]
     assert titles[-1].endswith(" ".join(VOCAB[i] for i in first["tokens"]) + " (finished)")
+
+
+@pytest.mark.parametrize("source", ["7 December 2026", "Dec 7, 2026", "the 7th of December 2026",
+                                    "07.12.2026"])
+def test_dates_model_writes_the_iso_date(source):
+    doc = invoke_json("generate", source, "--model", "dates")
+    assert doc["result"]["output"]["tokens"] == [*"2026-12-07", "<eos>"]
+    assert doc["notes"] == [] and doc["settings"]["max_new_tokens"] == 11
+    first = doc["result"]["steps"][0]["attention"]
+    assert first["kind"] == "cross" and "".join(first["keys"]).replace("␣", " ") == source.lower()
+
+
+@pytest.mark.parametrize("source, note", [
+    ("31 February 2026", "note: February 2026 has 28 days, so there is no day 31; the output is "
+                         "the model's guess, outside what it learned"),
+    ("yesterday", "note: 'yesterday' is not written as a date the model learned: "
+                  "\"7 December 2026\", \"Dec 7, 2026\", \"the 7th of December 2026\", "
+                  "\"07.12.2026\", \"December 7, 2026\" or \"7 Dec 2026\"; the output is the "
+                  "model's guess, outside what it learned")])
+def test_a_date_the_dates_model_did_not_learn_is_a_guess_marked_so(source, note):
+    doc = invoke_json("generate", source, "--model", "dates")
+    assert doc["notes"] == [note]
+    assert doc["result"]["output"]["tokens"][-1] == "<eos>"            # it still answers
+    screen = " ".join(invoke("generate", source, "--model", "dates", "--format",
+                             "plain").output.split())
+    assert "the model's guess, outside what it learned" in screen.replace("│ ", "")
+
+
+def test_a_source_the_dates_model_cannot_read_is_one_line(capsys):
+    from tutor.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["generate", "7/12/2026", "--model", "dates"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1
+    assert "expected letters a-z, digits, spaces, ',' and '.' in a date, got '/'" in err

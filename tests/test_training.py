@@ -78,7 +78,7 @@ def test_held_out_set_is_fixed_by_its_seed():
 
 
 def test_bad_task_is_named():
-    with pytest.raises(TutorError, match="task must be one of reverse, copy, sort, got 'add'"):
+    with pytest.raises(TutorError, match="task must be one of reverse, copy, sort, dates, got 'add'"):
         tasks.make_batch("add", np.zeros((1, 8), dtype=np.int64), np.array([1]))
 
 
@@ -87,6 +87,99 @@ def test_encode_and_decode():
     assert [tasks.VOCAB[i] for i in (1, 6, 4, 2, 0)] == ["<bos>", "3", "1", "<eos>", "<pad>"]
     with pytest.raises(TutorError, match="expected 1 to 8 digits, got '12a'"):
         tasks.encode_digits("12a")
+
+
+# -- the dates task -------------------------------------------------------------------------
+
+DEC_7_2026 = 739957                                                    # date(2026, 12, 7).toordinal()
+
+
+def test_dates_vocabulary_extends_the_digit_vocabulary():
+    import datetime
+
+    assert datetime.date.fromordinal(DEC_7_2026) == datetime.date(2026, 12, 7)
+    assert tasks.DATES_VOCAB[:13] == tasks.VOCAB and tasks.DATES_VOCAB[13] == "-"
+    assert tasks.vocab_size("dates") == 43 == len(set(tasks.DATES_VOCAB))
+    assert tasks.vocab("reverse") == tasks.VOCAB and tasks.vocab_size("sort") == 13
+    assert tasks.answer_tokens("dates", 26) == 11 and tasks.answer_tokens("reverse", 5) == 6
+
+
+def test_a_date_is_written_in_six_ways():
+    assert [tasks.write_date(DEC_7_2026, s) for s in range(6)] == [
+        "7 December 2026", "Dec 7, 2026", "the 7th of December 2026", "07.12.2026",
+        "December 7, 2026", "7 Dec 2026"]
+    assert [f"{d}{tasks.ordinal_suffix(d)}" for d in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 31)] \
+        == ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "31st"]
+    assert tasks.iso_date(DEC_7_2026) == "2026-12-07"
+    assert tasks.iso_date(tasks.FIRST_DATE) == "1900-01-01"
+    assert tasks.iso_date(tasks.LAST_DATE) == "2099-12-31"
+
+
+def test_date_batch_is_characters_in_and_the_iso_date_out():
+    src, tgt = tasks.make_date_batch(np.array([DEC_7_2026, DEC_7_2026]), np.array([2, 3]))
+    assert tasks.decode_ids(src[0], "dates") == "the 7th of december 2026"
+    assert tasks.decode_ids(src[1], "dates") == "07.12.2026" + "<pad>" * 14
+    assert tasks.decode_ids(tgt[0], "dates") == "<bos>2026-12-07<eos>"
+    assert src.shape == (2, 24) and tgt.shape == (2, 12) and (tgt[0] == tgt[1]).all()
+    assert tasks.encode_date_text("  7   DEC 2026 ").tolist() == src[0][:0].tolist() + [
+        tasks.DATES_VOCAB.index(c) for c in "7 dec 2026"]
+
+
+def test_dates_are_held_out_by_date_in_every_writing():
+    every = np.arange(tasks.FIRST_DATE, tasks.LAST_DATE + 1)          # 73,049 days
+    share = tasks.date_is_held_out(every).mean()
+    assert abs(share - 1 / 16) < 0.002, share
+    rng = np.random.default_rng(2)
+    ordinals, styles = tasks.sample_dates(rng, 5000)
+    assert not tasks.date_is_held_out(ordinals).any()
+    assert set(styles.tolist()) == set(range(6))
+    held, held_styles = tasks.sample_dates(rng, 600, held_out=True)
+    assert tasks.date_is_held_out(held).all() and set(held_styles.tolist()) == set(range(6))
+    assert not set(ordinals.tolist()) & set(held.tolist())
+    src, tgt = tasks.held_out_set("dates", 50, seed=3)
+    again = tasks.held_out_set("dates", 50, seed=3)
+    assert np.array_equal(src, again[0]) and np.array_equal(tgt, again[1])
+    import datetime
+    for row in tgt:                                # every target is a held-out date
+        iso = tasks.decode_ids(row[1:-1], "dates")
+        assert tasks.date_is_held_out([datetime.date.fromisoformat(iso).toordinal()])[0]
+
+
+@pytest.mark.parametrize("text, note", [
+    ("7 December 2026", None), ("Dec 7, 2026", None), ("the 7th of December 2026", None),
+    ("07.12.2026", None), ("29 February 2024", None),
+    ("31 February 2026", "February 2026 has 28 days, so there is no day 31"),
+    ("29 February 2100", "the model learned the years 1900 to 2099, not 2100"),
+    ("yesterday", "'yesterday' is not written as a date the model learned"),
+    ("07.13.2026", "there is no month 13"),
+    ("7 Decembre 2026", "'decembre' is not a month the model learned"),
+    ("the 7st of December 2026", "written as 'the 7th of december 2026'"),
+    ("7 Dec 2150", "the model learned the years 1900 to 2099, not 2150")])
+def test_date_note_checks_the_calendar(text, note):
+    got = tasks.date_note(text)
+    if note is None:
+        assert got is None and tasks.date_answer(text) in ("2026-12-07", "2024-02-29")
+    else:
+        assert got is not None and note in got and tasks.date_answer(text) is None
+
+
+def test_a_date_the_task_cannot_read_is_named():
+    with pytest.raises(TutorError, match="expected letters a-z, digits, spaces, ',' and '.' "
+                                         "in a date, got '/'"):
+        tasks.encode_date_text("7/12/2026")
+    with pytest.raises(TutorError, match="expected a date of 1 to 32 characters, got 33"):
+        tasks.encode_date_text("x" * 33)
+    with pytest.raises(TutorError, match="got 0"):
+        tasks.encode_date_text("   ")
+
+
+def test_dates_loss_falls():
+    result = train(TrainConfig(task="dates", steps=40, **TINY))
+    losses = result.losses
+    assert losses[-10:].mean() < 0.9 * losses[:10].mean()
+    assert losses[-10:].mean() < math.log(tasks.vocab_size("dates"))   # better than uniform
+    shapes = {k: v.shape for k, v in result.checkpoint.params.items()}
+    assert shapes["src_embedding.weight"] == (43, 8) and shapes["generator.bias"] == (43,)
 
 
 # -- exact-sequence accuracy ----------------------------------------------------------------

@@ -75,3 +75,20 @@ def test_attention_blocks_are_titled_by_kind(toy, hf):
     kind = "masked self-attention" if hf.model.config.causal else "self-attention"
     assert [b.title for b in blocks] == [f"layer {i + 1} · {kind}" for i in range(hf.n_layer())]
     assert all(b.causal == hf.model.config.causal for b in blocks)
+
+
+def test_a_dates_model_reads_a_written_date_one_character_a_token():
+    dates = adapt(load_shipped_model("dates"))
+    assert dates.read("7 Dec  2026") == ["7", "␣", "d", "e", "c", "␣", "2", "0", "2", "6"]
+    with pytest.raises(ModelInputError, match="expected letters a-z, digits, spaces, ',' and '.' "
+                                              "in a date, got '/' \\(dates, a toy model"):
+        dates.read("7/12/2026")
+    with pytest.raises(ModelInputError, match="expected a date of 1 to 32 characters, got 40"):
+        dates.read("x" * 40)
+    recording = dates.heads("the 7th of December 2026")
+    assert recording.info["answer"] == "2026-12-07" and recording.info["note"] is None
+    blocks = dates.attention_blocks(recording)
+    assert blocks[0].keys == dates.read("the 7th of December 2026")
+    got = dates.head("7 Dec 2026", 1, 0, "decoder")
+    assert got.info["tokens"] == ["<bos>", *"2026-12-07"]
+    assert dates.heads("31 February 2026").info["note"].startswith("February 2026 has 28 days")

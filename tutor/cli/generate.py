@@ -16,7 +16,10 @@ DEFAULT_NEW_TOKENS = 10    # a decoder-only model's default --max-new-tokens
 EPILOG = f"""\b
 SOURCE is what the model reads: digits for the shipped toy models
 ("3 1 4 1 5" or "31415"; reverse, copy, sort, or a FILE.npz written by
-tutor train), a prompt for a GPT-2 style model folder given with --model PATH.
+tutor train), a written date for --model dates ("7 December 2026", one
+token per character; a date it did not learn, like "31 February 2026", gets
+the model's guess and a note saying so), a prompt for a GPT-2 style model
+folder given with --model PATH.
 
 \b
 Examples:
@@ -26,6 +29,7 @@ Examples:
   tutor generate "3 1 4 1 5" --beam 4 --length-penalty 0.6
   tutor generate "3 1 4 1 5" --explain-cache       what the cache keeps, saves
   tutor generate "9 2 7" --model sort --format json
+  tutor generate "the 7th of December 2026" --model dates
   tutor generate "3 1 4" --model reverse.npz       a model tutor train wrote
   tutor generate "The cat sat" --model tests/data/hf_tiny_gpt2
 
@@ -84,6 +88,27 @@ def _toy_source(text: str, trained, name: str):
     return [vocab.index(w) for w in words], words
 
 
+def _date_source(text: str, trained, name: str):
+    """A dates model's source: ids [n] (one per character), their labels, the ISO answer's
+    characters (None when the text is no date the model learned) and the notes saying so
+    (:func:`tutor.training.tasks.date_note`, checked with the calendar); one-line usage
+    errors for text the model cannot read at all."""
+    from tutor.errors import TutorError
+    from tutor.training.tasks import date_answer, date_note
+
+    try:
+        ids = trained.encode(text)
+    except TutorError as exc:
+        raise usage_error("SOURCE", f"{exc} (the {name} model reads a written date, one "
+                                    f"token per character)") from None
+    labels = trained.source_tokens(text)
+    note = date_note(text)
+    if note is not None:
+        return ids, labels, None, [f"note: {note}; the output is the model's guess, outside "
+                                   f"what it learned"]
+    return ids, labels, list(date_answer(text)), []
+
+
 def _beyond(toy: bool, labels: list[str], name: str, info: dict, new_tokens: int) -> list[str]:
     """Notes on a run that goes past what the model knows or was allowed: a toy source longer
     than the training sequences, and an output cut at --max-new-tokens before its end token."""
@@ -109,11 +134,12 @@ def _library_error(exc):
 @tutor_command(EPILOG)
 @click.argument("source", type=TEXT)
 @click.option("--model", "model_name", default="reverse", show_default=True, metavar="NAME",
-              help="A shipped toy model (reverse, copy, sort), a FILE.npz written by tutor "
+              help="A shipped toy model (reverse, copy, sort, dates), a FILE.npz written by tutor "
                    "train, or a GPT-2 style model folder or name.")
 @click.option("--max-new-tokens", type=int, default=None, metavar="N",
               callback=_range(1, MAX_NEW_TOKENS, "a number of tokens"),
-              help="Stop after N new tokens (default: the source's length + 1 for a toy model, "
+              help="Stop after N new tokens (default: the source's length + 1 for a toy model, 11 "
+                   "for dates, "
                    f"{DEFAULT_NEW_TOKENS} for a decoder-only model, or fewer when the model's "
                    "positions run out: the screen says so).")
 @click.option("--temperature", type=float, default=None, callback=_temperature, metavar="T",
@@ -167,15 +193,19 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
                                      f"{opened.name}, a {opened.model.family.name} "
                                      f"{opened.model.family.kind}")
     if opened.kind == "toy":                                           # shipped, or a tutor train file
+        from tutor.training import tasks
         from tutor.training.tasks import answer
 
         trained = opened.trained
-        ids, labels = _toy_source(source, trained, opened.name)
         model, text = trained.model, trained.vocab
-        expected = [str(d) for d in answer(trained.task, np.array([int(w) for w in labels]))]
+        if trained.task == "dates":
+            ids, labels, expected, limits = _date_source(source, trained, opened.name)
+        else:
+            ids, labels = _toy_source(source, trained, opened.name)
+            expected = [str(d) for d in answer(trained.task, np.array([int(w) for w in labels]))]
         bos, eos = trained.bos_id, trained.eos_id
         never = (trained.pad_id, trained.bos_id)    # special tokens, not the end: never output
-        new_tokens = max_new_tokens or len(ids) + 1
+        new_tokens = max_new_tokens or tasks.answer_tokens(trained.task, len(ids))
     else:
         model = opened.model
         try:
@@ -205,7 +235,8 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         raise _library_error(exc) from None
     settings = {"model": opened.name, "max_new_tokens": new_tokens, **recording.info["rule"],
                 "cache": not no_cache}
-    limits += _beyond(expected is not None, labels, opened.name, recording.info, new_tokens)
+    limits += _beyond(opened.kind == "toy" and opened.trained.task != "dates", labels,
+                      opened.name, recording.info, new_tokens)
     doc = generation_document(recording.trace, recording.info, precision=output.precision,
                               model_name=opened.name, source_labels=labels, expected=expected,
                               settings=settings, limits=limits)

@@ -29,6 +29,9 @@ With a toy model trained by tutor train (--model reverse, copy, sort, or a
 FILE.npz it wrote) SENTENCE is 1 to 8 digits, and the blocks are the
 encoder's self-attention, the decoder's masked self-attention and its
 attention over the encoder (rows: the target so far, columns: the source).
+With --model dates SENTENCE is a written date ("7 December 2026"), read one
+token per character (␣ is a space): in the attention over the encoder the
+month's digits read the month's word, the year's digits the year.
 --format json gives "blocks", each with its "weights" [head][query][key].
 
 \b
@@ -56,6 +59,7 @@ Examples:
   tutor heads "the cat sat on the mat" --svg heads.svg
   tutor heads "the cat sat" --model path/to/hf-folder
   tutor heads "3 1 4 1 5" --model reverse          a toy model's three kinds
+  tutor heads "7 December 2026" --model dates      a date, by character
 """
 
 
@@ -63,7 +67,8 @@ Examples:
 @click.argument("sentence", type=TEXT)
 @click.option("--model", "model_name", default="minilm", show_default=True,
               metavar="NAME|FOLDER", help=MODEL_HELP + " Or a toy model trained by tutor "
-              "train: reverse, copy, sort, or a FILE.npz it wrote (SENTENCE is digits).")
+              "train: reverse, copy, sort (SENTENCE is digits), dates (a written date), or a "
+              "FILE.npz it wrote.")
 @click.option("--layer", type=int, default=None, metavar="L",
               help="Show only layer L (from 1), larger, with the numbers.")
 @calculator_options(seed=False)

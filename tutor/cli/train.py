@@ -14,12 +14,22 @@ from tutor.limits import (MAX_HEADS, MAX_RUN_BATCH, MAX_RUN_DIM, MAX_RUN_FF, MAX
 from .common import _check_seed, tutor_command
 from .output import check_output_path
 
-TASK_HELP = "reverse: 3141 -> 1413; copy: 3141 -> 3141; sort: 3141 -> 1134."
+TASK_HELP = ("reverse: 3141 -> 1413; copy: 3141 -> 3141; sort: 3141 -> 1134; dates: "
+             "'7 December 2026', 'Dec 7, 2026', 'the 7th of December 2026', '07.12.2026' -> "
+             "2026-12-07 (one token per character: 43 tokens, and '7th', '07' and a year never "
+             "seen are read with the same digit tokens).")
 
 EPILOG = """\b
 Sequences are 1 to 8 digits; about 6% of them (a fixed hash of the digits)
 are held out of training and used to measure the accuracy: the share of
 held-out sequences the model outputs exactly, decoded greedily.
+
+\b
+dates: the days of 1900 to 2099, each written in six ways; 1/16 of the
+dates (a hash of the date, not of the writing) are held out in every
+writing. Tokens are characters, not words: 43 of them (letters, digits,
+space, ',' '.' '-'); "7th", "07" and "7" share the digit 7, a year is
+copied digit by digit, and the answer is digits and '-' anyway.
 
 \b
 Ctrl-C saves a checkpoint in --output and prints the command that goes on
@@ -32,6 +42,7 @@ Examples:
   tutor train --task sort --steps 3000 --seed 1 --output sort.npz
   tutor train --resume sort.npz --steps 4000      continue to step 4000
   tutor train --task copy --steps 200 --format json
+  tutor train --task dates                        about a minute
 """
 
 # option name -> TrainConfig field, for the options that shape the run
@@ -117,7 +128,7 @@ def _quote(words: list[str]) -> str:
 
 
 @tutor_command(EPILOG)
-@click.option("--task", type=click.Choice(["reverse", "copy", "sort"]), default=None,
+@click.option("--task", type=click.Choice(["reverse", "copy", "sort", "dates"]), default=None,
               help=f"What to learn. [default: reverse] {TASK_HELP}")
 @click.option("--steps", type=click.IntRange(1, MAX_RUN_STEPS), default=None, metavar="N",
               help="Train until step N (with --resume, the total). [default: 1500]")
@@ -157,8 +168,8 @@ def _quote(words: list[str]) -> str:
 @click.pass_context
 def train(ctx, task, steps, seed, output_path, force, resume_path, batch_size, lr, warmup,
           label_smoothing, dim, heads, layers, ff, weights_only, fmt):
-    """Train a small encoder-decoder to reverse, copy or sort digits, then show the loss
-    curve and the held-out exact-sequence accuracy."""
+    """Train a small encoder-decoder to reverse, copy or sort digits, or to write dates as
+    ISO dates, then show the loss curve and the held-out exact-sequence accuracy."""
     from tutor.errors import TutorError
     from tutor.training.checkpoint import CheckpointWriteError, load_checkpoint, write_checkpoint
     from tutor.training.loop import TrainConfig, Trainer

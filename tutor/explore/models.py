@@ -18,8 +18,10 @@ from tutor.render.document import MatrixView, format_number, unique_labels
 from tutor.walkthroughs import Recording
 from tutor.walkthroughs.heads import AttentionBlock
 
-#: The input a model starts with: a toy model's tasks read 1 to 8 digits.
+#: The input a model starts with: a toy model's tasks read 1 to 8 digits, the dates model a
+#: written date.
 TOY_SENTENCE = "31415"
+DATE_SENTENCE = "7 December 2026"
 TEXT_SENTENCE = "the cat sat on the mat"
 
 
@@ -94,6 +96,8 @@ class ModelState:
         self.recording: Recording | None = None
         self._blocks: list[AttentionBlock] = []
         default = TOY_SENTENCE if self.kind == "toy" else TEXT_SENTENCE
+        if self.kind == "toy" and self.model.trained.task == "dates":
+            default = DATE_SENTENCE
         self.set_sentence(default if sentence is None else sentence)
 
     # --- changes ---------------------------------------------------------------------------

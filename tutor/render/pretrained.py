@@ -263,18 +263,26 @@ def toy_heads_document(recording, *, precision: int, layer: int | None = None) -
         w.step(title, "weights = softmax(Q·Kᵀ/√dk) for each head",
                r"\mathrm{softmax}(QK^\top/\sqrt{d_k})", parts, key=block.key)
     source = " ".join(blocks[0].keys)                                  # the encoder's tokens
+    answer = " ".join(info["answer"])
+    notes, warning = [PATTERN_RULES], ""
+    if info["task"] == "dates":                        # characters: the text as written
+        source, answer = repr(info["text"]), info["answer"]
+        if info.get("note"):
+            warning = (f"Note: {info['note']}; the answer is the model's guess, outside what "
+                       f"it learned.")
+            notes.insert(0, warning)
+            warning = "\n" + warning
     settings = {"model": info["model"], "task": info["task"], "layers": info["n_layer"],
                 "heads": info["n_head"], "layer": None if layer is None else layer + 1}
     shown = "every block" if layer is None else f"layer {layer + 1}"
-    return w.document("heads", f"Attention heads of {info['model']} on {source} → "
-                               f"{' '.join(info['answer'])}",
+    return w.document("heads", f"Attention heads of {info['model']} on {source} → {answer}",
                       list(blocks[0].keys), settings,
                       subtitle=f"a toy encoder-decoder (task {info['task']}): "
                                f"{info['n_layer']} layers × {info['n_head']} heads in the "
                                f"encoder's self-attention, the decoder's masked "
                                f"self-attention and its attention over the encoder ({shown}); "
-                               f"palest = 0 … darkest = 1",
-                      notes=[PATTERN_RULES], extra={"blocks": data})
+                               f"palest = 0 … darkest = 1{warning}",
+                      notes=notes, extra={"blocks": data})
 
 
 def _occurrences(word: str, text: str) -> int:

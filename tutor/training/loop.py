@@ -226,7 +226,7 @@ def param_shapes(config: TrainConfig) -> dict[str, tuple[int, ...]]:
     """The name and shape of every parameter of the task model ``config`` describes."""
     from ..nn.params import transformer_shapes
 
-    shapes = Seq2Seq.head_shapes(tasks.VOCAB_SIZE, config.d_model)
+    shapes = Seq2Seq.head_shapes(tasks.vocab_size(config.task), config.d_model)
     shapes.update({f"transformer.{k}": v
                    for k, v in transformer_shapes(config.model_config()).items()})
     return shapes
@@ -253,11 +253,13 @@ def build_model(params: dict[str, np.ndarray], config: TrainConfig) -> Seq2Seq:
 
 # -- evaluation ---------------------------------------------------------------------------
 
-def predict(model: Seq2Seq, src_ids: np.ndarray) -> np.ndarray:
+def predict(model: Seq2Seq, src_ids: np.ndarray, task: str = "reverse") -> np.ndarray:
     """Greedy decoding of padded source ids [batch, n]: [batch, <= n + 3] ids starting with
-    ``<bos>``; a finished row repeats ``<eos>``."""
+    ``<bos>`` ([batch, <= 12] for dates: tasks.answer_tokens); a finished row repeats
+    ``<eos>``."""
     padding = src_ids == tasks.PAD_ID                                  # [B, n], True = padding
-    return model.generate(src_ids, max_new_tokens=src_ids.shape[1] + 1, bos_id=tasks.BOS_ID,
+    return model.generate(src_ids, max_new_tokens=tasks.answer_tokens(task, src_ids.shape[1]),
+                          bos_id=tasks.BOS_ID,
                           eos_id=tasks.EOS_ID, src_key_padding_mask=padding)
 
 
@@ -273,10 +275,11 @@ def exact_match(predicted: np.ndarray, tgt_ids: np.ndarray) -> np.ndarray:
                      for p, t in zip(predicted, tgt_ids)], dtype=bool)
 
 
-def accuracy(model: Seq2Seq, src_ids: np.ndarray, tgt_ids: np.ndarray) -> float:
+def accuracy(model: Seq2Seq, src_ids: np.ndarray, tgt_ids: np.ndarray,
+             task: str = "reverse") -> float:
     """Exact-sequence accuracy with greedy decoding: the fraction of sequences whose every
     output token (and the ``<eos>`` after them) is right."""
-    return float(exact_match(predict(model, src_ids), tgt_ids).mean())
+    return float(exact_match(predict(model, src_ids, task), tgt_ids).mean())
 
 
 # -- the loop -----------------------------------------------------------------------------
@@ -395,7 +398,7 @@ class Trainer:
         return self._model
 
     def evaluate(self) -> float:
-        return accuracy(self.model(), self.eval_src, self.eval_tgt)
+        return accuracy(self.model(), self.eval_src, self.eval_tgt, self.config.task)
 
     def _abortable(self, work):
         """``work()`` with ``abortable`` set: a StopNow raised meanwhile propagates."""

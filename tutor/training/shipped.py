@@ -24,10 +24,11 @@ from .checkpoint import load_checkpoint
 
 @dataclass
 class TrainedModel:
-    """A model trained on a digit task, with what is needed to use it.
+    """A model trained on a task of tasks.TASKS, with what is needed to use it.
 
-    ``model`` is the Seq2Seq (vocabulary of tasks.VOCAB: ``<pad>`` 0, ``<bos>`` 1, ``<eos>`` 2,
-    digit d is d + 3); ``command`` the ``tutor train`` command that made it.
+    ``model`` is the Seq2Seq (vocabulary ``vocab``, tasks.vocab(task): ``<pad>`` 0, ``<bos>``
+    1, ``<eos>`` 2, digit d is d + 3; for dates then '-' and the source's characters);
+    ``command`` the ``tutor train`` command that made it.
     """
 
     name: str
@@ -39,23 +40,35 @@ class TrainedModel:
     config: dict[str, Any]
     history: dict[str, np.ndarray]
 
-    vocab = tasks.VOCAB
     pad_id, bos_id, eos_id = tasks.PAD_ID, tasks.BOS_ID, tasks.EOS_ID
 
-    def encode(self, digits: str) -> np.ndarray:
-        """"3141" -> source ids [n]; TutorError unless 1 to 8 digits."""
-        return tasks.encode_digits(digits)
+    @property
+    def vocab(self) -> tuple[str, ...]:
+        return tasks.vocab(self.task)
 
-    def run(self, digits: str) -> str:
-        """The model's answer, decoded greedily: run("3141") -> "1413" for ``reverse``."""
+    def encode(self, text: str) -> np.ndarray:
+        """"3141" -> source ids [n]; TutorError unless 1 to 8 digits. For dates, "7 Dec 2026"
+        -> one id per character (tasks.encode_date_text)."""
+        if self.task == "dates":
+            return tasks.encode_date_text(text)
+        return tasks.encode_digits(text)
+
+    def source_tokens(self, text: str) -> list[str]:
+        """The source's tokens as labels: ["3", "1", "4"]; for dates its characters,
+        case-folded, a space shown as "␣" ("7 Dec" -> ["7", "␣", "d", "e", "c"])."""
+        return [tasks.show_token(self.vocab[int(i)]) for i in self.encode(text)]
+
+    def run(self, text: str) -> str:
+        """The model's answer, decoded greedily: run("3141") -> "1413" for ``reverse``,
+        run("7 December 2026") -> "2026-12-07" for ``dates``."""
         from .loop import predict
 
-        out = predict(self.model, self.encode(digits)[None])[0]        # [<= n + 3]
+        out = predict(self.model, self.encode(text)[None], self.task)[0]   # [<= n + 3]
         answer = []
         for token in out[1:]:
             if token == tasks.EOS_ID:
                 break
-            answer.append(tasks.VOCAB[int(token)])
+            answer.append(self.vocab[int(token)])
         return "".join(answer)
 
 
@@ -79,7 +92,7 @@ def load_model(path: str | os.PathLike, name: str | None = None) -> TrainedModel
 
 
 def shipped_models() -> list[str]:
-    """The names of the shipped models, sorted: ['copy', 'reverse', 'sort']."""
+    """The names of the shipped models, sorted: ['copy', 'dates', 'reverse', 'sort']."""
     folder = models_dir()
     if not folder.is_dir():
         return []

@@ -50,19 +50,25 @@ def toy_model_heads(trained, digits: str) -> Recording:
     (``src_embed.*``, ``tgt_embed.*``, ``transformer.encoder.*``, ``transformer.decoder.*``,
     ``logits``). Raises TutorError unless ``digits`` is 1 to 8 digits.
 
-    ``info``: ``model``, ``task``, ``answer``, ``blocks`` (a list of
+    For a dates model, ``digits`` is a written date ("7 December 2026"), read one token per
+    character (the labels of :meth:`~tutor.training.shipped.TrainedModel.source_tokens`).
+
+    ``info``: ``model``, ``task``, ``answer``, ``text`` (the source as written), ``note``
+    (dates: :func:`tutor.training.tasks.date_note`, else None), ``blocks`` (a list of
     :class:`AttentionBlock`, encoder layers first, then each decoder layer's self- and
     cross-attention), ``n_layer`` (encoder layers), ``n_head``, and ``patterns``: for each
     block, each head's :func:`tutor.nn.analysis.head_pattern` (a self-attention of at least
     two tokens) or None (cross-attention, or one token).
     """
+    from tutor.training.tasks import date_note
+
     src = trained.encode(digits)                                        # [n] ids
     answer = trained.run(digits)
     tgt = np.array([trained.bos_id] + [trained.vocab.index(d) for d in answer],
                    dtype=np.int64)                                      # [T] ids, <bos> first
     trace = new_trace()
     trained.model.logits(src[None], tgt[None], trace=trace)             # [1, T, n_vocab]
-    source = list(digits)
+    source = trained.source_tokens(digits)
     target = ["<bos>"] + list(answer)
     config = trained.model.config
     blocks = [AttentionBlock(f"transformer.encoder.layers.{i}.self_attn.weights",
@@ -85,7 +91,9 @@ def toy_model_heads(trained, digits: str) -> Recording:
         patterns.append([head_pattern(w, block.queries, mask=hidden) for w in weights]
                         if labelled else None)
     info = {"model": trained.name, "task": trained.task, "answer": answer, "blocks": blocks,
-            "n_layer": config.num_encoder_layers, "n_head": config.nhead, "patterns": patterns}
+            "n_layer": config.num_encoder_layers, "n_head": config.nhead, "patterns": patterns,
+            "text": " ".join(digits.split()),
+            "note": date_note(digits) if trained.task == "dates" else None}
     return Recording(trace, answer, source, info, walkthrough="heads.toy_model_heads")
 
 
@@ -129,7 +137,7 @@ def toy_model_head(trained, digits: str, layer: int, head: int,
         trace.record("mask", whole.trace[f"{attn}.mask"])               # [T, T] 0 / -inf
     for name in names:
         trace.record(name, whole.trace[f"{attn}.{name}"][0, head])      # [n, .]
-    tokens = (list(digits) if block == "encoder"
+    tokens = (trained.source_tokens(digits) if block == "encoder"
               else ["<bos>"] + list(whole.info["answer"]))
     info = {"model": trained.name, "model_type": "toy", "embedding_stage": "word + position",
             "n_layer": config.num_encoder_layers,

@@ -24,11 +24,20 @@ def untrained_like(trained, seed: int = 0):
 
 
 def task_example(trained, digits: str):
-    """One example of ``trained``'s task: the source ids [S] of ``digits`` ("2718") and the
-    target ids [T + 1]: the start token, the task's right answer, the end token."""
+    """One example of ``trained``'s task: the source ids [S] of ``digits`` ("2718"; for
+    dates a written date, "7 December 2026") and the target ids [T + 1]: the start token, the
+    task's right answer, the end token. TutorError for a date the task has no answer to
+    (:func:`tutor.training.tasks.date_note` says why)."""
+    from tutor.errors import TutorError
     from tutor.training import tasks
 
     src = trained.encode(digits)                                       # [S]
+    if trained.task == "dates":
+        iso = tasks.date_answer(digits)
+        if iso is None:
+            raise TutorError(tasks.date_note(digits))
+        tgt = [trained.bos_id] + [trained.vocab.index(c) for c in iso] + [trained.eos_id]
+        return src, np.array(tgt, dtype=np.int64)                      # [S], [12]
     answer = tasks.answer(trained.task, src - tasks.DIGIT_OFFSET)      # [S] digits
     tgt = np.concatenate([[trained.bos_id], answer + tasks.DIGIT_OFFSET, [trained.eos_id]])
     return src, tgt.astype(np.int64)                                   # [S], [S + 2]

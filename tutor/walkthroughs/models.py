@@ -2,7 +2,8 @@
 command, the explorer and a lesson never ask what a model is.
 
 * :class:`ToyModel`: an encoder-decoder trained by ``tutor train`` (the shipped reverse,
-  copy, sort, or a file it wrote); it reads digits.
+  copy, sort, dates, or a file it wrote); it reads what its task reads: digits, or for
+  dates a written date, one token per character.
 * :class:`HuggingFaceModel`: a pretrained model read from a Hugging Face folder (BERT /
   MiniLM, GPT-2, ... :mod:`tutor.pretrained.families`); it reads its own tokens.
 
@@ -49,11 +50,29 @@ class ToyModel:
         config = self.model.config
         return config.num_decoder_layers if block == "decoder" else config.num_encoder_layers
 
+    def source(self, text: str) -> str:
+        """The text as the model's task reads it: the digits with the spaces taken out
+        ("3 1 4" -> "314"), a written date as it is (dates)."""
+        return text if self.trained.task == "dates" else "".join(text.split())
+
     def read(self, text: str, *, least: int = 1) -> list[str]:
         """"3 1 4" or "314" -> ["3", "1", "4"]. ModelInputError unless 1 to 8 digits (the
-        lengths tutor train's tasks use)."""
+        lengths tutor train's tasks use). A dates model reads a written date, one token per
+        character ("7 Dec 2026" -> ["7", "␣", "d", "e", "c", ...]); ModelInputError naming the
+        limit (1 to 32 characters: letters, digits, spaces, ',' and '.')."""
         from tutor.training.tasks import MAX_LENGTH, MIN_LENGTH
 
+        if self.trained.task == "dates":
+            try:
+                tokens = self.trained.source_tokens(text)
+            except TutorError as exc:
+                raise ModelInputError(f"{exc} ({self.name}, a toy model trained by tutor "
+                                      f"train on the dates task, reads a written date, one "
+                                      f"token per character)") from None
+            if len(tokens) < least:
+                raise ModelInputError(f"expected at least {least} characters, got "
+                                      f"{len(tokens)}")
+            return tokens
         digits = "".join(text.split())
         if not (max(MIN_LENGTH, least) <= len(digits) <= MAX_LENGTH and digits.isdigit()
                 and digits.isascii()):
@@ -68,15 +87,18 @@ class ToyModel:
         (``block`` None or "encoder") or the decoder's masked self-attention."""
         from .heads import toy_model_head
 
-        return toy_model_head(self.trained, "".join(self.read(text)), layer, head,
-                              block or "encoder")
+        self.read(text)
+        return toy_model_head(self.trained, self.source(text), layer, head, block or "encoder")
 
     def heads(self, text: str) -> Recording:
         """Every block's heads (:func:`tutor.walkthroughs.heads.toy_model_heads`) on the
-        digits of ``text`` ("3 1 4" or "314"); TutorError for text that is not 1 to 8 digits."""
+        digits of ``text`` ("3 1 4" or "314"), or the written date (dates); TutorError for
+        text the model cannot read (see :meth:`read`)."""
         from .heads import toy_model_heads
 
-        return toy_model_heads(self.trained, "".join(text.split()))
+        if self.trained.task == "dates":
+            self.read(text)                        # the limit named, as for the digits
+        return toy_model_heads(self.trained, self.source(text))
 
     def attention_blocks(self, recording: Recording) -> list:
         return recording.info["blocks"]
