@@ -71,7 +71,7 @@ def test_rendering_at_80_columns():
     (["--dim", "7"], "'--dim': expected an even width"),
     (["--dim", "0"], "'--dim': expected a width from 2"),
     (["--positions", "0"], "'--positions': expected a number of positions from 1"),
-    (["--base", "1"], "'--base': expected a number greater than 1"),
+    (["--base", "1"], "'--base': expected a number from 2 to 1,000,000"),
     (["--query", "1,2", "--dim", "4"], "'--query': expected 4 numbers"),
     (["the cat", "--query", "1,2"], "'--query': expected no sentence"),
     (["--embed", "cat=1,2"], "'--embed': expected a SENTENCE"),

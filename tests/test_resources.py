@@ -17,7 +17,7 @@ def test_the_shipped_models_are_found_in_the_one_folder():
     folder = resources.models_dir()
     assert folder == PACKAGE / "data" / "models"
     names = sorted(p.stem for p in folder.glob("*.npz"))
-    assert names == shipped_models() == ["copy", "reverse", "sort"]
+    assert names == shipped_models() == ["copy", "dates", "reverse", "sort"]
     assert resolve_model("reverse").path == folder / "reverse.npz"
     assert load_shipped_model("copy").path == str(folder / "copy.npz")
     toys = [m.name for m in available_models() if m.kind == "toy"]

@@ -50,9 +50,7 @@ def rope(sentence, dim, positions, base, query, key, embeddings, embed, step, se
 
     from .modern_inputs import sentence_matrix
 
-    check_finite("--base", base, positive=True)
-    if base <= 1:
-        raise usage_error("--base", f"expected a number greater than 1, got {base:g}")
+    check_finite("--base", base, minimum=2.0)             # a base near 1 turns every pair alike
     if positions is not None:
         check_limit("--positions", positions, MAX_POSITIONS, "a number of positions")
     tokens = None
