@@ -64,6 +64,10 @@ class Family:
     Tokenizing: ``tokenizer_classes`` (transformers' class names of this family),
     ``tokenizer_defaults`` (the special tokens that class brings), ``tokenizer_files`` (the
     older vocabulary layout that implies this family).
+    One file instead of a folder (a GGUF file): ``file_suffixes`` (".gguf") and
+    ``read_file(path, *, name, tokenizer) -> PretrainedModel``. ``chat_prompt(tokenizer,
+    prompt) -> text``: the prompt wrapped in the model's chat template (TutorError naming a
+    template it does not write), or None when the family has no chat template.
     """
 
     name: str                                   # config.json's model_type
@@ -86,6 +90,9 @@ class Family:
     tokenizer_classes: tuple[str, ...] = ()
     tokenizer_defaults: dict = field(default_factory=dict)
     tokenizer_files: tuple[str, ...] = ()
+    file_suffixes: tuple[str, ...] = ()
+    read_file: Callable | None = None
+    chat_prompt: Callable | None = None
 
     def read_weights(self, folder: Path, config, dtype):
         """The parameters under tutor.nn's names and the file's unused tensor names."""
