@@ -68,6 +68,10 @@ class Family:
     ``read_file(path, *, name, tokenizer) -> PretrainedModel``. ``chat_prompt(tokenizer,
     prompt) -> text``: the prompt wrapped in the model's chat template (TutorError naming a
     template it does not write), or None when the family has no chat template.
+    ``rope_heads``: each layer's parameters hold ``self_attn.wqkv`` [E, (H + 2 H_kv) d_head]
+    (no biases) and ``self_attn.rope_theta``: queries and keys are rotated by RoPE (Hugging
+    Face's halves order) and each key/value head serves a group of query heads; a head's
+    walkthrough shows the rotation and the sharing.
     """
 
     name: str                                   # config.json's model_type
@@ -93,6 +97,7 @@ class Family:
     file_suffixes: tuple[str, ...] = ()
     read_file: Callable | None = None
     chat_prompt: Callable | None = None
+    rope_heads: bool = False
 
     def read_weights(self, folder: Path, config, dtype):
         """The parameters under tutor.nn's names and the file's unused tensor names."""

@@ -283,4 +283,5 @@ FAMILY = Family(
     tokenizer_classes=("LlamaTokenizer", "LlamaTokenizerFast"),
     tokenizer_defaults={},
     file_suffixes=FILE_SUFFIXES, read_file=read_file, chat_prompt=chat_prompt,
+    rope_heads=True,
 )
