@@ -179,8 +179,8 @@ def test_the_head_walkthrough_equals_the_models_attention_and_rotates_by_positio
     half = t["q"].shape[1] // 2
     np.testing.assert_allclose(t["q"][0], t["q_before_rope"][0], **TOL)  # position 0: not turned
     a, b = t["q_before_rope"][:, :half], t["q_before_rope"][:, half:]
-    np.testing.assert_allclose(t["q"][:, :half], a * t["cos"] - b * t["sin"], **TOL)
-    np.testing.assert_allclose(t["q"][:, half:], b * t["cos"] + a * t["sin"], **TOL)
+    np.testing.assert_allclose(t["q"][:, :half], a * t["rope_cos"] - b * t["rope_sin"], **TOL)
+    np.testing.assert_allclose(t["q"][:, half:], b * t["rope_cos"] + a * t["rope_sin"], **TOL)
     # a rotation keeps each pair's length
     np.testing.assert_allclose(np.hypot(t["k"][:, :half], t["k"][:, half:]),
                                np.hypot(t["k_before_rope"][:, :half],

@@ -201,7 +201,7 @@ class RopeHeadBuilder(PretrainedHeadBuilder):
 
     def step_rope(self):
         info, d = self.info, self.trace["q"].shape[1]
-        cos, sin = self.trace["cos"], self.trace["sin"]
+        cos, sin = self.trace["rope_cos"], self.trace["rope_sin"]
         qb, q = self.trace["q_before_rope"], self.trace["q"]
         n = q.shape[0]
         p = n - 1
@@ -222,7 +222,7 @@ class RopeHeadBuilder(PretrainedHeadBuilder):
                    "pair i, angle p·θ_i. Turning both by their own positions makes Q·K depend "
                    "on how far apart the two tokens are, not on where they are; the values "
                    "are not turned. Position 0 is not turned at all.")
-        mats = [self.token_matrix("cos(p·θ)", "cos"), self.token_matrix("Q", "q"),
+        mats = [self.token_matrix("cos(p·θ)", "rope_cos"), self.token_matrix("Q", "q"),
                 self.token_matrix("K", "k")]
         return self.step("RoPE: rotate queries and keys by position",
                          "(a, b) → (a·cos pθ − b·sin pθ,  b·cos pθ + a·sin pθ)",

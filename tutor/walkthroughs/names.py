@@ -316,8 +316,8 @@ w_k | [d_model, d_head] | the columns of the key/value head it shares, of the ke
 w_v | [d_model, d_head] | the same key/value head's columns of the value weights
 q_before_rope | [n, d_head] | X·Wq, before the rotation
 k_before_rope | [n, d_head] | X·Wk, before the rotation
-cos | [n, d_head / 2] | cos(p·θ_i) of RoPE's angle for position p and pair i
-sin | [n, d_head / 2] | sin(p·θ_i)
+rope_cos | [n, d_head / 2] | cos(p·θ_i) of RoPE's angle for position p and pair i
+rope_sin | [n, d_head / 2] | sin(p·θ_i)
 """), **ATTENTION}       # walkthroughs.pretrained.rope_head (q, k: after RoPE)
 
 RECORDED: dict[str, Table] = {
