@@ -242,3 +242,18 @@ def test_smollm2_is_listed_and_answers_in_chat():
                       "--chat", "--max-new-tokens", "12")
     tokens = doc["result"]["output"]["tokens"]
     assert "ĠParis" in tokens and tokens[-1] == "<|im_end|>"         # stops at the end of turn
+
+
+def test_explain_cache_counts_a_llamas_multiply_adds():
+    doc = invoke_json("generate", PROMPT, "--model", str(SOURCES["gguf"]), "--explain-cache",
+                      "--max-new-tokens", "2")
+    n0 = len(doc["result"]["source"])
+    # per layer, E=32, d=8, H=4, Hkv=2, F=64: q,k,v 32*8*8 + out 32*32 + SwiGLU 3*32*64, per
+    # new position; attention 2*n_total*4*8; two layers; the head 300*32 once
+    per_position = 32 * 8 * 8 + 32 * 32 + 3 * 32 * 64
+
+    def macs(n_new, n_total):
+        return 2 * (n_new * per_position + 2 * n_new * n_total * 32) + 300 * 32
+
+    cached = [int(doc["matrices"][f"step.{t}.work.cached"]) for t in range(2)]
+    assert cached == [macs(n0, n0), macs(1, n0 + 1)]

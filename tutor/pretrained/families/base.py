@@ -72,6 +72,9 @@ class Family:
     (no biases) and ``self_attn.rope_theta``: queries and keys are rotated by RoPE (Hugging
     Face's halves order) and each key/value head serves a group of query heads; a head's
     walkthrough shows the rotation and the sharing.
+    ``step_macs(config, n_new, n_total, batch) -> int``: the multiply-adds of one decoding
+    step, when the family's layer is not :func:`tutor.nn.layers.encoder_layer` (whose count
+    is :func:`tutor.nn.decoding.decoder_step_macs`).
     """
 
     name: str                                   # config.json's model_type
@@ -98,6 +101,7 @@ class Family:
     read_file: Callable | None = None
     chat_prompt: Callable | None = None
     rope_heads: bool = False
+    step_macs: Callable | None = None
 
     def read_weights(self, folder: Path, config, dtype):
         """The parameters under tutor.nn's names and the file's unused tensor names."""

@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import TutorError
-from ...nn.llama import (LlamaConfig, apply_rope, grouped_query_attention, rms_norm,
-                         rope_tables, swiglu, _project)
+from ...nn.llama import (LlamaConfig, apply_rope, grouped_query_attention, llama_step_macs,
+                         rms_norm, rope_tables, swiglu, _project)
 from ...trace import NULL_TRACE
 from ..config import PretrainedConfig
 from ..mapping import Source
@@ -284,4 +284,6 @@ FAMILY = Family(
     tokenizer_defaults={},
     file_suffixes=FILE_SUFFIXES, read_file=read_file, chat_prompt=chat_prompt,
     rope_heads=True,
+    step_macs=lambda config, n_new, n_total, batch: llama_step_macs(
+        config.llama, n_new, n_total, batch=batch),
 )
