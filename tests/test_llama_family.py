@@ -167,7 +167,6 @@ def test_attention_shows_rope_and_the_shared_key_value_head(tag):
 @pytest.mark.parametrize("tag", ["hf_untied", "gguf"])
 def test_the_head_walkthrough_equals_the_models_attention_and_rotates_by_position(tag):
     model = load_pretrained(SOURCES[tag])
-    ids = GOLDEN[f"{tag}.ids"]
     for layer in range(2):
         for head in range(4):
             rec = model_head(model, PROMPT, layer, head)
@@ -185,7 +184,6 @@ def test_the_head_walkthrough_equals_the_models_attention_and_rotates_by_positio
     np.testing.assert_allclose(np.hypot(t["k"][:, :half], t["k"][:, half:]),
                                np.hypot(t["k_before_rope"][:, :half],
                                         t["k_before_rope"][:, half:]), **TOL)
-    assert len(ids)                                                    # the golden set is there
 
 
 def test_a_gguf_file_is_read_by_the_llama_family_and_listed_with_its_commands():

@@ -27,7 +27,6 @@ Parameters under tutor's names (weights [in, out], multiplied as ``x W``):
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from dataclasses import dataclass
