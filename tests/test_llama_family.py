@@ -161,6 +161,7 @@ def test_attention_shows_rope_and_the_shared_key_value_head(tag):
     flat = " ".join(line.strip("│ ") for line in result.output.splitlines())
     assert "RoPE: rotate queries and keys by position" in flat
     assert "key/value head 2 of 2: grouped-query attention, shared by query heads 3, 4" in flat
+    assert "SwiGLU feed-forward network" in flat and "layer norm" not in flat
     assert max(len(line) for line in result.output.splitlines()) <= 80
 
 

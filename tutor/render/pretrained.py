@@ -199,6 +199,21 @@ class RopeHeadBuilder(PretrainedHeadBuilder):
                   key="projections")
         return self.step_rope()
 
+    def step_output(self):
+        step = AttentionBuilder.step_output(self)                      # not GPT-2's wording
+        info = self.info
+        nxt = info["layer"] + 2
+        step.parts[0].meaning += (
+            f" This is not yet the layer's output. In the real layer this head's Z is one of "
+            f"{info['n_head']} heads' outputs; they are placed side by side "
+            f"({info['d_model']} numbers per token), multiplied by the output projection (no "
+            f"bias) and added to the layer's input (the residual); then RMSNorm feeds the "
+            f"SwiGLU feed-forward network (SiLU(x·W_gate) * (x·W_up), then ·W_down), whose "
+            f"output is added again. "
+            + (f"That gives the hidden states layer {nxt} receives." if nxt <= info["n_layer"]
+               else "That gives the model's last hidden states."))
+        return step
+
     def step_rope(self):
         info, d = self.info, self.trace["q"].shape[1]
         cos, sin = self.trace["rope_cos"], self.trace["rope_sin"]
