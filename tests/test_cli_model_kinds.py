@@ -43,7 +43,7 @@ def test_a_model_file_written_by_tutor_train_runs_in_generate(tmp_path):
 def test_a_file_that_is_not_npz_is_refused_naming_both_kinds(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("hello")
-    with pytest.raises(TutorError, match=r"not a folder or a \.npz file.*written by tutor train"):
+    with pytest.raises(TutorError, match=r"not a folder, a \.gguf or a \.npz file.*written by tutor train"):
         resolve_model(str(text))
 
 

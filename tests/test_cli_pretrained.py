@@ -156,7 +156,7 @@ def test_models_lists_folders_in_the_cache_and_the_aliases(tmp_path, monkeypatch
     doc = invoke_json("models")
     found = {m["name"]: m for m in doc["models"]}
     assert found["org/tiny-bert"]["kind"] == "hf-cache"
-    assert [a["name"] for a in doc["aliases"]] == ["minilm"]
+    assert [a["name"] for a in doc["aliases"]] == ["minilm", "smollm2"]
     assert doc["hf_cache"] == str(tmp_path / "hub")
     # the name the listing gives works with --model
     assert invoke_json("heads", "a cat", "--model", "org/tiny-bert")["settings"]["layers"] == 2

@@ -60,7 +60,8 @@ def test_input_a_model_cannot_read_is_a_one_line_setting_error():
     assert state.recording.info["answer"] == "1134"                     # unchanged, sorted
 
 
-@pytest.mark.parametrize("folder", ["hf_tiny_bert", "hf_tiny_gpt2"])
+@pytest.mark.parametrize("folder", ["hf_tiny_bert", "hf_tiny_gpt2", "hf_tiny_llama",
+                                    "tiny_llama.gguf"])
 def test_a_pretrained_models_heads_and_labels_match_the_untraced_model(folder):
     model = load_pretrained(DATA / folder)
     state = ModelState(model, "the cat sat on the mat")

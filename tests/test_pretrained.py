@@ -228,7 +228,7 @@ def test_a_config_that_claims_a_huge_model_is_refused_from_the_header(tmp_path):
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"model_type": "llama"}, "model_type 'llama' is not supported; tutor reads 'bert' and 'gpt2'"),
+    ({"model_type": "mistral"}, "model_type 'mistral' is not supported; tutor reads 'bert' and 'gpt2' and 'llama'"),
     ({"hidden_size": 30}, "num_attention_heads=4 must divide the model width 30"),
     ({"num_hidden_layers": 0}, "num_hidden_layers must be an integer >= 1, got 0"),
     ({"hidden_act": "swish"}, "hidden_act 'swish' is not supported"),
@@ -833,7 +833,7 @@ def test_a_new_family_is_one_record_in_the_registry(tmp_path, monkeypatch):
 def test_each_family_record_says_what_differs():
     from tutor.pretrained.families import FAMILIES
 
-    assert sorted(FAMILIES) == ["bert", "gpt2"]
+    assert sorted(FAMILIES) == ["bert", "gpt2", "llama"]
     bert, gpt2 = FAMILIES["bert"], FAMILIES["gpt2"]
     assert (bert.causal, bert.writes, bert.final_norm) == (False, False, None)
     assert gpt2.causal and gpt2.writes and gpt2.final_norm is not None

@@ -181,7 +181,7 @@ def missing_models_extra() -> list[str]:
 
 # the walkthroughs that some run of the tiny Hugging Face folders records names for
 NEEDS_MODELS_EXTRA = ("generation.generate", "pretrained.model_context", "pretrained.model_head",
-                      "pretrained.model_heads")
+                      "pretrained.model_heads", "pretrained.rope_head")
 
 
 def _generation():
@@ -223,6 +223,9 @@ def _pretrained():
         runs.append(_on_recording(head, pretrained_render.model_head_document, precision=2))
         heads = pretrained.model_heads(model, "the cat sat")
         runs.append(_on_recording(heads, pretrained_render.heads_document, precision=2))
+    llama = load_pretrained(DATA / "tiny_llama.gguf")                  # RoPE and shared k/v heads
+    runs.append(_on_recording(pretrained.model_head(llama, "the cat sat", 1, 2),
+                              pretrained_render.model_head_document, precision=2))
     context = pretrained.model_context(bert, "the dog sat on the bank", "the bank of the river",
                                        "bank")
     runs.append(_on_recording(context, pretrained_render.context_document, precision=2))
@@ -404,5 +407,5 @@ def test_without_safetensors_the_file_skips_what_needs_it_instead_of_erroring():
                             text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "error" not in result.stdout.lower()
-    assert "1 passed, 4 skipped" in result.stdout
-    assert result.stdout.count("which need safetensors") == 4
+    assert "1 passed, 5 skipped" in result.stdout
+    assert result.stdout.count("which need safetensors") == 5

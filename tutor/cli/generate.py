@@ -32,6 +32,8 @@ Examples:
   tutor generate "the 7th of December 2026" --model dates
   tutor generate "3 1 4" --model reverse.npz       a model tutor train wrote
   tutor generate "The cat sat" --model tests/data/hf_tiny_gpt2
+  tutor generate "The capital of France is" --model smollm2
+  tutor generate "What is 2+2?" --model smollm2 --chat --max-new-tokens 12
 
 \b
 {JSON_NUMBERING}
@@ -135,7 +137,8 @@ def _library_error(exc):
 @click.argument("source", type=TEXT)
 @click.option("--model", "model_name", default="reverse", show_default=True, metavar="NAME",
               help="A shipped toy model (reverse, copy, sort, dates), a FILE.npz written by tutor "
-                   "train, or a GPT-2 style model folder or name.")
+                   "train, or a decoder-only model: a GPT-2 or llama folder, a llama .gguf "
+                   "file, smollm2.")
 @click.option("--max-new-tokens", type=int, default=None, metavar="N",
               callback=_range(1, MAX_NEW_TOKENS, "a number of tokens"),
               help="Stop after N new tokens (default: the source's length + 1 for a toy model, 11 "
@@ -159,11 +162,14 @@ def _library_error(exc):
 @click.option("--explain-cache", is_flag=True,
               help="Show what each decoder layer keeps and the work the cache saves (counted "
                    "and measured).")
+@click.option("--chat", is_flag=True,
+              help="Wrap the prompt in the model's chat template (ChatML: SmolLM2's), shown on "
+                   "screen, and stop at its end-of-turn token.")
 @click.option("--no-cache", is_flag=True,
               help="Recompute every position at every step (the same tokens, more work).")
 @calculator_options(seed=False, pause=True)
 def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed, beam,
-             length_penalty, explain_cache, no_cache, step, pause, output):
+             length_penalty, explain_cache, chat, no_cache, step, pause, output):
     """Write the output for SOURCE one token at a time, showing each step."""
     import numpy as np
 
@@ -192,6 +198,9 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         raise usage_error("--model", f"expected a decoder-only (GPT-2 style) model, got "
                                      f"{opened.name}, a {opened.model.family.name} "
                                      f"{opened.model.family.kind}")
+    if chat and opened.kind == "toy":
+        raise usage_error("--chat", f"expected a model with a chat template, got {opened.name}, "
+                                    "a toy model")
     if opened.kind == "toy":                                           # shipped, or a tutor train file
         from tutor.training import tasks
         from tutor.training.tasks import answer
@@ -208,6 +217,16 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         new_tokens = max_new_tokens or tasks.answer_tokens(trained.task, len(ids))
     else:
         model = opened.model
+        if chat:                                                       # the family writes its template
+            wrap = model.family.chat_prompt
+            if wrap is None:
+                raise usage_error("--chat", f"expected a model with a chat template, got "
+                                            f"{opened.name}, a {model.family.name} model")
+            try:
+                source = wrap(model.tokenizer, source)
+            except TutorError as exc:
+                raise usage_error("--chat", str(exc).removeprefix("--chat: ")) from None
+            limits.append("chat template (ChatML): " + source.replace("\n", "\\n"))
         try:
             ids, labels = model.tokenize(source)
         except TutorError as exc:              # a prompt longer than the model's positions
@@ -223,7 +242,8 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
             raise usage_error("--max-new-tokens", f"expected at most {max(room, 0)}: "
                                                   f"{model.name} reads {model.config.max_positions}"
                                                   f" positions and the prompt has {len(ids)}")
-        text, bos, eos = (lambda i: model.tokenizer.id_to_token(i) or f"#{i}"), None, None
+        text, bos = (lambda i: model.tokenizer.id_to_token(i) or f"#{i}"), None
+        eos = getattr(model.tokenizer, "eos_id", None) if chat else None  # chat: end of the turn
         never = ()
     try:
         recording = run(model, ids, token_text=text, max_new_tokens=new_tokens, bos_id=bos,

@@ -21,8 +21,9 @@ JSON_NUMBERING = ("In --format json a number named as on screen (layer, head,\n"
                   "_index, a recorded array's name (step.0.probs, layers.1) and a list's\n"
                   "positions count from 0.")
 
-MODEL_HELP = ("A real pretrained model: minilm (all-MiniLM-L6-v2), a Hugging Face model "
-              "folder, or a name in the local Hugging Face cache (`tutor models` lists them). "
+MODEL_HELP = ("A real pretrained model: minilm (all-MiniLM-L6-v2), smollm2 (SmolLM2-135M), "
+              "a Hugging Face model folder, a llama .gguf file, or a name in the local Hugging "
+              "Face cache (`tutor models` lists them). "
               "Nothing is downloaded.")
 
 
@@ -57,6 +58,10 @@ def model_problem(where) -> str | None:
 
     if where.seq2seq:
         return None
+    if where.path.is_file():                   # one model file (GGUF): a family must read it
+        from tutor.pretrained.families import family_of_file
+
+        return None if family_of_file(where.path) else "not a model file tutor reads"
     try:
         read_config(where.path / "config.json")
         weights_file(where.path)
@@ -81,6 +86,8 @@ def model_commands(where) -> list[str]:
         return list(TOY_COMMANDS)
     if model_problem(where) is not None:
         return []
+    if where.path.is_file():                   # a GGUF file: a llama, which writes
+        return list(HF_COMMANDS) + ["generate"]
     causal = read_config(where.path / "config.json").causal
     return list(HF_COMMANDS) + (["generate"] if causal else [])
 

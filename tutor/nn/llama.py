@@ -200,6 +200,20 @@ class LlamaConfig:
         return 2 * self.n_layer * self.n_kv_head * self.d_head * itemsize
 
 
+def llama_step_macs(cfg: LlamaConfig, n_new: int, n_total: int, *, batch: int = 1) -> int:
+    """Multiply-adds of one decoding step of a llama (matrix products only, as
+    :func:`tutor.nn.decoding.decoder_step_macs` counts them): ``n_new`` positions computed,
+    attending to ``n_total``. Per layer, E = d_model, d = d_head, F = d_ff:
+    n_new E (H + 2 H_kv) d (Q, and K, V of the key/value heads only) + n_new H d E (output)
+    + 2 n_new n_total H d (Q K^T and weights V, every query head) + 3 n_new E F (SwiGLU's gate,
+    up and down); plus V E for the logits of the last position."""
+    e, d, f = cfg.d_model, cfg.d_head, cfg.d_ff
+    h, kv = cfg.n_head, cfg.n_kv_head
+    per_layer = (n_new * e * (h + 2 * kv) * d + n_new * h * d * e
+                 + 2 * n_new * n_total * h * d + 3 * n_new * e * f)
+    return batch * (cfg.n_layer * per_layer + cfg.vocab_size * e)
+
+
 @dataclass
 class LlamaLayer:
     """One block's weights, float32, [in, out]: ``wqkv`` [d_model, (n_head + 2 n_kv_head)

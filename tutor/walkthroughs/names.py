@@ -308,8 +308,21 @@ w_v | [d_model, d_head] | this head's slice of the value weights
 b_v | [d_head] | this head's slice of the value bias
 """), **ATTENTION}       # walkthroughs.pretrained.model_head (mask and masked: GPT-2 only)
 
+_ROPE_HEAD = {**table("""
+hidden | [n, d_model] | the hidden states entering the layer (the word vectors for layer 1)
+x | [n, d_model] | X: the hidden states after the layer's RMSNorm (attn_norm)
+w_q | [d_model, d_head] | this query head's columns of the layer's query weights
+w_k | [d_model, d_head] | the columns of the key/value head it shares, of the key weights
+w_v | [d_model, d_head] | the same key/value head's columns of the value weights
+q_before_rope | [n, d_head] | X·Wq, before the rotation
+k_before_rope | [n, d_head] | X·Wk, before the rotation
+rope_cos | [n, d_head / 2] | cos(p·θ_i) of RoPE's angle for position p and pair i
+rope_sin | [n, d_head / 2] | sin(p·θ_i)
+"""), **ATTENTION}       # walkthroughs.pretrained.rope_head (q, k: after RoPE)
+
 RECORDED: dict[str, Table] = {
     "pretrained.model_head": _MODEL_HEAD,
+    "pretrained.rope_head": _ROPE_HEAD,
     "pretrained.model_heads": table(
         "attentions | [n_layer, h, n, n] | every head's weights, [layer][head][query][key]"),
     "pretrained.model_context": table("""

@@ -5,13 +5,14 @@ folder and one line in :data:`FAMILIES` (see ARCHITECTURE.md, "Adding a model fa
 from __future__ import annotations
 
 from ...errors import TutorError
-from . import bert, gpt2
+from . import bert, gpt2, llama
 from .base import Family
 
 #: config.json's ``model_type`` -> its family. One line per family.
 FAMILIES: dict[str, Family] = {
     bert.NAME: bert.FAMILY,
     gpt2.NAME: gpt2.FAMILY,
+    llama.NAME: llama.FAMILY,
 }
 
 
@@ -27,7 +28,7 @@ def family_of_config(raw: dict, path: str) -> Family:
     if model_type not in FAMILIES:
         raise TutorError(f"{path}: model_type {model_type!r} is not supported; tutor reads "
                          f"{' and '.join(repr(t) for t in FAMILIES)} models (BERT, "
-                         "MiniLM, GPT-2)")
+                         "MiniLM, GPT-2, llama)")
     return FAMILIES[model_type]
 
 
@@ -46,3 +47,11 @@ def layout_family(folder) -> Family | None:
     GPT-2), or None."""
     return next((f for f in FAMILIES.values()
                  if any((folder / name).is_file() for name in f.tokenizer_files)), None)
+
+
+def family_of_file(path) -> Family | None:
+    """The family that reads the single model file ``path`` (by its suffix: ``.gguf`` is
+    llama), or None."""
+    suffix = str(path).lower()
+    return next((f for f in FAMILIES.values() if f.read_file is not None
+                 and suffix.endswith(f.file_suffixes)), None)

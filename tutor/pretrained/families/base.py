@@ -64,6 +64,17 @@ class Family:
     Tokenizing: ``tokenizer_classes`` (transformers' class names of this family),
     ``tokenizer_defaults`` (the special tokens that class brings), ``tokenizer_files`` (the
     older vocabulary layout that implies this family).
+    One file instead of a folder (a GGUF file): ``file_suffixes`` (".gguf") and
+    ``read_file(path, *, name, tokenizer) -> PretrainedModel``. ``chat_prompt(tokenizer,
+    prompt) -> text``: the prompt wrapped in the model's chat template (TutorError naming a
+    template it does not write), or None when the family has no chat template.
+    ``rope_heads``: each layer's parameters hold ``self_attn.wqkv`` [E, (H + 2 H_kv) d_head]
+    (no biases) and ``self_attn.rope_theta``: queries and keys are rotated by RoPE (Hugging
+    Face's halves order) and each key/value head serves a group of query heads; a head's
+    walkthrough shows the rotation and the sharing.
+    ``step_macs(config, n_new, n_total, batch) -> int``: the multiply-adds of one decoding
+    step, when the family's layer is not :func:`tutor.nn.layers.encoder_layer` (whose count
+    is :func:`tutor.nn.decoding.decoder_step_macs`).
     """
 
     name: str                                   # config.json's model_type
@@ -86,6 +97,11 @@ class Family:
     tokenizer_classes: tuple[str, ...] = ()
     tokenizer_defaults: dict = field(default_factory=dict)
     tokenizer_files: tuple[str, ...] = ()
+    file_suffixes: tuple[str, ...] = ()
+    read_file: Callable | None = None
+    chat_prompt: Callable | None = None
+    rope_heads: bool = False
+    step_macs: Callable | None = None
 
     def read_weights(self, folder: Path, config, dtype):
         """The parameters under tutor.nn's names and the file's unused tensor names."""
