@@ -238,6 +238,12 @@ def _check_output_file(output_path: str, resume_path: str | None, force: bool) -
     if not output_path.lower().endswith(".npz"):
         raise usage_error("--output", f"expected a file name ending in .npz, got "
                                       f"{quote(output_path, 60)}")
+    if os.path.exists(output_path) and not os.path.isfile(output_path):
+        import stat
+        if not stat.S_ISCHR(os.stat(output_path).st_mode):
+            raise usage_error("--output", f"expected a regular file (a checkpoint is read "
+                                          f"back by --resume), got {quote(output_path, 60)}, "
+                                          f"which is not one")
     if not os.path.lexists(output_path) or force:
         return
     if resume_path is not None and os.path.exists(resume_path) and \
