@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import click
 
+from tutor.errors import number_text
+
 from tutor.limits import MAX_DIM, MAX_POSITIONS
 
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .sentence_options import word_input_options
 from .usage import TEXT, check_limit, typed, usage_error
-from .values import check_finite, parse_vector, rng_for
+from .values import MAX_ABS, parse_vector, rng_for
 
 EPILOG = f"""\b
 θ_i = base^(−2i/d); position p turns pair i by p·θ_i. Without a sentence,
@@ -50,9 +52,9 @@ def rope(sentence, dim, positions, base, query, key, embeddings, embed, step, se
 
     from .modern_inputs import sentence_matrix
 
-    check_finite("--base", base, positive=True)
-    if base <= 1:
-        raise usage_error("--base", f"expected a number greater than 1, got {base:g}")
+    if not (1 < base <= MAX_ABS):                                      # NaN too: one range
+        raise usage_error("--base", f"expected a number greater than 1 and at most "
+                                    f"{MAX_ABS:,.0f}, got {number_text(base)}")
     if positions is not None:
         check_limit("--positions", positions, MAX_POSITIONS, "a number of positions")
     tokens = None

@@ -8,6 +8,8 @@ import os
 
 import click
 
+from tutor.errors import number_text
+
 from tutor.limits import (MAX_HEADS, MAX_RUN_BATCH, MAX_RUN_DIM, MAX_RUN_FF, MAX_RUN_LAYERS,
                           MAX_RUN_STEPS)
 
@@ -50,7 +52,7 @@ def _check_lr(ctx, param, value):
         check_finite("--lr", value, positive=True)
         if value > 1:
             raise click.BadParameter(f"expected a rate of at most 1 for a training run, got "
-                                     f"{value:g}", ctx=ctx, param=param)
+                                     f"{number_text(value)}", ctx=ctx, param=param)
     return value
 
 
