@@ -153,3 +153,63 @@ def test_version_works_from_a_source_tree_and_matches_pyproject():
     assert code == 0, err
     pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
     assert re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1) == tutor.__version__
+
+
+# --- outputs that are named pipes (FIFOs): never a wait for a reader that does not exist -------
+
+def _tutor_process(args, cwd, timeout=20):
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "NO_COLOR": "1", "COLUMNS": "80"}
+    env.pop("TUTOR_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "tutor", *args], cwd=cwd, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("args, option, name", [
+    (["softmax", "6", "4", "--svg"], "--svg", "fifo.svg"),
+    (["softmax", "6", "4", "--html"], "--html", "fifo.html"),
+    (["encode", "a b", "--output"], "--output", "fifo.npy"),
+    (["encode", "a b", "--save-weights"], "--save-weights", "fifo.npz"),
+])
+def test_an_output_fifo_that_no_process_reads_is_a_usage_error_not_a_hang(tmp_path, args, option,
+                                                                         name):
+    os.mkfifo(tmp_path / name)
+    result = _tutor_process([*args, name], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.decode() == (f"Error: Invalid value for '{option}': expected a file, or "
+                                      f"a named pipe that a process reads, got '{name}', a named "
+                                      f"pipe (FIFO) that no process reads\n")
+
+
+def test_train_refuses_a_fifo_as_its_checkpoint_before_training(tmp_path):
+    os.mkfifo(tmp_path / "fifo.npz")
+    result = _tutor_process(["train", "--steps", "3", "--output", "fifo.npz", "--force"],
+                            tmp_path)
+    assert result.returncode == 2 and result.stdout == b""             # nothing trained
+    assert b"'--output': expected a regular file" in result.stderr
+
+
+@pytest.mark.parametrize("option, name", [("--svg", "fifo.json"), ("--html", "fifo.csv")])
+def test_the_file_name_ending_is_checked_for_a_fifo_too(tmp_path, option, name):
+    # only a character device (/dev/null, /dev/stdout on a terminal) is exempt
+    os.mkfifo(tmp_path / name)
+    result = _tutor_process(["softmax", "6", "4", option, name], tmp_path)
+    assert result.returncode == 2
+    assert b"expected a file name ending in ." in result.stderr
+
+
+def test_an_output_fifo_with_a_reader_gets_the_picture(tmp_path):
+    import threading
+
+    fifo = tmp_path / "fifo.svg"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    result = _tutor_process(["softmax", "6", "4", "--svg", "fifo.svg"], tmp_path)
+    reader.join(30)
+    assert result.returncode == 0, result.stderr
+    assert got and got[0].startswith(b"<svg")

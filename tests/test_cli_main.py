@@ -155,3 +155,54 @@ def test_help_wraps_to_a_narrow_columns(monkeypatch, capsys, command):
     assert texts and max(len(line) for line in texts) <= 45
     description = lines[2:lines.index("")] if "" in lines[2:] else []
     assert all(len(line) <= 45 for line in lines[:2] + description)
+
+
+def _every_command_path():
+    import importlib
+
+    import click
+
+    for name, (module, attr, _) in cli_module.COMMANDS.items():
+        command = getattr(importlib.import_module(module), attr)
+        yield [name]
+        if isinstance(command, click.Group):
+            for sub in command.commands:
+                yield [name, sub]
+    yield []
+
+
+@pytest.mark.parametrize("columns", [40, 50, 60])
+def test_every_help_fits_a_narrow_terminal_but_for_verbatim_command_lines(monkeypatch, capsys,
+                                                                          columns):
+    # What may run past the width: a verbatim command line (`tutor ...` with no description
+    # beside it, or the continuation line of one ending in a backslash), since breaking it
+    # would change the command. Prose (the epilog's paragraphs), the SPEC table, example rows
+    # with a description and option signatures all fit.
+    from tutor.cli.help import is_command_line
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    too_wide = []
+    for path in _every_command_path():
+        try:
+            cli_module.main([*path, "--help"])
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+        lines = capsys.readouterr().out.splitlines()
+        for i, line in enumerate(lines):
+            if len(line) > columns and not is_command_line(line, lines[i - 1] if i else ""):
+                too_wide.append((" ".join(path), line))
+    assert too_wide == []
+
+
+def test_help_prose_in_a_verbatim_block_is_rewrapped_only_when_it_does_not_fit():
+    from tutor.cli.help import fit_verbatim
+
+    text = "\b\nSPEC is one of:\n  random    entries drawn from --seed\n\n\b\nshort\nlines"
+    assert fit_verbatim(text, 80) == text                              # fits: as written
+    assert fit_verbatim(text, 24) == ("\b\nSPEC is one of:\n  random\n      entries drawn from\n"
+                                      "      --seed\n\n\b\nshort\nlines")
+    prose = "\b\nEvery word gets an embedding: THE, CAT and SAT keep\nthe vectors."
+    assert fit_verbatim(prose, 30) == ("\b\nEvery word gets an embedding:\nTHE, CAT and SAT "
+                                       "keep the\nvectors.")
+    command = "\b\n  tutor attention \"the cat sat\" --wq random --seed 7"
+    assert fit_verbatim(command, 30) == command                       # a command stays whole

@@ -63,3 +63,28 @@ def printable(text: str) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+ECHO_LIMIT = 40            # the characters of a user's input an error message echoes
+
+
+def quote(text: str, limit: int = ECHO_LIMIT) -> str:
+    """A user's text as an error message echoes it: quoted, control characters and bytes
+    that are not UTF-8 escaped (:func:`printable`), case kept, and cut at ``limit``
+    characters (an ellipsis marks the cut) so that the error stays one line."""
+    text = printable(text)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"'{text}'"
+
+
+def number_text(value) -> str:
+    """A number as an error message echoes it: as short as ``:g`` when that is exact, else
+    with every digit it needs (Python's shortest repr), so a number just past a limit never
+    reads as the limit itself (1000001 is '1000001', not '1e+06')."""
+    value = float(value)
+    text = f"{value:g}"
+    if float(text) == value or value != value:
+        return text
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text

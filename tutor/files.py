@@ -15,6 +15,7 @@ write beside them (:func:`remove_stale_temporaries`).
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
@@ -40,7 +41,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     Raises OSError when the write fails (a full disk, ``/dev/full``)."""
     path = os.path.realpath(os.fspath(path))
     if os.path.exists(path) and not os.path.isfile(path):
-        with open(path, "wb") as handle:
+        fd = _held_pipes.pop(path, None)
+        if fd is None:
+            fd = open_pipe_for_writing(path) if _is_fifo(path) else os.open(path, os.O_WRONLY)
+        with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
         return
@@ -60,6 +64,50 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+# FIFOs opened for writing by :func:`hold_output_pipe` (real path -> descriptor), kept open so
+# that their reader does not see the end of its input before the output is written
+_held_pipes: dict[str, int] = {}
+
+
+def _is_fifo(path: str) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+class NoReaderError(OSError):
+    """A named pipe (FIFO) given as an output that no process reads: writing would wait
+    forever, so it is refused."""
+
+
+def open_pipe_for_writing(path: str) -> int:
+    """Open the FIFO ``path`` for writing without waiting: O_WRONLY|O_NONBLOCK fails with
+    ENXIO when no process has it open for reading, raised as :class:`NoReaderError`. Returns
+    a blocking descriptor (the reader sets the pace of the writes that follow)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise NoReaderError(errno.ENXIO, "a named pipe (FIFO) that no process reads",
+                                path) from None
+        raise
+    os.set_blocking(fd, True)
+    return fd
+
+
+def hold_output_pipe(path: str | os.PathLike) -> bool:
+    """When ``path`` is a FIFO: open it for writing now (:func:`open_pipe_for_writing`, so a
+    pipe nobody reads is refused before anything is computed) and keep it open for
+    :func:`atomic_write`. Returns whether ``path`` is a FIFO. Raises NoReaderError."""
+    real = os.path.realpath(os.fspath(path))
+    if not _is_fifo(real):
+        return False
+    if real not in _held_pipes:
+        _held_pipes[real] = open_pipe_for_writing(real)
+    return True
 
 
 def temporary_prefix(path: str | os.PathLike) -> str:

@@ -85,6 +85,7 @@ def main(argv=None) -> None:
     from .encoding import ascii_fallback
 
     ascii_fallback()
+    _usable_stdin()
     try:
         code = cli.main(args=argv, prog_name="tutor", standalone_mode=False,
                         terminal_width=help_width())
@@ -116,6 +117,28 @@ def main(argv=None) -> None:
         _error(f"cannot write the output to standard output ({exc.strerror or exc})", 1)
     except Exception as exc:  # a bug: say so in one line unless debugging
         _internal_error(exc)
+
+
+def _usable_stdin() -> None:
+    """Standard input as every command may use it. A closed one (``tutor lesson <&-``: Python
+    sets ``sys.stdin`` to None) becomes ``/dev/null``, so it is treated as ``< /dev/null`` is:
+    no terminal, no input. An input whose bytes its encoding cannot decode (``é`` under
+    ``PYTHONIOENCODING=ascii``) keeps them as escapes (surrogateescape) instead of raising
+    UnicodeDecodeError: the code reading an answer judges and echoes them
+    (:func:`tutor.cli.usage.quote`). An encoding in which a newline is not the byte 0x0a
+    (``PYTHONIOENCODING=utf-16``) is read as UTF-8: no terminal or pipe of lines types it."""
+    if sys.stdin is None or getattr(sys.stdin, "closed", False):
+        try:
+            sys.stdin = open(os.devnull, encoding="utf-8")
+        except OSError:
+            return
+    try:
+        encoding = sys.stdin.encoding or "utf-8"
+        if "\n".encode(encoding, "replace") != b"\n":          # UTF-16/32: not how a terminal
+            encoding = "utf-8"                                 # or a pipe of lines is typed
+        sys.stdin.reconfigure(encoding=encoding, errors="surrogateescape")
+    except (AttributeError, ValueError, OSError, LookupError):
+        pass
 
 
 def _error(message: str, code: int, *, prefix: str = "Error: "):

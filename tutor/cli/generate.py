@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from tutor.errors import number_text
+
 from tutor.limits import MAX_BEAM_SIZE, MAX_NEW_TOKENS, MAX_TOKENS, MIN_TEMPERATURE, SEED_LIMIT
 
 from .common import calculator_options, tutor_command
@@ -57,7 +59,7 @@ def _temperature(ctx, param, value):
 
 def _top_p(ctx, param, value):
     if value is not None and not 0 < value <= 1:
-        raise click.BadParameter(f"expected a probability in (0, 1], got {value:g}", ctx=ctx,
+        raise click.BadParameter(f"expected a probability in (0, 1], got {number_text(value)}", ctx=ctx,
                                  param=param)
     return value
 

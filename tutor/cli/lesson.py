@@ -374,17 +374,51 @@ def reset(lesson_key, everything, yes):
 
 
 def _confirm(question: str) -> bool:
-    """Ask ``question`` (yes/no) on standard input. An input that ends before an answer
-    (``< /dev/null``, a closed pipe) is a usage error saying --yes confirms without a
-    terminal; Ctrl-C on a terminal stays "Aborted." (exit 130)."""
+    """Ask ``question`` (yes/no) on standard input, the prompt wrapped between words at the
+    terminal's width. y/yes is yes; n/no or an empty line is no. An input that ends before an
+    answer (``< /dev/null``, a closed pipe, Ctrl-D on a terminal) is a usage error (exit 2)
+    saying --yes confirms without asking; an answer that is not y or n is asked again on a
+    terminal and a usage error otherwise. Ctrl-C stays "Aborted." (exit 130)."""
+    import shutil
+    import textwrap
+
+    from .usage import quote
+
+    width = max(20, shutil.get_terminal_size().columns - 1)
+    prompt = "\n".join(textwrap.wrap(f"{question} [y/N]:", width, break_long_words=False,
+                                      break_on_hyphens=False)) + " "
+    terminal = sys.stdin is not None and sys.stdin.isatty()
+    while True:
+        click.echo(prompt, nl=False)
+        try:
+            answer = input()
+        except EOFError:
+            _end_line()
+            raise click.UsageError("confirmation needs an answer (y or n), and standard input "
+                                   "ended without one: pass --yes to confirm without "
+                                   "asking") from None
+        except KeyboardInterrupt:
+            _end_line()
+            raise click.Abort() from None
+        word = answer.strip().lower()
+        if word in ("y", "yes"):
+            return True
+        if word in ("", "n", "no"):
+            return False
+        if terminal:
+            click.echo(f"Please answer y or n (got {quote(answer.strip())}).")
+            continue
+        _end_line()
+        raise click.UsageError(f"confirmation expected y or n as the answer, got "
+                               f"{quote(answer.strip())}: pass --yes to confirm without asking")
+
+
+def _end_line() -> None:
+    """End the prompt's line on standard output (a write that fails changes nothing)."""
     try:
-        return click.confirm(question)
-    except click.Abort:
-        if sys.stdin is not None and sys.stdin.isatty():
-            raise                                                      # Ctrl-C on a terminal
-        click.echo(err=True)                                           # end the question's line
-        raise click.UsageError("confirmation needs an answer on a terminal, and standard input "
-                               "ended without one: pass --yes to confirm without asking") from None
+        click.echo()
+    except (OSError, ValueError):
+        pass
 
 
 @lesson.command("check")

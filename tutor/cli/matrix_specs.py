@@ -20,6 +20,8 @@ import os
 from dataclasses import dataclass
 
 import click
+
+from tutor.errors import number_text
 import numpy as np
 
 from tutor.limits import MAX_ABS, MAX_DIM, MAX_FILE_BYTES
@@ -70,7 +72,7 @@ def _check_array(array: np.ndarray, source: str, max_cols: int = MAX_DIM) -> np.
     if len(big):
         r, c = big[0]
         raise SpecError(f"expected numbers from {-MAX_ABS:,.0f} to {MAX_ABS:,.0f}, got "
-                        f"{array[r, c]:g} in row {r + 1}, column {c + 1}")
+                        f"{number_text(array[r, c])} in row {r + 1}, column {c + 1}")
     return array
 
 

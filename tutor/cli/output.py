@@ -49,11 +49,12 @@ def check_output_kind(option: str, path: str, kind: str) -> None:
     from .usage import quote, usage_error
 
     suffixes, magics = OUTPUT_KINDS[kind]
-    if os.path.exists(path) and not os.path.isfile(path):
-        return                                 # a device or a pipe: written in place
+    if is_character_device(path):
+        return                                 # /dev/null, /dev/stdout: written in place
     if not path.lower().endswith(suffixes):
         raise usage_error(option, f"expected a file name ending in {' or '.join(suffixes)}, "
                                   f"got {quote(path, 60)}")
+    hold_pipe(option, path)
     if not os.path.isfile(path):
         return
     try:
@@ -65,6 +66,37 @@ def check_output_kind(option: str, path: str, kind: str) -> None:
         raise usage_error(option, f"expected a new file or an earlier {suffixes[0]} output, got "
                                   f"{quote(path, 60)}, which holds something else (remove it "
                                   f"or choose another name)")
+
+
+def is_character_device(path: str) -> bool:
+    """Whether ``path`` is a character device (/dev/null, a terminal): the one kind of output
+    that is written in place whatever its name."""
+    import stat
+
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def hold_pipe(option: str, path: str) -> None:
+    """An output that is a named pipe (FIFO) is opened for writing now, before anything is
+    computed: one that no process reads is a usage error naming ``option`` (writing would wait
+    forever); one that is read is kept open for the write (``tutor.files.hold_output_pipe``).
+    A path that is no FIFO is left alone."""
+    from tutor.files import NoReaderError, hold_output_pipe
+
+    from .usage import quote, usage_error
+
+    try:
+        hold_output_pipe(path)
+    except NoReaderError:
+        raise usage_error(option, f"expected a file, or a named pipe that a process reads, "
+                                  f"got {quote(path, 60)}, a named pipe (FIFO) that no "
+                                  f"process reads") from None
+    except OSError as exc:
+        raise usage_error(option, f"expected a file that can be written, got "
+                                  f"{quote(path, 60)} ({exc.strerror or exc})") from None
 
 
 def output_path_check(kind: str | None):

@@ -44,7 +44,7 @@ Examples:
               help="A learned table instead: --table, or N(0,1) entries from --seed.")
 @click.option("--table", type=MATRIX, default=None, metavar="SPEC",
               help="The learned table [positions×d_model]: inline, .npy, .json or .csv.")
-@click.option("--compare", nargs=2, default=None, metavar="A B",
+@click.option("--compare", nargs=2, type=TEXT, default=None, metavar="A B",
               help="Two orderings of the same words: self-attention without and with PE.")
 @calculator_options()
 def posenc(dim, positions, sentence, embeddings, embed, learned, table, compare, step, seed, output):

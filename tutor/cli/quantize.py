@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 
+from tutor.errors import number_text
+
 from tutor.limits import MAX_VECTOR
 
 from .common import calculator_options, tutor_command
@@ -83,7 +85,7 @@ def quantize(values, kind, model, tensor, block, step, output):
     x = parse_vector("VALUES", values)                                     # [n]
     if np.abs(x).max() > 65504:
         raise usage_error("VALUES", f"expected numbers within ±65504 (the float16 range of "
-                                    f"the scale), got {np.abs(x).max():g}")
+                                    f"the scale), got {number_text(np.abs(x).max())}")
     kind = kind.upper()
     recording = quantize_block(x, kind)
     doc = quantize_document(recording.trace, precision=output.precision, kind=kind)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from tutor.errors import number_text
+
 from tutor.limits import MAX_VECTOR
 
 from .common import calculator_options, tutor_command
@@ -39,7 +41,7 @@ def rmsnorm(vector, gain, eps, step, output):
 
     check_finite("--eps", eps)
     if eps < 0:
-        raise usage_error("--eps", f"expected a number ≥ 0, got {eps:g}")
+        raise usage_error("--eps", f"expected a number ≥ 0, got {number_text(eps)}")
     if vector is None:
         raise usage_error("VECTOR", "expected numbers such as \"1,2,3,4\", got nothing")
     x = parse_vector("VECTOR", vector)                                    # [d]

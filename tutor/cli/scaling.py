@@ -9,7 +9,7 @@ from tutor.limits import (MAX_DK, MAX_DK_VALUES, MAX_ELEMENTS, MAX_KEYS, MAX_SAM
 
 from .common import calculator_options, tutor_command
 from .output import show_document
-from .usage import check_limit, usage_error
+from .usage import check_limit, quote, usage_error
 from .matrix_specs import SpecError, split_entries
 from .values import rng_for
 
@@ -49,7 +49,7 @@ def _dk_values(dk_options, dk_args) -> list[int]:
         try:
             value = int(text)
         except ValueError:
-            raise usage_error("--dk", f"expected whole numbers, got {text!r}") from None
+            raise usage_error("--dk", f"expected whole numbers, got {quote(text)}") from None
         check_limit("--dk", value, MAX_DK, "a width")
         values.append(value)
     if len(values) > MAX_DK_VALUES:

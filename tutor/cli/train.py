@@ -8,6 +8,8 @@ import os
 
 import click
 
+from tutor.errors import number_text
+
 from tutor.limits import (MAX_HEADS, MAX_RUN_BATCH, MAX_RUN_DIM, MAX_RUN_FF, MAX_RUN_LAYERS,
                           MAX_RUN_STEPS)
 
@@ -61,7 +63,7 @@ def _check_lr(ctx, param, value):
         check_finite("--lr", value, positive=True)
         if value > 1:
             raise click.BadParameter(f"expected a rate of at most 1 for a training run, got "
-                                     f"{value:g}", ctx=ctx, param=param)
+                                     f"{number_text(value)}", ctx=ctx, param=param)
     return value
 
 
@@ -249,6 +251,12 @@ def _check_output_file(output_path: str, resume_path: str | None, force: bool) -
     if not output_path.lower().endswith(".npz"):
         raise usage_error("--output", f"expected a file name ending in .npz, got "
                                       f"{quote(output_path, 60)}")
+    if os.path.exists(output_path) and not os.path.isfile(output_path):
+        import stat
+        if not stat.S_ISCHR(os.stat(output_path).st_mode):
+            raise usage_error("--output", f"expected a regular file (a checkpoint is read "
+                                          f"back by --resume), got {quote(output_path, 60)}, "
+                                          f"which is not one")
     if not os.path.lexists(output_path) or force:
         return
     if resume_path is not None and os.path.exists(resume_path) and \

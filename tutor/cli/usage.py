@@ -8,7 +8,8 @@ import os
 
 import click
 
-from tutor.errors import printable  # noqa: F401  (re-exported: the commands escape with it)
+from tutor.errors import ECHO_LIMIT, number_text, printable, quote  # noqa: F401  (re-exported: the commands
+#                                                           escape and echo with them)
 
 
 def shape_text(shape) -> str:
@@ -16,23 +17,24 @@ def shape_text(shape) -> str:
     return "×".join(str(n) for n in shape)
 
 
-ECHO_LIMIT = 40            # the characters of a user's input an error message echoes
-
-
-def quote(text: str, limit: int = ECHO_LIMIT) -> str:
-    """A user's text as an error message echoes it: quoted, control characters and bytes
-    that are not UTF-8 escaped (:func:`printable`), case kept, and cut at ``limit``
-    characters (an ellipsis marks the cut) so that the error stays one line."""
-    text = printable(text)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return f"'{text}'"
-
-
 def undecodable(text: str) -> bool:
     """Whether ``text`` came from bytes that are not UTF-8 (Python keeps each such byte of a
     command line as a lone surrogate)."""
     return any(0xD800 <= ord(char) <= 0xDFFF for char in str(text))
+
+
+def utf8_argument(text: str) -> str:
+    """A command-line argument as the UTF-8 text its bytes spell. Under the C locale without
+    UTF-8 mode (``LC_ALL=C PYTHONUTF8=0``) Python decodes the command line as ASCII, keeping
+    every other byte as a lone surrogate, so ``café`` arrives as 'caf\\udcc3\\udca9': its
+    bytes are decoded again as UTF-8 before they are judged. Bytes that are not UTF-8 stay
+    lone surrogates (:func:`undecodable`)."""
+    if not undecodable(text):
+        return text
+    try:
+        return os.fsencode(text).decode("utf-8", "surrogateescape")
+    except UnicodeError:                       # not bytes from the command line
+        return text
 
 
 class Text(click.ParamType):
@@ -47,6 +49,7 @@ class Text(click.ParamType):
     def convert(self, value, param, ctx):
         if not isinstance(value, str):
             return value
+        value = utf8_argument(value)
         if undecodable(value):
             self.fail(f"expected text in UTF-8, got {quote(value)}, which holds bytes that "
                       f"are not UTF-8", param, ctx)

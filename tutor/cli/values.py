@@ -4,6 +4,8 @@ problem is a usage error naming the option (exit code 2)."""
 
 from __future__ import annotations
 
+from tutor.errors import number_text
+
 import os
 
 import numpy as np
@@ -103,7 +105,7 @@ def check_finite(option: str, value: float, *, positive: bool = False,
     low = -MAX_ABS if minimum is None else minimum
     too_low = (value <= 0 or value < smallest) if positive else value < low
     if too_low or abs(value) > MAX_ABS or value > maximum:
-        raise usage_error(option, f"expected a number {words}, got {value:g}")
+        raise usage_error(option, f"expected a number {words}, got {number_text(value)}")
     return float(value)
 
 
@@ -148,5 +150,5 @@ def read_vectors(option: str, path: str, d_model: int | None = None) -> np.ndarr
         raise usage_error(option, f"expected finite numbers, got NaN or inf in {name}")
     if np.abs(array).max() > MAX_ABS:
         raise usage_error(option, f"expected numbers from {-MAX_ABS:,.0f} to {MAX_ABS:,.0f}, got "
-                                  f"{np.abs(array).max():g} in {name}")
+                                  f"{number_text(np.abs(array).max())} in {name}")
     return array

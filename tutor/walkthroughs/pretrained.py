@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tutor.errors import TutorError
+from tutor.errors import TutorError, quote
 from tutor.nn.attention import attention_head
 from tutor.nn.functional import layer_norm
 from tutor.nn.masks import causal_mask
@@ -141,7 +141,7 @@ def model_heads(model, text: str, *, encoding=None) -> Recording:
     found = model.encode(text) if encoding is None else encoding
     ids, tokens = found.ids, list(found.tokens)
     if len(ids) < 2:
-        raise TutorError(f"{text!r} gives {len(ids)} token; a head's pattern needs at least 2")
+        raise TutorError(f"{quote(text)} gives {len(ids)} token; a head's pattern needs at least 2")
     out = model.forward(np.asarray(ids), output_attentions=True)
     trace = new_trace()
     trace.record("attentions", out.attentions)                         # [n_layer, n_head, n, n]
