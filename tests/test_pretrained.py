@@ -842,3 +842,33 @@ def test_each_family_record_says_what_differs():
     assert bert_model.family is bert and gpt2_model.family is gpt2
     with pytest.raises(TutorError, match="is a bert encoder; only a GPT-2"):
         bert_model.lm_logits(np.zeros(bert_model.d_model))
+
+
+# -- a tokenizer must fit its model: every id below vocab_size, WordPiece's unknown token in it
+
+def _shift_tokenizer_json_ids(folder: Path, by: int) -> None:
+    data = json.loads((folder / "tokenizer.json").read_text())
+    data["model"]["vocab"] = {k: v + by for k, v in data["model"]["vocab"].items()}
+    for token in data.get("added_tokens", []):
+        token["id"] += by
+    (folder / "tokenizer.json").write_text(json.dumps(data))
+
+
+def test_token_ids_beyond_the_models_vocab_size_are_refused_naming_the_tokenizer_file(tmp_path):
+    folder = _copy(tmp_path, "gpt2")
+    _shift_tokenizer_json_ids(folder, 100_000)                         # 281 tokens, ids 100,000+
+    _quick_refusal(folder, r"tokenizer\.json: token ids go up to 100,280, but the model's "
+                           r"vocab_size is 281 \(ids 0 to 280\)")
+    folder = _copy(tmp_path / "dup", "bert")                           # every line twice:
+    lines = (folder / "vocab.txt").read_text().splitlines()            # 88 unique, ids to 175
+    (folder / "vocab.txt").write_text("".join(f"{t}\n{t}\n" for t in lines))
+    _quick_refusal(folder, r"vocab\.txt: token ids go up to 175, but the model's vocab_size "
+                           r"is 88")
+
+
+def test_a_wordpiece_vocabulary_without_its_unknown_token_is_refused_on_load(tmp_path):
+    folder = _copy(tmp_path, "bert")
+    lines = (folder / "vocab.txt").read_text().splitlines()
+    (folder / "vocab.txt").write_text("".join(f"{t}\n" if t != "[UNK]" else "[UNUSED]\n"
+                                              for t in lines))
+    _quick_refusal(folder, r"vocab\.txt: the unknown token '\[UNK\]' is not in the vocabulary")

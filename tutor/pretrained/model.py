@@ -317,5 +317,9 @@ def load_pretrained(folder, *, dtype=np.float32, name: str | None = None,
     if tok is not None and tok.vocab_size > config.vocab_size:
         raise TutorError(f"{folder}: the tokenizer has {tok.vocab_size:,} tokens but the model's "
                          f"vocab_size is {config.vocab_size:,}")
+    if tok is not None and tok.max_id >= config.vocab_size:           # gaps or repeated lines
+        raise TutorError(f"{tok.source}: token ids go up to {tok.max_id:,}, but the model's "
+                         f"vocab_size is {config.vocab_size:,} (ids 0 to "
+                         f"{config.vocab_size - 1:,})")
     return PretrainedModel(config, params, tok, path=folder, name=name,
                            unused_tensors=unused)
