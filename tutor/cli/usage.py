@@ -81,6 +81,17 @@ def usage_error(option: str, message: str) -> click.BadParameter:
                               param_hint=f"'{option}'")
 
 
+def unusable_file(option: str, path, reason) -> click.BadParameter:
+    """A file the user named (--model, --weights, ...) that cannot be used: the usage error
+    'Invalid value for '--model': <file>: <reason>' (exit code 2), whatever part of reading
+    it failed. ``reason``: text or an exception; one that already starts with the file (or a
+    file inside the folder) is not prefixed again."""
+    path, text = os.fspath(path), str(reason)
+    if not (text.startswith(path + ":") or text.startswith(path + os.sep)):
+        text = f"{path}: {text}"
+    return usage_error(option, text)
+
+
 def check_limit(option: str, value: int, limit: int, what: str, low: int = 1) -> None:
     """``value`` must be in [low, limit]."""
     if value < low or value > limit:
