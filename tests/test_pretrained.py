@@ -872,3 +872,30 @@ def test_a_wordpiece_vocabulary_without_its_unknown_token_is_refused_on_load(tmp
     (folder / "vocab.txt").write_text("".join(f"{t}\n" if t != "[UNK]" else "[UNUSED]\n"
                                               for t in lines))
     _quick_refusal(folder, r"vocab\.txt: the unknown token '\[UNK\]' is not in the vocabulary")
+
+
+def test_activations_that_overflow_are_an_error_naming_the_model_and_the_first_layer(tmp_path):
+    # finite weights at float32's maximum once gave numpy warnings, then NaN logits that
+    # crashed the screen; the forward pass and the cached stepper name where it happens
+    import warnings
+
+    from safetensors.numpy import load_file, save_file
+
+    from tutor.pretrained.generation import CausalLMStepper
+    folder = _copy(tmp_path, "gpt2")
+    tensors = load_file(str(folder / "model.safetensors"))
+    tensors["h.0.attn.c_attn.bias"][:] = np.finfo(np.float32).max     # finite, 3.4e38
+    save_file(tensors, str(folder / "model.safetensors"))
+    model = load_pretrained(folder)                                    # float32
+    message = (r"gpt2: the activations become NaN or infinite in layer 1 of 2 \(layers\.0\), "
+               r"computed in float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                                 # no RuntimeWarning either
+        for run in (lambda: model.forward(np.array([1, 2, 3])),
+                    lambda: model.next_token_logits(np.array([1, 2, 3])),
+                    lambda: CausalLMStepper(model).step(np.array([[1, 2, 3]])),
+                    lambda: CausalLMStepper(model, use_cache=False).step(np.array([[1, 2]]))):
+            with pytest.raises(TutorError, match=message):
+                run()
+    wide = load_pretrained(folder, dtype=np.float64)                   # the same numbers fit
+    assert np.isfinite(wide.next_token_logits(np.array([1, 2, 3]))).all()
