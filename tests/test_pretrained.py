@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -899,3 +901,40 @@ def test_activations_that_overflow_are_an_error_naming_the_model_and_the_first_l
                 run()
     wide = load_pretrained(folder, dtype=np.float64)                   # the same numbers fit
     assert np.isfinite(wide.next_token_logits(np.array([1, 2, 3]))).all()
+
+
+def _make_odd(path: Path, kind: str) -> str:
+    """Replace ``path`` by a FIFO, a link to a device or a symbolic link loop; what the error
+    must call it."""
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+        return "is a named pipe (FIFO)"
+    if kind == "device":
+        path.symlink_to("/dev/null")
+        return "is a device"
+    path.symlink_to(path.name)                                         # points at itself
+    return "is a symbolic link loop"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("kind", ["fifo", "device", "loop"])
+@pytest.mark.parametrize("name", ["config.json", "model.safetensors"])
+def test_a_model_file_that_is_not_regular_is_called_what_it_is(tmp_path, monkeypatch, kind, name):
+    # once "a folder without config.json" / "no model.safetensors in the folder"
+    from tutor.pretrained.resolve import resolve_model
+    folder = _copy(tmp_path, "gpt2")
+    what = _make_odd(folder / name, kind)
+    message = re.escape(f"{folder / name}: {what}, expected ") + r"(a )?" + re.escape(
+        f"{name} (a regular file)")
+    with pytest.raises(TutorError, match=message):
+        load_pretrained(resolve_model(str(folder)).path)
+    # the same folder in a Hugging Face cache is found, and its file named as it is
+    hub = tmp_path / "hub"
+    snapshot = hub / "models--org--odd" / "snapshots" / "abc"
+    snapshot.parent.mkdir(parents=True)
+    shutil.copytree(TINY["gpt2"], snapshot)
+    _make_odd(snapshot / name, kind)
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    with pytest.raises(TutorError, match=re.escape(f"{snapshot / name}: {what}")):
+        load_pretrained(resolve_model("org/odd").path)

@@ -15,6 +15,7 @@ write beside them (:func:`remove_stale_temporaries`).
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
@@ -112,6 +113,25 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def not_regular(path: str | os.PathLike) -> str | None:
+    """What ``path`` is when it exists but is not a regular file (symbolic links followed):
+    'is a named pipe (FIFO)', 'is a device', 'is a directory', 'is a symbolic link loop',
+    'is a symbolic link to nothing', ...; None for a regular file or nothing at all. For
+    the errors that would otherwise say the file is missing."""
+    name = os.fspath(path)
+    if not os.path.lexists(name):
+        return None
+    try:
+        info = os.stat(name)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link loop"
+        if isinstance(exc, FileNotFoundError):
+            return "is a symbolic link to nothing"
+        return f"cannot be read ({exc.strerror or exc})"
+    return None if stat.S_ISREG(info.st_mode) else f"is {_kind(info.st_mode)}"
+
+
 def open_regular(path: str | os.PathLike, max_bytes: int, what: str = "file") -> IO[bytes]:
     """Open ``path`` for reading in binary, refusing (FileReadError naming the file) what is
     not a regular file and a file above ``max_bytes``. The open never blocks: a FIFO is opened
@@ -127,6 +147,9 @@ def open_regular(path: str | os.PathLike, max_bytes: int, what: str = "file") ->
     except IsADirectoryError:
         raise FileReadError(name, f"{name}: is a directory, expected {what}") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:                                   # a link to itself
+            raise FileReadError(name, f"{name}: is a symbolic link loop, expected {what} "
+                                      f"(a regular file)") from None
         raise FileReadError(name, f"{name}: cannot be read ({exc.strerror or exc})") from None
     try:
         info = os.fstat(fd)
