@@ -219,6 +219,19 @@ def _bounded(value, source: str):
     return value
 
 
+def value_error_reason(exc: ValueError) -> str:
+    """A parser's ValueError in plain words: Python's cap on the digits of an integer
+    (sys.get_int_max_str_digits, 4,300) as 'a number of more than 4,300 digits', not the
+    advice to raise the cap; any other as its message."""
+    text = str(exc)
+    if "integer string conversion" in text or "int_max_str_digits" in text:
+        import sys
+
+        limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
+        return f"a number of more than {limit:,} digits"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def parse_json(data: bytes | str, source: str):
     """``data`` parsed as JSON, nested at most ``MAX_NESTING`` deep. ``source`` names the file
     (or the entry) in the message. Raises FileReadError."""
@@ -232,7 +245,8 @@ def parse_json(data: bytes | str, source: str):
         raise FileReadError(source, f"{source}: not valid JSON (line {exc.lineno}, column "
                                     f"{exc.colno}: {exc.msg})") from None
     except ValueError as exc:                                         # e.g. too long an integer
-        raise FileReadError(source, f"{source}: not valid JSON ({exc})") from None
+        raise FileReadError(source, f"{source}: not valid JSON "
+                                    f"({value_error_reason(exc)})") from None
     return _bounded(value, source)
 
 
@@ -276,7 +290,8 @@ def parse_toml(data: bytes | str, source: str) -> dict:
     except tomllib.TOMLDecodeError as exc:
         raise FileReadError(source, f"{source}: not valid TOML ({exc})") from None
     except ValueError as exc:
-        raise FileReadError(source, f"{source}: not valid TOML ({exc})") from None
+        raise FileReadError(source, f"{source}: not valid TOML "
+                                    f"({value_error_reason(exc)})") from None
     return _bounded(value, source)
 
 

@@ -12,7 +12,9 @@ from tutor.errors import printable  # noqa: F401  (re-exported: the commands esc
 
 
 def shape_text(shape) -> str:
-    """(3, 4) -> '3×4'."""
+    """(3, 4) -> '3×4'; () -> '() (a single number, no axes)'."""
+    if len(shape) == 0:
+        return "() (a single number, no axes)"
     return "×".join(str(n) for n in shape)
 
 
