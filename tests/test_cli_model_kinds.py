@@ -230,3 +230,22 @@ def test_heads_reads_a_written_date_with_the_dates_model(capsys):
     assert info.value.code == 2 and len(err.strip().splitlines()) == 1
     assert "'SENTENCE': expected letters a-z, digits, spaces, ',' and '.' in a date, got '/'" \
         in err and "dates, a toy model trained by tutor train on the dates task" in err
+
+
+def test_heads_of_one_source_token_say_why_the_self_attention_heads_have_no_label():
+    # "Each head labelled with the pattern it shows" once stood under unlabelled heads
+    result = invoke("heads", "7", "--model", "reverse", "--format", "plain")
+    assert result.exit_code == 0
+    panels = result.output.split("Step ")[1:]
+    encoder = [p for p in panels if "Encoder layer" in p]
+    decoder_self = [p for p in panels if "masked self-attention" in p]
+    assert len(encoder) == 2 and len(decoder_self) == 2
+    for panel in encoder:                                              # 1×1: every weight is 1
+        text = " ".join(panel.replace("│", " ").split())             # the panel's lines joined
+        assert "labelled with the pattern" not in text
+        assert "No pattern labels: with a single token every head gives it the whole weight" \
+            in text
+    for panel in decoder_self:                                         # <bos> 7: 2 rows, labels
+        assert "labelled with the pattern it shows" in " ".join(panel.replace("│", " ").split())
+    doc = invoke_json("heads", "7", "--model", "reverse")
+    assert [b["patterns"] for b in doc["blocks"] if b["title"].startswith("encoder")] == [None, None]

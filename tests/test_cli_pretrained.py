@@ -407,3 +407,43 @@ def test_a_model_command_tokenizes_its_sentence_once(command, monkeypatch):
     monkeypatch.setattr(Tokenizer, "encode", counting)
     invoke_json(command[0], SENTENCE, "--model", str(TINY["bert"]), *command[1:])
     assert calls == [SENTENCE]
+
+
+def _broken_model_files(tmp_path):
+    """A toy model file and a GPT-2 and a BERT folder, each present but unusable."""
+    import shutil
+
+    toy = tmp_path / "toy.npz"
+    np.savez(toy, w=np.zeros(3))                                       # not a tutor checkpoint
+    gpt2 = tmp_path / "gpt2"
+    shutil.copytree(TINY["gpt2"], gpt2)
+    config = json.loads((gpt2 / "config.json").read_text())
+    (gpt2 / "config.json").write_text(json.dumps({**config, "n_head": 3}))
+    bert = tmp_path / "bert"
+    shutil.copytree(TINY["bert"], bert)
+    (bert / "model.safetensors").write_bytes((bert / "model.safetensors").read_bytes()[:-100])
+    return {"toy": (toy, f"{toy}: not a tutor checkpoint"),
+            "gpt2": (gpt2, f"{gpt2 / 'config.json'}: n_head=3 must divide the model width"),
+            "bert": (bert, f"{bert / 'model.safetensors'}: ")}
+
+
+@pytest.mark.parametrize("command", [["heads", "1 2"], ["attention", "1 2"], ["generate", "1 2"],
+                                     ["explore", "1 2"], ["context", "a b", "b a", "--word", "b"]])
+@pytest.mark.parametrize("kind", ["toy", "gpt2", "bert"])
+def test_a_model_file_that_cannot_be_used_is_a_usage_error_naming_model_and_file(
+        capsys, tmp_path, command, kind):
+    # a broken toy file or model folder once exited 1 without naming --model
+    path, reason = _broken_model_files(tmp_path)[kind]
+    err = one_line_error(capsys, [*command, "--model", str(path)], 2)
+    if command[0] == "context" and kind == "toy":
+        assert "'--model'" in err                                      # context takes no toy model
+        return
+    assert err.startswith(f"Error: Invalid value for '--model': {reason}"), err
+
+
+def test_a_weights_file_whose_parameters_do_not_fit_is_a_usage_error(capsys, tmp_path):
+    # a file tutor train wrote (a seq2seq checkpoint) given to encode --weights: exit 1 before
+    from tutor.training import shipped
+    model = shipped.models_dir() / "reverse.npz"
+    err = one_line_error(capsys, ["encode", "--weights", str(model), "--heads", "2", "a"], 2)
+    assert err.startswith(f"Error: Invalid value for '--weights': {model}: "), err

@@ -165,8 +165,9 @@ def test_bad_files(tmp_path, capsys):
         (["encode", "--weights", w, "--heads", "3", "--src-vectors", str(tmp_path / "src.npy")],
          2, "'--heads': expected a number that divides d_model 4"),
         (["encode", "--weights", w, "--dim", "4", "a"], 2, "'--dim': expected no size with --weights"),
-        (["encode", "--weights", str(tmp_path / "bad.npz"), "--heads", "1", "a"], 1,
-         "'encoder.layers.0.linear1.bias' has shape (3,), expected (8,)"),
+        (["encode", "--weights", str(tmp_path / "bad.npz"), "--heads", "1", "a"], 2,
+         f"Error: Invalid value for '--weights': {tmp_path / 'bad.npz'}: parameter "
+         f"'encoder.layers.0.linear1.bias' has shape (3,), expected (8,)"),
         (["encode", "--weights", str(tmp_path / "none.npz"), "--heads", "1", "a"], 2,
          "'--weights': expected an existing .npz or .safetensors file"),
         (["encode", "--weights", w, "a"], 2,

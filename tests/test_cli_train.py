@@ -180,6 +180,35 @@ def test_bad_options_are_usage_errors(tmp_path, args, option):
     assert option in result.output
 
 
+def _numeric_train_options():
+    import click
+
+    from tutor.cli.train import train
+    return [p.opts[0] for p in train.params if isinstance(p, click.Option) and not p.is_flag
+            and p.name not in ("output_path", "resume_path", "task", "fmt", "svg_path",
+                               "html_path")
+            and (isinstance(p.type, (click.types.IntParamType, click.types.FloatParamType))
+                 or p.type in (click.INT, click.FLOAT))]
+
+
+def test_every_numeric_train_option_is_covered():
+    assert set(_numeric_train_options()) >= {"--steps", "--seed", "--batch-size", "--lr",
+                                             "--warmup", "--label-smoothing", "--dim",
+                                             "--heads", "--layers", "--ff"}
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "1e30", "-0.5"])
+@pytest.mark.parametrize("option", _numeric_train_options())
+def test_every_numeric_train_option_refuses_nan_inf_and_out_of_range_by_name(
+        tmp_path, option, value):
+    # --label-smoothing nan once passed click's FloatRange (nan compares False) and failed
+    # later as "label_smoothing must be in [0, 1)", exit 1, without the option's name
+    result = invoke("train", "--output", str(tmp_path / "m.npz"), "--steps", "1", *SMALL,
+                    option, value)
+    assert result.exit_code == 2, (option, value, result.output)
+    assert f"'{option}'" in result.output and "Traceback" not in result.output
+
+
 def test_resume_refuses_new_model_settings(tmp_path):
     out = str(tmp_path / "m.npz")
     invoke_json("train", "--steps", "2", "--output", out, *SMALL)

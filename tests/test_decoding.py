@@ -13,6 +13,7 @@ from tutor.nn.decoding import (MAX_BEAM_SIZE, MAX_NEW_TOKENS, Greedy, Sampling,
                                Seq2SeqStepper, beam_search, cache_sizes, decoder_step_macs,
                                draw, generate, log_softmax, make_rule, top_k_mask,
                                top_p_mask, wu_length_penalty)
+from tutor.nn.functional import softmax
 from tutor.nn.params import TransformerConfig
 from tutor.trace import NULL_TRACE, Trace
 
@@ -138,6 +139,33 @@ def test_top_p_keeps_the_smallest_set_reaching_p():
     logits = np.log([[0.1, 0.4, 0.2, 0.3]])
     kept = Sampling(np.random.default_rng(0), top_p=0.6).distribution(logits)  # 0.4 + 0.3 >= 0.6
     np.testing.assert_allclose(kept[0], [0, 4 / 7, 0, 3 / 7], rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("p", [1e-20, 1e-300, 1e-320, 5e-324])
+def test_top_p_below_float32s_range_still_keeps_the_most_likely_token(p):
+    # float32 probabilities compared with p = 1e-300 (0 in float32) once kept nothing at all
+    logits = np.array([[0.3, 2.0, -1.0, 0.5], [1e-3, 0.0, 0.0, 0.0]], dtype=np.float32)
+    mask = top_p_mask(softmax(logits), p)
+    assert mask.tolist() == [[False, True, False, False], [True, False, False, False]]
+    probs = Sampling(np.random.default_rng(0), top_p=p).distribution(logits)
+    np.testing.assert_array_equal(probs, [[0, 1, 0, 0], [1, 0, 0, 0]])
+
+
+@pytest.mark.parametrize("temperature, top_k", [(1e-30, 1), (5e-324, 2), (1e300, 1), (1e300, 4),
+                                                (1.0, 1), (float(np.finfo(np.float32).max), 3)])
+def test_sampling_extremes_give_a_distribution_or_a_named_error(temperature, top_k):
+    logits = np.array([[0.3, 2.0, -1.0, 0.5]], dtype=np.float32)
+    try:
+        probs = Sampling(np.random.default_rng(0), temperature=temperature, top_k=top_k,
+                         top_p=1e-300).distribution(logits)
+    except SettingError as error:
+        assert error.name == "temperature" and temperature < 1
+        return
+    assert np.all(np.isfinite(probs)) and probs.sum() == pytest.approx(1.0)
+    # the nucleus is one token (at T = 1e300 the scaled logits tie at 0 and id 0 goes first)
+    assert sorted(probs[0].tolist()) == [0.0, 0.0, 0.0, 1.0]
+    if temperature <= 1:
+        assert probs[0, 1] == 1.0
 
 
 def test_temperature_then_top_k_then_top_p():

@@ -116,8 +116,56 @@ def test_unreadable_file_and_directory(tmp_path):
     with pytest.raises(SpecError, match="expected a file, got the directory"):
         parse_spec(str(tmp_path / "d.csv"))
     (tmp_path / "latin.csv").write_bytes(b"1,\xff\n")
-    with pytest.raises(SpecError, match="expected a readable file"):
+    with pytest.raises(SpecError, match=r"expected a UTF-8 text file, got '.*', "
+                                        r"which is not UTF-8 text \(byte 2\)$"):
         parse_spec(str(tmp_path / "latin.csv"))
+
+
+def test_file_faults_are_said_in_plain_words(tmp_path, capsys):
+    # once: "use sys.set_int_max_str_digits()", "of shape " (nothing after), a folder read as
+    # "expected numbers ... in row 1", "(UnicodeDecodeError)", "mmap length is greater than
+    # file size", and "not an .npz file ... nor a .safetensors file" for a bad safetensors
+    import struct
+
+    from tutor.cli import main
+    (tmp_path / "digits.json").write_text("[[" + "9" * 5000 + "]]")
+    np.save(tmp_path / "scalar.npy", np.float64(3.0))
+    (tmp_path / "latin.json").write_bytes(b"[[1, 2]] \xe9")
+    np.save(tmp_path / "short.npy", np.zeros((2, 4)))
+    data = (tmp_path / "short.npy").read_bytes()
+    (tmp_path / "short.npy").write_bytes(data[:-54])                  # 10 of 64 data bytes
+    deep = b"[" * 100_000 + b"]" * 100_000
+    (tmp_path / "deep.safetensors").write_bytes(struct.pack("<Q", len(deep)) + deep)
+    (tmp_path / "long.safetensors").write_bytes(struct.pack("<Q", 2**63) + b"{}")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    cases = [
+        (["attention", "a b", "--wq", str(tmp_path / "digits.json")],
+         "which is not valid JSON (a number of more than 4,300 digits)"),
+        (["attention", "a b", "--wq", str(tmp_path / "scalar.npy")],
+         "of shape () (a single number, no axes)"),
+        (["attention", "a b", "--wq", str(folder)], "got the directory '"),   # quoted, cut at 40
+        (["attention", "a b", "--wq", str(tmp_path / "latin.json")],
+         "which is not UTF-8 text (byte 9)"),
+        (["encode", "--src-vectors", str(tmp_path / "short.npy")],
+         "the .npy header declares shape (2, 4) of float64 (64 bytes) but 10 bytes of data"),
+        (["encode", "a", "--heads", "1", "--weights", str(tmp_path / "deep.safetensors")],
+         "nested more than 100 levels deep"),
+        (["encode", "a", "--heads", "1", "--weights", str(tmp_path / "long.safetensors")],
+         "header claims 9,223,372,036,854,775,808 bytes"),
+    ]
+    for args, message in cases:
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        err = " ".join(capsys.readouterr().err.split())
+        assert info.value.code == 2 and message in err, (args, err)
+        for internal in ("set_int_max_str_digits", "UnicodeDecodeError", "mmap", "in row 1",
+                         "nor a .safetensors file"):
+            assert internal not in err, err
+    from tutor.files import FileReadError, parse_toml
+    with pytest.raises(FileReadError, match=r"not valid TOML \(a number of more than 4,300 "
+                                            r"digits\)"):
+        parse_toml("x = " + "9" * 5000, "t.toml")
 
 
 def test_click_types_name_the_option():

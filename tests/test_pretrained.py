@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -842,3 +844,97 @@ def test_each_family_record_says_what_differs():
     assert bert_model.family is bert and gpt2_model.family is gpt2
     with pytest.raises(TutorError, match="is a bert encoder; only a GPT-2"):
         bert_model.lm_logits(np.zeros(bert_model.d_model))
+
+
+# -- a tokenizer must fit its model: every id below vocab_size, WordPiece's unknown token in it
+
+def _shift_tokenizer_json_ids(folder: Path, by: int) -> None:
+    data = json.loads((folder / "tokenizer.json").read_text())
+    data["model"]["vocab"] = {k: v + by for k, v in data["model"]["vocab"].items()}
+    for token in data.get("added_tokens", []):
+        token["id"] += by
+    (folder / "tokenizer.json").write_text(json.dumps(data))
+
+
+def test_token_ids_beyond_the_models_vocab_size_are_refused_naming_the_tokenizer_file(tmp_path):
+    folder = _copy(tmp_path, "gpt2")
+    _shift_tokenizer_json_ids(folder, 100_000)                         # 281 tokens, ids 100,000+
+    _quick_refusal(folder, r"tokenizer\.json: token ids go up to 100,280, but the model's "
+                           r"vocab_size is 281 \(ids 0 to 280\)")
+    folder = _copy(tmp_path / "dup", "bert")                           # every line twice:
+    lines = (folder / "vocab.txt").read_text().splitlines()            # 88 unique, ids to 175
+    (folder / "vocab.txt").write_text("".join(f"{t}\n{t}\n" for t in lines))
+    _quick_refusal(folder, r"vocab\.txt: token ids go up to 175, but the model's vocab_size "
+                           r"is 88")
+
+
+def test_a_wordpiece_vocabulary_without_its_unknown_token_is_refused_on_load(tmp_path):
+    folder = _copy(tmp_path, "bert")
+    lines = (folder / "vocab.txt").read_text().splitlines()
+    (folder / "vocab.txt").write_text("".join(f"{t}\n" if t != "[UNK]" else "[UNUSED]\n"
+                                              for t in lines))
+    _quick_refusal(folder, r"vocab\.txt: the unknown token '\[UNK\]' is not in the vocabulary")
+
+
+def test_activations_that_overflow_are_an_error_naming_the_model_and_the_first_layer(tmp_path):
+    # finite weights at float32's maximum once gave numpy warnings, then NaN logits that
+    # crashed the screen; the forward pass and the cached stepper name where it happens
+    import warnings
+
+    from safetensors.numpy import load_file, save_file
+
+    from tutor.pretrained.generation import CausalLMStepper
+    folder = _copy(tmp_path, "gpt2")
+    tensors = load_file(str(folder / "model.safetensors"))
+    tensors["h.0.attn.c_attn.bias"][:] = np.finfo(np.float32).max     # finite, 3.4e38
+    save_file(tensors, str(folder / "model.safetensors"))
+    model = load_pretrained(folder)                                    # float32
+    message = (r"gpt2: the activations become NaN or infinite in layer 1 of 2 \(layers\.0\), "
+               r"computed in float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                                 # no RuntimeWarning either
+        for run in (lambda: model.forward(np.array([1, 2, 3])),
+                    lambda: model.next_token_logits(np.array([1, 2, 3])),
+                    lambda: CausalLMStepper(model).step(np.array([[1, 2, 3]])),
+                    lambda: CausalLMStepper(model, use_cache=False).step(np.array([[1, 2]]))):
+            with pytest.raises(TutorError, match=message):
+                run()
+    wide = load_pretrained(folder, dtype=np.float64)                   # the same numbers fit
+    assert np.isfinite(wide.next_token_logits(np.array([1, 2, 3]))).all()
+
+
+def _make_odd(path: Path, kind: str) -> str:
+    """Replace ``path`` by a FIFO, a link to a device or a symbolic link loop; what the error
+    must call it."""
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+        return "is a named pipe (FIFO)"
+    if kind == "device":
+        path.symlink_to("/dev/null")
+        return "is a device"
+    path.symlink_to(path.name)                                         # points at itself
+    return "is a symbolic link loop"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("kind", ["fifo", "device", "loop"])
+@pytest.mark.parametrize("name", ["config.json", "model.safetensors"])
+def test_a_model_file_that_is_not_regular_is_called_what_it_is(tmp_path, monkeypatch, kind, name):
+    # once "a folder without config.json" / "no model.safetensors in the folder"
+    from tutor.pretrained.resolve import resolve_model
+    folder = _copy(tmp_path, "gpt2")
+    what = _make_odd(folder / name, kind)
+    message = re.escape(f"{folder / name}: {what}, expected ") + r"(a )?" + re.escape(
+        f"{name} (a regular file)")
+    with pytest.raises(TutorError, match=message):
+        load_pretrained(resolve_model(str(folder)).path)
+    # the same folder in a Hugging Face cache is found, and its file named as it is
+    hub = tmp_path / "hub"
+    snapshot = hub / "models--org--odd" / "snapshots" / "abc"
+    snapshot.parent.mkdir(parents=True)
+    shutil.copytree(TINY["gpt2"], snapshot)
+    _make_odd(snapshot / name, kind)
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    with pytest.raises(TutorError, match=re.escape(f"{snapshot / name}: {what}")):
+        load_pretrained(resolve_model("org/odd").path)

@@ -385,3 +385,28 @@ def test_latex_text_after_a_line_break_is_never_an_option_or_a_star(text):
     # '\\' reads a following '*' or '[...]'; an escaped cell starts with neither
     escaped = latex_escape(text)
     assert not escaped.lstrip().startswith(("[", "*"))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_and_infinite_values_are_drawn_as_such_in_every_renderer(bad):
+    from tutor.render.document import Chart, Document
+    from tutor.render.text import to_latex
+    values = np.array([[0.5, bad], [bad, 0.25]])
+    views = [MatrixView("W", "w", values, ["a", "b"], ["a", "b"], heat=True),
+             MatrixView("W", "w", values, ["a", "b"], ["a", "b"], heat=True, row_scaled=True),
+             MatrixView("W", "w", values, ["a", "b"], ["a", "b"], heat=True, compact=True),
+             MatrixView("S", "s", values, ["a", "b"], ["a", "b"])]
+    charts = [Chart("p", "p", ["a", "b", "c"], np.array([0.5, bad, 0.25]), full=1.0),
+              Chart("q", "q", ["a", "b"], np.array([bad, bad])), Chart("e", "e", [], np.zeros(0))]
+    doc = Document("attention", "t", ["a", "b"],
+                   [Step(1, "s", "x", "x", [Part(matrices=views, charts=charts)])],
+                   {"w": values})
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    for renderable in document_renderables(doc, 2, 80):
+        console.print(renderable)
+    screen = console.file.getvalue()
+    word = {"nan": "nan", "inf": "inf", "-inf": "-inf"}[str(bad)]
+    assert word in screen
+    assert "0.5" in screen and "0.25" in screen
+    assert word in to_markdown(doc, 2) and to_latex(doc, 2)
+    to_json(doc)

@@ -612,6 +612,27 @@ def _set_config(**values):
     (lambda a, m: a.update({"optim/step": np.float64(1.5)}),
      "optimizer state in meta.json does not fit"),
     (lambda a, m: a.update({"history/loss": np.zeros((2, 2))}), "history/loss must be"),
+    (lambda a, m: a.update({"history/loss": np.full(1, np.nan)}),
+     "history/loss must hold finite losses >= 0 .* nan at index 0"),
+    (lambda a, m: a.update({"history/loss": np.array([-0.5])}), "history/loss must hold"),
+    (lambda a, m: a.update({"history/eval_step": np.array([1]),
+                            "history/eval_accuracy": np.array([5.0])}),
+     "history/eval_accuracy must hold accuracies from 0 to 1; it holds 5.0"),
+    (lambda a, m: a.update({"history/eval_step": np.array([1]),
+                            "history/eval_accuracy": np.array([np.nan])}),
+     "history/eval_accuracy must hold accuracies"),
+    (lambda a, m: a.update({"history/eval_step": np.array([100]),
+                            "history/eval_accuracy": np.array([0.5])}),
+     "history/eval_step must hold steps from 0 to the checkpoint's step 1; it holds 100"),
+    (lambda a, m: a.update({"history/eval_step": np.array([1, 0]),
+                            "history/eval_accuracy": np.array([0.5, 0.5])}),
+     "history/eval_step must be increasing"),
+    (lambda a, m: a.update({"optim/exp_avg_sq.generator.bias":
+                            -np.abs(a["optim/exp_avg_sq.generator.bias"]) - 1}),
+     "optim/exp_avg_sq.generator.bias holds negative values"),
+    (lambda a, m: a.update({"optim/exp_avg.generator.bias":
+                            a["optim/exp_avg.generator.bias"] * np.inf}),
+     "optim/exp_avg.generator.bias holds NaN or infinite values"),
 ])
 def test_every_checkpoint_field_is_checked_on_load(tmp_path, change, message):
     path = _rewritten(tmp_path, change)

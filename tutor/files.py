@@ -160,6 +160,25 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def not_regular(path: str | os.PathLike) -> str | None:
+    """What ``path`` is when it exists but is not a regular file (symbolic links followed):
+    'is a named pipe (FIFO)', 'is a device', 'is a directory', 'is a symbolic link loop',
+    'is a symbolic link to nothing', ...; None for a regular file or nothing at all. For
+    the errors that would otherwise say the file is missing."""
+    name = os.fspath(path)
+    if not os.path.lexists(name):
+        return None
+    try:
+        info = os.stat(name)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link loop"
+        if isinstance(exc, FileNotFoundError):
+            return "is a symbolic link to nothing"
+        return f"cannot be read ({exc.strerror or exc})"
+    return None if stat.S_ISREG(info.st_mode) else f"is {_kind(info.st_mode)}"
+
+
 def open_regular(path: str | os.PathLike, max_bytes: int, what: str = "file") -> IO[bytes]:
     """Open ``path`` for reading in binary, refusing (FileReadError naming the file) what is
     not a regular file and a file above ``max_bytes``. The open never blocks: a FIFO is opened
@@ -175,6 +194,9 @@ def open_regular(path: str | os.PathLike, max_bytes: int, what: str = "file") ->
     except IsADirectoryError:
         raise FileReadError(name, f"{name}: is a directory, expected {what}") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:                                   # a link to itself
+            raise FileReadError(name, f"{name}: is a symbolic link loop, expected {what} "
+                                      f"(a regular file)") from None
         raise FileReadError(name, f"{name}: cannot be read ({exc.strerror or exc})") from None
     try:
         info = os.fstat(fd)
@@ -244,6 +266,19 @@ def _bounded(value, source: str):
     return value
 
 
+def value_error_reason(exc: ValueError) -> str:
+    """A parser's ValueError in plain words: Python's cap on the digits of an integer
+    (sys.get_int_max_str_digits, 4,300) as 'a number of more than 4,300 digits', not the
+    advice to raise the cap; any other as its message."""
+    text = str(exc)
+    if "integer string conversion" in text or "int_max_str_digits" in text:
+        import sys
+
+        limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
+        return f"a number of more than {limit:,} digits"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def parse_json(data: bytes | str, source: str):
     """``data`` parsed as JSON, nested at most ``MAX_NESTING`` deep. ``source`` names the file
     (or the entry) in the message. Raises FileReadError."""
@@ -257,7 +292,8 @@ def parse_json(data: bytes | str, source: str):
         raise FileReadError(source, f"{source}: not valid JSON (line {exc.lineno}, column "
                                     f"{exc.colno}: {exc.msg})") from None
     except ValueError as exc:                                         # e.g. too long an integer
-        raise FileReadError(source, f"{source}: not valid JSON ({exc})") from None
+        raise FileReadError(source, f"{source}: not valid JSON "
+                                    f"({value_error_reason(exc)})") from None
     return _bounded(value, source)
 
 
@@ -301,7 +337,8 @@ def parse_toml(data: bytes | str, source: str) -> dict:
     except tomllib.TOMLDecodeError as exc:
         raise FileReadError(source, f"{source}: not valid TOML ({exc})") from None
     except ValueError as exc:
-        raise FileReadError(source, f"{source}: not valid TOML ({exc})") from None
+        raise FileReadError(source, f"{source}: not valid TOML "
+                                    f"({value_error_reason(exc)})") from None
     return _bounded(value, source)
 
 

@@ -132,7 +132,7 @@ def sniff_format(path) -> str:
         return "pickle"
     if len(head) >= 9:
         (length,) = struct.unpack("<Q", head[:8])
-        if 0 < length <= size - 8 and head[8:9] == b"{":
+        if 0 < length and head[8:9] == b"{":   # a length past the file: the reader says so
             return "safetensors"
     return "unknown"
 
@@ -393,8 +393,9 @@ def load_weights(path, *, max_bytes: int | None = None) -> dict:
         raise pickle_refusal(path)
     if kind == "npz":
         return load_npz(path, max_bytes=max_bytes)
-    if kind == "safetensors":
-        return load_safetensors(path, max_bytes=max_bytes)
+    if kind == "safetensors" or (kind == "unknown"
+                                 and os.fspath(path).lower().endswith(".safetensors")):
+        return load_safetensors(path, max_bytes=max_bytes)    # its own reason if it is bad
     if kind == "npy":
         raise _fail(path, "is a single .npy array; expected a set of named arrays "
                           "(.npz or .safetensors)")

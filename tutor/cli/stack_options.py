@@ -65,7 +65,7 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
     from tutor.nn.stacks import TransformerEncoder
     from tutor.weightfiles import load_weights
 
-    from .usage import check_limit, note_input, quote, usage_error
+    from .usage import check_limit, note_input, quote, unusable_file, usage_error
     from .values import check_finite
 
     if heads is None and weights is None:
@@ -88,7 +88,7 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
         try:
             state = load_weights(weights, max_bytes=MAX_WEIGHTS_BYTES)
         except TutorError as exc:               # an unreadable input file: a usage error
-            raise usage_error("--weights", str(exc)) from None
+            raise unusable_file("--weights", weights, exc) from None
         kind = state_dict_kind(state)
         if kind == "decoder" or (kind == "encoder" and not encoder_only):
             needs = ("tutor encode" if kind == "encoder" else "the Python API "
@@ -118,8 +118,8 @@ def build_model(weights, heads, layers, dim, ff, norm_first, activation, eps, se
             cls = TransformerEncoder if kind == "encoder" else Transformer
             return cls.from_state_dict(state, heads, norm_first=norm_first,
                                                activation=activation, layer_norm_eps=eps)
-        except TutorError as exc:                                      # name the file too
-            raise TutorError(f"--weights {weights}: {exc}") from None
+        except TutorError as exc:               # parameters that do not fit: a usage error
+            raise unusable_file("--weights", weights, exc) from None
     layers = 1 if layers is None else layers
     dim = 4 if dim is None else dim
     check_limit("--layers", layers, MAX_LAYERS, "a number of layers")

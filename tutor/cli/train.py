@@ -67,6 +67,14 @@ def _check_lr(ctx, param, value):
     return value
 
 
+def _check_label_smoothing(ctx, param, value):
+    """In [0, 1) and not NaN (click's FloatRange lets NaN through: it compares False)."""
+    if value is not None and not 0 <= value < 1:                      # False for NaN too
+        raise click.BadParameter(f"expected a number in [0, 1), got {value:g}", ctx=ctx,
+                                 param=param)
+    return value
+
+
 def _command_line(ctx) -> list[str]:
     """The command as typed, canonically: every option given on the command line, in order."""
     from click.core import ParameterSource
@@ -151,7 +159,7 @@ def _quote(words: list[str]) -> str:
               help="Peak learning rate, after the warm-up. [default: 0.002]")
 @click.option("--warmup", type=click.IntRange(0, 100_000), default=None, metavar="N",
               help="Warm-up steps; then the rate falls as 1/sqrt(step). [default: 200]")
-@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=None,
+@click.option("--label-smoothing", type=float, default=None, callback=_check_label_smoothing,
               metavar="E", help="Label smoothing of the cross-entropy. [default: 0]")
 @click.option("--dim", type=click.IntRange(2, MAX_RUN_DIM), default=None, metavar="D",
               help="d_model. [default: 32]")

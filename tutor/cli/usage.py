@@ -13,7 +13,9 @@ from tutor.errors import ECHO_LIMIT, number_text, printable, quote  # noqa: F401
 
 
 def shape_text(shape) -> str:
-    """(3, 4) -> '3×4'."""
+    """(3, 4) -> '3×4'; () -> '() (a single number, no axes)'."""
+    if len(shape) == 0:
+        return "() (a single number, no axes)"
     return "×".join(str(n) for n in shape)
 
 
@@ -82,6 +84,17 @@ def usage_error(option: str, message: str) -> click.BadParameter:
     """A usage error about ``option`` (exit code 2): 'Invalid value for '--wq': ...'."""
     return click.BadParameter(message, ctx=click.get_current_context(silent=True),
                               param_hint=f"'{option}'")
+
+
+def unusable_file(option: str, path, reason) -> click.BadParameter:
+    """A file the user named (--model, --weights, ...) that cannot be used: the usage error
+    'Invalid value for '--model': <file>: <reason>' (exit code 2), whatever part of reading
+    it failed. ``reason``: text or an exception; one that already starts with the file (or a
+    file inside the folder) is not prefixed again."""
+    path, text = os.fspath(path), str(reason)
+    if not (text.startswith(path + ":") or text.startswith(path + os.sep)):
+        text = f"{path}: {text}"
+    return usage_error(option, text)
 
 
 def check_limit(option: str, value: int, limit: int, what: str, low: int = 1) -> None:

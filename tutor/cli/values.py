@@ -119,11 +119,19 @@ def read_vectors(option: str, path: str, d_model: int | None = None) -> np.ndarr
     if not os.path.isfile(path):
         raise usage_error(option, f"expected an existing .npy file, got {name}")
     note_input(path)
+    from tutor.errors import TutorError
+    from tutor.weightfiles import read_npy_header
+
     try:
         with open(path, "rb") as handle:
             if handle.read(6) != b"\x93NUMPY":
                 raise usage_error(option, f"expected a .npy file, got {name}, which is not one "
                                           f"(it lacks the .npy header)")
+            handle.seek(0)
+            try:                                 # the header's shape must fit the file's size
+                read_npy_header(handle, name, os.fstat(handle.fileno()).st_size)
+            except TutorError as exc:
+                raise usage_error(option, f"expected a .npy file of numbers, got {exc}") from None
         array = np.load(path, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError) as exc:
         raise usage_error(option, f"expected a .npy file of numbers, got {name} "

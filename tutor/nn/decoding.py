@@ -100,14 +100,17 @@ def top_p_mask(probs, p: float):
     ("nucleus", Holtzman et al. 2020): sorted by probability (ties: lower id first), a token
     is kept when the tokens before it sum to less than p. [..., V] -> bool [..., V].
 
-    The most likely token is always kept; p = 1 keeps every token.
+    The most likely token is always kept, however small p is (Hugging Face's
+    TopPLogitsWarper, min_tokens_to_keep=1); p = 1 keeps every token. The sums are compared
+    in float64, so that a p below float32's range (1e-300) is not rounded to 0.
     """
     probs = np.asarray(probs)
     order = np.argsort(-probs, axis=-1, kind="stable")                 # [..., V], best first
     sorted_probs = np.take_along_axis(probs, order, axis=-1)           # [..., V]
-    before = np.cumsum(sorted_probs, axis=-1) - sorted_probs           # [..., V]: sum of those ahead
-    before[..., 0] = 0                                                 # exactly 0 for the first
-    keep_sorted = (before < p) | (p >= 1)                              # [..., V]
+    before = (np.cumsum(sorted_probs, axis=-1, dtype=np.float64)
+              - sorted_probs)                                          # [..., V]: sum of those ahead
+    keep_sorted = (before < float(p)) | (p >= 1)                       # [..., V], float64
+    keep_sorted[..., 0] = True                                         # the most likely, always
     keep = np.zeros(probs.shape, dtype=bool)                           # [..., V]
     np.put_along_axis(keep, order, keep_sorted, axis=-1)
     return keep

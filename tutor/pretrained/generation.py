@@ -27,6 +27,7 @@ from ..nn.decoding import (RecomputeStepper, decoder_step_macs,
                            record_newest_attention, select_rows)
 from ..nn.masks import causal_mask
 from ..trace import NULL_TRACE
+from .model import check_finite, layer_name
 
 
 def _check_causal(model) -> None:
@@ -90,13 +91,18 @@ class CausalLMStepper:
                                position_ids=None if positions is None else positions[:, past:])  # [B, n_new, E]
         n_new = n - past
         mask = causal_mask(n_new, n, past=past)                        # [n_new, n], True = hidden
+        check_finite(model, x, "the embeddings")
         for i in range(model.n_layer):
-            x = model.family.layer(x, model.layer_params(i), model.layer_config,
-                              src_mask=mask if n_new > 1 else None, src_key_padding_mask=pad,
-                              cache=None if self.caches is None else self.caches[i],
-                              trace=inner.scope(f"layers.{i}"))        # [B, n_new, E]
-        last = model.final(x[:, -1])                                   # [B, E] (ln_f for GPT-2)
-        logits = model.lm_logits(last)                                 # [B, E] -> [B, V]
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                x = model.family.layer(x, model.layer_params(i), model.layer_config,
+                                       src_mask=mask if n_new > 1 else None,
+                                       src_key_padding_mask=pad,
+                                       cache=None if self.caches is None else self.caches[i],
+                                       trace=inner.scope(f"layers.{i}"))   # [B, n_new, E]
+            check_finite(model, x, layer_name(i, model.n_layer))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            last = model.final(x[:, -1])                               # [B, E] (ln_f for GPT-2)
+        logits = model.lm_logits(check_finite(model, last, "the final norm"))  # [B, V], checked
         if trace.enabled:
             self._record(trace, inner, batch, n, past)
         return logits

@@ -33,6 +33,23 @@ from .tokenizer import Encoding, Tokenizer
 
 # -- results ---------------------------------------------------------------------------------
 
+def check_finite(model, x, where: str):
+    """``x`` when every number in it is finite, else TutorError naming the model and
+    ``where`` ("the embeddings", "layer 2 of 6 (layers.1)", "the logits"): the first place
+    activations become NaN or infinite (weights too large for the dtype overflow there),
+    which every later number would inherit."""
+    if not np.isfinite(x).all():
+        raise TutorError(f"{model.name}: the activations become NaN or infinite in {where}, "
+                         f"computed in {np.dtype(model.dtype).name}: the model's weights are too "
+                         f"large to compute with")
+    return x
+
+
+def layer_name(i: int, n: int) -> str:
+    """'layer 2 of 6 (layers.1)': a layer as the screens count it and by its parameters."""
+    return f"layer {i + 1} of {n} (layers.{i})"
+
+
 @dataclass(frozen=True)
 class ModelOutput:
     """What a forward pass gives, as ``transformers`` lays it out with
@@ -199,7 +216,8 @@ class PretrainedModel:
         numbers mean nothing. The embedding stage is recorded under ``embeddings.``, layer i
         under ``layers.<i>.`` (tutor.nn's names), GPT-2's final norm under ``final_norm.``.
         Raises ShapeError for ids outside the vocabulary or longer than the model's
-        positions, or a bad mask.
+        positions, or a bad mask; TutorError naming the model and the first stage (the
+        embeddings, a layer, the final norm) whose numbers are NaN or infinite.
         """
         ids = self.check_ids(ids, "ids", self.config.vocab_size)
         batched = ids.ndim == 2
@@ -216,15 +234,18 @@ class PretrainedModel:
         layer_trace = trace
         if output_attentions and not trace.enabled:
             layer_trace = AttentionWeights()                           # the weights alone
-        x = emb                                                        # [B, n, E]
+        x = check_finite(self, emb, "the embeddings")                   # [B, n, E]
         hidden = [emb]
         for i in range(self.config.n_layer):
-            x = self.family.layer(x, self._view.scope(f"layers.{i}"), self.layer_config,
-                              src_mask=mask, src_key_padding_mask=pad,
-                              trace=layer_trace.scope(f"layers.{i}"))  # [B, n, E]
-            hidden.append(x)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                x = self.family.layer(x, self._view.scope(f"layers.{i}"), self.layer_config,
+                                      src_mask=mask, src_key_padding_mask=pad,
+                                      trace=layer_trace.scope(f"layers.{i}"))  # [B, n, E]
+            hidden.append(check_finite(self, x, layer_name(i, self.config.n_layer)))
         if self.family.final_norm is not None:
-            hidden[-1] = self.final(x, trace=trace.scope("final_norm"))  # [B, n, E]
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                hidden[-1] = self.final(x, trace=trace.scope("final_norm"))  # [B, n, E]
+            check_finite(self, hidden[-1], "the final norm")
         attentions = None
         if output_attentions:
             kept = [layer_trace[f"layers.{i}.self_attn.weights"] for i in range(self.config.n_layer)]
@@ -243,7 +264,9 @@ class PretrainedModel:
         if not self.family.writes:
             raise TutorError(f"{self.name} is a {self.family.name} {self.family.kind}; only a "
                              "GPT-2 style model predicts the next token")
-        return linear(hidden, self.output_embeddings)                  # [..., E] -> [..., V]
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = linear(hidden, self.output_embeddings)            # [..., E] -> [..., V]
+        return check_finite(self, logits, "the logits")
 
     @property
     def output_embeddings(self):
@@ -324,5 +347,9 @@ def load_pretrained(folder, *, dtype=np.float32, name: str | None = None,
     if tok is not None and tok.vocab_size > config.vocab_size:
         raise TutorError(f"{folder}: the tokenizer has {tok.vocab_size:,} tokens but the model's "
                          f"vocab_size is {config.vocab_size:,}")
+    if tok is not None and tok.max_id >= config.vocab_size:           # gaps or repeated lines
+        raise TutorError(f"{tok.source}: token ids go up to {tok.max_id:,}, but the model's "
+                         f"vocab_size is {config.vocab_size:,} (ids 0 to "
+                         f"{config.vocab_size - 1:,})")
     return PretrainedModel(config, params, tok, path=folder, name=name,
                            unused_tensors=unused)

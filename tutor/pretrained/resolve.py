@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FileReadError, TutorError, quote
-from ..files import read_bytes
+from ..files import not_regular, read_bytes
 from ..resources import models_dir as toy_models_dir
 
 
@@ -104,9 +104,12 @@ def _snapshot(repo_dir: Path) -> Path | None:
             if (candidate / "config.json").is_file():
                 return candidate
         found = [s for s in snapshots.iterdir() if (s / "config.json").is_file()]
+        if not found:                           # a config.json that is not a regular file:
+            found = [s for s in snapshots.iterdir()   # the folder, for its load to say what
+                     if s.is_dir() and os.path.lexists(s / "config.json")]   # it is
     except (OSError, FileReadError, ValueError):
         return None
-    return max(found, key=lambda s: s.stat().st_mtime) if found else None
+    return max(found, key=lambda s: s.lstat().st_mtime) if found else None
 
 
 def _hf_cache(repo_id: str) -> Path | None:
@@ -221,6 +224,10 @@ def resolve_model(name_or_path) -> ModelLocation:
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
+            odd = not_regular(path / "config.json")                    # a FIFO, a device, a loop
+            if odd is not None:
+                raise TutorError(f"{path / 'config.json'}: {odd}, expected config.json (a "
+                                 f"regular file)")
             raise TutorError(f"{path}: a folder without config.json; expected a Hugging Face "
                              "model folder (config.json, model.safetensors, tokenizer.json)")
         return ModelLocation(path.name, "folder", path, "folder")

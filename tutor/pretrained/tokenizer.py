@@ -101,10 +101,22 @@ class Tokenizer:
         backend.no_padding()
         backend.no_truncation()
         self._backend = backend
+        model = getattr(backend, "model", None)
+        unk = getattr(model, "unk_token", None) if type(model).__name__ == "WordPiece" else None
+        if unk is not None and backend.token_to_id(unk) is None:       # WordPiece fails on any unknown word
+            raise TutorError(f"{self.source}: the unknown token {unk!r} is not in the "
+                             f"vocabulary (WordPiece needs it for any word it cannot split)")
 
     @property
     def vocab_size(self) -> int:
+        """How many different tokens the tokenizer has (added ones included)."""
         return self._backend.get_vocab_size(with_added_tokens=True)
+
+    @property
+    def max_id(self) -> int:
+        """The largest token id the tokenizer can give (-1 for an empty vocabulary); a
+        vocabulary with gaps or repeated lines has ``max_id >= vocab_size``."""
+        return max(self._backend.get_vocab(with_added_tokens=True).values(), default=-1)
 
     def encode(self, text: str) -> Encoding:
         """Tokenize ``text`` with the model's special tokens (BERT: [CLS] ... [SEP])."""

@@ -34,8 +34,14 @@ COLUMN_CHROME = 3          # a column's padding each side and the blank divider 
 LABEL_CHROME = 1           # the padding right of the label column
 
 
+NOT_A_SHADE = "?"          # the glyph of a NaN or infinite value (no place on the scale)
+
+
 def bar(value: float) -> str:
-    """A weight in [0, 1] as one of eight bar heights."""
+    """A weight in [0, 1] as one of eight bar heights; NaN (a value not on the scale:
+    NaN or infinite, see MatrixView.heat_fractions) as '?'."""
+    if not np.isfinite(value):
+        return NOT_A_SHADE
     level = int(np.clip(value, 0.0, 1.0) * (len(BARS) - 1) + 0.5)
     return BARS[level]
 
@@ -47,7 +53,9 @@ BLACK, WHITE = Color.from_rgb(0, 0, 0), Color.from_rgb(255, 255, 255)
 
 
 def heat_colour(value: float) -> Color:
-    """White to deep blue as the weight goes from 0 to 1."""
+    """White to deep blue as the weight goes from 0 to 1; grey for NaN (not on the scale)."""
+    if not np.isfinite(value):
+        return Color.from_rgb(160, 160, 160)
     v = float(np.clip(value, 0.0, 1.0))
     r, g, b = (int(255 - v * (255 - c)) for c in (30, 80, 200))
     return Color.from_rgb(r, g, b)
@@ -67,8 +75,11 @@ def heat_style(value: float) -> Style:
 
 def glyph_style(value: float) -> Style:
     """A bar glyph in its cell's own colour: invisible in colour, where the shade tells the
-    value, and the only mark in plain output."""
+    value, and the only mark in plain output. A value not on the scale (NaN) shows its '?'
+    in red."""
     background = heat_colour(value)
+    if not np.isfinite(value):
+        return Style(color=Color.from_rgb(200, 0, 0), bgcolor=background)
     return Style(color=background, bgcolor=background)
 
 
@@ -328,13 +339,15 @@ def compact_heatmap(view: MatrixView, max_width: int = 76, precision: int = 2) -
 def chart_renderable(chart: Chart, precision: int, max_width: int = 76) -> RenderableType:
     """Horizontal bars scaled to the largest value, each with its number; the name above and
     the caption below as lines of their own, so that they wrap at ``max_width``, not at the
-    width of the bars."""
+    width of the bars. A NaN or infinite value gets no bar (its number says what it is); the
+    bars are scaled to the largest finite value. No values: the name alone."""
     values = np.asarray(chart.values, dtype=np.float64)
     numbers = [format_number(v, precision) for v in values]
-    label_width = max(len(label) for label in chart.labels)
-    number_width = max(len(n) for n in numbers)
+    label_width = max((len(label) for label in chart.labels), default=0)
+    number_width = max((len(n) for n in numbers), default=0)
     room = max(4, max_width - label_width - number_width - 4)
-    top = float(np.max(np.abs(values))) if values.size else 0.0
+    finite = np.abs(values[np.isfinite(values)])
+    top = float(np.max(finite)) if finite.size else 0.0
     if chart.full is not None:                                          # e.g. 1 for probabilities
         top = max(top, float(chart.full))
     table = Table(box=None, show_header=False, pad_edge=False)
@@ -342,7 +355,7 @@ def chart_renderable(chart: Chart, precision: int, max_width: int = 76) -> Rende
     table.add_column(no_wrap=True)
     table.add_column(justify="right", no_wrap=True)
     for label, value, number in zip(chart.labels, values, numbers):
-        length = 0 if top == 0 else int(round(abs(value) / top * room))
+        length = 0 if top == 0 or not np.isfinite(value) else int(round(abs(value) / top * room))
         table.add_row(Text(label), Text("█" * length, style="cyan"), number)
     lines: list[RenderableType] = [Text(chart.name, style="bold"), table]
     if chart.caption:

@@ -42,15 +42,21 @@ class MatrixView:
 
     def heat_fractions(self) -> np.ndarray:
         """Every cell's shade in [0, 1]: where it lies in ``heat_range``, or with
-        ``row_scaled`` its share of the largest (unmasked) value of its row, so that 32 weights
-        near 1/32 still show which keys a query prefers. [rows, cols]"""
+        ``row_scaled`` its share of the largest (unmasked, finite) value of its row, so that 32
+        weights near 1/32 still show which keys a query prefers; NaN where the value is NaN or
+        infinite (no place on the scale: drawn '?'). [rows, cols]"""
         values = np.asarray(self.values, dtype=np.float64)
+        bad = ~np.isfinite(values)                                            # [rows, cols]
         if not self.row_scaled:
-            return np.vectorize(self.heat_fraction, otypes=[float])(values)    # [rows, cols]
-        shown = values if self.masked is None else np.where(self.masked, 0.0, values)
+            fractions = np.vectorize(self.heat_fraction, otypes=[float])(
+                np.where(bad, 0.0, values))                                   # [rows, cols]
+            return np.where(bad, np.nan, fractions)
+        shown = np.where(bad, 0.0, values)
+        shown = shown if self.masked is None else np.where(self.masked, 0.0, shown)
         top = np.max(np.abs(shown), axis=1, keepdims=True)                    # [rows, 1]
         safe = np.where(top > 0, top, 1.0)
-        return np.clip(np.where(top > 0, shown / safe, 0.0), 0.0, 1.0)        # [rows, cols]
+        fractions = np.clip(np.where(top > 0, shown / safe, 0.0), 0.0, 1.0)   # [rows, cols]
+        return np.where(bad, np.nan, fractions)
 
     @property
     def shape(self) -> str:

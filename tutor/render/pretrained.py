@@ -347,6 +347,8 @@ def toy_heads_document(recording, *, precision: int, layer: int | None = None) -
         order = (f"rows: queries {' '.join(rows)}; columns: keys {' '.join(cols)}")
         about = ("each query of the target reads the source (no pattern labels: the rows and "
                  "columns are different sequences)" if not block.self_attention else
+                 "no pattern labels: with a single token every head gives it the whole "
+                 "weight, 1, so no head shows a pattern" if labels_of is None else
                  "each head labelled with the pattern it shows")
         if layer is None:
             views = [MatrixView(f"H{h + 1}" + ("" if labels_of is None else

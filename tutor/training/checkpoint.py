@@ -232,6 +232,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         if not isinstance(meta.get("optimizer"), dict) or not isinstance(meta.get("rng"), dict):
             raise TutorError(f"{source}: marked resumable but the optimizer or RNG state is missing")
         optimizer = _unflatten(meta["optimizer"], arrays, source)
+        _check_optimizer_arrays(arrays, source)
         try:
             _new_optimizer({k: v.copy() for k, v in params.items()}, config).load_state_dict(
                 optimizer)
@@ -284,6 +285,45 @@ def _check_history(history: dict[str, np.ndarray], step: int, source: str) -> No
             len(history["eval_step"]) != len(history["eval_accuracy"]):
         raise TutorError(f"{source}: history/eval_step and history/eval_accuracy differ in "
                          f"length")
+    if "loss" in history and not (np.isfinite(history["loss"]).all()
+                                  and (history["loss"] >= 0).all()):
+        raise TutorError(f"{source}: history/loss must hold finite losses >= 0 (a run stops "
+                         f"at a NaN loss); it holds {_first_bad(history['loss'])}")
+    accuracy = history.get("eval_accuracy")
+    if accuracy is not None and not (np.isfinite(accuracy).all() and (accuracy >= 0).all()
+                                     and (accuracy <= 1).all()):
+        raise TutorError(f"{source}: history/eval_accuracy must hold accuracies from 0 to 1; "
+                         f"it holds {_first_bad(accuracy, 0, 1)}")
+    steps = history.get("eval_step")
+    if steps is not None and len(steps):
+        if steps.min() < 0 or steps.max() > step:
+            raise TutorError(f"{source}: history/eval_step must hold steps from 0 to the "
+                             f"checkpoint's step {step:,}; it holds {int(steps.max()):,}"
+                             if steps.max() > step else
+                             f"{source}: history/eval_step must hold steps from 0 to the "
+                             f"checkpoint's step {step:,}; it holds {int(steps.min()):,}")
+        if (np.diff(steps.astype(np.int64)) <= 0).any():
+            raise TutorError(f"{source}: history/eval_step must be increasing (one "
+                             f"evaluation a step, in order)")
+
+
+def _first_bad(values: np.ndarray, low: float = 0.0, high: float = np.inf) -> str:
+    """The first entry of ``values`` that is NaN, infinite or outside [low, high], as text."""
+    bad = ~(np.isfinite(values) & (values >= low) & (values <= high))
+    return f"{float(values[np.argmax(bad)])!r} at index {int(np.argmax(bad))}"
+
+
+def _check_optimizer_arrays(arrays: dict[str, np.ndarray], source: str) -> None:
+    """Every optimizer array finite; Adam's second moments (``optim/exp_avg_sq.*``, running
+    means of squared gradients) >= 0, as their square roots are taken."""
+    for key, value in arrays.items():
+        if not key.startswith("optim/") or value.dtype.kind not in "fiub":
+            continue
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise TutorError(f"{source}: {key} holds NaN or infinite values")
+        if key.startswith("optim/exp_avg_sq.") and (value < 0).any():
+            raise TutorError(f"{source}: {key} holds negative values (a running mean of "
+                             f"squared gradients is >= 0)")
 
 
 def rng_from_state(state: dict[str, Any], source: str = "checkpoint") -> np.random.Generator:

@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from ...errors import ParameterError, TutorError
+from ...files import not_regular
 from ...limits import MAX_MODEL_FILE_BYTES
 from ...nn.functional import layer_norm
 from ...nn.layers import encoder_layer
@@ -129,6 +130,9 @@ def weights_file(folder: Path) -> Path:
     for pickled in ("pytorch_model.bin", "model.pt", "model.pth"):
         if (folder / pickled).is_file():
             raise pickle_refusal(folder / pickled)
+    odd = not_regular(st)                                              # a FIFO, a device, a loop
+    if odd is not None:
+        raise TutorError(f"{st}: {odd}, expected model.safetensors (a regular file)")
     raise TutorError(f"{folder}: no model.safetensors in the folder")
 
 
