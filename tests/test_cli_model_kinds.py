@@ -90,7 +90,7 @@ def test_every_command_the_listing_names_takes_the_model(tmp_path, monkeypatch):
 
 def test_heads_shows_every_attention_block_of_a_toy_model():
     from tutor.training.shipped import load_shipped_model
-    from tutor.walkthroughs.heads import toy_model_heads
+    from tutor.walkthroughs.toy_heads import toy_model_heads
 
     doc = invoke_json("heads", "3 1 4 1 5", "--model", "reverse")
     recording = toy_model_heads(load_shipped_model("reverse"), "31415")
@@ -135,7 +135,7 @@ def test_heads_takes_a_tutor_train_file_and_refuses_what_is_not_digits(tmp_path,
                                                 ("decoder", 1, 2), ("decoder", 2, 1)])
 def test_attention_shows_one_head_of_a_toy_model_as_the_six_steps(block, layer, head):
     from tutor.training.shipped import load_shipped_model
-    from tutor.walkthroughs.heads import toy_model_heads
+    from tutor.walkthroughs.toy_heads import toy_model_heads
 
     doc = invoke_json("attention", "3 1 4 1 5", "--model", "reverse", "--layer", str(layer),
                       "--head", str(head), "--block", block)

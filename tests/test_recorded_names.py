@@ -122,12 +122,12 @@ def _norms():
 
 def _toy_model_heads():
     from tutor.training.shipped import load_shipped_model
-    from tutor.walkthroughs.heads import toy_model_heads
+    from tutor.walkthroughs.toy_heads import toy_model_heads
 
     from tutor.render.pretrained import toy_heads_document
 
     from tutor.render.pretrained import model_head_document
-    from tutor.walkthroughs.heads import toy_model_head
+    from tutor.walkthroughs.toy_heads import toy_model_head
 
     reverse = load_shipped_model("reverse")
     heads = toy_model_heads(reverse, "3141")

@@ -16,7 +16,7 @@ pytest.importorskip("safetensors")
 pytest.importorskip("tokenizers")
 
 from tutor.pretrained import load_pretrained  # noqa: E402
-from tutor.walkthroughs.heads import toy_model_head  # noqa: E402
+from tutor.walkthroughs.toy_heads import toy_model_head  # noqa: E402
 from tutor.walkthroughs.pretrained import model_head  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"

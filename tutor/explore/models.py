@@ -3,7 +3,7 @@
 
 The model is a shipped toy model (:class:`tutor.training.shipped.TrainedModel`: reverse,
 copy, sort) or a real one (:class:`tutor.pretrained.PretrainedModel`), opened by the command.
-The run is the walkthrough :func:`tutor.walkthroughs.heads.toy_model_heads` or
+The run is the walkthrough :func:`tutor.walkthroughs.toy_heads.toy_model_heads` or
 :func:`tutor.walkthroughs.pretrained.model_heads`; the matrix shown is a
 :class:`~tutor.render.document.MatrixView` for the renderers; the pattern labels are
 :func:`tutor.pretrained.head_pattern`'s.
@@ -16,7 +16,7 @@ import numpy as np
 from tutor.errors import SettingError, TutorError
 from tutor.render.document import MatrixView, format_number, unique_labels
 from tutor.walkthroughs import Recording
-from tutor.walkthroughs.heads import AttentionBlock
+from tutor.walkthroughs.toy_heads import AttentionBlock
 
 #: The input a model starts with: a toy model's tasks read 1 to 8 digits, the dates model a
 #: written date.

@@ -249,7 +249,7 @@ class RopeHeadBuilder(PretrainedHeadBuilder):
 
 def model_head_document(recording, *, precision: int) -> Document:
     """The six steps of one head of a pretrained model (a ``pretrained.model_head`` or
-    ``heads.toy_model_head`` recording, its ``info`` the facts)."""
+    ``toy_heads.toy_model_head`` recording, its ``info`` the facts)."""
     trace, tokens, info = recording.trace, recording.tokens, recording.info
     kind = RopeHeadBuilder if "kv_head" in info else PretrainedHeadBuilder
     builder = kind(trace, tokens, precision=precision, info=info)
@@ -322,7 +322,7 @@ def heads_document(recording, *, precision: int, layer: int | None = None) -> Do
 
 def toy_heads_document(recording, *, precision: int, layer: int | None = None) -> Document:
     """Every attention block × head of a toy model trained by ``tutor train`` (a
-    ``heads.toy_model_heads`` recording): the encoder's self-attention, the decoder's masked
+    ``toy_heads.toy_model_heads`` recording): the encoder's self-attention, the decoder's masked
     self-attention and its attention over the encoder (``info`` the recording's), one step
     per block, each head a small
     heatmap titled with its pattern (self-attention) — or with ``layer`` (from 0) that

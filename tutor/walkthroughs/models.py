@@ -14,7 +14,7 @@ cannot read; a Hugging Face model's tokens are kept, so a command tokenizes once
 self-attention per layer, ``None``) with ``n_layer(block)`` and ``n_head``;
 ``head(text, layer, head, block)`` (one head's six steps, a Recording); ``heads(text)``
 (every head, a Recording) and ``attention_blocks(recording)`` (its
-:class:`~tutor.walkthroughs.heads.AttentionBlock` list, titled "encoder layer 1 ·
+:class:`~tutor.walkthroughs.toy_heads.AttentionBlock` list, titled "encoder layer 1 ·
 self-attention", "layer 1 · self-attention"); ``writes`` (it can generate) and
 ``generation_model`` (what :func:`tutor.walkthroughs.generation.generate` steps).
 """
@@ -85,16 +85,16 @@ class ToyModel:
     def head(self, text: str, layer: int, head: int, block: str | None = None) -> Recording:
         """Head ``head`` of layer ``layer`` (from 0) of the encoder's self-attention
         (``block`` None or "encoder") or the decoder's masked self-attention."""
-        from .heads import toy_model_head
+        from .toy_heads import toy_model_head
 
         self.read(text)
         return toy_model_head(self.trained, self.source(text), layer, head, block or "encoder")
 
     def heads(self, text: str) -> Recording:
-        """Every block's heads (:func:`tutor.walkthroughs.heads.toy_model_heads`) on the
+        """Every block's heads (:func:`tutor.walkthroughs.toy_heads.toy_model_heads`) on the
         digits of ``text`` ("3 1 4" or "314"), or the written date (dates); TutorError for
         text the model cannot read (see :meth:`read`)."""
-        from .heads import toy_model_heads
+        from .toy_heads import toy_model_heads
 
         if self.trained.task == "dates":
             self.read(text)                        # the limit named, as for the digits
@@ -159,7 +159,7 @@ class HuggingFaceModel:
         return model_heads(self.model, text, encoding=self.encoding(text))
 
     def attention_blocks(self, recording: Recording) -> list:
-        from .heads import AttentionBlock
+        from .toy_heads import AttentionBlock
 
         info = recording.info
         tokens, causal = info["tokens"], info["causal"]

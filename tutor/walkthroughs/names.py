@@ -377,12 +377,12 @@ relu | [n, d_ff] | relu of ff.hidden, beside another activation (not with relu)
 """), **scoped("ff", {name: (shape.replace("[B, S,", "[n,"), meaning)
                       for name, (shape, meaning) in FEED_FORWARD.items()})},
     "generation.generate": {**DECODING, **REPLAY},
-    "heads.toy_model_heads": {**scoped("src_embed", SEQ2SEQ_EMBED),
+    "toy_heads.toy_model_heads": {**scoped("src_embed", SEQ2SEQ_EMBED),
                               **scoped("tgt_embed", SEQ2SEQ_EMBED),
                               **scoped("transformer", {**ENCODER, **DECODER}),
                               **table("logits | [B, T, V] | the scores of every token of the "
                                       "vocabulary at each target position")},
-    "heads.toy_model_head": _MODEL_HEAD,        # a toy model's head, read from toy_model_heads
+    "toy_heads.toy_model_head": _MODEL_HEAD,        # a toy model's head, read from toy_model_heads
 }
 
 # The later course's walkthroughs (word vectors, a trained model's teacher-forced pass).

@@ -1,5 +1,5 @@
 """Each head's attention in a trained toy model: one pass of a shipped toy model (``tutor
-train``'s reverse, copy, sort) on a digit string, recorded, with the attention blocks listed
+train``'s reverse, copy, sort, dates) on its source text, recorded, with the attention blocks listed
 for a viewer that moves between layers and heads (``tutor explore --model``). A real
 pretrained model's heads are :func:`tutor.walkthroughs.pretrained.model_heads`.
 
@@ -94,7 +94,7 @@ def toy_model_heads(trained, digits: str) -> Recording:
             "n_layer": config.num_encoder_layers, "n_head": config.nhead, "patterns": patterns,
             "text": " ".join(digits.split()),
             "note": date_note(digits) if trained.task == "dates" else None}
-    return Recording(trace, answer, source, info, walkthrough="heads.toy_model_heads")
+    return Recording(trace, answer, source, info, walkthrough="toy_heads.toy_model_heads")
 
 
 _HEAD_NAMES = ("q", "k", "v", "scores", "scaled", "softmax.shifted", "softmax.exp",
@@ -145,4 +145,4 @@ def toy_model_head(trained, digits: str, layer: int, head: int,
             "causal": block == "decoder", "norm_first": bool(config.norm_first),
             "layer": layer, "head": head, "tokens": tokens, "sentence": " ".join(tokens),
             "block": block, "task": trained.task, "answer": whole.info["answer"]}
-    return Recording(trace, trace["weights"], tokens, info, walkthrough="heads.toy_model_head")
+    return Recording(trace, trace["weights"], tokens, info, walkthrough="toy_heads.toy_model_head")
