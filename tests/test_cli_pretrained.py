@@ -391,7 +391,8 @@ def test_the_readme_and_help_context_examples_show_their_point():
 
 
 
-@pytest.mark.parametrize("command", [("attention", "--layer", "1"), ("heads",)])
+@pytest.mark.parametrize("command", [("attention", "--layer", "1"), ("heads",),
+                                     ("context", "the cat sat", "--word", "cat")])
 def test_a_model_command_tokenizes_its_sentence_once(command, monkeypatch):
     """--model reads the sentence once: the adapter keeps the tokens it checked, and the
     walkthrough runs on them (it used to tokenize again after the check)."""
@@ -406,7 +407,8 @@ def test_a_model_command_tokenizes_its_sentence_once(command, monkeypatch):
 
     monkeypatch.setattr(Tokenizer, "encode", counting)
     invoke_json(command[0], SENTENCE, "--model", str(TINY["bert"]), *command[1:])
-    assert calls == [SENTENCE]
+    second = [command[1]] if command[0] == "context" else []          # context reads two
+    assert calls == [SENTENCE, *second]
 
 
 def _broken_model_files(tmp_path):

@@ -90,10 +90,12 @@ def context(sentence_a, sentence_b, word, control, model_name, step, output):
     model = open_model(model_name, "context")
     check_tokens(model, sentence_a, "SENTENCE_A")
     check_tokens(model, sentence_b, "SENTENCE_B")
-    if model.read(sentence_a) == model.read(sentence_b):              # checked just above
+    enc_a, enc_b = model.encoding(sentence_a), model.encoding(sentence_b)  # read just above
+    if list(enc_a.tokens) == list(enc_b.tokens):
         raise usage_error("SENTENCE_B", _SAME_SENTENCE.format(quote(sentence_b))
                           + " (the model reads both as the same tokens)")
     recording = model_context(model.model, sentence_a, sentence_b, word.strip(),
-                              None if control is None else control.strip())
+                              None if control is None else control.strip(),
+                              encodings=(enc_a, enc_b))
     doc = context_document(recording, precision=output.precision)
     show_document(output, doc, step=step)

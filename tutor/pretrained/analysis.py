@@ -78,18 +78,25 @@ def default_control(sentence_a: str, sentence_b: str, word: str) -> str:
 
 
 def contextual_similarity(model, sentence_a: str, sentence_b: str, word: str, *,
-                          control: str | None = None) -> ContextComparison:
+                          control: str | None = None, encodings=None) -> ContextComparison:
     """The contextual-embedding idea, measured: cos(word in A, word in B) after the
     embedding stage and after each layer, and the same for a control word.
 
     At the embedding stage a word's vector depends only on the word and its position; each
     layer mixes in the other tokens, so a word with two meanings (bank: river / money)
     drifts apart while the control stays closer. A word cut into pieces is the mean of its
-    pieces (see :func:`similarity_by_stage`). Raises TutorError when a word is missing.
+    pieces (see :func:`similarity_by_stage`). ``encodings``: the two sentences' tokens
+    (Encoding, Encoding) when the caller has them (each sentence tokenized once). Raises
+    TutorError when a word is missing.
     """
     control = default_control(sentence_a, sentence_b, word) if control is None else control
-    enc_a, out_a = model.run(sentence_a, output_attentions=False)
-    enc_b, out_b = model.run(sentence_b, output_attentions=False)
+    if encodings is None:
+        enc_a, out_a = model.run(sentence_a, output_attentions=False)
+        enc_b, out_b = model.run(sentence_b, output_attentions=False)
+    else:
+        enc_a, enc_b = encodings
+        out_a = model.forward(np.asarray(enc_a.ids), output_attentions=False)
+        out_b = model.forward(np.asarray(enc_b.ids), output_attentions=False)
 
     def pieces(enc, text, w):
         return word_pieces(text, enc.offsets, enc.special, w)

@@ -117,7 +117,7 @@ class HuggingFaceModel:
         self.n_head = model.n_head
         self.writes = model.can_write
         self.generation_model = model
-        self._read: tuple[str, object] | None = None                   # (text, Encoding)
+        self._read: dict[str, object] = {}                             # text -> Encoding
 
     def n_layer(self, block: str | None = None) -> int:
         return self.model.n_layer
@@ -126,13 +126,15 @@ class HuggingFaceModel:
         """The model's tokens of ``text`` (a :class:`tutor.pretrained.Encoding`), tokenized
         once per text: at most MAX_MODEL_TOKENS and the model's positions, at least
         ``least``. ModelInputError naming the limit otherwise."""
-        if self._read is None or self._read[0] != text:
+        if text not in self._read:
             try:
                 found = self.model.encode(text)
             except TutorError as exc:              # more tokens than the model has positions
                 raise ModelInputError(str(exc)) from None
-            self._read = (text, found)
-        found = self._read[1]
+            if len(self._read) >= 4:                                   # a command reads 1 or 2
+                self._read.clear()
+            self._read[text] = found
+        found = self._read[text]
         if len(found) > MAX_MODEL_TOKENS:
             raise ModelInputError(f"expected at most {MAX_MODEL_TOKENS} tokens, got "
                                   f"{len(found)} (the model's own tokens)")

@@ -152,15 +152,17 @@ def model_heads(model, text: str, *, encoding=None) -> Recording:
 
 
 def model_context(model, sentence_a: str, sentence_b: str, word: str,
-                  control: str | None = None) -> Recording:
+                  control: str | None = None, *, encodings=None) -> Recording:
     """How much ``word``'s vector in sentence A resembles its vector in sentence B, after the
     embedding stage and after each layer (:func:`tutor.pretrained.contextual_similarity`),
     with a control word found in both. Records ``similarity`` and ``control_similarity``
     [n_layer + 1]. ``info``: ``stages``, ``word``, ``control``, ``tokens_a``, ``tokens_b``,
-    ``pieces_a``, ``pieces_b`` (the word's token positions) and the model's facts."""
+    ``pieces_a``, ``pieces_b`` (the word's token positions) and the model's facts.
+    ``encodings``: the sentences' tokens when the caller has them (tokenized once)."""
     from tutor.pretrained import contextual_similarity
 
-    found = contextual_similarity(model, sentence_a, sentence_b, word, control=control)
+    found = contextual_similarity(model, sentence_a, sentence_b, word, control=control,
+                                  encodings=encodings)
     trace = new_trace()
     trace.record("similarity", found.similarity)                       # [n_stage]
     trace.record("control_similarity", found.control_similarity)       # [n_stage]
