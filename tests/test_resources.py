@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import tutor
 from tutor import resources
 from tutor.pretrained.resolve import available_models, resolve_model
 from tutor.training.shipped import load_shipped_model, shipped_models
 
-PACKAGE = Path(__file__).resolve().parent.parent / "tutor"
+PACKAGE = Path(tutor.__file__).resolve().parent        # the tutor imported: a checkout or installed
 
 
 def test_the_shipped_models_are_found_in_the_one_folder():
