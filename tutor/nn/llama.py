@@ -312,34 +312,55 @@ class Llama:
 
     def _layer(self, x, layer: LlamaLayer, cos, sin, mask, cache, *, trace=NULL_TRACE):
         cfg = self.config
-        batch, n, _ = x.shape
-        h = rms_norm(x, layer.attn_norm, cfg.rms_eps, trace=trace.scope("attn_norm"))
-        qkv = _project(h, layer.wqkv)                                  # [B, n, (H + 2 Hkv) d]
-        n_q, n_kv = cfg.n_head * cfg.d_head, cfg.n_kv_head * cfg.d_head
-        heads = cfg.n_head + cfg.n_kv_head
-        qk = qkv[..., :n_q + n_kv].reshape(batch, n, heads, cfg.d_head).transpose(0, 2, 1, 3)
-        v = qkv[..., n_q + n_kv:].reshape(batch, n, cfg.n_kv_head, cfg.d_head).transpose(0, 2, 1, 3)
-        if trace.enabled:
-            trace.record("q_before_rope", qk[:, :cfg.n_head])
-            trace.record("k_before_rope", qk[:, cfg.n_head:])
-        qk = apply_rope(qk, cos, sin, layout=cfg.rope_layout)          # queries and keys at once
-        q, k = qk[:, :cfg.n_head], qk[:, cfg.n_head:]                  # [B, H, n, d], [B, Hkv, n, d]
-        if trace.enabled:
-            trace.record("q", q)
-            trace.record("k", k)
-            trace.record("v", v)
-        if cache is not None:
-            k, v = cache.extend(k, v)                                  # [B, Hkv, n_k, d]
-        out, _ = grouped_query_attention(q, k, v, mask, trace=trace.scope("attn"))
-        merged = out.transpose(0, 2, 1, 3).reshape(batch, n, n_q)      # [B, n, H d]
-        attn_out = _project(merged, layer.wo)                          # [B, n, d_model]
-        trace.record("attn_out", attn_out)
-        x = x + attn_out
-        trace.record("resid_attn", x)
-        h = rms_norm(x, layer.ffn_norm, cfg.rms_eps, trace=trace.scope("ffn_norm"))
-        x = x + swiglu(h, layer.w_gate_up, layer.w_down, trace=trace.scope("ffn"))
-        trace.record("out", x)
-        return x
+        return llama_block(x, layer, n_head=cfg.n_head, n_kv_head=cfg.n_kv_head,
+                           eps=cfg.rms_eps, cos=cos, sin=sin, layout=cfg.rope_layout,
+                           mask=mask, cache=cache, trace=trace, qkv_trace=trace,
+                           attention_trace=trace.scope("attn"))
+
+
+def llama_block(x, layer: LlamaLayer, *, n_head: int, n_kv_head: int, eps: float, cos, sin,
+                layout: str, mask, cache, trace=NULL_TRACE, qkv_trace=NULL_TRACE,
+                attention_trace=NULL_TRACE, block_trace=None):
+    """One pre-norm llama block, the one copy of its math (``Llama`` and the ``llama`` model
+    family both call it): h = x + Wo·GQA(RoPE(q), RoPE(k), v) of RMSNorm(x), then
+    out = h + SwiGLU(RMSNorm(h)). Source: ``transformers`` ``LlamaDecoderLayer``.
+
+    ``x`` [B, n, d_model] float32; ``layer`` the block's weights; ``cos``, ``sin`` [n, d/2]
+    (:func:`rope_tables` for these positions); ``mask`` [n, n_k] additive or None; ``cache`` a
+    :class:`KVCache` (the new keys and values join it) or None. Records ``attn_norm.*`` and
+    ``ffn_norm.*``/``ffn.*`` in ``trace``; ``q_before_rope``, ``k_before_rope``, ``q``, ``k``,
+    ``v`` in ``qkv_trace``; the attention's steps in ``attention_trace``; ``attn_out``,
+    ``resid_attn`` and ``out`` in ``block_trace`` (``trace`` when None). Returns [B, n, d_model].
+    """
+    block_trace = trace if block_trace is None else block_trace
+    batch, n, _ = x.shape
+    d_head = cos.shape[-1] * 2
+    h = rms_norm(x, layer.attn_norm, eps, trace=trace.scope("attn_norm"))
+    qkv = _project(h, layer.wqkv)                                      # [B, n, (H + 2 Hkv) d]
+    heads = n_head + n_kv_head
+    qk = qkv[..., :heads * d_head].reshape(batch, n, heads, d_head).transpose(0, 2, 1, 3)
+    v = qkv[..., heads * d_head:].reshape(batch, n, n_kv_head, d_head).transpose(0, 2, 1, 3)
+    if qkv_trace.enabled:
+        qkv_trace.record("q_before_rope", qk[:, :n_head])
+        qkv_trace.record("k_before_rope", qk[:, n_head:])
+    qk = apply_rope(qk, cos, sin, layout=layout)                       # queries and keys at once
+    q, k = qk[:, :n_head], qk[:, n_head:]                              # [B, H, n, d], [B, Hkv, n, d]
+    if qkv_trace.enabled:
+        qkv_trace.record("q", q)
+        qkv_trace.record("k", k)
+        qkv_trace.record("v", v)
+    if cache is not None:
+        k, v = cache.extend(k, v)                                      # [B, Hkv, n_k, d]
+    out, _ = grouped_query_attention(q, k, v, mask, trace=attention_trace)
+    merged = out.transpose(0, 2, 1, 3).reshape(batch, n, n_head * d_head)  # [B, n, H d]
+    attn_out = _project(merged, layer.wo)                              # [B, n, d_model]
+    block_trace.record("attn_out", attn_out)
+    x = x + attn_out
+    block_trace.record("resid_attn", x)
+    h = rms_norm(x, layer.ffn_norm, eps, trace=trace.scope("ffn_norm"))
+    x = x + swiglu(h, layer.w_gate_up, layer.w_down, trace=trace.scope("ffn"))
+    block_trace.record("out", x)
+    return x
 
 
 def greedy(model: Llama, ids, n_new: int, *, use_cache: bool = True, stop=None) -> list[int]:

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import TutorError
-from ...nn.llama import (LlamaConfig, apply_rope, grouped_query_attention, llama_step_macs,
-                         rms_norm, rope_tables, swiglu, _project)
+from ...nn.llama import (LlamaConfig, LlamaLayer, llama_block, llama_step_macs, rms_norm,
+                         rope_tables)
 from ...trace import NULL_TRACE
 from ..config import PretrainedConfig
 from ..mapping import Source
@@ -233,37 +233,21 @@ def llama_layer(x, params, layer_config, *, src_mask=None, src_key_padding_mask=
     n_head = layer_config.nhead
     d_head = d_model // n_head
     wqkv = params["self_attn.wqkv"]
-    n_kv = (wqkv.shape[1] // d_head - n_head) // 2
-    eps = float(layer_config.layer_norm_eps)
     start = 0 if cache is None else cache.length
     trace.record("input", x)
-    h = rms_norm(x, params["attn_norm.weight"], eps, trace=trace.scope("attn_norm"))
-    qkv = _project(h, wqkv)                                            # [B, n, (H + 2 Hkv) d]
-    heads = n_head + n_kv
-    qk = qkv[..., :heads * d_head].reshape(batch, n, heads, d_head).transpose(0, 2, 1, 3)
-    v = qkv[..., heads * d_head:].reshape(batch, n, n_kv, d_head).transpose(0, 2, 1, 3)
-    attn = trace.scope("self_attn")
-    if attn.enabled:
-        attn.record("q_before_rope", qk[:, :n_head])
-        attn.record("k_before_rope", qk[:, n_head:])
     cos, sin = rope_tables(np.arange(start, start + n), d_head,
                            float(params["self_attn.rope_theta"]))     # [n, d/2] each
-    qk = apply_rope(qk, cos, sin, layout="halves")                     # queries and keys at once
-    q, k = qk[:, :n_head], qk[:, n_head:]
-    if attn.enabled:
-        attn.record("q", q)
-        attn.record("k", k)
-        attn.record("v", v)
-    if cache is not None:
-        k, v = cache.extend(k, v)                                      # [B, Hkv, n_k, d]
     mask = None
     if src_mask is not None and n > 1:
         mask = np.where(np.asarray(src_mask, dtype=bool), -np.inf, 0.0).astype(np.float32)
-    out, _ = grouped_query_attention(q, k, v, mask, trace=attn)
-    merged = out.transpose(0, 2, 1, 3).reshape(batch, n, n_head * d_head)
-    x = x + _project(merged, params["self_attn.wo"])                   # [B, n, E]
-    h = rms_norm(x, params["ffn_norm.weight"], eps, trace=trace.scope("ffn_norm"))
-    x = x + swiglu(h, params["ffn.w_gate_up"], params["ffn.w_down"], trace=trace.scope("ffn"))
+    weights = LlamaLayer(attn_norm=params["attn_norm.weight"], wqkv=wqkv,
+                         wo=params["self_attn.wo"], ffn_norm=params["ffn_norm.weight"],
+                         w_gate_up=params["ffn.w_gate_up"], w_down=params["ffn.w_down"])
+    attn = trace.scope("self_attn")
+    x = llama_block(x, weights, n_head=n_head, n_kv_head=(wqkv.shape[1] // d_head - n_head) // 2,
+                    eps=float(layer_config.layer_norm_eps), cos=cos, sin=sin, layout="halves",
+                    mask=mask, cache=cache, trace=trace, qkv_trace=attn, attention_trace=attn,
+                    block_trace=NULL_TRACE)
     trace.record("output", x)
     return x
 
