@@ -136,16 +136,18 @@ def swiglu(x, w_gate_up, w_down, *, trace=NULL_TRACE):
     """SwiGLU(x) = (SiLU(x W_gate) * (x W_up)) W_down (Shazeer 2020).
 
     ``x`` [..., d_model]; ``w_gate_up`` [d_model, 2 * d_ff] (W_gate's columns, then W_up's:
-    one product instead of two); ``w_down`` [d_ff, d_model]. Returns [..., d_model]."""
+    one product instead of two); ``w_down`` [d_ff, d_model]. Returns [..., d_model]. Records
+    ``gate``, ``silu`` (SiLU(gate)), ``up``, ``hidden`` [..., d_ff] and ``out``."""
     gate_up = _project(x, w_gate_up)                                   # [..., 2 * d_ff]
     d_ff = w_gate_up.shape[1] // 2
     gate, up = gate_up[..., :d_ff], gate_up[..., d_ff:]
     hidden = silu(gate)
-    hidden *= up                                                       # [..., d_ff]
     if trace.enabled:
         trace.record("gate", gate)
+        trace.record("silu", hidden.copy())                            # before the product
         trace.record("up", up)
-        trace.record("hidden", hidden)
+    hidden *= up                                                       # [..., d_ff]
+    trace.record("hidden", hidden)
     out = _project(hidden, w_down)                                     # [..., d_model]
     trace.record("out", out)
     return out

@@ -11,7 +11,7 @@ import numpy as np
 from tutor.nn import modern
 from tutor.nn.attention import scaled_dot_product_attention
 from tutor.nn.functional import feed_forward, layer_norm
-from tutor.nn.llama import grouped_query_attention, silu, swiglu
+from tutor.nn.llama import grouped_query_attention, swiglu
 from tutor.nn.posenc import sinusoidal_encoding
 
 from . import Recording, new_trace
@@ -134,7 +134,6 @@ def gated_feed_forward(tokens: list[str], x, kind: str, w_in, w_out, w_up=None) 
     trace.record("x", x)
     d_model, d_ff = w_in.shape
     if kind == "swiglu":
-        trace.record("swiglu.silu", silu(x @ w_in))
         out = swiglu(x, np.concatenate([w_in, w_up], axis=1), w_out, trace=trace.scope("swiglu"))
     else:
         out = feed_forward(x, w_in.T, None, w_out.T, None, kind, trace=trace.scope("ff"))
