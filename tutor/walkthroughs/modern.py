@@ -92,7 +92,8 @@ def grouped_query(tokens: list[str], x, w_q, w_k, w_v, n_head: int, n_kv_head: i
     (Ainslie et al. 2023). Records ``x``, ``q`` [h, n, d_head], ``k``, ``v`` [kv, n, d_head],
     ``group`` [h], what grouped_query_attention records under ``gqa.`` (``scores``,
     ``weights`` [1, h, n, n], ``out`` [1, h, n, d_head]), ``mha.out`` (multi-head attention
-    on the key/value heads repeated: the same numbers) and the cache in bytes per token,
+    on the key/value heads repeated: the same numbers), ``mha.max_diff`` [] (their largest
+    difference) and the cache in bytes per token,
     ``cache.here`` (one layer, float32) and ``cache.smollm2`` [3, 2]: key/value heads and
     bytes for MHA, GQA, MQA."""
     trace = new_trace()
@@ -108,7 +109,9 @@ def grouped_query(tokens: list[str], x, w_q, w_k, w_v, n_head: int, n_kv_head: i
         trace.record(name, value)
     out, _ = grouped_query_attention(q[None], k[None], v[None], trace=trace.scope("gqa"))
     repeated = modern.repeat_kv(k[None], group), modern.repeat_kv(v[None], group)
-    trace.record("mha.out", scaled_dot_product_attention(q[None], *repeated)[0])
+    mha = scaled_dot_product_attention(q[None], *repeated)[0]          # [1, h, n, d_head]
+    trace.record("mha.out", mha)
+    trace.record("mha.max_diff", np.abs(out - mha).max())
     for name, layers, heads, d, size in (("here", 1, n_head, d_head, 4),
                                          ("smollm2", SMOLLM2["n_layer"], SMOLLM2["n_head"],
                                           SMOLLM2["d_head"], 4)):

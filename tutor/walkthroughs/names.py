@@ -463,6 +463,7 @@ gqa.scores | [1, h, n, n] | each query head's q·k with its group's keys
 gqa.weights | [1, h, n, n] | softmax of the scaled scores
 gqa.out | [1, h, n, d_head] | weights·V of the group's values
 mha.out | [1, h, n, d_head] | multi-head attention with the key/value heads repeated
+mha.max_diff | [] | the largest difference between gqa.out and mha.out
 cache.here | [3, 2] | key/value heads and cache bytes per token (one layer, float32): MHA, GQA, MQA
 cache.smollm2 | [3, 2] | the same at SmolLM2's sizes (30 layers, 9 heads, head 64)
 """), **scoped("gqa.softmax", SOFTMAX)},
