@@ -442,5 +442,93 @@ def flash_document(trace, tokens: list[str], *, precision: int, block: int) -> D
                       subtitle=f"{n} tokens, blocks of {block}")
 
 
+
+
+# --- byte-level BPE --------------------------------------------------------------------------
+
+def _cut(text: str, width: int = 44) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def bpe_document(recording, *, precision: int, shown: int | None = None) -> Document:
+    """Byte-level BPE as the walkthrough ``modern.bpe`` recorded it: the bytes and their
+    byte-level characters, the pre-tokenized pieces, every merge (pair, rank, the piece
+    after; past ``shown`` merges, default ``MAX_BPE_MERGES_SHOWN``, a count on screen and all
+    of them in JSON) and the ids."""
+    from tutor.limits import MAX_BPE_MERGES_SHOWN
+
+    shown = MAX_BPE_MERGES_SHOWN if shown is None else shown
+    info = recording.info
+    w = DocumentBuilder(recording.trace, precision)
+    chars, pieces, tokens = info["chars"], info["pieces"], info["tokens"]
+    data = w["bytes"]
+    n_bytes = data.shape[0]
+    wide = n_bytes > 16
+    multi = next((i for i, b in enumerate(data) if b >= 0xC0), None)
+    worked = [f"'{chars[0]}' is byte {int(data[0])}" if n_bytes else "no bytes"]
+    if multi is not None:
+        size = 2 if data[multi] < 0xE0 else 3 if data[multi] < 0xF0 else 4
+        worked.append("a character of " + str(size) + " bytes: "
+                      + " ".join(str(int(b)) for b in data[multi:multi + size]) + " → "
+                      + " ".join(chars[multi:multi + size]))
+    if 32 in data:
+        worked.append("a space is byte 32, spelled Ġ")
+    w.step("The text as bytes", "bytes = UTF-8(text); each byte → one character",
+           r"\text{bytes} = \mathrm{UTF8}(\text{text})",
+           Part("", [w.view("UTF-8 bytes", "bytes", ["byte"], chars,
+                            window=(1, 16) if wide else None)], worked,
+                "Every text is a row of bytes (0–255), so no word is ever unknown. GPT-2's "
+                "table spells each byte as a printable character (a space is Ġ, a newline Ċ): "
+                "the vocabulary and the merges are strings of those."), key="bytes")
+    rows = w["pieces"]
+    split = " | ".join(pieces)
+    w.step("Pre-tokenization", "pieces = the model's regex split (added tokens kept whole)",
+           r"\text{pieces} = \mathrm{split}(\text{text})",
+           Part("", [w.view("pieces", "pieces", pieces, ["first byte", "bytes", "added"],
+                            window=(16, 3) if len(pieces) > 16 else None)],
+                [_cut(split, 70)],
+                "The split of the model's tokenizer (the tokenizers library runs it): a word "
+                "with the space before it, punctuation apart, digits one by one in SmolLM2. "
+                "No merge crosses a piece's edge; an added token such as <|im_start|> is one "
+                "token and never merged."), key="split")
+    merges, pairs, after = w["merges"], info["pairs"], info["after"]
+    m = merges.shape[0]
+    lines = []
+    for j in range(min(m, shown)):
+        piece, _, rank, _ = (int(v) for v in merges[j])
+        left, right = pairs[j]
+        lines.append(_cut(f"rank {rank}: {left} + {right} → {' '.join(after[j])}", 70))
+    if m > shown:
+        lines.append(f"… {m - shown} more merges ({m} in all; --format json lists every one)")
+    if not m:
+        lines.append("no pair of adjacent symbols has a rank: every piece stays as bytes")
+    labels = [f"{a} + {b}" for a, b in pairs]
+    w.step("Merges, the lowest rank first", "repeat: merge the adjacent pair of lowest rank",
+           r"(a, b) = \arg\min_{\text{adjacent}} \mathrm{rank}(a, b)",
+           Part("", [w.view("merges", "merges", labels or ["none"],
+                            ["piece", "at", "rank", "id"],
+                            window=(shown, 4) if m > shown else None)], lines,
+                "Within each piece, start from its bytes and merge the adjacent pair the "
+                "tokenizer learned first (the lowest rank), again and again, until no pair "
+                "is in the list. The merged symbol is a token of the vocabulary."),
+           key="merges")
+    agrees = info.get("agrees")
+    w.step("The model's ids", "ids = vocab[token] for every final symbol",
+           r"\text{ids} = \mathrm{vocab}[t]",
+           Part("", [w.view("ids", "ids", ["id"], tokens,
+                            window=(1, 16) if len(tokens) > 16 else None)],
+                [f"{n_bytes} bytes → {len(tokens)} tokens after {m} merges",
+                 "the tokenizers library gives the same ids" if agrees else
+                 "the tokenizers library gives other ids"],
+                "These ids are what the model reads: row id of its embedding matrix."),
+           key="ids")
+    return w.document("bpe", "Byte-level BPE", list(tokens),
+                      {"source": info["source"], "bytes": n_bytes, "merges": m},
+                      subtitle=f"{n_bytes} bytes, {len(pieces)} pieces, {m} merges, "
+                               f"{len(tokens)} tokens",
+                      extra={"chars": chars, "pieces": pieces, "pairs": pairs,
+                             "after": after, "agrees": bool(agrees)})
+
+
 __all__ = ["rmsnorm_document", "rope_document", "gqa_document", "ffn_document",
-           "quantize_document", "flash_document"]
+           "quantize_document", "flash_document", "bpe_document"]
