@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .builder import DocumentBuilder
-from .document import Document, Part, dim_labels, factor, format_number
+from .document import Document, Part, dim_labels, factor, format_number, percent
 
 
 def _bytes(n: float) -> str:
@@ -530,5 +530,75 @@ def bpe_document(recording, *, precision: int, shown: int | None = None) -> Docu
                              "after": after, "agrees": bool(agrees)})
 
 
+
+
+# --- decoder-only and weight tying -----------------------------------------------------------
+
+def decoder_only_document(recording, *, precision: int) -> Document:
+    """Where the encoder–decoder went (the sublayers of each kind of block), causal
+    self-attention as the only attention, the tied head h·Eᵀ beside an untied copy, and
+    the parameters tying saves, from what ``modern.decoder_only`` recorded."""
+    labels = recording.labels
+    w = DocumentBuilder(recording.trace, precision)
+    tokens = recording.tokens
+    n = len(tokens)
+    cols = dim_labels(w["x"].shape[1])
+    words = labels["V"]
+    w.step("Where the encoder–decoder went", "decoder-only = a stack of decoder blocks "
+           "without cross-attention", r"\text{block} = \text{masked self-attention} + \text{FFN}",
+           Part("", [w.view("sublayers", "parts", labels["block"], labels["sublayer"])],
+                ["2017: an encoder stack reads the source, a decoder stack writes the target "
+                 "and reads the encoder through cross-attention",
+                 "GPT-2, LLaMA, SmolLM2 (30 blocks): no encoder, so nothing to cross-attend"],
+                "The prompt and the answer are one sequence: the model reads the prompt with the "
+                "same masked self-attention it writes with."), key="parts")
+    weights = w["attn.weights"]
+    masked = np.triu(np.ones((n, n), dtype=bool), 1)
+    w.step("The causal mask, the only mask", "weights = softmax(Q·Kᵀ/√d_k + mask)",
+           r"\mathrm{softmax}(QK^\top/\sqrt{d_k} + M)",
+           Part("", [w.view("mask", "attn.mask", tokens, tokens, masked=masked,
+                            masked_text="-inf"),
+                     w.view("weights", "attn.weights", tokens, tokens, heat=True,
+                            masked=masked)],
+                [f"{tokens[0]} sees only itself: weight {w.fmt(weights[0, 0])}",
+                 f"{tokens[-1]} sees all {n} tokens"],
+                "Each token attends to itself and the tokens before it: a model that predicts "
+                "the next token must not read it. No padding mask in a single sentence, no "
+                "cross-attention mask: this is the only one."), key="mask")
+    e, tied = w["embedding"], w["logits.tied"]
+    h = w["h"]
+    last = n - 1
+    terms = _terms(list(zip(h[last], e[0])),
+                   lambda p: f"{factor(w.fmt(p[0]))}·{factor(w.fmt(p[1]))}")
+    w.step("The tied output head", "logits = h · Eᵀ (E: the embedding matrix)",
+           r"\text{logits} = h E^\top",
+           Part("", [w.view("h", "h", tokens, cols),
+                     w.view("E", "embedding", words, cols,
+                            window=(8, len(cols)) if len(words) > 8 else None),
+                     w.view("logits = h·Eᵀ", "logits.tied", tokens, words,
+                            window=(n, 8) if len(words) > 8 else None)],
+                [f"logit({tokens[last]}, w1) = {terms} = {w.fmt(tied[last, 0])}",
+                 f"an untied head W = a copy of E gives the same logits (largest difference "
+                 f"{float(w['max_diff']):.1e})"],
+                "Row j of E turns word j into a vector on the way in; on the way out the same "
+                "row scores how well h matches word j. One matrix, used twice."), key="head")
+    tying = w["tying"]
+    names = labels["model"]
+    lines = []
+    for name, row in zip(names, tying):
+        vocab, d, saved, total, ties = (int(v) for v in row)
+        lines.append(f"{name}: {vocab:,} × {d:,} = {saved:,} of {total:,} "
+                     f"({percent(saved / total)})" + ("" if ties else ", had it tied"))
+    w.step("What tying saves", "saved = V · d_model", r"V \cdot d_{\text{model}}",
+           Part("", [w.view("parameters", "tying", names, labels["quantity"])], lines,
+                "V·d numbers that an untied head would add; \"tied\" counts the model with "
+                "one matrix. A small model's vocabulary is a large share of it: SmolLM2 "
+                "would be a fifth larger with its own output matrix."), key="saves")
+    return w.document("decoder-only", "Decoder-only and weight tying", list(tokens),
+                      {"n": n, "vocab": len(words), "d_model": len(cols)},
+                      subtitle=f"{n} tokens, vocabulary {len(words)}, d_model {len(cols)}")
+
+
 __all__ = ["rmsnorm_document", "rope_document", "gqa_document", "ffn_document",
-           "quantize_document", "flash_document", "bpe_document"]
+           "quantize_document", "flash_document", "bpe_document",
+           "decoder_only_document"]
