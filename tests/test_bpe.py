@@ -170,3 +170,13 @@ def test_smollm2_ids_and_the_worked_example():
     # digits one by one (SmolLM2's Digits pre-tokenizer), <|im_start|> whole (id 1)
     rec = bpe(tok, "<|im_start|>2026")
     assert rec.tokens == ["<|im_start|>", "2", "0", "2", "6"] and rec.output[0] == 1
+
+
+def test_a_model_or_its_adapter_gives_its_tokenizers_ids():
+    from tutor.pretrained.model import load_pretrained
+    from tutor.walkthroughs.models import adapt
+
+    model = load_pretrained(DATA / "hf_tiny_gpt2")
+    text = "the cat sat, 12"
+    ids = list(model.tokenizer._backend.encode(text, add_special_tokens=False).ids)
+    assert bpe(model, text).output == bpe(adapt(model), text).output == ids

@@ -1,5 +1,6 @@
 """Today's parts beside the 2017 ones: RMSNorm, RoPE, grouped-query attention, gated
-feed-forward, block quantization and online softmax, built from what
+feed-forward, block quantization, online softmax, byte-level BPE and decoder-only with
+its tied head, built from what
 :mod:`tutor.walkthroughs.modern` recorded. Nothing here computes a result: the few sums
 written out are the recorded numbers put in words."""
 
@@ -454,10 +455,11 @@ def bpe_document(recording, *, precision: int, shown: int | None = None) -> Docu
     """Byte-level BPE as the walkthrough ``modern.bpe`` recorded it: the bytes and their
     byte-level characters, the pre-tokenized pieces, every merge (pair, rank, the piece
     after; past ``shown`` merges, default ``MAX_BPE_MERGES_SHOWN``, a count on screen and all
-    of them in JSON) and the ids."""
+    of them in JSON; the table of their numbers shows half as many rows) and the ids."""
     from tutor.limits import MAX_BPE_MERGES_SHOWN
 
     shown = MAX_BPE_MERGES_SHOWN if shown is None else shown
+    table = max(1, shown // 2)                         # rows of the merges' table on screen
     info = recording.info
     w = DocumentBuilder(recording.trace, precision)
     chars, pieces, tokens = info["chars"], info["pieces"], info["tokens"]
@@ -507,7 +509,7 @@ def bpe_document(recording, *, precision: int, shown: int | None = None) -> Docu
            r"(a, b) = \arg\min_{\text{adjacent}} \mathrm{rank}(a, b)",
            Part("", [w.view("merges", "merges", labels or ["none"],
                             ["piece", "at", "rank", "id"],
-                            window=(shown, 4) if m > shown else None)], lines,
+                            window=(table, 4) if m > table else None)], lines,
                 "Within each piece, start from its bytes and merge the adjacent pair the "
                 "tokenizer learned first (the lowest rank), again and again, until no pair "
                 "is in the list. The merged symbol is a token of the vocabulary."),

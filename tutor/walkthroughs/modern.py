@@ -1,8 +1,10 @@
 """The walkthroughs of today's parts, each beside the 2017 part it replaced: RMSNorm beside
 layer norm, RoPE beside sinusoidal encodings, grouped-query beside multi-head attention,
-gated feed-forward beside ReLU/GELU, block quantization, and online softmax beside
-softmax attention. Shared by ``tutor rmsnorm``, ``rope``, ``gqa``, ``ffn``, ``quantize``
-and ``flash``. The math is :mod:`tutor.nn.modern` and :mod:`tutor.nn.llama`."""
+gated feed-forward beside ReLU/GELU, block quantization, online softmax beside
+softmax attention, byte-level BPE with a real model's merges, and a decoder-only model's
+causal mask and tied head. Shared by ``tutor rmsnorm``, ``rope``, ``gqa``, ``ffn``,
+``quantize``, ``flash``, ``bpe`` and ``decoder-only``. The math is :mod:`tutor.nn.modern`,
+:mod:`tutor.nn.llama` and :mod:`tutor.nn.bpe`."""
 
 from __future__ import annotations
 
