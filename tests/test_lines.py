@@ -206,3 +206,50 @@ def test_grid_of_many_tokens_has_no_axis_labels():
     start = next(i for i, line in enumerate(lines) if "H1 " in line)
     assert "▁" in lines[start + 1] or "█" in lines[start + 1] or any(
         c in lines[start + 1] for c in "▂▃▄▅▆▇")
+
+
+def test_attention_model_view_lines_draws_the_heads_recorded_weights(tmp_path):
+    doc = invoke_json("attention", SENTENCE, "--model", str(TINY_BERT), "--layer", "2",
+                      "--head", "3", "--view", "lines")
+    softmax = next(s for s in doc["steps"] if s["key"] == "softmax")
+    assert [p["lines"][0]["key"] for p in softmax["parts"] if "lines" in p] == ["weights"]
+    weights = np.asarray(doc["matrices"]["weights"])                  # [n, n]
+    svg = tmp_path / "head.svg"
+    result = invoke("attention", SENTENCE, "--model", str(TINY_BERT), "--layer", "2",
+                    "--head", "3", "--view", "lines", "--svg", str(svg))
+    assert result.exit_code == 0, result.output
+    lines, n = svg_lines(svg)
+    expected = {(2, q, k): w for (_, q, k), w in expected_lines(weights[None]).items()}
+    assert n == len(expected) and set(lines) == set(expected)
+    for where, weight in expected.items():
+        assert float(lines[where].get("stroke-opacity")) == pytest.approx(weight, abs=5e-5)
+
+
+def test_generate_view_lines_draws_each_steps_row(tmp_path):
+    doc = invoke_json("generate", "3 1 4", "--view", "lines")
+    result = doc["result"]
+    step = next(s for s in doc["steps"] if s["key"] == "lines")
+    view = step["parts"][0]["lines"][0]
+    assert view["keys"] == ["3", "1", "4"] and len(view["queries"]) == len(result["steps"])
+    svg = tmp_path / "generate.svg"
+    assert invoke("generate", "3 1 4", "--view", "lines", "--svg", str(svg)).exit_code == 0
+    lines, _ = svg_lines(svg)
+    last = len(result["steps"][0]["attention"]["heads"])                # heads of the last layer
+    for t, entry in enumerate(result["steps"]):
+        heads = np.asarray(entry["attention"]["heads"])               # [h, S], last layer
+        for h in range(last):
+            top = [k for k in np.argsort(-heads[h], kind="stable")[:3]
+                   if heads[h, k] >= MIN_LINE_WEIGHT]
+            assert sorted(k for (hh, q, k) in lines if hh == h and q == t) == sorted(top)
+            for k in top:
+                assert float(lines[(h, t, k)].get("stroke-opacity")) == pytest.approx(
+                    heads[h, k], abs=5e-5)
+
+
+def test_view_lines_needs_what_it_draws(capsys):
+    from tutor.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["attention", "the cat", "--view", "lines"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.startswith("Error: ") and "--view" in err

@@ -108,7 +108,7 @@ def lines_text(view: LinesView, max_width: int = 76) -> Text:
         text.append("\nheads overlaid, by colour:", style="dim")
         for h in view.heads:
             text.append(f" H{h}", style=Style(color=head_colour(h), bold=True))
-    for r in range(rows):
+    for r in range(max(q_rows[-1], k_rows[-1]) + 1):                  # no blank rows after
         text.append("\n")
         q = q_rows.index(r) if r in q_rows else None
         mark = "▶ " if q is not None and q == view.selected else "  "

@@ -247,13 +247,25 @@ class RopeHeadBuilder(PretrainedHeadBuilder):
                          [Part("", mats, worked, meaning)], key="rope")
 
 
-def model_head_document(recording, *, precision: int) -> Document:
+def model_head_document(recording, *, precision: int, view: str = "steps",
+                        top: int = DEFAULT_TOP_KEYS) -> Document:
     """The six steps of one head of a pretrained model (a ``pretrained.model_head`` or
-    ``toy_heads.toy_model_head`` recording, its ``info`` the facts)."""
+    ``toy_heads.toy_model_head`` recording, its ``info`` the facts). ``view="lines"`` adds to
+    the softmax step the head's recorded ``weights`` as lines from each query to its ``top``
+    strongest keys."""
     trace, tokens, info = recording.trace, recording.tokens, recording.info
     kind = RopeHeadBuilder if "kv_head" in info else PretrainedHeadBuilder
     builder = kind(trace, tokens, precision=precision, info=info)
     builder.build()
+    if view == "lines":
+        step = next(s for s in builder.steps if s.key == "softmax")
+        labels = unique_labels(tokens)
+        weights = np.asarray(trace["weights"])[None]                   # [1, n, n]
+        step.parts.append(_lines_part(
+            "weights", weights, labels, labels, [info["head"] + 1], precision=precision,
+            top=top, heading=f"layer {info['layer'] + 1}, head {info['head'] + 1} as lines",
+            meaning=f"The same weights as lines: each query (left) to its {top} strongest "
+                    f"keys (right), as strong as the weight."))
     settings = {"model": info["model"], "model_type": info["model_type"],
                 "layer": info["layer"] + 1, "head": info["head"] + 1,
                 "d_model": info["d_model"], "d_k": info["d_head"], "heads": info["n_head"],
