@@ -65,7 +65,7 @@ class ModelApp(SentenceApp):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("e", "edit_sentence", "Input"),
-        Binding("l", "lines", "Lines"),
+        Binding("l", "lines", "Lines", show=False),          # in the help (?)
         Binding("up", "block(-1)", "Layer", key_display="↑↓"),
         Binding("down", "block(1)", show=False),
         Binding("left", "head(-1)", "Head", key_display="←→"),
