@@ -21,6 +21,7 @@ SEED_LIMIT = 2**32         # --seed and a lesson's seed: 0 <= seed < SEED_LIMIT
 
 # --- a real pretrained model (--model: attention, heads, context) ---------------------------
 MAX_MODEL_TOKENS = 64      # the model's own tokens of a sentence ([CLS] and [SEP] included)
+MAX_LINES_TOP = 64         # heads --view lines --top: lines drawn per query (a key each)
 # --- the screen -----------------------------------------------------------------------------
 DEFAULT_WIDTH = 80         # columns when neither COLUMNS nor a terminal says otherwise
 MIN_WIDTH, MAX_WIDTH = 20, 400   # COLUMNS or a terminal's width is kept within these

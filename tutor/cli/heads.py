@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import click
 
-from tutor.limits import MAX_MODEL_TOKENS
+from tutor.limits import MAX_LINES_TOP, MAX_MODEL_TOKENS
 
 from .common import calculator_options, tutor_command
 from .output import show_document
 from .pretrained_options import JSON_NUMBERING, MODEL_HELP, check_index
 from .usage import TEXT, usage_error
 
-DEFAULT_TOP, MAX_TOP = 3, 64
+DEFAULT_TOP = 3            # lines per query (tutor.render.document.DEFAULT_TOP_KEYS)
+MAX_TOP = MAX_LINES_TOP
 
 
 def check_lines_options(view: str, head: int | None, top: int, absolute: bool) -> None:
