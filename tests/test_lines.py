@@ -253,3 +253,23 @@ def test_view_lines_needs_what_it_draws(capsys):
         main(["attention", "the cat", "--view", "lines"])
     err = capsys.readouterr().err
     assert info.value.code == 2 and err.startswith("Error: ") and "--view" in err
+
+
+def test_a_selected_querys_lines_keep_their_strength_and_the_others_fade_without_colour():
+    weights = np.asarray(invoke_json("heads", SENTENCE, "--model", str(TINY_BERT))
+                         ["attention"])[0, :1]                         # layer 1, head 1
+    labels = [f"k{i}" for i in range(8)]
+
+    def braille(view):
+        return [[ord(c) - BRAILLE if 0x2800 <= ord(c) <= 0x28FF else 0 for c in line]
+                for line in lines_text(view, 70).plain.splitlines()]
+
+    selected = braille(LinesView("h", "attentions", weights, labels, labels, [1], selected=2))
+    alone = np.zeros_like(weights)
+    alone[:, 2] = weights[:, 2]                                       # only query 3's lines
+    own = braille(LinesView("h", "attentions", alone, labels, labels, [1]))
+    full = braille(LinesView("h", "attentions", weights, labels, labels, [1]))
+    for row_selected, row_own in zip(selected, own):                 # drawn whole, as strong
+        assert all(a & b == b for a, b in zip(row_selected, row_own))
+    count = lambda rows: sum(bin(b).count("1") for row in rows for b in row)   # noqa: E731
+    assert count(own) < count(selected) < count(full)                 # the others are faint

@@ -74,7 +74,9 @@ def lines_text(view: LinesView, max_width: int = 76) -> Text:
     """The view drawn in ``max_width`` columns: its name and what is shown ('top 3 keys per
     query of 64'), the legend, then one row per token: the query's label, the braille lines,
     the key's label. In colour each cell has the colour of the head whose line through it is
-    strongest; a ``selected`` query is marked ▶ and its lines are drawn bold, the others dim."""
+    strongest. A ``selected`` query is marked ▶ and its lines are drawn bold in its head's
+    colour; the other queries' lines are grey and faint (every fourth dot), so the selection
+    shows without colour too."""
     n_q, n_k = len(view.queries), len(view.keys)
     n = max(n_q, n_k)
     rows = n * next((per for most, per in SPACING if n <= most), 1)
@@ -92,13 +94,17 @@ def lines_text(view: LinesView, max_width: int = 76) -> Text:
     for h, per_query in enumerate(view.top_keys()):
         for q, keys in enumerate(per_query):
             for k, weight in keys:
-                for x, y in _dots(4 * q_rows[q] + 1, 4 * k_rows[k] + 1, width, strength(weight)):
+                other = view.selected is not None and q != view.selected
+                level = 0 if other else strength(weight)      # another query's: faint
+                for x, y in _dots(4 * q_rows[q] + 1, 4 * k_rows[k] + 1, width, level):
                     r, c = min(y // 4, rows - 1), x // 2
                     cells[r, c] |= _DOT[(x % 2, y % 4)]
-                    if weight > best[r, c]:
+                    if other and chosen[r, c]:
+                        continue                               # the selected line's cell
+                    if weight > best[r, c] or not other and view.selected is not None \
+                            and not chosen[r, c]:
                         best[r, c], owner[r, c] = weight, h
-                    if view.selected == q:
-                        chosen[r, c] = True
+                    chosen[r, c] |= view.selected == q
     text = Text(view.name, style="bold")
     text.append(f"  ({view.note()})", style="dim")
     legend = "  ".join(f"{_sample(level)} {'≥ ' + format_number(t, 2) if t else '< 0.1'}"
@@ -122,7 +128,7 @@ def lines_text(view: LinesView, max_width: int = 76) -> Text:
                 continue
             style = Style(color=head_colour(view.heads[owner[r, c]]))
             if view.selected is not None:
-                style += Style(bold=True) if chosen[r, c] else Style(dim=True)
+                style = style + Style(bold=True) if chosen[r, c] else Style(color="grey50")
             text.append(chr(BRAILLE + bits), style=style)
         text.append(" ")
         k = k_rows.index(r) if r in k_rows else None
@@ -230,10 +236,12 @@ def document_svg(doc: Document, steps: list[Step] | None = None) -> str:
     """A document with lines views as one SVG picture: its title and subtitle, then each step's
     title and each part's heading and lines views, one under the other (the worked lines and
     meanings are in the terminal and text formats; a picture shows the lines)."""
-    body, y = [], ROW
-    width = max(600.0, 20 + len(doc.title) * CHAR * 16 / FONT)
-    body.append(f'<text x="10" y="{y:.0f}" font-weight="bold" font-size="16">'
-                f'{escape(doc.title)}</text>')
+    body, y, width = [], 0, 600.0
+    for line in _wrap(doc.title, 90):
+        width = max(width, 20 + len(line) * CHAR * 16 / FONT)
+        y += ROW
+        body.append(f'<text x="10" y="{y:.0f}" font-weight="bold" font-size="16">'
+                    f'{escape(line)}</text>')
     for line in _wrap(doc.subtitle, 100):
         width = max(width, 20 + len(line) * CHAR)
         y += ROW
