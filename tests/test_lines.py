@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from cli_helpers import invoke, invoke_json
 from tutor.cli import cli
 from tutor.render.document import MIN_LINE_WEIGHT, LinesView
-from tutor.render.lines import BRAILLE, lines_text, strength
+from tutor.render.lines import BRAILLE, lines_text
 
 DATA = Path(__file__).parent / "data"
 TINY_BERT, TINY_LLAMA = DATA / "hf_tiny_bert", DATA / "hf_tiny_llama"

@@ -197,8 +197,8 @@ def _lines_step(w: DocumentBuilder, info: dict, n_steps: int, tok, source_labels
         unique_labels(keys), list(range(1, weights.shape[0] + 1)), top=top)
     w.step("Attention as lines", f"layer {last + 1}'s attention of each step, heads overlaid",
            r"\mathrm{softmax}(q_t K^\top/\sqrt{d_k})",
-           Part("", [], [f"queries: the position each step reads from, 'step:token' (the "
-                         f"token there, whose next token the step chose)"],
+           Part("", [], ["queries: the position each step reads from, 'step:token' (the "
+                         "token there, whose next token the step chose)"],
                 f"Each step's query (left) to its {top} strongest keys (right) in each head, "
                 f"as strong as the weight; the heads in their colours.", lines=[view]),
            key="lines")

@@ -85,7 +85,7 @@ def lines_text(view: LinesView, max_width: int = 76) -> Text:
     lq = max(len(label) for label in q_labels) + 2                     # "▶ " or two spaces
     lk = max(len(label) for label in k_labels)
     middle = max(MIN_MIDDLE, min(MAX_MIDDLE, max_width - lq - lk - 2))
-    width, height = 2 * middle, 4 * rows
+    width = 2 * middle                                                # braille dots
     q_rows, k_rows = _rows_of(n_q, rows), _rows_of(n_k, rows)
     cells = np.zeros((rows, middle), dtype=np.int64)                  # braille bits
     best = np.full((rows, middle), -1.0)                              # strongest weight per cell

@@ -293,7 +293,7 @@ def _pattern_counts(patterns) -> str:
 MAX_LABELLED_GRID = 16      # tokens up to which the small heatmaps of a grid get labels
 
 
-def _grid_options(weights, absolute: bool, top: float) -> dict:
+def _grid_options(absolute: bool, top: float) -> dict:
     """How a heads grid's heatmap is shaded: per row (each row's largest weight darkest) or,
     ``absolute``, against ``top``, the largest weight of every head shown, so heads compare
     with each other."""
@@ -329,7 +329,7 @@ def heads_document(recording, *, precision: int, layer: int | None = None,
     layers = range(info["n_layer"]) if layer is None else [layer]
     key_order = f"rows: queries, columns: keys, both in the order {' '.join(labels)}"
     peak = float(np.max(attentions[list(layers)]))                     # the heads shown
-    shading = _grid_options(attentions, absolute, peak)
+    shading = _grid_options(absolute, peak)
     for i in layers:
         if view == "lines":
             heads = list(range(1, info["n_head"] + 1)) if head is None else [head + 1]
