@@ -60,6 +60,8 @@ colour says the same), so a row spread thin still shows the key it prefers;
 --absolute shades every cell from 0 to the largest weight of all heads
 shown, so heads compare with each other; --layer L prints the numbers. A
 toy model's grid is shaded from ▁ (0) to █ (1).
+--format json gives "tokens" and "attention" as [layer][head][query][key],
+the layout of Hugging Face's output_attentions, and "patterns".
 
 \b
 --view lines draws attention as lines: queries in the left column, keys in
@@ -69,8 +71,6 @@ is its weight: in the terminal thick (≥ 0.5), solid (≥ 0.25), every other
 dot (≥ 0.1), every fourth dot (below), readable without colour; in --svg
 and --html each line is an SVG line whose opacity is the weight. A layer's
 heads are overlaid, each in its colour; --head H draws one.
---format json gives "tokens" and "attention" as [layer][head][query][key],
-the layout of Hugging Face's output_attentions, and "patterns".
 
 \b
 {JSON_NUMBERING}
