@@ -85,3 +85,11 @@ def test_the_stand_ins():
     assert "√dk".encode("ascii", "tutor-ascii") == b"sqrt dk"
     assert "√(dk)".encode("ascii", "tutor-ascii") == b"sqrt(dk)"
     assert needs_fallback("ascii") and needs_fallback("latin-1") and not needs_fallback("utf-8")
+
+
+def test_braille_lines_keep_their_density_in_ascii():
+    # attention as lines (heads --view lines) draws braille: on an ASCII output each cell
+    # becomes a character as dense as its dots, so a thick line still reads thicker
+    assert [stand_in(chr(0x2800 + bits)) for bits in (0, 0x01, 0x12, 0x36, 0xFF)] == \
+        [" ", ".", "-", "#", "#"]
+    assert stand_in("\u2807") == "="                                    # three dots

@@ -337,12 +337,14 @@ def test_heads_help_says_how_the_grid_is_shaded_as_it_is_drawn():
     assert "█ of 1" not in help_text
     assert "▁ is a weight of 0 and █ the largest weight of its row" in help_text
     sentence = "the cat sat on"
-    weights = np.array(invoke_json("heads", sentence, "--model", str(TINY["gpt2"]))
-                       ["attention"][0][0])                                # layer 1, head 1
+    doc = invoke_json("heads", sentence, "--model", str(TINY["gpt2"]))
+    weights = np.array(doc["attention"][0][0])                         # layer 1, head 1
     lines = invoke("heads", sentence, "--model", str(TINY["gpt2"])).output.splitlines()
     start = next(i for i, line in enumerate(lines) if "H1 " in line) + 1
     n = len(weights)
-    grid = [lines[start + r].strip("│ ").split()[0] for r in range(n)]   # H1's rows
+    rows = [line.strip("│ ") for line in lines[start:start + 3 + n]]  # under the keys' labels
+    grid = [next(row for row in rows if row.startswith(token[:5] + " ")).split()[1]
+            for token in doc["tokens"]]                                # H1's rows, by label
     below_one = 0
     for r in range(n):
         assert len(grid[r]) == 2 * n

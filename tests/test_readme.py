@@ -56,6 +56,7 @@ def test_documented_limits_are_the_enforced_ones():
         str(limits.MAX_MODEL_TOKENS)
     assert rows["`--dim`, `--dk` (attention, posenc, multihead, encode, transformer)"] == str(limits.MAX_DIM)
     assert rows["`--heads`"] == str(limits.MAX_HEADS)
+    assert rows["`heads --view lines --top` (lines per query)"] == str(limits.MAX_LINES_TOP)
     assert rows["`--layers` (random models), `--ff`"] == f"{limits.MAX_LAYERS}, {limits.MAX_FF}"
     assert rows["`--positions` (posenc)"] == str(limits.MAX_POSITIONS)
     assert rows["numbers in an inline vector (softmax, layernorm)"] == str(limits.MAX_VECTOR)

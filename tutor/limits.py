@@ -24,6 +24,7 @@ MAX_MODEL_TOKENS = 64      # the model's own tokens of a sentence ([CLS] and [SE
 MAX_BPE_CHARS = 200        # characters of tutor bpe's text (every merge is shown or recorded)
 MAX_BPE_MERGES_SHOWN = 16  # merges tutor bpe lists on screen (the table: 8); beyond, a count
 MAX_VOCAB = 64             # decoder-only --vocab: rows of a random embedding matrix
+MAX_LINES_TOP = 64         # heads --view lines --top: lines drawn per query (a key each)
 # --- the screen -----------------------------------------------------------------------------
 DEFAULT_WIDTH = 80         # columns when neither COLUMNS nor a terminal says otherwise
 MIN_WIDTH, MAX_WIDTH = 20, 400   # COLUMNS or a terminal's width is kept within these

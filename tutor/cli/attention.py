@@ -47,6 +47,7 @@ Examples:
   tutor attention "the cat sat" --format json > attention.json
   tutor attention "the cat sat" --svg attention.svg
   tutor attention "the cat sat on the mat" --model minilm --layer 3 --head 5
+  tutor attention "the cat sat on the mat" --model minilm --view lines
   tutor attention "3 1 4" --model reverse --layer 2 --block decoder
 
 \b
@@ -54,7 +55,9 @@ With --model the six steps run on one head of a real model: X is the hidden
 states entering --layer, labelled by the model's own tokens; Wq, Wk, Wv are
 that head's slices of the layer's weights, with their biases (Q = X·Wq + bq).
 A toy model trained by tutor train reads 1 to 8 digits; --block picks its
-encoder's self-attention or its decoder's masked self-attention.
+encoder's self-attention or its decoder's masked self-attention. --view lines
+adds the head's weights drawn as lines (queries left, keys right, a line to
+each query's 3 strongest keys, as strong as the weight; see tutor heads).
 
 \b
 {JSON_NUMBERING}
@@ -63,7 +66,8 @@ as given (from 1).
 """
 
 
-def _model_attention(sentence, model_name, layer, head, block, step, pause, output):
+def _model_attention(sentence, model_name, layer, head, block, step, pause, output,
+                     view="steps"):
     """tutor attention --model: one head of a real model (or of a toy model trained by tutor
     train: its encoder's self-attention or its decoder's masked self-attention), as the six
     steps."""
@@ -82,7 +86,7 @@ def _model_attention(sentence, model_name, layer, head, block, step, pause, outp
     layer0 = check_index("--layer", 1 if layer is None else layer, model.n_layer(block), "layer")
     head0 = check_index("--head", 1 if head is None else head, model.n_head, "head")
     recording = model.head(sentence, layer0, head0, block)
-    doc = model_head_document(recording, precision=output.precision)
+    doc = model_head_document(recording, precision=output.precision, view=view)
     show_document(output, doc, step=step, pause=pause)
 
 
@@ -107,9 +111,14 @@ def _model_attention(sentence, model_name, layer, head, block, step, pause, outp
               help="With a toy --model (reverse, copy, sort, a tutor train FILE.npz): the "
                    "encoder's self-attention or the decoder's masked self-attention (tutor "
                    "heads shows its attention over the encoder too). [default: encoder]")
+@click.option("--view", type=click.Choice(["steps", "lines"]), default="steps",
+              show_default=True,
+              help="With --model: lines also draws the head's weights as lines from each "
+                   "query to its 3 strongest keys (in --svg/--html as real lines).")
 @calculator_options(pause=True)
 def attention(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, wo, dk, heads,
-              no_scale, model_name, layer, head, block, step, pause, seed, output: Output):
+              no_scale, model_name, layer, head, block, view, step, pause, seed,
+              output: Output):
     """Show the six steps of self-attention on SENTENCE, every matrix labelled.
 
     With no options it is the worked example: THE=[1,0,1,0], CAT=[0,1,0,1],
@@ -124,9 +133,10 @@ def attention(sentence, dim, embeddings, embed, causal, posenc, wq, wk, wv, wo, 
                            "--heads": None if heads == 1 else heads, "--no-scale": no_scale,
                            "--causal": causal, "--posenc": posenc.lower(),
                            "--seed": seed if typed("seed") else None})
-        _model_attention(sentence, model_name, layer, head, block, step, pause, output)
+        _model_attention(sentence, model_name, layer, head, block, step, pause, output, view)
         return
-    for option, value in (("--layer", layer), ("--head", head), ("--block", block)):
+    for option, value in (("--layer", layer), ("--head", head), ("--block", block),
+                          ("--view", None if view == "steps" else view)):
         if value is not None:
             raise usage_error(option, "expected --model with it (a layer of a model)")
     inputs = head_inputs(sentence, dim, dk, embeddings, embed, wq, wk, wv, seed, wo=wo,

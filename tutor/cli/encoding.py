@@ -33,12 +33,17 @@ STAND_INS = {
     "╯": "+", "═": "=", "║": "|",
 }
 
+BRAILLE_STAND_INS = " .-=#"   # a braille cell with 0, 1, 2, 3, 4+ dots: a line's density kept
+
 
 def stand_in(char: str) -> str:
     """The ASCII stand-in of one character: the table's, else its letters without accents
-    (é -> e), else '?'."""
+    (é -> e), a braille cell its dots' density (' ', '.', '-', '=', '#' for 0, 1, 2, 3, 4 or
+    more dots), else '?'."""
     if char in STAND_INS:
         return STAND_INS[char]
+    if "\u2800" <= char <= "\u28ff":           # braille dots (attention as lines): by count
+        return BRAILLE_STAND_INS[min(bin(ord(char) - 0x2800).count("1"), 4)]
     plain = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii")
     return plain or "?"
 

@@ -30,6 +30,7 @@ Examples:
   tutor generate "3 1 4 1 5" --top-p 0.5           nucleus sampling
   tutor generate "3 1 4 1 5" --beam 4 --length-penalty 0.6
   tutor generate "3 1 4 1 5" --explain-cache       what the cache keeps, saves
+  tutor generate "3 1 4 1 5" --view lines          each step's attention as lines
   tutor generate "9 2 7" --model sort --format json
   tutor generate "the 7th of December 2026" --model dates
   tutor generate "3 1 4" --model reverse.npz       a model tutor train wrote
@@ -169,9 +170,13 @@ def _library_error(exc):
                    "screen, and stop at its end-of-turn token.")
 @click.option("--no-cache", is_flag=True,
               help="Recompute every position at every step (the same tokens, more work).")
+@click.option("--view", type=click.Choice(["steps", "lines"]), default="steps",
+              show_default=True,
+              help="lines also draws every step's attention in the last layer as lines from "
+                   "its newest position to the 3 keys it reads most, heads overlaid.")
 @calculator_options(seed=False, pause=True)
 def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed, beam,
-             length_penalty, explain_cache, chat, no_cache, step, pause, output):
+             length_penalty, explain_cache, chat, no_cache, view, step, pause, output):
     """Write the output for SOURCE one token at a time, showing each step."""
     import numpy as np
 
@@ -194,6 +199,9 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
     if not source.strip():
         raise usage_error("SOURCE", "expected at least one token, got an empty source")
     opened = open_model(model_name, "generate", toy=True)              # the one way in
+    if view == "lines" and beam is not None and opened.kind != "toy":
+        raise usage_error("--view", "expected no --beam with --view lines on a decoder-only "
+                                    "model (the beams reorder the tokens the lines lead to)")
     expected = None
     limits: list[str] = []                                             # what cut the run short
     if not opened.writes:
@@ -261,5 +269,5 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
                       opened.name, recording.info, new_tokens)
     doc = generation_document(recording.trace, recording.info, precision=output.precision,
                               model_name=opened.name, source_labels=labels, expected=expected,
-                              settings=settings, limits=limits)
+                              settings=settings, limits=limits, view=view)
     show_document(output, doc, step=step, pause=pause)

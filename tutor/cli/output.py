@@ -315,19 +315,26 @@ class Output:
             return max(MIN_PAGE_ROWS, int(lines))
         return max(MIN_PAGE_ROWS, self.console.size.height or DEFAULT_ROWS)
 
-    def finish(self) -> None:
-        """Write the SVG/HTML copies of what was printed."""
+    def finish(self, doc=None, steps=None) -> None:
+        """Write the SVG/HTML copies of what was printed; a document ``doc`` with lines views
+        (attention as lines) is drawn instead with real SVG lines
+        (:func:`tutor.render.lines.document_svg`)."""
         if self.console is None or not (self.svg_path or self.html_path):
             return
         from tutor.files import atomic_write_text               # tempfile: only when saving
 
         from tutor.render.export import export_html, export_svg
 
+        svg = lambda: export_svg(self.console, self.svg_title)          # noqa: E731
+        html = lambda: export_html(self.console, self.title)            # noqa: E731
+        if doc is not None:
+            from tutor.render import lines
+            if lines.has_lines(doc):
+                svg = lambda: lines.document_svg(doc, steps)            # noqa: E731
+                html = lambda: lines.document_html(doc, steps, self.title)  # noqa: E731
         write_files([
-            ("--svg", self.svg_path,
-             lambda path: atomic_write_text(path, export_svg(self.console, self.svg_title))),
-            ("--html", self.html_path,
-             lambda path: atomic_write_text(path, export_html(self.console, self.title)))])
+            ("--svg", self.svg_path, lambda path: atomic_write_text(path, svg())),
+            ("--html", self.html_path, lambda path: atomic_write_text(path, html()))])
 
 
 def write_files(writes) -> None:
@@ -432,7 +439,7 @@ def show_document(output: Output, doc, *, step: int | None = None, pause: bool =
         else:
             for renderable in renderables:                     # each printed as it is made
                 output.print(renderable)
-    output.finish()
+    output.finish(doc, steps)
 
 
 def show_paged(output: Output, renderables) -> None:

@@ -24,6 +24,7 @@ MODEL_HELP = """\
   left, right   the previous / next head
   , .  \\[ ]      the same, for keyboards without arrows
   tab           into the matrix: the arrows move the cell (escape: back)
+  l             the head as lines: up, down select a query (l: back)
   e             a new input (typing replaces it; enter or escape: back)
   ?  help       q  quit
 
@@ -64,6 +65,7 @@ class ModelApp(SentenceApp):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("e", "edit_sentence", "Input"),
+        Binding("l", "lines", "Lines", show=False),          # in the help (?)
         Binding("up", "block(-1)", "Layer", key_display="↑↓"),
         Binding("down", "block(1)", show=False),
         Binding("left", "head(-1)", "Head", key_display="←→"),
@@ -216,6 +218,12 @@ class ModelApp(SentenceApp):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(MODEL_HELP))
+
+    def action_lines(self) -> None:
+        """The current head as lines (tutor/explore/lines.py); back, the screen follows the
+        head chosen there."""
+        from .lines import LinesScreen
+        self.push_screen(LinesScreen(self.state), lambda _: self.show())
 
     async def sentence_shown(self) -> None:
         self.show()

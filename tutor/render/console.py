@@ -32,6 +32,7 @@ BARS = "▁▂▃▄▅▆▇█"
 PANEL_CHROME = 4           # the panel's two borders and two spaces of padding
 COLUMN_CHROME = 3          # a column's padding each side and the blank divider before it
 LABEL_CHROME = 1           # the padding right of the label column
+AXIS_LABEL = 5             # a labelled grid heatmap's row labels: their first 5 characters
 
 
 NOT_A_SHADE = "?"          # the glyph of a NaN or infinite value (no place on the scale)
@@ -315,6 +316,10 @@ def compact_heatmap(view: MatrixView, max_width: int = 76, precision: int = 2) -
     label_width = 0 if view.bare else max([len(r) for r in view.rows] + [1])
     n_cols = view.values.shape[1]
     room = max_width - label_width - (0 if view.bare else 1)
+    axis = view.bare and view.labelled and AXIS_LABEL + 1 + 2 * n_cols <= room
+    if axis:                                       # short labels on both axes: cells 2 wide
+        label_width = AXIS_LABEL
+        room -= AXIS_LABEL + 1
     cell = 2 if view.bare and 2 * n_cols <= room else 1
     shown = max(1, min(n_cols, room // cell))
     lo, hi = view.heat_range
@@ -326,8 +331,14 @@ def compact_heatmap(view: MatrixView, max_width: int = 76, precision: int = 2) -
         text.append(f"  ({scale}"
                     + (f"; columns 1–{shown} of {n_cols}" if shown < n_cols else "") + ")",
                     style="dim")
+    if axis:                                       # the keys' first letters, written downwards
+        for line in range(max(min(len(c), AXIS_LABEL - 2) for c in view.cols[:shown])):
+            text.append("\n" + " " * (label_width + 1), style="dim")
+            text.append("".join((c[line] if line < len(c) else " ").ljust(cell)
+                                for c in view.cols[:shown]).rstrip(), style="dim")
     for r, label in enumerate(view.rows):
-        text.append("\n" + ("" if view.bare else label.ljust(label_width) + " "), style="dim")
+        text.append("\n" + ("" if view.bare and not axis else
+                            label[:label_width].ljust(label_width) + " "), style="dim")
         for c in range(shown):
             value = float(fractions[r, c])
             text.append(bar(value) * cell, style=glyph_style(value))
@@ -405,6 +416,10 @@ def part_renderable(part: Part, precision: int, width: int = 80, *,
         items.append(Columns(compact, padding=(0, 2)))
     for chart in part.charts:
         items.append(Padding(chart_renderable(chart, precision, inner), (1, 0, 0, 0)))
+    if part.lines:
+        from .lines import lines_text
+        for view in part.lines:
+            items.append(lines_text(view, inner))
     notes = Table.grid(padding=(0, 1))
     notes.add_column(style="bold", no_wrap=True)
     notes.add_column(overflow="fold")

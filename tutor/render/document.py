@@ -30,6 +30,7 @@ class MatrixView:
     compact: bool = False              # a heatmap of glyphs only, no numbers (large tables)
     bare: bool = False                 # compact, without row labels, shape or range (a grid)
     row_scaled: bool = False           # shades and bars scaled to each row's largest value
+    labelled: bool = False             # a bare view with short token labels on both axes
     # a large matrix drawn by its first rows × columns (the screen draws more columns where
     # its width allows them; --format json has them all)
     window: tuple[int, int] | None = None
@@ -110,6 +111,50 @@ class Chart:
     full: float | None = None          # the value drawn as a full bar (default: the largest)
 
 
+DEFAULT_TOP_KEYS = 3    # lines drawn per query in a lines view: its strongest keys
+MIN_LINE_WEIGHT = 0.01  # a weight below this gets no line (1e-6 would be noise on screen)
+
+
+@dataclass
+class LinesView:
+    """Attention drawn as lines (bertviz's view): the queries in a left column, the keys in a
+    right one, a line from each query to each of its ``top`` strongest keys, the weight as the
+    line's strength; several heads overlaid, each in its colour. Only what was recorded is
+    drawn: ``weights`` are the recorded weights under ``key`` (a declared name), [heads,
+    queries, keys], each row summing to 1 (masked keys hold 0 and get no line)."""
+
+    name: str                          # "layer 1, heads 1–12"
+    key: str                           # the trace name of the weights, e.g. "attentions"
+    weights: np.ndarray                # [n_heads, n_q, n_k]
+    queries: list[str]
+    keys: list[str]
+    heads: list[int]                   # the heads shown, numbered from 1 (one per weights row)
+    top: int = DEFAULT_TOP_KEYS        # lines per query: its strongest keys
+    selected: int | None = None        # a query whose lines are highlighted (the explorer)
+
+    def top_keys(self) -> list[list[list[tuple[int, float]]]]:
+        """For each head and query its ``top`` strongest keys as (key index, weight), the
+        strongest first, ties in key order; keys of weight below MIN_LINE_WEIGHT (masked, or
+        all weight elsewhere) get no line. [head][query] -> [(key, weight), ...]"""
+        weights = np.asarray(self.weights, dtype=np.float64)
+        out = []
+        for head in weights:                                           # [n_q, n_k]
+            rows = []
+            for row in head:
+                order = np.argsort(-row, kind="stable")[:self.top]
+                rows.append([(int(k), float(row[k])) for k in order
+                             if row[k] >= MIN_LINE_WEIGHT])
+            out.append(rows)
+        return out
+
+    def note(self) -> str:
+        """What is drawn: 'top 3 keys per query of 64, weights ≥ 0.01' or 'every key of 3,
+        weights ≥ 0.01'."""
+        n_k = len(self.keys)
+        return (f"every key of {n_k}" if self.top >= n_k
+                else f"top {self.top} keys per query of {n_k}") + f", weights ≥ {MIN_LINE_WEIGHT}"
+
+
 @dataclass
 class Part:
     """One block of a step: for one head (or the only head)."""
@@ -119,6 +164,7 @@ class Part:
     worked: list[str] = field(default_factory=list)
     meaning: str = ""
     charts: list[Chart] = field(default_factory=list)
+    lines: list[LinesView] = field(default_factory=list)
 
 
 @dataclass

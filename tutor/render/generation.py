@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from .builder import DocumentBuilder
-from .document import Document, MatrixView, Part, unique_labels, weights_caption
+from .document import (DEFAULT_TOP_KEYS, Document, LinesView, MatrixView, Part, unique_labels,
+                       weights_caption)
 
 ROW = 0                  # the batch row shown (beam search: the best live beam)
 
@@ -173,16 +174,48 @@ def _n_steps(w: DocumentBuilder) -> int:
 BYTE_LEVEL_NOTE = "Ġ marks a leading space (GPT-2's byte-level tokens: Ġcat is \" cat\")"
 
 
+def _lines_step(w: DocumentBuilder, info: dict, n_steps: int, tok, source_labels: list[str],
+                top: int) -> None:
+    """Every step's newest position as a query, drawn as lines to the keys it read in the
+    last decoder layer (cross-attention over the source for a Seq2Seq, causal self-attention
+    over the tokens so far otherwise), its heads overlaid: one lines view read from the
+    recorded ``step.{t}.{kind}.{L}.heads`` rows (a key a step could not read yet holds 0)."""
+    kind = "cross_attn" if info["kind"] == "seq2seq" else "self_attn"
+    last = info["n_layers"] - 1
+    prefixes = [np.asarray(w[f"step.{t}.prefix"])[ROW] for t in range(n_steps)]
+    keys = (list(source_labels) if kind == "cross_attn"
+            else [tok(i) for i in max(prefixes, key=len)])
+    rows = [np.asarray(w[f"step.{t}.{kind}.{last}.heads"])[ROW] for t in range(n_steps)]
+    weights = np.zeros((rows[0].shape[0], n_steps, len(keys)))          # [h, steps, n_k]
+    for t, row in enumerate(rows):
+        weights[:, t, :row.shape[1]] = row
+    queries = [f"{t + 1}:{tok(p[-1])}" for t, p in enumerate(prefixes)]
+    name = ("each step's newest position over the source" if kind == "cross_attn"
+            else "each step's newest position over the tokens so far")
+    view = LinesView(f"{name}, layer {last + 1}", ",".join(
+        f"step.{t}.{kind}.{last}.heads" for t in range(n_steps)), weights, queries,
+        unique_labels(keys), list(range(1, weights.shape[0] + 1)), top=top)
+    w.step("Attention as lines", f"layer {last + 1}'s attention of each step, heads overlaid",
+           r"\mathrm{softmax}(q_t K^\top/\sqrt{d_k})",
+           Part("", [], ["queries: the position each step reads from, 'step:token' (the "
+                         "token there, whose next token the step chose)"],
+                f"Each step's query (left) to its {top} strongest keys (right) in each head, "
+                f"as strong as the weight; the heads in their colours.", lines=[view]),
+           key="lines")
+
+
 def generation_document(trace, info: dict, *, precision: int, model_name: str,
                         source_labels: list[str], expected: list[str] | None = None,
-                        settings: dict | None = None, limits: list[str] | None = None) -> Document:
+                        settings: dict | None = None, limits: list[str] | None = None,
+                        view: str = "steps", top: int = DEFAULT_TOP_KEYS) -> Document:
     """The document of :func:`tutor.walkthroughs.generation.generate`'s recording.
 
     ``info`` is the recording's info; ``source_labels`` the source (Seq2Seq) or prompt tokens;
     ``expected`` the task's answer (toy models), shown beside the output; ``limits`` lines
     saying what cut the run short or where it went past what the model knows (shown with
     the prompt, the output and in the notes). A token with GPT-2's byte-level markers (Ġ, Ċ)
-    adds one line explaining them."""
+    adds one line explaining them. ``view="lines"`` adds, before the output, every step's
+    attention in the last layer drawn as lines (its ``top`` strongest keys each)."""
     w = DocumentBuilder(trace, precision)
     tok = _Tokens(info["tokens"])
     rule, seq2seq = info["rule"], info["kind"] == "seq2seq"
@@ -290,6 +323,8 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
                Part("", views, worked, meaning, charts=[chart]), key=f"step.{t}")
     if explain:
         _cache_summary(w, n_steps, info)
+    if view == "lines":
+        _lines_step(w, info, n_steps, tok, source_labels, top)
     output = [int(i) for i in np.asarray(w["output"]).reshape(-1, np.shape(w["output"])[-1])[ROW]]
     new = output[n0:]
     summary = [f"output: {tok.join(new)}"] + list(limits or [])

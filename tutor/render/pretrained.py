@@ -14,8 +14,8 @@ from tutor.resources import MODELS_EXTRA_HINT
 
 from .attention import AttentionBuilder, short_vector
 from .builder import DocumentBuilder
-from .document import (Chart, Document, MatrixView, Part, Step, count, dim_labels, unique_labels,
-                       weights_caption)
+from .document import (DEFAULT_TOP_KEYS, Chart, Document, LinesView, MatrixView, Part, Step,
+                       count, dim_labels, format_number, unique_labels, weights_caption)
 
 CLEAR_MARGIN = 0.05        # context: how much more the word must drift than the control
 MAX_COLUMNS_SHOWN = 8      # columns of a wide matrix drawn on screen (JSON has them all)
@@ -247,13 +247,25 @@ class RopeHeadBuilder(PretrainedHeadBuilder):
                          [Part("", mats, worked, meaning)], key="rope")
 
 
-def model_head_document(recording, *, precision: int) -> Document:
+def model_head_document(recording, *, precision: int, view: str = "steps",
+                        top: int = DEFAULT_TOP_KEYS) -> Document:
     """The six steps of one head of a pretrained model (a ``pretrained.model_head`` or
-    ``toy_heads.toy_model_head`` recording, its ``info`` the facts)."""
+    ``toy_heads.toy_model_head`` recording, its ``info`` the facts). ``view="lines"`` adds to
+    the softmax step the head's recorded ``weights`` as lines from each query to its ``top``
+    strongest keys."""
     trace, tokens, info = recording.trace, recording.tokens, recording.info
     kind = RopeHeadBuilder if "kv_head" in info else PretrainedHeadBuilder
     builder = kind(trace, tokens, precision=precision, info=info)
     builder.build()
+    if view == "lines":
+        step = next(s for s in builder.steps if s.key == "softmax")
+        labels = unique_labels(tokens)
+        weights = np.asarray(trace["weights"])[None]                   # [1, n, n]
+        step.parts.append(_lines_part(
+            "weights", weights, labels, labels, [info["head"] + 1], precision=precision,
+            top=top, heading=f"layer {info['layer'] + 1}, head {info['head'] + 1} as lines",
+            meaning=f"The same weights as lines: each query (left) to its {top} strongest "
+                    f"keys (right), as strong as the weight."))
     settings = {"model": info["model"], "model_type": info["model_type"],
                 "layer": info["layer"] + 1, "head": info["head"] + 1,
                 "d_model": info["d_model"], "d_k": info["d_head"], "heads": info["n_head"],
@@ -278,9 +290,37 @@ def _pattern_counts(patterns) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def heads_document(recording, *, precision: int, layer: int | None = None) -> Document:
+MAX_LABELLED_GRID = 16      # tokens up to which the small heatmaps of a grid get labels
+
+
+def _grid_options(absolute: bool, top: float) -> dict:
+    """How a heads grid's heatmap is shaded: per row (each row's largest weight darkest) or,
+    ``absolute``, against ``top``, the largest weight of every head shown, so heads compare
+    with each other."""
+    if absolute:
+        return {"row_scaled": False, "heat_range": (0.0, top if top > 0 else 1.0)}
+    return {"row_scaled": True}
+
+
+def _lines_part(key, weights, queries, keys, heads, *, precision, top, head_index=None,
+                heading="", meaning=""):
+    """One part with a lines view of ``heads`` (numbered from 1) of ``weights`` [h, q, k],
+    the recorded array under ``key``; its worked lines list each query's drawn keys."""
+    chosen = weights if head_index is None else weights[[head_index]]
+    view = LinesView(f"{heading or 'lines'}", key, chosen, queries, keys, heads, top=top)
+    from .lines import top_lines
+    worked = top_lines(view, precision, limit=None if len(heads) == 1 else 2 * len(queries))
+    return Part("", [], worked, meaning, lines=[view])
+
+
+def heads_document(recording, *, precision: int, layer: int | None = None,
+                   view: str = "grid", head: int | None = None, absolute: bool = False,
+                   top: int = DEFAULT_TOP_KEYS) -> Document:
     """Every layer × head of a ``pretrained.model_heads`` recording as a small heatmap titled
-    with its pattern, or with ``layer`` (from 0) that layer's heads as numbered heatmaps."""
+    with its pattern, or with ``layer`` (from 0) that layer's heads as numbered heatmaps.
+    ``absolute``: shaded from 0 to the largest weight of all heads shown (default: each row to
+    its largest weight). ``view="lines"``: each layer's heads (or only ``head``, from 0) as
+    lines from each query to its ``top`` strongest keys, heads overlaid by colour."""
     trace, tokens, info = recording.trace, recording.tokens, recording.info
     w = DocumentBuilder(trace, precision)
     attentions = np.asarray(trace["attentions"])                       # [n_layer, n_head, n, n]
@@ -288,11 +328,25 @@ def heads_document(recording, *, precision: int, layer: int | None = None) -> Do
     labels = unique_labels(tokens)
     layers = range(info["n_layer"]) if layer is None else [layer]
     key_order = f"rows: queries, columns: keys, both in the order {' '.join(labels)}"
+    peak = float(np.max(attentions[list(layers)]))                     # the heads shown
+    shading = _grid_options(absolute, peak)
     for i in layers:
-        if layer is None:
+        if view == "lines":
+            heads = list(range(1, info["n_head"] + 1)) if head is None else [head + 1]
+            name = (f"layer {i + 1}, head {head + 1}: {patterns[i][head].label}"
+                    if head is not None else f"layer {i + 1}, heads 1–{info['n_head']}")
+            parts = [_lines_part("attentions", attentions[i], labels, labels, heads,
+                                 precision=precision, top=top, head_index=head, heading=name,
+                                 meaning=f"Each query (left) reads its keys (right); a line "
+                                         f"per key among its {top} strongest, as strong as "
+                                         f"its weight. This layer's heads: "
+                                         f"{_pattern_counts(patterns[i])}.")]
+        elif layer is None:
+            grid_labels = len(labels) <= MAX_LABELLED_GRID
             views = [MatrixView(f"H{h + 1} {short_pattern(patterns[i][h])}", "attentions",
                                 attentions[i, h], labels, labels, heat=True, compact=True,
-                                bare=True, row_scaled=True) for h in range(info["n_head"])]
+                                bare=True, labelled=grid_labels, **shading)
+                     for h in range(info["n_head"])]
             parts = [Part("", views, [key_order], f"This layer's heads: "
                                                    f"{_pattern_counts(patterns[i])}.")]
         else:
@@ -303,24 +357,33 @@ def heads_document(recording, *, precision: int, layer: int | None = None) -> Do
                                   f"on average)",
                                   [MatrixView(f"weights L{i + 1} H{h + 1}", "attentions",
                                               attentions[i, h], labels, labels, heat=True,
-                                              row_scaled=True,
-                                              caption=weights_caption(attentions[i, h]))]))
+                                              caption=weights_caption(attentions[i, h]),
+                                              **shading)]))
         w.step(f"Layer {i + 1} of {info['n_layer']}", "weights = softmax(Q·Kᵀ/√dk) for each head",
                r"\mathrm{softmax}(QK^\top/\sqrt{d_k})", parts, key=f"layer{i + 1}")
     settings = {"model": info["model"], "model_type": info["model_type"],
                 "layers": info["n_layer"], "heads": info["n_head"], "d_model": info["d_model"],
-                "layer": None if layer is None else layer + 1}
+                "layer": None if layer is None else layer + 1, "view": view,
+                "absolute": absolute}
+    if view == "lines":
+        settings.update(head=None if head is None else head + 1, top=top)
     extra = {"attention": attentions,
              "patterns": [[p.label for p in row] for row in patterns]}
     shown = "every head" if layer is None else f"layer {layer + 1}"
+    how = (f"lines: the top {min(top, len(tokens))} keys per query of {len(tokens)}"
+           if view == "lines" else
+           f"shaded from 0 to {format_number(peak, precision)}, the largest weight shown"
+           if absolute else "rows shaded to their largest weight")
     return w.document("heads", f"Attention heads of {info['model']} on \"{info['sentence']}\"",
                       tokens, settings,
                       subtitle=f"{count(len(tokens), 'token')}, {info['n_layer']} layers × "
-                               f"{info['n_head']} heads ({shown}); rows shaded to their largest weight",
+                               f"{info['n_head']} heads ({shown}); {how}",
                       notes=[PATTERN_RULES], extra=extra)
 
 
-def toy_heads_document(recording, *, precision: int, layer: int | None = None) -> Document:
+def toy_heads_document(recording, *, precision: int, layer: int | None = None,
+                       view: str = "grid", head: int | None = None, absolute: bool = False,
+                       top: int = DEFAULT_TOP_KEYS) -> Document:
     """Every attention block × head of a toy model trained by ``tutor train`` (a
     ``toy_heads.toy_model_heads`` recording): the encoder's self-attention, the decoder's masked
     self-attention and its attention over the encoder (``info`` the recording's), one step
@@ -328,7 +391,10 @@ def toy_heads_document(recording, *, precision: int, layer: int | None = None) -
     heatmap titled with its pattern (self-attention) — or with ``layer`` (from 0) that
     layer's blocks with every head's numbers. JSON: ``blocks``, each with its ``title``,
     ``layer`` (from 1, as on screen), ``layer_index`` (from 0, as in the recorded name
-    ``key``), ``queries``, ``keys``, ``weights`` [head][query][key] and ``patterns``."""
+    ``key``), ``queries``, ``keys``, ``weights`` [head][query][key] and ``patterns``.
+    The grid is shaded from 0 to 1 (``absolute`` changes nothing: it is already). With
+    ``view="lines"`` each block's heads (or only ``head``, from 0) are drawn as lines from each
+    query to its ``top`` strongest keys, heads overlaid by colour."""
     trace, info = recording.trace, recording.info
     w = DocumentBuilder(trace, precision)
     blocks, patterns = info["blocks"], info["patterns"]
@@ -344,6 +410,19 @@ def toy_heads_document(recording, *, precision: int, layer: int | None = None) -
             continue
         rows, cols = unique_labels(block.queries), unique_labels(block.keys)
         masked = block.mask()                                          # [n_q, n_k] or None
+        title = block.title[0].upper() + block.title[1:]
+        if view == "lines":
+            heads = list(range(1, len(weights) + 1)) if head is None else [head + 1]
+            name = f"{block.title}, " + (f"head {head + 1}" if head is not None
+                                         else f"heads 1–{len(weights)}")
+            w.step(title, "weights = softmax(Q·Kᵀ/√dk) for each head",
+                   r"\mathrm{softmax}(QK^\top/\sqrt{d_k})",
+                   [_lines_part(block.key, weights, rows, cols, heads, precision=precision,
+                                top=top, head_index=head, heading=name,
+                                meaning="Each query (left) reads its keys (right); a line per "
+                                        f"key among its {top} strongest, as strong as its "
+                                        "weight.")], key=block.key)
+            continue
         order = (f"rows: queries {' '.join(rows)}; columns: keys {' '.join(cols)}")
         about = ("each query of the target reads the source (no pattern labels: the rows and "
                  "columns are different sequences)" if not block.self_attention else
@@ -363,7 +442,6 @@ def toy_heads_document(recording, *, precision: int, layer: int | None = None) -
                           [MatrixView(f"weights H{h + 1}", block.key, weights[h], rows, cols,
                                       heat=True, masked=masked, caption="each row sums to 1")])
                      for h in range(len(weights))]
-        title = block.title[0].upper() + block.title[1:]
         w.step(title, "weights = softmax(Q·Kᵀ/√dk) for each head",
                r"\mathrm{softmax}(QK^\top/\sqrt{d_k})", parts, key=block.key)
     source = " ".join(blocks[0].keys)                                  # the encoder's tokens
@@ -377,15 +455,20 @@ def toy_heads_document(recording, *, precision: int, layer: int | None = None) -
             notes.insert(0, warning)
             warning = "\n" + warning
     settings = {"model": info["model"], "task": info["task"], "layers": info["n_layer"],
-                "heads": info["n_head"], "layer": None if layer is None else layer + 1}
+                "heads": info["n_head"], "layer": None if layer is None else layer + 1,
+                "view": view}
+    if view == "lines":
+        settings.update(head=None if head is None else head + 1, top=top)
     shown = "every block" if layer is None else f"layer {layer + 1}"
+    shown += (f"; lines: the top {top} keys per query" if view == "lines"
+              else "; palest = 0 … darkest = 1")
     return w.document("heads", f"Attention heads of {info['model']} on {source} → {answer}",
                       list(blocks[0].keys), settings,
                       subtitle=f"a toy encoder-decoder (task {info['task']}): "
                                f"{info['n_layer']} layers × {info['n_head']} heads in the "
                                f"encoder's self-attention, the decoder's masked "
-                               f"self-attention and its attention over the encoder ({shown}); "
-                               f"palest = 0 … darkest = 1{warning}",
+                               f"self-attention and its attention over the encoder "
+                               f"({shown}){warning}",
                       notes=notes, extra={"blocks": data})
 
 

@@ -53,6 +53,9 @@ def json_chunks(doc: Document, steps: list[Step] | None = None):
             {"number": s.number, "key": s.key, "title": s.title, "formula": s.formula,
              "parts": [{"heading": p.heading, "matrices": [m.key for m in p.matrices],
                         **({"charts": [c.key for c in p.charts]} if p.charts else {}),
+                        **({"lines": [{"key": v.key, "heads": v.heads, "top": v.top,
+                                       "queries": v.queries, "keys": v.keys}
+                                      for v in p.lines]} if p.lines else {}),
                         "worked": p.worked, "meaning": p.meaning} for p in s.parts]}
             for s in (steps or doc.steps)
         ],
