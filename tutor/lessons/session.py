@@ -225,16 +225,18 @@ def print_lesson(console, lesson, total: int, start: int = 0, width: int = 80) -
                                           session.text(step.explain)))
 
 
-def lesson_page(lesson, total: int, width: int = 80, course: str = "") -> str:
+def lesson_page(lesson, total: int, width: int = 80, course: str = "",
+                session: Session | None = None) -> str:
     """The whole lesson as one offline HTML page (``tutor lesson N --html FILE``): every
     step in order, each computation's pictures as the session prints them
     (:func:`tutor.render.lesson.computation_parts`, the steps its ``show`` names), and each
     question with its choices, hints and answer (:meth:`Session.answer_text`) behind a click
     (:class:`tutor.render.lesson_page.LessonPage`). A step that asks for the learner's own
-    sentence shows the lesson's example. Reads no progress and saves none."""
+    sentence shows the lesson's example. ``session``: one whose computations ran already
+    (a new one by default). Reads no progress and saves none."""
     from tutor.render.lesson_page import LessonPage
 
-    session = Session(lesson)
+    session = session or Session(lesson)
     session.prepare(len(lesson.steps))
     page = LessonPage(lesson.number, total, lesson.title, lesson.summary, len(lesson.steps),
                       course=course, width=width)

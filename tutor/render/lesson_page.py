@@ -22,6 +22,8 @@ import hashlib
 import io
 from html import escape
 
+from rich.text import Text
+
 from .export import MONOSPACE, SANS, export_svg
 
 # what the page's check element is called and what it records (a test reads them)
@@ -141,7 +143,8 @@ class LessonPage:
     def computation(self, step_id: str, text: str, renderables: list, *, ask: str = "",
                     sentence: str = "", command: str = "") -> None:
         """A computation: the words before it (Markdown), then each renderable the session
-        prints for it, as a picture titled 'tutor ``command``' (the command that shows the
+        prints for it: a line of text (a rich ``Text``, the computation's title) as a heading,
+        anything else as a picture titled 'tutor ``command``' (the command that shows the
         same screens, when there is one). ``ask``: the prompt a learner answers in the terminal
         (the page shows the lesson's own ``sentence``)."""
         body = [markdown_html(text)] if text.strip() else []
@@ -150,6 +153,11 @@ class LessonPage:
                                    f"shows its example, “{sentence}”." if sentence else
                                    f"In the terminal the lesson asks here: “{ask}”", "ask"))
         for renderable in renderables:
+            if isinstance(renderable, Text):             # a heading line: text, not a picture
+                line = escape(" ".join(renderable.plain.split()))
+                bold = "bold" in str(renderable.style)
+                body.append(f"<h2>{line}</h2>" if bold else f"<p>{line}</p>")
+                continue
             body.append(picture(renderable, self.width,
                                 title=f"tutor {command}" if command else "tutor"))
             self.pictures += 1
