@@ -28,9 +28,7 @@ Examples:
   tutor lesson 4 --review          ask again the questions you missed
   tutor lesson 4 --no-input        the whole lesson with its answers
   tutor lesson 4 --answer q-the-sat=0.42 --answer q-tie=b
-  tutor lesson 4 --html lesson4.html
-                                   the whole lesson as one web page
-                                   (works offline; answers behind a click)
+  tutor lesson 4 --html page.html  the lesson as one offline web page
   tutor lesson reset 4             forget lesson 4 (asks first)
   tutor lesson check               validate every lesson file (for authors)
 

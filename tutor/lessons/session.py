@@ -248,8 +248,7 @@ def lesson_page(lesson, total: int, width: int = 80, course: str = "",
             parts = view.computation_parts(result.document, step.show, step.title, width=width)
             page.computation(step.id, session.text(step.text) if step.text else "",
                              [renderable for renderable, _ in parts], ask=step.ask,
-                             sentence=str(step.args.get("sentence", "")),
-                             command=result.document.command)
+                             sentence=str(step.args.get("sentence", "")))
         else:
             number, count = session.question_number(step)
             about = session.about(step)

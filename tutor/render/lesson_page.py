@@ -63,7 +63,7 @@ figure.picture svg { display: block; width: 100%%; height: auto; }
 .ask { color: #555; font-style: italic; }
 section.question { background: #fffbea; border: 1px solid #e8d48a; border-radius: 6px;
                    padding: .5rem 1rem .75rem; margin: .75rem 0; }
-ol.choices { list-style-type: lower-alpha; }
+ol.choices { list-style: none; padding-left: 1rem; }
 .how { color: #666; font-size: .9rem; }
 details { margin: .35rem 0; }
 details > summary { cursor: pointer; color: #1a4f9c; }
@@ -141,11 +141,11 @@ class LessonPage:
         self._section(step_id, [markdown_html(text)], "prose")
 
     def computation(self, step_id: str, text: str, renderables: list, *, ask: str = "",
-                    sentence: str = "", command: str = "") -> None:
+                    sentence: str = "") -> None:
         """A computation: the words before it (Markdown), then each renderable the session
         prints for it: a line of text (a rich ``Text``, the computation's title) as a heading,
-        anything else as a picture titled 'tutor ``command``' (the command that shows the
-        same screens, when there is one). ``ask``: the prompt a learner answers in the terminal
+        anything else as a picture titled 'tutor lesson N' (the screen that command shows).
+        ``ask``: the prompt a learner answers in the terminal
         (the page shows the lesson's own ``sentence``)."""
         body = [markdown_html(text)] if text.strip() else []
         if ask:
@@ -158,8 +158,7 @@ class LessonPage:
                 bold = "bold" in str(renderable.style)
                 body.append(f"<h2>{line}</h2>" if bold else f"<p>{line}</p>")
                 continue
-            body.append(picture(renderable, self.width,
-                                title=f"tutor {command}" if command else "tutor"))
+            body.append(picture(renderable, self.width, f"tutor lesson {self.number}"))
             self.pictures += 1
         self._section(step_id, body, "compute")
 
@@ -174,8 +173,9 @@ class LessonPage:
         self.questions += 1
         body = [f"<h2>Question {number} of {total}</h2>", _paragraph(text)]
         if choices:
-            body.append('<ol class="choices">' + "".join(
-                f"<li>{escape(' '.join(c.split()))}</li>" for c in choices) + "</ol>")
+            body.append('<ol class="choices">' + "".join(               # a) as the answer says
+                f"<li>{chr(ord('a') + i)}) {escape(' '.join(c.split()))}</li>"
+                for i, c in enumerate(choices)) + "</ol>")
         if about:
             body.append(f'<p class="how">Read it from <a href="#step-{escape(about[0])}">'
                         f'{escape(about[1])}</a> above.</p>')
