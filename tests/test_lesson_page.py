@@ -342,7 +342,7 @@ def test_lesson_help_shows_the_page_example(tutor):
 # --- in a real browser ---------------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-WINDOW = (800, 1200)
+WINDOW = (800, 1600)           # CSS pixels, drawn at half scale: a 400×800 screenshot to decode
 
 
 def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
@@ -394,7 +394,8 @@ def test_a_page_in_headless_chromium_fetches_nothing_and_shows_every_step(tmp_pa
     run = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
          "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         f"--window-size={WINDOW[0]},{WINDOW[1]}", f"--screenshot={shot}", "--dump-dom",
+         "--force-device-scale-factor=0.5", f"--window-size={WINDOW[0]},{WINDOW[1]}",
+         f"--screenshot={shot}", "--dump-dom",
          page.as_uri()],
         capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -406,7 +407,7 @@ def test_a_page_in_headless_chromium_fetches_nothing_and_shows_every_step(tmp_pa
     assert facts["steps"] == facts["steps-shown"] == str(len(lesson.steps))
     assert int(facts["pictures"]) == int(facts["pictures-shown"]) >= pictures
     width, height, rows = png_pixels(shot.read_bytes())
-    assert (width, height) == WINDOW
+    assert (width, height) == (WINDOW[0] // 2, WINDOW[1] // 2)
     pixels = [row[i:i + 3] for row in rows for i in range(0, len(row), 3)]
     white = pixels.count(b"\xff\xff\xff") / len(pixels)
     dark = pixels.count(bytes((41, 41, 41))) / len(pixels)          # the pictures' background

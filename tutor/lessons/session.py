@@ -240,7 +240,7 @@ def lesson_page(lesson, total: int, width: int = 80, course: str = "",
     session.prepare(len(lesson.steps))
     page = LessonPage(lesson.number, total, lesson.title, lesson.summary, len(lesson.steps),
                       course=course, width=width)
-    for index, step in enumerate(lesson.steps):
+    for step in lesson.steps:
         if step.kind == "prose":
             page.prose(step.id, session.text(step.text))
         elif step.kind == "compute":
