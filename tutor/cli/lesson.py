@@ -14,6 +14,7 @@ import click
 
 from .common import tutor_command
 from .help import TutorGroup
+from .output import output_path_check
 from .usage import usage_error
 
 MAX_WIDTH = 80           # lessons are prose: never wider than this, narrower on a narrow screen
@@ -27,6 +28,7 @@ Examples:
   tutor lesson 4 --review          ask again the questions you missed
   tutor lesson 4 --no-input        the whole lesson with its answers
   tutor lesson 4 --answer q-the-sat=0.42 --answer q-tie=b
+  tutor lesson 4 --html page.html  the lesson as one offline web page
   tutor lesson reset 4             forget lesson 4 (asks first)
   tutor lesson check               validate every lesson file (for authors)
 
@@ -111,6 +113,7 @@ class LessonGroup(TutorGroup):
     def format_usage(self, ctx, formatter):
         formatter.write_usage("tutor lesson", "[LESSON] [--step ID] [--no-input | --interactive]"
                                               " [--answer STEP=VALUE]... [--review]")
+        formatter.write_usage("tutor lesson", "LESSON --html FILE.html")
         formatter.write_usage("tutor lesson", "list | reset [LESSON|--all] | check")
 
     def format_help_text(self, ctx, formatter):
@@ -155,8 +158,24 @@ def lesson():
               help="Check an answer from a script (repeatable); exit 1 if any is wrong.")
 @click.option("--review", is_flag=True,
               help="Ask again the questions of LESSON you missed (shown by 'list').")
-def run_lesson(lesson_key, step_key, no_input, interactive, answers, review):
+@click.option("--html", "html_path", metavar="FILE.html", default=None,
+              callback=output_path_check("html"),
+              help="Write LESSON as one offline web page (text, pictures, questions with "
+                   "hints and answers behind a click); progress is not touched.")
+def run_lesson(lesson_key, step_key, no_input, interactive, answers, review, html_path):
     """Run a lesson: resume, or start LESSON (a number or an id)."""
+    if html_path is not None:
+        others = [name for name, given in (("--step", step_key is not None),
+                                           ("--no-input", no_input),
+                                           ("--interactive", interactive),
+                                           ("--answer", bool(answers)), ("--review", review))
+                  if given]
+        if lesson_key is None or others:
+            got = f"{', '.join(others)} with it" if others else "no lesson"
+            raise usage_error("--html", f"expected a lesson and no other option, as in "
+                                        f"'tutor lesson 4 --html lesson4.html', got {got}")
+        course = _course()
+        return _write_page(course, _find(course, lesson_key), html_path)
     if interactive and (no_input or answers):
         raise usage_error("--interactive", "expected it alone, got it with "
                                            + ("--no-input" if no_input else "--answer"))
@@ -198,6 +217,36 @@ def run_lesson(lesson_key, step_key, no_input, interactive, answers, review):
         print_lesson(console, chosen, len(course.lessons), start, console.width)
         return
     _interactive(console, course, chosen, start, progress)
+
+
+def _write_page(course, chosen, path: str) -> None:
+    """``--html``: the lesson as one page, written atomically (a temporary file renamed over
+    ``path``); a folder that cannot be written is a usage error naming --html, before the
+    lesson is computed. Progress is neither read nor saved."""
+    from tutor.files import atomic_write_text
+    from tutor.lessons.session import lesson_page
+
+    from .output import is_character_device
+    from .usage import check_output, quote
+
+    def cannot(reason: str):
+        return usage_error("--html", f"expected a file that can be written, got "
+                                     f"{quote(path, 60)} ({reason})")
+
+    check_output("--html", path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not is_character_device(path) and not os.access(folder, os.W_OK | os.X_OK):
+        raise cannot(f"the folder {quote(folder, 60)} is not writable")
+    if os.path.isfile(path) and not os.access(path, os.W_OK):
+        raise cannot("the file is not writable")
+    page = lesson_page(chosen, len(course.lessons), MAX_WIDTH, course.title)
+    try:
+        atomic_write_text(path, page)
+    except OSError as exc:
+        raise cannot(exc.strerror or str(exc)) from None
+    questions = len(chosen.questions)
+    click.echo(f"Wrote lesson {chosen.number} ({chosen.title}: {len(chosen.steps)} steps, "
+               f"{questions} question{'' if questions == 1 else 's'}) to {path}.")
 
 
 def _resume_point(course, progress):

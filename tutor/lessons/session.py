@@ -225,6 +225,50 @@ def print_lesson(console, lesson, total: int, start: int = 0, width: int = 80) -
                                           session.text(step.explain)))
 
 
+def lesson_page(lesson, total: int, width: int = 80, course: str = "",
+                session: Session | None = None) -> str:
+    """The whole lesson as one offline HTML page (``tutor lesson N --html FILE``): every
+    step in order, each computation's pictures as the session prints them
+    (:func:`tutor.render.lesson.computation_parts`, the steps its ``show`` names), and each
+    question with its choices, hints and answer (:meth:`Session.answer_text`) behind a click
+    (:class:`tutor.render.lesson_page.LessonPage`). A step that asks for the learner's own
+    sentence shows the lesson's example. ``session``: one whose computations ran already
+    (a new one by default). Reads no progress and saves none."""
+    from tutor.render.lesson_page import LessonPage
+
+    session = session or Session(lesson)
+    session.prepare(len(lesson.steps))
+    page = LessonPage(lesson.number, total, lesson.title, lesson.summary, len(lesson.steps),
+                      course=course, width=width)
+    for step in lesson.steps:
+        if step.kind == "prose":
+            page.prose(step.id, session.text(step.text))
+        elif step.kind == "compute":
+            result = session.compute(step)
+            parts = view.computation_parts(result.document, step.show, step.title, width=width)
+            page.computation(step.id, session.text(step.text) if step.text else "",
+                             [renderable for renderable, _ in parts], ask=step.ask,
+                             sentence=str(step.args.get("sentence", "")))
+        else:
+            number, count = session.question_number(step)
+            about = session.about(step)
+            where = None
+            if about is not None:
+                shown = lesson.step_index(about[0])
+                title = lesson.steps[shown].title
+                where = (about[0], f"step {shown + 1}" + (f", {title}" if title else ""))
+            how = ("Choose one." if step.kind == "choice" else
+                   f"A number, checked to {session.checked_to(step)}.")
+            page.question(step.id, number, count, session.text(step.question),
+                          choices=step.choices, how=how,
+                          hints=[session.text(h) for h in step.hints],
+                          answer=session.answer_text(step), explain=session.text(step.explain),
+                          feedback={str(k).strip().lower(): session.text(v)
+                                    for k, v in step.feedback.items()},
+                          about=where)
+    return page.html()
+
+
 @dataclass
 class Checked:
     step: str
