@@ -179,10 +179,12 @@ def post_and_pre_norm_document(recording, *, precision: int = 2, seed: int) -> D
                     w.first_matrix("pre-norm output", pre + "output", labels, d))
     w.matrices_step("rows", w.first_matrix("post-norm output: mean", "post.stats.mean", labels,
                                            ["mean"]),
-                    w.first_matrix("variance", "post.stats.var", labels, ["var"]),
+                    w.first_matrix("post-norm output: variance", "post.stats.var", labels,
+                                   ["var"]),
                     w.first_matrix("pre-norm output: mean", "pre.stats.mean", labels,
                                    ["mean"]),
-                    w.first_matrix("variance", "pre.stats.var", labels, ["var"]))
+                    w.first_matrix("pre-norm output: variance", "pre.stats.var", labels,
+                                   ["var"]))
     facts = [f"One encoder layer, d_model = {len(d)}, one head, random weights (seed {seed}), "
              "the same weights run post-norm, norm(x + sublayer(x)), and pre-norm, "
              "x + sublayer(norm(x))."]
