@@ -238,3 +238,17 @@ def test_rope_with_a_given_query_and_key():
                                [[1, 0], [math.cos(1), math.sin(1)], [math.cos(2), math.sin(2)]],
                                atol=1e-15)
     np.testing.assert_allclose(np.diag(result.trace["scores.rope"]), 1.0, atol=1e-15)
+
+
+def test_an_answer_read_from_a_vector_names_it_as_shown(sessions):
+    """A vector shown as one row is named by its shown name and column, never by its trace
+    name ('mean_square, entry d1' before)."""
+    def place(lesson_id, step_id):
+        session = sessions[lesson_id]
+        return session.place(session.lesson.steps[session.lesson.step_index(step_id)])
+
+    assert place("norm-ffn", "q-mean-square") == "mean(x²), column ms"
+    assert place("norm-ffn", "q-normalized") == "n, column d4"
+    assert place("rope", "q-theta") == "θ, column θ2"
+    assert place("gqa-cache", "q-context") == "cache, column GQA"
+    assert place("rope", "q-angle") == "pos·θ, row p4, column θ1"              # unchanged
