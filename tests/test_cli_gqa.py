@@ -36,6 +36,10 @@ def test_the_cache_in_bytes_per_token():
     m = run_json("the cat sat", "--heads", "6", "--kv-heads", "2")["matrices"]
     assert m["cache.smollm2"] == [[9, 138240], [3, 46080], [1, 15360]]   # 2·30·h·64·4; 3×
     assert m["cache.here"] == [[6, 2 * 6 * 2 * 4], [2, 2 * 2 * 2 * 4], [1, 2 * 1 * 2 * 4]]
+    assert m["cache.context"] == [138240 * 2048, 46080 * 2048, 15360 * 2048]   # 2,048 tokens
+    flat = " ".join(run("the cat sat").output.replace("│", " ").split())
+    assert "At 2,048 tokens: 94.37 MB instead of 283.12 MB" in flat
+    assert "bytes 283115520 94371840 31457280" in flat
 
 
 def test_mha_and_mqa_are_the_two_ends():

@@ -170,6 +170,42 @@ def test_course_file_problems(tmp_path):
     assert "file not found" in check_course(tmp_path).problems[0]
 
 
+def test_course_parts(tmp_path):
+    """[[parts]] in course.toml: each from its first lesson to the next part's first; a
+    course without them is one part, as before."""
+    write_course(tmp_path, GOOD)
+    (tmp_path / "other.toml").write_text(GOOD.replace('id = "demo"', 'id = "other"'))
+    lessons = 'lessons = ["demo", "other"]\n'
+    part = '[[parts]]\ntitle = "{}"\nfirst = "{}"\n'
+    (tmp_path / "course.toml").write_text(lessons)
+    assert load_course(tmp_path).parts == []
+    (tmp_path / "course.toml").write_text(lessons + part.format("One", "demo")
+                                          + part.format("Two", "other"))
+    course = load_course(tmp_path)
+    assert [(p.number, p.title, p.first) for p in course.parts] == [(1, "One", "demo"),
+                                                                    (2, "Two", "other")]
+    assert course.part_starting_at(course.lessons[1]).title == "Two"
+    assert course.part_starting_at(course.lessons[0]).number == 1
+    for parts, message in ((part.format("Two", "other"), "the first starting at 'demo'"),
+                           (part.format("One", "demo") + part.format("Two", "demo"),
+                            "in the order of 'lessons'"),
+                           (part.format("One", "nope"), "a lesson of 'lessons', got 'nope'"),
+                           ('[[parts]]\ntitle = "One"\n', "'first'"),
+                           (part.format("One", "demo") + 'colour = "red"\n', "unknown keys")):
+        (tmp_path / "course.toml").write_text(lessons + parts)
+        assert message in check_course(tmp_path).problems[0], parts
+    (tmp_path / "course.toml").write_text(lessons + 'chapters = 2\n')
+    assert "unknown keys chapters" in check_course(tmp_path).problems[0]
+
+
+def test_the_shipped_course_has_three_parts():
+    assert [p.title for p in COURSE.parts] == [
+        "The Transformer, step by step", "Real vectors, real models, learning and writing",
+        "From the 2017 Transformer to a model you can run"]
+    assert [p.first for p in COURSE.parts][:2] == ["why-transformers", "word-vectors"]
+    assert COURSE.find(COURSE.parts[2].first).number == 14
+
+
 def test_a_choice_needs_a_valid_letter(tmp_path):
     text = GOOD + '''
 [[steps]]

@@ -83,3 +83,20 @@ def test_answer_forms_score_review_and_list(state):
         screen = term.wait_for("__EXIT__ 0")
         row = next(line for line in screen.splitlines() if line.strip().startswith("1 "))
         assert row.split()[-2:] == ["1/3", "✓"]
+
+
+def test_a_part_three_question_resumed_keeps_its_table_in_view(state):
+    """gqa-cache resumed at the cache question: the cache tables shown again, the SmolLM2
+    rows and the question on one 80×40 screen, and the answer checked."""
+    with Terminal(["lesson", "gqa-cache", "--step", "q-bytes"], state) as term:
+        screen = term.wait_for("Your answer")
+        lines = screen.splitlines()
+        assert len(lines) <= HEIGHT and "Shown again, from step 9 of 13" in screen
+        assert "GQA          3    46080" in screen                        # SmolLM2's GQA row
+        assert screen.index("46080") < screen.index("How many bytes of cache")
+        before = term.history()
+        term.type("46080")
+        screen = term.wait_prompt(before)
+        assert "Right: 46080 (cache, row GQA, column bytes" in screen
+        term.type("q")
+        term.wait_for("__EXIT__ 0")

@@ -161,6 +161,10 @@ def _stacks():
                                           settings={"d_model": 4, "heads": 2}))
         runs.append(_on_recording(stack.norms_in_encoder_layer(model, TOKENS),
                                   norm_render.encoder_layer_norms_document, seed=0))
+    post, pre = (Transformer.random(4, 1, 1, 1, 8, seed=0, norm_first=first)
+                 for first in (False, True))
+    runs.append(_on_recording(stack.post_and_pre_norm(post, pre, TOKENS),
+                              norm_render.post_and_pre_norm_document, seed=0))
     return runs
 
 

@@ -399,6 +399,137 @@ def scaling_training_recorded() -> Result:
     return Result(recording, recording.labels["2·n_dk"], doc)
 
 
+# --- today's parts, beside the 2017 ones (tutor rope, rmsnorm, ffn, gqa) --------------------
+
+def _tenths(seed: int, name: str, *shape):
+    """Random weights in tenths as the command's option ``name`` draws them from --seed
+    (``tutor.cli.modern_inputs.random_weights``: one stream per option)."""
+    from tutor.walkthroughs.inputs import random_stream
+
+    return random_tenths(random_stream(seed, name), *shape)
+
+
+def _vector(value, name) -> np.ndarray | None:
+    """A list of finite numbers, as a float64 vector [d]; None stays None (not given)."""
+    if value is None:
+        return None
+    array = matrix(value, name)
+    if array.shape[0] != 1:
+        raise ComputeError(f"expected {name} as one list of numbers, got {value!r}")
+    return array[0]
+
+
+@computation("rope")
+def rope_rotation(dim: whole(2, MAX_LESSON_DIM) = 8, positions: whole(1, MAX_LESSON_POSITIONS) = 6,
+                  base: number(2, 1e7) = 10000.0, query: _vector = None, key: _vector = None,
+                  seed: seed = 0) -> Result:
+    """RoPE as ``tutor rope --dim D --positions N --base B [--query Q --key K] --seed S``
+    shows it: one query and one key (random tenths from the seed unless given) at every
+    position, turned pair by pair. Steps ``theta``, ``angles``, ``rotate``, ``offset``,
+    ``sinusoidal``, ``layouts``; rows ``p0``, ``p1``, ..., pairs ``θ0``, ..."""
+    from tutor.render.modern import rope_document
+    from tutor.walkthroughs.modern import rope_beside_sinusoidal
+
+    if dim % 2:
+        raise ComputeError(f"expected an even dim (RoPE turns pairs), got {dim}")
+    vectors = []
+    for name, given in (("query", query), ("key", key)):
+        if given is not None and len(given) != dim:
+            raise ComputeError(f"expected {name} with {dim} numbers (dim), got {len(given)}")
+        vectors.append(_tenths(seed, f"--{name}", dim) if given is None else given)
+    q, k = (np.tile(v, (positions, 1)) for v in vectors)                # [n, d]
+    recording = rope_beside_sinusoidal(q, k, base=base)
+    recording.labels.update({"n": [f"p{i}" for i in range(positions)],
+                             "d/2": [f"θ{i}" for i in range(dim // 2)],
+                             "4": ["m", "n", "m − n", "score"]})
+    return Result(recording, recording.labels["n"],
+                  rope_document(recording.trace, [], precision=2, base=base, sentence=False))
+
+
+@computation("rmsnorm")
+def rmsnorm_steps(vector: _vector = (1.0, 2.0, 3.0, 4.0), gain: _vector = None,
+                  eps: number(0, 1) = 1e-5) -> Result:
+    """RMSNorm of ``vector`` beside layer norm, as ``tutor rmsnorm "1,2,3,4" [--gain G]
+    [--eps E]`` shows it. Steps ``mean_square``, ``normalize``, ``scale``, ``layernorm``,
+    ``centered``, ``counts``."""
+    from tutor.render.modern import rmsnorm_document
+    from tutor.walkthroughs.modern import rmsnorm_beside_layer_norm
+
+    if gain is not None and len(gain) != len(vector):
+        raise ComputeError(f"expected gain with {len(vector)} numbers (one per entry of "
+                           f"vector), got {len(gain)}")
+    if eps == 0 and not np.any(vector):
+        raise ComputeError("expected a vector with a number other than 0 when eps is 0, "
+                           "got only zeros")
+    g = np.ones(len(vector)) if gain is None else gain
+    recording = rmsnorm_beside_layer_norm(vector, g, eps)
+    recording.labels.update({"2": ["layer norm", "RMSNorm"],
+                             "3": ["ops", "reductions", "params"]})
+    return Result(recording, [], rmsnorm_document(recording.trace, precision=2, eps=eps))
+
+
+@computation("ffn")
+def gated_ffn(sentence: words = "the cat sat", kind: one_of("relu", "gelu", "swiglu") = "swiglu",
+              ff: whole(1, 4 * MAX_LESSON_DIM) = 6, dim: whole(1, MAX_LESSON_DIM) = 4,
+              seed: seed = 0) -> Result:
+    """One feed-forward block as ``tutor ffn SENTENCE --kind K --ff F --dim D --seed S``
+    shows it (weights in tenths, no biases). Steps ``project``, ``gate``, ``hidden``,
+    ``down`` (swiglu) or ``project``, ``activation``, ``down``; then ``params``."""
+    from tutor.render.modern import ffn_document
+    from tutor.walkthroughs.modern import gated_feed_forward
+
+    x, _ = word_embeddings(sentence, dim)                               # [n, d_model]
+    w_in, w_out = _tenths(seed, "--w-in", dim, ff), _tenths(seed, "--w-out", ff, dim)
+    w_up = _tenths(seed, "--w-up", dim, ff) if kind == "swiglu" else None
+    recording = gated_feed_forward(sentence, x, kind, w_in, w_out, w_up)
+    recording.labels.update(n=_square(sentence)["n"], d_ff=_names("h", ff))
+    axes = {"params": (["relu", "gelu", "swiglu", "swiglu ⅔"], ["d_ff", "weights"]),
+            "params_smollm2": (["swiglu", "relu equal"], ["d_ff", "weights"])}
+    return Result(recording, recording.labels["n"],
+                  ffn_document(recording.trace, sentence, precision=2, kind=kind), axes)
+
+
+@computation("gqa")
+def grouped_query_steps(sentence: words = "the cat sat", heads: whole(1, 16) = 6,
+                        kv_heads: whole(1, 16) = 2, head_dim: whole(1, MAX_LESSON_DIM) = 2,
+                        dim: whole(1, MAX_LESSON_DIM) = 4, seed: seed = 0) -> Result:
+    """Grouped-query attention as ``tutor gqa SENTENCE --heads H --kv-heads G --head-dim D
+    --dim D --seed S`` shows it. Steps ``groups``, ``group1``, ..., ``equal``, ``cache``;
+    query heads ``head1``, ..., key/value heads ``kv1``, ..., cache rows MHA, GQA, MQA."""
+    from tutor.render.modern import gqa_document
+    from tutor.walkthroughs.modern import grouped_query
+
+    if heads % kv_heads:
+        raise ComputeError(f"kv_heads: expected a divisor of heads {heads}, got {kv_heads}")
+    x, _ = word_embeddings(sentence, dim)                               # [n, d_model]
+    w_q = _tenths(seed, "--wq", dim, heads * head_dim)
+    w_k, w_v = (_tenths(seed, name, dim, kv_heads * head_dim) for name in ("--wk", "--wv"))
+    recording = grouped_query(sentence, x, w_q, w_k, w_v, heads, kv_heads)
+    recording.labels.update(n=_square(sentence)["n"], h=_names("head", heads),
+                            kv=_names("kv", kv_heads))
+    recording.labels.update({"3": ["MHA", "GQA", "MQA"], "2": ["kv heads", "bytes"]})
+    return Result(recording, recording.labels["n"],
+                  gqa_document(recording.trace, sentence, precision=2, heads=heads,
+                               kv_heads=kv_heads))
+
+
+@computation("norm-placement")
+def norm_placement(sentence: words = "the cat sat", dim: whole(2, MAX_LESSON_DIM) = 4,
+                   seed: seed = 0) -> Result:
+    """One encoder layer (one head, random weights) run post-norm and pre-norm with the same
+    weights (``tutor encode`` and ``tutor encode --norm-first``). Steps ``post``, ``pre``,
+    ``rows``."""
+    from tutor.render.norm import post_and_pre_norm_document
+    from tutor.walkthroughs.stack import post_and_pre_norm
+
+    post, pre = (Transformer.random(d_model=dim, nhead=1, num_encoder_layers=1,
+                                    num_decoder_layers=1, dim_feedforward=2 * dim, seed=seed,
+                                    norm_first=first) for first in (False, True))
+    recording = post_and_pre_norm(post, pre, sentence)
+    recording.labels["S"] = tokens = unique_labels(sentence)
+    return Result(recording, tokens, post_and_pre_norm_document(recording, seed=seed))
+
+
 # --- today's LLMs ----------------------------------------------------------------------------
 
 @computation("decoder-only")
@@ -408,13 +539,11 @@ def decoder_only_steps(sentence: words = "the cat sat", dim: whole(1, MAX_LESSON
     --dim D --vocab V --seed S`` shows them (the same random streams). Steps ``parts``,
     ``mask``, ``head``, ``saves``."""
     from tutor.render.modern import decoder_only_document
-    from tutor.walkthroughs.inputs import random_stream
     from tutor.walkthroughs.modern import decoder_only
 
     x, _ = word_embeddings(sentence, dim)                               # [n, d_model]
-    w_q, w_k, w_v = (random_tenths(random_stream(seed, name), dim, dim)
-                     for name in ("--wq", "--wk", "--wv"))
-    e = random_tenths(random_stream(seed, "--embedding"), vocab, dim)   # [V, d_model]
+    w_q, w_k, w_v = (_tenths(seed, name, dim, dim) for name in ("--wq", "--wk", "--wv"))
+    e = _tenths(seed, "--embedding", vocab, dim)                        # [V, d_model]
     recording = decoder_only(sentence, x, w_q, w_k, w_v, e)
     recording.labels.update(_square(sentence))
     return Result(recording, recording.labels["n"],

@@ -119,10 +119,25 @@ class Lesson:
 
 
 @dataclass
+class CoursePart:
+    """A part of the course: its title and the id of its first lesson; it runs up to the
+    next part's first lesson."""
+
+    number: int                          # 1-based
+    title: str
+    first: str                           # the id of its first lesson
+
+
+@dataclass
 class Course:
     title: str
     lessons: list[Lesson]
     folder: Path
+    parts: list[CoursePart] = field(default_factory=list)   # none: the course is one part
+
+    def part_starting_at(self, lesson: Lesson) -> CoursePart | None:
+        """The part whose first lesson is ``lesson``, or None."""
+        return next((part for part in self.parts if part.first == lesson.id), None)
 
     def find(self, key: str) -> Lesson:
         """A lesson by id or by number ('4')."""
@@ -287,4 +302,32 @@ def load_course(folder: Path | str | None = None) -> Course:
         if lesson_id in ids[:i]:
             raise LessonError(f"{COURSE_FILE}: lesson {lesson_id!r} is listed twice")
         lessons.append(load_lesson(folder / f"{lesson_id}.toml", i + 1))
-    return Course(title, lessons, folder)
+    extra = set(data) - {"title", "lessons", "parts"}
+    if extra:
+        raise LessonError(f"{COURSE_FILE}: unknown keys {', '.join(sorted(extra))}")
+    return Course(title, lessons, folder, _parts(data.get("parts", []), ids))
+
+
+def _parts(tables, ids: list[str]) -> list[CoursePart]:
+    """``[[parts]]`` of course.toml (``title``, ``first``: the id of the part's first
+    lesson), checked: the first part starts at the first lesson and each later one further
+    on in ``lessons``. None given: no parts."""
+    _expect(tables, list, COURSE_FILE, "[[parts]] tables with a 'title' and a 'first' lesson")
+    parts = []
+    for i, table in enumerate(tables):
+        where = f"{COURSE_FILE}, part {i + 1}"
+        _expect(table, dict, where, "a table with 'title' and 'first'")
+        extra = set(table) - {"title", "first"}
+        if extra:
+            raise LessonError(f"{where}: unknown keys {', '.join(sorted(extra))}")
+        title = _expect(table.get("title"), str, where, "a 'title'")
+        first = _expect(table.get("first"), str, where, "'first', the id of its first lesson")
+        if first not in ids:
+            raise LessonError(f"{where}: expected 'first' to be a lesson of 'lessons', "
+                              f"got {first!r}")
+        earlier = ids.index(parts[-1].first) if parts else -1
+        if (ids.index(first) == 0) != (not parts) or ids.index(first) <= earlier:
+            raise LessonError(f"{where}: expected parts in the order of 'lessons', the "
+                              f"first starting at {ids[0]!r}, got {first!r}")
+        parts.append(CoursePart(i + 1, title, first))
+    return parts

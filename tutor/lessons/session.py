@@ -151,6 +151,9 @@ class Session:
             row_labels, col_labels = matrix.rows, matrix.cols       # its name says the head
         elif len(index) == 1 and isinstance(matrix, Chart) and len(matrix.labels) == len(array):
             return f"{matrix.name}, {matrix.labels[index[0]]}"      # a chart: one bar each
+        elif len(index) == 1 and isinstance(matrix, MatrixView) and \
+                matrix.values.shape == (1, len(array)):
+            return f"{matrix.name}, column {matrix.cols[index[0]]}"  # a vector shown as a row
         else:
             row_labels = col_labels = matrix = None
             for axis, i in enumerate(lead):

@@ -238,6 +238,12 @@ def progress_table(course, progress, current: tuple[str, str] | None = None) -> 
     table.add_column("done", justify="right", no_wrap=True)
     table.add_column("", no_wrap=True)                                 # ← marks where you are
     for lesson in course.lessons:
+        part = course.part_starting_at(lesson) if len(course.parts) > 1 else None
+        if part is not None:
+            if part.number > 1:
+                table.add_section()
+            table.add_row("", Text(f"Part {part.number}", style="bold"),
+                          Text(part.title, style="bold"), "", "", "", "")
         done = progress.done_count(lesson)
         n = len(lesson.steps)
         mark = "✓" if done == n else f"{100 * done // n}%"

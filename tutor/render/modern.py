@@ -204,6 +204,8 @@ def gqa_document(trace, tokens: list[str], *, precision: int, heads: int, kv_hea
            key="equal")
     smol = w["cache.smollm2"]
     rows = ["MHA", "GQA", "MQA"]
+    whole = w["cache.context"]
+    context = int(round(whole[1] / smol[1, 1]))
     w.step("The cache, bytes per token", "2 × layers × kv heads × d_head × 4 bytes",
            r"2 L\,h_{kv}\,d_{head} \cdot 4",
            [Part("here (one layer, float32)", [w.view("cache", "cache.here", rows,
@@ -212,9 +214,11 @@ def gqa_document(trace, tokens: list[str], *, precision: int, heads: int, kv_hea
                  [w.view("cache", "cache.smollm2", rows, ["kv heads", "bytes"])],
                  [f"GQA: 2 × 30 × 3 × 64 × 4 = {int(smol[1, 1]):,} bytes a token, "
                   f"{smol[0, 1] / smol[1, 1]:g}× less than MHA's {int(smol[0, 1]):,}"],
-                 f"At 2,048 tokens: {_bytes(smol[1, 1] * 2048)} instead of "
-                 f"{_bytes(smol[0, 1] * 2048)}. MQA (one key/value head) saves most and "
-                 f"loses most quality; GQA sits between.")], key="cache")
+                 f"At {context:,} tokens: {_bytes(whole[1])} instead of "
+                 f"{_bytes(whole[0])}. MQA (one key/value head) saves most and "
+                 f"loses most quality; GQA sits between."),
+            Part(f"SmolLM2-135M, a context of {context:,} tokens",
+                 [w.view("cache", "cache.context", ["bytes"], rows)], [], "")], key="cache")
     return w.document("gqa", "Grouped-query attention", list(tokens),
                       {"heads": heads, "kv_heads": kv_heads, "d_head": d_head},
                       subtitle=f"{heads} query heads, {kv_heads} key/value heads, "

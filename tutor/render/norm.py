@@ -156,3 +156,36 @@ def encoder_layer_norms_document(recording, *, precision: int = 2, seed: int) ->
     facts = [f"One encoder layer, d_model = {len(d)}, one head, random weights (seed {seed}); "
              "post-norm as in the 2017 paper: norm(x + sublayer(x))."]
     return w.document("add-norm", "add-norm", [], {}, notes=facts)
+
+
+def post_and_pre_norm_document(recording, *, precision: int = 2, seed: int) -> Document:
+    """``walkthroughs.stack.post_and_pre_norm``: one encoder layer with the same weights
+    run post-norm (step ``post``: x, x + attention(x), its norm, the layer's output) and
+    pre-norm (step ``pre``: x, norm(x), x + attention(norm(x)), the layer's output), and
+    the mean and variance of each token's row of the two outputs (step ``rows``)."""
+    from .document import unique_labels
+
+    w = DocumentBuilder(recording.trace, precision)
+    labels = unique_labels(recording.tokens)
+    post, pre = "post.encoder.layers.0.", "pre.encoder.layers.0."
+    d = dim_labels(w[post + "add1"].shape[-1])
+    w.matrices_step("post", w.first_matrix("x", post + "input", labels, d),
+                    w.first_matrix("x + attention(x)", post + "add1", labels, d),
+                    w.first_matrix("norm(x + attention(x))", post + "norm1.out", labels, d),
+                    w.first_matrix("post-norm output", post + "output", labels, d))
+    w.matrices_step("pre", w.first_matrix("x", pre + "input", labels, d),
+                    w.first_matrix("norm(x)", pre + "norm1.out", labels, d),
+                    w.first_matrix("x + attention(norm(x))", pre + "add1", labels, d),
+                    w.first_matrix("pre-norm output", pre + "output", labels, d))
+    w.matrices_step("rows", w.first_matrix("post-norm output: mean", "post.stats.mean", labels,
+                                           ["mean"]),
+                    w.first_matrix("post-norm output: variance", "post.stats.var", labels,
+                                   ["var"]),
+                    w.first_matrix("pre-norm output: mean", "pre.stats.mean", labels,
+                                   ["mean"]),
+                    w.first_matrix("pre-norm output: variance", "pre.stats.var", labels,
+                                   ["var"]))
+    facts = [f"One encoder layer, d_model = {len(d)}, one head, random weights (seed {seed}), "
+             "the same weights run post-norm, norm(x + sublayer(x)), and pre-norm, "
+             "x + sublayer(norm(x))."]
+    return w.document("add-norm", "post-norm and pre-norm", [], {}, notes=facts)

@@ -88,7 +88,8 @@ def rope_beside_sinusoidal(queries, keys, *, base: float = 10000.0, pairs=((2, 5
                      walkthrough="modern.rope_beside_sinusoidal")
 
 
-def grouped_query(tokens: list[str], x, w_q, w_k, w_v, n_head: int, n_kv_head: int) -> Recording:
+def grouped_query(tokens: list[str], x, w_q, w_k, w_v, n_head: int, n_kv_head: int, *,
+                  context: int = 2048) -> Recording:
     """Grouped-query attention on x [n, d_model]: w_q [d_model, n_head·d_head], w_k and w_v
     [d_model, n_kv_head·d_head]; query head h reads key/value head h // (n_head / n_kv_head)
     (Ainslie et al. 2023). Records ``x``, ``q`` [h, n, d_head], ``k``, ``v`` [kv, n, d_head],
@@ -97,7 +98,8 @@ def grouped_query(tokens: list[str], x, w_q, w_k, w_v, n_head: int, n_kv_head: i
     on the key/value heads repeated: the same numbers), ``mha.max_diff`` [] (their largest
     difference) and the cache in bytes per token,
     ``cache.here`` (one layer, float32) and ``cache.smollm2`` [3, 2]: key/value heads and
-    bytes for MHA, GQA, MQA."""
+    bytes for MHA, GQA, MQA; ``cache.context`` [3]: SmolLM2's cache for ``context`` tokens
+    (default 2,048, its training context), in bytes."""
     trace = new_trace()
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
@@ -120,7 +122,8 @@ def grouped_query(tokens: list[str], x, w_q, w_k, w_v, n_head: int, n_kv_head: i
         kv = SMOLLM2["n_kv_head"] if name == "smollm2" else n_kv_head
         trace.record(f"cache.{name}", np.array(
             [[h, modern.kv_cache_bytes(layers, h, d, size)] for h in (heads, kv, 1)]))
-    return Recording(trace, out[0], list(tokens), {"group": group},
+    trace.record("cache.context", trace["cache.smollm2"][:, 1] * context)
+    return Recording(trace, out[0], list(tokens), {"group": group, "context": context},
                      walkthrough="modern.grouped_query")
 
 

@@ -370,6 +370,8 @@ checkpoints | [2·n_dk, 6] | each run's 20-step mean loss at six steps
 table | [2·n_dk, 5] | per run: heads, initial largest weight, steps to 0.5, final loss, accuracy
 """)},
     "stack.norms_in_encoder_layer": {**ENCODER, **scoped("ln", NORM), **scoped("bn", NORM)},
+    "stack.post_and_pre_norm": {**scoped("post", {**ENCODER, **scoped("stats", NORM)}),
+                                **scoped("pre", {**ENCODER, **scoped("stats", NORM)})},
     "feed_forward.position_wise": {
         **table("""
 x | [n, d_model] | the token vectors, one row per token
@@ -466,6 +468,7 @@ mha.out | [1, h, n, d_head] | multi-head attention with the key/value heads repe
 mha.max_diff | [] | the largest difference between gqa.out and mha.out
 cache.here | [3, 2] | key/value heads and cache bytes per token (one layer, float32): MHA, GQA, MQA
 cache.smollm2 | [3, 2] | the same at SmolLM2's sizes (30 layers, 9 heads, head 64)
+cache.context | [3] | SmolLM2's cache in bytes for a whole context (2,048 tokens): MHA, GQA, MQA
 """), **scoped("gqa.softmax", SOFTMAX)},
     "modern.gated_feed_forward": {
         **table("""

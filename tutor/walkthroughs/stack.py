@@ -117,3 +117,20 @@ def norms_in_encoder_layer(model, tokens: list[str]) -> Recording:
     batch_norm(resid, trace=trace.scope("bn"))
     return Recording(trace, resid, list(tokens),
                      walkthrough="stack.norms_in_encoder_layer")
+
+
+def post_and_pre_norm(post_model, pre_model, tokens: list[str]) -> Recording:
+    """One encoder pass of two models with the same weights, post-norm (the 2017 paper:
+    x = norm(x + sublayer(x)), under ``post.``) and pre-norm (``norm_first``:
+    x = x + sublayer(norm(x)), under ``pre.``), on the sentence's embeddings (no PE); the
+    mean and variance of each token's row of each first layer's output are recorded by layer
+    norm under ``post.stats.`` and ``pre.stats.`` [1, n, 1]. Xiong et al. 2020."""
+    trace = new_trace()
+    x, _ = word_embeddings(tokens, post_model.config.d_model)           # [n, d_model]
+    outputs = []
+    for name, model in (("post", post_model), ("pre", pre_model)):
+        scope = trace.scope(name)
+        model.encode(x, trace=scope)
+        outputs.append(trace[f"{name}.encoder.layers.0.output"])      # [1, n, d_model]
+        layer_norm(outputs[-1], trace=scope.scope("stats"))
+    return Recording(trace, outputs[1], list(tokens), walkthrough="stack.post_and_pre_norm")
