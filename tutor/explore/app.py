@@ -32,14 +32,15 @@ from .state import EDITABLE, ExploreState, View
 #: The tabs: the walkthrough's step keys with short titles that fit 80 columns.
 STEP_TABS = (("inputs", "1 Inputs"), ("projections", "2 QKV"), ("scores", "3 Scores"),
              ("scaled", "4 Scaled"), ("softmax", "5 Softmax"), ("output", "6 Output"),
-             ("concat", "7 Concat"), ("projection", "8 Wo"))
+             ("concat", "7 Concat"), ("projection", "8 Wo"), ("block", "9 Block"))
 NUDGE = 0.1              # what + and - add to an editable cell
 
 HELP = """\
 [b]tutor explore[/b]: change an input and every step of self-attention follows.
 
 [b]Moving[/b]
-  1 … 8  , .    go to a step (or click its tab)
+  1 … 9  , .    go to a step (or click its tab); the last, Block: the
+                residual add, layer norm, feed-forward and second add
   arrows        move within a matrix
   tab           the next matrix (shift+tab: the previous one)
   \\[ ]           the previous / next head (steps shown per head)
@@ -497,7 +498,8 @@ class ExploreApp(SentenceApp):
     async def update_pane(self, pane: "StepPane") -> None:
         """Bring one step's pane up to date with the current run."""
         step = next(s for s in self.view_.document.steps if s.key == pane.key)
-        await pane.show(step, self.head, self.state.heads, self.state.precision,
+        heads = 1 if pane.key == "block" else self.state.heads       # its parts are stages
+        await pane.show(step, self.head, heads, self.state.precision,
                         max(20, self.size.width - 6))
         self.stale.discard(pane.key)
 
@@ -716,9 +718,10 @@ class ExploreApp(SentenceApp):
         return [key for key, _ in STEP_TABS if key in keys]
 
     def action_goto(self, index: int) -> None:
-        keys = self.visible_steps()
-        if index < len(keys):
-            self.query_one(TabbedContent).active = _pane_id(keys[index])
+        """The key on a tab's title (1 … 9) opens it, when the tab is shown."""
+        key = STEP_TABS[index][0]
+        if key in self.visible_steps():
+            self.query_one(TabbedContent).active = _pane_id(key)
 
     def action_step(self, step: int) -> None:
         keys = self.visible_steps()

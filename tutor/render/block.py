@@ -1,0 +1,149 @@
+"""The block tab's document: a recording of :mod:`tutor.walkthroughs.block` (the explorer's
+sentence through one encoder layer, or one layer of a model) as one
+:class:`~tutor.render.document.Step` whose parts are the residual add, the norm, the
+feed-forward and the second residual, each matrix named, shaped and labelled by tokens;
+and the worked line of one cell. Reads only the recorded names; computes nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .document import MatrixView, Part, Step, format_number, unique_labels
+
+
+def _dims(n: int, prefix: str) -> list[str]:
+    return [f"{prefix}{i + 1}" for i in range(n)]
+
+
+def _view(recording, key: str, name: str, caption: str = "") -> MatrixView:
+    """One recorded matrix [n, cols] named ``name``: rows the tokens, columns d1… or h1…
+    (the feed-forward's hidden width); the caption says so (kept short: the grid is no
+    wider than its numbers)."""
+    values = np.asarray(recording[key])                                # [n, cols]
+    hidden = key.startswith("ff.") and key != "ff.out"
+    cols = _dims(values.shape[1], "h" if hidden else "d")
+    return MatrixView(name, key, values, unique_labels(recording.tokens), cols,
+                      caption="rows = tokens")
+
+
+def block_step(recording, *, number: int = 9, precision: int = 2) -> Step:
+    """The block as one step (key ``block``): parts in the order the block computes them,
+    post-norm (add, norm, FFN, add, norm) or pre-norm (norm, attention, add, norm, FFN, add),
+    as ``recording.info["norm_first"]`` says. Rows are tokens; columns d1… (the model's
+    width) or h1… (the feed-forward's hidden width)."""
+    info = recording.info
+    norm, pre = info["norm"], info["norm_first"]
+    rows = "rows = tokens"
+    act = {"relu": "ReLU", "gelu": "GELU", "gelu_tanh": "GELU (tanh)",
+           "swiglu": "SwiGLU"}.get(info["activation"], info["activation"])
+    order = "pre-norm: the norm before each sublayer, x + f(norm(x))" if pre else \
+        "post-norm (the 2017 paper): the norm after each residual add, norm(x + f(x))"
+    parts = []
+    x = _view(recording, "input", "X", f"the block's input, {rows}")
+    attn = _view(recording, "attn_out", "Attention(X)" if not pre else "Attention(norm1)",
+                 f"the attention sublayer's output, {rows}")
+    add1 = _view(recording, "add1", "X + Attention", f"first residual add, {rows}")
+    norm1 = _view(recording, "norm1.out", f"{norm}1", f"each row normalised, {rows}")
+    if pre:
+        parts.append(Part(f"{norm} before attention", [x, norm1], [],
+                          f"Each token's row of X is normalised ({norm}) before attention "
+                          f"reads it; X itself goes around the sublayer."))
+        parts.append(Part("Residual add", [attn, add1], [],
+                          "X + Attention(norm1(X)): the attention adds to the input, it "
+                          "does not replace it."))
+    else:
+        parts.append(Part("Residual add", [x, attn, add1], [],
+                          "X + Attention(X): each token's vector keeps what it was and "
+                          "gains what attention found."))
+    if "cross_out" in recording:
+        cross = _view(recording, "cross_out", "Cross-attention",
+                      f"attention over the encoder's output, {rows}")
+        added = _view(recording, "add_cross", "+ Cross-attention", f"residual add, {rows}")
+        views = [cross, added]
+        if "norm_cross.out" in recording and not pre:
+            views.append(_view(recording, "norm_cross.out", f"{norm}", rows))
+        if not pre:
+            parts.append(Part(f"{norm[0].upper()}{norm[1:]}", [norm1], [], f"{norm} of each row of the sum."))
+        parts.append(Part("Attention over the encoder", views, [],
+                          "The decoder's second sublayer: each output position reads the "
+                          "input's tokens, and the result is added to it."))
+    elif not pre:
+        parts.append(Part(f"{norm[0].upper()}{norm[1:]}", [norm1], [],
+                          f"{norm} of each row: mean 0 and variance 1 across its "
+                          f"{recording['add1'].shape[-1]} numbers (times γ, plus β)."))
+    norm2 = _view(recording, "norm2.out", f"{norm}2", f"each row normalised, {rows}")
+    if pre:
+        parts.append(Part(f"{norm} before the feed-forward", [norm2], [],
+                          "The sum is normalised again before the feed-forward reads it."))
+    ff = []
+    if "ff.gate" in recording:
+        ff += [_view(recording, "ff.gate", "gate", f"norm·W_gateᵀ, {rows}"),
+               _view(recording, "ff.silu", "SiLU(gate)", f"gate·σ(gate), {rows}"),
+               _view(recording, "ff.up", "up", f"norm·W_upᵀ, {rows}"),
+               _view(recording, "ff.activated", "SiLU(gate) ⊙ up",
+                     f"the gate's values times up, {rows}")]
+        meaning = ("SwiGLU: the gate decides, number by number, how much of 'up' passes "
+                   "(SiLU(gate) near 0 closes it); W_down brings the product back to "
+                   "d_model.")
+    else:
+        ff += [_view(recording, "ff.hidden", "hidden", f"x·W1ᵀ + b1, {rows}"),
+               _view(recording, "ff.activated", act, f"{act} of hidden, {rows}")]
+        meaning = (f"Each token on its own: widen to d_ff = {info['d_ff']}, {act} keeps "
+                   f"what is positive (and shrinks the rest), narrow back to d_model.")
+    ff.append(_view(recording, "ff.out", "FFN", f"the feed-forward's output, {rows}"))
+    parts.append(Part(f"Feed-forward ({act})", ff, [], meaning))
+    add2 = _view(recording, "add2", "+ FFN", f"second residual add, {rows}")
+    final = [add2]
+    if not pre:
+        final.append(_view(recording, "norm2.out", f"{norm}2 = output",
+                           f"the block's output, {rows}"))
+    parts.append(Part("Second residual" + ("" if pre else f" and {norm}"), final, [],
+                      "The feed-forward adds to its input too" +
+                      ("; this sum is the block's output (the next layer reads it)." if pre
+                       else f"; {norm} of the sum is the block's output.")))
+    formula = ("h = x + Attention(Norm(x));  out = h + FFN(Norm(h))" if pre else
+               "h = Norm(x + Attention(x));  out = Norm(h + FFN(h))")
+    return Step(number, f"The whole block · {info['layer_title']}", f"{formula}\n{order}",
+                formula, parts, key="block")
+
+
+def block_worked_cell(recording, key: str, row: int, col: int, *, precision: int = 2) -> list[str]:
+    """The worked line of cell (row, col) of the block's matrix ``key``, from the recorded
+    numbers: a residual add as its two terms, a norm's output from its row's mean and
+    variance, an activation from hidden; other cells by their value."""
+    f = lambda v: format_number(float(v), precision)                  # noqa: E731
+    tokens = unique_labels(recording.tokens)
+    token = tokens[row]
+    value = np.asarray(recording[key])[row, col]
+    if key in ("add1", "add2", "add_cross"):
+        left = {"add1": "input", "add2": "norm1.out" if not recording.info["norm_first"]
+                else "add1", "add_cross": "add1"}[key]
+        right = {"add1": "attn_out", "add2": "ff.out", "add_cross": "cross_out"}[key]
+        if key == "add2" and "cross_out" in recording:
+            left = "norm_cross.out" if not recording.info["norm_first"] else "add_cross"
+        if left in recording:
+            a = np.asarray(recording[left])[row, col]
+            b = np.asarray(recording[right])[row, col]
+            return [f"{key}({token}, d{col + 1}) = {f(a)} + {f(b)} = {f(value)}"]
+    scope = key.split(".")[0]
+    if key.endswith(".out") and scope.startswith("norm"):
+        if f"{scope}.mean" in recording:
+            mean = np.asarray(recording[f"{scope}.mean"])[row].ravel()[0]
+            var = np.asarray(recording[f"{scope}.var"])[row].ravel()[0]
+            normed = np.asarray(recording[f"{scope}.normalized"])[row, col]
+            return [f"{scope}({token}, d{col + 1}): mean {f(mean)}, variance {f(var)}; "
+                    f"(x − mean)/√(var + ε) = {f(normed)}; ×γ + β = {f(value)}"]
+        if f"{scope}.mean_square" in recording:
+            ms = np.asarray(recording[f"{scope}.mean_square"])[row].ravel()[0]
+            return [f"{scope}({token}, d{col + 1}): mean(x²) = {f(ms)}; "
+                    f"g·x/√(mean(x²) + ε) = {f(value)}"]
+    if key == "ff.activated" and "ff.gate" not in recording:
+        hidden = np.asarray(recording["ff.hidden"])[row, col]
+        act = recording.info["activation"]
+        return [f"{act}({f(hidden)}) = {f(value)}   (hidden({token}, h{col + 1}))"]
+    if key == "ff.activated" and "ff.gate" in recording:
+        s = np.asarray(recording["ff.silu"])[row, col]
+        u = np.asarray(recording["ff.up"])[row, col]
+        return [f"SiLU(gate) × up = {f(s)} × {f(u)} = {f(value)}   ({token}, h{col + 1})"]
+    prefix = "h" if key.startswith("ff.") and key != "ff.out" else "d"
+    return [f"{key}({token}, {prefix}{col + 1}) = {f(value)}"]
