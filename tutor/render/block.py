@@ -6,6 +6,9 @@ and the worked line of one cell. Reads only the recorded names; computes nothing
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
+
 import numpy as np
 
 from .document import MatrixView, Part, Step, format_number, unique_labels
@@ -15,35 +18,41 @@ def _dims(n: int, prefix: str) -> list[str]:
     return [f"{prefix}{i + 1}" for i in range(n)]
 
 
-def _view(recording, key: str, name: str, caption: str = "") -> MatrixView:
+def _view(recording, key: str, name: str, *, columns: int | None = None) -> MatrixView:
     """One recorded matrix [n, cols] named ``name``: rows the tokens, columns d1… or h1…
     (the feed-forward's hidden width); the caption says so (kept short: the grid is no
-    wider than its numbers)."""
+    wider than its numbers). With ``columns`` a wider matrix shows its first ``columns``
+    columns, titled with its real shape and the caption saying which are shown."""
     values = np.asarray(recording[key])                                # [n, cols]
     hidden = key.startswith("ff.") and key != "ff.out"
     cols = _dims(values.shape[1], "h" if hidden else "d")
-    return MatrixView(name, key, values, unique_labels(recording.tokens), cols,
+    view = MatrixView(name, key, values, unique_labels(recording.tokens), cols,
                       caption="rows = tokens")
+    if columns is not None and values.shape[1] > columns:
+        view = replace(view, window=(values.shape[0], columns)).corner(columns, at_least=False)
+        view = replace(view, caption=f"rows = tokens · {view.cut_note()}")
+    return view
 
 
-def block_step(recording, *, number: int = 9, precision: int = 2) -> Step:
+def block_step(recording, *, number: int = 9, precision: int = 2,
+               columns: int | None = None) -> Step:
     """The block as one step (key ``block``): parts in the order the block computes them,
     post-norm (add, norm, FFN, add, norm) or pre-norm (norm, attention, add, norm, FFN, add),
     as ``recording.info["norm_first"]`` says. Rows are tokens; columns d1… (the model's
-    width) or h1… (the feed-forward's hidden width)."""
+    width) or h1… (the feed-forward's hidden width); with ``columns`` only the first
+    ``columns`` of a wider matrix (a real model's 576 or 1536), said in its caption."""
     info = recording.info
+    view = partial(_view, recording, columns=columns)
     norm, pre = info["norm"], info["norm_first"]
-    rows = "rows = tokens"
     act = {"relu": "ReLU", "gelu": "GELU", "gelu_tanh": "GELU (tanh)",
            "swiglu": "SwiGLU"}.get(info["activation"], info["activation"])
     order = "pre-norm: the norm before each sublayer, x + f(norm(x))" if pre else \
         "post-norm (the 2017 paper): the norm after each residual add, norm(x + f(x))"
     parts = []
-    x = _view(recording, "input", "X", f"the block's input, {rows}")
-    attn = _view(recording, "attn_out", "Attention(X)" if not pre else "Attention(norm1)",
-                 f"the attention sublayer's output, {rows}")
-    add1 = _view(recording, "add1", "X + Attention", f"first residual add, {rows}")
-    norm1 = _view(recording, "norm1.out", f"{norm}1", f"each row normalised, {rows}")
+    x = view("input", "X")
+    attn = view("attn_out", "Attention(X)" if not pre else "Attention(norm1)")
+    add1 = view("add1", "X + Attention")
+    norm1 = view("norm1.out", f"{norm}1")
     if pre:
         parts.append(Part(f"{norm} before attention", [x, norm1], [],
                           f"Each token's row of X is normalised ({norm}) before attention "
@@ -56,12 +65,11 @@ def block_step(recording, *, number: int = 9, precision: int = 2) -> Step:
                           "X + Attention(X): each token's vector keeps what it was and "
                           "gains what attention found."))
     if "cross_out" in recording:
-        cross = _view(recording, "cross_out", "Cross-attention",
-                      f"attention over the encoder's output, {rows}")
-        added = _view(recording, "add_cross", "+ Cross-attention", f"residual add, {rows}")
+        cross = view("cross_out", "Cross-attention")
+        added = view("add_cross", "+ Cross-attention")
         views = [cross, added]
         if "norm_cross.out" in recording and not pre:
-            views.append(_view(recording, "norm_cross.out", f"{norm}", rows))
+            views.append(view("norm_cross.out", f"{norm}"))
         if not pre:
             parts.append(Part(f"{norm[0].upper()}{norm[1:]}", [norm1], [], f"{norm} of each row of the sum."))
         parts.append(Part("Attention over the encoder", views, [],
@@ -71,32 +79,30 @@ def block_step(recording, *, number: int = 9, precision: int = 2) -> Step:
         parts.append(Part(f"{norm[0].upper()}{norm[1:]}", [norm1], [],
                           f"{norm} of each row: mean 0 and variance 1 across its "
                           f"{recording['add1'].shape[-1]} numbers (times γ, plus β)."))
-    norm2 = _view(recording, "norm2.out", f"{norm}2", f"each row normalised, {rows}")
+    norm2 = view("norm2.out", f"{norm}2")
     if pre:
         parts.append(Part(f"{norm} before the feed-forward", [norm2], [],
                           "The sum is normalised again before the feed-forward reads it."))
     ff = []
     if "ff.gate" in recording:
-        ff += [_view(recording, "ff.gate", "gate", f"norm·W_gateᵀ, {rows}"),
-               _view(recording, "ff.silu", "SiLU(gate)", f"gate·σ(gate), {rows}"),
-               _view(recording, "ff.up", "up", f"norm·W_upᵀ, {rows}"),
-               _view(recording, "ff.activated", "SiLU(gate) ⊙ up",
-                     f"the gate's values times up, {rows}")]
+        ff += [view("ff.gate", "gate"),
+               view("ff.silu", "SiLU(gate)"),
+               view("ff.up", "up"),
+               view("ff.activated", "SiLU(gate) ⊙ up")]
         meaning = ("SwiGLU: the gate decides, number by number, how much of 'up' passes "
                    "(SiLU(gate) near 0 closes it); W_down brings the product back to "
                    "d_model.")
     else:
-        ff += [_view(recording, "ff.hidden", "hidden", f"x·W1ᵀ + b1, {rows}"),
-               _view(recording, "ff.activated", act, f"{act} of hidden, {rows}")]
+        ff += [view("ff.hidden", "hidden"),
+               view("ff.activated", act)]
         meaning = (f"Each token on its own: widen to d_ff = {info['d_ff']}, {act} keeps "
                    f"what is positive (and shrinks the rest), narrow back to d_model.")
-    ff.append(_view(recording, "ff.out", "FFN", f"the feed-forward's output, {rows}"))
+    ff.append(view("ff.out", "FFN"))
     parts.append(Part(f"Feed-forward ({act})", ff, [], meaning))
-    add2 = _view(recording, "add2", "+ FFN", f"second residual add, {rows}")
+    add2 = view("add2", "+ FFN")
     final = [add2]
     if not pre:
-        final.append(_view(recording, "norm2.out", f"{norm}2 = output",
-                           f"the block's output, {rows}"))
+        final.append(view("norm2.out", f"{norm}2 = output"))
     parts.append(Part("Second residual" + ("" if pre else f" and {norm}"), final, [],
                       "The feed-forward adds to its input too" +
                       ("; this sum is the block's output (the next layer reads it)." if pre
