@@ -64,11 +64,13 @@ def block_step(recording, *, number: int = 9, precision: int = 2,
         parts.append(Part("Residual add", [x, attn, add1], [],
                           "X + Attention(X): each token's vector keeps what it was and "
                           "gains what attention found."))
-    if "cross_out" in recording:
+    cross_attention = info.get("side") == "decoder"
+    swiglu = info["activation"] == "swiglu"
+    if cross_attention:
         cross = view("cross_out", "Cross-attention")
         added = view("add_cross", "+ Cross-attention")
         views = [cross, added]
-        if "norm_cross.out" in recording and not pre:
+        if not pre:
             views.append(view("norm_cross.out", f"{norm}"))
         if not pre:
             parts.append(Part(f"{norm[0].upper()}{norm[1:]}", [norm1], [], f"{norm} of each row of the sum."))
@@ -84,7 +86,7 @@ def block_step(recording, *, number: int = 9, precision: int = 2,
         parts.append(Part(f"{norm} before the feed-forward", [norm2], [],
                           "The sum is normalised again before the feed-forward reads it."))
     ff = []
-    if "ff.gate" in recording:
+    if swiglu:
         ff += [view("ff.gate", "gate"),
                view("ff.silu", "SiLU(gate)"),
                view("ff.up", "up"),
@@ -118,36 +120,39 @@ def block_worked_cell(recording, key: str, row: int, col: int, *, precision: int
     numbers: a residual add as its two terms, a norm's output from its row's mean and
     variance, an activation from hidden; other cells by their value."""
     f = lambda v: format_number(float(v), precision)                  # noqa: E731
+    info = recording.info
+    cross_attention = info.get("side") == "decoder"
+    swiglu = info["activation"] == "swiglu"
     tokens = unique_labels(recording.tokens)
     token = tokens[row]
     value = np.asarray(recording[key])[row, col]
     if key in ("add1", "add2", "add_cross"):
-        left = {"add1": "input", "add2": "norm1.out" if not recording.info["norm_first"]
-                else "add1", "add_cross": "add1"}[key]
+        pre = info["norm_first"]
+        left = {"add1": "input", "add2": "add1" if pre else "norm1.out",
+                "add_cross": "add1" if pre else "norm1.out"}[key]
         right = {"add1": "attn_out", "add2": "ff.out", "add_cross": "cross_out"}[key]
-        if key == "add2" and "cross_out" in recording:
-            left = "norm_cross.out" if not recording.info["norm_first"] else "add_cross"
-        if left in recording:
-            a = np.asarray(recording[left])[row, col]
-            b = np.asarray(recording[right])[row, col]
-            return [f"{key}({token}, d{col + 1}) = {f(a)} + {f(b)} = {f(value)}"]
+        if key == "add2" and cross_attention:
+            left = "add_cross" if pre else "norm_cross.out"
+        a = np.asarray(recording[left])[row, col]
+        b = np.asarray(recording[right])[row, col]
+        return [f"{key}({token}, d{col + 1}) = {f(a)} + {f(b)} = {f(value)}"]
     scope = key.split(".")[0]
     if key.endswith(".out") and scope.startswith("norm"):
-        if f"{scope}.mean" in recording:
+        if info["norm"] != "RMSNorm":
             mean = np.asarray(recording[f"{scope}.mean"])[row].ravel()[0]
             var = np.asarray(recording[f"{scope}.var"])[row].ravel()[0]
             normed = np.asarray(recording[f"{scope}.normalized"])[row, col]
             return [f"{scope}({token}, d{col + 1}): mean {f(mean)}, variance {f(var)}; "
                     f"(x − mean)/√(var + ε) = {f(normed)}; ×γ + β = {f(value)}"]
-        if f"{scope}.mean_square" in recording:
+        else:
             ms = np.asarray(recording[f"{scope}.mean_square"])[row].ravel()[0]
             return [f"{scope}({token}, d{col + 1}): mean(x²) = {f(ms)}; "
                     f"g·x/√(mean(x²) + ε) = {f(value)}"]
-    if key == "ff.activated" and "ff.gate" not in recording:
+    if key == "ff.activated" and not swiglu:
         hidden = np.asarray(recording["ff.hidden"])[row, col]
         act = recording.info["activation"]
         return [f"{act}({f(hidden)}) = {f(value)}   (hidden({token}, h{col + 1}))"]
-    if key == "ff.activated" and "ff.gate" in recording:
+    if key == "ff.activated" and swiglu:
         s = np.asarray(recording["ff.silu"])[row, col]
         u = np.asarray(recording["ff.up"])[row, col]
         return [f"SiLU(gate) × up = {f(s)} × {f(u)} = {f(value)}   ({token}, h{col + 1})"]

@@ -131,7 +131,8 @@ def model_block(adapter, text: str, layer: int, *, block: str | None = None,
     (a Hugging Face model: after the prompt; a toy model: after ``<bos>``, its first output
     token), from the model's own head, and ``info["token_text"]`` (a token id -> its text)
     labels them.
-    ``info``: ``norm`` ("layer norm" or "RMSNorm"), ``norm_first``, ``activation``
+    ``info``: ``side`` (a toy model's "encoder" or "decoder", else None), ``norm``
+    ("layer norm" or "RMSNorm"), ``norm_first``, ``activation``
     ("relu", "gelu", "swiglu"), ``d_ff``, ``writes``, ``title``, ``layer_title``,
     ``position`` (the token whose next token ``logits`` scores). Raises TutorError for
     text the model cannot read or a layer it does not have.
@@ -156,7 +157,7 @@ def model_block(adapter, text: str, layer: int, *, block: str | None = None,
         trace.record("logits", np.asarray(recording["logits"])[0, 0])   # [V], after <bos>
         info = {"norm": "layer norm", "norm_first": bool(config.norm_first),
                 "activation": config.activation, "d_ff": config.dim_feedforward,
-                "writes": True, "token_text": token_text, "position": "<bos>",
+                "writes": True, "token_text": token_text, "position": "<bos>", "side": side,
                 "title": f"{adapter.name} (toy model)",
                 "layer_title": f"{side} layer {layer + 1} of {adapter.n_layer(side)}"}
         return Recording(trace, trace["output"], tokens, info, walkthrough="block.model_block")
@@ -175,7 +176,7 @@ def model_block(adapter, text: str, layer: int, *, block: str | None = None,
             "activation": "swiglu" if llama else getattr(model.layer_config, "activation", "gelu"),
             "d_ff": int(trace["ff.activated"].shape[-1]), "writes": adapter.writes,
             "title": f"{adapter.name} ({model.family.name})",
-            "layer_title": f"layer {layer + 1} of {config.n_layer}",
+            "layer_title": f"layer {layer + 1} of {config.n_layer}", "side": None,
             "position": found.tokens[-1]}
     if adapter.writes:
         logits = model.lm_logits(out.last_hidden_state[-1])             # [V]
