@@ -472,12 +472,11 @@ class ExploreApp(SentenceApp):
         """Show the current run in the step on screen, the options line and the worked
         line; the other steps are brought up to date when their tab is opened."""
         state = self.state
-        doc = self.view_.document
         self.head = min(self.head, state.heads - 1)
         focused = self.focused_grid()
         keep = (focused.view.key, focused.cursor_coordinate) if focused is not None else None
         tabs = self.query_one(TabbedContent)
-        steps = {step.key: step for step in doc.steps}
+        steps = {step.key: step for step in self.view_.steps}
         for key, _ in STEP_TABS:
             (tabs.show_tab if key in steps else tabs.hide_tab)(_pane_id(key))
         self.stale = set(steps)
@@ -497,7 +496,7 @@ class ExploreApp(SentenceApp):
 
     async def update_pane(self, pane: "StepPane") -> None:
         """Bring one step's pane up to date with the current run."""
-        step = next(s for s in self.view_.document.steps if s.key == pane.key)
+        step = next(s for s in self.view_.steps if s.key == pane.key)
         heads = 1 if pane.key == "block" else self.state.heads       # its parts are stages
         await pane.show(step, self.head, heads, self.state.precision,
                         max(20, self.size.width - 6))
@@ -519,7 +518,7 @@ class ExploreApp(SentenceApp):
         """One line to watch while editing: the softmax step's weights of the head shown, a
         glyph per weight shaded as that step's heatmap shades it, a group per query."""
         key = ("" if self.state.heads == 1 else f"head{self.head}.") + "weights"
-        softmax = next(s for s in self.view_.document.steps if s.key == "softmax")
+        softmax = next(s for s in self.view_.steps if s.key == "softmax")
         view = next(m for part in softmax.parts for m in part.matrices if m.key == key)
         shades = view.heat_fractions()                                 # [n, n] in [0, 1]
         room = max(10, self.size.width - 2)
@@ -550,7 +549,7 @@ class ExploreApp(SentenceApp):
 
     def current_step(self) -> Step | None:
         key = self.active_pane().key
-        return next((s for s in self.view_.document.steps if s.key == key), None)
+        return next((s for s in self.view_.steps if s.key == key), None)
 
     def focused_grid(self) -> MatrixGrid | None:
         grid = self.focused
@@ -714,7 +713,7 @@ class ExploreApp(SentenceApp):
         await self.recompute()
 
     def visible_steps(self) -> list[str]:
-        keys = {step.key for step in self.view_.document.steps}
+        keys = {step.key for step in self.view_.steps}
         return [key for key, _ in STEP_TABS if key in keys]
 
     def action_goto(self, index: int) -> None:
