@@ -61,7 +61,7 @@ def test_the_block_tab_is_the_encoder_layer_of_the_same_weights(heads):
     np.testing.assert_allclose(block["norm1.out"].mean(axis=1), 0, atol=1e-12)
     np.testing.assert_allclose(block["norm1.out"].var(axis=1), 1, atol=1e-4)   # ε = 1e-5
     assert np.all(block["ff.activated"] == np.maximum(block["ff.hidden"], 0))  # ReLU
-    step = view.document.steps[-1]
+    step = view.block_step
     assert step.key == "block" and "post-norm" in step.formula
     names = [m.name for part in step.parts for m in part.matrices]
     assert names[:3] == ["X", "Attention(X)", "X + Attention"]
@@ -170,7 +170,9 @@ def test_the_bar_is_softmax_of_logits_over_t_filtered(temperature, top_k, top_p)
     bar = next_token(logits, temperature=temperature, top_k=top_k, top_p=top_p, top=4)
     np.testing.assert_allclose(bar.output, softmax_filtered(logits, temperature, top_k, top_p),
                                atol=1e-12)
-    assert bar["top_ids"].tolist() == np.argsort(-bar.output, kind="stable")[:4].tolist()
+    assert bar["top_ids"].tolist() == np.argsort(-logits, kind="stable")[:4].tolist()
+    kept = bar["kept"][bar["top_ids"]]
+    assert kept.tolist() == sorted(kept.tolist(), reverse=True)        # kept first, then cut
 
 
 @pytest.fixture(scope="module")

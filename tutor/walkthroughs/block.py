@@ -194,7 +194,8 @@ def next_token(logits, *, temperature: float = 1.0, top_k: int | None = None,
     kept to the ``top_k`` most likely and then to the smallest set reaching ``top_p``,
     renormalised: :meth:`tutor.nn.decoding.Sampling.distribution`, the one copy of that
     math. Records ``logits`` [V], ``scaled``, ``kept``, ``sample_probs`` [V] and ``top_ids``
-    [top] (the most likely tokens under the filtered distribution, ties by the lower id).
+    [top]: the model's ``top`` most likely tokens, best first (ties by the lower id), so the
+    tokens top-k and top-p keep come first, then the likeliest they leave out.
     Raises SettingError for temperature <= 0, top_k < 1 or top_p outside (0, 1].
     """
     from tutor.nn.decoding import Sampling
@@ -207,7 +208,8 @@ def next_token(logits, *, temperature: float = 1.0, top_k: int | None = None,
     probs = rule.distribution(logits[None], trace=scoped)[0]            # [V]
     for name in ("scaled", "kept", "sample_probs"):
         trace.record(name, np.asarray(scoped[name])[0])
-    order = np.argsort(-probs, kind="stable")[:top]                     # [top] ids, best first
+    scaled = trace["scaled"]
+    order = np.argsort(-scaled, kind="stable")[:top]                    # [top] ids, best first
     trace.record("top_ids", order)
     info = {"temperature": rule.temperature, "top_k": rule.top_k, "top_p": rule.top_p}
     return Recording(trace, probs, [], info, walkthrough="block.next_token")

@@ -591,5 +591,5 @@ logits | [V] | the next token's scores
 scaled | [V] | logits / T
 kept | [V] bool | the tokens top-k and top-p keep
 sample_probs | [V] | softmax of the kept scaled logits: the distribution sampled from
-top_ids | [top] int | the most likely tokens under it, best first
+top_ids | [top] int | the model's most likely tokens, best first: those kept, then those left out
 """)
