@@ -320,3 +320,21 @@ def test_every_matrix_of_every_kind_of_block_has_a_worked_line(gpt2):
                 value = np.asarray(rec[m.key])[r, c]
                 assert len(line) == 1 and f"= {format_number(float(value), 3)}" in line[0], \
                     (m.key, line)
+
+
+def test_a_model_that_does_not_write_has_no_bar():
+    bert = load_pretrained(DATA / "hf_tiny_bert")
+    block = BlockState(ModelState(bert, "the cat sat"))
+    assert not block.writes and block.bar is None
+    assert not block.recording.info["norm_first"]                     # BERT: post-norm
+    parts = [p.heading for p in block.step().parts]
+    assert parts == ["Residual add", "Layer norm", "Feed-forward (GELU)",
+                     "Second residual and layer norm"]
+
+
+def test_a_short_screen_keeps_the_bar_to_a_few_tokens(gpt2):
+    from tutor.explore.block_app import bar_text
+
+    block = BlockState(ModelState(gpt2, "the cat sat"))
+    text = bar_text(block, 78, 5).plain.splitlines()
+    assert len(text) == 1 + 5 and all(len(line) <= 78 for line in text)

@@ -37,15 +37,21 @@ The bar is the distribution tutor generate samples from with the same
 --temperature, --top-k and --top-p. Press any key to close."""
 
 
-def bar_text(state: BlockState, width: int) -> Text:
+def bar_text(state: BlockState, width: int, rows: int | None = None) -> Text:
     """The next-token bar: one line per token, most likely first, its probability under
     the settings as a number and a bar (the most likely token's the full width); tokens
-    top-k or top-p leave out are dim, at 0."""
+    top-k or top-p leave out are dim, at 0. ``rows``: at most that many tokens (a short
+    screen keeps room for the block)."""
     text = Text()
-    text.append(f"Next token after {state.recording.info['position']!r}: ", style="bold")
+    position = repr(state.recording.info["position"])
+    if len(position) > 14:
+        position = position[:13] + "…"
+    text.append(f"Next token after {position}: ", style="bold")
     text.append(state.settings_text(), style="bold cyan")
-    text.append("   (t T  k K  p P  0)\n", style="dim")
-    rows = state.bar_rows()
+    if text.cell_len + 20 <= width:
+        text.append("   (t T  k K  p P  0)", style="dim")
+    text.append("\n")
+    rows = state.bar_rows()[:rows]
     top = max(prob for _, prob, _ in rows) or 1.0
     label_w = min(16, max(len(repr(t)) for t, _, _ in rows))
     room = max(8, min(BAR_WIDTH, width - label_w - 12))
@@ -134,7 +140,8 @@ class BlockScreen(Screen):
         bar = self.query_one("#bar", Static)
         bar.display = self.state.writes
         if self.state.writes:
-            bar.update(bar_text(self.state, self.app.size.width - 2))
+            room = max(3, (self.app.size.height - 14) // 2)         # 5 at 24 lines, 10 at 34
+            bar.update(bar_text(self.state, self.app.size.width - 2, room))
 
     def show_worked(self) -> None:
         grid = self.focused if isinstance(self.focused, MatrixGrid) else None

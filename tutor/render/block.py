@@ -44,6 +44,7 @@ def block_step(recording, *, number: int = 9, precision: int = 2,
     info = recording.info
     view = partial(_view, recording, columns=columns)
     norm, pre = info["norm"], info["norm_first"]
+    heading = norm[0].upper() + norm[1:]                               # "Layer norm", "RMSNorm"
     act = {"relu": "ReLU", "gelu": "GELU", "gelu_tanh": "GELU (tanh)",
            "swiglu": "SwiGLU"}.get(info["activation"], info["activation"])
     order = "pre-norm: the norm before each sublayer, x + f(norm(x))" if pre else \
@@ -54,7 +55,7 @@ def block_step(recording, *, number: int = 9, precision: int = 2,
     add1 = view("add1", "X + Attention")
     norm1 = view("norm1.out", f"{norm}1")
     if pre:
-        parts.append(Part(f"{norm} before attention", [x, norm1], [],
+        parts.append(Part(f"{heading} before attention", [x, norm1], [],
                           f"Each token's row of X is normalised ({norm}) before attention "
                           f"reads it; X itself goes around the sublayer."))
         parts.append(Part("Residual add", [attn, add1], [],
@@ -73,17 +74,17 @@ def block_step(recording, *, number: int = 9, precision: int = 2,
         if not pre:
             views.append(view("norm_cross.out", f"{norm}"))
         if not pre:
-            parts.append(Part(f"{norm[0].upper()}{norm[1:]}", [norm1], [], f"{norm} of each row of the sum."))
+            parts.append(Part(heading, [norm1], [], f"{heading} of each row of the sum."))
         parts.append(Part("Attention over the encoder", views, [],
                           "The decoder's second sublayer: each output position reads the "
                           "input's tokens, and the result is added to it."))
     elif not pre:
-        parts.append(Part(f"{norm[0].upper()}{norm[1:]}", [norm1], [],
-                          f"{norm} of each row: mean 0 and variance 1 across its "
+        parts.append(Part(heading, [norm1], [],
+                          f"{heading} of each row: mean 0 and variance 1 across its "
                           f"{recording['add1'].shape[-1]} numbers (times γ, plus β)."))
     norm2 = view("norm2.out", f"{norm}2")
     if pre:
-        parts.append(Part(f"{norm} before the feed-forward", [norm2], [],
+        parts.append(Part(f"{heading} before the feed-forward", [norm2], [],
                           "The sum is normalised again before the feed-forward reads it."))
     ff = []
     if swiglu:
