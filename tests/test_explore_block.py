@@ -338,3 +338,14 @@ def test_a_short_screen_keeps_the_bar_to_a_few_tokens(gpt2):
     block = BlockState(ModelState(gpt2, "the cat sat"))
     text = bar_text(block, 78, 5).plain.splitlines()
     assert len(text) == 1 + 5 and all(len(line) <= 78 for line in text)
+
+
+def test_with_positional_encoding_the_block_adds_to_x_plus_pe():
+    from tutor.nn.posenc import sinusoidal_encoding
+
+    state = ExploreState(posenc=True)
+    view = state.run()
+    x_pe = state.x() + sinusoidal_encoding(3, 4)                        # [n, d_model]
+    np.testing.assert_allclose(view.block["input"], x_pe, atol=1e-12)
+    np.testing.assert_allclose(view.block["add1"], x_pe + view.recording.output[0], atol=1e-12)
+    assert view.block_step.parts[0].matrices[0].name == "X + PE"

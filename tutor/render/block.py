@@ -50,7 +50,7 @@ def block_step(recording, *, number: int = 9, precision: int = 2,
     order = "pre-norm: the norm before each sublayer, x + f(norm(x))" if pre else \
         "post-norm (the 2017 paper): the norm after each residual add, norm(x + f(x))"
     parts = []
-    x = view("input", "X")
+    x = view("input", info.get("input_name", "X"))
     attn = view("attn_out", "Attention(X)" if not pre else "Attention(norm1)")
     add1 = view("add1", "X + Attention")
     norm1 = view("norm1.out", f"{norm}1")
@@ -158,4 +158,7 @@ def block_worked_cell(recording, key: str, row: int, col: int, *, precision: int
         u = np.asarray(recording["ff.up"])[row, col]
         return [f"SiLU(gate) × up = {f(s)} × {f(u)} = {f(value)}   ({token}, h{col + 1})"]
     prefix = "h" if key.startswith("ff.") and key != "ff.out" else "d"
-    return [f"{key}({token}, {prefix}{col + 1}) = {f(value)}"]
+    name = {"input": info.get("input_name", "X"), "attn_out": "Attention", "ff.hidden": "hidden",
+            "ff.gate": "gate", "ff.up": "up", "ff.silu": "SiLU(gate)", "ff.out": "FFN",
+            "cross_out": "cross-attention"}.get(key, key)
+    return [f"{name}({token}, {prefix}{col + 1}) = {f(value)}"]

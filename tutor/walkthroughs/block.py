@@ -54,7 +54,8 @@ def sentence_block(attention: Recording, *, seed: int = 0,
 
     X is the attention's input (``input.out`` with positional encoding, else ``x``). Layer
     norm with γ = 1, β = 0 (PyTorch's start), ε = 1e-5; W1, W2 from
-    :func:`sentence_ff_weights`. ``info``: ``norm`` ("layer norm"), ``norm_first`` False,
+    :func:`sentence_ff_weights`. ``info``: ``input_name`` ("X", or "X + PE"), ``norm``
+    ("layer norm"), ``norm_first`` False,
     ``activation``, ``d_ff``, ``writes`` False. Raises ValueError when the attention's
     output is not [n, d_model] (d_v ≠ d_model with one head).
     """
@@ -83,7 +84,8 @@ def sentence_block(attention: Recording, *, seed: int = 0,
     trace.record("output", out)
     info = {"norm": "layer norm", "norm_first": False, "activation": activation,
             "d_ff": w1.shape[0], "writes": False, "title": "the explorer's sentence",
-            "layer_title": "one encoder layer (the 2017 paper)"}
+            "layer_title": "one encoder layer (the 2017 paper)",
+            "input_name": "X + PE" if "input.out" in source else "X"}
     return Recording(trace, out, list(attention.tokens), info,
                      walkthrough="block.sentence_block")
 
