@@ -321,9 +321,31 @@ def test_the_generation_lessons_choices_are_the_engines():
     assert got["q-first"] > 0.99 and 0.3 < got["q-hot"] < 0.9
 
 
+def test_the_dates_step_writes_the_iso_date_and_its_month_reads_the_month_word():
+    lesson = load_course().find("generation")
+    correct = {s.id: s.choices[s.correct_index()] for s in lesson.steps if s.kind == "choice"}
+    dates = run_computation("generate", {"model": "dates", "date": "7 December 2026"})
+    assert "".join(dates.tokens[1:-1]) == "2026-12-07"
+    source = list("7 December 2026".lower())
+    word = [i for i, c in enumerate(source) if c.isalpha()]              # d e c e m b e r
+    for step in (5, 6):                                                  # the 1 and the 2 of 12
+        row = np.asarray(dates.trace[f"step.{step}.cross_attn.1.mean"])[0]   # [S]
+        parts = {"the day, 7": row[0], "the year, 2026": row[11:].sum(),
+                 "the month word, december": row[word].sum()}
+        assert max(parts, key=parts.get) == "the month word, december"
+    assert correct["q-dates-where"] == "the month word, december"
+    got = answers("generation")
+    assert got["q-dates-month"] == pytest.approx(
+        np.asarray(dates.trace["step.6.cross_attn.1.mean"])[0][source.index("d")])
+
+
 @pytest.mark.parametrize("args, message", [
     ({"digits": "12a"}, "digits"), ({"rule": "random"}, "rule"), ({"model": "nope"}, "nope"),
-    ({"temperature": 0}, "temperature"), ({"beam": 0}, "beam")])
+    ({"temperature": 0}, "temperature"), ({"beam": 0}, "beam"),
+    ({"model": "dates"}, "expected date"), ({"date": "7 May 2026"}, "expected date"),
+    ({"model": "dates", "date": "x" * 40}, "at most 32"),
+    ({"model": "dates", "date": "7 Mai 2026"}, "not a month the model learned"),
+    ({"model": "dates", "date": "31 February 2026"}, "28 days")])
 def test_generate_bad_arguments_are_one_line_errors(args, message):
     with pytest.raises(ComputeError, match=message):
         run_computation("generate", args)

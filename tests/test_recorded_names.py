@@ -185,7 +185,8 @@ def missing_models_extra() -> list[str]:
 
 # the walkthroughs that some run of the tiny Hugging Face folders records names for
 NEEDS_MODELS_EXTRA = ("generation.generate", "pretrained.model_context", "pretrained.model_head",
-                      "pretrained.model_heads", "pretrained.rope_head", "modern.bpe")
+                      "pretrained.model_heads", "pretrained.rope_head", "block.model_block",
+                      "modern.bpe")
 
 
 def _generation():
@@ -305,6 +306,33 @@ def _modern():
     return runs
 
 
+def _blocks():
+    """The explorer's whole block: the sentence through an encoder layer, a layer of the
+    shipped dates model (encoder and decoder: its cross-attention) and, with the models
+    extra, of the tiny GPT-2 (pre-norm, layer norm) and the tiny llama (RMSNorm, SwiGLU);
+    and the next-token bar."""
+    from tutor.render.block import block_step
+    from tutor.training import load_shipped_model
+    from tutor.walkthroughs import block
+    from tutor.walkthroughs.models import adapt
+
+    def shown(rec):
+        return _on_recording(rec, lambda r: block_step(r, columns=12))
+
+    sentence = block.sentence_block(attention.self_attention(TOKENS, X, EYE, EYE, EYE))
+    dates = adapt(load_shipped_model("dates"))
+    runs = [shown(sentence), shown(block.model_block(dates, "7 May 2026", 0)),
+            shown(block.model_block(dates, "7 May 2026", 1, block="decoder"))]
+    if not missing_models_extra():
+        from tutor.pretrained import load_pretrained
+        for name in ("hf_tiny_gpt2", "tiny_llama.gguf"):
+            runs.append(shown(block.model_block(adapt(load_pretrained(DATA / name)),
+                                                "the cat sat", 0)))
+    bar = block.next_token(np.array([1.0, 2.0, 0.5]), temperature=0.7, top_k=2, top_p=0.9)
+    runs.append((bar, None))
+    return runs
+
+
 @functools.cache
 def all_runs():
     """(walkthrough name, recording, render function or None) for every walkthrough, with
@@ -331,7 +359,7 @@ def all_runs():
             *_stacks(), *_pretrained(), _backward(), _backward(causal=True, scaled=False),
             _backward(posenc="sinusoidal", target=np.ones((3, 4))), _scaling_training(),
             *_feed_forward(), *_generation(), *_toy_model_heads(), *_glove(),
-            *_learning(), *_modern()]
+            *_learning(), *_modern(), *_blocks()]
     return [(recording.walkthrough, recording, render) for recording, render in runs]
 
 

@@ -16,10 +16,13 @@ from .usage import TEXT, check_limit, usage_error
 from .values import parse_sentence
 
 EPILOG = f"""\b
-Keys: 1-8 or , . steps · arrows and tab move · enter edits a cell (X, Wq,
-Wk, Wv, Wo) · + - nudge it by 0.1 · e the sentence · h heads · s scaling ·
-c causal · p positional encoding · r random weights · ? help · q quit.
-With --model: up/down layers · left/right heads · e the input.
+Keys: 1-9 or , . steps (9: the whole block: residual add, layer norm,
+feed-forward) · arrows and tab move · enter edits a cell (X, Wq, Wk, Wv,
+Wo) · + - nudge it by 0.1 · e the sentence · h heads · s scaling · c causal
+· p positional encoding · r random weights · ? help · q quit.
+With --model: up/down layers · left/right heads · e the input · b the
+layer's whole block, with the next-token bar: t T temperature, k K top-k,
+p P top-p, 0 all off.
 
 \b
 Limits: at most {MAX_TOKENS} words, --dim at most {MAX_DIM}, --heads at most {MAX_HEADS} and a

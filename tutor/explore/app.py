@@ -32,14 +32,15 @@ from .state import EDITABLE, ExploreState, View
 #: The tabs: the walkthrough's step keys with short titles that fit 80 columns.
 STEP_TABS = (("inputs", "1 Inputs"), ("projections", "2 QKV"), ("scores", "3 Scores"),
              ("scaled", "4 Scaled"), ("softmax", "5 Softmax"), ("output", "6 Output"),
-             ("concat", "7 Concat"), ("projection", "8 Wo"))
+             ("concat", "7 Concat"), ("projection", "8 Wo"), ("block", "9 Block"))
 NUDGE = 0.1              # what + and - add to an editable cell
 
 HELP = """\
 [b]tutor explore[/b]: change an input and every step of self-attention follows.
 
 [b]Moving[/b]
-  1 … 8  , .    go to a step (or click its tab)
+  1 … 9  , .    go to a step (or click its tab); the last, Block: the
+                residual add, layer norm, feed-forward and second add
   arrows        move within a matrix
   tab           the next matrix (shift+tab: the previous one)
   \\[ ]           the previous / next head (steps shown per head)
@@ -471,12 +472,11 @@ class ExploreApp(SentenceApp):
         """Show the current run in the step on screen, the options line and the worked
         line; the other steps are brought up to date when their tab is opened."""
         state = self.state
-        doc = self.view_.document
         self.head = min(self.head, state.heads - 1)
         focused = self.focused_grid()
         keep = (focused.view.key, focused.cursor_coordinate) if focused is not None else None
         tabs = self.query_one(TabbedContent)
-        steps = {step.key: step for step in doc.steps}
+        steps = {step.key: step for step in self.view_.steps}
         for key, _ in STEP_TABS:
             (tabs.show_tab if key in steps else tabs.hide_tab)(_pane_id(key))
         self.stale = set(steps)
@@ -496,8 +496,9 @@ class ExploreApp(SentenceApp):
 
     async def update_pane(self, pane: "StepPane") -> None:
         """Bring one step's pane up to date with the current run."""
-        step = next(s for s in self.view_.document.steps if s.key == pane.key)
-        await pane.show(step, self.head, self.state.heads, self.state.precision,
+        step = next(s for s in self.view_.steps if s.key == pane.key)
+        heads = 1 if pane.key == "block" else self.state.heads       # its parts are stages
+        await pane.show(step, self.head, heads, self.state.precision,
                         max(20, self.size.width - 6))
         self.stale.discard(pane.key)
 
@@ -517,7 +518,7 @@ class ExploreApp(SentenceApp):
         """One line to watch while editing: the softmax step's weights of the head shown, a
         glyph per weight shaded as that step's heatmap shades it, a group per query."""
         key = ("" if self.state.heads == 1 else f"head{self.head}.") + "weights"
-        softmax = next(s for s in self.view_.document.steps if s.key == "softmax")
+        softmax = next(s for s in self.view_.steps if s.key == "softmax")
         view = next(m for part in softmax.parts for m in part.matrices if m.key == key)
         shades = view.heat_fractions()                                 # [n, n] in [0, 1]
         room = max(10, self.size.width - 2)
@@ -548,7 +549,7 @@ class ExploreApp(SentenceApp):
 
     def current_step(self) -> Step | None:
         key = self.active_pane().key
-        return next((s for s in self.view_.document.steps if s.key == key), None)
+        return next((s for s in self.view_.steps if s.key == key), None)
 
     def focused_grid(self) -> MatrixGrid | None:
         grid = self.focused
@@ -712,13 +713,14 @@ class ExploreApp(SentenceApp):
         await self.recompute()
 
     def visible_steps(self) -> list[str]:
-        keys = {step.key for step in self.view_.document.steps}
+        keys = {step.key for step in self.view_.steps}
         return [key for key, _ in STEP_TABS if key in keys]
 
     def action_goto(self, index: int) -> None:
-        keys = self.visible_steps()
-        if index < len(keys):
-            self.query_one(TabbedContent).active = _pane_id(keys[index])
+        """The key on a tab's title (1 … 9) opens it, when the tab is shown."""
+        key = STEP_TABS[index][0]
+        if key in self.visible_steps():
+            self.query_one(TabbedContent).active = _pane_id(key)
 
     def action_step(self, step: int) -> None:
         keys = self.visible_steps()

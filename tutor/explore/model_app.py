@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
+from tutor.errors import TutorError
 from tutor.render.console import matrix_cells
 
 from .app import HelpScreen, MatrixGrid, SentenceApp, grid_width
@@ -26,6 +27,8 @@ MODEL_HELP = """\
   tab           into the matrix: the arrows move the cell (escape: back)
   l             the head as lines: up, down select a query (l: back)
   e             a new input (typing replaces it; enter or escape: back)
+  b             the whole block of this layer: residual add, norm,
+                feed-forward, and the next-token bar (t T k K p P)
   ?  help       q  quit
 
 Each row of the matrix is one query: how much it takes from each key;
@@ -66,6 +69,7 @@ class ModelApp(SentenceApp):
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("e", "edit_sentence", "Input"),
         Binding("l", "lines", "Lines", show=False),          # in the help (?)
+        Binding("b", "block_view", "Block"),
         Binding("up", "block(-1)", "Layer", key_display="↑↓"),
         Binding("down", "block(1)", show=False),
         Binding("left", "head(-1)", "Head", key_display="←→"),
@@ -98,7 +102,8 @@ class ModelApp(SentenceApp):
         self.set_focus(None)
 
     def on_resize(self) -> None:
-        self.show()                                       # tight columns or not, for the width
+        if self.screen is self.screen_stack[0]:           # not under the block or help screen
+            self.show()                                   # tight columns or not, for the width
 
     def show(self) -> None:
         """Draw the current block and head from the recording."""
@@ -224,6 +229,18 @@ class ModelApp(SentenceApp):
         head chosen there."""
         from .lines import LinesScreen
         self.push_screen(LinesScreen(self.state), lambda _: self.show())
+    def action_block_view(self) -> None:
+        """b: the layer shown as a whole block (tutor.explore.block_app); back to the heads
+        of the layer it ends on."""
+        from .block import BlockState
+        from .block_app import BlockScreen
+
+        try:
+            state = BlockState(self.state)
+        except TutorError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.push_screen(BlockScreen(state, self.state.precision), lambda _: self.show())
 
     async def sentence_shown(self) -> None:
         self.show()

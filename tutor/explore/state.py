@@ -16,9 +16,11 @@ import numpy as np
 from tutor.errors import SettingError
 from tutor.limits import MAX_ABS, MAX_DIM, MAX_HEADS, MAX_TOKENS, SEED_LIMIT
 from tutor.render.attention import attention_document, attention_worked_cell
-from tutor.render.document import Document
+from tutor.render.block import block_step, block_worked_cell
+from tutor.render.document import Document, Step
 from tutor.walkthroughs import Recording
 from tutor.walkthroughs.attention import self_attention
+from tutor.walkthroughs.block import sentence_block
 from tutor.walkthroughs.inputs import (Given, InputError, attention_inputs, check_heads,
                                        random_matrix, word_embeddings)
 from tutor.walkthroughs.word_vectors import tokenize
@@ -64,7 +66,14 @@ class View:
     """One run of the walkthrough and its document, as shown after the latest change."""
 
     recording: Recording
-    document: Document
+    document: Document                 # tutor attention's document, as that command builds it
+    block: Recording | None = None     # the rest of the encoder layer (the block tab)
+    block_step: Step | None = None     # its step, drawn by tutor.render.block
+
+    @property
+    def steps(self) -> list[Step]:
+        """The tabs' steps: the attention document's, then the whole block's."""
+        return self.document.steps + ([self.block_step] if self.block_step else [])
 
 
 @dataclass
@@ -207,10 +216,16 @@ class ExploreState:
                                    sources=inputs.sources, weight_kinds=inputs.kinds)
         document = attention_document(recording.trace, recording.tokens,
                                       precision=self.precision, **recording.info)
-        return View(recording, document)
+        block = sentence_block(recording, seed=self.seed)
+        step = block_step(block, number=len(document.steps) + 1, precision=self.precision)
+        return View(recording, document, block, step)
 
     def worked(self, view: View, key: str, row: int, col: int) -> list[str]:
-        """The worked line(s) of one cell of a matrix the document shows (its trace name)."""
+        """The worked line(s) of one cell of a matrix the document shows (its trace name;
+        the block tab's names are the block recording's)."""
+        step = view.block_step
+        if step is not None and any(m.key == key for part in step.parts for m in part.matrices):
+            return block_worked_cell(view.block, key, row, col, precision=self.precision)
         return attention_worked_cell(view.recording.trace, view.recording.tokens, key, row,
                                      col, precision=self.precision, **view.recording.info)
 

@@ -117,6 +117,15 @@ def digits(value, name) -> str:
     return value
 
 
+def written_date(value, name) -> str:
+    """A date as a person writes it, for the dates model ("7 December 2026"): text of at
+    most 32 characters (the model's limit, checked again when it reads it); "" for none."""
+    if not isinstance(value, str) or len(value) > 32:
+        raise ComputeError(f"expected {name} as a written date of at most 32 characters "
+                           f"such as \"7 December 2026\", got {value!r}")
+    return value
+
+
 def matrix(value, name) -> np.ndarray:
     """Finite numbers in rows (one row may be given flat), as a float64 matrix [rows, cols]."""
     try:

@@ -50,7 +50,7 @@ from tutor.walkthroughs.stack import norms_in_encoder_layer, transform
 from . import recorded
 from .arguments import (count_labels, digits, flag, input_error, labels, matrix,
                         model_sentence, number, one_of, one_word, seed, text, whole, widths,
-                        words)
+                        words, written_date)
 from .references import ComputeError
 
 
@@ -364,25 +364,35 @@ def teacher_forcing_pass(model: text = "reverse", digits: digits = "2718",
 def generate_steps(model: text = "reverse", digits: digits = "2718",
                    rule: one_of("greedy", "sampling", "beam") = "greedy",
                    temperature: number(0.05, 100) = 1.0, top_k=0, seed: seed = 0,
-                   beam: whole(1, 8) = 3, explain_cache: flag = False) -> Result:
+                   beam: whole(1, 8) = 3, explain_cache: flag = False,
+                   date: written_date = "") -> Result:
     """A shipped toy model writing its answer as ``tutor generate`` shows it: ``rule`` greedy,
-    sampling (``temperature``, ``top_k``, 0: all, ``seed``) or beam. Steps ``memory``,
-    ``step.0``, ..., ``output``; ``cache.keeps``, ``cache`` with ``explain_cache``."""
-    shipped, src, tgt = _shipped(model, digits)                        # [S], [T + 1]
+    sampling (``temperature``, ``top_k``, 0: all, ``seed``) or beam. The source is
+    ``digits``, or for ``model = "dates"`` the written ``date`` ("7 December 2026", one
+    token per character; required there). Steps ``memory``, ``step.0``, ..., ``output``;
+    ``cache.keeps``, ``cache`` with ``explain_cache``."""
+    if (model == "dates") != bool(date):
+        raise ComputeError("expected date (a written date) with model = \"dates\" and "
+                           f"digits with the other models, got model = {model!r} and "
+                           f"date = {date!r}")
+    source = date or digits
+    shipped, src, tgt = _shipped(model, source)                        # [S], [T + 1]
+    labels = shipped.source_tokens(source) if date else list(digits)
     top_k = whole(0, len(shipped.vocab))(top_k, "top_k")
     sampling = {"temperature": temperature, "top_k": top_k or None, "seed": seed}
     recording = generate(shipped.model, src, token_text=shipped.vocab,
-                         max_new_tokens=len(src) + 1, bos_id=shipped.bos_id,
+                         max_new_tokens=len(tgt) - 1, bos_id=shipped.bos_id,
                          eos_id=shipped.eos_id, beam=beam if rule == "beam" else None,
                          explain_cache=explain_cache, repeats=3,
                          **(sampling if rule == "sampling" else {}))
-    settings = {"model": model, "max_new_tokens": len(src) + 1, **recording.info["rule"],
+    settings = {"model": model, "max_new_tokens": len(tgt) - 1, **recording.info["rule"],
                 "cache": True}
     doc = generation_document(recording.trace, recording.info, precision=2, model_name=model,
-                              source_labels=list(digits), settings=settings,
+                              source_labels=labels, settings=settings,
                               expected=[shipped.vocab[int(i)] for i in tgt[1:-1]])
     vocab = [f"'{t}'" for t in shipped.vocab]                          # '8': a token, not an index
-    recording.labels.update(V=vocab, S=[f"'{d}'" for d in digits],
+    recording.labels.update(V=vocab, S=[f"'{d}'" for d in (unique_labels(labels) if date
+                                                           else labels)],
                             layers=_names("layer", shipped.model.config.num_decoder_layers))
     axes = {name[:-len("candidates")] + "candidate_probs":              # each step's chart's
             ([vocab[int(i)] for i in np.asarray(recording.trace[name])[0]],)

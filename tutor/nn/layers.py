@@ -60,6 +60,15 @@ def _sublayer(x, run, p, norm_name, norm_first, eps, trace, add_name):
     return _norm(resid, p, norm_name, eps, trace)
 
 
+def sublayer(x, run, p, norm_name: str, norm_first: bool, eps: float, trace, add_name: str):
+    """One residual block around ``run`` (a function of its input [..., E] -> [..., E]):
+    pre-norm x + run(norm(x)), or post-norm norm(x + run(x)); the norm is layer norm on
+    ``p``'s ``<norm_name>.weight`` / ``.bias`` (recorded under ``<norm_name>.``), the sum
+    recorded as ``add_name``. What :func:`encoder_layer` and :func:`decoder_layer` call for
+    each sublayer (Vaswani et al. 2017 section 3.1; pre-norm: Xiong et al. 2020)."""
+    return _sublayer(x, run, p, norm_name, norm_first, eps, trace, add_name)
+
+
 def encoder_layer(x, p, config: TransformerConfig, *, src_mask=None, src_key_padding_mask=None,
                   cache: KVCache | None = None, trace=NULL_TRACE):
     """Self-attention then feed-forward, each with add & norm. [B, S, E] -> [B, S, E].

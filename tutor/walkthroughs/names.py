@@ -576,3 +576,40 @@ def axis_names(shape: str) -> list[str] | None:
     if match is None:
         return None
     return [axis.strip() for axis in match.group(1).split(",") if axis.strip()]
+
+# The whole block around attention (walkthroughs.block), for the explorer's block tab: one
+# layer's residual adds, norms and feed-forward, under one set of names for every kind.
+_BLOCK_NORM = like(NORM, "[n, d_model]")
+_BLOCK = {**table("""
+input | [n, d_model] | X: the block's input (with positional encoding when it is on)
+attn_out | [n, d_model] | the attention sublayer's output (after Wo)
+add1 | [n, d_model] | X + attention: the first residual add
+ff.hidden | [n, d_ff] | norm·W1ᵀ + b1 (llama: SiLU(gate) ⊙ up)
+ff.activated | [n, d_ff] | relu or gelu of ff.hidden (llama: SiLU(gate) ⊙ up, what W_down reads)
+ff.out | [n, d_model] | the feed-forward's output
+add2 | [n, d_model] | the second residual add: its input + the feed-forward
+output | [n, d_model] | the block's output
+"""), **scoped("norm1", _BLOCK_NORM), **scoped("norm2", _BLOCK_NORM)}
+RECORDED.update({
+    "block.sentence_block": {**_BLOCK, **table("""
+w1 | [d_ff, d_model] | the feed-forward's first weights W1 (PyTorch's linear1)
+w2 | [d_model, d_ff] | its second weights W2 (linear2)
+""")},
+    "block.model_block": {**_BLOCK, **table("""
+ff.gate | [n, d_ff] | llama: norm·W_gateᵀ, the gate's values
+ff.silu | [n, d_ff] | llama: SiLU(gate) = gate·σ(gate)
+ff.up | [n, d_ff] | llama: norm·W_upᵀ
+norm1.mean_square | [n, 1] | RMSNorm before attention: mean(x²) of each row
+norm2.mean_square | [n, 1] | RMSNorm before the feed-forward: mean(x²) of each row
+cross_out | [n, d_model] | a decoder layer's attention over the encoder (after Wo)
+add_cross | [n, d_model] | its residual add
+logits | [V] | the next token's scores after the last position (a model that writes)
+"""), **scoped("norm_cross", _BLOCK_NORM)},
+})
+RECORDED["block.next_token"] = table("""
+logits | [V] | the next token's scores
+scaled | [V] | logits / T
+kept | [V] bool | the tokens top-k and top-p keep
+sample_probs | [V] | softmax of the kept scaled logits: the distribution sampled from
+top_ids | [top] int | the model's most likely tokens, best first: those kept, then those left out
+""")

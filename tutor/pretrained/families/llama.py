@@ -225,7 +225,8 @@ def llama_layer(x, params, layer_config, *, src_mask=None, src_key_padding_mask=
     docstring); ``layer_config`` gives ``nhead`` and ``layer_norm_eps``; ``src_mask`` [n, n_k]
     boolean, True = hidden (causal). Records under ``self_attn.``: ``q_before_rope`` /
     ``k_before_rope``, ``q`` [B, H, n, d], ``k``, ``v`` [B, H_kv, n, d], ``scores``,
-    ``weights`` [B, H, n, n_k], ``out``; and ``input``, ``output``. TutorError for a padding
+    ``weights`` [B, H, n, n_k], ``out``; ``attn_norm.*``, ``ffn_norm.*``, ``ffn.*``,
+    ``attn_out``, ``resid_attn`` (x + attention), ``out``; and ``input``, ``output``. TutorError for a padding
     mask (a llama here reads one unpadded row at a time). Source: ``LlamaDecoderLayer``."""
     if src_key_padding_mask is not None:
         raise TutorError("a llama model here reads unpadded prompts (no key padding mask)")
@@ -247,7 +248,7 @@ def llama_layer(x, params, layer_config, *, src_mask=None, src_key_padding_mask=
     x = llama_block(x, weights, n_head=n_head, n_kv_head=(wqkv.shape[1] // d_head - n_head) // 2,
                     eps=float(layer_config.layer_norm_eps), cos=cos, sin=sin, layout="halves",
                     mask=mask, cache=cache, trace=trace, qkv_trace=attn, attention_trace=attn,
-                    block_trace=NULL_TRACE)
+                    block_trace=trace)
     trace.record("output", x)
     return x
 
