@@ -70,3 +70,12 @@ def test_bad_input_is_one_line_exit_2(args, message, capsys):
         main(["gqa", *args])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_groups_row_counts_heads_from_1_as_the_panels_do():
+    screen = run("the cat sat", "--heads", "6", "--kv-heads", "2", "--format", "plain").output
+    row = next(line.strip(" │").split() for line in screen.splitlines()
+               if line.strip(" │").startswith("kv head"))
+    assert row == ["kv", "head", "1", "1", "1", "2", "2", "2"]          # was 0 0 0 1 1 1
+    assert "key/value head 1" in screen and "key/value head 0" not in screen
+    assert "query head 6 reads key/value head ⌈6 / 3⌉ = 2" in screen

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .builder import DocumentBuilder
-from .document import Document, Part, dim_labels, factor, format_number, percent
+from .document import Document, MatrixView, Part, dim_labels, factor, format_number, percent
 
 
 def _bytes(n: float) -> str:
@@ -167,11 +167,16 @@ def gqa_document(trace, tokens: list[str], *, precision: int, heads: int, kv_hea
     group = heads // kv_heads
     d_head = w["q"].shape[-1]
     cols = dim_labels(d_head)
-    w.step("Query heads share key/value heads", "query head h reads key/value head ⌊h / g⌋",
-           r"\mathrm{kv}(h) = \lfloor h / g \rfloor",
-           Part("", [w.view("key/value head of each query head", "group", ["kv head"],
-                            [f"q{h + 1}" for h in range(heads)])],
-                [f"g = {heads} / {kv_heads} = {group} query heads per key/value head"],
+    shared = MatrixView("key/value head of each query head", "group",    # counted from 1,
+                        np.asarray(w["group"])[None, :] + 1, ["kv head"],  # as the panels are
+                        [f"q{h + 1}" for h in range(heads)],
+                        caption="heads counted from 1, as below (the recorded group counts "
+                                "from 0)")
+    w.step("Query heads share key/value heads", "query head h reads key/value head ⌈h / g⌉",
+           r"\mathrm{kv}(h) = \lceil h / g \rceil",
+           Part("", [shared],
+                [f"g = {heads} / {kv_heads} = {group} query heads per key/value head",
+                 f"query head {heads} reads key/value head ⌈{heads} / {group}⌉ = {kv_heads}"],
                 f"{heads} query heads, {kv_heads} key/value heads: each key and value is "
                 f"computed once and read by {group} heads."), key="groups")
     for g in range(kv_heads):
