@@ -373,16 +373,25 @@ def test_a_nine_lesson_progress_file_through_lesson_list(tutor, state):
 
 
 def test_lesson_list_heads_each_part(tutor):
-    """`tutor lesson list` names each part of the course above its first lesson."""
+    """`tutor lesson list` names each part of the course on one line above its first lesson
+    (the title used to wrap inside the lessons' column), its lessons in line below."""
     lines = tutor("list").stdout.splitlines()
     for part in COURSE.parts:
         first = COURSE.find(part.first)
-        heading = next(i for i, line in enumerate(lines) if f"Part {part.number} " in line + " ")
+        heading = next(i for i, line in enumerate(lines)
+                       if line == f"Part {part.number} · {part.title}")
         row = next(i for i, line in enumerate(lines) if line.split()[:2] == [str(first.number),
                                                                              first.id])
-        words = " ".join(" ".join(lines[heading:row]).split()[2:])
-        assert words == part.title and not lines[heading][:2].strip()
+        assert 1 <= row - heading <= 3                                   # the header rule between
     assert "Part 3" in " ".join(lines) and all(len(line) <= 80 for line in lines)
+    rows = [line for line in lines if line[:2].strip().isdigit()]       # every lesson's row:
+    assert len({line.index(line.split()[1]) for line in rows}) == 1      # ids in one column
+
+
+def test_lesson_list_leaves_the_titles_out_when_narrow(tutor):
+    lines = tutor("list", env={"COLUMNS": "60"}).stdout.splitlines()
+    assert "…" not in "\n".join(lines) and all(len(line) <= 60 for line in lines)
+    assert any(line.split()[:2] == ["17", "gqa-cache"] for line in lines)
 
 
 # --- lessons stand on their own -----------------------------------------------------------------
@@ -547,7 +556,7 @@ def test_a_step_still_on_screen_is_not_shown_again(tutor):
     # the cache computation ends with the third step's panel; its question follows at once
     result = piped(tutor, "13", "", "", "q", step="cache", env={"LINES": "40"})  # a page, on
     out = result.stdout
-    assert "cache/layer: K,V 192 numbers" in out and "Question 3 of 7" in out
+    assert "cache/layer: K,V 192 numbers" in out and "Question 3 of 9" in out
     assert "Shown again" not in out
 
 

@@ -393,7 +393,7 @@ def list_lessons():
     point, index = _resume_point(course, progress)
     current = (point.id, point.steps[index].id) if point is not None else None
     console = _console()
-    console.print(progress_table(course, progress, current))
+    console.print(progress_table(course, progress, current, width=console.width))
     state = "" if progress.path.exists() else " (not created yet)"
     console.print()
     console.print(_message(f"Progress is kept in {progress.path}{state}.", console.width))

@@ -226,28 +226,45 @@ def score_cell(score) -> str:
     return f"{score.right}/{score.total}"
 
 
-def progress_table(course, progress, current: tuple[str, str] | None = None) -> Table:
+def progress_table(course, progress, current: tuple[str, str] | None = None, *,
+                   width: int = 80):
     """Every lesson with its progress: the score (questions right at the first try, of all
-    its questions) and ✓ when done, else a percentage of its steps."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    table.add_column("#", justify="right")
-    table.add_column("id", no_wrap=True)
-    table.add_column("lesson")
-    table.add_column("steps", justify="right")
-    table.add_column("score", justify="right", no_wrap=True)
-    table.add_column("done", justify="right", no_wrap=True)
-    table.add_column("", no_wrap=True)                                 # ← marks where you are
+    its questions) and ✓ when done, else a percentage of its steps. A course in parts gets a
+    heading line per part ("Part 3 · From the 2017 Transformer ..."), each part a table with
+    the same columns (one Rich renderable: a Group of tables). Narrower than 70 columns
+    (``width``), the lessons' titles are left out: the ids name them."""
+    from rich.console import Group
+
+    id_width = max(len("id"), *(len(lesson.id) for lesson in course.lessons))
+
+    def new_table(header: bool) -> Table:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False,
+                      pad_edge=False, header_style="bold", show_header=header)
+        table.add_column("#", justify="right", no_wrap=True, min_width=2)
+        table.add_column("id", no_wrap=True, min_width=id_width)
+        if titled:
+            table.add_column("lesson", ratio=1)
+        for name, width in (("steps", 5), ("score", 5), ("done", 4)):  # the header's width, so
+            table.add_column(name, justify="right", no_wrap=True,       # every part's table
+                             min_width=width)                          # lines up
+        table.add_column("", no_wrap=True, min_width=1)                # ← where you are
+        return table
+
+    titled = width >= 70
+    parts = len(course.parts) > 1
+    tables = [] if parts else [new_table(True)]
     for lesson in course.lessons:
-        part = course.part_starting_at(lesson) if len(course.parts) > 1 else None
+        part = course.part_starting_at(lesson) if parts else None
         if part is not None:
-            if part.number > 1:
-                table.add_section()
-            table.add_row("", Text(f"Part {part.number}", style="bold"),
-                          Text(part.title, style="bold"), "", "", "", "")
+            heading = Text(("\n" if part.number > 1 else "") + f"Part {part.number} · ",
+                           style="bold")
+            heading.append(part.title, style="bold")
+            tables += [heading, new_table(part.number == 1)]
         done = progress.done_count(lesson)
         n = len(lesson.steps)
         mark = "✓" if done == n else f"{100 * done // n}%"
         here = "←" if current and current[0] == lesson.id else ""
-        table.add_row(str(lesson.number), lesson.id, lesson.title, str(n),
-                      score_cell(progress.score(lesson)), mark, here)
-    return table
+        title = [lesson.title] if titled else []
+        tables[-1].add_row(str(lesson.number), lesson.id, *title, str(n),
+                           score_cell(progress.score(lesson)), mark, here)
+    return tables[0] if len(tables) == 1 else Group(*tables)
