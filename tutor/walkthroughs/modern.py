@@ -217,3 +217,69 @@ def online_softmax(tokens: list[str], x, w_q, w_k, w_v, block: int) -> Recording
     trace.record("memory", np.array([mem["softmax"], mem["online"], mem["output"]]))
     return Recording(trace, out, list(tokens), {"block": block},
                      walkthrough="modern.online_softmax")
+
+
+def bpe(model_or_tokenizer, text: str) -> Recording:
+    """Byte-level BPE of ``text`` as the model's tokenizer does it, with tutor's own merge
+    loop (:func:`tutor.nn.bpe.merge_piece`) on the model's merges. ``model_or_tokenizer``: a
+    tokenizer (:class:`~tutor.pretrained.tokenizer.Tokenizer`, a GGUF file's), a
+    :class:`~tutor.pretrained.model.PretrainedModel` or a ``HuggingFaceModel`` adapter.
+
+    Records ``bytes`` [n_bytes] (UTF-8), ``pieces`` [p, 3] (each piece's first byte, its
+    bytes, 1 for an added token kept whole), ``merges`` [m, 4] (piece, position, rank,
+    merged token's id) and ``ids`` [k]. ``info`` holds the strings: ``chars`` (each byte's
+    byte-level character), ``pieces``, ``pairs`` ([left, right] of each merge), ``after``
+    (the piece's symbols after each merge), ``tokens``, ``source`` and ``agrees`` (the ids
+    equal the ``tokenizers`` library's own). Raises TutorError for a tokenizer that is not
+    byte-level BPE (:func:`tutor.pretrained.bpe.byte_level_bpe`)."""
+    from tutor.errors import TutorError
+    from tutor.nn.bpe import byte_level, merge_piece
+    from tutor.pretrained.bpe import byte_level_bpe
+    from tutor.pretrained.model import PretrainedModel
+
+    from .models import HuggingFaceModel
+
+    tok = model_or_tokenizer
+    if isinstance(tok, HuggingFaceModel):
+        tok = tok.model
+    if isinstance(tok, PretrainedModel):
+        tok = tok.tokenizer
+    tables = byte_level_bpe(tok)
+    trace = new_trace()
+    data = text.encode("utf-8")
+    trace.record("bytes", np.frombuffer(data, dtype=np.uint8).astype(np.int64))
+    pieces, rows, merges, pairs, after, ids, tokens = [], [], [], [], [], [], []
+    start = 0
+    for segment, is_added in tables.split_added(text):
+        if is_added:
+            n = len(segment.encode("utf-8"))
+            pieces.append(segment)
+            rows.append([start, n, 1])
+            ids.append(tables.added[segment][0])
+            tokens.append(segment)
+            start += n
+            continue
+        for piece, _span in tables.pre_tokenize(segment):
+            p = len(pieces)
+            pieces.append(piece)
+            rows.append([start, len(piece), 0])
+            start += len(piece)
+            symbols, steps = merge_piece(piece, tables.ranks, vocab=tables.vocab,
+                                         ignore_merges=tables.ignore_merges)
+            for at, rank, left, right, now in steps:
+                merges.append([p, at, rank, tables.vocab.get(left + right, -1)])
+                pairs.append([left, right])
+                after.append(now)
+            for symbol in symbols:
+                if symbol not in tables.vocab:
+                    raise TutorError(f"{tables.source}: the token {symbol!r} is not in the "
+                                     "vocabulary")
+                ids.append(tables.vocab[symbol])
+                tokens.append(symbol)
+    trace.record("pieces", np.array(rows, dtype=np.int64).reshape(-1, 3))
+    trace.record("merges", np.array(merges, dtype=np.int64).reshape(-1, 4))
+    trace.record("ids", np.array(ids, dtype=np.int64))
+    info = {"chars": list(byte_level(text)), "pieces": pieces, "pairs": pairs, "after": after,
+            "tokens": tokens, "source": tables.source,
+            "agrees": ids == tables.reference_ids(text)}
+    return Recording(trace, ids, tokens, info, walkthrough="modern.bpe")

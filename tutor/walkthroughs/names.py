@@ -513,6 +513,12 @@ reference.scores | [n, n] | every q·k / √d_k at once: the n×n matrix online 
 reference.weights | [n, n] | softmax of each row
 reference.out | [n, d_v] | weights·V, softmax attention's output
 """)},
+    "modern.bpe": table("""
+bytes | [n_bytes] | the text's UTF-8 bytes (0–255)
+pieces | [p, 3] | each pre-tokenized piece: its first byte, its bytes, 1 for an added token kept whole
+merges | [m, 4] | each merge in the order applied: piece, position in it, rank, the merged token's id
+ids | [k] | the token ids, the model's own
+"""),
 })
 
 ALL: Table = {name: entry for table in RECORDED.values() for name, entry in table.items()}
