@@ -29,12 +29,12 @@ from tutor.lessons.compute import SIGNATURES, run_computation  # noqa: E402
 from tutor.lessons.course import load_course  # noqa: E402
 
 COMPUTATIONS = ("llm-generate", "llm-quantize")
-# generation: the ids, the top candidates, the newest position's mean attention per layer
-# and the last layer's per-head row (the screen's "reads token ... most" line); of the [1, V]
+# generation: the ids, the top candidates and the newest position's mean attention per layer
+# (not each head's row: only --format json prints it); of the [1, V]
 # distributions only the candidates' and the chosen token's entries, and of "kept" the
 # tokens left out (none without top-k / top-p)
 _GENERATION_KEPT = re.compile(r"^(output|step\.\d+\.(prefix|candidates|candidate_probs|choice"
-                              r"|self_attn\.\d+\.mean|self_attn\.29\.heads))$")
+                              r"|self_attn\.\d+\.mean))$")
 _GENERATION_PART = re.compile(r"^step\.(\d+)\.(probs|sample_probs|kept)$")
 
 
@@ -53,20 +53,23 @@ def lesson_args() -> list[tuple[str, dict]]:
     return out
 
 
+DIGITS = 7                          # significant digits kept: float32 holds about 7
+
+
 def entry(name: str, trace, key: str) -> dict | None:
     """What the file keeps of ``trace[key]`` for computation ``name`` (None: nothing)."""
     value = np.asarray(trace[key])
     if name != "llm-generate" or _GENERATION_KEPT.match(key):
-        return array_entry(value)
+        return array_entry(value, digits=DIGITS)
     part = _GENERATION_PART.match(key)
     if part is None:
         return None
     t = part.group(1)
     if part.group(2) == "kept":                                        # [1, V] bool
-        return array_entry(value, np.flatnonzero(~value.ravel()), fill=1.0)
+        return array_entry(value, np.flatnonzero(~value.ravel()), fill=1.0, digits=DIGITS)
     shown = [*np.asarray(trace[f"step.{t}.candidates"]).ravel(),
              *np.asarray(trace[f"step.{t}.choice"]).ravel()]            # ids; batch of one
-    return array_entry(value, shown)
+    return array_entry(value, shown, digits=DIGITS)
 
 
 def run(name: str, args: dict) -> dict:

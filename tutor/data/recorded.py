@@ -82,17 +82,23 @@ def recordings(path: Path = FILE) -> dict:
     return data
 
 
-def array_entry(value, index=None, fill=None) -> dict:
+def array_entry(value, index=None, fill=None, digits: int | None = None) -> dict:
     """An array as the files hold it: shape and flat data (NaN and infinities as null); with
-    ``index`` (flat indices) only those entries, every other one being ``fill`` (None: NaN)."""
+    ``index`` (flat indices) only those entries, every other one being ``fill`` (None: NaN);
+    with ``digits``, each number to that many significant digits (float32 runs: 7)."""
     value = np.asarray(value, dtype=np.float64)
     flat = value.ravel()
-    if index is None:
-        return {"shape": list(value.shape),
-                "data": [float(v) if np.isfinite(v) else None for v in flat]}
-    index = sorted({int(i) for i in index})
-    return {"shape": list(value.shape), "index": index, "fill": fill,
-            "data": [float(flat[i]) if np.isfinite(flat[i]) else None for i in index]}
+    keep = range(flat.size) if index is None else sorted({int(i) for i in index})
+
+    def number(v):
+        if not np.isfinite(v):
+            return None
+        return float(f"{v:.{digits}g}") if digits else float(v)
+
+    entry = {"shape": list(value.shape), "data": [number(flat[i]) for i in keep]}
+    if index is not None:
+        entry.update(index=list(keep), fill=fill)
+    return entry
 
 
 def _array(entry: dict) -> np.ndarray:

@@ -433,14 +433,18 @@ def _stored_block(tensor: str, block: int, kind: str):
                                f"got {block}")
         raw = gguf.raw(tensor)[(block - 1) * size:block * size]
         return stored_block(raw, info.kind, tensor=tensor, block=block, source=source)
-    if info.kind != "F32":
-        raise ComputeError(f"expected an F32 tensor with kind {kind!r} (quantized from its "
-                           f"real numbers), got {tensor!r} stored as {info.kind}")
-    values = np.frombuffer(gguf.raw(tensor), dtype="<f4")               # [numel]
-    if not 1 <= block <= len(values) // 32:
-        raise ComputeError(f"expected a block from 1 to {len(values) // 32} of {tensor}, "
+    if info.kind not in ("F32", "Q8_0"):
+        raise ComputeError(f"expected an F32 or Q8_0 tensor with kind {kind!r} (quantized "
+                           f"from the numbers it holds), got {tensor!r} stored as {info.kind}")
+    size = 4 * 32 if info.kind == "F32" else BLOCK_SIZES["Q8_0"][1]    # bytes of 32 numbers
+    if not 1 <= block <= info.nbytes // size:
+        raise ComputeError(f"expected a block from 1 to {info.nbytes // size} of {tensor}, "
                            f"got {block}")
-    recording = quantize_block(values[(block - 1) * 32:block * 32], kind.upper())
+    raw = gguf.raw(tensor)[(block - 1) * size:block * size]
+    values = (np.frombuffer(raw.tobytes(), dtype="<f4") if info.kind == "F32" else   # [32]
+              stored_block(raw, "Q8_0", tensor=tensor, block=block,
+                           source=source).trace["reconstruction"])      # the numbers it computes with
+    recording = quantize_block(values, kind.upper())
     recording.info.update(tensor=tensor, block=block, source=source)
     return recording
 
@@ -462,8 +466,9 @@ def llm_quantize(tensor: text = "blk.0.attn_q.weight", block: whole(1, 10**7) = 
         lambda r: quantize_document(r.trace, precision=3, kind=r.info["kind"],
                                     stored=r.info if kind == "stored" else None),
         model="smollm2")
-    recording.labels.update({"n": [f"x{i + 1}" for i in range(32)],
-                             "4": ["F32", "F16", "Q8_0", "Q4_1"]})
+    columns = [f"x{i + 1}" for i in range(32)]                         # as the screen names them
+    recording.labels.update({"n": columns, "32": columns, "4": ["F32", "F16", "Q8_0", "Q4_1"],
+                             "1": [f"block {block}"], "blocks": ["block 1"]})
     return Result(recording, recording.labels["n"], doc)
 
 
@@ -485,7 +490,7 @@ def _llm_generate(model, prompt: str, chat: bool, temperature: float, new_tokens
 
 @computation("llm-generate")
 def llm_generate(prompt: text = "The capital of France is", chat: flag = False,
-                 temperature: number(0, 100) = 0.0, max_new_tokens: whole(1, 4) = 1,
+                 temperature: number(0, 100) = 0.0, max_new_tokens: whole(1, 12) = 1,
                  seed: seed = 0) -> Result:
     """SmolLM2-135M writing ``max_new_tokens`` after ``prompt`` as ``tutor generate --model
     smollm2`` shows it: greedy (``temperature`` 0) or sampling at ``temperature`` (``seed``);

@@ -110,7 +110,9 @@ def _attention(w: DocumentBuilder, t: int, info: dict, keys: list[str]):
     data = {"kind": "cross" if kind == "cross_attn" else "self", "layer": layers,
             "layer_index": layers - 1,
             "keys": list(keys), "weights": [float(v) for v in last],
-            "heads": np.asarray(w[f"step.{t}.{kind}.{layers - 1}.heads"])[ROW].tolist()}
+            "heads": (np.asarray(w[f"step.{t}.{kind}.{layers - 1}.heads"])[ROW].tolist()
+                      if f"step.{t}.{kind}.{layers - 1}.heads" in w.trace
+                      else None)}                       # a lesson's recording keeps no heads
     return [view], line, data
 
 
