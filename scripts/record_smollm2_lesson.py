@@ -59,7 +59,9 @@ DIGITS = 7                          # significant digits kept: float32 holds abo
 def entry(name: str, trace, key: str) -> dict | None:
     """What the file keeps of ``trace[key]`` for computation ``name`` (None: nothing)."""
     value = np.asarray(trace[key])
-    if name != "llm-generate" or _GENERATION_KEPT.match(key):
+    if name != "llm-generate":
+        return array_entry(value)                                      # a block: small, exact
+    if _GENERATION_KEPT.match(key):
         return array_entry(value, digits=DIGITS)
     part = _GENERATION_PART.match(key)
     if part is None:

