@@ -29,6 +29,8 @@ RUNS = {
     "gqa": ["gqa", "the cat", "--heads", "2", "--kv-heads", "1"],
     "ffn": ["ffn", "the cat", "--kind", "swiglu"], "quantize": ["quantize", "0.12,-0.5,0.3"],
     "flash": ["flash", "the cat sat", "--block", "2"],
+    "bpe": ["bpe", "the cat", "--model", str(ROOT / "tests" / "data" / "tiny_llama.gguf")],
+    "decoder-only": ["decoder-only", "the cat"],
 }
 ENCODINGS = {"latin-1": {"PYTHONIOENCODING": "latin-1"},
              "C": {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}}

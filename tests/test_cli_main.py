@@ -36,7 +36,7 @@ def test_help_groups_the_commands_as_2017_and_today():
     assert names(out[start_2017:start_today]) >= {"attention", "layernorm", "posenc", "softmax",
                                                   "multihead"}
     assert names(out[start_today:start_more]) == {"rmsnorm", "rope", "gqa", "ffn", "quantize",
-                                                  "flash"}
+                                                  "flash", "bpe", "decoder-only"}
     assert set(cli_module.SECTION_OF) == set(cli_module.COMMANDS)
 
 

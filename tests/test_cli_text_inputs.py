@@ -49,6 +49,7 @@ SENTENCE_LINES = {
     "posenc": ["posenc", "--sentence", BAD], "transformer": ["transformer", "--src", BAD,
                                                             "--tgt", "a"],
     "rope": ["rope", BAD], "gqa": ["gqa", BAD], "ffn": ["ffn", BAD], "flash": ["flash", BAD],
+    "bpe": ["bpe", BAD], "decoder-only": ["decoder-only", BAD],
 }
 
 

@@ -72,6 +72,9 @@ def test_documented_limits_are_the_enforced_ones():
                                          f"{limits.MAX_TRAIN_DIM}, `--gain` {limits.MAX_GAIN}")
     assert rows["`generate`: `--beam`, `--max-new-tokens`"] == (
         f"{limits.MAX_BEAM_SIZE}, {limits.MAX_NEW_TOKENS}")
+    assert rows["`bpe`: characters of the text, merges listed on screen"] == (
+        f"{limits.MAX_BPE_CHARS}, {limits.MAX_BPE_MERGES_SHOWN} (`--format json`: all)")
+    assert rows["`decoder-only --vocab`"] == str(limits.MAX_VOCAB)
     assert rows["`train`: `--batch-size`, `--dim`, `--ff`, `--layers`, `--steps`"] == (
         f"{limits.MAX_RUN_BATCH}, {limits.MAX_RUN_DIM}, {limits.MAX_RUN_FF}, "
         f"{limits.MAX_RUN_LAYERS}, {limits.MAX_RUN_STEPS:,}")

@@ -181,7 +181,7 @@ def missing_models_extra() -> list[str]:
 
 # the walkthroughs that some run of the tiny Hugging Face folders records names for
 NEEDS_MODELS_EXTRA = ("generation.generate", "pretrained.model_context", "pretrained.model_head",
-                      "pretrained.model_heads", "pretrained.rope_head")
+                      "pretrained.model_heads", "pretrained.rope_head", "modern.bpe")
 
 
 def _generation():
@@ -255,7 +255,8 @@ def _learning():
 
 def _modern():
     """Today's calculators (rmsnorm, rope on numbers and on words, gqa, the three ffn kinds,
-    quantize Q8_0 and Q4_1, flash)."""
+    quantize Q8_0 and Q4_1, flash, bpe with an added token and its merges cut to one, decoder-only with a model's
+    sizes)."""
     from tutor.render import modern as modern_render
     from tutor.walkthroughs import modern
 
@@ -287,6 +288,16 @@ def _modern():
         t, precision=2, kind="Q4_1", stored=r.info)))
     rec = modern.online_softmax(TOKENS, X, EYE[:, :2], EYE[:, :2], EYE[:, :2], 2)
     runs.append((rec, lambda t: modern_render.flash_document(t, TOKENS, precision=2, block=2)))
+    rng = np.random.default_rng(1)
+    rec = modern.decoder_only(TOKENS, X, *(rng.normal(size=(4, 4)) for _ in range(3)),
+                              rng.normal(size=(5, 4)),
+                              model={"name": "m", "vocab": 5, "d_model": 4, "total": 99,
+                                     "tied": False})
+    runs.append(_on_recording(rec, modern_render.decoder_only_document, precision=2))
+    if not missing_models_extra():                     # bpe reads a tokenizer (tokenizers)
+        from tutor.pretrained.bpe import read_tokenizer
+        rec = modern.bpe(read_tokenizer(DATA / "tiny_llama.gguf"), "the cat<|im_start|> 12")
+        runs.append(_on_recording(rec, modern_render.bpe_document, precision=2, shown=1))
     return runs
 
 
@@ -323,7 +334,8 @@ def all_runs():
 def test_every_walkthrough_is_declared_and_run_here():
     run = {name for name, _, _ in all_runs()}
     if missing_models_extra():                                         # their runs left out
-        run |= {name for name in NEEDS_MODELS_EXTRA if name.startswith("pretrained.")}
+        run |= {name for name in NEEDS_MODELS_EXTRA
+                if name.startswith("pretrained.") or name == "modern.bpe"}
     assert run == set(names.RECORDED)
 
 

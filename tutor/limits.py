@@ -21,6 +21,9 @@ SEED_LIMIT = 2**32         # --seed and a lesson's seed: 0 <= seed < SEED_LIMIT
 
 # --- a real pretrained model (--model: attention, heads, context) ---------------------------
 MAX_MODEL_TOKENS = 64      # the model's own tokens of a sentence ([CLS] and [SEP] included)
+MAX_BPE_CHARS = 200        # characters of tutor bpe's text (every merge is shown or recorded)
+MAX_BPE_MERGES_SHOWN = 16  # merges tutor bpe lists on screen (the table: 8); beyond, a count
+MAX_VOCAB = 64             # decoder-only --vocab: rows of a random embedding matrix
 # --- the screen -----------------------------------------------------------------------------
 DEFAULT_WIDTH = 80         # columns when neither COLUMNS nor a terminal says otherwise
 MIN_WIDTH, MAX_WIDTH = 20, 400   # COLUMNS or a terminal's width is kept within these

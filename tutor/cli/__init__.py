@@ -229,3 +229,8 @@ register("quantize", "tutor.cli.quantize", "quantize",
          "Block quantization (Q8_0, Q4_1): scale, codes, error; bits per weight.", "today")
 register("flash", "tutor.cli.flash", "flash",
          "Online softmax (FlashAttention's core): keys in blocks, running max and sum.", "today")
+register("bpe", "tutor.cli.bpe", "bpe",
+         "Byte-level BPE: a model's tokenizer merge by merge, ending in its ids.", "today")
+register("decoder-only", "tutor.cli.decoder_only", "decoder_only",
+         "Decoder-only models: the causal mask as the only mask, the tied output head.",
+         "today")

@@ -399,6 +399,28 @@ def scaling_training_recorded() -> Result:
     return Result(recording, recording.labels["2·n_dk"], doc)
 
 
+# --- today's LLMs ----------------------------------------------------------------------------
+
+@computation("decoder-only")
+def decoder_only_steps(sentence: words = "the cat sat", dim: whole(1, MAX_LESSON_DIM) = 4,
+                       vocab: whole(1, 2 * MAX_LESSON_DIM) = 6, seed: seed = 0) -> Result:
+    """A decoder-only model's causal mask and tied head as ``tutor decoder-only SENTENCE
+    --dim D --vocab V --seed S`` shows them (the same random streams). Steps ``parts``,
+    ``mask``, ``head``, ``saves``."""
+    from tutor.render.modern import decoder_only_document
+    from tutor.walkthroughs.inputs import random_stream
+    from tutor.walkthroughs.modern import decoder_only
+
+    x, _ = word_embeddings(sentence, dim)                               # [n, d_model]
+    w_q, w_k, w_v = (random_tenths(random_stream(seed, name), dim, dim)
+                     for name in ("--wq", "--wk", "--wv"))
+    e = random_tenths(random_stream(seed, "--embedding"), vocab, dim)   # [V, d_model]
+    recording = decoder_only(sentence, x, w_q, w_k, w_v, e)
+    recording.labels.update(_square(sentence))
+    return Result(recording, recording.labels["n"],
+                  decoder_only_document(recording, precision=2))
+
+
 # --- a real LLM (SmolLM2-135M): live when installed, else the shipped recording -------------
 
 def _smollm2_gguf():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from dataclasses import dataclass, field
 
 from ..errors import TutorError
@@ -68,11 +69,17 @@ def _has_byte_level(pre) -> bool:
         _has_byte_level(p) for p in pre.get("pretokenizers", ()))
 
 
+_TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def byte_level_bpe(tokenizer) -> ByteLevelBPE:
-    """The tables of ``tokenizer`` (a tutor Tokenizer or GGUFTokenizer). Raises TutorError
+    """The tables of ``tokenizer`` (a tutor Tokenizer or GGUFTokenizer), read once per
+    tokenizer (SmolLM2's 48,900 merges take half a second). Raises TutorError
     naming the tokenizer's file when it is not byte-level BPE: another model (BERT's
     WordPiece has no merges), a BPE without GPT-2's byte-level pre-tokenizer (SentencePiece
     style), or BPE options tutor does not show (dropout, byte fallback, word suffixes)."""
+    if tokenizer in _TABLES:
+        return _TABLES[tokenizer]
     backend = tokenizer._backend
     source = str(getattr(tokenizer, "source", "") or getattr(tokenizer, "folder", ""))
     data = json.loads(backend.to_str())
@@ -102,8 +109,10 @@ def byte_level_bpe(tokenizer) -> ByteLevelBPE:
     if added:
         words = sorted(added, key=len, reverse=True)
         pattern = re.compile("(" + "|".join(re.escape(w) for w in words) + ")")
-    return ByteLevelBPE(dict(model.get("vocab") or {}), ranks, added,
-                        bool(model.get("ignore_merges")), source, backend, pattern)
+    tables = ByteLevelBPE(dict(model.get("vocab") or {}), ranks, added,
+                          bool(model.get("ignore_merges")), source, backend, pattern)
+    _TABLES[tokenizer] = tables
+    return tables
 
 
 def read_tokenizer(path):

@@ -1,5 +1,6 @@
 """Today's parts beside the 2017 ones: RMSNorm, RoPE, grouped-query attention, gated
-feed-forward, block quantization and online softmax, built from what
+feed-forward, block quantization, online softmax, byte-level BPE and decoder-only with
+its tied head, built from what
 :mod:`tutor.walkthroughs.modern` recorded. Nothing here computes a result: the few sums
 written out are the recorded numbers put in words."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .builder import DocumentBuilder
-from .document import Document, Part, dim_labels, factor, format_number
+from .document import Document, Part, dim_labels, factor, format_number, percent
 
 
 def _bytes(n: float) -> str:
@@ -442,5 +443,164 @@ def flash_document(trace, tokens: list[str], *, precision: int, block: int) -> D
                       subtitle=f"{n} tokens, blocks of {block}")
 
 
+
+
+# --- byte-level BPE --------------------------------------------------------------------------
+
+def _cut(text: str, width: int = 44) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def bpe_document(recording, *, precision: int, shown: int | None = None) -> Document:
+    """Byte-level BPE as the walkthrough ``modern.bpe`` recorded it: the bytes and their
+    byte-level characters, the pre-tokenized pieces, every merge (pair, rank, the piece
+    after; past ``shown`` merges, default ``MAX_BPE_MERGES_SHOWN``, a count on screen and all
+    of them in JSON; the table of their numbers shows half as many rows) and the ids."""
+    from tutor.limits import MAX_BPE_MERGES_SHOWN
+
+    shown = MAX_BPE_MERGES_SHOWN if shown is None else shown
+    table = max(1, shown // 2)                         # rows of the merges' table on screen
+    info = recording.info
+    w = DocumentBuilder(recording.trace, precision)
+    chars, pieces, tokens = info["chars"], info["pieces"], info["tokens"]
+    data = w["bytes"]
+    n_bytes = data.shape[0]
+    wide = n_bytes > 16
+    multi = next((i for i, b in enumerate(data) if b >= 0xC0), None)
+    worked = [f"'{chars[0]}' is byte {int(data[0])}" if n_bytes else "no bytes"]
+    if multi is not None:
+        size = 2 if data[multi] < 0xE0 else 3 if data[multi] < 0xF0 else 4
+        worked.append("a character of " + str(size) + " bytes: "
+                      + " ".join(str(int(b)) for b in data[multi:multi + size]) + " → "
+                      + " ".join(chars[multi:multi + size]))
+    if 32 in data:
+        worked.append("a space is byte 32, spelled Ġ")
+    w.step("The text as bytes", "bytes = UTF-8(text); each byte → one character",
+           r"\text{bytes} = \mathrm{UTF8}(\text{text})",
+           Part("", [w.view("UTF-8 bytes", "bytes", ["byte"], chars,
+                            window=(1, 16) if wide else None)], worked,
+                "Every text is a row of bytes (0–255), so no word is ever unknown. GPT-2's "
+                "table spells each byte as a printable character (a space is Ġ, a newline Ċ): "
+                "the vocabulary and the merges are strings of those."), key="bytes")
+    rows = w["pieces"]
+    split = " | ".join(pieces)
+    w.step("Pre-tokenization", "pieces = the model's regex split (added tokens kept whole)",
+           r"\text{pieces} = \mathrm{split}(\text{text})",
+           Part("", [w.view("pieces", "pieces", pieces, ["first byte", "bytes", "added"],
+                            window=(16, 3) if len(pieces) > 16 else None)],
+                [_cut(split, 70)],
+                "The split of the model's tokenizer (the tokenizers library runs it): a word "
+                "with the space before it, punctuation apart, digits one by one in SmolLM2. "
+                "No merge crosses a piece's edge; an added token such as <|im_start|> is one "
+                "token and never merged."), key="split")
+    merges, pairs, after = w["merges"], info["pairs"], info["after"]
+    m = merges.shape[0]
+    lines = []
+    for j in range(min(m, shown)):
+        piece, _, rank, _ = (int(v) for v in merges[j])
+        left, right = pairs[j]
+        lines.append(_cut(f"rank {rank}: {left} + {right} → {' '.join(after[j])}", 70))
+    if m > shown:
+        lines.append(f"… {m - shown} more merges ({m} in all; --format json lists every one)")
+    if not m:
+        lines.append("no pair of adjacent symbols has a rank: every piece stays as bytes")
+    labels = [f"{a} + {b}" for a, b in pairs]
+    w.step("Merges, the lowest rank first", "repeat: merge the adjacent pair of lowest rank",
+           r"(a, b) = \arg\min_{\text{adjacent}} \mathrm{rank}(a, b)",
+           Part("", [w.view("merges", "merges", labels or ["none"],
+                            ["piece", "at", "rank", "id"],
+                            window=(table, 4) if m > table else None)], lines,
+                "Within each piece, start from its bytes and merge the adjacent pair the "
+                "tokenizer learned first (the lowest rank), again and again, until no pair "
+                "is in the list. The merged symbol is a token of the vocabulary."),
+           key="merges")
+    agrees = info.get("agrees")
+    w.step("The model's ids", "ids = vocab[token] for every final symbol",
+           r"\text{ids} = \mathrm{vocab}[t]",
+           Part("", [w.view("ids", "ids", ["id"], tokens,
+                            window=(1, 16) if len(tokens) > 16 else None)],
+                [f"{n_bytes} bytes → {len(tokens)} tokens after {m} merges",
+                 "the tokenizers library gives the same ids" if agrees else
+                 "the tokenizers library gives other ids"],
+                "These ids are what the model reads: row id of its embedding matrix."),
+           key="ids")
+    return w.document("bpe", "Byte-level BPE", list(tokens),
+                      {"source": info["source"], "bytes": n_bytes, "merges": m},
+                      subtitle=f"{n_bytes} bytes, {len(pieces)} pieces, {m} merges, "
+                               f"{len(tokens)} tokens",
+                      extra={"chars": chars, "pieces": pieces, "pairs": pairs,
+                             "after": after, "agrees": bool(agrees)})
+
+
+
+
+# --- decoder-only and weight tying -----------------------------------------------------------
+
+def decoder_only_document(recording, *, precision: int) -> Document:
+    """Where the encoder–decoder went (the sublayers of each kind of block), causal
+    self-attention as the only attention, the tied head h·Eᵀ beside an untied copy, and
+    the parameters tying saves, from what ``modern.decoder_only`` recorded."""
+    labels = recording.labels
+    w = DocumentBuilder(recording.trace, precision)
+    tokens = recording.tokens
+    n = len(tokens)
+    cols = dim_labels(w["x"].shape[1])
+    words = labels["V"]
+    w.step("Where the encoder–decoder went", "decoder-only = a stack of decoder blocks "
+           "without cross-attention", r"\text{block} = \text{masked self-attention} + \text{FFN}",
+           Part("", [w.view("sublayers", "parts", labels["block"], labels["sublayer"])],
+                ["2017: an encoder stack reads the source, a decoder stack writes the target "
+                 "and reads the encoder through cross-attention",
+                 "GPT-2, LLaMA, SmolLM2 (30 blocks): no encoder, so nothing to cross-attend"],
+                "The prompt and the answer are one sequence: the model reads the prompt with the "
+                "same masked self-attention it writes with."), key="parts")
+    weights = w["attn.weights"]
+    masked = np.triu(np.ones((n, n), dtype=bool), 1)
+    w.step("The causal mask, the only mask", "weights = softmax(Q·Kᵀ/√d_k + mask)",
+           r"\mathrm{softmax}(QK^\top/\sqrt{d_k} + M)",
+           Part("", [w.view("mask", "attn.mask", tokens, tokens, masked=masked,
+                            masked_text="-inf"),
+                     w.view("weights", "attn.weights", tokens, tokens, heat=True,
+                            masked=masked)],
+                [f"{tokens[0]} sees only itself: weight {w.fmt(weights[0, 0])}",
+                 f"{tokens[-1]} sees all {n} tokens"],
+                "Each token attends to itself and the tokens before it: a model that predicts "
+                "the next token must not read it. No padding mask in a single sentence, no "
+                "cross-attention mask: this is the only one."), key="mask")
+    e, tied = w["embedding"], w["logits.tied"]
+    h = w["h"]
+    last = n - 1
+    terms = _terms(list(zip(h[last], e[0])),
+                   lambda p: f"{factor(w.fmt(p[0]))}·{factor(w.fmt(p[1]))}")
+    w.step("The tied output head", "logits = h · Eᵀ (E: the embedding matrix)",
+           r"\text{logits} = h E^\top",
+           Part("", [w.view("h", "h", tokens, cols),
+                     w.view("E", "embedding", words, cols,
+                            window=(8, len(cols)) if len(words) > 8 else None),
+                     w.view("logits = h·Eᵀ", "logits.tied", tokens, words,
+                            window=(n, 8) if len(words) > 8 else None)],
+                [f"logit({tokens[last]}, w1) = {terms} = {w.fmt(tied[last, 0])}",
+                 f"an untied head W = a copy of E gives the same logits (largest difference "
+                 f"{float(w['max_diff']):.1e})"],
+                "Row j of E turns word j into a vector on the way in; on the way out the same "
+                "row scores how well h matches word j. One matrix, used twice."), key="head")
+    tying = w["tying"]
+    names = labels["model"]
+    lines = []
+    for name, row in zip(names, tying):
+        vocab, d, saved, total, ties = (int(v) for v in row)
+        lines.append(f"{name}: {vocab:,} × {d:,} = {saved:,} of {total:,} "
+                     f"({percent(saved / total)})" + ("" if ties else ", had it tied"))
+    w.step("What tying saves", "saved = V · d_model", r"V \cdot d_{\text{model}}",
+           Part("", [w.view("parameters", "tying", names, labels["quantity"])], lines,
+                "V·d numbers that an untied head would add; \"tied\" counts the model with "
+                "one matrix. A small model's vocabulary is a large share of it: SmolLM2 "
+                "would be a fifth larger with its own output matrix."), key="saves")
+    return w.document("decoder-only", "Decoder-only and weight tying", list(tokens),
+                      {"n": n, "vocab": len(words), "d_model": len(cols)},
+                      subtitle=f"{n} tokens, vocabulary {len(words)}, d_model {len(cols)}")
+
+
 __all__ = ["rmsnorm_document", "rope_document", "gqa_document", "ffn_document",
-           "quantize_document", "flash_document"]
+           "quantize_document", "flash_document", "bpe_document",
+           "decoder_only_document"]

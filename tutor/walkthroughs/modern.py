@@ -1,8 +1,10 @@
 """The walkthroughs of today's parts, each beside the 2017 part it replaced: RMSNorm beside
 layer norm, RoPE beside sinusoidal encodings, grouped-query beside multi-head attention,
-gated feed-forward beside ReLU/GELU, block quantization, and online softmax beside
-softmax attention. Shared by ``tutor rmsnorm``, ``rope``, ``gqa``, ``ffn``, ``quantize``
-and ``flash``. The math is :mod:`tutor.nn.modern` and :mod:`tutor.nn.llama`."""
+gated feed-forward beside ReLU/GELU, block quantization, online softmax beside
+softmax attention, byte-level BPE with a real model's merges, and a decoder-only model's
+causal mask and tied head. Shared by ``tutor rmsnorm``, ``rope``, ``gqa``, ``ffn``,
+``quantize``, ``flash``, ``bpe`` and ``decoder-only``. The math is :mod:`tutor.nn.modern`,
+:mod:`tutor.nn.llama` and :mod:`tutor.nn.bpe`."""
 
 from __future__ import annotations
 
@@ -283,3 +285,69 @@ def bpe(model_or_tokenizer, text: str) -> Recording:
             "tokens": tokens, "source": tables.source,
             "agrees": ids == tables.reference_ids(text)}
     return Recording(trace, ids, tokens, info, walkthrough="modern.bpe")
+
+
+#: The sublayers of each kind of block (rows) in the 2017 model and in a decoder-only one.
+BLOCK_PARTS = ("2017 encoder", "2017 decoder", "decoder-only")
+SUBLAYERS = ("self-attn", "causal", "cross-attn", "FFN")
+TYING_COLUMNS = ("V", "d_model", "V·d", "tied", "ties")
+
+
+def decoder_only(tokens: list[str], x, w_q, w_k, w_v, embedding, *,
+                 model: dict | None = None) -> Recording:
+    """A decoder-only model's two differences from the 2017 encoder–decoder, on x [n,
+    d_model]: causal self-attention is the only attention (no encoder, no cross-attention:
+    the causal mask is the only mask), and the output head is the embedding matrix
+    transposed (weight tying, Press & Wolf 2017; GPT-2, SmolLM2).
+
+    Records ``parts`` [3, 4] (1 where a block of each kind has each sublayer), ``x``,
+    self-attention with the causal mask under ``attn.`` (what
+    :func:`~tutor.nn.attention.scaled_dot_product_attention` records), ``h`` [n, d_model] =
+    x + attention's output (the hidden states the head reads), ``embedding`` E [V,
+    d_model], ``logits.tied`` [n, V] = h·Eᵀ, ``logits.untied`` [n, V] = h·Wᵀ with an untied
+    head W a copy of E, ``max_diff`` [] and ``tying`` [r, 5]: vocabulary V, d_model, V·d
+    (the numbers tying saves), the parameters with the head tied, and 1 if the model ties,
+    for the numbers here, SmolLM2-135M (its config) and ``model`` if given (a dict of
+    ``name``, ``vocab``, ``d_model``, ``total`` (parameters in its file), ``tied``)."""
+    from tutor.nn.functional import linear
+    from tutor.nn.masks import causal_mask
+
+    trace = new_trace()
+    x = np.asarray(x, dtype=np.float64)
+    n, d = x.shape
+    parts = np.array([[1, 0, 0, 1], [1, 1, 1, 1], [1, 1, 0, 1]])
+    trace.record("parts", parts)
+    trace.record("x", x)
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    attn = trace.scope("attn")
+    for name, value in (("q", q), ("k", k), ("v", v)):
+        attn.record(name, value)
+    out, _ = scaled_dot_product_attention(q, k, v, causal_mask(n), trace=attn)
+    h = x + out                                                        # [n, d_model]
+    trace.record("h", h)
+    e = np.asarray(embedding, dtype=np.float64)                       # [V, d_model]
+    trace.record("embedding", e)
+    tied = linear(h, e)                                                # [n, V]
+    untied = linear(h, e.copy())                                       # its own weight
+    trace.record("logits.tied", tied)
+    trace.record("logits.untied", untied)
+    trace.record("max_diff", np.abs(tied - untied).max())
+    vocab = e.shape[0]
+    here_total = e.size + w_q.size + w_k.size + w_v.size
+    matrices, vectors = smollm2_parameters()
+    rows = [[vocab, d, vocab * d, here_total, 1],
+            [SMOLLM2["vocab_size"], SMOLLM2["d_model"], SMOLLM2["vocab_size"] * SMOLLM2["d_model"],
+             matrices + vectors, 1]]
+    names = ["here", "SmolLM2"]
+    if model is not None:
+        saved = model["vocab"] * model["d_model"]
+        total = model["total"] if model["tied"] else model["total"] - saved
+        rows.append([model["vocab"], model["d_model"], saved, total, int(model["tied"])])
+        names.append(model["name"])
+    trace.record("tying", np.array(rows, dtype=np.int64))
+    words = [f"w{j + 1}" for j in range(vocab)]
+    labels = {"n": list(tokens), "n_q": list(tokens), "n_k": list(tokens), "V": words,
+              "model": names, "quantity": list(TYING_COLUMNS), "block": list(BLOCK_PARTS),
+              "sublayer": list(SUBLAYERS)}
+    return Recording(trace, tied, list(tokens), {}, labels=labels,
+                     walkthrough="modern.decoder_only")

@@ -519,6 +519,17 @@ pieces | [p, 3] | each pre-tokenized piece: its first byte, its bytes, 1 for an 
 merges | [m, 4] | each merge in the order applied: piece, position in it, rank, the merged token's id
 ids | [k] | the token ids, the model's own
 """),
+    "modern.decoder_only": {
+        **table("""
+parts | [block, sublayer] | 1 where a 2017 encoder layer, a 2017 decoder layer, a decoder-only block has the sublayer
+x | [n, d_model] | the word vectors X
+h | [n, d_model] | x + causal self-attention's output: the hidden states the head reads
+embedding | [V, d_model] | the embedding matrix E, one row per vocabulary word
+logits.tied | [n, V] | h·Eᵀ: the tied head, the embedding matrix transposed
+logits.untied | [n, V] | h·Wᵀ with an untied head W, here a copy of E
+max_diff | [] | the largest |tied − untied| logit
+tying | [model, quantity] | V (vocabulary), d_model, V·d (what tying saves), the parameters when tied, 1 if it ties
+"""), **scoped("attn", ATTENTION)},
 })
 
 ALL: Table = {name: entry for table in RECORDED.values() for name, entry in table.items()}
