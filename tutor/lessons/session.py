@@ -146,6 +146,12 @@ class Session:
         words = []
         lead = index[:-2] if len(index) > 2 else ()
         tail = index[len(lead):]
+        stacked = (matrix.key.split("[", 1)[0].split(",") if isinstance(matrix, MatrixView)
+                   else [])                     # one row per trace name (generation's layers)
+        if len(stacked) > 1 and ref.name in stacked and len(tail) == 1 \
+                and matrix.values.shape[-1] == array.shape[-1]:
+            return (f"{matrix.name}, row {matrix.rows[stacked.index(ref.name)]}, column "
+                    f"{matrix.cols[tail[0]]}")
         if isinstance(matrix, MatrixView) and all(i == 0 for i in lead) and len(tail) == 2 \
                 and matrix.values.shape == array.shape[len(lead):]:
             row_labels, col_labels = matrix.rows, matrix.cols       # its name says the head

@@ -126,12 +126,14 @@ def _attention(w: DocumentBuilder, t: int, info: dict, keys: list[str]):
     data = {"kind": "cross" if kind == "cross_attn" else "self", "layer": layers,
             "layer_index": layers - 1,
             "keys": list(keys), "weights": [float(v) for v in last],
-            "heads": np.asarray(w[f"step.{t}.{kind}.{layers - 1}.heads"])[ROW].tolist(),
+            "heads": (np.asarray(w[f"step.{t}.{kind}.{layers - 1}.heads"])[ROW].tolist()
+                      if f"step.{t}.{kind}.{layers - 1}.heads" in w.trace
+                      else None),                       # a lesson's recording keeps no heads
             "layers": [[float(v) for v in row] for row in means]}
     return [view], line, data
 
 
-def _candidates(w: DocumentBuilder, t: int, tok: _Tokens, rule: dict):
+def _candidates(w: DocumentBuilder, t: int, tok: _Tokens, rule: dict, vocab_size=None):
     sampling, beam = rule["kind"] == "sampling", rule["kind"] == "beam"
     ids = np.asarray(w[f"step.{t}.candidates"])[ROW]
     probs = np.asarray(w[f"step.{t}.candidate_probs"])[ROW]
@@ -140,7 +142,7 @@ def _candidates(w: DocumentBuilder, t: int, tok: _Tokens, rule: dict):
     labels = unique_labels([tok(i) for i in ids])
     name = (f"sampled from ({sampling_settings(rule).rsplit(', seed', 1)[0]})" if sampling else
             "p(next token) after beam 1" if beam else "p(next token)")
-    total = w[f"step.{t}.probs"].shape[-1]
+    total = vocab_size or w[f"step.{t}.probs"].shape[-1]     # a recording keeps no [V] rows
     chart = w.chart(name, f"step.{t}.candidate_probs", labels, values=probs, full=1.0,
                     caption=("the kept tokens, most likely first" if sampling
                              else f"the {len(ids)} most likely, of {total}"))
@@ -268,7 +270,7 @@ def generation_document(trace, info: dict, *, precision: int, model_name: str,
         prefix = np.asarray(w[f"step.{t}.prefix"])[ROW]                # [n]
         keys = list(source_labels) if seq2seq else [tok(i) for i in prefix]
         views, reads, attention = _attention(w, t, info, keys)
-        chart, candidates = _candidates(w, t, tok, rule)
+        chart, candidates = _candidates(w, t, tok, rule, info.get("vocab_size"))
         worked = [f"so far: {tok.join(prefix)}"]
         entry = {"token_number": t + 1, "step_index": t, "so_far": {"ids": [int(i) for i in prefix],
                                        "tokens": [tok(i) for i in prefix]},

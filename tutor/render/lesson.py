@@ -104,13 +104,20 @@ def computation_parts(doc, show: list[str] | None, title: str = "",
 
 
 def _keys(steps) -> set[str]:
-    return {_base(view.key) for step in steps for part in step.parts
-            for view in [*part.matrices, *(part.charts if step.formula else [])]}
+    return {name for step in steps for part in step.parts
+            for view in [*part.matrices, *(part.charts if step.formula else [])]
+            for name in _names(view.key)}
 
 
 def _base(key: str) -> str:
     """A view's trace name without the slice a builder may add ('x[0, 1]' -> 'x')."""
     return key.split("[", 1)[0]
+
+
+def _names(key: str) -> list[str]:
+    """The trace names a view shows: one, or several stacked as its rows ('a.0.mean,a.1.mean',
+    as generation's table of the layers)."""
+    return _base(key).split(",")
 
 
 def find_matrix(doc, show: list[str] | None, name: str) -> MatrixView | Chart | None:
@@ -119,10 +126,10 @@ def find_matrix(doc, show: list[str] | None, name: str) -> MatrixView | Chart | 
     for step in _shown(doc, show):
         for part in step.parts:
             for matrix in part.matrices:
-                if _base(matrix.key) == name:
+                if name in _names(matrix.key):
                     return matrix
             for chart in part.charts if step.formula else []:     # charts show in step panels
-                if _base(chart.key) == name:
+                if name in _names(chart.key):
                     return chart
     return None
 
