@@ -10,7 +10,7 @@ pytestmark = pytest.mark.skipif(not have_tmux(), reason="tmux is not installed")
 
 
 @pytest.mark.parametrize("lesson, step, row", [
-    ("real-llm", "q-sink-layer8", "layer 8"),                 # 30 rows of layers, shown again
+    ("real-llm", "q-sink-layer7", "layer 7"),                 # 6 rows of 30 layers, shown again
     ("weights-4bit", "q-error-x7", "error"),                  # the error row of x1 … x32
     ("tokens", "q-rank", "u + n"),
 ])
