@@ -41,8 +41,14 @@ def batch():
         runs = json.load(f)
     from tutor.cli import main
     saved = os.dup(1), os.dup(2)
+    streams = [(name, getattr(sys, name)) for name in ("stdin", "stdout", "stderr")]
+    configs = [(stream, stream.encoding, stream.errors) for _, stream in streams]
     results = []
     for run in runs:
+        for name, stream in streams:                               # each run starts with the
+            setattr(sys, name, stream)                             # streams Python made, as
+        for stream, encoding, errors in configs:                   # a fresh process does
+            stream.reconfigure(encoding=encoding, errors=errors)
         args = [os.fsdecode(base64.b64decode(a)) for a in run]    # as Python decodes argv
         files = tempfile.TemporaryFile(), tempfile.TemporaryFile()
         sys.stdout.flush()
@@ -90,8 +96,9 @@ def tutor_batch(runs, env, cwd=None, timeout=600):
     ``tutor.cli.main`` one after the other in ONE real ``python`` process started with the
     environment ``env`` (the whole of it) and standard input /dev/null: the arguments are
     decoded as Python decodes ``sys.argv`` (os.fsdecode), standard output and error are the
-    interpreter's own streams (its encoding under LC_ALL=C or PYTHONIOENCODING) pointed at a
-    fresh file for each run, and a SystemExit becomes the exit code as the interpreter makes
+    interpreter's own streams (its encoding under LC_ALL=C or PYTHONIOENCODING), set back to
+    the encoding and error handler Python gave them and pointed at a fresh file before each
+    run, and a SystemExit becomes the exit code as the interpreter makes
     it. Returns [(exit code, stdout bytes, stderr bytes)], one per run. For what needs a
     process of its own (a closed or piped standard input, a terminal, signals, /dev/full, an
     argument decoded under another locale), run ``python -m tutor`` instead."""
