@@ -2,12 +2,11 @@
 →, block glyphs) gets ASCII stand-ins in every command, instead of UnicodeEncodeError."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_helpers import tutor_batch
 from tutor.cli import COMMANDS
 from tutor.cli.encoding import needs_fallback, stand_in
 
@@ -36,14 +35,33 @@ ENCODINGS = {"latin-1": {"PYTHONIOENCODING": "latin-1"},
              "C": {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}}
 
 
-def run(args, env):
+def environment(env):
     environ = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80", **env}
     for name in ("NO_COLOR", "TUTOR_DEBUG", "LANG", "LC_CTYPE"):
         environ.pop(name, None)
     if not environ.get("PYTHONIOENCODING"):
         environ.pop("PYTHONIOENCODING", None)
-    return subprocess.run([sys.executable, "-m", "tutor", *args], capture_output=True,
-                          stdin=subprocess.DEVNULL, env=environ, timeout=120)
+    return environ
+
+
+@pytest.fixture(scope="module")
+def under(tmp_path_factory):
+    """under(encoding, args): (code, out, err) of `tutor ARGS` with the output encoding of
+    ENCODINGS[encoding]: every command line of one encoding run in one real process started
+    in it (cli_helpers.tutor_batch: the interpreter's own streams), the first time one is
+    asked for."""
+    tmp = str(tmp_path_factory.mktemp("encoding"))
+    lines = {"latin-1": [["--help"], ["softmax", "6", "4"]],
+             "C": [["--help"]] + [[a.replace("{tmp}", tmp) for a in RUNS[name]]
+                                  for name in sorted(RUNS)]}
+    done = {}
+
+    def result(encoding, args):
+        args = [a.replace("{tmp}", tmp) for a in args]
+        if encoding not in done:
+            done[encoding] = tutor_batch(lines[encoding], environment(ENCODINGS[encoding]))
+        return done[encoding][lines[encoding].index(args)]
+    return result
 
 
 def test_every_command_is_run_here():
@@ -51,29 +69,28 @@ def test_every_command_is_run_here():
 
 
 @pytest.mark.parametrize("encoding", sorted(ENCODINGS))
-def test_help_degrades_to_ascii(encoding):
-    result = run(["--help"], ENCODINGS[encoding])
-    assert result.returncode == 0, result.stderr
-    text = result.stdout.decode("latin-1")                            # ASCII is latin-1 too
+def test_help_degrades_to_ascii(under, encoding):
+    code, out, err = under(encoding, ["--help"])
+    assert code == 0, err
+    text = out.decode("latin-1")                                       # ASCII is latin-1 too
     assert "Why attention divides by sqrt dk: q" in text               # √ has no latin-1 code
     if encoding == "C":
-        assert max(result.stdout) < 128 and "q*k spread" in text
+        assert max(out) < 128 and "q*k spread" in text
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
-def test_every_command_degrades_to_ascii_on_an_ascii_output(name, tmp_path):
-    args = [a.replace("{tmp}", str(tmp_path)) for a in RUNS[name]]
-    result = run(args, ENCODINGS["C"])
+def test_every_command_degrades_to_ascii_on_an_ascii_output(under, name):
+    code, out, err = under("C", RUNS[name])
     expected = 2 if name == "explore" else 0                           # no terminal here
-    assert result.returncode == expected, result.stderr.decode("ascii", "replace")
-    assert b"internal error" not in result.stderr
-    assert max(result.stdout + result.stderr, default=0) < 128        # ASCII, every byte
+    assert code == expected, err.decode("ascii", "replace")
+    assert b"internal error" not in err
+    assert max(out + err, default=0) < 128                            # ASCII, every byte
 
 
-def test_latin1_output_keeps_what_latin1_has_and_stands_in_for_the_rest():
-    result = run(["softmax", "6", "4"], ENCODINGS["latin-1"])
-    assert result.returncode == 0, result.stderr
-    text = result.stdout.decode("latin-1")
+def test_latin1_output_keeps_what_latin1_has_and_stands_in_for_the_rest(under):
+    code, out, err = under("latin-1", ["softmax", "6", "4"])
+    assert code == 0, err
+    text = out.decode("latin-1")
     assert "Sum e^(shifted)" in text and "<= 0" in text                # Σ, ≤ stood in for
     assert "1×2" in text                                               # × is latin-1: kept
 

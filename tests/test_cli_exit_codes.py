@@ -168,37 +168,59 @@ def _tutor_process(args, cwd, timeout=20):
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
 
 
-@pytest.mark.parametrize("args, option, name", [
+UNREAD = [
     (["softmax", "6", "4", "--svg"], "--svg", "fifo.svg"),
     (["softmax", "6", "4", "--html"], "--html", "fifo.html"),
     (["encode", "a b", "--output"], "--output", "fifo.npy"),
     (["encode", "a b", "--save-weights"], "--save-weights", "fifo.npz"),
-])
-def test_an_output_fifo_that_no_process_reads_is_a_usage_error_not_a_hang(tmp_path, args, option,
+]
+TRAIN_INTO_FIFO = ["train", "--steps", "3", "--output", "fifo.npz", "--force"]
+WRONG_ENDINGS = [("--svg", "fifo.json"), ("--html", "fifo.csv")]
+
+
+@pytest.fixture(scope="module")
+def fifo_runs(tmp_path_factory):
+    """(code, stdout, stderr) of each command line writing to a named pipe that no process
+    reads (fifo.svg, ... in one folder): all of them in one real process (cli_helpers.
+    tutor_batch) that must end within 60 s, a hang failing them all."""
+    from pathlib import Path
+
+    from cli_helpers import tutor_batch
+
+    folder = tmp_path_factory.mktemp("fifos")
+    for name in ("fifo.svg", "fifo.html", "fifo.npy", "fifo.npz", "fifo.json", "fifo.csv"):
+        os.mkfifo(folder / name)
+    lines = [[*args, name] for args, _, name in UNREAD] + [TRAIN_INTO_FIFO] + \
+        [["softmax", "6", "4", option, name] for option, name in WRONG_ENDINGS]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+           "NO_COLOR": "1", "COLUMNS": "80"}
+    env.pop("TUTOR_DEBUG", None)
+    results = tutor_batch(lines, env, cwd=folder, timeout=60)
+    return lambda *args: results[lines.index(list(args))]
+
+
+@pytest.mark.parametrize("args, option, name", UNREAD)
+def test_an_output_fifo_that_no_process_reads_is_a_usage_error_not_a_hang(fifo_runs, args, option,
                                                                          name):
-    os.mkfifo(tmp_path / name)
-    result = _tutor_process([*args, name], tmp_path)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.decode() == (f"Error: Invalid value for '{option}': expected a file, or "
-                                      f"a named pipe that a process reads, got '{name}', a named "
-                                      f"pipe (FIFO) that no process reads\n")
+    code, out, err = fifo_runs(*args, name)
+    assert code == 2, err
+    assert err.decode() == (f"Error: Invalid value for '{option}': expected a file, or "
+                            f"a named pipe that a process reads, got '{name}', a named "
+                            f"pipe (FIFO) that no process reads\n")
 
 
-def test_train_refuses_a_fifo_as_its_checkpoint_before_training(tmp_path):
-    os.mkfifo(tmp_path / "fifo.npz")
-    result = _tutor_process(["train", "--steps", "3", "--output", "fifo.npz", "--force"],
-                            tmp_path)
-    assert result.returncode == 2 and result.stdout == b""             # nothing trained
-    assert b"'--output': expected a regular file" in result.stderr
+def test_train_refuses_a_fifo_as_its_checkpoint_before_training(fifo_runs):
+    code, out, err = fifo_runs(*TRAIN_INTO_FIFO)
+    assert code == 2 and out == b""                                    # nothing trained
+    assert b"'--output': expected a regular file" in err
 
 
-@pytest.mark.parametrize("option, name", [("--svg", "fifo.json"), ("--html", "fifo.csv")])
-def test_the_file_name_ending_is_checked_for_a_fifo_too(tmp_path, option, name):
+@pytest.mark.parametrize("option, name", WRONG_ENDINGS)
+def test_the_file_name_ending_is_checked_for_a_fifo_too(fifo_runs, option, name):
     # only a character device (/dev/null, /dev/stdout on a terminal) is exempt
-    os.mkfifo(tmp_path / name)
-    result = _tutor_process(["softmax", "6", "4", option, name], tmp_path)
-    assert result.returncode == 2
-    assert b"expected a file name ending in ." in result.stderr
+    code, out, err = fifo_runs("softmax", "6", "4", option, name)
+    assert code == 2
+    assert b"expected a file name ending in ." in err
 
 
 def test_an_output_fifo_with_a_reader_gets_the_picture(tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 import pytest
 
+from cli_helpers import tutor_batch
 from tutor.cli import COMMANDS
 from tutor.cli.usage import TEXT, quote
 
@@ -22,12 +23,17 @@ BAD = b"\xff\xfe bad"
 CLEAR = b"\x1b[2J\x1b[Hthe cat"
 
 
-def tutor(*args, env=None, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE):
-    """`python -m tutor ARGS` (bytes allowed) in a real process; (code, stdout, stderr) as bytes."""
+def environment(env=None):
     environ = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "COLUMNS": "80",
                "TUTOR_STATE_DIR": os.environ.get("TUTOR_STATE_DIR", "/nonexistent-tutor-state")}
     environ.pop("TUTOR_DEBUG", None)
     environ.update(env or {})
+    return environ
+
+
+def tutor(*args, env=None, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE):
+    """`python -m tutor ARGS` (bytes allowed) in a real process; (code, stdout, stderr) as bytes."""
+    environ = environment(env)
     result = subprocess.run([sys.executable, "-m", "tutor", *args], stdin=stdin,
                             capture_output=stderr is subprocess.PIPE,
                             stderr=None if stderr is subprocess.PIPE else stderr,
@@ -51,6 +57,30 @@ SENTENCE_LINES = {
     "rope": ["rope", BAD], "gqa": ["gqa", BAD], "ffn": ["ffn", BAD], "flash": ["flash", BAD],
     "bpe": ["bpe", BAD], "decoder-only": ["decoder-only", BAD],
 }
+
+
+ESCAPED = {"attention": ["attention", CLEAR], "heads": ["heads", CLEAR]}
+ERROR_WITH_ESCAPE = ["attention", "the cat", "--wq", "w\x1b[2J.json"]
+COMPARE = ["posenc", "--compare", b"\xff\xfe a", b"a \xff\xfe"]
+ECHOED = [
+    (["softmax", "1000001"], "got 1000001 in row 1, column 1"),
+    (["backward", "a b", "--lr", "1000001"], "got 1000001"),
+    (["backward", "a b", "--lr", "1000000.5"], "got 1000000.5"),
+    (["attention", "a b", "--embed", "ZEBRA=1,2"], "got 'ZEBRA'"),
+    (["scaling", "--dk", b"\xff\xfe"], r"got '\xff\xfe'"),
+    (["generate", "1 2", "--model", b"\xff\xfe"], r"no model named '\xff\xfe'"),
+    (["lesson", "1", "--answer", "q-cat-sat=" + "9" * 5000], "got '" + "9" * 39 + "…' for q-cat-sat"),
+]
+BATCHED = [*SENTENCE_LINES.values(), *ESCAPED.values(), ERROR_WITH_ESCAPE, COMPARE,
+           *(args for args, _ in ECHOED)]
+
+
+@pytest.fixture(scope="module")
+def batched():
+    """`tutor ARGS` for every command line of BATCHED, in one real process (the environment
+    of ``tutor``, standard input /dev/null): looked up by its arguments; (code, out, err)."""
+    results = tutor_batch(BATCHED, environment())
+    return lambda *args: results[BATCHED.index(list(args))]
 
 
 def test_every_sentence_parameter_of_every_command_is_declared_as_text():
@@ -96,16 +126,16 @@ def test_no_command_takes_plain_str_text():
     assert posenc["compare"].type is TEXT
 
 
-def test_posenc_compare_is_checked_as_text():
-    code, out, err = tutor("posenc", "--compare", b"\xff\xfe a", b"a \xff\xfe")
+def test_posenc_compare_is_checked_as_text(batched):
+    code, out, err = batched(*COMPARE)
     assert code == 2 and err.decode() == (
         "Error: Invalid value for '--compare': expected text in UTF-8, got '\\xff\\xfe a', "
         "which holds bytes that are not UTF-8\n")
 
 
 @pytest.mark.parametrize("name", sorted(SENTENCE_LINES))
-def test_a_sentence_that_is_not_utf8_is_one_usage_error_naming_it(name):
-    code, out, err = tutor(*SENTENCE_LINES[name])
+def test_a_sentence_that_is_not_utf8_is_one_usage_error_naming_it(batched, name):
+    code, out, err = batched(*SENTENCE_LINES[name])
     lines = err.decode("utf-8", "backslashreplace").splitlines()
     assert code == 2, lines
     assert len(lines) == 1 and lines[0].startswith("Error: Invalid value for ")
@@ -116,9 +146,9 @@ def test_a_sentence_that_is_not_utf8_is_one_usage_error_naming_it(name):
                              r"that are not UTF-8")
 
 
-@pytest.mark.parametrize("name", ["attention", "heads"])
-def test_a_sentence_with_an_escape_sequence_never_reaches_the_terminal(name):
-    code, out, err = tutor(name, CLEAR)
+@pytest.mark.parametrize("name", sorted(ESCAPED))
+def test_a_sentence_with_an_escape_sequence_never_reaches_the_terminal(batched, name):
+    code, out, err = batched(*ESCAPED[name])
     assert code == 2 and b"\x1b" not in out + err
     assert err.decode() == (r"Error: Invalid value for 'SENTENCE': expected text without "
                             r"control characters, got '\x1b[2J\x1b[Hthe cat'" + "\n")
@@ -133,9 +163,9 @@ def test_echoed_input_is_escaped_cut_at_40_and_keeps_its_case():
     assert quote("café √") == "'café √'"                               # printable: as it is
 
 
-def test_an_error_message_is_printed_with_its_control_characters_escaped():
+def test_an_error_message_is_printed_with_its_control_characters_escaped(batched):
     # any error line, not only quoted input: a file name holding an escape sequence
-    code, out, err = tutor("attention", "the cat", "--wq", "w\x1b[2J.json")
+    code, out, err = batched(*ERROR_WITH_ESCAPE)
     assert code == 2 and b"\x1b" not in err and b"\\x1b[2J" in err
 
 
@@ -301,17 +331,9 @@ def test_valid_utf8_arguments_pass_under_the_c_locale():
 
 # --- numbers and words echoed as typed -------------------------------------------------------
 
-@pytest.mark.parametrize("args, tail", [
-    (["softmax", "1000001"], "got 1000001 in row 1, column 1"),
-    (["backward", "a b", "--lr", "1000001"], "got 1000001"),
-    (["backward", "a b", "--lr", "1000000.5"], "got 1000000.5"),
-    (["attention", "a b", "--embed", "ZEBRA=1,2"], "got 'ZEBRA'"),
-    (["scaling", "--dk", b"\xff\xfe"], r"got '\xff\xfe'"),
-    (["generate", "1 2", "--model", b"\xff\xfe"], r"no model named '\xff\xfe'"),
-    (["lesson", "1", "--answer", "q-cat-sat=" + "9" * 5000], "got '" + "9" * 39 + "…' for q-cat-sat"),
-])
-def test_echoed_input_is_as_typed_escaped_and_cut(args, tail):
-    code, out, err = tutor(*args)
+@pytest.mark.parametrize("args, tail", ECHOED)
+def test_echoed_input_is_as_typed_escaped_and_cut(batched, args, tail):
+    code, out, err = batched(*args)
     assert code == 2, err
     assert tail in err.decode(), err
 def test_a_cache_folder_name_with_an_escape_sequence_is_listed_escaped(tmp_path):

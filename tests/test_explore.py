@@ -481,7 +481,17 @@ def test_a_step_opened_again_keeps_its_selected_cell_and_the_watch_line_follows(
     (["explore", "a b", "--precision", "11"], "Invalid value for '--precision': expected 0 to 10"),
 ])
 def test_bad_command_lines_are_one_line_usage_errors(args, message):
-    run = subprocess.run([sys.executable, "-m", "tutor", *args], capture_output=True,
-                         text=True, timeout=120)
-    assert run.returncode == 2
-    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    # in this process, through the real error boundary (tutor.cli.main); `python -m tutor
+    # explore` as a process: tests/test_cli_text_inputs.py
+    import contextlib
+    import io
+
+    from tutor.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    assert message in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1
+    assert out.getvalue() == ""
