@@ -29,27 +29,6 @@ Examples:
 """
 
 
-def open_tokenizer(name: str):
-    """The tokenizer of --model ``name`` (resolved as every --model is) without its weights;
-    a toy model or a file tutor cannot read is a usage error naming --model."""
-    from tutor.errors import TutorError
-    from tutor.pretrained.bpe import read_tokenizer
-
-    from .pretrained_options import check_extra, resolve_model_option
-    from .usage import unusable_file
-
-    where = resolve_model_option(name)
-    if where.seq2seq:
-        raise usage_error("--model", f"expected a model with a byte-level BPE tokenizer, got "
-                                     f"{where.name}, a toy model trained by tutor train (its "
-                                     f"tokens are digits)")
-    check_extra()
-    try:
-        return read_tokenizer(where.path)
-    except TutorError as exc:
-        raise unusable_file("--model", where.path, exc) from None
-
-
 @tutor_command(EPILOG)
 @click.argument("sentence", type=TEXT)
 @click.option("--model", "model_name", default="smollm2", show_default=True,
@@ -61,6 +40,7 @@ def bpe(sentence, model_name, step, output):
     from tutor.render.modern import bpe_document
     from tutor.walkthroughs.modern import bpe as bpe_walkthrough
 
+    from .pretrained_options import open_tokenizer
     from .usage import quote, unusable_file
 
     if not sentence:

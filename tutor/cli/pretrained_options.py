@@ -138,6 +138,24 @@ def open_model(name: str, command: str, *, toy: bool = False):
     return adapt(model)
 
 
+def open_tokenizer(name: str):
+    """The tokenizer of --model ``name`` (resolved as every --model is) without its weights,
+    for ``tutor bpe``; a toy model or a file tutor cannot read is a usage error naming
+    --model."""
+    from tutor.pretrained.bpe import read_tokenizer
+
+    where = resolve_model_option(name)
+    if where.seq2seq:
+        raise usage_error("--model", f"expected a model with a byte-level BPE tokenizer, got "
+                                     f"{where.name}, a toy model trained by tutor train (its "
+                                     f"tokens are digits)")
+    check_extra()
+    try:
+        return read_tokenizer(where.path)
+    except TutorError as exc:
+        raise unusable_file("--model", where.path, exc) from None
+
+
 def resolve_model_option(name: str):
     """Where --model ``name`` is (tutor.pretrained.resolve_model); a name that resolves to
     nothing is a usage error naming --model (a missing input, exit code 2). A known model
