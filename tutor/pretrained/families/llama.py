@@ -115,9 +115,9 @@ def parameter_sources(config: PretrainedConfig) -> dict[str, Source]:
 def _halves(w, n_heads: int, d_head: int):
     """Columns of W_Q or W_K [E, heads d_head] from llama.cpp's order (RoPE pairs 2i, 2i + 1)
     to Hugging Face's (pairs i, i + d/2): per head, the even columns then the odd ones."""
-    order = np.concatenate([np.arange(0, d_head, 2), np.arange(1, d_head, 2)])
-    columns = (np.arange(n_heads)[:, None] * d_head + order[None, :]).ravel()
-    return w[:, columns]
+    from ..llama_weights import halves_columns
+
+    return w[:, halves_columns(n_heads, d_head)]
 
 
 def params_of(llama) -> dict[str, np.ndarray]:
@@ -162,7 +162,7 @@ def read_file(path: Path, *, name: str | None = None, tokenizer: bool = True):
     gguf_file = read_gguf(path)
     config = _pretrained_config(gguf_llama_config(gguf_file), os.fspath(path))
     tok = GGUFTokenizer(gguf_file) if tokenizer else None
-    llama = llama_from_gguf(gguf_file)
+    llama = llama_from_gguf(gguf_file, rope_layout="halves")           # the family's order
     return PretrainedModel(config, params_of(llama), tok, path=path,
                            name=name or Path(path).stem)
 
