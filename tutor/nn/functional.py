@@ -90,8 +90,7 @@ def _erf_float32_block(x, out, clipped, x2, num, den):
         den *= x2
         den += c
     num *= clipped
-    num /= den
-    np.copyto(out, num, casting="same_kind")                           # [n], float32 out
+    np.divide(num, den, out=out, casting="same_kind")                  # [n], rounded to float32 once
 
 
 def _erf_float32(x, out=None):

@@ -36,7 +36,7 @@ import numpy as np
 
 from ...errors import TutorError
 from ...nn.llama import (LlamaConfig, LlamaLayer, llama_block, llama_step_macs, rms_norm,
-                         rope_tables)
+                         rope_rows)
 from ...trace import NULL_TRACE
 from ..config import PretrainedConfig
 from ..mapping import Source
@@ -235,8 +235,7 @@ def llama_layer(x, params, layer_config, *, src_mask=None, src_key_padding_mask=
     wqkv = params["self_attn.wqkv"]
     start = 0 if cache is None else cache.length
     trace.record("input", x)
-    cos, sin = rope_tables(np.arange(start, start + n), d_head,
-                           float(params["self_attn.rope_theta"]))     # [n, d/2] each
+    cos, sin = rope_rows(start, n, d_head, float(params["self_attn.rope_theta"]))  # [n, d/2]
     mask = None
     if src_mask is not None and n > 1:
         mask = np.where(np.asarray(src_mask, dtype=bool), -np.inf, 0.0).astype(np.float32)
