@@ -324,3 +324,19 @@ def test_smollm2_cached_steps_equal_the_full_forward():
     steps += [model.forward(ids[i:i + 1], cache)[-1] for i in range(12, 16)]
     np.testing.assert_allclose(np.stack(steps), full[11:], rtol=1e-4, atol=1e-4)
     assert all(int(np.argmax(s)) == int(np.argmax(f)) for s, f in zip(steps, full[11:]))
+
+
+def test_rms_norm_of_one_vector_equals_the_rows_formula():
+    # a decoding step's single float32 vector takes a three-call path; the numbers agree with
+    # the general one (float32 rounding) and with the float64 formula
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((1, 1, 576)) * 3).astype(np.float32)
+    g = rng.standard_normal(576).astype(np.float32)
+    one = llama.rms_norm(x, g, 1e-5)
+    rows = llama.rms_norm(np.concatenate([x, x], axis=1), g, 1e-5)[:, :1]   # 2 rows: general path
+    assert one.dtype == np.float32 and one.shape == (1, 1, 576)
+    np.testing.assert_allclose(one, rows, rtol=2e-6, atol=1e-6)
+    x64 = x.astype(np.float64)
+    exact = x64 / np.sqrt(np.mean(x64 ** 2) + 1e-5) * g
+    np.testing.assert_allclose(one, exact, rtol=2e-6, atol=1e-6)
+    assert llama.rms_norm(x64, g).dtype == np.float64                  # other dtypes: the rows' path
