@@ -1,7 +1,10 @@
 """Forward pass of the base configuration: tutor's NumPy stack, and PyTorch's nn.Transformer
 when torch is installed, timed alternately in the same run.
 
-    python benchmarks/bench_forward.py [--repeats 7] [--batch 8] [--seq 128]
+    python benchmarks/bench_forward.py [--repeats 7] [--batch 8] [--seq 128] [--mask bool|float]
+
+``--mask``: the causal target mask both sides get, boolean (True = hidden, the default) or
+additive float (0 and -inf, as ``nn.Transformer.generate_square_subsequent_mask`` makes it).
 
 Prints medians (and min/max) over the repeats, achieved GFLOP/s, and the ratio to NumPy's own
 float32 matrix-product rate measured in the same run.
@@ -46,13 +49,16 @@ def main():
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--mask", choices=("bool", "float"), default="bool")
     args = parser.parse_args()
     d_model, nhead, layers, d_ff = 512, 8, 6, 2048
     model = Transformer.random(d_model, nhead, layers, layers, d_ff, seed=0, dtype=np.float32)
     rng = np.random.default_rng(0)
     src = rng.standard_normal((args.batch, args.seq, d_model)).astype(np.float32)
     tgt = rng.standard_normal((args.batch, args.seq, d_model)).astype(np.float32)
-    mask = causal_mask(args.seq)
+    mask = causal_mask(args.seq)                                       # [n, n], True = hidden
+    if args.mask == "float":
+        mask = np.where(mask, -np.inf, 0.0).astype(np.float32)         # additive
 
     runners = {"tutor (NumPy)": lambda: model.forward(src, tgt, tgt_mask=mask)}
     try:
@@ -90,6 +96,7 @@ def main():
     flops = forward_flops(args.batch, args.seq, args.seq, d_model, d_ff, layers, layers)
     gemm = gemm_rate()
     print(f"base config, batch {args.batch} x {args.seq}+{args.seq} tokens, float32, "
+          f"{args.mask} causal mask, "
           f"{args.repeats} repeats; NumPy float32 GEMM: {gemm:.0f} GFLOP/s")
     for name, series in times.items():
         median = statistics.median(series)

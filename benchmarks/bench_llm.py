@@ -15,7 +15,9 @@ header and metadata, the tokenizer, dequantizing every tensor; in a fresh proces
 import timed apart); peak memory (max RSS of a fresh process that loads, prefills and
 decodes) <= 1.0 GB. The bound: bytes of float32 weights read per token (every matrix once,
 the tied head included) / the GB/s of a single-thread float32 matrix-vector product on a
-matrix far larger than the caches. Both sides compute logits at the last position only
+matrix far larger than the caches. The decoding of ``tutor generate --model smollm2`` (the llama
+family's layers stepped by ``CausalLMStepper``, recording each step's attention rows) is
+timed in the same rounds and printed beside it. Both sides compute logits at the last position only
 during prefill (``logits_to_keep=1``), and decode greedily with their own key/value cache.
 Every figure is given twice: by the wall clock and by the process's CPU time (on a machine
 shared with other busy processes the wall clock mostly measures the others; CPU time, with
@@ -144,6 +146,11 @@ def main():
 
     gguf_file = read_gguf(path)
     model, tokenizer = llama_from_gguf(gguf_file), GGUFTokenizer(gguf_file)
+    from tutor.pretrained.generation import CausalLMStepper
+    from tutor.pretrained.model import load_pretrained
+    from tutor.trace import Trace
+
+    family_model = load_pretrained(path)                               # as `tutor generate --model`
     ids = tokenizer.encode(PROMPT).ids
     ids = (ids * (64 // len(ids) + 1))[:64]
     weight_bytes = sum(a.nbytes for a in [model.head, model.norm] + [
@@ -176,6 +183,18 @@ def main():
             token = int(np.argmax(model.forward(np.array([token]), cache, last_only=True)[-1]))
         return args.decode / (clock() - start), args.decode / (cpu_clock() - cpu)
 
+    def family_decode():
+        """``tutor generate --model smollm2``'s path: the llama family's layers stepped by
+        CausalLMStepper, recording each step's newest attention rows as the screen does."""
+        stepper = CausalLMStepper(family_model)
+        prefix = np.array([ids])
+        token = int(np.argmax(stepper.step(prefix)[0]))
+        start, cpu = clock(), cpu_clock()
+        for _ in range(args.decode):
+            prefix = np.concatenate([prefix, [[token]]], axis=1)
+            token = int(np.argmax(stepper.step(prefix, trace=Trace())[0]))
+        return args.decode / (clock() - start), args.decode / (cpu_clock() - cpu)
+
     def torch_prefill():
         import torch
         with torch.inference_mode():
@@ -194,15 +213,16 @@ def main():
                 past, token = out.past_key_values, int(out.logits[0, -1].argmax())
             return args.decode / (clock() - start), args.decode / (cpu_clock() - cpu)
 
-    results = {"tutor prefill": [], "tutor decode": [], "torch prefill": [], "torch decode": [],
-               "bandwidth": []}
-    tutor_prefill(), tutor_decode()                                    # warm up
+    results = {"tutor prefill": [], "tutor decode": [], "family decode": [], "torch prefill": [],
+               "torch decode": [], "bandwidth": []}
+    tutor_prefill(), tutor_decode(), family_decode()                   # warm up
     if torch_model is not None:
         torch_prefill(), torch_decode()
     for _ in range(args.repeats):
         results["bandwidth"].append(bandwidth_gbs(np, 5))
         results["tutor prefill"].append(tutor_prefill()[0])
         results["tutor decode"].append(tutor_decode())
+        results["family decode"].append(family_decode())
         if torch_model is not None:
             results["torch prefill"].append(torch_prefill()[0])
             results["torch decode"].append(torch_decode())
@@ -226,6 +246,13 @@ def main():
         if "torch decode" in med:
             print(f", transformers {med['torch decode']:.1f} tokens/s -> "
                   f"{med['tutor decode'] / med['torch decode']:.2f}x   target >= 1.5x")
+        else:
+            print()
+        print(f"  decode as `tutor generate --model smollm2` steps it (the llama family, "
+              f"attention rows recorded): {med['family decode']:.1f} tokens/s = "
+              f"{med['family decode'] / bound:.0%} of the bound", end="")
+        if "torch decode" in med:
+            print(f", {med['family decode'] / med['torch decode']:.2f}x transformers")
         else:
             print()
     short = ids[:16]

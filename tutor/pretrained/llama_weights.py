@@ -15,6 +15,7 @@ Raises TutorError naming the file and the fault.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -54,25 +55,55 @@ def _shapes(cfg: LlamaConfig) -> dict[str, tuple[int, ...]]:
             "ffn_down.weight": (d, cfg.d_ff)}
 
 
-def _assemble(cfg: LlamaConfig, vector, put, path) -> Llama:
+def halves_columns(n_heads: int, d_head: int) -> np.ndarray:
+    """Column order that takes W_Q or W_K [E, heads d_head] from llama.cpp's layout (RoPE
+    pairs 2i, 2i + 1) to Hugging Face's (pairs i, i + d/2): per head, the even columns then
+    the odd ones. ``w[:, halves_columns(h, d)]``."""
+    order = np.concatenate([np.arange(0, d_head, 2), np.arange(1, d_head, 2)])
+    return (np.arange(n_heads)[:, None] * d_head + order[None, :]).ravel()
+
+
+def _assemble(cfg: LlamaConfig, vector, put, path, *, to_halves: bool = False) -> Llama:
     """Build the model. ``vector(name)`` returns a 1-D float32 tensor by GGUF name;
     ``put(name, dst)`` writes the [out, in] matrix ``name`` transposed into ``dst`` [in, out]
-    (a block of columns of a fused matrix). Shapes were checked before."""
+    (a block of columns of a fused matrix, or the [in, out] view of an [out, in] block).
+    Shapes were checked before. ``to_halves``: W_Q's and W_K's columns reordered from
+    llama.cpp's RoPE layout to Hugging Face's (:func:`halves_columns`).
+
+    Every layer's matrices are views of one buffer, in the order a step reads them (W_QKV,
+    W_O, W_gate_up, W_down of layer 0, then of layer 1, ...): one large allocation gets huge
+    pages from the kernel (NumPy asks for them above 4 MB), so a decoding step, which reads
+    every matrix once, streams them faster than 120 separate arrays of 1 to 7 MB. W_down
+    [d_ff, d_model] is stored as its transpose [d_model, d_ff] (``w_down`` is a column-major
+    view): its vector-matrix product then runs along rows of d_ff numbers, faster for this
+    narrow output than the row-major product (benchmarks/README.md)."""
     dh, d = cfg.d_head, cfg.d_model
     n_q, n_kv = cfg.n_head * dh, cfg.n_kv_head * dh
+    sizes = (d * (n_q + 2 * n_kv), n_q * d, d * 2 * cfg.d_ff, cfg.d_ff * d)
+    arena = np.empty(cfg.n_layer * sum(sizes), dtype=np.float32)      # every layer's matrices
     layers = []
     for i in range(cfg.n_layer):
         p = f"blk.{i}."
-        wqkv = np.empty((d, n_q + 2 * n_kv), dtype=np.float32)
-        put(p + "attn_q.weight", wqkv[:, :n_q])
-        put(p + "attn_k.weight", wqkv[:, n_q:n_q + n_kv])
+        parts, start = [], i * sum(sizes)
+        for size in sizes:
+            parts.append(arena[start:start + size])
+            start += size
+        wqkv = parts[0].reshape(d, n_q + 2 * n_kv)
+        for name, cols, heads in (("attn_q.weight", slice(0, n_q), cfg.n_head),
+                                  ("attn_k.weight", slice(n_q, n_q + n_kv), cfg.n_kv_head)):
+            if to_halves:
+                block = np.empty((d, cols.stop - cols.start), dtype=np.float32)
+                put(p + name, block)
+                wqkv[:, cols] = block[:, halves_columns(heads, dh)]
+            else:
+                put(p + name, wqkv[:, cols])
         put(p + "attn_v.weight", wqkv[:, n_q + n_kv:])
-        wo = np.empty((n_q, d), dtype=np.float32)
+        wo = parts[1].reshape(n_q, d)
         put(p + "attn_output.weight", wo)
-        w_gate_up = np.empty((d, 2 * cfg.d_ff), dtype=np.float32)
+        w_gate_up = parts[2].reshape(d, 2 * cfg.d_ff)
         put(p + "ffn_gate.weight", w_gate_up[:, :cfg.d_ff])
         put(p + "ffn_up.weight", w_gate_up[:, cfg.d_ff:])
-        w_down = np.empty((cfg.d_ff, d), dtype=np.float32)
+        w_down = parts[3].reshape(d, cfg.d_ff).T                       # [d_ff, d], column-major
         put(p + "ffn_down.weight", w_down)
         layers.append(LlamaLayer(attn_norm=vector(p + "attn_norm.weight"), wqkv=wqkv, wo=wo,
                                  ffn_norm=vector(p + "ffn_norm.weight"), w_gate_up=w_gate_up,
@@ -85,6 +116,8 @@ def _assemble(cfg: LlamaConfig, vector, put, path) -> Llama:
         put("output.weight", head)
         embed = np.empty((cfg.vocab_size, d), dtype=np.float32)
         embed[...] = vector("token_embd.weight")
+    if to_halves:
+        cfg = dataclasses.replace(cfg, rope_layout="halves")
     return Llama(cfg, embed, layers, vector("output_norm.weight"), head)
 
 
@@ -158,11 +191,20 @@ def gguf_llama_config(gguf_file) -> LlamaConfig:
         raise _fail(path, str(exc)) from None
 
 
-def llama_from_gguf(source) -> Llama:
+def llama_from_gguf(source, *, rope_layout: str = "pairs") -> Llama:
     """A Llama from a GGUF file (a path or a :class:`tutor.gguf.GGUFFile`): config from its
-    metadata, weights dequantized to float32 (RoPE layout "pairs"). Raises TutorError."""
+    metadata, weights dequantized to float32. ``rope_layout="pairs"`` keeps llama.cpp's order
+    of W_Q's and W_K's columns; ``"halves"`` puts them back in Hugging Face's order as they
+    are read (the same numbers: the llama family's order). Raises TutorError; ValueError for
+    another ``rope_layout``."""
     from ..gguf import GGUFFile, read_gguf
+    from ..nn.quant import (dequantize, dequantize_f16, dequantize_q4_1, dequantize_q8_0,
+                            dequantize_transposed, tensor_nbytes)
 
+    straight = {"Q4_1": dequantize_q4_1, "Q8_0": dequantize_q8_0, "F16": dequantize_f16}
+
+    if rope_layout not in ("pairs", "halves"):
+        raise ValueError(f"rope_layout must be 'pairs' or 'halves', got {rope_layout!r}")
     gguf_file = source if isinstance(source, GGUFFile) else read_gguf(source)
     cfg = gguf_llama_config(gguf_file)
     _check_names(gguf_file.path, {n: t.shape for n, t in gguf_file.tensors.items()},
@@ -172,12 +214,17 @@ def llama_from_gguf(source) -> Llama:
         return np.array(gguf_file.array(name), dtype=np.float32)        # a copy, not a file view
 
     def put(name, dst):
-        from ..nn.quant import dequantize_transposed
-
         info = gguf_file.tensors[name]
-        dequantize_transposed(gguf_file.raw(name), info.kind, info.shape, dst)
+        if dst.strides[-1] != 4:                                       # the [in, out] view of [out, in]
+            raw = gguf_file.raw(name)
+            if info.kind in straight and raw.size == tensor_nbytes(info.kind, dst.size):
+                straight[info.kind](raw, out=dst.T.reshape(-1))        # in place, no copy
+            else:
+                dst.T[...] = dequantize(raw, info.kind, info.shape)   # F32, or the size error
+        else:
+            dequantize_transposed(gguf_file.raw(name), info.kind, info.shape, dst)
 
-    return _assemble(cfg, vector, put, gguf_file.path)
+    return _assemble(cfg, vector, put, gguf_file.path, to_halves=rope_layout == "halves")
 
 
 # --------------------------------------------------------------------------- Hugging Face

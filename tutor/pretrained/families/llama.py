@@ -36,7 +36,7 @@ import numpy as np
 
 from ...errors import TutorError
 from ...nn.llama import (LlamaConfig, LlamaLayer, llama_block, llama_step_macs, rms_norm,
-                         rope_tables)
+                         rope_rows)
 from ...trace import NULL_TRACE
 from ..config import PretrainedConfig
 from ..mapping import Source
@@ -115,9 +115,9 @@ def parameter_sources(config: PretrainedConfig) -> dict[str, Source]:
 def _halves(w, n_heads: int, d_head: int):
     """Columns of W_Q or W_K [E, heads d_head] from llama.cpp's order (RoPE pairs 2i, 2i + 1)
     to Hugging Face's (pairs i, i + d/2): per head, the even columns then the odd ones."""
-    order = np.concatenate([np.arange(0, d_head, 2), np.arange(1, d_head, 2)])
-    columns = (np.arange(n_heads)[:, None] * d_head + order[None, :]).ravel()
-    return w[:, columns]
+    from ..llama_weights import halves_columns
+
+    return w[:, halves_columns(n_heads, d_head)]
 
 
 def params_of(llama) -> dict[str, np.ndarray]:
@@ -162,7 +162,7 @@ def read_file(path: Path, *, name: str | None = None, tokenizer: bool = True):
     gguf_file = read_gguf(path)
     config = _pretrained_config(gguf_llama_config(gguf_file), os.fspath(path))
     tok = GGUFTokenizer(gguf_file) if tokenizer else None
-    llama = llama_from_gguf(gguf_file)
+    llama = llama_from_gguf(gguf_file, rope_layout="halves")           # the family's order
     return PretrainedModel(config, params_of(llama), tok, path=path,
                            name=name or Path(path).stem)
 
@@ -236,8 +236,7 @@ def llama_layer(x, params, layer_config, *, src_mask=None, src_key_padding_mask=
     wqkv = params["self_attn.wqkv"]
     start = 0 if cache is None else cache.length
     trace.record("input", x)
-    cos, sin = rope_tables(np.arange(start, start + n), d_head,
-                           float(params["self_attn.rope_theta"]))     # [n, d/2] each
+    cos, sin = rope_rows(start, n, d_head, float(params["self_attn.rope_theta"]))  # [n, d/2]
     mask = None
     if src_mask is not None and n > 1:
         mask = np.where(np.asarray(src_mask, dtype=bool), -np.inf, 0.0).astype(np.float32)
