@@ -251,8 +251,8 @@ def ffn_document(trace, tokens: list[str], *, precision: int, kind: str) -> Docu
                Part("", [w.view("SiLU(x·W_gate)", "swiglu.silu", tokens, hid)],
                     [f"SiLU({w.fmt(gate[0, 0])}) = {w.fmt(gate[0, 0])} / (1 + e^"
                      f"{factor(w.fmt(-gate[0, 0]))}) = {w.fmt(act[0, 0])}"],
-                    "Near 0 for negative z, near z for positive z: smooth, and slightly "
-                    "negative just below 0."), key="gate")
+                    "Near 0 for large negative z, near z for large positive z: smooth, and "
+                    "slightly negative below 0 (least −0.28, at z ≈ −1.28)."), key="gate")
         up, hidden = w["swiglu.up"], w["swiglu.hidden"]
         w.step("Gate times up", "h = SiLU(x·W_gate) ⊙ x·W_up", r"h = \mathrm{SiLU}(xW_g)\odot xW_u",
                Part("", [w.view("h", "swiglu.hidden", tokens, hid)],
