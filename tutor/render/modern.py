@@ -603,8 +603,9 @@ def decoder_only_document(recording, *, precision: int) -> Document:
     w.step("What tying saves", "saved = V · d_model", r"V \cdot d_{\text{model}}",
            Part("", [w.view("parameters", "tying", names, labels["quantity"])], lines,
                 "V·d numbers that an untied head would add; \"tied\" counts the model with "
-                "one matrix. A small model's vocabulary is a large share of it: SmolLM2 "
-                "would be a fifth larger with its own output matrix."), key="saves")
+                "one matrix; \"ties\" is 1 for a model that does tie. A small model's "
+                "vocabulary is a large share of it: SmolLM2 would be a fifth larger with its "
+                "own output matrix."), key="saves")
     return w.document("decoder-only", "Decoder-only and weight tying", list(tokens),
                       {"n": n, "vocab": len(words), "d_model": len(cols)},
                       subtitle=f"{n} tokens, vocabulary {len(words)}, d_model {len(cols)}")
