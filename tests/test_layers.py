@@ -110,6 +110,30 @@ def test_model_type_is_read_only_by_the_model_families():
     assert readers == []
 
 
+def test_no_code_outside_the_families_compares_a_familys_name():
+    """Code outside tutor/pretrained/families/ may show a family's name ("a llama model") but
+    never decide by it (``family.name == "llama"``): it reads the record's facts
+    (``family.layer_roles``, ``family.norm_name``, ...). The explorer's block screen did."""
+    import ast
+
+    families = PACKAGE / "pretrained" / "families"
+
+    def family_name(node) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr == "name"
+                and isinstance(node.value, ast.Attribute) and node.value.attr == "family"
+                or isinstance(node, ast.Attribute) and node.attr == "family")
+
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if families in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare) and any(
+                    family_name(n) for n in (node.left, *node.comparators)):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert found == []
+
+
 def test_no_code_asks_a_model_what_it_has():
     """One --model contract (tutor/walkthroughs/models.py): code asks a model's adapter
     (``model.kind``, ``model.blocks``, ``model.writes``), never ``hasattr`` on a model."""

@@ -99,11 +99,7 @@ _ENCODER_LAYER = {"input": "input", "attn_out": "self_attn.out_proj", "add1": "a
 #: ... :func:`tutor.nn.layers.decoder_layer` (a toy model's decoder: its cross-attention too) ...
 _DECODER_LAYER = {**_ENCODER_LAYER, "cross_out": "multihead_attn.out_proj", "add_cross": "add2",
                   "add2": "add3", "norm_cross": "norm2", "norm2": "norm3"}
-#: ... and the llama family's layer (:func:`tutor.pretrained.families.llama.llama_layer`).
-_LLAMA_LAYER = {"input": "input", "attn_out": "attn_out", "add1": "resid_attn", "add2": "out",
-                "output": "output", "ff.gate": "ffn.gate", "ff.silu": "ffn.silu",
-                "ff.up": "ffn.up", "ff.activated": "ffn.hidden", "ff.out": "ffn.out",
-                "norm1": "attn_norm", "norm2": "ffn_norm"}
+#: (a model family whose layer records other names says so: ``Family.layer_roles``)
 
 
 def _copy_layer(source, prefix: str, names: dict, trace) -> None:
@@ -171,11 +167,12 @@ def model_block(adapter, text: str, layer: int, *, block: str | None = None,
     ids = np.asarray(found.ids)
     source = new_trace()
     out = model.forward(ids, output_attentions=False, trace=source)
-    llama = model.family.name == "llama"
-    _copy_layer(source, f"layers.{layer}.", _LLAMA_LAYER if llama else _ENCODER_LAYER, trace)
+    family = model.family
+    _copy_layer(source, f"layers.{layer}.", family.layer_roles or _ENCODER_LAYER, trace)
     config = model.config
-    info = {"norm": "RMSNorm" if llama else "layer norm", "norm_first": bool(config.norm_first),
-            "activation": "swiglu" if llama else getattr(model.layer_config, "activation", "gelu"),
+    info = {"norm": family.norm_name, "norm_first": bool(config.norm_first),
+            "activation": family.activation_name
+            or getattr(model.layer_config, "activation", "gelu"),
             "d_ff": int(trace["ff.activated"].shape[-1]), "writes": adapter.writes,
             "title": f"{adapter.name} ({model.family.name})",
             "layer_title": f"layer {layer + 1} of {config.n_layer}", "side": None,

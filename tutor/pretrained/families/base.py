@@ -76,6 +76,11 @@ class Family:
     ``step_macs(config, n_new, n_total, batch) -> int``: the multiply-adds of one decoding
     step, when the family's layer is not :func:`tutor.nn.layers.encoder_layer` (whose count
     is :func:`tutor.nn.decoding.decoder_step_macs`).
+    The block screen (``tutor explore --model``, ``b``): ``layer_roles`` maps its roles
+    ("input", "attn_out", "add1", "norm1", "ff.activated", ...) to what the family's
+    ``layer`` records (None: :func:`tutor.nn.layers.encoder_layer`'s names); ``norm_name``
+    ("RMSNorm") and ``activation_name`` ("swiglu"; None: the config's activation) say what
+    it shows.
     """
 
     name: str                                   # config.json's model_type
@@ -103,6 +108,9 @@ class Family:
     chat_prompt: Callable | None = None
     rope_heads: bool = False
     step_macs: Callable | None = None
+    layer_roles: dict | None = None
+    norm_name: str = "layer norm"
+    activation_name: str | None = None
 
     def read_weights(self, folder: Path, config, dtype):
         """The parameters under tutor.nn's names and the file's unused tensor names."""

@@ -252,6 +252,13 @@ def llama_layer(x, params, layer_config, *, src_mask=None, src_key_padding_mask=
     return x
 
 
+#: what :func:`llama_layer` records (under ``layers.<i>.``) for each role of the block screen
+#: (:func:`tutor.walkthroughs.block.model_block`)
+LAYER_ROLES = {"input": "input", "attn_out": "attn_out", "add1": "resid_attn", "add2": "out",
+               "output": "output", "ff.gate": "ffn.gate", "ff.silu": "ffn.silu",
+               "ff.up": "ffn.up", "ff.activated": "ffn.hidden", "ff.out": "ffn.out",
+               "norm1": "attn_norm", "norm2": "ffn_norm"}
+
 FAMILY = Family(
     name=NAME,
     description="llama-style decoder: RMSNorm, RoPE, grouped-query attention, SwiGLU",
@@ -269,4 +276,5 @@ FAMILY = Family(
     rope_heads=True,
     step_macs=lambda config, n_new, n_total, batch: llama_step_macs(
         config.llama, n_new, n_total, batch=batch),
+    layer_roles=LAYER_ROLES, norm_name="RMSNorm", activation_name="swiglu",
 )
