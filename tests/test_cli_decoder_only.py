@@ -87,3 +87,29 @@ def test_bad_input_is_one_line_exit_2(args, message, capsys):
         main(["decoder-only", *args])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_mask_step_draws_the_recorded_mask_not_one_of_its_own():
+    """The renderer reads ``attn.mask`` (it rebuilt the causal pattern with np.triu, so a
+    recording with another mask would have been drawn causal all the same)."""
+    from tutor.render.modern import decoder_only_document
+    from tutor.trace import Trace
+    from tutor.walkthroughs.modern import decoder_only
+
+    rng = np.random.default_rng(0)
+    tokens = ["the", "cat", "sat"]
+    rec = decoder_only(tokens, rng.normal(size=(3, 4)), *rng.normal(size=(3, 4, 4)),
+                       rng.normal(size=(6, 4)))
+    doc = decoder_only_document(rec, precision=2)
+    view = next(v for s in doc.steps for p in s.parts for v in p.matrices if v.key == "attn.mask")
+    np.testing.assert_array_equal(view.masked, np.triu(np.ones((3, 3), bool), 1))
+    changed = Trace()                                                    # the same, one more key hidden
+    for name in rec.trace.names():
+        value = np.array(rec.trace[name])
+        if name == "attn.mask":
+            value[2, 0] = -np.inf
+        changed.record(name, value)
+    rec.trace = changed
+    doc = decoder_only_document(rec, precision=2)
+    view = next(v for s in doc.steps for p in s.parts for v in p.matrices if v.key == "attn.mask")
+    assert view.masked[2, 0] and view.masked.sum() == 4

@@ -276,7 +276,7 @@ def _modern():
     rec = modern.grouped_query(TOKENS, X, rng.normal(size=(4, 12)), rng.normal(size=(4, 4)),
                                rng.normal(size=(4, 4)), 6, 2)
     runs.append((rec, lambda t: modern_render.gqa_document(t, TOKENS, precision=2, heads=6,
-                                                           kv_heads=2)))
+                                                           kv_heads=2, context=2048)))
     for kind in ("relu", "gelu", "swiglu"):
         rec = modern.gated_feed_forward(TOKENS, X, kind, rng.normal(size=(4, 6)),
                                         rng.normal(size=(6, 4)), rng.normal(size=(4, 6)))

@@ -56,5 +56,5 @@ def gqa(sentence, heads, kv_heads, head_dim, dim, embeddings, embed, step, seed,
     w_v = random_weights(seed, "--wv", d_model, kv_heads * head_dim)
     recording = grouped_query(tokens, x, w_q, w_k, w_v, heads, kv_heads)
     doc = gqa_document(recording.trace, tokens, precision=output.precision, heads=heads,
-                       kv_heads=kv_heads)
+                       kv_heads=kv_heads, context=recording.info["context"])
     show_document(output, doc, step=step)

@@ -520,7 +520,7 @@ def grouped_query_steps(sentence: words = "the cat sat", heads: whole(1, 16) = 6
     recording.labels.update({"3": ["MHA", "GQA", "MQA"], "2": ["kv heads", "bytes"]})
     return Result(recording, recording.labels["n"],
                   gqa_document(recording.trace, sentence, precision=2, heads=heads,
-                               kv_heads=kv_heads))
+                               kv_heads=kv_heads, context=recording.info["context"]))
 
 
 @computation("norm-placement")

@@ -159,10 +159,11 @@ def rope_document(trace, tokens: list[str], *, precision: int, base: float,
 
 # --- grouped-query attention -----------------------------------------------------------------
 
-def gqa_document(trace, tokens: list[str], *, precision: int, heads: int, kv_heads: int
-                 ) -> Document:
+def gqa_document(trace, tokens: list[str], *, precision: int, heads: int, kv_heads: int,
+                 context: int) -> Document:
     """Which query heads share which key/value head, each group's six steps, equality with
-    multi-head attention on repeated keys and values, and the cache in bytes per token."""
+    multi-head attention on repeated keys and values, and the cache in bytes per token
+    (SmolLM2's for ``context`` tokens, the walkthrough's ``info["context"]``)."""
     w = DocumentBuilder(trace, precision)
     group = heads // kv_heads
     d_head = w["q"].shape[-1]
@@ -210,7 +211,6 @@ def gqa_document(trace, tokens: list[str], *, precision: int, heads: int, kv_hea
     smol = w["cache.smollm2"]
     rows = ["MHA", "GQA", "MQA"]
     whole = w["cache.context"]
-    context = int(round(whole[1] / smol[1, 1]))
     w.step("The cache, bytes per token", "2 × layers × kv heads × d_head × 4 bytes",
            r"2 L\,h_{kv}\,d_{head} \cdot 4",
            [Part("here (one layer, float32)", [w.view("cache", "cache.here", rows,
@@ -564,7 +564,7 @@ def decoder_only_document(recording, *, precision: int) -> Document:
                 "The prompt and the answer are one sequence: the model reads the prompt with the "
                 "same masked self-attention it writes with."), key="parts")
     weights = w["attn.weights"]
-    masked = np.triu(np.ones((n, n), dtype=bool), 1)
+    masked = np.isneginf(np.asarray(w["attn.mask"]))                    # [n, n], as recorded
     w.step("The causal mask, the only mask", "weights = softmax(Q·Kᵀ/√d_k + mask)",
            r"\mathrm{softmax}(QK^\top/\sqrt{d_k} + M)",
            Part("", [w.view("mask", "attn.mask", tokens, tokens, masked=masked,
