@@ -100,6 +100,10 @@ def test_a_partly_kept_array_is_checked_and_filled(tmp_path):
     path.write_text(json.dumps({"runs": [{"computation": "c", "args": {}, "arrays": {"a": bad}}]}))
     with pytest.raises(Exception, match="does not match its shape"):
         recorded.recordings(path)
+    huge = dict(entry, shape=[1, 4_000_000_000])                          # 32 GB if believed
+    path.write_text(json.dumps({"runs": [{"computation": "c", "args": {}, "arrays": {"a": huge}}]}))
+    with pytest.raises(Exception, match="at most 1,048,576 numbers"):
+        recorded.recordings(path)
 
 
 def test_the_recording_equals_a_fresh_run_of_the_model(smollm2):

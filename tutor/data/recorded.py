@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ FILE = FOLDER / "minilm.json"                      # the real-model runs (all-Mi
 SMOLLM2_FILE = FOLDER / "smollm2.json"             # the real LLM's runs (SmolLM2-135M)
 SCALING_FILE = FOLDER / "scaling-training.json"    # the scaling-and-training experiment
 _MAX_BYTES = 1 << 20           # each file is under 100 KB; a larger one is not ours
+MAX_RECORDED_ELEMENTS = 1 << 20  # numbers in one array (a partial one: [1, V], V 49,152)
 
 
 def _damaged(path: Path, what: str) -> TutorError:
@@ -67,9 +69,9 @@ def recordings(path: Path = FILE) -> dict:
         for name, entry in run["arrays"].items():
             shape, values = entry.get("shape"), entry.get("data")
             index = entry.get("index")
-            size = int(np.prod(shape)) if isinstance(shape, list) and all(
+            size = math.prod(shape) if isinstance(shape, list) and all(
                 isinstance(n, int) and n >= 0 for n in shape) else -1
-            if (size < 0 or not isinstance(values, list)
+            if (size < 0 or size > MAX_RECORDED_ELEMENTS or not isinstance(values, list)
                     or (index is None and size != len(values))
                     or (index is not None and not (
                         isinstance(index, list) and len(index) == len(values)
@@ -78,7 +80,7 @@ def recordings(path: Path = FILE) -> dict:
                              or isinstance(entry["fill"], (int, float)))))
                     or not all(v is None or isinstance(v, (int, float)) for v in values)):
                 raise _damaged(path, f"array {name!r}: its data does not match its shape "
-                                     f"{shape}")
+                                     f"{shape} (at most {MAX_RECORDED_ELEMENTS:,} numbers)")
     return data
 
 

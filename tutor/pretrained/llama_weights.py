@@ -58,8 +58,11 @@ def _shapes(cfg: LlamaConfig) -> dict[str, tuple[int, ...]]:
 def halves_columns(n_heads: int, d_head: int) -> np.ndarray:
     """Column order that takes W_Q or W_K [E, heads d_head] from llama.cpp's layout (RoPE
     pairs 2i, 2i + 1) to Hugging Face's (pairs i, i + d/2): per head, the even columns then
-    the odd ones. ``w[:, halves_columns(h, d)]``."""
-    order = np.concatenate([np.arange(0, d_head, 2), np.arange(1, d_head, 2)])
+    the odd ones. ``w[:, halves_columns(h, d)]``: per head, the inverse of
+    :func:`tutor.nn.modern.halves_to_pairs` (the one copy of the permutation)."""
+    from tutor.nn.modern import halves_to_pairs
+
+    order = np.argsort(halves_to_pairs(d_head))                        # evens, then odds
     return (np.arange(n_heads)[:, None] * d_head + order[None, :]).ravel()
 
 
