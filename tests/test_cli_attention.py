@@ -467,3 +467,13 @@ def test_the_glove_sentence_about_a_word_and_itself_follows_the_scores():
     scores, out = means("the cat sat")
     assert all(scores[r, r] >= scores[r].max() for r in range(3))
     assert "Each word scores highest with itself here" in out
+
+
+def test_block_with_a_model_without_it_names_every_shipped_toy_model():
+    # the message listed reverse, copy and sort: dates, shipped too, has --block decoder
+    result = run("the cat", "--model", str(DATA / "hf_tiny_bert"), "--block", "decoder")
+    assert result.exit_code == 2
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("Error: Invalid value for '--block'")
+    assert "(reverse, copy, sort, dates or a FILE.npz), got hf_tiny_bert" in line
+    assert run("7 Dec 2026", "--model", "dates", "--block", "decoder").exit_code == 0

@@ -73,3 +73,16 @@ def test_bad_input_is_one_line_exit_2(args, message, capsys):
         main(["bpe", *args])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_screen_counts_pieces_positions_and_bytes_from_1_as_its_byte_columns():
+    # the pieces table said 'Ġcat' starts at byte 3 and the merges 'h + e' at 1 in piece 0
+    # while the bytes above are numbered 1..n: on screen every position counts from 1 (the
+    # JSON keeps the recorded arrays, from 0, as --help says)
+    out = run("the cat", "--model", GGUF, "--format", "plain").output
+    lines = out.splitlines()
+    row = next(line for line in lines if "Ġcat " in line and "│" in line)
+    assert row.split()[1:5] == ["Ġcat", "4", "4", "0"]              # bytes 4..7: " cat"
+    row = next(line for line in lines if "│ h + e " in line)
+    assert row.split()[4:8] == ["1", "2", "0", "259"]               # piece 1, symbols 2-3
+    assert "From 1 on screen" in run("--help").output

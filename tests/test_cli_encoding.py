@@ -110,3 +110,22 @@ def test_braille_lines_keep_their_density_in_ascii():
     assert [stand_in(chr(0x2800 + bits)) for bits in (0, 0x01, 0x12, 0x36, 0xFF)] == \
         [" ", ".", "-", "#", "#"]
     assert stand_in("\u2807") == "="                                    # three dots
+
+
+def test_every_symbol_tutor_writes_has_a_stand_in():
+    # an ASCII output showed '?' for the rotation angle φ (rope, lesson 15), the floor and
+    # ceiling brackets and x′ (quantize, gqa, lessons 17 and 19), the dates model's space ␣
+    # and byte-level BPE's spellings of bytes (© in 'é' = Ã©, now <a9>): every non-ASCII character in
+    # tutor's source must degrade to something readable (a user's own text may still give '?')
+    found = {}
+    for path in sorted((ROOT / "tutor").rglob("*.py")):
+        if path.name == "text.py" and path.parent.name == "render":
+            continue                                   # LaTeX spellings: never printed as is
+        for char in set(path.read_text(encoding="utf-8")):
+            if ord(char) > 127 and stand_in(char) == "?" and char != "🙂":  # bpe's example text
+                found.setdefault(char, path.relative_to(ROOT).as_posix())
+    assert found == {}
+    assert [stand_in(c) for c in "φ′⌊⌋⌈⌉␣©¬"] == ["phi", "'", "floor(", ")", "ceil(", ")",
+                                                    "_", "<a9>", "<ac>"]
+    assert "q = ⌊(x − m) / d + ½⌋".encode("ascii", "tutor-ascii") == \
+        b"q = floor((x - m) / d + 1/2)"

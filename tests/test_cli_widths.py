@@ -112,3 +112,20 @@ def test_the_go_on_message_wraps_between_words(monkeypatch):
     assert all(len(line) <= 40 for line in text.splitlines())
     assert text.split() == ("Stopped at step 471 of 1500; the checkpoint is in w60.npz. Go on "
                             "with:").split()
+
+
+@pytest.mark.parametrize("columns", [40, 50, 60])
+def test_lesson_list_keeps_the_score_the_progress_and_the_marker_when_narrow(tmp_path, columns):
+    # at 40 columns the table was cut: the header read "sco", the done column and the ←
+    # that marks where 'tutor lesson' resumes were gone; narrow, the id and the step count
+    # give way (the number opens a lesson) and the title wraps
+    result = CliRunner().invoke(cli, ["lesson", "list"], catch_exceptions=False,
+                                env={"COLUMNS": str(columns), "TUTOR_STATE_DIR": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert all(len(line) <= columns for line in lines)
+    header = next(line for line in lines if line.lstrip().startswith("#"))
+    assert header.split()[-2:] == ["score", "done"]
+    first = next(line for line in lines if line.lstrip().startswith("1 "))
+    assert first.rstrip().endswith("0%   ←")
+    assert sum(line.rstrip().endswith("←") for line in lines) == 1

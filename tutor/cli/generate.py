@@ -183,6 +183,7 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
     from tutor.errors import SettingError, TutorError
 
     from .pretrained_options import open_model
+    from .progress import working
     from tutor.render.generation import generation_document
     from tutor.walkthroughs.generation import generate as run
 
@@ -255,12 +256,15 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
         text, bos = (lambda i: model.tokenizer.id_to_token(i) or f"#{i}"), None
         eos = getattr(model.tokenizer, "eos_id", None) if chat else None  # chat: end of the turn
         never = ()
+    rule = f", beam {beam}" if beam is not None else ", sampling" if sampling else ""
     try:
-        recording = run(model, ids, token_text=text, max_new_tokens=new_tokens, bos_id=bos,
-                        eos_id=eos, temperature=temperature, top_k=top_k, top_p=top_p,
-                        seed=(0 if seed is None else seed) if sampling else None, beam=beam,
-                        length_penalty=length_penalty, use_cache=not no_cache,
-                        explain_cache=explain_cache, suppress_ids=never)
+        with working(f"generate: {opened.name}, {new_tokens} new token"
+                     f"{'s' if new_tokens > 1 else ''}{rule}"):
+            recording = run(model, ids, token_text=text, max_new_tokens=new_tokens, bos_id=bos,
+                            eos_id=eos, temperature=temperature, top_k=top_k, top_p=top_p,
+                            seed=(0 if seed is None else seed) if sampling else None,
+                            beam=beam, length_penalty=length_penalty, use_cache=not no_cache,
+                            explain_cache=explain_cache, suppress_ids=never)
     except SettingError as exc:
         raise _library_error(exc) from None
     settings = {"model": opened.name, "max_new_tokens": new_tokens, **recording.info["rule"],
@@ -270,4 +274,6 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
     doc = generation_document(recording.trace, recording.info, precision=output.precision,
                               model_name=opened.name, source_labels=labels, expected=expected,
                               settings=settings, limits=limits, view=view)
-    show_document(output, doc, step=step, pause=pause)
+    with working(f"generate: writing the {output.format} document",
+                 when=output.is_text and not pause):
+        show_document(output, doc, step=step, pause=pause)

@@ -239,7 +239,9 @@ def progress_table(course, progress, current: tuple[str, str] | None = None, *,
     its questions) and ✓ when done, else a percentage of its steps. A course in parts gets a
     heading line per part ("Part 3 · From the 2017 Transformer ..."), each part a table with
     the same columns (one Rich renderable: a Group of tables). Narrower than 70 columns
-    (``width``), the lessons' titles are left out: the ids name them."""
+    (``width``), the lessons' titles are left out: the ids name them; narrower than 56, the
+    ids and the step counts give way to the titles, wrapped (the number opens a lesson), so
+    that the score, the progress and the ← of where you are stay."""
     from rich.console import Group
 
     id_width = max(len("id"), *(len(lesson.id) for lesson in course.lessons))
@@ -248,16 +250,19 @@ def progress_table(course, progress, current: tuple[str, str] | None = None, *,
         table = Table(box=box.SIMPLE_HEAD, show_edge=False,
                       pad_edge=False, header_style="bold", show_header=header)
         table.add_column("#", justify="right", no_wrap=True, min_width=2)
-        table.add_column("id", no_wrap=True, min_width=id_width)
+        if not narrow:
+            table.add_column("id", no_wrap=True, min_width=id_width)
         if titled:
             table.add_column("lesson", ratio=1)
         for name, width in (("steps", 5), ("score", 5), ("done", 4)):  # the header's width, so
-            table.add_column(name, justify="right", no_wrap=True,       # every part's table
-                             min_width=width)                          # lines up
+            if name != "steps" or not narrow:                          # every part's table
+                table.add_column(name, justify="right", no_wrap=True,   # lines up
+                                 min_width=width)
         table.add_column("", no_wrap=True, min_width=1)                # ← where you are
         return table
 
-    titled = width >= 70
+    narrow = width < 56                  # no room for the ids (21 wide) beside the progress
+    titled = width >= 70 or narrow
     parts = len(course.parts) > 1
     tables = [] if parts else [new_table(True)]
     for lesson in course.lessons:
@@ -271,7 +276,9 @@ def progress_table(course, progress, current: tuple[str, str] | None = None, *,
         n = len(lesson.steps)
         mark = "✓" if done == n else f"{100 * done // n}%"
         here = "←" if current and current[0] == lesson.id else ""
-        title = [lesson.title] if titled else []
-        tables[-1].add_row(str(lesson.number), lesson.id, *title, str(n),
+        named = [lesson.title] if narrow else \
+            [lesson.id, lesson.title] if titled else [lesson.id]
+        steps = [] if narrow else [str(n)]
+        tables[-1].add_row(str(lesson.number), *named, *steps,
                            score_cell(progress.score(lesson)), mark, here)
     return tables[0] if len(tables) == 1 else Group(*tables)

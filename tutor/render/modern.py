@@ -460,6 +460,16 @@ def _cut(text: str, width: int = 44) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
+def _from_one(view: MatrixView, columns: int) -> MatrixView:
+    """``view`` with its first ``columns`` columns, positions recorded from 0 (a piece's first
+    byte, a merge's piece and symbol), counted from 1 as the screen numbers the bytes."""
+    values = np.array(view.values, dtype=np.float64)
+    if values.size:
+        values[:, :columns] += 1
+    view.values = values
+    return view
+
+
 def bpe_document(recording, *, precision: int, shown: int | None = None) -> Document:
     """Byte-level BPE as the walkthrough ``modern.bpe`` recorded it: the bytes and their
     byte-level characters, the pre-tokenized pieces, every merge (pair, rank, the piece
@@ -495,8 +505,9 @@ def bpe_document(recording, *, precision: int, shown: int | None = None) -> Docu
     split = " | ".join(pieces)
     w.step("Pre-tokenization", "pieces = the model's regex split (added tokens kept whole)",
            r"\text{pieces} = \mathrm{split}(\text{text})",
-           Part("", [w.view("pieces", "pieces", pieces, ["first byte", "bytes", "added"],
-                            window=(16, 3) if len(pieces) > 16 else None)],
+           Part("", [_from_one(w.view("pieces", "pieces", pieces,
+                                      ["first byte", "bytes", "added"],
+                                      window=(16, 3) if len(pieces) > 16 else None), 1)],
                 [_cut(split, 70)],
                 "The split of the model's tokenizer (the tokenizers library runs it): a word "
                 "with the space before it, punctuation apart, digits one by one in SmolLM2. "
@@ -516,9 +527,9 @@ def bpe_document(recording, *, precision: int, shown: int | None = None) -> Docu
     labels = [f"{a} + {b}" for a, b in pairs]
     w.step("Merges, the lowest rank first", "repeat: merge the adjacent pair of lowest rank",
            r"(a, b) = \arg\min_{\text{adjacent}} \mathrm{rank}(a, b)",
-           Part("", [w.view("merges", "merges", labels or ["none"],
-                            ["piece", "at", "rank", "id"],
-                            window=(table, 4) if m > table else None)], lines,
+           Part("", [_from_one(w.view("merges", "merges", labels or ["none"],
+                                      ["piece", "at", "rank", "id"],
+                                      window=(table, 4) if m > table else None), 2)], lines,
                 "Within each piece, start from its bytes and merge the adjacent pair the "
                 "tokenizer learned first (the lowest rank), again and again, until no pair "
                 "is in the list. The merged symbol is a token of the vocabulary."),
