@@ -349,3 +349,11 @@ def test_with_positional_encoding_the_block_adds_to_x_plus_pe():
     np.testing.assert_allclose(view.block["input"], x_pe, atol=1e-12)
     np.testing.assert_allclose(view.block["add1"], x_pe + view.recording.output[0], atol=1e-12)
     assert view.block_step.parts[0].matrices[0].name == "X + PE"
+
+
+def test_a_setting_off_the_list_steps_from_the_lists_start():
+    from tutor.explore.block import TOP_KS, TOP_PS, _step
+
+    assert _step(TOP_PS, 0.33, 1) == TOP_PS[1]                          # raised ValueError
+    assert _step(TOP_KS, 7, 1) == TOP_KS[1]                             # jumped to k = 1 + 1
+    assert _step(TOP_KS, TOP_KS[-1], 1) == TOP_KS[-1]                   # the ends hold

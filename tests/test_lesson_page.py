@@ -412,3 +412,10 @@ def test_a_page_in_headless_chromium_fetches_nothing_and_shows_every_step(tmp_pa
     white = pixels.count(b"\xff\xff\xff") / len(pixels)
     dark = pixels.count(bytes((41, 41, 41))) / len(pixels)          # the pictures' background
     assert white > 0.3 and dark > 0.05, (white, dark)
+
+
+def test_the_written_line_escapes_a_control_character_in_the_file_name(tutor, tmp_path):
+    out = tmp_path / "page\rWrote nothing\x07.html"                   # a carriage return, a bell
+    result = tutor("1", "--html", str(out))
+    assert result.exit_code == 0, result.output
+    assert "\r" not in result.output and "\x07" not in result.output and out.exists()

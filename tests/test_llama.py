@@ -340,3 +340,14 @@ def test_rms_norm_of_one_vector_equals_the_rows_formula():
     exact = x64 / np.sqrt(np.mean(x64 ** 2) + 1e-5) * g
     np.testing.assert_allclose(one, exact, rtol=2e-6, atol=1e-6)
     assert llama.rms_norm(x64, g).dtype == np.float64                  # other dtypes: the rows' path
+
+
+def test_rms_norm_of_an_empty_vector_is_empty_not_a_zero_division():
+    import warnings
+
+    from tutor.nn.llama import rms_norm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)                 # mean of nothing
+        out = rms_norm(np.zeros((1, 0), np.float32), np.zeros(0, np.float32))
+    assert out.shape == (1, 0)

@@ -223,6 +223,7 @@ def _write_page(course, chosen, path: str) -> None:
     """``--html``: the lesson as one page, written atomically (a temporary file renamed over
     ``path``); a folder that cannot be written is a usage error naming --html, before the
     lesson is computed. Progress is neither read nor saved."""
+    from tutor.errors import printable
     from tutor.files import atomic_write_text
     from tutor.lessons.session import lesson_page
 
@@ -246,7 +247,7 @@ def _write_page(course, chosen, path: str) -> None:
         raise cannot(exc.strerror or str(exc)) from None
     questions = len(chosen.questions)
     click.echo(f"Wrote lesson {chosen.number} ({chosen.title}: {len(chosen.steps)} steps, "
-               f"{questions} question{'' if questions == 1 else 's'}) to {path}.")
+               f"{questions} question{'' if questions == 1 else 's'}) to {printable(str(path))}.")
 
 
 def _resume_point(course, progress):

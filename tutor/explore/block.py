@@ -25,7 +25,7 @@ COLUMNS = 12              # the columns of a wider matrix shown (a real model's 
 
 def _step(values: tuple, current, step: int):
     """The value ``step`` places along ``values`` from ``current``, staying at the ends."""
-    index = values.index(current) if current in values else values.index(1.0)
+    index = values.index(current) if current in values else 0       # unknown: the first
     return values[min(max(index + step, 0), len(values) - 1)]
 
 

@@ -35,7 +35,7 @@ ROPE_LAYOUTS = ("halves", "pairs")
 def rms_norm(x, weight, eps: float = 1e-5, *, trace=NULL_TRACE):
     """RMSNorm(x) = x / sqrt(mean(x^2) + eps) * g over the last axis (no mean subtracted, no
     bias; Zhang & Sennrich 2019). ``x`` [..., d] float32, ``weight`` g [d]; returns [..., d]."""
-    if (x.size == x.shape[-1] and x.dtype == np.float32 and not trace.enabled
+    if (x.size == x.shape[-1] > 0 and x.dtype == np.float32 and not trace.enabled
             and getattr(weight, "dtype", None) == np.float32):
         # one float32 vector (a decoding step): the same formula in three NumPy calls instead
         # of eight; each call costs far more between the weight streams of a step than alone
