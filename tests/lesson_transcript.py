@@ -24,7 +24,7 @@ from tutor.lessons.course import load_course  # noqa: E402
 from tutor.lessons.session import Session  # noqa: E402
 
 WRONG_FIRST = {"q-third-reads": "d", "q-pattern": "a", "q-truck": "b", "q-saturate": "a",
-               "q-members": "c", "q-same-offset": "b"}
+               "q-members": "c", "q-same-offset": "b", "q-sink": "b"}
 PERCENT = {"q-hot", "q-embed", "q-cat-dog"}
 
 
