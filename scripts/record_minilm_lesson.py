@@ -23,8 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from tutor.data.recorded import FILE  # noqa: E402
 from tutor.lessons import recorded  # noqa: E402
-from tutor.lessons.compute import SIGNATURES  # noqa: E402
-from tutor.lessons.course import load_course  # noqa: E402
+from tutor.lessons.compute import course_runs  # noqa: E402
 from tutor.walkthroughs import pretrained  # noqa: E402
 
 KEPT = {"model-head": ("q", "k", "v", "scores", "scaled", "weights", "out"),
@@ -35,16 +34,7 @@ KEPT = {"model-head": ("q", "k", "v", "scores", "scaled", "weights", "out"),
 def lesson_args() -> list[tuple[str, dict]]:
     """(computation, args with defaults) of every real-model step of the course, and each
     computation's defaults, each once."""
-    wanted = [(name, {}) for name in KEPT]
-    for lesson in load_course().lessons:
-        wanted += [(s.compute, dict(s.args)) for s in lesson.steps
-                   if s.kind == "compute" and s.compute in KEPT]
-    out = []
-    for name, args in wanted:
-        full = {**SIGNATURES[name], **args}
-        if (name, full) not in out:
-            out.append((name, full))
-    return out
+    return course_runs(KEPT)
 
 
 def array(value, columns: int | None = None) -> dict:

@@ -25,8 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from tutor.data.recorded import SMOLLM2_FILE, array_entry  # noqa: E402
 from tutor.lessons import recorded  # noqa: E402
-from tutor.lessons.compute import SIGNATURES, run_computation  # noqa: E402
-from tutor.lessons.course import load_course  # noqa: E402
+from tutor.lessons.compute import course_runs, run_computation  # noqa: E402
 
 COMPUTATIONS = ("llm-generate", "llm-quantize", "llm-bpe")
 # generation: the ids, the top candidates and the newest position's mean attention per layer
@@ -41,16 +40,7 @@ _GENERATION_PART = re.compile(r"^step\.(\d+)\.(probs|sample_probs|kept)$")
 def lesson_args() -> list[tuple[str, dict]]:
     """(computation, args with defaults) of every real-LLM step of the course, and each
     computation's defaults, each once."""
-    wanted = [(name, {}) for name in COMPUTATIONS]
-    for lesson in load_course().lessons:
-        wanted += [(s.compute, dict(s.args)) for s in lesson.steps
-                   if s.kind == "compute" and s.compute in COMPUTATIONS]
-    out = []
-    for name, args in wanted:
-        full = {**SIGNATURES[name], **args}
-        if (name, full) not in out:
-            out.append((name, full))
-    return out
+    return course_runs(COMPUTATIONS)
 
 
 DIGITS = 7                          # significant digits kept: float32 holds about 7

@@ -112,6 +112,24 @@ def run_computation(name: str, args: dict) -> Result:
         raise ComputeError(str(exc)) from None
 
 
+def course_runs(names) -> list[tuple[str, dict]]:
+    """(computation, arguments with its defaults filled in) of every step of the course that
+    runs one of the computations ``names``, and each computation's defaults, each once, in
+    the course's order: what a recording script (``scripts/record_*_lesson.py``) runs."""
+    from .course import load_course
+
+    wanted = [(name, {}) for name in names]
+    for lesson in load_course().lessons:
+        wanted += [(s.compute, dict(s.args)) for s in lesson.steps
+                   if s.kind == "compute" and s.compute in names]
+    out = []
+    for name, args in wanted:
+        full = {**SIGNATURES[name], **args}
+        if (name, full) not in out:
+            out.append((name, full))
+    return out
+
+
 def run_lesson_computation(step, sentence: str | None = None) -> Result:
     """Run a compute step; ``sentence`` replaces ``args.sentence`` (the learner's own)."""
     args = dict(step.args)
