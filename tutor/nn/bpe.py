@@ -1,4 +1,4 @@
-"""Byte-level BPE (GPT-2's tokenizer, used by SmolLM2 and most of today's LLMs), written
+"""Byte-level BPE (GPT-2's tokenizer, used by SmolLM2, LLaMA 3 and many of today's LLMs), written
 out so that every merge can be shown.
 
 Text becomes UTF-8 bytes; each byte is spelled as one printable character

@@ -91,7 +91,8 @@ SHOWN_LAYERS = 6    # layer rows of a step's attention on screen (SmolLM2 has 30
 
 def shown_layers(n_layers: int, most: int = SHOWN_LAYERS) -> list[int]:
     """The layers (0-based) a step's attention table shows: every layer when there are at most
-    ``most``, else ``most`` spread evenly from the first to the last (30 -> 0, 6, 12, 17, 23, 29)."""
+    ``most``, else ``most`` spread evenly from the first to the last (30 layers: 0, 6, 12,
+    17, 23, 29)."""
     if n_layers <= most:
         return list(range(n_layers))
     return sorted({round(i * (n_layers - 1) / (most - 1)) for i in range(most)})
