@@ -1,5 +1,5 @@
-"""Byte-level BPE (GPT-2's tokenizer, used by SmolLM2, LLaMA 3 and many of today's LLMs), written
-out so that every merge can be shown.
+"""Byte-level BPE (GPT-2's tokenizer, used by SmolLM2, LLaMA 3 and many of today's LLMs),
+written out so that every merge can be shown.
 
 Text becomes UTF-8 bytes; each byte is spelled as one printable character
 (:func:`bytes_to_unicode`: a space is ``Ġ``, a newline ``Ċ``), so the vocabulary and the
