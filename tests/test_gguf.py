@@ -139,6 +139,7 @@ def test_a_truncated_file_is_one_error(tmp_path, cut):
     ("huge shape", _gguf(tensors=[("w", (2**40, 2**40), 0, 0)], data=b"\0" * 32), "claims bytes"),
     ("unaligned offset", _gguf(tensors=[("w", (4,), 0, 8)], data=b"\0" * 64), "not a multiple"),
     ("partial block", _gguf(tensors=[("w", (48,), 8, 0)], data=b"\0" * 64), "blocks of 32"),
+    ("scalar Q8_0", _gguf(tensors=[("w", (), 8, 0)], data=b"\0" * 64), "rows of 1 numbers"),
     ("overlap", _gguf(tensors=[("a", (16,), 0, 0), ("b", (16,), 0, 32)], data=b"\0" * 96),
      "overlaps"),
     ("duplicate tensor", _gguf(tensors=[("a", (8,), 0, 0), ("a", (8,), 0, 32)], data=b"\0" * 64),

@@ -57,8 +57,6 @@ GGML_TYPES: dict[int, str] = {
     23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M",
     30: "BF16", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",
 }
-#: The types tutor reads: numbers per block and bytes per block (tutor.nn.quant.BLOCK_SIZES).
-READABLE = {"F32": (1, 4), "F16": (1, 2), "Q8_0": (32, 34), "Q4_1": (32, 20)}
 
 
 @dataclass(frozen=True)
@@ -303,22 +301,25 @@ def read_gguf(path) -> GGUFFile:
         table.append((name, dims, type_id, offset))
     data_start = -(-cur.pos // alignment) * alignment
     data_bytes = size - data_start
+    from .nn.quant import BLOCK_SIZES, tensor_nbytes                   # the types tutor reads
+
     tensors: dict[str, GGUFTensor] = {}
     for name, dims, type_id, offset in table:
         if name in tensors:
             raise _fail(path, f"tensor {name!r} appears twice")
         kind = GGML_TYPES.get(type_id, f"type {type_id}")
-        if kind not in READABLE:
+        if kind not in BLOCK_SIZES:
             raise _fail(path, f"tensor {name!r} is {kind}; tutor reads "
-                              f"{', '.join(READABLE)} tensors")
-        block, block_bytes = READABLE[kind]
+                              f"{', '.join(BLOCK_SIZES)} tensors")
+        block = BLOCK_SIZES[kind][0]
+        row = dims[0] if dims else 1
+        if row % block:
+            raise _fail(path, f"tensor {name!r}: rows of {row} numbers are not whole "
+                              f"{kind} blocks of {block}")
         n = 1
         for dim in dims:
             n *= dim
-        if dims and dims[0] % block:
-            raise _fail(path, f"tensor {name!r}: rows of {dims[0]} numbers are not whole "
-                              f"{kind} blocks of {block}")
-        nbytes = n // block * block_bytes
+        nbytes = tensor_nbytes(kind, n)
         if offset % alignment:
             raise _fail(path, f"tensor {name!r}: offset {offset:,} is not a multiple of the "
                               f"alignment {alignment}")
