@@ -227,8 +227,14 @@ class LlamaConfig:
         return self.n_head // self.n_kv_head
 
     def cache_bytes_per_token(self, *, itemsize: int = 4) -> int:
-        """Bytes the key/value cache adds per token: 2 (k, v) x layers x n_kv_head x d_head."""
-        return 2 * self.n_layer * self.n_kv_head * self.d_head * itemsize
+        """Bytes the key/value cache adds per token (:func:`kv_cache_bytes`)."""
+        return kv_cache_bytes(self.n_layer, self.n_kv_head, self.d_head, itemsize)
+
+
+def kv_cache_bytes(n_layer: int, n_kv_head: int, d_head: int, itemsize: int = 4) -> int:
+    """Bytes the key/value cache adds per token: 2 (a key and a value) × layers × key/value
+    heads × d_head × bytes per number (Ainslie et al. 2023, section 2)."""
+    return 2 * n_layer * n_kv_head * d_head * itemsize
 
 
 def llama_step_macs(cfg: LlamaConfig, n_new: int, n_total: int, *, batch: int = 1) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 from ..trace import NULL_TRACE
 from . import quant
 from .functional import softmax
-from .llama import apply_rope, rms_norm
+from .llama import apply_rope, kv_cache_bytes, rms_norm  # noqa: F401 (kv_cache_bytes: re-exported)
 
 
 # --- RMSNorm ---------------------------------------------------------------------------------
@@ -90,12 +90,6 @@ def rope_score(q, k, m: int, n: int, base: float = 10000.0, layout: str = "halve
 
 # --- grouped-query attention -----------------------------------------------------------------
 
-def kv_cache_bytes(n_layer: int, n_kv_head: int, d_head: int, itemsize: int = 4) -> int:
-    """Bytes the key/value cache adds per token: 2 (a key and a value) × layers × key/value
-    heads × d_head × bytes per number (Ainslie et al. 2023, section 2)."""
-    return 2 * n_layer * n_kv_head * d_head * itemsize
-
-
 def repeat_kv(x, group: int):
     """[B, n_kv, n, d] -> [B, n_kv·group, n, d], each key/value head repeated ``group``
     times in place (head h of the result is head h // group): Hugging Face's ``repeat_kv``."""
@@ -123,7 +117,8 @@ def swiglu_width_at_equal_size(d_ff: int) -> int:
 
 # --- quantization ----------------------------------------------------------------------------
 
-BITS_PER_WEIGHT = {"F32": 32.0, "F16": 16.0, "Q8_0": 34 * 8 / 32, "Q4_1": 20 * 8 / 32}
+#: Bits a stored number takes, scales included: 8 × bytes per block / numbers per block.
+BITS_PER_WEIGHT = {kind: 8 * size / block for kind, (block, size) in quant.BLOCK_SIZES.items()}
 
 
 def quantize_blocks(x, kind: str) -> dict[str, np.ndarray]:

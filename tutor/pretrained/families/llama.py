@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import TutorError
-from ...nn.llama import (LlamaConfig, LlamaLayer, llama_block, llama_step_macs, rms_norm,
-                         rope_rows)
+from ...nn.llama import (LlamaConfig, LlamaLayer, kv_cache_bytes, llama_block, llama_step_macs,
+                         rms_norm, rope_rows)
 from ...trace import NULL_TRACE
 from ..config import PretrainedConfig
 from ..mapping import Source
@@ -66,7 +66,7 @@ class LlamaPretrainedConfig(PretrainedConfig):
         """Bytes the key/value cache adds per token: 2 (k, v) x layers x n_kv_head x d_head x
         itemsize (``n_kv_head=n_head``: what full multi-head attention would keep)."""
         kv = self.n_kv_head if n_kv_head is None else n_kv_head
-        return 2 * self.n_layer * kv * self.d_head * itemsize
+        return kv_cache_bytes(self.n_layer, kv, self.d_head, itemsize)
 
 
 def _pretrained_config(cfg: LlamaConfig, path) -> LlamaPretrainedConfig:
