@@ -53,16 +53,24 @@ def rms_norm(x, weight, eps: float = 1e-5, *, trace=NULL_TRACE):
     return out
 
 
-def rope_tables(positions, d_head: int, base: float = 10000.0):
-    """cos and sin of RoPE's angles, each [n, d_head / 2] float32: angle (p, i) = p * theta_i
-    with theta_i = base^(-2i / d_head) (Su et al. 2021, eq. 15). Computed in float32 as
-    transformers does (so positions in the thousands round alike). Raises ValueError for an
-    odd ``d_head``."""
+def rope_angles(positions, d_head: int, base: float = 10000.0, dtype=np.float32):
+    """RoPE's frequencies theta [d_head / 2], theta_i = base^(-2i / d_head) (Su et al. 2021,
+    eq. 15; computed as 1 / base^(2i / d_head), as transformers' ``inv_freq``), and angles
+    [n, d_head / 2], angle (p, i) = positions[p] * theta_i, both in ``dtype``. Raises
+    ValueError for an odd ``d_head``."""
     if d_head % 2:
         raise ValueError(f"RoPE rotates pairs of numbers; d_head={d_head} is odd")
-    exponent = np.arange(0, d_head, 2, dtype=np.float32) / np.float32(d_head)
-    inv_freq = np.float32(1.0) / (np.float32(base) ** exponent)       # [d/2]
-    angles = np.asarray(positions, dtype=np.float32)[:, None] * inv_freq[None, :]  # [n, d/2]
+    exponent = np.arange(0, d_head, 2, dtype=dtype) / dtype(d_head)
+    theta = dtype(1.0) / (dtype(base) ** exponent)                     # [d/2]
+    angles = np.asarray(positions, dtype=dtype)[:, None] * theta[None, :]  # [n, d/2]
+    return theta, angles
+
+
+def rope_tables(positions, d_head: int, base: float = 10000.0):
+    """cos and sin of RoPE's angles (:func:`rope_angles`), each [n, d_head / 2] float32.
+    Computed in float32 as transformers does (so positions in the thousands round alike).
+    Raises ValueError for an odd ``d_head``."""
+    angles = rope_angles(positions, d_head, base)[1]
     return np.cos(angles), np.sin(angles)
 
 

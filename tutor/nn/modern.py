@@ -17,7 +17,8 @@ import numpy as np
 from ..trace import NULL_TRACE
 from . import quant
 from .functional import softmax
-from .llama import apply_rope, kv_cache_bytes, rms_norm  # noqa: F401 (kv_cache_bytes: re-exported)
+from .llama import apply_rope, rms_norm, rope_angles
+from .llama import kv_cache_bytes  # noqa: F401  (re-exported: the calculators' name)
 
 
 # --- RMSNorm ---------------------------------------------------------------------------------
@@ -65,14 +66,11 @@ def rope_rotate(x, positions, base: float = 10000.0, *, layout: str = "halves",
                 trace=NULL_TRACE):
     """The vectors x [n, d] (row p at position ``positions[p]``) rotated by RoPE in float64:
     pair i turned by the angle pos·θ_i, θ_i = base^(−2i/d) (Su et al. 2021, eq. 15; the
-    pairs chosen by ``layout``, see :func:`tutor.nn.llama.apply_rope`). Records ``theta``
-    [d/2], ``angles`` [n, d/2] and ``out`` [n, d]. Raises ValueError for an odd d."""
+    pairs chosen by ``layout``, see :func:`tutor.nn.llama.apply_rope`; θ and the angles from
+    :func:`tutor.nn.llama.rope_angles`). Records ``theta`` [d/2], ``angles`` [n, d/2] and
+    ``out`` [n, d]. Raises ValueError for an odd d."""
     x = np.asarray(x, dtype=np.float64)
-    d = x.shape[-1]
-    if d % 2:
-        raise ValueError(f"RoPE rotates pairs of numbers; d={d} is odd")
-    theta = float(base) ** (-np.arange(0, d, 2, dtype=np.float64) / d)     # [d/2]
-    angles = np.asarray(positions, dtype=np.float64)[:, None] * theta      # [n, d/2]
+    theta, angles = rope_angles(positions, x.shape[-1], base, np.float64)  # [d/2], [n, d/2]
     out = apply_rope(x, np.cos(angles), np.sin(angles), layout=layout)     # [n, d]
     if trace.enabled:
         trace.record("theta", theta)
