@@ -96,6 +96,24 @@ def test_dequantize_into_a_slice():
         quant.dequantize_q8_0(raw, out=big[:, :16].copy().T)
 
 
+@pytest.mark.parametrize("name", [k[len("dequant."):] for k in GOLDEN if k.startswith("dequant.")])
+def test_dequantize_with_out_writes_the_same_bits_of_every_type(name):
+    gguf_file = read_gguf(TINY)
+    info = gguf_file.tensors[name]
+    out = np.full(info.shape, 7.0, dtype=np.float32)
+    got = quant.dequantize(gguf_file.raw(name), info.kind, info.shape, out=out)
+    assert np.shares_memory(got, out) and got.shape == info.shape
+    assert np.array_equal(_bits(out), _bits(GOLDEN[f"dequant.{name}"]))
+    assert np.array_equal(_bits(gguf_file.array(name, out=np.empty_like(out))), _bits(out))
+
+
+def test_f32_into_a_strided_out_is_refused_not_lost():
+    raw = np.arange(4, dtype=np.float32).view(np.uint8)
+    strided = np.zeros((2, 4), dtype=np.float32)[:, ::2]               # [2, 2], not contiguous
+    with pytest.raises(ValueError, match="C-contiguous"):
+        quant.dequantize(raw, "F32", (2, 2), out=strided)
+
+
 def test_bad_input_is_refused():
     with pytest.raises(KeyError, match="Q4_K"):
         quant.dequantize(np.zeros(144, np.uint8), "Q4_K")

@@ -109,21 +109,12 @@ class GGUFFile:
     def array(self, name: str, *, out=None):
         """Tensor ``name`` as float32 in NumPy's shape, dequantized (F32: a read-only view).
 
-        ``out``: an optional float32 array of that many numbers to dequantize into. Raises
-        TutorError for a missing name."""
-        from .nn import quant
+        ``out``: an optional C-contiguous float32 array of that many numbers to dequantize
+        into (:func:`tutor.nn.quant.dequantize`). Raises TutorError for a missing name."""
+        from .nn.quant import dequantize
 
         info = self._tensor(name)
-        raw = self.raw(name)
-        if info.kind == "F32":
-            values = quant.dequantize(raw, "F32")
-            if out is None:
-                return values.reshape(info.shape)
-            out.reshape(-1)[...] = values
-            return out.reshape(info.shape)
-        dequantize = {"F16": quant.dequantize_f16, "Q8_0": quant.dequantize_q8_0,
-                      "Q4_1": quant.dequantize_q4_1}[info.kind]
-        return dequantize(raw, out=out).reshape(info.shape)
+        return dequantize(self.raw(name), info.kind, info.shape, out=out)
 
     def _tensor(self, name: str) -> GGUFTensor:
         if name not in self.tensors:

@@ -114,13 +114,14 @@ def dequantize_f16(raw, *, out=None) -> np.ndarray:
     return out
 
 
-def dequantize(raw, kind: str, shape=None) -> np.ndarray:
+def dequantize(raw, kind: str, shape=None, *, out=None) -> np.ndarray:
     """Raw tensor bytes of GGML type ``kind`` ("F32", "F16", "Q8_0" or "Q4_1") -> float32,
     reshaped to ``shape`` (NumPy order: the last axis is the one a block runs along).
 
     F32 data comes back as a float32 view of ``raw`` (no copy; read-only if ``raw`` is).
-    Raises KeyError naming the type for any other type, ValueError for a byte count that
-    does not match ``shape``.
+    ``out``: an optional C-contiguous float32 array of as many numbers to write into (then
+    returned, reshaped). Raises KeyError naming the type for any other type, ValueError for
+    a byte count that does not match ``shape`` or an ``out`` of another size or layout.
     """
     if kind not in BLOCK_SIZES:
         raise KeyError(f"GGML type {kind} cannot be dequantized by tutor; it reads "
@@ -133,12 +134,12 @@ def dequantize(raw, kind: str, shape=None) -> np.ndarray:
                              f"{tensor_nbytes(kind, n)} bytes, got {raw.size}")
     if kind == "F32":
         values = _blocks(raw, 4).view(np.float32).reshape(-1)
-    elif kind == "F16":
-        values = dequantize_f16(raw)
-    elif kind == "Q8_0":
-        values = dequantize_q8_0(raw)
+        if out is not None:
+            _out(out, values.size).reshape(-1)[...] = values
+            values = out
     else:
-        values = dequantize_q4_1(raw)
+        decode = {"F16": dequantize_f16, "Q8_0": dequantize_q8_0, "Q4_1": dequantize_q4_1}[kind]
+        values = decode(raw, out=out)
     return values if shape is None else values.reshape(shape)
 
 

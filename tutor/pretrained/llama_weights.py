@@ -201,10 +201,7 @@ def llama_from_gguf(source, *, rope_layout: str = "pairs") -> Llama:
     are read (the same numbers: the llama family's order). Raises TutorError; ValueError for
     another ``rope_layout``."""
     from ..gguf import GGUFFile, read_gguf
-    from ..nn.quant import (dequantize, dequantize_f16, dequantize_q4_1, dequantize_q8_0,
-                            dequantize_transposed, tensor_nbytes)
-
-    straight = {"Q4_1": dequantize_q4_1, "Q8_0": dequantize_q8_0, "F16": dequantize_f16}
+    from ..nn.quant import dequantize, dequantize_transposed
 
     if rope_layout not in ("pairs", "halves"):
         raise ValueError(f"rope_layout must be 'pairs' or 'halves', got {rope_layout!r}")
@@ -219,11 +216,7 @@ def llama_from_gguf(source, *, rope_layout: str = "pairs") -> Llama:
     def put(name, dst):
         info = gguf_file.tensors[name]
         if dst.strides[-1] != 4:                                       # the [in, out] view of [out, in]
-            raw = gguf_file.raw(name)
-            if info.kind in straight and raw.size == tensor_nbytes(info.kind, dst.size):
-                straight[info.kind](raw, out=dst.T.reshape(-1))        # in place, no copy
-            else:
-                dst.T[...] = dequantize(raw, info.kind, info.shape)   # F32, or the size error
+            dequantize(gguf_file.raw(name), info.kind, info.shape, out=dst.T)  # in place
         else:
             dequantize_transposed(gguf_file.raw(name), info.kind, info.shape, dst)
 
