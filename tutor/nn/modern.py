@@ -28,14 +28,11 @@ def rms_norm_steps(x, weight, eps: float = 1e-5, *, trace=NULL_TRACE):
     Hugging Face's ``LlamaRMSNorm``), recording ``mean_square`` [1], ``rms`` [1]
     (sqrt(mean(x²) + ε)), ``normalized`` [d] (x / rms) and ``out`` [d]. Returns out [d]."""
     x = np.asarray(x, dtype=np.float64)
-    out = rms_norm(x, weight, eps)                                       # [d]
+    out = rms_norm(x, weight, eps, trace=trace)                          # records mean_square, out
     if trace.enabled:
-        mean_square = np.mean(np.square(x), axis=-1, keepdims=True)      # [1]
-        rms = np.sqrt(mean_square + float(eps))                          # [1]
-        trace.record("mean_square", mean_square)
+        rms = np.sqrt(trace["mean_square"] + float(eps))                 # [1]
         trace.record("rms", rms)
         trace.record("normalized", x / rms)
-        trace.record("out", out)
     return out
 
 
