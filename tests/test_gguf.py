@@ -4,6 +4,7 @@ malformed files refused with one TutorError before anything is allocated."""
 
 import hashlib
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -148,6 +149,14 @@ def test_a_truncated_file_is_one_error(tmp_path, cut):
 def test_a_malformed_file_is_refused_by_name(tmp_path, fault, raw, message):
     with pytest.raises(TutorError, match=message):
         read_gguf(_write(tmp_path, raw))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_fifo_is_refused_not_waited_on(tmp_path):
+    fifo = tmp_path / "pipe.gguf"
+    os.mkfifo(fifo)
+    with pytest.raises(TutorError, match="pipe.gguf: is a named pipe"):
+        read_gguf(fifo)
 
 
 def test_missing_file_and_folder(tmp_path):

@@ -33,6 +33,7 @@ import struct
 from dataclasses import dataclass, field
 
 from .errors import TutorError
+from .files import open_regular
 
 MAGIC = b"GGUF"
 DEFAULT_ALIGNMENT = 32
@@ -225,7 +226,8 @@ def _value(cur: _Cursor, kind: int, key: str, types: list[str], depth: int = 0):
 def read_gguf(path) -> GGUFFile:
     """Open a GGUF file: check and read its header, metadata and tensor table; map its data.
 
-    Checks, before allocating anything a header claims: the magic and version (2 or 3; a
+    Checks, before allocating anything a header claims: a regular file (a FIFO or device is
+    refused, never waited on), the magic and version (2 or 3; a
     big-endian file is refused), that each count fits in the bytes left (a metadata entry
     takes at least 13 bytes, a tensor entry 24, an array element its size), each string and
     array within the file, unique keys and tensor names, at most 4 dimensions, known value
@@ -236,14 +238,10 @@ def read_gguf(path) -> GGUFFile:
     Returns a :class:`GGUFFile` whose tensor data are views of a read-only memory map.
     Raises TutorError naming the file and the fault.
     """
-    try:
-        handle = open(path, "rb")
+    try:                                                               # a FIFO: refused, not waited on
+        handle = open_regular(path, 2**62, "a .gguf file")            # FileReadError: a TutorError
     except FileNotFoundError:
         raise _fail(path, "no such file") from None
-    except IsADirectoryError:
-        raise _fail(path, "is a directory, expected a .gguf file") from None
-    except OSError as exc:
-        raise _fail(path, f"cannot be opened ({exc.strerror or exc})") from None
     with handle:
         size = os.fstat(handle.fileno()).st_size
         if size < 24:
