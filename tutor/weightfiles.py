@@ -89,12 +89,12 @@ def _fail(path, message: str) -> TutorError:
     return TutorError(f"{os.fspath(path)}: {message}")
 
 
-def _open_checked(path, max_file_bytes: int | None = None):
+def _open_checked(path, max_file_bytes: int | None = None,
+                  what: str = "a weight file (.npz or .safetensors)"):
     """Open ``path`` for reading; a missing file, a folder, a FIFO or device, no permission,
     or a file above ``max_file_bytes`` is a TutorError (never a wait on a FIFO)."""
     try:
-        return open_regular(path, NO_CAP if max_file_bytes is None else max_file_bytes,
-                            "a weight file (.npz or .safetensors)")
+        return open_regular(path, NO_CAP if max_file_bytes is None else max_file_bytes, what)
     except FileNotFoundError:
         raise _fail(path, "no such file") from None
     except FileReadError as exc:
@@ -339,13 +339,7 @@ def load_npz(path: str | os.PathLike, *, max_bytes: int | None = None) -> dict[s
     regular file is opened (a FIFO is refused, never waited on). Raises TutorError naming
     the file (and the member)."""
     source = os.fspath(path)
-    try:
-        handle = open_regular(path, 2**62, "an .npz file")
-    except FileNotFoundError:
-        raise TutorError(f"{source}: no such file") from None
-    except FileReadError as exc:
-        raise TutorError(str(exc)) from None
-    with handle:
+    with _open_checked(path, what="an .npz file") as handle:
         if not zipfile.is_zipfile(handle):                             # before numpy guesses at it
             raise TutorError(f"{source}: not an .npz file (not a zip archive)")
         try:
