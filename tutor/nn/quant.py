@@ -61,23 +61,38 @@ def _out(out, n: int) -> np.ndarray:
     return out
 
 
+def _dequantize_blocks(raw, kind: str, out) -> np.ndarray:
+    """Q8_0 or Q4_1 bytes -> float32 [n_blocks * 32] (into ``out`` if given), a chunk of
+    blocks at a time: x = d * q (Q8_0) or x = d * q + m (Q4_1, byte j's low nibble is number
+    j and its high nibble number j + 16)."""
+    blocks = _blocks(raw, BLOCK_SIZES[kind][1])
+    n = blocks.shape[0]
+    result = _out(out, n * 32)
+    flat = result.reshape(n, 32)
+    for start in range(0, n, _CHUNK_BLOCKS):
+        part = blocks[start:start + _CHUNK_BLOCKS]
+        dst = flat[start:start + _CHUNK_BLOCKS]
+        d = part[:, 0:2].view(np.float16).astype(np.float32)          # [k, 1]
+        if kind == "Q8_0":
+            dst[...] = part[:, 2:].view(np.int8)                       # q as float32, [k, 32]
+            dst *= d                                                   # x = d * q
+        else:
+            m = part[:, 2:4].view(np.float16).astype(np.float32)      # [k, 1]
+            qs = part[:, 4:]                                           # [k, 16] bytes
+            dst[:, :16] = qs & np.uint8(0x0F)                          # low nibbles: numbers 0..15
+            dst[:, 16:] = qs >> np.uint8(4)                            # high nibbles: 16..31
+            dst *= d
+            dst += m                                                   # x = d * q + m
+    return result
+
+
 def dequantize_q8_0(raw, *, out=None) -> np.ndarray:
     """Q8_0 bytes [n_blocks * 34] (any shape, uint8) -> float32 [n_blocks * 32]: x = d * q.
 
     ``out``: an optional float32 array of n_blocks * 32 numbers to write into (any shape).
     Raises TypeError for a dtype other than uint8, ValueError for a partial block.
     """
-    blocks = _blocks(raw, 34)
-    n = blocks.shape[0]
-    result = _out(out, n * 32)
-    flat = result.reshape(n, 32)
-    for start in range(0, n, _CHUNK_BLOCKS):
-        part = blocks[start:start + _CHUNK_BLOCKS]
-        d = part[:, :2].view(np.float16).astype(np.float32)           # [k, 1]
-        dst = flat[start:start + _CHUNK_BLOCKS]
-        dst[...] = part[:, 2:].view(np.int8)                           # q as float32, [k, 32]
-        dst *= d                                                       # x = d * q
-    return result
+    return _dequantize_blocks(raw, "Q8_0", out)
 
 
 def dequantize_q4_1(raw, *, out=None) -> np.ndarray:
@@ -87,21 +102,7 @@ def dequantize_q4_1(raw, *, out=None) -> np.ndarray:
     ``out``: an optional float32 array of n_blocks * 32 numbers to write into (any shape).
     Raises TypeError for a dtype other than uint8, ValueError for a partial block.
     """
-    blocks = _blocks(raw, 20)
-    n = blocks.shape[0]
-    result = _out(out, n * 32)
-    flat = result.reshape(n, 32)
-    for start in range(0, n, _CHUNK_BLOCKS):
-        part = blocks[start:start + _CHUNK_BLOCKS]
-        d = part[:, 0:2].view(np.float16).astype(np.float32)          # [k, 1]
-        m = part[:, 2:4].view(np.float16).astype(np.float32)          # [k, 1]
-        qs = part[:, 4:]                                               # [k, 16] bytes
-        dst = flat[start:start + _CHUNK_BLOCKS]
-        dst[:, :16] = qs & np.uint8(0x0F)                              # low nibbles: numbers 0..15
-        dst[:, 16:] = qs >> np.uint8(4)                                # high nibbles: 16..31
-        dst *= d
-        dst += m                                                       # x = d * q + m
-    return result
+    return _dequantize_blocks(raw, "Q4_1", out)
 
 
 def dequantize_f16(raw, *, out=None) -> np.ndarray:
