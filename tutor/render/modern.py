@@ -122,7 +122,7 @@ def rope_document(trace, tokens: list[str], *, precision: int, base: float,
                  f"{w.fmt(angles[p, 0])} − {factor(w.fmt(q[p, d // 2]))} sin "
                  f"{w.fmt(angles[p, 0])} = {w.fmt(rq[p, 0])}"],
                 "Each query and key is turned, not shifted: its length stays the same "
-                f"(|q| = {w.fmt(np.linalg.norm(q[0]))} at every position"
+                f"(|q| = {w.fmt(w['rope.lengths'][0])} at every position"
                 + ("" if not sentence else " of the same word") + "). "
                 + "Pairs here are (i, i + d/2), Hugging Face's layout."), key="rotate")
     offset = w["offset"]
@@ -320,11 +320,10 @@ def quantize_document(trace, *, precision: int, kind: str, stored: dict | None =
     d = float(w["scale"][0])
     ds = format_number(d, digits)
     if stored is None:
-        x = w["input"]
         if kind == "Q8_0":
-            scale_line = f"d = {w.fmt(float(np.abs(x[:32]).max()))} / 127 = {ds}"
+            scale_line = f"d = {w.fmt(float(w['amax'][0]))} / 127 = {ds}"
         else:
-            scale_line = (f"d = ({w.fmt(float(x[:32].max()))} − "
+            scale_line = (f"d = ({w.fmt(float(w['max'][0]))} − "
                           f"{factor(w.fmt(float(w['min'][0])))}) / 15 = {ds}")
         where = "One scale per block of 32 numbers"
     else:
