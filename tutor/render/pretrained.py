@@ -15,7 +15,7 @@ from tutor.resources import MODELS_EXTRA_HINT
 from .attention import AttentionBuilder, short_vector
 from .builder import DocumentBuilder
 from .document import (DEFAULT_TOP_KEYS, Chart, Document, LinesView, MatrixView, Part, Step,
-                       count, dim_labels, format_number, unique_labels, weights_caption)
+                       count, dim_labels, factor, format_number, unique_labels, weights_caption)
 
 CLEAR_MARGIN = 0.05        # context: how much more the word must drift than the control
 MAX_COLUMNS_SHOWN = 8      # columns of a wide matrix drawn on screen (JSON has them all)
@@ -99,13 +99,19 @@ class PretrainedHeadBuilder(AttentionBuilder):
                          r"X \in \mathbb{R}^{n \times d_{model}},\; W_q, W_k, W_v,\; b_q, b_k, b_v",
                          [Part("", mats, worked, meaning)], key="inputs")
 
+    def worked_query(self, key: str, *, bias: bool) -> str:
+        """The first query's first number written out from the recorded x, w_q (and b_q with
+        ``bias``) and ``key`` (the queries): Q(t, d1) = x(t)·Wq(:, d1) (+ bq(d1))."""
+        x, first = self.trace["x"], self.labels[0]
+        plus = _plus(self.fmt(self.trace["b_q"][0], False)) if bias else ""
+        return (f"Q({first}, d1) = x({first})·Wq(:, d1){' + bq(d1)' if bias else ''} = "
+                f"{short_vector(x[0], self.precision)}·"
+                f"{short_vector(self.trace['w_q'][:, 0], self.precision)}{plus} = "
+                f"{self.fmt(self.trace[key][0, 0], False)}")
+
     def step_projections(self):
-        x, q = self.trace["x"], self.trace["q"]
-        first = self.labels[0]
-        worked = [f"Q({first}, d1) = x({first})·Wq(:, d1) + bq(d1) = "
-                  f"{short_vector(x[0], self.precision)}·"
-                  f"{short_vector(self.trace['w_q'][:, 0], self.precision)}"
-                  f"{_plus(self.fmt(self.trace['b_q'][0], False))} = {self.fmt(q[0, 0], False)}"]
+        q = self.trace["q"]
+        worked = [self.worked_query("q", bias=True)]
         meaning = (f"Each token now has a query, a key and a value of {q.shape[1]} numbers: "
                    f"this head's own d_k = d_model / heads = {self.info['d_model']} / "
                    f"{self.info['n_head']}. The bias is the same for every token, so it shifts "
@@ -183,12 +189,8 @@ class RopeHeadBuilder(PretrainedHeadBuilder):
                          [Part("", mats, worked, meaning)], key="inputs")
 
     def step_projections(self):
-        x, q = self.trace["x"], self.trace["q_before_rope"]
-        first = self.labels[0]
-        worked = [f"Q({first}, d1) = x({first})·Wq(:, d1) = "
-                  f"{short_vector(x[0], self.precision)}·"
-                  f"{short_vector(self.trace['w_q'][:, 0], self.precision)} = "
-                  f"{self.fmt(q[0, 0], False)}"]
+        q = self.trace["q_before_rope"]
+        worked = [self.worked_query("q_before_rope", bias=False)]
         mats = [self.token_matrix("Q before RoPE", "q_before_rope"),
                 self.token_matrix("K before RoPE", "k_before_rope"),
                 self.token_matrix("V", "v")]
@@ -222,8 +224,7 @@ class RopeHeadBuilder(PretrainedHeadBuilder):
         n = q.shape[0]
         p = n - 1
         def f(value):                                                  # a factor: (-0.65)
-            text = self.fmt(value, False)
-            return f"({text})" if text.startswith("-") else text
+            return factor(self.fmt(value, False))
         worked = [f"θ_i = {info['rope_base']:g}^(-2i/{d}), i = 0 … {d // 2 - 1}: "
                   f"θ_0 = 1 (fastest), θ_{d // 2 - 1} = "
                   f"{info['rope_base'] ** (-(d - 2) / d):.3g} (slowest)",
