@@ -53,15 +53,17 @@ def rms_norm(x, weight, eps: float = 1e-5, *, trace=NULL_TRACE):
     return out
 
 
-def rope_tables(positions, d_head: int, base: float = 10000.0):
+def rope_tables(positions, d_head: int, base: float = 10000.0, *, trace=NULL_TRACE):
     """cos and sin of RoPE's angles, each [n, d_head / 2] float32: angle (p, i) = p * theta_i
     with theta_i = base^(-2i / d_head) (Su et al. 2021, eq. 15). Computed in float32 as
-    transformers does (so positions in the thousands round alike). Raises ValueError for an
-    odd ``d_head``."""
+    transformers does (so positions in the thousands round alike). Records ``theta``
+    [d_head / 2]. Raises ValueError for an odd ``d_head``."""
     if d_head % 2:
         raise ValueError(f"RoPE rotates pairs of numbers; d_head={d_head} is odd")
     exponent = np.arange(0, d_head, 2, dtype=np.float32) / np.float32(d_head)
     inv_freq = np.float32(1.0) / (np.float32(base) ** exponent)       # [d/2]
+    if trace.enabled:
+        trace.record("theta", inv_freq)
     angles = np.asarray(positions, dtype=np.float32)[:, None] * inv_freq[None, :]  # [n, d/2]
     return np.cos(angles), np.sin(angles)
 

@@ -227,7 +227,7 @@ class RopeHeadBuilder(PretrainedHeadBuilder):
             return factor(self.fmt(value, False))
         worked = [f"θ_i = {info['rope_base']:g}^(-2i/{d}), i = 0 … {d // 2 - 1}: "
                   f"θ_0 = 1 (fastest), θ_{d // 2 - 1} = "
-                  f"{info['rope_base'] ** (-(d - 2) / d):.3g} (slowest)",
+                  f"{float(self.trace['rope.theta'][-1]):.3g} (slowest)",
                   f"{self.labels[p]} (position {p}), pair (d1, d{d // 2 + 1}): angle {p}·θ_0, "
                   f"cos = {f(cos[p, 0])}, sin = {f(sin[p, 0])}",
                   f"Q(d1) = {f(qb[p, 0])}·{f(cos[p, 0])} − {f(qb[p, d // 2])}·{f(sin[p, 0])}"

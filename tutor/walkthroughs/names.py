@@ -318,6 +318,7 @@ q_before_rope | [n, d_head] | X·Wq, before the rotation
 k_before_rope | [n, d_head] | X·Wk, before the rotation
 rope_cos | [n, d_head / 2] | cos(p·θ_i) of RoPE's angle for position p and pair i
 rope_sin | [n, d_head / 2] | sin(p·θ_i)
+rope.theta | [d_head / 2] | θ_i = base^(−2i/d), the angle per position of pair i (float32)
 """), **ATTENTION}       # walkthroughs.pretrained.rope_head (q, k: after RoPE)
 
 RECORDED: dict[str, Table] = {
