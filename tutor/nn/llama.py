@@ -66,11 +66,13 @@ def rope_angles(positions, d_head: int, base: float = 10000.0, dtype=np.float32)
     return theta, angles
 
 
-def rope_tables(positions, d_head: int, base: float = 10000.0):
+def rope_tables(positions, d_head: int, base: float = 10000.0, *, trace=NULL_TRACE):
     """cos and sin of RoPE's angles (:func:`rope_angles`), each [n, d_head / 2] float32.
     Computed in float32 as transformers does (so positions in the thousands round alike).
-    Raises ValueError for an odd ``d_head``."""
-    angles = rope_angles(positions, d_head, base)[1]
+    Records ``theta`` [d_head / 2]. Raises ValueError for an odd ``d_head``."""
+    theta, angles = rope_angles(positions, d_head, base)
+    if trace.enabled:
+        trace.record("theta", theta)
     return np.cos(angles), np.sin(angles)
 
 

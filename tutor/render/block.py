@@ -11,11 +11,8 @@ from functools import partial
 
 import numpy as np
 
-from .document import MatrixView, Part, Step, format_number, unique_labels
-
-
-def _dims(n: int, prefix: str) -> list[str]:
-    return [f"{prefix}{i + 1}" for i in range(n)]
+from .document import MatrixView, Part, Step, dim_labels, format_number, unique_labels
+from .feed_forward import hidden_labels
 
 
 def _view(recording, key: str, name: str, *, columns: int | None = None) -> MatrixView:
@@ -25,7 +22,7 @@ def _view(recording, key: str, name: str, *, columns: int | None = None) -> Matr
     columns, titled with its real shape and the caption saying which are shown."""
     values = np.asarray(recording[key])                                # [n, cols]
     hidden = key.startswith("ff.") and key != "ff.out"
-    cols = _dims(values.shape[1], "h" if hidden else "d")
+    cols = (hidden_labels if hidden else dim_labels)(values.shape[1])
     view = MatrixView(name, key, values, unique_labels(recording.tokens), cols,
                       caption="rows = tokens")
     if columns is not None and values.shape[1] > columns:

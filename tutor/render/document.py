@@ -364,6 +364,11 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else (plural or noun + 's')}"
 
 
+def cut(text: str, width: int) -> str:
+    """``text`` cut to at most ``width`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def dim_labels(n: int) -> list[str]:
     """Labels of a vector's entries: d1, d2, ..., dn."""
     return [f"d{i + 1}" for i in range(n)]

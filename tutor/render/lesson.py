@@ -71,19 +71,13 @@ def _shown(doc, show: list[str] | None) -> list:
     return steps
 
 
-def computation(doc, show: list[str] | None, title: str = "", precision: int = PRECISION,
-                width: int = 80) -> list[RenderableType]:
-    """A lesson computation's document, the steps ``show`` names: a walkthrough's steps as
-    step panels; steps of matrices only side by side in one panel, with the notes."""
-    return [renderable for renderable, _ in computation_parts(doc, show, title, precision,
-                                                              width)]
-
-
 def computation_parts(doc, show: list[str] | None, title: str = "",
                       precision: int = PRECISION,
                       width: int = 80) -> list[tuple[RenderableType, set[str]]]:
-    """:func:`computation` as (renderable, the trace names of the matrices in it) pairs, so
-    a session knows where each matrix was printed."""
+    """A lesson computation's document, the steps ``show`` names: a walkthrough's steps as
+    step panels; steps of matrices only side by side in one panel, with the notes. Each as
+    a (renderable, the trace names of the matrices in it) pair, so a session knows where
+    each matrix was printed."""
     steps = _shown(doc, show)
     if all(step.formula for step in steps):
         out: list[tuple[RenderableType, set[str]]] = \

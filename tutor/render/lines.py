@@ -19,7 +19,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from .document import Document, LinesView, Step, format_number
+from .document import Document, LinesView, Step, cut, format_number
 
 # a colour per head (overlaid heads), cycling after twelve; chosen to be told apart
 HEAD_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
@@ -45,10 +45,6 @@ def strength(weight: float) -> int:
 def head_colour(head: int) -> str:
     """The colour of head ``head`` (from 1) when heads are overlaid."""
     return HEAD_COLOURS[(head - 1) % len(HEAD_COLOURS)]
-
-
-def _cut(label: str, width: int) -> str:
-    return label if len(label) <= width else label[:width - 1] + "…"
 
 
 def _rows_of(n: int, rows: int) -> list[int]:
@@ -80,8 +76,8 @@ def lines_text(view: LinesView, max_width: int = 76) -> Text:
     n_q, n_k = len(view.queries), len(view.keys)
     n = max(n_q, n_k)
     rows = n * next((per for most, per in SPACING if n <= most), 1)
-    q_labels = [_cut(label, LABEL_WIDTH) for label in view.queries]
-    k_labels = [_cut(label, LABEL_WIDTH) for label in view.keys]
+    q_labels = [cut(label, LABEL_WIDTH) for label in view.queries]
+    k_labels = [cut(label, LABEL_WIDTH) for label in view.keys]
     lq = max(len(label) for label in q_labels) + 2                     # "▶ " or two spaces
     lk = max(len(label) for label in k_labels)
     middle = max(MIN_MIDDLE, min(MAX_MIDDLE, max_width - lq - lk - 2))

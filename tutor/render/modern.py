@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from .builder import DocumentBuilder
-from .document import Document, MatrixView, Part, dim_labels, factor, format_number, percent
+from .document import (Document, MatrixView, Part, cut, dim_labels, factor, format_number,
+                       percent)
+from .feed_forward import hidden_labels
 
 
 def _bytes(n: float) -> str:
@@ -122,7 +124,7 @@ def rope_document(trace, tokens: list[str], *, precision: int, base: float,
                  f"{w.fmt(angles[p, 0])} − {factor(w.fmt(q[p, d // 2]))} sin "
                  f"{w.fmt(angles[p, 0])} = {w.fmt(rq[p, 0])}"],
                 "Each query and key is turned, not shifted: its length stays the same "
-                f"(|q| = {w.fmt(np.linalg.norm(q[0]))} at every position"
+                f"(|q| = {w.fmt(w['rope.lengths'][0])} at every position"
                 + ("" if not sentence else " of the same word") + "). "
                 + "Pairs here are (i, i + d/2), Hugging Face's layout."), key="rotate")
     offset = w["offset"]
@@ -240,7 +242,7 @@ def ffn_document(trace, tokens: list[str], *, precision: int, kind: str) -> Docu
     d_model = x.shape[1]
     if kind == "swiglu":
         d_ff = w["swiglu.gate"].shape[1]
-        hid = [f"h{i + 1}" for i in range(d_ff)]
+        hid = hidden_labels(d_ff)
         gate, act = w["swiglu.gate"], w["swiglu.silu"]
         w.step("Gate and up projections", "x·W_gate, x·W_up", r"xW_g,\ xW_u",
                Part("", [w.view("x·W_gate", "swiglu.gate", tokens, hid),
@@ -265,7 +267,7 @@ def ffn_document(trace, tokens: list[str], *, precision: int, kind: str) -> Docu
                     "Back to d_model, added to the residual stream."), key="down")
     else:
         d_ff = w["ff.hidden"].shape[1]
-        hid = [f"h{i + 1}" for i in range(d_ff)]
+        hid = hidden_labels(d_ff)
         name = "ReLU" if kind == "relu" else "GELU"
         w.step("Up projection", "x·W1", r"xW_1",
                Part("", [w.view("x·W1", "ff.hidden", tokens, hid)], [],
@@ -320,11 +322,10 @@ def quantize_document(trace, *, precision: int, kind: str, stored: dict | None =
     d = float(w["scale"][0])
     ds = format_number(d, digits)
     if stored is None:
-        x = w["input"]
         if kind == "Q8_0":
-            scale_line = f"d = {w.fmt(float(np.abs(x[:32]).max()))} / 127 = {ds}"
+            scale_line = f"d = {w.fmt(float(w['amax'][0]))} / 127 = {ds}"
         else:
-            scale_line = (f"d = ({w.fmt(float(x[:32].max()))} − "
+            scale_line = (f"d = ({w.fmt(float(w['max'][0]))} − "
                           f"{factor(w.fmt(float(w['min'][0])))}) / 15 = {ds}")
         where = "One scale per block of 32 numbers"
     else:
@@ -452,13 +453,7 @@ def flash_document(trace, tokens: list[str], *, precision: int, block: int) -> D
                       subtitle=f"{n} tokens, blocks of {block}")
 
 
-
-
 # --- byte-level BPE --------------------------------------------------------------------------
-
-def _cut(text: str, width: int = 44) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
-
 
 def _from_one(view: MatrixView, columns: int) -> MatrixView:
     """``view`` with its first ``columns`` columns, positions recorded from 0 (a piece's first
@@ -508,7 +503,7 @@ def bpe_document(recording, *, precision: int, shown: int | None = None) -> Docu
            Part("", [_from_one(w.view("pieces", "pieces", pieces,
                                       ["first byte", "bytes", "added"],
                                       window=(16, 3) if len(pieces) > 16 else None), 1)],
-                [_cut(split, 70)],
+                [cut(split, 70)],
                 "The split of the model's tokenizer (the tokenizers library runs it): a word "
                 "with the space before it, punctuation apart, digits one by one in SmolLM2. "
                 "No merge crosses a piece's edge; an added token such as <|im_start|> is one "
@@ -519,7 +514,7 @@ def bpe_document(recording, *, precision: int, shown: int | None = None) -> Docu
     for j in range(min(m, shown)):
         piece, _, rank, _ = (int(v) for v in merges[j])
         left, right = pairs[j]
-        lines.append(_cut(f"rank {rank}: {left} + {right} → {' '.join(after[j])}", 70))
+        lines.append(cut(f"rank {rank}: {left} + {right} → {' '.join(after[j])}", 70))
     if m > shown:
         lines.append(f"… {m - shown} more merges ({m} in all; --format json lists every one)")
     if not m:
@@ -550,8 +545,6 @@ def bpe_document(recording, *, precision: int, shown: int | None = None) -> Docu
                                f"{len(tokens)} tokens",
                       extra={"chars": chars, "pieces": pieces, "pairs": pairs,
                              "after": after, "agrees": bool(agrees)})
-
-
 
 
 # --- decoder-only and weight tying -----------------------------------------------------------

@@ -15,7 +15,7 @@ from tutor.resources import MODELS_EXTRA_HINT
 from .attention import AttentionBuilder, short_vector
 from .builder import DocumentBuilder
 from .document import (DEFAULT_TOP_KEYS, Chart, Document, LinesView, MatrixView, Part, Step,
-                       count, dim_labels, format_number, unique_labels, weights_caption)
+                       count, dim_labels, factor, format_number, unique_labels, weights_caption)
 
 CLEAR_MARGIN = 0.05        # context: how much more the word must drift than the control
 MAX_COLUMNS_SHOWN = 8      # columns of a wide matrix drawn on screen (JSON has them all)
@@ -99,13 +99,19 @@ class PretrainedHeadBuilder(AttentionBuilder):
                          r"X \in \mathbb{R}^{n \times d_{model}},\; W_q, W_k, W_v,\; b_q, b_k, b_v",
                          [Part("", mats, worked, meaning)], key="inputs")
 
+    def worked_query(self, key: str, *, bias: bool) -> str:
+        """The first query's first number written out from the recorded x, w_q (and b_q with
+        ``bias``) and ``key`` (the queries): Q(t, d1) = x(t)·Wq(:, d1) (+ bq(d1))."""
+        x, first = self.trace["x"], self.labels[0]
+        plus = _plus(self.fmt(self.trace["b_q"][0], False)) if bias else ""
+        return (f"Q({first}, d1) = x({first})·Wq(:, d1){' + bq(d1)' if bias else ''} = "
+                f"{short_vector(x[0], self.precision)}·"
+                f"{short_vector(self.trace['w_q'][:, 0], self.precision)}{plus} = "
+                f"{self.fmt(self.trace[key][0, 0], False)}")
+
     def step_projections(self):
-        x, q = self.trace["x"], self.trace["q"]
-        first = self.labels[0]
-        worked = [f"Q({first}, d1) = x({first})·Wq(:, d1) + bq(d1) = "
-                  f"{short_vector(x[0], self.precision)}·"
-                  f"{short_vector(self.trace['w_q'][:, 0], self.precision)}"
-                  f"{_plus(self.fmt(self.trace['b_q'][0], False))} = {self.fmt(q[0, 0], False)}"]
+        q = self.trace["q"]
+        worked = [self.worked_query("q", bias=True)]
         meaning = (f"Each token now has a query, a key and a value of {q.shape[1]} numbers: "
                    f"this head's own d_k = d_model / heads = {self.info['d_model']} / "
                    f"{self.info['n_head']}. The bias is the same for every token, so it shifts "
@@ -183,12 +189,8 @@ class RopeHeadBuilder(PretrainedHeadBuilder):
                          [Part("", mats, worked, meaning)], key="inputs")
 
     def step_projections(self):
-        x, q = self.trace["x"], self.trace["q_before_rope"]
-        first = self.labels[0]
-        worked = [f"Q({first}, d1) = x({first})·Wq(:, d1) = "
-                  f"{short_vector(x[0], self.precision)}·"
-                  f"{short_vector(self.trace['w_q'][:, 0], self.precision)} = "
-                  f"{self.fmt(q[0, 0], False)}"]
+        q = self.trace["q_before_rope"]
+        worked = [self.worked_query("q_before_rope", bias=False)]
         mats = [self.token_matrix("Q before RoPE", "q_before_rope"),
                 self.token_matrix("K before RoPE", "k_before_rope"),
                 self.token_matrix("V", "v")]
@@ -222,11 +224,10 @@ class RopeHeadBuilder(PretrainedHeadBuilder):
         n = q.shape[0]
         p = n - 1
         def f(value):                                                  # a factor: (-0.65)
-            text = self.fmt(value, False)
-            return f"({text})" if text.startswith("-") else text
+            return factor(self.fmt(value, False))
         worked = [f"θ_i = {info['rope_base']:g}^(-2i/{d}), i = 0 … {d // 2 - 1}: "
                   f"θ_0 = 1 (fastest), θ_{d // 2 - 1} = "
-                  f"{info['rope_base'] ** (-(d - 2) / d):.3g} (slowest)",
+                  f"{float(self.trace['rope.theta'][-1]):.3g} (slowest)",
                   f"{self.labels[p]} (position {p}), pair (d1, d{d // 2 + 1}): angle {p}·θ_0, "
                   f"cos = {f(cos[p, 0])}, sin = {f(sin[p, 0])}",
                   f"Q(d1) = {f(qb[p, 0])}·{f(cos[p, 0])} − {f(qb[p, d // 2])}·{f(sin[p, 0])}"
@@ -291,6 +292,13 @@ def _pattern_counts(patterns) -> str:
 
 
 MAX_LABELLED_GRID = 16      # tokens up to which the small heatmaps of a grid get labels
+HEADS_FORMULA = ("weights = softmax(Q·Kᵀ/√dk) for each head",      # a heads step's formula,
+                 r"\mathrm{softmax}(QK^\top/\sqrt{d_k})")            # text and LaTeX
+
+
+def _head_heading(h: int, pattern) -> str:
+    """A heads step's part heading for head ``h`` (from 0) with its HeadPattern."""
+    return f"Head {h + 1}: {pattern.label} ({pattern.share:.2f} of the attention on average)"
 
 
 def _grid_options(absolute: bool, top: float) -> dict:
@@ -302,10 +310,14 @@ def _grid_options(absolute: bool, top: float) -> dict:
     return {"row_scaled": True}
 
 
-def _lines_part(key, weights, queries, keys, heads, *, precision, top, head_index=None,
+def _lines_part(key, weights, queries, keys, heads=None, *, precision, top, head_index=None,
                 heading="", meaning=""):
-    """One part with a lines view of ``heads`` (numbered from 1) of ``weights`` [h, q, k],
-    the recorded array under ``key``; its worked lines list each query's drawn keys."""
+    """One part with a lines view of ``heads`` (numbered from 1; default: every head of
+    ``weights`` [h, q, k], or head ``head_index`` from 0) of ``weights``, the recorded array
+    under ``key``; its worked lines list each query's drawn keys."""
+    if heads is None:
+        heads = (list(range(1, len(weights) + 1)) if head_index is None
+                 else [head_index + 1])
     chosen = weights if head_index is None else weights[[head_index]]
     view = LinesView(f"{heading or 'lines'}", key, chosen, queries, keys, heads, top=top)
     from .lines import top_lines
@@ -332,10 +344,9 @@ def heads_document(recording, *, precision: int, layer: int | None = None,
     shading = _grid_options(absolute, peak)
     for i in layers:
         if view == "lines":
-            heads = list(range(1, info["n_head"] + 1)) if head is None else [head + 1]
             name = (f"layer {i + 1}, head {head + 1}: {patterns[i][head].label}"
                     if head is not None else f"layer {i + 1}, heads 1–{info['n_head']}")
-            parts = [_lines_part("attentions", attentions[i], labels, labels, heads,
+            parts = [_lines_part("attentions", attentions[i], labels, labels,
                                  precision=precision, top=top, head_index=head, heading=name,
                                  meaning=f"Each query (left) reads its keys (right); a line "
                                          f"per key among its {top} strongest, as strong as "
@@ -352,15 +363,13 @@ def heads_document(recording, *, precision: int, layer: int | None = None,
         else:
             parts = []
             for h in range(info["n_head"]):
-                p = patterns[i][h]
-                parts.append(Part(f"Head {h + 1}: {p.label} ({p.share:.2f} of the attention "
-                                  f"on average)",
+                parts.append(Part(_head_heading(h, patterns[i][h]),
                                   [MatrixView(f"weights L{i + 1} H{h + 1}", "attentions",
                                               attentions[i, h], labels, labels, heat=True,
                                               caption=weights_caption(attentions[i, h]),
                                               **shading)]))
-        w.step(f"Layer {i + 1} of {info['n_layer']}", "weights = softmax(Q·Kᵀ/√dk) for each head",
-               r"\mathrm{softmax}(QK^\top/\sqrt{d_k})", parts, key=f"layer{i + 1}")
+        w.step(f"Layer {i + 1} of {info['n_layer']}", *HEADS_FORMULA, parts,
+               key=f"layer{i + 1}")
     settings = {"model": info["model"], "model_type": info["model_type"],
                 "layers": info["n_layer"], "heads": info["n_head"], "d_model": info["d_model"],
                 "layer": None if layer is None else layer + 1, "view": view,
@@ -412,12 +421,10 @@ def toy_heads_document(recording, *, precision: int, layer: int | None = None,
         masked = block.mask()                                          # [n_q, n_k] or None
         title = block.title[0].upper() + block.title[1:]
         if view == "lines":
-            heads = list(range(1, len(weights) + 1)) if head is None else [head + 1]
             name = f"{block.title}, " + (f"head {head + 1}" if head is not None
                                          else f"heads 1–{len(weights)}")
-            w.step(title, "weights = softmax(Q·Kᵀ/√dk) for each head",
-                   r"\mathrm{softmax}(QK^\top/\sqrt{d_k})",
-                   [_lines_part(block.key, weights, rows, cols, heads, precision=precision,
+            w.step(title, *HEADS_FORMULA,
+                   [_lines_part(block.key, weights, rows, cols, precision=precision,
                                 top=top, head_index=head, heading=name,
                                 meaning="Each query (left) reads its keys (right); a line per "
                                         f"key among its {top} strongest, as strong as its "
@@ -436,14 +443,12 @@ def toy_heads_document(recording, *, precision: int, layer: int | None = None,
                                 bare=True, masked=masked) for h in range(len(weights))]
             parts = [Part("", views, [order], about[0].upper() + about[1:] + ".")]
         else:
-            parts = [Part(f"Head {h + 1}" + ("" if labels_of is None else
-                                            f": {labels_of[h].label} ({labels_of[h].share:.2f} "
-                                            f"of the attention on average)"),
+            parts = [Part(f"Head {h + 1}" if labels_of is None else
+                          _head_heading(h, labels_of[h]),
                           [MatrixView(f"weights H{h + 1}", block.key, weights[h], rows, cols,
                                       heat=True, masked=masked, caption="each row sums to 1")])
                      for h in range(len(weights))]
-        w.step(title, "weights = softmax(Q·Kᵀ/√dk) for each head",
-               r"\mathrm{softmax}(QK^\top/\sqrt{d_k})", parts, key=block.key)
+        w.step(title, *HEADS_FORMULA, parts, key=block.key)
     source = " ".join(blocks[0].keys)                                  # the encoder's tokens
     answer = " ".join(info["answer"])
     notes, warning = [PATTERN_RULES], ""

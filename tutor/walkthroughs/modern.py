@@ -57,7 +57,8 @@ def rope_beside_sinusoidal(queries, keys, *, base: float = 10000.0, pairs=((2, 5
     """RoPE on queries [n, d] and keys [n, d] (row p at position p), beside sinusoidal PE.
 
     Records ``queries``, ``keys``; ``rope.theta`` [d/2], ``rope.angles`` [n, d/2], ``rope.out``
-    (the rotated queries) and ``rope.keys`` [n, d]; ``scores.plain`` (Q·Kᵀ, no positions),
+    (the rotated queries) and ``rope.keys`` [n, d]; ``rope.lengths`` [n] (each rotated
+    query's length); ``scores.plain`` (Q·Kᵀ, no positions),
     ``scores.rope`` (rotated) and ``scores.sinusoidal`` ((Q + PE)·(K + PE)ᵀ) [n, n], with the
     table under ``sinusoidal.``; ``offset`` [p, 4]: m, n, m − n and the score of the first
     query at m with the last key at n; ``layouts.scores`` [n, n]: the same rotation in the
@@ -71,6 +72,7 @@ def rope_beside_sinusoidal(queries, keys, *, base: float = 10000.0, pairs=((2, 5
     rq = modern.rope_rotate(q, positions, base, trace=trace.scope("rope"))  # [n, d]
     rk = modern.rope_rotate(k, positions, base)                             # [n, d]
     trace.record("rope.keys", rk)
+    trace.record("rope.lengths", np.linalg.norm(rq, axis=1))
     trace.record("scores.plain", q @ k.T)
     scores = rq @ rk.T                                                      # [n, n]
     trace.record("scores.rope", scores)
@@ -163,7 +165,9 @@ def gated_feed_forward(tokens: list[str], x, kind: str, w_in, w_out, w_up=None) 
 def quantize_block(x, kind: str) -> Recording:
     """GGML block quantization of the numbers x [n] (``kind`` Q8_0 or Q4_1): records
     ``input``, what :func:`tutor.nn.modern.quantize_blocks` returns (``scale``, ``min`` for
-    Q4_1, ``codes``, ``reconstruction``, ``error``), ``max_error`` [], ``bits`` [4] (bits per weight) and
+    Q4_1, ``codes``, ``reconstruction``, ``error``), ``max_error`` [], ``amax`` [blocks] (each
+    block's max |x|, Q8_0) or ``max`` [blocks] (each block's max x, Q4_1), ``bits`` [4] (bits
+    per weight) and
     ``memory`` [4]:
     SmolLM2-135M's bytes (matrices at the type, norm weights F32) for
     F32, F16, Q8_0, Q4_1."""
@@ -175,6 +179,11 @@ def quantize_block(x, kind: str) -> Recording:
         if name in parts:
             trace.record(name, parts[name])
     trace.record("max_error", np.abs(parts["error"]).max())
+    blocks = [x[i:i + 32] for i in range(0, x.size, 32)]            # the last may be short
+    if kind == "Q8_0":
+        trace.record("amax", np.array([np.abs(b).max() for b in blocks]))
+    else:
+        trace.record("max", np.array([b.max() for b in blocks]))
     _record_memory(trace)
     return Recording(trace, parts["reconstruction"], info={"kind": kind},
                      walkthrough="modern.quantize_block")

@@ -318,6 +318,7 @@ q_before_rope | [n, d_head] | X·Wq, before the rotation
 k_before_rope | [n, d_head] | X·Wk, before the rotation
 rope_cos | [n, d_head / 2] | cos(p·θ_i) of RoPE's angle for position p and pair i
 rope_sin | [n, d_head / 2] | sin(p·θ_i)
+rope.theta | [d_head / 2] | θ_i = base^(−2i/d), the angle per position of pair i (float32)
 """), **ATTENTION}       # walkthroughs.pretrained.rope_head (q, k: after RoPE)
 
 RECORDED: dict[str, Table] = {
@@ -447,6 +448,7 @@ rope.theta | [d/2] | θ_i = base^(−2i/d), the angle per position of pair i
 rope.angles | [n, d/2] | pos·θ_i
 rope.out | [n, d] | each query with pair i rotated by pos·θ_i
 rope.keys | [n, d] | each key rotated the same way
+rope.lengths | [n] | |RoPE(q)| of each position: the query's length, which the rotation keeps
 scores.plain | [n, n] | q·k without positions
 scores.rope | [n, n] | rotated q · rotated k: depends on m − n only
 scores.sinusoidal | [n, n] | (q + PE)·(k + PE), sinusoidal encodings added instead
@@ -486,6 +488,8 @@ params_smollm2 | [2, 2] | SmolLM2's SwiGLU (1536) and the two-matrix width of eq
 input | [n] | the numbers given
 scale | [blocks] | each block's scale d (stored as float16)
 min | [blocks] | each block's minimum m (Q4_1 only)
+amax | [blocks] | each block's max |x|, which d is made from (Q8_0 only)
+max | [blocks] | each block's max x, which d is made from with m (Q4_1 only)
 codes | [n] | the integer q of each number
 reconstruction | [n] | d·q (Q8_0) or d·q + m (Q4_1)
 error | [n] | reconstruction − input

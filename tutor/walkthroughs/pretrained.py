@@ -79,7 +79,8 @@ def rope_head(model, text: str, layer: int, head: int, *, encoding=None) -> Reco
     pair (i, i + d/2) of a row of Q and K at position p is rotated by p·θ_i, θ_i =
     base^(-2i/d) (Su et al. 2021; Hugging Face's ``rotate_half``), and attention runs on the
     rotated Q, K with the causal mask. Records ``hidden``, ``x``, ``w_q``, ``w_k``, ``w_v``,
-    ``q_before_rope``, ``k_before_rope`` [n, d_head], ``rope_cos``, ``rope_sin`` [n, d_head / 2] and
+    ``q_before_rope``, ``k_before_rope`` [n, d_head], ``rope_cos``, ``rope_sin`` [n, d_head / 2], ``rope.theta``
+    [d_head / 2] and
     what :func:`tutor.nn.attention.scaled_dot_product_attention` records (``q``, ``k`` the
     rotated ones). ``info``: the model's facts, ``layer``, ``head``, ``kv_head``,
     ``n_kv_head``, ``shared_with`` (the query heads reading the same key/value head, from 0),
@@ -110,7 +111,7 @@ def rope_head(model, text: str, layer: int, head: int, *, encoding=None) -> Reco
     trace.record("q_before_rope", q)
     trace.record("k_before_rope", k)
     base = float(p["self_attn.rope_theta"])
-    cos, sin = rope_tables(np.arange(len(ids)), d, base)               # [n, d / 2]
+    cos, sin = rope_tables(np.arange(len(ids)), d, base, trace=trace.scope("rope"))  # [n, d/2]
     trace.record("rope_cos", cos)
     trace.record("rope_sin", sin)
     q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)            # [n, d_head]
