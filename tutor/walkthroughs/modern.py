@@ -94,7 +94,7 @@ def grouped_query(tokens: list[str], x, w_q, w_k, w_v, n_head: int, n_kv_head: i
     [d_model, n_kv_head·d_head]; query head h reads key/value head h // (n_head / n_kv_head)
     (Ainslie et al. 2023). Records ``x``, ``q`` [h, n, d_head], ``k``, ``v`` [kv, n, d_head],
     ``group`` [h], what grouped_query_attention records under ``gqa.`` (``scores``,
-    ``weights`` [1, h, n, n], ``out`` [1, h, n, d_head]), ``mha.out`` (multi-head attention
+    ``scaled``, ``weights`` [1, h, n, n], ``out`` [1, h, n, d_head]), ``mha.out`` (multi-head attention
     on the key/value heads repeated: the same numbers), ``mha.max_diff`` [] (their largest
     difference) and the cache in bytes per token,
     ``cache.here`` (one layer, float32) and ``cache.smollm2`` [3, 2]: key/value heads and

@@ -80,46 +80,42 @@ def rope_head(model, text: str, layer: int, head: int, *, encoding=None) -> Reco
     base^(-2i/d) (Su et al. 2021; Hugging Face's ``rotate_half``), and attention runs on the
     rotated Q, K with the causal mask. Records ``hidden``, ``x``, ``w_q``, ``w_k``, ``w_v``,
     ``q_before_rope``, ``k_before_rope`` [n, d_head], ``rope_cos``, ``rope_sin`` [n, d_head / 2] and
-    what :func:`tutor.nn.attention.scaled_dot_product_attention` records (``q``, ``k`` the
-    rotated ones). ``info``: the model's facts, ``layer``, ``head``, ``kv_head``,
-    ``n_kv_head``, ``shared_with`` (the query heads reading the same key/value head, from 0),
-    ``rope_base``, ``tokens``, ``pattern``. The weights equal the model's own
+    the attention's steps as :func:`tutor.nn.attention.scaled_dot_product_attention` names
+    them (``q``, ``k`` the rotated ones): this head's (and its key/value head's) slices of
+    what the model's forward pass recorded in layer ``layer``
+    (:func:`tutor.nn.llama.llama_block`). ``info``: the model's facts, ``layer``, ``head``,
+    ``kv_head``, ``n_kv_head``, ``shared_with`` (the query heads reading the same key/value
+    head, from 0), ``rope_base``, ``tokens``, ``pattern``. The weights are the model's own
     attentions[layer][head]. Raises TutorError for a layer or head out of range."""
-    from tutor.nn.attention import scaled_dot_product_attention
-    from tutor.nn.llama import apply_rope, rms_norm, rope_tables
-
     found = model.encode(text) if encoding is None else encoding
     ids, tokens = found.ids, list(found.tokens)
     model._check_layer_head(layer, head)
-    out = model.forward(np.asarray(ids), output_attentions=False)      # n_layer + 1 x [n, E]
+    source = new_trace()
+    model.forward(np.asarray(ids), output_attentions=False, trace=source)
+    seen = source.scope(f"layers.{layer}")                             # [1, ...] each
     c, p = model.config, model.layer_params(layer)
     d, n_kv = c.d_head, c.n_kv_head
     group = c.n_head // n_kv
     kv_head = head // group
     wqkv = p["self_attn.wqkv"]                                         # [E, (H + 2 Hkv) d]
     k0, v0 = c.n_head * d + kv_head * d, (c.n_head + n_kv) * d + kv_head * d
-    w_q, w_k, w_v = wqkv[:, head * d:(head + 1) * d], wqkv[:, k0:k0 + d], wqkv[:, v0:v0 + d]
     trace = new_trace()
-    hidden = out.hidden_states[layer]                                  # [n, E]
-    trace.record("hidden", hidden)
-    x = rms_norm(hidden, p["attn_norm.weight"], c.layer_norm_eps)      # [n, E]
-    trace.record("x", x)
-    for name, w in (("w_q", w_q), ("w_k", w_k), ("w_v", w_v)):
+    trace.record("hidden", seen["input"][0])                           # [n, E]
+    trace.record("x", seen["attn_norm.out"][0])                        # [n, E]
+    for name, w in (("w_q", wqkv[:, head * d:(head + 1) * d]), ("w_k", wqkv[:, k0:k0 + d]),
+                    ("w_v", wqkv[:, v0:v0 + d])):
         trace.record(name, w)                                          # [E, d_head]
-    q, k, v = x @ w_q, x @ w_k, x @ w_v                                # [n, d_head] each
-    trace.record("q_before_rope", q)
-    trace.record("k_before_rope", k)
-    base = float(p["self_attn.rope_theta"])
-    cos, sin = rope_tables(np.arange(len(ids)), d, base)               # [n, d / 2]
-    trace.record("rope_cos", cos)
-    trace.record("rope_sin", sin)
-    q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)            # [n, d_head]
-    trace.record("q", q)
-    trace.record("k", k)
-    trace.record("v", v)
-    scaled_dot_product_attention(q, k, v, causal_mask(len(ids)), trace=trace)
+    attn = seen.scope("self_attn")
+    for name in attn:                                                  # [1, heads, n, ...] or [n, ...]
+        step = attn[name]
+        if name in ("rope_cos", "rope_sin", "mask"):
+            trace.record(name, step)                                   # [n, d / 2], [n, n]
+        else:
+            shared = name in ("k_before_rope", "k", "v")               # a key/value head's
+            trace.record(name, step[0, kv_head if shared else head])
     info = {**_model_facts(model), "layer": layer, "head": head, "tokens": tokens,
-            "sentence": text, "kv_head": kv_head, "n_kv_head": n_kv, "rope_base": base,
+            "sentence": text, "kv_head": kv_head, "n_kv_head": n_kv,
+            "rope_base": float(p["self_attn.rope_theta"]),
             "shared_with": [h for h in range(kv_head * group, (kv_head + 1) * group)],
             "pattern": head_pattern(trace["weights"], tokens,
                                     mask=_allowed_mask(model, len(ids)))}
