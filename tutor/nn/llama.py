@@ -150,7 +150,7 @@ def grouped_query_attention(q, k, v, mask=None, *, trace=NULL_TRACE):
     if mask is not None:
         scores += mask                                                 # [n_q, n_k] broadcast
         trace.record("mask", mask)
-        trace.record("masked", scores)                                 # softmax keeps it while recording
+        trace.record("masked", scores)                                 # softmax copies while recording
     weights = softmax(scores, axis=-1, overwrite=True, trace=trace.scope("softmax"))
     out = weights.reshape(batch, n_kv, group * n_q, n_k) @ v           # [B, kv, g*n_q, d_head]
     out = out.reshape(batch, n_head, n_q, d_head)
