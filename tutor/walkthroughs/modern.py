@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from tutor.nn import modern
-from tutor.nn.attention import scaled_dot_product_attention
+from tutor.nn.attention import attention_head, scaled_dot_product_attention
 from tutor.nn.functional import feed_forward, layer_norm
 from tutor.nn.llama import grouped_query_attention, swiglu
 from tutor.nn.posenc import sinusoidal_encoding
@@ -305,7 +305,7 @@ def decoder_only(tokens: list[str], x, w_q, w_k, w_v, embedding, *,
 
     Records ``parts`` [3, 4] (1 where a block of each kind has each sublayer), ``x``,
     self-attention with the causal mask under ``attn.`` (what
-    :func:`~tutor.nn.attention.scaled_dot_product_attention` records), ``h`` [n, d_model] =
+    :func:`~tutor.nn.attention.attention_head` records), ``h`` [n, d_model] =
     x + attention's output (the hidden states the head reads), ``embedding`` E [V,
     d_model], ``logits.tied`` [n, V] = h·Eᵀ, ``logits.untied`` [n, V] = h·Wᵀ with an untied
     head W a copy of E, ``max_diff`` [] and ``tying`` [r, 5]: vocabulary V, d_model, V·d
@@ -321,11 +321,7 @@ def decoder_only(tokens: list[str], x, w_q, w_k, w_v, embedding, *,
     parts = np.array([[1, 0, 0, 1], [1, 1, 1, 1], [1, 1, 0, 1]])
     trace.record("parts", parts)
     trace.record("x", x)
-    q, k, v = x @ w_q, x @ w_k, x @ w_v
-    attn = trace.scope("attn")
-    for name, value in (("q", q), ("k", k), ("v", v)):
-        attn.record(name, value)
-    out, _ = scaled_dot_product_attention(q, k, v, causal_mask(n), trace=attn)
+    out, _ = attention_head(x, x, w_q, w_k, w_v, causal_mask(n), trace=trace.scope("attn"))
     h = x + out                                                        # [n, d_model]
     trace.record("h", h)
     e = np.asarray(embedding, dtype=np.float64)                       # [V, d_model]
