@@ -51,7 +51,7 @@ def model_head(model, text: str, layer: int, head: int, *, encoding=None) -> Rec
                                 "norm1.out" if model.config.norm_first else "input")
     for name in ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v"):
         trace.record(name, getattr(weights, name))                     # [d_model, d_head] / [d_head]
-    _record_head(attention, trace, head, head, "pretrained.model_head")
+    record_head(attention, trace, head, head, "pretrained.model_head")
     info = {**_model_facts(model), "layer": layer, "head": head, "tokens": tokens,
             "sentence": text, "pattern": head_pattern(trace["weights"], tokens,
                                                       mask=_allowed_mask(model, len(ids)))}
@@ -70,11 +70,12 @@ def _recorded_layer(model, ids, layer: int, trace, x_name: str):
     return seen.scope("self_attn")
 
 
-def _record_head(attention, trace, head: int, kv_head: int, walkthrough: str) -> None:
-    """Record in ``trace`` the steps ``attention`` holds that ``walkthrough`` declares (in
-    :mod:`.names`): query head ``head``'s slice of each ([1, n_head, ...]; keys and values
-    of key/value head ``kv_head``), the tables (``mask`` [n, n], ``rope_cos``/``rope_sin``
-    [n, d / 2]) as they are."""
+def record_head(attention, trace, head: int, kv_head: int, walkthrough: str) -> None:
+    """Record in ``trace`` the steps a forward pass's self-attention recorded in
+    ``attention`` (a Trace scope, [1, n_head, ...] each) that ``walkthrough`` declares (in
+    :mod:`.names`): query head ``head``'s slice of each ([n, ...]; keys and values: key/value
+    head ``kv_head``'s), the tables (``mask`` [n, n], ``rope_cos``/``rope_sin`` [n, d / 2])
+    as they are. One head's walkthrough of a pretrained or a toy model reads its steps so."""
     from .names import RECORDED
 
     declared = RECORDED[walkthrough]
@@ -119,7 +120,7 @@ def rope_head(model, text: str, layer: int, head: int, *, encoding=None) -> Reco
     for name, w in (("w_q", wqkv[:, head * d:(head + 1) * d]), ("w_k", wqkv[:, k0:k0 + d]),
                     ("w_v", wqkv[:, v0:v0 + d])):
         trace.record(name, w)                                          # [E, d_head]
-    _record_head(attention, trace, head, kv_head, "pretrained.rope_head")
+    record_head(attention, trace, head, kv_head, "pretrained.rope_head")
     info = {**_model_facts(model), "layer": layer, "head": head, "tokens": tokens,
             "sentence": text, "kv_head": kv_head, "n_kv_head": n_kv,
             "rope_base": float(p["self_attn.rope_theta"]),
