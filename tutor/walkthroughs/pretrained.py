@@ -62,7 +62,7 @@ def _recorded_layer(model, ids, layer: int, trace, x_name: str):
     """Run ``model`` on ``ids`` with a recording trace; record in ``trace`` layer ``layer``'s
     ``hidden`` (its input) and ``x`` (its recorded ``x_name``, what attention reads), [n, E]
     each, and return the scope of what its self-attention recorded ([1, heads, ...] each)."""
-    source = new_trace()
+    source = new_trace(only=f"layers.{layer}.")                        # the other layers: fast path
     model.forward(np.asarray(ids), output_attentions=False, trace=source)
     seen = source.scope(f"layers.{layer}")
     trace.record("hidden", seen["input"][0])                           # [n, E]
