@@ -140,6 +140,27 @@ def test_grouped_query_attention_equals_repeated_heads():
         llama.grouped_query_attention(q[:, :5], k, v)
 
 
+def test_grouped_query_attention_records_the_steps_scaled_dot_product_attention_names():
+    """The recorded steps, per query head, are those of attention on the repeated heads."""
+    rng = np.random.default_rng(2)
+    q = rng.standard_normal((1, 4, 5, 8)).astype(np.float32)
+    k, v = rng.standard_normal((2, 1, 2, 5, 8)).astype(np.float32)
+    mask = llama.causal_additive_mask(5, 5)
+    ours, theirs = Trace(), Trace()
+    llama.grouped_query_attention(q, k, v, mask, trace=ours)
+    scaled_dot_product_attention(q, np.repeat(k, 2, axis=1), np.repeat(v, 2, axis=1), mask,
+                                 trace=theirs)
+    assert list(ours) == list(theirs)
+    for name in theirs:
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(ours["scaled"], ours["scores"] / math.sqrt(8), rtol=1e-6)
+    assert np.isneginf(ours["masked"][0, 0, 0, 1:]).all()              # the first query sees itself
+    unmasked = Trace()
+    llama.grouped_query_attention(q, k, v, trace=unmasked)
+    assert "mask" not in unmasked and "masked" not in unmasked
+    np.testing.assert_allclose(unmasked["scaled"], ours["scaled"], rtol=1e-6)
+
+
 def test_gguf_permuted_rows_with_pairs_equal_hf_with_halves():
     # the GGUF was written from the HF weights with llama.cpp's permute: same model
     hf = MODELS["hf"]()

@@ -40,12 +40,16 @@ class Trace:
 
     enabled = True
 
-    def __init__(self, prefix: str = "", *, _steps: dict | None = None):
-        self.prefix = prefix
+    def __init__(self, prefix: str = "", *, only: str = "", _steps: dict | None = None):
+        """``only``: a dotted prefix ("layers.3.") to keep only what is recorded under it;
+        a scope that cannot lead there is :data:`NULL_TRACE`, so the rest runs the fast path."""
+        self.prefix, self.only = prefix, only
         self.steps: dict[str, np.ndarray] = {} if _steps is None else _steps
 
     def record(self, name: str, value) -> None:
         key = self.prefix + name
+        if not key.startswith(self.only):
+            return
         if key in self.steps:
             raise KeyError(f"trace already holds {key!r}; use a new Trace or another scope")
         view = np.asarray(value).view()
@@ -54,7 +58,10 @@ class Trace:
 
     def scope(self, name: str) -> "Trace":
         """A recorder that writes into the same store under ``prefix + name + '.'``."""
-        return Trace(f"{self.prefix}{name}.", _steps=self.steps)
+        prefix = f"{self.prefix}{name}."
+        if not (prefix.startswith(self.only) or self.only.startswith(prefix)):
+            return NULL_TRACE                                          # outside ``only``
+        return Trace(prefix, only=self.only, _steps=self.steps)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.steps[self.prefix + name]

@@ -40,7 +40,8 @@ from tutor.walkthroughs.feed_forward import position_wise
 from tutor.walkthroughs.generation import generate
 from tutor.walkthroughs.glove import nearest_words, similarity_table
 from tutor.walkthroughs.inputs import (InputError, attention_inputs, check_heads,
-                                       glove_embeddings, random_tenths, word_embeddings)
+                                       glove_embeddings, random_matrix, random_tenths,
+                                       word_embeddings)
 from tutor.walkthroughs.learning import task_example, teacher_forcing, untrained_like
 from tutor.walkthroughs.posenc import positional_table, sinusoidal_beside_learned
 from tutor.walkthroughs.softmax import scaling
@@ -429,14 +430,6 @@ def scaling_training_recorded() -> Result:
 
 # --- today's parts, beside the 2017 ones (tutor rope, rmsnorm, ffn, gqa) --------------------
 
-def _tenths(seed: int, name: str, *shape):
-    """Random weights in tenths as the command's option ``name`` draws them from --seed
-    (``tutor.cli.modern_inputs.random_weights``: one stream per option)."""
-    from tutor.walkthroughs.inputs import random_stream
-
-    return random_tenths(random_stream(seed, name), *shape)
-
-
 def _vector(value, name) -> np.ndarray | None:
     """A list of finite numbers, as a float64 vector [d]; None stays None (not given)."""
     if value is None:
@@ -464,7 +457,7 @@ def rope_rotation(dim: whole(2, MAX_LESSON_DIM) = 8, positions: whole(1, MAX_LES
     for name, given in (("query", query), ("key", key)):
         if given is not None and len(given) != dim:
             raise ComputeError(f"expected {name} with {dim} numbers (dim), got {len(given)}")
-        vectors.append(_tenths(seed, f"--{name}", dim) if given is None else given)
+        vectors.append(random_matrix(seed, f"--{name}", dim) if given is None else given)
     q, k = (np.tile(v, (positions, 1)) for v in vectors)                # [n, d]
     recording = rope_beside_sinusoidal(q, k, base=base)
     recording.labels.update({"n": [f"p{i}" for i in range(positions)],
@@ -507,8 +500,8 @@ def gated_ffn(sentence: words = "the cat sat", kind: one_of("relu", "gelu", "swi
     from tutor.walkthroughs.modern import gated_feed_forward
 
     x, _ = word_embeddings(sentence, dim)                               # [n, d_model]
-    w_in, w_out = _tenths(seed, "--w-in", dim, ff), _tenths(seed, "--w-out", ff, dim)
-    w_up = _tenths(seed, "--w-up", dim, ff) if kind == "swiglu" else None
+    w_in, w_out = random_matrix(seed, "--w-in", dim, ff), random_matrix(seed, "--w-out", ff, dim)
+    w_up = random_matrix(seed, "--w-up", dim, ff) if kind == "swiglu" else None
     recording = gated_feed_forward(sentence, x, kind, w_in, w_out, w_up)
     recording.labels.update(n=_square(sentence)["n"], d_ff=_names("h", ff))
     axes = {"params": (["relu", "gelu", "swiglu", "swiglu ⅔"], ["d_ff", "weights"]),
@@ -530,8 +523,8 @@ def grouped_query_steps(sentence: words = "the cat sat", heads: whole(1, 16) = 6
     if heads % kv_heads:
         raise ComputeError(f"kv_heads: expected a divisor of heads {heads}, got {kv_heads}")
     x, _ = word_embeddings(sentence, dim)                               # [n, d_model]
-    w_q = _tenths(seed, "--wq", dim, heads * head_dim)
-    w_k, w_v = (_tenths(seed, name, dim, kv_heads * head_dim) for name in ("--wk", "--wv"))
+    w_q = random_matrix(seed, "--wq", dim, heads * head_dim)
+    w_k, w_v = (random_matrix(seed, name, dim, kv_heads * head_dim) for name in ("--wk", "--wv"))
     recording = grouped_query(sentence, x, w_q, w_k, w_v, heads, kv_heads)
     recording.labels.update(n=_square(sentence)["n"], h=_names("head", heads),
                             kv=_names("kv", kv_heads))
@@ -570,8 +563,8 @@ def decoder_only_steps(sentence: words = "the cat sat", dim: whole(1, MAX_LESSON
     from tutor.walkthroughs.modern import decoder_only
 
     x, _ = word_embeddings(sentence, dim)                               # [n, d_model]
-    w_q, w_k, w_v = (_tenths(seed, name, dim, dim) for name in ("--wq", "--wk", "--wv"))
-    e = _tenths(seed, "--embedding", vocab, dim)                        # [V, d_model]
+    w_q, w_k, w_v = (random_matrix(seed, name, dim, dim) for name in ("--wq", "--wk", "--wv"))
+    e = random_matrix(seed, "--embedding", vocab, dim)                  # [V, d_model]
     recording = decoder_only(sentence, x, w_q, w_k, w_v, e)
     recording.labels.update(_square(sentence))
     return Result(recording, recording.labels["n"],

@@ -66,13 +66,11 @@ def rope_angles(positions, d_head: int, base: float = 10000.0, dtype=np.float32)
     return theta, angles
 
 
-def rope_tables(positions, d_head: int, base: float = 10000.0, *, trace=NULL_TRACE):
+def rope_tables(positions, d_head: int, base: float = 10000.0):
     """cos and sin of RoPE's angles (:func:`rope_angles`), each [n, d_head / 2] float32.
     Computed in float32 as transformers does (so positions in the thousands round alike).
-    Records ``theta`` [d_head / 2]. Raises ValueError for an odd ``d_head``."""
-    theta, angles = rope_angles(positions, d_head, base)
-    if trace.enabled:
-        trace.record("theta", theta)
+    Raises ValueError for an odd ``d_head``."""
+    angles = rope_angles(positions, d_head, base)[1]
     return np.cos(angles), np.sin(angles)
 
 
@@ -137,8 +135,11 @@ def grouped_query_attention(q, k, v, mask=None, *, trace=NULL_TRACE):
 
     ``q`` [batch, n_head, n_q, d_head]; ``k``, ``v`` [batch, n_kv_head, n_k, d_head];
     ``mask`` additive float [n_q, n_k] or None. Returns (out [batch, n_head, n_q, d_head],
-    weights [batch, n_head, n_q, n_k]). Raises ValueError when n_kv_head does not divide
-    n_head.
+    weights [batch, n_head, n_q, n_k]). Records, as
+    :func:`tutor.nn.attention.scaled_dot_product_attention` does, ``scores`` (Q K^T),
+    ``scaled``, ``mask`` and ``masked`` (with a mask), ``softmax.*``, ``weights`` and ``out``,
+    one [n_q, n_k] per batch row and query head. Raises ValueError when n_kv_head does not
+    divide n_head.
     """
     batch, n_head, n_q, d_head = q.shape
     n_kv = k.shape[1]
@@ -150,10 +151,14 @@ def grouped_query_attention(q, k, v, mask=None, *, trace=NULL_TRACE):
     scores = grouped @ k.swapaxes(-1, -2)                              # [B, kv, g*n_q, n_k]
     scores = scores.reshape(batch, n_head, n_q, n_k)                   # a view: head h = (h // g, h % g)
     if trace.enabled:
-        trace.record("scores", scores.copy())
+        trace.record("scores", scores.copy())                          # scaled in place next
     scores *= 1.0 / math.sqrt(d_head)                                  # a Python float keeps float32
+    if trace.enabled:
+        trace.record("scaled", scores if mask is None else scores.copy())
     if mask is not None:
         scores += mask                                                 # [n_q, n_k] broadcast
+        trace.record("mask", mask)
+        trace.record("masked", scores)                                 # softmax copies while recording
     weights = softmax(scores, axis=-1, overwrite=True, trace=trace.scope("softmax"))
     out = weights.reshape(batch, n_kv, group * n_q, n_k) @ v           # [B, kv, g*n_q, d_head]
     out = out.reshape(batch, n_head, n_q, d_head)
@@ -367,9 +372,10 @@ def llama_block(x, layer: LlamaLayer, *, n_head: int, n_kv_head: int, eps: float
     ``x`` [B, n, d_model] float32; ``layer`` the block's weights; ``cos``, ``sin`` [n, d/2]
     (:func:`rope_tables` for these positions); ``mask`` [n, n_k] additive or None; ``cache`` a
     :class:`KVCache` (the new keys and values join it) or None. Records ``attn_norm.*`` and
-    ``ffn_norm.*``/``ffn.*`` in ``trace``; ``q_before_rope``, ``k_before_rope``, ``q``, ``k``,
-    ``v`` in ``qkv_trace``; the attention's steps in ``attention_trace``; ``attn_out``,
-    ``resid_attn`` and ``out`` in ``block_trace`` (``trace`` when None). Returns [B, n, d_model].
+    ``ffn_norm.*``/``ffn.*`` in ``trace``; ``q_before_rope``, ``k_before_rope``,
+    ``rope_cos``, ``rope_sin``, ``q``, ``k``, ``v`` in ``qkv_trace``; the attention's steps
+    (:func:`grouped_query_attention`) in ``attention_trace``; ``attn_out``, ``resid_attn``
+    and ``out`` in ``block_trace`` (``trace`` when None). Returns [B, n, d_model].
     """
     block_trace = trace if block_trace is None else block_trace
     batch, n, _ = x.shape
@@ -382,6 +388,8 @@ def llama_block(x, layer: LlamaLayer, *, n_head: int, n_kv_head: int, eps: float
     if qkv_trace.enabled:
         qkv_trace.record("q_before_rope", qk[:, :n_head])
         qkv_trace.record("k_before_rope", qk[:, n_head:])
+        qkv_trace.record("rope_cos", cos)
+        qkv_trace.record("rope_sin", sin)
     qk = apply_rope(qk, cos, sin, layout=layout)                       # queries and keys at once
     q, k = qk[:, :n_head], qk[:, n_head:]                              # [B, H, n, d], [B, Hkv, n, d]
     if qkv_trace.enabled:

@@ -53,6 +53,7 @@ class Recording:
         return name in self.trace
 
 
-def new_trace() -> Trace:
-    """A recording trace; walkthroughs make theirs here."""
-    return Trace()
+def new_trace(*, only: str = "") -> Trace:
+    """A recording trace; walkthroughs make theirs here. ``only``: keep what is recorded
+    under this dotted prefix alone ("layers.3."; :class:`tutor.trace.Trace`)."""
+    return Trace(only=only)

@@ -165,7 +165,7 @@ def model_block(adapter, text: str, layer: int, *, block: str | None = None,
                          f"{layer + 1}")
     found = adapter.encoding(text)
     ids = np.asarray(found.ids)
-    source = new_trace()
+    source = new_trace(only=f"layers.{layer}.")                        # the other layers: fast path
     out = model.forward(ids, output_attentions=False, trace=source)
     family = model.family
     _copy_layer(source, f"layers.{layer}.", family.layer_roles or _ENCODER_LAYER, trace)

@@ -57,9 +57,11 @@ def random_stream(seed: int, name: str) -> np.random.Generator:
     return _LazyGenerator(seed, STREAMS.get(name, name))
 
 
-def random_matrix(seed: int, name: str, rows: int, cols: int) -> np.ndarray:
-    """[rows, cols] random tenths (:func:`random_tenths`) from stream ``name`` of ``seed``."""
-    return random_tenths(random_stream(seed, name), rows, cols)        # [rows, cols]
+def random_matrix(seed: int, name: str, *shape: int) -> np.ndarray:
+    """Random tenths (:func:`random_tenths`) of ``shape`` ([rows, cols], or [d] for a
+    vector) from stream ``name`` of ``seed``: what a command's option ``name`` ("--wq")
+    draws from ``--seed`` when it is not given."""
+    return random_tenths(random_stream(seed, name), *shape)            # shape
 
 
 class InputError(SettingError):

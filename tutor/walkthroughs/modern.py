@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from tutor.nn import modern
-from tutor.nn.attention import scaled_dot_product_attention
+from tutor.nn.attention import attention_head, scaled_dot_product_attention
 from tutor.nn.functional import feed_forward, layer_norm
 from tutor.nn.llama import grouped_query_attention, swiglu
 from tutor.nn.posenc import sinusoidal_encoding
@@ -96,7 +96,7 @@ def grouped_query(tokens: list[str], x, w_q, w_k, w_v, n_head: int, n_kv_head: i
     [d_model, n_kv_head·d_head]; query head h reads key/value head h // (n_head / n_kv_head)
     (Ainslie et al. 2023). Records ``x``, ``q`` [h, n, d_head], ``k``, ``v`` [kv, n, d_head],
     ``group`` [h], what grouped_query_attention records under ``gqa.`` (``scores``,
-    ``weights`` [1, h, n, n], ``out`` [1, h, n, d_head]), ``mha.out`` (multi-head attention
+    ``scaled``, ``weights`` [1, h, n, n], ``out`` [1, h, n, d_head]), ``mha.out`` (multi-head attention
     on the key/value heads repeated: the same numbers), ``mha.max_diff`` [] (their largest
     difference) and the cache in bytes per token,
     ``cache.here`` (one layer, float32) and ``cache.smollm2`` [3, 2]: key/value heads and
@@ -314,7 +314,7 @@ def decoder_only(tokens: list[str], x, w_q, w_k, w_v, embedding, *,
 
     Records ``parts`` [3, 4] (1 where a block of each kind has each sublayer), ``x``,
     self-attention with the causal mask under ``attn.`` (what
-    :func:`~tutor.nn.attention.scaled_dot_product_attention` records), ``h`` [n, d_model] =
+    :func:`~tutor.nn.attention.attention_head` records), ``h`` [n, d_model] =
     x + attention's output (the hidden states the head reads), ``embedding`` E [V,
     d_model], ``logits.tied`` [n, V] = h·Eᵀ, ``logits.untied`` [n, V] = h·Wᵀ with an untied
     head W a copy of E, ``max_diff`` [] and ``tying`` [r, 5]: vocabulary V, d_model, V·d
@@ -330,11 +330,7 @@ def decoder_only(tokens: list[str], x, w_q, w_k, w_v, embedding, *,
     parts = np.array([[1, 0, 0, 1], [1, 1, 1, 1], [1, 1, 0, 1]])
     trace.record("parts", parts)
     trace.record("x", x)
-    q, k, v = x @ w_q, x @ w_k, x @ w_v
-    attn = trace.scope("attn")
-    for name, value in (("q", q), ("k", k), ("v", v)):
-        attn.record(name, value)
-    out, _ = scaled_dot_product_attention(q, k, v, causal_mask(n), trace=attn)
+    out, _ = attention_head(x, x, w_q, w_k, w_v, causal_mask(n), trace=trace.scope("attn"))
     h = x + out                                                        # [n, d_model]
     trace.record("h", h)
     e = np.asarray(embedding, dtype=np.float64)                       # [V, d_model]

@@ -464,6 +464,7 @@ k | [kv, n, d_head] | the keys of every key/value head
 v | [kv, n, d_head] | the values of every key/value head
 group | [h] | the key/value head each query head reads
 gqa.scores | [1, h, n, n] | each query head's q·k with its group's keys
+gqa.scaled | [1, h, n, n] | the scores ÷ √d_head
 gqa.weights | [1, h, n, n] | softmax of the scaled scores
 gqa.out | [1, h, n, d_head] | weights·V of the group's values
 mha.out | [1, h, n, d_head] | multi-head attention with the key/value heads repeated

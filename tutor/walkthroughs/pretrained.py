@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from tutor.errors import TutorError, quote
-from tutor.nn.attention import attention_head
-from tutor.nn.functional import layer_norm
+from tutor.nn.llama import rope_angles
 from tutor.nn.masks import causal_mask
 from tutor.nn.analysis import head_pattern, head_patterns
 
@@ -33,40 +32,61 @@ def model_head(model, text: str, layer: int, head: int, *, encoding=None) -> Rec
 
     The hidden states entering the layer (``hidden`` [n, d_model], the embedding stage's
     output for layer 0) become X; a pre-norm model (GPT-2) normalises them first with the
-    layer's own norm1, as its layer does (X = LayerNorm(hidden)). Then
-    :func:`tutor.nn.attention.attention_head` with the head's slices of the layer's
-    projections and their biases (Q = X·Wq + bq, ... , Wq [d_model, d_head], bq [d_head]) and
-    the causal mask for GPT-2. Records ``hidden``, ``x``, ``w_q``, ``b_q``, ``w_k``, ``b_k``,
-    ``w_v``, ``b_v`` and what attention_head records. ``info``: the model's facts, ``layer``,
-    ``head`` (from 0), ``tokens``. The weights equal the model's own attentions[layer][head].
+    layer's own norm1, as its layer does (X = LayerNorm(hidden)). Then attention with the
+    head's slices of the layer's projections and their biases (Q = X·Wq + bq, ... , Wq
+    [d_model, d_head], bq [d_head]) and the causal mask for GPT-2. Records ``hidden``, ``x``,
+    ``w_q``, ``b_q``, ``w_k``, ``b_k``, ``w_v``, ``b_v`` and the attention's steps as
+    :func:`tutor.nn.attention.attention_head` names them: this head's slices of what the
+    model's forward pass recorded in layer ``layer``. ``info``: the model's facts, ``layer``,
+    ``head`` (from 0), ``tokens``. The weights are the model's own attentions[layer][head].
     ``encoding``: ``text``'s tokens when the caller has them (tokenized once).
     Raises TutorError for a layer or head out of range, or a text the model cannot take.
     """
     if model.family.rope_heads:                                        # llama: RoPE, shared k/v heads
         return rope_head(model, text, layer, head, encoding=encoding)
     found = model.encode(text) if encoding is None else encoding
-    ids, tokens = found.ids, found.tokens
-    out = model.forward(np.asarray(ids), output_attentions=False)      # hidden_states: n_layer + 1 x [n, E]
+    ids, tokens = found.ids, list(found.tokens)
     weights = model.head_weights(layer, head)                          # checks layer and head
     trace = new_trace()
-    hidden = out.hidden_states[layer]                                  # [n, d_model]
-    trace.record("hidden", hidden)
-    x = hidden
-    if model.config.norm_first:
-        p = model.layer_params(layer)
-        x = layer_norm(hidden, p["norm1.weight"], p["norm1.bias"],
-                       model.config.layer_norm_eps)                    # [n, d_model]
-    trace.record("x", x)
+    attention = _recorded_layer(model, ids, layer, trace,
+                                "norm1.out" if model.config.norm_first else "input")
     for name in ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v"):
         trace.record(name, getattr(weights, name))                     # [d_model, d_head] / [d_head]
-    mask = causal_mask(len(ids)) if model.config.causal else None      # [n, n], True = hidden
-    attention_head(x, x, weights.w_q, weights.w_k, weights.w_v, mask, b_q=weights.b_q,
-                   b_k=weights.b_k, b_v=weights.b_v, trace=trace)      # [n, d_head], [n, n]
-    info = {**_model_facts(model), "layer": layer, "head": head, "tokens": list(tokens),
+    record_head(attention, trace, head, head, "pretrained.model_head")
+    info = {**_model_facts(model), "layer": layer, "head": head, "tokens": tokens,
             "sentence": text, "pattern": head_pattern(trace["weights"], tokens,
                                                       mask=_allowed_mask(model, len(ids)))}
-    return Recording(trace, trace["weights"], list(tokens), info,
-                     walkthrough="pretrained.model_head")
+    return Recording(trace, trace["weights"], tokens, info, walkthrough="pretrained.model_head")
+
+
+def _recorded_layer(model, ids, layer: int, trace, x_name: str):
+    """Run ``model`` on ``ids`` with a recording trace; record in ``trace`` layer ``layer``'s
+    ``hidden`` (its input) and ``x`` (its recorded ``x_name``, what attention reads), [n, E]
+    each, and return the scope of what its self-attention recorded ([1, heads, ...] each)."""
+    source = new_trace(only=f"layers.{layer}.")                        # the other layers: fast path
+    model.forward(np.asarray(ids), output_attentions=False, trace=source)
+    seen = source.scope(f"layers.{layer}")
+    trace.record("hidden", seen["input"][0])                           # [n, E]
+    trace.record("x", seen[x_name][0])                                 # [n, E]
+    return seen.scope("self_attn")
+
+
+def record_head(attention, trace, head: int, kv_head: int, walkthrough: str) -> None:
+    """Record in ``trace`` the steps a forward pass's self-attention recorded in
+    ``attention`` (a Trace scope, [1, n_head, ...] each) that ``walkthrough`` declares (in
+    :mod:`.names`): query head ``head``'s slice of each ([n, ...]; keys and values: key/value
+    head ``kv_head``'s), the tables (``mask`` [n, n], ``rope_cos``/``rope_sin`` [n, d / 2])
+    as they are. One head's walkthrough of a pretrained or a toy model reads its steps so."""
+    from .names import RECORDED
+
+    declared = RECORDED[walkthrough]
+    for name in (name for name in attention if name in declared):     # not concat, out_proj
+        step = attention[name]
+        if name in ("rope_cos", "rope_sin", "mask"):
+            trace.record(name, step)
+        else:
+            shared = name in ("k_before_rope", "k", "v")               # a key/value head's
+            trace.record(name, step[0, kv_head if shared else head])
 
 
 def rope_head(model, text: str, layer: int, head: int, *, encoding=None) -> Recording:
@@ -79,48 +99,35 @@ def rope_head(model, text: str, layer: int, head: int, *, encoding=None) -> Reco
     pair (i, i + d/2) of a row of Q and K at position p is rotated by p·θ_i, θ_i =
     base^(-2i/d) (Su et al. 2021; Hugging Face's ``rotate_half``), and attention runs on the
     rotated Q, K with the causal mask. Records ``hidden``, ``x``, ``w_q``, ``w_k``, ``w_v``,
-    ``q_before_rope``, ``k_before_rope`` [n, d_head], ``rope_cos``, ``rope_sin`` [n, d_head / 2], ``rope.theta``
-    [d_head / 2] and
-    what :func:`tutor.nn.attention.scaled_dot_product_attention` records (``q``, ``k`` the
-    rotated ones). ``info``: the model's facts, ``layer``, ``head``, ``kv_head``,
-    ``n_kv_head``, ``shared_with`` (the query heads reading the same key/value head, from 0),
-    ``rope_base``, ``tokens``, ``pattern``. The weights equal the model's own
+    ``q_before_rope``, ``k_before_rope`` [n, d_head], ``rope_cos``, ``rope_sin`` [n, d_head / 2],
+    ``rope.theta`` [d_head / 2] and
+    the attention's steps as :func:`tutor.nn.attention.scaled_dot_product_attention` names
+    them (``q``, ``k`` the rotated ones): this head's (and its key/value head's) slices of
+    what the model's forward pass recorded in layer ``layer``
+    (:func:`tutor.nn.llama.llama_block`). ``info``: the model's facts, ``layer``, ``head``,
+    ``kv_head``, ``n_kv_head``, ``shared_with`` (the query heads reading the same key/value
+    head, from 0), ``rope_base``, ``tokens``, ``pattern``. The weights are the model's own
     attentions[layer][head]. Raises TutorError for a layer or head out of range."""
-    from tutor.nn.attention import scaled_dot_product_attention
-    from tutor.nn.llama import apply_rope, rms_norm, rope_tables
-
     found = model.encode(text) if encoding is None else encoding
     ids, tokens = found.ids, list(found.tokens)
     model._check_layer_head(layer, head)
-    out = model.forward(np.asarray(ids), output_attentions=False)      # n_layer + 1 x [n, E]
     c, p = model.config, model.layer_params(layer)
     d, n_kv = c.d_head, c.n_kv_head
     group = c.n_head // n_kv
     kv_head = head // group
     wqkv = p["self_attn.wqkv"]                                         # [E, (H + 2 Hkv) d]
     k0, v0 = c.n_head * d + kv_head * d, (c.n_head + n_kv) * d + kv_head * d
-    w_q, w_k, w_v = wqkv[:, head * d:(head + 1) * d], wqkv[:, k0:k0 + d], wqkv[:, v0:v0 + d]
     trace = new_trace()
-    hidden = out.hidden_states[layer]                                  # [n, E]
-    trace.record("hidden", hidden)
-    x = rms_norm(hidden, p["attn_norm.weight"], c.layer_norm_eps)      # [n, E]
-    trace.record("x", x)
-    for name, w in (("w_q", w_q), ("w_k", w_k), ("w_v", w_v)):
+    attention = _recorded_layer(model, ids, layer, trace, "attn_norm.out")
+    for name, w in (("w_q", wqkv[:, head * d:(head + 1) * d]), ("w_k", wqkv[:, k0:k0 + d]),
+                    ("w_v", wqkv[:, v0:v0 + d])):
         trace.record(name, w)                                          # [E, d_head]
-    q, k, v = x @ w_q, x @ w_k, x @ w_v                                # [n, d_head] each
-    trace.record("q_before_rope", q)
-    trace.record("k_before_rope", k)
-    base = float(p["self_attn.rope_theta"])
-    cos, sin = rope_tables(np.arange(len(ids)), d, base, trace=trace.scope("rope"))  # [n, d/2]
-    trace.record("rope_cos", cos)
-    trace.record("rope_sin", sin)
-    q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)            # [n, d_head]
-    trace.record("q", q)
-    trace.record("k", k)
-    trace.record("v", v)
-    scaled_dot_product_attention(q, k, v, causal_mask(len(ids)), trace=trace)
+    record_head(attention, trace, head, kv_head, "pretrained.rope_head")
+    theta = rope_angles(np.arange(0), d, float(p["self_attn.rope_theta"]))[0]  # [d/2]
+    trace.record("rope.theta", theta)
     info = {**_model_facts(model), "layer": layer, "head": head, "tokens": tokens,
-            "sentence": text, "kv_head": kv_head, "n_kv_head": n_kv, "rope_base": base,
+            "sentence": text, "kv_head": kv_head, "n_kv_head": n_kv,
+            "rope_base": float(p["self_attn.rope_theta"]),
             "shared_with": [h for h in range(kv_head * group, (kv_head + 1) * group)],
             "pattern": head_pattern(trace["weights"], tokens,
                                     mask=_allowed_mask(model, len(ids)))}

@@ -19,6 +19,7 @@ from tutor.nn.attention import head_weights
 from tutor.nn.masks import causal_mask
 
 from . import Recording, new_trace
+from .pretrained import record_head
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,6 @@ def toy_model_heads(trained, digits: str) -> Recording:
     return Recording(trace, answer, source, info, walkthrough="toy_heads.toy_model_heads")
 
 
-_HEAD_NAMES = ("q", "k", "v", "scores", "scaled", "softmax.shifted", "softmax.exp",
-               "softmax.sum", "softmax.out", "weights", "out")
-
-
 def toy_model_head(trained, digits: str, layer: int, head: int,
                    block: str = "encoder") -> Recording:
     """Head ``head`` of layer ``layer`` (both from 0) of a toy model's encoder self-attention
@@ -132,11 +129,7 @@ def toy_model_head(trained, digits: str, layer: int, head: int,
     trace.record("x", x)
     for name in ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v"):
         trace.record(name, getattr(weights, name))                      # [d_model, d_head] / [d_head]
-    names = _HEAD_NAMES + (("masked",) if block == "decoder" else ())
-    if block == "decoder":
-        trace.record("mask", whole.trace[f"{attn}.mask"])               # [T, T] 0 / -inf
-    for name in names:
-        trace.record(name, whole.trace[f"{attn}.{name}"][0, head])      # [n, .]
+    record_head(whole.trace.scope(attn), trace, head, head, "toy_heads.toy_model_head")
     tokens = (trained.source_tokens(digits) if block == "encoder"
               else ["<bos>"] + list(whole.info["answer"]))
     info = {"model": trained.name, "model_type": "toy", "embedding_stage": "word + position",
