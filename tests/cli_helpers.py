@@ -2,9 +2,10 @@
 
 import json
 
+import click
 from click.testing import CliRunner
 
-from tutor.cli import cli
+from tutor.cli import cli, main
 from tutor.cli import progress
 
 # the notice of slow work ("encode: … (3 s)" on standard error) would join CliRunner's output
@@ -17,6 +18,15 @@ def invoke(*args):
     texts are written at); exceptions propagate."""
     return CliRunner().invoke(cli, list(args), env={"NO_COLOR": None, "COLUMNS": "80"},
                               catch_exceptions=False)
+
+
+@click.command(add_help_option=False,
+               context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def entry(ctx):
+    """The real entry point, ``tutor.cli.main`` with its error boundary, under CliRunner:
+    ``CliRunner().invoke(entry, ["lesson", ...])`` runs `tutor lesson ...` as a user does."""
+    main(ctx.args)
 
 
 def invoke_json(*args):
