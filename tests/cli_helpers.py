@@ -3,6 +3,7 @@
 import json
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from tutor.cli import cli, main
@@ -34,6 +35,18 @@ def invoke_json(*args):
     result = invoke(*args, "--format", "json")
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
+
+
+def one_line_error(capsys, args, code=2):
+    """What `tutor ARGS` (``tutor.cli.main``, its error boundary included) prints when it
+    refuses ARGS: asserts exit code CODE and one line starting ``Error: `` on standard error,
+    and returns that line (with its newline)."""
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    assert info.value.code == code, args
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
+    return err
 
 
 def for_command(name):
