@@ -49,6 +49,25 @@ def one_line_error(capsys, args, code=2):
     return err
 
 
+def assert_lesson_step_is_the_commands(step, command):
+    """The lesson's compute ``step`` shows what `tutor COMMAND --format json` shows: every step
+    named in ``step.show`` is the command's step of that key (title, formula, worked lines,
+    meaning) and every matrix its parts name holds the same numbers."""
+    import numpy as np
+
+    from tutor.lessons.compute import run_lesson_computation
+    from tutor.render.text import to_json
+
+    ours = json.loads(to_json(run_lesson_computation(step).document))
+    theirs = invoke_json(*command)
+    assert step.show and set(step.show) <= {s["key"] for s in theirs["steps"]}
+    for key in step.show:
+        mine = next(s for s in ours["steps"] if s["key"] == key)
+        assert mine == next(s for s in theirs["steps"] if s["key"] == key), key
+        for name in {m.split("[")[0] for part in mine["parts"] for m in part["matrices"]}:
+            np.testing.assert_array_equal(ours["matrices"][name], theirs["matrices"][name])
+
+
 def for_command(name):
     """(run, run_json) bound to one command: run("6", "4") is `tutor NAME 6 4`."""
     return (lambda *args: invoke(name, *args)), (lambda *args: invoke_json(name, *args))
