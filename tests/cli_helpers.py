@@ -2,9 +2,11 @@
 
 import json
 
+import click
+import pytest
 from click.testing import CliRunner
 
-from tutor.cli import cli
+from tutor.cli import cli, main
 from tutor.cli import progress
 
 # the notice of slow work ("encode: … (3 s)" on standard error) would join CliRunner's output
@@ -19,11 +21,51 @@ def invoke(*args):
                               catch_exceptions=False)
 
 
+@click.command(add_help_option=False,
+               context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def entry(ctx):
+    """The real entry point, ``tutor.cli.main`` with its error boundary, under CliRunner:
+    ``CliRunner().invoke(entry, ["lesson", ...])`` runs `tutor lesson ...` as a user does."""
+    main(ctx.args)
+
+
 def invoke_json(*args):
     """The JSON document `tutor ARGS --format json` prints (the run must succeed)."""
     result = invoke(*args, "--format", "json")
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
+
+
+def one_line_error(capsys, args, code=2):
+    """What `tutor ARGS` (``tutor.cli.main``, its error boundary included) prints when it
+    refuses ARGS: asserts exit code CODE and one line starting ``Error: `` on standard error,
+    and returns that line (with its newline)."""
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    assert info.value.code == code, args
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def assert_lesson_step_is_the_commands(step, command):
+    """The lesson's compute ``step`` shows what `tutor COMMAND --format json` shows: every step
+    named in ``step.show`` is the command's step of that key (title, formula, worked lines,
+    meaning) and every matrix its parts name holds the same numbers."""
+    import numpy as np
+
+    from tutor.lessons.compute import run_lesson_computation
+    from tutor.render.text import to_json
+
+    ours = json.loads(to_json(run_lesson_computation(step).document))
+    theirs = invoke_json(*command)
+    assert step.show and set(step.show) <= {s["key"] for s in theirs["steps"]}
+    for key in step.show:
+        mine = next(s for s in ours["steps"] if s["key"] == key)
+        assert mine == next(s for s in theirs["steps"] if s["key"] == key), key
+        for name in {m.split("[")[0] for part in mine["parts"] for m in part["matrices"]}:
+            np.testing.assert_array_equal(ours["matrices"][name], theirs["matrices"][name])
 
 
 def for_command(name):

@@ -1,7 +1,7 @@
 """Take a transcript of one lesson in a real 40-row terminal (tmux, 80×40): every screen the
 learner sees while the tutor waits, with what was typed next. Run from the project root:
 
-    python tests/lesson_shots.py /work/brief/lesson-shots/architecture-80x40.txt
+    python tests/lesson_shots.py architecture-80x40.txt
 
 (needs tmux; the progress goes to a temporary folder). Not a test: tests/test_lesson_terminal.py
 checks the same things with assertions."""

@@ -2,7 +2,7 @@
 40-row terminal (tmux, 80×40), answering as a learner would: every screen the learner sees
 while the tutor waits, with what was typed next. Run from the project root:
 
-    python tests/lesson_transcript.py generation /work/brief/lesson-shots/generation-80x40.txt
+    python tests/lesson_transcript.py generation generation-80x40.txt
 
 (needs tmux; progress goes to a temporary folder). Answers come from the engine (the
 session's expected values, typed as shown on screen); one choice question is answered wrong
@@ -78,5 +78,4 @@ def main(lesson_id: str, target: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*(sys.argv[1:3] if len(sys.argv) > 2 else ["generation",
-                                                     "/work/brief/lesson-shots/generation-80x40.txt"]))
+    main(*(sys.argv[1:3] if len(sys.argv) > 2 else ["generation", "generation-80x40.txt"]))

@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import for_command
+from cli_helpers import for_command, one_line_error
 from model_files import smollm2_path
 
-from tutor.cli import main
 from tutor.limits import MAX_BPE_CHARS, MAX_BPE_MERGES_SHOWN
 
 run, run_json = for_command("bpe")
@@ -69,10 +68,7 @@ def test_smollm2_by_name():
     (["the", "--model", "no-such-model-here"], "'--model':"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["bpe", *args])
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert message in one_line_error(capsys, ["bpe", *args])
 
 
 def test_screen_counts_pieces_positions_and_bytes_from_1_as_its_byte_columns():

@@ -24,6 +24,24 @@ def test_help_imports_neither_numpy_nor_rich():
     assert result.stderr.strip().splitlines()[-1] == "[]"
 
 
+def test_every_commands_help_imports_no_heavy_library():
+    """`tutor COMMAND --help` reads only the command's declaration: no NumPy, Rich, Textual,
+    tokenizers or safetensors (attention, the calculators of today's LLMs, encode and
+    transformer imported NumPy through their option modules). One process: the first command
+    that imports one is named."""
+    code = ("import contextlib, io, sys\nfrom tutor.cli import COMMANDS, main\n"
+            "for name in COMMANDS:\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        try:\n            main([name, '--help'])\n"
+            "        except SystemExit:\n            pass\n"
+            "    heavy = [m for m in ('numpy', 'rich', 'textual', 'tokenizers', 'safetensors')\n"
+            "             if m in sys.modules]\n"
+            "    if heavy:\n        print(name, heavy)\n        break\n"
+            "else:\n    print('none', len(COMMANDS))")
+    result = run_python(code)
+    assert result.stdout.strip() == f"none {len(cli_module.COMMANDS)}", result.stdout + result.stderr
+
+
 def test_help_groups_the_commands_as_2017_and_today():
     """`tutor --help` lists the 2017 calculators, then today's parts, then the rest; every
     command in exactly one section."""

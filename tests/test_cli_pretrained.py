@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("safetensors")
 pytest.importorskip("tokenizers")
 
-from cli_helpers import invoke, invoke_json  # noqa: E402
+from cli_helpers import invoke, invoke_json, one_line_error  # noqa: E402
 from tutor.cli import main  # noqa: E402
 from tutor.pretrained import (contextual_similarity, head_patterns, load_model,  # noqa: E402
                               load_pretrained)
@@ -160,15 +160,6 @@ def test_models_lists_folders_in_the_cache_and_the_aliases(tmp_path, monkeypatch
     assert doc["hf_cache"] == str(tmp_path / "hub")
     # the name the listing gives works with --model
     assert invoke_json("heads", "a cat", "--model", "org/tiny-bert")["settings"]["layers"] == 2
-
-
-def one_line_error(capsys, args, code):
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    assert info.value.code == code, args
-    err = capsys.readouterr().err
-    assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
-    return err
 
 
 def test_without_the_models_extra_the_error_names_it(capsys, monkeypatch):

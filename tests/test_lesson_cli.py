@@ -4,25 +4,17 @@ piped input, progress, and one-line errors for bad input."""
 import json
 import re
 
-import click
 import pytest
 from click.testing import CliRunner
 
-from tutor.cli import main
+from cli_helpers import entry
+
 from tutor.lessons.answers import accepted_within
 from tutor.lessons.compute import run_lesson_computation
 from tutor.lessons.course import load_course
 from tutor.lessons.session import MAX_MISSES, Session
 
 COURSE = load_course()
-
-
-@click.command(add_help_option=False,
-               context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.pass_context
-def entry(ctx):
-    """The real entry point (with its error boundary) under CliRunner."""
-    main(ctx.args)
 
 
 @pytest.fixture

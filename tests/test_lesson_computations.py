@@ -34,14 +34,7 @@ def without_minilm(monkeypatch):
 
 
 def tutor_lesson(*args):
-    from tutor.cli import main
-
-    import click
-
-    @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-    @click.pass_context
-    def entry(ctx):
-        main(ctx.args)
+    from cli_helpers import entry
 
     return CliRunner().invoke(entry, ["lesson", *args],
                               env={"NO_COLOR": "1", "COLUMNS": "80"})

@@ -3,18 +3,16 @@ in lessons/compute.py) and the lessons built on them: each step shows what the c
 each number answer is the closed form, and each question can be solved from the numbers on
 the screen, at the decimals shown."""
 
-import json
 import math
 
 import numpy as np
 import pytest
 
-from cli_helpers import invoke_json
+from cli_helpers import assert_lesson_step_is_the_commands
 from tutor.lessons.answers import check_number
-from tutor.lessons.compute import ComputeError, run_computation, run_lesson_computation
+from tutor.lessons.compute import ComputeError, run_computation
 from tutor.lessons.course import load_course
 from tutor.lessons.session import Session
-from tutor.render.text import to_json
 
 COURSE = load_course()
 PART3 = ["rope", "norm-ffn", "gqa-cache"]
@@ -93,14 +91,7 @@ def test_a_lesson_step_is_the_commands_own_step(lesson_id, step_id, command):
     worked lines, meaning and every number of its matrices."""
     lesson = COURSE.find(lesson_id)
     step = lesson.steps[lesson.step_index(step_id)]
-    ours = json.loads(to_json(run_lesson_computation(step).document))
-    theirs = invoke_json(*command)
-    assert step.show and set(step.show) <= {s["key"] for s in theirs["steps"]}
-    for key in step.show:
-        mine = next(s for s in ours["steps"] if s["key"] == key)
-        assert mine == next(s for s in theirs["steps"] if s["key"] == key), key
-        for name in {m.split("[")[0] for part in mine["parts"] for m in part["matrices"]}:
-            np.testing.assert_array_equal(ours["matrices"][name], theirs["matrices"][name])
+    assert_lesson_step_is_the_commands(step, command)
 
 
 # --- the answers are the closed forms --------------------------------------------------------

@@ -267,21 +267,14 @@ def test_the_transformer_lesson_shows_tutor_transformers_own_steps():
     """A command and a lesson on one topic show the same screens: every step the lesson
     'together' shows of its transformer computation is the step `tutor transformer` prints
     for the same sentences, heads and seed (title, formula, worked line, meaning, numbers)."""
-    from cli_helpers import invoke_json
-    from tutor.render.text import to_json
+    from cli_helpers import assert_lesson_step_is_the_commands
 
     lesson = COURSE.find("together")
     step = lesson.steps[lesson.step_index("tf")]
-    ours = json.loads(to_json(run_lesson_computation(step).document))
     args = step.args
-    theirs = invoke_json("transformer", "--src", args["source"], "--tgt", args["target"],
-                         "--heads", str(args["heads"]), "--seed", "0")
-    assert step.show and set(step.show) <= {s["key"] for s in theirs["steps"]}
-    for key in step.show:
-        mine = next(s for s in ours["steps"] if s["key"] == key)
-        assert mine == next(s for s in theirs["steps"] if s["key"] == key), key
-        for name in {m.split("[")[0] for part in mine["parts"] for m in part["matrices"]}:
-            np.testing.assert_array_equal(ours["matrices"][name], theirs["matrices"][name])
+    assert_lesson_step_is_the_commands(step, ["transformer", "--src", args["source"], "--tgt",
+                                              args["target"], "--heads", str(args["heads"]),
+                                              "--seed", "0"])
 
 
 def test_placeholders_name_the_learners_tokens():

@@ -12,13 +12,13 @@ import re
 import shutil
 from pathlib import Path
 
-import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from tutor.cli import main
+from cli_helpers import entry
+
 from tutor.lessons.check import check_course
 from tutor.lessons.compute import run_lesson_computation
 from tutor.lessons.course import load_course
@@ -31,13 +31,6 @@ COURSE = load_course()
 LESSONS = Path(__file__).resolve().parents[1] / "lessons"
 NINE = Path(__file__).parent / "data" / "progress-v1-nine-lessons.json"
 ROWS = 40
-
-
-@click.command(add_help_option=False,
-               context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.pass_context
-def entry(ctx):
-    main(ctx.args)
 
 
 @pytest.fixture

@@ -139,15 +139,9 @@ def answers(lesson_id):
 
 
 def tutor_lesson(*args):
-    import click
     from click.testing import CliRunner
 
-    from tutor.cli import main
-
-    @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-    @click.pass_context
-    def entry(ctx):
-        main(ctx.args)
+    from cli_helpers import entry
 
     return CliRunner().invoke(entry, ["lesson", *args], env={"NO_COLOR": "1", "COLUMNS": "80"})
 

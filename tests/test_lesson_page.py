@@ -21,7 +21,6 @@ import subprocess
 import zlib
 from html.parser import HTMLParser
 
-import click
 import pytest
 from click.testing import CliRunner
 from rich.cells import cell_len
@@ -29,7 +28,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from tutor.cli import main
+from cli_helpers import entry
+
 from tutor.lessons import recorded
 from tutor.lessons.course import load_course
 from tutor.lessons.session import Session, lesson_page
@@ -263,14 +263,6 @@ def test_lesson_text_is_escaped_and_fetches_nothing():
 
 
 # --- the command -------------------------------------------------------------------------------
-
-@click.command(add_help_option=False,
-               context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.pass_context
-def entry(ctx):
-    """The real entry point (with its error boundary) under CliRunner."""
-    main(ctx.args)
-
 
 @pytest.fixture
 def tutor(tmp_path):

@@ -1,9 +1,9 @@
 """Golden numbers for today's calculators (tutor rmsnorm, rope, gqa, ffn, quantize, flash),
 made with transformers + torch + gguf (never tutor's run-time deps).
 
-Run from the repository root with the golden venv:
+Run from the repository root in a venv holding torch, transformers and gguf (not tutor's):
 
-    /work/gold/bin/python tests/golden/make_modern_golden.py
+    python tests/golden/make_modern_golden.py
 
 Writes ``tests/golden/modern/modern.npz`` (float64 unless said otherwise):
 

@@ -33,11 +33,9 @@ Examples:
 @click.argument("sentence", type=TEXT)
 @click.option("--vocab", type=int, default=6, show_default=True, metavar="V",
               help="Words in the vocabulary (rows of E).")
-@click.option("--dim", type=int, default=None, metavar="D",
-              help="d_model, the width of each word's vector. [default: 4]")
 @click.option("--model", default=None, metavar="NAME|FILE",
               help="smollm2 or a llama .gguf file: its vocabulary, d_model and parameters.")
-@word_input_options()
+@word_input_options(dim=True)
 @calculator_options()
 def decoder_only(sentence, vocab, dim, model, embeddings, embed, step, seed, output):
     """Show a decoder-only model's causal mask and tied output head on SENTENCE."""

@@ -9,7 +9,6 @@ from tutor.limits import MAX_DIM
 
 from .common import calculator_options, tutor_command
 from .sentence_options import word_input_options
-from .word_vector_options import embeddings_name, glove_width, sentence_vectors, uses_glove
 from .stack_options import (build_model, match_dtype, save_results, stack_options,
                             width_from_vectors)
 from .output import show_document
@@ -57,6 +56,8 @@ def encode(sentence, src_vectors, embeddings, embed, weights, heads, layers, dim
     """Show the encoder stack on SENTENCE: attention per head, add & norm, feed-forward."""
     from tutor.render.stack import encode_document
     from tutor.walkthroughs.stack import encode as encode_walkthrough
+
+    from .word_vector_options import embeddings_name, glove_width, sentence_vectors, uses_glove
 
     if sentence is not None and src_vectors is not None:
         raise usage_error("--src-vectors", "expected either SENTENCE or --src-vectors, got both")

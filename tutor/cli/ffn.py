@@ -31,9 +31,7 @@ Examples:
               default="swiglu", show_default=True, help="The kind of feed-forward block.")
 @click.option("--ff", type=int, default=6, show_default=True, metavar="F",
               help="d_ff, the hidden width.")
-@click.option("--dim", type=int, default=None, metavar="D",
-              help="d_model, the width of each word's vector. [default: 4]")
-@word_input_options()
+@word_input_options(dim=True)
 @calculator_options()
 def ffn(sentence, kind, ff, dim, embeddings, embed, step, seed, output):
     """Show a feed-forward block on SENTENCE: SwiGLU's gate, or ReLU/GELU; parameter counts."""

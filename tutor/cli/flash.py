@@ -29,9 +29,7 @@ Examples:
               help="Keys per block.")
 @click.option("--dk", type=int, default=2, show_default=True, metavar="D",
               help="Width of queries, keys and values.")
-@click.option("--dim", type=int, default=None, metavar="D",
-              help="d_model, the width of each word's vector. [default: 4]")
-@word_input_options()
+@word_input_options(dim=True)
 @calculator_options()
 def flash(sentence, block, dk, dim, embeddings, embed, step, seed, output):
     """Show online softmax on SENTENCE: blocks of keys, running max and sum, same output."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import click
 
 from tutor.errors import number_text
@@ -114,20 +116,92 @@ def _date_source(text: str, trained, name: str):
     return ids, labels, list(date_answer(text)), []
 
 
-def _beyond(toy: bool, labels: list[str], name: str, info: dict, new_tokens: int) -> list[str]:
-    """Notes on a run that goes past what the model knows or was allowed: a toy source longer
-    than the training sequences, and an output cut at --max-new-tokens before its end token."""
-    from tutor.training.tasks import MAX_LENGTH, MIN_LENGTH
+def _cut_short(info: dict, new_tokens: int) -> list[str]:
+    """The note on an output cut at --max-new-tokens before its end token (none otherwise)."""
+    if not info.get("stopped_at_limit"):
+        return []
+    end = info["tokens"].get(info.get("eos_id"), "the end token")
+    return [f"note: stopped at --max-new-tokens {new_tokens} before the end token {end}: the "
+            f"output may be cut short"]
 
-    notes = []
-    if toy and len(labels) > MAX_LENGTH:
-        notes.append(f"note: the source has {len(labels)} digits; the {name} model was trained "
-                     f"on {MIN_LENGTH} to {MAX_LENGTH}, so beyond {MAX_LENGTH} it is guessing")
-    if info.get("stopped_at_limit"):
-        end = info["tokens"].get(info.get("eos_id"), "the end token")
-        notes.append(f"note: stopped at --max-new-tokens {new_tokens} before the end token "
-                     f"{end}: the output may be cut short")
-    return notes
+
+@dataclass
+class _Inputs:
+    """What a run reads, made by :func:`_toy_inputs` or :func:`_decoder_inputs`: the model,
+    the source's ids [n] and labels, token_text (id → text), the begin/end ids, ids never
+    output, the number of new tokens, the expected answer (toy models) and the notes on what
+    cut or bends the run."""
+    model: object
+    ids: list
+    labels: list
+    token_text: object
+    bos: int | None
+    eos: int | None
+    never: tuple
+    new_tokens: int
+    expected: list | None
+    limits: list
+
+
+def _toy_inputs(opened, source: str, max_new_tokens: int | None) -> _Inputs:
+    """A shipped toy model's or a tutor train file's inputs: digits, or a written date for
+    a dates model; a digit source longer than the training sequences gets a note."""
+    import numpy as np
+
+    from tutor.training import tasks
+
+    trained = opened.trained
+    if trained.task == "dates":
+        ids, labels, expected, limits = _date_source(source, trained, opened.name)
+    else:
+        ids, labels = _toy_source(source, trained, opened.name)
+        expected = [str(d) for d in tasks.answer(trained.task,
+                                                 np.array([int(w) for w in labels]))]
+        limits = []
+        if len(labels) > tasks.MAX_LENGTH:
+            limits.append(f"note: the source has {len(labels)} digits; the {opened.name} model "
+                          f"was trained on {tasks.MIN_LENGTH} to {tasks.MAX_LENGTH}, so beyond "
+                          f"{tasks.MAX_LENGTH} it is guessing")
+    return _Inputs(trained.model, ids, labels, trained.vocab, trained.bos_id, trained.eos_id,
+                   (trained.pad_id, trained.bos_id),    # special tokens, not the end: never output
+                   max_new_tokens or tasks.answer_tokens(trained.task, len(ids)), expected, limits)
+
+
+def _decoder_inputs(opened, source: str, chat: bool, max_new_tokens: int | None) -> _Inputs:
+    """A decoder-only model's inputs: the prompt (wrapped in the family's chat template with
+    --chat) as its tokenizer reads it, and as many new tokens as its positions leave room for."""
+    from tutor.errors import TutorError
+
+    model = opened.model
+    limits = []
+    if chat:                                                           # the family writes its template
+        wrap = model.family.chat_prompt
+        if wrap is None:
+            raise usage_error("--chat", f"expected a model with a chat template, got "
+                                        f"{opened.name}, a {model.family.name} model")
+        try:
+            source = wrap(model.tokenizer, source)
+        except TutorError as exc:
+            raise usage_error("--chat", str(exc).removeprefix("--chat: ")) from None
+        limits.append("chat template (ChatML): " + source.replace("\n", "\\n"))
+    try:
+        ids, labels = model.tokenize(source)
+    except TutorError as exc:              # a prompt longer than the model's positions
+        raise usage_error("SOURCE", f"expected a prompt of at most "
+                                    f"{model.config.max_positions} tokens ({exc})") from None
+    room = model.config.max_positions - len(ids)
+    new_tokens = max_new_tokens or min(DEFAULT_NEW_TOKENS, room)
+    if max_new_tokens is None and 0 < room < DEFAULT_NEW_TOKENS:
+        limits.append(f"writes at most {room} new token{'s' if room > 1 else ''}, not the default "
+                      f"{DEFAULT_NEW_TOKENS}: {model.name} reads "
+                      f"{model.config.max_positions} positions and the prompt has {len(ids)}")
+    if new_tokens > room or room < 1:
+        raise usage_error("--max-new-tokens", f"expected at most {max(room, 0)}: "
+                                              f"{model.name} reads {model.config.max_positions}"
+                                              f" positions and the prompt has {len(ids)}")
+    eos = getattr(model.tokenizer, "eos_id", None) if chat else None  # chat: end of the turn
+    return _Inputs(model, ids, labels, lambda i: model.tokenizer.id_to_token(i) or f"#{i}",
+                   None, eos, (), new_tokens, None, limits)
 
 
 def _library_error(exc):
@@ -178,9 +252,7 @@ def _library_error(exc):
 def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed, beam,
              length_penalty, explain_cache, chat, no_cache, view, step, pause, output):
     """Write the output for SOURCE one token at a time, showing each step."""
-    import numpy as np
-
-    from tutor.errors import SettingError, TutorError
+    from tutor.errors import SettingError
 
     from .pretrained_options import open_model
     from .progress import working
@@ -203,8 +275,6 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
     if view == "lines" and beam is not None and opened.kind != "toy":
         raise usage_error("--view", "expected no --beam with --view lines on a decoder-only "
                                     "model (the beams reorder the tokens the lines lead to)")
-    expected = None
-    limits: list[str] = []                                             # what cut the run short
     if not opened.writes:
         raise usage_error("--model", f"expected a decoder-only (GPT-2 style) model, got "
                                      f"{opened.name}, a {opened.model.family.name} "
@@ -212,68 +282,28 @@ def generate(source, model_name, max_new_tokens, temperature, top_k, top_p, seed
     if chat and opened.kind == "toy":
         raise usage_error("--chat", f"expected a model with a chat template, got {opened.name}, "
                                     "a toy model")
-    if opened.kind == "toy":                                           # shipped, or a tutor train file
-        from tutor.training import tasks
-        from tutor.training.tasks import answer
-
-        trained = opened.trained
-        model, text = trained.model, trained.vocab
-        if trained.task == "dates":
-            ids, labels, expected, limits = _date_source(source, trained, opened.name)
-        else:
-            ids, labels = _toy_source(source, trained, opened.name)
-            expected = [str(d) for d in answer(trained.task, np.array([int(w) for w in labels]))]
-        bos, eos = trained.bos_id, trained.eos_id
-        never = (trained.pad_id, trained.bos_id)    # special tokens, not the end: never output
-        new_tokens = max_new_tokens or tasks.answer_tokens(trained.task, len(ids))
-    else:
-        model = opened.model
-        if chat:                                                       # the family writes its template
-            wrap = model.family.chat_prompt
-            if wrap is None:
-                raise usage_error("--chat", f"expected a model with a chat template, got "
-                                            f"{opened.name}, a {model.family.name} model")
-            try:
-                source = wrap(model.tokenizer, source)
-            except TutorError as exc:
-                raise usage_error("--chat", str(exc).removeprefix("--chat: ")) from None
-            limits.append("chat template (ChatML): " + source.replace("\n", "\\n"))
-        try:
-            ids, labels = model.tokenize(source)
-        except TutorError as exc:              # a prompt longer than the model's positions
-            raise usage_error("SOURCE", f"expected a prompt of at most "
-                                        f"{model.config.max_positions} tokens ({exc})") from None
-        room = model.config.max_positions - len(ids)
-        new_tokens = max_new_tokens or min(DEFAULT_NEW_TOKENS, room)
-        if max_new_tokens is None and 0 < room < DEFAULT_NEW_TOKENS:
-            limits.append(f"writes at most {room} new token{'s' if room > 1 else ''}, not the default "
-                          f"{DEFAULT_NEW_TOKENS}: {model.name} reads "
-                          f"{model.config.max_positions} positions and the prompt has {len(ids)}")
-        if new_tokens > room or room < 1:
-            raise usage_error("--max-new-tokens", f"expected at most {max(room, 0)}: "
-                                                  f"{model.name} reads {model.config.max_positions}"
-                                                  f" positions and the prompt has {len(ids)}")
-        text, bos = (lambda i: model.tokenizer.id_to_token(i) or f"#{i}"), None
-        eos = getattr(model.tokenizer, "eos_id", None) if chat else None  # chat: end of the turn
-        never = ()
+    given = (_toy_inputs(opened, source, max_new_tokens) if opened.kind == "toy" else
+             _decoder_inputs(opened, source, chat, max_new_tokens))
+    new_tokens = given.new_tokens
     rule = f", beam {beam}" if beam is not None else ", sampling" if sampling else ""
     try:
         with working(f"generate: {opened.name}, {new_tokens} new token"
                      f"{'s' if new_tokens > 1 else ''}{rule}"):
-            recording = run(model, ids, token_text=text, max_new_tokens=new_tokens, bos_id=bos,
-                            eos_id=eos, temperature=temperature, top_k=top_k, top_p=top_p,
+            recording = run(given.model, given.ids, token_text=given.token_text,
+                            max_new_tokens=new_tokens, bos_id=given.bos, eos_id=given.eos,
+                            temperature=temperature, top_k=top_k, top_p=top_p,
                             seed=(0 if seed is None else seed) if sampling else None,
                             beam=beam, length_penalty=length_penalty, use_cache=not no_cache,
-                            explain_cache=explain_cache, suppress_ids=never)
+                            explain_cache=explain_cache, suppress_ids=given.never)
     except SettingError as exc:
         raise _library_error(exc) from None
     settings = {"model": opened.name, "max_new_tokens": new_tokens, **recording.info["rule"],
                 "cache": not no_cache}
-    limits += _beyond(opened.kind == "toy" and opened.trained.task != "dates", labels,
-                      opened.name, recording.info, new_tokens)
     doc = generation_document(recording.trace, recording.info, precision=output.precision,
-                              model_name=opened.name, source_labels=labels, expected=expected,
-                              settings=settings, limits=limits, view=view)
+                              model_name=opened.name, source_labels=given.labels,
+                              expected=given.expected, settings=settings,
+                              limits=given.limits + _cut_short(recording.info, new_tokens),
+                              view=view)
     with working(f"generate: writing the {output.format} document",
                  when=output.is_text and not pause):
         show_document(output, doc, step=step, pause=pause)

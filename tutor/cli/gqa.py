@@ -33,9 +33,7 @@ Examples:
               help="Key/value heads; must divide --heads.")
 @click.option("--head-dim", type=int, default=2, show_default=True, metavar="D",
               help="d_head, the width of each head.")
-@click.option("--dim", type=int, default=None, metavar="D",
-              help="d_model, the width of each word's vector. [default: 4]")
-@word_input_options()
+@word_input_options(dim=True)
 @calculator_options()
 def gqa(sentence, heads, kv_heads, head_dim, dim, embeddings, embed, step, seed, output):
     """Show grouped-query attention on SENTENCE: groups, each group's steps, the cache."""

@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
 from tutor.errors import number_text
-import numpy as np
-
 from tutor.limits import MAX_ABS, MAX_DIM, MAX_FILE_BYTES
 
 from .usage import note_input, quote, shape_text
+
+if TYPE_CHECKING:                                  # annotations only: --help imports no NumPy
+    import numpy as np
 
 SPEC_FORMS = ("identity, random, an inline matrix such as \"1,0;0,1\", "
               "or a .npy, .json or .csv file")
@@ -48,6 +50,8 @@ def _number(token: str, where: str) -> float:
 def _check_array(array: np.ndarray, source: str, max_cols: int = MAX_DIM) -> np.ndarray:
     """Numbers only, 2-D (a 1-D list is one row), finite, not empty, within MAX_DIM rows and
     ``max_cols`` columns."""
+    import numpy as np
+
     if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.integer)
                                        or np.issubdtype(array.dtype, np.floating)):
         raise SpecError(f"expected real numbers, got {source} of type {array.dtype}")
@@ -84,6 +88,8 @@ def _rows_to_array(rows: list[list[float]], source: str, max_cols: int = MAX_DIM
         if len(row) != width:
             raise SpecError(f"expected every row to have {width} numbers like row 1, "
                             f"got {len(row)} in row {i}")
+    import numpy as np
+
     return _check_array(np.array(rows, dtype=np.float64), source, max_cols)
 
 
@@ -232,6 +238,8 @@ class MatrixSpec:
 
     def resolve(self, rows: int, cols: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """The matrix itself; ``identity`` and ``random`` take the shape given here."""
+        import numpy as np
+
         if self.kind == "identity":
             return np.eye(rows, cols)                                   # [rows, cols]
         if self.kind == "random":

@@ -9,11 +9,17 @@ import click
 from .matrix_specs import EMBEDDINGS, EMBEDDINGS_HELP, WORD_VECTOR
 
 
-def word_input_options(*, causal: bool = False, posenc: bool = False):
-    """--embeddings and --embed (and --causal, --posenc when asked): the input options of
-    every command that takes a sentence, with one help text."""
+def word_input_options(*, dim: bool = False, causal: bool = False, posenc: bool = False):
+    """--embeddings and --embed (and --dim, --causal, --posenc when asked): the input options
+    of every command that takes a sentence, with one help text. ``dim`` is the --dim (d_model)
+    of today's sentence calculators (ffn, flash, gqa, decoder-only), whose X
+    :func:`tutor.cli.modern_inputs.sentence_matrix` makes."""
     def decorate(command):
         options = [
+            click.option("--dim", type=int, default=None, metavar="D",
+                         help="d_model, the width of each word's vector. [default: 4]"),
+        ] if dim else []
+        options += [
             click.option("--embeddings", type=EMBEDDINGS, default=None, metavar="glove|SPEC",
                          help=EMBEDDINGS_HELP),
             click.option("--embed", type=WORD_VECTOR, multiple=True,

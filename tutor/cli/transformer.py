@@ -15,7 +15,6 @@ from .progress import working
 from .usage import TEXT, check_limit, usage_error
 from .sentence_options import word_input_options
 from .values import parse_sentence, read_vectors
-from .word_vector_options import embeddings_name, glove_width, uses_glove, word_vector_table
 
 EPILOG = """\b
 With sentences the target gets a causal mask; with --tgt-vectors add --causal
@@ -60,6 +59,8 @@ def transformer(src, tgt, src_vectors, tgt_vectors, causal, embeddings, embed, w
 
     from tutor.render.stack import transformer_document
     from tutor.walkthroughs.stack import transform
+
+    from .word_vector_options import embeddings_name, glove_width, uses_glove, word_vector_table
 
     sentences = src is not None or tgt is not None
     vectors = src_vectors is not None or tgt_vectors is not None

@@ -4,16 +4,18 @@ problem is a usage error naming the option (exit code 2)."""
 
 from __future__ import annotations
 
-from tutor.errors import number_text
-
+import math
 import os
+from typing import TYPE_CHECKING
 
-import numpy as np
-
+from tutor.errors import number_text
 from tutor.limits import MAX_ABS, MAX_BATCH, MAX_MODEL_DIM, MAX_SEQ, MAX_TOKENS, MAX_VECTOR
 
 from .matrix_specs import SpecError, parse_inline, split_entries
 from .usage import check_limit, note_input, quote, shape_text, usage_error
+
+if TYPE_CHECKING:                                  # annotations only: --help imports no NumPy
+    import numpy as np
 
 
 def rng_for(seed: int, name: str) -> np.random.Generator:
@@ -100,7 +102,7 @@ def check_finite(option: str, value: float, *, positive: bool = False,
     same whichever side the number is off."""
     words = number_range(positive=positive, smallest=smallest, minimum=minimum,
                          maximum=maximum)
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         raise usage_error(option, f"expected a finite number {words}, got {value}")
     low = -MAX_ABS if minimum is None else minimum
     too_low = (value <= 0 or value < smallest) if positive else value < low
@@ -119,6 +121,8 @@ def read_vectors(option: str, path: str, d_model: int | None = None) -> np.ndarr
     if not os.path.isfile(path):
         raise usage_error(option, f"expected an existing .npy file, got {name}")
     note_input(path)
+    import numpy as np
+
     from tutor.errors import TutorError
     from tutor.weightfiles import read_npy_header
 
