@@ -23,7 +23,8 @@ def sentence_matrix(option: str, sentence: str, dim: int | None, embeddings, emb
 
 
 def random_weights(seed: int, name: str, rows: int, cols: int):
-    """A random [rows, cols] matrix of tenths (-1.0 … 1.0) from --seed, one stream per name."""
-    from tutor.walkthroughs.inputs import random_tenths
+    """A random [rows, cols] matrix of tenths (-1.0 … 1.0) from --seed, one stream per name:
+    :func:`tutor.walkthroughs.inputs.random_matrix`, as the lessons draw it."""
+    from tutor.walkthroughs.inputs import random_matrix
 
-    return random_tenths(rng_for(seed, name), rows, cols)
+    return random_matrix(seed, name, rows, cols)
